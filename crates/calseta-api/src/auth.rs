@@ -1,0 +1,160 @@
+//! The `Authed<S>` extractor: bearer-key authentication, scope check, per-key rate limit, and one
+//! structured `auth_failure` log line per refusal.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, MatchedPath};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, header};
+use calseta_core::scopes::Scope;
+use calseta_services::api_keys::{ApiKey, AuthFailure};
+use serde_json::json;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::middleware::ClientIp;
+
+/// A scope a route requires, as a type.
+pub trait RequiredScope: Send + Sync + 'static {
+    /// The scope.
+    const SCOPE: Scope;
+}
+
+/// Marker types for [`Authed`].
+pub mod scope {
+    use super::{RequiredScope, Scope};
+
+    macro_rules! scopes {
+        ($($name:ident => $scope:expr),* $(,)?) => {$(
+            #[doc = concat!("Requires `", stringify!($name), "`.")]
+            pub struct $name;
+            impl RequiredScope for $name {
+                const SCOPE: Scope = $scope;
+            }
+        )*};
+    }
+
+    scopes! {
+        AlertsRead => Scope::AlertsRead,
+        AlertsWrite => Scope::AlertsWrite,
+        EnrichmentsRead => Scope::EnrichmentsRead,
+        WorkflowsRead => Scope::WorkflowsRead,
+        WorkflowsWrite => Scope::WorkflowsWrite,
+        WorkflowsExecute => Scope::WorkflowsExecute,
+        ApprovalsWrite => Scope::ApprovalsWrite,
+        AgentsRead => Scope::AgentsRead,
+        AgentsWrite => Scope::AgentsWrite,
+        Admin => Scope::Admin,
+    }
+}
+
+/// An authenticated caller holding scope `S` (or `admin`).
+pub struct Authed<S> {
+    /// The caller's key.
+    pub key: Arc<ApiKey>,
+    _scope: PhantomData<S>,
+}
+
+/// Which per-minute limit a route falls under.
+fn route_limit(state: &AppState, method: &Method, route: &str) -> u32 {
+    let limits = &state.settings().rate_limits;
+    if route.starts_with("/v1/ingest/") || (route == "/v1/alerts" && method == Method::POST) {
+        limits.ingest
+    } else if route == "/v1/enrichments"
+        || route.ends_with("/enrich")
+        || (route.starts_with("/v1/enrichment-providers/") && route.ends_with("/test"))
+    {
+        limits.enrichment
+    } else if route.starts_with("/v1/workflows/") && route.ends_with("/execute") {
+        limits.workflow_execute
+    } else {
+        limits.authed
+    }
+}
+
+fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ")
+}
+
+impl<S: RequiredScope> FromRequestParts<AppState> for Authed<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ip = parts.extensions.get::<ClientIp>().map(|c| c.0.to_string()).unwrap_or_default();
+        let unauthed_bucket = format!("unauthed|{ip}");
+        let unauthed_limit = state.settings().rate_limits.unauthed;
+        if let Some(retry_after) = state.limiter().exhausted(&unauthed_bucket, unauthed_limit) {
+            return Err(ApiError::rate_limited(retry_after));
+        }
+
+        let token = bearer_token(parts);
+        let key = match state.keys().authenticate(token).await {
+            Ok(key) => key,
+            Err(failure) => {
+                let key_prefix: String = token.map(|t| t.chars().take(8).collect()).unwrap_or_default();
+                tracing::warn!(
+                    reason = failure.reason(),
+                    method = %parts.method,
+                    path = parts.uri.path(),
+                    key_prefix = %key_prefix,
+                    required_scope = S::SCOPE.as_str(),
+                    client_ip = %ip,
+                    "auth_failure"
+                );
+                if failure == AuthFailure::Unavailable {
+                    return Err(ApiError::internal());
+                }
+                let _ = state.limiter().hit(&unauthed_bucket, unauthed_limit);
+                return Err(match failure {
+                    AuthFailure::MissingHeader => ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "UNAUTHORIZED",
+                        "Missing or invalid Authorization header. Expected: Bearer cai_...",
+                    ),
+                    AuthFailure::InvalidFormat => {
+                        ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Invalid API key format.")
+                    }
+                    AuthFailure::KeyExpired => {
+                        ApiError::new(StatusCode::UNAUTHORIZED, "KEY_EXPIRED", "API key has expired.")
+                    }
+                    AuthFailure::InvalidKey | AuthFailure::Unavailable => {
+                        ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Invalid API key.")
+                    }
+                });
+            }
+        };
+
+        if !key.allows(S::SCOPE) {
+            tracing::warn!(
+                reason = "insufficient_scope",
+                method = %parts.method,
+                path = parts.uri.path(),
+                key_prefix = %key.key_prefix,
+                required_scope = S::SCOPE.as_str(),
+                client_ip = %ip,
+                "auth_failure"
+            );
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                format!("Insufficient scope. Required: {}", S::SCOPE),
+            )
+            .with_details(json!({ "required_scopes": [S::SCOPE.as_str()] })));
+        }
+
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_else(|| parts.uri.path().to_string());
+        let limit = route_limit(state, &parts.method, &route);
+        let bucket = format!("{} {}|{}", parts.method, route, key.uuid);
+        if let Err(retry_after) = state.limiter().hit(&bucket, limit) {
+            return Err(ApiError::rate_limited(retry_after));
+        }
+
+        Ok(Authed { key, _scope: PhantomData })
+    }
+}

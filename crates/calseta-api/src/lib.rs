@@ -1,0 +1,183 @@
+//! Calseta's HTTP API.
+//!
+//! Owns the axum routers (one module per resource), the `Authed<Scope>` extractor, request
+//! extractors with enveloped rejections, the single mapping from service errors to HTTP, the
+//! cross-cutting middleware (request ids, security headers, CORS, body limits, rate limits, access
+//! log) and the OpenAPI document with its offline reference page. Handlers stay thin: they parse,
+//! call `calseta-services`, and shape the response.
+
+pub mod auth;
+pub mod envelope;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod rate_limit;
+pub mod routes;
+mod serde_util;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::routing::get;
+use calseta_services::api_keys::ApiKeyService;
+use calseta_store::Db;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::rate_limit::{RateLimiter, RateLimits};
+
+/// HTTP-level settings.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// `APP_VERSION`, reported by `/health` and the OpenAPI document.
+    pub app_version: String,
+    /// `CORS_ALLOWED_ORIGINS`; empty with `cors_allow_all` false = no CORS.
+    pub cors_allowed_origins: Vec<String>,
+    /// `CORS_ALLOW_ALL_ORIGINS` (`*`, no credentials).
+    pub cors_allow_all: bool,
+    /// `HTTPS_ENABLED`.
+    pub https_enabled: bool,
+    /// `SECURITY_HEADER_HSTS_ENABLED`.
+    pub hsts_enabled: bool,
+    /// `MAX_REQUEST_BODY_SIZE_MB` in bytes.
+    pub max_body_bytes: usize,
+    /// `MAX_INGEST_PAYLOAD_SIZE_MB` in bytes.
+    pub max_ingest_bytes: usize,
+    /// `TRUSTED_PROXY_COUNT`.
+    pub trusted_proxy_count: usize,
+    /// Per-minute limits.
+    pub rate_limits: RateLimits,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            app_version: "dev".into(),
+            cors_allowed_origins: Vec::new(),
+            cors_allow_all: false,
+            https_enabled: false,
+            hsts_enabled: true,
+            max_body_bytes: 10 * 1024 * 1024,
+            max_ingest_bytes: 5 * 1024 * 1024,
+            trusted_proxy_count: 0,
+            rate_limits: RateLimits::default(),
+        }
+    }
+}
+
+struct AppContext {
+    db: Db,
+    keys: Arc<ApiKeyService>,
+    settings: ApiSettings,
+    limiter: RateLimiter,
+}
+
+/// Shared state of every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<AppContext>);
+
+impl AppState {
+    /// State over `db` with `settings`.
+    pub fn new(db: Db, keys: Arc<ApiKeyService>, settings: ApiSettings) -> Self {
+        AppState(Arc::new(AppContext { db, keys, settings, limiter: RateLimiter::default() }))
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.0.db
+    }
+
+    /// API-key use cases.
+    pub fn keys(&self) -> &ApiKeyService {
+        &self.0.keys
+    }
+
+    /// HTTP settings.
+    pub fn settings(&self) -> &ApiSettings {
+        &self.0.settings
+    }
+
+    /// Request rate limiter.
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.0.limiter
+    }
+}
+
+/// Every documented route. Routes are only ever added here, so the OpenAPI document is the
+/// route table (the scope-matrix test walks it).
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(routes::health::health))
+        .routes(routes!(routes::api_keys::list_api_keys, routes::api_keys::create_api_key))
+        .routes(routes!(
+            routes::api_keys::get_api_key,
+            routes::api_keys::patch_api_key,
+            routes::api_keys::delete_api_key
+        ))
+        .routes(routes!(routes::jobs::list_jobs))
+        .routes(routes!(routes::jobs::get_job))
+        .routes(routes!(routes::jobs::retry_job))
+}
+
+/// The OpenAPI document for `version`.
+pub fn openapi_document(version: &str) -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = api_routes().split_for_parts();
+    doc.info.version = version.to_string();
+    doc
+}
+
+/// The complete application router.
+pub fn router(state: AppState) -> Router {
+    let (routes, mut doc) = api_routes().split_for_parts();
+    doc.info.version = state.settings().app_version.clone();
+    let openapi_json = Arc::new(doc.to_json().unwrap_or_else(|_| "{}".into()));
+
+    let mut app = routes
+        .route(
+            "/openapi.json",
+            get(move || {
+                let body = openapi_json.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], (*body).clone()) }
+            }),
+        )
+        .route("/docs", get(openapi::docs_page))
+        .route("/docs/docs.js", get(openapi::docs_script))
+        .route("/docs/docs.css", get(openapi::docs_style))
+        .fallback(middleware::not_found)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::body_limit));
+    if let Some(cors) = cors_layer(state.settings()) {
+        app = app.layer(cors);
+    }
+    app.layer(axum::middleware::from_fn_with_state(state.clone(), middleware::security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::request_context))
+        .with_state(state)
+}
+
+fn cors_layer(settings: &ApiSettings) -> Option<CorsLayer> {
+    let methods = [Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS];
+    let headers = [header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-request-id")];
+    if settings.cors_allow_all {
+        return Some(
+            CorsLayer::new().allow_origin(AllowOrigin::any()).allow_methods(methods).allow_headers(headers),
+        );
+    }
+    let origins: Vec<HeaderValue> =
+        settings.cors_allowed_origins.iter().filter_map(|o| HeaderValue::from_str(o.trim()).ok()).collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods(methods)
+            .allow_headers(headers)
+            .allow_credentials(true),
+    )
+}

@@ -1,0 +1,96 @@
+//! Fixed-window request limits per minute, keyed by route and API key (or client IP).
+//!
+//! Counters live in this process: with N API processes the effective limit is N times the
+//! configured one (documented in docs/operations.md).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Entries kept before stale windows are swept.
+const SWEEP_AT: usize = 50_000;
+
+/// Per-minute limits by route class; 0 disables a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Default for authenticated routes (`RATE_LIMIT_AUTHED_PER_MINUTE`).
+    pub authed: u32,
+    /// Ingest routes (`RATE_LIMIT_INGEST_PER_MINUTE`).
+    pub ingest: u32,
+    /// On-demand enrichment, re-enrich, provider tests (`RATE_LIMIT_ENRICHMENT_PER_MINUTE`).
+    pub enrichment: u32,
+    /// Workflow execution (`RATE_LIMIT_WORKFLOW_EXECUTE_PER_MINUTE`).
+    pub workflow_execute: u32,
+    /// Failed authentications per client IP (`RATE_LIMIT_UNAUTHED_PER_MINUTE`).
+    pub unauthed: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self { authed: 600, ingest: 100, enrichment: 60, workflow_execute: 30, unauthed: 30 }
+    }
+}
+
+/// The limiter.
+#[derive(Default)]
+pub struct RateLimiter {
+    windows: Mutex<HashMap<String, (u64, u32)>>,
+}
+
+fn current_window() -> (u64, u64) {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    (secs / 60, 60 - secs % 60)
+}
+
+impl RateLimiter {
+    /// Counts a request against `bucket`; `Err(retry_after_seconds)` once over `per_minute`.
+    pub fn hit(&self, bucket: &str, per_minute: u32) -> Result<(), u64> {
+        if per_minute == 0 {
+            return Ok(());
+        }
+        let (window, retry_after) = current_window();
+        let Ok(mut windows) = self.windows.lock() else { return Ok(()) };
+        if windows.len() >= SWEEP_AT {
+            windows.retain(|_, (w, _)| *w == window);
+        }
+        let entry = windows.entry(bucket.to_string()).or_insert((window, 0));
+        if entry.0 != window {
+            *entry = (window, 0);
+        }
+        if entry.1 >= per_minute {
+            return Err(retry_after);
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+
+    /// Whether `bucket` is already at `per_minute` this window, without counting.
+    pub fn exhausted(&self, bucket: &str, per_minute: u32) -> Option<u64> {
+        if per_minute == 0 {
+            return None;
+        }
+        let (window, retry_after) = current_window();
+        let windows = self.windows.lock().ok()?;
+        match windows.get(bucket) {
+            Some((w, count)) if *w == window && *count >= per_minute => Some(retry_after),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_per_bucket() {
+        let limiter = RateLimiter::default();
+        assert!(limiter.hit("a", 2).is_ok());
+        assert!(limiter.hit("a", 2).is_ok());
+        let retry = limiter.hit("a", 2).unwrap_err();
+        assert!((1..=60).contains(&retry));
+        assert!(limiter.exhausted("a", 2).is_some());
+        assert!(limiter.hit("b", 2).is_ok());
+        assert!(limiter.hit("a", 0).is_ok());
+    }
+}

@@ -1,0 +1,143 @@
+//! `/v1/jobs`: inspect the durable job queue and retry dead letters (admin; Calseta addition).
+
+use axum::Json;
+use axum::extract::State;
+use calseta_core::jobs::JobStatus;
+use calseta_services::jobs::{self, Job};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::{Authed, scope};
+use crate::envelope::{Envelope, ListEnvelope, PageParams, query_error};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiPath, ApiQuery};
+
+/// A background job.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobResponse {
+    uuid: Uuid,
+    /// Handler name, e.g. `enrich_alert`.
+    kind: String,
+    /// Queue, e.g. `enrichment`.
+    queue: String,
+    /// `queued`, `running`, `succeeded` or `dead`.
+    status: String,
+    #[schema(value_type = Object)]
+    payload: Value,
+    /// Attempts started so far.
+    attempts: i32,
+    max_attempts: i32,
+    /// Earliest next start.
+    run_at: DateTime<Utc>,
+    last_error: Option<String>,
+    finished_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Job> for JobResponse {
+    fn from(j: Job) -> Self {
+        Self {
+            uuid: j.uuid,
+            kind: j.kind,
+            queue: j.queue,
+            status: j.status,
+            payload: j.payload,
+            attempts: j.attempts,
+            max_attempts: j.max_attempts,
+            run_at: j.run_at,
+            last_error: j.last_error,
+            finished_at: j.finished_at,
+            created_at: j.created_at,
+            updated_at: j.updated_at,
+        }
+    }
+}
+
+/// Filters for `GET /v1/jobs`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JobFilters {
+    /// `queued`, `running`, `succeeded` or `dead` (dead letters).
+    status: Option<String>,
+    /// Queue name.
+    queue: Option<String>,
+    /// Page number, from 1.
+    page: Option<i64>,
+    /// Items per page, 1 to 500.
+    page_size: Option<i64>,
+}
+
+/// List jobs, newest first — `?status=dead` lists the dead letters.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs",
+    tag = "jobs",
+    params(JobFilters),
+    security(("api_key" = ["admin"])),
+    responses(
+        (status = 200, body = ListEnvelope<JobResponse>),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+    )
+)]
+pub async fn list_jobs(
+    State(state): State<AppState>,
+    _auth: Authed<scope::Admin>,
+    ApiQuery(filters): ApiQuery<JobFilters>,
+) -> Result<Json<ListEnvelope<JobResponse>>, ApiError> {
+    let page = PageParams { page: filters.page, page_size: filters.page_size }.validate()?;
+    let status = match filters.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(
+            JobStatus::parse(s).map_err(|e| ApiError::validation(&[query_error("status", e.to_string())]))?,
+        ),
+    };
+    let queue = filters.queue.as_deref().filter(|q| !q.is_empty());
+    let (rows, total) = jobs::list(state.db(), status, queue, page).await?;
+    Ok(Json(ListEnvelope::new(rows.into_iter().map(Into::into).collect(), total, page)))
+}
+
+/// Get one job.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{uuid}",
+    tag = "jobs",
+    params(("uuid" = Uuid, Path, description = "Job id")),
+    security(("api_key" = ["admin"])),
+    responses(
+        (status = 200, body = Envelope<JobResponse>),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn get_job(
+    State(state): State<AppState>,
+    _auth: Authed<scope::Admin>,
+    ApiPath(uuid): ApiPath<Uuid>,
+) -> Result<Json<Envelope<JobResponse>>, ApiError> {
+    Ok(Json(Envelope::new(jobs::get(state.db(), uuid).await?.into())))
+}
+
+/// Put a dead letter back in its queue with a fresh set of attempts.
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{uuid}/retry",
+    tag = "jobs",
+    params(("uuid" = Uuid, Path, description = "Job id")),
+    security(("api_key" = ["admin"])),
+    responses(
+        (status = 200, body = Envelope<JobResponse>),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The job is not dead", body = ErrorBody),
+    )
+)]
+pub async fn retry_job(
+    State(state): State<AppState>,
+    _auth: Authed<scope::Admin>,
+    ApiPath(uuid): ApiPath<Uuid>,
+) -> Result<Json<Envelope<JobResponse>>, ApiError> {
+    Ok(Json(Envelope::new(jobs::retry_dead(state.db(), uuid).await?.into())))
+}

@@ -1,0 +1,95 @@
+//! Durable job vocabulary: statuses and the retry/back-off policy of each job kind.
+
+use std::time::Duration;
+
+/// Lifecycle of a row in the `jobs` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    /// Waiting for `run_at`.
+    Queued,
+    /// Claimed by a worker holding a lease.
+    Running,
+    /// Finished successfully.
+    Succeeded,
+    /// Out of attempts; kept as a dead letter until an admin retries it.
+    Dead,
+}
+
+impl JobStatus {
+    /// Every status.
+    pub const ALL: [JobStatus; 4] =
+        [JobStatus::Queued, JobStatus::Running, JobStatus::Succeeded, JobStatus::Dead];
+
+    /// The stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Dead => "dead",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Result<Self, crate::UnknownValue> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
+            crate::UnknownValue::new("job status", s, &["queued", "running", "succeeded", "dead"])
+        })
+    }
+}
+
+/// How often a job kind is attempted and how long to wait between attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Total attempts, the first included (≥ 1).
+    pub max_attempts: u32,
+    /// Wait after the first failure; doubled after each further failure.
+    pub base_backoff: Duration,
+    /// Upper bound on any single wait.
+    pub max_backoff: Duration,
+}
+
+impl RetryPolicy {
+    /// A policy with exponential back-off capped at one hour.
+    pub const fn exponential(max_attempts: u32, base_backoff: Duration) -> Self {
+        Self { max_attempts, base_backoff, max_backoff: Duration::from_secs(3600) }
+    }
+
+    /// The wait before the next attempt after `failed_attempts` attempts failed, or `None` when the
+    /// job is out of attempts and becomes a dead letter.
+    pub fn next_delay(&self, failed_attempts: u32) -> Option<Duration> {
+        if failed_attempts >= self.max_attempts {
+            return None;
+        }
+        let exponent = failed_attempts.saturating_sub(1).min(30);
+        let delay = self.base_backoff.saturating_mul(1u32 << exponent);
+        Some(delay.min(self.max_backoff))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_then_caps_then_stops() {
+        let p = RetryPolicy {
+            max_attempts: 5,
+            base_backoff: Duration::from_secs(10),
+            max_backoff: Duration::from_secs(35),
+        };
+        assert_eq!(p.next_delay(1), Some(Duration::from_secs(10)));
+        assert_eq!(p.next_delay(2), Some(Duration::from_secs(20)));
+        assert_eq!(p.next_delay(3), Some(Duration::from_secs(35)));
+        assert_eq!(p.next_delay(4), Some(Duration::from_secs(35)));
+        assert_eq!(p.next_delay(5), None);
+    }
+
+    #[test]
+    fn status_names_round_trip() {
+        for s in JobStatus::ALL {
+            assert_eq!(JobStatus::parse(s.as_str()), Ok(s));
+        }
+        assert!(JobStatus::parse("todo").is_err());
+    }
+}

@@ -1,0 +1,30 @@
+//! Calseta's domain vocabulary and pure logic.
+//!
+//! This crate owns the types every other layer speaks in — scopes, API-key formats, pagination
+//! rules, job retry policies — and the deterministic logic over them. It performs no IO and has no
+//! async code, so everything here is unit-testable in isolation.
+
+pub mod api_keys;
+pub mod jobs;
+pub mod pagination;
+pub mod scopes;
+pub mod time;
+
+/// An enumeration value that is not one of the known strings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{value}' is not a valid {kind}; expected one of: {expected}")]
+pub struct UnknownValue {
+    /// What was being parsed (e.g. "scope").
+    pub kind: &'static str,
+    /// The rejected input.
+    pub value: String,
+    /// The accepted values, comma separated.
+    pub expected: String,
+}
+
+impl UnknownValue {
+    /// Builds the error for `value` given the accepted `options`.
+    pub fn new(kind: &'static str, value: &str, options: &[&str]) -> Self {
+        Self { kind, value: value.to_string(), expected: options.join(", ") }
+    }
+}

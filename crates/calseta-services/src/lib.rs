@@ -1,0 +1,15 @@
+//! Calseta use cases, shared by the REST API, MCP and the worker.
+//!
+//! Owns the application logic above storage: API-key issuance and authentication, the
+//! encryption-key lifecycle, the one-time bootstrap key, health reporting, and the durable job
+//! runtime (claiming, lease renewal, retries, graceful shutdown) with its job kinds.
+
+pub mod api_keys;
+pub mod bootstrap;
+pub mod crypto;
+mod error;
+pub mod health;
+pub mod jobs;
+pub mod worker;
+
+pub use error::{FieldError, ServiceError};

@@ -1,0 +1,368 @@
+//! The durable `jobs` table: enqueue inside the caller's transaction, claim with a lease,
+//! fence late writes, retry with back-off, keep dead letters.
+
+use calseta_core::jobs::JobStatus;
+use calseta_core::pagination::PageRequest;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::{Db, Engine, StoreError, Tx};
+
+/// PostgreSQL channel on which enqueues are announced.
+pub const NOTIFY_CHANNEL: &str = "calseta_jobs";
+
+const COLUMNS: &str = "id, uuid, kind, queue, payload, status, attempts, max_attempts, run_at, \
+                       lease_token, lease_expires_at, last_error, finished_at, created_at, updated_at";
+
+/// A job to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// Handler name, e.g. `enrich_alert`.
+    pub kind: String,
+    /// Queue, for depth reporting (`enrichment`, `dispatch`, …).
+    pub queue: String,
+    /// Handler input.
+    pub payload: Value,
+    /// Attempts before the job becomes a dead letter.
+    pub max_attempts: u32,
+    /// Earliest start.
+    pub run_at: DateTime<Utc>,
+}
+
+/// A row of the `jobs` table.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobRow {
+    /// Internal id.
+    pub id: i64,
+    /// Public id.
+    pub uuid: Uuid,
+    /// Handler name.
+    pub kind: String,
+    /// Queue name.
+    pub queue: String,
+    /// Handler input.
+    pub payload: Json<Value>,
+    /// `queued`, `running`, `succeeded` or `dead`.
+    pub status: String,
+    /// Attempts started so far.
+    pub attempts: i32,
+    /// Attempts allowed.
+    pub max_attempts: i32,
+    /// Earliest next start.
+    pub run_at: DateTime<Utc>,
+    /// The current attempt's fencing token while running.
+    pub lease_token: Option<Uuid>,
+    /// When the current lease lapses unless renewed.
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When it succeeded or died.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Enqueue time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Inserts a job in the caller's transaction: it becomes visible to workers only when the row it
+/// acts on is committed with it.
+pub async fn enqueue(tx: &mut Tx, job: &NewJob) -> Result<Uuid, StoreError> {
+    let now = crate::now();
+    let uuid = Uuid::now_v7();
+    let max_attempts = i32::try_from(job.max_attempts.max(1)).unwrap_or(i32::MAX);
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO jobs (uuid, kind, queue, payload, status, attempts, max_attempts, run_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $7)",
+    )
+    .bind(uuid)
+    .bind(&job.kind)
+    .bind(&job.queue)
+    .bind(Json(&job.payload))
+    .bind(max_attempts)
+    .bind(job.run_at)
+    .bind(now)
+    .execute(c)
+    .await.map(|r| r.rows_affected()))?;
+    if tx.engine() == Engine::Postgres {
+        // Delivered to listeners when the transaction commits, never before.
+        on_tx!(tx, c => sqlx::query("SELECT pg_notify($1, $2)").bind(NOTIFY_CHANNEL).bind(&job.queue).execute(c).await.map(|r| r.rows_affected()))?;
+    }
+    tx.note_job_enqueued();
+    Ok(uuid)
+}
+
+/// Claims up to `limit` runnable jobs of the given kinds — queued and due, or running with a lapsed
+/// lease (their worker died) — under a fresh lease `token` valid until `lease_until`.
+pub async fn claim(
+    db: &Db,
+    kinds: &[String],
+    limit: i64,
+    token: Uuid,
+    lease_until: DateTime<Utc>,
+) -> Result<Vec<JobRow>, StoreError> {
+    if kinds.is_empty() || limit <= 0 {
+        return Ok(Vec::new());
+    }
+    let now = crate::now();
+    let kind_params: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 5)).collect();
+    let lock = match db.engine() {
+        Engine::Postgres => "FOR UPDATE SKIP LOCKED",
+        // The single writer connection makes the UPDATE atomic on SQLite.
+        Engine::Sqlite => "",
+    };
+    let sql = format!(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = $1, \
+         lease_expires_at = $2, updated_at = $3 \
+         WHERE id IN (SELECT id FROM jobs \
+             WHERE ((status = 'queued' AND run_at <= $3) OR (status = 'running' AND lease_expires_at < $3)) \
+             AND kind IN ({}) ORDER BY run_at, id LIMIT $4 {lock}) \
+         RETURNING {COLUMNS}",
+        kind_params.join(", ")
+    );
+    let mut rows = on_pool!(db.write_pool(), p => {
+        let mut q = sqlx::query_as::<_, JobRow>(&sql).bind(token).bind(lease_until).bind(now).bind(limit);
+        for kind in kinds {
+            q = q.bind(kind);
+        }
+        q.fetch_all(p).await
+    })?;
+    rows.sort_by_key(|r| (r.run_at, r.id));
+    Ok(rows)
+}
+
+/// Extends a lease; `false` means the attempt lost it (reclaimed or finished elsewhere).
+pub async fn renew_lease(db: &Db, id: i64, token: Uuid, until: DateTime<Utc>) -> Result<bool, StoreError> {
+    let affected = on_pool!(db.write_pool(), p => sqlx::query(
+        "UPDATE jobs SET lease_expires_at = $3 WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(token)
+    .bind(until)
+    .execute(p)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(affected == 1)
+}
+
+/// Inside a handler's transaction: whether the attempt still holds its lease. On PostgreSQL the
+/// job row stays locked until the transaction ends, so it cannot be reclaimed meanwhile.
+pub async fn holds_lease(tx: &mut Tx, id: i64, token: Uuid) -> Result<bool, StoreError> {
+    let sql = match tx.engine() {
+        Engine::Postgres => {
+            "SELECT id FROM jobs WHERE id = $1 AND lease_token = $2 AND status = 'running' FOR UPDATE"
+        }
+        Engine::Sqlite => "SELECT id FROM jobs WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+    };
+    let found: Option<i64> =
+        on_tx!(tx, c => sqlx::query_scalar(sql).bind(id).bind(token).fetch_optional(c).await)?;
+    Ok(found.is_some())
+}
+
+/// Marks the attempt succeeded inside `tx`; `false` if it no longer holds the lease.
+pub async fn mark_succeeded(tx: &mut Tx, id: i64, token: Uuid) -> Result<bool, StoreError> {
+    let now = crate::now();
+    let affected = on_tx!(tx, c => sqlx::query(
+        "UPDATE jobs SET status = 'succeeded', finished_at = $3, updated_at = $3, lease_token = NULL, \
+         lease_expires_at = NULL, last_error = NULL WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(token)
+    .bind(now)
+    .execute(c)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(affected == 1)
+}
+
+/// Records a failed attempt: rescheduled at `retry_at`, or a dead letter when `retry_at` is `None`.
+/// `false` if the attempt no longer holds the lease.
+pub async fn mark_failed(
+    db: &Db,
+    id: i64,
+    token: Uuid,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> Result<bool, StoreError> {
+    let now = crate::now();
+    let error = truncate(error, 4000);
+    let affected = match retry_at {
+        Some(retry_at) => on_pool!(db.write_pool(), p => sqlx::query(
+            "UPDATE jobs SET status = 'queued', run_at = $4, last_error = $3, updated_at = $5, lease_token = NULL, \
+             lease_expires_at = NULL WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+        )
+        .bind(id)
+        .bind(token)
+        .bind(&error)
+        .bind(retry_at)
+        .bind(now)
+        .execute(p)
+        .await.map(|r| r.rows_affected()))?,
+        None => on_pool!(db.write_pool(), p => sqlx::query(
+            "UPDATE jobs SET status = 'dead', finished_at = $4, last_error = $3, updated_at = $4, lease_token = NULL, \
+             lease_expires_at = NULL WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+        )
+        .bind(id)
+        .bind(token)
+        .bind(&error)
+        .bind(now)
+        .execute(p)
+        .await.map(|r| r.rows_affected()))?,
+    };
+    Ok(affected == 1)
+}
+
+/// Gives a job back without counting the attempt (graceful shutdown ran out of time).
+pub async fn release(db: &Db, id: i64, token: Uuid) -> Result<bool, StoreError> {
+    let now = crate::now();
+    let affected = on_pool!(db.write_pool(), p => sqlx::query(
+        "UPDATE jobs SET status = 'queued', run_at = $3, updated_at = $3, lease_token = NULL, lease_expires_at = NULL, \
+         attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END \
+         WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(token)
+    .bind(now)
+    .execute(p)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(affected == 1)
+}
+
+/// One page of jobs, newest first, optionally filtered by status and queue.
+pub async fn list(
+    db: &Db,
+    status: Option<JobStatus>,
+    queue: Option<&str>,
+    page: PageRequest,
+) -> Result<(Vec<JobRow>, i64), StoreError> {
+    let filter = "WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR queue = $2)";
+    let sql =
+        format!("SELECT {COLUMNS} FROM jobs {filter} ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4");
+    let count_sql = format!("SELECT COUNT(*) FROM jobs {filter}");
+    let status = status.map(JobStatus::as_str);
+    let (rows, total) = on_pool!(db.read_pool(), p => {
+        let rows = sqlx::query_as::<_, JobRow>(&sql)
+            .bind(status)
+            .bind(queue)
+            .bind(page.limit())
+            .bind(page.offset())
+            .fetch_all(p)
+            .await?;
+        let total: i64 = sqlx::query_scalar(&count_sql).bind(status).bind(queue).fetch_one(p).await?;
+        Ok::<_, sqlx::Error>((rows, total))
+    })?;
+    Ok((rows, total))
+}
+
+/// A job by public id.
+pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<JobRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE uuid = $1");
+    let row =
+        on_pool!(db.read_pool(), p => sqlx::query_as::<_, JobRow>(&sql).bind(uuid).fetch_optional(p).await)?;
+    Ok(row)
+}
+
+/// Puts a dead letter back in its queue with a fresh set of attempts; `None` if no dead job has
+/// this id.
+pub async fn retry_dead(db: &Db, uuid: Uuid) -> Result<Option<JobRow>, StoreError> {
+    let now = crate::now();
+    let sql = format!(
+        "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $2, finished_at = NULL, updated_at = $2 \
+         WHERE uuid = $1 AND status = 'dead' RETURNING {COLUMNS}"
+    );
+    let row = match db.engine() {
+        Engine::Postgres => {
+            let mut tx = db.begin().await?;
+            let row = on_tx!(tx, c => sqlx::query_as::<_, JobRow>(&sql).bind(uuid).bind(now).fetch_optional(c).await)?;
+            if let Some(job) = &row {
+                on_tx!(tx, c => sqlx::query("SELECT pg_notify($1, $2)").bind(NOTIFY_CHANNEL).bind(&job.queue).execute(c).await.map(|r| r.rows_affected()))?;
+            }
+            tx.commit().await?;
+            row
+        }
+        Engine::Sqlite => {
+            on_pool!(db.write_pool(), p => sqlx::query_as::<_, JobRow>(&sql).bind(uuid).bind(now).fetch_optional(p).await)?
+        }
+    };
+    if row.is_some() {
+        db.job_wakeup().notify_one();
+    }
+    Ok(row)
+}
+
+/// Count of jobs per (queue, status).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct QueueDepth {
+    /// Queue name.
+    pub queue: String,
+    /// Job status.
+    pub status: String,
+    /// Number of jobs.
+    pub count: i64,
+}
+
+/// Job counts per queue and status (succeeded jobs included until pruned).
+pub async fn depth(db: &Db) -> Result<Vec<QueueDepth>, StoreError> {
+    let rows = on_pool!(db.read_pool(), p => sqlx::query_as::<_, QueueDepth>(
+        "SELECT queue, status, COUNT(*) AS count FROM jobs GROUP BY queue, status ORDER BY queue, status",
+    )
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
+
+/// Deletes succeeded jobs finished before `before`; returns how many.
+pub async fn prune_succeeded(db: &Db, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    let affected = on_pool!(db.write_pool(), p => sqlx::query(
+        "DELETE FROM jobs WHERE status = 'succeeded' AND finished_at < $1",
+    )
+    .bind(before)
+    .execute(p)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(affected)
+}
+
+/// Whether a job of `kind` is queued or running (used to avoid piling up periodic jobs).
+pub async fn has_pending(db: &Db, kind: &str) -> Result<bool, StoreError> {
+    let found: Option<i64> = on_pool!(db.read_pool(), p => sqlx::query_scalar(
+        "SELECT id FROM jobs WHERE kind = $1 AND status IN ('queued', 'running') LIMIT 1",
+    )
+    .bind(kind)
+    .fetch_optional(p)
+    .await)?;
+    Ok(found.is_some())
+}
+
+fn truncate(s: &str, max_chars: usize) -> String {
+    s.chars().take(max_chars).collect()
+}
+
+/// Forwards PostgreSQL `NOTIFY`s on [`NOTIFY_CHANNEL`] to this process's job wake-up, reconnecting
+/// after connection loss; returns at once on SQLite. Runs until its task is aborted.
+pub async fn forward_notifications(db: Db) {
+    let Some(pool) = db.pg_pool().cloned() else { return };
+    loop {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::warn!(error = %e, "job LISTEN connection failed; relying on polling");
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(NOTIFY_CHANNEL).await {
+            tracing::warn!(error = %e, "LISTEN failed; relying on polling");
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            continue;
+        }
+        loop {
+            match listener.recv().await {
+                Ok(_) => db.job_wakeup().notify_one(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "job LISTEN connection lost; reconnecting");
+                    db.job_wakeup().notify_one();
+                    break;
+                }
+            }
+        }
+    }
+}

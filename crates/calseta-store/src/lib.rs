@@ -1,0 +1,23 @@
+//! Calseta storage.
+//!
+//! Owns the database: the [`Db`] handle over SQLite (embedded default) or PostgreSQL (scale-out),
+//! the embedded migrations for both engines, one repository module per table family, and the
+//! durable `jobs` table (enqueue in the caller's transaction, claim with a lease, retry, dead letters).
+//! Every query is written once in portable SQL (`$n` placeholders, `RETURNING`, `ON CONFLICT`) and
+//! run on whichever engine the [`Db`] holds.
+
+#[macro_use]
+mod macros;
+
+pub mod api_keys;
+mod db;
+pub mod enrichment_providers;
+mod error;
+pub mod jobs;
+mod migrations;
+pub mod schema;
+pub mod state;
+
+pub use db::{Db, DbOptions, Engine, Tx, now};
+pub use error::StoreError;
+pub use migrations::fingerprint as migrations_fingerprint;

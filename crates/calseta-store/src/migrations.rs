@@ -1,0 +1,61 @@
+//! The schema migrations, embedded in the binary, one SQL file per engine and version.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+
+use crate::db::Engine;
+
+/// (version, description, SQLite SQL, PostgreSQL SQL)
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("../../../migrations/sqlite/0001_initial.sql"),
+    include_str!("../../../migrations/postgres/0001_initial.sql"),
+)];
+
+#[derive(Debug)]
+struct Embedded(Vec<Migration>);
+
+impl MigrationSource<'static> for Embedded {
+    fn resolve(self) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 'static>> {
+        Box::pin(async move { Ok(self.0) })
+    }
+}
+
+/// The migrator for `engine`; with locking on, concurrent starts on one Postgres apply each
+/// migration once.
+pub(crate) async fn migrator(engine: Engine) -> Result<Migrator, sqlx::migrate::MigrateError> {
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|(version, description, sqlite, postgres)| {
+            let sql = match engine {
+                Engine::Sqlite => *sqlite,
+                Engine::Postgres => *postgres,
+            };
+            Migration::new(
+                *version,
+                Cow::Borrowed(*description),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                false,
+            )
+        })
+        .collect();
+    Migrator::new(Embedded(migrations)).await
+}
+
+/// A digest of every migration's SQL (both engines), used to name test template databases.
+pub fn fingerprint() -> String {
+    let mut acc: u64 = 0xcbf2_9ce4_8422_2325;
+    for (version, _, sqlite, postgres) in MIGRATIONS {
+        for byte in version.to_le_bytes().iter().chain(sqlite.as_bytes()).chain(postgres.as_bytes()) {
+            acc ^= u64::from(*byte);
+            acc = acc.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{acc:016x}")
+}

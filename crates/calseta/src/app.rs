@@ -1,0 +1,197 @@
+//! Wiring: connect and migrate the database, resolve the encryption key, issue the bootstrap key,
+//! and run the HTTP server and/or the worker until told to stop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use calseta_services::api_keys::ApiKeyService;
+use calseta_services::crypto::{self, EncryptionKey, KeySource};
+use calseta_services::jobs::{PRUNE_FINISHED_JOBS, PruneFinishedJobs};
+use calseta_services::worker::{JobHandler, JobRegistry, Worker};
+use calseta_services::{ServiceError, bootstrap};
+use calseta_store::{Db, DbOptions, StoreError};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+
+/// Why the process could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Database connection or migration.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// Configuration or key handling.
+    #[error("{0}")]
+    Service(#[from] ServiceError),
+    /// The listen address.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Connects to and migrates the configured database.
+pub async fn open_database(config: &Config) -> Result<Db, StartError> {
+    let options = DbOptions {
+        url: config.database_url.clone(),
+        max_connections: config.database_pool_size,
+        sqlite_synchronous_full: config.sqlite_synchronous_full,
+    };
+    let db = Db::connect(&options).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// Resolves `ENCRYPTION_KEY` (generating a key file on SQLite) and logs where it came from.
+pub fn encryption_key(config: &Config, db: &Db) -> Result<EncryptionKey, StartError> {
+    let (key, source) = crypto::resolve(config.encryption_key.as_deref(), db.engine(), db.sqlite_path())?;
+    match source {
+        KeySource::Configured => tracing::info!("encryption key from ENCRYPTION_KEY"),
+        KeySource::KeyFile(path) => tracing::info!(path = %path.display(), "encryption key from key file"),
+        KeySource::Generated(path) => {
+            tracing::warn!(path = %path.display(), "generated a new encryption key file (mode 0600); back it up with the database")
+        }
+        KeySource::Ephemeral => tracing::warn!("in-memory database: using a throw-away encryption key"),
+    }
+    Ok(key)
+}
+
+/// What `serve` runs.
+pub struct ServeOptions {
+    /// Listen address, e.g. `127.0.0.1:8000` (port 0 picks a free port).
+    pub bind: String,
+    /// Run the in-process worker.
+    pub run_worker: bool,
+    /// Extra job handlers (tests register their own kinds).
+    pub extra_jobs: Vec<(calseta_services::jobs::JobKind, Arc<dyn JobHandler>)>,
+}
+
+/// A started server.
+pub struct Running {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The bootstrap admin key, when this start issued it.
+    pub bootstrap_key: Option<String>,
+    /// The database.
+    pub db: Db,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Asks the server and worker to stop (graceful).
+    pub fn stop(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    /// Waits until the server and worker have stopped, then closes the database.
+    pub async fn wait(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.db.close().await;
+    }
+
+    /// Stops and waits.
+    pub async fn shutdown(self) {
+        self.stop();
+        self.wait().await;
+    }
+}
+
+/// The job handlers of this build.
+pub fn job_registry(
+    config: &Config,
+    extra: Vec<(calseta_services::jobs::JobKind, Arc<dyn JobHandler>)>,
+) -> JobRegistry {
+    let mut registry = JobRegistry::new();
+    registry.register(PRUNE_FINISHED_JOBS, Arc::new(PruneFinishedJobs { retention: config.job_retention }));
+    for (kind, handler) in extra {
+        registry.register(kind, handler);
+    }
+    registry
+}
+
+/// Starts the API server (and the worker unless disabled).
+pub async fn start(config: &Config, options: ServeOptions) -> Result<Running, StartError> {
+    let started = Instant::now();
+    let db = open_database(config).await?;
+    encryption_key(config, &db)?;
+    let keys = Arc::new(ApiKeyService::new(db.clone()));
+    let bootstrap_key = bootstrap::issue_bootstrap_key_once(&keys).await?.map(|issued| issued.plain);
+
+    let listener = tokio::net::TcpListener::bind(&options.bind)
+        .await
+        .map_err(|source| StartError::Bind { addr: options.bind.clone(), source })?;
+    let addr =
+        listener.local_addr().map_err(|source| StartError::Bind { addr: options.bind.clone(), source })?;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+
+    let state = calseta_api::AppState::new(db.clone(), keys, config.api_settings());
+    let app = calseta_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let mut server_shutdown = shutdown_rx.clone();
+    let server = tokio::spawn(async move {
+        let stopped = async move {
+            let _ = server_shutdown.wait_for(|stop| *stop).await;
+        };
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    });
+    let mut tasks = vec![server];
+    if options.run_worker {
+        let worker =
+            Worker::new(db.clone(), job_registry(config, options.extra_jobs), config.worker_config());
+        tasks.push(tokio::spawn(worker.run(shutdown_rx)));
+    }
+    tracing::info!(
+        addr = %addr,
+        engine = ?db.engine(),
+        worker = options.run_worker,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "calseta listening"
+    );
+    Ok(Running { addr, bootstrap_key, db, shutdown, tasks })
+}
+
+/// Resolves when the process receives SIGTERM or SIGINT.
+pub async fn termination_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+/// Prints the bootstrap key on stderr, outside the log stream.
+pub fn print_bootstrap_key(key: &str) {
+    eprintln!();
+    eprintln!("================================================================================");
+    eprintln!(" Calseta bootstrap admin API key (shown once — store it now):");
+    eprintln!();
+    eprintln!("     {key}");
+    eprintln!();
+    eprintln!(" Use it as:  Authorization: Bearer {key}");
+    eprintln!(" Create narrower keys with POST /v1/api-keys or `calseta api-key create`.");
+    eprintln!("================================================================================");
+    eprintln!();
+}

@@ -1,0 +1,279 @@
+//! Configuration from the environment (and `.env`), using Calseta v1's variable names where they
+//! exist. Every problem is reported at startup, all at once, with the variable's name.
+
+use std::fmt;
+use std::time::Duration;
+
+/// `LOG_FORMAT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// NDJSON, one object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// All settings of a process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `DATABASE_URL` (default `sqlite://calseta.db`).
+    pub database_url: String,
+    /// `DATABASE_POOL_SIZE` (default 16).
+    pub database_pool_size: u32,
+    /// `SQLITE_SYNCHRONOUS` = `FULL` (default) or `NORMAL`.
+    pub sqlite_synchronous_full: bool,
+    /// `CALSETA_BIND` (default `127.0.0.1:8000`).
+    pub bind: String,
+    /// `APP_VERSION` (default: this build's version).
+    pub app_version: String,
+    /// `LOG_LEVEL` as a tracing filter directive.
+    pub log_level: &'static str,
+    /// `LOG_FORMAT`.
+    pub log_format: LogFormat,
+    /// `QUEUE_CONCURRENCY` (default 10).
+    pub queue_concurrency: usize,
+    /// `JOB_LEASE_SECONDS` (default 30).
+    pub job_lease: Duration,
+    /// `JOB_POLL_INTERVAL_MS` (default 1000): safety-net poll.
+    pub job_poll_interval: Duration,
+    /// `WORKER_SHUTDOWN_GRACE_SECONDS` (default 25).
+    pub worker_shutdown_grace: Duration,
+    /// `JOB_RETENTION_HOURS` (default 24): succeeded jobs kept this long.
+    pub job_retention: Duration,
+    /// `ENCRYPTION_KEY`.
+    pub encryption_key: Option<String>,
+    /// `RATE_LIMIT_AUTHED_PER_MINUTE` (600).
+    pub rate_limit_authed: u32,
+    /// `RATE_LIMIT_INGEST_PER_MINUTE` (100).
+    pub rate_limit_ingest: u32,
+    /// `RATE_LIMIT_ENRICHMENT_PER_MINUTE` (60).
+    pub rate_limit_enrichment: u32,
+    /// `RATE_LIMIT_WORKFLOW_EXECUTE_PER_MINUTE` (30).
+    pub rate_limit_workflow_execute: u32,
+    /// `RATE_LIMIT_UNAUTHED_PER_MINUTE` (30): failed authentications per client IP.
+    pub rate_limit_unauthed: u32,
+    /// `TRUSTED_PROXY_COUNT` (0).
+    pub trusted_proxy_count: usize,
+    /// `HTTPS_ENABLED` (false).
+    pub https_enabled: bool,
+    /// `SECURITY_HEADER_HSTS_ENABLED` (true).
+    pub hsts_enabled: bool,
+    /// `CORS_ALLOWED_ORIGINS` (comma list).
+    pub cors_allowed_origins: Vec<String>,
+    /// `CORS_ALLOW_ALL_ORIGINS` (false).
+    pub cors_allow_all: bool,
+    /// `MAX_REQUEST_BODY_SIZE_MB` (10).
+    pub max_request_body_mb: usize,
+    /// `MAX_INGEST_PAYLOAD_SIZE_MB` (5).
+    pub max_ingest_payload_mb: usize,
+}
+
+/// Invalid settings, all of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub Vec<String>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for problem in &self.0 {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<String>,
+}
+
+impl Reader<'_> {
+    fn raw(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    fn string(&self, name: &str, default: &str) -> String {
+        self.raw(name).unwrap_or_else(|| default.to_string())
+    }
+
+    fn number<T>(&mut self, name: &str, default: T, min: T) -> T
+    where
+        T: std::str::FromStr + Copy + PartialOrd + fmt::Display,
+    {
+        match self.raw(name) {
+            None => default,
+            Some(text) => match text.parse::<T>() {
+                Ok(v) if v >= min => v,
+                _ => {
+                    self.problems.push(format!("{name}: '{text}' is not a whole number ≥ {min}"));
+                    default
+                }
+            },
+        }
+    }
+
+    fn boolean(&mut self, name: &str, default: bool) -> bool {
+        match self.raw(name) {
+            None => default,
+            Some(text) => match text.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => {
+                    self.problems.push(format!("{name}: '{text}' is not a boolean (true/false)"));
+                    default
+                }
+            },
+        }
+    }
+
+    fn choice<T: Copy>(&mut self, name: &str, default: T, options: &[(&str, T)]) -> T {
+        match self.raw(name) {
+            None => default,
+            Some(text) => match options.iter().find(|(key, _)| key.eq_ignore_ascii_case(&text)) {
+                Some((_, value)) => *value,
+                None => {
+                    let names: Vec<&str> = options.iter().map(|(k, _)| *k).collect();
+                    self.problems.push(format!("{name}: '{text}' is not one of {}", names.join(", ")));
+                    default
+                }
+            },
+        }
+    }
+}
+
+impl Config {
+    /// Reads every setting through `lookup` (the process environment in production).
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut r = Reader { lookup, problems: Vec::new() };
+        let log_level = r.choice(
+            "LOG_LEVEL",
+            "info",
+            &[
+                ("DEBUG", "debug"),
+                ("INFO", "info"),
+                ("WARNING", "warn"),
+                ("WARN", "warn"),
+                ("ERROR", "error"),
+                ("CRITICAL", "error"),
+            ],
+        );
+        let log_format =
+            r.choice("LOG_FORMAT", LogFormat::Json, &[("json", LogFormat::Json), ("text", LogFormat::Text)]);
+        // Calseta v1 names its queue backends; ours is always the database, which v1 calls `postgres`.
+        r.choice("QUEUE_BACKEND", (), &[("postgres", ()), ("database", ())]);
+        r.choice("CACHE_BACKEND", (), &[("memory", ())]);
+        let sqlite_synchronous_full =
+            r.choice("SQLITE_SYNCHRONOUS", true, &[("FULL", true), ("NORMAL", false)]);
+        let config = Config {
+            database_url: r.string("DATABASE_URL", "sqlite://calseta.db"),
+            database_pool_size: r.number("DATABASE_POOL_SIZE", 16u32, 1),
+            sqlite_synchronous_full,
+            bind: r.string("CALSETA_BIND", "127.0.0.1:8000"),
+            app_version: r.string("APP_VERSION", env!("CARGO_PKG_VERSION")),
+            log_level,
+            log_format,
+            queue_concurrency: r.number("QUEUE_CONCURRENCY", 10usize, 1),
+            job_lease: Duration::from_secs(r.number("JOB_LEASE_SECONDS", 30u64, 1)),
+            job_poll_interval: Duration::from_millis(r.number("JOB_POLL_INTERVAL_MS", 1000u64, 10)),
+            worker_shutdown_grace: Duration::from_secs(r.number("WORKER_SHUTDOWN_GRACE_SECONDS", 25u64, 0)),
+            job_retention: Duration::from_secs(r.number("JOB_RETENTION_HOURS", 24u64, 0) * 3600),
+            encryption_key: r.raw("ENCRYPTION_KEY"),
+            rate_limit_authed: r.number("RATE_LIMIT_AUTHED_PER_MINUTE", 600u32, 0),
+            rate_limit_ingest: r.number("RATE_LIMIT_INGEST_PER_MINUTE", 100u32, 0),
+            rate_limit_enrichment: r.number("RATE_LIMIT_ENRICHMENT_PER_MINUTE", 60u32, 0),
+            rate_limit_workflow_execute: r.number("RATE_LIMIT_WORKFLOW_EXECUTE_PER_MINUTE", 30u32, 0),
+            rate_limit_unauthed: r.number("RATE_LIMIT_UNAUTHED_PER_MINUTE", 30u32, 0),
+            trusted_proxy_count: r.number("TRUSTED_PROXY_COUNT", 0usize, 0),
+            https_enabled: r.boolean("HTTPS_ENABLED", false),
+            hsts_enabled: r.boolean("SECURITY_HEADER_HSTS_ENABLED", true),
+            cors_allowed_origins: r
+                .string("CORS_ALLOWED_ORIGINS", "")
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            cors_allow_all: r.boolean("CORS_ALLOW_ALL_ORIGINS", false),
+            max_request_body_mb: r.number("MAX_REQUEST_BODY_SIZE_MB", 10usize, 1),
+            max_ingest_payload_mb: r.number("MAX_INGEST_PAYLOAD_SIZE_MB", 5usize, 1),
+        };
+        if r.problems.is_empty() { Ok(config) } else { Err(ConfigError(r.problems)) }
+    }
+
+    /// The HTTP settings.
+    pub fn api_settings(&self) -> calseta_api::ApiSettings {
+        calseta_api::ApiSettings {
+            app_version: self.app_version.clone(),
+            cors_allowed_origins: self.cors_allowed_origins.clone(),
+            cors_allow_all: self.cors_allow_all,
+            https_enabled: self.https_enabled,
+            hsts_enabled: self.hsts_enabled,
+            max_body_bytes: self.max_request_body_mb * 1024 * 1024,
+            max_ingest_bytes: self.max_ingest_payload_mb * 1024 * 1024,
+            trusted_proxy_count: self.trusted_proxy_count,
+            rate_limits: calseta_api::rate_limit::RateLimits {
+                authed: self.rate_limit_authed,
+                ingest: self.rate_limit_ingest,
+                enrichment: self.rate_limit_enrichment,
+                workflow_execute: self.rate_limit_workflow_execute,
+                unauthed: self.rate_limit_unauthed,
+            },
+        }
+    }
+
+    /// The worker settings.
+    pub fn worker_config(&self) -> calseta_services::worker::WorkerConfig {
+        calseta_services::worker::WorkerConfig {
+            concurrency: self.queue_concurrency,
+            lease: self.job_lease,
+            poll_interval: self.job_poll_interval,
+            shutdown_grace: self.worker_shutdown_grace,
+            prune_every: Some(Duration::from_secs(3600)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(&move |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_are_the_references() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database_url, "sqlite://calseta.db");
+        assert_eq!(c.bind, "127.0.0.1:8000");
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!((c.rate_limit_authed, c.rate_limit_ingest), (600, 100));
+        assert_eq!((c.max_request_body_mb, c.max_ingest_payload_mb), (10, 5));
+        assert!(c.sqlite_synchronous_full);
+    }
+
+    #[test]
+    fn unknown_enum_values_are_all_reported() {
+        let err = config(&[("LOG_FORMAT", "xml"), ("QUEUE_BACKEND", "sqs"), ("QUEUE_CONCURRENCY", "lots")])
+            .unwrap_err();
+        assert_eq!(err.0.len(), 3, "{err}");
+        assert!(err.to_string().contains("LOG_FORMAT: 'xml' is not one of json, text"));
+        assert!(err.to_string().contains("QUEUE_BACKEND"));
+    }
+
+    #[test]
+    fn levels_and_lists_parse() {
+        let c = config(&[
+            ("LOG_LEVEL", "warning"),
+            ("CORS_ALLOWED_ORIGINS", "https://a, https://b,"),
+            ("HTTPS_ENABLED", "yes"),
+        ])
+        .unwrap();
+        assert_eq!(c.log_level, "warn");
+        assert_eq!(c.cors_allowed_origins, vec!["https://a", "https://b"]);
+        assert!(c.https_enabled);
+    }
+}

@@ -1,0 +1,348 @@
+//! `calseta`: the single binary — API server, worker and operations commands.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use calseta::app::{self, ServeOptions};
+use calseta::config::{Config, LogFormat};
+use calseta::logging;
+use calseta_core::jobs::JobStatus;
+use calseta_core::pagination::PageRequest;
+use calseta_services::api_keys::{ApiKey, ApiKeyService, NewKeyRequest};
+use calseta_services::crypto::EncryptionKey;
+use calseta_services::worker::Worker;
+use calseta_services::{FieldError, ServiceError, bootstrap, jobs};
+use clap::{Args, Parser, Subcommand};
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(name = "calseta", version, about = "Calseta: the data layer for AI security agents")]
+struct Cli {
+    /// Database URL (overrides DATABASE_URL): sqlite://PATH or postgres://…
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Log level (overrides LOG_LEVEL): DEBUG, INFO, WARNING, ERROR
+    #[arg(long, global = true)]
+    log_level: Option<String>,
+    /// Log format (overrides LOG_FORMAT): json or text
+    #[arg(long, global = true)]
+    log_format: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API server with an in-process worker.
+    Serve(ServeArgs),
+    /// Run a worker only (scale-out on PostgreSQL).
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage API keys.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+    /// Inspect background jobs and retry dead letters.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Encryption key utilities.
+    #[command(subcommand)]
+    EncryptionKey(EncryptionKeyCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Listen address (overrides CALSETA_BIND; default 127.0.0.1:8000). Use 0.0.0.0:8000 to accept
+    /// connections from other machines.
+    #[arg(long)]
+    bind: Option<String>,
+    /// Serve the API only; run `calseta worker` processes for jobs.
+    #[arg(long)]
+    no_worker: bool,
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key and print it once.
+    Create {
+        /// Label.
+        #[arg(long)]
+        name: String,
+        /// Scopes (space or comma separated): alerts:read alerts:write enrichments:read workflows:read
+        /// workflows:write workflows:execute approvals:write agents:read agents:write admin
+        #[arg(long, required = true, num_args = 1.., value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// human (default) or agent.
+        #[arg(long, default_value = "human")]
+        key_type: String,
+        /// Restrict ingest to these sources.
+        #[arg(long, num_args = 1.., value_delimiter = ',')]
+        allowed_sources: Vec<String>,
+        /// Expiry, ISO 8601 (UTC when no offset is given).
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// List keys (active only unless --all).
+    List {
+        /// Include revoked keys.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke a key by its UUID.
+    Revoke {
+        /// The key's UUID.
+        uuid: Uuid,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// List jobs, newest first.
+    List {
+        /// queued, running, succeeded or dead.
+        #[arg(long)]
+        status: Option<String>,
+        /// Queue name.
+        #[arg(long)]
+        queue: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Put a dead job back in its queue.
+    Retry {
+        /// The job's UUID.
+        uuid: Uuid,
+    },
+}
+
+#[derive(Subcommand)]
+enum EncryptionKeyCommand {
+    /// Print a new random ENCRYPTION_KEY.
+    Generate,
+}
+
+fn main() -> ExitCode {
+    // A `.env` file fills in variables the environment does not set.
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    let mut overrides: HashMap<&'static str, String> = HashMap::new();
+    for (name, value) in
+        [("DATABASE_URL", &cli.database_url), ("LOG_LEVEL", &cli.log_level), ("LOG_FORMAT", &cli.log_format)]
+    {
+        if let Some(value) = value {
+            overrides.insert(name, value.clone());
+        }
+    }
+    if let Command::Serve(ServeArgs { bind: Some(bind), .. }) = &cli.command {
+        overrides.insert("CALSETA_BIND", bind.clone());
+    }
+    let lookup = |name: &str| overrides.get(name).cloned().or_else(|| std::env::var(name).ok());
+    let config = match Config::from_lookup(&lookup) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("calseta: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("calseta: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("calseta: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<(), String> {
+    match command {
+        Command::Serve(args) => {
+            logging::init(config.log_level, config.log_format, "api", &config.app_version);
+            let options = ServeOptions {
+                bind: config.bind.clone(),
+                run_worker: !args.no_worker,
+                extra_jobs: Vec::new(),
+            };
+            let running = app::start(&config, options).await.map_err(|e| e.to_string())?;
+            if let Some(key) = &running.bootstrap_key {
+                app::print_bootstrap_key(key);
+            }
+            app::termination_signal().await;
+            tracing::info!("shutting down");
+            running.shutdown().await;
+            Ok(())
+        }
+        Command::Worker => {
+            logging::init(config.log_level, config.log_format, "worker", &config.app_version);
+            let db = app::open_database(&config).await.map_err(|e| e.to_string())?;
+            app::encryption_key(&config, &db).map_err(|e| e.to_string())?;
+            let (stop, stop_rx) = tokio::sync::watch::channel(false);
+            let worker =
+                Worker::new(db.clone(), app::job_registry(&config, Vec::new()), config.worker_config());
+            let handle = tokio::spawn(worker.run(stop_rx));
+            app::termination_signal().await;
+            tracing::info!("shutting down");
+            let _ = stop.send(true);
+            let _ = handle.await;
+            db.close().await;
+            Ok(())
+        }
+        Command::Migrate => {
+            cli_logging(&config);
+            let db = app::open_database(&config).await.map_err(|e| e.to_string())?;
+            db.close().await;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::ApiKey(command) => {
+            cli_logging(&config);
+            let db = app::open_database(&config).await.map_err(|e| e.to_string())?;
+            let keys = ApiKeyService::new(db.clone());
+            let result = api_key_command(&keys, command).await;
+            db.close().await;
+            result
+        }
+        Command::Jobs(command) => {
+            cli_logging(&config);
+            let db = app::open_database(&config).await.map_err(|e| e.to_string())?;
+            let result = jobs_command(&db, command).await;
+            db.close().await;
+            result
+        }
+        Command::EncryptionKey(EncryptionKeyCommand::Generate) => {
+            println!("{}", EncryptionKey::generate().expose());
+            Ok(())
+        }
+    }
+}
+
+fn cli_logging(config: &Config) {
+    // Operations commands print their results on stdout; keep logs terse and on the same stream
+    // only for warnings.
+    let level = if config.log_level == "debug" { "debug" } else { "warn" };
+    let format = if config.log_format == LogFormat::Json { LogFormat::Text } else { config.log_format };
+    logging::init(level, format, "cli", &config.app_version);
+}
+
+fn describe(error: ServiceError) -> String {
+    match error {
+        ServiceError::Validation(errors) => errors
+            .iter()
+            .map(|FieldError { loc, msg, .. }| format!("{}: {msg}", loc.last().cloned().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
+fn print_key(key: &ApiKey) {
+    println!("uuid:            {}", key.uuid);
+    println!("name:            {}", key.name);
+    println!("prefix:          {}", key.key_prefix);
+    println!("scopes:          {}", key.scopes.join(" "));
+    println!("key_type:        {}", key.key_type);
+    println!("active:          {}", key.is_active);
+    println!(
+        "allowed_sources: {}",
+        key.allowed_sources.as_ref().map(|s| s.join(" ")).unwrap_or_else(|| "any".into())
+    );
+    println!("expires_at:      {}", key.expires_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into()));
+}
+
+async fn api_key_command(keys: &ApiKeyService, command: ApiKeyCommand) -> Result<(), String> {
+    match command {
+        ApiKeyCommand::Create { name, scopes, key_type, allowed_sources, expires_at } => {
+            let expires_at = match expires_at {
+                Some(text) => Some(
+                    calseta_core::time::parse_timestamp(&text)
+                        .ok_or_else(|| format!("--expires-at: '{text}' is not a valid datetime"))?,
+                ),
+                None => None,
+            };
+            let request = NewKeyRequest {
+                name,
+                scopes,
+                key_type: Some(key_type),
+                allowed_sources: (!allowed_sources.is_empty()).then_some(allowed_sources),
+                expires_at,
+            };
+            let issued = bootstrap::issue_operator_key(keys, request).await.map_err(describe)?;
+            print_key(&issued.key);
+            println!();
+            println!("key (shown once): {}", issued.plain);
+            Ok(())
+        }
+        ApiKeyCommand::List { all } => {
+            let mut page = PageRequest { page: 1, page_size: 500 };
+            println!(
+                "{:<36}  {:<8}  {:<6}  {:<6}  {:<24}  scopes",
+                "uuid", "prefix", "type", "active", "name"
+            );
+            loop {
+                let (batch, total) = keys.list(!all, page).await.map_err(describe)?;
+                for key in &batch {
+                    println!(
+                        "{:<36}  {:<8}  {:<6}  {:<6}  {:<24}  {}",
+                        key.uuid,
+                        key.key_prefix,
+                        key.key_type,
+                        key.is_active,
+                        key.name,
+                        key.scopes.join(",")
+                    );
+                }
+                if i64::from(page.page) * i64::from(page.page_size) >= total || batch.is_empty() {
+                    break;
+                }
+                page.page += 1;
+            }
+            Ok(())
+        }
+        ApiKeyCommand::Revoke { uuid } => {
+            let key = keys.revoke(uuid).await.map_err(describe)?;
+            println!("revoked {} ({})", key.uuid, key.key_prefix);
+            Ok(())
+        }
+    }
+}
+
+async fn jobs_command(db: &calseta_store::Db, command: JobsCommand) -> Result<(), String> {
+    match command {
+        JobsCommand::List { status, queue, limit } => {
+            let status = status.map(|s| JobStatus::parse(&s)).transpose().map_err(|e| e.to_string())?;
+            let page = PageRequest { page: 1, page_size: limit.clamp(1, 500) };
+            let (rows, total) = jobs::list(db, status, queue.as_deref(), page).await.map_err(describe)?;
+            println!(
+                "{:<36}  {:<22}  {:<11}  {:<9}  {:<8}  last_error",
+                "uuid", "kind", "queue", "status", "attempts"
+            );
+            for job in rows {
+                println!(
+                    "{:<36}  {:<22}  {:<11}  {:<9}  {:<8}  {}",
+                    job.uuid,
+                    job.kind,
+                    job.queue,
+                    job.status,
+                    format!("{}/{}", job.attempts, job.max_attempts),
+                    job.last_error.unwrap_or_default()
+                );
+            }
+            println!("({total} in all)");
+            Ok(())
+        }
+        JobsCommand::Retry { uuid } => {
+            let job = jobs::retry_dead(db, uuid).await.map_err(describe)?;
+            println!("requeued {} ({})", job.uuid, job.kind);
+            Ok(())
+        }
+    }
+}
