@@ -233,9 +233,10 @@ impl Worker {
             if free > 0 && claimed == free {
                 continue;
             }
+            let idle = self.idle_time(&kinds).await;
             tokio::select! {
                 _ = self.db.job_wakeup().notified() => {}
-                _ = tokio::time::sleep(self.config.poll_interval) => {}
+                _ = tokio::time::sleep(idle) => {}
                 _ = shutdown.changed() => {}
                 Some(_) = attempts.join_next(), if !attempts.is_empty() => {}
             }
@@ -263,6 +264,19 @@ impl Worker {
             }
         }
         tracing::info!("worker stopped");
+    }
+}
+
+impl Worker {
+    /// How long to wait for a wake-up: until the next scheduled retry, at most the poll interval.
+    async fn idle_time(&self, kinds: &[String]) -> Duration {
+        match repo::next_due(&self.db, kinds).await {
+            Ok(Some(due)) => {
+                let wait = (due - calseta_store::now()).to_std().unwrap_or(Duration::ZERO);
+                wait.clamp(Duration::from_millis(5), self.config.poll_interval)
+            }
+            _ => self.config.poll_interval,
+        }
     }
 }
 

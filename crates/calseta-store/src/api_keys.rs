@@ -142,7 +142,7 @@ pub async fn update(db: &Db, uuid: Uuid, changes: &ApiKeyChanges) -> Result<Opti
          allowed_sources = CASE WHEN $3 THEN $4 ELSE allowed_sources END, \
          is_active = COALESCE($5, is_active), updated_at = $6 WHERE uuid = $1 RETURNING {COLUMNS}"
     );
-    let row = on_pool!(db.write_pool(), p => sqlx::query_as::<_, ApiKeyRow>(&sql)
+    let row = on_write!(db, p => sqlx::query_as::<_, ApiKeyRow>(&sql)
         .bind(uuid)
         .bind(changes.scopes.as_ref().map(Json))
         .bind(set_sources)
@@ -161,7 +161,7 @@ pub async fn touch_last_used(
     now: DateTime<Utc>,
     stale_before: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    on_pool!(db.write_pool(), p => sqlx::query(
+    on_write!(db, p => sqlx::query(
         "UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)",
     )
     .bind(id)

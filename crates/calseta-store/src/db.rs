@@ -168,7 +168,7 @@ impl Db {
     /// non-transactional write of the same [`Db`] while holding a [`Tx`].
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let inner = match &self.inner.pools {
-            Pools::Sqlite { writer, .. } => TxInner::Sqlite(writer.begin().await?),
+            Pools::Sqlite { writer, .. } => TxInner::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
             Pools::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
         };
         Ok(Tx { inner, jobs_enqueued: false, db: self.clone() })
@@ -178,7 +178,15 @@ impl Db {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let migrator = crate::migrations::migrator(self.engine()).await?;
         match &self.inner.pools {
-            Pools::Sqlite { writer, .. } => migrator.run(writer).await?,
+            Pools::Sqlite { writer, path, .. } => {
+                // PostgreSQL migrations take an advisory lock; on SQLite, processes starting at
+                // once on one file serialize on a lock file instead.
+                let _lock = match path {
+                    Some(path) => Some(lock_file(path).await?),
+                    None => None,
+                };
+                migrator.run(writer).await?
+            }
             Pools::Postgres(pool) => migrator.run(pool).await?,
         }
         Ok(())
@@ -205,6 +213,21 @@ impl Db {
             Pools::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// Takes an exclusive lock on `<db>.lock`, released when the returned file is dropped.
+async fn lock_file(db_path: &Path) -> Result<std::fs::File, StoreError> {
+    let mut name = db_path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let locked = tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(|e| StoreError::Corrupt(format!("migration lock task failed: {e}")))?;
+    locked.map_err(|e| StoreError::Database(sqlx::Error::Io(e)))
 }
 
 /// Removes the password from a database URL before it is shown anywhere.

@@ -121,7 +121,7 @@ pub async fn claim(
          RETURNING {COLUMNS}",
         kind_params.join(", ")
     );
-    let mut rows = on_pool!(db.write_pool(), p => {
+    let mut rows = on_write!(db, p => {
         let mut q = sqlx::query_as::<_, JobRow>(&sql).bind(token).bind(lease_until).bind(now).bind(limit);
         for kind in kinds {
             q = q.bind(kind);
@@ -134,7 +134,7 @@ pub async fn claim(
 
 /// Extends a lease; `false` means the attempt lost it (reclaimed or finished elsewhere).
 pub async fn renew_lease(db: &Db, id: i64, token: Uuid, until: DateTime<Utc>) -> Result<bool, StoreError> {
-    let affected = on_pool!(db.write_pool(), p => sqlx::query(
+    let affected = on_write!(db, p => sqlx::query(
         "UPDATE jobs SET lease_expires_at = $3 WHERE id = $1 AND lease_token = $2 AND status = 'running'",
     )
     .bind(id)
@@ -186,7 +186,7 @@ pub async fn mark_failed(
     let now = crate::now();
     let error = truncate(error, 4000);
     let affected = match retry_at {
-        Some(retry_at) => on_pool!(db.write_pool(), p => sqlx::query(
+        Some(retry_at) => on_write!(db, p => sqlx::query(
             "UPDATE jobs SET status = 'queued', run_at = $4, last_error = $3, updated_at = $5, lease_token = NULL, \
              lease_expires_at = NULL WHERE id = $1 AND lease_token = $2 AND status = 'running'",
         )
@@ -197,7 +197,7 @@ pub async fn mark_failed(
         .bind(now)
         .execute(p)
         .await.map(|r| r.rows_affected()))?,
-        None => on_pool!(db.write_pool(), p => sqlx::query(
+        None => on_write!(db, p => sqlx::query(
             "UPDATE jobs SET status = 'dead', finished_at = $4, last_error = $3, updated_at = $4, lease_token = NULL, \
              lease_expires_at = NULL WHERE id = $1 AND lease_token = $2 AND status = 'running'",
         )
@@ -214,7 +214,7 @@ pub async fn mark_failed(
 /// Gives a job back without counting the attempt (graceful shutdown ran out of time).
 pub async fn release(db: &Db, id: i64, token: Uuid) -> Result<bool, StoreError> {
     let now = crate::now();
-    let affected = on_pool!(db.write_pool(), p => sqlx::query(
+    let affected = on_write!(db, p => sqlx::query(
         "UPDATE jobs SET status = 'queued', run_at = $3, updated_at = $3, lease_token = NULL, lease_expires_at = NULL, \
          attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END \
          WHERE id = $1 AND lease_token = $2 AND status = 'running'",
@@ -280,7 +280,7 @@ pub async fn retry_dead(db: &Db, uuid: Uuid) -> Result<Option<JobRow>, StoreErro
             row
         }
         Engine::Sqlite => {
-            on_pool!(db.write_pool(), p => sqlx::query_as::<_, JobRow>(&sql).bind(uuid).bind(now).fetch_optional(p).await)?
+            on_write!(db, p => sqlx::query_as::<_, JobRow>(&sql).bind(uuid).bind(now).fetch_optional(p).await)?
         }
     };
     if row.is_some() {
@@ -312,7 +312,7 @@ pub async fn depth(db: &Db) -> Result<Vec<QueueDepth>, StoreError> {
 
 /// Deletes succeeded jobs finished before `before`; returns how many.
 pub async fn prune_succeeded(db: &Db, before: DateTime<Utc>) -> Result<u64, StoreError> {
-    let affected = on_pool!(db.write_pool(), p => sqlx::query(
+    let affected = on_write!(db, p => sqlx::query(
         "DELETE FROM jobs WHERE status = 'succeeded' AND finished_at < $1",
     )
     .bind(before)
@@ -365,4 +365,28 @@ pub async fn forward_notifications(db: Db) {
             }
         }
     }
+}
+
+/// When the next job of `kinds` becomes claimable — a queued job's `run_at` or a running job's
+/// lease expiry — or `None` when there is none.
+pub async fn next_due(db: &Db, kinds: &[String]) -> Result<Option<DateTime<Utc>>, StoreError> {
+    if kinds.is_empty() {
+        return Ok(None);
+    }
+    let params: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 1)).collect();
+    let sql = format!(
+        "SELECT MIN(due) FROM (\
+            SELECT MIN(run_at) AS due FROM jobs WHERE status = 'queued' AND kind IN ({kinds}) \
+            UNION ALL \
+            SELECT MIN(lease_expires_at) AS due FROM jobs WHERE status = 'running' AND kind IN ({kinds})) AS next_jobs",
+        kinds = params.join(", ")
+    );
+    let due: Option<Option<DateTime<Utc>>> = on_pool!(db.read_pool(), p => {
+        let mut q = sqlx::query_scalar(&sql);
+        for kind in kinds {
+            q = q.bind(kind);
+        }
+        q.fetch_optional(p).await
+    })?;
+    Ok(due.flatten())
 }

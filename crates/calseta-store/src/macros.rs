@@ -22,3 +22,29 @@ macro_rules! on_tx {
         }
     };
 }
+
+/// A write: on SQLite inside a `BEGIN IMMEDIATE` transaction on the writer connection (so a
+/// statement that reads before it writes cannot hit `SQLITE_BUSY_SNAPSHOT` when another process
+/// shares the file), on PostgreSQL in autocommit on the pool.
+/// `on_write!(db, c => sqlx::query(..).execute(c).await)`
+macro_rules! on_write {
+    ($db:expr, $c:ident => $body:expr) => {
+        match $db.write_pool() {
+            $crate::db::PoolRef::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let out = {
+                    let $c = &mut *tx;
+                    $body
+                };
+                match out {
+                    Ok(value) => {
+                        tx.commit().await?;
+                        Ok(value)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            $crate::db::PoolRef::Postgres($c) => $body,
+        }
+    };
+}

@@ -21,3 +21,12 @@ pub async fn record_once(tx: &mut Tx, key: &str, value: &str) -> Result<bool, St
     .map(|r| r.rows_affected()))?;
     Ok(result == 1)
 }
+
+/// The recorded value of `key`, if any.
+pub async fn get(db: &crate::Db, key: &str) -> Result<Option<String>, StoreError> {
+    let value = on_pool!(db.read_pool(), p => sqlx::query_scalar("SELECT value FROM calseta_state WHERE key = $1")
+        .bind(key)
+        .fetch_optional(p)
+        .await)?;
+    Ok(value)
+}

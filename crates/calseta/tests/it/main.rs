@@ -1,1 +1,13 @@
+//! Calseta's integration tests: the real server on port 0 over HTTP, on SQLite always and on
+//! PostgreSQL when `TEST_DATABASE_URL` is set (a fresh database per test, cloned from a migrated
+//! template).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout, clippy::print_stderr)]
+
+mod api_keys;
+mod cli;
+mod helpers;
+mod http;
+mod jobs;
+mod schema;
+mod scopes;

@@ -1,0 +1,270 @@
+//! `spawn_app` and friends.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use calseta::app::{self, Running, ServeOptions};
+use calseta::config::Config;
+use calseta_services::jobs::JobKind;
+use calseta_services::worker::JobHandler;
+use calseta_store::{Db, DbOptions};
+use serde_json::Value;
+use sqlx::Connection;
+use uuid::Uuid;
+
+/// A database for one test: a temp SQLite file, or a fresh PostgreSQL database.
+pub struct TestDatabase {
+    pub url: String,
+    /// Keeps the temp directory alive.
+    pub _dir: Option<TempDir>,
+}
+
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("calseta-it-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn pg_admin_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.trim().is_empty())
+}
+
+/// `postgres://u@h:p/db?x` → `postgres://u@h:p/<name>`
+pub fn with_database(url: &str, name: &str) -> String {
+    let base = url.split('?').next().unwrap_or(url);
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    match base[scheme_end..].find('/') {
+        Some(slash) => format!("{}/{}", &base[..scheme_end + slash], name),
+        None => format!("{base}/{name}"),
+    }
+}
+
+async fn ensure_template(admin_url: &str) -> String {
+    let template = format!("calseta_tpl_{}", calseta_store::migrations_fingerprint());
+    let mut admin = sqlx::PgConnection::connect(admin_url).await.expect("connect to TEST_DATABASE_URL");
+    sqlx::query("SELECT pg_advisory_lock(7243001)").execute(&mut admin).await.unwrap();
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&template)
+        .fetch_optional(&mut admin)
+        .await
+        .unwrap();
+    if exists.is_none() {
+        sqlx::query(&format!("CREATE DATABASE \"{template}\"")).execute(&mut admin).await.unwrap();
+        let db = Db::connect(&DbOptions::new(with_database(admin_url, &template))).await.unwrap();
+        db.migrate().await.unwrap();
+        db.close().await;
+    }
+    sqlx::query("SELECT pg_advisory_unlock(7243001)").execute(&mut admin).await.unwrap();
+    admin.close().await.unwrap();
+    template
+}
+
+/// A fresh PostgreSQL database cloned from the migrated template.
+pub async fn fresh_postgres(admin_url: &str) -> String {
+    let template = ensure_template(admin_url).await;
+    let name = format!("calseta_t_{}", Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
+    let mut attempts = 0;
+    loop {
+        // Cloning fails while another session is attached to the template; retry briefly.
+        match sqlx::query(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""))
+            .execute(&mut admin)
+            .await
+        {
+            Ok(_) => break,
+            Err(e) if attempts < 50 => {
+                attempts += 1;
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("cannot create test database: {e}"),
+        }
+    }
+    admin.close().await.unwrap();
+    with_database(admin_url, &name)
+}
+
+/// A fresh database on the engine under test.
+pub async fn test_database() -> TestDatabase {
+    match pg_admin_url() {
+        Some(admin) => TestDatabase { url: fresh_postgres(&admin).await, _dir: None },
+        None => {
+            let dir = TempDir::new();
+            let url = format!("sqlite://{}", dir.0.join("calseta.db").display());
+            TestDatabase { url, _dir: Some(dir) }
+        }
+    }
+}
+
+/// A fixed encryption key for tests on PostgreSQL (where one is required).
+pub const TEST_ENCRYPTION_KEY: &str = "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMzJieXQ=";
+
+/// Settings for a test app: generous limits unless the test overrides them.
+pub fn test_env(db_url: &str) -> HashMap<String, String> {
+    let mut env: HashMap<String, String> = [
+        ("DATABASE_URL", db_url),
+        ("RATE_LIMIT_AUTHED_PER_MINUTE", "100000"),
+        ("RATE_LIMIT_INGEST_PER_MINUTE", "100000"),
+        ("RATE_LIMIT_UNAUTHED_PER_MINUTE", "100000"),
+        ("JOB_LEASE_SECONDS", "2"),
+        ("JOB_POLL_INTERVAL_MS", "200"),
+        ("WORKER_SHUTDOWN_GRACE_SECONDS", "5"),
+        ("DATABASE_POOL_SIZE", "4"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    if db_url.starts_with("postgres") {
+        env.insert("ENCRYPTION_KEY".into(), TEST_ENCRYPTION_KEY.into());
+    }
+    env
+}
+
+pub fn config_from(env: &HashMap<String, String>) -> Config {
+    Config::from_lookup(&|name| env.get(name).cloned()).expect("valid test config")
+}
+
+/// A running server under test.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// The bootstrap admin key.
+    pub admin_key: String,
+    pub db: Db,
+    pub env: HashMap<String, String>,
+    pub database: TestDatabase,
+    running: Option<Running>,
+}
+
+pub struct AppOptions {
+    pub env: Vec<(&'static str, String)>,
+    pub run_worker: bool,
+    pub jobs: Vec<(JobKind, Arc<dyn JobHandler>)>,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self { env: Vec::new(), run_worker: true, jobs: Vec::new() }
+    }
+}
+
+/// Starts the real server on port 0 with a fresh database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(AppOptions::default()).await
+}
+
+pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    let database = test_database().await;
+    let mut env = test_env(&database.url);
+    for (k, v) in options.env {
+        env.insert(k.to_string(), v);
+    }
+    let config = config_from(&env);
+    let running = app::start(
+        &config,
+        ServeOptions { bind: "127.0.0.1:0".into(), run_worker: options.run_worker, extra_jobs: options.jobs },
+    )
+    .await
+    .expect("app starts");
+    let admin_key = running.bootstrap_key.clone().expect("a new database issues a bootstrap key");
+    TestApp {
+        base: format!("http://{}", running.addr),
+        client: reqwest::Client::new(),
+        admin_key,
+        db: running.db.clone(),
+        env,
+        database,
+        running: Some(running),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> (u16, Value) {
+        let resp = self.client.get(self.url(path)).bearer_auth(key).send().await.unwrap();
+        status_json(resp).await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
+        let resp = self.client.post(self.url(path)).bearer_auth(key).json(&body).send().await.unwrap();
+        status_json(resp).await
+    }
+
+    pub async fn patch(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
+        let resp = self.client.patch(self.url(path)).bearer_auth(key).json(&body).send().await.unwrap();
+        status_json(resp).await
+    }
+
+    pub async fn delete(&self, path: &str, key: &str) -> (u16, Value) {
+        let resp = self.client.delete(self.url(path)).bearer_auth(key).send().await.unwrap();
+        status_json(resp).await
+    }
+
+    /// Creates a key with `scopes` through the API and returns the plain key.
+    pub async fn key_with(&self, scopes: &[&str]) -> String {
+        let (status, body) = self
+            .post("/v1/api-keys", &self.admin_key, serde_json::json!({"name": "test", "scopes": scopes}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["data"]["key"].as_str().unwrap().to_string()
+    }
+
+    /// Stops the server and worker gracefully.
+    pub async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(running) = &self.running {
+            running.stop();
+        }
+    }
+}
+
+pub async fn status_json(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, body)
+}
+
+/// Polls `check` until it returns `Some`, failing after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}

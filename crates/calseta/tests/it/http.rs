@@ -1,0 +1,267 @@
+//! HTTP conventions: health, envelopes, errors, limits, headers, OpenAPI and the docs page.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn health_reports_database_and_queue() {
+    let mut app = spawn_app().await;
+    let resp = app.client.get(app.url("/health")).header("X-Request-ID", "trace-123").send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let headers = resp.headers().clone();
+    assert_eq!(headers["x-request-id"], "trace-123");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["content-security-policy"], "default-src 'none'; frame-ancestors 'none'");
+    assert!(headers.get("strict-transport-security").is_none());
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["database"], "ok");
+    assert_eq!(body["queue"], "ok");
+    assert!(body["queue_depth"].is_i64());
+    assert!(body["enrichment_providers"].is_object());
+    assert!(body["version"].is_string());
+
+    // A generated request id when none (or a hostile one) is sent.
+    let resp = app
+        .client
+        .get(app.url("/health"))
+        .header("X-Request-ID", "bad id\twith spaces")
+        .send()
+        .await
+        .unwrap();
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+
+    // Database gone → 503 "down".
+    app.db.close().await;
+    let resp = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 503);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!((body["status"].as_str(), body["database"].as_str()), (Some("down"), Some("error")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods() {
+    let app = spawn_app().await;
+    let (status, body) = app.get("/v1/nothing-here", &app.admin_key).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        body,
+        json!({"error": {"code": "NOT_FOUND", "message": "The requested resource was not found.", "details": {}}})
+    );
+    let resp = app.client.put(app.url("/v1/api-keys")).bearer_auth(&app.admin_key).send().await.unwrap();
+    let (status, body) = status_json(resp).await;
+    assert_eq!(status, 405);
+    assert_eq!(body["error"]["code"], "METHOD_NOT_ALLOWED");
+    let (status, body) = app.get("/v1/api-keys/not-a-uuid", &app.admin_key).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["code"], "VALIDATION_ERROR");
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_validation_errors() {
+    let app = spawn_app().await;
+    let post = |body: &'static str, content_type: Option<&'static str>| {
+        let mut req = app.client.post(app.url("/v1/api-keys")).bearer_auth(&app.admin_key).body(body);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        req.send()
+    };
+    let (status, body) =
+        status_json(post("{\"name\": \"x\", ", Some("application/json")).await.unwrap()).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["details"]["errors"][0]["type"], "json_invalid");
+    let (status, body) = status_json(post("[1, 2]", Some("application/json")).await.unwrap()).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) =
+        status_json(post("name=x", Some("application/x-www-form-urlencoded")).await.unwrap()).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["details"]["errors"][0]["type"], "content_type");
+    let (status, _) = status_json(post("{}", None).await.unwrap()).await;
+    assert_eq!(status, 422);
+    let (status, body) = status_json(
+        post("{\"name\":\"x\",\"scopes\":[\"admin\"]}", Some("application/json; charset=utf-8"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[tokio::test]
+async fn pagination_is_validated_and_totals_are_exact() {
+    let app = spawn_app().await;
+    for _ in 0..4 {
+        app.key_with(&["alerts:read"]).await;
+    }
+    let (status, body) = app.get("/v1/api-keys?page=2&page_size=2", &app.admin_key).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["meta"], json!({"total": 5, "page": 2, "page_size": 2, "total_pages": 3}));
+    assert_eq!(body["data"].as_array().unwrap().len(), 2);
+    let (_, body) = app.get("/v1/api-keys?page=9", &app.admin_key).await;
+    assert_eq!(body["data"], json!([]));
+    assert_eq!(body["meta"]["total"], 5);
+    for query in ["page_size=501", "page_size=0", "page=0", "page=-1", "page=abc", "page_size=9999"] {
+        let (status, body) = app.get(&format!("/v1/api-keys?{query}"), &app.admin_key).await;
+        assert_eq!(status, 422, "{query}: {body}");
+        assert_eq!(body["error"]["code"], "VALIDATION_ERROR");
+    }
+}
+
+async fn raw_request(addr: &str, request: &[u8]) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response)).await;
+    String::from_utf8_lossy(&response).to_string()
+}
+
+#[tokio::test]
+async fn body_limits_apply_to_declared_and_chunked_bodies() {
+    let app = spawn_app_with(AppOptions {
+        env: vec![("MAX_REQUEST_BODY_SIZE_MB", "1".into()), ("MAX_INGEST_PAYLOAD_SIZE_MB", "1".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    let big = "x".repeat(1024 * 1024 + 10);
+    let resp = app
+        .client
+        .post(app.url("/v1/api-keys"))
+        .bearer_auth(&app.admin_key)
+        .header("content-type", "application/json")
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_json(resp).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["error"]["code"], "PAYLOAD_TOO_LARGE");
+    assert_eq!(body["error"]["message"], "Request body exceeds the 1MB limit for this endpoint.");
+
+    // Chunked: no Content-Length, so the limit must hold on the bytes read.
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut request = format!(
+        "POST /v1/api-keys HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        app.admin_key
+    )
+    .into_bytes();
+    let chunk = "y".repeat(64 * 1024);
+    for _ in 0..20 {
+        request.extend_from_slice(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes());
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let response = raw_request(&addr, &request).await;
+    assert!(response.starts_with("HTTP/1.1 413"), "{}", &response[..response.len().min(200)]);
+    assert!(response.contains("PAYLOAD_TOO_LARGE"));
+
+    // Ingest routes have their own limit (and message).
+    let resp = app.client.post(app.url("/v1/ingest/generic")).body(big).send().await.unwrap();
+    let (status, body) = status_json(resp).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["error"]["message"], "Request body exceeds the 1MB limit for ingest endpoints.");
+}
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_retry_after() {
+    let app = spawn_app_with(AppOptions {
+        env: vec![
+            ("RATE_LIMIT_AUTHED_PER_MINUTE", "3".into()),
+            ("RATE_LIMIT_UNAUTHED_PER_MINUTE", "2".into()),
+        ],
+        ..AppOptions::default()
+    })
+    .await;
+    // A minute boundary between requests resets the window; one retry covers it.
+    let mut limited = None;
+    for _ in 0..2 {
+        for _ in 0..4 {
+            let resp =
+                app.client.get(app.url("/v1/api-keys")).bearer_auth(&app.admin_key).send().await.unwrap();
+            if resp.status().as_u16() == 429 {
+                let retry_after: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+                limited = Some((retry_after, resp.json::<Value>().await.unwrap()));
+                break;
+            }
+        }
+        if limited.is_some() {
+            break;
+        }
+    }
+    let (retry_after, body) = limited.expect("the 4th request in a minute is limited");
+    assert!((1..=60).contains(&retry_after));
+    assert_eq!(body["error"]["code"], "RATE_LIMITED");
+    assert_eq!(body["error"]["details"]["retry_after_seconds"], retry_after);
+
+    // Failed authentications are limited per client IP before any key lookup.
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let (status, _) = app.get("/v1/api-keys", "cai_wrongwrongwrongwrongwrongwrongwrongwrongwro").await;
+        statuses.push(status);
+    }
+    assert!(statuses.contains(&401) && statuses.contains(&429), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn cors_and_hsts_follow_configuration() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/v1/api-keys"))
+        .header("Origin", "https://soc.example")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers().get("access-control-allow-origin").is_none(), "CORS is off by default");
+
+    let app = spawn_app_with(AppOptions {
+        env: vec![("CORS_ALLOWED_ORIGINS", "https://soc.example".into()), ("HTTPS_ENABLED", "true".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    let resp = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/v1/api-keys"))
+        .header("Origin", "https://soc.example")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["access-control-allow-origin"], "https://soc.example");
+    assert_eq!(resp.headers()["access-control-allow-credentials"], "true");
+    let resp = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(resp.headers()["strict-transport-security"], "max-age=63072000; includeSubDomains");
+}
+
+#[tokio::test]
+async fn openapi_document_and_offline_docs_page() {
+    let app = spawn_app().await;
+    let resp = app.client.get(app.url("/openapi.json")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let doc: Value = resp.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert_eq!(doc["info"]["title"], "Calseta API");
+    assert!(doc["paths"]["/v1/api-keys"]["post"].is_object());
+    assert!(doc["paths"]["/v1/jobs/{uuid}/retry"]["post"].is_object());
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+
+    let resp = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let csp = resp.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("http"), "no third-party origins: {csp}");
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("/docs/docs.js") && !html.contains("cdn"));
+    for asset in ["/docs/docs.js", "/docs/docs.css"] {
+        let resp = app.client.get(app.url(asset)).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{asset}");
+    }
+}

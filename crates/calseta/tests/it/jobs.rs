@@ -1,0 +1,379 @@
+//! The durable job runtime against a real database: success, retries with back-off, dead letters
+//! and their retry, transactional enqueue, graceful shutdown, a stalled worker's late writes being
+//! fenced off, a `kill -9`ed worker's job running again, and two worker processes sharing a queue.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use calseta_core::jobs::RetryPolicy;
+use calseta_services::jobs::{self, JobKind};
+use calseta_services::worker::{JobContext, JobFailure, JobHandler, JobRegistry, Worker, WorkerConfig};
+use calseta_store::{Db, DbOptions, state};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+const QUICK: RetryPolicy = RetryPolicy {
+    max_attempts: 3,
+    base_backoff: Duration::from_millis(20),
+    max_backoff: Duration::from_millis(100),
+};
+/// Records `ran:<job>` = worker name, refusing to run a job twice.
+const RECORD: JobKind = JobKind { name: "test.record", queue: "test", retry: QUICK };
+/// Fails until attempt `succeed_on` (or forever / permanently, per payload).
+const FLAKY: JobKind = JobKind { name: "test.flaky", queue: "test", retry: QUICK };
+/// Waits for the file `gate`, then records `marker` = worker name in a fenced transaction.
+const GATED: JobKind = JobKind { name: "test.gated", queue: "test", retry: QUICK };
+
+struct Record(String);
+
+#[async_trait::async_trait]
+impl JobHandler for Record {
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
+        let mut tx = ctx.begin_fenced().await?;
+        let first = state::record_once(&mut tx, &format!("ran:{}", ctx.uuid), &self.0)
+            .await
+            .map_err(JobFailure::retryable)?;
+        if !first {
+            return Err(JobFailure::permanent("this job already ran"));
+        }
+        ctx.finish(tx).await
+    }
+}
+
+struct Flaky;
+
+#[async_trait::async_trait]
+impl JobHandler for Flaky {
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
+        if ctx.payload["permanent"] == true {
+            return Err(JobFailure::permanent("bad payload"));
+        }
+        let succeed_on = ctx.payload["succeed_on"].as_u64().unwrap_or(u64::MAX);
+        if u64::from(ctx.attempt) >= succeed_on {
+            Ok(())
+        } else {
+            Err(JobFailure::retryable(format!("flaky failure {}", ctx.attempt)))
+        }
+    }
+}
+
+struct Gated(String);
+
+#[async_trait::async_trait]
+impl JobHandler for Gated {
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
+        let gate = ctx.payload["gate"].as_str().unwrap_or_default().to_string();
+        while !Path::new(&gate).exists() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let marker = ctx.payload["marker"].as_str().unwrap_or_default().to_string();
+        match ctx.begin_fenced().await {
+            Ok(mut tx) => {
+                state::record_once(&mut tx, &marker, &self.0).await.map_err(JobFailure::retryable)?;
+                ctx.finish(tx).await
+            }
+            Err(fenced) => {
+                // Instrumentation for the test: note (unfenced) that the late write was refused.
+                let mut tx = ctx.db().begin().await.map_err(JobFailure::retryable)?;
+                state::record_once(&mut tx, &format!("{marker}:refused"), &self.0)
+                    .await
+                    .map_err(JobFailure::retryable)?;
+                tx.commit().await.map_err(JobFailure::retryable)?;
+                Err(fenced)
+            }
+        }
+    }
+}
+
+fn test_jobs(name: &str) -> Vec<(JobKind, Arc<dyn JobHandler>)> {
+    vec![
+        (RECORD, Arc::new(Record(name.to_string())) as Arc<dyn JobHandler>),
+        (FLAKY, Arc::new(Flaky)),
+        (GATED, Arc::new(Gated(name.to_string()))),
+    ]
+}
+
+async fn enqueue(db: &Db, kind: &JobKind, payload: Value) -> Uuid {
+    let mut tx = db.begin().await.unwrap();
+    let uuid = jobs::enqueue(&mut tx, kind, payload, Duration::ZERO).await.unwrap();
+    tx.commit().await.unwrap();
+    uuid
+}
+
+async fn job(app: &TestApp, uuid: Uuid) -> Value {
+    let (status, body) = app.get(&format!("/v1/jobs/{uuid}"), &app.admin_key).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"].clone()
+}
+
+async fn job_in_status(app: &TestApp, uuid: Uuid, status: &str) -> Value {
+    eventually(&format!("job {uuid} to be {status}"), Duration::from_secs(30), || async {
+        let job = job(app, uuid).await;
+        (job["status"] == status).then_some(job)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn jobs_succeed_retry_and_become_dead_letters() {
+    // A one-minute poll: every start below relies on wake-ups and scheduled retry times.
+    let app = spawn_app_with(AppOptions {
+        env: vec![("JOB_POLL_INTERVAL_MS", "60000".into())],
+        jobs: test_jobs("api"),
+        ..AppOptions::default()
+    })
+    .await;
+
+    let ok = enqueue(&app.db, &RECORD, json!({})).await;
+    let done = job_in_status(&app, ok, "succeeded").await;
+    assert_eq!(done["attempts"], 1);
+    assert_eq!(state::get(&app.db, &format!("ran:{ok}")).await.unwrap().as_deref(), Some("api"));
+
+    let flaky = enqueue(&app.db, &FLAKY, json!({"succeed_on": 3})).await;
+    let done = job_in_status(&app, flaky, "succeeded").await;
+    assert_eq!(done["attempts"], 3);
+    assert_eq!(done["last_error"], Value::Null);
+
+    let doomed = enqueue(&app.db, &FLAKY, json!({})).await;
+    let dead = job_in_status(&app, doomed, "dead").await;
+    assert_eq!(dead["attempts"], 3);
+    assert_eq!(dead["last_error"], "flaky failure 3");
+    let (_, body) = app.get("/v1/jobs?status=dead", &app.admin_key).await;
+    assert!(body["data"].as_array().unwrap().iter().any(|j| j["uuid"] == doomed.to_string()));
+
+    let (status, body) = app.post(&format!("/v1/jobs/{doomed}/retry"), &app.admin_key, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["status"], "queued");
+    assert_eq!(body["data"]["attempts"], 0);
+    let dead = eventually("the retried job to die again", Duration::from_secs(30), || async {
+        let j = job(&app, doomed).await;
+        (j["status"] == "dead" && j["attempts"] == 3).then_some(j)
+    })
+    .await;
+    assert_eq!(dead["last_error"], "flaky failure 3");
+
+    let (status, body) = app.post(&format!("/v1/jobs/{ok}/retry"), &app.admin_key, json!({})).await;
+    assert_eq!(status, 409);
+    assert_eq!(body["error"]["code"], "JOB_NOT_DEAD");
+    let (status, _) =
+        app.post(&format!("/v1/jobs/{}/retry", Uuid::new_v4()), &app.admin_key, json!({})).await;
+    assert_eq!(status, 404);
+
+    let permanent = enqueue(&app.db, &FLAKY, json!({"permanent": true})).await;
+    let dead = job_in_status(&app, permanent, "dead").await;
+    assert_eq!(dead["attempts"], 1);
+    assert_eq!(dead["last_error"], "bad payload");
+
+    let (status, body) = app.get("/v1/jobs?status=unknown", &app.admin_key).await;
+    assert_eq!(status, 422, "{body}");
+
+    let (_, health) = app.get("/health", "").await;
+    assert_eq!(health["queues"]["test"]["dead"], 2);
+}
+
+#[tokio::test]
+async fn a_rolled_back_enqueue_leaves_no_job() {
+    let app = spawn_app_with(AppOptions { jobs: test_jobs("api"), ..AppOptions::default() }).await;
+    let mut tx = app.db.begin().await.unwrap();
+    let uuid = jobs::enqueue(&mut tx, &RECORD, json!({}), Duration::ZERO).await.unwrap();
+    tx.rollback().await.unwrap();
+    let (status, _) = app.get(&format!("/v1/jobs/{uuid}"), &app.admin_key).await;
+    assert_eq!(status, 404);
+    // A committed one runs.
+    let uuid = enqueue(&app.db, &RECORD, json!({})).await;
+    job_in_status(&app, uuid, "succeeded").await;
+}
+
+fn worker_config(grace: Duration) -> WorkerConfig {
+    WorkerConfig {
+        concurrency: 4,
+        lease: Duration::from_secs(2),
+        poll_interval: Duration::from_millis(100),
+        shutdown_grace: grace,
+        prune_every: None,
+    }
+}
+
+fn registry(name: &str) -> JobRegistry {
+    let mut registry = JobRegistry::new();
+    for (kind, handler) in test_jobs(name) {
+        registry.register(kind, handler);
+    }
+    registry
+}
+
+#[tokio::test]
+async fn graceful_shutdown_drains_or_releases_in_flight_jobs() {
+    let app = spawn_app_with(AppOptions { run_worker: false, ..AppOptions::default() }).await;
+    let dir = TempDir::new();
+    let gate = dir.0.join("gate");
+
+    // Within the grace period: the job finishes before the worker returns.
+    let uuid = enqueue(&app.db, &GATED, json!({"gate": gate.to_str(), "marker": "drained"})).await;
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(
+        Worker::new(app.db.clone(), registry("w"), worker_config(Duration::from_secs(20))).run(stop_rx),
+    );
+    job_in_status(&app, uuid, "running").await;
+    stop.send(true).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!worker.is_finished(), "shutdown waits for the in-flight job");
+    std::fs::write(&gate, b"open").unwrap();
+    worker.await.unwrap();
+    assert_eq!(job(&app, uuid).await["status"], "succeeded");
+
+    // Past the grace period: the job is released unfinished, its attempt not counted.
+    let closed_gate = dir.0.join("never");
+    let uuid = enqueue(&app.db, &GATED, json!({"gate": closed_gate.to_str(), "marker": "released"})).await;
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let worker =
+        tokio::spawn(Worker::new(app.db.clone(), registry("w"), worker_config(Duration::ZERO)).run(stop_rx));
+    job_in_status(&app, uuid, "running").await;
+    stop.send(true).unwrap();
+    worker.await.unwrap();
+    let released = job(&app, uuid).await;
+    assert_eq!(released["status"], "queued");
+    assert_eq!(released["attempts"], 0);
+}
+
+/// Not a test of its own: the entry point of the worker processes that the tests below start by
+/// re-running this test binary. It does nothing unless `CALSETA_IT_CHILD_DB` is set.
+#[tokio::test]
+async fn child_worker_process() {
+    let Ok(url) = std::env::var("CALSETA_IT_CHILD_DB") else { return };
+    let name = std::env::var("CALSETA_IT_CHILD_NAME").unwrap_or_else(|_| "child".into());
+    let poll: u64 =
+        std::env::var("CALSETA_IT_CHILD_POLL_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let db = Db::connect(&DbOptions::new(url)).await.unwrap();
+    let config =
+        WorkerConfig { poll_interval: Duration::from_millis(poll), ..worker_config(Duration::from_secs(5)) };
+    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    Worker::new(db, registry(&name), config).run(stop_rx).await;
+}
+
+struct ChildWorker(Child);
+
+impl ChildWorker {
+    fn start(db_url: &str, name: &str, poll_ms: u64) -> Self {
+        let child = Command::new(std::env::current_exe().unwrap())
+            .args(["jobs::child_worker_process", "--exact", "--nocapture", "--test-threads", "1"])
+            .env("CALSETA_IT_CHILD_DB", db_url)
+            .env("CALSETA_IT_CHILD_NAME", name)
+            .env("CALSETA_IT_CHILD_POLL_MS", poll_ms.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        ChildWorker(child)
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args([signal, &self.0.id().to_string()]).status().unwrap();
+        assert!(status.success(), "kill {signal}");
+    }
+}
+
+impl Drop for ChildWorker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_killed_workers_job_runs_again_after_its_lease_expires() {
+    let app = spawn_app_with(AppOptions { run_worker: false, ..AppOptions::default() }).await;
+    let dir = TempDir::new();
+    let gate = dir.0.join("gate");
+    let uuid = enqueue(&app.db, &GATED, json!({"gate": gate.to_str(), "marker": "killed"})).await;
+
+    let child = ChildWorker::start(&app.database.url, "doomed", 100);
+    let running = job_in_status(&app, uuid, "running").await;
+    assert_eq!(running["attempts"], 1);
+    child.signal("-KILL");
+    drop(child);
+
+    std::fs::write(&gate, b"open").unwrap();
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(
+        Worker::new(app.db.clone(), registry("survivor"), worker_config(Duration::from_secs(5))).run(stop_rx),
+    );
+    let done = job_in_status(&app, uuid, "succeeded").await;
+    assert_eq!(done["attempts"], 2);
+    assert_eq!(state::get(&app.db, "killed").await.unwrap().as_deref(), Some("survivor"));
+    stop.send(true).unwrap();
+    worker.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stalled_workers_late_writes_are_fenced_off() {
+    let app = spawn_app_with(AppOptions { run_worker: false, ..AppOptions::default() }).await;
+    let dir = TempDir::new();
+    let gate = dir.0.join("gate");
+    let uuid = enqueue(&app.db, &GATED, json!({"gate": gate.to_str(), "marker": "fence"})).await;
+
+    let child = ChildWorker::start(&app.database.url, "stalled", 100);
+    job_in_status(&app, uuid, "running").await;
+    child.signal("-STOP");
+
+    // The stalled worker's lease lapses; another worker reclaims and finishes the job.
+    std::fs::write(&gate, b"open").unwrap();
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(
+        Worker::new(app.db.clone(), registry("reclaimer"), worker_config(Duration::from_secs(5)))
+            .run(stop_rx),
+    );
+    let done = job_in_status(&app, uuid, "succeeded").await;
+    assert_eq!(done["attempts"], 2);
+
+    // Resumed, the stalled attempt tries to write and is refused.
+    child.signal("-CONT");
+    eventually("the stalled worker to attempt its late write", Duration::from_secs(30), || async {
+        state::get(&app.db, "fence:refused").await.unwrap()
+    })
+    .await;
+    assert_eq!(state::get(&app.db, "fence").await.unwrap().as_deref(), Some("reclaimer"));
+    let after = job(&app, uuid).await;
+    assert_eq!((after["status"].as_str(), after["attempts"].as_i64()), (Some("succeeded"), Some(2)));
+    stop.send(true).unwrap();
+    worker.await.unwrap();
+}
+
+#[tokio::test]
+async fn two_worker_processes_share_a_queue_without_running_a_job_twice() {
+    let app = spawn_app_with(AppOptions { run_worker: false, ..AppOptions::default() }).await;
+    // On PostgreSQL the workers poll once a minute: NOTIFY must wake them across processes.
+    let poll = if app.database.url.starts_with("postgres") { 60_000 } else { 100 };
+    let a = ChildWorker::start(&app.database.url, "a", poll);
+    let b = ChildWorker::start(&app.database.url, "b", poll);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let mut uuids = Vec::new();
+    for _ in 0..4 {
+        let mut tx = app.db.begin().await.unwrap();
+        for _ in 0..50 {
+            uuids.push(jobs::enqueue(&mut tx, &RECORD, json!({}), Duration::ZERO).await.unwrap());
+        }
+        tx.commit().await.unwrap();
+    }
+    let listed = eventually("all 200 jobs to succeed", Duration::from_secs(60), || async {
+        let (_, body) = app.get("/v1/jobs?status=succeeded&page_size=500", &app.admin_key).await;
+        (body["meta"]["total"] == 200).then_some(body)
+    })
+    .await;
+    let repeated: Vec<&Value> =
+        listed["data"].as_array().unwrap().iter().filter(|j| j["attempts"] != 1).collect();
+    assert!(repeated.is_empty(), "every job was claimed once: {repeated:#?}");
+    let mut by_worker = std::collections::HashMap::new();
+    for uuid in &uuids {
+        let who = state::get(&app.db, &format!("ran:{uuid}")).await.unwrap().expect("recorded");
+        *by_worker.entry(who).or_insert(0) += 1;
+    }
+    assert_eq!(by_worker.values().sum::<i32>(), 200);
+    assert_eq!(by_worker.len(), 2, "both processes took work: {by_worker:?}");
+    drop((a, b));
+}

@@ -1,0 +1,62 @@
+//! Both engines' migrations produce the same tables and columns.
+
+use calseta_store::schema::{self, ColumnInfo};
+use calseta_store::{Db, DbOptions};
+
+use crate::helpers::*;
+
+const TABLES: [&str; 19] = [
+    "activity_events",
+    "agent_registrations",
+    "agent_runs",
+    "alert_indicators",
+    "alerts",
+    "api_keys",
+    "calseta_state",
+    "context_documents",
+    "detection_rules",
+    "enrichment_field_extractions",
+    "enrichment_providers",
+    "indicator_field_mappings",
+    "indicators",
+    "jobs",
+    "source_integrations",
+    "workflow_approval_requests",
+    "workflow_code_versions",
+    "workflow_runs",
+    "workflows",
+];
+
+async fn columns_of(url: &str) -> Vec<ColumnInfo> {
+    let db = Db::connect(&DbOptions::new(url)).await.unwrap();
+    db.migrate().await.unwrap();
+    // Migrating twice is a no-op.
+    db.migrate().await.unwrap();
+    let cols = schema::columns(&db).await.unwrap();
+    db.close().await;
+    cols
+}
+
+#[tokio::test]
+async fn sqlite_and_postgres_schemas_match() {
+    let dir = TempDir::new();
+    let sqlite = columns_of(&format!("sqlite://{}", dir.0.join("schema.db").display())).await;
+    let mut tables: Vec<&str> = sqlite.iter().map(|c| c.table_name.as_str()).collect();
+    tables.dedup();
+    assert_eq!(tables, TABLES);
+    for (table, column) in
+        [("alerts", "fingerprint"), ("api_keys", "key_hash"), ("activity_events", "references")]
+    {
+        assert!(sqlite.iter().any(|c| c.table_name == table && c.column_name == column), "{table}.{column}");
+    }
+
+    if let Some(admin) = pg_admin_url() {
+        let postgres = columns_of(&fresh_postgres(&admin).await).await;
+        let only_sqlite: Vec<_> = sqlite.iter().filter(|c| !postgres.contains(c)).collect();
+        let only_postgres: Vec<_> = postgres.iter().filter(|c| !sqlite.contains(c)).collect();
+        assert!(
+            only_sqlite.is_empty() && only_postgres.is_empty(),
+            "sqlite only: {only_sqlite:#?}\npostgres only: {only_postgres:#?}"
+        );
+    }
+}
