@@ -4,10 +4,18 @@
 //! rules, job retry policies — and the deterministic logic over them. It performs no IO and has no
 //! async code, so everything here is unit-testable in isolation.
 
+#[macro_use]
+mod macros;
+
+pub mod alerts;
 pub mod api_keys;
+pub mod extraction;
+pub mod indicators;
 pub mod jobs;
 pub mod pagination;
+pub mod paths;
 pub mod scopes;
+pub mod sources;
 pub mod time;
 
 /// An enumeration value that is not one of the known strings.

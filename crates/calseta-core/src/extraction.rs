@@ -1,0 +1,361 @@
+//! The 3-pass indicator extraction pipeline and the alert fingerprint.
+//!
+//! Pass 1 is the source plugin, pass 2 reads the normalized alert's fields named by `normalized`
+//! mappings, pass 3 reads the raw payload at `raw_payload` mapping paths (flat/nested keys,
+//! `[]` arrays, numbers accepted). Every value is normalized as its type; values that cannot be
+//! their type are reported, not stored. The result is de-duplicated on the normalized value.
+
+use md5::{Digest, Md5};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::indicators::{self, IndicatorType};
+use crate::paths;
+use crate::sources::{AlertSource, NormalizedAlert, RawIndicator};
+
+/// Where a mapping reads from.
+pub const TARGET_NORMALIZED: &str = "normalized";
+/// Where a mapping reads from.
+pub const TARGET_RAW_PAYLOAD: &str = "raw_payload";
+
+/// An indicator field mapping, as the pipeline needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingRule {
+    /// `None` applies to every source.
+    pub source_name: Option<String>,
+    /// Field name (pass 2) or dotted path (pass 3).
+    pub field_path: String,
+    /// One of the eight types (others are skipped).
+    pub indicator_type: String,
+    /// `normalized` or `raw_payload`.
+    pub extraction_target: String,
+    /// Inactive rules are ignored.
+    pub is_active: bool,
+}
+
+impl MappingRule {
+    fn applies(&self, source: &str, target: &str) -> bool {
+        self.is_active
+            && self.extraction_target == target
+            && self.source_name.as_deref().is_none_or(|s| s == source)
+    }
+}
+
+/// One normalized, de-duplicated indicator.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Indicator {
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: IndicatorType,
+    /// Normalized value (the identity).
+    pub value: String,
+    /// Where the first occurrence was found.
+    pub source_field: String,
+}
+
+/// A value that could not be its type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejected {
+    /// Claimed type.
+    #[serde(rename = "type")]
+    pub kind: IndicatorType,
+    /// The value as found.
+    pub value: String,
+    /// Where.
+    pub source_field: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+/// What one pass found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PassReport {
+    /// `source_plugin`, `normalized_mappings` or `raw_payload_mappings`.
+    pub pass_name: &'static str,
+    /// Human label.
+    pub pass_label: &'static str,
+    /// Values found (normalized where possible).
+    pub indicators: Vec<Indicator>,
+    /// Values refused by normalization.
+    pub rejected: Vec<Rejected>,
+    /// Why the pass could not run.
+    pub error: Option<String>,
+}
+
+/// The outcome of extraction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Extraction {
+    /// Per-pass detail.
+    pub passes: Vec<PassReport>,
+    /// The de-duplicated indicators, first occurrence wins.
+    pub indicators: Vec<Indicator>,
+}
+
+fn pass(name: &'static str, label: &'static str, found: Vec<RawIndicator>) -> PassReport {
+    let mut report = PassReport {
+        pass_name: name,
+        pass_label: label,
+        indicators: Vec::new(),
+        rejected: Vec::new(),
+        error: None,
+    };
+    for raw in found {
+        match indicators::normalize(raw.kind, &raw.value) {
+            Ok(value) => {
+                report.indicators.push(Indicator { kind: raw.kind, value, source_field: raw.source_field })
+            }
+            Err(reason) => report.rejected.push(Rejected {
+                kind: raw.kind,
+                value: raw.value,
+                source_field: raw.source_field,
+                reason,
+            }),
+        }
+    }
+    report
+}
+
+fn mapping_type(rule: &MappingRule) -> Option<IndicatorType> {
+    IndicatorType::parse(&rule.indicator_type).ok()
+}
+
+/// Pass 2: the normalized alert's fields named by `normalized` mappings.
+fn normalized_pass(alert: &NormalizedAlert, rules: &[MappingRule]) -> Vec<RawIndicator> {
+    rules
+        .iter()
+        .filter(|r| r.applies(&alert.source_name, TARGET_NORMALIZED))
+        .filter_map(|r| {
+            let kind = mapping_type(r)?;
+            let value = alert.fields.get(&r.field_path).filter(|v| !v.trim().is_empty())?;
+            Some(RawIndicator {
+                kind,
+                value: value.clone(),
+                source_field: format!("normalized.{}", r.field_path),
+            })
+        })
+        .collect()
+}
+
+/// Pass 3: the raw payload at `raw_payload` mapping paths; lists of scalars yield each element.
+fn raw_payload_pass(source: &str, raw: &Value, rules: &[MappingRule]) -> Vec<RawIndicator> {
+    let mut out = Vec::new();
+    for rule in rules.iter().filter(|r| r.applies(source, TARGET_RAW_PAYLOAD)) {
+        let Some(kind) = mapping_type(rule) else { continue };
+        for found in paths::resolve_all(raw, &rule.field_path) {
+            let values: Vec<String> = match found {
+                Value::Array(items) => items.iter().filter_map(paths::scalar_text).collect(),
+                other => paths::scalar_text(other).into_iter().collect(),
+            };
+            for value in values.into_iter().filter(|v| !v.trim().is_empty()) {
+                out.push(RawIndicator {
+                    kind,
+                    value,
+                    source_field: format!("raw_payload.{}", rule.field_path),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Runs passes 1 and 2 (and 3 when `with_raw_pass`) and de-duplicates.
+pub fn extract(
+    source: &dyn AlertSource,
+    raw: &Value,
+    alert: &NormalizedAlert,
+    rules: &[MappingRule],
+    with_raw_pass: bool,
+) -> Extraction {
+    let mut passes = vec![
+        pass("source_plugin", "Source Plugin", source.extract(raw)),
+        pass("normalized_mappings", "Normalized Mappings", normalized_pass(alert, rules)),
+    ];
+    if with_raw_pass {
+        passes.push(pass(
+            "raw_payload_mappings",
+            "Raw Payload Mappings",
+            raw_payload_pass(source.name(), raw, rules),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let indicators = passes
+        .iter()
+        .flat_map(|p| p.indicators.iter())
+        .filter(|i| seen.insert((i.kind, i.value.clone())))
+        .cloned()
+        .collect();
+    Extraction { passes, indicators }
+}
+
+/// v1's fingerprint: lowercase hex MD5 of `title \0 source \0 "type:value"|…` over the sorted,
+/// de-duplicated (type, value) pairs — here over *normalized* values, so a defanged or re-cased
+/// repeat is still a duplicate.
+pub fn fingerprint(title: &str, source_name: &str, indicators: &[Indicator]) -> String {
+    let mut pairs: Vec<(&str, &str)> =
+        indicators.iter().map(|i| (i.kind.as_str(), i.value.as_str())).collect();
+    pairs.sort();
+    pairs.dedup();
+    let joined = pairs.iter().map(|(t, v)| format!("{t}:{v}")).collect::<Vec<_>>().join("|");
+    let mut hasher = Md5::new();
+    hasher.update(title.as_bytes());
+    hasher.update([0u8]);
+    hasher.update(source_name.as_bytes());
+    hasher.update([0u8]);
+    hasher.update(joined.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources;
+    use chrono::Utc;
+    use serde_json::json;
+
+    fn rule(target: &str, path: &str, kind: &str) -> MappingRule {
+        MappingRule {
+            source_name: None,
+            field_path: path.into(),
+            indicator_type: kind.into(),
+            extraction_target: target.into(),
+            is_active: true,
+        }
+    }
+
+    #[test]
+    fn seed_story_elastic_payload_extracts_fully() {
+        let raw = json!({
+            "kibana.alert.rule": {"name": "Impossible Travel Detected", "severity": "high", "risk_score": 73},
+            "source": {"ip": "185.220.101.47", "geo.city_name": "Frankfurt am Main", "geo.country_name": "Germany"},
+            "user": {"email": "nick.hathaway@calseta.com", "name": "nick.hathaway"},
+            "event": {"action": "user-login", "outcome": "success"},
+            "okta.security_context": {"as.name": "Tor Project, Inc.", "domain": "torproject.org", "is_proxy": true}
+        });
+        let source = sources::find("elastic").unwrap();
+        assert!(source.validate(&raw));
+        let alert = source.normalize(&raw, Utc::now());
+        assert_eq!(alert.title, "Impossible Travel Detected");
+        assert_eq!(alert.severity, crate::alerts::Severity::High);
+        let rules = [rule(TARGET_RAW_PAYLOAD, "okta.security_context.domain", "domain")];
+        let found = extract(source, &raw, &alert, &rules, true);
+        let pairs: Vec<(&str, &str)> =
+            found.indicators.iter().map(|i| (i.kind.as_str(), i.value.as_str())).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("ip", "185.220.101.47"),
+                ("email", "nick.hathaway@calseta.com"),
+                ("account", "nick.hathaway"),
+                ("domain", "torproject.org")
+            ]
+        );
+    }
+
+    #[test]
+    fn raw_pass_reaches_arrays_and_numbers_and_reports_rejects() {
+        let raw = json!({"title": "t", "net": {"peers": [{"addr": "10.0.0.1"}, {"addr": "nope"}]}, "port": 443, "ips": ["1.1.1.1", "8.8.8.8"]});
+        let source = sources::find("generic").unwrap();
+        let alert = source.normalize(&raw, Utc::now());
+        let rules = [
+            rule(TARGET_RAW_PAYLOAD, "net.peers[].addr", "ip"),
+            rule(TARGET_RAW_PAYLOAD, "ips", "ip"),
+            rule(TARGET_RAW_PAYLOAD, "port", "account"),
+            rule(TARGET_RAW_PAYLOAD, "port", "not-a-type"),
+        ];
+        let found = extract(source, &raw, &alert, &rules, true);
+        let values: Vec<&str> = found.indicators.iter().map(|i| i.value.as_str()).collect();
+        assert_eq!(values, ["10.0.0.1", "1.1.1.1", "8.8.8.8", "443"]);
+        assert_eq!(found.passes[2].rejected.len(), 1);
+        assert_eq!(found.passes[2].rejected[0].value, "nope");
+        // Without the raw pass (as for fingerprints) only passes 1–2 run.
+        assert_eq!(extract(source, &raw, &alert, &rules, false).passes.len(), 2);
+    }
+
+    #[test]
+    fn fingerprint_is_order_independent_md5_over_normalized_values() {
+        let a = Indicator { kind: IndicatorType::Ip, value: "1.2.3.4".into(), source_field: "x".into() };
+        let b = Indicator { kind: IndicatorType::Domain, value: "evil.com".into(), source_field: "y".into() };
+        let f1 = fingerprint("T", "generic", &[a.clone(), b.clone()]);
+        let f2 = fingerprint("T", "generic", &[b, a.clone(), a]);
+        assert_eq!(f1, f2);
+        assert_eq!(f1.len(), 32);
+        assert_ne!(f1, fingerprint("T2", "generic", &[]));
+        // v1 compatibility: no indicators → md5("T\0generic\0").
+        assert_eq!(fingerprint("T", "generic", &[]), hex::encode(Md5::digest(b"T\0generic\0")));
+    }
+
+    fn arbitrary_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+            ".{0,12}".prop_map(Value::String),
+            proptest::sample::select(vec![
+                "title",
+                "properties",
+                "severity",
+                "Entities",
+                "result",
+                "kibana.alert.rule.name",
+                "1.2.3.4",
+                "High",
+                "sha256",
+                "src_ip",
+                "Type",
+                "ip",
+                "Address",
+            ])
+            .prop_map(|s| Value::String(s.into())),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map(
+                    proptest::sample::select(vec![
+                        "title",
+                        "properties",
+                        "severity",
+                        "Entities",
+                        "Type",
+                        "Address",
+                        "result",
+                        "search_name",
+                        "kibana.alert.rule.name",
+                        "kibana",
+                        "alert",
+                        "rule",
+                        "src_ip",
+                        "user",
+                        "indicators",
+                        "type",
+                        "value",
+                        "labels",
+                        "labelName",
+                        "_time",
+                        "occurred_at",
+                        "tags",
+                    ])
+                    .prop_map(str::to_string),
+                    inner,
+                    0..6,
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn normalization_and_extraction_never_panic(raw in arbitrary_json()) {
+            let rules = [rule(TARGET_RAW_PAYLOAD, "result.user", "account"), rule(TARGET_RAW_PAYLOAD, "a.b[].c", "ip")];
+            for source in sources::registry() {
+                let valid = source.validate(&raw);
+                let alert = source.normalize(&raw, Utc::now());
+                let found = extract(source, &raw, &alert, &rules, true);
+                let _ = (valid, source.rule_ref(&raw), fingerprint(&alert.title, source.name(), &found.indicators));
+            }
+        }
+    }
+}

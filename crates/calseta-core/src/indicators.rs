@@ -1,0 +1,212 @@
+//! Indicator types and value normalization — the one place where an extracted value becomes an
+//! indicator's identity (DESIGN §9.4): trimmed, common defanging undone, domains/emails/hashes
+//! lower-cased without trailing dots, IPs in canonical form, and values that cannot be their type
+//! refused with a reason.
+
+use std::net::IpAddr;
+
+string_enum!(
+    /// The eight indicator types.
+    IndicatorType, "indicator_type", {
+        Ip => "ip",
+        Domain => "domain",
+        HashMd5 => "hash_md5",
+        HashSha1 => "hash_sha1",
+        HashSha256 => "hash_sha256",
+        Url => "url",
+        Email => "email",
+        Account => "account",
+    }
+);
+
+/// Longest value accepted for any type.
+pub const MAX_VALUE_LEN: usize = 2048;
+
+/// Undoes common defanging: `hxxp(s)`, `[.]`, `(.)`, `{.}`, `[dot]`, `[:]`, `[://]`, `[@]`, `[at]`.
+pub fn refang(value: &str) -> String {
+    let mut out = value.to_string();
+    for (from, to) in [
+        ("[://]", "://"),
+        ("[:]", ":"),
+        ("[.]", "."),
+        ("(.)", "."),
+        ("{.}", "."),
+        ("[dot]", "."),
+        ("(dot)", "."),
+        ("[@]", "@"),
+        ("(@)", "@"),
+        ("[at]", "@"),
+    ] {
+        if out.contains(from) {
+            out = out.replace(from, to);
+        }
+    }
+    let lower = out.to_ascii_lowercase();
+    for (from, to) in [("hxxps://", "https://"), ("hxxp://", "http://"), ("fxp://", "ftp://")] {
+        if lower.starts_with(from) {
+            out = format!("{to}{}", &out[from.len()..]);
+            break;
+        }
+    }
+    out
+}
+
+/// Normalizes `raw` as an indicator of `kind`, or says why it cannot be one.
+pub fn normalize(kind: IndicatorType, raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err("empty value".into());
+    }
+    if trimmed.chars().count() > MAX_VALUE_LEN {
+        return Err(format!("longer than {MAX_VALUE_LEN} characters"));
+    }
+    let value = refang(trimmed);
+    match kind {
+        IndicatorType::Ip => normalize_ip(&value),
+        IndicatorType::Domain => normalize_domain(&value),
+        IndicatorType::Email => normalize_email(&value),
+        IndicatorType::HashMd5 => normalize_hash(&value, 32, "MD5"),
+        IndicatorType::HashSha1 => normalize_hash(&value, 40, "SHA-1"),
+        IndicatorType::HashSha256 => normalize_hash(&value, 64, "SHA-256"),
+        IndicatorType::Url => normalize_url(&value),
+        IndicatorType::Account => normalize_account(trimmed),
+    }
+}
+
+fn normalize_ip(value: &str) -> Result<String, String> {
+    let mut text = value.trim_start_matches('[').trim_end_matches(']');
+    // An IPv6 zone (`fe80::1%eth0`) names a local interface; the address is the indicator.
+    if let Some((addr, _zone)) = text.split_once('%') {
+        text = addr;
+    }
+    text.parse::<IpAddr>().map(|ip| ip.to_string()).map_err(|_| format!("'{value}' is not an IP address"))
+}
+
+fn valid_hostname(host: &str) -> bool {
+    host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.chars().count() <= 63
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+        })
+}
+
+fn normalize_domain(value: &str) -> Result<String, String> {
+    let host = value.trim_end_matches('.').to_lowercase();
+    if host.parse::<IpAddr>().is_ok() {
+        return Err(format!("'{value}' is an IP address, not a domain"));
+    }
+    if !valid_hostname(&host) {
+        return Err(format!("'{value}' is not a valid domain name"));
+    }
+    Ok(host)
+}
+
+fn normalize_email(value: &str) -> Result<String, String> {
+    let text = value.strip_prefix("mailto:").unwrap_or(value).to_lowercase();
+    let Some((local, domain)) = text.rsplit_once('@') else {
+        return Err(format!("'{value}' is not an email address"));
+    };
+    let domain = domain.trim_end_matches('.');
+    if local.is_empty()
+        || local.chars().any(char::is_whitespace)
+        || !valid_hostname(domain)
+        || local.contains('@')
+    {
+        return Err(format!("'{value}' is not an email address"));
+    }
+    Ok(format!("{local}@{domain}"))
+}
+
+fn normalize_hash(value: &str, len: usize, name: &str) -> Result<String, String> {
+    let hash = value.to_ascii_lowercase();
+    if hash.len() != len || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("'{value}' is not a {name} hash ({len} hex characters)"));
+    }
+    Ok(hash)
+}
+
+fn normalize_url(value: &str) -> Result<String, String> {
+    if value.chars().any(char::is_whitespace) {
+        return Err(format!("'{value}' is not a URL (contains whitespace)"));
+    }
+    let Some((scheme, rest)) = value.split_once("://") else {
+        return Err(format!("'{value}' is not a URL (no scheme)"));
+    };
+    if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+        return Err(format!("'{value}' is not a URL (bad scheme)"));
+    }
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    if authority.is_empty() {
+        return Err(format!("'{value}' is not a URL (no host)"));
+    }
+    // Scheme and host are case-insensitive; userinfo, path and query are not.
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((user, host)) => (format!("{user}@"), host),
+        None => (String::new(), authority),
+    };
+    Ok(format!("{}://{}{}{}", scheme.to_ascii_lowercase(), userinfo, hostport.to_lowercase(), tail))
+}
+
+fn normalize_account(value: &str) -> Result<String, String> {
+    if value.chars().any(|c| c.is_control()) {
+        return Err("account names cannot contain control characters".into());
+    }
+    Ok(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use IndicatorType::*;
+
+    fn n(kind: IndicatorType, raw: &str) -> Result<String, String> {
+        normalize(kind, raw)
+    }
+
+    #[test]
+    fn refangs_and_canonicalizes() {
+        assert_eq!(n(Ip, " 185.220.101[.]47 "), Ok("185.220.101.47".into()));
+        assert_eq!(n(Ip, "2001:0DB8:0000:0000:0000:0000:0000:0001"), Ok("2001:db8::1".into()));
+        assert_eq!(n(Ip, "fe80::1%eth0"), Ok("fe80::1".into()));
+        assert_eq!(n(Domain, "Evil[.]Example.COM."), Ok("evil.example.com".into()));
+        assert_eq!(n(Email, "Nick.Hathaway[@]Calseta.com"), Ok("nick.hathaway@calseta.com".into()));
+        assert_eq!(
+            n(HashMd5, "D41D8CD98F00B204E9800998ECF8427E"),
+            Ok("d41d8cd98f00b204e9800998ecf8427e".into())
+        );
+        assert_eq!(n(Url, "hxxps://Evil[.]COM/Path?Q=1"), Ok("https://evil.com/Path?Q=1".into()));
+        assert_eq!(n(Account, "  DOMAIN\\Admin "), Ok("DOMAIN\\Admin".into()));
+    }
+
+    #[test]
+    fn refuses_values_that_are_not_their_type() {
+        assert!(n(Ip, "not-an-ip").is_err());
+        assert!(n(Ip, "999.1.1.1").is_err());
+        assert!(n(Domain, "10.0.0.1").is_err());
+        assert!(n(Domain, "has space.com").is_err());
+        assert!(n(HashSha256, "abc").is_err());
+        assert!(n(HashSha1, "z".repeat(40).as_str()).is_err());
+        assert!(n(Email, "nobody").is_err());
+        assert!(n(Url, "evil.com/path").is_err());
+        assert!(n(Account, "   ").is_err());
+        assert!(n(Domain, &"a".repeat(3000)).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn normalization_never_panics_and_is_idempotent(raw in ".{0,80}", kind in 0usize..8) {
+            let kind = IndicatorType::ALL[kind];
+            if let Ok(once) = normalize(kind, &raw) {
+                proptest::prop_assert_eq!(normalize(kind, &once), Ok(once.clone()));
+            }
+        }
+
+        #[test]
+        fn any_ipv4_normalizes_to_itself(a in 0u8.., b in 0u8.., c in 0u8.., d in 0u8..) {
+            let ip = format!("{a}.{b}.{c}.{d}");
+            proptest::prop_assert_eq!(normalize(IndicatorType::Ip, &ip), Ok(ip.clone()));
+        }
+    }
+}
