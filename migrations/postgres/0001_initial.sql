@@ -176,11 +176,13 @@ CREATE TABLE alerts (
     malice_override TEXT,
     malice_override_source TEXT,
     malice_override_at TIMESTAMPTZ,
-    raw_payload JSONB NOT NULL DEFAULT '{}',
+    -- The payload exactly as received (key order, number spelling), returned verbatim.
+    raw_payload TEXT NOT NULL DEFAULT '{}',
     agent_findings JSONB,
     tags JSONB NOT NULL DEFAULT '[]',
     is_system BOOLEAN NOT NULL DEFAULT FALSE,
     detection_rule_id BIGINT REFERENCES detection_rules (id) ON DELETE SET NULL,
+    close_notes TEXT,
     created_at TIMESTAMPTZ NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL
 );

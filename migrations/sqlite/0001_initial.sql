@@ -176,11 +176,13 @@ CREATE TABLE alerts (
     malice_override TEXT,
     malice_override_source TEXT,
     malice_override_at TEXT,
+    -- The payload exactly as received (key order, number spelling), returned verbatim.
     raw_payload TEXT NOT NULL DEFAULT '{}',
     agent_findings TEXT,
     tags TEXT NOT NULL DEFAULT '[]',
     is_system INTEGER NOT NULL DEFAULT 0,
     detection_rule_id INTEGER REFERENCES detection_rules (id) ON DELETE SET NULL,
+    close_notes TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );

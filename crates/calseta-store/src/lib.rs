@@ -8,12 +8,19 @@
 
 #[macro_use]
 mod macros;
+#[macro_use]
+mod sql;
 
+pub mod activity;
+pub mod alerts;
 pub mod api_keys;
+pub mod detection_rules;
 mod db;
 pub mod enrichment_providers;
 mod error;
+pub mod indicators;
 pub mod jobs;
+pub mod mappings;
 mod migrations;
 pub mod schema;
 pub mod state;

@@ -1,0 +1,160 @@
+//! `indicators` (global `(type, value)` entities) and their `alert_indicators` links.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::{Db, StoreError, Tx};
+
+const PLAIN_COLUMNS: &str = "id, uuid, type AS kind, value, first_seen, last_seen, is_enriched, malice, \
+    malice_source, malice_overridden_at, enrichment_results, created_at, updated_at";
+
+const COLUMNS: &str = "i.id, i.uuid, i.type AS kind, i.value, i.first_seen, i.last_seen, i.is_enriched, i.malice, \
+    i.malice_source, i.malice_overridden_at, i.enrichment_results, i.created_at, i.updated_at";
+
+/// A stored indicator.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IndicatorRow {
+    pub id: i64,
+    pub uuid: Uuid,
+    /// The `type` column.
+    pub kind: String,
+    pub value: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub is_enriched: bool,
+    pub malice: String,
+    pub malice_source: String,
+    pub malice_overridden_at: Option<DateTime<Utc>>,
+    pub enrichment_results: Option<Json<Value>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Inserts the indicator or bumps its `last_seen`, then links it to the alert (idempotent).
+pub async fn upsert_and_link(tx: &mut Tx, alert_id: i64, kind: &str, value: &str) -> Result<IndicatorRow, StoreError> {
+    let now = crate::now();
+    let sql = format!(
+        "INSERT INTO indicators (uuid, type, value, first_seen, last_seen, is_enriched, malice, malice_source, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $4, FALSE, 'Pending', 'enrichment', $4, $4) \
+         ON CONFLICT (type, value) DO UPDATE SET last_seen = excluded.last_seen, updated_at = excluded.updated_at \
+         RETURNING {PLAIN_COLUMNS}"
+    );
+    let row = on_tx!(tx, c => sqlx::query_as::<_, IndicatorRow>(&sql)
+        .bind(Uuid::now_v7())
+        .bind(kind)
+        .bind(value)
+        .bind(now)
+        .fetch_one(&mut *c)
+        .await)?;
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO alert_indicators (alert_id, indicator_id, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+         ON CONFLICT (alert_id, indicator_id) DO NOTHING",
+    )
+    .bind(alert_id)
+    .bind(row.id)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    Ok(row)
+}
+
+/// The indicators linked to an alert, in link order.
+pub async fn for_alert(db: &Db, alert_id: i64) -> Result<Vec<IndicatorRow>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM indicators i JOIN alert_indicators ai ON ai.indicator_id = i.id \
+         WHERE ai.alert_id = $1 ORDER BY ai.id"
+    );
+    Ok(on_pool!(db.read_pool(), p => sqlx::query_as::<_, IndicatorRow>(&sql).bind(alert_id).fetch_all(p).await)?)
+}
+
+/// An indicator by public id.
+pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<IndicatorRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM indicators i WHERE i.uuid = $1");
+    Ok(on_pool!(db.read_pool(), p => sqlx::query_as::<_, IndicatorRow>(&sql).bind(uuid).fetch_optional(p).await)?)
+}
+
+/// Sets the verdict and who set it; returns the updated row.
+pub async fn set_malice(
+    tx: &mut Tx,
+    id: i64,
+    malice: &str,
+    source: &str,
+    overridden_at: Option<DateTime<Utc>>,
+) -> Result<IndicatorRow, StoreError> {
+    let now = crate::now();
+    let sql = format!(
+        "UPDATE indicators SET malice = $2, malice_source = $3, malice_overridden_at = $4, updated_at = $5 \
+         WHERE id = $1 RETURNING {PLAIN_COLUMNS}"
+    );
+    Ok(on_tx!(tx, c => sqlx::query_as::<_, IndicatorRow>(&sql)
+        .bind(id)
+        .bind(malice)
+        .bind(source)
+        .bind(overridden_at)
+        .bind(now)
+        .fetch_one(c)
+        .await)?)
+}
+
+/// The first alert an indicator is linked to.
+pub async fn first_linked_alert(tx: &mut Tx, indicator_id: i64) -> Result<Option<i64>, StoreError> {
+    Ok(on_tx!(tx, c => sqlx::query_scalar::<_, i64>(
+        "SELECT alert_id FROM alert_indicators WHERE indicator_id = $1 ORDER BY id LIMIT 1",
+    )
+    .bind(indicator_id)
+    .fetch_optional(c)
+    .await)?)
+}
+
+/// Another alert linked to the same indicator.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SiblingRow {
+    /// The shared indicator.
+    pub indicator_id: i64,
+    pub uuid: Uuid,
+    pub title: String,
+    pub severity: String,
+    pub status: String,
+    pub source_name: String,
+    pub occurred_at: DateTime<Utc>,
+    pub tags: Json<Vec<String>>,
+}
+
+/// For each of `indicator_ids`: how many *other* alerts are linked, and the newest `limit` of them.
+/// Two queries in all, whatever the number of indicators.
+pub async fn siblings(
+    db: &Db,
+    alert_id: i64,
+    indicator_ids: &[i64],
+    limit: i64,
+) -> Result<(Vec<(i64, i64)>, Vec<SiblingRow>), StoreError> {
+    if indicator_ids.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mut b = crate::sql::Params::default();
+    let alert = b.arg(crate::sql::Arg::I64(alert_id));
+    let ids: Vec<String> = indicator_ids.iter().map(|id| b.arg(crate::sql::Arg::I64(*id))).collect();
+    let ids = ids.join(", ");
+    let count_sql = format!(
+        "SELECT indicator_id, COUNT(*) FROM alert_indicators WHERE indicator_id IN ({ids}) AND alert_id <> {alert} GROUP BY indicator_id"
+    );
+    let limit = b.arg(crate::sql::Arg::I64(limit));
+    let sibling_sql = format!(
+        "SELECT indicator_id, uuid, title, severity, status, source_name, occurred_at, tags FROM (\
+           SELECT ai.indicator_id, a.uuid, a.title, a.severity, a.status, a.source_name, a.occurred_at, a.tags, \
+             ROW_NUMBER() OVER (PARTITION BY ai.indicator_id ORDER BY a.occurred_at DESC, a.id DESC) AS rn \
+           FROM alert_indicators ai JOIN alerts a ON a.id = ai.alert_id \
+           WHERE ai.indicator_id IN ({ids}) AND ai.alert_id <> {alert}) AS ranked \
+         WHERE rn <= {limit} ORDER BY indicator_id, occurred_at DESC"
+    );
+    let counts_args: Vec<_> = b.args[..b.args.len() - 1].to_vec();
+    let (counts, rows) = on_pool!(db.read_pool(), p => {
+        let counts = bind_args!(sqlx::query_as::<_, (i64, i64)>(&count_sql), &counts_args).fetch_all(p).await?;
+        let rows = bind_args!(sqlx::query_as::<_, SiblingRow>(&sibling_sql), &b.args).fetch_all(p).await?;
+        Ok::<_, sqlx::Error>((counts, rows))
+    })?;
+    Ok((counts, rows))
+}
