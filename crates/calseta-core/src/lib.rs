@@ -7,6 +7,7 @@
 #[macro_use]
 mod macros;
 
+pub mod activity;
 pub mod alerts;
 pub mod api_keys;
 pub mod extraction;

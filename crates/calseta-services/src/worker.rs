@@ -27,6 +27,10 @@ use crate::jobs::JobKind;
 pub trait JobHandler: Send + Sync + 'static {
     /// Runs one attempt. Handlers must be idempotent: an attempt may be repeated after a crash.
     async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure>;
+
+    /// Called once when the job becomes a dead letter, so the rows it acts on are not left
+    /// waiting (e.g. an alert marked `Failed` instead of staying `Pending`).
+    async fn on_dead(&self, _db: &Db, _payload: &Value, _error: &str) {}
 }
 
 /// Why an attempt failed.
