@@ -78,83 +78,135 @@ fn bearer_token(parts: &Parts) -> Option<&str> {
     value.strip_prefix("Bearer ")
 }
 
+/// Where the caller's key came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeySource {
+    Header,
+    Query,
+}
+
+/// Authenticates `token`, checks `scope` and the route's rate limit.
+async fn authorize(
+    parts: &Parts,
+    state: &AppState,
+    scope: Scope,
+    token: Option<&str>,
+    source: KeySource,
+) -> Result<Arc<ApiKey>, ApiError> {
+    let ip = parts.extensions.get::<ClientIp>().map(|c| c.0.to_string()).unwrap_or_default();
+    let unauthed_bucket = format!("unauthed|{ip}");
+    let unauthed_limit = state.settings().rate_limits.unauthed;
+    if let Some(retry_after) = state.limiter().exhausted(&unauthed_bucket, unauthed_limit) {
+        return Err(ApiError::rate_limited(retry_after));
+    }
+
+    let key = match state.keys().authenticate(token).await {
+        Ok(key) => key,
+        Err(failure) => {
+            let key_prefix: String = token.map(|t| t.chars().take(8).collect()).unwrap_or_default();
+            tracing::warn!(
+                reason = failure.reason(),
+                method = %parts.method,
+                path = parts.uri.path(),
+                key_prefix = %key_prefix,
+                required_scope = scope.as_str(),
+                client_ip = %ip,
+                "auth_failure"
+            );
+            if failure == AuthFailure::Unavailable {
+                return Err(ApiError::internal());
+            }
+            let _ = state.limiter().hit(&unauthed_bucket, unauthed_limit);
+            return Err(match failure {
+                AuthFailure::MissingHeader => ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "UNAUTHORIZED",
+                    "Missing or invalid Authorization header. Expected: Bearer cai_...",
+                ),
+                AuthFailure::InvalidFormat => {
+                    ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Invalid API key format.")
+                }
+                AuthFailure::KeyExpired => {
+                    ApiError::new(StatusCode::UNAUTHORIZED, "KEY_EXPIRED", "API key has expired.")
+                }
+                AuthFailure::InvalidKey | AuthFailure::Unavailable => {
+                    ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Invalid API key.")
+                }
+            });
+        }
+    };
+
+    let deny = |reason: &str, message: String| {
+        tracing::warn!(
+            reason,
+            method = %parts.method,
+            path = parts.uri.path(),
+            key_prefix = %key.key_prefix,
+            required_scope = scope.as_str(),
+            client_ip = %ip,
+            "auth_failure"
+        );
+        ApiError::new(StatusCode::FORBIDDEN, "FORBIDDEN", message)
+            .with_details(json!({ "required_scopes": [scope.as_str()] }))
+    };
+    if !key.allows(scope) {
+        return Err(deny("insufficient_scope", format!("Insufficient scope. Required: {scope}")));
+    }
+    // A key in a URL ends up in proxy logs and browser history: only an ingest-only key may travel
+    // that way, so a leaked one can do nothing but submit alerts.
+    if source == KeySource::Query && key.scopes.iter().any(|s| s != Scope::AlertsWrite.as_str()) {
+        return Err(deny(
+            "query_key_too_broad",
+            "An API key passed as ?api_key= must hold only the alerts:write scope.".into(),
+        ));
+    }
+
+    let route = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| parts.uri.path().to_string());
+    let limit = route_limit(state, &parts.method, &route);
+    let bucket = format!("{} {}|{}", parts.method, route, key.uuid);
+    if let Err(retry_after) = state.limiter().hit(&bucket, limit) {
+        return Err(ApiError::rate_limited(retry_after));
+    }
+    Ok(key)
+}
+
 impl<S: RequiredScope> FromRequestParts<AppState> for Authed<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ClientIp>().map(|c| c.0.to_string()).unwrap_or_default();
-        let unauthed_bucket = format!("unauthed|{ip}");
-        let unauthed_limit = state.settings().rate_limits.unauthed;
-        if let Some(retry_after) = state.limiter().exhausted(&unauthed_bucket, unauthed_limit) {
-            return Err(ApiError::rate_limited(retry_after));
-        }
-
-        let token = bearer_token(parts);
-        let key = match state.keys().authenticate(token).await {
-            Ok(key) => key,
-            Err(failure) => {
-                let key_prefix: String = token.map(|t| t.chars().take(8).collect()).unwrap_or_default();
-                tracing::warn!(
-                    reason = failure.reason(),
-                    method = %parts.method,
-                    path = parts.uri.path(),
-                    key_prefix = %key_prefix,
-                    required_scope = S::SCOPE.as_str(),
-                    client_ip = %ip,
-                    "auth_failure"
-                );
-                if failure == AuthFailure::Unavailable {
-                    return Err(ApiError::internal());
-                }
-                let _ = state.limiter().hit(&unauthed_bucket, unauthed_limit);
-                return Err(match failure {
-                    AuthFailure::MissingHeader => ApiError::new(
-                        StatusCode::UNAUTHORIZED,
-                        "UNAUTHORIZED",
-                        "Missing or invalid Authorization header. Expected: Bearer cai_...",
-                    ),
-                    AuthFailure::InvalidFormat => {
-                        ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Invalid API key format.")
-                    }
-                    AuthFailure::KeyExpired => {
-                        ApiError::new(StatusCode::UNAUTHORIZED, "KEY_EXPIRED", "API key has expired.")
-                    }
-                    AuthFailure::InvalidKey | AuthFailure::Unavailable => {
-                        ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Invalid API key.")
-                    }
-                });
-            }
-        };
-
-        if !key.allows(S::SCOPE) {
-            tracing::warn!(
-                reason = "insufficient_scope",
-                method = %parts.method,
-                path = parts.uri.path(),
-                key_prefix = %key.key_prefix,
-                required_scope = S::SCOPE.as_str(),
-                client_ip = %ip,
-                "auth_failure"
-            );
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "FORBIDDEN",
-                format!("Insufficient scope. Required: {}", S::SCOPE),
-            )
-            .with_details(json!({ "required_scopes": [S::SCOPE.as_str()] })));
-        }
-
-        let route = parts
-            .extensions
-            .get::<MatchedPath>()
-            .map(|m| m.as_str().to_string())
-            .unwrap_or_else(|| parts.uri.path().to_string());
-        let limit = route_limit(state, &parts.method, &route);
-        let bucket = format!("{} {}|{}", parts.method, route, key.uuid);
-        if let Err(retry_after) = state.limiter().hit(&bucket, limit) {
-            return Err(ApiError::rate_limited(retry_after));
-        }
-
+        let token = bearer_token(parts).map(str::to_string);
+        let key = authorize(parts, state, S::SCOPE, token.as_deref(), KeySource::Header).await?;
         Ok(Authed { key, _scope: PhantomData })
+    }
+}
+
+/// The caller of an ingest route: `alerts:write`, by bearer header or — for senders that cannot
+/// set headers — an ingest-only key in `?api_key=` (redacted from logs: the access log never
+/// records query strings).
+pub struct IngestAuthed {
+    /// The caller's key.
+    pub key: Arc<ApiKey>,
+}
+
+fn query_api_key(parts: &Parts) -> Option<String> {
+    let query = parts.uri.query()?;
+    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "api_key").map(|(_, v)| v.into_owned())
+}
+
+impl FromRequestParts<AppState> for IngestAuthed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (token, source) = match (parts.headers.contains_key(header::AUTHORIZATION), query_api_key(parts))
+        {
+            (false, Some(key)) => (Some(key), KeySource::Query),
+            _ => (bearer_token(parts).map(str::to_string), KeySource::Header),
+        };
+        let key = authorize(parts, state, Scope::AlertsWrite, token.as_deref(), source).await?;
+        Ok(IngestAuthed { key })
     }
 }

@@ -15,12 +15,14 @@ pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
 mod serde_util;
+pub mod views;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::routing::get;
+use calseta_services::Services;
 use calseta_services::api_keys::ApiKeyService;
 use calseta_store::Db;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -71,8 +73,7 @@ impl Default for ApiSettings {
 }
 
 struct AppContext {
-    db: Db,
-    keys: Arc<ApiKeyService>,
+    services: Arc<Services>,
     settings: ApiSettings,
     limiter: RateLimiter,
 }
@@ -82,19 +83,24 @@ struct AppContext {
 pub struct AppState(Arc<AppContext>);
 
 impl AppState {
-    /// State over `db` with `settings`.
-    pub fn new(db: Db, keys: Arc<ApiKeyService>, settings: ApiSettings) -> Self {
-        AppState(Arc::new(AppContext { db, keys, settings, limiter: RateLimiter::default() }))
+    /// State over the `services` with `settings`.
+    pub fn new(services: Arc<Services>, settings: ApiSettings) -> Self {
+        AppState(Arc::new(AppContext { services, settings, limiter: RateLimiter::default() }))
     }
 
     /// The database.
     pub fn db(&self) -> &Db {
-        &self.0.db
+        &self.0.services.db
     }
 
     /// API-key use cases.
     pub fn keys(&self) -> &ApiKeyService {
-        &self.0.keys
+        &self.0.services.keys
+    }
+
+    /// Every use-case service.
+    pub fn services(&self) -> &Services {
+        &self.0.services
     }
 
     /// HTTP settings.
@@ -118,6 +124,26 @@ fn api_routes() -> OpenApiRouter<AppState> {
             routes::api_keys::get_api_key,
             routes::api_keys::patch_api_key,
             routes::api_keys::delete_api_key
+        ))
+        .routes(routes!(routes::ingest::ingest_webhook))
+        .routes(routes!(routes::alerts::list_alerts, routes::ingest::ingest_alert))
+        .routes(routes!(routes::alerts::get_alert, routes::alerts::patch_alert, routes::alerts::delete_alert))
+        .routes(routes!(routes::alerts::add_finding, routes::alerts::list_findings))
+        .routes(routes!(routes::alerts::list_indicators, routes::alerts::add_indicators))
+        .routes(routes!(routes::alerts::list_activity))
+        .routes(routes!(routes::alerts::relationship_graph))
+        .routes(routes!(routes::alerts::re_enrich))
+        .routes(routes!(routes::indicators::get_indicator, routes::indicators::patch_indicator))
+        .routes(routes!(
+            routes::indicator_mappings::list_mappings,
+            routes::indicator_mappings::create_mapping
+        ))
+        .routes(routes!(routes::indicator_mappings::source_plugin_fields))
+        .routes(routes!(routes::indicator_mappings::test_extraction))
+        .routes(routes!(
+            routes::indicator_mappings::get_mapping,
+            routes::indicator_mappings::patch_mapping,
+            routes::indicator_mappings::delete_mapping
         ))
         .routes(routes!(routes::jobs::list_jobs))
         .routes(routes!(routes::jobs::get_job))

@@ -18,6 +18,10 @@ use utoipa::{Modify, OpenApi};
     modifiers(&BearerKey),
     tags(
         (name = "health", description = "Service health"),
+        (name = "ingest", description = "SIEM webhooks"),
+        (name = "alerts", description = "Alerts, findings, indicators, activity"),
+        (name = "indicators", description = "Indicators and analyst verdicts"),
+        (name = "indicator-mappings", description = "Indicator field mappings (admin)"),
         (name = "api-keys", description = "API keys (admin)"),
         (name = "jobs", description = "Durable job queue and dead letters (admin)"),
     )

@@ -4,8 +4,19 @@ use serde_json::Value;
 
 /// Keys whose values are always redacted (case-insensitive).
 const SECRET_KEYS: &[&str] = &[
-    "password", "secret", "token", "api_key", "apikey", "api-key", "authorization", "auth_header", "credential",
-    "private_key", "access_token", "refresh_token", "client_secret",
+    "password",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "api-key",
+    "authorization",
+    "auth_header",
+    "credential",
+    "private_key",
+    "access_token",
+    "refresh_token",
+    "client_secret",
 ];
 
 /// Replacement for redacted values.
@@ -17,9 +28,9 @@ pub const REDACTED: &str = "[REDACTED]";
 fn looks_secret(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
     let followed_by_token = |marker: &str| {
-        lower.match_indices(marker).any(|(at, _)| {
-            lower[at + marker.len()..].chars().next().is_some_and(|c| !c.is_whitespace())
-        })
+        lower
+            .match_indices(marker)
+            .any(|(at, _)| lower[at + marker.len()..].chars().next().is_some_and(|c| !c.is_whitespace()))
     };
     let is_display_prefix = text.len() == 8 && text.starts_with("cai_");
     if !is_display_prefix && followed_by_token("cai_") {

@@ -12,9 +12,9 @@ use calseta_core::alerts::Malice;
 use calseta_core::extraction;
 use calseta_core::jobs::RetryPolicy;
 use calseta_core::sources;
+use calseta_store::Db;
 use calseta_store::alerts::{self, AlertRow};
 use calseta_store::indicators::{self, IndicatorRow};
-use calseta_store::Db;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -26,7 +26,11 @@ use crate::worker::{JobContext, JobFailure, JobHandler};
 /// The `enrich_alert` kind with the configured retry policy (`QUEUE_MAX_RETRIES`,
 /// `QUEUE_RETRY_BACKOFF_SECONDS`).
 pub fn enrich_alert_kind(max_attempts: u32, backoff: Duration) -> JobKind {
-    JobKind { name: "enrich_alert", queue: "enrichment", retry: RetryPolicy::exponential(max_attempts.max(1), backoff) }
+    JobKind {
+        name: "enrich_alert",
+        queue: "enrichment",
+        retry: RetryPolicy::exponential(max_attempts.max(1), backoff),
+    }
 }
 
 /// What an enrichment run did, per provider name.
@@ -44,7 +48,12 @@ pub struct EnrichmentSummary {
 #[async_trait::async_trait]
 pub trait IndicatorEnricher: Send + Sync + 'static {
     /// Enriches `indicators` of `alert`, storing results, and reports per provider.
-    async fn enrich(&self, ctx: &JobContext, alert: &AlertRow, indicators: &[IndicatorRow]) -> Result<EnrichmentSummary, JobFailure>;
+    async fn enrich(
+        &self,
+        ctx: &JobContext,
+        alert: &AlertRow,
+        indicators: &[IndicatorRow],
+    ) -> Result<EnrichmentSummary, JobFailure>;
 }
 
 /// No provider is configured: every run ends after extraction with an empty summary.
@@ -52,7 +61,12 @@ pub struct NoEnrichmentProviders;
 
 #[async_trait::async_trait]
 impl IndicatorEnricher for NoEnrichmentProviders {
-    async fn enrich(&self, _ctx: &JobContext, _alert: &AlertRow, _indicators: &[IndicatorRow]) -> Result<EnrichmentSummary, JobFailure> {
+    async fn enrich(
+        &self,
+        _ctx: &JobContext,
+        _alert: &AlertRow,
+        _indicators: &[IndicatorRow],
+    ) -> Result<EnrichmentSummary, JobFailure> {
         Ok(EnrichmentSummary::default())
     }
 }
@@ -109,10 +123,13 @@ impl JobHandler for EnrichAlert {
                 *n = json!(n.as_i64().unwrap_or(0) + 1);
             }
         }
-        let rejected: Vec<&extraction::Rejected> = found.passes.iter().flat_map(|p| p.rejected.iter()).collect();
+        let rejected: Vec<&extraction::Rejected> =
+            found.passes.iter().flat_map(|p| p.rejected.iter()).collect();
         let now = calseta_store::now();
         let mut tx = ctx.begin_fenced().await?;
-        alerts::set_enrichment(&mut tx, alert.id, "Enriched", Some(now)).await.map_err(JobFailure::retryable)?;
+        alerts::set_enrichment(&mut tx, alert.id, "Enriched", Some(now))
+            .await
+            .map_err(JobFailure::retryable)?;
         let references = json!({
             "indicator_count": linked.len(),
             "providers_succeeded": summary.succeeded,
@@ -132,7 +149,9 @@ impl JobHandler for EnrichAlert {
         if let Ok(uuid) = alert_uuid(payload) {
             match alerts::mark_enrichment_failed(db, uuid).await {
                 Ok(()) => tracing::warn!(alert = %uuid, error, "enrichment gave up; alert marked Failed"),
-                Err(e) => tracing::error!(alert = %uuid, error = %e, "could not mark alert enrichment Failed"),
+                Err(e) => {
+                    tracing::error!(alert = %uuid, error = %e, "could not mark alert enrichment Failed")
+                }
             }
         }
     }

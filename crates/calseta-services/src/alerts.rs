@@ -5,11 +5,11 @@
 use calseta_core::alerts::{AlertStatus, CloseClassification, Lifecycle, Malice, Severity};
 use calseta_core::indicators::{self as indicator_values, IndicatorType};
 use calseta_core::pagination::PageRequest;
+use calseta_store::Db;
 use calseta_store::activity::{self as activity_log, ActivityRow};
 use calseta_store::alerts::{self as repo, AlertFilter, AlertRow, AlertState, AlertSummaryRow};
 use calseta_store::detection_rules::{self, DetectionRuleRow};
 use calseta_store::indicators::{self, IndicatorRow, SiblingRow};
-use calseta_store::Db;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -58,7 +58,15 @@ pub struct FindingInput {
 }
 
 /// An alert's node in the relationship graph.
-pub fn graph_alert_node(uuid: Uuid, title: &str, severity: &str, status: &str, source: &str, occurred_at: chrono::DateTime<chrono::Utc>, tags: &[String]) -> Value {
+pub fn graph_alert_node(
+    uuid: Uuid,
+    title: &str,
+    severity: &str,
+    status: &str,
+    source: &str,
+    occurred_at: chrono::DateTime<chrono::Utc>,
+    tags: &[String],
+) -> Value {
     json!({"uuid": uuid, "title": title, "severity": severity, "status": status, "source_name": source, "occurred_at": occurred_at, "tags": tags})
 }
 
@@ -73,7 +81,11 @@ fn not_found() -> ServiceError {
 }
 
 fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() > max { format!("{}...", text.chars().take(max).collect::<String>()) } else { text.to_string() }
+    if text.chars().count() > max {
+        format!("{}...", text.chars().take(max).collect::<String>())
+    } else {
+        text.to_string()
+    }
 }
 
 impl AlertService {
@@ -87,7 +99,11 @@ impl AlertService {
     }
 
     /// A page of alerts.
-    pub async fn list(&self, filter: &AlertFilter, page: PageRequest) -> Result<(Vec<AlertSummaryRow>, i64), ServiceError> {
+    pub async fn list(
+        &self,
+        filter: &AlertFilter,
+        page: PageRequest,
+    ) -> Result<(Vec<AlertSummaryRow>, i64), ServiceError> {
         Ok(repo::list(&self.db, filter, page).await?)
     }
 
@@ -108,7 +124,12 @@ impl AlertService {
     }
 
     /// Applies analyst changes, writing an activity event for each value that changed.
-    pub async fn patch(&self, uuid: Uuid, patch: AlertPatch, actor: &Actor) -> Result<AlertDetail, ServiceError> {
+    pub async fn patch(
+        &self,
+        uuid: Uuid,
+        patch: AlertPatch,
+        actor: &Actor,
+    ) -> Result<AlertDetail, ServiceError> {
         let mut errors = Vec::new();
         let status = patch.status.as_deref().map(AlertStatus::parse).transpose().unwrap_or_else(|e| {
             errors.push(FieldError::body("status", e.to_string()));
@@ -129,12 +150,16 @@ impl AlertService {
             Some(None) => Some(None),
             None => None,
         };
-        let malice_override = patch.malice_override.as_deref().map(Malice::parse).transpose().unwrap_or_else(|e| {
-            errors.push(FieldError::body("malice_override", e.to_string()));
-            None
-        });
+        let malice_override =
+            patch.malice_override.as_deref().map(Malice::parse).transpose().unwrap_or_else(|e| {
+                errors.push(FieldError::body("malice_override", e.to_string()));
+                None
+            });
         if status == Some(AlertStatus::Closed) && !matches!(classification, Some(Some(_))) {
-            errors.push(FieldError::body("close_classification", "close_classification is required when setting status to Closed."));
+            errors.push(FieldError::body(
+                "close_classification",
+                "close_classification is required when setting status to Closed.",
+            ));
         }
         if let Some(tags) = &patch.tags
             && tags.iter().any(|t| t.trim().is_empty() || t.chars().count() > 255)
@@ -174,7 +199,11 @@ impl AlertService {
             acknowledged_at: after.acknowledged_at,
             triaged_at: after.triaged_at,
             closed_at: after.closed_at,
-            tags: patch.tags.clone().map(|t| t.into_iter().map(|s| s.trim().to_string()).collect()).unwrap_or_else(|| before.tags.0.clone()),
+            tags: patch
+                .tags
+                .clone()
+                .map(|t| t.into_iter().map(|s| s.trim().to_string()).collect())
+                .unwrap_or_else(|| before.tags.0.clone()),
             malice_override: before.malice_override.clone(),
             malice_override_source: before.malice_override_source.clone(),
             malice_override_at: before.malice_override_at,
@@ -185,7 +214,8 @@ impl AlertService {
         };
         let linked = indicators::for_alert(&self.db, before.id).await?;
         let computed = Malice::worst(linked.iter().map(|i| i.malice.as_str()));
-        let effective = |over: &Option<String>| over.as_deref().and_then(|m| Malice::parse(m).ok()).unwrap_or(computed);
+        let effective =
+            |over: &Option<String>| over.as_deref().and_then(|m| Malice::parse(m).ok()).unwrap_or(computed);
         let malice_before = effective(&before.malice_override);
         let mut malice_event = None;
         if patch.reset_malice_override {
@@ -232,7 +262,12 @@ impl AlertService {
     }
 
     /// Posts a finding; returns it.
-    pub async fn add_finding(&self, uuid: Uuid, input: FindingInput, actor: &Actor) -> Result<Value, ServiceError> {
+    pub async fn add_finding(
+        &self,
+        uuid: Uuid,
+        input: FindingInput,
+        actor: &Actor,
+    ) -> Result<Value, ServiceError> {
         let mut errors = Vec::new();
         let agent_name = input.agent_name.trim().to_string();
         if agent_name.is_empty() || agent_name.chars().count() > 255 {
@@ -247,8 +282,12 @@ impl AlertService {
             errors.push(FieldError::body("confidence", "confidence must be low, medium or high"));
         }
         match &input.evidence {
-            Some(e) if !e.is_object() => errors.push(FieldError::body("evidence", "evidence must be an object")),
-            Some(e) if e.to_string().len() > 64 * 1024 => errors.push(FieldError::body("evidence", "evidence is at most 64 KB")),
+            Some(e) if !e.is_object() => {
+                errors.push(FieldError::body("evidence", "evidence must be an object"))
+            }
+            Some(e) if e.to_string().len() > 64 * 1024 => {
+                errors.push(FieldError::body("evidence", "evidence is at most 64 KB"))
+            }
             _ => {}
         }
         if !errors.is_empty() {
@@ -287,7 +326,9 @@ impl AlertService {
             Some(Value::Array(items)) => items,
             _ => Vec::new(),
         };
-        items.sort_by(|a, b| a["posted_at"].as_str().unwrap_or_default().cmp(b["posted_at"].as_str().unwrap_or_default()));
+        items.sort_by(|a, b| {
+            a["posted_at"].as_str().unwrap_or_default().cmp(b["posted_at"].as_str().unwrap_or_default())
+        });
         Ok(items)
     }
 
@@ -311,16 +352,23 @@ impl AlertService {
         }
         let mut normalized: Vec<(IndicatorType, String)> = Vec::new();
         for (i, (kind, value)) in items.iter().enumerate() {
-            let loc = |field: &str| vec!["body".to_string(), "indicators".into(), i.to_string(), field.to_string()];
+            let loc =
+                |field: &str| vec!["body".to_string(), "indicators".into(), i.to_string(), field.to_string()];
             match IndicatorType::parse(kind) {
-                Err(e) => errors.push(FieldError { loc: loc("type"), msg: e.to_string(), kind: "value_error".into() }),
+                Err(e) => errors.push(FieldError {
+                    loc: loc("type"),
+                    msg: e.to_string(),
+                    kind: "value_error".into(),
+                }),
                 Ok(kind) => match indicator_values::normalize(kind, value) {
                     Ok(v) => {
                         if !normalized.contains(&(kind, v.clone())) {
                             normalized.push((kind, v));
                         }
                     }
-                    Err(reason) => errors.push(FieldError { loc: loc("value"), msg: reason, kind: "value_error".into() }),
+                    Err(reason) => {
+                        errors.push(FieldError { loc: loc("value"), msg: reason, kind: "value_error".into() })
+                    }
                 },
             }
         }
@@ -334,7 +382,13 @@ impl AlertService {
             rows.push(indicators::upsert_and_link(&mut tx, alert.id, kind.as_str(), value).await?);
         }
         if enrich {
-            jobs::enqueue(&mut tx, &self.enrich_job, json!({"alert_uuid": alert.uuid}), std::time::Duration::ZERO).await?;
+            jobs::enqueue(
+                &mut tx,
+                &self.enrich_job,
+                json!({"alert_uuid": alert.uuid}),
+                std::time::Duration::ZERO,
+            )
+            .await?;
         }
         let listed: Vec<Value> = normalized.iter().map(|(k, v)| json!({"type": k, "value": v})).collect();
         let refs = json!({"indicator_count": rows.len(), "indicators": listed, "enrich_requested": enrich});
@@ -344,13 +398,21 @@ impl AlertService {
     }
 
     /// A page of the alert's activity, newest first.
-    pub async fn activity(&self, uuid: Uuid, page: PageRequest) -> Result<(Vec<ActivityRow>, i64), ServiceError> {
+    pub async fn activity(
+        &self,
+        uuid: Uuid,
+        page: PageRequest,
+    ) -> Result<(Vec<ActivityRow>, i64), ServiceError> {
         let alert = self.row(uuid).await?;
         Ok(activity_log::for_alert(&self.db, alert.id, page).await?)
     }
 
     /// The alert, its indicators, and for each the other alerts sharing it.
-    pub async fn graph(&self, uuid: Uuid, sibling_limit: i64) -> Result<(AlertRow, Vec<IndicatorRow>, Vec<(i64, i64)>, Vec<SiblingRow>), ServiceError> {
+    pub async fn graph(
+        &self,
+        uuid: Uuid,
+        sibling_limit: i64,
+    ) -> Result<(AlertRow, Vec<IndicatorRow>, Vec<(i64, i64)>, Vec<SiblingRow>), ServiceError> {
         let alert = self.row(uuid).await?;
         let linked = indicators::for_alert(&self.db, alert.id).await?;
         let ids: Vec<i64> = linked.iter().map(|i| i.id).collect();
@@ -362,7 +424,13 @@ impl AlertService {
     pub async fn re_enrich(&self, uuid: Uuid) -> Result<(), ServiceError> {
         let mut tx = self.db.begin().await?;
         let alert = repo::get_in(&mut tx, uuid).await?.ok_or_else(not_found)?;
-        jobs::enqueue(&mut tx, &self.enrich_job, json!({"alert_uuid": alert.uuid}), std::time::Duration::ZERO).await?;
+        jobs::enqueue(
+            &mut tx,
+            &self.enrich_job,
+            json!({"alert_uuid": alert.uuid}),
+            std::time::Duration::ZERO,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -410,7 +478,9 @@ pub fn enrichment_outcomes(indicators: &[IndicatorRow]) -> (Vec<String>, Vec<Str
 
 /// The graph's one-word summary of each provider's result.
 pub fn enrichment_summary(indicator: &IndicatorRow) -> Value {
-    let Some(Value::Object(results)) = indicator.enrichment_results.as_ref().map(|j| &j.0) else { return json!({}) };
+    let Some(Value::Object(results)) = indicator.enrichment_results.as_ref().map(|j| &j.0) else {
+        return json!({});
+    };
     let summary: serde_json::Map<String, Value> = results
         .iter()
         .map(|(provider, entry)| {
@@ -418,7 +488,9 @@ pub fn enrichment_summary(indicator: &IndicatorRow) -> Value {
             let word = ["verdict", "malice", "risk_score"]
                 .iter()
                 .find_map(|k| calseta_core::paths::scalar_text(&extracted[*k]))
-                .unwrap_or_else(|| if entry["success"] == true { "enriched".into() } else { "failed".into() });
+                .unwrap_or_else(
+                    || if entry["success"] == true { "enriched".into() } else { "failed".into() },
+                );
             (provider.clone(), Value::from(word))
         })
         .collect();

@@ -6,8 +6,8 @@ use calseta_store::indicators::{self as repo, IndicatorRow};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::activity::{self, Actor};
 use crate::ServiceError;
+use crate::activity::{self, Actor};
 
 fn not_found() -> ServiceError {
     ServiceError::NotFound("Indicator not found.".into())
@@ -39,11 +39,19 @@ impl IndicatorService {
     }
 
     /// `Some(verdict)` sets a sticky analyst verdict; `None` resets to the providers' verdict.
-    pub async fn set_malice(&self, uuid: Uuid, verdict: Option<Malice>, actor: &Actor) -> Result<IndicatorRow, ServiceError> {
+    pub async fn set_malice(
+        &self,
+        uuid: Uuid,
+        verdict: Option<Malice>,
+        actor: &Actor,
+    ) -> Result<IndicatorRow, ServiceError> {
         let current = self.get(uuid).await?;
         let mut tx = self.db.begin().await?;
         let updated = match verdict {
-            Some(m) => repo::set_malice(&mut tx, current.id, m.as_str(), "analyst", Some(calseta_store::now())).await?,
+            Some(m) => {
+                repo::set_malice(&mut tx, current.id, m.as_str(), "analyst", Some(calseta_store::now()))
+                    .await?
+            }
             None => {
                 let computed = verdict_from_results(current.enrichment_results.as_ref().map(|j| &j.0));
                 repo::set_malice(&mut tx, current.id, computed.as_str(), "enrichment", None).await?

@@ -62,14 +62,20 @@ impl IngestService {
     }
 
     fn source(&self, name: &str) -> Result<&'static dyn AlertSource, ServiceError> {
-        sources::find(name).ok_or_else(|| rejected(404, "UNKNOWN_SOURCE", format!("Alert source '{name}' is not registered.")))
+        sources::find(name).ok_or_else(|| {
+            rejected(404, "UNKNOWN_SOURCE", format!("Alert source '{name}' is not registered."))
+        })
     }
 
     fn check_allowed(key: &ApiKey, source: &str) -> Result<(), ServiceError> {
         if key.may_ingest_from(source) {
             Ok(())
         } else {
-            Err(rejected(403, "SOURCE_NOT_ALLOWED", format!("This API key may not ingest from source '{source}'.")))
+            Err(rejected(
+                403,
+                "SOURCE_NOT_ALLOWED",
+                format!("This API key may not ingest from source '{source}'."),
+            ))
         }
     }
 
@@ -79,7 +85,7 @@ impl IngestService {
         &self,
         source_name: &str,
         key: &ApiKey,
-        header: &dyn Fn(&str) -> Option<String>,
+        header: &(dyn Fn(&str) -> Option<String> + Sync),
         body: &[u8],
     ) -> Result<Ingested, ServiceError> {
         let source = self.source(source_name)?;
@@ -92,10 +98,15 @@ impl IngestService {
                     .map_err(|e| rejected(401, "INVALID_SIGNATURE", e.message()))?;
             }
         }
-        let text = std::str::from_utf8(body).map_err(|_| rejected(400, "INVALID_JSON", "Request body is not valid UTF-8."))?;
+        let text = std::str::from_utf8(body)
+            .map_err(|_| rejected(400, "INVALID_JSON", "Request body is not valid UTF-8."))?;
         let raw: Value = serde_json::from_str(text).map_err(|e| {
             if e.to_string().contains("recursion limit") {
-                rejected(422, "INVALID_PAYLOAD", format!("Payload nesting is deeper than {MAX_DEPTH} levels."))
+                rejected(
+                    422,
+                    "INVALID_PAYLOAD",
+                    format!("Payload nesting is deeper than {MAX_DEPTH} levels."),
+                )
             } else {
                 rejected(400, "INVALID_JSON", format!("Request body is not valid JSON: {e}"))
             }
@@ -107,7 +118,12 @@ impl IngestService {
     }
 
     /// `POST /v1/alerts`: a payload already parsed from the request (its exact text is kept).
-    pub async fn ingest_payload(&self, source_name: &str, key: &ApiKey, payload_text: &str) -> Result<Ingested, ServiceError> {
+    pub async fn ingest_payload(
+        &self,
+        source_name: &str,
+        key: &ApiKey,
+        payload_text: &str,
+    ) -> Result<Ingested, ServiceError> {
         let source = self.source(source_name)?;
         Self::check_allowed(key, source_name)?;
         let raw: Value = serde_json::from_str(payload_text)
@@ -118,7 +134,13 @@ impl IngestService {
         self.accept(source, key, raw, payload_text.to_string()).await
     }
 
-    async fn accept(&self, source: &dyn AlertSource, key: &ApiKey, raw: Value, raw_text: String) -> Result<Ingested, ServiceError> {
+    async fn accept(
+        &self,
+        source: &dyn AlertSource,
+        key: &ApiKey,
+        raw: Value,
+        raw_text: String,
+    ) -> Result<Ingested, ServiceError> {
         if !source.validate(&raw) {
             return Err(rejected(
                 422,
@@ -146,7 +168,9 @@ impl IngestService {
             }
         }
         let detection_rule_id = match source.rule_ref(&raw) {
-            Some(rule_ref) => Some(detection_rules::find_or_create_stub(&mut tx, source.name(), &rule_ref).await?),
+            Some(rule_ref) => {
+                Some(detection_rules::find_or_create_stub(&mut tx, source.name(), &rule_ref).await?)
+            }
             None => None,
         };
         let (alert_id, alert_uuid) = alerts::insert(
@@ -164,7 +188,13 @@ impl IngestService {
             },
         )
         .await?;
-        jobs::enqueue(&mut tx, &self.settings.enrich_job, json!({"alert_uuid": alert_uuid}), std::time::Duration::ZERO).await?;
+        jobs::enqueue(
+            &mut tx,
+            &self.settings.enrich_job,
+            json!({"alert_uuid": alert_uuid}),
+            std::time::Duration::ZERO,
+        )
+        .await?;
         let refs = json!({"source_name": source.name(), "severity": alert.severity, "title": alert.title});
         activity::record(&mut tx, &actor, "alert_ingested", Some(alert_id), refs).await?;
         tx.commit().await?;

@@ -19,3 +19,37 @@ pub mod mappings;
 pub mod worker;
 
 pub use error::{FieldError, ServiceError};
+
+use std::sync::Arc;
+
+/// Every use-case service over one database, built once per process.
+pub struct Services {
+    /// The database.
+    pub db: calseta_store::Db,
+    /// API keys.
+    pub keys: Arc<api_keys::ApiKeyService>,
+    /// Indicator mappings (and the rules cache).
+    pub mappings: Arc<mappings::MappingService>,
+    /// Ingestion.
+    pub ingest: Arc<ingestion::IngestService>,
+    /// Alerts.
+    pub alerts: Arc<alerts::AlertService>,
+    /// Indicators.
+    pub indicators: Arc<indicators::IndicatorService>,
+}
+
+impl Services {
+    /// Builds the services.
+    pub fn new(db: calseta_store::Db, ingest: ingestion::IngestSettings) -> Self {
+        let mappings = Arc::new(mappings::MappingService::new(db.clone()));
+        let enrich_job = ingest.enrich_job;
+        Services {
+            keys: Arc::new(api_keys::ApiKeyService::new(db.clone())),
+            ingest: Arc::new(ingestion::IngestService::new(db.clone(), mappings.clone(), ingest)),
+            alerts: Arc::new(alerts::AlertService::new(db.clone(), enrich_job)),
+            indicators: Arc::new(indicators::IndicatorService::new(db.clone())),
+            mappings,
+            db,
+        }
+    }
+}

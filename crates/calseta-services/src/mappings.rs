@@ -70,8 +70,7 @@ fn validate_path(field_path: &str, target: &str, errors: &mut Vec<FieldError>) {
     let trimmed = field_path.trim();
     if trimmed.is_empty() || trimmed.len() > 500 {
         errors.push(FieldError::body("field_path", "field_path must be 1 to 500 characters"));
-    } else if target == TARGET_RAW_PAYLOAD
-        && trimmed.split('.').any(|s| s.trim_end_matches("[]").is_empty())
+    } else if target == TARGET_RAW_PAYLOAD && trimmed.split('.').any(|s| s.trim_end_matches("[]").is_empty())
     {
         errors.push(FieldError::body("field_path", "field_path segments must not be empty (e.g. a.b[].c)"));
     }
@@ -85,8 +84,9 @@ impl MappingService {
 
     /// Seeds the 14 system normalized-field mappings (rows already present, edited or not, stay).
     pub async fn seed_system(&self) -> Result<usize, ServiceError> {
-        let seeds: Vec<SeedMapping> = serde_json::from_str(include_str!("../seed/indicator_mappings.json"))
-            .map_err(|e| ServiceError::Config(format!("embedded mapping seed is invalid: {e}")))?;
+        let seeds: Vec<SeedMapping> =
+            serde_json::from_str(include_str!("../seed/indicator_mappings.json"))
+                .map_err(|e| ServiceError::Config(format!("embedded mapping seed is invalid: {e}")))?;
         let mut created = 0;
         for seed in seeds {
             let new = NewMapping {
@@ -134,7 +134,12 @@ impl MappingService {
     }
 
     /// Lists mappings, oldest first.
-    pub async fn list(&self, filter: &MappingFilter, limit: i64, offset: i64) -> Result<(Vec<MappingRow>, i64), ServiceError> {
+    pub async fn list(
+        &self,
+        filter: &MappingFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<MappingRow>, i64), ServiceError> {
         Ok(repo::list(&self.db, filter, limit, offset).await?)
     }
 
@@ -147,7 +152,10 @@ impl MappingService {
     pub async fn create(&self, input: MappingInput) -> Result<MappingRow, ServiceError> {
         let mut errors = Vec::new();
         if IndicatorType::parse(&input.indicator_type).is_err() {
-            errors.push(FieldError::body("indicator_type", format!("must be one of {}", IndicatorType::names().join(", "))));
+            errors.push(FieldError::body(
+                "indicator_type",
+                format!("must be one of {}", IndicatorType::names().join(", ")),
+            ));
         }
         if input.extraction_target != TARGET_NORMALIZED && input.extraction_target != TARGET_RAW_PAYLOAD {
             errors.push(FieldError::body("extraction_target", "must be 'normalized' or 'raw_payload'"));
@@ -188,7 +196,10 @@ impl MappingService {
         if let Some(kind) = &changes.indicator_type
             && IndicatorType::parse(kind).is_err()
         {
-            errors.push(FieldError::body("indicator_type", format!("must be one of {}", IndicatorType::names().join(", "))));
+            errors.push(FieldError::body(
+                "indicator_type",
+                format!("must be one of {}", IndicatorType::names().join(", ")),
+            ));
         }
         if let Some(path) = &changes.field_path {
             validate_path(path, &current.extraction_target, &mut errors);
@@ -213,7 +224,10 @@ impl MappingService {
 
     /// The pass-1 fields of every source, mapping-shaped.
     pub fn source_plugin_fields() -> Vec<(&'static str, DocumentedField)> {
-        sources::registry().into_iter().flat_map(|s| s.documented_extractions().into_iter().map(move |f| (s.name(), f))).collect()
+        sources::registry()
+            .into_iter()
+            .flat_map(|s| s.documented_extractions().into_iter().map(move |f| (s.name(), f)))
+            .collect()
     }
 
     /// The dry run: all three passes against the current (database) mappings.

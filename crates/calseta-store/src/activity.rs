@@ -59,7 +59,11 @@ pub async fn append(tx: &mut Tx, event: &NewActivity) -> Result<(), StoreError> 
 }
 
 /// One page of an alert's events, newest first.
-pub async fn for_alert(db: &Db, alert_id: i64, page: PageRequest) -> Result<(Vec<ActivityRow>, i64), StoreError> {
+pub async fn for_alert(
+    db: &Db,
+    alert_id: i64,
+    page: PageRequest,
+) -> Result<(Vec<ActivityRow>, i64), StoreError> {
     let (rows, total) = on_pool!(db.read_pool(), p => {
         let rows = sqlx::query_as::<_, ActivityRow>(
             "SELECT uuid, event_type, actor_type, actor_key_prefix, alert_id, workflow_id, detection_rule_id, \

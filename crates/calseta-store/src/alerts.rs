@@ -190,7 +190,11 @@ fn severity_rank_sql() -> &'static str {
 }
 
 /// One page of alerts with the total.
-pub async fn list(db: &Db, filter: &AlertFilter, page: PageRequest) -> Result<(Vec<AlertSummaryRow>, i64), StoreError> {
+pub async fn list(
+    db: &Db,
+    filter: &AlertFilter,
+    page: PageRequest,
+) -> Result<(Vec<AlertSummaryRow>, i64), StoreError> {
     let mut b = Params::default();
     let mut clauses: Vec<String> = Vec::new();
     for (column, values) in [
@@ -224,11 +228,14 @@ pub async fn list(db: &Db, filter: &AlertFilter, page: PageRequest) -> Result<(V
             ),
         });
     }
-    let filter_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    let filter_sql =
+        if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
     let direction = if filter.descending { "DESC" } else { "ASC" };
     let order = match filter.sort_by.as_str() {
         "severity" => format!("{} {direction}", severity_rank_sql()),
-        column @ ("title" | "status" | "source_name" | "occurred_at" | "created_at") => format!("{column} {direction}"),
+        column @ ("title" | "status" | "source_name" | "occurred_at" | "created_at") => {
+            format!("{column} {direction}")
+        }
         _ => format!("occurred_at {direction}"),
     };
     let count_sql = format!("SELECT COUNT(*) FROM alerts {filter_sql}");

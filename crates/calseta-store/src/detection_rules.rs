@@ -60,13 +60,17 @@ pub async fn find_or_create_stub(tx: &mut Tx, source_name: &str, rule_ref: &str)
 /// A rule by internal id.
 pub async fn get_by_id(db: &Db, id: i64) -> Result<Option<DetectionRuleRow>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM detection_rules WHERE id = $1");
-    Ok(on_pool!(db.read_pool(), p => sqlx::query_as::<_, DetectionRuleRow>(&sql).bind(id).fetch_optional(p).await)?)
+    Ok(
+        on_pool!(db.read_pool(), p => sqlx::query_as::<_, DetectionRuleRow>(&sql).bind(id).fetch_optional(p).await)?,
+    )
 }
 
 /// A rule's internal id by public id.
 pub async fn id_by_uuid(db: &Db, uuid: Uuid) -> Result<Option<i64>, StoreError> {
-    Ok(on_pool!(db.read_pool(), p => sqlx::query_scalar::<_, i64>("SELECT id FROM detection_rules WHERE uuid = $1")
+    Ok(
+        on_pool!(db.read_pool(), p => sqlx::query_scalar::<_, i64>("SELECT id FROM detection_rules WHERE uuid = $1")
         .bind(uuid)
         .fetch_optional(p)
-        .await)?)
+        .await)?,
+    )
 }

@@ -33,7 +33,12 @@ pub struct IndicatorRow {
 }
 
 /// Inserts the indicator or bumps its `last_seen`, then links it to the alert (idempotent).
-pub async fn upsert_and_link(tx: &mut Tx, alert_id: i64, kind: &str, value: &str) -> Result<IndicatorRow, StoreError> {
+pub async fn upsert_and_link(
+    tx: &mut Tx,
+    alert_id: i64,
+    kind: &str,
+    value: &str,
+) -> Result<IndicatorRow, StoreError> {
     let now = crate::now();
     let sql = format!(
         "INSERT INTO indicators (uuid, type, value, first_seen, last_seen, is_enriched, malice, malice_source, created_at, updated_at) \
@@ -67,13 +72,17 @@ pub async fn for_alert(db: &Db, alert_id: i64) -> Result<Vec<IndicatorRow>, Stor
         "SELECT {COLUMNS} FROM indicators i JOIN alert_indicators ai ON ai.indicator_id = i.id \
          WHERE ai.alert_id = $1 ORDER BY ai.id"
     );
-    Ok(on_pool!(db.read_pool(), p => sqlx::query_as::<_, IndicatorRow>(&sql).bind(alert_id).fetch_all(p).await)?)
+    Ok(
+        on_pool!(db.read_pool(), p => sqlx::query_as::<_, IndicatorRow>(&sql).bind(alert_id).fetch_all(p).await)?,
+    )
 }
 
 /// An indicator by public id.
 pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<IndicatorRow>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM indicators i WHERE i.uuid = $1");
-    Ok(on_pool!(db.read_pool(), p => sqlx::query_as::<_, IndicatorRow>(&sql).bind(uuid).fetch_optional(p).await)?)
+    Ok(
+        on_pool!(db.read_pool(), p => sqlx::query_as::<_, IndicatorRow>(&sql).bind(uuid).fetch_optional(p).await)?,
+    )
 }
 
 /// Sets the verdict and who set it; returns the updated row.

@@ -91,7 +91,12 @@ pub struct MappingFilter {
 }
 
 /// Mappings matching `filter`, oldest first, with the total (`limit` 0 = all).
-pub async fn list(db: &Db, filter: &MappingFilter, limit: i64, offset: i64) -> Result<(Vec<MappingRow>, i64), StoreError> {
+pub async fn list(
+    db: &Db,
+    filter: &MappingFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<MappingRow>, i64), StoreError> {
     let mut b = Params::default();
     let mut clauses = Vec::new();
     if let Some(v) = &filter.source_name {
@@ -106,7 +111,8 @@ pub async fn list(db: &Db, filter: &MappingFilter, limit: i64, offset: i64) -> R
     if let Some(v) = &filter.extraction_target {
         clauses.push(format!("extraction_target = {}", b.arg(Arg::Text(v.clone()))));
     }
-    let where_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    let where_sql =
+        if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
     let count_sql = format!("SELECT COUNT(*) FROM indicator_field_mappings {where_sql}");
     let count_args = b.args.clone();
     let page_sql = if limit > 0 {
@@ -116,7 +122,9 @@ pub async fn list(db: &Db, filter: &MappingFilter, limit: i64, offset: i64) -> R
     } else {
         String::new()
     };
-    let sql = format!("SELECT {COLUMNS} FROM indicator_field_mappings {where_sql} ORDER BY created_at, id {page_sql}");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM indicator_field_mappings {where_sql} ORDER BY created_at, id {page_sql}"
+    );
     let result = on_pool!(db.read_pool(), p => {
         let rows = bind_args!(sqlx::query_as::<_, MappingRow>(&sql), &b.args).fetch_all(p).await?;
         let total: i64 = bind_args!(sqlx::query_scalar(&count_sql), &count_args).fetch_one(p).await?;
@@ -128,7 +136,9 @@ pub async fn list(db: &Db, filter: &MappingFilter, limit: i64, offset: i64) -> R
 /// A mapping by public id.
 pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<MappingRow>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM indicator_field_mappings WHERE uuid = $1");
-    Ok(on_pool!(db.read_pool(), p => sqlx::query_as::<_, MappingRow>(&sql).bind(uuid).fetch_optional(p).await)?)
+    Ok(
+        on_pool!(db.read_pool(), p => sqlx::query_as::<_, MappingRow>(&sql).bind(uuid).fetch_optional(p).await)?,
+    )
 }
 
 /// Changes to a mapping; `None` leaves a field alone (`description: Some(None)` clears it).

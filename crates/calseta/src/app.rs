@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use calseta_services::api_keys::ApiKeyService;
+use calseta_services::alert_enrichment::{EnrichAlert, NoEnrichmentProviders};
 use calseta_services::crypto::{self, EncryptionKey, KeySource};
 use calseta_services::jobs::{PRUNE_FINISHED_JOBS, PruneFinishedJobs};
 use calseta_services::worker::{JobHandler, JobRegistry, Worker};
-use calseta_services::{ServiceError, bootstrap};
+use calseta_services::{ServiceError, Services, bootstrap};
 use calseta_store::{Db, DbOptions, StoreError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -104,13 +104,29 @@ impl Running {
     }
 }
 
+/// Builds the services and seeds what every process expects to find (system mappings).
+pub async fn services(config: &Config, db: &Db) -> Result<Arc<Services>, StartError> {
+    let services = Arc::new(config.services(db.clone()));
+    services.mappings.seed_system().await?;
+    Ok(services)
+}
+
 /// The job handlers of this build.
 pub fn job_registry(
     config: &Config,
+    services: &Services,
     extra: Vec<(calseta_services::jobs::JobKind, Arc<dyn JobHandler>)>,
 ) -> JobRegistry {
     let mut registry = JobRegistry::new();
     registry.register(PRUNE_FINISHED_JOBS, Arc::new(PruneFinishedJobs { retention: config.job_retention }));
+    // The enrichment engine plugs in here, in place of `NoEnrichmentProviders`.
+    registry.register(
+        config.enrich_job(),
+        Arc::new(EnrichAlert {
+            mappings: services.mappings.clone(),
+            enricher: Arc::new(NoEnrichmentProviders),
+        }),
+    );
     for (kind, handler) in extra {
         registry.register(kind, handler);
     }
@@ -122,8 +138,8 @@ pub async fn start(config: &Config, options: ServeOptions) -> Result<Running, St
     let started = Instant::now();
     let db = open_database(config).await?;
     encryption_key(config, &db)?;
-    let keys = Arc::new(ApiKeyService::new(db.clone()));
-    let bootstrap_key = bootstrap::issue_bootstrap_key_once(&keys).await?.map(|issued| issued.plain);
+    let services = services(config, &db).await?;
+    let bootstrap_key = bootstrap::issue_bootstrap_key_once(&services.keys).await?.map(|issued| issued.plain);
 
     let listener = tokio::net::TcpListener::bind(&options.bind)
         .await
@@ -132,7 +148,7 @@ pub async fn start(config: &Config, options: ServeOptions) -> Result<Running, St
         listener.local_addr().map_err(|source| StartError::Bind { addr: options.bind.clone(), source })?;
     let (shutdown, shutdown_rx) = watch::channel(false);
 
-    let state = calseta_api::AppState::new(db.clone(), keys, config.api_settings());
+    let state = calseta_api::AppState::new(services.clone(), config.api_settings());
     let app = calseta_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let mut server_shutdown = shutdown_rx.clone();
     let server = tokio::spawn(async move {
@@ -145,8 +161,11 @@ pub async fn start(config: &Config, options: ServeOptions) -> Result<Running, St
     });
     let mut tasks = vec![server];
     if options.run_worker {
-        let worker =
-            Worker::new(db.clone(), job_registry(config, options.extra_jobs), config.worker_config());
+        let worker = Worker::new(
+            db.clone(),
+            job_registry(config, &services, options.extra_jobs),
+            config.worker_config(),
+        );
         tasks.push(tokio::spawn(worker.run(shutdown_rx)));
     }
     tracing::info!(

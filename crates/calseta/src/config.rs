@@ -42,6 +42,14 @@ pub struct Config {
     pub job_retention: Duration,
     /// `ENCRYPTION_KEY`.
     pub encryption_key: Option<String>,
+    /// `ALERT_DEDUP_WINDOW_HOURS` (24; 0 disables dedup).
+    pub alert_dedup_window_hours: u32,
+    /// `QUEUE_MAX_RETRIES` (3): attempts of an `enrich_alert` job.
+    pub queue_max_retries: u32,
+    /// `QUEUE_RETRY_BACKOFF_SECONDS` (60): first back-off of `enrich_alert`, doubled per retry.
+    pub queue_retry_backoff: Duration,
+    /// `SENTINEL_WEBHOOK_SECRET`, `ELASTIC_WEBHOOK_SECRET`, `SPLUNK_WEBHOOK_SECRET` by source name.
+    pub webhook_secrets: std::collections::HashMap<String, String>,
     /// `RATE_LIMIT_AUTHED_PER_MINUTE` (600).
     pub rate_limit_authed: u32,
     /// `RATE_LIMIT_INGEST_PER_MINUTE` (100).
@@ -180,6 +188,17 @@ impl Config {
             worker_shutdown_grace: Duration::from_secs(r.number("WORKER_SHUTDOWN_GRACE_SECONDS", 25u64, 0)),
             job_retention: Duration::from_secs(r.number("JOB_RETENTION_HOURS", 24u64, 0) * 3600),
             encryption_key: r.raw("ENCRYPTION_KEY"),
+            alert_dedup_window_hours: r.number("ALERT_DEDUP_WINDOW_HOURS", 24u32, 0),
+            queue_max_retries: r.number("QUEUE_MAX_RETRIES", 3u32, 1),
+            queue_retry_backoff: Duration::from_secs(r.number("QUEUE_RETRY_BACKOFF_SECONDS", 60u64, 0)),
+            webhook_secrets: [
+                ("sentinel", "SENTINEL_WEBHOOK_SECRET"),
+                ("elastic", "ELASTIC_WEBHOOK_SECRET"),
+                ("splunk", "SPLUNK_WEBHOOK_SECRET"),
+            ]
+            .into_iter()
+            .filter_map(|(source, var)| r.raw(var).map(|secret| (source.to_string(), secret)))
+            .collect(),
             rate_limit_authed: r.number("RATE_LIMIT_AUTHED_PER_MINUTE", 600u32, 0),
             rate_limit_ingest: r.number("RATE_LIMIT_INGEST_PER_MINUTE", 100u32, 0),
             rate_limit_enrichment: r.number("RATE_LIMIT_ENRICHMENT_PER_MINUTE", 60u32, 0),
@@ -220,6 +239,26 @@ impl Config {
                 unauthed: self.rate_limit_unauthed,
             },
         }
+    }
+
+    /// The `enrich_alert` job kind with the configured retry policy.
+    pub fn enrich_job(&self) -> calseta_services::jobs::JobKind {
+        calseta_services::alert_enrichment::enrich_alert_kind(
+            self.queue_max_retries,
+            self.queue_retry_backoff,
+        )
+    }
+
+    /// The use-case services over `db`.
+    pub fn services(&self, db: calseta_store::Db) -> calseta_services::Services {
+        calseta_services::Services::new(
+            db,
+            calseta_services::ingestion::IngestSettings {
+                dedup_window_hours: self.alert_dedup_window_hours,
+                webhook_secrets: self.webhook_secrets.clone(),
+                enrich_job: self.enrich_job(),
+            },
+        )
     }
 
     /// The worker settings.

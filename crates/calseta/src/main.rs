@@ -185,9 +185,13 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             logging::init(config.log_level, config.log_format, "worker", &config.app_version);
             let db = app::open_database(&config).await.map_err(|e| e.to_string())?;
             app::encryption_key(&config, &db).map_err(|e| e.to_string())?;
+            let services = app::services(&config, &db).await.map_err(|e| e.to_string())?;
             let (stop, stop_rx) = tokio::sync::watch::channel(false);
-            let worker =
-                Worker::new(db.clone(), app::job_registry(&config, Vec::new()), config.worker_config());
+            let worker = Worker::new(
+                db.clone(),
+                app::job_registry(&config, &services, Vec::new()),
+                config.worker_config(),
+            );
             let handle = tokio::spawn(worker.run(stop_rx));
             app::termination_signal().await;
             tracing::info!("shutting down");

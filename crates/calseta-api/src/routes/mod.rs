@@ -1,5 +1,9 @@
 //! One module per resource.
 
+pub mod alerts;
 pub mod api_keys;
 pub mod health;
+pub mod indicator_mappings;
+pub mod indicators;
+pub mod ingest;
 pub mod jobs;

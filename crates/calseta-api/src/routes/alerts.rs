@@ -1,0 +1,653 @@
+//! `/v1/alerts`: list, detail, analyst changes, delete, findings, indicators, activity, the
+//! relationship graph and re-enrichment. (Ingest lives in `routes::ingest`.)
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use calseta_core::pagination::PageRequest;
+use calseta_services::activity::Actor;
+use calseta_services::alerts::{
+    AlertDetail, AlertPatch, FindingInput, enrichment_outcomes, enrichment_summary, graph_alert_node,
+};
+use calseta_store::alerts::{AlertFilter, AlertSummaryRow};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::{Authed, scope};
+use crate::envelope::{Envelope, ListEnvelope, PageParams, query_error};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::serde_util::double_option;
+use crate::views::{ActivityEventResponse, DetectionRuleResponse, IndicatorResponse, raw_json};
+
+/// An alert in a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertSummary {
+    uuid: Uuid,
+    title: String,
+    description: Option<String>,
+    severity: String,
+    status: String,
+    enrichment_status: String,
+    source_name: String,
+    occurred_at: DateTime<Utc>,
+    ingested_at: DateTime<Utc>,
+    is_enriched: bool,
+    duplicate_count: i32,
+    tags: Vec<String>,
+    close_classification: Option<String>,
+    closed_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<AlertSummaryRow> for AlertSummary {
+    fn from(r: AlertSummaryRow) -> Self {
+        AlertSummary {
+            uuid: r.uuid,
+            title: r.title,
+            description: r.description,
+            severity: r.severity,
+            status: r.status,
+            enrichment_status: r.enrichment_status,
+            source_name: r.source_name,
+            occurred_at: r.occurred_at,
+            ingested_at: r.ingested_at,
+            is_enriched: r.is_enriched,
+            duplicate_count: r.duplicate_count,
+            tags: r.tags.0,
+            close_classification: r.close_classification,
+            closed_at: r.closed_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A full alert.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertResponse {
+    uuid: Uuid,
+    title: String,
+    description: Option<String>,
+    severity: String,
+    status: String,
+    enrichment_status: String,
+    source_name: String,
+    occurred_at: DateTime<Utc>,
+    ingested_at: DateTime<Utc>,
+    enriched_at: Option<DateTime<Utc>>,
+    is_enriched: bool,
+    fingerprint: Option<String>,
+    duplicate_count: i32,
+    last_seen_at: Option<DateTime<Utc>>,
+    close_classification: Option<String>,
+    /// Analyst notes recorded at close (Calseta addition).
+    close_notes: Option<String>,
+    acknowledged_at: Option<DateTime<Utc>>,
+    triaged_at: Option<DateTime<Utc>>,
+    closed_at: Option<DateTime<Utc>>,
+    tags: Vec<String>,
+    /// Internal id, as in Calseta v1.
+    detection_rule_id: Option<i64>,
+    /// The payload exactly as received.
+    #[schema(value_type = Object)]
+    raw_payload: Box<RawValue>,
+    /// The override, else the worst indicator verdict.
+    malice: String,
+    malice_override: Option<String>,
+    malice_override_source: Option<String>,
+    malice_override_at: Option<DateTime<Utc>>,
+    indicators: Vec<IndicatorResponse>,
+    detection_rule: Option<DetectionRuleResponse>,
+    #[schema(value_type = Vec<Object>)]
+    context_documents: Vec<Value>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    agent_findings: Option<Value>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// `{"data": <alert>, "meta": <computed metadata>}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertEnvelope {
+    data: AlertResponse,
+    #[schema(value_type = Object)]
+    meta: Value,
+}
+
+fn alert_envelope(detail: AlertDetail) -> AlertEnvelope {
+    let malice = detail.malice().as_str().to_string();
+    let (succeeded, failed, skipped) = enrichment_outcomes(&detail.indicators);
+    let a = detail.alert;
+    let meta = json!({
+        "generated_at": calseta_store::now(),
+        "alert_source": a.source_name,
+        "indicator_count": detail.indicators.len(),
+        "enrichment": {"succeeded": succeeded, "failed": failed, "skipped": skipped, "enriched_at": a.enriched_at},
+        "detection_rule_matched": a.detection_rule_id.is_some(),
+        "context_documents_applied": 0,
+    });
+    let data = AlertResponse {
+        uuid: a.uuid,
+        title: a.title,
+        description: a.description,
+        severity: a.severity,
+        status: a.status,
+        enrichment_status: a.enrichment_status,
+        source_name: a.source_name,
+        occurred_at: a.occurred_at,
+        ingested_at: a.ingested_at,
+        enriched_at: a.enriched_at,
+        is_enriched: a.is_enriched,
+        fingerprint: a.fingerprint,
+        duplicate_count: a.duplicate_count,
+        last_seen_at: a.last_seen_at,
+        close_classification: a.close_classification,
+        close_notes: a.close_notes,
+        acknowledged_at: a.acknowledged_at,
+        triaged_at: a.triaged_at,
+        closed_at: a.closed_at,
+        tags: a.tags.0,
+        detection_rule_id: a.detection_rule_id,
+        raw_payload: raw_json(&a.raw_payload),
+        malice,
+        malice_override: a.malice_override,
+        malice_override_source: a.malice_override_source,
+        malice_override_at: a.malice_override_at,
+        indicators: detail.indicators.into_iter().map(|i| IndicatorResponse::from_row(i, false)).collect(),
+        detection_rule: detail.detection_rule.map(Into::into),
+        context_documents: Vec::new(),
+        agent_findings: a.agent_findings.map(|j| j.0),
+        created_at: a.created_at,
+        updated_at: a.updated_at,
+    };
+    AlertEnvelope { data, meta }
+}
+
+/// Filters of `GET /v1/alerts` (comma-separated lists match any value).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct AlertListParams {
+    /// Open, Triaging, Escalated, Closed
+    status: Option<String>,
+    /// Pending, Informational, Low, Medium, High, Critical
+    severity: Option<String>,
+    source_name: Option<String>,
+    /// Pending, Enriched, Failed
+    enrichment_status: Option<String>,
+    is_enriched: Option<bool>,
+    detection_rule_uuid: Option<Uuid>,
+    /// occurred_at ≥ (ISO 8601)
+    from_time: Option<String>,
+    /// occurred_at ≤ (ISO 8601)
+    to_time: Option<String>,
+    /// Repeat to require several tags: `?tags=a&tags=b`
+    tags: Option<Vec<String>>,
+    /// title, status, severity, source_name, occurred_at (default), created_at
+    sort_by: Option<String>,
+    /// asc or desc (default)
+    sort_order: Option<String>,
+    page: Option<i64>,
+    page_size: Option<i64>,
+}
+
+struct Query(HashMap<String, Vec<String>>);
+
+impl Query {
+    fn parse(raw: Option<&str>) -> Self {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+            map.entry(k.into_owned()).or_default().push(v.into_owned());
+        }
+        Query(map)
+    }
+
+    fn one(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(|v| v.last()).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    fn list(&self, name: &str) -> Vec<String> {
+        self.one(name)
+            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
+    fn all(&self, name: &str) -> Vec<String> {
+        self.0.get(name).map(|v| v.iter().filter(|s| !s.is_empty()).cloned().collect()).unwrap_or_default()
+    }
+
+    fn int(&self, name: &str, errors: &mut Vec<calseta_services::FieldError>) -> Option<i64> {
+        let text = self.one(name)?;
+        text.parse().map_err(|_| errors.push(query_error(name, "Input should be a valid integer"))).ok()
+    }
+
+    fn boolean(&self, name: &str, errors: &mut Vec<calseta_services::FieldError>) -> Option<bool> {
+        match self.one(name)?.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Some(true),
+            "false" | "0" | "no" | "off" => Some(false),
+            _ => {
+                errors.push(query_error(name, "Input should be a valid boolean"));
+                None
+            }
+        }
+    }
+
+    fn time(&self, name: &str, errors: &mut Vec<calseta_services::FieldError>) -> Option<DateTime<Utc>> {
+        let text = self.one(name)?;
+        let parsed = calseta_core::time::parse_timestamp(text);
+        if parsed.is_none() {
+            errors.push(query_error(name, "Input should be a valid datetime"));
+        }
+        parsed
+    }
+
+    fn page(&self, errors: &mut Vec<calseta_services::FieldError>) -> Result<PageRequest, ApiError> {
+        let params = PageParams { page: self.int("page", errors), page_size: self.int("page_size", errors) };
+        params.validate()
+    }
+}
+
+fn bad_sort(message: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", message.to_string())
+}
+
+/// List alerts, newest `occurred_at` first by default.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts",
+    tag = "alerts",
+    params(AlertListParams),
+    security(("api_key" = ["alerts:read"])),
+    responses(
+        (status = 200, body = ListEnvelope<AlertSummary>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    )
+)]
+pub async fn list_alerts(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AlertsRead>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ListEnvelope<AlertSummary>>, ApiError> {
+    let q = Query::parse(raw.as_deref());
+    let mut errors = Vec::new();
+    let sort_by = q.one("sort_by").unwrap_or("occurred_at").to_string();
+    if !["title", "status", "severity", "source_name", "occurred_at", "created_at"]
+        .contains(&sort_by.as_str())
+    {
+        return Err(bad_sort(
+            "sort_by must be one of title, status, severity, source_name, occurred_at, created_at.",
+        ));
+    }
+    let descending = match q.one("sort_order") {
+        None | Some("desc") => true,
+        Some("asc") => false,
+        Some(_) => return Err(bad_sort("sort_order must be asc or desc.")),
+    };
+    let detection_rule_id = match q.one("detection_rule_uuid") {
+        None => None,
+        Some(text) => match Uuid::parse_str(text) {
+            // An unknown rule matches nothing.
+            Ok(uuid) => Some(state.services().alerts.detection_rule_id(uuid).await?.unwrap_or(-1)),
+            Err(_) => {
+                errors.push(query_error("detection_rule_uuid", "Input should be a valid UUID"));
+                None
+            }
+        },
+    };
+    let filter = AlertFilter {
+        statuses: q.list("status"),
+        severities: q.list("severity"),
+        source_names: q.list("source_name"),
+        enrichment_statuses: q.list("enrichment_status"),
+        is_enriched: q.boolean("is_enriched", &mut errors),
+        detection_rule_id,
+        from_time: q.time("from_time", &mut errors),
+        to_time: q.time("to_time", &mut errors),
+        tags: q.all("tags"),
+        sort_by,
+        descending,
+    };
+    let page = q.page(&mut errors)?;
+    if !errors.is_empty() {
+        return Err(ApiError::validation(&errors));
+    }
+    let (rows, total) = state.services().alerts.list(&filter, page).await?;
+    Ok(Json(ListEnvelope::new(rows.into_iter().map(Into::into).collect(), total, page)))
+}
+
+/// One alert with its indicators, detection rule and computed metadata.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts/{uuid}",
+    tag = "alerts",
+    params(("uuid" = Uuid, Path, description = "Alert id")),
+    security(("api_key" = ["alerts:read"])),
+    responses((status = 200, body = AlertEnvelope), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn get_alert(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AlertsRead>,
+    ApiPath(uuid): ApiPath<Uuid>,
+) -> Result<Json<AlertEnvelope>, ApiError> {
+    Ok(Json(alert_envelope(state.services().alerts.detail(uuid).await?)))
+}
+
+/// Body of `PATCH /v1/alerts/{uuid}`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AlertPatchRequest {
+    /// Open, Triaging, Escalated or Closed (Closed needs `close_classification` in the same request).
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    severity: Option<String>,
+    /// One of the seven close classifications; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    close_classification: Option<Option<String>>,
+    /// Replaces the tag list.
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+    /// Pending, Benign, Suspicious or Malicious.
+    #[serde(default)]
+    malice_override: Option<String>,
+    /// Clears the override (wins over `malice_override`).
+    #[serde(default)]
+    reset_malice_override: Option<bool>,
+    /// Analyst notes (shown with past alerts); `null` clears them.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    close_notes: Option<Option<String>>,
+}
+
+/// Change status (with lifecycle stamps), severity, tags, classification, notes or the malice override.
+#[utoipa::path(
+    patch,
+    path = "/v1/alerts/{uuid}",
+    tag = "alerts",
+    params(("uuid" = Uuid, Path, description = "Alert id")),
+    request_body = AlertPatchRequest,
+    security(("api_key" = ["alerts:write"])),
+    responses((status = 200, body = AlertEnvelope), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody))
+)]
+pub async fn patch_alert(
+    State(state): State<AppState>,
+    auth: Authed<scope::AlertsWrite>,
+    ApiPath(uuid): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<AlertPatchRequest>,
+) -> Result<Json<AlertEnvelope>, ApiError> {
+    let patch = AlertPatch {
+        status: body.status,
+        severity: body.severity,
+        close_classification: body.close_classification,
+        tags: body.tags,
+        malice_override: body.malice_override,
+        reset_malice_override: body.reset_malice_override.unwrap_or(false),
+        close_notes: body.close_notes,
+    };
+    let detail = state.services().alerts.patch(uuid, patch, &Actor::api(&auth.key)).await?;
+    Ok(Json(alert_envelope(detail)))
+}
+
+/// Delete an alert (its indicator links go with it; activity rows stay).
+#[utoipa::path(
+    delete,
+    path = "/v1/alerts/{uuid}",
+    tag = "alerts",
+    params(("uuid" = Uuid, Path, description = "Alert id")),
+    security(("api_key" = ["alerts:write"])),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn delete_alert(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AlertsWrite>,
+    ApiPath(uuid): ApiPath<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    state.services().alerts.delete(uuid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of `POST /v1/alerts/{uuid}/findings`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct FindingRequest {
+    /// 1..255 characters.
+    agent_name: String,
+    /// 1..50 000 characters.
+    summary: String,
+    /// low, medium or high.
+    #[serde(default)]
+    confidence: Option<String>,
+    #[serde(default)]
+    recommended_action: Option<String>,
+    /// Any object up to 64 KB.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    evidence: Option<Value>,
+}
+
+/// Post an agent's finding.
+#[utoipa::path(
+    post,
+    path = "/v1/alerts/{uuid}/findings",
+    tag = "alerts",
+    params(("uuid" = Uuid, Path, description = "Alert id")),
+    request_body = FindingRequest,
+    security(("api_key" = ["alerts:write"])),
+    responses((status = 201, description = "The finding", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody))
+)]
+pub async fn add_finding(
+    State(state): State<AppState>,
+    auth: Authed<scope::AlertsWrite>,
+    ApiPath(uuid): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<FindingRequest>,
+) -> Result<(StatusCode, Json<Envelope<Value>>), ApiError> {
+    let input = FindingInput {
+        agent_name: body.agent_name,
+        summary: body.summary,
+        confidence: body.confidence,
+        recommended_action: body.recommended_action,
+        evidence: body.evidence,
+    };
+    let finding = state.services().alerts.add_finding(uuid, input, &Actor::api(&auth.key)).await?;
+    Ok((StatusCode::CREATED, Json(Envelope::new(finding))))
+}
+
+/// The alert's findings, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts/{uuid}/findings",
+    tag = "alerts",
+    params(("uuid" = Uuid, Path, description = "Alert id")),
+    security(("api_key" = ["alerts:read"])),
+    responses((status = 200, description = "Findings", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn list_findings(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AlertsRead>,
+    ApiPath(uuid): ApiPath<Uuid>,
+) -> Result<Json<Envelope<Vec<Value>>>, ApiError> {
+    Ok(Json(Envelope::new(state.services().alerts.findings(uuid).await?)))
+}
+
+/// The alert's indicators.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts/{uuid}/indicators",
+    tag = "alerts",
+    params(("uuid" = Uuid, Path, description = "Alert id")),
+    security(("api_key" = ["alerts:read"])),
+    responses((status = 200, body = Envelope<Vec<IndicatorResponse>>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn list_indicators(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AlertsRead>,
+    ApiPath(uuid): ApiPath<Uuid>,
+) -> Result<Json<Envelope<Vec<IndicatorResponse>>>, ApiError> {
+    let rows = state.services().alerts.indicators(uuid).await?;
+    Ok(Json(Envelope::new(rows.into_iter().map(|r| IndicatorResponse::from_row(r, false)).collect())))
+}
+
+/// One indicator to add.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewIndicator {
+    /// One of the eight types.
+    #[serde(rename = "type")]
+    kind: String,
+    /// 1..2048 characters; normalized like extracted values.
+    value: String,
+}
+
+/// Body of `POST /v1/alerts/{uuid}/indicators`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AddIndicatorsRequest {
+    /// 1..100 indicators.
+    indicators: Vec<NewIndicator>,
+}
+
+/// `?enrich=` (default true).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EnrichParam {
+    /// Queue a new enrichment run afterwards.
+    enrich: Option<bool>,
+}
+
+/// Add indicators by hand.
+#[utoipa::path(
+    post,
+    path = "/v1/alerts/{uuid}/indicators",
+    tag = "alerts",
+    params(("uuid" = Uuid, Path, description = "Alert id"), EnrichParam),
+    request_body = AddIndicatorsRequest,
+    security(("api_key" = ["alerts:write"])),
+    responses((status = 201, description = "{added_count, indicators, enrich_requested}", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody))
+)]
+pub async fn add_indicators(
+    State(state): State<AppState>,
+    auth: Authed<scope::AlertsWrite>,
+    ApiPath(uuid): ApiPath<Uuid>,
+    ApiQuery(params): ApiQuery<EnrichParam>,
+    ApiJson(body): ApiJson<AddIndicatorsRequest>,
+) -> Result<(StatusCode, Json<Envelope<Value>>), ApiError> {
+    let enrich = params.enrich.unwrap_or(true);
+    let items: Vec<(String, String)> = body.indicators.into_iter().map(|i| (i.kind, i.value)).collect();
+    let rows = state.services().alerts.add_indicators(uuid, &items, enrich, &Actor::api(&auth.key)).await?;
+    let indicators: Vec<IndicatorResponse> =
+        rows.into_iter().map(|r| IndicatorResponse::from_row(r, false)).collect();
+    let data = json!({"added_count": indicators.len(), "indicators": indicators, "enrich_requested": enrich});
+    Ok((StatusCode::CREATED, Json(Envelope::new(data))))
+}
+
+/// The alert's activity log, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts/{uuid}/activity",
+    tag = "alerts",
+    params(("uuid" = Uuid, Path, description = "Alert id"), PageParams),
+    security(("api_key" = ["alerts:read"])),
+    responses((status = 200, body = ListEnvelope<ActivityEventResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody))
+)]
+pub async fn list_activity(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AlertsRead>,
+    ApiPath(uuid): ApiPath<Uuid>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<ListEnvelope<ActivityEventResponse>>, ApiError> {
+    let page = params.validate()?;
+    let (rows, total) = state.services().alerts.activity(uuid, page).await?;
+    Ok(Json(ListEnvelope::new(rows.into_iter().map(Into::into).collect(), total, page)))
+}
+
+/// `?sibling_limit=` (1..50, default 10).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GraphParams {
+    /// Other alerts listed per indicator.
+    sibling_limit: Option<i64>,
+}
+
+/// The alert, its indicators, and for each indicator the other alerts that share it.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts/{uuid}/relationship-graph",
+    tag = "alerts",
+    params(("uuid" = Uuid, Path, description = "Alert id"), GraphParams),
+    security(("api_key" = ["alerts:read"])),
+    responses((status = 200, description = "{alert, indicators}", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody))
+)]
+pub async fn relationship_graph(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AlertsRead>,
+    ApiPath(uuid): ApiPath<Uuid>,
+    ApiQuery(params): ApiQuery<GraphParams>,
+) -> Result<Json<Envelope<Value>>, ApiError> {
+    let limit = params.sibling_limit.unwrap_or(10);
+    if !(1..=50).contains(&limit) {
+        return Err(ApiError::validation(&[query_error(
+            "sibling_limit",
+            "Input should be between 1 and 50",
+        )]));
+    }
+    let (alert, indicators, counts, siblings) = state.services().alerts.graph(uuid, limit).await?;
+    let counts: HashMap<i64, i64> = counts.into_iter().collect();
+    let mut by_indicator: HashMap<i64, Vec<Value>> = HashMap::new();
+    for s in siblings {
+        by_indicator.entry(s.indicator_id).or_default().push(graph_alert_node(
+            s.uuid,
+            &s.title,
+            &s.severity,
+            &s.status,
+            &s.source_name,
+            s.occurred_at,
+            &s.tags.0,
+        ));
+    }
+    let nodes: Vec<Value> = indicators
+        .iter()
+        .map(|i| {
+            json!({
+                "uuid": i.uuid, "type": i.kind, "value": i.value, "malice": i.malice, "first_seen": i.first_seen,
+                "last_seen": i.last_seen, "is_enriched": i.is_enriched, "enrichment_summary": enrichment_summary(i),
+                "total_alert_count": counts.get(&i.id).copied().unwrap_or(0),
+                "sibling_alerts": by_indicator.remove(&i.id).unwrap_or_default(),
+            })
+        })
+        .collect();
+    let node = graph_alert_node(
+        alert.uuid,
+        &alert.title,
+        &alert.severity,
+        &alert.status,
+        &alert.source_name,
+        alert.occurred_at,
+        &alert.tags.0,
+    );
+    Ok(Json(Envelope::new(json!({"alert": node, "indicators": nodes}))))
+}
+
+/// Queue a new extraction and enrichment run.
+#[utoipa::path(
+    post,
+    path = "/v1/alerts/{uuid}/enrich",
+    tag = "alerts",
+    params(("uuid" = Uuid, Path, description = "Alert id")),
+    security(("api_key" = ["alerts:write"])),
+    responses((status = 202, description = "{\"message\": \"Enrichment queued\"}", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn re_enrich(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AlertsWrite>,
+    ApiPath(uuid): ApiPath<Uuid>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    state.services().alerts.re_enrich(uuid).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"data": {"message": "Enrichment queued"}}))))
+}
