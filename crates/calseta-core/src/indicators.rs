@@ -149,11 +149,18 @@ fn normalize_url(value: &str) -> Result<String, String> {
     Ok(format!("{}://{}{}{}", scheme.to_ascii_lowercase(), userinfo, hostport.to_lowercase(), tail))
 }
 
+/// Account names keep their case (some directories are case-sensitive), but the domain of a
+/// UPN-style `user@domain` account is a DNS name, so it is lower-cased.
 fn normalize_account(value: &str) -> Result<String, String> {
     if value.chars().any(|c| c.is_control()) {
         return Err("account names cannot contain control characters".into());
     }
-    Ok(value.to_string())
+    match value.rsplit_once('@') {
+        Some((user, domain)) if !user.is_empty() && valid_hostname(domain.trim_end_matches('.')) => {
+            Ok(format!("{user}@{}", domain.trim_end_matches('.').to_lowercase()))
+        }
+        _ => Ok(value.to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -178,6 +185,7 @@ mod tests {
         );
         assert_eq!(n(Url, "hxxps://Evil[.]COM/Path?Q=1"), Ok("https://evil.com/Path?Q=1".into()));
         assert_eq!(n(Account, "  DOMAIN\\Admin "), Ok("DOMAIN\\Admin".into()));
+        assert_eq!(n(Account, "M.Okafor@Contoso.COM"), Ok("M.Okafor@contoso.com".into()));
     }
 
     #[test]

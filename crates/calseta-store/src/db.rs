@@ -93,6 +93,12 @@ impl Db {
                 .foreign_keys(true);
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
             let path = (!in_memory).then(|| base.get_filename().to_path_buf());
+            // Creating the file and switching it to WAL takes an exclusive lock; processes opening
+            // a new file at the same moment would deadlock on it, so they take turns.
+            let _opening = match &path {
+                Some(path) => Some(lock_file(path).await?),
+                None => None,
+            };
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)

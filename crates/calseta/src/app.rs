@@ -35,14 +35,28 @@ pub enum StartError {
     },
 }
 
-/// Connects to and migrates the configured database.
-pub async fn open_database(config: &Config) -> Result<Db, StartError> {
+/// Connects to the configured database.
+pub async fn connect_database(config: &Config) -> Result<Db, StartError> {
     let options = DbOptions {
         url: config.database_url.clone(),
         max_connections: config.database_pool_size,
         sqlite_synchronous_full: config.sqlite_synchronous_full,
     };
-    let db = Db::connect(&options).await?;
+    Ok(Db::connect(&options).await?)
+}
+
+/// Connects to and migrates the configured database (operations commands).
+pub async fn open_database(config: &Config) -> Result<Db, StartError> {
+    let db = connect_database(config).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// Connects, checks the encryption key — before touching the schema, so a misconfigured process
+/// changes nothing — then migrates.
+pub async fn open_for_service(config: &Config) -> Result<Db, StartError> {
+    let db = connect_database(config).await?;
+    encryption_key(config, &db)?;
     db.migrate().await?;
     Ok(db)
 }
@@ -136,8 +150,7 @@ pub fn job_registry(
 /// Starts the API server (and the worker unless disabled).
 pub async fn start(config: &Config, options: ServeOptions) -> Result<Running, StartError> {
     let started = Instant::now();
-    let db = open_database(config).await?;
-    encryption_key(config, &db)?;
+    let db = open_for_service(config).await?;
     let services = services(config, &db).await?;
     let bootstrap_key = bootstrap::issue_bootstrap_key_once(&services.keys).await?.map(|issued| issued.plain);
 

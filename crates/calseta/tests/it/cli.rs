@@ -110,8 +110,8 @@ fn configuration_errors_stop_startup_with_a_clear_message() {
     assert_eq!(text(&out.stdout).trim().len(), 44);
 }
 
-#[test]
-fn postgres_requires_an_encryption_key() {
+#[tokio::test]
+async fn postgres_requires_an_encryption_key() {
     let Some(admin) = pg_admin_url() else {
         // SQLite run: a missing key is generated instead (covered by the serve test).
         return;

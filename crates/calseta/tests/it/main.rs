@@ -4,10 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout, clippy::print_stderr)]
 
+mod alerts;
 mod api_keys;
 mod cli;
 mod helpers;
 mod http;
+mod ingest;
 mod jobs;
 mod schema;
 mod scopes;
