@@ -375,3 +375,42 @@ async fn indicator_mappings_drive_extraction() {
     let (status, _) = app.get(&format!("/v1/indicator-mappings/{custom}"), &key).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn a_mapping_created_in_one_process_reaches_another_within_seconds() {
+    // `app` runs the worker; `other` is a second API process on the same database.
+    let app = spawn_app().await;
+    let other = calseta::app::start(
+        &config_from(&app.env),
+        calseta::app::ServeOptions { bind: "127.0.0.1:0".into(), run_worker: false, extra_jobs: vec![] },
+    )
+    .await
+    .unwrap();
+    let other_url = format!("http://{}", other.addr);
+    // Warm the worker's rule cache.
+    ingest(&app, json!({"title": "warm-up", "vendor": {"c2": "198.51.100.1"}})).await;
+
+    let resp = app
+        .client
+        .post(format!("{other_url}/v1/indicator-mappings"))
+        .bearer_auth(&app.admin_key)
+        .json(&json!({"field_path": "vendor.c2", "indicator_type": "ip", "extraction_target": "raw_payload"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+
+    let mut attempt = 0;
+    eventually("the worker process to apply the new mapping", std::time::Duration::from_secs(15), || {
+        attempt += 1;
+        let title = format!("probe {attempt}");
+        let app = &app;
+        async move {
+            let uuid = ingest(app, json!({"title": title, "vendor": {"c2": "198.51.100.1"}})).await;
+            let (_, detail) = app.get(&format!("/v1/alerts/{uuid}"), &app.admin_key).await;
+            (detail["data"]["indicators"][0]["value"] == "198.51.100.1").then_some(())
+        }
+    })
+    .await;
+    other.shutdown().await;
+}
