@@ -33,6 +33,15 @@ pub fn enrich_alert_kind(max_attempts: u32, backoff: Duration) -> JobKind {
     }
 }
 
+/// Queues an enrichment run of the alert inside the caller's transaction.
+pub async fn enqueue_run(
+    tx: &mut calseta_store::Tx,
+    kind: &JobKind,
+    alert_uuid: Uuid,
+) -> Result<Uuid, crate::ServiceError> {
+    crate::jobs::enqueue(tx, kind, json!({"alert_uuid": alert_uuid}), Duration::ZERO).await
+}
+
 /// What an enrichment run did, per provider name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EnrichmentSummary {

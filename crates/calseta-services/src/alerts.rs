@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::activity::{self, Actor};
-use crate::jobs::{self, JobKind};
+use crate::alert_enrichment;
+use crate::jobs::JobKind;
 use crate::{FieldError, ServiceError};
 
 /// An alert with what its detail view shows.
@@ -304,10 +305,7 @@ impl AlertService {
             "evidence": input.evidence,
             "posted_at": calseta_store::now(),
         });
-        let mut findings = match alert.agent_findings.map(|j| j.0) {
-            Some(Value::Array(items)) => items,
-            _ => Vec::new(),
-        };
+        let mut findings = findings_of(&alert);
         findings.push(finding.clone());
         repo::set_findings(&mut tx, alert.id, &Value::Array(findings)).await?;
         let refs = json!({
@@ -321,11 +319,7 @@ impl AlertService {
 
     /// Findings, oldest first.
     pub async fn findings(&self, uuid: Uuid) -> Result<Vec<Value>, ServiceError> {
-        let alert = self.row(uuid).await?;
-        let mut items = match alert.agent_findings.map(|j| j.0) {
-            Some(Value::Array(items)) => items,
-            _ => Vec::new(),
-        };
+        let mut items = findings_of(&self.row(uuid).await?);
         items.sort_by(|a, b| {
             a["posted_at"].as_str().unwrap_or_default().cmp(b["posted_at"].as_str().unwrap_or_default())
         });
@@ -382,13 +376,7 @@ impl AlertService {
             rows.push(indicators::upsert_and_link(&mut tx, alert.id, kind.as_str(), value).await?);
         }
         if enrich {
-            jobs::enqueue(
-                &mut tx,
-                &self.enrich_job,
-                json!({"alert_uuid": alert.uuid}),
-                std::time::Duration::ZERO,
-            )
-            .await?;
+            alert_enrichment::enqueue_run(&mut tx, &self.enrich_job, alert.uuid).await?;
         }
         let listed: Vec<Value> = normalized.iter().map(|(k, v)| json!({"type": k, "value": v})).collect();
         let refs = json!({"indicator_count": rows.len(), "indicators": listed, "enrich_requested": enrich});
@@ -424,15 +412,17 @@ impl AlertService {
     pub async fn re_enrich(&self, uuid: Uuid) -> Result<(), ServiceError> {
         let mut tx = self.db.begin().await?;
         let alert = repo::get_in(&mut tx, uuid).await?.ok_or_else(not_found)?;
-        jobs::enqueue(
-            &mut tx,
-            &self.enrich_job,
-            json!({"alert_uuid": alert.uuid}),
-            std::time::Duration::ZERO,
-        )
-        .await?;
+        alert_enrichment::enqueue_run(&mut tx, &self.enrich_job, alert.uuid).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// The alert's findings list (empty when none were posted).
+fn findings_of(alert: &AlertRow) -> Vec<Value> {
+    match alert.agent_findings.as_ref().map(|j| &j.0) {
+        Some(Value::Array(items)) => items.clone(),
+        _ => Vec::new(),
     }
 }
 

@@ -15,8 +15,9 @@ use uuid::Uuid;
 
 use crate::ServiceError;
 use crate::activity::{self, Actor};
+use crate::alert_enrichment;
 use crate::api_keys::ApiKey;
-use crate::jobs::{self, JobKind};
+use crate::jobs::JobKind;
 use crate::mappings::MappingService;
 
 /// Ingestion settings.
@@ -188,13 +189,7 @@ impl IngestService {
             },
         )
         .await?;
-        jobs::enqueue(
-            &mut tx,
-            &self.settings.enrich_job,
-            json!({"alert_uuid": alert_uuid}),
-            std::time::Duration::ZERO,
-        )
-        .await?;
+        alert_enrichment::enqueue_run(&mut tx, &self.settings.enrich_job, alert_uuid).await?;
         let refs = json!({"source_name": source.name(), "severity": alert.severity, "title": alert.title});
         activity::record(&mut tx, &actor, "alert_ingested", Some(alert_id), refs).await?;
         tx.commit().await?;
