@@ -10,6 +10,7 @@ mod macros;
 pub mod activity;
 pub mod alerts;
 pub mod api_keys;
+pub mod enrichment;
 pub mod extraction;
 pub mod indicators;
 pub mod jobs;
