@@ -46,6 +46,24 @@ impl EncryptionKey {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    fn fernet(&self) -> Option<fernet::Fernet> {
+        fernet::Fernet::new(&self.0)
+    }
+
+    /// Encrypts a JSON value as v1 stores credentials: `{"_encrypted": "<fernet token>"}`.
+    pub fn encrypt_json(&self, value: &serde_json::Value) -> Result<serde_json::Value, ServiceError> {
+        let fernet =
+            self.fernet().ok_or_else(|| ServiceError::Config("ENCRYPTION_KEY is not a Fernet key".into()))?;
+        Ok(serde_json::json!({ "_encrypted": fernet.encrypt(value.to_string().as_bytes()) }))
+    }
+
+    /// Decrypts `{"_encrypted": …}`; `None` when absent, tampered with, or made with another key.
+    pub fn decrypt_json(&self, stored: &serde_json::Value) -> Option<serde_json::Value> {
+        let token = stored.get("_encrypted")?.as_str()?;
+        let plain = self.fernet()?.decrypt(token).ok()?;
+        serde_json::from_slice(&plain).ok()
+    }
 }
 
 /// Where the key in use came from (logged at startup, never the key itself).
@@ -134,6 +152,16 @@ mod tests {
         assert!(EncryptionKey::parse(key.expose()).is_ok());
         assert!(EncryptionKey::parse("not-a-key").is_err());
         assert!(EncryptionKey::parse(&URL_SAFE.encode([0u8; 16])).is_err());
+    }
+
+    #[test]
+    fn credentials_round_trip_and_tampering_is_refused() {
+        let key = EncryptionKey::generate();
+        let stored = key.encrypt_json(&serde_json::json!({"api_key": "s3cret"})).unwrap();
+        assert!(!stored.to_string().contains("s3cret"));
+        assert_eq!(key.decrypt_json(&stored), Some(serde_json::json!({"api_key": "s3cret"})));
+        assert_eq!(EncryptionKey::generate().decrypt_json(&stored), None);
+        assert_eq!(key.decrypt_json(&serde_json::json!({"_encrypted": "garbage"})), None);
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub struct HealthReport {
 }
 
 /// Runs every probe, each bounded by a timeout.
-pub async fn check(db: &Db, env: &(dyn Fn(&str) -> Option<String> + Sync)) -> HealthReport {
+pub async fn check(db: &Db, env: &(dyn Fn(&str) -> Option<String> + Sync), mock_mode: bool) -> HealthReport {
     let database_ok = matches!(tokio::time::timeout(PROBE_TIMEOUT, db.ping()).await, Ok(Ok(())));
     let (queue_ok, queue_depth, queues) = match tokio::time::timeout(PROBE_TIMEOUT, jobs::depth(db)).await {
         Ok(Ok(rows)) => {
@@ -51,7 +51,10 @@ pub async fn check(db: &Db, env: &(dyn Fn(&str) -> Option<String> + Sync)) -> He
                                 .filter_map(|v| v.as_str())
                                 .any(|var| env(var).is_some_and(|v| !v.is_empty()))
                         });
-                    let configured = p.auth_type == "no_auth" || p.has_auth_config || from_env;
+                    let configured = p.auth_type == "no_auth"
+                        || p.has_auth_config
+                        || from_env
+                        || (mock_mode && p.has_mock_responses);
                     (p.provider_name, if configured { "configured" } else { "unconfigured" })
                 })
                 .collect(),

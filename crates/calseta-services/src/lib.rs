@@ -10,12 +10,15 @@ pub mod alerts;
 pub mod api_keys;
 pub mod bootstrap;
 pub mod crypto;
+pub mod enrichment;
 mod error;
 pub mod health;
 pub mod indicators;
 pub mod ingestion;
 pub mod jobs;
 pub mod mappings;
+pub mod outbound;
+pub mod providers;
 pub mod worker;
 
 pub use error::{FieldError, ServiceError};
@@ -36,20 +39,47 @@ pub struct Services {
     pub alerts: Arc<alerts::AlertService>,
     /// Indicators.
     pub indicators: Arc<indicators::IndicatorService>,
+    /// Enrichment providers and field extractions.
+    pub providers: Arc<providers::ProviderService>,
+    /// The enrichment engine.
+    pub enrichment: enrichment::EnrichmentEngine,
 }
 
 impl Services {
     /// Builds the services.
-    pub fn new(db: calseta_store::Db, ingest: ingestion::IngestSettings) -> Self {
+    pub fn new(
+        db: calseta_store::Db,
+        ingest: ingestion::IngestSettings,
+        key: crypto::EncryptionKey,
+        enrichment_settings: enrichment::EnrichmentSettings,
+        outbound: &outbound::OutboundSettings,
+    ) -> Result<Self, ServiceError> {
         let mappings = Arc::new(mappings::MappingService::new(db.clone()));
         let enrich_job = ingest.enrich_job;
-        Services {
+        let deadline = enrichment_settings.alert_deadline;
+        let registry = Arc::new(enrichment::ProviderRegistry::new(db.clone(), key, enrichment_settings));
+        let engine = enrichment::EnrichmentEngine::new(
+            db.clone(),
+            registry,
+            outbound::OutboundClient::new(outbound)?,
+            deadline,
+        );
+        Ok(Services {
+            providers: Arc::new(providers::ProviderService::new(db.clone(), engine.clone())),
+            enrichment: engine,
             keys: Arc::new(api_keys::ApiKeyService::new(db.clone())),
             ingest: Arc::new(ingestion::IngestService::new(db.clone(), mappings.clone(), ingest)),
             alerts: Arc::new(alerts::AlertService::new(db.clone(), enrich_job)),
             indicators: Arc::new(indicators::IndicatorService::new(db.clone())),
             mappings,
             db,
-        }
+        })
+    }
+
+    /// Seeds what every process expects to find: system mappings, builtin providers and their
+    /// field extractions.
+    pub async fn seed(&self) -> Result<(), ServiceError> {
+        self.mappings.seed_system().await?;
+        self.providers.seed_builtins().await
     }
 }

@@ -167,3 +167,41 @@ pub async fn siblings(
     })?;
     Ok((counts, rows))
 }
+
+/// Merges provider results into an indicator (per provider key) and recomputes its verdict with
+/// `verdict` — unless an analyst set it (sticky). Read-modify-write under the row lock.
+pub async fn merge_results(
+    db: &Db,
+    id: i64,
+    results: &serde_json::Map<String, Value>,
+    verdict: &(dyn Fn(&Value) -> String + Sync),
+) -> Result<(), StoreError> {
+    let now = crate::now();
+    let mut tx = db.begin().await?;
+    let lock = if tx.engine() == crate::Engine::Postgres { " FOR UPDATE" } else { "" };
+    let sql = format!("SELECT enrichment_results, malice_source FROM indicators WHERE id = $1{lock}");
+    let row: Option<(Option<Json<Value>>, String)> =
+        on_tx!(tx, c => sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?;
+    let Some((existing, malice_source)) = row else { return Ok(()) };
+    let mut merged = match existing.map(|j| j.0) {
+        Some(Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    for (provider, result) in results {
+        merged.insert(provider.clone(), result.clone());
+    }
+    let merged = Value::Object(merged);
+    let malice = if malice_source == "analyst" { None } else { Some(verdict(&merged)) };
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE indicators SET enrichment_results = $2, is_enriched = TRUE, malice = COALESCE($3, malice), updated_at = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(Json(&merged))
+    .bind(malice)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    tx.commit().await?;
+    Ok(())
+}

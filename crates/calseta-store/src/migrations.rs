@@ -10,12 +10,20 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use crate::db::Engine;
 
 /// (version, description, SQLite SQL, PostgreSQL SQL)
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../../migrations/sqlite/0001_initial.sql"),
-    include_str!("../../../migrations/postgres/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../../migrations/sqlite/0001_initial.sql"),
+        include_str!("../../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "enrichment",
+        include_str!("../../../migrations/sqlite/0002_enrichment.sql"),
+        include_str!("../../../migrations/postgres/0002_enrichment.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Embedded(Vec<Migration>);

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use calseta_services::alert_enrichment::{EnrichAlert, NoEnrichmentProviders};
+use calseta_services::alert_enrichment::EnrichAlert;
 use calseta_services::crypto::{self, EncryptionKey, KeySource};
+use calseta_services::enrichment::{ENRICH_DEFERRED, EnrichDeferred};
 use calseta_services::jobs::{PRUNE_FINISHED_JOBS, PruneFinishedJobs};
 use calseta_services::worker::{JobHandler, JobRegistry, Worker};
 use calseta_services::{ServiceError, Services, bootstrap};
@@ -54,11 +55,11 @@ pub async fn open_database(config: &Config) -> Result<Db, StartError> {
 
 /// Connects, checks the encryption key — before touching the schema, so a misconfigured process
 /// changes nothing — then migrates.
-pub async fn open_for_service(config: &Config) -> Result<Db, StartError> {
+pub async fn open_for_service(config: &Config) -> Result<(Db, EncryptionKey), StartError> {
     let db = connect_database(config).await?;
-    encryption_key(config, &db)?;
+    let key = encryption_key(config, &db)?;
     db.migrate().await?;
-    Ok(db)
+    Ok((db, key))
 }
 
 /// Resolves `ENCRYPTION_KEY` (generating a key file on SQLite) and logs where it came from.
@@ -118,10 +119,11 @@ impl Running {
     }
 }
 
-/// Builds the services and seeds what every process expects to find (system mappings).
-pub async fn services(config: &Config, db: &Db) -> Result<Arc<Services>, StartError> {
-    let services = Arc::new(config.services(db.clone()));
-    services.mappings.seed_system().await?;
+/// Builds the services and seeds what every process expects to find (system mappings, builtin
+/// providers and their field extractions).
+pub async fn services(config: &Config, db: &Db, key: EncryptionKey) -> Result<Arc<Services>, StartError> {
+    let services = Arc::new(config.services(db.clone(), key)?);
+    services.seed().await?;
     Ok(services)
 }
 
@@ -133,13 +135,16 @@ pub fn job_registry(
 ) -> JobRegistry {
     let mut registry = JobRegistry::new();
     registry.register(PRUNE_FINISHED_JOBS, Arc::new(PruneFinishedJobs { retention: config.job_retention }));
-    // The enrichment engine plugs in here, in place of `NoEnrichmentProviders`.
     registry.register(
         config.enrich_job(),
         Arc::new(EnrichAlert {
             mappings: services.mappings.clone(),
-            enricher: Arc::new(NoEnrichmentProviders),
+            enricher: Arc::new(services.enrichment.clone()),
         }),
+    );
+    registry.register(
+        ENRICH_DEFERRED,
+        Arc::new(EnrichDeferred { engine: Arc::new(services.enrichment.clone()) }),
     );
     for (kind, handler) in extra {
         registry.register(kind, handler);
@@ -150,8 +155,8 @@ pub fn job_registry(
 /// Starts the API server (and the worker unless disabled).
 pub async fn start(config: &Config, options: ServeOptions) -> Result<Running, StartError> {
     let started = Instant::now();
-    let db = open_for_service(config).await?;
-    let services = services(config, &db).await?;
+    let (db, key) = open_for_service(config).await?;
+    let services = services(config, &db, key).await?;
     let bootstrap_key = bootstrap::issue_bootstrap_key_once(&services.keys).await?.map(|issued| issued.plain);
 
     let listener = tokio::net::TcpListener::bind(&options.bind)

@@ -13,6 +13,10 @@ pub enum LogFormat {
     Text,
 }
 
+/// The builtin enrichment providers (their base URLs can be overridden).
+const BUILTIN_PROVIDERS: [&str; 7] =
+    ["virustotal", "abuseipdb", "okta", "entra", "internal_ip_intel", "hr_insider_risk", "asset_management"];
+
 /// All settings of a process.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -48,6 +52,14 @@ pub struct Config {
     pub queue_max_retries: u32,
     /// `QUEUE_RETRY_BACKOFF_SECONDS` (60): first back-off of `enrich_alert`, doubled per retry.
     pub queue_retry_backoff: Duration,
+    /// `ENRICHMENT_MOCK_MODE` (false): providers with mock responses answer without HTTP.
+    pub enrichment_mock_mode: bool,
+    /// `ENRICHMENT_ALERT_DEADLINE_SECONDS` (60): an alert's enrichment run reports after this.
+    pub enrichment_alert_deadline: Duration,
+    /// `SSRF_ALLOWED_HOSTS`: host names exempt from the outbound address checks.
+    pub ssrf_allowed_hosts: Vec<String>,
+    /// `CALSETA_PROVIDER_BASE_URL_<NAME>` for the builtin providers.
+    pub provider_base_urls: std::collections::HashMap<String, String>,
     /// `SENTINEL_WEBHOOK_SECRET`, `ELASTIC_WEBHOOK_SECRET`, `SPLUNK_WEBHOOK_SECRET` by source name.
     pub webhook_secrets: std::collections::HashMap<String, String>,
     /// `RATE_LIMIT_AUTHED_PER_MINUTE` (600).
@@ -191,6 +203,25 @@ impl Config {
             alert_dedup_window_hours: r.number("ALERT_DEDUP_WINDOW_HOURS", 24u32, 0),
             queue_max_retries: r.number("QUEUE_MAX_RETRIES", 3u32, 1),
             queue_retry_backoff: Duration::from_secs(r.number("QUEUE_RETRY_BACKOFF_SECONDS", 60u64, 0)),
+            enrichment_mock_mode: r.boolean("ENRICHMENT_MOCK_MODE", false),
+            enrichment_alert_deadline: Duration::from_secs(r.number(
+                "ENRICHMENT_ALERT_DEADLINE_SECONDS",
+                60u64,
+                1,
+            )),
+            ssrf_allowed_hosts: r
+                .string("SSRF_ALLOWED_HOSTS", "")
+                .split(',')
+                .map(|s| s.trim().to_ascii_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            provider_base_urls: BUILTIN_PROVIDERS
+                .iter()
+                .filter_map(|name| {
+                    r.raw(&format!("CALSETA_PROVIDER_BASE_URL_{}", name.to_uppercase()))
+                        .map(|url| (name.to_string(), url))
+                })
+                .collect(),
             webhook_secrets: [
                 ("sentinel", "SENTINEL_WEBHOOK_SECRET"),
                 ("elastic", "ELASTIC_WEBHOOK_SECRET"),
@@ -250,13 +281,28 @@ impl Config {
     }
 
     /// The use-case services over `db`.
-    pub fn services(&self, db: calseta_store::Db) -> calseta_services::Services {
+    pub fn services(
+        &self,
+        db: calseta_store::Db,
+        key: calseta_services::crypto::EncryptionKey,
+    ) -> Result<calseta_services::Services, calseta_services::ServiceError> {
         calseta_services::Services::new(
             db,
             calseta_services::ingestion::IngestSettings {
                 dedup_window_hours: self.alert_dedup_window_hours,
                 webhook_secrets: self.webhook_secrets.clone(),
                 enrich_job: self.enrich_job(),
+            },
+            key,
+            calseta_services::enrichment::EnrichmentSettings {
+                mock_mode: self.enrichment_mock_mode,
+                alert_deadline: self.enrichment_alert_deadline,
+                base_url_overrides: self.provider_base_urls.clone(),
+                env: std::sync::Arc::new(|name: &str| std::env::var(name).ok()),
+            },
+            &calseta_services::outbound::OutboundSettings {
+                allowed_hosts: self.ssrf_allowed_hosts.clone(),
+                resolver: std::sync::Arc::new(calseta_services::outbound::SystemResolver),
             },
         )
     }

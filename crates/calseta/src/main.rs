@@ -183,8 +183,8 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         }
         Command::Worker => {
             logging::init(config.log_level, config.log_format, "worker", &config.app_version);
-            let db = app::open_for_service(&config).await.map_err(|e| e.to_string())?;
-            let services = app::services(&config, &db).await.map_err(|e| e.to_string())?;
+            let (db, key) = app::open_for_service(&config).await.map_err(|e| e.to_string())?;
+            let services = app::services(&config, &db, key).await.map_err(|e| e.to_string())?;
             let (stop, stop_rx) = tokio::sync::watch::channel(false);
             let worker = Worker::new(
                 db.clone(),

@@ -29,7 +29,8 @@ pub fn encode_component(text: &str) -> String {
     utf8_percent_encode(text, COMPONENT).to_string()
 }
 
-fn as_text(value: &Value) -> String {
+/// A value as template text (`null` is empty, strings unquoted, others JSON).
+pub fn text_of(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
@@ -59,7 +60,7 @@ fn resolve(expr: &str, ctx: &Context<'_>) -> Option<(String, bool)> {
         ("indicator", _) => Some((String::new(), false)),
         ("auth", path) => {
             let root = Value::Object(ctx.auth.clone());
-            Some((lookup(&root, path).map(as_text).unwrap_or_default(), true))
+            Some((lookup(&root, path).map(text_of).unwrap_or_default(), true))
         }
         ("steps", path) => {
             // steps.<name>.response.<path>
@@ -69,7 +70,7 @@ fn resolve(expr: &str, ctx: &Context<'_>) -> Option<(String, bool)> {
                 .steps
                 .get(name)
                 .and_then(|resp| if tail.is_empty() { Some(resp) } else { lookup(resp, tail) });
-            Some((text.map(as_text).unwrap_or_default(), false))
+            Some((text.map(text_of).unwrap_or_default(), false))
         }
         _ => None,
     }

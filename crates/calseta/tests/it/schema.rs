@@ -5,7 +5,7 @@ use calseta_store::{Db, DbOptions};
 
 use crate::helpers::*;
 
-const TABLES: [&str; 19] = [
+const TABLES: [&str; 21] = [
     "activity_events",
     "agent_registrations",
     "agent_runs",
@@ -15,11 +15,13 @@ const TABLES: [&str; 19] = [
     "calseta_state",
     "context_documents",
     "detection_rules",
+    "enrichment_cache",
     "enrichment_field_extractions",
     "enrichment_providers",
     "indicator_field_mappings",
     "indicators",
     "jobs",
+    "provider_rate_limits",
     "source_integrations",
     "workflow_approval_requests",
     "workflow_code_versions",

@@ -1,0 +1,25 @@
+-- Enrichment engine: per-provider limits, a result cache and rate-limit buckets shared by every
+-- process (same columns on both engines; a test compares them).
+
+ALTER TABLE enrichment_providers ADD COLUMN rate_limit_per_minute INTEGER;
+ALTER TABLE enrichment_providers ADD COLUMN max_concurrency INTEGER NOT NULL DEFAULT 4;
+ALTER TABLE enrichment_providers ADD COLUMN allow_private_network BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- Successful provider results per (provider, type, value), until expires_at.
+CREATE TABLE enrichment_cache (
+    provider_name TEXT NOT NULL,
+    indicator_type TEXT NOT NULL,
+    indicator_value TEXT NOT NULL,
+    result JSONB NOT NULL,
+    cached_at TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (provider_name, indicator_type, indicator_value)
+);
+CREATE INDEX ix_enrichment_cache_expires_at ON enrichment_cache (expires_at);
+
+-- Token buckets for provider rate limits; a row per provider, refilled on use.
+CREATE TABLE provider_rate_limits (
+    provider_name TEXT PRIMARY KEY,
+    tokens DOUBLE PRECISION NOT NULL,
+    refilled_at TIMESTAMPTZ NOT NULL
+);
