@@ -145,6 +145,24 @@ fn api_routes() -> OpenApiRouter<AppState> {
             routes::indicator_mappings::patch_mapping,
             routes::indicator_mappings::delete_mapping
         ))
+        .routes(routes!(routes::enrichment::list_providers, routes::enrichment::create_provider))
+        .routes(routes!(
+            routes::enrichment::get_provider,
+            routes::enrichment::patch_provider,
+            routes::enrichment::delete_provider
+        ))
+        .routes(routes!(routes::enrichment::activate_provider))
+        .routes(routes!(routes::enrichment::deactivate_provider))
+        .routes(routes!(routes::enrichment::test_provider))
+        .routes(routes!(routes::enrichment::list_extractions, routes::enrichment::create_extraction))
+        .routes(routes!(routes::enrichment::bulk_create_extractions))
+        .routes(routes!(
+            routes::enrichment::get_extraction,
+            routes::enrichment::patch_extraction,
+            routes::enrichment::delete_extraction
+        ))
+        .routes(routes!(routes::enrichment::enrich_now))
+        .routes(routes!(routes::enrichment::loaded_providers))
         .routes(routes!(routes::jobs::list_jobs))
         .routes(routes!(routes::jobs::get_job))
         .routes(routes!(routes::jobs::retry_job))

@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod api_keys;
+pub mod enrichment;
 pub mod health;
 pub mod indicator_mappings;
 pub mod indicators;

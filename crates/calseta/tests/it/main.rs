@@ -7,6 +7,7 @@
 mod alerts;
 mod api_keys;
 mod cli;
+mod enrichment;
 mod helpers;
 mod http;
 mod ingest;
