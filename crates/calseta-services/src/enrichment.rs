@@ -19,6 +19,8 @@ use calseta_core::enrichment::{
 use calseta_core::indicators::IndicatorType;
 use calseta_core::jobs::RetryPolicy;
 use calseta_store::alerts::AlertRow;
+#[cfg(test)]
+use calseta_store::enrichment_providers::ProviderFields;
 use calseta_store::enrichment_providers::{self as providers_repo, ProviderRow};
 use calseta_store::field_extractions::{self, ExtractionFilter};
 use calseta_store::indicators::{self, IndicatorRow};
@@ -982,5 +984,87 @@ impl JobHandler for EnrichDeferred {
                 .map_err(JobFailure::retryable)?;
         }
         ctx.finish(tx).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rebase_keeps_paths_and_templates() {
+        assert_eq!(
+            rebase("https://www.virustotal.com/api/v3/files/{{indicator.value}}", "http://127.0.0.1:9001"),
+            "http://127.0.0.1:9001/api/v3/files/{{indicator.value}}"
+        );
+        assert_eq!(
+            rebase("https://{{auth.domain}}/api/v1/users/{{value}}", "http://127.0.0.1:9001/"),
+            "http://127.0.0.1:9001/api/v1/users/{{value}}"
+        );
+        assert_eq!(rebase("https://example.com", "http://x"), "http://x");
+    }
+
+    #[test]
+    fn masking_and_verdicts() {
+        assert_eq!(mask("vt-test-key-123456"), "vt-t****3456");
+        assert_eq!(mask("short"), "****");
+        assert_eq!(
+            mask_text("https://x/?k=secretvalue1", &["secretvalue1".into()]),
+            "https://x/?k=secr****lue1"
+        );
+        let results = json!({
+            "a": {"success": true, "extracted": {"malice": "Suspicious"}},
+            "b": {"success": false, "extracted": {"malice": "Malicious"}},
+            "_validation": {"success": false, "status": "skipped"}
+        });
+        assert_eq!(indicator_verdict(&results), "Suspicious", "failed providers do not vote");
+    }
+
+    #[tokio::test]
+    async fn credentials_come_from_auth_config_else_the_environment() {
+        let db = Db::connect(&calseta_store::DbOptions::new("sqlite::memory:")).await.unwrap();
+        db.migrate().await.unwrap();
+        let key = EncryptionKey::generate();
+        let settings = EnrichmentSettings {
+            mock_mode: false,
+            alert_deadline: Duration::from_secs(5),
+            base_url_overrides: HashMap::new(),
+            env: Arc::new(|name: &str| (name == "VT_KEY").then(|| "from-env".to_string())),
+        };
+        let registry = ProviderRegistry::new(db.clone(), key.clone(), settings);
+        let fields = ProviderFields {
+            provider_name: "vt".into(),
+            display_name: "VT".into(),
+            description: None,
+            is_builtin: false,
+            is_active: true,
+            supported_indicator_types: vec!["ip".into()],
+            http_config: json!({"steps": [{"url": "https://x.test/{{value}}"}]}),
+            auth_type: "api_key".into(),
+            auth_config: None,
+            env_var_mapping: Some(json!({"api_key": "VT_KEY", "other": "UNSET"})),
+            default_cache_ttl_seconds: 3600,
+            cache_ttl_by_type: None,
+            malice_rules: None,
+            mock_responses: None,
+            rate_limit_per_minute: None,
+            max_concurrency: 4,
+            allow_private_network: false,
+        };
+        let row = providers_repo::insert(&db, &fields).await.unwrap();
+        assert_eq!(Value::Object(registry.credentials(&row)), json!({"api_key": "from-env"}));
+        let stored = providers_repo::update(
+            &db,
+            row.id,
+            &ProviderFields {
+                auth_config: Some(key.encrypt_json(&json!({"api_key": "stored"})).unwrap()),
+                ..fields
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(Value::Object(registry.credentials(&stored)), json!({"api_key": "stored"}));
+        let provider = registry.provider("vt").await.unwrap().unwrap();
+        assert!(provider.configured);
     }
 }

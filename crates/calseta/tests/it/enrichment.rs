@@ -582,3 +582,135 @@ async fn mock_mode_enriches_the_case_study_without_network() {
     let (_, health) = app.get("/health", "").await;
     assert!(health["enrichment_providers"].as_object().unwrap().values().all(|v| v == "configured"));
 }
+
+#[tokio::test]
+async fn the_alert_deadline_reports_without_late_providers_and_stores_them_later() {
+    let server = MockServer::start().await;
+    Mock::given(path_regex("^/quick/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"score": 99})))
+        .mount(&server)
+        .await;
+    Mock::given(path_regex("^/late/"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"score": 1})).set_delay(Duration::from_secs(3)),
+        )
+        .mount(&server)
+        .await;
+    let app = spawn_app_with(AppOptions {
+        env: vec![
+            ("SSRF_ALLOWED_HOSTS", "127.0.0.1".into()),
+            ("ENRICHMENT_ALERT_DEADLINE_SECONDS", "1".into()),
+        ],
+        ..AppOptions::default()
+    })
+    .await;
+    custom_provider(&app, "quick_intel", &server.uri(), "quick", 10.0, json!({})).await;
+    custom_provider(&app, "late_intel", &server.uri(), "late", 10.0, json!({})).await;
+    let detail = ingest_and_wait(
+        &app,
+        "generic",
+        &json!({"title": "deadline", "src_ip": "93.184.216.34"}).to_string(),
+    )
+    .await;
+    let results = &indicator(&detail, "93.184.216.34")["enrichment_results"];
+    assert!(results.get("quick_intel").is_some() && results.get("late_intel").is_none(), "{results}");
+    let uuid = detail["data"]["uuid"].as_str().unwrap().to_string();
+    let (_, activity) = app.get(&format!("/v1/alerts/{uuid}/activity"), &app.admin_key).await;
+    let completed = activity["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event_type"] == "alert_enrichment_completed")
+        .unwrap();
+    assert!(completed["references"]["providers_skipped"].as_array().unwrap().iter().any(|p| p == "deadline"));
+    eventually("the late result to be stored", Duration::from_secs(15), || async {
+        let (_, detail) = app.get(&format!("/v1/alerts/{uuid}"), &app.admin_key).await;
+        indicator(&detail, "93.184.216.34")["enrichment_results"].get("late_intel").map(|_| ())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_analyst_verdict_survives_re_enrichment() {
+    let app = spawn_app_with(AppOptions {
+        env: vec![("ENRICHMENT_MOCK_MODE", "true".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    let detail =
+        ingest_and_wait(&app, "generic", &json!({"title": "sticky", "src_ip": TOR_IP}).to_string()).await;
+    let ip = indicator(&detail, TOR_IP);
+    assert_eq!(ip["malice"], "Malicious");
+    let uuid = ip["uuid"].as_str().unwrap().to_string();
+    let (_, body) =
+        app.patch(&format!("/v1/indicators/{uuid}"), &app.admin_key, json!({"malice": "Benign"})).await;
+    assert_eq!(body["data"]["malice"], "Benign");
+    let alert = detail["data"]["uuid"].as_str().unwrap().to_string();
+    let (status, _) = app.post(&format!("/v1/alerts/{alert}/enrich"), &app.admin_key, json!({})).await;
+    assert_eq!(status, 202);
+    // The re-run's completion event is the ordering point: after it, the verdict is still the analyst's.
+    eventually("the second enrichment run", Duration::from_secs(15), || async {
+        let (_, activity) = app.get(&format!("/v1/alerts/{alert}/activity"), &app.admin_key).await;
+        let runs = activity["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event_type"] == "alert_enrichment_completed")
+            .count();
+        (runs == 2).then_some(())
+    })
+    .await;
+    let (_, ip) = app.get(&format!("/v1/indicators/{uuid}"), &app.admin_key).await;
+    assert_eq!(
+        (ip["data"]["malice"].as_str(), ip["data"]["malice_source"].as_str()),
+        (Some("Benign"), Some("analyst"))
+    );
+    let (_, body) =
+        app.patch(&format!("/v1/indicators/{uuid}"), &app.admin_key, json!({"malice": null})).await;
+    assert_eq!(body["data"]["malice"], "Malicious", "a reset recomputes from the stored provider verdicts");
+}
+
+#[tokio::test]
+async fn mock_mode_shared_case_study_verdicts() {
+    let Ok(dir) = std::env::var("CALSETA_FIXTURES_DIR") else { return };
+    let app = spawn_app_with(AppOptions {
+        env: vec![("ENRICHMENT_MOCK_MODE", "true".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    let case = std::path::Path::new(&dir).join("calseta-case-study");
+    let tor = ingest_and_wait(
+        &app,
+        "sentinel",
+        &std::fs::read_to_string(case.join("01_sentinel_brute_force_tor.json")).unwrap(),
+    )
+    .await;
+    assert_eq!(indicator(&tor, "185.220.101.34")["malice"], "Malicious");
+    assert_eq!(tor["data"]["malice"], "Malicious");
+    let emotet = ingest_and_wait(
+        &app,
+        "elastic",
+        &std::fs::read_to_string(case.join("02_elastic_malware_hash.json")).unwrap(),
+    )
+    .await;
+    let hashes: Vec<&Value> = emotet["data"]["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["type"].as_str().unwrap().starts_with("hash_"))
+        .collect();
+    assert!(!hashes.is_empty() && hashes.iter().all(|h| h["malice"] == "Malicious"));
+    let travel = ingest_and_wait(
+        &app,
+        "sentinel",
+        &std::fs::read_to_string(case.join("04_sentinel_impossible_travel.json")).unwrap(),
+    )
+    .await;
+    let account = indicator(&travel, "r.chen@contoso.com");
+    assert!(["okta", "entra"].iter().all(|p| account["enrichment_results"][p]["success"] == true));
+    for file in ["03_splunk_anomalous_data_transfer.json", "05_elastic_suspicious_powershell.json"] {
+        let source = if file.contains("splunk") { "splunk" } else { "elastic" };
+        let detail = ingest_and_wait(&app, source, &std::fs::read_to_string(case.join(file)).unwrap()).await;
+        assert_eq!(detail["data"]["enrichment_status"], "Enriched", "{file}");
+    }
+}
