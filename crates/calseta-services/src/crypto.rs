@@ -4,12 +4,19 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use aes::cipher::block_padding::Pkcs7;
+use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE;
+use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use calseta_store::Engine;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 
 use crate::ServiceError;
+
+type Aes128CbcEnc = cbc::Encryptor<aes::Aes128>;
+type Aes128CbcDec = cbc::Decryptor<aes::Aes128>;
+type HmacSha256 = Hmac<sha2::Sha256>;
 
 /// A Fernet key: url-safe base64 of 32 bytes (16 signing + 16 encryption).
 #[derive(Clone)]
@@ -47,22 +54,61 @@ impl EncryptionKey {
         &self.0
     }
 
-    fn fernet(&self) -> Option<fernet::Fernet> {
-        fernet::Fernet::new(&self.0)
+    /// (signing key, encryption key): the two halves of the 32 key bytes.
+    fn halves(&self) -> Option<([u8; 16], [u8; 16])> {
+        let bytes = URL_SAFE.decode(&self.0).ok()?;
+        let signing: [u8; 16] = bytes.get(..16)?.try_into().ok()?;
+        let encryption: [u8; 16] = bytes.get(16..32)?.try_into().ok()?;
+        Some((signing, encryption))
+    }
+
+    /// A Fernet token (spec version 0x80) of `plain`, readable by any Fernet implementation
+    /// holding this key — v1's Python `cryptography.fernet` included.
+    pub fn encrypt(&self, plain: &[u8]) -> Result<String, ServiceError> {
+        let (signing, encryption) =
+            self.halves().ok_or_else(|| ServiceError::Config("ENCRYPTION_KEY is not a Fernet key".into()))?;
+        let mut iv = [0u8; 16];
+        rand::rng().fill_bytes(&mut iv);
+        let ciphertext = Aes128CbcEnc::new_from_slices(&encryption, &iv)
+            .map_err(|_| ServiceError::Config("invalid encryption key length".into()))?
+            .encrypt_padded_vec_mut::<Pkcs7>(plain);
+        let seconds = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or_default();
+        let mut token = Vec::with_capacity(1 + 8 + 16 + ciphertext.len() + 32);
+        token.push(0x80);
+        token.extend_from_slice(&seconds.to_be_bytes());
+        token.extend_from_slice(&iv);
+        token.extend_from_slice(&ciphertext);
+        let mut mac = HmacSha256::new_from_slice(&signing)
+            .map_err(|_| ServiceError::Config("invalid signing key length".into()))?;
+        mac.update(&token);
+        token.extend_from_slice(&mac.finalize().into_bytes());
+        Ok(URL_SAFE.encode(token))
+    }
+
+    /// Decrypts a Fernet token; `None` when malformed, tampered with, or made with another key.
+    pub fn decrypt(&self, token: &str) -> Option<Vec<u8>> {
+        let (signing, encryption) = self.halves()?;
+        let bytes = URL_SAFE_NO_PAD.decode(token.trim().trim_end_matches('=')).ok()?;
+        if bytes.len() < 1 + 8 + 16 + 16 + 32 || bytes[0] != 0x80 {
+            return None;
+        }
+        let (signed, tag) = bytes.split_at(bytes.len() - 32);
+        let mut mac = HmacSha256::new_from_slice(&signing).ok()?;
+        mac.update(signed);
+        mac.verify_slice(tag).ok()?;
+        let (iv, ciphertext) = signed[9..].split_at(16);
+        Aes128CbcDec::new_from_slices(&encryption, iv).ok()?.decrypt_padded_vec_mut::<Pkcs7>(ciphertext).ok()
     }
 
     /// Encrypts a JSON value as v1 stores credentials: `{"_encrypted": "<fernet token>"}`.
     pub fn encrypt_json(&self, value: &serde_json::Value) -> Result<serde_json::Value, ServiceError> {
-        let fernet =
-            self.fernet().ok_or_else(|| ServiceError::Config("ENCRYPTION_KEY is not a Fernet key".into()))?;
-        Ok(serde_json::json!({ "_encrypted": fernet.encrypt(value.to_string().as_bytes()) }))
+        Ok(serde_json::json!({ "_encrypted": self.encrypt(value.to_string().as_bytes())? }))
     }
 
     /// Decrypts `{"_encrypted": …}`; `None` when absent, tampered with, or made with another key.
     pub fn decrypt_json(&self, stored: &serde_json::Value) -> Option<serde_json::Value> {
         let token = stored.get("_encrypted")?.as_str()?;
-        let plain = self.fernet()?.decrypt(token).ok()?;
-        serde_json::from_slice(&plain).ok()
+        serde_json::from_slice(&self.decrypt(token)?).ok()
     }
 }
 
@@ -162,6 +208,21 @@ mod tests {
         assert_eq!(key.decrypt_json(&stored), Some(serde_json::json!({"api_key": "s3cret"})));
         assert_eq!(EncryptionKey::generate().decrypt_json(&stored), None);
         assert_eq!(key.decrypt_json(&serde_json::json!({"_encrypted": "garbage"})), None);
+    }
+
+    #[test]
+    fn reads_tokens_made_by_pythons_cryptography_fernet() {
+        // Made by Python: Fernet(b"nnxnHwKLQuUxfzrGz3c2tbAWFT4mEo_FyPRQy0BD3Pw=").encrypt(b'{"api_key": "vt-123"}')
+        let key = EncryptionKey::parse("nnxnHwKLQuUxfzrGz3c2tbAWFT4mEo_FyPRQy0BD3Pw=").unwrap();
+        let from_python = "gAAAAABrB4iaqE0ZZrwObRmmHlN05vCVGzt0QPtg-cQwhP3YBBe4DVB6j9uKXWwt2LXDS28rjJkK-mf6cuW8X6JyJ3iBk07GnprpvSuoqZXJCdWmXnD1Mjg=";
+        assert_eq!(key.decrypt(from_python).as_deref(), Some(br#"{"api_key": "vt-123"}"#.as_slice()));
+        let token = key.encrypt(br#"{"api_key": "vt-123"}"#).unwrap();
+        assert!(token.starts_with("gAAAAA"), "version byte 0x80 base64-encodes as gAAAAA…");
+        assert_eq!(key.decrypt(&token).as_deref(), Some(br#"{"api_key": "vt-123"}"#.as_slice()));
+        let mut tampered = token.clone().into_bytes();
+        let last = tampered.len() - 5;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(key.decrypt(std::str::from_utf8(&tampered).unwrap()), None);
     }
 
     #[test]
