@@ -23,3 +23,6 @@ CREATE TABLE provider_rate_limits (
     tokens DOUBLE PRECISION NOT NULL,
     refilled_at TIMESTAMPTZ NOT NULL
 );
+
+-- System mappings are seeded by every starting process; the index makes that idempotent.
+CREATE UNIQUE INDEX uq_indicator_field_mappings_system ON indicator_field_mappings (field_path, extraction_target) WHERE is_system = TRUE;

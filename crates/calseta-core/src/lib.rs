@@ -18,6 +18,7 @@ pub mod pagination;
 pub mod paths;
 pub mod scopes;
 pub mod sources;
+pub mod targeting;
 pub mod time;
 
 /// An enumeration value that is not one of the known strings.

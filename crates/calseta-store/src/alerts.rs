@@ -349,3 +349,55 @@ pub async fn delete(db: &Db, uuid: Uuid) -> Result<bool, StoreError> {
     let affected = on_write!(db, p => sqlx::query("DELETE FROM alerts WHERE uuid = $1").bind(uuid).execute(p).await.map(|r| r.rows_affected()))?;
     Ok(affected == 1)
 }
+
+/// An alert that shares indicators with another.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PastAlertRow {
+    pub id: i64,
+    pub uuid: Uuid,
+    pub title: String,
+    pub status: String,
+    pub close_classification: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub close_notes: Option<String>,
+    pub agent_findings: Option<Json<Value>>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// Up to `limit` other alerts linked to any of `indicator_ids`, newest `occurred_at` first, with
+/// the (alert id, type, value) of the indicators each shares. Two queries.
+pub async fn past_alerts(
+    db: &Db,
+    alert_id: i64,
+    indicator_ids: &[i64],
+    limit: i64,
+) -> Result<(Vec<PastAlertRow>, Vec<(i64, String, String)>), StoreError> {
+    if indicator_ids.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mut b = Params::default();
+    let me = b.arg(Arg::I64(alert_id));
+    let ids: Vec<String> = indicator_ids.iter().map(|id| b.arg(Arg::I64(*id))).collect();
+    let ids = ids.join(", ");
+    let l = b.arg(Arg::I64(limit));
+    let sql = format!(
+        "SELECT id, uuid, title, status, close_classification, closed_at, close_notes, agent_findings, occurred_at FROM alerts \
+         WHERE id IN (SELECT alert_id FROM alert_indicators WHERE indicator_id IN ({ids}) AND alert_id <> {me}) \
+         ORDER BY occurred_at DESC, id DESC LIMIT {l}"
+    );
+    let rows = on_pool!(db.read_pool(), p => bind_args!(sqlx::query_as::<_, PastAlertRow>(&sql), &b.args).fetch_all(p).await)?;
+    if rows.is_empty() {
+        return Ok((rows, Vec::new()));
+    }
+    let mut b2 = Params::default();
+    let alert_params: Vec<String> = rows.iter().map(|r| b2.arg(Arg::I64(r.id))).collect();
+    let indicator_params: Vec<String> = indicator_ids.iter().map(|id| b2.arg(Arg::I64(*id))).collect();
+    let shared_sql = format!(
+        "SELECT ai.alert_id, i.type, i.value FROM alert_indicators ai JOIN indicators i ON i.id = ai.indicator_id \
+         WHERE ai.alert_id IN ({}) AND ai.indicator_id IN ({}) ORDER BY ai.alert_id, ai.id",
+        alert_params.join(", "),
+        indicator_params.join(", ")
+    );
+    let shared = on_pool!(db.read_pool(), p => bind_args!(sqlx::query_as::<_, (i64, String, String)>(&shared_sql), &b2.args).fetch_all(p).await)?;
+    Ok((rows, shared))
+}

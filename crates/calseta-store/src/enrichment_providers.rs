@@ -207,27 +207,39 @@ pub async fn delete(db: &Db, uuid: Uuid) -> Result<bool, StoreError> {
     Ok(true)
 }
 
-/// Seeds or refreshes a builtin: a new row is inserted whole; an existing builtin only gets its
-/// `http_config` and `mock_responses` refreshed (admins' activation, credentials, rules and TTLs stay).
+/// Seeds or refreshes a builtin in one statement (safe when several processes start at once): a
+/// new row is inserted whole; an existing builtin only gets its `http_config` and `mock_responses`
+/// refreshed (admins' activation, credentials, rules, TTLs and limits stay).
 pub async fn seed_builtin(db: &Db, f: &ProviderFields) -> Result<(), StoreError> {
-    match get_by_name(db, &f.provider_name).await? {
-        None => {
-            insert(db, f).await?;
-        }
-        Some(existing) => {
-            let now = crate::now();
-            on_write!(db, p => sqlx::query(
-                "UPDATE enrichment_providers SET http_config = $2, mock_responses = $3, updated_at = $4 WHERE id = $1 AND is_builtin = TRUE",
-            )
-            .bind(existing.id)
-            .bind(Json(&f.http_config))
-            .bind(f.mock_responses.as_ref().map(Json))
-            .bind(now)
-            .execute(p)
-            .await
-            .map(|_| ()))?;
-        }
-    }
+    let now = crate::now();
+    on_write!(db, p => sqlx::query(
+        "INSERT INTO enrichment_providers (uuid, provider_name, display_name, description, is_builtin, is_active, \
+         supported_indicator_types, http_config, auth_type, auth_config, env_var_mapping, default_cache_ttl_seconds, \
+         cache_ttl_by_type, malice_rules, mock_responses, rate_limit_per_minute, max_concurrency, allow_private_network, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, TRUE, TRUE, $5, $6, $7, NULL, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
+         ON CONFLICT (provider_name) DO UPDATE SET http_config = excluded.http_config, \
+         mock_responses = excluded.mock_responses, updated_at = excluded.updated_at \
+         WHERE enrichment_providers.is_builtin = TRUE",
+    )
+    .bind(Uuid::now_v7())
+    .bind(&f.provider_name)
+    .bind(&f.display_name)
+    .bind(&f.description)
+    .bind(Json(&f.supported_indicator_types))
+    .bind(Json(&f.http_config))
+    .bind(&f.auth_type)
+    .bind(f.env_var_mapping.as_ref().map(Json))
+    .bind(f.default_cache_ttl_seconds)
+    .bind(f.cache_ttl_by_type.as_ref().map(Json))
+    .bind(f.malice_rules.as_ref().map(Json))
+    .bind(f.mock_responses.as_ref().map(Json))
+    .bind(f.rate_limit_per_minute)
+    .bind(f.max_concurrency)
+    .bind(f.allow_private_network)
+    .bind(now)
+    .execute(p)
+    .await
+    .map(|_| ()))?;
     Ok(())
 }
 

@@ -14,6 +14,7 @@ mod sql;
 pub mod activity;
 pub mod alerts;
 pub mod api_keys;
+pub mod context_documents;
 mod db;
 pub mod detection_rules;
 pub mod enrichment_cache;

@@ -67,7 +67,8 @@ pub async fn seed_system(db: &Db, m: &NewMapping) -> Result<bool, StoreError> {
         "INSERT INTO indicator_field_mappings (uuid, source_name, field_path, indicator_type, extraction_target, \
          is_system, is_active, description, created_at, updated_at) \
          SELECT $1, NULL, $2, $3, $4, TRUE, TRUE, $5, $6, $6 \
-         WHERE NOT EXISTS (SELECT 1 FROM indicator_field_mappings WHERE field_path = $2 AND extraction_target = $4 AND is_system = TRUE)",
+         WHERE NOT EXISTS (SELECT 1 FROM indicator_field_mappings WHERE field_path = $2 AND extraction_target = $4 AND is_system = TRUE) \
+         ON CONFLICT DO NOTHING",
     )
     .bind(Uuid::now_v7())
     .bind(&m.field_path)

@@ -1,0 +1,166 @@
+//! Targeting rules: which alerts a context document (or an agent's `trigger_filter`) applies to.
+//!
+//! `{"match_any": [Rule…], "match_all": [Rule…]}` with `Rule = {field, op, value}`, fields
+//! `source_name`, `severity`, `tags`, ops `eq`, `in`, `contains`, `gte`, `lte`. Beyond v1:
+//! `gte`/`lte` on severity compare by severity rank, and `eq`/`contains` on tags mean "the tags
+//! contain the value" (DESIGN §9.7).
+
+use serde_json::Value;
+
+use crate::alerts::Severity;
+
+const FIELDS: [&str; 3] = ["source_name", "severity", "tags"];
+const OPS: [&str; 5] = ["eq", "in", "contains", "gte", "lte"];
+
+/// Every problem with a targeting-rules document (empty = valid).
+pub fn validate(rules: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let Some(map) = rules.as_object() else {
+        return vec!["targeting_rules must be an object".into()];
+    };
+    for key in map.keys() {
+        if key != "match_any" && key != "match_all" {
+            problems.push(format!("unknown key '{key}' (allowed: match_any, match_all)"));
+        }
+    }
+    if !map.contains_key("match_any") && !map.contains_key("match_all") {
+        problems.push("targeting_rules needs match_any or match_all".into());
+    }
+    for key in ["match_any", "match_all"] {
+        let Some(list) = map.get(key) else { continue };
+        let Some(items) = list.as_array() else {
+            problems.push(format!("{key} must be a list of rules"));
+            continue;
+        };
+        for (i, rule) in items.iter().enumerate() {
+            let Some(rule) = rule.as_object() else {
+                problems.push(format!("{key}[{i}] must be an object"));
+                continue;
+            };
+            for required in ["field", "op", "value"] {
+                if !rule.contains_key(required) {
+                    problems.push(format!("{key}[{i}] is missing '{required}'"));
+                }
+            }
+            if let Some(field) = rule.get("field")
+                && !field.as_str().is_some_and(|f| FIELDS.contains(&f))
+            {
+                problems.push(format!("{key}[{i}].field must be one of {}", FIELDS.join(", ")));
+            }
+            if let Some(op) = rule.get("op")
+                && !op.as_str().is_some_and(|o| OPS.contains(&o))
+            {
+                problems.push(format!("{key}[{i}].op must be one of {}", OPS.join(", ")));
+            }
+            if rule.get("op").and_then(Value::as_str) == Some("in")
+                && !rule.get("value").is_some_and(Value::is_array)
+            {
+                problems.push(format!("{key}[{i}].value must be a list for op 'in'"));
+            }
+        }
+    }
+    problems
+}
+
+/// The alert fields rules can test.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertFacts<'a> {
+    pub source_name: &'a str,
+    pub severity: &'a str,
+    pub tags: &'a [String],
+}
+
+fn text(value: &Value) -> String {
+    crate::paths::scalar_text(value).unwrap_or_else(|| value.to_string())
+}
+
+fn rank(text: &str) -> Option<i32> {
+    Severity::ALL.iter().find(|s| s.as_str().eq_ignore_ascii_case(text)).map(|s| s.rank())
+}
+
+fn rule_holds(rule: &Value, facts: &AlertFacts<'_>) -> bool {
+    let (Some(field), Some(op)) = (rule["field"].as_str(), rule["op"].as_str()) else { return false };
+    let value = &rule["value"];
+    match field {
+        "tags" => match op {
+            "eq" | "contains" => facts.tags.iter().any(|t| *t == text(value)),
+            "in" => value
+                .as_array()
+                .is_some_and(|options| options.iter().any(|o| facts.tags.iter().any(|t| *t == text(o)))),
+            _ => false,
+        },
+        "source_name" | "severity" => {
+            let actual = if field == "severity" { facts.severity } else { facts.source_name };
+            match op {
+                "eq" => actual == text(value),
+                "in" => value.as_array().is_some_and(|options| options.iter().any(|o| text(o) == actual)),
+                "gte" | "lte" if field == "severity" => match (rank(actual), rank(&text(value))) {
+                    (Some(a), Some(v)) => {
+                        if op == "gte" {
+                            a >= v
+                        } else {
+                            a <= v
+                        }
+                    }
+                    _ => false,
+                },
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Whether rules select an alert: `null`, `{}` or empty lists select every alert; `match_any`
+/// needs one rule, `match_all` every rule, both when both are present.
+pub fn matches(rules: Option<&Value>, facts: &AlertFacts<'_>) -> bool {
+    let Some(Value::Object(map)) = rules else { return true };
+    let any = map.get("match_any").and_then(Value::as_array).filter(|l| !l.is_empty());
+    let all = map.get("match_all").and_then(Value::as_array).filter(|l| !l.is_empty());
+    any.is_none_or(|rules| rules.iter().any(|r| rule_holds(r, facts)))
+        && all.is_none_or(|rules| rules.iter().all(|r| rule_holds(r, facts)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn validation_lists_every_problem() {
+        assert!(
+            validate(&json!({"match_any": [{"field": "severity", "op": "in", "value": ["High"]}]}))
+                .is_empty()
+        );
+        let problems =
+            validate(&json!({"match_none": [], "match_all": [{"field": "title", "op": "like"}, 3]}));
+        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert_eq!(validate(&json!({})), vec!["targeting_rules needs match_any or match_all".to_string()]);
+        assert!(
+            !validate(&json!({"match_any": [{"field": "severity", "op": "in", "value": "High"}]})).is_empty()
+        );
+    }
+
+    #[test]
+    fn evaluates_with_severity_rank_and_tag_containment() {
+        let tags = vec!["IdentityThreat".to_string(), "TOR".to_string()];
+        let facts = AlertFacts { source_name: "elastic", severity: "High", tags: &tags };
+        let m = |rules: Value| matches(Some(&rules), &facts);
+        assert!(m(json!({"match_any": [{"field": "severity", "op": "in", "value": ["High", "Critical"]}]})));
+        assert!(m(
+            json!({"match_all": [{"field": "severity", "op": "gte", "value": "Medium"}, {"field": "tags", "op": "eq", "value": "TOR"}]})
+        ));
+        assert!(!m(json!({"match_all": [{"field": "severity", "op": "gte", "value": "Critical"}]})));
+        assert!(m(json!({"match_all": [{"field": "severity", "op": "lte", "value": "high"}]})));
+        assert!(!m(json!({"match_any": [{"field": "source_name", "op": "eq", "value": "sentinel"}]})));
+        assert!(m(
+            json!({"match_any": [{"field": "source_name", "op": "eq", "value": "sentinel"}, {"field": "tags", "op": "contains", "value": "IdentityThreat"}]})
+        ));
+        assert!(
+            !m(json!({"match_any": [{"field": "tags", "op": "contains", "value": "identitythreat"}]})),
+            "exact match"
+        );
+        assert!(matches(None, &facts) && m(json!({})) && m(json!({"match_any": []})));
+        assert!(!m(json!({"match_any": [{"field": "severity", "op": "gte", "value": 3}]})));
+    }
+}
