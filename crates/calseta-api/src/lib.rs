@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod openapi;
+pub mod query;
 pub mod rate_limit;
 pub mod routes;
 mod serde_util;
@@ -133,6 +134,19 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::alerts::list_activity))
         .routes(routes!(routes::alerts::relationship_graph))
         .routes(routes!(routes::alerts::re_enrich))
+        .routes(routes!(routes::alerts::alert_context))
+        .routes(routes!(routes::knowledge::list_rules, routes::knowledge::create_rule))
+        .routes(routes!(
+            routes::knowledge::get_rule,
+            routes::knowledge::patch_rule,
+            routes::knowledge::delete_rule
+        ))
+        .routes(routes!(routes::knowledge::list_documents, routes::knowledge::create_document))
+        .routes(routes!(
+            routes::knowledge::get_document,
+            routes::knowledge::patch_document,
+            routes::knowledge::delete_document
+        ))
         .routes(routes!(routes::indicators::get_indicator, routes::indicators::patch_indicator))
         .routes(routes!(
             routes::indicator_mappings::list_mappings,

@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         (name = "ingest", description = "SIEM webhooks"),
         (name = "alerts", description = "Alerts, findings, indicators, activity"),
         (name = "indicators", description = "Indicators and analyst verdicts"),
+        (name = "knowledge", description = "Detection rules and context documents"),
         (name = "indicator-mappings", description = "Indicator field mappings (admin)"),
         (name = "enrichment", description = "Enrichment providers, field extractions, on-demand enrichment"),
         (name = "api-keys", description = "API keys (admin)"),

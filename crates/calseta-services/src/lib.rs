@@ -9,6 +9,7 @@ pub mod alert_enrichment;
 pub mod alerts;
 pub mod api_keys;
 pub mod bootstrap;
+pub mod context;
 pub mod crypto;
 pub mod enrichment;
 mod error;
@@ -43,6 +44,8 @@ pub struct Services {
     pub providers: Arc<providers::ProviderService>,
     /// The enrichment engine.
     pub enrichment: enrichment::EnrichmentEngine,
+    /// Detection rules, context documents, past alerts.
+    pub context: Arc<context::ContextService>,
 }
 
 impl Services {
@@ -67,6 +70,7 @@ impl Services {
         Ok(Services {
             providers: Arc::new(providers::ProviderService::new(db.clone(), engine.clone())),
             enrichment: engine,
+            context: Arc::new(context::ContextService::new(db.clone())),
             keys: Arc::new(api_keys::ApiKeyService::new(db.clone())),
             ingest: Arc::new(ingestion::IngestService::new(db.clone(), mappings.clone(), ingest)),
             alerts: Arc::new(alerts::AlertService::new(db.clone(), enrich_job)),

@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use calseta_core::pagination::PageRequest;
 use calseta_services::activity::Actor;
 use calseta_services::alerts::{
     AlertDetail, AlertPatch, FindingInput, enrichment_outcomes, enrichment_summary, graph_alert_node,
 };
+use calseta_services::context::document_view;
 use calseta_store::alerts::{AlertFilter, AlertSummaryRow};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,7 @@ use crate::auth::{Authed, scope};
 use crate::envelope::{Envelope, ListEnvelope, PageParams, query_error};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::query::Query;
 use crate::serde_util::double_option;
 use crate::views::{ActivityEventResponse, DetectionRuleResponse, IndicatorResponse, raw_json};
 
@@ -107,8 +108,12 @@ pub struct AlertResponse {
     malice_override_at: Option<DateTime<Utc>>,
     indicators: Vec<IndicatorResponse>,
     detection_rule: Option<DetectionRuleResponse>,
+    /// Documents whose targeting selects this alert (global first).
     #[schema(value_type = Vec<Object>)]
     context_documents: Vec<Value>,
+    /// Other alerts sharing indicators, newest first (Calseta addition).
+    #[schema(value_type = Vec<Object>)]
+    past_alerts: Vec<Value>,
     #[schema(value_type = Option<Vec<Object>>)]
     agent_findings: Option<Value>,
     created_at: DateTime<Utc>,
@@ -123,7 +128,11 @@ pub struct AlertEnvelope {
     meta: Value,
 }
 
-fn alert_envelope(detail: AlertDetail) -> AlertEnvelope {
+fn alert_envelope(
+    detail: AlertDetail,
+    context_documents: Vec<Value>,
+    past_alerts: Vec<Value>,
+) -> AlertEnvelope {
     let malice = detail.malice().as_str().to_string();
     let (succeeded, failed, skipped) = enrichment_outcomes(&detail.indicators);
     let a = detail.alert;
@@ -133,7 +142,7 @@ fn alert_envelope(detail: AlertDetail) -> AlertEnvelope {
         "indicator_count": detail.indicators.len(),
         "enrichment": {"succeeded": succeeded, "failed": failed, "skipped": skipped, "enriched_at": a.enriched_at},
         "detection_rule_matched": a.detection_rule_id.is_some(),
-        "context_documents_applied": 0,
+        "context_documents_applied": context_documents.len(),
     });
     let data = AlertResponse {
         uuid: a.uuid,
@@ -164,7 +173,8 @@ fn alert_envelope(detail: AlertDetail) -> AlertEnvelope {
         malice_override_at: a.malice_override_at,
         indicators: detail.indicators.into_iter().map(|i| IndicatorResponse::from_row(i, false)).collect(),
         detection_rule: detail.detection_rule.map(Into::into),
-        context_documents: Vec::new(),
+        context_documents,
+        past_alerts,
         agent_findings: a.agent_findings.map(|j| j.0),
         created_at: a.created_at,
         updated_at: a.updated_at,
@@ -200,66 +210,6 @@ pub struct AlertListParams {
     page_size: Option<i64>,
 }
 
-struct Query(HashMap<String, Vec<String>>);
-
-impl Query {
-    fn parse(raw: Option<&str>) -> Self {
-        let mut map: HashMap<String, Vec<String>> = HashMap::new();
-        for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
-            map.entry(k.into_owned()).or_default().push(v.into_owned());
-        }
-        Query(map)
-    }
-
-    fn one(&self, name: &str) -> Option<&str> {
-        self.0.get(name).and_then(|v| v.last()).map(String::as_str).filter(|v| !v.is_empty())
-    }
-
-    fn list(&self, name: &str) -> Vec<String> {
-        self.one(name)
-            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
-            .unwrap_or_default()
-    }
-
-    fn all(&self, name: &str) -> Vec<String> {
-        self.0.get(name).map(|v| v.iter().filter(|s| !s.is_empty()).cloned().collect()).unwrap_or_default()
-    }
-
-    fn int(&self, name: &str, errors: &mut Vec<calseta_services::FieldError>) -> Option<i64> {
-        let text = self.one(name)?;
-        text.parse().map_err(|_| errors.push(query_error(name, "Input should be a valid integer"))).ok()
-    }
-
-    fn boolean(&self, name: &str, errors: &mut Vec<calseta_services::FieldError>) -> Option<bool> {
-        match self.one(name)?.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => Some(true),
-            "false" | "0" | "no" | "off" => Some(false),
-            _ => {
-                errors.push(query_error(name, "Input should be a valid boolean"));
-                None
-            }
-        }
-    }
-
-    fn time(&self, name: &str, errors: &mut Vec<calseta_services::FieldError>) -> Option<DateTime<Utc>> {
-        let text = self.one(name)?;
-        let parsed = calseta_core::time::parse_timestamp(text);
-        if parsed.is_none() {
-            errors.push(query_error(name, "Input should be a valid datetime"));
-        }
-        parsed
-    }
-
-    fn page(&self, errors: &mut Vec<calseta_services::FieldError>) -> Result<PageRequest, ApiError> {
-        let params = PageParams { page: self.int("page", errors), page_size: self.int("page_size", errors) };
-        params.validate()
-    }
-}
-
-fn bad_sort(message: &str) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", message.to_string())
-}
-
 /// List alerts, newest `occurred_at` first by default.
 #[utoipa::path(
     get,
@@ -280,19 +230,8 @@ pub async fn list_alerts(
 ) -> Result<Json<ListEnvelope<AlertSummary>>, ApiError> {
     let q = Query::parse(raw.as_deref());
     let mut errors = Vec::new();
-    let sort_by = q.one("sort_by").unwrap_or("occurred_at").to_string();
-    if !["title", "status", "severity", "source_name", "occurred_at", "created_at"]
-        .contains(&sort_by.as_str())
-    {
-        return Err(bad_sort(
-            "sort_by must be one of title, status, severity, source_name, occurred_at, created_at.",
-        ));
-    }
-    let descending = match q.one("sort_order") {
-        None | Some("desc") => true,
-        Some("asc") => false,
-        Some(_) => return Err(bad_sort("sort_order must be asc or desc.")),
-    };
+    let (sort_by, descending) =
+        q.sort(&["title", "status", "severity", "source_name", "occurred_at", "created_at"], "occurred_at")?;
     let detection_rule_id = match q.one("detection_rule_uuid") {
         None => None,
         Some(text) => match Uuid::parse_str(text) {
@@ -339,7 +278,13 @@ pub async fn get_alert(
     _auth: Authed<scope::AlertsRead>,
     ApiPath(uuid): ApiPath<Uuid>,
 ) -> Result<Json<AlertEnvelope>, ApiError> {
-    Ok(Json(alert_envelope(state.services().alerts.detail(uuid).await?)))
+    let detail = state.services().alerts.detail(uuid).await?;
+    let context = &state.services().context;
+    let documents = context.documents_for(&detail.alert).await?;
+    let past = context.past_alerts(&detail.alert, &detail.indicators).await?;
+    let documents = documents.iter().map(|d| document_view(d, true)).collect();
+    let past = past.iter().map(|p| serde_json::to_value(p).unwrap_or_default()).collect();
+    Ok(Json(alert_envelope(detail, documents, past)))
 }
 
 /// Body of `PATCH /v1/alerts/{uuid}`.
@@ -395,7 +340,8 @@ pub async fn patch_alert(
         close_notes: body.close_notes,
     };
     let detail = state.services().alerts.patch(uuid, patch, &Actor::api(&auth.key)).await?;
-    Ok(Json(alert_envelope(detail)))
+    // As in v1, a PATCH answer does not re-evaluate the alert's documents.
+    Ok(Json(alert_envelope(detail, Vec::new(), Vec::new())))
 }
 
 /// Delete an alert (its indicator links go with it; activity rows stay).
@@ -650,4 +596,26 @@ pub async fn re_enrich(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     state.services().alerts.re_enrich(uuid).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"data": {"message": "Enrichment queued"}}))))
+}
+
+/// The documents that apply to the alert (global first), with `meta.past_alerts`.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts/{uuid}/context",
+    tag = "alerts",
+    params(("uuid" = Uuid, Path, description = "Alert id")),
+    security(("api_key" = ["alerts:read"])),
+    responses((status = 200, description = "data: documents; meta.past_alerts", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn alert_context(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AlertsRead>,
+    ApiPath(uuid): ApiPath<Uuid>,
+) -> Result<Json<Value>, ApiError> {
+    let detail = state.services().alerts.detail(uuid).await?;
+    let context = &state.services().context;
+    let documents: Vec<Value> =
+        context.documents_for(&detail.alert).await?.iter().map(|d| document_view(d, true)).collect();
+    let past = context.past_alerts(&detail.alert, &detail.indicators).await?;
+    Ok(Json(json!({"data": documents, "meta": {"past_alerts": past}})))
 }

@@ -8,3 +8,4 @@ pub mod indicator_mappings;
 pub mod indicators;
 pub mod ingest;
 pub mod jobs;
+pub mod knowledge;

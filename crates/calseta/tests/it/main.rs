@@ -12,5 +12,6 @@ mod helpers;
 mod http;
 mod ingest;
 mod jobs;
+mod knowledge;
 mod schema;
 mod scopes;
