@@ -135,6 +135,18 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::alerts::relationship_graph))
         .routes(routes!(routes::alerts::re_enrich))
         .routes(routes!(routes::alerts::alert_context))
+        .routes(routes!(routes::agents::trigger_agents))
+        .routes(routes!(routes::agents::dispatch_agent))
+        .routes(routes!(routes::agents::list_agents, routes::agents::create_agent))
+        .routes(routes!(routes::agents::get_agent, routes::agents::patch_agent, routes::agents::delete_agent))
+        .routes(routes!(routes::agents::test_agent))
+        .routes(routes!(routes::agents::agent_runs))
+        .routes(routes!(routes::agents::list_sources, routes::agents::create_source))
+        .routes(routes!(
+            routes::agents::get_source,
+            routes::agents::patch_source,
+            routes::agents::delete_source
+        ))
         .routes(routes!(routes::knowledge::list_rules, routes::knowledge::create_rule))
         .routes(routes!(
             routes::knowledge::get_rule,

@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi};
         (name = "alerts", description = "Alerts, findings, indicators, activity"),
         (name = "indicators", description = "Indicators and analyst verdicts"),
         (name = "knowledge", description = "Detection rules and context documents"),
+        (name = "agents", description = "Agents (signed alert.enriched webhooks) and alert sources"),
         (name = "indicator-mappings", description = "Indicator field mappings (admin)"),
         (name = "enrichment", description = "Enrichment providers, field extractions, on-demand enrichment"),
         (name = "api-keys", description = "API keys (admin)"),

@@ -47,12 +47,19 @@ pub struct RetryPolicy {
     pub base_backoff: Duration,
     /// Upper bound on any single wait.
     pub max_backoff: Duration,
+    /// Each wait is this many times the previous one.
+    pub factor: u32,
 }
 
 impl RetryPolicy {
     /// A policy with exponential back-off capped at one hour.
     pub const fn exponential(max_attempts: u32, base_backoff: Duration) -> Self {
-        Self { max_attempts, base_backoff, max_backoff: Duration::from_secs(3600) }
+        Self::geometric(max_attempts, base_backoff, 2)
+    }
+
+    /// A policy whose waits grow by `factor`, capped at one hour.
+    pub const fn geometric(max_attempts: u32, base_backoff: Duration, factor: u32) -> Self {
+        Self { max_attempts, base_backoff, max_backoff: Duration::from_secs(3600), factor }
     }
 
     /// The wait before the next attempt after `failed_attempts` attempts failed, or `None` when the
@@ -61,8 +68,8 @@ impl RetryPolicy {
         if failed_attempts >= self.max_attempts {
             return None;
         }
-        let exponent = failed_attempts.saturating_sub(1).min(30);
-        let delay = self.base_backoff.saturating_mul(1u32 << exponent);
+        let exponent = failed_attempts.saturating_sub(1).min(20);
+        let delay = self.base_backoff.saturating_mul(self.factor.max(1).saturating_pow(exponent));
         Some(delay.min(self.max_backoff))
     }
 }
@@ -77,12 +84,16 @@ mod tests {
             max_attempts: 5,
             base_backoff: Duration::from_secs(10),
             max_backoff: Duration::from_secs(35),
+            factor: 2,
         };
         assert_eq!(p.next_delay(1), Some(Duration::from_secs(10)));
         assert_eq!(p.next_delay(2), Some(Duration::from_secs(20)));
         assert_eq!(p.next_delay(3), Some(Duration::from_secs(35)));
         assert_eq!(p.next_delay(4), Some(Duration::from_secs(35)));
         assert_eq!(p.next_delay(5), None);
+        let deliveries = RetryPolicy::geometric(4, Duration::from_secs(10), 3);
+        let waits: Vec<u64> = (1..4).filter_map(|n| deliveries.next_delay(n)).map(|d| d.as_secs()).collect();
+        assert_eq!(waits, [10, 30, 90], "three retries span minutes");
     }
 
     #[test]

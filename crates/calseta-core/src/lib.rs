@@ -20,6 +20,7 @@ pub mod scopes;
 pub mod sources;
 pub mod targeting;
 pub mod time;
+pub mod webhooks;
 
 /// An enumeration value that is not one of the known strings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

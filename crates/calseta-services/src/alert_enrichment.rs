@@ -151,6 +151,8 @@ impl JobHandler for EnrichAlert {
         activity::record(&mut tx, &Actor::system(), "alert_enrichment_completed", Some(alert.id), references)
             .await
             .map_err(JobFailure::retryable)?;
+        // Every completed run is dispatched once to the matching agents.
+        crate::dispatch::enqueue(&mut tx, alert.uuid, None).await.map_err(JobFailure::retryable)?;
         ctx.finish(tx).await
     }
 

@@ -762,17 +762,18 @@ impl EnrichmentEngine {
 }
 
 fn describe_error(e: reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else {
-        let mut message = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            message = format!("{message}: {s}");
-            source = s.source();
-        }
-        message
+    if e.is_timeout() { "timed out".into() } else { error_chain(&e) }
+}
+
+/// An HTTP client error with its causes (the outermost message alone rarely says what failed).
+pub fn error_chain(e: &reqwest::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        message = format!("{message}: {s}");
+        source = s.source();
     }
+    message
 }
 
 fn truncate_for_debug(body: &Value) -> Value {

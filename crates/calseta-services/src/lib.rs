@@ -5,12 +5,14 @@
 //! runtime (claiming, lease renewal, retries, graceful shutdown) with its job kinds.
 
 pub mod activity;
+pub mod agents;
 pub mod alert_enrichment;
 pub mod alerts;
 pub mod api_keys;
 pub mod bootstrap;
 pub mod context;
 pub mod crypto;
+pub mod dispatch;
 pub mod enrichment;
 mod error;
 pub mod health;
@@ -46,6 +48,8 @@ pub struct Services {
     pub enrichment: enrichment::EnrichmentEngine,
     /// Detection rules, context documents, past alerts.
     pub context: Arc<context::ContextService>,
+    /// Agents and sources.
+    pub agents: Arc<agents::AgentService>,
 }
 
 impl Services {
@@ -56,21 +60,21 @@ impl Services {
         key: crypto::EncryptionKey,
         enrichment_settings: enrichment::EnrichmentSettings,
         outbound: &outbound::OutboundSettings,
+        api_base_url: String,
     ) -> Result<Self, ServiceError> {
         let mappings = Arc::new(mappings::MappingService::new(db.clone()));
         let enrich_job = ingest.enrich_job;
         let deadline = enrichment_settings.alert_deadline;
-        let registry = Arc::new(enrichment::ProviderRegistry::new(db.clone(), key, enrichment_settings));
-        let engine = enrichment::EnrichmentEngine::new(
-            db.clone(),
-            registry,
-            outbound::OutboundClient::new(outbound)?,
-            deadline,
-        );
+        let registry =
+            Arc::new(enrichment::ProviderRegistry::new(db.clone(), key.clone(), enrichment_settings));
+        let http = outbound::OutboundClient::new(outbound)?;
+        let engine = enrichment::EnrichmentEngine::new(db.clone(), registry, http.clone(), deadline);
+        let agents = Arc::new(agents::AgentService::new(db.clone(), key, http, api_base_url));
         Ok(Services {
             providers: Arc::new(providers::ProviderService::new(db.clone(), engine.clone())),
             enrichment: engine,
             context: Arc::new(context::ContextService::new(db.clone())),
+            agents,
             keys: Arc::new(api_keys::ApiKeyService::new(db.clone())),
             ingest: Arc::new(ingestion::IngestService::new(db.clone(), mappings.clone(), ingest)),
             alerts: Arc::new(alerts::AlertService::new(db.clone(), enrich_job)),
@@ -78,6 +82,16 @@ impl Services {
             mappings,
             db,
         })
+    }
+
+    /// The agent payload builder.
+    pub fn payload_builder(&self) -> dispatch::PayloadBuilder {
+        dispatch::PayloadBuilder {
+            db: self.db.clone(),
+            alerts: self.alerts.clone(),
+            context: self.context.clone(),
+            agents: self.agents.clone(),
+        }
     }
 
     /// Seeds what every process expects to find: system mappings, builtin providers and their

@@ -123,6 +123,7 @@ pub struct OutboundClient {
     strict: reqwest::Client,
     private: reqwest::Client,
     allowed_hosts: Arc<Vec<String>>,
+    resolver: Arc<dyn HostResolver>,
 }
 
 fn build(settings: &OutboundSettings, allow_private: bool) -> Result<reqwest::Client, ServiceError> {
@@ -174,7 +175,35 @@ impl OutboundClient {
             strict: build(settings, false)?,
             private: build(settings, true)?,
             allowed_hosts: Arc::new(settings.allowed_hosts.clone()),
+            resolver: settings.resolver.clone(),
         })
+    }
+
+    /// Checks a destination fully before anything is sent: scheme, literal address, and every
+    /// address the name resolves to (DNS failure refuses). Used when an agent registers and again
+    /// before each delivery; the connection itself is pinned by the resolver.
+    pub async fn check_destination(&self, url: &str, allow_private: bool) -> Result<reqwest::Url, String> {
+        let url = reqwest::Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
+        check_url(&url, &self.allowed_hosts, allow_private)?;
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        if self.allowed_hosts.contains(&host) || host.parse::<IpAddr>().is_ok() {
+            return Ok(url);
+        }
+        let addrs = self.resolver.lookup(&host).await.map_err(|e| format!("{host} does not resolve: {e}"))?;
+        if addrs.is_empty() {
+            return Err(format!("{host} does not resolve"));
+        }
+        if let Some((ip, reason)) =
+            addrs.iter().find_map(|ip| blocked_reason(*ip, allow_private).map(|r| (ip, r)))
+        {
+            return Err(format!("{host} resolves to {ip}, a {reason}"));
+        }
+        Ok(url)
     }
 
     /// Checks a URL's scheme and literal address (host names are checked when resolved).

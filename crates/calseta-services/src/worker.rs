@@ -64,6 +64,8 @@ pub struct JobContext {
     pub payload: Value,
     /// 1-based attempt number.
     pub attempt: u32,
+    /// Attempts this job may take.
+    pub max_attempts: u32,
     id: i64,
     lease_token: Uuid,
     db: Db,
@@ -284,6 +286,12 @@ impl Worker {
     }
 }
 
+/// ±10 % so that retries of many jobs failing together do not return together.
+fn with_jitter(delay: Duration) -> Duration {
+    use rand::Rng;
+    delay.mul_f64(rand::rng().random_range(0.9..1.1))
+}
+
 fn lease_delta(lease: Duration) -> chrono::Duration {
     chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30))
 }
@@ -325,6 +333,7 @@ impl Attempt {
             kind: row.kind.clone(),
             payload: row.payload.0.clone(),
             attempt,
+            max_attempts: u32::try_from(row.max_attempts).unwrap_or(1),
             id: row.id,
             lease_token: self.token,
             db: self.db.clone(),
@@ -363,7 +372,13 @@ impl Attempt {
                 }
             }
             Err(failure) => {
-                let delay = if failure.retryable { kind.retry.next_delay(attempt) } else { None };
+                // The row's own attempt budget wins (deliveries set it per agent).
+                let policy = calseta_core::jobs::RetryPolicy {
+                    max_attempts: u32::try_from(row.max_attempts).unwrap_or(1),
+                    ..kind.retry
+                };
+                let delay =
+                    if failure.retryable { policy.next_delay(attempt).map(with_jitter) } else { None };
                 let retry_at = delay.map(|d| calseta_store::now() + lease_delta(d));
                 self.record_failure(&row, &failure.message, retry_at).await;
             }

@@ -12,6 +12,7 @@ mod macros;
 mod sql;
 
 pub mod activity;
+pub mod agents;
 pub mod alerts;
 pub mod api_keys;
 pub mod context_documents;

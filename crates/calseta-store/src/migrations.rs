@@ -23,6 +23,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0002_enrichment.sql"),
         include_str!("../../../migrations/postgres/0002_enrichment.sql"),
     ),
+    (
+        3,
+        "agents",
+        include_str!("../../../migrations/sqlite/0003_agents.sql"),
+        include_str!("../../../migrations/postgres/0003_agents.sql"),
+    ),
 ];
 
 #[derive(Debug)]

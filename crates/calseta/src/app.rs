@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use calseta_services::alert_enrichment::EnrichAlert;
 use calseta_services::crypto::{self, EncryptionKey, KeySource};
+use calseta_services::dispatch::{DELIVER_WEBHOOK, DISPATCH_ALERT, DeliverWebhook, DispatchAlert};
 use calseta_services::enrichment::{ENRICH_DEFERRED, EnrichDeferred};
 use calseta_services::jobs::{PRUNE_FINISHED_JOBS, PruneFinishedJobs};
 use calseta_services::worker::{JobHandler, JobRegistry, Worker};
@@ -145,6 +146,19 @@ pub fn job_registry(
     registry.register(
         ENRICH_DEFERRED,
         Arc::new(EnrichDeferred { engine: Arc::new(services.enrichment.clone()) }),
+    );
+    registry.register(DISPATCH_ALERT, Arc::new(DispatchAlert { builder: services.payload_builder() }));
+    let deliver = calseta_services::jobs::JobKind {
+        retry: calseta_core::jobs::RetryPolicy::geometric(
+            DELIVER_WEBHOOK.retry.max_attempts,
+            config.agent_retry_base,
+            3,
+        ),
+        ..DELIVER_WEBHOOK
+    };
+    registry.register(
+        deliver,
+        Arc::new(DeliverWebhook { agents: services.agents.clone(), alerts: services.alerts.clone() }),
     );
     for (kind, handler) in extra {
         registry.register(kind, handler);

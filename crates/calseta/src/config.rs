@@ -52,6 +52,10 @@ pub struct Config {
     pub queue_max_retries: u32,
     /// `QUEUE_RETRY_BACKOFF_SECONDS` (60): first back-off of `enrich_alert`, doubled per retry.
     pub queue_retry_backoff: Duration,
+    /// `AGENT_RETRY_BASE_SECONDS` (10): first wait before re-delivering a webhook (×3 per retry).
+    pub agent_retry_base: Duration,
+    /// `CALSETA_API_BASE_URL` (`http://localhost:8000`): copied into agent payloads.
+    pub api_base_url: String,
     /// `ENRICHMENT_MOCK_MODE` (false): providers with mock responses answer without HTTP.
     pub enrichment_mock_mode: bool,
     /// `ENRICHMENT_ALERT_DEADLINE_SECONDS` (60): an alert's enrichment run reports after this.
@@ -203,6 +207,8 @@ impl Config {
             alert_dedup_window_hours: r.number("ALERT_DEDUP_WINDOW_HOURS", 24u32, 0),
             queue_max_retries: r.number("QUEUE_MAX_RETRIES", 3u32, 1),
             queue_retry_backoff: Duration::from_secs(r.number("QUEUE_RETRY_BACKOFF_SECONDS", 60u64, 0)),
+            api_base_url: r.string("CALSETA_API_BASE_URL", "http://localhost:8000"),
+            agent_retry_base: Duration::from_secs(r.number("AGENT_RETRY_BASE_SECONDS", 10u64, 1)),
             enrichment_mock_mode: r.boolean("ENRICHMENT_MOCK_MODE", false),
             enrichment_alert_deadline: Duration::from_secs(r.number(
                 "ENRICHMENT_ALERT_DEADLINE_SECONDS",
@@ -304,6 +310,7 @@ impl Config {
                 allowed_hosts: self.ssrf_allowed_hosts.clone(),
                 resolver: std::sync::Arc::new(calseta_services::outbound::SystemResolver),
             },
+            self.api_base_url.clone(),
         )
     }
 

@@ -1,5 +1,6 @@
 //! One module per resource.
 
+pub mod agents;
 pub mod alerts;
 pub mod api_keys;
 pub mod enrichment;

@@ -20,6 +20,7 @@ const QUICK: RetryPolicy = RetryPolicy {
     max_attempts: 3,
     base_backoff: Duration::from_millis(20),
     max_backoff: Duration::from_millis(100),
+    factor: 2,
 };
 /// Records `ran:<job>` = worker name, refusing to run a job twice.
 const RECORD: JobKind = JobKind { name: "test.record", queue: "test", retry: QUICK };

@@ -1,0 +1,266 @@
+//! `/v1/agents` (webhook consumers), `/v1/sources`, and the alert's manual dispatch routes.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use calseta_store::agents::{AgentRow, SourceRow};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::{Authed, scope};
+use crate::envelope::{Envelope, ListEnvelope, PageParams};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+
+fn agent_view(agent: &AgentRow, signing_secret: Option<String>) -> Value {
+    let mut view = json!({
+        "uuid": agent.uuid, "name": agent.name, "description": agent.description, "endpoint_url": agent.endpoint_url,
+        "auth_header_name": agent.auth_header_name, "has_signing_secret": agent.signing_secret_encrypted.is_some(),
+        "trigger_on_sources": agent.trigger_on_sources.0, "trigger_on_severities": agent.trigger_on_severities.0,
+        "trigger_filter": agent.trigger_filter.as_ref().map(|j| j.0.clone()), "timeout_seconds": agent.timeout_seconds,
+        "retry_count": agent.retry_count, "is_active": agent.is_active, "documentation": agent.documentation,
+        "created_at": agent.created_at, "updated_at": agent.updated_at,
+    });
+    if let Some(secret) = signing_secret {
+        view["signing_secret"] = Value::String(secret);
+    }
+    view
+}
+
+/// List agents, newest first.
+#[utoipa::path(get, path = "/v1/agents", tag = "agents", params(PageParams), security(("api_key" = ["agents:read"])),
+    responses((status = 200, description = "Agents", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list_agents(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AgentsRead>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<ListEnvelope<Value>>, ApiError> {
+    let page = params.validate()?;
+    let rows = state.services().agents.list().await?;
+    let total = rows.len() as i64;
+    let items = rows
+        .iter()
+        .skip(page.offset() as usize)
+        .take(page.limit() as usize)
+        .map(|a| agent_view(a, None))
+        .collect();
+    Ok(Json(ListEnvelope::new(items, total, page)))
+}
+
+/// Register an agent. `endpoint_url` must be a public address (or a host in `SSRF_ALLOWED_HOSTS`);
+/// `"signing_secret": "generate"` creates a Standard Webhooks secret, returned once.
+#[utoipa::path(post, path = "/v1/agents", tag = "agents",
+    request_body(content = Object, description = "name, endpoint_url, description, auth_header_name + auth_header_value, signing_secret (whsec_… or \"generate\"), trigger_on_sources, trigger_on_severities, trigger_filter, timeout_seconds (1–300), retry_count (0–10), is_active, documentation"),
+    security(("api_key" = ["agents:write"])),
+    responses((status = 201, description = "The agent", body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_agent(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AgentsWrite>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<(StatusCode, Json<Envelope<Value>>), ApiError> {
+    let (agent, secret) = state.services().agents.create(body).await?;
+    Ok((StatusCode::CREATED, Json(Envelope::new(agent_view(&agent, secret)))))
+}
+
+/// One agent (secrets are never returned).
+#[utoipa::path(get, path = "/v1/agents/{uuid}", tag = "agents", params(("uuid" = Uuid, Path, description = "Agent id")), security(("api_key" = ["agents:read"])),
+    responses((status = 200, description = "The agent", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_agent(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AgentsRead>,
+    ApiPath(uuid): ApiPath<Uuid>,
+) -> Result<Json<Envelope<Value>>, ApiError> {
+    Ok(Json(Envelope::new(agent_view(&state.services().agents.get(uuid).await?, None))))
+}
+
+/// Change an agent (explicit `null` clears the auth header, filter or signing secret).
+#[utoipa::path(patch, path = "/v1/agents/{uuid}", tag = "agents", params(("uuid" = Uuid, Path, description = "Agent id")),
+    request_body(content = Object, description = "Any fields of the create body"),
+    security(("api_key" = ["agents:write"])),
+    responses((status = 200, description = "The agent", body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn patch_agent(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AgentsWrite>,
+    ApiPath(uuid): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<Json<Envelope<Value>>, ApiError> {
+    let (agent, secret) = state.services().agents.patch(uuid, body).await?;
+    Ok(Json(Envelope::new(agent_view(&agent, secret))))
+}
+
+/// Delete an agent and its delivery history.
+#[utoipa::path(delete, path = "/v1/agents/{uuid}", tag = "agents", params(("uuid" = Uuid, Path, description = "Agent id")), security(("api_key" = ["agents:write"])),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_agent(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AgentsWrite>,
+    ApiPath(uuid): ApiPath<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    state.services().agents.delete(uuid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Send a synthetic, signed payload now and report the answer.
+#[utoipa::path(post, path = "/v1/agents/{uuid}/test", tag = "agents", params(("uuid" = Uuid, Path, description = "Agent id")), security(("api_key" = ["agents:write"])),
+    responses((status = 200, description = "{delivered, status_code, duration_ms, error}", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn test_agent(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AgentsWrite>,
+    ApiPath(uuid): ApiPath<Uuid>,
+) -> Result<Json<Envelope<Value>>, ApiError> {
+    Ok(Json(Envelope::new(state.services().agents.test(uuid).await?)))
+}
+
+/// The agent's delivery attempts, newest first.
+#[utoipa::path(get, path = "/v1/agents/{uuid}/runs", tag = "agents", params(("uuid" = Uuid, Path, description = "Agent id"), PageParams), security(("api_key" = ["agents:read"])),
+    responses((status = 200, description = "Attempts", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn agent_runs(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AgentsRead>,
+    ApiPath(uuid): ApiPath<Uuid>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<ListEnvelope<Value>>, ApiError> {
+    let page = params.validate()?;
+    let (rows, total) = state.services().agents.runs(uuid, page.limit(), page.offset()).await?;
+    let items = rows
+        .into_iter()
+        .map(|r| json!({"uuid": r.uuid, "alert_uuid": r.alert_uuid, "delivery_id": r.delivery_id, "status": r.status,
+            "attempt_count": r.attempt_count, "response_status_code": r.response_status_code,
+            "response_body": r.response_body.map(|j| j.0), "error_message": r.error_message,
+            "request_payload": r.request_payload.map(|j| j.0), "started_at": r.started_at, "completed_at": r.completed_at, "created_at": r.created_at}))
+        .collect();
+    Ok(Json(ListEnvelope::new(items, total, page)))
+}
+
+/// Queue a dispatch of the alert to every matching agent.
+#[utoipa::path(post, path = "/v1/alerts/{uuid}/trigger-agents", tag = "alerts", params(("uuid" = Uuid, Path, description = "Alert id")), security(("api_key" = ["agents:write"])),
+    responses((status = 202, description = "{queued_agent_count, agent_names}", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn trigger_agents(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AgentsWrite>,
+    ApiPath(uuid): ApiPath<Uuid>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let services = state.services();
+    let alert = services.alerts.detail(uuid).await?.alert;
+    let agents = services.agents.matching(&alert.source_name, &alert.severity, &alert.tags.0).await?;
+    let mut tx = state.db().begin().await.map_err(calseta_services::ServiceError::from)?;
+    calseta_services::dispatch::enqueue(&mut tx, uuid, None).await?;
+    tx.commit().await.map_err(calseta_services::ServiceError::from)?;
+    let names: Vec<&str> = agents.iter().map(|a| a.name.as_str()).collect();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"data": {"queued_agent_count": names.len(), "agent_names": names}})),
+    ))
+}
+
+/// `?agent_uuid=`
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DispatchParams {
+    /// The agent to deliver to (its trigger filters are bypassed).
+    agent_uuid: Uuid,
+}
+
+/// Queue a delivery of the alert to one agent, bypassing its trigger filters.
+#[utoipa::path(post, path = "/v1/alerts/{uuid}/dispatch-agent", tag = "alerts", params(("uuid" = Uuid, Path, description = "Alert id"), DispatchParams), security(("api_key" = ["agents:write"])),
+    responses((status = 202, description = "{agent_uuid, agent_name, alert_uuid}", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn dispatch_agent(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AgentsWrite>,
+    ApiPath(uuid): ApiPath<Uuid>,
+    ApiQuery(params): ApiQuery<DispatchParams>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let services = state.services();
+    services.alerts.detail(uuid).await?;
+    let agent = services.agents.get(params.agent_uuid).await?;
+    if !agent.is_active {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "AGENT_INACTIVE",
+            "Agent is not active.",
+        ));
+    }
+    let mut tx = state.db().begin().await.map_err(calseta_services::ServiceError::from)?;
+    calseta_services::dispatch::enqueue(&mut tx, uuid, Some(agent.uuid)).await?;
+    tx.commit().await.map_err(calseta_services::ServiceError::from)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"data": {"agent_uuid": agent.uuid, "agent_name": agent.name, "alert_uuid": uuid}})),
+    ))
+}
+
+fn source_view(s: &SourceRow) -> Value {
+    json!({"uuid": s.uuid, "source_name": s.source_name, "display_name": s.display_name, "is_active": s.is_active,
+           "auth_type": s.auth_type, "documentation": s.documentation, "created_at": s.created_at, "updated_at": s.updated_at})
+}
+
+/// List alert source integrations, newest first.
+#[utoipa::path(get, path = "/v1/sources", tag = "agents", params(PageParams), security(("api_key" = ["alerts:read"])),
+    responses((status = 200, description = "Sources", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_sources(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AlertsRead>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<ListEnvelope<Value>>, ApiError> {
+    let page = params.validate()?;
+    let rows = state.services().agents.list_sources().await?;
+    let total = rows.len() as i64;
+    Ok(Json(ListEnvelope::new(
+        rows.iter().skip(page.offset() as usize).take(page.limit() as usize).map(source_view).collect(),
+        total,
+        page,
+    )))
+}
+
+/// Register a source integration (its `auth_config` is stored encrypted, never returned).
+#[utoipa::path(post, path = "/v1/sources", tag = "agents", request_body(content = Object, description = "source_name, display_name, is_active, auth_type, auth_config, documentation"),
+    security(("api_key" = ["admin"])),
+    responses((status = 201, description = "The source", body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_source(
+    State(state): State<AppState>,
+    _auth: Authed<scope::Admin>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<(StatusCode, Json<Envelope<Value>>), ApiError> {
+    let row = state.services().agents.save_source(None, body).await?;
+    Ok((StatusCode::CREATED, Json(Envelope::new(source_view(&row)))))
+}
+
+/// One source integration.
+#[utoipa::path(get, path = "/v1/sources/{uuid}", tag = "agents", params(("uuid" = Uuid, Path, description = "Source id")), security(("api_key" = ["alerts:read"])),
+    responses((status = 200, description = "The source", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_source(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AlertsRead>,
+    ApiPath(uuid): ApiPath<Uuid>,
+) -> Result<Json<Envelope<Value>>, ApiError> {
+    Ok(Json(Envelope::new(source_view(&state.services().agents.get_source(uuid).await?))))
+}
+
+/// Change a source integration.
+#[utoipa::path(patch, path = "/v1/sources/{uuid}", tag = "agents", params(("uuid" = Uuid, Path, description = "Source id")),
+    request_body(content = Object, description = "display_name, is_active, auth_type, auth_config, documentation"),
+    security(("api_key" = ["admin"])),
+    responses((status = 200, description = "The source", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn patch_source(
+    State(state): State<AppState>,
+    _auth: Authed<scope::Admin>,
+    ApiPath(uuid): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<Json<Envelope<Value>>, ApiError> {
+    Ok(Json(Envelope::new(source_view(&state.services().agents.save_source(Some(uuid), body).await?))))
+}
+
+/// Delete a source integration.
+#[utoipa::path(delete, path = "/v1/sources/{uuid}", tag = "agents", params(("uuid" = Uuid, Path, description = "Source id")), security(("api_key" = ["admin"])),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_source(
+    State(state): State<AppState>,
+    _auth: Authed<scope::Admin>,
+    ApiPath(uuid): ApiPath<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    state.services().agents.delete_source(uuid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,383 @@
+//! The seed's journey end to end, and agent delivery: signatures, retries, isolation, SSRF.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::helpers::*;
+use crate::ingest::ingest_and_wait;
+
+const RULE_UUID: &str = "0f6a2c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b";
+
+async fn received(server: &MockServer, count: usize) -> Vec<Request> {
+    eventually(&format!("{count} webhook(s)"), Duration::from_secs(30), || async {
+        let requests = server.received_requests().await.unwrap_or_default();
+        (requests.len() >= count).then_some(requests)
+    })
+    .await
+}
+
+async fn register(app: &TestApp, body: Value) -> Value {
+    let (status, agent) = app.post("/v1/agents", &app.admin_key, body).await;
+    assert_eq!(status, 201, "{agent}");
+    agent["data"].clone()
+}
+
+#[tokio::test]
+async fn the_seed_journey_ends_in_one_signed_complete_payload() {
+    let listener = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/agent"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .mount(&listener)
+        .await;
+    let app = spawn_app_with(AppOptions {
+        env: vec![
+            ("SSRF_ALLOWED_HOSTS", "127.0.0.1".into()),
+            ("ENRICHMENT_MOCK_MODE", "true".into()),
+            ("CALSETA_API_BASE_URL", "https://calseta.example".into()),
+        ],
+        ..AppOptions::default()
+    })
+    .await;
+    let key = app.admin_key.clone();
+
+    // The organisation's knowledge.
+    let (status, _) = app
+        .post("/v1/detection-rules", &key, json!({"name": "Impossible Travel", "source_name": "elastic", "source_rule_id": RULE_UUID,
+            "severity": "High", "mitre_tactics": ["Initial Access"], "mitre_techniques": ["T1078"], "mitre_subtechniques": ["T1078.004"],
+            "data_sources": ["Okta System Log"], "documentation": "## Impossible Travel\n\nBlind spots: corporate VPN egress."}))
+        .await;
+    assert_eq!(status, 201);
+    app.post("/v1/context-documents", &key, json!({"title": "Account Compromise Runbook", "document_type": "runbook", "content": "1. Revoke sessions.",
+        "targeting_rules": {"match_any": [{"field": "severity", "op": "in", "value": ["High", "Critical"]}]}})).await;
+    app.post("/v1/context-documents", &key, json!({"title": "Company IR Plan", "document_type": "ir_plan", "is_global": true, "content": "Escalate to the IR lead."})).await;
+
+    // Two earlier investigations of the same user and IP.
+    for (title, when, ip, classification, notes) in [
+        (
+            "Impossible Travel Detected",
+            "2024-11-03T14:22:00Z",
+            "91.108.56.130",
+            "True Positive - Suspicious Activity",
+            "Confirmed malicious. Sessions revoked. Password reset. INC-2847.",
+        ),
+        (
+            "Impossible Travel Detected",
+            "2024-09-17T09:14:00Z",
+            "185.220.101.47",
+            "Benign Positive - Suspicious but Expected",
+            "VPN exit node. User confirmed travel. No action taken. INC-2601.",
+        ),
+    ] {
+        let earlier = ingest_and_wait(
+            &app,
+            "generic",
+            &json!({"title": title, "occurred_at": when, "src_ip": ip, "email": "nick.hathaway@calseta.com"})
+                .to_string(),
+        )
+        .await;
+        let uuid = earlier["data"]["uuid"].as_str().unwrap();
+        let (status, _) = app
+            .patch(
+                &format!("/v1/alerts/{uuid}"),
+                &key,
+                json!({"status": "Closed", "close_classification": classification, "close_notes": notes}),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+
+    // The agent.
+    let agent = register(&app, json!({"name": "triage-agent", "endpoint_url": format!("{}/agent", listener.uri()), "signing_secret": "generate",
+        "auth_header_name": "X-Agent-Token", "auth_header_value": "agent-token-123", "trigger_on_severities": ["High", "Critical"]})).await;
+    let secret = agent["signing_secret"].as_str().expect("the generated secret is shown once").to_string();
+    assert!(secret.starts_with("whsec_"));
+    let (_, again) = app.get(&format!("/v1/agents/{}", agent["uuid"].as_str().unwrap()), &key).await;
+    assert!(again["data"].get("signing_secret").is_none() && again["data"]["has_signing_secret"] == true);
+    assert!(!again.to_string().contains("agent-token-123"));
+
+    // The alert.
+    let raw = json!({
+        "kibana.alert.rule": {"name": "Impossible Travel Detected", "severity": "high", "risk_score": 73, "uuid": RULE_UUID},
+        "@timestamp": "2026-04-11T10:05:00Z",
+        "source": {"ip": "185.220.101.47", "geo.city_name": "Frankfurt am Main"},
+        "user": {"email": "nick.hathaway@calseta.com", "name": "nick.hathaway"},
+        "okta.security_context": {"as.name": "Tor Project, Inc.", "domain": "torproject.org", "is_proxy": true}
+    });
+    let detail = ingest_and_wait(&app, "elastic", &raw.to_string()).await;
+    let alert_uuid = detail["data"]["uuid"].as_str().unwrap().to_string();
+
+    let requests = received(&listener, 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(listener.received_requests().await.unwrap().len(), 1, "one POST");
+    let request = &requests[0];
+    let header =
+        |name: &str| request.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert_eq!(header("x-agent-token"), "agent-token-123");
+    let (id, timestamp, signature) =
+        (header("webhook-id"), header("webhook-timestamp"), header("webhook-signature"));
+    assert!(id.starts_with("msg_"));
+    let ts: i64 = timestamp.parse().unwrap();
+    assert!(
+        calseta_core::webhooks::verify(&secret, &id, ts, &request.body, &signature),
+        "signature verifies with the secret"
+    );
+
+    let payload: Value = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!(payload["event"], "alert.enriched");
+    assert_eq!(payload["calseta_api_base_url"], "https://calseta.example");
+    let alert = &payload["alert"];
+    assert_eq!(
+        (
+            alert["uuid"].as_str(),
+            alert["title"].as_str(),
+            alert["severity"].as_str(),
+            alert["source_name"].as_str()
+        ),
+        (Some(alert_uuid.as_str()), Some("Impossible Travel Detected"), Some("High"), Some("elastic"))
+    );
+    assert_eq!(alert["malice"], "Malicious");
+    assert!(alert.get("raw_payload").is_none());
+    assert_eq!(alert["_metadata"]["detection_rule_matched"], true);
+    assert!(
+        alert["_metadata"]["enrichment"]["succeeded"].as_array().unwrap().iter().any(|p| p == "virustotal")
+    );
+    let ip =
+        payload["indicators"].as_array().unwrap().iter().find(|i| i["value"] == "185.220.101.47").unwrap();
+    assert_eq!(ip["malice"], "Malicious");
+    assert_eq!(ip["enrichment_results"]["abuseipdb"]["extracted"]["is_tor"], true);
+    assert!(ip["enrichment_results"]["virustotal"].get("raw").is_none(), "raw stripped");
+    assert!(
+        payload["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["type"] == "account" && i["enrichment_results"]["okta"]["success"] == true)
+    );
+    let rule = &payload["detection_rule"];
+    assert_eq!(
+        (rule["name"].as_str(), rule["mitre_techniques"].clone()),
+        (Some("Impossible Travel"), json!(["T1078"]))
+    );
+    assert!(rule["documentation"].as_str().unwrap().contains("Blind spots"));
+    let past = payload["past_alerts"].as_array().unwrap();
+    assert_eq!(past.len(), 2);
+    assert_eq!(past[0]["close_classification"], "True Positive - Suspicious Activity");
+    assert_eq!(past[0]["analyst_notes"], "Confirmed malicious. Sessions revoked. Password reset. INC-2847.");
+    assert_eq!(past[1]["close_classification"], "Benign Positive - Suspicious but Expected");
+    assert_eq!(
+        past[1]["indicators"],
+        json!([{"type": "ip", "value": "185.220.101.47"}, {"type": "email", "value": "nick.hathaway@calseta.com"}])
+    );
+    let documents: Vec<&str> = payload["context_documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(documents, ["Company IR Plan", "Account Compromise Runbook"], "global first");
+    assert_eq!(payload["context_documents"][1]["content"], "1. Revoke sessions.");
+    assert_eq!(payload["workflows"], json!([]));
+
+    let agent_uuid = agent["uuid"].as_str().unwrap();
+    let runs = eventually("the run record", Duration::from_secs(10), || async {
+        let (_, runs) = app.get(&format!("/v1/agents/{agent_uuid}/runs"), &key).await;
+        (runs["meta"]["total"] == 1).then_some(runs)
+    })
+    .await;
+    assert_eq!(
+        (runs["data"][0]["status"].as_str(), runs["data"][0]["response_status_code"].as_i64()),
+        (Some("success"), Some(200))
+    );
+    assert_eq!(runs["data"][0]["delivery_id"], id.as_str());
+    let (_, activity) = app.get(&format!("/v1/alerts/{alert_uuid}/activity"), &key).await;
+    assert!(
+        activity["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event_type"] == "agent_webhook_dispatched" && e["references"]["status"] == "success")
+    );
+}
+
+#[tokio::test]
+async fn a_failing_agent_is_retried_and_never_affects_another() {
+    let flaky = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&flaky)
+        .await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(204)).with_priority(2).mount(&flaky).await;
+    let down = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
+        .mount(&down)
+        .await;
+    let steady = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&steady).await;
+    let app = spawn_app_with(AppOptions {
+        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into()), ("AGENT_RETRY_BASE_SECONDS", "1".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    let flaky_agent =
+        register(&app, json!({"name": "flaky", "endpoint_url": flaky.uri(), "retry_count": 3})).await;
+    let down_agent =
+        register(&app, json!({"name": "down", "endpoint_url": down.uri(), "retry_count": 1})).await;
+    register(
+        &app,
+        json!({"name": "steady", "endpoint_url": steady.uri(), "trigger_on_sources": ["generic"]}),
+    )
+    .await;
+    register(
+        &app,
+        json!({"name": "elastic-only", "endpoint_url": steady.uri(), "trigger_on_sources": ["elastic"]}),
+    )
+    .await;
+
+    let detail = ingest_and_wait(
+        &app,
+        "generic",
+        &json!({"title": "retry me", "src_ip": "93.184.216.34"}).to_string(),
+    )
+    .await;
+    received(&steady, 1).await;
+    let flaky_requests = received(&flaky, 3).await;
+    let ids: std::collections::HashSet<String> = flaky_requests
+        .iter()
+        .map(|r| r.headers.get("webhook-id").unwrap().to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 1, "retries carry the same delivery id");
+    let flaky_uuid = flaky_agent["uuid"].as_str().unwrap();
+    let runs = eventually("three attempts recorded", Duration::from_secs(20), || async {
+        let (_, runs) = app.get(&format!("/v1/agents/{flaky_uuid}/runs"), &app.admin_key).await;
+        (runs["meta"]["total"] == 3).then_some(runs)
+    })
+    .await;
+    let statuses: Vec<&str> =
+        runs["data"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["success", "failed", "failed"], "newest first");
+
+    let down_uuid = down_agent["uuid"].as_str().unwrap();
+    let runs = eventually("the down agent's two attempts", Duration::from_secs(20), || async {
+        let (_, runs) = app.get(&format!("/v1/agents/{down_uuid}/runs"), &app.admin_key).await;
+        (runs["meta"]["total"] == 2).then_some(runs)
+    })
+    .await;
+    assert_eq!(runs["data"][0]["error_message"], "HTTP 500");
+    assert_eq!(runs["data"][0]["response_body"], json!({"raw": "boom"}));
+    let alert = detail["data"]["uuid"].as_str().unwrap();
+    let outcome = eventually("the final failure event", Duration::from_secs(20), || async {
+        let (_, activity) =
+            app.get(&format!("/v1/alerts/{alert}/activity?page_size=50"), &app.admin_key).await;
+        activity["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| {
+                e["event_type"] == "agent_webhook_dispatched" && e["references"]["agent_name"] == "down"
+            })
+            .cloned()
+    })
+    .await;
+    assert_eq!(
+        (outcome["references"]["status"].as_str(), outcome["references"]["attempt_count"].as_i64()),
+        (Some("failed"), Some(2))
+    );
+    assert_eq!(
+        steady.received_requests().await.unwrap().len(),
+        1,
+        "the elastic-only agent was not triggered"
+    );
+
+    // Manual dispatch bypasses filters; trigger-agents re-evaluates them.
+    let elastic_only = app.get("/v1/agents", &app.admin_key).await.1["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "elastic-only")
+        .unwrap()["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, body) = app
+        .post(
+            &format!("/v1/alerts/{alert}/dispatch-agent?agent_uuid={elastic_only}"),
+            &app.admin_key,
+            json!({}),
+        )
+        .await;
+    assert_eq!((status, body["data"]["agent_name"].as_str()), (202, Some("elastic-only")));
+    received(&steady, 2).await;
+    let (status, body) =
+        app.post(&format!("/v1/alerts/{alert}/trigger-agents"), &app.admin_key, json!({})).await;
+    assert_eq!(status, 202);
+    assert_eq!(body["data"]["agent_names"], json!(["flaky", "down", "steady"]));
+    app.patch(&format!("/v1/agents/{elastic_only}"), &app.admin_key, json!({"is_active": false})).await;
+    let (status, body) = app
+        .post(
+            &format!("/v1/alerts/{alert}/dispatch-agent?agent_uuid={elastic_only}"),
+            &app.admin_key,
+            json!({}),
+        )
+        .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("AGENT_INACTIVE")));
+}
+
+#[tokio::test]
+async fn agents_are_never_pointed_at_private_addresses() {
+    let app = spawn_app().await;
+    for url in [
+        "http://10.0.0.7/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]:8080/",
+        "http://localhost:9999/hook",
+        "ftp://example.com/x",
+        "http://100.64.0.1/",
+    ] {
+        let (status, body) =
+            app.post("/v1/agents", &app.admin_key, json!({"name": "bad", "endpoint_url": url})).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("INVALID_ENDPOINT_URL")),
+            "{url}: {body}"
+        );
+    }
+    for bad in [
+        json!({"name": "x"}),
+        json!({"name": "x", "endpoint_url": "https://agent.example.com/hook", "auth_header_name": "X-Token"}),
+        json!({"name": "x", "endpoint_url": "https://agent.example.com/hook", "signing_secret": "not-a-secret"}),
+        json!({"name": "x", "endpoint_url": "https://agent.example.com/hook", "trigger_on_severities": ["Extreme"]}),
+        json!({"name": "x", "endpoint_url": "https://agent.example.com/hook", "trigger_filter": {"match_any": [{"field": "title"}]}}),
+        json!({"name": "x", "endpoint_url": "https://agent.example.com/hook", "timeout_seconds": 0}),
+    ] {
+        let (status, body) = app.post("/v1/agents", &app.admin_key, bad.clone()).await;
+        assert_eq!(status, 422, "{bad}: {body}");
+    }
+
+    // Allowed at registration, then a redirect toward a private address is refused at delivery.
+    let redirecting = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(307).insert_header("Location", "http://10.0.0.7/steal"))
+        .mount(&redirecting)
+        .await;
+    let app = spawn_app_with(AppOptions {
+        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    let agent =
+        register(&app, json!({"name": "redirector", "endpoint_url": redirecting.uri(), "retry_count": 0}))
+            .await;
+    let (status, tested) = app
+        .post(&format!("/v1/agents/{}/test", agent["uuid"].as_str().unwrap()), &app.admin_key, json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(tested["data"]["delivered"], false);
+    assert!(tested["data"]["error"].as_str().unwrap().contains("SSRF blocked"), "{tested}");
+}
