@@ -872,15 +872,16 @@ impl IndicatorEnricher for EnrichmentEngine {
                             store_result(&db, id, &provider.name, result).await;
                             (provider.name.clone(), status, None)
                         }
-                        Lookup::Deferred(wait) => (
-                            provider.name.clone(),
-                            "deferred".into(),
-                            Some(Deferral {
-                                provider: provider.name.clone(),
-                                indicator: (id, kind.as_str().to_string(), value),
-                                wait,
-                            }),
-                        ),
+                        Lookup::Deferred(wait) => {
+                            // Recorded as skipped until the deferred job stores the real answer.
+                            let note =
+                                format!("deferred by a rate limit; retried in {} s", wait.as_secs().max(1));
+                            store_result(&db, id, &provider.name, skipped_result(&provider.name, &note))
+                                .await;
+                            let indicator = (id, kind.as_str().to_string(), value);
+                            let deferral = Deferral { provider: provider.name.clone(), indicator, wait };
+                            (provider.name.clone(), "deferred".into(), Some(deferral))
+                        }
                     }
                 });
             }

@@ -381,3 +381,39 @@ async fn agents_are_never_pointed_at_private_addresses() {
     assert_eq!(tested["data"]["delivered"], false);
     assert!(tested["data"]["error"].as_str().unwrap().contains("SSRF blocked"), "{tested}");
 }
+
+#[tokio::test]
+async fn sources_are_registered_with_encrypted_credentials() {
+    let app = spawn_app().await;
+    let key = app.admin_key.clone();
+    let (status, body) =
+        app.post("/v1/sources", &key, json!({"source_name": "qradar", "display_name": "QRadar"})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("INVALID_SOURCE")));
+    let (status, body) = app
+        .post("/v1/sources", &key, json!({"source_name": "splunk", "display_name": "Splunk ES", "auth_type": "token", "auth_config": {"token": "hec-secret"}}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(!body.to_string().contains("hec-secret"));
+    let uuid = body["data"]["uuid"].as_str().unwrap().to_string();
+    let (_, body) = app
+        .patch(
+            &format!("/v1/sources/{uuid}"),
+            &key,
+            json!({"display_name": "Splunk Enterprise Security", "is_active": false}),
+        )
+        .await;
+    assert_eq!(
+        (body["data"]["display_name"].as_str(), body["data"]["is_active"].as_bool()),
+        (Some("Splunk Enterprise Security"), Some(false))
+    );
+    let reader = app.key_with(&["alerts:read"]).await;
+    let (_, list) = app.get("/v1/sources", &reader).await;
+    assert_eq!(list["meta"]["total"], 1);
+    let (status, _) =
+        app.post("/v1/sources", &reader, json!({"source_name": "elastic", "display_name": "x"})).await;
+    assert_eq!(status, 403);
+    let (status, _) = app.delete(&format!("/v1/sources/{uuid}"), &key).await;
+    assert_eq!(status, 204);
+    let (status, _) = app.get(&format!("/v1/sources/{uuid}"), &key).await;
+    assert_eq!(status, 404);
+}

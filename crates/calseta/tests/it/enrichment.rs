@@ -376,11 +376,23 @@ async fn rate_limits_defer_lookups_instead_of_failing_them() {
         &json!({"title": "quota", "src_ip": "1.1.1.1", "dest_ip": "8.8.8.8"}).to_string(),
     )
     .await;
-    let stored: usize = ["1.1.1.1", "8.8.8.8"]
+    let statuses: Vec<String> = ["1.1.1.1", "8.8.8.8"]
         .iter()
-        .filter(|v| indicator(&detail, v)["enrichment_results"].get("quota_intel").is_some())
-        .count();
-    assert_eq!(stored, 1);
+        .map(|v| {
+            indicator(&detail, v)["enrichment_results"]["quota_intel"]["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        statuses.contains(&"success".to_string()) && statuses.contains(&"skipped".to_string()),
+        "{statuses:?}"
+    );
+    let uuid = detail["data"]["uuid"].as_str().unwrap();
+    let (_, fresh) = app.get(&format!("/v1/alerts/{uuid}"), &app.admin_key).await;
+    let skipped = fresh["meta"]["enrichment"]["skipped"].as_array().unwrap();
+    assert!(skipped.iter().any(|p| p == "quota_intel"), "deferred providers are listed as skipped");
     let quota_calls = server
         .received_requests()
         .await
