@@ -51,6 +51,7 @@ pub struct PastAlert {
 pub struct ContextService {
     db: Db,
     index: Mutex<TargetingIndex>,
+    converter: std::path::PathBuf,
 }
 
 fn rejected_validation(errors: Vec<FieldError>) -> Result<(), ServiceError> {
@@ -76,8 +77,32 @@ fn check_lists(name: &str, values: &[String], errors: &mut Vec<FieldError>) {
 
 impl ContextService {
     /// A service over `db`.
-    pub fn new(db: Db) -> Self {
-        Self { db, index: Mutex::new(None) }
+    pub fn new(db: Db, converter: std::path::PathBuf) -> Self {
+        Self { db, index: Mutex::new(None), converter }
+    }
+
+    /// Creates a document from an uploaded file, converted to Markdown in an isolated child
+    /// process (`UNSUPPORTED_FORMAT` for other formats and for files that cannot be read).
+    pub async fn create_document_from_file(
+        &self,
+        mut fields: DocumentFields,
+        filename: &str,
+        bytes: &[u8],
+    ) -> Result<DocumentRow, ServiceError> {
+        let format = crate::documents::format_of(filename).ok_or_else(|| ServiceError::Rejected {
+            status: 422,
+            code: "UNSUPPORTED_FORMAT",
+            message: format!("'{filename}' is not a supported format (md, txt, html, pdf, docx)."),
+        })?;
+        fields.content = crate::documents::convert_isolated(&self.converter, format, bytes).await?;
+        if fields.content.trim().is_empty() {
+            return Err(ServiceError::Rejected {
+                status: 422,
+                code: "UNSUPPORTED_FORMAT",
+                message: format!("No text could be read from '{filename}'."),
+            });
+        }
+        self.create_document(fields).await
     }
 
     fn invalidate(&self) {

@@ -13,6 +13,7 @@ pub mod bootstrap;
 pub mod context;
 pub mod crypto;
 pub mod dispatch;
+pub mod documents;
 pub mod enrichment;
 mod error;
 pub mod health;
@@ -61,6 +62,7 @@ impl Services {
         enrichment_settings: enrichment::EnrichmentSettings,
         outbound: &outbound::OutboundSettings,
         api_base_url: String,
+        document_converter: std::path::PathBuf,
     ) -> Result<Self, ServiceError> {
         let mappings = Arc::new(mappings::MappingService::new(db.clone()));
         let enrich_job = ingest.enrich_job;
@@ -73,7 +75,7 @@ impl Services {
         Ok(Services {
             providers: Arc::new(providers::ProviderService::new(db.clone(), engine.clone())),
             enrichment: engine,
-            context: Arc::new(context::ContextService::new(db.clone())),
+            context: Arc::new(context::ContextService::new(db.clone(), document_converter)),
             agents,
             keys: Arc::new(api_keys::ApiKeyService::new(db.clone())),
             ingest: Arc::new(ingestion::IngestService::new(db.clone(), mappings.clone(), ingest)),

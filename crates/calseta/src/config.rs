@@ -52,6 +52,8 @@ pub struct Config {
     pub queue_max_retries: u32,
     /// `QUEUE_RETRY_BACKOFF_SECONDS` (60): first back-off of `enrich_alert`, doubled per retry.
     pub queue_retry_backoff: Duration,
+    /// `DOCUMENT_CONVERTER_BIN`: the `calseta` binary that converts uploads (default: this one).
+    pub document_converter: std::path::PathBuf,
     /// `AGENT_RETRY_BASE_SECONDS` (10): first wait before re-delivering a webhook (×3 per retry).
     pub agent_retry_base: Duration,
     /// `CALSETA_API_BASE_URL` (`http://localhost:8000`): copied into agent payloads.
@@ -209,6 +211,11 @@ impl Config {
             queue_retry_backoff: Duration::from_secs(r.number("QUEUE_RETRY_BACKOFF_SECONDS", 60u64, 0)),
             api_base_url: r.string("CALSETA_API_BASE_URL", "http://localhost:8000"),
             agent_retry_base: Duration::from_secs(r.number("AGENT_RETRY_BASE_SECONDS", 10u64, 1)),
+            document_converter: r
+                .raw("DOCUMENT_CONVERTER_BIN")
+                .map(std::path::PathBuf::from)
+                .or_else(|| std::env::current_exe().ok())
+                .unwrap_or_else(|| std::path::PathBuf::from("calseta")),
             enrichment_mock_mode: r.boolean("ENRICHMENT_MOCK_MODE", false),
             enrichment_alert_deadline: Duration::from_secs(r.number(
                 "ENRICHMENT_ALERT_DEADLINE_SECONDS",
@@ -311,6 +318,7 @@ impl Config {
                 resolver: std::sync::Arc::new(calseta_services::outbound::SystemResolver),
             },
             self.api_base_url.clone(),
+            self.document_converter.clone(),
         )
     }
 

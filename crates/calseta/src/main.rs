@@ -50,6 +50,13 @@ enum Command {
     /// Encryption key utilities.
     #[command(subcommand)]
     EncryptionKey(EncryptionKeyCommand),
+    /// Internal: convert an uploaded document (stdin) to Markdown (stdout) under resource limits.
+    #[command(hide = true)]
+    ConvertDocument {
+        /// md, txt, html, pdf or docx.
+        #[arg(long)]
+        format: String,
+    },
 }
 
 #[derive(Args)]
@@ -125,9 +132,12 @@ enum EncryptionKeyCommand {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::ConvertDocument { format } = &cli.command {
+        return convert_document(format);
+    }
     // A `.env` file fills in variables the environment does not set.
     let _ = dotenvy::dotenv();
-    let cli = Cli::parse();
     let mut overrides: HashMap<&'static str, String> = HashMap::new();
     for (name, value) in
         [("DATABASE_URL", &cli.database_url), ("LOG_LEVEL", &cli.log_level), ("LOG_FORMAT", &cli.log_format)]
@@ -221,6 +231,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             db.close().await;
             result
         }
+        Command::ConvertDocument { .. } => Ok(()),
         Command::EncryptionKey(EncryptionKeyCommand::Generate) => {
             println!("{}", EncryptionKey::generate().expose());
             Ok(())
@@ -346,6 +357,34 @@ async fn jobs_command(db: &calseta_store::Db, command: JobsCommand) -> Result<()
             let job = jobs::retry_dead(db, uuid).await.map_err(describe)?;
             println!("requeued {} ({})", job.uuid, job.kind);
             Ok(())
+        }
+    }
+}
+
+/// The converter child: limits its own CPU time and address space, then parses an untrusted file.
+fn convert_document(format: &str) -> ExitCode {
+    use std::io::{Read, Write};
+    const CPU_SECONDS: u64 = 15;
+    const MEMORY_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+    if let Err(e) = rlimit::setrlimit(rlimit::Resource::CPU, CPU_SECONDS, CPU_SECONDS)
+        .and_then(|()| rlimit::setrlimit(rlimit::Resource::AS, MEMORY_BYTES, MEMORY_BYTES))
+    {
+        eprintln!("cannot limit the converter: {e}");
+        return ExitCode::from(3);
+    }
+    let mut input = Vec::new();
+    if let Err(e) = std::io::stdin().take(64 * 1024 * 1024).read_to_end(&mut input) {
+        eprintln!("cannot read the document: {e}");
+        return ExitCode::from(3);
+    }
+    match calseta_services::documents::convert(format, &input) {
+        Ok(markdown) => match std::io::stdout().write_all(markdown.as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::from(3),
+        },
+        Err(reason) => {
+            eprintln!("{reason}");
+            ExitCode::from(3)
         }
     }
 }

@@ -1,8 +1,8 @@
 //! `/v1/detection-rules` and `/v1/context-documents`: the organisation's knowledge.
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, Multipart, RawQuery, Request, State};
+use axum::http::{StatusCode, header};
 use calseta_services::context::document_view;
 use calseta_store::context_documents::{DocumentFields, DocumentFilter};
 use calseta_store::detection_rules::{DetectionRuleRow, RuleFields, RuleFilter};
@@ -273,26 +273,106 @@ pub struct DocumentCreateRequest {
     targeting_rules: Option<Value>,
 }
 
-/// Create a context document.
-#[utoipa::path(post, path = "/v1/context-documents", tag = "knowledge", request_body = DocumentCreateRequest, security(("api_key" = ["alerts:write"])),
-    responses((status = 201, description = "The document", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+/// Create a context document — from JSON, or by uploading a file (`multipart/form-data` with
+/// `title`, `document_type`, `is_global`, `description`, `tags` (JSON array or comma list),
+/// `targeting_rules` (JSON) and `file`: Markdown, text, HTML, PDF or DOCX, converted to Markdown).
+#[utoipa::path(post, path = "/v1/context-documents", tag = "knowledge",
+    request_body(content = DocumentCreateRequest, description = "JSON, or multipart/form-data with the same fields plus `file`"),
+    security(("api_key" = ["alerts:write"])),
+    responses((status = 201, description = "The document", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_document(
     State(state): State<AppState>,
     _auth: Authed<scope::AlertsWrite>,
-    ApiJson(b): ApiJson<DocumentCreateRequest>,
+    request: Request,
 ) -> Result<(StatusCode, Json<Envelope<Value>>), ApiError> {
+    let is_multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let context = &state.services().context;
+    let row = if is_multipart {
+        let (fields, filename, bytes) = read_upload(request, &state).await?;
+        context.create_document_from_file(fields, &filename, &bytes).await?
+    } else {
+        let ApiJson(b) = ApiJson::<DocumentCreateRequest>::from_request(request, &state).await?;
+        let fields = DocumentFields {
+            title: b.title,
+            document_type: b.document_type,
+            is_global: b.is_global,
+            targeting_rules: b.targeting_rules.filter(|v| !v.is_null()),
+            description: b.description,
+            content: b.content,
+            tags: b.tags,
+            version: 1,
+        };
+        context.create_document(fields).await?
+    };
+    Ok((StatusCode::CREATED, Json(Envelope::new(document_view(&row, true)))))
+}
+
+fn form_error(field: &str, msg: impl Into<String>) -> ApiError {
+    ApiError::validation(&[calseta_services::FieldError {
+        loc: vec!["body".into(), field.into()],
+        msg: msg.into(),
+        kind: "value_error".into(),
+    }])
+}
+
+/// Reads the multipart form of an upload: the document fields, the file name and its bytes.
+async fn read_upload(
+    request: Request,
+    state: &AppState,
+) -> Result<(DocumentFields, String, Vec<u8>), ApiError> {
+    let mut multipart =
+        Multipart::from_request(request, state).await.map_err(|e| form_error("file", e.body_text()))?;
+    let mut values = std::collections::HashMap::new();
+    let mut file = None;
+    while let Some(field) = multipart.next_field().await.map_err(|e| form_error("file", e.body_text()))? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "file" {
+            let filename = field.file_name().unwrap_or_default().to_string();
+            let bytes = field.bytes().await.map_err(|e| form_error("file", e.body_text()))?;
+            file = Some((filename, bytes.to_vec()));
+        } else {
+            let text = field.text().await.map_err(|e| form_error(&name, e.body_text()))?;
+            values.insert(name, text);
+        }
+    }
+    let (filename, bytes) = file.ok_or_else(|| form_error("file", "a file is required"))?;
+    let required = |name: &str| {
+        values
+            .get(name)
+            .filter(|v| !v.trim().is_empty())
+            .cloned()
+            .ok_or_else(|| form_error(name, format!("{name} is required")))
+    };
+    let tags = match values.get("tags").map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        None => Vec::new(),
+        Some(text) if text.starts_with('[') => serde_json::from_str(text)
+            .map_err(|_| form_error("tags", "tags must be a JSON array of strings"))?,
+        Some(text) => text.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
+    };
+    let targeting_rules = match values.get("targeting_rules").map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        None => None,
+        Some(text) => Some(
+            serde_json::from_str::<Value>(text)
+                .map_err(|e| form_error("targeting_rules", format!("targeting_rules is not JSON: {e}")))?,
+        ),
+    };
     let fields = DocumentFields {
-        title: b.title,
-        document_type: b.document_type,
-        is_global: b.is_global,
-        targeting_rules: b.targeting_rules.filter(|v| !v.is_null()),
-        description: b.description,
-        content: b.content,
-        tags: b.tags,
+        title: required("title")?,
+        document_type: required("document_type")?,
+        is_global: values
+            .get("is_global")
+            .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes")),
+        targeting_rules,
+        description: values.get("description").cloned().filter(|d| !d.is_empty()),
+        content: String::new(),
+        tags,
         version: 1,
     };
-    let row = state.services().context.create_document(fields).await?;
-    Ok((StatusCode::CREATED, Json(Envelope::new(document_view(&row, true)))))
+    Ok((fields, filename, bytes))
 }
 
 /// One context document.

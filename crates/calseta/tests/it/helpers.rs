@@ -122,6 +122,8 @@ pub fn test_env(db_url: &str) -> HashMap<String, String> {
         ("JOB_POLL_INTERVAL_MS", "200"),
         ("WORKER_SHUTDOWN_GRACE_SECONDS", "5"),
         ("DATABASE_POOL_SIZE", "4"),
+        // The in-process server must re-execute the real binary, not this test harness.
+        ("DOCUMENT_CONVERTER_BIN", env!("CARGO_BIN_EXE_calseta")),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

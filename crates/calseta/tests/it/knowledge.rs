@@ -223,3 +223,130 @@ async fn past_alerts_share_enrichable_indicators() {
     let (_, u) = app.get(&format!("/v1/alerts/{unrelated_uuid}"), &key).await;
     assert_eq!(u["data"]["past_alerts"], json!([]));
 }
+
+fn minimal_pdf(text: &str) -> Vec<u8> {
+    let stream = format!("BT /F1 24 Tf 72 720 Td ({text}) Tj ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_string(),
+        format!("<< /Length {} >>\nstream\n{stream}\nendstream", stream.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for offset in offsets {
+        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1)
+            .as_bytes(),
+    );
+    pdf
+}
+
+fn minimal_docx() -> Vec<u8> {
+    use std::io::Write;
+    let mut buffer = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut buffer);
+    let options = zip::write::SimpleFileOptions::default();
+    zip.start_file("word/document.xml", options).unwrap();
+    zip.write_all(br#"<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>
+        <w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>Ransomware Playbook</w:t></w:r></w:p>
+        <w:p><w:r><w:t>Disconnect the host</w:t></w:r><w:r><w:t xml:space="preserve"> &amp; call IR.</w:t></w:r></w:p>
+        </w:body></w:document>"#).unwrap();
+    zip.finish().unwrap();
+    buffer.into_inner()
+}
+
+async fn upload(app: &TestApp, filename: &str, bytes: Vec<u8>, extra: &[(&str, &str)]) -> (u16, Value) {
+    let mut form = reqwest::multipart::Form::new()
+        .text("title", format!("From {filename}"))
+        .text("document_type", "playbook")
+        .part("file", reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string()));
+    for (k, v) in extra {
+        form = form.text(k.to_string(), v.to_string());
+    }
+    let resp = app
+        .client
+        .post(app.url("/v1/context-documents"))
+        .bearer_auth(&app.admin_key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    status_json(resp).await
+}
+
+#[tokio::test]
+async fn uploads_are_converted_to_markdown_in_isolation() {
+    let app = spawn_app().await;
+    let (status, body) = upload(
+        &app,
+        "runbook.md",
+        b"# Runbook\n\n1. Revoke sessions".to_vec(),
+        &[("tags", "identity, tor"), ("is_global", "yes")],
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["content"], "# Runbook\n\n1. Revoke sessions");
+    assert_eq!(
+        (body["data"]["tags"].clone(), body["data"]["is_global"].clone()),
+        (json!(["identity", "tor"]), json!(true))
+    );
+
+    let (status, body) = upload(
+        &app,
+        "plan.html",
+        b"<html><body><h2>Containment</h2><ul><li>Isolate</li></ul></body></html>".to_vec(),
+        &[("targeting_rules", r#"{"match_any": [{"field": "severity", "op": "eq", "value": "High"}]}"#)],
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(body["data"]["content"].as_str().unwrap().contains("## Containment"), "{body}");
+    assert_eq!(body["data"]["targeting_rules"]["match_any"][0]["value"], "High");
+
+    let (status, body) = upload(&app, "playbook.docx", minimal_docx(), &[]).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["content"], "# Ransomware Playbook\n\nDisconnect the host & call IR.");
+
+    let (status, body) = upload(&app, "sop.pdf", minimal_pdf("Isolate the host"), &[]).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(body["data"]["content"].as_str().unwrap().contains("Isolate the host"), "{body}");
+
+    let mut corrupt = b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 9 0 R >> endobj\n".to_vec();
+    corrupt.extend((0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8));
+    let (status, body) = upload(&app, "broken.pdf", corrupt, &[]).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("UNSUPPORTED_FORMAT")), "{body}");
+    let (status, body) = upload(&app, "tool.exe", b"MZ\x90\x00".to_vec(), &[]).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("UNSUPPORTED_FORMAT")), "{body}");
+    let (status, _) = upload(&app, "bad.md", b"x".to_vec(), &[("targeting_rules", "{not json")]).await;
+    assert_eq!(status, 422);
+    let (status, _) = upload(&app, "bad.md", b"x".to_vec(), &[("document_type", "")]).await;
+    assert_eq!(status, 422);
+    let form = reqwest::multipart::Form::new()
+        .text("document_type", "sop")
+        .part("file", reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("a.md"));
+    let resp = app
+        .client
+        .post(app.url("/v1/context-documents"))
+        .bearer_auth(&app.admin_key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_json(resp).await;
+    assert_eq!(
+        (status, body["error"]["details"]["errors"][0]["loc"].clone()),
+        (422, json!(["body", "title"]))
+    );
+    // The server is still healthy after all of that.
+    let (_, health) = app.get("/health", "").await;
+    assert_eq!(health["status"], "ok");
+}
