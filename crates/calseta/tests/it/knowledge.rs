@@ -346,6 +346,8 @@ async fn uploads_are_converted_to_markdown_in_isolation() {
         (status, body["error"]["details"]["errors"][0]["loc"].clone()),
         (422, json!(["body", "title"]))
     );
+    let (status, body) = upload(&app, "huge.txt", vec![b'a'; 11 * 1024 * 1024], &[]).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("PAYLOAD_TOO_LARGE")), "{body}");
     // The server is still healthy after all of that.
     let (_, health) = app.get("/health", "").await;
     assert_eq!(health["status"], "ok");
