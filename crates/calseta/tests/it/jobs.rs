@@ -34,6 +34,9 @@ struct Record(String);
 #[async_trait::async_trait]
 impl JobHandler for Record {
     async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
+        if let Some(hold) = ctx.payload["hold_ms"].as_u64() {
+            tokio::time::sleep(Duration::from_millis(hold)).await;
+        }
         let mut tx = ctx.begin_fenced().await?;
         let first = state::record_once(&mut tx, &format!("ran:{}", ctx.uuid), &self.0)
             .await
@@ -250,6 +253,9 @@ async fn child_worker_process() {
     let poll: u64 =
         std::env::var("CALSETA_IT_CHILD_POLL_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
     let db = Db::connect(&DbOptions::new(url)).await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    state::record_once(&mut tx, &format!("ready:{name}"), "yes").await.unwrap();
+    tx.commit().await.unwrap();
     let config =
         WorkerConfig { poll_interval: Duration::from_millis(poll), ..worker_config(Duration::from_secs(5)) };
     let (_stop, stop_rx) = tokio::sync::watch::channel(false);
@@ -351,13 +357,22 @@ async fn two_worker_processes_share_a_queue_without_running_a_job_twice() {
     let poll = if app.database.url.starts_with("postgres") { 60_000 } else { 100 };
     let a = ChildWorker::start(&app.database.url, "a", poll);
     let b = ChildWorker::start(&app.database.url, "b", poll);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Both processes must be up before the work arrives, however slowly a busy machine starts them.
+    for name in ["a", "b"] {
+        eventually("the worker processes to start", Duration::from_secs(30), || async {
+            state::get(&app.db, &format!("ready:{name}")).await.unwrap()
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
 
     let mut uuids = Vec::new();
     for _ in 0..4 {
         let mut tx = app.db.begin().await.unwrap();
         for _ in 0..50 {
-            uuids.push(jobs::enqueue(&mut tx, &RECORD, json!({}), Duration::ZERO).await.unwrap());
+            // Each job holds its worker a little, so one process alone would need seconds for all.
+            uuids
+                .push(jobs::enqueue(&mut tx, &RECORD, json!({"hold_ms": 40}), Duration::ZERO).await.unwrap());
         }
         tx.commit().await.unwrap();
     }
