@@ -4,5 +4,6 @@
 #![allow(clippy::print_stderr)]
 
 pub mod app;
+pub mod bench;
 pub mod config;
 pub mod logging;

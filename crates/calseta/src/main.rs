@@ -50,6 +50,9 @@ enum Command {
     /// Encryption key utilities.
     #[command(subcommand)]
     EncryptionKey(EncryptionKeyCommand),
+    /// Benchmark: start calseta on a fresh database (SQLite in a temporary directory, or the empty
+    /// PostgreSQL database given by --database-url) and measure ingest, pipeline, reads, resources.
+    Bench(BenchArgs),
     /// Internal: convert an uploaded document (stdin) to Markdown (stdout) under resource limits.
     #[command(hide = true)]
     ConvertDocument {
@@ -68,6 +71,22 @@ struct ServeArgs {
     /// Serve the API only; run `calseta worker` processes for jobs.
     #[arg(long)]
     no_worker: bool,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Run `serve --no-worker` plus this many `calseta worker` processes (PostgreSQL only).
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
+    /// Fixture directories (searched recursively for SIEM payloads).
+    #[arg(long, num_args = 1.., default_values_t = [String::from("../shared/fixtures"), String::from("crates/calseta/tests/fixtures")])]
+    fixtures: Vec<String>,
+    /// Small counts, for a smoke run.
+    #[arg(long)]
+    quick: bool,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -135,6 +154,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::ConvertDocument { format } = &cli.command {
         return convert_document(format);
+    }
+    if let Command::Bench(args) = cli.command {
+        return bench(args, cli.database_url);
     }
     // A `.env` file fills in variables the environment does not set.
     let _ = dotenvy::dotenv();
@@ -231,7 +253,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             db.close().await;
             result
         }
-        Command::ConvertDocument { .. } => Ok(()),
+        Command::ConvertDocument { .. } | Command::Bench(_) => Ok(()),
         Command::EncryptionKey(EncryptionKeyCommand::Generate) => {
             println!("{}", EncryptionKey::generate().expose());
             Ok(())
@@ -357,6 +379,31 @@ async fn jobs_command(db: &calseta_store::Db, command: JobsCommand) -> Result<()
             let job = jobs::retry_dead(db, uuid).await.map_err(describe)?;
             println!("requeued {} ({})", job.uuid, job.kind);
             Ok(())
+        }
+    }
+}
+
+/// `calseta bench`: its own runtime, no configuration of its own (it configures the servers it starts).
+fn bench(args: BenchArgs, database_url: Option<String>) -> ExitCode {
+    let options = calseta::bench::BenchOptions {
+        database_url,
+        workers: args.workers,
+        fixtures: args.fixtures.into_iter().map(Into::into).collect(),
+        quick: args.quick,
+        json_out: args.json.map(Into::into),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("calseta: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(calseta::bench::run(options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("calseta bench: {message}");
+            ExitCode::FAILURE
         }
     }
 }
