@@ -8,7 +8,7 @@
 //! results are cached in the database for every process, and concurrent lookups of one key in a
 //! process make one call.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -832,12 +832,40 @@ struct Deferral {
     wait: Duration,
 }
 
-async fn store_result(db: &Db, indicator_id: i64, provider: &str, result: Value) {
-    let mut one = Map::new();
-    one.insert(provider.to_string(), result);
-    if let Err(e) = indicators::merge_results(db, indicator_id, &one, &indicator_verdict).await {
-        tracing::warn!(indicator_id, provider, error = %e, "could not store enrichment result");
+/// Provider results waiting to be written, per indicator.
+#[derive(Default)]
+struct PendingResults(BTreeMap<i64, Map<String, Value>>);
+
+impl PendingResults {
+    fn add(&mut self, indicator_id: i64, provider: &str, result: Value) {
+        self.0.entry(indicator_id).or_default().insert(provider.to_string(), result);
     }
+
+    /// Writes every result in one transaction: one commit per run instead of one per lookup.
+    async fn store(self, db: &Db) {
+        if self.0.is_empty() {
+            return;
+        }
+        let batch: Vec<(i64, Map<String, Value>)> = self.0.into_iter().collect();
+        if let Err(e) = indicators::merge_results(db, &batch, &indicator_verdict).await {
+            tracing::warn!(indicators = batch.len(), error = %e, "could not store enrichment results");
+        }
+    }
+}
+
+/// What one provider lookup for one indicator produced.
+struct LookupOutcome {
+    provider: String,
+    indicator_id: i64,
+    status: String,
+    result: Value,
+    deferral: Option<Deferral>,
+}
+
+async fn store_result(db: &Db, indicator_id: i64, provider: &str, result: Value) {
+    let mut one = PendingResults::default();
+    one.add(indicator_id, provider, result);
+    one.store(db).await;
 }
 
 #[async_trait::async_trait]
@@ -852,16 +880,15 @@ impl IndicatorEnricher for EnrichmentEngine {
         let mut summary = EnrichmentSummary::default();
         let mut tasks = tokio::task::JoinSet::new();
         let mut skipped: BTreeSet<String> = BTreeSet::new();
+        let mut pending = PendingResults::default();
         for indicator in linked {
             let Ok(kind) = IndicatorType::parse(&indicator.kind) else { continue };
             if let Some(reason) = gate::skip_reason(kind, &indicator.value) {
-                store_result(&self.db, indicator.id, "_validation", skipped_result("_validation", &reason))
-                    .await;
+                pending.add(indicator.id, "_validation", skipped_result("_validation", &reason));
                 continue;
             }
             for provider in providers.iter().filter(|p| p.configured && p.supports(kind)) {
                 let provider = provider.clone();
-                let db = self.db.clone();
                 let (id, value) = (indicator.id, indicator.value.clone());
                 let engine = self.clone();
                 tasks.spawn(async move {
@@ -869,18 +896,28 @@ impl IndicatorEnricher for EnrichmentEngine {
                     match outcome {
                         Lookup::Done(result) => {
                             let status = result["status"].as_str().unwrap_or("failed").to_string();
-                            store_result(&db, id, &provider.name, result).await;
-                            (provider.name.clone(), status, None)
+                            LookupOutcome {
+                                provider: provider.name.clone(),
+                                indicator_id: id,
+                                status,
+                                result,
+                                deferral: None,
+                            }
                         }
                         Lookup::Deferred(wait) => {
                             // Recorded as skipped until the deferred job stores the real answer.
                             let note =
                                 format!("deferred by a rate limit; retried in {} s", wait.as_secs().max(1));
-                            store_result(&db, id, &provider.name, skipped_result(&provider.name, &note))
-                                .await;
+                            let result = skipped_result(&provider.name, &note);
                             let indicator = (id, kind.as_str().to_string(), value);
                             let deferral = Deferral { provider: provider.name.clone(), indicator, wait };
-                            (provider.name.clone(), "deferred".into(), Some(deferral))
+                            LookupOutcome {
+                                provider: provider.name.clone(),
+                                indicator_id: id,
+                                status: "deferred".into(),
+                                result,
+                                deferral: Some(deferral),
+                            }
                         }
                     }
                 });
@@ -895,28 +932,54 @@ impl IndicatorEnricher for EnrichmentEngine {
             tokio::select! {
                 next = tasks.join_next() => match next {
                     None => break,
-                    Some(Ok((provider, status, deferral))) => {
-                        match status.as_str() {
-                            "success" => { succeeded.insert(provider); }
-                            "failed" => { failed.insert(provider); }
-                            _ => { skipped.insert(provider); }
+                    Some(first) => {
+                        // Everything already finished is stored with it, in one transaction: fast
+                        // results land at once without one commit per lookup.
+                        let mut ready = vec![first];
+                        while let Some(more) = tasks.try_join_next() {
+                            ready.push(more);
                         }
-                        if let Some(d) = deferral {
-                            deferrals.push(d);
+                        for joined in ready {
+                            let outcome = match joined {
+                                Ok(outcome) => outcome,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "an enrichment lookup task failed");
+                                    continue;
+                                }
+                            };
+                            pending.add(outcome.indicator_id, &outcome.provider, outcome.result);
+                            match outcome.status.as_str() {
+                                "success" => { succeeded.insert(outcome.provider); }
+                                "failed" => { failed.insert(outcome.provider); }
+                                _ => { skipped.insert(outcome.provider); }
+                            }
+                            if let Some(d) = outcome.deferral {
+                                deferrals.push(d);
+                            }
                         }
+                        std::mem::take(&mut pending).store(&self.db).await;
                     }
-                    Some(Err(e)) => tracing::warn!(error = %e, "an enrichment lookup task failed"),
                 },
                 _ = &mut deadline => {
-                    // Late results are still stored by their tasks; the run reports without them.
+                    // Late results are still stored as they arrive; the run reports without them.
                     let late = tasks.len();
                     tracing::warn!(alert = %alert.uuid, late, "enrichment deadline passed; reporting without late providers");
                     skipped.insert("deadline".into());
-                    tasks.detach_all();
+                    let db = self.db.clone();
+                    let mut late_tasks = std::mem::take(&mut tasks);
+                    tokio::spawn(async move {
+                        while let Some(next) = late_tasks.join_next().await {
+                            if let Ok(outcome) = next {
+                                store_result(&db, outcome.indicator_id, &outcome.provider, outcome.result).await;
+                            }
+                        }
+                    });
                     break;
                 }
             }
         }
+        // Validation notes of a run without lookups.
+        pending.store(&self.db).await;
         if !deferrals.is_empty() {
             let mut by_provider: HashMap<String, (Duration, Vec<Value>)> = HashMap::new();
             for d in deferrals {

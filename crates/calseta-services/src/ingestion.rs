@@ -2,14 +2,23 @@
 //! the race-free dedup window, detection-rule association, and one transaction holding the alert,
 //! its `enrich_alert` job and its `alert_ingested` event — so an accepted alert is never lost and
 //! never left without the job that enriches it.
+//!
+//! On SQLite, which has one writer, concurrent ingests are group-committed: each request hands its
+//! prepared alert to one committer task that writes a batch in a single transaction (each alert
+//! under its own savepoint, so one failure undoes only that alert) and answers every request after
+//! the commit. One fsync then serves many alerts.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+
+use calseta_core::alerts::Severity;
 use calseta_core::extraction;
 use calseta_core::sources::{self, AlertSource, SignatureScheme};
 use calseta_store::alerts::{self, NewAlert};
-use calseta_store::{Db, detection_rules};
+use calseta_store::{Db, Engine, Tx, detection_rules};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -46,8 +55,22 @@ pub struct Ingested {
 pub struct IngestService {
     db: Db,
     mappings: Arc<MappingService>,
-    settings: IngestSettings,
+    settings: Arc<IngestSettings>,
+    /// The group committer (SQLite only).
+    committer: Option<mpsc::Sender<(PreparedAlert, oneshot::Sender<Result<Ingested, ServiceError>>)>>,
 }
+
+/// A validated, normalized alert ready to be written.
+struct PreparedAlert {
+    alert: NewAlert,
+    severity: Severity,
+    rule_ref: Option<String>,
+    actor: Actor,
+    now: DateTime<Utc>,
+}
+
+/// Most alerts one group commit writes.
+const MAX_GROUP: usize = 256;
 
 fn rejected(status: u16, code: &'static str, message: impl Into<String>) -> ServiceError {
     ServiceError::Rejected { status, code, message: message.into() }
@@ -58,8 +81,15 @@ const MAX_DEPTH: usize = 128;
 
 impl IngestService {
     /// A service over `db`.
+    /// On SQLite this starts the group committer, so it must be called inside the runtime.
     pub fn new(db: Db, mappings: Arc<MappingService>, settings: IngestSettings) -> Self {
-        Self { db, mappings, settings }
+        let settings = Arc::new(settings);
+        let committer = (db.engine() == Engine::Sqlite).then(|| {
+            let (sender, receiver) = mpsc::channel(4 * MAX_GROUP);
+            tokio::spawn(group_commit(db.clone(), settings.clone(), receiver));
+            sender
+        });
+        Self { db, mappings, settings, committer }
     }
 
     fn source(&self, name: &str) -> Result<&'static dyn AlertSource, ServiceError> {
@@ -154,29 +184,8 @@ impl IngestService {
         let rules = self.mappings.rules().await?;
         let found = extraction::extract(source, &raw, &alert, &rules, false);
         let fingerprint = extraction::fingerprint(&alert.title, source.name(), &found.indicators);
-        let actor = Actor::api(key);
-
-        let mut tx = self.db.begin().await?;
-        alerts::lock_fingerprint(&mut tx, &fingerprint).await?;
-        if self.settings.dedup_window_hours > 0 {
-            let since = now - chrono::Duration::hours(i64::from(self.settings.dedup_window_hours));
-            if let Some((id, uuid)) = alerts::find_recent_duplicate(&mut tx, &fingerprint, since).await? {
-                let count = alerts::record_duplicate(&mut tx, id, now).await?;
-                let refs = json!({"fingerprint": fingerprint, "duplicate_count": count, "source_name": source.name(), "title": alert.title});
-                activity::record(&mut tx, &actor, "alert_deduplicated", Some(id), refs).await?;
-                tx.commit().await?;
-                return Ok(Ingested { alert_uuid: uuid, is_duplicate: true, duplicate_count: Some(count) });
-            }
-        }
-        let detection_rule_id = match source.rule_ref(&raw) {
-            Some(rule_ref) => {
-                Some(detection_rules::find_or_create_stub(&mut tx, source.name(), &rule_ref).await?)
-            }
-            None => None,
-        };
-        let (alert_id, alert_uuid) = alerts::insert(
-            &mut tx,
-            &NewAlert {
+        let prepared = PreparedAlert {
+            alert: NewAlert {
                 title: alert.title.clone(),
                 description: alert.description.clone(),
                 severity: alert.severity.as_str().into(),
@@ -185,14 +194,110 @@ impl IngestService {
                 fingerprint,
                 raw_payload: raw_text,
                 tags: alert.tags.clone(),
-                detection_rule_id,
+                detection_rule_id: None,
             },
-        )
-        .await?;
-        alert_enrichment::enqueue_run(&mut tx, &self.settings.enrich_job, alert_uuid).await?;
-        let refs = json!({"source_name": source.name(), "severity": alert.severity, "title": alert.title});
-        activity::record(&mut tx, &actor, "alert_ingested", Some(alert_id), refs).await?;
-        tx.commit().await?;
-        Ok(Ingested { alert_uuid, is_duplicate: false, duplicate_count: None })
+            severity: alert.severity,
+            rule_ref: source.rule_ref(&raw),
+            actor: Actor::api(key),
+            now,
+        };
+        match &self.committer {
+            Some(committer) => {
+                let (answer, answered) = oneshot::channel();
+                committer
+                    .send((prepared, answer))
+                    .await
+                    .map_err(|_| ServiceError::Config("the ingest committer has stopped".into()))?;
+                answered.await.map_err(|_| ServiceError::Config("the ingest committer has stopped".into()))?
+            }
+            None => {
+                let mut tx = self.db.begin().await?;
+                let ingested = persist(&mut tx, &self.settings, &prepared).await?;
+                tx.commit().await?;
+                Ok(ingested)
+            }
+        }
+    }
+}
+
+/// Writes one alert (or its duplicate count) inside `tx`.
+async fn persist(
+    tx: &mut Tx,
+    settings: &IngestSettings,
+    prepared: &PreparedAlert,
+) -> Result<Ingested, ServiceError> {
+    let PreparedAlert { alert, severity, rule_ref, actor, now } = prepared;
+    let fingerprint = &alert.fingerprint;
+    alerts::lock_fingerprint(tx, fingerprint).await?;
+    if settings.dedup_window_hours > 0 {
+        let since = *now - chrono::Duration::hours(i64::from(settings.dedup_window_hours));
+        if let Some((id, uuid)) = alerts::find_recent_duplicate(tx, fingerprint, since).await? {
+            let count = alerts::record_duplicate(tx, id, *now).await?;
+            let refs = json!({"fingerprint": fingerprint, "duplicate_count": count, "source_name": alert.source_name, "title": alert.title});
+            activity::record(tx, actor, "alert_deduplicated", Some(id), refs).await?;
+            return Ok(Ingested { alert_uuid: uuid, is_duplicate: true, duplicate_count: Some(count) });
+        }
+    }
+    let detection_rule_id = match rule_ref {
+        Some(rule_ref) => Some(detection_rules::find_or_create_stub(tx, &alert.source_name, rule_ref).await?),
+        None => None,
+    };
+    let new_alert = NewAlert { detection_rule_id, ..alert.clone() };
+    let (alert_id, alert_uuid) = alerts::insert(tx, &new_alert).await?;
+    alert_enrichment::enqueue_run(tx, &settings.enrich_job, alert_uuid).await?;
+    let refs = json!({"source_name": alert.source_name, "severity": severity, "title": alert.title});
+    activity::record(tx, actor, "alert_ingested", Some(alert_id), refs).await?;
+    Ok(Ingested { alert_uuid, is_duplicate: false, duplicate_count: None })
+}
+
+/// The SQLite group committer: whatever arrived while the previous batch was committing is
+/// written together, each alert under a savepoint, and every request answered after the commit.
+async fn group_commit(
+    db: Db,
+    settings: Arc<IngestSettings>,
+    mut receiver: mpsc::Receiver<(PreparedAlert, oneshot::Sender<Result<Ingested, ServiceError>>)>,
+) {
+    while let Some(first) = receiver.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_GROUP {
+            match receiver.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let committed = async {
+            let mut tx = db.begin().await?;
+            for (prepared, _) in &batch {
+                tx.savepoint().await?;
+                let outcome = persist(&mut tx, &settings, prepared).await;
+                if outcome.is_ok() {
+                    tx.release_savepoint().await?;
+                } else {
+                    tx.rollback_to_savepoint().await?;
+                }
+                outcomes.push(outcome);
+            }
+            tx.commit().await?;
+            Ok::<(), ServiceError>(())
+        }
+        .await;
+        match committed {
+            Ok(()) => {
+                for ((_, answer), outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = answer.send(outcome);
+                }
+            }
+            Err(e) => {
+                tracing::error!(alerts = batch.len(), error = %e, "an ingest group commit failed");
+                for (_, answer) in batch {
+                    let _ = answer.send(Err(rejected(
+                        503,
+                        "SERVICE_UNAVAILABLE",
+                        "The alert could not be stored; retry.",
+                    )));
+                }
+            }
+        }
     }
 }

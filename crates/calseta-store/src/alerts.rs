@@ -377,13 +377,25 @@ pub async fn past_alerts(
     }
     let mut b = Params::default();
     let me = b.arg(Arg::I64(alert_id));
-    let ids: Vec<String> = indicator_ids.iter().map(|id| b.arg(Arg::I64(*id))).collect();
-    let ids = ids.join(", ");
     let l = b.arg(Arg::I64(limit));
+    // The newest `limit` links of each indicator (an index range read each) hold the newest
+    // `limit` alerts overall, so the cost grows with the alert's indicators, not with how many
+    // alerts share them.
+    let candidates: Vec<String> = indicator_ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| {
+            let id = b.arg(Arg::I64(*id));
+            format!(
+                "SELECT alert_id FROM (SELECT alert_id FROM alert_indicators WHERE indicator_id = {id} AND alert_id <> {me} \
+                 ORDER BY alert_occurred_at DESC, alert_id DESC LIMIT {l}) AS c{n}"
+            )
+        })
+        .collect();
     let sql = format!(
         "SELECT id, uuid, title, status, close_classification, closed_at, close_notes, agent_findings, occurred_at FROM alerts \
-         WHERE id IN (SELECT alert_id FROM alert_indicators WHERE indicator_id IN ({ids}) AND alert_id <> {me}) \
-         ORDER BY occurred_at DESC, id DESC LIMIT {l}"
+         WHERE id IN ({}) ORDER BY occurred_at DESC, id DESC LIMIT {l}",
+        candidates.join(" UNION ALL ")
     );
     let rows = on_pool!(db.read_pool(), p => bind_args!(sqlx::query_as::<_, PastAlertRow>(&sql), &b.args).fetch_all(p).await)?;
     if rows.is_empty() {

@@ -280,6 +280,28 @@ impl Tx {
         }
     }
 
+    /// Opens a savepoint: work after it can be undone alone (`rollback_to_savepoint`) while the
+    /// rest of a group-committed transaction stands.
+    pub async fn savepoint(&mut self) -> Result<(), StoreError> {
+        self.execute_raw("SAVEPOINT unit").await
+    }
+
+    /// Keeps the work since the savepoint.
+    pub async fn release_savepoint(&mut self) -> Result<(), StoreError> {
+        self.execute_raw("RELEASE SAVEPOINT unit").await
+    }
+
+    /// Undoes the work since the savepoint and closes it.
+    pub async fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
+        self.execute_raw("ROLLBACK TO SAVEPOINT unit").await?;
+        self.execute_raw("RELEASE SAVEPOINT unit").await
+    }
+
+    async fn execute_raw(&mut self, sql: &'static str) -> Result<(), StoreError> {
+        on_tx!(self, c => sqlx::query(sql).execute(c).await.map(|_| ()))?;
+        Ok(())
+    }
+
     pub(crate) fn note_job_enqueued(&mut self) {
         self.jobs_enqueued = true;
     }

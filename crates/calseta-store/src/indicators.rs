@@ -54,7 +54,8 @@ pub async fn upsert_and_link(
         .fetch_one(&mut *c)
         .await)?;
     on_tx!(tx, c => sqlx::query(
-        "INSERT INTO alert_indicators (alert_id, indicator_id, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+        "INSERT INTO alert_indicators (alert_id, indicator_id, alert_occurred_at, created_at, updated_at) \
+         SELECT $1, $2, occurred_at, $3, $3 FROM alerts WHERE id = $1 \
          ON CONFLICT (alert_id, indicator_id) DO NOTHING",
     )
     .bind(alert_id)
@@ -168,40 +169,48 @@ pub async fn siblings(
     Ok((counts, rows))
 }
 
-/// Merges provider results into an indicator (per provider key) and recomputes its verdict with
-/// `verdict` — unless an analyst set it (sticky). Read-modify-write under the row lock.
+/// Merges provider results into indicators (per provider key) and recomputes each verdict with
+/// `verdict` — unless an analyst set it (sticky). One transaction for the whole batch;
+/// read-modify-write under the row locks.
 pub async fn merge_results(
     db: &Db,
-    id: i64,
-    results: &serde_json::Map<String, Value>,
+    batch: &[(i64, serde_json::Map<String, Value>)],
     verdict: &(dyn Fn(&Value) -> String + Sync),
 ) -> Result<(), StoreError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
     let now = crate::now();
+    // Rows are locked in id order so concurrent batches cannot deadlock on PostgreSQL.
+    let mut ordered: Vec<&(i64, serde_json::Map<String, Value>)> = batch.iter().collect();
+    ordered.sort_by_key(|(id, _)| *id);
     let mut tx = db.begin().await?;
     let lock = if tx.engine() == crate::Engine::Postgres { " FOR UPDATE" } else { "" };
     let sql = format!("SELECT enrichment_results, malice_source FROM indicators WHERE id = $1{lock}");
-    let row: Option<(Option<Json<Value>>, String)> =
-        on_tx!(tx, c => sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?;
-    let Some((existing, malice_source)) = row else { return Ok(()) };
-    let mut merged = match existing.map(|j| j.0) {
-        Some(Value::Object(map)) => map,
-        _ => serde_json::Map::new(),
-    };
-    for (provider, result) in results {
-        merged.insert(provider.clone(), result.clone());
+    for (id, results) in ordered {
+        let row: Option<(Option<Json<Value>>, String)> =
+            on_tx!(tx, c => sqlx::query_as(&sql).bind(*id).fetch_optional(c).await)?;
+        let Some((existing, malice_source)) = row else { continue };
+        let mut merged = match existing.map(|j| j.0) {
+            Some(Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        for (provider, result) in results {
+            merged.insert(provider.clone(), result.clone());
+        }
+        let merged = Value::Object(merged);
+        let malice = if malice_source == "analyst" { None } else { Some(verdict(&merged)) };
+        on_tx!(tx, c => sqlx::query(
+            "UPDATE indicators SET enrichment_results = $2, is_enriched = TRUE, malice = COALESCE($3, malice), updated_at = $4 WHERE id = $1",
+        )
+        .bind(*id)
+        .bind(Json(&merged))
+        .bind(malice)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
     }
-    let merged = Value::Object(merged);
-    let malice = if malice_source == "analyst" { None } else { Some(verdict(&merged)) };
-    on_tx!(tx, c => sqlx::query(
-        "UPDATE indicators SET enrichment_results = $2, is_enriched = TRUE, malice = COALESCE($3, malice), updated_at = $4 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(Json(&merged))
-    .bind(malice)
-    .bind(now)
-    .execute(c)
-    .await
-    .map(|_| ()))?;
     tx.commit().await?;
     Ok(())
 }

@@ -29,6 +29,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0003_agents.sql"),
         include_str!("../../../migrations/postgres/0003_agents.sql"),
     ),
+    (
+        4,
+        "past_alerts",
+        include_str!("../../../migrations/sqlite/0004_past_alerts.sql"),
+        include_str!("../../../migrations/postgres/0004_past_alerts.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -1,0 +1,5 @@
+-- Past alerts: each link carries its alert's occurred_at, so "the newest alerts sharing this
+-- indicator" is an index range read per indicator, however many alerts share it.
+ALTER TABLE alert_indicators ADD COLUMN alert_occurred_at TEXT;
+UPDATE alert_indicators SET alert_occurred_at = (SELECT occurred_at FROM alerts WHERE alerts.id = alert_indicators.alert_id);
+CREATE INDEX ix_alert_indicators_recent ON alert_indicators (indicator_id, alert_occurred_at DESC, alert_id DESC);
