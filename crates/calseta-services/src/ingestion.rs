@@ -57,7 +57,7 @@ pub struct IngestService {
     mappings: Arc<MappingService>,
     settings: Arc<IngestSettings>,
     /// The group committer (SQLite only).
-    committer: Option<mpsc::Sender<(PreparedAlert, oneshot::Sender<Result<Ingested, ServiceError>>)>>,
+    committer: Option<mpsc::Sender<CommitRequest>>,
 }
 
 /// A validated, normalized alert ready to be written.
@@ -68,6 +68,9 @@ struct PreparedAlert {
     actor: Actor,
     now: DateTime<Utc>,
 }
+
+/// An alert for the group committer and where to send its outcome.
+type CommitRequest = (PreparedAlert, oneshot::Sender<Result<Ingested, ServiceError>>);
 
 /// Most alerts one group commit writes.
 const MAX_GROUP: usize = 256;
@@ -252,11 +255,7 @@ async fn persist(
 
 /// The SQLite group committer: whatever arrived while the previous batch was committing is
 /// written together, each alert under a savepoint, and every request answered after the commit.
-async fn group_commit(
-    db: Db,
-    settings: Arc<IngestSettings>,
-    mut receiver: mpsc::Receiver<(PreparedAlert, oneshot::Sender<Result<Ingested, ServiceError>>)>,
-) {
+async fn group_commit(db: Db, settings: Arc<IngestSettings>, mut receiver: mpsc::Receiver<CommitRequest>) {
     while let Some(first) = receiver.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_GROUP {
