@@ -273,6 +273,10 @@ async fn upload(app: &TestApp, filename: &str, bytes: Vec<u8>, extra: &[(&str, &
     for (k, v) in extra {
         form = form.text(k.to_string(), v.to_string());
     }
+    post_form(app, form).await
+}
+
+async fn post_form(app: &TestApp, form: reqwest::multipart::Form) -> (u16, Value) {
     let resp = app
         .client
         .post(app.url("/v1/context-documents"))
@@ -333,15 +337,7 @@ async fn uploads_are_converted_to_markdown_in_isolation() {
     let form = reqwest::multipart::Form::new()
         .text("document_type", "sop")
         .part("file", reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("a.md"));
-    let resp = app
-        .client
-        .post(app.url("/v1/context-documents"))
-        .bearer_auth(&app.admin_key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = status_json(resp).await;
+    let (status, body) = post_form(&app, form).await;
     assert_eq!(
         (status, body["error"]["details"]["errors"][0]["loc"].clone()),
         (422, json!(["body", "title"]))
