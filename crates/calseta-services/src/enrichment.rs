@@ -841,7 +841,7 @@ impl PendingResults {
         self.0.entry(indicator_id).or_default().insert(provider.to_string(), result);
     }
 
-    /// Writes every result in one transaction: one commit per run instead of one per lookup.
+    /// Writes every pending result in one transaction (one commit per batch, not per lookup).
     async fn store(self, db: &Db) {
         if self.0.is_empty() {
             return;
@@ -978,7 +978,7 @@ impl IndicatorEnricher for EnrichmentEngine {
                 }
             }
         }
-        // Validation notes of a run without lookups.
+        // What is still pending: validation notes when no lookup finished before the loop ended.
         pending.store(&self.db).await;
         if !deferrals.is_empty() {
             let mut by_provider: HashMap<String, (Duration, Vec<Value>)> = HashMap::new();

@@ -62,3 +62,30 @@ async fn sqlite_and_postgres_schemas_match() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_savepoint_undoes_one_unit_of_a_group_committed_transaction() {
+    // The SQLite ingest committer writes many alerts in one transaction, each under a savepoint.
+    let database = test_database().await;
+    let db = Db::connect(&DbOptions::new(database.url.clone())).await.unwrap();
+    db.migrate().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    for (key, keep) in [("unit:a", true), ("unit:b", false), ("unit:c", true)] {
+        tx.savepoint().await.unwrap();
+        calseta_store::state::record_once(&mut tx, key, "written").await.unwrap();
+        if keep {
+            tx.release_savepoint().await.unwrap();
+        } else {
+            tx.rollback_to_savepoint().await.unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+    let read = |key: &'static str| {
+        let db = db.clone();
+        async move { calseta_store::state::get(&db, key).await.unwrap() }
+    };
+    assert_eq!(read("unit:a").await.as_deref(), Some("written"));
+    assert_eq!(read("unit:b").await, None, "the rolled-back unit left nothing");
+    assert_eq!(read("unit:c").await.as_deref(), Some("written"));
+    db.close().await;
+}
