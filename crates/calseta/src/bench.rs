@@ -458,6 +458,9 @@ async fn read_all(
     concurrency: usize,
     duration: Duration,
 ) -> Result<RunResult, String> {
+    if paths.is_empty() {
+        return Err("nothing to read: the pipeline created no alerts".into());
+    }
     let paths = Arc::new(paths);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
