@@ -119,8 +119,7 @@ pub async fn update(db: &Db, id: i64, f: &AgentFields) -> Result<AgentRow, Store
 
 /// An agent by public id.
 pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<AgentRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM agent_registrations WHERE uuid = $1");
-    Ok(on_pool!(db.read_pool(), p => sqlx::query_as::<_, AgentRow>(&sql).bind(uuid).fetch_optional(p).await)?)
+    crate::sql::by_uuid(db, "agent_registrations", COLUMNS, uuid).await
 }
 
 /// Agents, newest first (`active_only`: oldest first, as trigger matching walks them).
@@ -313,10 +312,7 @@ pub async fn list_sources(db: &Db) -> Result<Vec<SourceRow>, StoreError> {
 
 /// A source integration by public id.
 pub async fn get_source(db: &Db, uuid: Uuid) -> Result<Option<SourceRow>, StoreError> {
-    let sql = format!("SELECT {SOURCE_COLUMNS} FROM source_integrations WHERE uuid = $1");
-    Ok(
-        on_pool!(db.read_pool(), p => sqlx::query_as::<_, SourceRow>(&sql).bind(uuid).fetch_optional(p).await)?,
-    )
+    crate::sql::by_uuid(db, "source_integrations", SOURCE_COLUMNS, uuid).await
 }
 
 /// Deletes a source integration; `false` if absent.

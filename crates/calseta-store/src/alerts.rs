@@ -155,8 +155,7 @@ pub async fn insert(tx: &mut Tx, alert: &NewAlert) -> Result<(i64, Uuid), StoreE
 
 /// An alert by public id.
 pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<AlertRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM alerts WHERE uuid = $1");
-    Ok(on_pool!(db.read_pool(), p => sqlx::query_as::<_, AlertRow>(&sql).bind(uuid).fetch_optional(p).await)?)
+    crate::sql::by_uuid(db, "alerts", COLUMNS, uuid).await
 }
 
 /// An alert by public id, read inside `tx` (for read-modify-write).

@@ -106,9 +106,7 @@ pub async fn find_active_by_digest(db: &Db, digest: &str) -> Result<Option<ApiKe
 
 /// A key by public id, active or not.
 pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<ApiKeyRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE uuid = $1");
-    let row = on_pool!(db.read_pool(), p => sqlx::query_as::<_, ApiKeyRow>(&sql).bind(uuid).fetch_optional(p).await)?;
-    Ok(row)
+    crate::sql::by_uuid(db, "api_keys", COLUMNS, uuid).await
 }
 
 /// One page of keys, newest first, with the total; `active_only` hides revoked keys.

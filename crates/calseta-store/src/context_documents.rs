@@ -112,10 +112,7 @@ pub async fn update(db: &Db, id: i64, f: &DocumentFields) -> Result<DocumentRow,
 
 /// A document by public id.
 pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<DocumentRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM context_documents WHERE uuid = $1");
-    Ok(
-        on_pool!(db.read_pool(), p => sqlx::query_as::<_, DocumentRow>(&sql).bind(uuid).fetch_optional(p).await)?,
-    )
+    crate::sql::by_uuid(db, "context_documents", COLUMNS, uuid).await
 }
 
 /// Documents by internal ids.

@@ -162,10 +162,7 @@ pub async fn update(db: &Db, id: i64, f: &RuleFields) -> Result<DetectionRuleRow
 
 /// A rule by public id.
 pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<DetectionRuleRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM detection_rules WHERE uuid = $1");
-    Ok(
-        on_pool!(db.read_pool(), p => sqlx::query_as::<_, DetectionRuleRow>(&sql).bind(uuid).fetch_optional(p).await)?,
-    )
+    crate::sql::by_uuid(db, "detection_rules", COLUMNS, uuid).await
 }
 
 /// Deletes a rule (alerts keep their rows, unlinked); `false` if absent.

@@ -175,10 +175,7 @@ pub async fn list(
 
 /// A provider by public id.
 pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<ProviderRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM enrichment_providers WHERE uuid = $1");
-    Ok(
-        on_pool!(db.read_pool(), p => sqlx::query_as::<_, ProviderRow>(&sql).bind(uuid).fetch_optional(p).await)?,
-    )
+    crate::sql::by_uuid(db, "enrichment_providers", COLUMNS, uuid).await
 }
 
 /// A provider by name.

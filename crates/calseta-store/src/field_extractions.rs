@@ -119,10 +119,7 @@ pub async fn list(
 
 /// A rule by public id.
 pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<ExtractionRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM enrichment_field_extractions WHERE uuid = $1");
-    Ok(
-        on_pool!(db.read_pool(), p => sqlx::query_as::<_, ExtractionRow>(&sql).bind(uuid).fetch_optional(p).await)?,
-    )
+    crate::sql::by_uuid(db, "enrichment_field_extractions", COLUMNS, uuid).await
 }
 
 /// Changes to a rule; `None` leaves a field alone.

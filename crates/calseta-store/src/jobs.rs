@@ -255,10 +255,7 @@ pub async fn list(
 
 /// A job by public id.
 pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<JobRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE uuid = $1");
-    let row =
-        on_pool!(db.read_pool(), p => sqlx::query_as::<_, JobRow>(&sql).bind(uuid).fetch_optional(p).await)?;
-    Ok(row)
+    crate::sql::by_uuid(db, "jobs", COLUMNS, uuid).await
 }
 
 /// Puts a dead letter back in its queue with a fresh set of attempts; `None` if no dead job has

@@ -136,10 +136,7 @@ pub async fn list(
 
 /// A mapping by public id.
 pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<MappingRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM indicator_field_mappings WHERE uuid = $1");
-    Ok(
-        on_pool!(db.read_pool(), p => sqlx::query_as::<_, MappingRow>(&sql).bind(uuid).fetch_optional(p).await)?,
-    )
+    crate::sql::by_uuid(db, "indicator_field_mappings", COLUMNS, uuid).await
 }
 
 /// Changes to a mapping; `None` leaves a field alone (`description: Some(None)` clears it).

@@ -50,3 +50,20 @@ macro_rules! bind_args {
         q
     }};
 }
+
+/// The row of `table` whose public id is `uuid` (the `get` of every resource), on the reader pool.
+pub(crate) async fn by_uuid<T>(
+    db: &crate::Db,
+    table: &str,
+    columns: &str,
+    uuid: uuid::Uuid,
+) -> Result<Option<T>, crate::StoreError>
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let sql = format!("SELECT {columns} FROM {table} WHERE uuid = $1");
+    Ok(on_pool!(db.read_pool(), p => sqlx::query_as::<_, T>(&sql).bind(uuid).fetch_optional(p).await)?)
+}
