@@ -4,6 +4,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use calseta_services::{FieldError, ServiceError};
+use calseta_store::StoreError;
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -108,6 +109,15 @@ impl From<ServiceError> for ApiError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "SERVICE_UNAVAILABLE",
                     "A dependency did not answer in time.",
+                )
+            }
+            ServiceError::Store(e @ (StoreError::WriterBusy | StoreError::CommitFailed(_))) => {
+                // Nothing of the request was stored; the client can safely retry.
+                tracing::error!(error = %e, "write not committed");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "SERVICE_UNAVAILABLE",
+                    "The change could not be stored; retry.",
                 )
             }
             ServiceError::Store(e) => {

@@ -86,6 +86,8 @@ pub struct EnrichAlert {
     pub mappings: Arc<MappingService>,
     /// The enrichment step.
     pub enricher: Arc<dyn IndicatorEnricher>,
+    /// Builds the `alert.enriched` deliveries queued when the run completes.
+    pub dispatch: crate::dispatch::PayloadBuilder,
 }
 
 fn alert_uuid(payload: &Value) -> Result<Uuid, JobFailure> {
@@ -135,6 +137,13 @@ impl JobHandler for EnrichAlert {
         let rejected: Vec<&extraction::Rejected> =
             found.passes.iter().flat_map(|p| p.rejected.iter()).collect();
         let now = calseta_store::now();
+        // Every completed run is dispatched once to the matching agents: the deliveries are queued
+        // in the transaction that marks the alert Enriched, so neither happens without the other.
+        let deliveries = match self.dispatch.deliveries(alert.uuid, None, Some(now)).await {
+            Ok(Some(deliveries)) => deliveries,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(JobFailure::retryable(e)),
+        };
         let mut tx = ctx.begin_fenced().await?;
         alerts::set_enrichment(&mut tx, alert.id, "Enriched", Some(now))
             .await
@@ -151,8 +160,7 @@ impl JobHandler for EnrichAlert {
         activity::record(&mut tx, &Actor::system(), "alert_enrichment_completed", Some(alert.id), references)
             .await
             .map_err(JobFailure::retryable)?;
-        // Every completed run is dispatched once to the matching agents.
-        crate::dispatch::enqueue(&mut tx, alert.uuid, None).await.map_err(JobFailure::retryable)?;
+        deliveries.enqueue(&mut tx).await.map_err(JobFailure::retryable)?;
         ctx.finish(tx).await
     }
 

@@ -1,14 +1,18 @@
 //! Dispatch: when an alert's enrichment run completes, every matching active agent gets one
-//! `alert.enriched` POST. `dispatch_alert` builds the payload once and queues one
-//! `deliver_webhook` job per agent — each with its own delivery id, signature, timeout and
-//! retries (10 s × 3ⁿ with jitter, `retry_count` + 1 attempts), one `agent_runs` row per attempt
-//! and an `agent_webhook_dispatched` event per outcome. One agent failing never affects another.
+//! `alert.enriched` POST. The payload is built once and one `deliver_webhook` job per agent is
+//! queued — by the enrichment run itself, in the transaction that marks the alert `Enriched`, or by
+//! a `dispatch_alert` job for an explicit (re-)dispatch. Each delivery has its own delivery id,
+//! signature, timeout and retries (10 s × 3ⁿ with jitter, `retry_count` + 1 attempts), one
+//! `agent_runs` row per attempt and an `agent_webhook_dispatched` event per outcome. One agent
+//! failing never affects another.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use calseta_core::jobs::RetryPolicy;
 use calseta_store::agents::{self as agents_repo, NewRun};
+use calseta_store::jobs::NewJob;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -51,13 +55,68 @@ pub struct PayloadBuilder {
     pub agents: Arc<AgentService>,
 }
 
+/// The `deliver_webhook` jobs of one dispatch, to be queued in the caller's transaction.
+pub struct Deliveries(Vec<NewJob>);
+
+impl Deliveries {
+    /// Queues every delivery inside `tx`.
+    pub async fn enqueue(self, tx: &mut calseta_store::Tx) -> Result<(), ServiceError> {
+        for job in &self.0 {
+            calseta_store::jobs::enqueue(tx, job).await?;
+        }
+        Ok(())
+    }
+}
+
 impl PayloadBuilder {
-    /// The seed's `alert.enriched` payload for an alert (also every field of v1's payload).
-    pub async fn build(
+    /// The payload and one delivery per matching agent (only `only` when given, bypassing trigger
+    /// filters); `None` when the alert no longer exists. With `enriched_at`, the payload shows the
+    /// alert as the caller's transaction is about to leave it: `Enriched` at that instant.
+    pub async fn deliveries(
         &self,
         alert_uuid: Uuid,
+        only: Option<Uuid>,
+        enriched_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<Deliveries>, ServiceError> {
+        let (payload, alert) = match self.build(alert_uuid, enriched_at).await {
+            Ok(built) => built,
+            Err(ServiceError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let agents = match only {
+            Some(uuid) => self.agents.get(uuid).await.map(|a| vec![a]).unwrap_or_default(),
+            None => self.agents.matching(&alert.source_name, &alert.severity, &alert.tags.0).await?,
+        };
+        let jobs = agents
+            .into_iter()
+            .map(|agent| {
+                let delivery_id = format!("msg_{}", Uuid::now_v7().simple());
+                NewJob {
+                    kind: DELIVER_WEBHOOK.name.into(),
+                    queue: DELIVER_WEBHOOK.queue.into(),
+                    payload: json!({"alert_uuid": alert_uuid, "agent_uuid": agent.uuid, "delivery_id": delivery_id, "body": payload}),
+                    max_attempts: u32::try_from(agent.retry_count).unwrap_or(0) + 1,
+                    run_at: calseta_store::now(),
+                }
+            })
+            .collect();
+        Ok(Some(Deliveries(jobs)))
+    }
+
+    /// The seed's `alert.enriched` payload for an alert (also every field of v1's payload).
+    async fn build(
+        &self,
+        alert_uuid: Uuid,
+        enriched_at: Option<DateTime<Utc>>,
     ) -> Result<(Value, calseta_store::alerts::AlertRow), ServiceError> {
-        let detail = self.alerts.detail(alert_uuid).await?;
+        let mut detail = self.alerts.detail(alert_uuid).await?;
+        if let Some(at) = enriched_at {
+            let alert = &mut detail.alert;
+            alert.enrichment_status = "Enriched".into();
+            alert.is_enriched = true;
+            alert.enriched_at = Some(at);
+            alert.updated_at = at;
+        }
         let documents = self.context.documents_for(&detail.alert).await?;
         let past = self.context.past_alerts(&detail.alert, &detail.indicators).await?;
         let workflows = agents_repo::active_workflows(&self.db).await?;
@@ -128,32 +187,13 @@ impl JobHandler for DispatchAlert {
             return Err(JobFailure::permanent("payload has no alert_uuid"));
         };
         let only = ctx.payload["agent_uuid"].as_str().and_then(|s| Uuid::parse_str(s).ok());
-        let (payload, alert) = match self.builder.build(alert_uuid).await {
-            Ok(built) => built,
-            Err(ServiceError::NotFound(_)) => return Ok(()),
-            Err(e) => return Err(JobFailure::retryable(e)),
-        };
-        let agents = match only {
-            Some(uuid) => self.builder.agents.get(uuid).await.map(|a| vec![a]).unwrap_or_default(),
-            None => self
-                .builder
-                .agents
-                .matching(&alert.source_name, &alert.severity, &alert.tags.0)
-                .await
-                .map_err(JobFailure::retryable)?,
+        let Some(deliveries) =
+            self.builder.deliveries(alert_uuid, only, None).await.map_err(JobFailure::retryable)?
+        else {
+            return Ok(());
         };
         let mut tx = ctx.begin_fenced().await?;
-        for agent in agents {
-            let delivery_id = format!("msg_{}", Uuid::now_v7().simple());
-            let job = calseta_store::jobs::NewJob {
-                kind: DELIVER_WEBHOOK.name.into(),
-                queue: DELIVER_WEBHOOK.queue.into(),
-                payload: json!({"alert_uuid": alert_uuid, "agent_uuid": agent.uuid, "delivery_id": delivery_id, "body": payload}),
-                max_attempts: u32::try_from(agent.retry_count).unwrap_or(0) + 1,
-                run_at: calseta_store::now(),
-            };
-            calseta_store::jobs::enqueue(&mut tx, &job).await.map_err(JobFailure::retryable)?;
-        }
+        deliveries.enqueue(&mut tx).await.map_err(JobFailure::retryable)?;
         ctx.finish(tx).await
     }
 }

@@ -3,22 +3,20 @@
 //! its `enrich_alert` job and its `alert_ingested` event — so an accepted alert is never lost and
 //! never left without the job that enriches it.
 //!
-//! On SQLite, which has one writer, concurrent ingests are group-committed: each request hands its
-//! prepared alert to one committer task that writes a batch in a single transaction (each alert
-//! under its own savepoint, so one failure undoes only that alert) and answers every request after
-//! the commit. One fsync then serves many alerts.
+//! On SQLite, concurrent ingests share commits through the store's group-commit writer: each
+//! request's transaction is a savepoint in a batch, and the request is answered once the batch is
+//! committed. One fsync then serves many alerts.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{mpsc, oneshot};
 
 use calseta_core::alerts::Severity;
 use calseta_core::extraction;
 use calseta_core::sources::{self, AlertSource, SignatureScheme};
 use calseta_store::alerts::{self, NewAlert};
-use calseta_store::{Db, Engine, Tx, detection_rules};
+use calseta_store::{Db, Tx, detection_rules};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -56,8 +54,6 @@ pub struct IngestService {
     db: Db,
     mappings: Arc<MappingService>,
     settings: Arc<IngestSettings>,
-    /// The group committer (SQLite only).
-    committer: Option<mpsc::Sender<CommitRequest>>,
 }
 
 /// A validated, normalized alert ready to be written.
@@ -69,12 +65,6 @@ struct PreparedAlert {
     now: DateTime<Utc>,
 }
 
-/// An alert for the group committer and where to send its outcome.
-type CommitRequest = (PreparedAlert, oneshot::Sender<Result<Ingested, ServiceError>>);
-
-/// Most alerts one group commit writes.
-const MAX_GROUP: usize = 256;
-
 fn rejected(status: u16, code: &'static str, message: impl Into<String>) -> ServiceError {
     ServiceError::Rejected { status, code, message: message.into() }
 }
@@ -84,15 +74,8 @@ const MAX_DEPTH: usize = 128;
 
 impl IngestService {
     /// A service over `db`.
-    /// On SQLite this starts the group committer, so it must be called inside the runtime.
     pub fn new(db: Db, mappings: Arc<MappingService>, settings: IngestSettings) -> Self {
-        let settings = Arc::new(settings);
-        let committer = (db.engine() == Engine::Sqlite).then(|| {
-            let (sender, receiver) = mpsc::channel(4 * MAX_GROUP);
-            tokio::spawn(group_commit(db.clone(), settings.clone(), receiver));
-            sender
-        });
-        Self { db, mappings, settings, committer }
+        Self { db, mappings, settings: Arc::new(settings) }
     }
 
     fn source(&self, name: &str) -> Result<&'static dyn AlertSource, ServiceError> {
@@ -204,22 +187,10 @@ impl IngestService {
             actor: Actor::api(key),
             now,
         };
-        match &self.committer {
-            Some(committer) => {
-                let (answer, answered) = oneshot::channel();
-                committer
-                    .send((prepared, answer))
-                    .await
-                    .map_err(|_| ServiceError::Config("the ingest committer has stopped".into()))?;
-                answered.await.map_err(|_| ServiceError::Config("the ingest committer has stopped".into()))?
-            }
-            None => {
-                let mut tx = self.db.begin().await?;
-                let ingested = persist(&mut tx, &self.settings, &prepared).await?;
-                tx.commit().await?;
-                Ok(ingested)
-            }
-        }
+        let mut tx = self.db.begin().await?;
+        let ingested = persist(&mut tx, &self.settings, &prepared).await?;
+        tx.commit().await?;
+        Ok(ingested)
     }
 }
 
@@ -251,52 +222,4 @@ async fn persist(
     let refs = json!({"source_name": alert.source_name, "severity": severity, "title": alert.title});
     activity::record(tx, actor, "alert_ingested", Some(alert_id), refs).await?;
     Ok(Ingested { alert_uuid, is_duplicate: false, duplicate_count: None })
-}
-
-/// The SQLite group committer: whatever arrived while the previous batch was committing is
-/// written together, each alert under a savepoint, and every request answered after the commit.
-async fn group_commit(db: Db, settings: Arc<IngestSettings>, mut receiver: mpsc::Receiver<CommitRequest>) {
-    while let Some(first) = receiver.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_GROUP {
-            match receiver.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        let mut outcomes = Vec::with_capacity(batch.len());
-        let committed = async {
-            let mut tx = db.begin().await?;
-            for (prepared, _) in &batch {
-                tx.savepoint().await?;
-                let outcome = persist(&mut tx, &settings, prepared).await;
-                if outcome.is_ok() {
-                    tx.release_savepoint().await?;
-                } else {
-                    tx.rollback_to_savepoint().await?;
-                }
-                outcomes.push(outcome);
-            }
-            tx.commit().await?;
-            Ok::<(), ServiceError>(())
-        }
-        .await;
-        match committed {
-            Ok(()) => {
-                for ((_, answer), outcome) in batch.into_iter().zip(outcomes) {
-                    let _ = answer.send(outcome);
-                }
-            }
-            Err(e) => {
-                tracing::error!(alerts = batch.len(), error = %e, "an ingest group commit failed");
-                for (_, answer) in batch {
-                    let _ = answer.send(Err(rejected(
-                        503,
-                        "SERVICE_UNAVAILABLE",
-                        "The alert could not be stored; retry.",
-                    )));
-                }
-            }
-        }
-    }
 }

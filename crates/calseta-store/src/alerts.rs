@@ -314,7 +314,8 @@ pub async fn set_enrichment(
     status: &str,
     enriched_at: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
-    let now = crate::now();
+    // An alert marked enriched was last updated then (the dispatched payload shows both).
+    let now = enriched_at.unwrap_or_else(crate::now);
     on_tx!(tx, c => sqlx::query(
         "UPDATE alerts SET enrichment_status = $2, is_enriched = ($3 IS NOT NULL OR is_enriched), \
          enriched_at = COALESCE($3, enriched_at), updated_at = $4 WHERE id = $1",

@@ -8,10 +8,11 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::Notify;
 
 use crate::StoreError;
+use crate::writer::{self, GroupWriter, Lease};
 
 /// The current time at the precision both engines store (microseconds).
 ///
@@ -50,12 +51,14 @@ impl DbOptions {
 }
 
 enum Pools {
-    /// SQLite allows one writer: every write goes through the single-connection `writer` pool, so
-    /// writers queue in-process instead of contending for the file lock; reads use `reader`.
+    /// SQLite allows one writer: every write goes through the group-commit `writer`, so writers
+    /// queue in-process instead of contending for the file lock and share commits; reads use
+    /// `reader`.
     Sqlite {
-        writer: SqlitePool,
+        writer: Arc<GroupWriter>,
         reader: SqlitePool,
         path: Option<PathBuf>,
+        _scratch: Option<ScratchFile>,
     },
     Postgres(PgPool),
 }
@@ -81,7 +84,15 @@ impl Db {
     pub async fn connect(options: &DbOptions) -> Result<Db, StoreError> {
         let url = options.url.trim();
         let pools = if url.starts_with("sqlite:") {
-            let base = SqliteConnectOptions::from_str(url)?
+            // The writer and the readers are separate connections, which would each see their own
+            // in-memory database; an in-memory URL gets a scratch file removed on close instead.
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let scratch = in_memory.then(ScratchFile::new);
+            let base = match &scratch {
+                Some(scratch) => SqliteConnectOptions::new().filename(&scratch.0),
+                None => SqliteConnectOptions::from_str(url)?,
+            };
+            let base = base
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(if options.sqlite_synchronous_full {
@@ -91,7 +102,6 @@ impl Db {
                 })
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
-            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
             let path = (!in_memory).then(|| base.get_filename().to_path_buf());
             // Creating the file and switching it to WAL takes an exclusive lock; processes opening
             // a new file at the same moment would deadlock on it, so they take turns.
@@ -99,23 +109,13 @@ impl Db {
                 Some(path) => Some(lock_file(path).await?),
                 None => None,
             };
-            let writer = SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
+            let writer = GroupWriter::new(writer::connect(&base).await?);
+            let reader = SqlitePoolOptions::new()
+                .max_connections(options.max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(30))
-                .connect_with(base.clone())
+                .connect_with(base)
                 .await?;
-            // An in-memory database exists per connection, so it must share the writer.
-            let reader = if in_memory {
-                writer.clone()
-            } else {
-                SqlitePoolOptions::new()
-                    .max_connections(options.max_connections.max(1))
-                    .acquire_timeout(Duration::from_secs(30))
-                    .connect_with(base)
-                    .await?
-            };
-            Pools::Sqlite { writer, reader, path }
+            Pools::Sqlite { writer, reader, path, _scratch: scratch }
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let connect = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -161,20 +161,22 @@ impl Db {
         }
     }
 
-    pub(crate) fn write_pool(&self) -> PoolRef<'_> {
+    /// The pool for an autocommit write, on PostgreSQL; `None` on SQLite, where every write is a
+    /// unit of the group-commit writer.
+    pub(crate) fn autocommit_pool(&self) -> Option<&PgPool> {
         match &self.inner.pools {
-            Pools::Sqlite { writer, .. } => PoolRef::Sqlite(writer),
-            Pools::Postgres(pool) => PoolRef::Postgres(pool),
+            Pools::Sqlite { .. } => None,
+            Pools::Postgres(pool) => Some(pool),
         }
     }
 
     /// Starts a write transaction.
     ///
-    /// On SQLite this holds the single writer connection until commit or drop: never call a
-    /// non-transactional write of the same [`Db`] while holding a [`Tx`].
+    /// On SQLite this is a unit of the group-commit writer and holds the writer until commit or
+    /// drop: never start another write of the same [`Db`] while holding a [`Tx`].
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let inner = match &self.inner.pools {
-            Pools::Sqlite { writer, .. } => TxInner::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
+            Pools::Sqlite { writer, .. } => TxInner::Sqlite(writer.begin().await?),
             Pools::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
         };
         Ok(Tx { inner, jobs_enqueued: false, db: self.clone() })
@@ -191,7 +193,7 @@ impl Db {
                     Some(path) => Some(lock_file(path).await?),
                     None => None,
                 };
-                migrator.run(writer).await?
+                writer.exclusive(async |conn| Ok(migrator.run(conn).await?)).await?
             }
             Pools::Postgres(pool) => migrator.run(pool).await?,
         }
@@ -214,7 +216,8 @@ impl Db {
         match &self.inner.pools {
             Pools::Sqlite { writer, reader, .. } => {
                 reader.close().await;
-                writer.close().await;
+                // Commits whatever batch is open; the connection closes when the last handle goes.
+                let _ = writer.exclusive(async |_| Ok(())).await;
             }
             Pools::Postgres(pool) => pool.close().await,
         }
@@ -248,8 +251,27 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A scratch SQLite file standing in for an in-memory database, removed (with its WAL) on drop.
+struct ScratchFile(PathBuf);
+
+impl ScratchFile {
+    fn new() -> Self {
+        ScratchFile(std::env::temp_dir().join(format!("calseta-memory-{}.db", uuid::Uuid::new_v4())))
+    }
+}
+
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = self.0.as_os_str().to_owned();
+            name.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(name));
+        }
+    }
+}
+
 enum TxInner {
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(Lease),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -268,7 +290,7 @@ pub struct Tx {
 impl Tx {
     pub(crate) fn conn(&mut self) -> TxConn<'_> {
         match &mut self.inner {
-            TxInner::Sqlite(tx) => TxConn::Sqlite(tx),
+            TxInner::Sqlite(lease) => TxConn::Sqlite(lease.conn()),
             TxInner::Postgres(tx) => TxConn::Postgres(tx),
         }
     }
@@ -278,28 +300,6 @@ impl Tx {
             TxInner::Sqlite(_) => Engine::Sqlite,
             TxInner::Postgres(_) => Engine::Postgres,
         }
-    }
-
-    /// Opens a savepoint: work after it can be undone alone (`rollback_to_savepoint`) while the
-    /// rest of a group-committed transaction stands.
-    pub async fn savepoint(&mut self) -> Result<(), StoreError> {
-        self.execute_raw("SAVEPOINT unit").await
-    }
-
-    /// Keeps the work since the savepoint.
-    pub async fn release_savepoint(&mut self) -> Result<(), StoreError> {
-        self.execute_raw("RELEASE SAVEPOINT unit").await
-    }
-
-    /// Undoes the work since the savepoint and closes it.
-    pub async fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
-        self.execute_raw("ROLLBACK TO SAVEPOINT unit").await?;
-        self.execute_raw("RELEASE SAVEPOINT unit").await
-    }
-
-    async fn execute_raw(&mut self, sql: &'static str) -> Result<(), StoreError> {
-        on_tx!(self, c => sqlx::query(sql).execute(c).await.map(|_| ()))?;
-        Ok(())
     }
 
     pub(crate) fn note_job_enqueued(&mut self) {

@@ -12,6 +12,12 @@ pub enum StoreError {
     /// The connection string is not a supported database URL.
     #[error("unsupported DATABASE_URL '{0}': expected sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
+    /// The SQLite writer stayed busy past the lease timeout.
+    #[error("the database writer is busy; retry")]
+    WriterBusy,
+    /// The group commit holding this transaction failed; the transaction's work is not stored.
+    #[error("commit failed: {0}")]
+    CommitFailed(String),
     /// A stored value could not be interpreted.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),

@@ -28,6 +28,7 @@ pub mod mappings;
 mod migrations;
 pub mod schema;
 pub mod state;
+mod writer;
 
 pub use db::{Db, DbOptions, Engine, Tx, now};
 pub use error::StoreError;

@@ -23,20 +23,17 @@ macro_rules! on_tx {
     };
 }
 
-/// A write: on SQLite inside a `BEGIN IMMEDIATE` transaction on the writer connection (so a
-/// statement that reads before it writes cannot hit `SQLITE_BUSY_SNAPSHOT` when another process
-/// shares the file), on PostgreSQL in autocommit on the pool.
+/// A write: on SQLite a unit of the group-commit writer (so a statement that reads before it writes
+/// cannot hit `SQLITE_BUSY_SNAPSHOT` when another process shares the file, and its commit is shared
+/// with concurrent writes), on PostgreSQL in autocommit on the pool.
 /// `on_write!(db, c => sqlx::query(..).execute(c).await)`
 macro_rules! on_write {
     ($db:expr, $c:ident => $body:expr) => {
-        match $db.write_pool() {
-            $crate::db::PoolRef::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let out = {
-                    let $c = &mut *tx;
-                    $body
-                };
-                match out {
+        match $db.autocommit_pool() {
+            Some($c) => $body,
+            None => {
+                let mut tx = $db.begin().await?;
+                match on_tx!(tx, $c => $body) {
                     Ok(value) => {
                         tx.commit().await?;
                         Ok(value)
@@ -44,7 +41,6 @@ macro_rules! on_write {
                     Err(e) => Err(e),
                 }
             }
-            $crate::db::PoolRef::Postgres($c) => $body,
         }
     };
 }

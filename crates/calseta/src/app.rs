@@ -141,6 +141,7 @@ pub fn job_registry(
         Arc::new(EnrichAlert {
             mappings: services.mappings.clone(),
             enricher: Arc::new(services.enrichment.clone()),
+            dispatch: services.payload_builder(),
         }),
     );
     registry.register(

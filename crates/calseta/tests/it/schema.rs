@@ -63,29 +63,49 @@ async fn sqlite_and_postgres_schemas_match() {
     }
 }
 
-#[tokio::test]
-async fn a_savepoint_undoes_one_unit_of_a_group_committed_transaction() {
-    // The SQLite ingest committer writes many alerts in one transaction, each under a savepoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_transactions_commit_together_and_fail_alone() {
+    // On SQLite every transaction is a unit of the group-commit writer: units that commit, roll
+    // back or are dropped mid-way interleave in shared batches, and only the committed ones stay.
     let database = test_database().await;
     let db = Db::connect(&DbOptions::new(database.url.clone())).await.unwrap();
     db.migrate().await.unwrap();
-    let mut tx = db.begin().await.unwrap();
-    for (key, keep) in [("unit:a", true), ("unit:b", false), ("unit:c", true)] {
-        tx.savepoint().await.unwrap();
+    // Alone: a unit that opens a batch and is rolled back or dropped leaves nothing behind.
+    for (key, drop_it) in [("alone:rolled-back", false), ("alone:dropped", true)] {
+        let mut tx = db.begin().await.unwrap();
         calseta_store::state::record_once(&mut tx, key, "written").await.unwrap();
-        if keep {
-            tx.release_savepoint().await.unwrap();
+        if drop_it {
+            drop(tx);
         } else {
-            tx.rollback_to_savepoint().await.unwrap();
+            tx.rollback().await.unwrap();
         }
     }
-    tx.commit().await.unwrap();
-    let read = |key: &'static str| {
+    let units = (0..30).map(|i| {
         let db = db.clone();
-        async move { calseta_store::state::get(&db, key).await.unwrap() }
-    };
-    assert_eq!(read("unit:a").await.as_deref(), Some("written"));
-    assert_eq!(read("unit:b").await, None, "the rolled-back unit left nothing");
-    assert_eq!(read("unit:c").await.as_deref(), Some("written"));
+        tokio::spawn(async move {
+            let mut tx = db.begin().await.unwrap();
+            calseta_store::state::record_once(&mut tx, &format!("unit:{i}"), "written").await.unwrap();
+            match i % 3 {
+                0 => tx.commit().await.unwrap(),
+                1 => tx.rollback().await.unwrap(),
+                _ => drop(tx),
+            }
+        })
+    });
+    for unit in units.collect::<Vec<_>>() {
+        unit.await.unwrap();
+    }
+    // The writer is free again after abandoned units: a later write commits.
+    let mut tx = db.begin().await.unwrap();
+    calseta_store::state::record_once(&mut tx, "unit:last", "written").await.unwrap();
+    tx.commit().await.unwrap();
+    for i in 0..30 {
+        let stored = calseta_store::state::get(&db, &format!("unit:{i}")).await.unwrap();
+        assert_eq!(stored.is_some(), i % 3 == 0, "unit {i}");
+    }
+    assert_eq!(calseta_store::state::get(&db, "unit:last").await.unwrap().as_deref(), Some("written"));
+    for key in ["alone:rolled-back", "alone:dropped"] {
+        assert_eq!(calseta_store::state::get(&db, key).await.unwrap(), None, "{key}");
+    }
     db.close().await;
 }

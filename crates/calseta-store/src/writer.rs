@@ -1,0 +1,293 @@
+//! The SQLite group-commit writer: every write transaction of the process — ingest, worker, API —
+//! runs on one connection, and transactions that arrive while others are writing share one commit.
+//!
+//! SQLite allows one writer and, with `synchronous=FULL`, each commit waits for the disk. A
+//! transaction here is a *unit*: a savepoint inside the writer's open batch transaction. When a unit
+//! commits it releases its savepoint; if no other unit is waiting for the writer (or the batch is
+//! already large or old) it commits the batch, else it hands the writer to the next unit and waits
+//! for the batch's commit. Every caller's `commit()` returns only after its rows are durable, and a
+//! failed or abandoned unit is undone alone (`ROLLBACK TO SAVEPOINT`) while its batch stands.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, SqliteConnection};
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
+
+use crate::StoreError;
+
+/// A batch is committed once it holds this many units even if more are waiting…
+const MAX_BATCH_UNITS: usize = 256;
+/// …or once it has been open this long, so a steady queue cannot hold back a commit.
+const MAX_BATCH_AGE: Duration = Duration::from_millis(4);
+/// How long `begin` waits for the writer before reporting it busy (a unit held this long is a bug
+/// or a stuck disk; failing beats hanging the caller forever).
+const LEASE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How one batch ended: `None` while open, then `Ok` or the commit error's text.
+type BatchOutcome = Option<Result<(), Arc<str>>>;
+
+/// The writer shared by every [`crate::Db`] clone on a SQLite database.
+pub(crate) struct GroupWriter {
+    state: Arc<Mutex<WriterState>>,
+    /// Units waiting for the writer: while there are any, a finished unit hands over instead of
+    /// committing, so their work joins the same commit.
+    queued: AtomicUsize,
+}
+
+struct WriterState {
+    conn: SqliteConnection,
+    /// Whether the batch transaction (`BEGIN IMMEDIATE`) is open.
+    in_batch: bool,
+    /// The open unit (set by `begin`, cleared by commit or rollback). Found set by the next
+    /// holder, it means the unit was abandoned and must be undone.
+    unit: Unit,
+    /// Units released into the open batch.
+    units: usize,
+    batch_started: Instant,
+    outcome: watch::Sender<BatchOutcome>,
+}
+
+/// Counts a caller as queued for the writer until it gets it (or gives up).
+struct Queued<'a>(&'a AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Queued(counter)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl GroupWriter {
+    /// Wraps the writer connection.
+    pub(crate) fn new(conn: SqliteConnection) -> Arc<Self> {
+        let state = WriterState {
+            conn,
+            in_batch: false,
+            unit: Unit::None,
+            units: 0,
+            batch_started: Instant::now(),
+            outcome: watch::channel(None).0,
+        };
+        Arc::new(GroupWriter { state: Arc::new(Mutex::new(state)), queued: AtomicUsize::new(0) })
+    }
+
+    async fn lock(&self) -> Result<OwnedMutexGuard<WriterState>, StoreError> {
+        let _queued = Queued::new(&self.queued);
+        let mut state = tokio::time::timeout(LEASE_TIMEOUT, self.state.clone().lock_owned())
+            .await
+            .map_err(|_| StoreError::WriterBusy)?;
+        // A unit whose holder went away without committing or rolling back (a cancelled request
+        // whose clean-up task could not run) is undone before anyone else writes.
+        if state.unit != Unit::None {
+            state.undo_unit().await;
+        }
+        Ok(state)
+    }
+
+    /// Starts a unit: waits for the writer, opens the batch if needed, opens the unit's savepoint.
+    pub(crate) async fn begin(self: &Arc<Self>) -> Result<Lease, StoreError> {
+        let mut state = self.lock().await?;
+        let opened = async {
+            if state.in_batch {
+                sqlx::query("SAVEPOINT calseta_unit").execute(&mut state.conn).await?;
+                state.unit = Unit::Savepoint;
+            } else {
+                sqlx::query("BEGIN IMMEDIATE").execute(&mut state.conn).await?;
+                state.in_batch = true;
+                state.units = 0;
+                state.batch_started = Instant::now();
+                state.unit = Unit::Opener;
+            }
+            Ok::<(), StoreError>(())
+        }
+        .await;
+        match opened {
+            Ok(()) => Ok(Lease { state, janitor: Janitor { writer: self.clone(), armed: true } }),
+            Err(e) => {
+                // Earlier units of the batch may be waiting for a commit only a finisher will do.
+                self.finish(&mut state).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `work` with the bare writer connection outside any batch (migrations).
+    pub(crate) async fn exclusive<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut state = self.lock().await?;
+        if state.in_batch {
+            state.commit_batch().await;
+        }
+        work(&mut state.conn).await
+    }
+
+    /// Ends a holder's turn: commits the batch when nobody else is waiting to join it (or it is
+    /// full or old); otherwise the next holder will.
+    async fn finish(&self, state: &mut WriterState) {
+        let full = state.units >= MAX_BATCH_UNITS || state.batch_started.elapsed() >= MAX_BATCH_AGE;
+        if state.in_batch && (self.queued.load(Ordering::SeqCst) == 0 || full) {
+            state.commit_batch().await;
+        }
+    }
+
+    /// Takes the writer for an abandoned unit, undoes it and finishes the turn.
+    async fn clean_up_abandoned(self: Arc<Self>) {
+        if let Ok(mut state) = self.lock().await {
+            self.finish(&mut state).await;
+        }
+    }
+}
+
+impl WriterState {
+    /// Commits the open batch and tells every unit in it how that went.
+    async fn commit_batch(&mut self) {
+        let result = match sqlx::query("COMMIT").execute(&mut self.conn).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::error!(units = self.units, error = %e, "a group commit failed; its units are rolled back");
+                let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
+                Err(Arc::from(e.to_string()))
+            }
+        };
+        self.in_batch = false;
+        self.units = 0;
+        self.outcome.send_replace(Some(result));
+        self.outcome = watch::channel(None).0;
+    }
+
+    /// Undoes the open unit; if even that fails the whole batch is rolled back (its units learn it
+    /// from their outcome).
+    async fn undo_unit(&mut self) {
+        let unit = std::mem::replace(&mut self.unit, Unit::None);
+        let undone = match unit {
+            Unit::None => return,
+            Unit::Savepoint => {
+                match sqlx::query("ROLLBACK TO SAVEPOINT calseta_unit").execute(&mut self.conn).await {
+                    Ok(_) => sqlx::query("RELEASE SAVEPOINT calseta_unit")
+                        .execute(&mut self.conn)
+                        .await
+                        .map(|_| ()),
+                    Err(e) => Err(e),
+                }
+            }
+            // The batch holds nothing else yet.
+            Unit::Opener => sqlx::query("ROLLBACK").execute(&mut self.conn).await.map(|_| {
+                self.in_batch = false;
+            }),
+        };
+        if let Err(e) = undone {
+            tracing::error!(error = %e, "undoing a unit failed; rolling back its batch");
+            let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
+            self.in_batch = false;
+            self.units = 0;
+            self.outcome.send_replace(Some(Err(Arc::from(format!("batch rolled back: {e}")))));
+            self.outcome = watch::channel(None).0;
+        }
+    }
+
+    /// Keeps the open unit's work in the batch.
+    async fn keep_unit(&mut self) -> Result<(), sqlx::Error> {
+        if self.unit == Unit::Savepoint {
+            sqlx::query("RELEASE SAVEPOINT calseta_unit").execute(&mut self.conn).await?;
+        }
+        self.unit = Unit::None;
+        self.units += 1;
+        Ok(())
+    }
+}
+
+/// How the open unit can be undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    None,
+    /// The unit opened the batch: undone by rolling the batch back (it holds nothing else), and
+    /// committing it alone costs no savepoint.
+    Opener,
+    /// A later unit: undone by `ROLLBACK TO SAVEPOINT`.
+    Savepoint,
+}
+
+/// One unit's hold on the writer; dropped without commit or rollback, its work is undone.
+pub(crate) struct Lease {
+    state: OwnedMutexGuard<WriterState>,
+    janitor: Janitor,
+}
+
+/// Armed while a unit is open: if the unit is dropped unfinished, a task takes the writer, undoes
+/// the unit (see `GroupWriter::lock`) and commits the batch's other units if nobody else will.
+struct Janitor {
+    writer: Arc<GroupWriter>,
+    armed: bool,
+}
+
+impl Drop for Janitor {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        // Without a runtime (process exit) the next holder still undoes the unit on `lock`.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(self.writer.clone().clean_up_abandoned());
+        }
+    }
+}
+
+impl Lease {
+    /// The writer connection, for the unit's statements.
+    pub(crate) fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self.state.conn
+    }
+
+    /// Keeps the unit's work and returns once the batch holding it is committed.
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        let Lease { mut state, mut janitor } = self;
+        janitor.armed = false;
+        let writer = janitor.writer.clone();
+        // Run to the end even if the caller stops waiting: the writer must not be left mid-commit.
+        let finished = tokio::spawn(async move {
+            if let Err(e) = state.keep_unit().await {
+                state.undo_unit().await;
+                writer.finish(&mut state).await;
+                return Err(StoreError::Database(e));
+            }
+            let mut outcome = state.outcome.subscribe();
+            writer.finish(&mut state).await;
+            drop(state);
+            match outcome.wait_for(Option::is_some).await.as_deref() {
+                Ok(Some(Ok(()))) => Ok(()),
+                Ok(Some(Err(e))) => Err(StoreError::CommitFailed(e.to_string())),
+                Ok(None) | Err(_) => Err(StoreError::CommitFailed("the batch was abandoned".into())),
+            }
+        });
+        finished.await.map_err(|e| StoreError::CommitFailed(format!("commit task failed: {e}")))?
+    }
+
+    /// Undoes the unit's work; the rest of its batch stands.
+    pub(crate) async fn rollback(self) -> Result<(), StoreError> {
+        let Lease { mut state, mut janitor } = self;
+        janitor.armed = false;
+        let writer = janitor.writer.clone();
+        let finished = tokio::spawn(async move {
+            state.undo_unit().await;
+            writer.finish(&mut state).await;
+        });
+        finished.await.map_err(|e| StoreError::CommitFailed(format!("rollback task failed: {e}")))
+    }
+}
+
+/// Opens the writer connection with the pool's options.
+pub(crate) async fn connect(
+    options: &sqlx::sqlite::SqliteConnectOptions,
+) -> Result<SqliteConnection, StoreError> {
+    Ok(SqliteConnection::connect_with(options).await?)
+}
