@@ -112,22 +112,38 @@ pub async fn claim(
         // The single writer connection makes the UPDATE atomic on SQLite.
         Engine::Sqlite => "",
     };
-    let sql = format!(
-        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = $1, \
-         lease_expires_at = $2, updated_at = $3 \
-         WHERE id IN (SELECT id FROM jobs \
-             WHERE ((status = 'queued' AND run_at <= $3) OR (status = 'running' AND lease_expires_at < $3)) \
-             AND kind IN ({}) ORDER BY run_at, id LIMIT $4 {lock}) \
-         RETURNING {COLUMNS}",
-        kind_params.join(", ")
-    );
-    let mut rows = on_write!(db, p => {
-        let mut q = sqlx::query_as::<_, JobRow>(&sql).bind(token).bind(lease_until).bind(now).bind(limit);
-        for kind in kinds {
-            q = q.bind(kind);
+    // Two statements, each an ordered range of one index (status, run_at) or (status,
+    // lease_expires_at) read only as far as the limit: one `OR` over both would make the engine
+    // collect and sort every due job of a backlog on each claim.
+    let claim_where = |condition: &str, order: &str| {
+        format!(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = $1, \
+             lease_expires_at = $2, updated_at = $3 \
+             WHERE id IN (SELECT id FROM jobs WHERE {condition} AND kind IN ({kinds}) \
+                 ORDER BY {order}, id LIMIT $4 {lock}) \
+             RETURNING {COLUMNS}",
+            kinds = kind_params.join(", ")
+        )
+    };
+    let lapsed = claim_where("status = 'running' AND lease_expires_at < $3", "lease_expires_at");
+    let due = claim_where("status = 'queued' AND run_at <= $3", "run_at");
+    let mut tx = db.begin().await?;
+    let mut rows = Vec::new();
+    for sql in [lapsed, due] {
+        let wanted = limit - rows.len() as i64;
+        if wanted <= 0 {
+            break;
         }
-        q.fetch_all(p).await
-    })?;
+        let claimed = on_tx!(tx, c => {
+            let mut q = sqlx::query_as::<_, JobRow>(&sql).bind(token).bind(lease_until).bind(now).bind(wanted);
+            for kind in kinds {
+                q = q.bind(kind);
+            }
+            q.fetch_all(c).await
+        })?;
+        rows.extend(claimed);
+    }
+    tx.commit().await?;
     rows.sort_by_key(|r| (r.run_at, r.id));
     Ok(rows)
 }
