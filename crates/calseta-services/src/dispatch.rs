@@ -201,7 +201,6 @@ impl JobHandler for DispatchAlert {
 /// Handler of [`DELIVER_WEBHOOK`].
 pub struct DeliverWebhook {
     pub agents: Arc<AgentService>,
-    pub alerts: Arc<AlertService>,
 }
 
 #[async_trait::async_trait]
@@ -217,7 +216,11 @@ impl JobHandler for DeliverWebhook {
         let delivery_id = ctx.payload["delivery_id"].as_str().unwrap_or_default().to_string();
         // Deleted since the dispatch: nothing to deliver, or nowhere to deliver it.
         let Ok(agent) = self.agents.get(agent_uuid).await else { return Ok(()) };
-        let Ok(alert) = self.alerts.detail(alert_uuid).await.map(|d| d.alert) else { return Ok(()) };
+        let Some(alert) =
+            calseta_store::alerts::get(ctx.db(), alert_uuid).await.map_err(JobFailure::retryable)?
+        else {
+            return Ok(());
+        };
         let started = calseta_store::now();
         let outcome = self.agents.send(&agent, &delivery_id, &ctx.payload["body"]).await;
         let (status, code, body, error) = match &outcome {

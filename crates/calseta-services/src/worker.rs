@@ -22,6 +22,10 @@ use uuid::Uuid;
 
 use crate::jobs::JobKind;
 
+/// Deliveries are claimed before new enrichments: under a backlog an enriched alert reaches its
+/// agents first instead of waiting behind every alert that arrived after it.
+const FIRST_QUEUE: &str = crate::dispatch::DELIVER_WEBHOOK.queue;
+
 /// What a handler does with one job.
 #[async_trait::async_trait]
 pub trait JobHandler: Send + Sync + 'static {
@@ -208,7 +212,8 @@ impl Worker {
             if free > 0 {
                 let token = Uuid::new_v4();
                 let lease_until = calseta_store::now() + lease_delta(self.config.lease);
-                match repo::claim(&self.db, &kinds, free as i64, token, lease_until).await {
+                match repo::claim(&self.db, &kinds, free as i64, token, lease_until, Some(FIRST_QUEUE)).await
+                {
                     Ok(rows) => {
                         claimed = rows.len();
                         for row in rows {

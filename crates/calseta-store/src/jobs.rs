@@ -94,13 +94,15 @@ pub async fn enqueue(tx: &mut Tx, job: &NewJob) -> Result<Uuid, StoreError> {
 }
 
 /// Claims up to `limit` runnable jobs of the given kinds — queued and due, or running with a lapsed
-/// lease (their worker died) — under a fresh lease `token` valid until `lease_until`.
+/// lease (their worker died) — under a fresh lease `token` valid until `lease_until`. Due jobs of
+/// `first_queue` are taken before older due jobs of other queues.
 pub async fn claim(
     db: &Db,
     kinds: &[String],
     limit: i64,
     token: Uuid,
     lease_until: DateTime<Utc>,
+    first_queue: Option<&str>,
 ) -> Result<Vec<JobRow>, StoreError> {
     if kinds.is_empty() || limit <= 0 {
         return Ok(Vec::new());
@@ -127,9 +129,20 @@ pub async fn claim(
     };
     let lapsed = claim_where("status = 'running' AND lease_expires_at < $3", "lease_expires_at");
     let due = claim_where("status = 'queued' AND run_at <= $3", "run_at");
+    let mut statements = vec![lapsed];
+    if let Some(queue) = first_queue {
+        // Validated to be a plain name; inlined so the kind parameters keep their numbers.
+        if queue.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            statements.push(claim_where(
+                &format!("queue = '{queue}' AND status = 'queued' AND run_at <= $3"),
+                "run_at",
+            ));
+        }
+    }
+    statements.push(due);
     let mut tx = db.begin().await?;
-    let mut rows = Vec::new();
-    for sql in [lapsed, due] {
+    let mut rows: Vec<JobRow> = Vec::new();
+    for sql in statements {
         let wanted = limit - rows.len() as i64;
         if wanted <= 0 {
             break;

@@ -157,10 +157,7 @@ pub fn job_registry(
         ),
         ..DELIVER_WEBHOOK
     };
-    registry.register(
-        deliver,
-        Arc::new(DeliverWebhook { agents: services.agents.clone(), alerts: services.alerts.clone() }),
-    );
+    registry.register(deliver, Arc::new(DeliverWebhook { agents: services.agents.clone() }));
     for (kind, handler) in extra {
         registry.register(kind, handler);
     }

@@ -393,3 +393,33 @@ async fn two_worker_processes_share_a_queue_without_running_a_job_twice() {
     assert_eq!(by_worker.len(), 2, "both processes took work: {by_worker:?}");
     drop((a, b));
 }
+
+#[tokio::test]
+async fn claims_take_the_first_queue_before_older_jobs_of_other_queues() {
+    let database = test_database().await;
+    let db = Db::connect(&DbOptions::new(database.url.clone())).await.unwrap();
+    db.migrate().await.unwrap();
+    const URGENT: JobKind = JobKind { name: "test.urgent", queue: "urgent", retry: QUICK };
+    let mut older = Vec::new();
+    for _ in 0..3 {
+        older.push(enqueue(&db, &RECORD, json!({})).await);
+    }
+    let urgent = enqueue(&db, &URGENT, json!({})).await;
+    let kinds = vec![RECORD.name.to_string(), URGENT.name.to_string()];
+    let lease = calseta_store::now() + chrono::Duration::seconds(30);
+    let claim = |limit: i64| {
+        let (db, kinds) = (db.clone(), kinds.clone());
+        async move {
+            let claimed =
+                calseta_store::jobs::claim(&db, &kinds, limit, Uuid::new_v4(), lease, Some("urgent"))
+                    .await
+                    .unwrap();
+            claimed.into_iter().map(|job| job.uuid).collect::<Vec<_>>()
+        }
+    };
+    // The urgent job is the newest, yet claimed first; then the others in run order.
+    assert_eq!(claim(1).await, vec![urgent]);
+    assert_eq!(claim(10).await, older);
+    assert!(claim(10).await.is_empty());
+    db.close().await;
+}
