@@ -25,6 +25,8 @@ use crate::jobs::JobKind;
 /// Deliveries are claimed before new enrichments: under a backlog an enriched alert reaches its
 /// agents first instead of waiting behind every alert that arrived after it.
 const FIRST_QUEUE: &str = crate::dispatch::DELIVER_WEBHOOK.queue;
+/// How often a claim also looks for jobs whose worker died (at most once per lease period).
+const LAPSED_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// What a handler does with one job.
 #[async_trait::async_trait]
@@ -202,6 +204,9 @@ impl Worker {
             .map(|every| AbortOnDrop(tokio::spawn(schedule_prunes(self.db.clone(), every))));
         tracing::info!(concurrency, kinds = ?kinds, "worker started");
 
+        // Lapsed leases are rare (a worker died); looking for them once per interval keeps the
+        // frequent claims to the due jobs.
+        let mut lapsed_checked: Option<std::time::Instant> = None;
         loop {
             if *shutdown.borrow() {
                 break;
@@ -212,8 +217,13 @@ impl Worker {
             if free > 0 {
                 let token = Uuid::new_v4();
                 let lease_until = calseta_store::now() + lease_delta(self.config.lease);
-                match repo::claim(&self.db, &kinds, free as i64, token, lease_until, Some(FIRST_QUEUE)).await
-                {
+                let reclaim_lapsed =
+                    lapsed_checked.is_none_or(|at| at.elapsed() >= LAPSED_CHECK_EVERY.min(self.config.lease));
+                if reclaim_lapsed {
+                    lapsed_checked = Some(std::time::Instant::now());
+                }
+                let order = repo::ClaimOrder { first_queue: Some(FIRST_QUEUE), reclaim_lapsed };
+                match repo::claim(&self.db, &kinds, free as i64, token, lease_until, order).await {
                     Ok(rows) => {
                         claimed = rows.len();
                         for row in rows {

@@ -93,16 +93,24 @@ pub async fn enqueue(tx: &mut Tx, job: &NewJob) -> Result<Uuid, StoreError> {
     Ok(uuid)
 }
 
-/// Claims up to `limit` runnable jobs of the given kinds — queued and due, or running with a lapsed
-/// lease (their worker died) — under a fresh lease `token` valid until `lease_until`. Due jobs of
-/// `first_queue` are taken before older due jobs of other queues.
+/// Which runnable jobs a claim looks at, beyond those queued and due.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClaimOrder<'a> {
+    /// Due jobs of this queue are taken before older due jobs of other queues.
+    pub first_queue: Option<&'a str>,
+    /// Also take running jobs whose lease lapsed (their worker died) — first of all.
+    pub reclaim_lapsed: bool,
+}
+
+/// Claims up to `limit` runnable jobs of the given kinds — queued and due, or (see [`ClaimOrder`])
+/// running with a lapsed lease — under a fresh lease `token` valid until `lease_until`.
 pub async fn claim(
     db: &Db,
     kinds: &[String],
     limit: i64,
     token: Uuid,
     lease_until: DateTime<Utc>,
-    first_queue: Option<&str>,
+    order: ClaimOrder<'_>,
 ) -> Result<Vec<JobRow>, StoreError> {
     if kinds.is_empty() || limit <= 0 {
         return Ok(Vec::new());
@@ -129,8 +137,11 @@ pub async fn claim(
     };
     let lapsed = claim_where("status = 'running' AND lease_expires_at < $3", "lease_expires_at");
     let due = claim_where("status = 'queued' AND run_at <= $3", "run_at");
-    let mut statements = vec![lapsed];
-    if let Some(queue) = first_queue {
+    let mut statements = Vec::new();
+    if order.reclaim_lapsed {
+        statements.push(lapsed);
+    }
+    if let Some(queue) = order.first_queue {
         // Validated to be a plain name; inlined so the kind parameters keep their numbers.
         if queue.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             statements.push(claim_where(

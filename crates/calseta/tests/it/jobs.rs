@@ -407,13 +407,12 @@ async fn claims_take_the_first_queue_before_older_jobs_of_other_queues() {
     let urgent = enqueue(&db, &URGENT, json!({})).await;
     let kinds = vec![RECORD.name.to_string(), URGENT.name.to_string()];
     let lease = calseta_store::now() + chrono::Duration::seconds(30);
+    let order = calseta_store::jobs::ClaimOrder { first_queue: Some("urgent"), reclaim_lapsed: true };
     let claim = |limit: i64| {
         let (db, kinds) = (db.clone(), kinds.clone());
         async move {
             let claimed =
-                calseta_store::jobs::claim(&db, &kinds, limit, Uuid::new_v4(), lease, Some("urgent"))
-                    .await
-                    .unwrap();
+                calseta_store::jobs::claim(&db, &kinds, limit, Uuid::new_v4(), lease, order).await.unwrap();
             claimed.into_iter().map(|job| job.uuid).collect::<Vec<_>>()
         }
     };
