@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use calseta_core::indicators::{self, IndicatorType};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
@@ -32,7 +33,7 @@ pub struct BenchOptions {
 /// Runs every benchmark and prints the report.
 pub async fn run(options: BenchOptions) -> Result<(), String> {
     let scale = if options.quick { Scale::QUICK } else { Scale::FULL };
-    let templates = load_templates(&options.fixtures)?;
+    let mut templates = load_templates(&options.fixtures)?;
     let workdir = std::env::temp_dir().join(format!("calseta-bench-{}", std::process::id()));
     std::fs::create_dir_all(&workdir).map_err(|e| format!("cannot create {}: {e}", workdir.display()))?;
     let database_url = options
@@ -90,7 +91,25 @@ pub async fn run(options: BenchOptions) -> Result<(), String> {
         "engine": engine, "processes": fleet.describe(), "quick": options.quick,
         "machine": machine(), "startup_ms": round(startup_ms),
     });
-    let outcome = run_phases(&target, &fleet, &templates, scale, &mut report).await;
+    let outcome = match resolve_indicators(&target, &mut templates).await {
+        Ok(()) => {
+            let made_unique: Vec<String> = templates
+                .iter()
+                .filter(|t| t.primary)
+                .map(|t| format!("{} {}", t.source, t.indicators.len().max(t.addresses.len())))
+                .collect();
+            println!("indicators made unique per alert: {}", made_unique.join(", "));
+            report["unique_indicators_per_alert"] = json!(
+                templates
+                    .iter()
+                    .filter(|t| t.primary)
+                    .map(|t| (t.source.clone(), t.indicators.len()))
+                    .collect::<HashMap<_, _>>()
+            );
+            run_phases(&target, &fleet, &templates, scale, &mut report).await
+        }
+        Err(e) => Err(e),
+    };
     fleet.kill().await;
     outcome?;
     print_table(&report);
@@ -182,8 +201,9 @@ async fn run_phases(
     let mut to_webhook = Vec::new();
     let generic = templates.iter().find(|t| t.source == "generic").unwrap_or(&templates[0]);
     for _ in 0..scale.single_alerts {
+        let body = alerts.make(generic);
         let started = Instant::now();
-        let uuid = target.ingest(&generic.source, alerts.make(generic)).await?;
+        let uuid = target.ingest(&generic.source, body).await?;
         loop {
             let (_, detail) = target.send(reqwest::Method::GET, &format!("/v1/alerts/{uuid}"), None).await?;
             match detail["data"]["enrichment_status"].as_str() {
@@ -540,6 +560,9 @@ struct Template {
     payload: Value,
     /// Distinct IPv4 addresses in the payload, replaced per alert.
     addresses: Vec<String>,
+    /// The indicators the server extracts from the payload (type, normalized value), each
+    /// replaced per alert (see [`resolve_indicators`]).
+    indicators: Vec<(IndicatorType, String)>,
     /// The first fixture of each source drives the per-source runs.
     primary: bool,
 }
@@ -573,14 +596,26 @@ fn load_templates(dirs: &[PathBuf]) -> Result<Vec<Template>, String> {
         let mut addresses = Vec::new();
         collect_addresses(&payload, &mut addresses);
         let primary = !templates.iter().any(|t| t.source == source);
-        templates.push(Template { source: source.into(), payload, addresses, primary });
+        templates.push(Template {
+            source: source.into(),
+            payload,
+            addresses,
+            indicators: Vec::new(),
+            primary,
+        });
     }
     if !templates.iter().any(|t| t.source == "generic") {
         let payload = json!({"title": "Impossible Travel Detected", "severity": "High", "occurred_at": "2026-04-11T10:00:00Z",
             "src_ip": "185.220.101.47", "email": "nick.hathaway@calseta.com", "domain": "login-portal.example.net"});
         let mut addresses = Vec::new();
         collect_addresses(&payload, &mut addresses);
-        templates.push(Template { source: "generic".into(), payload, addresses, primary: true });
+        templates.push(Template {
+            source: "generic".into(),
+            payload,
+            addresses,
+            indicators: Vec::new(),
+            primary: true,
+        });
     }
     if templates.len() < 2 {
         return Err(format!("no SIEM fixtures found in {dirs:?} (pass --fixtures DIR)"));
@@ -609,7 +644,73 @@ fn collect_addresses(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// Makes alerts unique: a numbered title and fresh public IPv4 addresses per alert.
+/// Asks the server which indicators it extracts from each template (the extraction dry run), so
+/// that every one of them can be made unique per alert.
+async fn resolve_indicators(target: &Target, templates: &mut [Template]) -> Result<(), String> {
+    for template in templates.iter_mut() {
+        let body = json!({"source_name": template.source, "raw_payload": template.payload});
+        let (status, report) =
+            target.send(reqwest::Method::POST, "/v1/indicator-mappings/test-extraction", Some(body)).await?;
+        if status != 200 {
+            // A fixture the source refuses still serves duplicates; its addresses are made unique.
+            continue;
+        }
+        template.indicators = report["data"]["deduplicated"]
+            .as_array()
+            .map(|found| {
+                found
+                    .iter()
+                    .filter_map(|i| {
+                        let kind = IndicatorType::parse(i["type"].as_str()?).ok()?;
+                        Some((kind, i["value"].as_str()?.to_string()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// A value of `kind` unique to alert `n` and position `k`, derived from `value`.
+fn unique_indicator(kind: IndicatorType, value: &str, n: u64, k: usize) -> Option<String> {
+    Some(match kind {
+        IndicatorType::Ip => match value.parse::<Ipv4Addr>() {
+            Ok(_) => unique_address(n, k),
+            Err(_) => return None,
+        },
+        IndicatorType::HashMd5 | IndicatorType::HashSha1 | IndicatorType::HashSha256 => {
+            let suffix = format!("{n:012x}{k:04x}");
+            let keep = value.len().checked_sub(suffix.len())?;
+            format!("{}{suffix}", value.get(..keep)?)
+        }
+        IndicatorType::Domain => format!("n{n}-{k}.{value}"),
+        IndicatorType::Url => format!("{value}{}bench={n}-{k}", if value.contains('?') { '&' } else { '?' }),
+        IndicatorType::Email => {
+            let (local, domain) = value.split_once('@')?;
+            format!("{local}.n{n}-{k}@{domain}")
+        }
+        IndicatorType::Account => format!("{value}.n{n}-{k}"),
+    })
+}
+
+/// Replaces every string that is one of the template's indicators (as the server would normalize
+/// it) with that indicator's unique value for this alert.
+fn replace_indicators(value: &mut Value, replacements: &[(IndicatorType, &str, String)]) {
+    match value {
+        Value::String(s) => {
+            if let Some((_, _, new)) = replacements.iter().find(|(kind, old, _)| {
+                indicators::normalize(*kind, s).is_ok_and(|normalized| normalized == *old)
+            }) {
+                *s = new.clone();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| replace_indicators(v, replacements)),
+        Value::Object(map) => map.values_mut().for_each(|v| replace_indicators(v, replacements)),
+        _ => {}
+    }
+}
+
+/// Makes alerts unique: a numbered title and fresh values for every indicator per alert.
 struct AlertFactory {
     counter: AtomicU64,
 }
@@ -637,9 +738,25 @@ impl AlertFactory {
                 *title = format!("{title} #{n}");
             }
         }
-        let replacements: HashMap<&str, String> =
-            template.addresses.iter().enumerate().map(|(k, a)| (a.as_str(), unique_address(n, k))).collect();
-        replace_addresses(&mut payload, &replacements);
+        if template.indicators.is_empty() {
+            let replacements: HashMap<&str, String> = template
+                .addresses
+                .iter()
+                .enumerate()
+                .map(|(k, a)| (a.as_str(), unique_address(n, k)))
+                .collect();
+            replace_addresses(&mut payload, &replacements);
+        } else {
+            let replacements: Vec<(IndicatorType, &str, String)> = template
+                .indicators
+                .iter()
+                .enumerate()
+                .filter_map(|(k, (kind, old))| {
+                    Some((*kind, old.as_str(), unique_indicator(*kind, old, n, k)?))
+                })
+                .collect();
+            replace_indicators(&mut payload, &replacements);
+        }
         serde_json::to_vec(&payload).unwrap_or_default()
     }
 }
@@ -959,7 +1076,8 @@ mod tests {
             json!({"title": "T", "src_ip": "10.0.0.1", "nested": {"ip": "10.0.0.1", "other": "8.8.8.8"}});
         let mut addresses = Vec::new();
         collect_addresses(&payload, &mut addresses);
-        let template = Template { source: "generic".into(), payload, addresses, primary: true };
+        let template =
+            Template { source: "generic".into(), payload, addresses, indicators: Vec::new(), primary: true };
         let factory = AlertFactory::new();
         let a: Value = serde_json::from_slice(&factory.make(&template)).unwrap();
         let b: Value = serde_json::from_slice(&factory.make(&template)).unwrap();
@@ -967,6 +1085,38 @@ mod tests {
         assert_eq!(a["src_ip"], a["nested"]["ip"], "one original address maps to one new address");
         assert_ne!(a["src_ip"], a["nested"]["other"]);
         assert_ne!(a["src_ip"], b["src_ip"]);
+    }
+
+    #[test]
+    fn every_indicator_gets_a_valid_value_of_its_type_per_alert() {
+        let md5 = "44d88612fea8a8f36de82e1278abb02f";
+        let payload = json!({"title": "T", "hash": md5.to_uppercase(), "host": "evil.example.com",
+            "user": "Jdoe@Contoso.com", "url": "https://evil.example.com/a", "account": "CONTOSO\\jdoe"});
+        let indicators = vec![
+            (IndicatorType::HashMd5, md5.to_string()),
+            (IndicatorType::Domain, "evil.example.com".to_string()),
+            (IndicatorType::Email, "jdoe@contoso.com".to_string()),
+            (IndicatorType::Url, "https://evil.example.com/a".to_string()),
+            (IndicatorType::Account, "CONTOSO\\jdoe".to_string()),
+        ];
+        let template =
+            Template { source: "generic".into(), payload, addresses: Vec::new(), indicators, primary: true };
+        let factory = AlertFactory::new();
+        let a: Value = serde_json::from_slice(&factory.make(&template)).unwrap();
+        let b: Value = serde_json::from_slice(&factory.make(&template)).unwrap();
+        for (field, kind) in [
+            ("hash", IndicatorType::HashMd5),
+            ("host", IndicatorType::Domain),
+            ("user", IndicatorType::Email),
+            ("url", IndicatorType::Url),
+            ("account", IndicatorType::Account),
+        ] {
+            let (x, y) = (a[field].as_str().unwrap(), b[field].as_str().unwrap());
+            assert_ne!(x, y, "{field} differs between alerts");
+            assert_ne!(x, template.payload[field], "{field} was replaced");
+            assert!(indicators::normalize(kind, x).is_ok(), "{field} {x} is still a valid {kind:?}");
+        }
+        assert_eq!(a["hash"].as_str().unwrap().len(), md5.len());
     }
 
     #[test]
