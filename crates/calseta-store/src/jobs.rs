@@ -122,9 +122,9 @@ pub async fn claim(
         // The single writer connection makes the UPDATE atomic on SQLite.
         Engine::Sqlite => "",
     };
-    // Two statements, each an ordered range of one index (status, run_at) or (status,
-    // lease_expires_at) read only as far as the limit: one `OR` over both would make the engine
-    // collect and sort every due job of a backlog on each claim.
+    // One statement per kind of candidate — lapsed leases, the first queue's due jobs, any due
+    // job — each an ordered range of one index read only as far as the limit: one `OR` over them
+    // would make the engine collect and sort every due job of a backlog on each claim.
     let claim_where = |condition: &str, order: &str| {
         format!(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = $1, \

@@ -2,11 +2,13 @@
 //! runs on one connection, and transactions that arrive while others are writing share one commit.
 //!
 //! SQLite allows one writer and, with `synchronous=FULL`, each commit waits for the disk. A
-//! transaction here is a *unit*: a savepoint inside the writer's open batch transaction. When a unit
-//! commits it releases its savepoint; if no other unit is waiting for the writer (or the batch is
-//! already large or old) it commits the batch, else it hands the writer to the next unit and waits
-//! for the batch's commit. Every caller's `commit()` returns only after its rows are durable, and a
-//! failed or abandoned unit is undone alone (`ROLLBACK TO SAVEPOINT`) while its batch stands.
+//! transaction here is a *unit* of the writer's open batch transaction: the unit that opens the
+//! batch runs directly in it, every later one under a savepoint. When a unit commits it releases
+//! its savepoint; if no other unit is waiting for the writer (or the batch is already large or old)
+//! it commits the batch, else it hands the writer to the next unit and waits for the batch's
+//! commit. Every caller's `commit()` returns only after its rows are durable, and a failed or
+//! abandoned unit is undone alone (`ROLLBACK TO SAVEPOINT`, or `ROLLBACK` of a batch holding only
+//! it) while the rest of its batch stands.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
