@@ -1,9 +1,10 @@
 //! The `enrich_alert` job: re-normalize the stored payload, run all three extraction passes,
 //! persist the indicators (global entities + links), hand them to the [`IndicatorEnricher`], and
-//! mark the alert `Enriched` with an `alert_enrichment_completed` event.
+//! mark the alert `Enriched` with an `alert_enrichment_completed` event and its `alert.enriched`
+//! deliveries, in one transaction.
 //!
-//! **The enrichment seam** is [`IndicatorEnricher`]: until the enrichment engine exists the
-//! worker uses [`NoEnrichmentProviders`], so a run ends after extraction with zero providers.
+//! **The enrichment seam** is [`IndicatorEnricher`]: the enrichment engine in the server;
+//! [`NoEnrichmentProviders`] ends a run after extraction with zero providers.
 
 use std::sync::Arc;
 use std::time::Duration;

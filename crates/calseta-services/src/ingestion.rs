@@ -4,7 +4,7 @@
 //! never left without the job that enriches it.
 //!
 //! On SQLite, concurrent ingests share commits through the store's group-commit writer: each
-//! request's transaction is a savepoint in a batch, and the request is answered once the batch is
+//! request's transaction is a unit of a shared batch, and the request is answered once the batch is
 //! committed. One fsync then serves many alerts.
 
 use std::collections::HashMap;
