@@ -264,42 +264,41 @@ pub struct SourceRow {
 
 const SOURCE_COLUMNS: &str = "id, uuid, source_name, display_name, is_active, auth_type, auth_config, documentation, created_at, updated_at";
 
+/// Binds a source integration's writable fields, in column order, as `$1…$5`.
+macro_rules! bind_source {
+    ($q:expr, $s:expr) => {
+        $q.bind(&$s.display_name)
+            .bind($s.is_active)
+            .bind(&$s.auth_type)
+            .bind($s.auth_config.as_ref())
+            .bind(&$s.documentation)
+    };
+}
+
 /// Inserts or replaces (by `id`) a source integration.
 pub async fn save_source(db: &Db, id: Option<i64>, s: &SourceRow) -> Result<SourceRow, StoreError> {
     let now = crate::now();
     match id {
         None => {
             let sql = format!(
-                "INSERT INTO source_integrations (uuid, source_name, display_name, is_active, auth_type, auth_config, documentation, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {SOURCE_COLUMNS}"
+                "INSERT INTO source_integrations (display_name, is_active, auth_type, auth_config, documentation, uuid, \
+                 source_name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {SOURCE_COLUMNS}"
             );
-            Ok(on_write!(db, p => sqlx::query_as::<_, SourceRow>(&sql)
+            Ok(on_write!(db, p => bind_source!(sqlx::query_as::<_, SourceRow>(&sql), s)
                 .bind(Uuid::now_v7())
                 .bind(&s.source_name)
-                .bind(&s.display_name)
-                .bind(s.is_active)
-                .bind(&s.auth_type)
-                .bind(s.auth_config.as_ref())
-                .bind(&s.documentation)
                 .bind(now)
                 .fetch_one(p)
                 .await)?)
         }
         Some(id) => {
             let sql = format!(
-                "UPDATE source_integrations SET display_name = $2, is_active = $3, auth_type = $4, auth_config = $5, \
-                 documentation = $6, updated_at = $7 WHERE id = $1 RETURNING {SOURCE_COLUMNS}"
+                "UPDATE source_integrations SET display_name = $1, is_active = $2, auth_type = $3, auth_config = $4, \
+                 documentation = $5, updated_at = $6 WHERE id = $7 RETURNING {SOURCE_COLUMNS}"
             );
-            Ok(on_write!(db, p => sqlx::query_as::<_, SourceRow>(&sql)
-                .bind(id)
-                .bind(&s.display_name)
-                .bind(s.is_active)
-                .bind(&s.auth_type)
-                .bind(s.auth_config.as_ref())
-                .bind(&s.documentation)
-                .bind(now)
-                .fetch_one(p)
-                .await)?)
+            Ok(
+                on_write!(db, p => bind_source!(sqlx::query_as::<_, SourceRow>(&sql), s).bind(now).bind(id).fetch_one(p).await)?,
+            )
         }
     }
 }

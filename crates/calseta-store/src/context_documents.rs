@@ -66,23 +66,29 @@ impl From<DocumentRow> for DocumentFields {
     }
 }
 
+/// Binds the writable fields, in column order, as `$1…$8`.
+macro_rules! bind_document {
+    ($q:expr, $f:expr) => {
+        $q.bind(&$f.title)
+            .bind(&$f.document_type)
+            .bind($f.is_global)
+            .bind($f.targeting_rules.as_ref().map(Json))
+            .bind(&$f.description)
+            .bind(&$f.content)
+            .bind(Json(&$f.tags))
+            .bind($f.version)
+    };
+}
+
 /// Inserts a document.
 pub async fn insert(db: &Db, f: &DocumentFields) -> Result<DocumentRow, StoreError> {
     let now = crate::now();
     let sql = format!(
-        "INSERT INTO context_documents (uuid, title, document_type, is_global, targeting_rules, description, content, tags, \
-         version, is_system, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, $10, $10) RETURNING {COLUMNS}"
+        "INSERT INTO context_documents (title, document_type, is_global, targeting_rules, description, content, tags, \
+         version, uuid, is_system, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, $10, $10) RETURNING {COLUMNS}"
     );
-    Ok(on_write!(db, p => sqlx::query_as::<_, DocumentRow>(&sql)
+    Ok(on_write!(db, p => bind_document!(sqlx::query_as::<_, DocumentRow>(&sql), f)
         .bind(Uuid::now_v7())
-        .bind(&f.title)
-        .bind(&f.document_type)
-        .bind(f.is_global)
-        .bind(f.targeting_rules.as_ref().map(Json))
-        .bind(&f.description)
-        .bind(&f.content)
-        .bind(Json(&f.tags))
-        .bind(f.version)
         .bind(now)
         .fetch_one(p)
         .await)?)
@@ -92,22 +98,12 @@ pub async fn insert(db: &Db, f: &DocumentFields) -> Result<DocumentRow, StoreErr
 pub async fn update(db: &Db, id: i64, f: &DocumentFields) -> Result<DocumentRow, StoreError> {
     let now = crate::now();
     let sql = format!(
-        "UPDATE context_documents SET title = $2, document_type = $3, is_global = $4, targeting_rules = $5, description = $6, \
-         content = $7, tags = $8, version = $9, updated_at = $10 WHERE id = $1 RETURNING {COLUMNS}"
+        "UPDATE context_documents SET title = $1, document_type = $2, is_global = $3, targeting_rules = $4, description = $5, \
+         content = $6, tags = $7, version = $8, updated_at = $9 WHERE id = $10 RETURNING {COLUMNS}"
     );
-    Ok(on_write!(db, p => sqlx::query_as::<_, DocumentRow>(&sql)
-        .bind(id)
-        .bind(&f.title)
-        .bind(&f.document_type)
-        .bind(f.is_global)
-        .bind(f.targeting_rules.as_ref().map(Json))
-        .bind(&f.description)
-        .bind(&f.content)
-        .bind(Json(&f.tags))
-        .bind(f.version)
-        .bind(now)
-        .fetch_one(p)
-        .await)?)
+    Ok(
+        on_write!(db, p => bind_document!(sqlx::query_as::<_, DocumentRow>(&sql), f).bind(now).bind(id).fetch_one(p).await)?,
+    )
 }
 
 /// A document by public id.
