@@ -138,19 +138,26 @@ impl JobHandler for EnrichAlert {
         let rejected: Vec<&extraction::Rejected> =
             found.passes.iter().flat_map(|p| p.rejected.iter()).collect();
         let now = calseta_store::now();
+        let indicator_count = linked.len();
         // Every completed run is dispatched once to the matching agents: the deliveries are queued
         // in the transaction that marks the alert Enriched, so neither happens without the other.
-        let deliveries = match self.dispatch.deliveries(alert.uuid, None, Some(now)).await {
-            Ok(Some(deliveries)) => deliveries,
-            Ok(None) => return Ok(()),
-            Err(e) => return Err(JobFailure::retryable(e)),
+        // The payload shows the alert as that transaction leaves it (its row is read afresh: an
+        // analyst may have changed it during the run; the indicators were just read).
+        let Some(mut current) = alerts::get(ctx.db(), uuid).await.map_err(JobFailure::retryable)? else {
+            return Ok(());
         };
+        current.enrichment_status = "Enriched".into();
+        current.is_enriched = true;
+        current.enriched_at = Some(now);
+        current.updated_at = now;
+        let detail = self.dispatch.alerts.detail_of(current, linked).await.map_err(JobFailure::retryable)?;
+        let deliveries = self.dispatch.deliveries(detail, None).await.map_err(JobFailure::retryable)?;
         let mut tx = ctx.begin_fenced().await?;
         alerts::set_enrichment(&mut tx, alert.id, "Enriched", Some(now))
             .await
             .map_err(JobFailure::retryable)?;
         let references = json!({
-            "indicator_count": linked.len(),
+            "indicator_count": indicator_count,
             "providers_succeeded": summary.succeeded,
             "providers_failed": summary.failed,
             "providers_skipped": summary.skipped,

@@ -117,6 +117,15 @@ impl AlertService {
     pub async fn detail(&self, uuid: Uuid) -> Result<AlertDetail, ServiceError> {
         let alert = self.row(uuid).await?;
         let indicators = indicators::for_alert(&self.db, alert.id).await?;
+        self.detail_of(alert, indicators).await
+    }
+
+    /// The detail of an alert whose row and indicators the caller already read.
+    pub async fn detail_of(
+        &self,
+        alert: AlertRow,
+        indicators: Vec<IndicatorRow>,
+    ) -> Result<AlertDetail, ServiceError> {
         let detection_rule = match alert.detection_rule_id {
             Some(id) => detection_rules::get_by_id(&self.db, id).await?,
             None => None,

@@ -12,14 +12,13 @@ use std::time::Duration;
 use calseta_core::jobs::RetryPolicy;
 use calseta_store::agents::{self as agents_repo, NewRun};
 use calseta_store::jobs::NewJob;
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::ServiceError;
 use crate::activity::{self, Actor};
 use crate::agents::{AgentService, SendFailure};
-use crate::alerts::{AlertService, enrichment_outcomes, strip_raw};
+use crate::alerts::{AlertDetail, AlertService, enrichment_outcomes, strip_raw};
 use crate::context::{ContextService, document_view};
 use crate::jobs::{self, JobKind};
 use crate::worker::{JobContext, JobFailure, JobHandler};
@@ -69,20 +68,15 @@ impl Deliveries {
 }
 
 impl PayloadBuilder {
-    /// The payload and one delivery per matching agent (only `only` when given, bypassing trigger
-    /// filters); `None` when the alert no longer exists. With `enriched_at`, the payload shows the
-    /// alert as the caller's transaction is about to leave it: `Enriched` at that instant.
+    /// The payload of `detail` and one delivery per matching agent (only `only` when given,
+    /// bypassing trigger filters).
     pub async fn deliveries(
         &self,
-        alert_uuid: Uuid,
+        detail: AlertDetail,
         only: Option<Uuid>,
-        enriched_at: Option<DateTime<Utc>>,
-    ) -> Result<Option<Deliveries>, ServiceError> {
-        let (payload, alert) = match self.build(alert_uuid, enriched_at).await {
-            Ok(built) => built,
-            Err(ServiceError::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(e),
-        };
+    ) -> Result<Deliveries, ServiceError> {
+        let alert_uuid = detail.alert.uuid;
+        let (payload, alert) = self.build(detail).await?;
         let agents = match only {
             Some(uuid) => self.agents.get(uuid).await.map(|a| vec![a]).unwrap_or_default(),
             None => self.agents.matching(&alert.source_name, &alert.severity, &alert.tags.0).await?,
@@ -100,23 +94,14 @@ impl PayloadBuilder {
                 }
             })
             .collect();
-        Ok(Some(Deliveries(jobs)))
+        Ok(Deliveries(jobs))
     }
 
     /// The seed's `alert.enriched` payload for an alert (also every field of v1's payload).
     async fn build(
         &self,
-        alert_uuid: Uuid,
-        enriched_at: Option<DateTime<Utc>>,
+        detail: AlertDetail,
     ) -> Result<(Value, calseta_store::alerts::AlertRow), ServiceError> {
-        let mut detail = self.alerts.detail(alert_uuid).await?;
-        if let Some(at) = enriched_at {
-            let alert = &mut detail.alert;
-            alert.enrichment_status = "Enriched".into();
-            alert.is_enriched = true;
-            alert.enriched_at = Some(at);
-            alert.updated_at = at;
-        }
         let documents = self.context.documents_for(&detail.alert).await?;
         let past = self.context.past_alerts(&detail.alert, &detail.indicators).await?;
         let workflows = agents_repo::active_workflows(&self.db).await?;
@@ -187,11 +172,12 @@ impl JobHandler for DispatchAlert {
             return Err(JobFailure::permanent("payload has no alert_uuid"));
         };
         let only = ctx.payload["agent_uuid"].as_str().and_then(|s| Uuid::parse_str(s).ok());
-        let Some(deliveries) =
-            self.builder.deliveries(alert_uuid, only, None).await.map_err(JobFailure::retryable)?
-        else {
-            return Ok(());
+        let detail = match self.builder.alerts.detail(alert_uuid).await {
+            Ok(detail) => detail,
+            Err(ServiceError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(JobFailure::retryable(e)),
         };
+        let deliveries = self.builder.deliveries(detail, only).await.map_err(JobFailure::retryable)?;
         let mut tx = ctx.begin_fenced().await?;
         deliveries.enqueue(&mut tx).await.map_err(JobFailure::retryable)?;
         ctx.finish(tx).await
