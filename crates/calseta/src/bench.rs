@@ -96,7 +96,7 @@ pub async fn run(options: BenchOptions) -> Result<(), String> {
             let made_unique: Vec<String> = templates
                 .iter()
                 .filter(|t| t.primary)
-                .map(|t| format!("{} {}", t.source, t.indicators.len().max(t.addresses.len())))
+                .map(|t| format!("{} {}", t.source, t.indicators.len()))
                 .collect();
             println!("indicators made unique per alert: {}", made_unique.join(", "));
             report["unique_indicators_per_alert"] = json!(
@@ -558,10 +558,8 @@ fn round(x: f64) -> f64 {
 struct Template {
     source: String,
     payload: Value,
-    /// Distinct IPv4 addresses in the payload, replaced per alert.
-    addresses: Vec<String>,
-    /// The indicators the server extracts from the payload (type, normalized value), each
-    /// replaced per alert (see [`resolve_indicators`]).
+    /// The indicators (type, normalized value) replaced per alert: what the server extracts from
+    /// the payload (see [`resolve_indicators`]), else the payload's IPv4 addresses.
     indicators: Vec<(IndicatorType, String)>,
     /// The first fixture of each source drives the per-source runs.
     primary: bool,
@@ -593,29 +591,15 @@ fn load_templates(dirs: &[PathBuf]) -> Result<Vec<Template>, String> {
         } else {
             continue;
         };
-        let mut addresses = Vec::new();
-        collect_addresses(&payload, &mut addresses);
+        let indicators = addresses_of(&payload);
         let primary = !templates.iter().any(|t| t.source == source);
-        templates.push(Template {
-            source: source.into(),
-            payload,
-            addresses,
-            indicators: Vec::new(),
-            primary,
-        });
+        templates.push(Template { source: source.into(), payload, indicators, primary });
     }
     if !templates.iter().any(|t| t.source == "generic") {
         let payload = json!({"title": "Impossible Travel Detected", "severity": "High", "occurred_at": "2026-04-11T10:00:00Z",
             "src_ip": "185.220.101.47", "email": "nick.hathaway@calseta.com", "domain": "login-portal.example.net"});
-        let mut addresses = Vec::new();
-        collect_addresses(&payload, &mut addresses);
-        templates.push(Template {
-            source: "generic".into(),
-            payload,
-            addresses,
-            indicators: Vec::new(),
-            primary: true,
-        });
+        let indicators = addresses_of(&payload);
+        templates.push(Template { source: "generic".into(), payload, indicators, primary: true });
     }
     if templates.len() < 2 {
         return Err(format!("no SIEM fixtures found in {dirs:?} (pass --fixtures DIR)"));
@@ -635,13 +619,21 @@ fn collect_json(path: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn collect_addresses(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::String(s) if s.parse::<Ipv4Addr>().is_ok() && !out.contains(s) => out.push(s.clone()),
-        Value::Array(items) => items.iter().for_each(|v| collect_addresses(v, out)),
-        Value::Object(map) => map.values().for_each(|v| collect_addresses(v, out)),
-        _ => {}
+/// The distinct IPv4 addresses of a payload, as `ip` indicators.
+fn addresses_of(payload: &Value) -> Vec<(IndicatorType, String)> {
+    fn collect(value: &Value, out: &mut Vec<(IndicatorType, String)>) {
+        match value {
+            Value::String(s) if s.parse::<Ipv4Addr>().is_ok() && !out.iter().any(|(_, a)| a == s) => {
+                out.push((IndicatorType::Ip, s.clone()))
+            }
+            Value::Array(items) => items.iter().for_each(|v| collect(v, out)),
+            Value::Object(map) => map.values().for_each(|v| collect(v, out)),
+            _ => {}
+        }
     }
+    let mut out = Vec::new();
+    collect(payload, &mut out);
+    out
 }
 
 /// Asks the server which indicators it extracts from each template (the extraction dry run), so
@@ -652,7 +644,7 @@ async fn resolve_indicators(target: &Target, templates: &mut [Template]) -> Resu
         let (status, report) =
             target.send(reqwest::Method::POST, "/v1/indicator-mappings/test-extraction", Some(body)).await?;
         if status != 200 {
-            // A fixture the source refuses still serves duplicates; its addresses are made unique.
+            // A fixture the source refuses keeps its addresses as the indicators made unique.
             continue;
         }
         template.indicators = report["data"]["deduplicated"]
@@ -738,25 +730,13 @@ impl AlertFactory {
                 *title = format!("{title} #{n}");
             }
         }
-        if template.indicators.is_empty() {
-            let replacements: HashMap<&str, String> = template
-                .addresses
-                .iter()
-                .enumerate()
-                .map(|(k, a)| (a.as_str(), unique_address(n, k)))
-                .collect();
-            replace_addresses(&mut payload, &replacements);
-        } else {
-            let replacements: Vec<(IndicatorType, &str, String)> = template
-                .indicators
-                .iter()
-                .enumerate()
-                .filter_map(|(k, (kind, old))| {
-                    Some((*kind, old.as_str(), unique_indicator(*kind, old, n, k)?))
-                })
-                .collect();
-            replace_indicators(&mut payload, &replacements);
-        }
+        let replacements: Vec<(IndicatorType, &str, String)> = template
+            .indicators
+            .iter()
+            .enumerate()
+            .filter_map(|(k, (kind, old))| Some((*kind, old.as_str(), unique_indicator(*kind, old, n, k)?)))
+            .collect();
+        replace_indicators(&mut payload, &replacements);
         serde_json::to_vec(&payload).unwrap_or_default()
     }
 }
@@ -767,19 +747,6 @@ fn unique_address(n: u64, k: usize) -> String {
     let first = FIRST_OCTETS[k % FIRST_OCTETS.len()].wrapping_add((k / FIRST_OCTETS.len()) as u8);
     let [_, b, c, d] = (n as u32).to_be_bytes();
     Ipv4Addr::new(first, b, c, d).to_string()
-}
-
-fn replace_addresses(value: &mut Value, replacements: &HashMap<&str, String>) {
-    match value {
-        Value::String(s) => {
-            if let Some(new) = replacements.get(s.as_str()) {
-                *s = new.clone();
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| replace_addresses(v, replacements)),
-        Value::Object(map) => map.values_mut().for_each(|v| replace_addresses(v, replacements)),
-        _ => {}
-    }
 }
 
 /// A loopback agent recording when each alert's `alert.enriched` POST arrived.
@@ -1074,10 +1041,8 @@ mod tests {
     fn alerts_are_unique_per_call() {
         let payload =
             json!({"title": "T", "src_ip": "10.0.0.1", "nested": {"ip": "10.0.0.1", "other": "8.8.8.8"}});
-        let mut addresses = Vec::new();
-        collect_addresses(&payload, &mut addresses);
-        let template =
-            Template { source: "generic".into(), payload, addresses, indicators: Vec::new(), primary: true };
+        let indicators = addresses_of(&payload);
+        let template = Template { source: "generic".into(), payload, indicators, primary: true };
         let factory = AlertFactory::new();
         let a: Value = serde_json::from_slice(&factory.make(&template)).unwrap();
         let b: Value = serde_json::from_slice(&factory.make(&template)).unwrap();
@@ -1099,8 +1064,7 @@ mod tests {
             (IndicatorType::Url, "https://evil.example.com/a".to_string()),
             (IndicatorType::Account, "CONTOSO\\jdoe".to_string()),
         ];
-        let template =
-            Template { source: "generic".into(), payload, addresses: Vec::new(), indicators, primary: true };
+        let template = Template { source: "generic".into(), payload, indicators, primary: true };
         let factory = AlertFactory::new();
         let a: Value = serde_json::from_slice(&factory.make(&template)).unwrap();
         let b: Value = serde_json::from_slice(&factory.make(&template)).unwrap();
