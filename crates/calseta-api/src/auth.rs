@@ -3,12 +3,14 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use calseta_core::scopes::Scope;
-use calseta_services::api_keys::{ApiKey, AuthFailure};
+use calseta_services::ServiceError;
+use calseta_services::resources::api_keys::{ApiKey, AuthFailure};
 use serde_json::json;
 
 use crate::AppState;
@@ -97,7 +99,7 @@ async fn authorize(
     let unauthed_bucket = format!("unauthed|{ip}");
     let unauthed_limit = state.settings().rate_limits.unauthed;
     if let Some(retry_after) = state.limiter().exhausted(&unauthed_bucket, unauthed_limit) {
-        return Err(ApiError::rate_limited(retry_after));
+        return Err(ServiceError::RateLimited { retry_after: Duration::from_secs(retry_after) }.into());
     }
 
     let key = match state.keys().authenticate(token).await {
@@ -169,7 +171,7 @@ async fn authorize(
     let limit = route_limit(state, &parts.method, &route);
     let bucket = format!("{} {}|{}", parts.method, route, key.uuid);
     if let Err(retry_after) = state.limiter().hit(&bucket, limit) {
-        return Err(ApiError::rate_limited(retry_after));
+        return Err(ServiceError::RateLimited { retry_after: Duration::from_secs(retry_after) }.into());
     }
     Ok(key)
 }

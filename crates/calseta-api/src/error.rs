@@ -4,7 +4,6 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use calseta_services::{FieldError, ServiceError};
-use calseta_store::StoreError;
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -65,7 +64,7 @@ impl ApiError {
     }
 
     /// 429 `RATE_LIMITED` with `Retry-After`.
-    pub fn rate_limited(retry_after: u64) -> Self {
+    fn rate_limited(retry_after: u64) -> Self {
         let mut e =
             Self::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", "Rate limit exceeded. Try again later.")
                 .with_details(json!({ "retry_after_seconds": retry_after }));
@@ -99,26 +98,22 @@ impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
         match error {
             ServiceError::NotFound(message) => ApiError::not_found(message),
-            ServiceError::Validation(errors) => ApiError::validation(&errors),
-            ServiceError::Rejected { status, code, message } => {
-                ApiError::new(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), code, message)
+            ServiceError::Unknown { code, message } => ApiError::new(StatusCode::NOT_FOUND, code, message),
+            ServiceError::Invalid(errors) => ApiError::validation(&errors),
+            ServiceError::Malformed { code, message } | ServiceError::Refused { code, message } => {
+                ApiError::new(StatusCode::BAD_REQUEST, code, message)
             }
-            ServiceError::Timeout(what) => {
-                tracing::error!(what = %what, "request timed out");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "SERVICE_UNAVAILABLE",
-                    "A dependency did not answer in time.",
-                )
+            ServiceError::Unprocessable { code, message } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
             }
-            ServiceError::Store(e @ (StoreError::WriterBusy | StoreError::CommitFailed(_))) => {
-                // Nothing of the request was stored; the client can safely retry.
-                tracing::error!(error = %e, "write not committed");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "SERVICE_UNAVAILABLE",
-                    "The change could not be stored; retry.",
-                )
+            ServiceError::Forbidden { code, message } => ApiError::new(StatusCode::FORBIDDEN, code, message),
+            ServiceError::Unauthenticated { code, message } => {
+                ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+            }
+            ServiceError::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
+            ServiceError::RateLimited { retry_after } => ApiError::rate_limited(retry_after.as_secs().max(1)),
+            ServiceError::Unavailable(message) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", message)
             }
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "storage error");

@@ -24,7 +24,7 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::routing::get;
 use calseta_services::Services;
-use calseta_services::api_keys::ApiKeyService;
+use calseta_services::resources::api_keys::ApiKeyService;
 use calseta_store::Db;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};

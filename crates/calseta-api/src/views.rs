@@ -1,6 +1,6 @@
 //! Response shapes shared by several resources, built from storage rows.
 
-use calseta_services::alerts::strip_raw;
+use calseta_services::views::alert_detail::strip_raw;
 use calseta_store::activity::ActivityRow;
 use calseta_store::detection_rules::DetectionRuleRow;
 use calseta_store::indicators::IndicatorRow;

@@ -25,8 +25,8 @@ pub fn secret_from_key(key_bytes: &[u8]) -> String {
     format!("{SECRET_PREFIX}{}", STANDARD.encode(key_bytes))
 }
 
-/// The `webhook-signature` header value.
-pub fn signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<String, String> {
+/// The HMAC over `"<id>.<timestamp>.<body>"` under the secret's key.
+fn signed_content(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<Hmac<Sha256>, String> {
     let key = secret_key(secret)?;
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|e| e.to_string())?;
     mac.update(id.as_bytes());
@@ -34,15 +34,24 @@ pub fn signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
+    Ok(mac)
+}
+
+/// The `webhook-signature` header value.
+pub fn signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<String, String> {
+    let mac = signed_content(secret, id, timestamp, body)?;
     Ok(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
 }
 
-/// Whether `header` (space-separated `v1,<sig>` entries) holds a valid signature.
+/// Whether `header` (space-separated `v1,<sig>` entries) holds a valid signature; each candidate
+/// is checked in constant time by the MAC itself.
 pub fn verify(secret: &str, id: &str, timestamp: i64, body: &[u8], header: &str) -> bool {
-    let Ok(expected) = signature(secret, id, timestamp, body) else { return false };
+    let Ok(mac) = signed_content(secret, id, timestamp, body) else { return false };
     header.split_whitespace().any(|candidate| {
-        candidate.len() == expected.len()
-            && candidate.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        candidate
+            .strip_prefix("v1,")
+            .and_then(|sig| STANDARD.decode(sig).ok())
+            .is_some_and(|sig| mac.clone().verify_slice(&sig).is_ok())
     })
 }
 

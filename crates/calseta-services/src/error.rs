@@ -1,5 +1,10 @@
-//! The service layer's error type; the API maps it to HTTP in exactly one place.
+//! The service layer's error type, in domain terms. The REST API maps it to HTTP in exactly one
+//! place (`calseta-api/src/error.rs`) and MCP maps the same enum in one place of its own; nothing
+//! here knows a status code.
 
+use std::time::Duration;
+
+use calseta_jobs::JobError;
 use calseta_store::StoreError;
 
 /// One invalid input field, in the shape of the reference's `details.errors` items.
@@ -21,38 +26,147 @@ impl FieldError {
 }
 
 /// Why a use case failed.
+///
+/// Variants with a `code` carry the reference's error code (e.g. `DUPLICATE_PROVIDER`), which
+/// clients match on; the message is shown to the client as it is.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    /// The addressed resource does not exist; the message is shown to the client.
+    /// The addressed resource does not exist.
     #[error("{0}")]
     NotFound(String),
-    /// Input failed validation (422 `VALIDATION_ERROR`).
-    #[error("validation failed: {0:?}")]
-    Validation(Vec<FieldError>),
-    /// A domain rule refused the request, with its own code and status.
+    /// A named thing the request refers to is not known (e.g. `UNKNOWN_SOURCE`).
     #[error("{code}: {message}")]
-    Rejected {
-        /// HTTP status.
-        status: u16,
-        /// Error code, e.g. `DUPLICATE_PROVIDER`.
+    Unknown {
+        /// Error code.
         code: &'static str,
         /// Message for the client.
         message: String,
     },
+    /// Input fields failed validation, each with its location.
+    #[error("validation failed: {0:?}")]
+    Invalid(Vec<FieldError>),
+    /// The input cannot be read at all (e.g. `INVALID_JSON`).
+    #[error("{code}: {message}")]
+    Malformed {
+        /// Error code.
+        code: &'static str,
+        /// Message for the client.
+        message: String,
+    },
+    /// The input was read but its content cannot be processed (e.g. `INVALID_PAYLOAD`,
+    /// `UNSUPPORTED_FORMAT`).
+    #[error("{code}: {message}")]
+    Unprocessable {
+        /// Error code.
+        code: &'static str,
+        /// Message for the client.
+        message: String,
+    },
+    /// A domain rule refuses the operation as asked (e.g. `BUILTIN_RESTRICTED`, an endpoint the
+    /// SSRF policy blocks).
+    #[error("{code}: {message}")]
+    Refused {
+        /// Error code.
+        code: &'static str,
+        /// Message for the client.
+        message: String,
+    },
+    /// The caller is known but may not do this (e.g. `SOURCE_NOT_ALLOWED`).
+    #[error("{code}: {message}")]
+    Forbidden {
+        /// Error code.
+        code: &'static str,
+        /// Message for the client.
+        message: String,
+    },
+    /// The request's proof of origin failed (e.g. `INVALID_SIGNATURE`).
+    #[error("{code}: {message}")]
+    Unauthenticated {
+        /// Error code.
+        code: &'static str,
+        /// Message for the client.
+        message: String,
+    },
+    /// The change conflicts with the current state (e.g. a duplicate, a job that is not dead).
+    #[error("{code}: {message}")]
+    Conflict {
+        /// Error code.
+        code: &'static str,
+        /// Message for the client.
+        message: String,
+    },
+    /// Too many requests; the caller may try again after the wait.
+    #[error("rate limited; retry after {}s", retry_after.as_secs())]
+    RateLimited {
+        /// How long to wait.
+        retry_after: Duration,
+    },
+    /// A dependency (the database writer, a child process, a remote) did not answer or did not
+    /// commit; nothing was changed and the caller may retry. The text is for the client.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// Misconfiguration discovered at startup or at use.
     #[error("configuration error: {0}")]
     Config(String),
     /// Storage failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A dependency did not answer in time.
-    #[error("timed out: {0}")]
-    Timeout(String),
+    Store(StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            // Nothing of the request was stored: the client can safely retry.
+            e @ (StoreError::WriterBusy | StoreError::CommitFailed(_)) => {
+                tracing::error!(error = %e, "write not committed");
+                ServiceError::Unavailable("The change could not be stored; retry.".into())
+            }
+            e => ServiceError::Store(e),
+        }
+    }
 }
 
 impl ServiceError {
     /// A single-field validation error.
     pub fn invalid(field: &str, msg: impl Into<String>) -> Self {
-        ServiceError::Validation(vec![FieldError::body(field, msg)])
+        ServiceError::Invalid(vec![FieldError::body(field, msg)])
+    }
+
+    /// A [`ServiceError::Conflict`].
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        ServiceError::Conflict { code, message: message.into() }
+    }
+
+    /// A [`ServiceError::Refused`].
+    pub fn refused(code: &'static str, message: impl Into<String>) -> Self {
+        ServiceError::Refused { code, message: message.into() }
+    }
+
+    /// A [`ServiceError::Forbidden`].
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        ServiceError::Forbidden { code, message: message.into() }
+    }
+
+    /// A [`ServiceError::Unprocessable`].
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        ServiceError::Unprocessable { code, message: message.into() }
+    }
+
+    /// `Invalid` when `errors` is not empty.
+    pub fn check(errors: Vec<FieldError>) -> Result<(), ServiceError> {
+        if errors.is_empty() { Ok(()) } else { Err(ServiceError::Invalid(errors)) }
+    }
+}
+
+impl From<JobError> for ServiceError {
+    fn from(error: JobError) -> Self {
+        match error {
+            JobError::NotFound => ServiceError::NotFound("Job not found.".into()),
+            e @ JobError::NotDead { .. } => {
+                ServiceError::Conflict { code: "JOB_NOT_DEAD", message: e.to_string() }
+            }
+            JobError::Payload(e) => ServiceError::Config(format!("job payload: {e}")),
+            JobError::Store(e) => ServiceError::Store(e),
+        }
     }
 }

@@ -1,105 +1,178 @@
 //! Calseta use cases, shared by the REST API, MCP and the worker.
 //!
-//! Owns the application logic above storage: API-key issuance and authentication, the
-//! encryption-key lifecycle, the one-time bootstrap key, health reporting, and the durable job
-//! runtime (claiming, lease renewal, retries, graceful shutdown) with its job kinds.
+//! Owns the application logic above storage and the job runtime, in four parts that depend one
+//! way: [`platform`] (outbound HTTP, crypto, caches, child processes — no domain), [`pipeline`]
+//! (the alert's journey: ingest, extract, enrich, context, dispatch — stages that hand off through
+//! job kinds and hooks), [`views`] (read models) and [`resources`] (CRUD shared by REST and MCP).
+//! [`Services`] is the composition root: it builds every service once per process and wires the
+//! stages and the job registry, so `serve`, `worker` and every other entry point share one wiring.
 
-pub mod activity;
-pub mod agents;
-pub mod alert_enrichment;
-pub mod alerts;
-pub mod api_keys;
-pub mod bootstrap;
-pub mod context;
-pub mod crypto;
-pub mod dispatch;
-pub mod documents;
-pub mod enrichment;
-mod error;
-pub mod health;
-pub mod indicators;
-pub mod ingestion;
-pub mod jobs;
-pub mod mappings;
-pub mod outbound;
-pub mod providers;
-pub mod worker;
+pub mod error;
+pub mod pipeline;
+pub mod platform;
+pub mod resources;
+pub mod views;
 
 pub use error::{FieldError, ServiceError};
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
+
+use calseta_jobs::JobRegistry;
+use calseta_jobs::maintenance::{PRUNE_EVERY, PRUNE_FINISHED_JOBS, PruneFinishedJobs};
+
+use pipeline::context::AlertContext;
+use pipeline::dispatch::sender::AgentSender;
+use pipeline::dispatch::{DeliverWebhook, Dispatch, DispatchAlert};
+use pipeline::enrich::{EnrichAlert, EnrichDeferred, EnrichmentEngine, EnrichmentSettings, ProviderRegistry};
+use pipeline::extract::MappingRules;
+use pipeline::ingest::{IngestService, IngestSettings};
+use pipeline::kinds::{DISPATCH_ALERT, ENRICH_DEFERRED, PipelineKinds};
+use platform::crypto::EncryptionKey;
+use platform::outbound::{OutboundClient, OutboundSettings};
+use resources::agents::AgentService;
+use resources::alerts::AlertService;
+use resources::api_keys::ApiKeyService;
+use resources::context_documents::ContextDocumentService;
+use resources::detection_rules::DetectionRuleService;
+use resources::field_extractions::FieldExtractionService;
+use resources::indicators::IndicatorService;
+use resources::mappings::MappingService;
+use resources::providers::ProviderService;
+use resources::sources::SourceService;
+use views::payload::PayloadBuilder;
+
+/// What the composition root needs from configuration.
+pub struct ServiceSettings {
+    /// Ingestion (dedup window, webhook secrets, the configured `enrich_alert` kind).
+    pub ingest: IngestSettings,
+    /// The key for secrets at rest.
+    pub key: EncryptionKey,
+    /// The enrichment engine.
+    pub enrichment: EnrichmentSettings,
+    /// The outbound HTTP policy.
+    pub outbound: OutboundSettings,
+    /// `CALSETA_API_BASE_URL`, copied into agent payloads.
+    pub api_base_url: String,
+    /// The `calseta` binary, re-executed for isolated document conversion.
+    pub document_converter: PathBuf,
+    /// The job kinds whose retry policies are configured.
+    pub kinds: PipelineKinds,
+}
 
 /// Every use-case service over one database, built once per process.
 pub struct Services {
     /// The database.
     pub db: calseta_store::Db,
     /// API keys.
-    pub keys: Arc<api_keys::ApiKeyService>,
-    /// Indicator mappings (and the rules cache).
-    pub mappings: Arc<mappings::MappingService>,
+    pub keys: Arc<ApiKeyService>,
+    /// Indicator mappings.
+    pub mappings: Arc<MappingService>,
+    /// The active mapping rules (the extract stage).
+    pub mapping_rules: Arc<MappingRules>,
     /// Ingestion.
-    pub ingest: Arc<ingestion::IngestService>,
+    pub ingest: Arc<IngestService>,
     /// Alerts.
-    pub alerts: Arc<alerts::AlertService>,
+    pub alerts: Arc<AlertService>,
     /// Indicators.
-    pub indicators: Arc<indicators::IndicatorService>,
-    /// Enrichment providers and field extractions.
-    pub providers: Arc<providers::ProviderService>,
+    pub indicators: Arc<IndicatorService>,
+    /// Enrichment providers.
+    pub providers: Arc<ProviderService>,
+    /// Field extractions of the providers.
+    pub extractions: Arc<FieldExtractionService>,
     /// The enrichment engine.
-    pub enrichment: enrichment::EnrichmentEngine,
-    /// Detection rules, context documents, past alerts.
-    pub context: Arc<context::ContextService>,
-    /// Agents and sources.
-    pub agents: Arc<agents::AgentService>,
+    pub enrichment: EnrichmentEngine,
+    /// The documents and past alerts chosen for an alert (the context stage).
+    pub context: Arc<AlertContext>,
+    /// Detection rules.
+    pub detection_rules: Arc<DetectionRuleService>,
+    /// Context documents.
+    pub documents: Arc<ContextDocumentService>,
+    /// Agents.
+    pub agents: Arc<AgentService>,
+    /// Alert source integrations.
+    pub sources: Arc<SourceService>,
+    /// Payloads and deliveries to agents (the dispatch stage).
+    pub dispatch: Arc<Dispatch>,
+    sender: Arc<AgentSender>,
+    kinds: PipelineKinds,
 }
 
 impl Services {
-    /// Builds the services.
-    pub fn new(
-        db: calseta_store::Db,
-        ingest: ingestion::IngestSettings,
-        key: crypto::EncryptionKey,
-        enrichment_settings: enrichment::EnrichmentSettings,
-        outbound: &outbound::OutboundSettings,
-        api_base_url: String,
-        document_converter: std::path::PathBuf,
-    ) -> Result<Self, ServiceError> {
-        let mappings = Arc::new(mappings::MappingService::new(db.clone()));
-        let enrich_job = ingest.enrich_job;
-        let deadline = enrichment_settings.alert_deadline;
-        let registry =
-            Arc::new(enrichment::ProviderRegistry::new(db.clone(), key.clone(), enrichment_settings));
-        let http = outbound::OutboundClient::new(outbound)?;
-        let engine = enrichment::EnrichmentEngine::new(db.clone(), registry, http.clone(), deadline);
-        let agents = Arc::new(agents::AgentService::new(db.clone(), key, http, api_base_url));
+    /// Builds and wires the services.
+    pub fn new(db: calseta_store::Db, settings: ServiceSettings) -> Result<Self, ServiceError> {
+        let ServiceSettings { ingest, key, enrichment, outbound, api_base_url, document_converter, kinds } =
+            settings;
+        let deadline = enrichment.alert_deadline;
+        let http = OutboundClient::new(&outbound)?;
+        let registry = Arc::new(ProviderRegistry::new(db.clone(), key.clone(), enrichment));
+        let engine = EnrichmentEngine::new(db.clone(), registry.clone(), http.clone(), deadline);
+        let mapping_rules = Arc::new(MappingRules::new(db.clone()));
+        let context = Arc::new(AlertContext::new(db.clone()));
+        let sender = Arc::new(AgentSender::new(key.clone(), http.clone()));
+        let payloads = PayloadBuilder::new(db.clone(), context.clone(), api_base_url.clone());
+        let dispatch = Arc::new(Dispatch::new(db.clone(), payloads, kinds.deliver_webhook));
         Ok(Services {
-            providers: Arc::new(providers::ProviderService::new(db.clone(), engine.clone())),
+            keys: Arc::new(ApiKeyService::new(db.clone())),
+            mappings: Arc::new(MappingService::new(db.clone(), mapping_rules.clone())),
+            ingest: Arc::new(IngestService::new(db.clone(), mapping_rules.clone(), ingest)),
+            mapping_rules,
+            alerts: Arc::new(AlertService::new(db.clone(), kinds.enrich_alert)),
+            indicators: Arc::new(IndicatorService::new(db.clone())),
+            providers: Arc::new(ProviderService::new(db.clone(), engine.clone())),
+            extractions: Arc::new(FieldExtractionService::new(db.clone(), registry)),
             enrichment: engine,
-            context: Arc::new(context::ContextService::new(db.clone(), document_converter)),
-            agents,
-            keys: Arc::new(api_keys::ApiKeyService::new(db.clone())),
-            ingest: Arc::new(ingestion::IngestService::new(db.clone(), mappings.clone(), ingest)),
-            alerts: Arc::new(alerts::AlertService::new(db.clone(), enrich_job)),
-            indicators: Arc::new(indicators::IndicatorService::new(db.clone())),
-            mappings,
+            detection_rules: Arc::new(DetectionRuleService::new(db.clone())),
+            documents: Arc::new(ContextDocumentService::new(db.clone(), context.clone(), document_converter)),
+            context,
+            agents: Arc::new(AgentService::new(db.clone(), key.clone(), http, sender.clone(), api_base_url)),
+            sources: Arc::new(SourceService::new(db.clone(), key)),
+            dispatch,
+            sender,
+            kinds,
             db,
         })
-    }
-
-    /// The agent payload builder.
-    pub fn payload_builder(&self) -> dispatch::PayloadBuilder {
-        dispatch::PayloadBuilder {
-            db: self.db.clone(),
-            alerts: self.alerts.clone(),
-            context: self.context.clone(),
-            agents: self.agents.clone(),
-        }
     }
 
     /// Seeds what every process expects to find: system mappings, builtin providers and their
     /// field extractions.
     pub async fn seed(&self) -> Result<(), ServiceError> {
         self.mappings.seed_system().await?;
-        self.providers.seed_builtins().await
+        self.providers.seed_builtins().await?;
+        self.extractions.seed_system().await
+    }
+
+    /// The job handlers of the pipeline and maintenance, wired to these services; `job_retention`
+    /// is how long succeeded jobs are kept.
+    pub fn job_registry(&self, job_retention: Duration) -> JobRegistry {
+        let mut registry = JobRegistry::new();
+        registry.register_periodic(
+            PRUNE_FINISHED_JOBS,
+            PRUNE_EVERY,
+            Arc::new(PruneFinishedJobs { retention: job_retention }),
+        );
+        registry.register(
+            self.kinds.enrich_alert,
+            Arc::new(EnrichAlert {
+                extractor: self.mapping_rules.clone(),
+                engine: self.enrichment.clone(),
+                after_enriched: vec![self.dispatch.clone()],
+            }),
+        );
+        registry.register(
+            ENRICH_DEFERRED,
+            Arc::new(EnrichDeferred { engine: Arc::new(self.enrichment.clone()) }),
+        );
+        registry.register(DISPATCH_ALERT, Arc::new(DispatchAlert { dispatch: self.dispatch.clone() }));
+        registry
+            .register(self.kinds.deliver_webhook, Arc::new(DeliverWebhook { sender: self.sender.clone() }));
+        registry
+    }
+
+    /// Queues whose jobs are claimed first: deliveries, so that under a backlog an enriched alert
+    /// reaches its agents before the worker starts on alerts that arrived after it.
+    pub fn queue_priority() -> Vec<String> {
+        vec![pipeline::kinds::DELIVER_WEBHOOK.queue.to_string()]
     }
 }

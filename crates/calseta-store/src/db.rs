@@ -12,6 +12,7 @@ use sqlx::{PgConnection, PgPool, Postgres, SqliteConnection, SqlitePool, Transac
 use tokio::sync::Notify;
 
 use crate::StoreError;
+use crate::engine::Engine;
 use crate::writer::{self, GroupWriter, Lease};
 
 /// The current time at the precision both engines store (microseconds).
@@ -20,15 +21,6 @@ use crate::writer::{self, GroupWriter, Lease};
 /// text timestamps stay in one format and compare correctly.
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
-}
-
-/// Which database engine a [`Db`] talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    /// Embedded SQLite file: zero setup, one machine.
-    Sqlite,
-    /// PostgreSQL: any number of API and worker processes.
-    Postgres,
 }
 
 /// How to connect.

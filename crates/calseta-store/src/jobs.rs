@@ -96,8 +96,8 @@ pub async fn enqueue(tx: &mut Tx, job: &NewJob) -> Result<Uuid, StoreError> {
 /// Which runnable jobs a claim looks at, beyond those queued and due.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ClaimOrder<'a> {
-    /// Due jobs of this queue are taken before older due jobs of other queues.
-    pub first_queue: Option<&'a str>,
+    /// Due jobs of these queues, in this order, are taken before older due jobs of other queues.
+    pub priority: &'a [&'a str],
     /// Also take running jobs whose lease lapsed (their worker died) — first of all.
     pub reclaim_lapsed: bool,
 }
@@ -122,7 +122,7 @@ pub async fn claim(
         // The single writer connection makes the UPDATE atomic on SQLite.
         Engine::Sqlite => "",
     };
-    // One statement per kind of candidate — lapsed leases, the first queue's due jobs, any due
+    // One statement per kind of candidate — lapsed leases, each priority queue's due jobs, any due
     // job — each an ordered range of one index read only as far as the limit: one `OR` over them
     // would make the engine collect and sort every due job of a backlog on each claim.
     let claim_where = |condition: &str, order: &str| {
@@ -141,7 +141,7 @@ pub async fn claim(
     if order.reclaim_lapsed {
         statements.push(lapsed);
     }
-    if let Some(queue) = order.first_queue {
+    for queue in order.priority {
         // Validated to be a plain name; inlined so the kind parameters keep their numbers.
         if queue.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             statements.push(claim_where(

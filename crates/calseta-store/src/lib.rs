@@ -18,6 +18,7 @@ pub mod api_keys;
 pub mod context_documents;
 mod db;
 pub mod detection_rules;
+mod engine;
 pub mod enrichment_cache;
 pub mod enrichment_providers;
 mod error;
@@ -30,6 +31,7 @@ pub mod schema;
 pub mod state;
 mod writer;
 
-pub use db::{Db, DbOptions, Engine, Tx, now};
+pub use db::{Db, DbOptions, Tx, now};
+pub use engine::Engine;
 pub use error::StoreError;
 pub use migrations::fingerprint as migrations_fingerprint;

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 
-use crate::db::Engine;
+use crate::engine::Engine;
 
 /// (version, description, SQLite SQL, PostgreSQL SQL)
 const MIGRATIONS: &[(i64, &str, &str, &str)] = &[

@@ -5,13 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use calseta_services::alert_enrichment::EnrichAlert;
-use calseta_services::crypto::{self, EncryptionKey, KeySource};
-use calseta_services::dispatch::{DELIVER_WEBHOOK, DISPATCH_ALERT, DeliverWebhook, DispatchAlert};
-use calseta_services::enrichment::{ENRICH_DEFERRED, EnrichDeferred};
-use calseta_services::jobs::{PRUNE_FINISHED_JOBS, PruneFinishedJobs};
-use calseta_services::worker::{JobHandler, JobRegistry, Worker};
-use calseta_services::{ServiceError, Services, bootstrap};
+use calseta_jobs::{JobHandler, JobKind, JobRegistry, Worker};
+use calseta_services::platform::crypto::{self, EncryptionKey, KeySource};
+use calseta_services::resources::bootstrap;
+use calseta_services::{ServiceError, Services};
 use calseta_store::{Db, DbOptions, StoreError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -84,7 +81,7 @@ pub struct ServeOptions {
     /// Run the in-process worker.
     pub run_worker: bool,
     /// Extra job handlers (tests register their own kinds).
-    pub extra_jobs: Vec<(calseta_services::jobs::JobKind, Arc<dyn JobHandler>)>,
+    pub extra_jobs: Vec<(JobKind, Arc<dyn JobHandler>)>,
 }
 
 /// A started server.
@@ -128,36 +125,14 @@ pub async fn services(config: &Config, db: &Db, key: EncryptionKey) -> Result<Ar
     Ok(services)
 }
 
-/// The job handlers of this build.
+/// The job handlers of this build: the services' pipeline and maintenance kinds, plus `extra`
+/// (tests register their own kinds).
 pub fn job_registry(
     config: &Config,
     services: &Services,
-    extra: Vec<(calseta_services::jobs::JobKind, Arc<dyn JobHandler>)>,
+    extra: Vec<(JobKind, Arc<dyn JobHandler>)>,
 ) -> JobRegistry {
-    let mut registry = JobRegistry::new();
-    registry.register(PRUNE_FINISHED_JOBS, Arc::new(PruneFinishedJobs { retention: config.job_retention }));
-    registry.register(
-        config.enrich_job(),
-        Arc::new(EnrichAlert {
-            mappings: services.mappings.clone(),
-            enricher: Arc::new(services.enrichment.clone()),
-            dispatch: services.payload_builder(),
-        }),
-    );
-    registry.register(
-        ENRICH_DEFERRED,
-        Arc::new(EnrichDeferred { engine: Arc::new(services.enrichment.clone()) }),
-    );
-    registry.register(DISPATCH_ALERT, Arc::new(DispatchAlert { builder: services.payload_builder() }));
-    let deliver = calseta_services::jobs::JobKind {
-        retry: calseta_core::jobs::RetryPolicy::geometric(
-            DELIVER_WEBHOOK.retry.max_attempts,
-            config.agent_retry_base,
-            3,
-        ),
-        ..DELIVER_WEBHOOK
-    };
-    registry.register(deliver, Arc::new(DeliverWebhook { agents: services.agents.clone() }));
+    let mut registry = services.job_registry(config.job_retention);
     for (kind, handler) in extra {
         registry.register(kind, handler);
     }

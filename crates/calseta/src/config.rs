@@ -285,11 +285,13 @@ impl Config {
         }
     }
 
-    /// The `enrich_alert` job kind with the configured retry policy.
-    pub fn enrich_job(&self) -> calseta_services::jobs::JobKind {
-        calseta_services::alert_enrichment::enrich_alert_kind(
+    /// The job kinds whose retry policies are configured (`QUEUE_MAX_RETRIES`,
+    /// `QUEUE_RETRY_BACKOFF_SECONDS`, `AGENT_RETRY_BASE_SECONDS`).
+    pub fn pipeline_kinds(&self) -> calseta_services::pipeline::kinds::PipelineKinds {
+        calseta_services::pipeline::kinds::PipelineKinds::new(
             self.queue_max_retries,
             self.queue_retry_backoff,
+            self.agent_retry_base,
         )
     }
 
@@ -297,39 +299,45 @@ impl Config {
     pub fn services(
         &self,
         db: calseta_store::Db,
-        key: calseta_services::crypto::EncryptionKey,
+        key: calseta_services::platform::crypto::EncryptionKey,
     ) -> Result<calseta_services::Services, calseta_services::ServiceError> {
+        let kinds = self.pipeline_kinds();
         calseta_services::Services::new(
             db,
-            calseta_services::ingestion::IngestSettings {
-                dedup_window_hours: self.alert_dedup_window_hours,
-                webhook_secrets: self.webhook_secrets.clone(),
-                enrich_job: self.enrich_job(),
+            calseta_services::ServiceSettings {
+                ingest: calseta_services::pipeline::ingest::IngestSettings {
+                    dedup_window_hours: self.alert_dedup_window_hours,
+                    webhook_secrets: self.webhook_secrets.clone(),
+                    enrich_job: kinds.enrich_alert,
+                },
+                key,
+                enrichment: calseta_services::pipeline::enrich::EnrichmentSettings {
+                    mock_mode: self.enrichment_mock_mode,
+                    alert_deadline: self.enrichment_alert_deadline,
+                    base_url_overrides: self.provider_base_urls.clone(),
+                    env: std::sync::Arc::new(|name: &str| std::env::var(name).ok()),
+                },
+                outbound: calseta_services::platform::outbound::OutboundSettings {
+                    allowed_hosts: self.ssrf_allowed_hosts.clone(),
+                    resolver: std::sync::Arc::new(calseta_services::platform::outbound::SystemResolver),
+                },
+                api_base_url: self.api_base_url.clone(),
+                document_converter: self.document_converter.clone(),
+                kinds,
             },
-            key,
-            calseta_services::enrichment::EnrichmentSettings {
-                mock_mode: self.enrichment_mock_mode,
-                alert_deadline: self.enrichment_alert_deadline,
-                base_url_overrides: self.provider_base_urls.clone(),
-                env: std::sync::Arc::new(|name: &str| std::env::var(name).ok()),
-            },
-            &calseta_services::outbound::OutboundSettings {
-                allowed_hosts: self.ssrf_allowed_hosts.clone(),
-                resolver: std::sync::Arc::new(calseta_services::outbound::SystemResolver),
-            },
-            self.api_base_url.clone(),
-            self.document_converter.clone(),
         )
     }
 
-    /// The worker settings.
-    pub fn worker_config(&self) -> calseta_services::worker::WorkerConfig {
-        calseta_services::worker::WorkerConfig {
+    /// The worker settings: `QUEUE_CONCURRENCY`, leases and polling, and the pipeline's queue
+    /// priority (deliveries first).
+    pub fn worker_config(&self) -> calseta_jobs::WorkerConfig {
+        calseta_jobs::WorkerConfig {
             concurrency: self.queue_concurrency,
             lease: self.job_lease,
             poll_interval: self.job_poll_interval,
             shutdown_grace: self.worker_shutdown_grace,
-            prune_every: Some(Duration::from_secs(3600)),
+            queue_priority: calseta_services::Services::queue_priority(),
+            queue_slots: std::collections::HashMap::new(),
         }
     }
 }

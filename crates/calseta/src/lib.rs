@@ -4,6 +4,5 @@
 #![allow(clippy::print_stderr)]
 
 pub mod app;
-pub mod bench;
 pub mod config;
 pub mod logging;

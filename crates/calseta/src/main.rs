@@ -10,10 +10,11 @@ use calseta::config::{Config, LogFormat};
 use calseta::logging;
 use calseta_core::jobs::JobStatus;
 use calseta_core::pagination::PageRequest;
-use calseta_services::api_keys::{ApiKey, ApiKeyService, NewKeyRequest};
-use calseta_services::crypto::EncryptionKey;
-use calseta_services::worker::Worker;
-use calseta_services::{FieldError, ServiceError, bootstrap, jobs};
+use calseta_jobs::Worker;
+use calseta_services::platform::crypto::EncryptionKey;
+use calseta_services::resources::api_keys::{ApiKey, ApiKeyService, NewKeyRequest};
+use calseta_services::resources::{bootstrap, jobs};
+use calseta_services::{FieldError, ServiceError};
 use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
@@ -271,7 +272,7 @@ fn cli_logging(config: &Config) {
 
 fn describe(error: ServiceError) -> String {
     match error {
-        ServiceError::Validation(errors) => errors
+        ServiceError::Invalid(errors) => errors
             .iter()
             .map(|FieldError { loc, msg, .. }| format!("{}: {msg}", loc.last().cloned().unwrap_or_default()))
             .collect::<Vec<_>>()
@@ -385,7 +386,7 @@ async fn jobs_command(db: &calseta_store::Db, command: JobsCommand) -> Result<()
 
 /// `calseta bench`: its own runtime, no configuration of its own (it configures the servers it starts).
 fn bench(args: BenchArgs, database_url: Option<String>) -> ExitCode {
-    let options = calseta::bench::BenchOptions {
+    let options = calseta_bench::BenchOptions {
         database_url,
         workers: args.workers,
         fixtures: args.fixtures.into_iter().map(Into::into).collect(),
@@ -399,7 +400,7 @@ fn bench(args: BenchArgs, database_url: Option<String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(calseta::bench::run(options)) {
+    match runtime.block_on(calseta_bench::run(options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("calseta bench: {message}");
@@ -424,7 +425,7 @@ fn convert_document(format: &str) -> ExitCode {
         eprintln!("cannot read the document: {e}");
         return ExitCode::from(3);
     }
-    match calseta_services::documents::convert(format, &input) {
+    match calseta_services::resources::context_documents::convert::convert(format, &input) {
         Ok(markdown) => match std::io::stdout().write_all(markdown.as_bytes()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(_) => ExitCode::from(3),

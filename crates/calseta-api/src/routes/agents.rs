@@ -3,7 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use calseta_store::agents::{AgentRow, SourceRow};
+use calseta_services::views::{
+    self,
+    agents::{agent_view, source_view},
+};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use utoipa::IntoParams;
@@ -14,21 +17,6 @@ use crate::auth::{Authed, scope};
 use crate::envelope::{Envelope, ListEnvelope, PageParams};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-
-fn agent_view(agent: &AgentRow, signing_secret: Option<String>) -> Value {
-    let mut view = json!({
-        "uuid": agent.uuid, "name": agent.name, "description": agent.description, "endpoint_url": agent.endpoint_url,
-        "auth_header_name": agent.auth_header_name, "has_signing_secret": agent.signing_secret_encrypted.is_some(),
-        "trigger_on_sources": agent.trigger_on_sources.0, "trigger_on_severities": agent.trigger_on_severities.0,
-        "trigger_filter": agent.trigger_filter.as_ref().map(|j| j.0.clone()), "timeout_seconds": agent.timeout_seconds,
-        "retry_count": agent.retry_count, "is_active": agent.is_active, "documentation": agent.documentation,
-        "created_at": agent.created_at, "updated_at": agent.updated_at,
-    });
-    if let Some(secret) = signing_secret {
-        view["signing_secret"] = Value::String(secret);
-    }
-    view
-}
 
 /// List agents, newest first.
 #[utoipa::path(get, path = "/v1/agents", tag = "agents", params(PageParams), security(("api_key" = ["agents:read"])),
@@ -125,13 +113,7 @@ pub async fn agent_runs(
 ) -> Result<Json<ListEnvelope<Value>>, ApiError> {
     let page = params.validate()?;
     let (rows, total) = state.services().agents.runs(uuid, page.limit(), page.offset()).await?;
-    let items = rows
-        .into_iter()
-        .map(|r| json!({"uuid": r.uuid, "alert_uuid": r.alert_uuid, "delivery_id": r.delivery_id, "status": r.status,
-            "attempt_count": r.attempt_count, "response_status_code": r.response_status_code,
-            "response_body": r.response_body.map(|j| j.0), "error_message": r.error_message,
-            "request_payload": r.request_payload.map(|j| j.0), "started_at": r.started_at, "completed_at": r.completed_at, "created_at": r.created_at}))
-        .collect();
+    let items = rows.into_iter().map(|r| views::agents::agent_run_view(&r)).collect();
     Ok(Json(ListEnvelope::new(items, total, page)))
 }
 
@@ -147,7 +129,7 @@ pub async fn trigger_agents(
     let alert = services.alerts.detail(uuid).await?.alert;
     let agents = services.agents.matching(&alert.source_name, &alert.severity, &alert.tags.0).await?;
     let mut tx = state.db().begin().await.map_err(calseta_services::ServiceError::from)?;
-    calseta_services::dispatch::enqueue(&mut tx, uuid, None).await?;
+    calseta_services::pipeline::kinds::enqueue_dispatch(&mut tx, uuid, None).await?;
     tx.commit().await.map_err(calseta_services::ServiceError::from)?;
     let names: Vec<&str> = agents.iter().map(|a| a.name.as_str()).collect();
     Ok((
@@ -184,17 +166,12 @@ pub async fn dispatch_agent(
         ));
     }
     let mut tx = state.db().begin().await.map_err(calseta_services::ServiceError::from)?;
-    calseta_services::dispatch::enqueue(&mut tx, uuid, Some(agent.uuid)).await?;
+    calseta_services::pipeline::kinds::enqueue_dispatch(&mut tx, uuid, Some(agent.uuid)).await?;
     tx.commit().await.map_err(calseta_services::ServiceError::from)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"data": {"agent_uuid": agent.uuid, "agent_name": agent.name, "alert_uuid": uuid}})),
     ))
-}
-
-fn source_view(s: &SourceRow) -> Value {
-    json!({"uuid": s.uuid, "source_name": s.source_name, "display_name": s.display_name, "is_active": s.is_active,
-           "auth_type": s.auth_type, "documentation": s.documentation, "created_at": s.created_at, "updated_at": s.updated_at})
 }
 
 /// List alert source integrations, newest first.
@@ -206,7 +183,7 @@ pub async fn list_sources(
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<ListEnvelope<Value>>, ApiError> {
     let page = params.validate()?;
-    let rows = state.services().agents.list_sources().await?;
+    let rows = state.services().sources.list().await?;
     let total = rows.len() as i64;
     Ok(Json(ListEnvelope::new(
         rows.iter().skip(page.offset() as usize).take(page.limit() as usize).map(source_view).collect(),
@@ -224,7 +201,7 @@ pub async fn create_source(
     _auth: Authed<scope::Admin>,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<(StatusCode, Json<Envelope<Value>>), ApiError> {
-    let row = state.services().agents.save_source(None, body).await?;
+    let row = state.services().sources.save(None, body).await?;
     Ok((StatusCode::CREATED, Json(Envelope::new(source_view(&row)))))
 }
 
@@ -236,7 +213,7 @@ pub async fn get_source(
     _auth: Authed<scope::AlertsRead>,
     ApiPath(uuid): ApiPath<Uuid>,
 ) -> Result<Json<Envelope<Value>>, ApiError> {
-    Ok(Json(Envelope::new(source_view(&state.services().agents.get_source(uuid).await?))))
+    Ok(Json(Envelope::new(source_view(&state.services().sources.get(uuid).await?))))
 }
 
 /// Change a source integration.
@@ -250,7 +227,7 @@ pub async fn patch_source(
     ApiPath(uuid): ApiPath<Uuid>,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<Json<Envelope<Value>>, ApiError> {
-    Ok(Json(Envelope::new(source_view(&state.services().agents.save_source(Some(uuid), body).await?))))
+    Ok(Json(Envelope::new(source_view(&state.services().sources.save(Some(uuid), body).await?))))
 }
 
 /// Delete a source integration.
@@ -261,6 +238,6 @@ pub async fn delete_source(
     _auth: Authed<scope::Admin>,
     ApiPath(uuid): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    state.services().agents.delete_source(uuid).await?;
+    state.services().sources.delete(uuid).await?;
     Ok(StatusCode::NO_CONTENT)
 }

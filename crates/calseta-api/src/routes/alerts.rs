@@ -6,11 +6,12 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use calseta_services::activity::Actor;
-use calseta_services::alerts::{
-    AlertDetail, AlertPatch, FindingInput, enrichment_outcomes, enrichment_summary, graph_alert_node,
+use calseta_services::resources::activity::Actor;
+use calseta_services::resources::alerts::{AlertPatch, FindingInput};
+use calseta_services::views::alert_detail::{
+    AlertDetail, enrichment_outcomes, enrichment_summary, graph_alert_node,
 };
-use calseta_services::context::document_view;
+use calseta_services::views::documents::document_view;
 use calseta_store::alerts::{AlertFilter, AlertSummaryRow};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

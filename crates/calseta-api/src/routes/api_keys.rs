@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use calseta_services::api_keys::{ApiKey, IssuedKey, KeyPatch, NewKeyRequest};
+use calseta_services::resources::api_keys::{ApiKey, IssuedKey, KeyPatch, NewKeyRequest};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -4,8 +4,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use calseta_services::enrichment::EnrichmentEngine;
-use calseta_services::providers::ProviderInput;
+use calseta_services::pipeline::enrich::EnrichmentEngine;
+use calseta_services::resources::providers::ProviderInput;
 use calseta_store::enrichment_providers::ProviderRow;
 use calseta_store::field_extractions::{ExtractionChanges, ExtractionFilter, ExtractionRow, NewExtraction};
 use chrono::{DateTime, Utc};
@@ -331,7 +331,7 @@ pub async fn list_extractions(
         is_active: f.is_active,
     };
     let (rows, total) =
-        state.services().providers.list_extractions(&filter, page.limit(), page.offset()).await?;
+        state.services().extractions.list_extractions(&filter, page.limit(), page.offset()).await?;
     Ok(Json(ListEnvelope::new(rows.into_iter().map(Into::into).collect(), total, page)))
 }
 
@@ -373,7 +373,7 @@ pub async fn create_extraction(
     _auth: Authed<scope::Admin>,
     ApiJson(b): ApiJson<ExtractionCreateRequest>,
 ) -> Result<(StatusCode, Json<Envelope<ExtractionResponse>>), ApiError> {
-    let mut rows = state.services().providers.create_extractions(vec![b.into()]).await?;
+    let mut rows = state.services().extractions.create_extractions(vec![b.into()]).await?;
     let row = rows.pop().ok_or_else(ApiError::internal)?;
     Ok((StatusCode::CREATED, Json(Envelope::new(row.into()))))
 }
@@ -396,7 +396,7 @@ pub async fn bulk_create_extractions(
 ) -> Result<(StatusCode, Json<Envelope<Vec<ExtractionResponse>>>), ApiError> {
     let rows = state
         .services()
-        .providers
+        .extractions
         .create_extractions(b.extractions.into_iter().map(Into::into).collect())
         .await?;
     Ok((StatusCode::CREATED, Json(Envelope::new(rows.into_iter().map(Into::into).collect()))))
@@ -411,7 +411,7 @@ pub async fn get_extraction(
     _auth: Authed<scope::EnrichmentsRead>,
     ApiPath(uuid): ApiPath<Uuid>,
 ) -> Result<Json<Envelope<ExtractionResponse>>, ApiError> {
-    Ok(Json(Envelope::new(state.services().providers.get_extraction(uuid).await?.into())))
+    Ok(Json(Envelope::new(state.services().extractions.get_extraction(uuid).await?.into())))
 }
 
 /// Body of the extraction patch.
@@ -448,7 +448,7 @@ pub async fn patch_extraction(
         is_active: b.is_active,
         description: b.description,
     };
-    Ok(Json(Envelope::new(state.services().providers.patch_extraction(uuid, changes).await?.into())))
+    Ok(Json(Envelope::new(state.services().extractions.patch_extraction(uuid, changes).await?.into())))
 }
 
 /// Delete a custom field extraction.
@@ -460,7 +460,7 @@ pub async fn delete_extraction(
     _auth: Authed<scope::Admin>,
     ApiPath(uuid): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    state.services().providers.delete_extraction(uuid).await?;
+    state.services().extractions.delete_extraction(uuid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use calseta_services::mappings::{MappingInput, MappingService};
+use calseta_services::resources::mappings::{MappingInput, MappingService};
 use calseta_store::mappings::{MappingChanges, MappingFilter, MappingRow};
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};

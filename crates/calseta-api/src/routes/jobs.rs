@@ -3,7 +3,8 @@
 use axum::Json;
 use axum::extract::State;
 use calseta_core::jobs::JobStatus;
-use calseta_services::jobs::{self, Job};
+use calseta_jobs::Job;
+use calseta_services::resources::jobs;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

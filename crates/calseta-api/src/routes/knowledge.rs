@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{FromRequest, Multipart, RawQuery, Request, State};
 use axum::http::{StatusCode, header};
-use calseta_services::context::document_view;
+use calseta_services::views::documents::document_view;
 use calseta_store::context_documents::{DocumentFields, DocumentFilter};
 use calseta_store::detection_rules::{DetectionRuleRow, RuleFields, RuleFilter};
 use serde::Deserialize;
@@ -60,7 +60,8 @@ pub async fn list_rules(
     if !errors.is_empty() {
         return Err(ApiError::validation(&errors));
     }
-    let (rows, total) = state.services().context.list_rules(&filter, page.limit(), page.offset()).await?;
+    let (rows, total) =
+        state.services().detection_rules.list_rules(&filter, page.limit(), page.offset()).await?;
     Ok(Json(ListEnvelope::new(rows.into_iter().map(Into::into).collect(), total, page)))
 }
 
@@ -119,7 +120,7 @@ pub async fn create_rule(
         created_by: b.created_by.or_else(|| Some(auth.key.key_prefix.clone())),
         documentation: b.documentation,
     };
-    let row = state.services().context.create_rule(fields).await?;
+    let row = state.services().detection_rules.create_rule(fields).await?;
     Ok((StatusCode::CREATED, Json(Envelope::new(row.into()))))
 }
 
@@ -131,7 +132,7 @@ pub async fn get_rule(
     _auth: Authed<scope::AlertsRead>,
     ApiPath(uuid): ApiPath<Uuid>,
 ) -> Result<Json<Envelope<DetectionRuleResponse>>, ApiError> {
-    Ok(Json(Envelope::new(state.services().context.get_rule(uuid).await?.into())))
+    Ok(Json(Envelope::new(state.services().detection_rules.get_rule(uuid).await?.into())))
 }
 
 /// Body of `PATCH /v1/detection-rules/{uuid}`.
@@ -168,7 +169,7 @@ pub async fn patch_rule(
 ) -> Result<Json<Envelope<DetectionRuleResponse>>, ApiError> {
     let row: DetectionRuleRow = state
         .services()
-        .context
+        .detection_rules
         .patch_rule(uuid, |f| {
             if let Some(v) = b.name {
                 f.name = v;
@@ -207,7 +208,7 @@ pub async fn delete_rule(
     _auth: Authed<scope::Admin>,
     ApiPath(uuid): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    state.services().context.delete_rule(uuid).await?;
+    state.services().detection_rules.delete_rule(uuid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -248,7 +249,8 @@ pub async fn list_documents(
     if !errors.is_empty() {
         return Err(ApiError::validation(&errors));
     }
-    let (rows, total) = state.services().context.list_documents(&filter, page.limit(), page.offset()).await?;
+    let (rows, total) =
+        state.services().documents.list_documents(&filter, page.limit(), page.offset()).await?;
     Ok(Json(ListEnvelope::new(rows.iter().map(|r| document_view(r, false)).collect(), total, page)))
 }
 
@@ -290,10 +292,10 @@ pub async fn create_document(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
-    let context = &state.services().context;
+    let documents = &state.services().documents;
     let row = if is_multipart {
         let (fields, filename, bytes) = read_upload(request, &state).await?;
-        context.create_document_from_file(fields, &filename, &bytes).await?
+        documents.create_document_from_file(fields, &filename, &bytes).await?
     } else {
         let ApiJson(b) = ApiJson::<DocumentCreateRequest>::from_request(request, &state).await?;
         let fields = DocumentFields {
@@ -306,7 +308,7 @@ pub async fn create_document(
             tags: b.tags,
             version: 1,
         };
-        context.create_document(fields).await?
+        documents.create_document(fields).await?
     };
     Ok((StatusCode::CREATED, Json(Envelope::new(document_view(&row, true)))))
 }
@@ -383,7 +385,7 @@ pub async fn get_document(
     _auth: Authed<scope::AlertsRead>,
     ApiPath(uuid): ApiPath<Uuid>,
 ) -> Result<Json<Envelope<Value>>, ApiError> {
-    Ok(Json(Envelope::new(document_view(&state.services().context.get_document(uuid).await?, true))))
+    Ok(Json(Envelope::new(document_view(&state.services().documents.get_document(uuid).await?, true))))
 }
 
 /// Body of `PATCH /v1/context-documents/{uuid}`.
@@ -420,7 +422,7 @@ pub async fn patch_document(
 ) -> Result<Json<Envelope<Value>>, ApiError> {
     let row = state
         .services()
-        .context
+        .documents
         .patch_document(uuid, |f| {
             if let Some(v) = b.title {
                 f.title = v;
@@ -456,6 +458,6 @@ pub async fn delete_document(
     _auth: Authed<scope::AlertsWrite>,
     ApiPath(uuid): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    state.services().context.delete_document(uuid).await?;
+    state.services().documents.delete_document(uuid).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -14,6 +14,7 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 use crate::alerts::Severity;
 use crate::indicators::IndicatorType;
@@ -131,7 +132,7 @@ pub fn verify_signature(
         SignatureScheme::None => Ok(()),
         SignatureScheme::SharedToken { header: name } => {
             let given = header(name).ok_or(SignatureError::Missing)?;
-            if constant_time_eq(given.trim().as_bytes(), secret.as_bytes()) {
+            if bool::from(given.trim().as_bytes().ct_eq(secret.as_bytes())) {
                 Ok(())
             } else {
                 Err(SignatureError::Mismatch)
@@ -168,10 +169,6 @@ pub fn hmac_sha256_hex(secret: &str, message: &[u8]) -> String {
         }
         Err(_) => String::new(),
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// One SIEM's alert format.

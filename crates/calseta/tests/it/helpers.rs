@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use calseta::app::{self, Running, ServeOptions};
 use calseta::config::Config;
-use calseta_services::jobs::JobKind;
-use calseta_services::worker::JobHandler;
+use calseta_jobs::JobHandler;
+use calseta_jobs::JobKind;
 use calseta_store::{Db, DbOptions};
 use serde_json::Value;
 use sqlx::Connection;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use calseta_core::jobs::RetryPolicy;
-use calseta_services::jobs::{self, JobKind};
-use calseta_services::worker::{JobContext, JobFailure, JobHandler, JobRegistry, Worker, WorkerConfig};
+use calseta_jobs::{self as jobs, JobKind};
+use calseta_jobs::{JobContext, JobFailure, JobHandler, JobRegistry, Worker, WorkerConfig};
 use calseta_store::{Db, DbOptions, state};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -198,7 +198,7 @@ fn worker_config(grace: Duration) -> WorkerConfig {
         lease: Duration::from_secs(2),
         poll_interval: Duration::from_millis(100),
         shutdown_grace: grace,
-        prune_every: None,
+        ..WorkerConfig::default()
     }
 }
 
@@ -407,7 +407,7 @@ async fn claims_take_the_first_queue_before_older_jobs_of_other_queues() {
     let urgent = enqueue(&db, &URGENT, json!({})).await;
     let kinds = vec![RECORD.name.to_string(), URGENT.name.to_string()];
     let lease = calseta_store::now() + chrono::Duration::seconds(30);
-    let order = calseta_store::jobs::ClaimOrder { first_queue: Some("urgent"), reclaim_lapsed: true };
+    let order = calseta_store::jobs::ClaimOrder { priority: &["urgent"], reclaim_lapsed: true };
     let claim = |limit: i64| {
         let (db, kinds) = (db.clone(), kinds.clone());
         async move {
@@ -421,4 +421,71 @@ async fn claims_take_the_first_queue_before_older_jobs_of_other_queues() {
     assert_eq!(claim(10).await, older);
     assert!(claim(10).await.is_empty());
     db.close().await;
+}
+
+/// Holds until released, counting how many of its jobs run at once.
+struct Held {
+    running: Arc<std::sync::atomic::AtomicUsize>,
+    most: Arc<std::sync::atomic::AtomicUsize>,
+    release: tokio::sync::watch::Receiver<bool>,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for Held {
+    async fn run(&self, _ctx: &JobContext) -> Result<(), JobFailure> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.running.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        let mut release = self.release.clone();
+        let _ = release.wait_for(|open| *open).await;
+        self.running.fetch_sub(1, SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_queue_slot_budget_caps_that_queue_and_leaves_the_other_slots_to_the_rest() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let app = spawn_app_with(AppOptions { run_worker: false, ..AppOptions::default() }).await;
+    const HELD: JobKind = JobKind { name: "test.held", queue: "held", retry: QUICK };
+    let (release, release_rx) = tokio::sync::watch::channel(false);
+    let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut registry = registry("budget");
+    registry
+        .register(HELD, Arc::new(Held { running: running.clone(), most: most.clone(), release: release_rx }));
+    let config = WorkerConfig {
+        queue_slots: [("held".to_string(), 1)].into_iter().collect(),
+        ..worker_config(Duration::from_secs(5))
+    };
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(enqueue(&app.db, &HELD, json!({})).await);
+    }
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(Worker::new(app.db.clone(), registry, config).run(stop_rx));
+    // Jobs of other queues run while the budgeted queue is at its limit…
+    let mut others = Vec::new();
+    for _ in 0..3 {
+        others.push(enqueue(&app.db, &RECORD, json!({})).await);
+    }
+    for uuid in &others {
+        job_in_status(&app, *uuid, "succeeded").await;
+    }
+    // …and the budgeted queue never had more than its one slot, though three slots were free.
+    assert_eq!(running.load(SeqCst), 1, "one held job runs");
+    let queued = {
+        let mut n = 0;
+        for uuid in &held {
+            n += usize::from(job(&app, *uuid).await["status"] == "queued");
+        }
+        n
+    };
+    assert_eq!(queued, 2, "the other two wait for the queue's slot");
+    release.send(true).unwrap();
+    for uuid in &held {
+        job_in_status(&app, *uuid, "succeeded").await;
+    }
+    assert_eq!(most.load(SeqCst), 1, "the budget held for every claim");
+    stop.send(true).unwrap();
+    worker.await.unwrap();
 }

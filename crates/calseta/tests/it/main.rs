@@ -14,5 +14,6 @@ mod http;
 mod ingest;
 mod jobs;
 mod knowledge;
+mod layout;
 mod schema;
 mod scopes;

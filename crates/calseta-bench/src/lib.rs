@@ -1,0 +1,126 @@
+//! `calseta bench`: the benchmark harness. It owns everything the benchmark does: it launches
+//! real `calseta` processes (the running executable) on a fresh database, drives them over
+//! loopback HTTP with alerts made unique from the SIEM fixtures, runs a loopback agent that
+//! records every `alert.enriched` delivery, samples the server processes' RSS and CPU from
+//! `/proc`, and reports JSON and a table. Figures are never asserted anywhere.
+//!
+//! The loopback agent ([`agent`]), fixture loading ([`fixtures`]) and indicator rewriting
+//! ([`rewrite`]) are public for reuse (sandbox mode, tests).
+
+pub mod agent;
+mod client;
+pub mod fixtures;
+mod load;
+mod phases;
+mod report;
+pub mod rewrite;
+mod server;
+mod stats;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::client::Target;
+use crate::fixtures::Template;
+use crate::phases::Scale;
+use crate::server::Launcher;
+use crate::stats::{median, round};
+
+/// What to benchmark.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// An empty database (`postgres://…`); a fresh SQLite file in a temporary directory when absent.
+    pub database_url: Option<String>,
+    /// Separate `calseta worker` processes (`serve --no-worker` then); 0 = the in-process worker.
+    pub workers: usize,
+    /// Where the SIEM fixtures are (searched recursively for `*.json`).
+    pub fixtures: Vec<PathBuf>,
+    /// Smaller counts, for a smoke run.
+    pub quick: bool,
+    /// Also write the report here.
+    pub json_out: Option<PathBuf>,
+}
+
+/// Runs every benchmark and prints the report. Must run inside a multi-threaded tokio runtime,
+/// in the `calseta` binary (it starts copies of the running executable as the servers).
+pub async fn run(options: BenchOptions) -> Result<(), String> {
+    let scale = if options.quick { Scale::QUICK } else { Scale::FULL };
+    let mut templates = fixtures::load_templates(&options.fixtures)?;
+    let workdir = std::env::temp_dir().join(format!("calseta-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&workdir).map_err(|e| format!("cannot create {}: {e}", workdir.display()))?;
+    let database_url = options
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", workdir.join("bench.db").display()));
+    let engine = if database_url.starts_with("postgres") { "postgresql" } else { "sqlite" };
+    if engine == "sqlite" && options.workers > 0 {
+        return Err("--workers needs PostgreSQL: SQLite is served by one process".into());
+    }
+    let port = server::free_port()?;
+    let launcher = Launcher::new(&database_url, engine == "postgresql", port, &workdir)?;
+    let key = launcher.create_admin_key().await?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let target = Target { client, base: format!("http://127.0.0.1:{port}"), key };
+
+    let mut startups = Vec::new();
+    for _ in 0..3 {
+        let (mut fleet, took) = launcher.start(&target, 0).await?;
+        startups.push(took);
+        fleet.kill().await;
+    }
+    let (mut fleet, took) = launcher.start(&target, options.workers).await?;
+    startups.push(took);
+    let startup_ms = median(&mut startups).as_secs_f64() * 1000.0;
+    println!("started {} on {engine} in {startup_ms:.1} ms (median of 4)", fleet.describe());
+
+    let mut report = json!({
+        "engine": engine, "processes": fleet.describe(), "quick": options.quick,
+        "machine": server::machine(), "startup_ms": round(startup_ms),
+    });
+    let outcome = match resolve_indicators(&target, &mut templates).await {
+        Ok(()) => {
+            let made_unique: Vec<String> = templates
+                .iter()
+                .filter(|t| t.primary)
+                .map(|t| format!("{} {}", t.source, t.indicators.len()))
+                .collect();
+            println!("indicators made unique per alert: {}", made_unique.join(", "));
+            report["unique_indicators_per_alert"] = json!(
+                templates
+                    .iter()
+                    .filter(|t| t.primary)
+                    .map(|t| (t.source.clone(), t.indicators.len()))
+                    .collect::<HashMap<_, _>>()
+            );
+            phases::run_phases(&target, &fleet, &templates, scale, &mut report).await
+        }
+        Err(e) => Err(e),
+    };
+    fleet.kill().await;
+    outcome?;
+    report::print_table(&report);
+    if let Some(path) = &options.json_out {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!("report written to {}", path.display());
+    }
+    let _ = std::fs::remove_dir_all(&workdir);
+    Ok(())
+}
+
+/// Asks the server which indicators it extracts from each template (the extraction dry run), so
+/// that every one of them can be made unique per alert. A fixture the source refuses keeps its
+/// addresses as the indicators made unique.
+async fn resolve_indicators(target: &Target, templates: &mut [Template]) -> Result<(), String> {
+    for template in templates.iter_mut() {
+        if let Some(found) = target.extracted_indicators(&template.source, &template.payload).await? {
+            template.indicators = found;
+        }
+    }
+    Ok(())
+}

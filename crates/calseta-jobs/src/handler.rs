@@ -1,0 +1,130 @@
+//! What a handler implements, and the context of one attempt: its payload, its database and the
+//! fenced transaction through which its writes land only while it still holds the job's lease.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use calseta_store::jobs as repo;
+use calseta_store::{Db, Tx};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// What a handler does with one job.
+#[async_trait::async_trait]
+pub trait JobHandler: Send + Sync + 'static {
+    /// Runs one attempt. Handlers must be idempotent: an attempt may be repeated after a crash.
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure>;
+
+    /// Called once when the job becomes a dead letter, so the rows it acts on are not left
+    /// waiting (e.g. an alert marked `Failed` instead of staying `Pending`).
+    async fn on_dead(&self, _db: &Db, _payload: &Value, _error: &str) {}
+}
+
+/// Why an attempt failed.
+#[derive(Debug, Clone)]
+pub struct JobFailure {
+    /// Recorded as `last_error`.
+    pub message: String,
+    /// `false` sends the job straight to the dead letters.
+    pub retryable: bool,
+}
+
+impl JobFailure {
+    /// A failure worth retrying (network, database, timeouts).
+    pub fn retryable(error: impl std::fmt::Display) -> Self {
+        Self { message: error.to_string(), retryable: true }
+    }
+
+    /// A failure no retry can fix (bad payload).
+    pub fn permanent(error: impl std::fmt::Display) -> Self {
+        Self { message: error.to_string(), retryable: false }
+    }
+}
+
+/// One attempt of one job, as its handler sees it.
+pub struct JobContext {
+    /// Public id.
+    pub uuid: Uuid,
+    /// Handler name.
+    pub kind: String,
+    /// Handler input.
+    pub payload: Value,
+    /// 1-based attempt number.
+    pub attempt: u32,
+    /// Attempts this job may take.
+    pub max_attempts: u32,
+    id: i64,
+    lease_token: Uuid,
+    db: Db,
+    lease_lost: watch::Receiver<bool>,
+    finished: AtomicBool,
+}
+
+/// Decodes a stored payload as the kind's payload type (a permanent failure when it is not one).
+pub fn decode<T: DeserializeOwned>(payload: &Value) -> Result<T, JobFailure> {
+    T::deserialize(payload).map_err(|e| JobFailure::permanent(format!("invalid job payload: {e}")))
+}
+
+impl JobContext {
+    /// The context of an attempt holding the lease `lease_token` on the job row `id`.
+    pub(crate) fn new(
+        row: &repo::JobRow,
+        lease_token: Uuid,
+        db: Db,
+        lease_lost: watch::Receiver<bool>,
+    ) -> Self {
+        JobContext {
+            uuid: row.uuid,
+            kind: row.kind.clone(),
+            payload: row.payload.0.clone(),
+            attempt: u32::try_from(row.attempts).unwrap_or(1),
+            max_attempts: u32::try_from(row.max_attempts).unwrap_or(1),
+            id: row.id,
+            lease_token,
+            db,
+            lease_lost,
+            finished: AtomicBool::new(false),
+        }
+    }
+
+    /// The payload decoded as the kind's payload type.
+    pub fn payload_as<T: DeserializeOwned>(&self) -> Result<T, JobFailure> {
+        decode(&self.payload)
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Whether this attempt has lost its lease (its result will be discarded).
+    pub fn lease_lost(&self) -> bool {
+        *self.lease_lost.borrow()
+    }
+
+    /// Starts a transaction for the handler's writes after checking that this attempt still holds
+    /// its lease; on PostgreSQL the job row stays locked until the transaction ends.
+    pub async fn begin_fenced(&self) -> Result<Tx, JobFailure> {
+        let mut tx = self.db.begin().await.map_err(JobFailure::retryable)?;
+        if !repo::holds_lease(&mut tx, self.id, self.lease_token).await.map_err(JobFailure::retryable)? {
+            return Err(JobFailure::retryable("lease lost: the job was reclaimed by another worker"));
+        }
+        Ok(tx)
+    }
+
+    /// Marks the job succeeded inside the handler's fenced transaction and commits both together.
+    pub async fn finish(&self, mut tx: Tx) -> Result<(), JobFailure> {
+        if !repo::mark_succeeded(&mut tx, self.id, self.lease_token).await.map_err(JobFailure::retryable)? {
+            return Err(JobFailure::retryable("lease lost: the job was reclaimed by another worker"));
+        }
+        tx.commit().await.map_err(JobFailure::retryable)?;
+        self.finished.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Whether the handler already recorded success through [`JobContext::finish`].
+    pub(crate) fn finished(&self) -> bool {
+        self.finished.load(Ordering::SeqCst)
+    }
+}

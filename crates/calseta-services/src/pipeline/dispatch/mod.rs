@@ -1,0 +1,195 @@
+//! The dispatch stage: when an alert's enrichment run completes, every matching active agent gets
+//! one `alert.enriched` POST. The payload is built once and one `deliver_webhook` job per agent is
+//! queued — by the enrichment run itself (this stage's [`AfterEnriched`] hook), in the transaction
+//! that marks the alert `Enriched`, or by a `dispatch_alert` job for an explicit (re-)dispatch.
+//! Each delivery has its own delivery id, signature, timeout and retries (10 s × 3ⁿ with jitter,
+//! `retry_count` + 1 attempts), one `agent_runs` row per attempt and an `agent_webhook_dispatched`
+//! event per outcome. One agent failing never affects another.
+
+pub mod sender;
+
+use std::sync::Arc;
+
+use calseta_jobs::{JobContext, JobFailure, JobHandler, JobKind, PreparedJob};
+use calseta_store::Db;
+use calseta_store::agents::{self as agents_repo, AgentRow, NewRun};
+use calseta_store::alerts::AlertRow;
+use calseta_store::indicators::IndicatorRow;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::ServiceError;
+use crate::pipeline::hooks::AfterEnriched;
+use crate::pipeline::kinds::{DeliverWebhookJob, DispatchAlertJob, prepare_delivery};
+use crate::resources::activity::{self, Actor};
+use crate::views::alert_detail::{self, AlertDetail};
+use crate::views::payload::PayloadBuilder;
+use sender::{AgentSender, SendFailure, agent_matches};
+
+/// Active agents whose triggers select the alert, oldest first.
+pub async fn matching_agents(
+    db: &Db,
+    source_name: &str,
+    severity: &str,
+    tags: &[String],
+) -> Result<Vec<AgentRow>, ServiceError> {
+    Ok(agents_repo::list(db, true)
+        .await?
+        .into_iter()
+        .filter(|a| agent_matches(a, source_name, severity, tags))
+        .collect())
+}
+
+/// Builds payloads and the deliveries that carry them.
+pub struct Dispatch {
+    db: Db,
+    payloads: PayloadBuilder,
+    deliver_webhook: JobKind,
+}
+
+impl Dispatch {
+    /// Dispatch over `db`, queueing `deliver_webhook` jobs with the configured retry policy.
+    pub fn new(db: Db, payloads: PayloadBuilder, deliver_webhook: JobKind) -> Self {
+        Self { db, payloads, deliver_webhook }
+    }
+
+    /// The payload of `detail` and one delivery per matching agent (only `only` when given,
+    /// bypassing trigger filters).
+    pub async fn deliveries(
+        &self,
+        detail: &AlertDetail,
+        only: Option<Uuid>,
+    ) -> Result<Vec<PreparedJob>, ServiceError> {
+        let alert = &detail.alert;
+        let agents = match only {
+            Some(uuid) => agents_repo::get(&self.db, uuid).await?.into_iter().collect(),
+            None => matching_agents(&self.db, &alert.source_name, &alert.severity, &alert.tags.0).await?,
+        };
+        if agents.is_empty() {
+            return Ok(Vec::new());
+        }
+        let body = self.payloads.build(detail).await?;
+        agents
+            .into_iter()
+            .map(|agent| {
+                let job = DeliverWebhookJob {
+                    alert_uuid: alert.uuid,
+                    agent_uuid: agent.uuid,
+                    delivery_id: format!("msg_{}", Uuid::now_v7().simple()),
+                    body: body.clone(),
+                };
+                prepare_delivery(
+                    &self.deliver_webhook,
+                    &job,
+                    u32::try_from(agent.retry_count).unwrap_or(0) + 1,
+                )
+            })
+            .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl AfterEnriched for Dispatch {
+    async fn follow_ups(
+        &self,
+        alert: &AlertRow,
+        indicators: &[IndicatorRow],
+    ) -> Result<Vec<PreparedJob>, ServiceError> {
+        let detail = alert_detail::of(&self.db, alert.clone(), indicators.to_vec()).await?;
+        self.deliveries(&detail, None).await
+    }
+}
+
+async fn enqueue_all(tx: &mut calseta_store::Tx, jobs: &[PreparedJob]) -> Result<(), JobFailure> {
+    for job in jobs {
+        job.enqueue(tx).await.map_err(JobFailure::retryable)?;
+    }
+    Ok(())
+}
+
+/// Handler of `dispatch_alert` ([`crate::pipeline::kinds::DISPATCH_ALERT`]).
+pub struct DispatchAlert {
+    /// Builds the deliveries.
+    pub dispatch: Arc<Dispatch>,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for DispatchAlert {
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
+        let job: DispatchAlertJob = ctx.payload_as()?;
+        let detail = match alert_detail::load(ctx.db(), job.alert_uuid).await {
+            Ok(detail) => detail,
+            Err(ServiceError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(JobFailure::retryable(e)),
+        };
+        let deliveries =
+            self.dispatch.deliveries(&detail, job.agent_uuid).await.map_err(JobFailure::retryable)?;
+        let mut tx = ctx.begin_fenced().await?;
+        enqueue_all(&mut tx, &deliveries).await?;
+        ctx.finish(tx).await
+    }
+}
+
+/// Handler of `deliver_webhook` ([`crate::pipeline::kinds::DELIVER_WEBHOOK`]).
+pub struct DeliverWebhook {
+    /// Signs and sends.
+    pub sender: Arc<AgentSender>,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for DeliverWebhook {
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
+        let job: DeliverWebhookJob = ctx.payload_as()?;
+        let (alert_uuid, agent_uuid, delivery_id) = (job.alert_uuid, job.agent_uuid, job.delivery_id.clone());
+        // Deleted since the dispatch: nothing to deliver, or nowhere to deliver it.
+        let Some(agent) = agents_repo::get(ctx.db(), agent_uuid).await.map_err(JobFailure::retryable)? else {
+            return Ok(());
+        };
+        let Some(alert) =
+            calseta_store::alerts::get(ctx.db(), alert_uuid).await.map_err(JobFailure::retryable)?
+        else {
+            return Ok(());
+        };
+        let started = calseta_store::now();
+        let outcome = self.sender.send(&agent, &delivery_id, &job.body).await;
+        let (status, code, body, error) = match &outcome {
+            Ok(sent) if sent.success() => ("success", sent.status, sent.body.clone(), None),
+            Ok(sent) => {
+                ("failed", sent.status, sent.body.clone(), Some(format!("HTTP {}", sent.status.unwrap_or(0))))
+            }
+            Err(SendFailure::Timeout) => ("timeout", None, Value::Null, Some(SendFailure::Timeout.message())),
+            Err(other) => ("failed", None, Value::Null, Some(other.message())),
+        };
+        let blocked = matches!(outcome, Err(SendFailure::Blocked(_)));
+        if !blocked {
+            let run = NewRun {
+                agent_id: agent.id,
+                alert_id: alert.id,
+                delivery_id: delivery_id.clone(),
+                endpoint_url: agent.endpoint_url.clone(),
+                status_code: code.map(i32::from),
+                response_body: (!body.is_null()).then_some(body),
+                status: status.into(),
+                attempt: i32::try_from(ctx.attempt).unwrap_or(1),
+                error_message: error.clone(),
+                started_at: started,
+            };
+            agents_repo::record_run(ctx.db(), &run).await.map_err(JobFailure::retryable)?;
+        }
+        let last_attempt = blocked || ctx.attempt >= ctx.max_attempts;
+        if status == "success" || last_attempt {
+            let mut tx = ctx.begin_fenced().await?;
+            let refs = json!({"agent_name": agent.name, "agent_uuid": agent.uuid, "status": if blocked { "blocked" } else { status },
+                "status_code": code, "attempt_count": ctx.attempt, "delivery_id": delivery_id, "error": error});
+            activity::record(&mut tx, &Actor::system(), "agent_webhook_dispatched", Some(alert.id), refs)
+                .await
+                .map_err(JobFailure::retryable)?;
+            if status == "success" {
+                return ctx.finish(tx).await;
+            }
+            tx.commit().await.map_err(JobFailure::retryable)?;
+            return Err(JobFailure::permanent(error.unwrap_or_else(|| "delivery failed".into())));
+        }
+        Err(JobFailure::retryable(error.unwrap_or_else(|| "delivery failed".into())))
+    }
+}

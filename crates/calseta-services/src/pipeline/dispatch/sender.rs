@@ -1,0 +1,128 @@
+//! Sending one `alert.enriched` (or test) POST to one agent: the endpoint re-checked against the
+//! SSRF policy at send time, the decrypted auth header, and the Standard Webhooks signature.
+
+use std::time::Duration;
+
+use calseta_core::targeting::{self, AlertFacts};
+use calseta_core::webhooks;
+use calseta_store::agents::AgentRow;
+use serde_json::{Value, json};
+
+use crate::platform::crypto::EncryptionKey;
+use crate::platform::outbound::{OutboundClient, error_text};
+
+/// Whether an agent's triggers select an alert (sources, severities, `trigger_filter`).
+pub fn agent_matches(agent: &AgentRow, source_name: &str, severity: &str, tags: &[String]) -> bool {
+    let sources = &agent.trigger_on_sources.0;
+    let severities = &agent.trigger_on_severities.0;
+    (sources.is_empty() || sources.iter().any(|s| s == source_name))
+        && (severities.is_empty() || severities.iter().any(|s| s == severity))
+        && targeting::matches(
+            agent.trigger_filter.as_ref().map(|j| &j.0),
+            &AlertFacts { source_name, severity, tags },
+        )
+}
+
+/// Signs and sends deliveries.
+pub struct AgentSender {
+    key: EncryptionKey,
+    http: OutboundClient,
+}
+
+impl AgentSender {
+    /// A sender decrypting agent secrets with `key` and sending through `http`.
+    pub fn new(key: EncryptionKey, http: OutboundClient) -> Self {
+        Self { key, http }
+    }
+
+    /// The decrypted auth header, if configured and readable.
+    pub fn auth_header(&self, agent: &AgentRow) -> Option<(String, String)> {
+        let name = agent.auth_header_name.clone()?;
+        let value = self.key.decrypt(agent.auth_header_value_encrypted.as_deref()?)?;
+        Some((name, String::from_utf8(value).ok()?))
+    }
+
+    /// The decrypted signing secret, if any.
+    pub fn signing_secret(&self, agent: &AgentRow) -> Option<String> {
+        String::from_utf8(self.key.decrypt(agent.signing_secret_encrypted.as_deref()?)?).ok()
+    }
+
+    /// One POST of `payload` to the agent: SSRF re-checked, auth header, Standard Webhooks signature.
+    pub async fn send(
+        &self,
+        agent: &AgentRow,
+        delivery_id: &str,
+        payload: &Value,
+    ) -> Result<Sent, SendFailure> {
+        let url =
+            self.http.check_destination(&agent.endpoint_url, false).await.map_err(SendFailure::Blocked)?;
+        let body = serde_json::to_vec(payload).map_err(|e| SendFailure::Connection(e.to_string()))?;
+        let timestamp = calseta_store::now().timestamp();
+        let mut request = self
+            .http
+            .client(false)
+            .post(url)
+            .timeout(Duration::from_secs(u64::try_from(agent.timeout_seconds).unwrap_or(30).max(1)))
+            .header("content-type", "application/json")
+            .header("user-agent", concat!("Calseta/", env!("CARGO_PKG_VERSION")))
+            .header("webhook-id", delivery_id)
+            .header("webhook-timestamp", timestamp.to_string());
+        if let Some(secret) = self.signing_secret(agent)
+            && let Ok(signature) = webhooks::signature(&secret, delivery_id, timestamp, &body)
+        {
+            request = request.header("webhook-signature", signature);
+        }
+        if let Some((name, value)) = self.auth_header(agent) {
+            request = request.header(name, value);
+        }
+        let response = request.body(body).send().await.map_err(|e| {
+            if e.is_timeout() { SendFailure::Timeout } else { SendFailure::Connection(error_text(e)) }
+        })?;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str::<Value>(&text).unwrap_or_else(|_| {
+            if text.is_empty() {
+                Value::Null
+            } else {
+                json!({"raw": text.chars().take(2000).collect::<String>()})
+            }
+        });
+        Ok(Sent { status: Some(status), body })
+    }
+}
+
+/// An answered delivery.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub status: Option<u16>,
+    pub body: Value,
+}
+
+impl Sent {
+    /// Any 2xx.
+    pub fn success(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+/// Why a delivery got no answer.
+#[derive(Debug, Clone)]
+pub enum SendFailure {
+    /// The destination is not allowed (checked again at send time).
+    Blocked(String),
+    /// No answer within the agent's timeout.
+    Timeout,
+    /// Connection refused, reset, TLS, …
+    Connection(String),
+}
+
+impl SendFailure {
+    /// A message for records.
+    pub fn message(&self) -> String {
+        match self {
+            SendFailure::Blocked(reason) => format!("Blocked: {reason}"),
+            SendFailure::Timeout => "Timeout: no answer within the agent's timeout".into(),
+            SendFailure::Connection(e) => format!("Connection error: {e}"),
+        }
+    }
+}

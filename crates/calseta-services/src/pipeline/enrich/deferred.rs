@@ -1,0 +1,54 @@
+//! Lookups a rate limit postponed: the `enrich_deferred` job asks the provider again for the
+//! indicators it still owes, storing each answer, and queues itself again for what is still
+//! limited.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use calseta_core::indicators::IndicatorType;
+use calseta_jobs::{JobContext, JobFailure, JobHandler};
+
+use super::EnrichmentEngine;
+use super::lookup::Lookup;
+use super::run::store_result;
+use crate::pipeline::kinds::{self, EnrichDeferredJob};
+
+/// Handler of `enrich_deferred` ([`kinds::ENRICH_DEFERRED`]).
+pub struct EnrichDeferred {
+    /// The engine whose limits the lookups share.
+    pub engine: Arc<EnrichmentEngine>,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for EnrichDeferred {
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
+        let job: EnrichDeferredJob = ctx.payload_as()?;
+        let Some(provider) =
+            self.engine.registry.provider(&job.provider_name).await.map_err(JobFailure::retryable)?
+        else {
+            return Ok(());
+        };
+        let mut remaining = Vec::new();
+        let mut wait = Duration::ZERO;
+        for item in &job.indicators {
+            let Ok(kind) = IndicatorType::parse(&item.kind) else { continue };
+            if !remaining.is_empty() {
+                remaining.push(item.clone());
+                continue;
+            }
+            match self.engine.lookup(&provider, kind, &item.value).await {
+                Lookup::Done(result) => store_result(ctx.db(), item.id, &provider.name, result).await,
+                Lookup::Deferred(w) => {
+                    wait = w;
+                    remaining.push(item.clone());
+                }
+            }
+        }
+        let mut tx = ctx.begin_fenced().await?;
+        if !remaining.is_empty() {
+            let next = EnrichDeferredJob { indicators: remaining, ..job };
+            kinds::enqueue_deferred(&mut tx, &next, wait).await.map_err(JobFailure::retryable)?;
+        }
+        ctx.finish(tx).await
+    }
+}

@@ -1,0 +1,81 @@
+//! The enrich stage: providers as data, run by one generic executor.
+//!
+//! Every indicator × applicable provider runs concurrently, bounded per provider (concurrency and
+//! a token-bucket rate limit shared through the database), each HTTP step with a hard timeout and
+//! the whole alert with a deadline. A provider's failure, timeout, 5xx, malformed or oversized
+//! answer stays in its own result. A `429` (or an empty rate-limit bucket) defers that provider's
+//! remaining lookups to a scheduled `enrich_deferred` job instead of failing or blocking. Successful
+//! results are cached in the database for every process, and concurrent lookups of one key in a
+//! process make one call.
+//!
+//! [`registry`] loads the providers, [`steps`] executes one provider's HTTP steps, [`lookup`]
+//! produces one provider's result for one value, [`run`] is the `enrich_alert` job (extraction
+//! through completion, with the per-alert deadline) and [`deferred`] the postponed lookups.
+
+pub mod deferred;
+pub mod lookup;
+pub mod registry;
+pub mod run;
+pub mod steps;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use calseta_store::Db;
+use tokio::sync::Semaphore;
+
+use crate::platform::outbound::OutboundClient;
+pub use deferred::EnrichDeferred;
+pub use lookup::{Lookup, indicator_verdict, skipped_result};
+pub use registry::{EnrichmentSettings, EnvLookup, Provider, ProviderRegistry};
+pub use run::{EnrichAlert, EnrichmentSummary};
+pub use steps::{StepDebug, mask};
+
+/// The engine; cheap to clone (lookups spawned per provider share its limits and single-flight).
+#[derive(Clone)]
+pub struct EnrichmentEngine {
+    inner: Arc<EngineState>,
+}
+
+/// The engine's shared state (fields private to this stage).
+pub struct EngineState {
+    db: Db,
+    registry: Arc<ProviderRegistry>,
+    http: OutboundClient,
+    alert_deadline: Duration,
+    in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl std::ops::Deref for EnrichmentEngine {
+    type Target = EngineState;
+    fn deref(&self) -> &EngineState {
+        &self.inner
+    }
+}
+
+impl EnrichmentEngine {
+    /// An engine.
+    pub fn new(
+        db: Db,
+        registry: Arc<ProviderRegistry>,
+        http: OutboundClient,
+        alert_deadline: Duration,
+    ) -> Self {
+        let state = EngineState {
+            db,
+            registry,
+            http,
+            alert_deadline,
+            in_flight: Mutex::new(HashMap::new()),
+            slots: Mutex::new(HashMap::new()),
+        };
+        Self { inner: Arc::new(state) }
+    }
+
+    /// The provider registry.
+    pub fn registry(&self) -> &Arc<ProviderRegistry> {
+        &self.registry
+    }
+}

@@ -1,0 +1,315 @@
+//! The `enrich_alert` job — one alert's run through the pipeline after ingest: re-normalize the
+//! stored payload, run all extraction passes (through the extract stage's hook), persist the
+//! indicators (global entities + links), enrich them with every applicable provider within the
+//! per-alert deadline, and mark the alert `Enriched` with an `alert_enrichment_completed` event and
+//! the follow-up jobs of the [`AfterEnriched`] hooks (the `alert.enriched` deliveries), all in one
+//! fenced transaction.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use calseta_core::alerts::Malice;
+use calseta_core::enrichment::gate;
+use calseta_core::extraction;
+use calseta_core::indicators::IndicatorType;
+use calseta_core::sources;
+use calseta_jobs::{JobContext, JobFailure, JobHandler};
+use calseta_store::Db;
+use calseta_store::alerts::{self, AlertRow};
+use calseta_store::indicators::{self, IndicatorRow};
+use serde_json::{Map, Value, json};
+
+use super::EnrichmentEngine;
+use super::lookup::{Lookup, indicator_verdict, skipped_result};
+use crate::pipeline::hooks::{AfterEnriched, IndicatorExtractor};
+use crate::pipeline::kinds::{self, DeferredIndicator, EnrichAlertJob, EnrichDeferredJob};
+use crate::resources::activity::{self, Actor};
+
+/// What an enrichment run did, per provider name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnrichmentSummary {
+    /// Providers that answered for at least one indicator.
+    pub succeeded: Vec<String>,
+    /// Providers that failed.
+    pub failed: Vec<String>,
+    /// Providers skipped or deferred.
+    pub skipped: Vec<String>,
+}
+
+struct Deferral {
+    provider: String,
+    indicator: DeferredIndicator,
+    wait: Duration,
+}
+
+/// Provider results waiting to be written, per indicator.
+#[derive(Default)]
+struct PendingResults(BTreeMap<i64, Map<String, Value>>);
+
+impl PendingResults {
+    fn add(&mut self, indicator_id: i64, provider: &str, result: Value) {
+        self.0.entry(indicator_id).or_default().insert(provider.to_string(), result);
+    }
+
+    /// Writes every pending result in one transaction (one commit per batch, not per lookup).
+    async fn store(self, db: &Db) {
+        if self.0.is_empty() {
+            return;
+        }
+        let batch: Vec<(i64, Map<String, Value>)> = self.0.into_iter().collect();
+        if let Err(e) = indicators::merge_results(db, &batch, &indicator_verdict).await {
+            tracing::warn!(indicators = batch.len(), error = %e, "could not store enrichment results");
+        }
+    }
+}
+
+/// What one provider lookup for one indicator produced.
+struct LookupOutcome {
+    provider: String,
+    indicator_id: i64,
+    status: String,
+    result: Value,
+    deferral: Option<Deferral>,
+}
+
+/// Stores one provider result of one indicator (late and deferred lookups).
+pub(super) async fn store_result(db: &Db, indicator_id: i64, provider: &str, result: Value) {
+    let mut one = PendingResults::default();
+    one.add(indicator_id, provider, result);
+    one.store(db).await;
+}
+
+impl EnrichmentEngine {
+    /// Enriches `linked` indicators of `alert` with every applicable provider, storing results as
+    /// they arrive, and reports per provider; lookups still running at the deadline are left to
+    /// store their results late, and rate-limited ones are queued as `enrich_deferred` jobs.
+    pub async fn enrich_indicators(
+        &self,
+        ctx: &JobContext,
+        alert: &AlertRow,
+        linked: &[IndicatorRow],
+    ) -> Result<EnrichmentSummary, JobFailure> {
+        let providers = self.registry.providers().await.map_err(JobFailure::retryable)?;
+        let mut summary = EnrichmentSummary::default();
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut skipped: BTreeSet<String> = BTreeSet::new();
+        let mut pending = PendingResults::default();
+        for indicator in linked {
+            let Ok(kind) = IndicatorType::parse(&indicator.kind) else { continue };
+            if let Some(reason) = gate::skip_reason(kind, &indicator.value) {
+                pending.add(indicator.id, "_validation", skipped_result("_validation", &reason));
+                continue;
+            }
+            for provider in providers.iter().filter(|p| p.configured && p.supports(kind)) {
+                let provider = provider.clone();
+                let (id, value) = (indicator.id, indicator.value.clone());
+                let engine = self.clone();
+                tasks.spawn(async move {
+                    let outcome = engine.lookup(&provider, kind, &value).await;
+                    match outcome {
+                        Lookup::Done(result) => {
+                            let status = result["status"].as_str().unwrap_or("failed").to_string();
+                            LookupOutcome {
+                                provider: provider.name.clone(),
+                                indicator_id: id,
+                                status,
+                                result,
+                                deferral: None,
+                            }
+                        }
+                        Lookup::Deferred(wait) => {
+                            // Recorded as skipped until the deferred job stores the real answer.
+                            let note =
+                                format!("deferred by a rate limit; retried in {} s", wait.as_secs().max(1));
+                            let result = skipped_result(&provider.name, &note);
+                            let indicator = DeferredIndicator { id, kind: kind.as_str().to_string(), value };
+                            let deferral = Deferral { provider: provider.name.clone(), indicator, wait };
+                            LookupOutcome {
+                                provider: provider.name.clone(),
+                                indicator_id: id,
+                                status: "deferred".into(),
+                                result,
+                                deferral: Some(deferral),
+                            }
+                        }
+                    }
+                });
+            }
+        }
+        let mut succeeded = BTreeSet::new();
+        let mut failed = BTreeSet::new();
+        let mut deferrals: Vec<Deferral> = Vec::new();
+        let deadline = tokio::time::sleep(self.alert_deadline);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                next = tasks.join_next() => match next {
+                    None => break,
+                    Some(first) => {
+                        // Everything already finished is stored with it, in one transaction: fast
+                        // results land at once without one commit per lookup.
+                        let mut ready = vec![first];
+                        while let Some(more) = tasks.try_join_next() {
+                            ready.push(more);
+                        }
+                        for joined in ready {
+                            let outcome = match joined {
+                                Ok(outcome) => outcome,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "an enrichment lookup task failed");
+                                    continue;
+                                }
+                            };
+                            pending.add(outcome.indicator_id, &outcome.provider, outcome.result);
+                            match outcome.status.as_str() {
+                                "success" => { succeeded.insert(outcome.provider); }
+                                "failed" => { failed.insert(outcome.provider); }
+                                _ => { skipped.insert(outcome.provider); }
+                            }
+                            if let Some(d) = outcome.deferral {
+                                deferrals.push(d);
+                            }
+                        }
+                        std::mem::take(&mut pending).store(&self.db).await;
+                    }
+                },
+                _ = &mut deadline => {
+                    // Late results are still stored as they arrive; the run reports without them.
+                    let late = tasks.len();
+                    tracing::warn!(alert = %alert.uuid, late, "enrichment deadline passed; reporting without late providers");
+                    skipped.insert("deadline".into());
+                    let db = self.db.clone();
+                    let mut late_tasks = std::mem::take(&mut tasks);
+                    tokio::spawn(async move {
+                        while let Some(next) = late_tasks.join_next().await {
+                            if let Ok(outcome) = next {
+                                store_result(&db, outcome.indicator_id, &outcome.provider, outcome.result).await;
+                            }
+                        }
+                    });
+                    break;
+                }
+            }
+        }
+        // What is still pending: validation notes when no lookup finished before the loop ended.
+        pending.store(&self.db).await;
+        if !deferrals.is_empty() {
+            let mut by_provider: HashMap<String, (Duration, Vec<DeferredIndicator>)> = HashMap::new();
+            for d in deferrals {
+                let entry = by_provider.entry(d.provider).or_insert((Duration::ZERO, Vec::new()));
+                entry.0 = entry.0.max(d.wait);
+                entry.1.push(d.indicator);
+            }
+            let mut tx = ctx.begin_fenced().await?;
+            for (provider_name, (wait, indicators)) in by_provider {
+                let job = EnrichDeferredJob { alert_uuid: alert.uuid, provider_name, indicators };
+                kinds::enqueue_deferred(&mut tx, &job, wait).await.map_err(JobFailure::retryable)?;
+            }
+            tx.commit().await.map_err(JobFailure::retryable)?;
+        }
+        summary.succeeded = succeeded.into_iter().collect();
+        summary.failed = failed.into_iter().filter(|p| !summary.succeeded.contains(p)).collect();
+        summary.skipped = skipped.into_iter().collect();
+        Ok(summary)
+    }
+}
+
+/// Handler of `enrich_alert` ([`crate::pipeline::kinds::ENRICH_ALERT`]).
+pub struct EnrichAlert {
+    /// Runs the extraction passes (the extract stage).
+    pub extractor: Arc<dyn IndicatorExtractor>,
+    /// Looks the indicators up.
+    pub engine: EnrichmentEngine,
+    /// What follows a completed run (dispatch, later workflows), queued in its transaction.
+    pub after_enriched: Vec<Arc<dyn AfterEnriched>>,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for EnrichAlert {
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
+        let uuid = ctx.payload_as::<EnrichAlertJob>()?.alert_uuid;
+        let Some(alert) = alerts::get(ctx.db(), uuid).await.map_err(JobFailure::retryable)? else {
+            // Deleted since it was queued: nothing to enrich.
+            return Ok(());
+        };
+        let source = sources::find(&alert.source_name)
+            .ok_or_else(|| JobFailure::permanent(format!("unknown source '{}'", alert.source_name)))?;
+        let raw: Value = serde_json::from_str(&alert.raw_payload)
+            .map_err(|e| JobFailure::permanent(format!("stored payload is not JSON: {e}")))?;
+        let normalized = source.normalize(&raw, alert.created_at);
+        let found =
+            self.extractor.extract(source, &raw, &normalized, true).await.map_err(JobFailure::retryable)?;
+
+        // Links are committed before enrichment so provider calls never hold the write lock.
+        let mut tx = ctx.begin_fenced().await?;
+        for indicator in &found.indicators {
+            indicators::upsert_and_link(&mut tx, alert.id, indicator.kind.as_str(), &indicator.value)
+                .await
+                .map_err(JobFailure::retryable)?;
+        }
+        tx.commit().await.map_err(JobFailure::retryable)?;
+
+        let linked = indicators::for_alert(ctx.db(), alert.id).await.map_err(JobFailure::retryable)?;
+        let summary = self.engine.enrich_indicators(ctx, &alert, &linked).await?;
+        let linked = indicators::for_alert(ctx.db(), alert.id).await.map_err(JobFailure::retryable)?;
+
+        let mut malice_counts = json!({"Pending": 0, "Benign": 0, "Suspicious": 0, "Malicious": 0});
+        for indicator in &linked {
+            let verdict = Malice::parse(&indicator.malice).unwrap_or(Malice::Pending);
+            if let Some(n) = malice_counts.get_mut(verdict.as_str()) {
+                *n = json!(n.as_i64().unwrap_or(0) + 1);
+            }
+        }
+        let rejected: Vec<&extraction::Rejected> =
+            found.passes.iter().flat_map(|p| p.rejected.iter()).collect();
+        let now = calseta_store::now();
+        let indicator_count = linked.len();
+        // Every completed run is dispatched once to the matching agents: the deliveries are queued
+        // in the transaction that marks the alert Enriched, so neither happens without the other.
+        // The payload shows the alert as that transaction leaves it (its row is read afresh: an
+        // analyst may have changed it during the run; the indicators were just read).
+        let Some(mut current) = alerts::get(ctx.db(), uuid).await.map_err(JobFailure::retryable)? else {
+            return Ok(());
+        };
+        current.enrichment_status = "Enriched".into();
+        current.is_enriched = true;
+        current.enriched_at = Some(now);
+        current.updated_at = now;
+        let mut follow_ups = Vec::new();
+        for hook in &self.after_enriched {
+            follow_ups.extend(hook.follow_ups(&current, &linked).await.map_err(JobFailure::retryable)?);
+        }
+        let mut tx = ctx.begin_fenced().await?;
+        alerts::set_enrichment(&mut tx, alert.id, "Enriched", Some(now))
+            .await
+            .map_err(JobFailure::retryable)?;
+        let references = json!({
+            "indicator_count": indicator_count,
+            "providers_succeeded": summary.succeeded,
+            "providers_failed": summary.failed,
+            "providers_skipped": summary.skipped,
+            "malice_counts": malice_counts,
+            "enriched_at": now,
+            "indicators_rejected": rejected,
+        });
+        activity::record(&mut tx, &Actor::system(), "alert_enrichment_completed", Some(alert.id), references)
+            .await
+            .map_err(JobFailure::retryable)?;
+        for job in &follow_ups {
+            job.enqueue(&mut tx).await.map_err(JobFailure::retryable)?;
+        }
+        ctx.finish(tx).await
+    }
+
+    async fn on_dead(&self, db: &Db, payload: &Value, error: &str) {
+        if let Ok(EnrichAlertJob { alert_uuid: uuid }) = calseta_jobs::handler::decode(payload) {
+            match alerts::mark_enrichment_failed(db, uuid).await {
+                Ok(()) => tracing::warn!(alert = %uuid, error, "enrichment gave up; alert marked Failed"),
+                Err(e) => {
+                    tracing::error!(alert = %uuid, error = %e, "could not mark alert enrichment Failed")
+                }
+            }
+        }
+    }
+}

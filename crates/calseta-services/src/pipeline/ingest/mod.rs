@@ -1,0 +1,226 @@
+//! The ingest stage: the reference's check order, normalization, passes 1–2 for the fingerprint,
+//! the race-free dedup window, detection-rule association, and one transaction holding the alert,
+//! its `enrich_alert` job and its `alert_ingested` event — so an accepted alert is never lost and
+//! never left without the job that enriches it.
+//!
+//! On SQLite, concurrent ingests share commits through the store's group-commit writer: each
+//! request's transaction is a unit of a shared batch, and the request is answered once the batch is
+//! committed. One fsync then serves many alerts.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use calseta_core::alerts::Severity;
+use calseta_core::extraction;
+use calseta_core::sources::{self, AlertSource, SignatureScheme};
+use calseta_jobs::JobKind;
+use calseta_store::alerts::{self, NewAlert};
+use calseta_store::{Db, Tx, detection_rules};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::ServiceError;
+use crate::pipeline::hooks::IndicatorExtractor;
+use crate::pipeline::kinds;
+use crate::resources::activity::{self, Actor};
+use crate::resources::api_keys::ApiKey;
+
+/// Ingestion settings.
+#[derive(Debug, Clone)]
+pub struct IngestSettings {
+    /// `ALERT_DEDUP_WINDOW_HOURS`; 0 disables dedup.
+    pub dedup_window_hours: u32,
+    /// Webhook secret per source name (`SENTINEL_WEBHOOK_SECRET`, …); absent/empty = not verified.
+    pub webhook_secrets: HashMap<String, String>,
+    /// The `enrich_alert` job kind (its retry policy comes from configuration).
+    pub enrich_job: JobKind,
+}
+
+/// The outcome of an accepted ingest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ingested {
+    /// The new alert, or the original one for a duplicate.
+    pub alert_uuid: Uuid,
+    /// Whether it was a duplicate within the window.
+    pub is_duplicate: bool,
+    /// The original's duplicate count, for duplicates.
+    pub duplicate_count: Option<i32>,
+}
+
+/// Ingestion use cases.
+pub struct IngestService {
+    db: Db,
+    extractor: Arc<dyn IndicatorExtractor>,
+    settings: Arc<IngestSettings>,
+}
+
+/// A validated, normalized alert ready to be written.
+struct PreparedAlert {
+    alert: NewAlert,
+    severity: Severity,
+    rule_ref: Option<String>,
+    actor: Actor,
+    now: DateTime<Utc>,
+}
+
+fn unprocessable(message: impl Into<String>) -> ServiceError {
+    ServiceError::Unprocessable { code: "INVALID_PAYLOAD", message: message.into() }
+}
+
+fn malformed(message: impl Into<String>) -> ServiceError {
+    ServiceError::Malformed { code: "INVALID_JSON", message: message.into() }
+}
+
+/// Deepest JSON nesting accepted (serde_json's own recursion limit).
+const MAX_DEPTH: usize = 128;
+
+impl IngestService {
+    /// A service over `db`.
+    pub fn new(db: Db, extractor: Arc<dyn IndicatorExtractor>, settings: IngestSettings) -> Self {
+        Self { db, extractor, settings: Arc::new(settings) }
+    }
+
+    fn source(&self, name: &str) -> Result<&'static dyn AlertSource, ServiceError> {
+        sources::find(name).ok_or_else(|| ServiceError::Unknown {
+            code: "UNKNOWN_SOURCE",
+            message: format!("Alert source '{name}' is not registered."),
+        })
+    }
+
+    fn check_allowed(key: &ApiKey, source: &str) -> Result<(), ServiceError> {
+        if key.may_ingest_from(source) {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden {
+                code: "SOURCE_NOT_ALLOWED",
+                message: format!("This API key may not ingest from source '{source}'."),
+            })
+        }
+    }
+
+    /// `POST /v1/ingest/{source}`: a raw webhook body with its headers (looked up
+    /// case-insensitively by `header`).
+    pub async fn ingest_webhook(
+        &self,
+        source_name: &str,
+        key: &ApiKey,
+        header: &(dyn Fn(&str) -> Option<String> + Sync),
+        body: &[u8],
+    ) -> Result<Ingested, ServiceError> {
+        let source = self.source(source_name)?;
+        Self::check_allowed(key, source_name)?;
+        let secret = self.settings.webhook_secrets.get(source_name).filter(|s| !s.is_empty());
+        match (source.signature(), secret) {
+            (SignatureScheme::None, _) | (_, None) => {}
+            (scheme, Some(secret)) => {
+                sources::verify_signature(scheme, secret, header, body, calseta_store::now()).map_err(
+                    |e| ServiceError::Unauthenticated {
+                        code: "INVALID_SIGNATURE",
+                        message: e.message().to_string(),
+                    },
+                )?;
+            }
+        }
+        let text = std::str::from_utf8(body).map_err(|_| malformed("Request body is not valid UTF-8."))?;
+        let raw: Value = serde_json::from_str(text).map_err(|e| {
+            if e.to_string().contains("recursion limit") {
+                unprocessable(format!("Payload nesting is deeper than {MAX_DEPTH} levels."))
+            } else {
+                malformed(format!("Request body is not valid JSON: {e}"))
+            }
+        })?;
+        if !raw.is_object() {
+            return Err(unprocessable("Payload must be a JSON object."));
+        }
+        self.accept(source, key, raw, text.to_string()).await
+    }
+
+    /// `POST /v1/alerts`: a payload already parsed from the request (its exact text is kept).
+    pub async fn ingest_payload(
+        &self,
+        source_name: &str,
+        key: &ApiKey,
+        payload_text: &str,
+    ) -> Result<Ingested, ServiceError> {
+        let source = self.source(source_name)?;
+        Self::check_allowed(key, source_name)?;
+        let raw: Value = serde_json::from_str(payload_text)
+            .map_err(|e| ServiceError::invalid("payload", format!("payload is not valid JSON: {e}")))?;
+        if !raw.is_object() {
+            return Err(ServiceError::invalid("payload", "payload must be a JSON object"));
+        }
+        self.accept(source, key, raw, payload_text.to_string()).await
+    }
+
+    async fn accept(
+        &self,
+        source: &dyn AlertSource,
+        key: &ApiKey,
+        raw: Value,
+        raw_text: String,
+    ) -> Result<Ingested, ServiceError> {
+        if !source.validate(&raw) {
+            return Err(unprocessable(format!(
+                "Payload does not match expected structure for source '{}'.",
+                source.name()
+            )));
+        }
+        let now = calseta_store::now();
+        let alert = source.normalize(&raw, now);
+        let found = self.extractor.extract(source, &raw, &alert, false).await?;
+        let fingerprint = extraction::fingerprint(&alert.title, source.name(), &found.indicators);
+        let prepared = PreparedAlert {
+            alert: NewAlert {
+                title: alert.title.clone(),
+                description: alert.description.clone(),
+                severity: alert.severity.as_str().into(),
+                source_name: source.name().into(),
+                occurred_at: alert.occurred_at,
+                fingerprint,
+                raw_payload: raw_text,
+                tags: alert.tags.clone(),
+                detection_rule_id: None,
+            },
+            severity: alert.severity,
+            rule_ref: source.rule_ref(&raw),
+            actor: Actor::api(key),
+            now,
+        };
+        let mut tx = self.db.begin().await?;
+        let ingested = persist(&mut tx, &self.settings, &prepared).await?;
+        tx.commit().await?;
+        Ok(ingested)
+    }
+}
+
+/// Writes one alert (or its duplicate count) inside `tx`.
+async fn persist(
+    tx: &mut Tx,
+    settings: &IngestSettings,
+    prepared: &PreparedAlert,
+) -> Result<Ingested, ServiceError> {
+    let PreparedAlert { alert, severity, rule_ref, actor, now } = prepared;
+    let fingerprint = &alert.fingerprint;
+    alerts::lock_fingerprint(tx, fingerprint).await?;
+    if settings.dedup_window_hours > 0 {
+        let since = *now - chrono::Duration::hours(i64::from(settings.dedup_window_hours));
+        if let Some((id, uuid)) = alerts::find_recent_duplicate(tx, fingerprint, since).await? {
+            let count = alerts::record_duplicate(tx, id, *now).await?;
+            let refs = json!({"fingerprint": fingerprint, "duplicate_count": count, "source_name": alert.source_name, "title": alert.title});
+            activity::record(tx, actor, "alert_deduplicated", Some(id), refs).await?;
+            return Ok(Ingested { alert_uuid: uuid, is_duplicate: true, duplicate_count: Some(count) });
+        }
+    }
+    let detection_rule_id = match rule_ref {
+        Some(rule_ref) => Some(detection_rules::find_or_create_stub(tx, &alert.source_name, rule_ref).await?),
+        None => None,
+    };
+    let new_alert = NewAlert { detection_rule_id, ..alert.clone() };
+    let (alert_id, alert_uuid) = alerts::insert(tx, &new_alert).await?;
+    kinds::enqueue_enrichment(tx, &settings.enrich_job, alert_uuid).await?;
+    let refs = json!({"source_name": alert.source_name, "severity": severity, "title": alert.title});
+    activity::record(tx, actor, "alert_ingested", Some(alert_id), refs).await?;
+    Ok(Ingested { alert_uuid, is_duplicate: false, duplicate_count: None })
+}

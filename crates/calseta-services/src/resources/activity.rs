@@ -1,0 +1,51 @@
+//! Appending to the activity log: who did it, and references sanitized before storage.
+
+use calseta_core::activity::sanitize;
+use calseta_store::Tx;
+use calseta_store::activity::{self, NewActivity};
+use serde_json::Value;
+
+use crate::ServiceError;
+use crate::resources::api_keys::ApiKey;
+
+/// Who performed an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// `api`, `mcp` or `system`.
+    pub actor_type: &'static str,
+    /// The caller's key prefix, for api/mcp actions.
+    pub key_prefix: Option<String>,
+}
+
+impl Actor {
+    /// A REST caller.
+    pub fn api(key: &ApiKey) -> Self {
+        Actor { actor_type: "api", key_prefix: Some(key.key_prefix.clone()) }
+    }
+
+    /// The worker or startup code.
+    pub fn system() -> Self {
+        Actor { actor_type: "system", key_prefix: None }
+    }
+}
+
+/// Appends an event about an alert inside `tx`.
+pub async fn record(
+    tx: &mut Tx,
+    actor: &Actor,
+    event_type: &str,
+    alert_id: Option<i64>,
+    references: Value,
+) -> Result<(), ServiceError> {
+    let event = NewActivity {
+        event_type: event_type.to_string(),
+        actor_type: actor.actor_type.to_string(),
+        actor_key_prefix: actor.key_prefix.clone(),
+        alert_id,
+        workflow_id: None,
+        detection_rule_id: None,
+        references: Some(sanitize(&references)),
+    };
+    activity::append(tx, &event).await?;
+    Ok(())
+}

@@ -1,0 +1,285 @@
+//! Agents (webhook consumers): registration with SSRF-checked endpoints, encrypted auth headers
+//! and Standard Webhooks signing secrets, trigger filters, delivery history and the test call.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use calseta_core::alerts::Severity;
+use calseta_core::sources;
+use calseta_core::targeting;
+use calseta_core::webhooks;
+use calseta_store::Db;
+use calseta_store::agents::{self as repo, AgentFields, AgentRow};
+use rand::RngCore;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::pipeline::dispatch::sender::AgentSender;
+use crate::platform::crypto::EncryptionKey;
+use crate::platform::outbound::OutboundClient;
+use crate::{FieldError, ServiceError};
+
+/// An agent's changes or creation, as the fields present in the request body.
+pub type AgentInput = Map<String, Value>;
+
+/// Agent use cases.
+pub struct AgentService {
+    db: Db,
+    key: EncryptionKey,
+    http: OutboundClient,
+    sender: Arc<AgentSender>,
+    api_base_url: String,
+}
+
+fn not_found() -> ServiceError {
+    ServiceError::NotFound("Agent not found.".into())
+}
+
+fn invalid_url(reason: String) -> ServiceError {
+    ServiceError::Refused {
+        code: "INVALID_ENDPOINT_URL",
+        message: format!("endpoint_url blocked by SSRF protection: {reason}"),
+    }
+}
+
+fn strings(value: &Value, field: &str, errors: &mut Vec<FieldError>) -> Vec<String> {
+    match serde_json::from_value::<Vec<String>>(value.clone()) {
+        Ok(list) => list,
+        Err(_) => {
+            errors.push(FieldError::body(field, format!("{field} must be a list of strings")));
+            Vec::new()
+        }
+    }
+}
+
+impl AgentService {
+    /// A service: secrets encrypted with `key`, endpoints checked with `http`, test calls sent
+    /// by `sender`; `api_base_url` is copied into payloads.
+    pub fn new(
+        db: Db,
+        key: EncryptionKey,
+        http: OutboundClient,
+        sender: Arc<AgentSender>,
+        api_base_url: String,
+    ) -> Self {
+        Self { db, key, http, sender, api_base_url }
+    }
+
+    /// `CALSETA_API_BASE_URL`, copied into payloads.
+    pub fn api_base_url(&self) -> &str {
+        &self.api_base_url
+    }
+
+    /// The outbound client.
+    pub fn http(&self) -> &OutboundClient {
+        &self.http
+    }
+
+    /// Agents, newest first.
+    pub async fn list(&self) -> Result<Vec<AgentRow>, ServiceError> {
+        Ok(repo::list(&self.db, false).await?)
+    }
+
+    /// Active agents whose triggers select the alert, oldest first.
+    pub async fn matching(
+        &self,
+        source_name: &str,
+        severity: &str,
+        tags: &[String],
+    ) -> Result<Vec<AgentRow>, ServiceError> {
+        crate::pipeline::dispatch::matching_agents(&self.db, source_name, severity, tags).await
+    }
+
+    /// One agent.
+    pub async fn get(&self, uuid: Uuid) -> Result<AgentRow, ServiceError> {
+        repo::get(&self.db, uuid).await?.ok_or_else(not_found)
+    }
+
+    /// Applies the fields present in `input` to `fields` (JSON merge patch). Returns a newly
+    /// generated signing secret, to show once.
+    async fn apply(
+        &self,
+        fields: &mut AgentFields,
+        input: &AgentInput,
+        creating: bool,
+    ) -> Result<Option<String>, ServiceError> {
+        let mut errors = Vec::new();
+        let mut generated = None;
+        let mut header_value: Option<Option<String>> = None;
+        for (key, value) in input {
+            let text = value.as_str().map(str::to_string);
+            match key.as_str() {
+                "name" => match text.filter(|t| !t.trim().is_empty() && t.chars().count() <= 255) {
+                    Some(t) => fields.name = t,
+                    None => errors.push(FieldError::body("name", "name must be 1 to 255 characters")),
+                },
+                "description" => fields.description = text,
+                "documentation" => fields.documentation = text,
+                "endpoint_url" => match text {
+                    Some(url) => fields.endpoint_url = url,
+                    None => errors.push(FieldError::body("endpoint_url", "endpoint_url is required")),
+                },
+                "auth_header_name" => fields.auth_header_name = text.filter(|t| !t.trim().is_empty()),
+                "auth_header_value" => header_value = Some(text),
+                "trigger_on_sources" if !value.is_null() => {
+                    let list = strings(value, key, &mut errors);
+                    if let Some(unknown) = list.iter().find(|s| sources::find(s).is_none()) {
+                        errors.push(FieldError::body(key, format!("'{unknown}' is not a registered source")));
+                    }
+                    fields.trigger_on_sources = list;
+                }
+                "trigger_on_severities" if !value.is_null() => {
+                    let list = strings(value, key, &mut errors);
+                    if let Some(unknown) = list.iter().find(|s| Severity::parse(s).is_err()) {
+                        errors.push(FieldError::body(
+                            key,
+                            format!("'{unknown}' is not a severity ({})", Severity::names().join(", ")),
+                        ));
+                    }
+                    fields.trigger_on_severities = list;
+                }
+                "trigger_filter" => {
+                    if !value.is_null() {
+                        let problems = targeting::validate(value);
+                        if !problems.is_empty() {
+                            errors.push(FieldError::body(key, problems.join("; ")));
+                        }
+                    }
+                    fields.trigger_filter = (!value.is_null()).then(|| value.clone());
+                }
+                "timeout_seconds" if !value.is_null() => match value
+                    .as_i64()
+                    .filter(|v| (1..=300).contains(v))
+                {
+                    Some(v) => fields.timeout_seconds = v as i32,
+                    None => errors.push(FieldError::body(key, "timeout_seconds must be between 1 and 300")),
+                },
+                "retry_count" if !value.is_null() => match value.as_i64().filter(|v| (0..=10).contains(v)) {
+                    Some(v) => fields.retry_count = v as i32,
+                    None => errors.push(FieldError::body(key, "retry_count must be between 0 and 10")),
+                },
+                "is_active" if !value.is_null() => {
+                    fields.is_active = value.as_bool().unwrap_or(fields.is_active)
+                }
+                "signing_secret" => match text.as_deref() {
+                    None => fields.signing_secret_encrypted = None,
+                    Some("generate") => {
+                        let mut bytes = [0u8; 32];
+                        rand::rng().fill_bytes(&mut bytes);
+                        let secret = webhooks::secret_from_key(&bytes);
+                        fields.signing_secret_encrypted = Some(self.key.encrypt(secret.as_bytes())?);
+                        generated = Some(secret);
+                    }
+                    Some(secret) => match webhooks::secret_key(secret) {
+                        Ok(_) => fields.signing_secret_encrypted = Some(self.key.encrypt(secret.as_bytes())?),
+                        Err(reason) => {
+                            errors.push(FieldError::body(key, format!("{reason} (or send \"generate\")")))
+                        }
+                    },
+                },
+                _ => {}
+            }
+        }
+        if creating && !input.contains_key("endpoint_url") {
+            errors.push(FieldError::body("endpoint_url", "endpoint_url is required"));
+        }
+        if creating && !input.contains_key("name") {
+            errors.push(FieldError::body("name", "name is required"));
+        }
+        if let Some(value) = header_value {
+            fields.auth_header_value_encrypted = match value {
+                Some(v) => Some(self.key.encrypt(v.as_bytes())?),
+                None => None,
+            };
+        }
+        if fields.auth_header_name.is_some() != fields.auth_header_value_encrypted.is_some() {
+            errors.push(FieldError::body(
+                "auth_header_name",
+                "auth_header_name and auth_header_value go together",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+        self.http.check_destination(&fields.endpoint_url, false).await.map_err(invalid_url)?;
+        Ok(generated)
+    }
+
+    /// Registers an agent; returns it and a generated signing secret (shown once).
+    pub async fn create(&self, input: AgentInput) -> Result<(AgentRow, Option<String>), ServiceError> {
+        let mut fields = AgentFields {
+            name: String::new(),
+            description: None,
+            endpoint_url: String::new(),
+            auth_header_name: None,
+            auth_header_value_encrypted: None,
+            signing_secret_encrypted: None,
+            trigger_on_sources: Vec::new(),
+            trigger_on_severities: Vec::new(),
+            trigger_filter: None,
+            timeout_seconds: 30,
+            retry_count: 3,
+            is_active: true,
+            documentation: None,
+        };
+        let generated = self.apply(&mut fields, &input, true).await?;
+        Ok((repo::insert(&self.db, &fields).await?, generated))
+    }
+
+    /// Changes an agent.
+    pub async fn patch(
+        &self,
+        uuid: Uuid,
+        input: AgentInput,
+    ) -> Result<(AgentRow, Option<String>), ServiceError> {
+        let current = self.get(uuid).await?;
+        let id = current.id;
+        let mut fields = AgentFields::from(current);
+        let generated = self.apply(&mut fields, &input, false).await?;
+        Ok((repo::update(&self.db, id, &fields).await?, generated))
+    }
+
+    /// Deletes an agent (and its delivery history).
+    pub async fn delete(&self, uuid: Uuid) -> Result<(), ServiceError> {
+        if repo::delete(&self.db, uuid).await? { Ok(()) } else { Err(not_found()) }
+    }
+
+    /// Delivery attempts, newest first.
+    pub async fn runs(
+        &self,
+        uuid: Uuid,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<repo::AgentRunRow>, i64), ServiceError> {
+        let agent = self.get(uuid).await?;
+        Ok(repo::runs(&self.db, agent.id, limit, offset).await?)
+    }
+
+    /// Sends a synthetic payload now (one attempt, signed like real deliveries).
+    pub async fn test(&self, uuid: Uuid) -> Result<Value, ServiceError> {
+        let agent = self.get(uuid).await?;
+        let now = calseta_store::now();
+        let payload = json!({
+            "event": "alert.test", "test": true,
+            "alert": {"uuid": Uuid::nil(), "title": "Calseta — Test Webhook", "severity": "Low", "status": "Open",
+                      "source_name": agent.name, "occurred_at": now, "ingested_at": now, "is_enriched": false, "tags": ["test"],
+                      "_metadata": {"generated_at": now, "alert_source": agent.name, "indicator_count": 0,
+                                    "enrichment": {"succeeded": [], "failed": [], "skipped": [], "enriched_at": null},
+                                    "detection_rule_matched": false, "context_documents_applied": 0}},
+            "indicators": [], "detection_rule": null, "past_alerts": [], "context_documents": [], "workflows": [],
+            "calseta_api_base_url": self.api_base_url,
+        });
+        let started = Instant::now();
+        let outcome = self.sender.send(&agent, &format!("msg_{}", Uuid::now_v7().simple()), &payload).await;
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        Ok(match outcome {
+            Ok(sent) => {
+                json!({"delivered": sent.success(), "status_code": sent.status, "duration_ms": duration_ms,
+                               "error": (!sent.success()).then(|| format!("HTTP {}", sent.status.unwrap_or(0)))})
+            }
+            Err(failure) => {
+                json!({"delivered": false, "status_code": null, "duration_ms": duration_ms, "error": failure.message()})
+            }
+        })
+    }
+}

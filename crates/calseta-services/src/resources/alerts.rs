@@ -1,0 +1,391 @@
+//! Alert use cases: list, detail, analyst changes (status lifecycle, severity, tags, close
+//! classification and notes, malice override), delete, findings, indicators, activity, the
+//! relationship graph and re-enrichment.
+
+use calseta_core::alerts::{AlertStatus, CloseClassification, Lifecycle, Malice, Severity};
+use calseta_core::indicators::{self as indicator_values, IndicatorType};
+use calseta_core::pagination::PageRequest;
+use calseta_jobs::JobKind;
+use calseta_store::Db;
+use calseta_store::activity::{self as activity_log, ActivityRow};
+use calseta_store::alerts::{self as repo, AlertFilter, AlertRow, AlertState, AlertSummaryRow};
+use calseta_store::detection_rules;
+use calseta_store::indicators::{self, IndicatorRow, SiblingRow};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::pipeline::kinds;
+use crate::resources::activity::{self, Actor};
+use crate::views::alert_detail::{self, AlertDetail};
+use crate::{FieldError, ServiceError};
+
+/// Analyst changes (unvalidated). `Some(None)` clears a nullable field.
+#[derive(Debug, Clone, Default)]
+pub struct AlertPatch {
+    pub status: Option<String>,
+    pub severity: Option<String>,
+    pub close_classification: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub malice_override: Option<String>,
+    pub reset_malice_override: bool,
+    pub close_notes: Option<Option<String>>,
+}
+
+/// A finding to post (unvalidated).
+#[derive(Debug, Clone)]
+pub struct FindingInput {
+    pub agent_name: String,
+    pub summary: String,
+    pub confidence: Option<String>,
+    pub recommended_action: Option<String>,
+    pub evidence: Option<Value>,
+}
+
+/// Alert use cases.
+pub struct AlertService {
+    db: Db,
+    enrich_job: JobKind,
+}
+
+fn not_found() -> ServiceError {
+    ServiceError::NotFound("Alert not found.".into())
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() > max {
+        format!("{}...", text.chars().take(max).collect::<String>())
+    } else {
+        text.to_string()
+    }
+}
+
+impl AlertService {
+    /// A service over `db`; `enrich_job` is the kind re-enrichment enqueues.
+    pub fn new(db: Db, enrich_job: JobKind) -> Self {
+        Self { db, enrich_job }
+    }
+
+    async fn row(&self, uuid: Uuid) -> Result<AlertRow, ServiceError> {
+        repo::get(&self.db, uuid).await?.ok_or_else(not_found)
+    }
+
+    /// A page of alerts.
+    pub async fn list(
+        &self,
+        filter: &AlertFilter,
+        page: PageRequest,
+    ) -> Result<(Vec<AlertSummaryRow>, i64), ServiceError> {
+        Ok(repo::list(&self.db, filter, page).await?)
+    }
+
+    /// The internal id of a detection rule, for the `detection_rule_uuid` filter.
+    pub async fn detection_rule_id(&self, uuid: Uuid) -> Result<Option<i64>, ServiceError> {
+        Ok(detection_rules::id_by_uuid(&self.db, uuid).await?)
+    }
+
+    /// One alert with its indicators and detection rule.
+    pub async fn detail(&self, uuid: Uuid) -> Result<AlertDetail, ServiceError> {
+        alert_detail::load(&self.db, uuid).await
+    }
+
+    /// Applies analyst changes, writing an activity event for each value that changed.
+    pub async fn patch(
+        &self,
+        uuid: Uuid,
+        patch: AlertPatch,
+        actor: &Actor,
+    ) -> Result<AlertDetail, ServiceError> {
+        let mut errors = Vec::new();
+        let status = patch.status.as_deref().map(AlertStatus::parse).transpose().unwrap_or_else(|e| {
+            errors.push(FieldError::body("status", e.to_string()));
+            None
+        });
+        let severity = patch.severity.as_deref().map(Severity::parse).transpose().unwrap_or_else(|e| {
+            errors.push(FieldError::body("severity", e.to_string()));
+            None
+        });
+        let classification = match &patch.close_classification {
+            Some(Some(c)) => match CloseClassification::parse(c) {
+                Ok(c) => Some(Some(c)),
+                Err(e) => {
+                    errors.push(FieldError::body("close_classification", e.to_string()));
+                    None
+                }
+            },
+            Some(None) => Some(None),
+            None => None,
+        };
+        let malice_override =
+            patch.malice_override.as_deref().map(Malice::parse).transpose().unwrap_or_else(|e| {
+                errors.push(FieldError::body("malice_override", e.to_string()));
+                None
+            });
+        if status == Some(AlertStatus::Closed) && !matches!(classification, Some(Some(_))) {
+            errors.push(FieldError::body(
+                "close_classification",
+                "close_classification is required when setting status to Closed.",
+            ));
+        }
+        if let Some(tags) = &patch.tags
+            && tags.iter().any(|t| t.trim().is_empty() || t.chars().count() > 255)
+        {
+            errors.push(FieldError::body("tags", "tags must be 1 to 255 characters"));
+        }
+        if let Some(Some(notes)) = &patch.close_notes
+            && notes.chars().count() > 50_000
+        {
+            errors.push(FieldError::body("close_notes", "close_notes is at most 50000 characters"));
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+
+        let mut tx = self.db.begin().await?;
+        let before = repo::get_in(&mut tx, uuid).await?.ok_or_else(not_found)?;
+        let now = calseta_store::now();
+        let old_status = AlertStatus::parse(&before.status).unwrap_or(AlertStatus::Open);
+        let lifecycle = Lifecycle {
+            status: old_status,
+            acknowledged_at: before.acknowledged_at,
+            triaged_at: before.triaged_at,
+            closed_at: before.closed_at,
+        };
+        let after = match status {
+            Some(next) if next != old_status => lifecycle.transition(next, now),
+            _ => lifecycle,
+        };
+        let mut state = AlertState {
+            status: after.status.as_str().into(),
+            severity: severity.map(|s| s.as_str().to_string()).unwrap_or_else(|| before.severity.clone()),
+            close_classification: match classification {
+                Some(c) => c.map(|c| c.as_str().to_string()),
+                None => before.close_classification.clone(),
+            },
+            acknowledged_at: after.acknowledged_at,
+            triaged_at: after.triaged_at,
+            closed_at: after.closed_at,
+            tags: patch
+                .tags
+                .clone()
+                .map(|t| t.into_iter().map(|s| s.trim().to_string()).collect())
+                .unwrap_or_else(|| before.tags.0.clone()),
+            malice_override: before.malice_override.clone(),
+            malice_override_source: before.malice_override_source.clone(),
+            malice_override_at: before.malice_override_at,
+            close_notes: match &patch.close_notes {
+                Some(notes) => notes.clone(),
+                None => before.close_notes.clone(),
+            },
+        };
+        let linked = indicators::for_alert(&self.db, before.id).await?;
+        let computed = Malice::worst(linked.iter().map(|i| i.malice.as_str()));
+        let effective =
+            |over: &Option<String>| over.as_deref().and_then(|m| Malice::parse(m).ok()).unwrap_or(computed);
+        let malice_before = effective(&before.malice_override);
+        let mut malice_event = None;
+        if patch.reset_malice_override {
+            if before.malice_override.is_some() {
+                state.malice_override = None;
+                state.malice_override_source = None;
+                state.malice_override_at = None;
+                malice_event = Some("reset");
+            }
+        } else if let Some(m) = malice_override {
+            state.malice_override = Some(m.as_str().into());
+            state.malice_override_source = Some("analyst".into());
+            state.malice_override_at = Some(now);
+            if before.malice_override.as_deref() != Some(m.as_str()) {
+                malice_event = Some("analyst");
+            }
+        }
+        let updated = repo::update_state(&mut tx, before.id, &state).await?;
+
+        if updated.status != before.status {
+            if updated.status == AlertStatus::Closed.as_str() {
+                let refs = json!({"from_status": before.status, "close_classification": updated.close_classification});
+                activity::record(&mut tx, actor, "alert_closed", Some(before.id), refs).await?;
+            } else {
+                let refs = json!({"from_status": before.status, "to_status": updated.status});
+                activity::record(&mut tx, actor, "alert_status_updated", Some(before.id), refs).await?;
+            }
+        }
+        if updated.severity != before.severity {
+            let refs = json!({"from_severity": before.severity, "to_severity": updated.severity});
+            activity::record(&mut tx, actor, "alert_severity_updated", Some(before.id), refs).await?;
+        }
+        if let Some(source) = malice_event {
+            let refs = json!({"from_malice": malice_before, "to_malice": effective(&updated.malice_override), "malice_source": source});
+            activity::record(&mut tx, actor, "alert_malice_updated", Some(before.id), refs).await?;
+        }
+        tx.commit().await?;
+        Ok(AlertDetail { alert: updated, indicators: linked, detection_rule: None })
+    }
+
+    /// Deletes an alert.
+    pub async fn delete(&self, uuid: Uuid) -> Result<(), ServiceError> {
+        if repo::delete(&self.db, uuid).await? { Ok(()) } else { Err(not_found()) }
+    }
+
+    /// Posts a finding; returns it.
+    pub async fn add_finding(
+        &self,
+        uuid: Uuid,
+        input: FindingInput,
+        actor: &Actor,
+    ) -> Result<Value, ServiceError> {
+        let mut errors = Vec::new();
+        let agent_name = input.agent_name.trim().to_string();
+        if agent_name.is_empty() || agent_name.chars().count() > 255 {
+            errors.push(FieldError::body("agent_name", "agent_name must be 1 to 255 characters"));
+        }
+        if input.summary.trim().is_empty() || input.summary.chars().count() > 50_000 {
+            errors.push(FieldError::body("summary", "summary must be 1 to 50000 characters"));
+        }
+        if let Some(c) = &input.confidence
+            && !["low", "medium", "high"].contains(&c.as_str())
+        {
+            errors.push(FieldError::body("confidence", "confidence must be low, medium or high"));
+        }
+        match &input.evidence {
+            Some(e) if !e.is_object() => {
+                errors.push(FieldError::body("evidence", "evidence must be an object"))
+            }
+            Some(e) if e.to_string().len() > 64 * 1024 => {
+                errors.push(FieldError::body("evidence", "evidence is at most 64 KB"))
+            }
+            _ => {}
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+        let mut tx = self.db.begin().await?;
+        let alert = repo::get_in(&mut tx, uuid).await?.ok_or_else(not_found)?;
+        let finding = json!({
+            "id": Uuid::new_v4().to_string(),
+            "agent_name": agent_name,
+            "summary": input.summary,
+            "confidence": input.confidence,
+            "recommended_action": input.recommended_action,
+            "evidence": input.evidence,
+            "posted_at": calseta_store::now(),
+        });
+        let mut findings = findings_of(&alert);
+        findings.push(finding.clone());
+        repo::set_findings(&mut tx, alert.id, &Value::Array(findings)).await?;
+        let refs = json!({
+            "finding_id": finding["id"], "agent_name": finding["agent_name"],
+            "summary": truncate(&input.summary, 120), "confidence": finding["confidence"],
+        });
+        activity::record(&mut tx, actor, "alert_finding_added", Some(alert.id), refs).await?;
+        tx.commit().await?;
+        Ok(finding)
+    }
+
+    /// Findings, oldest first.
+    pub async fn findings(&self, uuid: Uuid) -> Result<Vec<Value>, ServiceError> {
+        let mut items = findings_of(&self.row(uuid).await?);
+        items.sort_by(|a, b| {
+            a["posted_at"].as_str().unwrap_or_default().cmp(b["posted_at"].as_str().unwrap_or_default())
+        });
+        Ok(items)
+    }
+
+    /// The alert's indicators.
+    pub async fn indicators(&self, uuid: Uuid) -> Result<Vec<IndicatorRow>, ServiceError> {
+        let alert = self.row(uuid).await?;
+        Ok(indicators::for_alert(&self.db, alert.id).await?)
+    }
+
+    /// Adds indicators by hand (normalized like extracted ones); optionally re-enriches.
+    pub async fn add_indicators(
+        &self,
+        uuid: Uuid,
+        items: &[(String, String)],
+        enrich: bool,
+        actor: &Actor,
+    ) -> Result<Vec<IndicatorRow>, ServiceError> {
+        let mut errors = Vec::new();
+        if items.is_empty() || items.len() > 100 {
+            errors.push(FieldError::body("indicators", "between 1 and 100 indicators"));
+        }
+        let mut normalized: Vec<(IndicatorType, String)> = Vec::new();
+        for (i, (kind, value)) in items.iter().enumerate() {
+            let loc =
+                |field: &str| vec!["body".to_string(), "indicators".into(), i.to_string(), field.to_string()];
+            match IndicatorType::parse(kind) {
+                Err(e) => errors.push(FieldError {
+                    loc: loc("type"),
+                    msg: e.to_string(),
+                    kind: "value_error".into(),
+                }),
+                Ok(kind) => match indicator_values::normalize(kind, value) {
+                    Ok(v) => {
+                        if !normalized.contains(&(kind, v.clone())) {
+                            normalized.push((kind, v));
+                        }
+                    }
+                    Err(reason) => {
+                        errors.push(FieldError { loc: loc("value"), msg: reason, kind: "value_error".into() })
+                    }
+                },
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+        let mut tx = self.db.begin().await?;
+        let alert = repo::get_in(&mut tx, uuid).await?.ok_or_else(not_found)?;
+        let mut rows = Vec::new();
+        for (kind, value) in &normalized {
+            rows.push(indicators::upsert_and_link(&mut tx, alert.id, kind.as_str(), value).await?);
+        }
+        if enrich {
+            kinds::enqueue_enrichment(&mut tx, &self.enrich_job, alert.uuid).await?;
+        }
+        let listed: Vec<Value> = normalized.iter().map(|(k, v)| json!({"type": k, "value": v})).collect();
+        let refs = json!({"indicator_count": rows.len(), "indicators": listed, "enrich_requested": enrich});
+        activity::record(&mut tx, actor, "alert_indicators_added", Some(alert.id), refs).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// A page of the alert's activity, newest first.
+    pub async fn activity(
+        &self,
+        uuid: Uuid,
+        page: PageRequest,
+    ) -> Result<(Vec<ActivityRow>, i64), ServiceError> {
+        let alert = self.row(uuid).await?;
+        Ok(activity_log::for_alert(&self.db, alert.id, page).await?)
+    }
+
+    /// The alert, its indicators, and for each the other alerts sharing it.
+    pub async fn graph(
+        &self,
+        uuid: Uuid,
+        sibling_limit: i64,
+    ) -> Result<(AlertRow, Vec<IndicatorRow>, Vec<(i64, i64)>, Vec<SiblingRow>), ServiceError> {
+        let alert = self.row(uuid).await?;
+        let linked = indicators::for_alert(&self.db, alert.id).await?;
+        let ids: Vec<i64> = linked.iter().map(|i| i.id).collect();
+        let (counts, siblings) = indicators::siblings(&self.db, alert.id, &ids, sibling_limit).await?;
+        Ok((alert, linked, counts, siblings))
+    }
+
+    /// Queues a new extraction and enrichment run.
+    pub async fn re_enrich(&self, uuid: Uuid) -> Result<(), ServiceError> {
+        let mut tx = self.db.begin().await?;
+        let alert = repo::get_in(&mut tx, uuid).await?.ok_or_else(not_found)?;
+        kinds::enqueue_enrichment(&mut tx, &self.enrich_job, alert.uuid).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// The alert's findings list (empty when none were posted).
+fn findings_of(alert: &AlertRow) -> Vec<Value> {
+    match alert.agent_findings.as_ref().map(|j| &j.0) {
+        Some(Value::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    }
+}

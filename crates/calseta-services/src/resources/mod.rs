@@ -1,0 +1,18 @@
+//! The resources agents and analysts read and change, shared by REST and MCP: alerts and their
+//! indicators, agents, sources, enrichment providers and field extractions, indicator mappings,
+//! detection rules, context documents, API keys (with the bootstrap key), jobs, and the append-only
+//! activity log every change writes to.
+
+pub mod activity;
+pub mod agents;
+pub mod alerts;
+pub mod api_keys;
+pub mod bootstrap;
+pub mod context_documents;
+pub mod detection_rules;
+pub mod field_extractions;
+pub mod indicators;
+pub mod jobs;
+pub mod mappings;
+pub mod providers;
+pub mod sources;

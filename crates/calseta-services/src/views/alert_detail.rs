@@ -1,0 +1,125 @@
+//! The alert detail read model — the alert, its indicators and its detection rule — and the
+//! summaries of enrichment results that the API, MCP and agent payloads show.
+
+use calseta_core::alerts::Malice;
+use calseta_store::Db;
+use calseta_store::alerts::{self as repo, AlertRow};
+use calseta_store::detection_rules::{self, DetectionRuleRow};
+use calseta_store::indicators::{self, IndicatorRow};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::ServiceError;
+
+/// An alert with what its detail view shows.
+#[derive(Debug, Clone)]
+pub struct AlertDetail {
+    pub alert: AlertRow,
+    pub indicators: Vec<IndicatorRow>,
+    pub detection_rule: Option<DetectionRuleRow>,
+}
+
+impl AlertDetail {
+    /// The override, else the worst indicator verdict, else Pending.
+    pub fn malice(&self) -> Malice {
+        if let Some(m) = self.alert.malice_override.as_deref().and_then(|m| Malice::parse(m).ok()) {
+            return m;
+        }
+        Malice::worst(self.indicators.iter().map(|i| i.malice.as_str()))
+    }
+}
+
+/// One alert with its indicators and detection rule.
+pub async fn load(db: &Db, uuid: Uuid) -> Result<AlertDetail, ServiceError> {
+    let alert =
+        repo::get(db, uuid).await?.ok_or_else(|| ServiceError::NotFound("Alert not found.".into()))?;
+    let indicators = indicators::for_alert(db, alert.id).await?;
+    of(db, alert, indicators).await
+}
+
+/// The detail of an alert whose row and indicators the caller already read.
+pub async fn of(
+    db: &Db,
+    alert: AlertRow,
+    indicators: Vec<IndicatorRow>,
+) -> Result<AlertDetail, ServiceError> {
+    let detection_rule = match alert.detection_rule_id {
+        Some(id) => detection_rules::get_by_id(db, id).await?,
+        None => None,
+    };
+    Ok(AlertDetail { alert, indicators, detection_rule })
+}
+
+/// An alert's node in the relationship graph.
+pub fn graph_alert_node(
+    uuid: Uuid,
+    title: &str,
+    severity: &str,
+    status: &str,
+    source: &str,
+    occurred_at: chrono::DateTime<chrono::Utc>,
+    tags: &[String],
+) -> Value {
+    json!({"uuid": uuid, "title": title, "severity": severity, "status": status, "source_name": source, "occurred_at": occurred_at, "tags": tags})
+}
+
+/// `enrichment_results` without each provider's `raw` response.
+pub fn strip_raw(results: Option<&Value>) -> Value {
+    match results {
+        Some(Value::Object(map)) => Value::Object(
+            map.iter()
+                .map(|(provider, entry)| {
+                    let mut entry = entry.clone();
+                    if let Value::Object(fields) = &mut entry {
+                        fields.remove("raw");
+                    }
+                    (provider.clone(), entry)
+                })
+                .collect(),
+        ),
+        Some(other) => other.clone(),
+        None => Value::Null,
+    }
+}
+
+/// Providers that succeeded, failed and were skipped across the indicators (sorted).
+pub fn enrichment_outcomes(indicators: &[IndicatorRow]) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let mut succeeded = std::collections::BTreeSet::new();
+    let mut failed = std::collections::BTreeSet::new();
+    let mut skipped = std::collections::BTreeSet::new();
+    for indicator in indicators {
+        if let Some(Value::Object(results)) = indicator.enrichment_results.as_ref().map(|j| &j.0) {
+            for (provider, entry) in results {
+                if entry["status"] == "skipped" {
+                    skipped.insert(provider.clone());
+                } else if entry["success"] == true {
+                    succeeded.insert(provider.clone());
+                } else {
+                    failed.insert(provider.clone());
+                }
+            }
+        }
+    }
+    (succeeded.into_iter().collect(), failed.into_iter().collect(), skipped.into_iter().collect())
+}
+
+/// The graph's one-word summary of each provider's result.
+pub fn enrichment_summary(indicator: &IndicatorRow) -> Value {
+    let Some(Value::Object(results)) = indicator.enrichment_results.as_ref().map(|j| &j.0) else {
+        return json!({});
+    };
+    let summary: serde_json::Map<String, Value> = results
+        .iter()
+        .map(|(provider, entry)| {
+            let extracted = &entry["extracted"];
+            let word = ["verdict", "malice", "risk_score"]
+                .iter()
+                .find_map(|k| calseta_core::paths::scalar_text(&extracted[*k]))
+                .unwrap_or_else(
+                    || if entry["success"] == true { "enriched".into() } else { "failed".into() },
+                );
+            (provider.clone(), Value::from(word))
+        })
+        .collect();
+    Value::Object(summary)
+}

@@ -1,0 +1,8 @@
+//! Read models shared by REST, MCP and dispatch: the alert detail with its enrichment summaries,
+//! the `alert.enriched` payload, and the JSON views of documents, agents and sources, and health.
+
+pub mod agents;
+pub mod alert_detail;
+pub mod documents;
+pub mod health;
+pub mod payload;

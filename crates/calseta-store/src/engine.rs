@@ -1,0 +1,10 @@
+//! The database engines a `Db` can talk to (shared by the handle and the migrations).
+
+/// Which database engine a [`crate::Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Embedded SQLite file: zero setup, one machine.
+    Sqlite,
+    /// PostgreSQL: any number of API and worker processes.
+    Postgres,
+}
