@@ -166,7 +166,7 @@ impl From<JobError> for ServiceError {
                 ServiceError::Conflict { code: "JOB_NOT_DEAD", message: e.to_string() }
             }
             JobError::Payload(e) => ServiceError::Config(format!("job payload: {e}")),
-            JobError::Store(e) => ServiceError::Store(e),
+            JobError::Store(e) => e.into(),
         }
     }
 }

@@ -1,9 +1,10 @@
 //! Calseta use cases, shared by the REST API, MCP and the worker.
 //!
-//! Owns the application logic above storage and the job runtime, in four parts that depend one
-//! way: [`platform`] (outbound HTTP, crypto, caches, child processes — no domain), [`pipeline`]
-//! (the alert's journey: ingest, extract, enrich, context, dispatch — stages that hand off through
-//! job kinds and hooks), [`views`] (read models) and [`resources`] (CRUD shared by REST and MCP).
+//! Owns the application logic above storage and the job runtime, in four parts: [`platform`]
+//! (outbound HTTP, crypto, caches, child processes — no domain), [`pipeline`] (the alert's
+//! journey: ingest, extract, enrich, context, dispatch — stages that never import each other and
+//! hand off through job kinds and hooks), [`views`] (read models) and [`resources`] (CRUD shared by
+//! REST and MCP). No two modules import each other in a circle (`tests/it/layout.rs`).
 //! [`Services`] is the composition root: it builds every service once per process and wires the
 //! stages and the job registry, so `serve`, `worker` and every other entry point share one wiring.
 
@@ -45,7 +46,7 @@ use views::payload::PayloadBuilder;
 
 /// What the composition root needs from configuration.
 pub struct ServiceSettings {
-    /// Ingestion (dedup window, webhook secrets, the configured `enrich_alert` kind).
+    /// Ingestion (dedup window, webhook secrets).
     pub ingest: IngestSettings,
     /// The key for secrets at rest.
     pub key: EncryptionKey,
@@ -116,7 +117,12 @@ impl Services {
         Ok(Services {
             keys: Arc::new(ApiKeyService::new(db.clone())),
             mappings: Arc::new(MappingService::new(db.clone(), mapping_rules.clone())),
-            ingest: Arc::new(IngestService::new(db.clone(), mapping_rules.clone(), ingest)),
+            ingest: Arc::new(IngestService::new(
+                db.clone(),
+                mapping_rules.clone(),
+                ingest,
+                kinds.enrich_alert,
+            )),
             mapping_rules,
             alerts: Arc::new(AlertService::new(db.clone(), kinds.enrich_alert)),
             indicators: Arc::new(IndicatorService::new(db.clone())),

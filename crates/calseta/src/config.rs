@@ -308,7 +308,6 @@ impl Config {
                 ingest: calseta_services::pipeline::ingest::IngestSettings {
                     dedup_window_hours: self.alert_dedup_window_hours,
                     webhook_secrets: self.webhook_secrets.clone(),
-                    enrich_job: kinds.enrich_alert,
                 },
                 key,
                 enrichment: calseta_services::pipeline::enrich::EnrichmentSettings {

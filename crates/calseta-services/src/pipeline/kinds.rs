@@ -36,12 +36,6 @@ impl PipelineKinds {
     }
 }
 
-impl Default for PipelineKinds {
-    fn default() -> Self {
-        Self { enrich_alert: ENRICH_ALERT, deliver_webhook: DELIVER_WEBHOOK }
-    }
-}
-
 /// Extraction and enrichment of one alert (handled by `enrich`).
 pub const ENRICH_ALERT: JobKind = JobKind {
     name: "enrich_alert",

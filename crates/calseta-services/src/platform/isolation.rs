@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// How much of a child's stderr is kept for the failure message.
+const MAX_STDERR_BYTES: u64 = 64 * 1024;
+
 /// Bounds on one child run.
 #[derive(Debug, Clone, Copy)]
 pub struct ChildLimits {
@@ -68,34 +71,52 @@ pub async fn run_isolated(
         });
     };
     let input = input.to_vec();
-    // Fed from its own task: a child that stops reading must not block the parent's reads.
+    // Fed and drained from their own tasks: a child that stops reading its input, or writes much
+    // on stderr, must not block the parent's read of its output.
     let feed = tokio::spawn(async move {
         let _ = stdin.write_all(&input).await;
     });
+    let drain = tokio::spawn(async move {
+        let mut errors = Vec::new();
+        let _ = (&mut stderr).take(MAX_STDERR_BYTES).read_to_end(&mut errors).await;
+        // Whatever it writes past the bound is discarded so that it never blocks on a full pipe.
+        let _ = tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await;
+        String::from_utf8_lossy(&errors).into_owned()
+    });
     let run = async {
         let mut output = Vec::new();
-        let mut errors = String::new();
-        let read_out = async {
-            let mut chunk = [0u8; 64 * 1024];
-            loop {
-                let n = stdout.read(&mut chunk).await?;
-                if n == 0 || output.len() + n > limits.max_output_bytes {
-                    return Ok::<bool, std::io::Error>(n == 0);
-                }
-                output.extend_from_slice(&chunk[..n]);
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            let n = stdout.read(&mut chunk).await.map_err(|e| ChildFailure::Failed(e.to_string()))?;
+            if n == 0 {
+                break;
             }
-        };
-        let (complete, _) = tokio::join!(read_out, stderr.read_to_string(&mut errors));
-        let status = child.wait().await;
-        (complete, status, output, errors)
+            if output.len() + n > limits.max_output_bytes {
+                // Stop at once; the child is killed when it is dropped below.
+                return Err(ChildFailure::OutputTooLarge(limits.max_output_bytes));
+            }
+            output.extend_from_slice(&chunk[..n]);
+        }
+        let status = child.wait().await.map_err(|e| ChildFailure::Failed(e.to_string()))?;
+        Ok((status, output))
     };
     let outcome = tokio::time::timeout(limits.timeout, run).await;
     feed.abort();
     match outcome {
-        Err(_) => Err(ChildFailure::TimedOut(limits.timeout)),
-        Ok((Ok(false), _, _, _)) => Err(ChildFailure::OutputTooLarge(limits.max_output_bytes)),
-        Ok((_, Ok(status), output, _)) if status.success() => Ok(output),
-        Ok((_, _, _, errors)) => {
+        Err(_) => {
+            drain.abort();
+            Err(ChildFailure::TimedOut(limits.timeout))
+        }
+        Ok(Err(failure)) => {
+            drain.abort();
+            Err(failure)
+        }
+        Ok(Ok((status, output))) if status.success() => {
+            drain.abort();
+            Ok(output)
+        }
+        Ok(Ok(_)) => {
+            let errors = drain.await.unwrap_or_default();
             let reason = errors.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("the child stopped");
             Err(ChildFailure::Failed(reason.trim().chars().take(300).collect()))
         }
@@ -118,6 +139,11 @@ mod tests {
         assert_eq!(failed, Err(ChildFailure::Failed("last words".into())));
         let big = run_isolated(sh, &["-c", "head -c 4096 /dev/zero"], b"", LIMITS).await;
         assert_eq!(big, Err(ChildFailure::OutputTooLarge(1024)));
+        // A child that never stops writing is stopped at the bound, not at the wall-clock limit.
+        let endless = run_isolated(sh, &["-c", "yes"], b"", LIMITS).await;
+        assert_eq!(endless, Err(ChildFailure::OutputTooLarge(1024)));
+        let noisy = run_isolated(sh, &["-c", "head -c 1000000 /dev/zero >&2; echo done"], b"", LIMITS).await;
+        assert_eq!(noisy, Ok(b"done\n".to_vec()), "a child writing much on stderr is not blocked");
         let missing = run_isolated(Path::new("/nonexistent/calseta"), &[], b"", LIMITS).await;
         assert!(matches!(missing, Err(ChildFailure::Spawn { .. })), "{missing:?}");
     }

@@ -1,4 +1,4 @@
-//! The one outbound HTTP client (provider calls now; agent webhooks and workflow HTTP later).
+//! The one outbound HTTP client: provider calls, agent webhooks (and workflow HTTP later).
 //!
 //! SSRF-safe by construction: only http/https; every hostname is resolved by our resolver, which
 //! drops private, loopback, link-local, CGNAT, multicast and metadata addresses and fails closed on

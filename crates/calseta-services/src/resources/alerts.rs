@@ -22,22 +22,34 @@ use crate::{FieldError, ServiceError};
 /// Analyst changes (unvalidated). `Some(None)` clears a nullable field.
 #[derive(Debug, Clone, Default)]
 pub struct AlertPatch {
+    /// New status.
     pub status: Option<String>,
+    /// New severity.
     pub severity: Option<String>,
+    /// New close classification (`Some(None)` clears it).
     pub close_classification: Option<Option<String>>,
+    /// New tags.
     pub tags: Option<Vec<String>>,
+    /// The analyst's verdict.
     pub malice_override: Option<String>,
+    /// Drop the analyst's verdict.
     pub reset_malice_override: bool,
+    /// New close notes (`Some(None)` clears them).
     pub close_notes: Option<Option<String>>,
 }
 
 /// A finding to post (unvalidated).
 #[derive(Debug, Clone)]
 pub struct FindingInput {
+    /// Who posts it.
     pub agent_name: String,
+    /// What was found.
     pub summary: String,
+    /// `low`, `medium` or `high`.
     pub confidence: Option<String>,
+    /// What the agent recommends.
     pub recommended_action: Option<String>,
+    /// Supporting data (an object, at most 64 KB).
     pub evidence: Option<Value>,
 }
 

@@ -33,11 +33,17 @@ pub struct MappingService {
 /// A new mapping (unvalidated).
 #[derive(Debug, Clone)]
 pub struct MappingInput {
+    /// Only this source (`None`: every source).
     pub source_name: Option<String>,
+    /// Normalized field name or raw-payload path.
     pub field_path: String,
+    /// The type of what is found there.
     pub indicator_type: String,
+    /// `normalized` or `raw_payload`.
     pub extraction_target: String,
+    /// Whether extraction uses it.
     pub is_active: bool,
+    /// Notes.
     pub description: Option<String>,
 }
 

@@ -50,18 +50,31 @@ struct SeedProvider {
 /// A provider to create (unvalidated).
 #[derive(Debug, Clone, Default)]
 pub struct ProviderInput {
+    /// Unique name.
     pub provider_name: String,
+    /// Name shown to people.
     pub display_name: String,
+    /// Notes.
     pub description: Option<String>,
+    /// Indicator types it looks up.
     pub supported_indicator_types: Vec<String>,
+    /// Its HTTP steps.
     pub http_config: Value,
+    /// `api_key`, `no_auth`, …
     pub auth_type: Option<String>,
+    /// Credentials (stored encrypted).
     pub auth_config: Option<Value>,
+    /// Cache lifetime.
     pub default_cache_ttl_seconds: Option<i32>,
+    /// Cache lifetime per indicator type.
     pub cache_ttl_by_type: Option<Value>,
+    /// How answers become verdicts.
     pub malice_rules: Option<Value>,
+    /// Calls allowed per minute.
     pub rate_limit_per_minute: Option<i32>,
+    /// Calls at once per process.
     pub max_concurrency: Option<i32>,
+    /// Whether private addresses may be called.
     pub allow_private_network: Option<bool>,
 }
 
@@ -142,8 +155,8 @@ impl ProviderService {
         &self.engine
     }
 
-    /// Seeds the seven builtins (refreshing their HTTP configuration and mocks) and the 91 system
-    /// field extractions.
+    /// Seeds the seven builtins, refreshing their HTTP configuration and mocks (their system field
+    /// extractions are seeded by [`crate::resources::field_extractions`]).
     pub async fn seed_builtins(&self) -> Result<(), ServiceError> {
         let seeds: Vec<SeedProvider> = serde_json::from_str(include_str!("../../seed/providers.json"))
             .map_err(|e| ServiceError::Config(format!("embedded provider seed is invalid: {e}")))?;

@@ -14,8 +14,11 @@ use crate::ServiceError;
 /// An alert with what its detail view shows.
 #[derive(Debug, Clone)]
 pub struct AlertDetail {
+    /// The alert row.
     pub alert: AlertRow,
+    /// Its indicators, with their enrichment results.
     pub indicators: Vec<IndicatorRow>,
+    /// The detection rule it fired from, when known.
     pub detection_rule: Option<DetectionRuleRow>,
 }
 

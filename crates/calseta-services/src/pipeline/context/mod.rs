@@ -28,11 +28,17 @@ pub const PAST_ALERTS_LIMIT: i64 = 10;
 /// An alert that shares enrichable indicators with another (DESIGN §9.6).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PastAlert {
+    /// The past alert.
     pub uuid: Uuid,
+    /// Its title.
     pub title: String,
+    /// Its status.
     pub status: String,
+    /// How it was closed.
     pub close_classification: Option<String>,
+    /// When it was closed.
     pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When it occurred.
     pub occurred_at: chrono::DateTime<chrono::Utc>,
     /// The shared indicators, as `type:value` objects.
     pub indicators: Vec<Value>,

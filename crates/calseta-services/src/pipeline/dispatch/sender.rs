@@ -94,7 +94,9 @@ impl AgentSender {
 /// An answered delivery.
 #[derive(Debug, Clone)]
 pub struct Sent {
+    /// The HTTP status the agent answered.
     pub status: Option<u16>,
+    /// Its answer (JSON, or the first 2,000 characters of text).
     pub body: Value,
 }
 

@@ -39,19 +39,33 @@ pub struct EnrichmentSettings {
 /// A loaded, active provider.
 #[derive(Debug, Clone)]
 pub struct Provider {
+    /// `provider_name`.
     pub name: String,
+    /// Name shown to people.
     pub display_name: String,
+    /// Indicator types it looks up.
     pub supported_types: Vec<String>,
+    /// Its HTTP steps (base URL overrides applied).
     pub config: Option<HttpConfig>,
+    /// How its answer becomes a verdict.
     pub rules: Option<MaliceRules>,
+    /// Fields kept from its answers.
     pub extractions: Vec<FieldExtraction>,
+    /// Resolved credentials (`{{auth.*}}`).
     pub credentials: Map<String, Value>,
+    /// `api_key`, `no_auth`, …
     pub auth_type: String,
+    /// Answers used in mock mode, by indicator type.
     pub mock_responses: Option<Value>,
+    /// Cache lifetime per indicator type, in seconds.
     pub cache_ttl_by_type: Map<String, Value>,
+    /// Cache lifetime otherwise.
     pub default_cache_ttl_seconds: i32,
+    /// Calls allowed per minute across processes.
     pub rate_limit_per_minute: Option<u32>,
+    /// Calls at once in this process.
     pub max_concurrency: usize,
+    /// Whether private addresses may be called.
     pub allow_private_network: bool,
     /// Usable now (credentials, no-auth, or mocks in mock mode).
     pub configured: bool,
@@ -64,7 +78,7 @@ impl Provider {
     }
 
     /// How long a result for `kind` is cached.
-    pub fn ttl(&self, kind: IndicatorType) -> Duration {
+    pub(super) fn ttl(&self, kind: IndicatorType) -> Duration {
         let seconds = self
             .cache_ttl_by_type
             .get(kind.as_str())

@@ -20,19 +20,33 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// One HTTP step as executed, for the provider test endpoint (credentials masked).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StepDebug {
+    /// The step's name.
     pub step_name: String,
+    /// Its position, from 0.
     pub step_index: usize,
+    /// The value looked up.
     pub indicator_value: String,
+    /// HTTP method.
     pub request_method: String,
+    /// URL sent (credentials masked).
     pub request_url: String,
+    /// Headers sent (credentials masked).
     pub request_headers: Map<String, Value>,
+    /// Query parameters sent (credentials masked).
     pub request_query_params: Map<String, Value>,
+    /// JSON body sent, or `"<form body>"`.
     pub request_body: Value,
+    /// Status answered.
     pub response_status_code: Option<u16>,
+    /// Headers answered.
     pub response_headers: Map<String, Value>,
+    /// Body answered (truncated past 50,000 characters).
     pub response_body: Value,
+    /// How long the step took.
     pub duration_ms: f64,
+    /// Why the step failed (credentials masked).
     pub error: Option<String>,
+    /// Whether an optional step failed and was passed over.
     pub skipped: bool,
 }
 

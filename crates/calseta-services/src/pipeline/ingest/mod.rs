@@ -34,8 +34,6 @@ pub struct IngestSettings {
     pub dedup_window_hours: u32,
     /// Webhook secret per source name (`SENTINEL_WEBHOOK_SECRET`, …); absent/empty = not verified.
     pub webhook_secrets: HashMap<String, String>,
-    /// The `enrich_alert` job kind (its retry policy comes from configuration).
-    pub enrich_job: JobKind,
 }
 
 /// The outcome of an accepted ingest.
@@ -54,6 +52,7 @@ pub struct IngestService {
     db: Db,
     extractor: Arc<dyn IndicatorExtractor>,
     settings: Arc<IngestSettings>,
+    enrich_job: JobKind,
 }
 
 /// A validated, normalized alert ready to be written.
@@ -78,8 +77,13 @@ const MAX_DEPTH: usize = 128;
 
 impl IngestService {
     /// A service over `db`.
-    pub fn new(db: Db, extractor: Arc<dyn IndicatorExtractor>, settings: IngestSettings) -> Self {
-        Self { db, extractor, settings: Arc::new(settings) }
+    pub fn new(
+        db: Db,
+        extractor: Arc<dyn IndicatorExtractor>,
+        settings: IngestSettings,
+        enrich_job: JobKind,
+    ) -> Self {
+        Self { db, extractor, settings: Arc::new(settings), enrich_job }
     }
 
     fn source(&self, name: &str) -> Result<&'static dyn AlertSource, ServiceError> {
@@ -189,7 +193,7 @@ impl IngestService {
             now,
         };
         let mut tx = self.db.begin().await?;
-        let ingested = persist(&mut tx, &self.settings, &prepared).await?;
+        let ingested = persist(&mut tx, &self.settings, &self.enrich_job, &prepared).await?;
         tx.commit().await?;
         Ok(ingested)
     }
@@ -199,6 +203,7 @@ impl IngestService {
 async fn persist(
     tx: &mut Tx,
     settings: &IngestSettings,
+    enrich_job: &JobKind,
     prepared: &PreparedAlert,
 ) -> Result<Ingested, ServiceError> {
     let PreparedAlert { alert, severity, rule_ref, actor, now } = prepared;
@@ -219,7 +224,7 @@ async fn persist(
     };
     let new_alert = NewAlert { detection_rule_id, ..alert.clone() };
     let (alert_id, alert_uuid) = alerts::insert(tx, &new_alert).await?;
-    kinds::enqueue_enrichment(tx, &settings.enrich_job, alert_uuid).await?;
+    kinds::enqueue_enrichment(tx, enrich_job, alert_uuid).await?;
     let refs = json!({"source_name": alert.source_name, "severity": severity, "title": alert.title});
     activity::record(tx, actor, "alert_ingested", Some(alert_id), refs).await?;
     Ok(Ingested { alert_uuid, is_duplicate: false, duplicate_count: None })
