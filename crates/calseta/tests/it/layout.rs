@@ -1,7 +1,9 @@
 //! The workspace's layout rules (DESIGN.md §4): "inside a crate no two modules import each other
 //! in a circle. No source file grows past ~800 lines". Circles make modules impossible to
-//! understand, test or move on their own; long files hide them. Both checks read `crates/*/src`
-//! from disk, so they need no database and no server.
+//! understand, test or move on their own; long files hide them. And in `calseta-services`, the
+//! pipeline's stages (`pipeline::ingest`, `extract`, `enrich`, `context`, `dispatch`) never import
+//! each other: they hand off through `pipeline::kinds` and `pipeline::hooks`. The checks read
+//! `crates/*/src` from disk, so they need no database and no server.
 //!
 //! A module is a path below `src/` cut at two levels: `lib.rs`/`main.rs` are `crate`, `error.rs`
 //! is `error`, `pipeline/mod.rs` is `pipeline`, `pipeline/enrich/run.rs` is `pipeline::enrich`.
@@ -41,6 +43,43 @@ fn workspace_has_no_module_cycles() {
         }
     }
     assert!(report.is_empty(), "modules import each other in a circle (DESIGN.md §4):\n{report}");
+}
+
+/// The pipeline's shared contract: the only `pipeline::` modules a stage may import.
+const PIPELINE_CONTRACT: [&str; 2] = ["pipeline::kinds", "pipeline::hooks"];
+
+/// The stages of `calseta-services/src/pipeline` that import another stage (not its contract).
+fn stage_imports(edges: &Edges) -> Vec<String> {
+    let is_stage = |m: &str| m.starts_with("pipeline::") && !PIPELINE_CONTRACT.contains(&m);
+    edges
+        .iter()
+        .filter(|(from, _)| is_stage(from))
+        .flat_map(|(from, to)| {
+            to.iter().filter(|(to, _)| is_stage(to)).map(move |(to, at)| format!("  {from} -> {to}: {at}"))
+        })
+        .collect()
+}
+
+#[test]
+fn pipeline_stages_hand_off_only_through_kinds_and_hooks() {
+    let (root, _) = workspace();
+    let services = root.join("crates/calseta-services/src");
+    let edges = crate_edges(&services, &root);
+    assert!(edges.keys().any(|m| m == "pipeline::enrich"), "the stages are where the layout says");
+    let found = stage_imports(&edges);
+    assert!(found.is_empty(), "pipeline stages import each other (DESIGN.md §4):\n{}", found.join("\n"));
+
+    // The rule itself: a stage reaching into another is reported, its contract is not.
+    let mut synthetic = Edges::new();
+    synthetic.entry("pipeline::enrich".into()).or_default().insert("pipeline::kinds".into(), "a.rs:1".into());
+    synthetic
+        .entry("pipeline::enrich".into())
+        .or_default()
+        .insert("pipeline::dispatch".into(), "a.rs:2".into());
+    assert_eq!(
+        stage_imports(&synthetic),
+        vec!["  pipeline::enrich -> pipeline::dispatch: a.rs:2".to_string()]
+    );
 }
 
 #[test]
