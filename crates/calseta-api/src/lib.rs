@@ -16,7 +16,6 @@ pub mod query;
 pub mod rate_limit;
 pub mod routes;
 mod serde_util;
-pub mod views;
 
 use std::sync::Arc;
 

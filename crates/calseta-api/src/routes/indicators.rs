@@ -14,7 +14,7 @@ use crate::auth::{Authed, scope};
 use crate::envelope::Envelope;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
-use crate::views::IndicatorResponse;
+use calseta_services::views::records::IndicatorResponse;
 
 /// One indicator, its `enrichment_results` including each provider's raw response.
 #[utoipa::path(

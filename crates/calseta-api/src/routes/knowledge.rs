@@ -18,7 +18,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
 use crate::query::Query;
 use crate::serde_util::double_option;
-use crate::views::DetectionRuleResponse;
+use calseta_services::views::records::DetectionRuleResponse;
 
 /// Filters of `GET /v1/detection-rules`.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -3,6 +3,8 @@
 
 pub mod agents;
 pub mod alert_detail;
+pub mod alerts;
 pub mod documents;
 pub mod health;
 pub mod payload;
+pub mod records;

@@ -1,6 +1,7 @@
-//! Response shapes shared by several resources, built from storage rows.
+//! Records as the API and MCP show them — indicators, detection rules, activity events — and a
+//! stored raw payload as the JSON it arrived as.
 
-use calseta_services::views::alert_detail::strip_raw;
+use crate::views::alert_detail::strip_raw;
 use calseta_store::activity::ActivityRow;
 use calseta_store::detection_rules::DetectionRuleRow;
 use calseta_store::indicators::IndicatorRow;
