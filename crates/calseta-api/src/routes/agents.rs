@@ -125,12 +125,7 @@ pub async fn trigger_agents(
     _auth: Authed<scope::AgentsWrite>,
     ApiPath(uuid): ApiPath<Uuid>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let services = state.services();
-    let alert = services.alerts.detail(uuid).await?.alert;
-    let agents = services.agents.matching(&alert.source_name, &alert.severity, &alert.tags.0).await?;
-    let mut tx = state.db().begin().await.map_err(calseta_services::ServiceError::from)?;
-    calseta_services::pipeline::kinds::enqueue_dispatch(&mut tx, uuid, None).await?;
-    tx.commit().await.map_err(calseta_services::ServiceError::from)?;
+    let agents = state.services().agents.trigger(uuid).await?;
     let names: Vec<&str> = agents.iter().map(|a| a.name.as_str()).collect();
     Ok((
         StatusCode::ACCEPTED,
@@ -155,19 +150,7 @@ pub async fn dispatch_agent(
     ApiPath(uuid): ApiPath<Uuid>,
     ApiQuery(params): ApiQuery<DispatchParams>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let services = state.services();
-    services.alerts.detail(uuid).await?;
-    let agent = services.agents.get(params.agent_uuid).await?;
-    if !agent.is_active {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "AGENT_INACTIVE",
-            "Agent is not active.",
-        ));
-    }
-    let mut tx = state.db().begin().await.map_err(calseta_services::ServiceError::from)?;
-    calseta_services::pipeline::kinds::enqueue_dispatch(&mut tx, uuid, Some(agent.uuid)).await?;
-    tx.commit().await.map_err(calseta_services::ServiceError::from)?;
+    let agent = state.services().agents.dispatch_to(uuid, params.agent_uuid).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"data": {"agent_uuid": agent.uuid, "agent_name": agent.name, "alert_uuid": uuid}})),

@@ -10,11 +10,13 @@ use calseta_core::targeting;
 use calseta_core::webhooks;
 use calseta_store::Db;
 use calseta_store::agents::{self as repo, AgentFields, AgentRow};
+use calseta_store::alerts as alerts_repo;
 use rand::RngCore;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::pipeline::dispatch::sender::AgentSender;
+use crate::pipeline::kinds;
 use crate::platform::crypto::EncryptionKey;
 use crate::platform::outbound::OutboundClient;
 use crate::{FieldError, ServiceError};
@@ -88,6 +90,33 @@ impl AgentService {
         tags: &[String],
     ) -> Result<Vec<AgentRow>, ServiceError> {
         crate::pipeline::dispatch::matching_agents(&self.db, source_name, severity, tags).await
+    }
+
+    /// Queues a dispatch of the alert to every matching agent; returns the agents matching now.
+    pub async fn trigger(&self, alert_uuid: Uuid) -> Result<Vec<AgentRow>, ServiceError> {
+        let alert = alerts_repo::get(&self.db, alert_uuid)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound("Alert not found.".into()))?;
+        let agents = self.matching(&alert.source_name, &alert.severity, &alert.tags.0).await?;
+        let mut tx = self.db.begin().await?;
+        kinds::enqueue_dispatch(&mut tx, alert_uuid, None).await?;
+        tx.commit().await?;
+        Ok(agents)
+    }
+
+    /// Queues a delivery of the alert to one active agent, bypassing its trigger filters.
+    pub async fn dispatch_to(&self, alert_uuid: Uuid, agent_uuid: Uuid) -> Result<AgentRow, ServiceError> {
+        if alerts_repo::get(&self.db, alert_uuid).await?.is_none() {
+            return Err(ServiceError::NotFound("Alert not found.".into()));
+        }
+        let agent = self.get(agent_uuid).await?;
+        if !agent.is_active {
+            return Err(ServiceError::unprocessable("AGENT_INACTIVE", "Agent is not active."));
+        }
+        let mut tx = self.db.begin().await?;
+        kinds::enqueue_dispatch(&mut tx, alert_uuid, Some(agent.uuid)).await?;
+        tx.commit().await?;
+        Ok(agent)
     }
 
     /// One agent.
