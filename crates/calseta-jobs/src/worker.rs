@@ -297,7 +297,11 @@ impl Attempt {
             // Reclaimed after its final attempt's worker died: a job that keeps killing workers
             // must not be retried forever.
             let message = "the worker running the final attempt stopped before finishing (lease expired)";
-            self.record_failure(&row, message, None).await;
+            if self.record_failure(&row, message, None).await
+                && let Some((_, handler)) = self.registry.get(row.kind.as_str())
+            {
+                handler.on_dead(&self.db, &row.payload.0, message).await;
+            }
             return;
         }
         let Some((kind, handler)) = self.registry.get(row.kind.as_str()) else {
@@ -309,8 +313,8 @@ impl Attempt {
         let ctx = Arc::new(JobContext::new(&row, self.token, self.db.clone(), lost_rx));
         let _renewer =
             AbortOnDrop(tokio::spawn(renew_lease(self.db.clone(), row.id, self.token, self.lease, lost_tx)));
-        let handler_ctx = ctx.clone();
-        let mut handle = AbortOnDrop(tokio::spawn(async move { handler.run(&handler_ctx).await }));
+        let (handler_ctx, running) = (ctx.clone(), handler.clone());
+        let mut handle = AbortOnDrop(tokio::spawn(async move { running.run(&handler_ctx).await }));
         let outcome = match (&mut handle.0).await {
             Ok(result) => result,
             Err(e) if e.is_panic() => Err(JobFailure::retryable("the handler panicked")),
@@ -347,29 +351,38 @@ impl Attempt {
                 let delay =
                     if failure.retryable { policy.next_delay(attempt).map(with_jitter) } else { None };
                 let retry_at = delay.map(|d| calseta_store::now() + lease_delta(d));
-                self.record_failure(&row, &failure.message, retry_at).await;
+                if self.record_failure(&row, &failure.message, retry_at).await && retry_at.is_none() {
+                    // A dead letter: the handler settles what the job was acting on.
+                    handler.on_dead(&self.db, &row.payload.0, &failure.message).await;
+                }
             }
         }
     }
 
+    /// Records a failed attempt (a retry at `retry_at`, or a dead letter); whether it was recorded
+    /// (the attempt still held its lease).
     async fn record_failure(
         &self,
         row: &JobRow,
         message: &str,
         retry_at: Option<chrono::DateTime<chrono::Utc>>,
-    ) {
+    ) -> bool {
         match repo::mark_failed(&self.db, row.id, self.token, message, retry_at).await {
             Ok(true) if retry_at.is_some() => {
-                tracing::warn!(job = %row.uuid, kind = %row.kind, attempt = row.attempts, error = message, "job failed; retry scheduled")
+                tracing::warn!(job = %row.uuid, kind = %row.kind, attempt = row.attempts, error = message, "job failed; retry scheduled");
+                true
             }
             Ok(true) => {
-                tracing::error!(job = %row.uuid, kind = %row.kind, attempt = row.attempts, error = message, "job failed permanently; kept as a dead letter")
+                tracing::error!(job = %row.uuid, kind = %row.kind, attempt = row.attempts, error = message, "job failed permanently; kept as a dead letter");
+                true
             }
             Ok(false) => {
-                tracing::warn!(job = %row.uuid, "job failed after losing its lease; outcome discarded")
+                tracing::warn!(job = %row.uuid, "job failed after losing its lease; outcome discarded");
+                false
             }
             Err(e) => {
-                tracing::warn!(job = %row.uuid, error = %e, "could not record failure; the lease will expire and the job run again")
+                tracing::warn!(job = %row.uuid, error = %e, "could not record failure; the lease will expire and the job run again");
+                false
             }
         }
     }

@@ -330,18 +330,17 @@ pub async fn set_enrichment(
     Ok(())
 }
 
-/// Marks enrichment failed outside any job transaction (a job that died).
-pub async fn mark_enrichment_failed(db: &Db, uuid: Uuid) -> Result<(), StoreError> {
+/// Marks enrichment `Failed` unless the alert was since enriched; its id when the status changed.
+pub async fn mark_enrichment_failed(tx: &mut Tx, uuid: Uuid) -> Result<Option<i64>, StoreError> {
     let now = crate::now();
-    on_write!(db, p => sqlx::query(
-        "UPDATE alerts SET enrichment_status = 'Failed', updated_at = $2 WHERE uuid = $1 AND enrichment_status <> 'Enriched'",
+    let id: Option<i64> = on_tx!(tx, c => sqlx::query_scalar(
+        "UPDATE alerts SET enrichment_status = 'Failed', updated_at = $2 WHERE uuid = $1 AND enrichment_status <> 'Enriched' RETURNING id",
     )
     .bind(uuid)
     .bind(now)
-    .execute(p)
-    .await
-    .map(|_| ()))?;
-    Ok(())
+    .fetch_optional(c)
+    .await)?;
+    Ok(id)
 }
 
 /// Deletes an alert (links and agent runs cascade; activity keeps its rows); `false` if absent.

@@ -1,6 +1,8 @@
 //! The alerts API: list filters and sorts, detail, lifecycle PATCH, findings, indicators,
 //! activity, relationship graph, re-enrichment, delete; indicator verdicts; indicator mappings.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -413,4 +415,60 @@ async fn a_mapping_created_in_one_process_reaches_another_within_seconds() {
     })
     .await;
     other.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_alert_whose_enrichment_dies_is_marked_failed_and_a_retried_job_enriches_it() {
+    let app = spawn_app_with(AppOptions { run_worker: false, ..AppOptions::default() }).await;
+    let key = app.admin_key.clone();
+    let payload = json!({"title": "Unreadable later", "severity": "high", "source_ip": "203.0.113.9"});
+    let (status, body) =
+        app.post("/v1/alerts", &key, json!({"source_name": "generic", "payload": payload})).await;
+    assert_eq!(status, 202, "{body}");
+    let uuid = body["data"]["alert_uuid"].as_str().unwrap().to_string();
+    // The stored payload stops parsing before any worker sees it: the job fails permanently.
+    exec_sql(&app, "UPDATE alerts SET raw_payload = 'not json'").await;
+    let worker = calseta::app::start(
+        &config_from(&app.env),
+        calseta::app::ServeOptions { bind: "127.0.0.1:0".into(), run_worker: true, extra_jobs: vec![] },
+    )
+    .await
+    .unwrap();
+    let status_of = |uuid: String| {
+        let app = &app;
+        let key = key.clone();
+        async move { app.get(&format!("/v1/alerts/{uuid}"), &key).await.1["data"]["enrichment_status"].clone() }
+    };
+    eventually("the alert to be marked Failed", Duration::from_secs(30), || async {
+        (status_of(uuid.clone()).await == "Failed").then_some(())
+    })
+    .await;
+    let (_, activity) = app.get(&format!("/v1/alerts/{uuid}/activity"), &key).await;
+    let failed = activity["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event_type"] == "alert_enrichment_failed")
+        .cloned()
+        .unwrap_or_else(|| panic!("no alert_enrichment_failed event: {activity}"));
+    assert!(failed["references"]["error"].as_str().unwrap().contains("not JSON"), "{failed}");
+
+    // Once the cause is gone, retrying the dead letter runs the enrichment normally.
+    let (_, dead) = app.get("/v1/jobs?status=dead", &key).await;
+    let job = dead["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["kind"] == "enrich_alert" && j["payload"]["alert_uuid"] == uuid.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("the enrich_alert job is not a dead letter: {dead}"));
+    exec_sql(&app, &format!("UPDATE alerts SET raw_payload = '{payload}'")).await;
+    let (status, body) =
+        app.post(&format!("/v1/jobs/{}/retry", job["uuid"].as_str().unwrap()), &key, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    eventually("the retried enrichment to finish", Duration::from_secs(30), || async {
+        (status_of(uuid.clone()).await == "Enriched").then_some(())
+    })
+    .await;
+    worker.shutdown().await;
 }

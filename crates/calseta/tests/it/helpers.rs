@@ -270,3 +270,15 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// Runs one SQL statement on the test database from outside the server, to set up a state the
+/// API cannot produce (e.g. a stored payload that no longer parses).
+pub async fn exec_sql(app: &TestApp, sql: &str) {
+    if app.database.url.starts_with("postgres") {
+        let mut conn = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&app.database.url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+}

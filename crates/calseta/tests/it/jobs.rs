@@ -63,6 +63,23 @@ impl JobHandler for Flaky {
             Err(JobFailure::retryable(format!("flaky failure {}", ctx.attempt)))
         }
     }
+
+    /// Notes the death of a job as `dead:<marker>` = its last error.
+    async fn on_dead(&self, db: &Db, payload: &Value, error: &str) {
+        if let Some(marker) = payload["marker"].as_str() {
+            let mut tx = db.begin().await.unwrap();
+            state::record_once(&mut tx, &format!("dead:{marker}"), error).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+    }
+}
+
+/// The `dead:<marker>` note of a job's dead-letter hook, once written.
+async fn dead_note(db: &Db, marker: &str) -> String {
+    eventually(&format!("the dead-letter hook of {marker}"), Duration::from_secs(30), || async {
+        state::get(db, &format!("dead:{marker}")).await.unwrap()
+    })
+    .await
 }
 
 struct Gated(String);
@@ -137,15 +154,18 @@ async fn jobs_succeed_retry_and_become_dead_letters() {
     assert_eq!(done["attempts"], 1);
     assert_eq!(state::get(&app.db, &format!("ran:{ok}")).await.unwrap().as_deref(), Some("api"));
 
-    let flaky = enqueue(&app.db, &FLAKY, json!({"succeed_on": 3})).await;
+    let flaky = enqueue(&app.db, &FLAKY, json!({"succeed_on": 3, "marker": "recovers"})).await;
     let done = job_in_status(&app, flaky, "succeeded").await;
     assert_eq!(done["attempts"], 3);
     assert_eq!(done["last_error"], Value::Null);
 
-    let doomed = enqueue(&app.db, &FLAKY, json!({})).await;
+    let doomed = enqueue(&app.db, &FLAKY, json!({"marker": "doomed"})).await;
     let dead = job_in_status(&app, doomed, "dead").await;
     assert_eq!(dead["attempts"], 3);
     assert_eq!(dead["last_error"], "flaky failure 3");
+    // The handler's dead-letter hook runs for a job out of attempts, not for one that recovered.
+    assert_eq!(dead_note(&app.db, "doomed").await, "flaky failure 3");
+    assert_eq!(state::get(&app.db, "dead:recovers").await.unwrap(), None);
     let (_, body) = app.get("/v1/jobs?status=dead", &app.admin_key).await;
     assert!(body["data"].as_array().unwrap().iter().any(|j| j["uuid"] == doomed.to_string()));
 
@@ -167,10 +187,11 @@ async fn jobs_succeed_retry_and_become_dead_letters() {
         app.post(&format!("/v1/jobs/{}/retry", Uuid::new_v4()), &app.admin_key, json!({})).await;
     assert_eq!(status, 404);
 
-    let permanent = enqueue(&app.db, &FLAKY, json!({"permanent": true})).await;
+    let permanent = enqueue(&app.db, &FLAKY, json!({"permanent": true, "marker": "permanent"})).await;
     let dead = job_in_status(&app, permanent, "dead").await;
     assert_eq!(dead["attempts"], 1);
     assert_eq!(dead["last_error"], "bad payload");
+    assert_eq!(dead_note(&app.db, "permanent").await, "bad payload", "and for a permanent failure");
 
     let (status, body) = app.get("/v1/jobs?status=unknown", &app.admin_key).await;
     assert_eq!(status, 422, "{body}");

@@ -303,13 +303,28 @@ impl JobHandler for EnrichAlert {
     }
 
     async fn on_dead(&self, db: &Db, payload: &Value, error: &str) {
-        if let Ok(EnrichAlertJob { alert_uuid: uuid }) = calseta_jobs::handler::decode(payload) {
-            match alerts::mark_enrichment_failed(db, uuid).await {
-                Ok(()) => tracing::warn!(alert = %uuid, error, "enrichment gave up; alert marked Failed"),
-                Err(e) => {
-                    tracing::error!(alert = %uuid, error = %e, "could not mark alert enrichment Failed")
-                }
+        let Ok(EnrichAlertJob { alert_uuid }) = calseta_jobs::handler::decode(payload) else { return };
+        match mark_failed(db, alert_uuid, error).await {
+            Ok(true) => tracing::warn!(alert = %alert_uuid, error, "enrichment gave up; alert marked Failed"),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(alert = %alert_uuid, error = %e, "could not mark alert enrichment Failed")
             }
         }
     }
+}
+
+/// Marks the alert `Failed` with an `alert_enrichment_failed` event, in one transaction (unless it
+/// was deleted or since enriched); whether it did.
+async fn mark_failed(db: &Db, alert_uuid: uuid::Uuid, error: &str) -> Result<bool, crate::ServiceError> {
+    let mut tx = db.begin().await?;
+    let Some(alert_id) = alerts::mark_enrichment_failed(&mut tx, alert_uuid).await? else {
+        tx.rollback().await?;
+        return Ok(false);
+    };
+    let references = json!({"error": error, "failed_at": calseta_store::now()});
+    activity::record(&mut tx, &Actor::system(), "alert_enrichment_failed", Some(alert_id), references)
+        .await?;
+    tx.commit().await?;
+    Ok(true)
 }
