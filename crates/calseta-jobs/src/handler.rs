@@ -28,17 +28,26 @@ pub struct JobFailure {
     pub message: String,
     /// `false` sends the job straight to the dead letters.
     pub retryable: bool,
+    /// Not a failure of the job: it could not start now and runs again after this long, its
+    /// attempt not counted.
+    pub postpone: Option<std::time::Duration>,
 }
 
 impl JobFailure {
     /// A failure worth retrying (network, database, timeouts).
     pub fn retryable(error: impl std::fmt::Display) -> Self {
-        Self { message: error.to_string(), retryable: true }
+        Self { message: error.to_string(), retryable: true, postpone: None }
     }
 
     /// A failure no retry can fix (bad payload).
     pub fn permanent(error: impl std::fmt::Display) -> Self {
-        Self { message: error.to_string(), retryable: false }
+        Self { message: error.to_string(), retryable: false, postpone: None }
+    }
+
+    /// The job cannot start now (its destination is busy): run it again after `after` without
+    /// counting this attempt. Handlers say so before doing any work.
+    pub fn busy(reason: impl std::fmt::Display, after: std::time::Duration) -> Self {
+        Self { message: reason.to_string(), retryable: true, postpone: Some(after) }
     }
 }
 

@@ -342,6 +342,16 @@ impl Attempt {
                     }
                 }
             }
+            Err(JobFailure { postpone: Some(after), message, .. }) => {
+                let run_at = calseta_store::now() + lease_delta(after);
+                match repo::postpone(&self.db, row.id, self.token, run_at).await {
+                    Ok(true) => tracing::debug!(job = %row.uuid, reason = %message, "job postponed"),
+                    Ok(false) => tracing::warn!(job = %row.uuid, "job postponed after losing its lease"),
+                    Err(e) => {
+                        tracing::warn!(job = %row.uuid, error = %e, "could not postpone; the lease will expire and the job run again")
+                    }
+                }
+            }
             Err(failure) => {
                 // The row's own attempt budget wins (deliveries set it per agent).
                 let policy = calseta_core::jobs::RetryPolicy {

@@ -60,6 +60,8 @@ pub struct ServiceSettings {
     pub document_converter: PathBuf,
     /// The job kinds whose retry policies are configured.
     pub kinds: PipelineKinds,
+    /// Deliveries to one agent at once in this process (`AGENT_MAX_CONCURRENT_DELIVERIES`).
+    pub deliveries_per_agent: usize,
 }
 
 /// Every use-case service over one database, built once per process.
@@ -98,13 +100,22 @@ pub struct Services {
     pub dispatch: Arc<Dispatch>,
     sender: Arc<AgentSender>,
     kinds: PipelineKinds,
+    deliveries_per_agent: usize,
 }
 
 impl Services {
     /// Builds and wires the services.
     pub fn new(db: calseta_store::Db, settings: ServiceSettings) -> Result<Self, ServiceError> {
-        let ServiceSettings { ingest, key, enrichment, outbound, api_base_url, document_converter, kinds } =
-            settings;
+        let ServiceSettings {
+            ingest,
+            key,
+            enrichment,
+            outbound,
+            api_base_url,
+            document_converter,
+            kinds,
+            deliveries_per_agent,
+        } = settings;
         let deadline = enrichment.alert_deadline;
         let http = OutboundClient::new(&outbound)?;
         let registry = Arc::new(ProviderRegistry::new(db.clone(), key.clone(), enrichment));
@@ -137,6 +148,7 @@ impl Services {
             dispatch,
             sender,
             kinds,
+            deliveries_per_agent,
             db,
         })
     }
@@ -171,8 +183,10 @@ impl Services {
             Arc::new(EnrichDeferred { engine: Arc::new(self.enrichment.clone()) }),
         );
         registry.register(DISPATCH_ALERT, Arc::new(DispatchAlert { dispatch: self.dispatch.clone() }));
-        registry
-            .register(self.kinds.deliver_webhook, Arc::new(DeliverWebhook { sender: self.sender.clone() }));
+        registry.register(
+            self.kinds.deliver_webhook,
+            Arc::new(DeliverWebhook::new(self.sender.clone(), self.deliveries_per_agent)),
+        );
         registry
     }
 
@@ -180,5 +194,12 @@ impl Services {
     /// reaches its agents before the worker starts on alerts that arrived after it.
     pub fn queue_priority() -> Vec<String> {
         vec![pipeline::kinds::DELIVER_WEBHOOK.queue.to_string()]
+    }
+
+    /// The slot budgets of a worker with `total` slots of which deliveries may hold
+    /// `dispatch_slots` (clamped so that enrichment always keeps at least one slot).
+    pub fn queue_slots(total: usize, dispatch_slots: usize) -> std::collections::HashMap<String, usize> {
+        let dispatch = dispatch_slots.clamp(1, total.saturating_sub(1).max(1));
+        [(pipeline::kinds::DELIVER_WEBHOOK.queue.to_string(), dispatch)].into_iter().collect()
     }
 }

@@ -267,6 +267,25 @@ pub async fn release(db: &Db, id: i64, token: Uuid) -> Result<bool, StoreError> 
     Ok(affected == 1)
 }
 
+/// Puts a running job back in the queue until `run_at` without counting its attempt (the handler
+/// could not start now, e.g. its destination is at its concurrency limit); `false` if the lease
+/// was lost.
+pub async fn postpone(db: &Db, id: i64, token: Uuid, run_at: DateTime<Utc>) -> Result<bool, StoreError> {
+    let now = crate::now();
+    let affected = on_write!(db, p => sqlx::query(
+        "UPDATE jobs SET status = 'queued', run_at = $3, updated_at = $4, lease_token = NULL, lease_expires_at = NULL, \
+         attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END \
+         WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(token)
+    .bind(run_at)
+    .bind(now)
+    .execute(p)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(affected == 1)
+}
+
 /// One page of jobs, newest first, optionally filtered by status and queue.
 pub async fn list(
     db: &Db,

@@ -34,8 +34,14 @@ pub struct Config {
     pub log_level: &'static str,
     /// `LOG_FORMAT`.
     pub log_format: LogFormat,
-    /// `QUEUE_CONCURRENCY` (default 10).
+    /// `QUEUE_CONCURRENCY` (default 10; at least 2, so enrichment keeps a slot next to deliveries).
     pub queue_concurrency: usize,
+    /// `QUEUE_DISPATCH_SLOTS` (default half of `QUEUE_CONCURRENCY`, at most all but one): slots
+    /// deliveries may hold, so agents that hang cannot stall enrichment.
+    pub queue_dispatch_slots: usize,
+    /// `AGENT_MAX_CONCURRENT_DELIVERIES` (default: all dispatch slots but one, at least 1):
+    /// deliveries to one agent at once in one process.
+    pub agent_max_concurrent_deliveries: usize,
     /// `JOB_LEASE_SECONDS` (default 30).
     pub job_lease: Duration,
     /// `JOB_POLL_INTERVAL_MS` (default 1000): safety-net poll.
@@ -192,6 +198,10 @@ impl Config {
         r.choice("CACHE_BACKEND", (), &[("memory", ())]);
         let sqlite_synchronous_full =
             r.choice("SQLITE_SYNCHRONOUS", true, &[("FULL", true), ("NORMAL", false)]);
+        // One slot for enrichment and one for deliveries at the least.
+        let queue_concurrency = r.number("QUEUE_CONCURRENCY", 10usize, 1).max(2);
+        let queue_dispatch_slots =
+            r.number("QUEUE_DISPATCH_SLOTS", queue_concurrency / 2, 1).min(queue_concurrency - 1);
         let config = Config {
             database_url: r.string("DATABASE_URL", "sqlite://calseta.db"),
             database_pool_size: r.number("DATABASE_POOL_SIZE", 16u32, 1),
@@ -200,7 +210,13 @@ impl Config {
             app_version: r.string("APP_VERSION", env!("CARGO_PKG_VERSION")),
             log_level,
             log_format,
-            queue_concurrency: r.number("QUEUE_CONCURRENCY", 10usize, 1),
+            queue_concurrency,
+            queue_dispatch_slots,
+            agent_max_concurrent_deliveries: r.number(
+                "AGENT_MAX_CONCURRENT_DELIVERIES",
+                queue_dispatch_slots.saturating_sub(1).max(1),
+                1,
+            ),
             job_lease: Duration::from_secs(r.number("JOB_LEASE_SECONDS", 30u64, 1)),
             job_poll_interval: Duration::from_millis(r.number("JOB_POLL_INTERVAL_MS", 1000u64, 10)),
             worker_shutdown_grace: Duration::from_secs(r.number("WORKER_SHUTDOWN_GRACE_SECONDS", 25u64, 0)),
@@ -323,12 +339,13 @@ impl Config {
                 api_base_url: self.api_base_url.clone(),
                 document_converter: self.document_converter.clone(),
                 kinds,
+                deliveries_per_agent: self.agent_max_concurrent_deliveries,
             },
         )
     }
 
-    /// The worker settings: `QUEUE_CONCURRENCY`, leases and polling, and the pipeline's queue
-    /// priority (deliveries first).
+    /// The worker settings: `QUEUE_CONCURRENCY`, leases and polling, the pipeline's queue priority
+    /// (deliveries first) and the deliveries' slot budget (`QUEUE_DISPATCH_SLOTS`).
     pub fn worker_config(&self) -> calseta_jobs::WorkerConfig {
         calseta_jobs::WorkerConfig {
             concurrency: self.queue_concurrency,
@@ -336,7 +353,10 @@ impl Config {
             poll_interval: self.job_poll_interval,
             shutdown_grace: self.worker_shutdown_grace,
             queue_priority: calseta_services::Services::queue_priority(),
-            queue_slots: std::collections::HashMap::new(),
+            queue_slots: calseta_services::Services::queue_slots(
+                self.queue_concurrency,
+                self.queue_dispatch_slots,
+            ),
         }
     }
 }

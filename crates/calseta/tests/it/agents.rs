@@ -417,3 +417,68 @@ async fn sources_are_registered_with_encrypted_credentials() {
     let (status, _) = app.get(&format!("/v1/sources/{uuid}"), &key).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn an_agent_that_never_answers_does_not_stall_enrichment() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // An agent that accepts every connection and never answers one.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    let app = spawn_app_with(AppOptions {
+        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into()), ("QUEUE_CONCURRENCY", "4".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    let agent = register(
+        &app,
+        json!({"name": "hung", "endpoint_url": format!("http://{addr}/hook"), "timeout_seconds": 300, "retry_count": 0}),
+    )
+    .await;
+    let ingest = |i: usize| {
+        let app = &app;
+        async move {
+            let payload = json!({"title": format!("alert {i}"), "severity": "high", "source_ip": format!("203.0.113.{i}")});
+            let body = json!({"source_name": "generic", "payload": payload});
+            let (status, body) = app.post("/v1/alerts", &app.admin_key, body).await;
+            assert_eq!(status, 202, "{body}");
+        }
+    };
+    // First, deliveries of four alerts wait on the agent (all four worker slots, were there no
+    // budgets).
+    for i in 0..4 {
+        ingest(i).await;
+    }
+    eventually("the agent to hold a delivery", Duration::from_secs(30), || async {
+        (accepted.load(Ordering::SeqCst) >= 1).then_some(())
+    })
+    .await;
+    // Then thirty more alerts arrive, and are enriched while the deliveries still hang.
+    for i in 4..34 {
+        ingest(i).await;
+    }
+    eventually("all thirty-four alerts to be enriched", Duration::from_secs(60), || async {
+        let (_, list) = app.get("/v1/alerts?enrichment_status=Enriched&page_size=100", &app.admin_key).await;
+        (list["meta"]["total"] == 34).then_some(())
+    })
+    .await;
+    // No delivery ended, and the agent never held more than its one delivery slot
+    // (QUEUE_CONCURRENCY=4 gives deliveries 2 slots, one agent at most 1 of them).
+    let agent_uuid = agent["uuid"].as_str().unwrap();
+    let (_, runs) = app.get(&format!("/v1/agents/{agent_uuid}/runs"), &app.admin_key).await;
+    assert_eq!(runs["meta"]["total"], 0, "no delivery finished: {runs}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "one delivery at a time to the hung agent");
+    // The deliveries waiting for the agent's slot were postponed, not failed: none is dead.
+    let (_, health) = app.get("/health", "").await;
+    assert_eq!(health["queues"]["dispatch"].get("dead"), None, "{health}");
+    holder.abort();
+}

@@ -130,10 +130,32 @@ impl JobHandler for DispatchAlert {
     }
 }
 
+/// How long a delivery waits when its agent is at its concurrency limit.
+const AGENT_BUSY_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Handler of `deliver_webhook` ([`crate::pipeline::kinds::DELIVER_WEBHOOK`]).
 pub struct DeliverWebhook {
-    /// Signs and sends.
-    pub sender: Arc<AgentSender>,
+    sender: Arc<AgentSender>,
+    per_agent: usize,
+    in_flight: std::sync::Mutex<std::collections::HashMap<Uuid, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl DeliverWebhook {
+    /// Deliveries through `sender`, at most `per_agent` at once to one agent in this process, so a
+    /// hanging agent holds no more of the dispatch slots than that.
+    pub fn new(sender: Arc<AgentSender>, per_agent: usize) -> Self {
+        Self { sender, per_agent: per_agent.max(1), in_flight: Default::default() }
+    }
+
+    /// A delivery slot of `agent`, if one is free.
+    fn slot(&self, agent: Uuid) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let mut map = self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, slots| Arc::strong_count(slots) > 1);
+        }
+        let slots = map.entry(agent).or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.per_agent)));
+        slots.clone().try_acquire_owned().ok()
+    }
 }
 
 #[async_trait::async_trait]
@@ -149,6 +171,12 @@ impl JobHandler for DeliverWebhook {
             calseta_store::alerts::get(ctx.db(), alert_uuid).await.map_err(JobFailure::retryable)?
         else {
             return Ok(());
+        };
+        let Some(_slot) = self.slot(agent.uuid) else {
+            return Err(JobFailure::busy(
+                format!("agent '{}' has {} deliveries in flight", agent.name, self.per_agent),
+                AGENT_BUSY_RETRY,
+            ));
         };
         let started = calseta_store::now();
         let outcome = self.sender.send(&agent, &delivery_id, &job.body).await;
