@@ -635,11 +635,23 @@ async fn the_alert_deadline_reports_without_late_providers_and_stores_them_later
         .find(|e| e["event_type"] == "alert_enrichment_completed")
         .unwrap();
     assert!(completed["references"]["providers_skipped"].as_array().unwrap().iter().any(|p| p == "deadline"));
-    eventually("the late result to be stored", Duration::from_secs(15), || async {
+    let late = eventually("the late result to be stored", Duration::from_secs(30), || async {
         let (_, detail) = app.get(&format!("/v1/alerts/{uuid}"), &app.admin_key).await;
-        indicator(&detail, "93.184.216.34")["enrichment_results"].get("late_intel").map(|_| ())
+        indicator(&detail, "93.184.216.34")["enrichment_results"].get("late_intel").cloned()
     })
     .await;
+    assert_eq!(late["success"], true, "{late}");
+    // It came through the queue — an `enrich_deferred` job for the late provider — not from a
+    // lookup left running on its own after the run ended.
+    let (_, jobs) = app.get("/v1/jobs?page_size=100", &app.admin_key).await;
+    let deferred: Vec<&Value> = jobs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["kind"] == "enrich_deferred" && j["payload"]["provider_name"] == "late_intel")
+        .collect();
+    assert_eq!(deferred.len(), 1, "{jobs}");
+    assert_eq!(deferred[0]["payload"]["alert_uuid"], uuid.as_str());
 }
 
 #[tokio::test]

@@ -73,7 +73,7 @@ struct LookupOutcome {
     deferral: Option<Deferral>,
 }
 
-/// Stores one provider result of one indicator (late and deferred lookups).
+/// Stores one provider result of one indicator (deferred lookups).
 pub(super) async fn store_result(db: &Db, indicator_id: i64, provider: &str, result: Value) {
     let mut one = PendingResults::default();
     one.add(indicator_id, provider, result);
@@ -82,8 +82,8 @@ pub(super) async fn store_result(db: &Db, indicator_id: i64, provider: &str, res
 
 impl EnrichmentEngine {
     /// Enriches `linked` indicators of `alert` with every applicable provider, storing results as
-    /// they arrive, and reports per provider; lookups still running at the deadline are left to
-    /// store their results late, and rate-limited ones are queued as `enrich_deferred` jobs.
+    /// they arrive, and reports per provider; lookups still running at the deadline and
+    /// rate-limited ones are queued as `enrich_deferred` jobs, which store their results later.
     pub async fn enrich_indicators(
         &self,
         ctx: &JobContext,
@@ -93,6 +93,8 @@ impl EnrichmentEngine {
         let providers = self.registry.providers().await.map_err(JobFailure::retryable)?;
         let mut summary = EnrichmentSummary::default();
         let mut tasks = tokio::task::JoinSet::new();
+        // What each running lookup is, so that those still running at the deadline can be queued.
+        let mut running: HashMap<tokio::task::Id, Deferral> = HashMap::new();
         let mut skipped: BTreeSet<String> = BTreeSet::new();
         let mut pending = PendingResults::default();
         for indicator in linked {
@@ -105,7 +107,16 @@ impl EnrichmentEngine {
                 let provider = provider.clone();
                 let (id, value) = (indicator.id, indicator.value.clone());
                 let engine = self.clone();
-                tasks.spawn(async move {
+                let lookup = Deferral {
+                    provider: provider.name.clone(),
+                    indicator: DeferredIndicator {
+                        id,
+                        kind: kind.as_str().to_string(),
+                        value: value.clone(),
+                    },
+                    wait: Duration::ZERO,
+                };
+                let handle = tasks.spawn(async move {
                     let outcome = engine.lookup(&provider, kind, &value).await;
                     match outcome {
                         Lookup::Done(result) => {
@@ -135,6 +146,7 @@ impl EnrichmentEngine {
                         }
                     }
                 });
+                running.insert(handle.id(), lookup);
             }
         }
         let mut succeeded = BTreeSet::new();
@@ -144,19 +156,23 @@ impl EnrichmentEngine {
         tokio::pin!(deadline);
         loop {
             tokio::select! {
-                next = tasks.join_next() => match next {
+                next = tasks.join_next_with_id() => match next {
                     None => break,
                     Some(first) => {
                         // Everything already finished is stored with it, in one transaction: fast
                         // results land at once without one commit per lookup.
                         let mut ready = vec![first];
-                        while let Some(more) = tasks.try_join_next() {
+                        while let Some(more) = tasks.try_join_next_with_id() {
                             ready.push(more);
                         }
                         for joined in ready {
                             let outcome = match joined {
-                                Ok(outcome) => outcome,
+                                Ok((id, outcome)) => {
+                                    running.remove(&id);
+                                    outcome
+                                }
                                 Err(e) => {
+                                    running.remove(&e.id());
                                     tracing::warn!(error = %e, "an enrichment lookup task failed");
                                     continue;
                                 }
@@ -175,19 +191,13 @@ impl EnrichmentEngine {
                     }
                 },
                 _ = &mut deadline => {
-                    // Late results are still stored as they arrive; the run reports without them.
-                    let late = tasks.len();
-                    tracing::warn!(alert = %alert.uuid, late, "enrichment deadline passed; reporting without late providers");
+                    // The run reports without the late lookups. They do not run on detached and
+                    // unbounded: they stop here and go to the queue as `enrich_deferred` jobs, run
+                    // under the worker's slots and leases like any job, and store their results then.
+                    tracing::warn!(alert = %alert.uuid, late = running.len(), "enrichment deadline passed; late lookups queued");
                     skipped.insert("deadline".into());
-                    let db = self.db.clone();
-                    let mut late_tasks = std::mem::take(&mut tasks);
-                    tokio::spawn(async move {
-                        while let Some(next) = late_tasks.join_next().await {
-                            if let Ok(outcome) = next {
-                                store_result(&db, outcome.indicator_id, &outcome.provider, outcome.result).await;
-                            }
-                        }
-                    });
+                    tasks.shutdown().await;
+                    deferrals.extend(running.drain().map(|(_, lookup)| lookup));
                     break;
                 }
             }
