@@ -16,6 +16,7 @@ pub mod indicators;
 pub mod jobs;
 pub mod pagination;
 pub mod paths;
+pub mod redact;
 pub mod scopes;
 pub mod sources;
 pub mod targeting;

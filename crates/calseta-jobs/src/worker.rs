@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use calseta_core::redact::strip_url_secrets;
 use calseta_store::Db;
 use calseta_store::jobs::{self as repo, JobRow};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
@@ -363,7 +364,7 @@ impl Attempt {
                 let retry_at = delay.map(|d| calseta_store::now() + lease_delta(d));
                 if self.record_failure(&row, &failure.message, retry_at).await && retry_at.is_none() {
                     // A dead letter: the handler settles what the job was acting on.
-                    handler.on_dead(&self.db, &row.payload.0, &failure.message).await;
+                    handler.on_dead(&self.db, &row.payload.0, &strip_url_secrets(&failure.message)).await;
                 }
             }
         }
@@ -377,6 +378,8 @@ impl Attempt {
         message: &str,
         retry_at: Option<chrono::DateTime<chrono::Utc>>,
     ) -> bool {
+        // `last_error` is served by the jobs API and logged: no URL in it keeps a credential.
+        let message = &strip_url_secrets(message);
         match repo::mark_failed(&self.db, row.id, self.token, message, retry_at).await {
             Ok(true) if retry_at.is_some() => {
                 tracing::warn!(job = %row.uuid, kind = %row.kind, attempt = row.attempts, error = message, "job failed; retry scheduled");

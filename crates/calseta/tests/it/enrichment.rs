@@ -738,3 +738,53 @@ async fn mock_mode_shared_case_study_verdicts() {
         assert_eq!(detail["data"]["enrichment_status"], "Enriched", "{file}");
     }
 }
+
+#[tokio::test]
+async fn error_text_never_carries_a_credential_from_a_url() {
+    let app = spawn_app_with(AppOptions {
+        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    // Nothing listens on port 1: every call fails with a connection error.
+    let url = "http://127.0.0.1:1/lookup/{{indicator.value}}?api_key={{auth.api_key}}";
+    custom_provider(
+        &app,
+        "keyed_intel",
+        "http://127.0.0.1:1",
+        "unused",
+        5.0,
+        json!({"http_config": {"steps": [{"name": "lookup", "url": url}]}, "auth_type": "api_key",
+               "auth_config": {"api_key": "sekrit-query-value-42"}}),
+    )
+    .await;
+    let (status, agent) = app
+        .post(
+            "/v1/agents",
+            &app.admin_key,
+            json!({"name": "closed", "endpoint_url": "http://hookuser:hookpass-99@127.0.0.1:1/hook", "retry_count": 0}),
+        )
+        .await;
+    assert_eq!(status, 201, "{agent}");
+    let detail =
+        ingest_and_wait(&app, "generic", &json!({"title": "keyed", "src_ip": "93.184.216.34"}).to_string())
+            .await;
+    let result = &indicator(&detail, "93.184.216.34")["enrichment_results"]["keyed_intel"];
+    let error = result["error_message"].as_str().unwrap_or_else(|| panic!("no error recorded: {result}"));
+    assert!(!error.contains("sekrit") && !error.contains("api_key="), "{error}");
+
+    let agent_uuid = agent["data"]["uuid"].as_str().unwrap();
+    let runs = eventually("the failed delivery", Duration::from_secs(30), || async {
+        let (_, runs) = app.get(&format!("/v1/agents/{agent_uuid}/runs"), &app.admin_key).await;
+        (runs["meta"]["total"] == 1).then_some(runs)
+    })
+    .await;
+    let error = runs["data"][0]["error_message"].as_str().unwrap().to_string();
+    assert!(error.starts_with("Connection error") && !error.contains("hookpass"), "{error}");
+    let uuid = detail["data"]["uuid"].as_str().unwrap();
+    let (_, activity) = app.get(&format!("/v1/alerts/{uuid}/activity"), &app.admin_key).await;
+    assert!(
+        !activity.to_string().contains("hookpass") && !activity.to_string().contains("sekrit"),
+        "{activity}"
+    );
+}

@@ -10,6 +10,7 @@ pub mod sender;
 
 use std::sync::Arc;
 
+use calseta_core::redact::strip_url_secrets;
 use calseta_jobs::{JobContext, JobFailure, JobHandler, JobKind, PreparedJob};
 use calseta_store::Db;
 use calseta_store::agents::{self as agents_repo, AgentRow, NewRun};
@@ -188,6 +189,8 @@ impl JobHandler for DeliverWebhook {
             Err(SendFailure::Timeout) => ("timeout", None, Value::Null, Some(SendFailure::Timeout.message())),
             Err(other) => ("failed", None, Value::Null, Some(other.message())),
         };
+        // Recorded in agent runs and activity: no URL in it keeps a credential.
+        let error = error.map(|e| strip_url_secrets(&e));
         let blocked = matches!(outcome, Err(SendFailure::Blocked(_)));
         if !blocked {
             let run = NewRun {

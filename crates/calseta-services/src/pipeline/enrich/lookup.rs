@@ -9,6 +9,7 @@ use std::time::Duration;
 use calseta_core::alerts::Malice;
 use calseta_core::enrichment::{gate, response, verdict};
 use calseta_core::indicators::IndicatorType;
+use calseta_core::redact::strip_url_secrets;
 use calseta_store::enrichment_cache;
 use futures::future::join_all;
 use serde_json::{Map, Value, json};
@@ -35,6 +36,8 @@ pub(super) fn result_value(
     raw: Value,
     error: Option<String>,
 ) -> Value {
+    // Error text is stored, served and sent to agents: no URL in it keeps a credential.
+    let error = error.map(|e| strip_url_secrets(&e));
     json!({
         "provider_name": provider,
         "status": status,

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use calseta_core::enrichment::template;
 use calseta_core::indicators::IndicatorType;
+use calseta_core::redact::strip_url_secrets;
 use serde_json::{Map, Value, json};
 
 use super::EnrichmentEngine;
@@ -167,7 +168,7 @@ impl EnrichmentEngine {
             let outcome = self.send_step(provider, step, &rendered_url, &query, &headers, body, form).await;
             debug_step.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
             let fail = |debug_step: &mut StepDebug, message: String| {
-                debug_step.error = Some(mask_text(&message, &secrets));
+                debug_step.error = Some(strip_url_secrets(&mask_text(&message, &secrets)));
                 if step.optional {
                     debug_step.skipped = true;
                     None
