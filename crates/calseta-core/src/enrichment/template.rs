@@ -76,6 +76,37 @@ fn resolve(expr: &str, ctx: &Context<'_>) -> Option<(String, bool)> {
     }
 }
 
+/// The earlier-step values a template refers to, as `(step name, path in its response)`, in
+/// every string of `value` (e.g. `{{steps.token.response.access_token}}` → `("token",
+/// "access_token")`).
+pub fn step_references(value: &Value) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    collect_step_references(value, &mut found);
+    found
+}
+
+fn collect_step_references(value: &Value, found: &mut Vec<(String, String)>) {
+    match value {
+        Value::String(text) => {
+            let mut rest = text.as_str();
+            while let Some(start) = rest.find("{{") {
+                let Some(len) = rest[start + 2..].find("}}") else { break };
+                let expr = rest[start + 2..start + 2 + len].split('|').next().unwrap_or_default().trim();
+                if let Some(path) = expr.strip_prefix("steps.") {
+                    let (name, tail) = path.split_once('.').unwrap_or((path, ""));
+                    let tail =
+                        tail.strip_prefix("response").map(|t| t.trim_start_matches('.')).unwrap_or(tail);
+                    found.push((name.to_string(), tail.to_string()));
+                }
+                rest = &rest[start + 2 + len + 2..];
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_step_references(v, found)),
+        Value::Object(map) => map.values().for_each(|v| collect_step_references(v, found)),
+        _ => {}
+    }
+}
+
 /// Renders a template string; in a URL (`url`), non-auth values are encoded as path segments.
 pub fn render(template: &str, ctx: &Context<'_>, url: bool) -> String {
     let mut out = String::with_capacity(template.len());
@@ -155,5 +186,15 @@ mod tests {
         assert_eq!(render("broken {{value", &ctx, false), "broken {{value");
         let body = render_value(&json!({"q": ["{{value}}", 1], "k": "{{auth.api_key}}"}), &ctx);
         assert_eq!(body, json!({"q": ["a b@c.com", 1], "k": "k/1"}));
+    }
+
+    #[test]
+    fn finds_the_step_values_a_template_uses() {
+        let headers = serde_json::json!({"Authorization": "Bearer {{ steps.token.response.access_token | urlencode }}",
+            "X-Other": "{{auth.key}} {{steps.user.response.id}}", "n": 1});
+        let mut refs = step_references(&headers);
+        refs.sort();
+        assert_eq!(refs, vec![("token".into(), "access_token".into()), ("user".into(), "id".into())]);
+        assert!(step_references(&serde_json::json!("{{steps.broken")).is_empty());
     }
 }

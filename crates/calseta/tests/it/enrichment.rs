@@ -788,3 +788,76 @@ async fn error_text_never_carries_a_credential_from_a_url() {
         "{activity}"
     );
 }
+
+#[tokio::test]
+async fn a_token_obtained_by_a_step_is_never_kept() {
+    const TOKEN: &str = "tok-obtained-abcdef123456";
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"access_token": TOKEN, "expires_in": 3600})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/lookup/"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        // The API echoes the token back, as some do: it must not be kept from there either.
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"score": 10, "session": {"bearer": TOKEN}})),
+        )
+        .mount(&server)
+        .await;
+    let app = spawn_app_with(AppOptions {
+        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    let base = server.uri();
+    let steps = json!({"steps": [
+        {"name": "token", "method": "POST", "url": format!("{base}/token"), "form_body": {"client_secret": "{{auth.client_secret}}"}},
+        {"name": "lookup", "url": format!("{base}/lookup/{{{{indicator.value}}}}"),
+         "headers": {"Authorization": "Bearer {{steps.token.response.access_token}}"}},
+    ]});
+    let provider = custom_provider(
+        &app,
+        "oauth_intel",
+        &base,
+        "unused",
+        5.0,
+        json!({"http_config": steps, "auth_type": "oauth2_client_credentials",
+               "auth_config": {"client_secret": "client-secret-987654"}}),
+    )
+    .await;
+    let detail =
+        ingest_and_wait(&app, "generic", &json!({"title": "oauth", "src_ip": "93.184.216.34"}).to_string())
+            .await;
+    let ip = indicator_detail(&app, &detail, "93.184.216.34").await;
+    let result = &ip["enrichment_results"]["oauth_intel"];
+    assert_eq!(result["success"], true, "{result}");
+    assert_eq!(result["raw"]["lookup"]["score"], 10, "the lookup itself worked: {result}");
+    assert_eq!(result["raw"]["lookup"]["session"]["bearer"], "[REDACTED]", "{result}");
+    assert!(!ip.to_string().contains(TOKEN), "stored result: {ip}");
+
+    // A second alert is answered from the shared cache: the cache row holds no token either.
+    let again =
+        ingest_and_wait(&app, "generic", &json!({"title": "oauth 2", "src_ip": "93.184.216.34"}).to_string())
+            .await;
+    let cached = indicator_detail(&app, &again, "93.184.216.34").await;
+    assert_eq!(cached["enrichment_results"]["oauth_intel"]["cache_hit"], true, "{cached}");
+    assert!(!cached.to_string().contains(TOKEN), "cached result: {cached}");
+
+    // The live test shows every step, the token masked.
+    let (status, tested) = app
+        .post(
+            &format!("/v1/enrichment-providers/{provider}/test"),
+            &app.admin_key,
+            json!({"indicator_type": "ip", "indicator_value": "93.184.216.34"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{tested}");
+    let text = tested.to_string();
+    assert!(!text.contains(TOKEN) && !text.contains("client-secret-987654"), "test output: {tested}");
+    assert!(text.contains("tok-****3456"), "the token appears masked: {tested}");
+}

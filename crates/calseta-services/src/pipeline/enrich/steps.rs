@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use calseta_core::enrichment::template;
+use calseta_core::enrichment::{response, template};
 use calseta_core::indicators::IndicatorType;
 use calseta_core::redact::strip_url_secrets;
 use serde_json::{Map, Value, json};
@@ -97,7 +97,10 @@ impl EnrichmentEngine {
         let Some(config) = provider.config.as_ref().filter(|c| !c.steps.is_empty()) else {
             return (Executed::Failed("No steps defined in http_config".into()), trace);
         };
-        let secrets = provider.secrets();
+        let mut secrets = provider.secrets();
+        // Values of a step's response that a later step sends in a header, query or body are
+        // credentials (e.g. an OAuth access token): masked in traces, never stored.
+        let credentials = credential_references(&config.steps);
         let mut responses = Map::new();
         let mut found = true;
         for (index, step) in config.steps.iter().enumerate() {
@@ -215,6 +218,17 @@ impl EnrichmentEngine {
                     }
                 }
             }
+            if let Some(response) = responses.get(&name) {
+                for path in credentials.iter().filter(|(step, _)| *step == name).map(|(_, path)| path) {
+                    let value =
+                        if path.is_empty() { Some(response) } else { response::lookup(response, path) };
+                    let text = value.map(template::text_of).unwrap_or_default();
+                    if text.chars().count() >= 4 && !secrets.contains(&text) {
+                        secrets.push(text);
+                    }
+                }
+            }
+            debug_step.response_body = redact_json(&debug_step.response_body, &secrets, mask);
             trace.push(debug_step);
         }
         let raw = if config.steps.len() == 1 {
@@ -222,6 +236,8 @@ impl EnrichmentEngine {
         } else {
             Value::Object(responses)
         };
+        // What is kept (results, the shared cache) holds no credential, given or obtained.
+        let raw = redact_json(&raw, &secrets, |_| "[REDACTED]".to_string());
         if !debug {
             trace.clear();
         }
@@ -287,6 +303,44 @@ impl EnrichmentEngine {
             json!({"_raw_text": text.chars().take(2000).collect::<String>()})
         });
         Ok((status, response_headers, body))
+    }
+}
+
+/// The `(step, path)` of every earlier-step value that a step sends in its headers, query or body.
+fn credential_references(steps: &[calseta_core::enrichment::HttpStep]) -> Vec<(String, String)> {
+    steps
+        .iter()
+        .flat_map(|step| {
+            let mut refs = template::step_references(&Value::Object(step.headers.clone()));
+            refs.extend(template::step_references(&Value::Object(step.query_params.clone())));
+            if let Some(body) = &step.json_body {
+                refs.extend(template::step_references(body));
+            }
+            if let Some(form) = &step.form_body {
+                refs.extend(template::step_references(&Value::Object(form.clone())));
+            }
+            refs
+        })
+        .collect()
+}
+
+/// `value` with every occurrence of a secret in its strings (keys included) replaced by
+/// `replacement(secret)`.
+fn redact_json(value: &Value, secrets: &[String], replacement: impl Fn(&str) -> String + Copy) -> Value {
+    let redact = |text: &str| {
+        secrets.iter().fold(text.to_string(), |acc, s| {
+            if acc.contains(s.as_str()) { acc.replace(s.as_str(), &replacement(s)) } else { acc }
+        })
+    };
+    match value {
+        Value::String(text) => Value::String(redact(text)),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| redact_json(v, secrets, replacement)).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.iter().map(|(k, v)| (redact(k), redact_json(v, secrets, replacement))).collect(),
+        ),
+        other => other.clone(),
     }
 }
 
