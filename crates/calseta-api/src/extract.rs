@@ -1,13 +1,16 @@
 //! Request extractors whose rejections use the API's error envelope: 422 `VALIDATION_ERROR` with
 //! the failing location, never axum's plain-text rejections.
 
+use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use calseta_services::FieldError;
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::middleware::BodyLimit;
 
 /// A JSON body.
 pub struct ApiJson<T>(pub T);
@@ -33,14 +36,49 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 kind: "content_type".into(),
             }]));
         }
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|_| {
-            ApiError::validation(&[FieldError {
-                loc: vec!["body".into()],
-                msg: "The request body could not be read".into(),
-                kind: "body_read".into(),
-            }])
-        })?;
+        let _ = state;
+        let bytes = read_body(req).await?;
         parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A raw body (e.g. a SIEM's webhook, read exactly as sent).
+pub struct ApiBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        read_body(req).await.map(ApiBody)
+    }
+}
+
+/// Reads a request's whole body within its limit and read timeout (see
+/// [`crate::middleware::body_limit`]): 413 `PAYLOAD_TOO_LARGE` past the limit, 408
+/// `REQUEST_TIMEOUT` when the sender is too slow, 400 `INVALID_REQUEST` when it cannot be read.
+pub async fn read_body(req: Request) -> Result<Bytes, ApiError> {
+    let limit = req.extensions().get::<BodyLimit>().copied();
+    let timeout = limit.map_or(std::time::Duration::from_secs(30), |l| l.read_timeout);
+    match tokio::time::timeout(timeout, req.into_body().collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.downcast_ref::<http_body_util::LengthLimitError>().is_some())
+                || e.to_string().contains("length limit exceeded");
+            match limit {
+                Some(limit) if too_large => Err(limit.too_large()),
+                _ => Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_REQUEST",
+                    "The request body could not be read.",
+                )),
+            }
+        }
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            format!("The request body was not received within {} s.", timeout.as_secs()),
+        )),
     }
 }
 

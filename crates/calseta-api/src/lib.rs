@@ -50,6 +50,8 @@ pub struct ApiSettings {
     pub max_body_bytes: usize,
     /// `MAX_INGEST_PAYLOAD_SIZE_MB` in bytes.
     pub max_ingest_bytes: usize,
+    /// `REQUEST_BODY_TIMEOUT_SECONDS`: how long reading one request's body may take.
+    pub body_read_timeout: std::time::Duration,
     /// `TRUSTED_PROXY_COUNT`.
     pub trusted_proxy_count: usize,
     /// Per-minute limits.
@@ -66,6 +68,7 @@ impl Default for ApiSettings {
             hsts_enabled: true,
             max_body_bytes: 10 * 1024 * 1024,
             max_ingest_bytes: 5 * 1024 * 1024,
+            body_read_timeout: std::time::Duration::from_secs(30),
             trusted_proxy_count: 0,
             rate_limits: RateLimits::default(),
         }
@@ -220,6 +223,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(CatchPanicLayer::custom(middleware::panic_response))
+        // The limits are ours (per route family, in the envelope): axum's implicit 2 MB is off.
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::body_limit));
     if let Some(cors) = cors_layer(state.settings()) {
         app = app.layer(cors);

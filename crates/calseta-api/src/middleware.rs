@@ -5,12 +5,11 @@ use std::any::Any;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http_body_util::BodyExt;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -139,44 +138,55 @@ pub fn is_ingest_path(path: &str) -> bool {
     path.starts_with("/v1/ingest/") || path == "/v1/alerts"
 }
 
-/// Enforces the body-size limit on the bytes actually read — `Content-Length` is checked first,
-/// and chunked bodies are cut off as soon as they pass the limit.
-pub async fn body_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let settings = state.settings();
-    let ingest = is_ingest_path(request.uri().path());
-    let limit = if ingest { settings.max_ingest_bytes } else { settings.max_body_bytes };
-    let too_large = || {
-        let mb = limit / (1024 * 1024);
-        let message = if ingest {
+/// The body limit of a request, for the extractors that read its body.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit {
+    /// Bytes allowed.
+    pub bytes: usize,
+    /// Whether it is an ingest route (`MAX_INGEST_PAYLOAD_SIZE_MB`).
+    pub ingest: bool,
+    /// How long reading the whole body may take.
+    pub read_timeout: std::time::Duration,
+}
+
+impl BodyLimit {
+    /// 413 `PAYLOAD_TOO_LARGE` in the envelope, naming the limit.
+    pub fn too_large(&self) -> ApiError {
+        let mb = self.bytes / (1024 * 1024);
+        let message = if self.ingest {
             format!("Request body exceeds the {mb}MB limit for ingest endpoints.")
         } else {
             format!("Request body exceeds the {mb}MB limit for this endpoint.")
         };
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", message).into_response()
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", message)
+    }
+}
+
+/// Sets the body-size limit of the route (`MAX_INGEST_PAYLOAD_SIZE_MB` on ingest routes,
+/// `MAX_REQUEST_BODY_SIZE_MB` elsewhere) without reading the body: a declared `Content-Length`
+/// over it is refused at once, and the body is wrapped so that reading it — which happens only in
+/// the handler, after authentication — stops as soon as it passes the limit (chunked bodies
+/// included). [`crate::extract::read_body`] turns that into the envelope.
+pub async fn body_limit(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let settings = state.settings();
+    let ingest = is_ingest_path(request.uri().path());
+    let limit = BodyLimit {
+        bytes: if ingest { settings.max_ingest_bytes } else { settings.max_body_bytes },
+        ingest,
+        read_timeout: settings.body_read_timeout,
     };
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return too_large();
+    if declared.is_some_and(|len| len > limit.bytes as u64) {
+        return limit.too_large().into_response();
     }
+    request.extensions_mut().insert(limit);
     let (parts, body) = request.into_parts();
-    let limited = http_body_util::Limited::new(body, limit);
-    let bytes: Bytes = match limited.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return too_large(),
-        Err(_) => {
-            return ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "INVALID_REQUEST",
-                "The request body could not be read.",
-            )
-            .into_response();
-        }
-    };
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    let limited = http_body_util::Limited::new(body, limit.bytes);
+    next.run(Request::from_parts(parts, Body::new(limited))).await
 }
 
 /// Turns a handler panic into the standard 500 envelope (details are logged, never returned).

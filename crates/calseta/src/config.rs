@@ -98,6 +98,8 @@ pub struct Config {
     pub max_request_body_mb: usize,
     /// `MAX_INGEST_PAYLOAD_SIZE_MB` (5).
     pub max_ingest_payload_mb: usize,
+    /// `REQUEST_BODY_TIMEOUT_SECONDS` (30): how long reading one request's body may take.
+    pub request_body_timeout: Duration,
 }
 
 /// Invalid settings, all of them.
@@ -276,6 +278,7 @@ impl Config {
             cors_allow_all: r.boolean("CORS_ALLOW_ALL_ORIGINS", false),
             max_request_body_mb: r.number("MAX_REQUEST_BODY_SIZE_MB", 10usize, 1),
             max_ingest_payload_mb: r.number("MAX_INGEST_PAYLOAD_SIZE_MB", 5usize, 1),
+            request_body_timeout: Duration::from_secs(r.number("REQUEST_BODY_TIMEOUT_SECONDS", 30u64, 1)),
         };
         if r.problems.is_empty() { Ok(config) } else { Err(ConfigError(r.problems)) }
     }
@@ -290,6 +293,7 @@ impl Config {
             hsts_enabled: self.hsts_enabled,
             max_body_bytes: self.max_request_body_mb * 1024 * 1024,
             max_ingest_bytes: self.max_ingest_payload_mb * 1024 * 1024,
+            body_read_timeout: self.request_body_timeout,
             trusted_proxy_count: self.trusted_proxy_count,
             rate_limits: calseta_api::rate_limit::RateLimits {
                 authed: self.rate_limit_authed,

@@ -1,7 +1,6 @@
 //! `POST /v1/ingest/{source_name}` (SIEM webhooks) and `POST /v1/alerts` (programmatic ingest).
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use calseta_services::pipeline::ingest::Ingested;
@@ -14,7 +13,7 @@ use crate::AppState;
 use crate::auth::IngestAuthed;
 use crate::envelope::Envelope;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiBody, ApiJson, ApiPath};
 
 /// The answer to an accepted alert.
 #[derive(Debug, Serialize, ToSchema)]
@@ -63,7 +62,7 @@ pub async fn ingest_webhook(
     auth: IngestAuthed,
     ApiPath(source_name): ApiPath<String>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> Result<(StatusCode, Json<Envelope<IngestResponse>>), ApiError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let ingested = state.services().ingest.ingest_webhook(&source_name, &auth.key, &header, &body).await?;

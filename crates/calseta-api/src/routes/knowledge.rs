@@ -326,6 +326,10 @@ async fn read_upload(
     request: Request,
     state: &AppState,
 ) -> Result<(DocumentFields, String, Vec<u8>), ApiError> {
+    // Read within the body limit and timeout first, so the form parser never waits on the client.
+    let (parts, body) = request.into_parts();
+    let bytes = crate::extract::read_body(Request::from_parts(parts.clone(), body)).await?;
+    let request = Request::from_parts(parts, axum::body::Body::from(bytes));
     let mut multipart =
         Multipart::from_request(request, state).await.map_err(|e| form_error("file", e.body_text()))?;
     let mut values = std::collections::HashMap::new();

@@ -124,6 +124,71 @@ async fn raw_request(addr: &str, request: &[u8]) -> String {
     String::from_utf8_lossy(&response).to_string()
 }
 
+/// Sends `head` and the start of a body that then never finishes, and returns the first bytes the
+/// server answers (within 15 s; the connection stays open on the client's side).
+async fn answer_to_an_unfinished_body(addr: &str, head: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(b"{\"title\": \"never fin").await.unwrap();
+    let mut response = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(15), stream.read(&mut response))
+        .await
+        .expect("the server answers without the rest of the body")
+        .unwrap();
+    String::from_utf8_lossy(&response[..n]).to_string()
+}
+
+#[tokio::test]
+async fn the_configured_limits_are_the_limits_and_bodies_are_read_after_authentication() {
+    let app = spawn_app_with(AppOptions {
+        env: vec![("REQUEST_BODY_TIMEOUT_SECONDS", "1".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    // A 3 MiB alert is within the default 5 MB ingest limit (axum's own 2 MB does not apply).
+    let padding = "p".repeat(3 * 1024 * 1024);
+    let alert = json!({"title": "big alert", "severity": "low", "notes": padding}).to_string();
+    let resp = app
+        .client
+        .post(app.url("/v1/ingest/generic"))
+        .bearer_auth(&app.admin_key)
+        .header("content-type", "application/json")
+        .body(alert)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_json(resp).await;
+    assert_eq!(status, 202, "{body}");
+    // Over it, the envelope.
+    let too_big = "x".repeat(5 * 1024 * 1024 + 1);
+    let resp = app
+        .client
+        .post(app.url("/v1/ingest/generic"))
+        .bearer_auth(&app.admin_key)
+        .body(too_big)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_json(resp).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("PAYLOAD_TOO_LARGE")), "{body}");
+
+    let addr = app.base.trim_start_matches("http://").to_string();
+    // Without a key the answer comes before the body is read: a sender cannot hold the
+    // connection unauthenticated.
+    let head = format!(
+        "POST /v1/ingest/generic HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+    );
+    let answer = answer_to_an_unfinished_body(&addr, &head).await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    // With a key, a body that does not arrive in time ends with 408 in the envelope.
+    let head = format!(
+        "POST /v1/ingest/generic HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n",
+        app.admin_key
+    );
+    let answer = answer_to_an_unfinished_body(&addr, &head).await;
+    assert!(answer.starts_with("HTTP/1.1 408") && answer.contains("REQUEST_TIMEOUT"), "{answer}");
+}
+
 #[tokio::test]
 async fn body_limits_apply_to_declared_and_chunked_bodies() {
     let app = spawn_app_with(AppOptions {
