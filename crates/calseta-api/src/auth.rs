@@ -39,6 +39,7 @@ pub mod scope {
 
     scopes! {
         AlertsRead => Scope::AlertsRead,
+        AlertsIngest => Scope::AlertsIngest,
         AlertsWrite => Scope::AlertsWrite,
         EnrichmentsRead => Scope::EnrichmentsRead,
         WorkflowsRead => Scope::WorkflowsRead,
@@ -156,10 +157,10 @@ async fn authorize(
     }
     // A key in a URL ends up in proxy logs and browser history: only an ingest-only key may travel
     // that way, so a leaked one can do nothing but submit alerts.
-    if source == KeySource::Query && key.scopes.iter().any(|s| s != Scope::AlertsWrite.as_str()) {
+    if source == KeySource::Query && key.scopes.iter().any(|s| s != Scope::AlertsIngest.as_str()) {
         return Err(deny(
             "query_key_too_broad",
-            "An API key passed as ?api_key= must hold only the alerts:write scope.".into(),
+            "An API key passed as ?api_key= must hold only the alerts:ingest scope.".into(),
         ));
     }
 
@@ -186,9 +187,9 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Authed<S> {
     }
 }
 
-/// The caller of an ingest route: `alerts:write`, by bearer header or — for senders that cannot
-/// set headers — an ingest-only key in `?api_key=` (redacted from logs: the access log never
-/// records query strings).
+/// The caller of an ingest route: `alerts:ingest` (or `alerts:write`, which implies it), by bearer
+/// header or — for senders that cannot set headers — a key holding only `alerts:ingest` in
+/// `?api_key=` (redacted from logs: the access log never records query strings).
 pub struct IngestAuthed {
     /// The caller's key.
     pub key: Arc<ApiKey>,
@@ -208,7 +209,7 @@ impl FromRequestParts<AppState> for IngestAuthed {
             (false, Some(key)) => (Some(key), KeySource::Query),
             _ => (bearer_token(parts).map(str::to_string), KeySource::Header),
         };
-        let key = authorize(parts, state, Scope::AlertsWrite, token.as_deref(), source).await?;
+        let key = authorize(parts, state, Scope::AlertsIngest, token.as_deref(), source).await?;
         Ok(IngestAuthed { key })
     }
 }

@@ -1,4 +1,5 @@
-//! The ten API-key scopes and the rule that `admin` passes every check.
+//! The eleven API-key scopes, the rule that `admin` passes every check, and that `alerts:write`
+//! also allows ingest (`alerts:ingest`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -8,6 +9,7 @@ use crate::UnknownValue;
 /// A permission an API key may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
+    AlertsIngest,
     AlertsRead,
     AlertsWrite,
     EnrichmentsRead,
@@ -22,7 +24,8 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope, in the reference's order.
-    pub const ALL: [Scope; 10] = [
+    pub const ALL: [Scope; 11] = [
+        Scope::AlertsIngest,
         Scope::AlertsRead,
         Scope::AlertsWrite,
         Scope::EnrichmentsRead,
@@ -38,6 +41,7 @@ impl Scope {
     /// The wire name, e.g. `alerts:read`.
     pub const fn as_str(self) -> &'static str {
         match self {
+            Scope::AlertsIngest => "alerts:ingest",
             Scope::AlertsRead => "alerts:read",
             Scope::AlertsWrite => "alerts:write",
             Scope::EnrichmentsRead => "enrichments:read",
@@ -76,11 +80,14 @@ impl FromStr for Scope {
 
 /// Whether a key holding `granted` may call a route that requires `required`.
 ///
-/// `admin` is a super-scope; unknown strings a key might hold (v1 stored them unvalidated) grant nothing.
+/// `admin` is a super-scope and `alerts:write` implies `alerts:ingest`; unknown strings a key might
+/// hold (v1 stored them unvalidated) grant nothing.
 pub fn allows<S: AsRef<str>>(granted: &[S], required: Scope) -> bool {
     granted.iter().any(|g| {
         let g = g.as_ref();
-        g == Scope::Admin.as_str() || g == required.as_str()
+        g == Scope::Admin.as_str()
+            || g == required.as_str()
+            || (required == Scope::AlertsIngest && g == Scope::AlertsWrite.as_str())
     })
 }
 
@@ -116,6 +123,14 @@ mod tests {
         assert!(allows(&["alerts:read"], Scope::AlertsRead));
         assert!(!allows(&["alerts:read"], Scope::AlertsWrite));
         assert!(!allows::<&str>(&[], Scope::AlertsRead));
+    }
+
+    #[test]
+    fn alerts_write_implies_ingest_and_nothing_implies_write_but_admin() {
+        assert!(allows(&["alerts:write"], Scope::AlertsIngest));
+        assert!(allows(&["alerts:ingest"], Scope::AlertsIngest));
+        assert!(!allows(&["alerts:ingest"], Scope::AlertsWrite));
+        assert!(!allows(&["alerts:ingest"], Scope::AlertsRead));
     }
 
     #[test]

@@ -50,7 +50,7 @@ impl From<Ingested> for IngestResponse {
     tag = "ingest",
     params(("source_name" = String, Path, description = "sentinel, elastic, splunk or generic")),
     request_body(content = Object, description = "The SIEM's alert payload, as it sends it"),
-    security(("api_key" = ["alerts:write"])),
+    security(("api_key" = ["alerts:ingest"])),
     responses(
         (status = 202, body = Envelope<IngestResponse>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -85,7 +85,7 @@ pub struct ProgrammaticIngest {
     path = "/v1/alerts",
     tag = "alerts",
     request_body = ProgrammaticIngest,
-    security(("api_key" = ["alerts:write"])),
+    security(("api_key" = ["alerts:ingest"])),
     responses(
         (status = 202, body = Envelope<IngestResponse>),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),

@@ -287,8 +287,9 @@ async fn programmatic_ingest() {
 #[tokio::test]
 async fn api_key_in_the_query_string_only_for_ingest_only_keys_on_ingest_routes() {
     let app = spawn_app().await;
-    let ingest_only = app.key_with(&["alerts:write"]).await;
-    let broad = app.key_with(&["alerts:write", "alerts:read"]).await;
+    let ingest_only = app.key_with(&["alerts:ingest"]).await;
+    let broad = app.key_with(&["alerts:ingest", "alerts:read"]).await;
+    let writer = app.key_with(&["alerts:write"]).await;
     let post = |url: String| {
         app.client
             .post(url)
@@ -302,6 +303,25 @@ async fn api_key_in_the_query_string_only_for_ingest_only_keys_on_ingest_routes(
     let (status, body) =
         status_json(post(app.url(&format!("/v1/ingest/generic?api_key={broad}"))).await.unwrap()).await;
     assert_eq!((status, body["error"]["code"].as_str()), (403, Some("FORBIDDEN")), "{body}");
+    // alerts:write can change alerts: it is no ingest-only key, so never in a URL.
+    let (status, body) =
+        status_json(post(app.url(&format!("/v1/ingest/generic?api_key={writer}"))).await.unwrap()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("FORBIDDEN")), "{body}");
+    // An ingest-only key can do nothing but ingest, even as a bearer header.
+    let (status, _) = app
+        .patch("/v1/alerts/00000000-0000-0000-0000-000000000000", &ingest_only, json!({"severity": "Low"}))
+        .await;
+    assert_eq!(status, 403);
+    let resp = app
+        .client
+        .post(app.url("/v1/ingest/generic"))
+        .bearer_auth(&ingest_only)
+        .header("content-type", "application/json")
+        .body(r#"{"title": "via header"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 202);
     // Never on other routes.
     let resp = app.client.get(app.url(&format!("/v1/alerts?api_key={ingest_only}"))).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 401);

@@ -1,11 +1,13 @@
 //! Walks the route table (the OpenAPI document is generated from it) and proves every `/v1` route
 //! requires a key holding its scope: none → 401, every other scope → 403, its own scope → neither.
+//! `alerts:write` also opens the ingest routes (`alerts:ingest`).
 
 use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const ALL_SCOPES: [&str; 10] = [
+const ALL_SCOPES: [&str; 11] = [
+    "alerts:ingest",
     "alerts:read",
     "alerts:write",
     "enrichments:read",
@@ -29,7 +31,9 @@ async fn every_v1_route_requires_its_scope() {
     let mut keys_without_scope = std::collections::HashMap::new();
     for scope in ALL_SCOPES {
         keys_by_scope.insert(scope, app.key_with(&[scope]).await);
-        let others: Vec<&str> = ALL_SCOPES.iter().copied().filter(|s| *s != scope && *s != "admin").collect();
+        // Every scope but this one, `admin`, and what implies it (`alerts:write` allows ingest).
+        let implies = |other: &str| other == "admin" || (scope == "alerts:ingest" && other == "alerts:write");
+        let others: Vec<&str> = ALL_SCOPES.iter().copied().filter(|s| *s != scope && !implies(s)).collect();
         keys_without_scope.insert(scope, app.key_with(&others).await);
     }
 
@@ -70,6 +74,11 @@ async fn every_v1_route_requires_its_scope() {
             assert!(status != 401 && status != 403, "{method} {path} with {scope}: {status} {body}");
             let (status, _) = status_json(send(Some(&keys_by_scope["admin"])).await.unwrap()).await;
             assert!(status != 401 && status != 403, "{method} {path} with admin: {status}");
+            if scope == "alerts:ingest" {
+                let (status, _) =
+                    status_json(send(Some(&keys_by_scope["alerts:write"])).await.unwrap()).await;
+                assert!(status != 401 && status != 403, "{method} {path} with alerts:write: {status}");
+            }
             checked += 1;
         }
     }
