@@ -26,10 +26,14 @@ use calseta_jobs::maintenance::{PRUNE_EVERY, PRUNE_FINISHED_JOBS, PruneFinishedJ
 use pipeline::context::AlertContext;
 use pipeline::dispatch::sender::AgentSender;
 use pipeline::dispatch::{DeliverWebhook, Dispatch, DispatchAlert};
-use pipeline::enrich::{EnrichAlert, EnrichDeferred, EnrichmentEngine, EnrichmentSettings, ProviderRegistry};
+use pipeline::enrich::{
+    EnrichAlert, EnrichDeferred, EnrichmentEngine, EnrichmentSettings, ProviderRegistry, PurgeEnrichmentCache,
+};
 use pipeline::extract::MappingRules;
 use pipeline::ingest::{IngestService, IngestSettings};
-use pipeline::kinds::{DISPATCH_ALERT, ENRICH_DEFERRED, PipelineKinds};
+use pipeline::kinds::{
+    DISPATCH_ALERT, ENRICH_DEFERRED, PURGE_ENRICHMENT_CACHE, PURGE_ENRICHMENT_CACHE_EVERY, PipelineKinds,
+};
 use platform::crypto::EncryptionKey;
 use platform::outbound::{OutboundClient, OutboundSettings};
 use resources::agents::AgentService;
@@ -169,6 +173,11 @@ impl Services {
             PRUNE_FINISHED_JOBS,
             PRUNE_EVERY,
             Arc::new(PruneFinishedJobs { retention: job_retention }),
+        );
+        registry.register_periodic(
+            PURGE_ENRICHMENT_CACHE,
+            PURGE_ENRICHMENT_CACHE_EVERY,
+            Arc::new(PurgeEnrichmentCache),
         );
         registry.register(
             self.kinds.enrich_alert,

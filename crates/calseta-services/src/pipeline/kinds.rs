@@ -94,6 +94,16 @@ pub async fn enqueue_deferred(
     Ok(enqueue_payload(tx, &ENRICH_DEFERRED, job, wait).await?)
 }
 
+/// Deletes expired rows of the shared enrichment cache (handled by `enrich`; periodic).
+pub const PURGE_ENRICHMENT_CACHE: JobKind = JobKind {
+    name: "purge_enrichment_cache",
+    queue: "default",
+    retry: RetryPolicy::exponential(3, Duration::from_secs(60)),
+};
+
+/// How often workers schedule [`PURGE_ENRICHMENT_CACHE`].
+pub const PURGE_ENRICHMENT_CACHE_EVERY: Duration = Duration::from_secs(3600);
+
 /// Builds the payload of one alert and queues its deliveries (handled by `dispatch`).
 pub const DISPATCH_ALERT: JobKind = JobKind {
     name: "dispatch_alert",

@@ -482,3 +482,36 @@ async fn an_agent_that_never_answers_does_not_stall_enrichment() {
     assert_eq!(health["queues"]["dispatch"].get("dead"), None, "{health}");
     holder.abort();
 }
+
+#[tokio::test]
+async fn only_the_start_of_a_huge_agent_answer_is_kept() {
+    let listener = MockServer::start().await;
+    let huge = json!({"notes": "n".repeat(1024 * 1024)});
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(huge))
+        .mount(&listener)
+        .await;
+    let app = spawn_app_with(AppOptions {
+        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    let agent =
+        register(&app, json!({"name": "verbose", "endpoint_url": listener.uri(), "retry_count": 0})).await;
+    ingest_and_wait(
+        &app,
+        "generic",
+        &json!({"title": "verbose answer", "src_ip": "203.0.113.50"}).to_string(),
+    )
+    .await;
+    let agent_uuid = agent["uuid"].as_str().unwrap();
+    let runs = eventually("the delivery", Duration::from_secs(30), || async {
+        let (_, runs) = app.get(&format!("/v1/agents/{agent_uuid}/runs"), &app.admin_key).await;
+        (runs["meta"]["total"] == 1).then_some(runs)
+    })
+    .await;
+    let run = &runs["data"][0];
+    assert_eq!(run["status"], "success", "{run}");
+    assert_eq!(run["response_body"]["truncated"], true);
+    assert!(run["response_body"].to_string().len() < 64 * 1024, "a 1 MiB answer is not kept whole");
+}

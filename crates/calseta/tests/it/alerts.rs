@@ -472,3 +472,24 @@ async fn an_alert_whose_enrichment_dies_is_marked_failed_and_a_retried_job_enric
     .await;
     worker.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_alert_keeps_at_most_a_thousand_indicators_and_reports_the_rest() {
+    let app = spawn_app().await;
+    let indicators: Vec<Value> = (0..1200)
+        .map(|i| json!({"type": "ip", "value": format!("198.{}.{}.{}", 18 + i / 65536, (i / 256) % 256, i % 256)}))
+        .collect();
+    let uuid = ingest(&app, json!({"title": "noisy", "severity": "low", "indicators": indicators})).await;
+    let (_, found) = app.get(&format!("/v1/alerts/{uuid}/indicators"), &app.admin_key).await;
+    assert_eq!(found["data"].as_array().unwrap().len(), 1000);
+    let (_, activity) = app.get(&format!("/v1/alerts/{uuid}/activity"), &app.admin_key).await;
+    let completed = activity["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event_type"] == "alert_enrichment_completed")
+        .cloned()
+        .unwrap();
+    assert_eq!(completed["references"]["indicators_over_limit"], 200, "{completed}");
+    assert_eq!(completed["references"]["indicator_count"], 1000);
+}

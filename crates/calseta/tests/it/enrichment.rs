@@ -861,3 +861,32 @@ async fn a_token_obtained_by_a_step_is_never_kept() {
     assert!(!text.contains(TOKEN) && !text.contains("client-secret-987654"), "test output: {tested}");
     assert!(text.contains("tok-****3456"), "the token appears masked: {tested}");
 }
+
+#[tokio::test]
+async fn expired_cache_rows_are_purged_by_the_maintenance_job() {
+    let app = spawn_app_with(AppOptions { run_worker: false, ..AppOptions::default() }).await;
+    let result = json!({"success": true, "extracted": {"malice": "Benign"}});
+    let cache = |value: &'static str, ttl: u64| {
+        let (db, result) = (app.db.clone(), result.clone());
+        async move {
+            calseta_store::enrichment_cache::put(&db, "intel", "ip", value, &result, Duration::from_secs(ttl))
+                .await
+                .unwrap()
+        }
+    };
+    cache("198.51.100.7", 0).await;
+    cache("198.51.100.8", 3600).await;
+    assert_eq!(query_i64(&app, "SELECT COUNT(*) FROM enrichment_cache").await, 2);
+    // A worker schedules the purge when it starts (then hourly).
+    let worker = calseta::app::start(
+        &config_from(&app.env),
+        calseta::app::ServeOptions { bind: "127.0.0.1:0".into(), run_worker: true, extra_jobs: vec![] },
+    )
+    .await
+    .unwrap();
+    eventually("the expired row to be purged", Duration::from_secs(30), || async {
+        (query_i64(&app, "SELECT COUNT(*) FROM enrichment_cache").await == 1).then_some(())
+    })
+    .await;
+    worker.shutdown().await;
+}

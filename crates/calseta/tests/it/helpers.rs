@@ -282,3 +282,14 @@ pub async fn exec_sql(app: &TestApp, sql: &str) {
         sqlx::query(sql).execute(&mut conn).await.unwrap();
     }
 }
+
+/// One number read by SQL from the test database, from outside the server.
+pub async fn query_i64(app: &TestApp, sql: &str) -> i64 {
+    if app.database.url.starts_with("postgres") {
+        let mut conn = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&app.database.url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+    }
+}

@@ -23,6 +23,9 @@ pub fn agent_matches(agent: &AgentRow, source_name: &str, severity: &str, tags: 
         )
 }
 
+/// The most of an agent's answer that is read and kept.
+const MAX_KEPT_RESPONSE_BYTES: usize = 64 * 1024;
+
 /// Signs and sends deliveries.
 pub struct AgentSender {
     key: EncryptionKey,
@@ -75,18 +78,30 @@ impl AgentSender {
         if let Some((name, value)) = self.auth_header(agent) {
             request = request.header(name, value);
         }
-        let response = request.body(body).send().await.map_err(|e| {
+        let mut response = request.body(body).send().await.map_err(|e| {
             if e.is_timeout() { SendFailure::Timeout } else { SendFailure::Connection(error_text(e)) }
         })?;
         let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        let body = serde_json::from_str::<Value>(&text).unwrap_or_else(|_| {
-            if text.is_empty() {
-                Value::Null
-            } else {
-                json!({"raw": text.chars().take(2000).collect::<String>()})
+        // Only the first 64 KiB of an answer is read and kept: an agent cannot fill the database
+        // (or this process's memory) through `agent_runs`.
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut truncated = false;
+        while let Ok(Some(chunk)) = response.chunk().await {
+            let room = MAX_KEPT_RESPONSE_BYTES - bytes.len();
+            if chunk.len() > room {
+                bytes.extend_from_slice(&chunk[..room]);
+                truncated = true;
+                break;
             }
-        });
+            bytes.extend_from_slice(&chunk);
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let body = match serde_json::from_str::<Value>(&text) {
+            Ok(value) if !truncated => value,
+            _ if text.is_empty() => Value::Null,
+            _ if truncated => json!({"raw": text.chars().take(2000).collect::<String>(), "truncated": true}),
+            _ => json!({"raw": text.chars().take(2000).collect::<String>()}),
+        };
         Ok(Sent { status: Some(status), body })
     }
 }

@@ -14,6 +14,7 @@
 
 pub mod deferred;
 pub mod lookup;
+pub mod maintenance;
 pub mod registry;
 pub mod run;
 pub mod steps;
@@ -28,6 +29,7 @@ use tokio::sync::Semaphore;
 use crate::platform::outbound::OutboundClient;
 pub use deferred::EnrichDeferred;
 pub use lookup::{Lookup, indicator_verdict, skipped_result};
+pub use maintenance::PurgeEnrichmentCache;
 pub use registry::{EnrichmentSettings, EnvLookup, Provider, ProviderRegistry};
 pub use run::{EnrichAlert, EnrichmentSummary};
 pub use steps::{StepDebug, mask};

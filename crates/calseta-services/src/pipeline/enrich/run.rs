@@ -225,6 +225,9 @@ impl EnrichmentEngine {
     }
 }
 
+/// The most indicators one alert keeps.
+pub const MAX_INDICATORS_PER_ALERT: usize = 1000;
+
 /// Handler of `enrich_alert` ([`crate::pipeline::kinds::ENRICH_ALERT`]).
 pub struct EnrichAlert {
     /// Runs the extraction passes (the extract stage).
@@ -253,7 +256,10 @@ impl JobHandler for EnrichAlert {
 
         // Links are committed before enrichment so provider calls never hold the write lock.
         let mut tx = ctx.begin_fenced().await?;
-        for indicator in &found.indicators {
+        // An alert keeps at most MAX_INDICATORS_PER_ALERT indicators (in extraction order); the
+        // rest are counted in the completion event, not stored or enriched.
+        let over_limit = found.indicators.len().saturating_sub(MAX_INDICATORS_PER_ALERT);
+        for indicator in found.indicators.iter().take(MAX_INDICATORS_PER_ALERT) {
             indicators::upsert_and_link(&mut tx, alert.id, indicator.kind.as_str(), &indicator.value)
                 .await
                 .map_err(JobFailure::retryable)?;
@@ -302,6 +308,7 @@ impl JobHandler for EnrichAlert {
             "malice_counts": malice_counts,
             "enriched_at": now,
             "indicators_rejected": rejected,
+            "indicators_over_limit": over_limit,
         });
         activity::record(&mut tx, &Actor::system(), "alert_enrichment_completed", Some(alert.id), references)
             .await
