@@ -28,6 +28,7 @@ pub mod jobs;
 pub mod mappings;
 mod migrations;
 pub mod schema;
+pub mod secrets;
 pub mod state;
 mod writer;
 

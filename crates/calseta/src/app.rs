@@ -63,6 +63,21 @@ pub async fn open_for_service(config: &Config) -> Result<(Db, EncryptionKey), St
 /// Resolves `ENCRYPTION_KEY` (generating a key file on SQLite) and logs where it came from.
 pub fn encryption_key(config: &Config, db: &Db) -> Result<EncryptionKey, StartError> {
     let (key, source) = crypto::resolve(config.encryption_key.as_deref(), db.engine(), db.sqlite_path())?;
+    let previous = config
+        .encryption_key_previous
+        .iter()
+        .map(|text| {
+            EncryptionKey::parse(text).map_err(|_| {
+                ServiceError::Config("ENCRYPTION_KEY_PREVIOUS must hold Fernet keys, comma-separated".into())
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let key = key.with_previous(previous);
+    if key.has_previous() {
+        tracing::info!(
+            "ENCRYPTION_KEY_PREVIOUS set: old secrets still decrypt; run `calseta rotate-encryption-key`"
+        );
+    }
     match source {
         KeySource::Configured => tracing::info!("encryption key from ENCRYPTION_KEY"),
         KeySource::KeyFile(path) => tracing::info!(path = %path.display(), "encryption key from key file"),

@@ -52,6 +52,9 @@ pub struct Config {
     pub job_retention: Duration,
     /// `ENCRYPTION_KEY`.
     pub encryption_key: Option<String>,
+    /// `ENCRYPTION_KEY_PREVIOUS`: keys (comma-separated) that still decrypt, until
+    /// `calseta rotate-encryption-key` has re-encrypted every secret with `ENCRYPTION_KEY`.
+    pub encryption_key_previous: Vec<String>,
     /// `ALERT_DEDUP_WINDOW_HOURS` (24; 0 disables dedup).
     pub alert_dedup_window_hours: u32,
     /// `QUEUE_MAX_RETRIES` (3): attempts of an `enrich_alert` job.
@@ -224,6 +227,10 @@ impl Config {
             worker_shutdown_grace: Duration::from_secs(r.number("WORKER_SHUTDOWN_GRACE_SECONDS", 25u64, 0)),
             job_retention: Duration::from_secs(r.number("JOB_RETENTION_HOURS", 24u64, 0) * 3600),
             encryption_key: r.raw("ENCRYPTION_KEY"),
+            encryption_key_previous: r
+                .raw("ENCRYPTION_KEY_PREVIOUS")
+                .map(|v| v.split(',').map(|k| k.trim().to_string()).filter(|k| !k.is_empty()).collect())
+                .unwrap_or_default(),
             alert_dedup_window_hours: r.number("ALERT_DEDUP_WINDOW_HOURS", 24u32, 0),
             queue_max_retries: r.number("QUEUE_MAX_RETRIES", 3u32, 1),
             queue_retry_backoff: Duration::from_secs(r.number("QUEUE_RETRY_BACKOFF_SECONDS", 60u64, 0)),

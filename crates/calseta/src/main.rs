@@ -51,6 +51,9 @@ enum Command {
     /// Encryption key utilities.
     #[command(subcommand)]
     EncryptionKey(EncryptionKeyCommand),
+    /// Re-encrypt every stored secret with ENCRYPTION_KEY (decrypting with it or with
+    /// ENCRYPTION_KEY_PREVIOUS); all or nothing.
+    RotateEncryptionKey,
     /// Benchmark: start calseta on a fresh database (SQLite in a temporary directory, or the empty
     /// PostgreSQL database given by --database-url) and measure ingest, pipeline, reads, resources.
     Bench(BenchArgs),
@@ -255,6 +258,17 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             result
         }
         Command::ConvertDocument { .. } | Command::Bench(_) => Ok(()),
+        Command::RotateEncryptionKey => {
+            cli_logging(&config);
+            let (db, key) = app::open_for_service(&config).await.map_err(|e| e.to_string())?;
+            let done = calseta_services::resources::secrets::rotate(&db, &key).await.map_err(describe)?;
+            println!(
+                "re-encrypted {} secret(s); {} already used ENCRYPTION_KEY",
+                done.rewritten, done.current
+            );
+            db.close().await;
+            Ok(())
+        }
         Command::EncryptionKey(EncryptionKeyCommand::Generate) => {
             println!("{}", EncryptionKey::generate().expose());
             Ok(())

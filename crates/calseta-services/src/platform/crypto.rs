@@ -18,9 +18,10 @@ type Aes128CbcEnc = cbc::Encryptor<aes::Aes128>;
 type Aes128CbcDec = cbc::Decryptor<aes::Aes128>;
 type HmacSha256 = Hmac<sha2::Sha256>;
 
-/// A Fernet key: url-safe base64 of 32 bytes (16 signing + 16 encryption).
+/// A Fernet key: url-safe base64 of 32 bytes (16 signing + 16 encryption), with the keys it
+/// replaced (`ENCRYPTION_KEY_PREVIOUS`), which still decrypt until the secrets are rotated.
 #[derive(Clone)]
-pub struct EncryptionKey(String);
+pub struct EncryptionKey(String, Vec<String>);
 
 impl std::fmt::Debug for EncryptionKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -33,14 +34,14 @@ impl EncryptionKey {
     pub fn generate() -> Self {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
-        EncryptionKey(URL_SAFE.encode(bytes))
+        EncryptionKey(URL_SAFE.encode(bytes), Vec::new())
     }
 
     /// Parses a configured key, refusing anything that is not 32 bytes of url-safe base64.
     pub fn parse(text: &str) -> Result<Self, ServiceError> {
         let text = text.trim();
         match URL_SAFE.decode(text) {
-            Ok(bytes) if bytes.len() == 32 => Ok(EncryptionKey(text.to_string())),
+            Ok(bytes) if bytes.len() == 32 => Ok(EncryptionKey(text.to_string(), Vec::new())),
             _ => Err(ServiceError::Config(
                 "ENCRYPTION_KEY must be a Fernet key: url-safe base64 of 32 bytes (44 characters); \
                  generate one with `calseta encryption-key generate`"
@@ -54,12 +55,27 @@ impl EncryptionKey {
         &self.0
     }
 
-    /// (signing key, encryption key): the two halves of the 32 key bytes.
-    fn halves(&self) -> Option<([u8; 16], [u8; 16])> {
-        let bytes = URL_SAFE.decode(&self.0).ok()?;
+    /// This key, still able to decrypt what `previous` keys encrypted.
+    pub fn with_previous(mut self, previous: Vec<EncryptionKey>) -> Self {
+        self.1 = previous.into_iter().map(|k| k.0).filter(|k| *k != self.0).collect();
+        self
+    }
+
+    /// Whether previous keys are configured.
+    pub fn has_previous(&self) -> bool {
+        !self.1.is_empty()
+    }
+
+    /// (signing key, encryption key): the two halves of the 32 key bytes of `text`.
+    fn halves_of(text: &str) -> Option<([u8; 16], [u8; 16])> {
+        let bytes = URL_SAFE.decode(text).ok()?;
         let signing: [u8; 16] = bytes.get(..16)?.try_into().ok()?;
         let encryption: [u8; 16] = bytes.get(16..32)?.try_into().ok()?;
         Some((signing, encryption))
+    }
+
+    fn halves(&self) -> Option<([u8; 16], [u8; 16])> {
+        Self::halves_of(&self.0)
     }
 
     /// A Fernet token (spec version 0x80) of `plain`, readable by any Fernet implementation
@@ -85,9 +101,19 @@ impl EncryptionKey {
         Ok(URL_SAFE.encode(token))
     }
 
-    /// Decrypts a Fernet token; `None` when malformed, tampered with, or made with another key.
+    /// Decrypts a Fernet token with this key or a previous one; `None` when malformed, tampered
+    /// with, or made with another key.
     pub fn decrypt(&self, token: &str) -> Option<Vec<u8>> {
-        let (signing, encryption) = self.halves()?;
+        std::iter::once(&self.0).chain(&self.1).find_map(|key| Self::decrypt_with(key, token))
+    }
+
+    /// Whether this key itself (not a previous one) decrypts `token`.
+    pub fn is_current(&self, token: &str) -> bool {
+        Self::decrypt_with(&self.0, token).is_some()
+    }
+
+    fn decrypt_with(key: &str, token: &str) -> Option<Vec<u8>> {
+        let (signing, encryption) = Self::halves_of(key)?;
         let bytes = URL_SAFE_NO_PAD.decode(token.trim().trim_end_matches('=')).ok()?;
         if bytes.len() < 1 + 8 + 16 + 16 + 32 || bytes[0] != 0x80 {
             return None;
@@ -162,10 +188,15 @@ pub fn resolve(
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     let key = EncryptionKey::generate();
-                    write_key_file(&path, &key).map_err(|e| {
-                        ServiceError::Config(format!("cannot write key file {}: {e}", path.display()))
-                    })?;
-                    Ok((key, KeySource::Generated(path)))
+                    match publish_key_file(&path, &key) {
+                        Ok(true) => Ok((key, KeySource::Generated(path))),
+                        // Another process published its key first: every process uses that one.
+                        Ok(false) => resolve(None, engine, Some(db_path)),
+                        Err(e) => Err(ServiceError::Config(format!(
+                            "cannot write key file {}: {e}",
+                            path.display()
+                        ))),
+                    }
                 }
                 Err(e) => Err(ServiceError::Config(format!("cannot read key file {}: {e}", path.display()))),
             }
@@ -173,7 +204,15 @@ pub fn resolve(
     }
 }
 
-fn write_key_file(path: &Path, key: &EncryptionKey) -> std::io::Result<()> {
+/// Writes the key to a private temporary file and links it into place only when complete, so
+/// that a concurrent first start never reads a half-written key file; `false` when another process
+/// published one first (its key wins).
+fn publish_key_file(path: &Path, key: &EncryptionKey) -> std::io::Result<bool> {
+    let mut suffix = [0u8; 8];
+    rand::rng().fill_bytes(&mut suffix);
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(format!(".tmp-{}", hex_of(&suffix)));
+    let temp = PathBuf::from(temp);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -181,10 +220,23 @@ fn write_key_file(path: &Path, key: &EncryptionKey) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path)?;
-    file.write_all(key.expose().as_bytes())?;
-    file.write_all(b"\n")?;
-    file.sync_all()
+    let written = (|| {
+        let mut file = options.open(&temp)?;
+        file.write_all(key.expose().as_bytes())?;
+        file.write_all(b"\n")?;
+        file.sync_all()
+    })();
+    let linked = written.and_then(|()| std::fs::hard_link(&temp, path));
+    let _ = std::fs::remove_file(&temp);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -248,5 +300,42 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn concurrent_first_starts_agree_on_one_complete_key() {
+        let dir = std::env::temp_dir().join(format!("calseta-crypto-race-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("race.db");
+        let starts: Vec<_> = (0..8)
+            .map(|_| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    resolve(None, Engine::Sqlite, Some(&db)).map(|(k, _)| k.expose().to_string())
+                })
+            })
+            .collect();
+        let keys: Vec<String> = starts.into_iter().map(|t| t.join().unwrap().unwrap()).collect();
+        assert!(keys.iter().all(|k| *k == keys[0]), "every start uses the published key");
+        let leftovers = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().contains(".tmp-")));
+        assert_eq!(leftovers.count(), 0, "no temporary key file is left behind");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn previous_keys_still_decrypt_and_only_the_current_one_encrypts() {
+        let old = EncryptionKey::generate();
+        let token = old.encrypt(b"agent secret").unwrap();
+        let new = EncryptionKey::generate();
+        assert_eq!(new.decrypt(&token), None);
+        let rotating = new.clone().with_previous(vec![old.clone()]);
+        assert_eq!(rotating.decrypt(&token).as_deref(), Some(&b"agent secret"[..]));
+        assert!(!rotating.is_current(&token));
+        let fresh = rotating.encrypt(b"agent secret").unwrap();
+        assert!(
+            rotating.is_current(&fresh) && new.decrypt(&fresh).is_some() && old.decrypt(&fresh).is_none()
+        );
     }
 }

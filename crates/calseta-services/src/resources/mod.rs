@@ -15,4 +15,5 @@ pub mod indicators;
 pub mod jobs;
 pub mod mappings;
 pub mod providers;
+pub mod secrets;
 pub mod sources;

@@ -515,3 +515,100 @@ async fn only_the_start_of_a_huge_agent_answer_is_kept() {
     assert_eq!(run["response_body"]["truncated"], true);
     assert!(run["response_body"].to_string().len() < 64 * 1024, "a 1 MiB answer is not kept whole");
 }
+
+#[tokio::test]
+async fn secrets_that_cannot_be_decrypted_are_never_sent_and_the_key_can_be_rotated() {
+    let listener = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&listener).await;
+    let old_key = "b2xkLWtleS1vbGQta2V5LW9sZC1rZXktb2xkLWtleTE=";
+    let new_key = "bmV3LWtleS1uZXcta2V5LW5ldy1rZXktbmV3LWtleTI=";
+    let app = spawn_app_with(AppOptions {
+        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into()), ("ENCRYPTION_KEY", old_key.into())],
+        run_worker: false,
+        ..AppOptions::default()
+    })
+    .await;
+    let agent = register(
+        &app,
+        json!({"name": "keyed", "endpoint_url": listener.uri(), "retry_count": 0, "signing_secret": "generate",
+               "auth_header_name": "X-Agent-Token", "auth_header_value": "agent-token-1"}),
+    )
+    .await;
+    let agent_uuid = agent["uuid"].as_str().unwrap().to_string();
+    let start_with = |env: Vec<(&str, &str)>| {
+        let mut config_env = app.env.clone();
+        for (k, v) in env {
+            config_env.insert(k.to_string(), v.to_string());
+        }
+        async move {
+            calseta::app::start(
+                &config_from(&config_env),
+                calseta::app::ServeOptions {
+                    bind: "127.0.0.1:0".into(),
+                    run_worker: true,
+                    extra_jobs: vec![],
+                },
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let runs = |count: usize| {
+        let (app, agent_uuid) = (&app, agent_uuid.clone());
+        async move {
+            eventually(&format!("{count} delivery attempt(s)"), Duration::from_secs(30), || async {
+                let (_, runs) = app.get(&format!("/v1/agents/{agent_uuid}/runs"), &app.admin_key).await;
+                (runs["meta"]["total"] == count).then_some(runs)
+            })
+            .await
+        }
+    };
+
+    // A worker with another key cannot read the agent's secrets: nothing is sent.
+    let worker = start_with(vec![("ENCRYPTION_KEY", new_key)]).await;
+    let body = json!({"source_name": "generic", "payload": {"title": "keyed", "src_ip": "203.0.113.77"}});
+    let (status, ingested) = app.post("/v1/alerts", &app.admin_key, body).await;
+    assert_eq!(status, 202, "{ingested}");
+    let alert_uuid = ingested["data"]["alert_uuid"].as_str().unwrap().to_string();
+    let failed = runs(1).await;
+    assert_eq!(failed["data"][0]["status"], "failed");
+    assert!(failed["data"][0]["error_message"].as_str().unwrap().starts_with("Not sent"), "{failed}");
+    assert!(listener.received_requests().await.unwrap().is_empty(), "no unsigned or unauthenticated POST");
+    worker.shutdown().await;
+
+    // With the old key as ENCRYPTION_KEY_PREVIOUS the secrets decrypt again.
+    let worker = start_with(vec![("ENCRYPTION_KEY", new_key), ("ENCRYPTION_KEY_PREVIOUS", old_key)]).await;
+    let trigger = format!("/v1/alerts/{alert_uuid}/trigger-agents");
+    let (status, _) = app.post(&trigger, &app.admin_key, json!({})).await;
+    assert_eq!(status, 202);
+    let delivered = runs(2).await;
+    assert_eq!(delivered["data"][0]["status"], "success", "{delivered}");
+    worker.shutdown().await;
+
+    // Rotation re-encrypts every secret with the new key; then the old one is no longer needed.
+    let mut rotate = std::process::Command::new(env!("CARGO_BIN_EXE_calseta"));
+    rotate.arg("rotate-encryption-key").env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    rotate
+        .env("DATABASE_URL", &app.database.url)
+        .env("ENCRYPTION_KEY", new_key)
+        .env("ENCRYPTION_KEY_PREVIOUS", old_key);
+    let out = rotate.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("re-encrypted 2 secret(s)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let worker = start_with(vec![("ENCRYPTION_KEY", new_key)]).await;
+    let (status, _) = app.post(&trigger, &app.admin_key, json!({})).await;
+    assert_eq!(status, 202);
+    let delivered = runs(3).await;
+    assert_eq!(delivered["data"][0]["status"], "success", "{delivered}");
+    let requests = listener.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 2);
+    for request in &requests {
+        assert_eq!(request.headers.get("x-agent-token").unwrap(), "agent-token-1");
+        assert!(request.headers.get("webhook-signature").is_some());
+    }
+    worker.shutdown().await;
+}

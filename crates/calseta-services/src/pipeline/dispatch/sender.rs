@@ -70,12 +70,17 @@ impl AgentSender {
             .header("user-agent", concat!("Calseta/", env!("CARGO_PKG_VERSION")))
             .header("webhook-id", delivery_id)
             .header("webhook-timestamp", timestamp.to_string());
-        if let Some(secret) = self.signing_secret(agent)
-            && let Ok(signature) = webhooks::signature(&secret, delivery_id, timestamp, &body)
-        {
+        // Fail closed: a configured secret that cannot be read (another ENCRYPTION_KEY) means no
+        // delivery, never an unsigned or unauthenticated one.
+        if agent.signing_secret_encrypted.is_some() {
+            let secret = self.signing_secret(agent).ok_or(SendFailure::Secret("the signing secret"))?;
+            let signature = webhooks::signature(&secret, delivery_id, timestamp, &body)
+                .map_err(|_| SendFailure::Secret("the signing secret"))?;
             request = request.header("webhook-signature", signature);
         }
-        if let Some((name, value)) = self.auth_header(agent) {
+        if agent.auth_header_name.is_some() {
+            let (name, value) =
+                self.auth_header(agent).ok_or(SendFailure::Secret("the auth header value"))?;
             request = request.header(name, value);
         }
         let mut response = request.body(body).send().await.map_err(|e| {
@@ -131,6 +136,8 @@ pub enum SendFailure {
     Timeout,
     /// Connection refused, reset, TLS, …
     Connection(String),
+    /// A stored secret of the agent cannot be decrypted: nothing was sent.
+    Secret(&'static str),
 }
 
 impl SendFailure {
@@ -140,6 +147,10 @@ impl SendFailure {
             SendFailure::Blocked(reason) => format!("Blocked: {reason}"),
             SendFailure::Timeout => "Timeout: no answer within the agent's timeout".into(),
             SendFailure::Connection(e) => format!("Connection error: {e}"),
+            SendFailure::Secret(what) => format!(
+                "Not sent: {what} cannot be decrypted with ENCRYPTION_KEY (or ENCRYPTION_KEY_PREVIOUS); \
+                 set the key it was stored with, or store the secret again"
+            ),
         }
     }
 }
