@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
+use crate::platform::addresses::{AddressClass, classify};
+
 use crate::ServiceError;
 
 /// Resolves host names (injectable so tests classify addresses without touching DNS).
@@ -39,38 +41,17 @@ impl HostResolver for SystemResolver {
     }
 }
 
-/// Why an address may not be contacted, or `None` when it may.
+/// Why an address may not be contacted, or `None` when it may: metadata and reserved addresses
+/// never; private ones only with `allow_private` (an `SSRF_ALLOWED_HOSTS` host, a provider's
+/// `allow_private_network`).
 pub fn blocked_reason(ip: IpAddr, allow_private: bool) -> Option<&'static str> {
-    let v4 = match ip {
-        IpAddr::V4(v4) => Some(v4),
-        IpAddr::V6(v6) => v6.to_ipv4_mapped(),
-    };
-    if let Some(v4) = v4 {
-        let [a, b, ..] = v4.octets();
-        if v4.is_link_local() || (a == 169 && b == 254) {
-            return Some("link-local or cloud metadata address");
-        }
-        if v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast() || a == 0 || a >= 240 {
-            return Some("non-unicast address");
-        }
-        if !allow_private && (v4.is_private() || v4.is_loopback() || (a == 100 && (64..128).contains(&b))) {
-            return Some("private, loopback or CGNAT address");
-        }
-        return None;
+    match classify(ip) {
+        AddressClass::Public => None,
+        AddressClass::Private if allow_private => None,
+        AddressClass::Private => Some("private, loopback or CGNAT address"),
+        AddressClass::Metadata => Some("link-local or cloud metadata address"),
+        AddressClass::Reserved => Some("reserved, tunnel or non-unicast address"),
     }
-    if let IpAddr::V6(v6) = ip {
-        let first = v6.segments()[0];
-        if (first & 0xffc0) == 0xfe80 || v6.segments() == [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254] {
-            return Some("link-local or cloud metadata address");
-        }
-        if v6.is_unspecified() || v6.is_multicast() {
-            return Some("non-unicast address");
-        }
-        if !allow_private && (v6.is_loopback() || (first & 0xfe00) == 0xfc00) {
-            return Some("private or loopback address");
-        }
-    }
-    None
 }
 
 #[derive(Clone)]
@@ -90,10 +71,11 @@ impl Resolve for CheckedResolver {
                 .lookup(&host)
                 .await
                 .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
-            let exempt = this.allowed_hosts.contains(&host);
+            // An allowed host may be private; never a metadata or reserved address.
+            let allow_private = this.allow_private || this.allowed_hosts.contains(&host);
             let allowed: Vec<SocketAddr> = addrs
                 .into_iter()
-                .filter(|ip| exempt || blocked_reason(*ip, this.allow_private).is_none())
+                .filter(|ip| blocked_reason(*ip, allow_private).is_none())
                 .map(|ip| SocketAddr::new(ip, 0))
                 .collect();
             if allowed.is_empty() {
@@ -145,6 +127,9 @@ fn build(settings: &OutboundSettings, allow_private: bool) -> Result<reqwest::Cl
             allow_private,
         }))
         .redirect(policy)
+        // Never through a proxy from the environment (HTTP(S)_PROXY, ALL_PROXY): the proxy would
+        // resolve names itself, past the pinning resolver, and reach what the policy refuses.
+        .no_proxy()
         .connect_timeout(Duration::from_secs(10))
         .user_agent(concat!("Calseta/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -157,9 +142,7 @@ fn check_url(url: &reqwest::Url, allowed_hosts: &[String], allow_private: bool) 
     }
     let Some(host) = url.host_str() else { return Err("SSRF blocked: URL has no host".into()) };
     let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-    if allowed_hosts.contains(&host) {
-        return Ok(());
-    }
+    let allow_private = allow_private || allowed_hosts.contains(&host);
     if let Ok(ip) = host.parse::<IpAddr>()
         && let Some(reason) = blocked_reason(ip, allow_private)
     {
@@ -191,9 +174,10 @@ impl OutboundClient {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_ascii_lowercase();
-        if self.allowed_hosts.contains(&host) || host.parse::<IpAddr>().is_ok() {
+        if host.parse::<IpAddr>().is_ok() {
             return Ok(url);
         }
+        let allow_private = allow_private || self.allowed_hosts.contains(&host);
         let addrs = self.resolver.lookup(&host).await.map_err(|e| format!("{host} does not resolve: {e}"))?;
         if addrs.is_empty() {
             return Err(format!("{host} does not resolve"));
@@ -263,6 +247,22 @@ mod tests {
         assert_eq!(blocked_reason(ip("2606:4700::1111"), false), None);
     }
 
+    #[test]
+    fn allowed_hosts_and_private_providers_never_reach_metadata() {
+        let allowed =
+            vec!["169.254.169.254".to_string(), "fd00:ec2::254".to_string(), "10.0.0.5".to_string()];
+        for url in
+            ["http://169.254.169.254/latest/meta-data", "http://[fd00:ec2::254]/", "http://100.100.100.200/"]
+        {
+            let url = reqwest::Url::parse(url).unwrap();
+            assert!(check_url(&url, &allowed, true).is_err(), "{url}");
+        }
+        let private = reqwest::Url::parse("http://10.0.0.5/").unwrap();
+        assert!(check_url(&private, &allowed, false).is_ok(), "an allowed host may be private");
+        let nat64 = reqwest::Url::parse("http://[64:ff9b::a9fe:a9fe]/").unwrap();
+        assert!(check_url(&nat64, &[], true).is_err(), "NAT64 of the metadata address");
+    }
+
     struct Fixed(Vec<IpAddr>);
     impl HostResolver for Fixed {
         fn lookup(
@@ -297,6 +297,13 @@ mod tests {
                 .is_ok()
         );
         assert!(resolver(vec![], vec![], false).resolve(name("nx.test")).await.is_err());
+        // An allowed host that resolves to a metadata address is still refused.
+        assert!(
+            resolver(vec!["169.254.169.254"], vec!["imds.test"], true)
+                .resolve(name("imds.test"))
+                .await
+                .is_err()
+        );
         let client = OutboundClient::new(&OutboundSettings {
             allowed_hosts: vec![],
             resolver: Arc::new(Fixed(vec![])),

@@ -330,3 +330,55 @@ async fn openapi_document_and_offline_docs_page() {
         assert_eq!(resp.status().as_u16(), 200, "{asset}");
     }
 }
+
+/// The child half of `outbound_requests_ignore_proxy_environment`: run by it in a process whose
+/// environment names a proxy, it sends one request through the outbound client.
+#[tokio::test]
+async fn outbound_request_in_child_process() {
+    use calseta_services::platform::outbound::{OutboundClient, OutboundSettings, SystemResolver};
+    let Ok(target) = std::env::var("CALSETA_PROXY_TEST_TARGET") else { return };
+    let settings = OutboundSettings {
+        allowed_hosts: vec!["127.0.0.1".into()],
+        resolver: std::sync::Arc::new(SystemResolver),
+    };
+    let client = OutboundClient::new(&settings).unwrap();
+    let status = client.client(false).get(&target).send().await.unwrap().status();
+    assert_eq!(status.as_u16(), 200);
+}
+
+#[tokio::test]
+async fn outbound_requests_ignore_proxy_environment() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let target = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&target)
+        .await;
+    // A "proxy" that counts the connections it gets and answers none.
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = connections.clone();
+    let accepting = tokio::spawn(async move {
+        while let Ok((_socket, _)) = proxy.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["http::outbound_request_in_child_process", "--exact", "--nocapture", "--test-threads", "1"])
+        .env("CALSETA_PROXY_TEST_TARGET", format!("{}/probe", target.uri()))
+        .env("HTTP_PROXY", &proxy_url)
+        .env("http_proxy", &proxy_url)
+        .env("HTTPS_PROXY", &proxy_url)
+        .env("ALL_PROXY", &proxy_url)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .await
+        .unwrap();
+    assert!(child.status.success(), "{}", String::from_utf8_lossy(&child.stdout));
+    assert_eq!(target.received_requests().await.unwrap().len(), 1, "the request went straight to its target");
+    assert_eq!(connections.load(Ordering::SeqCst), 0, "and never to the proxy");
+    accepting.abort();
+}
