@@ -23,6 +23,10 @@ use crate::StoreError;
 const MAX_BATCH_UNITS: usize = 256;
 /// …or once it has been open this long, so a steady queue cannot hold back a commit.
 const MAX_BATCH_AGE: Duration = Duration::from_millis(4);
+/// How long a committed unit waits for the unit it handed the writer to before committing the
+/// batch itself: that unit's caller may have given up (a cancelled request), and nobody else
+/// would commit the batch until an unrelated write came along.
+const FLUSH_DEADLINE: Duration = Duration::from_millis(50);
 /// How long `begin` waits for the writer before reporting it busy (a unit held this long is a bug
 /// or a stuck disk; failing beats hanging the caller forever).
 const LEASE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,6 +52,8 @@ struct WriterState {
     /// Units released into the open batch.
     units: usize,
     batch_started: Instant,
+    /// Which batch is open (counts batches), so a late flush commits only the batch it waited for.
+    batch: u64,
     outcome: watch::Sender<BatchOutcome>,
 }
 
@@ -76,6 +82,7 @@ impl GroupWriter {
             unit: Unit::None,
             units: 0,
             batch_started: Instant::now(),
+            batch: 0,
             outcome: watch::channel(None).0,
         };
         Arc::new(GroupWriter { state: Arc::new(Mutex::new(state)), queued: AtomicUsize::new(0) })
@@ -106,6 +113,7 @@ impl GroupWriter {
                 state.in_batch = true;
                 state.units = 0;
                 state.batch_started = Instant::now();
+                state.batch += 1;
                 state.unit = Unit::Opener;
             }
             Ok::<(), StoreError>(())
@@ -138,6 +146,18 @@ impl GroupWriter {
     async fn finish(&self, state: &mut WriterState) {
         let full = state.units >= MAX_BATCH_UNITS || state.batch_started.elapsed() >= MAX_BATCH_AGE;
         if state.in_batch && (self.queued.load(Ordering::SeqCst) == 0 || full) {
+            state.commit_batch().await;
+        }
+    }
+
+    /// Commits `batch` if it is still open once the writer is free: the unit it was handed to
+    /// never came.
+    async fn flush(&self, batch: u64) {
+        if let Ok(mut state) = self.lock().await
+            && state.in_batch
+            && state.batch == batch
+        {
+            tracing::debug!(units = state.units, "flushing a batch whose next unit never came");
             state.commit_batch().await;
         }
     }
@@ -263,12 +283,24 @@ impl Lease {
                 return Err(StoreError::Database(e));
             }
             let mut outcome = state.outcome.subscribe();
+            let batch = state.batch;
             writer.finish(&mut state).await;
             drop(state);
-            match outcome.wait_for(Option::is_some).await.as_deref() {
-                Ok(Some(Ok(()))) => Ok(()),
-                Ok(Some(Err(e))) => Err(StoreError::CommitFailed(e.to_string())),
-                Ok(None) | Err(_) => Err(StoreError::CommitFailed("the batch was abandoned".into())),
+            loop {
+                let waited = tokio::time::timeout(FLUSH_DEADLINE, outcome.wait_for(Option::is_some))
+                    .await
+                    .map(|seen| seen.map(|result| result.clone()));
+                match waited {
+                    Ok(Ok(result)) => {
+                        return match result.as_ref() {
+                            Some(Ok(())) => Ok(()),
+                            Some(Err(e)) => Err(StoreError::CommitFailed(e.to_string())),
+                            None => Err(StoreError::CommitFailed("the batch was abandoned".into())),
+                        };
+                    }
+                    Ok(Err(_)) => return Err(StoreError::CommitFailed("the batch was abandoned".into())),
+                    Err(_) => writer.flush(batch).await,
+                }
             }
         });
         finished.await.map_err(|e| StoreError::CommitFailed(format!("commit task failed: {e}")))?
@@ -292,4 +324,37 @@ pub(crate) async fn connect(
     options: &sqlx::sqlite::SqliteConnectOptions,
 ) -> Result<SqliteConnection, StoreError> {
     Ok(SqliteConnection::connect_with(options).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_waiter_that_gives_up_never_holds_back_a_committed_unit() {
+        let dir = std::env::temp_dir().join(format!("calseta-writer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let options =
+            sqlx::sqlite::SqliteConnectOptions::new().filename(dir.join("w.db")).create_if_missing(true);
+        let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+        sqlx::query("CREATE TABLE t (v INTEGER)").execute(&mut conn).await.unwrap();
+        let writer = GroupWriter::new(conn);
+        let mut lease = writer.begin().await.unwrap();
+        sqlx::query("INSERT INTO t VALUES (1)").execute(lease.conn()).await.unwrap();
+        // A caller queues for the writer, so the committing unit hands the batch over to it…
+        let waiter = Queued::new(&writer.queued);
+        let commit = tokio::spawn(lease.commit());
+        while writer.state.try_lock().is_err() {
+            tokio::task::yield_now().await;
+        }
+        // …and then gives up (its request was cancelled) before taking the writer.
+        drop(waiter);
+        let committed = tokio::time::timeout(Duration::from_secs(10), commit).await;
+        assert!(matches!(committed, Ok(Ok(Ok(())))), "the committed unit was held back: {committed:?}");
+        let mut reader = SqliteConnection::connect_with(&options).await.unwrap();
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t").fetch_one(&mut reader).await.unwrap();
+        assert_eq!(rows, 1, "and its row is committed");
+        drop(reader);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
