@@ -45,6 +45,7 @@ use resources::field_extractions::FieldExtractionService;
 use resources::indicators::IndicatorService;
 use resources::mappings::MappingService;
 use resources::providers::ProviderService;
+use resources::retention::{APPLY_RETENTION, APPLY_RETENTION_EVERY, ApplyRetention, RetentionSettings};
 use resources::sources::SourceService;
 use views::payload::PayloadBuilder;
 
@@ -66,6 +67,8 @@ pub struct ServiceSettings {
     pub kinds: PipelineKinds,
     /// Deliveries to one agent at once in this process (`AGENT_MAX_CONCURRENT_DELIVERIES`).
     pub deliveries_per_agent: usize,
+    /// What old records to delete (`RETENTION_*_DAYS`; off by default).
+    pub retention: RetentionSettings,
 }
 
 /// Every use-case service over one database, built once per process.
@@ -105,6 +108,7 @@ pub struct Services {
     sender: Arc<AgentSender>,
     kinds: PipelineKinds,
     deliveries_per_agent: usize,
+    retention: RetentionSettings,
 }
 
 impl Services {
@@ -119,6 +123,7 @@ impl Services {
             document_converter,
             kinds,
             deliveries_per_agent,
+            retention,
         } = settings;
         let deadline = enrichment.alert_deadline;
         let http = OutboundClient::new(&outbound)?;
@@ -153,6 +158,7 @@ impl Services {
             sender,
             kinds,
             deliveries_per_agent,
+            retention,
             db,
         })
     }
@@ -174,6 +180,13 @@ impl Services {
             PRUNE_EVERY,
             Arc::new(PruneFinishedJobs { retention: job_retention }),
         );
+        if self.retention.is_on() {
+            registry.register_periodic(
+                APPLY_RETENTION,
+                APPLY_RETENTION_EVERY,
+                Arc::new(ApplyRetention { settings: self.retention }),
+            );
+        }
         registry.register_periodic(
             PURGE_ENRICHMENT_CACHE,
             PURGE_ENRICHMENT_CACHE_EVERY,

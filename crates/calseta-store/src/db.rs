@@ -93,6 +93,8 @@ impl Db {
                     SqliteSynchronous::Normal
                 })
                 .busy_timeout(Duration::from_secs(10))
+                // Takes effect when the file is created: freed pages can then be given back.
+                .auto_vacuum(sqlx::sqlite::SqliteAutoVacuum::Incremental)
                 .foreign_keys(true);
             let path = (!in_memory).then(|| base.get_filename().to_path_buf());
             // Creating the file and switching it to WAL takes an exclusive lock; processes opening
@@ -188,6 +190,20 @@ impl Db {
                 writer.exclusive(async |conn| Ok(migrator.run(conn).await?)).await?
             }
             Pools::Postgres(pool) => migrator.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// On SQLite, returns free pages to the file system (`PRAGMA incremental_vacuum`; databases
+    /// created by this version use `auto_vacuum = INCREMENTAL`). PostgreSQL's autovacuum does this.
+    pub async fn reclaim_space(&self) -> Result<(), StoreError> {
+        if let Pools::Sqlite { writer, .. } = &self.inner.pools {
+            writer
+                .exclusive(async |conn| {
+                    sqlx::query("PRAGMA incremental_vacuum").execute(&mut *conn).await?;
+                    Ok(())
+                })
+                .await?;
         }
         Ok(())
     }

@@ -27,6 +27,7 @@ pub mod indicators;
 pub mod jobs;
 pub mod mappings;
 mod migrations;
+pub mod retention;
 pub mod schema;
 pub mod secrets;
 pub mod state;

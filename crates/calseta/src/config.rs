@@ -103,6 +103,9 @@ pub struct Config {
     pub max_ingest_payload_mb: usize,
     /// `REQUEST_BODY_TIMEOUT_SECONDS` (30): how long reading one request's body may take.
     pub request_body_timeout: Duration,
+    /// `RETENTION_CLOSED_ALERT_DAYS`, `RETENTION_ACTIVITY_DAYS`, `RETENTION_AGENT_RUN_DAYS` (0 =
+    /// keep forever, the default).
+    pub retention: calseta_services::resources::retention::RetentionSettings,
 }
 
 /// Invalid settings, all of them.
@@ -286,6 +289,11 @@ impl Config {
             max_request_body_mb: r.number("MAX_REQUEST_BODY_SIZE_MB", 10usize, 1),
             max_ingest_payload_mb: r.number("MAX_INGEST_PAYLOAD_SIZE_MB", 5usize, 1),
             request_body_timeout: Duration::from_secs(r.number("REQUEST_BODY_TIMEOUT_SECONDS", 30u64, 1)),
+            retention: calseta_services::resources::retention::RetentionSettings {
+                closed_alert_days: r.number("RETENTION_CLOSED_ALERT_DAYS", 0u32, 0),
+                activity_days: r.number("RETENTION_ACTIVITY_DAYS", 0u32, 0),
+                agent_run_days: r.number("RETENTION_AGENT_RUN_DAYS", 0u32, 0),
+            },
         };
         if r.problems.is_empty() { Ok(config) } else { Err(ConfigError(r.problems)) }
     }
@@ -351,6 +359,7 @@ impl Config {
                 document_converter: self.document_converter.clone(),
                 kinds,
                 deliveries_per_agent: self.agent_max_concurrent_deliveries,
+                retention: self.retention,
             },
         )
     }

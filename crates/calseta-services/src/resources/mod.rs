@@ -15,5 +15,6 @@ pub mod indicators;
 pub mod jobs;
 pub mod mappings;
 pub mod providers;
+pub mod retention;
 pub mod secrets;
 pub mod sources;

@@ -493,3 +493,69 @@ async fn an_alert_keeps_at_most_a_thousand_indicators_and_reports_the_rest() {
     assert_eq!(completed["references"]["indicators_over_limit"], 200, "{completed}");
     assert_eq!(completed["references"]["indicator_count"], 1000);
 }
+
+#[tokio::test]
+async fn retention_deletes_what_it_is_configured_not_to_keep() {
+    let agent = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&agent)
+        .await;
+    let app = spawn_app_with(AppOptions {
+        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    let key = app.admin_key.clone();
+    let (status, registered) = app
+        .post("/v1/agents", &key, json!({"name": "kept?", "endpoint_url": agent.uri(), "retry_count": 0}))
+        .await;
+    assert_eq!(status, 201, "{registered}");
+    let closed = ingest(&app, json!({"title": "old and closed", "severity": "low"})).await;
+    let open = ingest(&app, json!({"title": "old but open", "severity": "low"})).await;
+    let (status, body) = app
+        .patch(
+            &format!("/v1/alerts/{closed}"),
+            &key,
+            json!({"status": "Closed", "close_classification": "Duplicate"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("both deliveries", Duration::from_secs(30), || async {
+        (query_i64(&app, "SELECT COUNT(*) FROM agent_runs").await == 2).then_some(())
+    })
+    .await;
+    // Everything is three days old now.
+    let old = chrono::Utc::now() - chrono::Duration::days(3);
+    exec_sql_at(&app, "UPDATE alerts SET closed_at = $1 WHERE status = 'Closed'", old).await;
+    exec_sql_at(&app, "UPDATE activity_events SET created_at = $1", old).await;
+    exec_sql_at(&app, "UPDATE agent_runs SET created_at = $1", old).await;
+
+    // A worker with retention on applies it when it starts (then hourly).
+    let mut env = app.env.clone();
+    for (k, v) in [
+        ("RETENTION_CLOSED_ALERT_DAYS", "1"),
+        ("RETENTION_ACTIVITY_DAYS", "1"),
+        ("RETENTION_AGENT_RUN_DAYS", "1"),
+    ] {
+        env.insert(k.into(), v.into());
+    }
+    let worker = calseta::app::start(
+        &config_from(&env),
+        calseta::app::ServeOptions { bind: "127.0.0.1:0".into(), run_worker: true, extra_jobs: vec![] },
+    )
+    .await
+    .unwrap();
+    eventually("the closed alert to be deleted", Duration::from_secs(30), || async {
+        (app.get(&format!("/v1/alerts/{closed}"), &key).await.0 == 404).then_some(())
+    })
+    .await;
+    eventually("old activity and runs to be deleted", Duration::from_secs(30), || async {
+        let left = query_i64(&app, "SELECT COUNT(*) FROM activity_events").await
+            + query_i64(&app, "SELECT COUNT(*) FROM agent_runs").await;
+        (left == 0).then_some(())
+    })
+    .await;
+    assert_eq!(app.get(&format!("/v1/alerts/{open}"), &key).await.0, 200, "an open alert is kept");
+    worker.shutdown().await;
+}

@@ -293,3 +293,14 @@ pub async fn query_i64(app: &TestApp, sql: &str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
     }
 }
+
+/// Runs one SQL statement binding `$1` to `at`, from outside the server (e.g. to age rows).
+pub async fn exec_sql_at(app: &TestApp, sql: &str, at: chrono::DateTime<chrono::Utc>) {
+    if app.database.url.starts_with("postgres") {
+        let mut conn = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
+        sqlx::query(sql).bind(at).execute(&mut conn).await.unwrap();
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&app.database.url).await.unwrap();
+        sqlx::query(sql).bind(at).execute(&mut conn).await.unwrap();
+    }
+}
