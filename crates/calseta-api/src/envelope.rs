@@ -67,8 +67,10 @@ impl<T> ListEnvelope<T> {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Page number, from 1.
+    #[param(minimum = 1, maximum = 4294967295_i64)]
     pub page: Option<i64>,
     /// Items per page, 1 to 500.
+    #[param(minimum = 1, maximum = 500)]
     pub page_size: Option<i64>,
 }
 

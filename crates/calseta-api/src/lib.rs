@@ -200,6 +200,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
 pub fn openapi_document(version: &str) -> utoipa::openapi::OpenApi {
     let (_, mut doc) = api_routes().split_for_parts();
     doc.info.version = version.to_string();
+    openapi::complete_error_responses(&mut doc);
     doc
 }
 
@@ -207,6 +208,7 @@ pub fn openapi_document(version: &str) -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> Router {
     let (routes, mut doc) = api_routes().split_for_parts();
     doc.info.version = state.settings().app_version.clone();
+    openapi::complete_error_responses(&mut doc);
     let openapi_json = Arc::new(doc.to_json().unwrap_or_else(|_| "{}".into()));
 
     let mut app = routes

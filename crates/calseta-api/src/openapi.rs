@@ -65,3 +65,50 @@ pub async fn docs_script() -> impl IntoResponse {
 pub async fn docs_style() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../assets/docs.css"))
 }
+
+/// The error answers every `/v1` operation can give, added to each operation that does not list
+/// them itself, so that the document names every status a route answers: `401`/`403` (key and
+/// scope), `422` (a malformed path id or query), `429` (rate limits), `500` and `503` (storage);
+/// and for operations with a body `400`, `408` (body read timeout) and `413` (body limits).
+pub fn complete_error_responses(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+                )
+                .build(),
+        )
+    };
+    let always = [
+        ("401", "No valid API key"),
+        ("403", "The key lacks the scope"),
+        ("422", "Invalid path, query or body"),
+        ("429", "Rate limited (Retry-After)"),
+        ("500", "Unexpected error"),
+        ("503", "Storage unavailable; retry"),
+    ];
+    let with_body = [
+        ("400", "Unreadable body"),
+        ("408", "Body not received in time"),
+        ("413", "Body over the limit"),
+    ];
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        if !path.starts_with("/v1") {
+            continue;
+        }
+        for operation in [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete]
+            .into_iter()
+            .flatten()
+        {
+            let has_body = operation.request_body.is_some();
+            let statuses = always.iter().chain(with_body.iter().filter(|_| has_body));
+            for (status, description) in statuses {
+                operation.responses.responses.entry(status.to_string()).or_insert_with(|| error(description));
+            }
+        }
+    }
+}

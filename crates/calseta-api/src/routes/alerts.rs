@@ -47,10 +47,14 @@ pub struct AlertListParams {
     /// Repeat to require several tags: `?tags=a&tags=b`
     tags: Option<Vec<String>>,
     /// title, status, severity, source_name, occurred_at (default), created_at
+    #[param(pattern = "^(title|status|severity|source_name|occurred_at|created_at)?$")]
     sort_by: Option<String>,
     /// asc or desc (default)
+    #[param(pattern = "^(asc|desc)?$")]
     sort_order: Option<String>,
+    #[param(minimum = 1, maximum = 4294967295_i64)]
     page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     page_size: Option<i64>,
 }
 
@@ -362,6 +366,7 @@ pub async fn list_activity(
 #[into_params(parameter_in = Query)]
 pub struct GraphParams {
     /// Other alerts listed per indicator.
+    #[param(minimum = 1, maximum = 50)]
     sibling_limit: Option<i64>,
 }
 

@@ -89,7 +89,9 @@ fn provider_response(state: &AppState, row: ProviderRow) -> ProviderResponse {
 pub struct ProviderFilters {
     is_active: Option<bool>,
     is_builtin: Option<bool>,
+    #[param(minimum = 1, maximum = 4294967295_i64)]
     page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     page_size: Option<i64>,
 }
 
@@ -310,7 +312,9 @@ pub struct ExtractionFilters {
     indicator_type: Option<String>,
     is_system: Option<bool>,
     is_active: Option<bool>,
+    #[param(minimum = 1, maximum = 4294967295_i64)]
     page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     page_size: Option<i64>,
 }
 

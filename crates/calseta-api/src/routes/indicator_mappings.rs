@@ -62,7 +62,9 @@ pub struct MappingListParams {
     is_active: Option<bool>,
     /// normalized or raw_payload
     extraction_target: Option<String>,
+    #[param(minimum = 1, maximum = 4294967295_i64)]
     page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     page_size: Option<i64>,
 }
 

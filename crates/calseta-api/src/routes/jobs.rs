@@ -64,12 +64,15 @@ impl From<Job> for JobResponse {
 #[into_params(parameter_in = Query)]
 pub struct JobFilters {
     /// `queued`, `running`, `succeeded` or `dead` (dead letters).
+    #[param(pattern = "^(queued|running|succeeded|dead)?$")]
     status: Option<String>,
     /// Queue name.
     queue: Option<String>,
     /// Page number, from 1.
+    #[param(minimum = 1, maximum = 4294967295_i64)]
     page: Option<i64>,
     /// Items per page, 1 to 500.
+    #[param(minimum = 1, maximum = 500)]
     page_size: Option<i64>,
 }
 

@@ -31,10 +31,14 @@ pub struct RuleListParams {
     severity: Option<String>,
     is_active: Option<bool>,
     /// name, source_name, severity, created_at (default)
+    #[param(pattern = "^(name|source_name|severity|created_at)?$")]
     sort_by: Option<String>,
     /// asc or desc (default)
+    #[param(pattern = "^(asc|desc)?$")]
     sort_order: Option<String>,
+    #[param(minimum = 1, maximum = 4294967295_i64)]
     page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     page_size: Option<i64>,
 }
 
@@ -221,9 +225,13 @@ pub struct DocumentListParams {
     document_type: Option<String>,
     is_global: Option<bool>,
     /// title, document_type, updated_at, created_at (default)
+    #[param(pattern = "^(title|document_type|updated_at|created_at)?$")]
     sort_by: Option<String>,
+    #[param(pattern = "^(asc|desc)?$")]
     sort_order: Option<String>,
+    #[param(minimum = 1, maximum = 4294967295_i64)]
     page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     page_size: Option<i64>,
 }
 
