@@ -91,11 +91,8 @@ pub fn complete_error_responses(openapi: &mut utoipa::openapi::OpenApi) {
         ("500", "Unexpected error"),
         ("503", "Storage unavailable; retry"),
     ];
-    let with_body = [
-        ("400", "Unreadable body"),
-        ("408", "Body not received in time"),
-        ("413", "Body over the limit"),
-    ];
+    let with_body =
+        [("400", "Unreadable body"), ("408", "Body not received in time"), ("413", "Body over the limit")];
     for (path, item) in openapi.paths.paths.iter_mut() {
         if !path.starts_with("/v1") {
             continue;

@@ -56,12 +56,15 @@ pub struct StoredSecret {
     pub value: Value,
 }
 
-/// Every non-null secret, in a transaction (so a rotation reads and rewrites one snapshot).
+/// Every non-null secret, in a transaction; on PostgreSQL the rows stay locked until it ends, so
+/// a secret changed meanwhile is not overwritten by its re-encrypted old value (SQLite's single
+/// writer already excludes that).
 pub async fn all(tx: &mut Tx) -> Result<Vec<StoredSecret>, StoreError> {
     let mut out = Vec::new();
+    let lock = if tx.engine() == crate::Engine::Postgres { " FOR UPDATE" } else { "" };
     for column in SecretColumn::ALL {
         let (table, name, json) = column.location();
-        let sql = format!("SELECT id, {name} FROM {table} WHERE {name} IS NOT NULL ORDER BY id");
+        let sql = format!("SELECT id, {name} FROM {table} WHERE {name} IS NOT NULL ORDER BY id{lock}");
         if json {
             let rows: Vec<(i64, Json<Value>)> = on_tx!(tx, c => sqlx::query_as(&sql).fetch_all(c).await)?;
             out.extend(rows.into_iter().map(|(id, v)| StoredSecret { column, id, value: v.0 }));

@@ -36,13 +36,13 @@ const RANGES: &[(&str, AddressClass)] = &[
     ("127.0.0.0/8", AddressClass::Private),
     ("169.254.0.0/16", AddressClass::Metadata),
     ("172.16.0.0/12", AddressClass::Private),
+    // Globally reachable exceptions inside 192.0.0.0/24 (PCP and TURN anycast).
+    ("192.0.0.9/32", AddressClass::Public),
+    ("192.0.0.10/32", AddressClass::Public),
     ("192.0.0.0/24", AddressClass::Reserved),
     ("192.0.2.0/24", AddressClass::Reserved),
-    ("192.31.196.0/24", AddressClass::Reserved),
-    ("192.52.193.0/24", AddressClass::Reserved),
     ("192.88.99.0/24", AddressClass::Reserved),
     ("192.168.0.0/16", AddressClass::Private),
-    ("192.175.48.0/24", AddressClass::Reserved),
     ("198.18.0.0/15", AddressClass::Private),
     ("198.51.100.0/24", AddressClass::Reserved),
     ("203.0.113.0/24", AddressClass::Reserved),
@@ -56,7 +56,6 @@ const RANGES: &[(&str, AddressClass)] = &[
     ("2001::/32", AddressClass::Reserved),
     ("2001:2::/48", AddressClass::Reserved),
     ("2001:10::/28", AddressClass::Reserved),
-    ("2001:20::/28", AddressClass::Reserved),
     ("2001:db8::/32", AddressClass::Reserved),
     ("3fff::/20", AddressClass::Reserved),
     ("5f00::/16", AddressClass::Reserved),
@@ -66,8 +65,9 @@ const RANGES: &[(&str, AddressClass)] = &[
     ("ff00::/8", AddressClass::Reserved),
 ];
 
-/// The IPv4 address an IPv6 address carries: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible
-/// (`::a.b.c.d`), NAT64 well-known prefix (`64:ff9b::/96`) or 6to4 (`2002:aabb:ccdd::/48`).
+/// The IPv4 address an IPv6 address carries: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-translated
+/// (`::ffff:0:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64 well-known prefix (`64:ff9b::/96`) or
+/// 6to4 (`2002:aabb:ccdd::/48`).
 fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = v6.segments();
     let tail = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
@@ -77,13 +77,21 @@ fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     if s[..6] == [0, 0, 0, 0, 0, 0] && !(s[6] == 0 && s[7] <= 1) {
         return Some(tail);
     }
-    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..6] == [0, 0, 0, 0, 0xffff, 0] {
         return Some(tail);
     }
     if s[0] == 0x2002 {
         return Some(Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8));
     }
     None
+}
+
+/// The table, parsed once.
+fn parsed_ranges() -> &'static [(IpNet, AddressClass)] {
+    static PARSED: std::sync::LazyLock<Vec<(IpNet, AddressClass)>> = std::sync::LazyLock::new(|| {
+        RANGES.iter().filter_map(|(net, class)| net.parse().ok().map(|net| (net, *class))).collect()
+    });
+    &PARSED
 }
 
 /// The class of `ip`.
@@ -96,9 +104,9 @@ pub fn classify(ip: IpAddr) -> AddressClass {
     if ip == IpAddr::V4(Ipv4Addr::BROADCAST) {
         return AddressClass::Reserved;
     }
-    RANGES
+    parsed_ranges()
         .iter()
-        .find(|(net, _)| net.parse::<IpNet>().is_ok_and(|net| net.contains(&ip)))
+        .find(|(net, _)| net.contains(&ip))
         .map_or(AddressClass::Public, |(_, class)| *class)
 }
 
@@ -145,6 +153,12 @@ mod tests {
             ("::", Reserved),
             ("ff02::1", Reserved),
             ("2001:db8::1", Reserved),
+            // Globally reachable special-purpose addresses stay public.
+            ("192.0.0.9", Public),
+            ("192.31.196.1", Public),
+            ("192.175.48.1", Public),
+            ("192.52.193.1", Public),
+            ("2001:20::1", Public),
         ];
         for (ip, expected) in rows {
             assert_eq!(class(ip), expected, "{ip}");
@@ -165,6 +179,8 @@ mod tests {
             ("2002:a9fe:a9fe::1", Metadata),
             ("2002:0a00:0001::1", Private),
             ("2002:5db8:d822::1", Public),
+            ("::ffff:0:a9fe:a9fe", Metadata),
+            ("::ffff:0:a00:1", Private),
             // Where the destination cannot be judged: refused.
             ("64:ff9b:1::a00:1", Reserved),
             ("2001:0:4136:e378:8000:63bf:3fff:fdd2", Reserved),

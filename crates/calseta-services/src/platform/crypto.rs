@@ -231,7 +231,17 @@ fn publish_key_file(path: &Path, key: &EncryptionKey) -> std::io::Result<bool> {
     match linked {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(e),
+        // A file system without hard links: create the file in place (first creator wins).
+        Err(_) => match options.open(path) {
+            Ok(mut file) => {
+                file.write_all(key.expose().as_bytes())?;
+                file.write_all(b"\n")?;
+                file.sync_all()?;
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        },
     }
 }
 

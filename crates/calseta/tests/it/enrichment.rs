@@ -781,6 +781,7 @@ async fn error_text_never_carries_a_credential_from_a_url() {
     .await;
     let error = runs["data"][0]["error_message"].as_str().unwrap().to_string();
     assert!(error.starts_with("Connection error") && !error.contains("hookpass"), "{error}");
+    assert!(!runs.to_string().contains("hookpass"), "the run as served keeps no credential: {runs}");
     let uuid = detail["data"]["uuid"].as_str().unwrap();
     let (_, activity) = app.get(&format!("/v1/alerts/{uuid}/activity"), &app.admin_key).await;
     assert!(
@@ -792,17 +793,20 @@ async fn error_text_never_carries_a_credential_from_a_url() {
 #[tokio::test]
 async fn a_token_obtained_by_a_step_is_never_kept() {
     const TOKEN: &str = "tok-obtained-abcdef123456";
+    const SESSION: &str = "session-in-the-query-778899";
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/token"))
         .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"access_token": TOKEN, "expires_in": 3600})),
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": TOKEN, "session_id": SESSION, "expires_in": 3600})),
         )
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
+    Mock::given(method("POST"))
         .and(path_regex("^/lookup/"))
         .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(query_param("session", SESSION))
         // The API echoes the token back, as some do: it must not be kept from there either.
         .respond_with(
             ResponseTemplate::new(200).set_body_json(json!({"score": 10, "session": {"bearer": TOKEN}})),
@@ -817,8 +821,10 @@ async fn a_token_obtained_by_a_step_is_never_kept() {
     let base = server.uri();
     let steps = json!({"steps": [
         {"name": "token", "method": "POST", "url": format!("{base}/token"), "form_body": {"client_secret": "{{auth.client_secret}}"}},
-        {"name": "lookup", "url": format!("{base}/lookup/{{{{indicator.value}}}}"),
-         "headers": {"Authorization": "Bearer {{steps.token.response.access_token}}"}},
+        {"name": "lookup", "method": "POST",
+         "url": format!("{base}/lookup/{{{{indicator.value}}}}?session={{{{steps.token.response.session_id}}}}"),
+         "headers": {"Authorization": "Bearer {{steps.token.response.access_token}}"},
+         "json_body": {"client_secret": "{{auth.client_secret}}"}},
     ]});
     let provider = custom_provider(
         &app,
@@ -838,7 +844,7 @@ async fn a_token_obtained_by_a_step_is_never_kept() {
     assert_eq!(result["success"], true, "{result}");
     assert_eq!(result["raw"]["lookup"]["score"], 10, "the lookup itself worked: {result}");
     assert_eq!(result["raw"]["lookup"]["session"]["bearer"], "[REDACTED]", "{result}");
-    assert!(!ip.to_string().contains(TOKEN), "stored result: {ip}");
+    assert!(!ip.to_string().contains(TOKEN) && !ip.to_string().contains(SESSION), "stored result: {ip}");
 
     // A second alert is answered from the shared cache: the cache row holds no token either.
     let again =
@@ -859,6 +865,7 @@ async fn a_token_obtained_by_a_step_is_never_kept() {
     assert_eq!(status, 200, "{tested}");
     let text = tested.to_string();
     assert!(!text.contains(TOKEN) && !text.contains("client-secret-987654"), "test output: {tested}");
+    assert!(!text.contains(SESSION), "a value sent in a later step's URL query is masked: {tested}");
     assert!(text.contains("tok-****3456"), "the token appears masked: {tested}");
 }
 

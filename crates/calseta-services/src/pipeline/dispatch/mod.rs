@@ -197,7 +197,8 @@ impl JobHandler for DeliverWebhook {
                 agent_id: agent.id,
                 alert_id: alert.id,
                 delivery_id: delivery_id.clone(),
-                endpoint_url: agent.endpoint_url.clone(),
+                // Kept with the run and served by the API: no userinfo or query credential.
+                endpoint_url: strip_url_secrets(&agent.endpoint_url),
                 status_code: code.map(i32::from),
                 response_body: (!body.is_null()).then_some(body),
                 status: status.into(),

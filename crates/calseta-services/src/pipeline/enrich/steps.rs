@@ -158,7 +158,7 @@ impl EnrichmentEngine {
                 request_body: if form.is_some() {
                     json!("<form body>")
                 } else {
-                    body.clone().unwrap_or(Value::Null)
+                    redact_json(&body.clone().unwrap_or(Value::Null), &secrets, mask)
                 },
                 response_status_code: None,
                 response_headers: Map::new(),
@@ -306,12 +306,18 @@ impl EnrichmentEngine {
     }
 }
 
-/// The `(step, path)` of every earlier-step value that a step sends in its headers, query or body.
+/// The `(step, path)` of every earlier-step value that a step sends in its headers, query
+/// (parameters or the URL's query string) or body.
 fn credential_references(steps: &[calseta_core::enrichment::HttpStep]) -> Vec<(String, String)> {
     steps
         .iter()
         .flat_map(|step| {
             let mut refs = template::step_references(&Value::Object(step.headers.clone()));
+            // A URL's query is a query too (`…?access_token={{steps.token.response.access_token}}`);
+            // its path holds identifiers (a user id), which are no credentials.
+            if let Some((_, query)) = step.url.split_once('?') {
+                refs.extend(template::step_references(&Value::String(query.to_string())));
+            }
             refs.extend(template::step_references(&Value::Object(step.query_params.clone())));
             if let Some(body) = &step.json_body {
                 refs.extend(template::step_references(body));
