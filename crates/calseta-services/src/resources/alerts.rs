@@ -347,6 +347,21 @@ impl AlertService {
         }
         let mut tx = self.db.begin().await?;
         let alert = repo::get_in(&mut tx, uuid).await?.ok_or_else(not_found)?;
+        let existing = indicators::for_alert(&self.db, alert.id).await?;
+        let fresh = normalized
+            .iter()
+            .filter(|(k, v)| !existing.iter().any(|e| e.kind == k.as_str() && e.value == *v))
+            .count();
+        if existing.len() + fresh > crate::pipeline::enrich::run::MAX_INDICATORS_PER_ALERT {
+            return Err(ServiceError::invalid(
+                "indicators",
+                format!(
+                    "an alert keeps at most {} indicators; it has {}",
+                    crate::pipeline::enrich::run::MAX_INDICATORS_PER_ALERT,
+                    existing.len()
+                ),
+            ));
+        }
         let mut rows = Vec::new();
         for (kind, value) in &normalized {
             rows.push(indicators::upsert_and_link(&mut tx, alert.id, kind.as_str(), value).await?);

@@ -492,6 +492,16 @@ async fn an_alert_keeps_at_most_a_thousand_indicators_and_reports_the_rest() {
         .unwrap();
     assert_eq!(completed["references"]["indicators_over_limit"], 200, "{completed}");
     assert_eq!(completed["references"]["indicator_count"], 1000);
+    // Nor can hand-added indicators take it past the limit.
+    let add = |value: &str| {
+        let body = json!({"indicators": [{"type": "ip", "value": value}]});
+        let (app, uuid) = (&app, uuid.clone());
+        async move { app.post(&format!("/v1/alerts/{uuid}/indicators?enrich=false"), &app.admin_key, body).await }
+    };
+    let (status, body) = add("203.0.113.200").await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = add("198.18.0.0").await;
+    assert!(status < 300, "an indicator it already has can be added again: {body}");
 }
 
 #[tokio::test]

@@ -254,12 +254,19 @@ impl JobHandler for EnrichAlert {
         let found =
             self.extractor.extract(source, &raw, &normalized, true).await.map_err(JobFailure::retryable)?;
 
+        // An alert keeps at most MAX_INDICATORS_PER_ALERT indicators, counting those it already
+        // has (added by hand, or by an earlier run); new ones are taken in extraction order and the
+        // rest are counted in the completion event, not stored or enriched.
+        let before = indicators::for_alert(ctx.db(), alert.id).await.map_err(JobFailure::retryable)?;
+        let known: std::collections::HashSet<(&str, &str)> =
+            before.iter().map(|i| (i.kind.as_str(), i.value.as_str())).collect();
+        let room = MAX_INDICATORS_PER_ALERT.saturating_sub(known.len());
+        let (old, new): (Vec<_>, Vec<_>) =
+            found.indicators.iter().partition(|i| known.contains(&(i.kind.as_str(), i.value.as_str())));
+        let over_limit = new.len().saturating_sub(room);
         // Links are committed before enrichment so provider calls never hold the write lock.
         let mut tx = ctx.begin_fenced().await?;
-        // An alert keeps at most MAX_INDICATORS_PER_ALERT indicators (in extraction order); the
-        // rest are counted in the completion event, not stored or enriched.
-        let over_limit = found.indicators.len().saturating_sub(MAX_INDICATORS_PER_ALERT);
-        for indicator in found.indicators.iter().take(MAX_INDICATORS_PER_ALERT) {
+        for indicator in old.into_iter().chain(new.into_iter().take(room)) {
             indicators::upsert_and_link(&mut tx, alert.id, indicator.kind.as_str(), &indicator.value)
                 .await
                 .map_err(JobFailure::retryable)?;
