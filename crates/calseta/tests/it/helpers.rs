@@ -271,36 +271,36 @@ where
     }
 }
 
+/// Runs `$body` with a direct connection `$conn` to the test database (outside the server), on
+/// whichever engine the test runs.
+macro_rules! with_direct_connection {
+    ($app:expr, |$conn:ident| $body:expr) => {{
+        if $app.database.url.starts_with("postgres") {
+            let mut $conn = sqlx::PgConnection::connect(&$app.database.url).await.unwrap();
+            $body
+        } else {
+            let mut $conn = sqlx::SqliteConnection::connect(&$app.database.url).await.unwrap();
+            $body
+        }
+    }};
+}
+
 /// Runs one SQL statement on the test database from outside the server, to set up a state the
 /// API cannot produce (e.g. a stored payload that no longer parses).
 pub async fn exec_sql(app: &TestApp, sql: &str) {
-    if app.database.url.starts_with("postgres") {
-        let mut conn = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
+    with_direct_connection!(app, |conn| {
         sqlx::query(sql).execute(&mut conn).await.unwrap();
-    } else {
-        let mut conn = sqlx::SqliteConnection::connect(&app.database.url).await.unwrap();
-        sqlx::query(sql).execute(&mut conn).await.unwrap();
-    }
+    })
 }
 
 /// One number read by SQL from the test database, from outside the server.
 pub async fn query_i64(app: &TestApp, sql: &str) -> i64 {
-    if app.database.url.starts_with("postgres") {
-        let mut conn = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-    } else {
-        let mut conn = sqlx::SqliteConnection::connect(&app.database.url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-    }
+    with_direct_connection!(app, |conn| sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap())
 }
 
 /// Runs one SQL statement binding `$1` to `at`, from outside the server (e.g. to age rows).
 pub async fn exec_sql_at(app: &TestApp, sql: &str, at: chrono::DateTime<chrono::Utc>) {
-    if app.database.url.starts_with("postgres") {
-        let mut conn = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
+    with_direct_connection!(app, |conn| {
         sqlx::query(sql).bind(at).execute(&mut conn).await.unwrap();
-    } else {
-        let mut conn = sqlx::SqliteConnection::connect(&app.database.url).await.unwrap();
-        sqlx::query(sql).bind(at).execute(&mut conn).await.unwrap();
-    }
+    })
 }
