@@ -180,11 +180,21 @@ pub async fn merge_results(
     if batch.is_empty() {
         return Ok(());
     }
+    let mut tx = db.begin().await?;
+    merge_results_in(&mut tx, batch, verdict).await?;
+    tx.commit().await
+}
+
+/// [`merge_results`] inside the caller's transaction (e.g. a job's fenced one).
+pub async fn merge_results_in(
+    tx: &mut Tx,
+    batch: &[(i64, serde_json::Map<String, Value>)],
+    verdict: &(dyn Fn(&Value) -> String + Sync),
+) -> Result<(), StoreError> {
     let now = crate::now();
     // Rows are locked in id order so concurrent batches cannot deadlock on PostgreSQL.
     let mut ordered: Vec<&(i64, serde_json::Map<String, Value>)> = batch.iter().collect();
     ordered.sort_by_key(|(id, _)| *id);
-    let mut tx = db.begin().await?;
     let lock = if tx.engine() == crate::Engine::Postgres { " FOR UPDATE" } else { "" };
     let sql = format!("SELECT enrichment_results, malice_source FROM indicators WHERE id = $1{lock}");
     for (id, results) in ordered {
@@ -211,6 +221,5 @@ pub async fn merge_results(
         .await
         .map(|_| ()))?;
     }
-    tx.commit().await?;
     Ok(())
 }

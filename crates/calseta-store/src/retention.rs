@@ -1,5 +1,5 @@
 //! Retention: deleting what an operator chose not to keep — closed alerts (with their activity,
-//! indicator links and agent runs), activity events, agent runs. `Db::reclaim_space` then gives
+//! indicator links and agent runs), activity events, agent runs, dead letters. `Db::reclaim_space` then gives
 //! SQLite's freed pages back to the file system.
 
 use chrono::{DateTime, Utc};
@@ -15,6 +15,8 @@ pub struct Retention {
     pub activity_before: Option<DateTime<Utc>>,
     /// Agent delivery attempts made before this.
     pub agent_runs_before: Option<DateTime<Utc>>,
+    /// Dead letters that died before this.
+    pub dead_jobs_before: Option<DateTime<Utc>>,
 }
 
 /// How many rows were deleted.
@@ -26,6 +28,8 @@ pub struct Removed {
     pub activity: u64,
     /// Agent runs older than the limit (runs of deleted alerts go with them).
     pub agent_runs: u64,
+    /// Dead letters.
+    pub dead_jobs: u64,
 }
 
 /// Deletes what `retention` names, in one transaction.
@@ -50,6 +54,11 @@ pub async fn apply(db: &Db, retention: &Retention) -> Result<Removed, StoreError
     if let Some(before) = retention.agent_runs_before {
         let sql = "DELETE FROM agent_runs WHERE created_at < $1";
         removed.agent_runs +=
+            on_tx!(tx, c => sqlx::query(sql).bind(before).execute(c).await.map(|r| r.rows_affected()))?;
+    }
+    if let Some(before) = retention.dead_jobs_before {
+        let sql = "DELETE FROM jobs WHERE status = 'dead' AND finished_at < $1";
+        removed.dead_jobs +=
             on_tx!(tx, c => sqlx::query(sql).bind(before).execute(c).await.map(|r| r.rows_affected()))?;
     }
     tx.commit().await?;

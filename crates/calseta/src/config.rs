@@ -103,8 +103,8 @@ pub struct Config {
     pub max_ingest_payload_mb: usize,
     /// `REQUEST_BODY_TIMEOUT_SECONDS` (30): how long reading one request's body may take.
     pub request_body_timeout: Duration,
-    /// `RETENTION_CLOSED_ALERT_DAYS`, `RETENTION_ACTIVITY_DAYS`, `RETENTION_AGENT_RUN_DAYS` (0 =
-    /// keep forever, the default).
+    /// `RETENTION_CLOSED_ALERT_DAYS`, `RETENTION_ACTIVITY_DAYS`, `RETENTION_AGENT_RUN_DAYS`,
+    /// `RETENTION_DEAD_JOB_DAYS` (0 = keep forever, the default).
     pub retention: calseta_services::resources::retention::RetentionSettings,
 }
 
@@ -293,6 +293,7 @@ impl Config {
                 closed_alert_days: r.number("RETENTION_CLOSED_ALERT_DAYS", 0u32, 0),
                 activity_days: r.number("RETENTION_ACTIVITY_DAYS", 0u32, 0),
                 agent_run_days: r.number("RETENTION_AGENT_RUN_DAYS", 0u32, 0),
+                dead_job_days: r.number("RETENTION_DEAD_JOB_DAYS", 0u32, 0),
             },
         };
         if r.problems.is_empty() { Ok(config) } else { Err(ConfigError(r.problems)) }

@@ -1,5 +1,5 @@
 //! Retention (off by default): the periodic `apply_retention` job deletes closed alerts, activity
-//! events and agent runs older than the configured number of days, then gives SQLite's freed pages
+//! events, agent runs and dead letters older than the configured number of days, then gives SQLite's freed pages
 //! back to the file system.
 
 use std::time::Duration;
@@ -28,12 +28,17 @@ pub struct RetentionSettings {
     pub activity_days: u32,
     /// `RETENTION_AGENT_RUN_DAYS`: agent delivery attempts.
     pub agent_run_days: u32,
+    /// `RETENTION_DEAD_JOB_DAYS`: dead letters (succeeded jobs follow `JOB_RETENTION_HOURS`).
+    pub dead_job_days: u32,
 }
 
 impl RetentionSettings {
     /// Whether anything is ever deleted.
     pub fn is_on(&self) -> bool {
-        self.closed_alert_days > 0 || self.activity_days > 0 || self.agent_run_days > 0
+        self.closed_alert_days > 0
+            || self.activity_days > 0
+            || self.agent_run_days > 0
+            || self.dead_job_days > 0
     }
 
     /// The cut-offs as of now.
@@ -44,6 +49,7 @@ impl RetentionSettings {
             closed_alerts_before: before(self.closed_alert_days),
             activity_before: before(self.activity_days),
             agent_runs_before: before(self.agent_run_days),
+            dead_jobs_before: before(self.dead_job_days),
         }
     }
 }
@@ -64,6 +70,7 @@ impl JobHandler for ApplyRetention {
             alerts = removed.alerts,
             activity = removed.activity,
             agent_runs = removed.agent_runs,
+            dead_jobs = removed.dead_jobs,
             "applied retention"
         );
         Ok(())

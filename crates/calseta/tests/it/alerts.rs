@@ -504,6 +504,22 @@ async fn an_alert_keeps_at_most_a_thousand_indicators_and_reports_the_rest() {
     assert!(status < 300, "an indicator it already has can be added again: {body}");
 }
 
+/// A job kind that always fails permanently (it becomes a dead letter at once).
+struct Doomed;
+
+#[async_trait::async_trait]
+impl calseta_jobs::JobHandler for Doomed {
+    async fn run(&self, _ctx: &calseta_jobs::JobContext) -> Result<(), calseta_jobs::JobFailure> {
+        Err(calseta_jobs::JobFailure::permanent("doomed"))
+    }
+}
+
+const DOOMED: calseta_jobs::JobKind = calseta_jobs::JobKind {
+    name: "test.doomed",
+    queue: "test",
+    retry: calseta_core::jobs::RetryPolicy::exponential(1, Duration::from_millis(10)),
+};
+
 #[tokio::test]
 async fn retention_deletes_what_it_is_configured_not_to_keep() {
     let agent = wiremock::MockServer::start().await;
@@ -513,10 +529,18 @@ async fn retention_deletes_what_it_is_configured_not_to_keep() {
         .await;
     let app = spawn_app_with(AppOptions {
         env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
+        jobs: vec![(DOOMED, std::sync::Arc::new(Doomed) as std::sync::Arc<dyn calseta_jobs::JobHandler>)],
         ..AppOptions::default()
     })
     .await;
     let key = app.admin_key.clone();
+    let mut tx = app.db.begin().await.unwrap();
+    calseta_jobs::enqueue(&mut tx, &DOOMED, json!({}), Duration::ZERO).await.unwrap();
+    tx.commit().await.unwrap();
+    eventually("the dead letter", Duration::from_secs(30), || async {
+        (query_i64(&app, "SELECT COUNT(*) FROM jobs WHERE status = 'dead'").await == 1).then_some(())
+    })
+    .await;
     let (status, registered) = app
         .post("/v1/agents", &key, json!({"name": "kept?", "endpoint_url": agent.uri(), "retry_count": 0}))
         .await;
@@ -540,6 +564,7 @@ async fn retention_deletes_what_it_is_configured_not_to_keep() {
     exec_sql_at(&app, "UPDATE alerts SET closed_at = $1 WHERE status = 'Closed'", old).await;
     exec_sql_at(&app, "UPDATE activity_events SET created_at = $1", old).await;
     exec_sql_at(&app, "UPDATE agent_runs SET created_at = $1", old).await;
+    exec_sql_at(&app, "UPDATE jobs SET finished_at = $1 WHERE status = 'dead'", old).await;
 
     // A worker with retention on applies it when it starts (then hourly).
     let mut env = app.env.clone();
@@ -547,6 +572,7 @@ async fn retention_deletes_what_it_is_configured_not_to_keep() {
         ("RETENTION_CLOSED_ALERT_DAYS", "1"),
         ("RETENTION_ACTIVITY_DAYS", "1"),
         ("RETENTION_AGENT_RUN_DAYS", "1"),
+        ("RETENTION_DEAD_JOB_DAYS", "1"),
     ] {
         env.insert(k.into(), v.into());
     }
@@ -560,9 +586,10 @@ async fn retention_deletes_what_it_is_configured_not_to_keep() {
         (app.get(&format!("/v1/alerts/{closed}"), &key).await.0 == 404).then_some(())
     })
     .await;
-    eventually("old activity and runs to be deleted", Duration::from_secs(30), || async {
+    eventually("old activity, runs and dead letters to be deleted", Duration::from_secs(30), || async {
         let left = query_i64(&app, "SELECT COUNT(*) FROM activity_events").await
-            + query_i64(&app, "SELECT COUNT(*) FROM agent_runs").await;
+            + query_i64(&app, "SELECT COUNT(*) FROM agent_runs").await
+            + query_i64(&app, "SELECT COUNT(*) FROM jobs WHERE status = 'dead'").await;
         (left == 0).then_some(())
     })
     .await;

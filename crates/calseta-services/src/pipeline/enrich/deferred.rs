@@ -1,6 +1,6 @@
-//! Lookups a rate limit postponed: the `enrich_deferred` job asks the provider again for the
-//! indicators it still owes, storing each answer, and queues itself again for what is still
-//! limited.
+//! Lookups a rate limit (or the alert's deadline) postponed: the `enrich_deferred` job asks the
+//! provider again for the indicators it still owes, stores the answers in its fenced completion
+//! transaction, and queues itself again for what is still limited.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,8 +9,10 @@ use calseta_core::indicators::IndicatorType;
 use calseta_jobs::{JobContext, JobFailure, JobHandler};
 
 use super::EnrichmentEngine;
-use super::lookup::Lookup;
-use super::run::store_result;
+use calseta_store::indicators;
+use serde_json::{Map, Value};
+
+use super::lookup::{Lookup, indicator_verdict};
 use crate::pipeline::kinds::{self, EnrichDeferredJob};
 
 /// Handler of `enrich_deferred` ([`kinds::ENRICH_DEFERRED`]).
@@ -29,6 +31,7 @@ impl JobHandler for EnrichDeferred {
             return Ok(());
         };
         let mut remaining = Vec::new();
+        let mut answers: Vec<(i64, Map<String, Value>)> = Vec::new();
         let mut wait = Duration::ZERO;
         for item in &job.indicators {
             let Ok(kind) = IndicatorType::parse(&item.kind) else { continue };
@@ -37,14 +40,21 @@ impl JobHandler for EnrichDeferred {
                 continue;
             }
             match self.engine.lookup(&provider, kind, &item.value).await {
-                Lookup::Done(result) => store_result(ctx.db(), item.id, &provider.name, result).await,
+                Lookup::Done(result) => {
+                    answers.push((item.id, Map::from_iter([(provider.name.clone(), result)])));
+                }
                 Lookup::Deferred(w) => {
                     wait = w;
                     remaining.push(item.clone());
                 }
             }
         }
+        // The answers land with the job's success, fenced: an attempt that lost its lease writes
+        // nothing, and a failed write retries the job instead of losing the answers.
         let mut tx = ctx.begin_fenced().await?;
+        indicators::merge_results_in(&mut tx, &answers, &indicator_verdict)
+            .await
+            .map_err(JobFailure::retryable)?;
         if !remaining.is_empty() {
             let next = EnrichDeferredJob { indicators: remaining, ..job };
             kinds::enqueue_deferred(&mut tx, &next, wait).await.map_err(JobFailure::retryable)?;

@@ -27,7 +27,7 @@ use crate::pipeline::kinds::{self, DeferredIndicator, EnrichAlertJob, EnrichDefe
 use crate::resources::activity::{self, Actor};
 
 /// What an enrichment run did, per provider name.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EnrichmentSummary {
     /// Providers that answered for at least one indicator.
     pub succeeded: Vec<String>,
@@ -35,6 +35,8 @@ pub struct EnrichmentSummary {
     pub failed: Vec<String>,
     /// Providers skipped or deferred.
     pub skipped: Vec<String>,
+    /// The `enrich_deferred` jobs to queue (with their delays) when the run completes.
+    pub deferred: Vec<(EnrichDeferredJob, Duration)>,
 }
 
 struct Deferral {
@@ -73,20 +75,12 @@ struct LookupOutcome {
     deferral: Option<Deferral>,
 }
 
-/// Stores one provider result of one indicator (deferred lookups).
-pub(super) async fn store_result(db: &Db, indicator_id: i64, provider: &str, result: Value) {
-    let mut one = PendingResults::default();
-    one.add(indicator_id, provider, result);
-    one.store(db).await;
-}
-
 impl EnrichmentEngine {
     /// Enriches `linked` indicators of `alert` with every applicable provider, storing results as
     /// they arrive, and reports per provider; lookups still running at the deadline and
-    /// rate-limited ones are queued as `enrich_deferred` jobs, which store their results later.
+    /// rate-limited ones come back as `enrich_deferred` jobs for the completion to queue.
     pub async fn enrich_indicators(
         &self,
-        ctx: &JobContext,
         alert: &AlertRow,
         linked: &[IndicatorRow],
     ) -> Result<EnrichmentSummary, JobFailure> {
@@ -211,12 +205,13 @@ impl EnrichmentEngine {
                 entry.0 = entry.0.max(d.wait);
                 entry.1.push(d.indicator);
             }
-            let mut tx = ctx.begin_fenced().await?;
+            // Queued with the run's completion (see `EnrichAlert`), so a run that is retried
+            // does not queue them twice.
             for (provider_name, (wait, indicators)) in by_provider {
-                let job = EnrichDeferredJob { alert_uuid: alert.uuid, provider_name, indicators };
-                kinds::enqueue_deferred(&mut tx, &job, wait).await.map_err(JobFailure::retryable)?;
+                summary
+                    .deferred
+                    .push((EnrichDeferredJob { alert_uuid: alert.uuid, provider_name, indicators }, wait));
             }
-            tx.commit().await.map_err(JobFailure::retryable)?;
         }
         summary.succeeded = succeeded.into_iter().collect();
         summary.failed = failed.into_iter().filter(|p| !summary.succeeded.contains(p)).collect();
@@ -274,7 +269,7 @@ impl JobHandler for EnrichAlert {
         tx.commit().await.map_err(JobFailure::retryable)?;
 
         let linked = indicators::for_alert(ctx.db(), alert.id).await.map_err(JobFailure::retryable)?;
-        let summary = self.engine.enrich_indicators(ctx, &alert, &linked).await?;
+        let summary = self.engine.enrich_indicators(&alert, &linked).await?;
         let linked = indicators::for_alert(ctx.db(), alert.id).await.map_err(JobFailure::retryable)?;
 
         let mut malice_counts = json!({"Pending": 0, "Benign": 0, "Suspicious": 0, "Malicious": 0});
@@ -307,6 +302,9 @@ impl JobHandler for EnrichAlert {
         alerts::set_enrichment(&mut tx, alert.id, "Enriched", Some(now))
             .await
             .map_err(JobFailure::retryable)?;
+        for (job, wait) in &summary.deferred {
+            kinds::enqueue_deferred(&mut tx, job, *wait).await.map_err(JobFailure::retryable)?;
+        }
         let references = json!({
             "indicator_count": indicator_count,
             "providers_succeeded": summary.succeeded,
