@@ -214,11 +214,14 @@ pub async fn delete_alert(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct FindingRequest {
     /// 1..255 characters.
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     agent_name: String,
     /// 1..50 000 characters.
+    #[schema(min_length = 1, max_length = 50000, pattern = r"\S")]
     summary: String,
     /// low, medium or high.
     #[serde(default)]
+    #[schema(pattern = "^(low|medium|high)$")]
     confidence: Option<String>,
     #[serde(default)]
     recommended_action: Option<String>,
@@ -295,8 +298,10 @@ pub async fn list_indicators(
 pub struct NewIndicator {
     /// One of the eight types.
     #[serde(rename = "type")]
+    #[schema(pattern = "^(ip|domain|hash_md5|hash_sha1|hash_sha256|url|email|account)$")]
     kind: String,
     /// 1..2048 characters; normalized like extracted values.
+    #[schema(min_length = 1, max_length = 2048)]
     value: String,
 }
 
@@ -304,6 +309,7 @@ pub struct NewIndicator {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AddIndicatorsRequest {
     /// 1..100 indicators.
+    #[schema(min_items = 1, max_items = 100)]
     indicators: Vec<NewIndicator>,
 }
 

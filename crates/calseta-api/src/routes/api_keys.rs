@@ -90,11 +90,14 @@ impl From<IssuedKey> for ApiKeyCreated {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateApiKeyRequest {
     /// 1 to 255 characters.
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     name: String,
-    /// At least one of the ten known scopes.
+    /// At least one of the known scopes.
+    #[schema(min_items = 1)]
     scopes: Vec<String>,
     /// `human` (default) or `agent`.
     #[serde(default)]
+    #[schema(pattern = "^(human|agent)$")]
     key_type: Option<String>,
     /// Restrict ingest to these sources; omitted or empty = any.
     #[serde(default)]

@@ -471,9 +471,13 @@ pub async fn delete_extraction(
 /// Body of `POST /v1/enrichments` (`indicator_type`/`indicator_value` accepted as aliases).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EnrichRequest {
+    /// One of the eight indicator types.
     #[serde(rename = "type", alias = "indicator_type")]
+    #[schema(pattern = "^(ip|domain|hash_md5|hash_sha1|hash_sha256|url|email|account)$")]
     kind: String,
+    /// The value to look up.
     #[serde(alias = "indicator_value")]
+    #[schema(min_length = 1)]
     value: String,
 }
 

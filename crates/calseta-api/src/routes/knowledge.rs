@@ -73,6 +73,7 @@ pub async fn list_rules(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RuleCreateRequest {
     /// 1..500 characters.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     name: String,
     /// The SIEM's rule id (Sentinel analytic-rule GUID, Elastic rule uuid, Splunk search name):
     /// alerts from `source_name` carrying it are linked to this rule.
@@ -265,15 +266,19 @@ pub async fn list_documents(
 /// Body of `POST /v1/context-documents`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct DocumentCreateRequest {
+    /// 1..500 characters.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     title: String,
     /// runbook, ir_plan, sop, playbook, detection_guide, other
+    #[schema(pattern = "^(runbook|ir_plan|sop|playbook|detection_guide|other)$")]
     document_type: String,
     /// Applies to every alert.
     #[serde(default)]
     is_global: bool,
     #[serde(default)]
     description: Option<String>,
-    /// Markdown.
+    /// Markdown (not empty).
+    #[schema(pattern = r"\S")]
     content: String,
     #[serde(default)]
     tags: Vec<String>,
