@@ -166,7 +166,7 @@ impl BodyLimit {
 /// `MAX_REQUEST_BODY_SIZE_MB` elsewhere) without reading the body: a declared `Content-Length`
 /// over it is refused at once, and the body is wrapped so that reading it — which happens only in
 /// the handler, after authentication — stops as soon as it passes the limit (chunked bodies
-/// included). [`crate::extract::read_body`] turns that into the envelope.
+/// included). The body extractors (`extract::read_body`) turn that into the envelope.
 pub async fn body_limit(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let settings = state.settings();
     let ingest = is_ingest_path(request.uri().path());

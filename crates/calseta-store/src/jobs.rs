@@ -253,18 +253,7 @@ pub async fn mark_failed(
 
 /// Gives a job back without counting the attempt (graceful shutdown ran out of time).
 pub async fn release(db: &Db, id: i64, token: Uuid) -> Result<bool, StoreError> {
-    let now = crate::now();
-    let affected = on_write!(db, p => sqlx::query(
-        "UPDATE jobs SET status = 'queued', run_at = $3, updated_at = $3, lease_token = NULL, lease_expires_at = NULL, \
-         attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END \
-         WHERE id = $1 AND lease_token = $2 AND status = 'running'",
-    )
-    .bind(id)
-    .bind(token)
-    .bind(now)
-    .execute(p)
-    .await.map(|r| r.rows_affected()))?;
-    Ok(affected == 1)
+    postpone(db, id, token, crate::now()).await
 }
 
 /// Puts a running job back in the queue until `run_at` without counting its attempt (the handler

@@ -535,24 +535,6 @@ async fn secrets_that_cannot_be_decrypted_are_never_sent_and_the_key_can_be_rota
     )
     .await;
     let agent_uuid = agent["uuid"].as_str().unwrap().to_string();
-    let start_with = |env: Vec<(&str, &str)>| {
-        let mut config_env = app.env.clone();
-        for (k, v) in env {
-            config_env.insert(k.to_string(), v.to_string());
-        }
-        async move {
-            calseta::app::start(
-                &config_from(&config_env),
-                calseta::app::ServeOptions {
-                    bind: "127.0.0.1:0".into(),
-                    run_worker: true,
-                    extra_jobs: vec![],
-                },
-            )
-            .await
-            .unwrap()
-        }
-    };
     let runs = |count: usize| {
         let (app, agent_uuid) = (&app, agent_uuid.clone());
         async move {
@@ -566,7 +548,7 @@ async fn secrets_that_cannot_be_decrypted_are_never_sent_and_the_key_can_be_rota
     };
 
     // A worker with another key cannot read the agent's secrets: nothing is sent.
-    let worker = start_with(vec![("ENCRYPTION_KEY", new_key)]).await;
+    let worker = start_worker_with(&app, &[("ENCRYPTION_KEY", new_key)]).await;
     let body = json!({"source_name": "generic", "payload": {"title": "keyed", "src_ip": "203.0.113.77"}});
     let (status, ingested) = app.post("/v1/alerts", &app.admin_key, body).await;
     assert_eq!(status, 202, "{ingested}");
@@ -578,7 +560,8 @@ async fn secrets_that_cannot_be_decrypted_are_never_sent_and_the_key_can_be_rota
     worker.shutdown().await;
 
     // With the old key as ENCRYPTION_KEY_PREVIOUS the secrets decrypt again.
-    let worker = start_with(vec![("ENCRYPTION_KEY", new_key), ("ENCRYPTION_KEY_PREVIOUS", old_key)]).await;
+    let worker =
+        start_worker_with(&app, &[("ENCRYPTION_KEY", new_key), ("ENCRYPTION_KEY_PREVIOUS", old_key)]).await;
     let trigger = format!("/v1/alerts/{alert_uuid}/trigger-agents");
     let (status, _) = app.post(&trigger, &app.admin_key, json!({})).await;
     assert_eq!(status, 202);
@@ -600,7 +583,7 @@ async fn secrets_that_cannot_be_decrypted_are_never_sent_and_the_key_can_be_rota
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let worker = start_with(vec![("ENCRYPTION_KEY", new_key)]).await;
+    let worker = start_worker_with(&app, &[("ENCRYPTION_KEY", new_key)]).await;
     let (status, _) = app.post(&trigger, &app.admin_key, json!({})).await;
     assert_eq!(status, 202);
     let delivered = runs(3).await;

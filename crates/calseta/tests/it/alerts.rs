@@ -428,12 +428,7 @@ async fn an_alert_whose_enrichment_dies_is_marked_failed_and_a_retried_job_enric
     let uuid = body["data"]["alert_uuid"].as_str().unwrap().to_string();
     // The stored payload stops parsing before any worker sees it: the job fails permanently.
     exec_sql(&app, "UPDATE alerts SET raw_payload = 'not json'").await;
-    let worker = calseta::app::start(
-        &config_from(&app.env),
-        calseta::app::ServeOptions { bind: "127.0.0.1:0".into(), run_worker: true, extra_jobs: vec![] },
-    )
-    .await
-    .unwrap();
+    let worker = start_worker_with(&app, &[]).await;
     let status_of = |uuid: String| {
         let app = &app;
         let key = key.clone();
@@ -567,21 +562,16 @@ async fn retention_deletes_what_it_is_configured_not_to_keep() {
     exec_sql_at(&app, "UPDATE jobs SET finished_at = $1 WHERE status = 'dead'", old).await;
 
     // A worker with retention on applies it when it starts (then hourly).
-    let mut env = app.env.clone();
-    for (k, v) in [
-        ("RETENTION_CLOSED_ALERT_DAYS", "1"),
-        ("RETENTION_ACTIVITY_DAYS", "1"),
-        ("RETENTION_AGENT_RUN_DAYS", "1"),
-        ("RETENTION_DEAD_JOB_DAYS", "1"),
-    ] {
-        env.insert(k.into(), v.into());
-    }
-    let worker = calseta::app::start(
-        &config_from(&env),
-        calseta::app::ServeOptions { bind: "127.0.0.1:0".into(), run_worker: true, extra_jobs: vec![] },
+    let worker = start_worker_with(
+        &app,
+        &[
+            ("RETENTION_CLOSED_ALERT_DAYS", "1"),
+            ("RETENTION_ACTIVITY_DAYS", "1"),
+            ("RETENTION_AGENT_RUN_DAYS", "1"),
+            ("RETENTION_DEAD_JOB_DAYS", "1"),
+        ],
     )
-    .await
-    .unwrap();
+    .await;
     eventually("the closed alert to be deleted", Duration::from_secs(30), || async {
         (app.get(&format!("/v1/alerts/{closed}"), &key).await.0 == 404).then_some(())
     })

@@ -885,12 +885,7 @@ async fn expired_cache_rows_are_purged_by_the_maintenance_job() {
     cache("198.51.100.8", 3600).await;
     assert_eq!(query_i64(&app, "SELECT COUNT(*) FROM enrichment_cache").await, 2);
     // A worker schedules the purge when it starts (then hourly).
-    let worker = calseta::app::start(
-        &config_from(&app.env),
-        calseta::app::ServeOptions { bind: "127.0.0.1:0".into(), run_worker: true, extra_jobs: vec![] },
-    )
-    .await
-    .unwrap();
+    let worker = start_worker_with(&app, &[]).await;
     eventually("the expired row to be purged", Duration::from_secs(30), || async {
         (query_i64(&app, "SELECT COUNT(*) FROM enrichment_cache").await == 1).then_some(())
     })

@@ -304,3 +304,18 @@ pub async fn exec_sql_at(app: &TestApp, sql: &str, at: chrono::DateTime<chrono::
         sqlx::query(sql).bind(at).execute(&mut conn).await.unwrap();
     })
 }
+
+/// Starts a second process on the test database — API and worker — with `overrides` on top of
+/// the test's environment (e.g. another key, retention on).
+pub async fn start_worker_with(app: &TestApp, overrides: &[(&str, &str)]) -> Running {
+    let mut env = app.env.clone();
+    for (k, v) in overrides {
+        env.insert(k.to_string(), v.to_string());
+    }
+    app::start(
+        &config_from(&env),
+        ServeOptions { bind: "127.0.0.1:0".into(), run_worker: true, extra_jobs: vec![] },
+    )
+    .await
+    .expect("the second process starts")
+}
