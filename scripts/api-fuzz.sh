@@ -19,5 +19,5 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 key=$(grep -o 'cai_[A-Za-z0-9_-]*' "$work/serve.err" | head -n 1)
-st run "http://127.0.0.1:$port/openapi.json" -H "Authorization: Bearer $key" \
+st --config-file scripts/schemathesis.toml run "http://127.0.0.1:$port/openapi.json" -H "Authorization: Bearer $key" \
   --checks all --max-examples "${1:-20}" --workers 2

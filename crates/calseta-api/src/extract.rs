@@ -38,6 +38,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         }
         let _ = state;
         let bytes = read_body(req).await?;
+        // Every JSON body is an object; serde would otherwise read a struct from an array
+        // (`[null, null]` as "no change").
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|b| *b != b'{')
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok()
+        {
+            return Err(ApiError::validation(&[FieldError {
+                loc: vec!["body".into()],
+                msg: "Input should be a valid dictionary or object".into(),
+                kind: "model_attributes_type".into(),
+            }]));
+        }
         parse_json(&bytes).map(ApiJson)
     }
 }

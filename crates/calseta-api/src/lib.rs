@@ -16,6 +16,7 @@ pub mod query;
 pub mod rate_limit;
 pub mod routes;
 mod serde_util;
+pub mod shapes;
 
 use std::sync::Arc;
 

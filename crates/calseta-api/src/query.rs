@@ -28,6 +28,12 @@ impl Query {
         self.0.get(name).and_then(|v| v.last()).map(String::as_str).filter(|v| !v.is_empty())
     }
 
+    /// The last value of `name` as sent, even when empty: a typed parameter sent empty is an
+    /// error (as in v1), not an absent one.
+    pub fn given(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(|v| v.last()).map(String::as_str)
+    }
+
     /// A comma-separated list (trimmed, empties dropped).
     pub fn list(&self, name: &str) -> Vec<String> {
         self.one(name)
@@ -42,13 +48,13 @@ impl Query {
 
     /// An integer parameter.
     pub fn int(&self, name: &str, errors: &mut Vec<FieldError>) -> Option<i64> {
-        let text = self.one(name)?;
+        let text = self.given(name)?;
         text.parse().map_err(|_| errors.push(query_error(name, "Input should be a valid integer"))).ok()
     }
 
     /// A boolean parameter.
     pub fn boolean(&self, name: &str, errors: &mut Vec<FieldError>) -> Option<bool> {
-        match self.one(name)?.to_ascii_lowercase().as_str() {
+        match self.given(name)?.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Some(true),
             "false" | "0" | "no" | "off" => Some(false),
             _ => {
@@ -60,7 +66,7 @@ impl Query {
 
     /// A timestamp parameter.
     pub fn time(&self, name: &str, errors: &mut Vec<FieldError>) -> Option<DateTime<Utc>> {
-        let text = self.one(name)?;
+        let text = self.given(name)?;
         let parsed = calseta_core::time::parse_timestamp(text);
         if parsed.is_none() {
             errors.push(query_error(name, "Input should be a valid datetime"));

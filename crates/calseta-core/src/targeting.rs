@@ -9,8 +9,10 @@ use serde_json::Value;
 
 use crate::alerts::Severity;
 
-const FIELDS: [&str; 3] = ["source_name", "severity", "tags"];
-const OPS: [&str; 5] = ["eq", "in", "contains", "gte", "lte"];
+/// The alert fields a rule can test.
+pub const FIELDS: [&str; 3] = ["source_name", "severity", "tags"];
+/// The comparison operators.
+pub const OPS: [&str; 5] = ["eq", "in", "contains", "gte", "lte"];
 
 /// Every problem with a targeting-rules document (empty = valid).
 pub fn validate(rules: &Value) -> Vec<String> {

@@ -35,13 +35,17 @@ pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
     None
 }
 
+/// The last millisecond of year 9999, the latest time an epoch number may name.
+pub const LATEST_EPOCH_MILLIS: f64 = 253_402_300_799_999.0;
+
 /// Interprets a number as epoch seconds, or milliseconds when it is too large to be seconds.
 pub fn from_epoch(value: f64) -> Option<DateTime<Utc>> {
     if !value.is_finite() || value < 0.0 {
         return None;
     }
     let millis = if value >= MILLIS_THRESHOLD as f64 { value } else { value * 1000.0 };
-    if millis > i64::MAX as f64 {
+    // Past the end of year 9999 is no real event time (and not ISO-representable).
+    if millis > LATEST_EPOCH_MILLIS {
         return None;
     }
     Utc.timestamp_millis_opt(millis as i64).single()
@@ -50,6 +54,13 @@ pub fn from_epoch(value: f64) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn epoch_numbers_end_with_year_9999() {
+        assert!(from_epoch(LATEST_EPOCH_MILLIS).is_some());
+        assert!(from_epoch(LATEST_EPOCH_MILLIS + 1.0).is_none());
+        assert!(from_epoch(-1.0).is_none());
+    }
 
     fn at(text: &str) -> String {
         parse_timestamp(text).map(|d| d.to_rfc3339()).unwrap_or_default()

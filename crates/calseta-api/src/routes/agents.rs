@@ -41,7 +41,7 @@ pub async fn list_agents(
 /// Register an agent. `endpoint_url` must be a public address (or a host in `SSRF_ALLOWED_HOSTS`);
 /// `"signing_secret": "generate"` creates a Standard Webhooks secret, returned once.
 #[utoipa::path(post, path = "/v1/agents", tag = "agents",
-    request_body(content = Object, description = "name, endpoint_url, description, auth_header_name + auth_header_value, signing_secret (whsec_… or \"generate\"), trigger_on_sources, trigger_on_severities, trigger_filter, timeout_seconds (1–300), retry_count (0–10), is_active, documentation"),
+    request_body(content = crate::shapes::AgentCreateBody, description = "name, endpoint_url, description, auth_header_name + auth_header_value, signing_secret (whsec_… or \"generate\"), trigger_on_sources, trigger_on_severities, trigger_filter, timeout_seconds (1–300), retry_count (0–10), is_active, documentation"),
     security(("api_key" = ["agents:write"])),
     responses((status = 201, description = "The agent", body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_agent(
@@ -66,7 +66,7 @@ pub async fn get_agent(
 
 /// Change an agent (explicit `null` clears the auth header, filter or signing secret).
 #[utoipa::path(patch, path = "/v1/agents/{uuid}", tag = "agents", params(("uuid" = Uuid, Path, description = "Agent id")),
-    request_body(content = Object, description = "Any fields of the create body"),
+    request_body(content = crate::shapes::AgentPatchBody, description = "Any fields of the create body"),
     security(("api_key" = ["agents:write"])),
     responses((status = 200, description = "The agent", body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn patch_agent(
@@ -176,7 +176,7 @@ pub async fn list_sources(
 }
 
 /// Register a source integration (its `auth_config` is stored encrypted, never returned).
-#[utoipa::path(post, path = "/v1/sources", tag = "agents", request_body(content = Object, description = "source_name, display_name, is_active, auth_type, auth_config, documentation"),
+#[utoipa::path(post, path = "/v1/sources", tag = "agents", request_body(content = crate::shapes::SourceCreateBody, description = "source_name, display_name, is_active, auth_type, auth_config, documentation"),
     security(("api_key" = ["admin"])),
     responses((status = 201, description = "The source", body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_source(
@@ -201,7 +201,7 @@ pub async fn get_source(
 
 /// Change a source integration.
 #[utoipa::path(patch, path = "/v1/sources/{uuid}", tag = "agents", params(("uuid" = Uuid, Path, description = "Source id")),
-    request_body(content = Object, description = "display_name, is_active, auth_type, auth_config, documentation"),
+    request_body(content = crate::shapes::SourcePatchBody, description = "display_name, is_active, auth_type, auth_config, documentation"),
     security(("api_key" = ["admin"])),
     responses((status = 200, description = "The source", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn patch_source(

@@ -41,8 +41,10 @@ pub struct AlertListParams {
     is_enriched: Option<bool>,
     detection_rule_uuid: Option<Uuid>,
     /// occurred_at ≥ (ISO 8601)
+    #[param(schema_with = crate::shapes::timestamp)]
     from_time: Option<String>,
     /// occurred_at ≤ (ISO 8601)
+    #[param(schema_with = crate::shapes::timestamp)]
     to_time: Option<String>,
     /// Repeat to require several tags: `?tags=a&tags=b`
     tags: Option<Vec<String>>,
@@ -80,7 +82,7 @@ pub async fn list_alerts(
     let mut errors = Vec::new();
     let (sort_by, descending) =
         q.sort(&["title", "status", "severity", "source_name", "occurred_at", "created_at"], "occurred_at")?;
-    let detection_rule_id = match q.one("detection_rule_uuid") {
+    let detection_rule_id = match q.given("detection_rule_uuid") {
         None => None,
         Some(text) => match Uuid::parse_str(text) {
             // An unknown rule matches nothing.
@@ -140,18 +142,22 @@ pub async fn get_alert(
 pub struct AlertPatchRequest {
     /// Open, Triaging, Escalated or Closed (Closed needs `close_classification` in the same request).
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::alert_status_or_null)]
     status: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::severity_or_null)]
     severity: Option<String>,
     /// One of the seven close classifications; `null` clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::shapes::close_classification_or_null)]
     close_classification: Option<Option<String>>,
     /// Replaces the tag list.
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::labels_or_null)]
     tags: Option<Vec<String>>,
     /// Pending, Benign, Suspicious or Malicious.
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::malice_or_null)]
     malice_override: Option<String>,
     /// Clears the override (wins over `malice_override`).
     #[serde(default)]
@@ -298,7 +304,7 @@ pub async fn list_indicators(
 pub struct NewIndicator {
     /// One of the eight types.
     #[serde(rename = "type")]
-    #[schema(pattern = "^(ip|domain|hash_md5|hash_sha1|hash_sha256|url|email|account)$")]
+    #[schema(schema_with = crate::shapes::indicator_type)]
     kind: String,
     /// 1..2048 characters; normalized like extracted values.
     #[schema(min_length = 1, max_length = 2048)]

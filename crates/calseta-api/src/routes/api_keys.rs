@@ -93,7 +93,7 @@ pub struct CreateApiKeyRequest {
     #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     name: String,
     /// At least one of the known scopes.
-    #[schema(min_items = 1)]
+    #[schema(schema_with = crate::shapes::scopes)]
     scopes: Vec<String>,
     /// `human` (default) or `agent`.
     #[serde(default)]
@@ -112,6 +112,7 @@ pub struct CreateApiKeyRequest {
 pub struct PatchApiKeyRequest {
     /// Replaces the scope list.
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::scopes_or_null)]
     scopes: Option<Vec<String>>,
     /// A list restricts ingest; explicit `null` lifts the restriction.
     #[serde(default, deserialize_with = "double_option")]

@@ -120,10 +120,14 @@ pub async fn list_providers(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ProviderCreateRequest {
     /// 1..100 of `a-z 0-9 _`, unique.
+    #[schema(pattern = "^[a-z0-9_]{1,100}$")]
     provider_name: String,
+    /// 1..200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     display_name: String,
     #[serde(default)]
     description: Option<String>,
+    #[schema(schema_with = crate::shapes::indicator_types)]
     supported_indicator_types: Vec<String>,
     /// `{"steps": [...], "url_templates_by_type": {...}}` (see docs/enrichment.md).
     #[schema(value_type = Object)]
@@ -135,7 +139,9 @@ pub struct ProviderCreateRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     auth_config: Option<Value>,
+    /// 0..86400 (default 3600).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 86400)]
     default_cache_ttl_seconds: Option<i32>,
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -143,9 +149,13 @@ pub struct ProviderCreateRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     malice_rules: Option<Value>,
+    /// At least 1; omitted = no limit.
     #[serde(default)]
+    #[schema(minimum = 1)]
     rate_limit_per_minute: Option<i32>,
+    /// 1..64.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 64)]
     max_concurrency: Option<i32>,
     #[serde(default)]
     allow_private_network: Option<bool>,
@@ -195,7 +205,7 @@ pub async fn get_provider(
 /// Change a provider (builtins: only activation, credentials, description, verdict rules, TTLs
 /// and limits). Explicit `null` clears nullable fields such as `auth_config`.
 #[utoipa::path(patch, path = "/v1/enrichment-providers/{uuid}", tag = "enrichment", params(("uuid" = Uuid, Path, description = "Provider id")),
-    request_body(content = Object, description = "Any fields of the create body"),
+    request_body(content = crate::shapes::ProviderPatchBody, description = "Any fields of the create body but `provider_name`"),
     security(("api_key" = ["admin"])),
     responses((status = 200, body = Envelope<ProviderResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn patch_provider(
@@ -250,7 +260,9 @@ pub async fn deactivate_provider(
 /// Body of the provider test.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ProviderTestRequest {
+    #[schema(schema_with = crate::shapes::indicator_type)]
     indicator_type: String,
+    #[schema(min_length = 1)]
     indicator_value: String,
 }
 
@@ -342,13 +354,18 @@ pub async fn list_extractions(
 /// One extraction to create.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ExtractionCreateRequest {
+    #[schema(min_length = 1)]
     provider_name: String,
+    #[schema(schema_with = crate::shapes::indicator_type)]
     indicator_type: String,
     /// Dotted path into the response (step name first for multi-step providers; numbers index lists).
+    #[schema(schema_with = crate::shapes::path_text)]
     source_path: String,
+    #[schema(schema_with = crate::shapes::path_text)]
     target_key: String,
     /// string (default), int, float, bool, list, dict, any.
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::value_type_or_null)]
     value_type: Option<String>,
     #[serde(default)]
     description: Option<String>,
@@ -386,6 +403,7 @@ pub async fn create_extraction(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ExtractionBulkRequest {
     /// 1..100 rules, created all-or-nothing.
+    #[schema(min_items = 1, max_items = 100)]
     extractions: Vec<ExtractionCreateRequest>,
 }
 
@@ -422,10 +440,13 @@ pub async fn get_extraction(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ExtractionPatchRequest {
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::path_text_or_null)]
     source_path: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::path_text_or_null)]
     target_key: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::value_type_or_null)]
     value_type: Option<String>,
     #[serde(default)]
     is_active: Option<bool>,
@@ -438,7 +459,7 @@ pub struct ExtractionPatchRequest {
 #[utoipa::path(patch, path = "/v1/enrichment-field-extractions/{uuid}", tag = "enrichment", params(("uuid" = Uuid, Path, description = "Extraction id")),
     request_body = ExtractionPatchRequest,
     security(("api_key" = ["admin"])),
-    responses((status = 200, body = Envelope<ExtractionResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Envelope<ExtractionResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn patch_extraction(
     State(state): State<AppState>,
     _auth: Authed<scope::Admin>,
@@ -473,7 +494,7 @@ pub async fn delete_extraction(
 pub struct EnrichRequest {
     /// One of the eight indicator types.
     #[serde(rename = "type", alias = "indicator_type")]
-    #[schema(pattern = "^(ip|domain|hash_md5|hash_sha1|hash_sha256|url|email|account)$")]
+    #[schema(schema_with = crate::shapes::indicator_type)]
     kind: String,
     /// The value to look up.
     #[serde(alias = "indicator_value")]

@@ -98,12 +98,16 @@ pub async fn list_mappings(
 pub struct MappingCreateRequest {
     /// A registered source, or null for every source.
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::source_name_or_null)]
     source_name: Option<String>,
     /// A normalized field name, or a raw-payload path (`a.b`, flat `a.b` keys, `a.items[].ip`).
+    #[schema(schema_with = crate::shapes::path_text)]
     field_path: String,
+    #[schema(schema_with = crate::shapes::indicator_type)]
     indicator_type: String,
     /// normalized (default) or raw_payload.
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::extraction_target_or_null)]
     extraction_target: Option<String>,
     #[serde(default)]
     is_active: Option<bool>,
@@ -168,6 +172,7 @@ pub async fn source_plugin_fields(_auth: Authed<scope::Admin>) -> Json<Envelope<
 /// Body of the dry run.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TestExtractionRequest {
+    #[schema(schema_with = crate::shapes::source_name)]
     source_name: String,
     #[schema(value_type = Object)]
     raw_payload: Value,
@@ -213,8 +218,10 @@ pub async fn get_mapping(
 pub struct MappingPatchRequest {
     /// Not on system mappings.
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::path_text_or_null)]
     field_path: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::indicator_type_or_null)]
     indicator_type: Option<String>,
     #[serde(default)]
     is_active: Option<bool>,

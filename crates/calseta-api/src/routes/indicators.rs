@@ -40,7 +40,7 @@ pub struct IndicatorPatchRequest {
     /// A verdict sets a sticky analyst override; `null` resets to the providers' verdict;
     /// omitting the field changes nothing.
     #[serde(default, deserialize_with = "crate::serde_util::double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::shapes::malice_or_null)]
     malice: Option<Option<Value>>,
 }
 

@@ -86,12 +86,16 @@ pub struct RuleCreateRequest {
     #[serde(default)]
     is_active: Option<bool>,
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::labels)]
     mitre_tactics: Vec<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::labels)]
     mitre_techniques: Vec<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::labels)]
     mitre_subtechniques: Vec<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::labels)]
     data_sources: Vec<String>,
     #[serde(default)]
     run_frequency: Option<String>,
@@ -143,7 +147,9 @@ pub async fn get_rule(
 /// Body of `PATCH /v1/detection-rules/{uuid}`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RulePatchRequest {
+    /// 1..500 characters.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
@@ -151,12 +157,16 @@ pub struct RulePatchRequest {
     #[serde(default)]
     is_active: Option<bool>,
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::labels_or_null)]
     mitre_tactics: Option<Vec<String>>,
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::labels_or_null)]
     mitre_techniques: Option<Vec<String>>,
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::labels_or_null)]
     mitre_subtechniques: Option<Vec<String>>,
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::labels_or_null)]
     data_sources: Option<Vec<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
@@ -270,7 +280,7 @@ pub struct DocumentCreateRequest {
     #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     title: String,
     /// runbook, ir_plan, sop, playbook, detection_guide, other
-    #[schema(pattern = "^(runbook|ir_plan|sop|playbook|detection_guide|other)$")]
+    #[schema(schema_with = crate::shapes::document_type)]
     document_type: String,
     /// Applies to every alert.
     #[serde(default)]
@@ -281,10 +291,11 @@ pub struct DocumentCreateRequest {
     #[schema(pattern = r"\S")]
     content: String,
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::labels)]
     tags: Vec<String>,
     /// `{"match_any": [...], "match_all": [...]}` over source_name, severity, tags.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::shapes::targeting_rules_or_null)]
     targeting_rules: Option<Value>,
 }
 
@@ -408,9 +419,12 @@ pub async fn get_document(
 /// Body of `PATCH /v1/context-documents/{uuid}`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct DocumentPatchRequest {
+    /// 1..500 characters.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     title: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::document_type_or_null)]
     document_type: Option<String>,
     #[serde(default)]
     is_global: Option<bool>,
@@ -419,12 +433,14 @@ pub struct DocumentPatchRequest {
     description: Option<Option<String>>,
     /// A new content bumps `version`.
     #[serde(default)]
+    #[schema(pattern = r"\S")]
     content: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::labels_or_null)]
     tags: Option<Vec<String>>,
     /// `null` removes targeting (a non-global document then applies to every alert, as in v1).
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::shapes::targeting_rules_or_null)]
     targeting_rules: Option<Option<Value>>,
 }
 

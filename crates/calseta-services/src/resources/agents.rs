@@ -19,6 +19,7 @@ use crate::pipeline::dispatch::sender::AgentSender;
 use crate::pipeline::kinds;
 use crate::platform::crypto::EncryptionKey;
 use crate::platform::outbound::OutboundClient;
+use crate::resources::body;
 use crate::{FieldError, ServiceError};
 
 /// An agent's changes or creation, as the fields present in the request body.
@@ -41,16 +42,6 @@ fn invalid_url(reason: String) -> ServiceError {
     ServiceError::Refused {
         code: "INVALID_ENDPOINT_URL",
         message: format!("endpoint_url blocked by SSRF protection: {reason}"),
-    }
-}
-
-fn strings(value: &Value, field: &str, errors: &mut Vec<FieldError>) -> Vec<String> {
-    match serde_json::from_value::<Vec<String>>(value.clone()) {
-        Ok(list) => list,
-        Err(_) => {
-            errors.push(FieldError::body(field, format!("{field} must be a list of strings")));
-            Vec::new()
-        }
     }
 }
 
@@ -136,7 +127,17 @@ impl AgentService {
         let mut generated = None;
         let mut header_value: Option<Option<String>> = None;
         for (key, value) in input {
-            let text = value.as_str().map(str::to_string);
+            let is_text = matches!(
+                key.as_str(),
+                "name"
+                    | "description"
+                    | "documentation"
+                    | "endpoint_url"
+                    | "auth_header_name"
+                    | "auth_header_value"
+                    | "signing_secret"
+            );
+            let text = if is_text { body::text(key, value, &mut errors) } else { None };
             match key.as_str() {
                 "name" => match text.filter(|t| !t.trim().is_empty() && t.chars().count() <= 255) {
                     Some(t) => fields.name = t,
@@ -151,14 +152,14 @@ impl AgentService {
                 "auth_header_name" => fields.auth_header_name = text.filter(|t| !t.trim().is_empty()),
                 "auth_header_value" => header_value = Some(text),
                 "trigger_on_sources" if !value.is_null() => {
-                    let list = strings(value, key, &mut errors);
+                    let list = body::strings(key, value, &mut errors);
                     if let Some(unknown) = list.iter().find(|s| sources::find(s).is_none()) {
                         errors.push(FieldError::body(key, format!("'{unknown}' is not a registered source")));
                     }
                     fields.trigger_on_sources = list;
                 }
                 "trigger_on_severities" if !value.is_null() => {
-                    let list = strings(value, key, &mut errors);
+                    let list = body::strings(key, value, &mut errors);
                     if let Some(unknown) = list.iter().find(|s| Severity::parse(s).is_err()) {
                         errors.push(FieldError::body(
                             key,
@@ -187,8 +188,8 @@ impl AgentService {
                     Some(v) => fields.retry_count = v as i32,
                     None => errors.push(FieldError::body(key, "retry_count must be between 0 and 10")),
                 },
-                "is_active" if !value.is_null() => {
-                    fields.is_active = value.as_bool().unwrap_or(fields.is_active)
+                "is_active" => {
+                    fields.is_active = body::flag(key, value, &mut errors).unwrap_or(fields.is_active)
                 }
                 "signing_secret" => match text.as_deref() {
                     None => fields.signing_secret_encrypted = None,

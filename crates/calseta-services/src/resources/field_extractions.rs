@@ -16,7 +16,8 @@ use uuid::Uuid;
 use crate::pipeline::enrich::ProviderRegistry;
 use crate::{FieldError, ServiceError};
 
-const VALUE_TYPES: [&str; 7] = ["string", "int", "float", "bool", "list", "dict", "any"];
+/// The types an extracted value can be coerced to.
+pub const VALUE_TYPES: [&str; 7] = ["string", "int", "float", "bool", "list", "dict", "any"];
 
 #[derive(Deserialize)]
 struct SeedExtraction {
@@ -155,6 +156,11 @@ impl FieldExtractionService {
                 "SYSTEM_EXTRACTION_RESTRICTED",
                 "System extractions can only be activated or deactivated.",
             ));
+        }
+        for (field, value) in [("source_path", &changes.source_path), ("target_key", &changes.target_key)] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                return Err(ServiceError::invalid(field, format!("{field} must not be empty")));
+            }
         }
         if let Some(vt) = &changes.value_type
             && !VALUE_TYPES.contains(&vt.as_str())

@@ -7,6 +7,7 @@ pub mod activity;
 pub mod agents;
 pub mod alerts;
 pub mod api_keys;
+pub mod body;
 pub mod bootstrap;
 pub mod context_documents;
 pub mod detection_rules;

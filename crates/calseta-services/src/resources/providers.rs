@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::pipeline::enrich::{EnrichmentEngine, ProviderRegistry, StepDebug};
+use crate::resources::body;
 use crate::{FieldError, ServiceError};
 
 const MAX_JSON_BYTES: usize = 256 * 1024;
@@ -24,6 +25,23 @@ pub const BUILTIN_MUTABLE: [&str; 9] = [
     "malice_rules",
     "default_cache_ttl_seconds",
     "cache_ttl_by_type",
+    "rate_limit_per_minute",
+    "max_concurrency",
+    "allow_private_network",
+];
+
+/// Fields an admin may change on a custom provider (others in a body are ignored, as elsewhere).
+pub const PATCHABLE: [&str; 13] = [
+    "display_name",
+    "description",
+    "is_active",
+    "supported_indicator_types",
+    "http_config",
+    "auth_type",
+    "auth_config",
+    "default_cache_ttl_seconds",
+    "cache_ttl_by_type",
+    "malice_rules",
     "rate_limit_per_minute",
     "max_concurrency",
     "allow_private_network",
@@ -285,8 +303,10 @@ impl ProviderService {
     pub async fn patch(&self, uuid: Uuid, patch: ProviderPatch) -> Result<ProviderRow, ServiceError> {
         let row = self.get(uuid).await?;
         if row.is_builtin {
-            let forbidden: Vec<&String> =
-                patch.keys().filter(|k| !BUILTIN_MUTABLE.contains(&k.as_str())).collect();
+            let forbidden: Vec<&String> = patch
+                .keys()
+                .filter(|k| PATCHABLE.contains(&k.as_str()) && !BUILTIN_MUTABLE.contains(&k.as_str()))
+                .collect();
             if !forbidden.is_empty() {
                 return Err(ServiceError::refused(
                     "BUILTIN_RESTRICTED",
@@ -299,7 +319,7 @@ impl ProviderService {
         let mut f = ProviderFields::from(row.clone());
         let mut errors = Vec::new();
         for (key, value) in &patch {
-            let text = || value.as_str().map(str::to_string);
+            let mut text = || body::text(key, value, &mut errors);
             match key.as_str() {
                 "display_name" => match text().filter(|t| !t.trim().is_empty() && t.chars().count() <= 200) {
                     Some(t) => f.display_name = t,
@@ -308,7 +328,7 @@ impl ProviderService {
                         .push(FieldError::body("display_name", "display_name must be 1 to 200 characters")),
                 },
                 "description" => f.description = text(),
-                "is_active" => f.is_active = value.as_bool().unwrap_or(f.is_active),
+                "is_active" => f.is_active = body::flag(key, value, &mut errors).unwrap_or(f.is_active),
                 "supported_indicator_types" if !value.is_null() => {
                     let types: Vec<String> = serde_json::from_value(value.clone()).unwrap_or_default();
                     check_types(&types, &mut errors);
@@ -400,6 +420,9 @@ impl ProviderService {
         let row = self.get(uuid).await?;
         let kind = IndicatorType::parse(indicator_type)
             .map_err(|e| ServiceError::invalid("indicator_type", e.to_string()))?;
+        if indicator_value.trim().is_empty() {
+            return Err(ServiceError::invalid("indicator_value", "indicator_value must not be empty"));
+        }
         let provider = self.registry().provider(&row.provider_name).await?.ok_or_else(|| {
             ServiceError::refused(
                 "PROVIDER_NOT_LOADED",

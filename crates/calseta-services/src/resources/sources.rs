@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::platform::crypto::EncryptionKey;
+use crate::resources::body;
 use crate::{FieldError, ServiceError};
 
 /// Source-integration use cases.
@@ -57,13 +58,13 @@ impl SourceService {
         });
         let mut errors = Vec::new();
         for (key, value) in &input {
-            let text = value.as_str().map(str::to_string);
+            let mut text = || body::text(key, value, &mut errors);
             match key.as_str() {
-                "source_name" if existing.is_none() => row.source_name = text.unwrap_or_default(),
-                "display_name" => row.display_name = text.unwrap_or_default(),
-                "is_active" if !value.is_null() => row.is_active = value.as_bool().unwrap_or(true),
-                "auth_type" => row.auth_type = text,
-                "documentation" => row.documentation = text,
+                "source_name" if existing.is_none() => row.source_name = text().unwrap_or_default(),
+                "display_name" => row.display_name = text().unwrap_or_default(),
+                "is_active" => row.is_active = body::flag(key, value, &mut errors).unwrap_or(row.is_active),
+                "auth_type" => row.auth_type = text(),
+                "documentation" => row.documentation = text(),
                 "auth_config" => {
                     row.auth_config = match value {
                         Value::Null => None,
