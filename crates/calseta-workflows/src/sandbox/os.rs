@@ -1,0 +1,152 @@
+//! The sandbox's operating-system calls: what runs in the child between `fork` and `exec`, the
+//! kernel-feature probes, and killing a run's process group. This is the crate's only `unsafe`
+//! code; each block is one libc call whose arguments are plain integers or live pointers.
+#![allow(unsafe_code)]
+
+use std::io;
+
+use landlock::RulesetCreated;
+use seccompiler::BpfProgram;
+
+/// Resource limits set in the child (`None` = unchanged).
+#[derive(Debug, Clone, Copy)]
+pub struct ChildLimits {
+    /// Address space, bytes.
+    pub address_space: u64,
+    /// CPU seconds.
+    pub cpu_seconds: u64,
+    /// Open file descriptors.
+    pub open_files: u64,
+    /// Processes (threads included) of the user; root is exempt, which seccomp covers.
+    pub processes: u64,
+    /// Largest file the child may write: 0.
+    pub file_size: u64,
+}
+
+/// What the child applies to itself before it executes the interpreter.
+pub struct ChildPlan {
+    /// New user, network, PID, mount and IPC namespaces.
+    pub namespaces: bool,
+    /// The filesystem (and TCP) ruleset, restricted onto the child.
+    pub landlock: Option<RulesetCreated>,
+    /// Seccomp filters, applied in order (the last one installed wins among equal actions).
+    pub seccomp: Vec<BpfProgram>,
+    /// Resource limits.
+    pub limits: ChildLimits,
+}
+
+fn check(result: libc::c_int) -> io::Result<()> {
+    if result == -1 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+fn set_limit(resource: libc::__rlimit_resource_t, value: u64) -> io::Result<()> {
+    let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
+    // SAFETY: setrlimit reads the struct we pass by reference; no memory is retained.
+    check(unsafe { libc::setrlimit(resource, &limit) })
+}
+
+/// Runs in the forked child (from `pre_exec`): enters the namespaces, forks once more so that the
+/// interpreter is PID 1 of its own PID namespace (the middle process only waits and relays the
+/// exit), then limits, Landlock and seccomp. Returns in the process that will exec.
+pub fn prepare_child(plan: &mut ChildPlan) -> io::Result<()> {
+    if plan.namespaces {
+        let flags = libc::CLONE_NEWUSER
+            | libc::CLONE_NEWNET
+            | libc::CLONE_NEWNS
+            | libc::CLONE_NEWIPC
+            | libc::CLONE_NEWPID;
+        // SAFETY: unshare takes flags only.
+        check(unsafe { libc::unshare(flags) })?;
+        // SAFETY: fork in a single-threaded child (std forked us); both sides continue below.
+        let pid = unsafe { libc::fork() };
+        if pid == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        if pid > 0 {
+            relay_exit(pid);
+        }
+        // The interpreter dies with the middle process (which the parent kills on timeout).
+        // SAFETY: prctl with integer arguments.
+        // (Were the middle process killed before this call, the parent's kill of the whole
+        // process group still reaches us.)
+        check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) })?;
+    }
+    let limits = plan.limits;
+    set_limit(libc::RLIMIT_AS, limits.address_space)?;
+    set_limit(libc::RLIMIT_CPU, limits.cpu_seconds)?;
+    set_limit(libc::RLIMIT_NOFILE, limits.open_files)?;
+    set_limit(libc::RLIMIT_NPROC, limits.processes)?;
+    set_limit(libc::RLIMIT_FSIZE, limits.file_size)?;
+    set_limit(libc::RLIMIT_CORE, 0)?;
+    if let Some(ruleset) = plan.landlock.take() {
+        ruleset.restrict_self().map_err(|e| io::Error::other(e.to_string()))?;
+    } else {
+        // Landlock sets it when present; without it seccomp still needs no_new_privs.
+        // SAFETY: prctl with integer arguments.
+        check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;
+    }
+    for filter in &plan.seccomp {
+        seccompiler::apply_filter(filter).map_err(|e| io::Error::other(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// The middle process: closes every descriptor (so the parent sees end-of-file and exec success
+/// exactly when the interpreter does), waits for the interpreter, and exits as it did.
+fn relay_exit(child: libc::pid_t) -> ! {
+    // SAFETY: close_range takes integers; this process only waits from here on.
+    unsafe { libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) };
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: waitpid writes the status into our local.
+        let waited = unsafe { libc::waitpid(child, &mut status, 0) };
+        if waited == child || (waited == -1 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR))
+        {
+            break;
+        }
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        1
+    };
+    // SAFETY: _exit ends this process at once.
+    unsafe { libc::_exit(code) }
+}
+
+/// Kills a run: its whole process group (middle process and interpreter).
+pub fn kill_group(leader: u32) {
+    if let Ok(pid) = libc::pid_t::try_from(leader) {
+        // SAFETY: kill with integer arguments; a group that is already gone is not an error.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+    }
+}
+
+/// The Landlock ABI the kernel offers (0 = none).
+pub fn landlock_abi() -> i32 {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: with a null attribute pointer and size 0 this only queries the version.
+    let version = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    i32::try_from(version).unwrap_or(0).max(0)
+}
+
+/// Makes `command` run `prepare` in its child between fork and exec.
+pub fn set_pre_exec<F>(command: &mut tokio::process::Command, prepare: F)
+where
+    F: FnMut() -> io::Result<()> + Send + Sync + 'static,
+{
+    // SAFETY: `prepare` runs in the forked child before exec and calls only the functions above:
+    // system calls, and Landlock/seccomp set-up on values built before the fork.
+    unsafe {
+        command.pre_exec(prepare);
+    }
+}
