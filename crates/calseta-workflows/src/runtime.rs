@@ -346,7 +346,7 @@ fn stopped_reason(
     let code = exit.and_then(|e| e.code().or_else(|| e.signal().map(|s| 128 + s)));
     let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
     match code {
-        Some(c) if c == 128 + libc::SIGXCPU || c == 128 + libc::SIGKILL && last.is_empty() => {
+        Some(c) if c == 128 + libc::SIGXCPU => {
             format!("Workflow stopped: CPU time limit ({} s) reached", limits.timeout.as_secs() + 1)
         }
         _ if last.contains("MemoryError") => {

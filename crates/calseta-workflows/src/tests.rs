@@ -192,12 +192,38 @@ async fn each_layer_alone_stops_its_share() {
     let outcome = run(Layers { namespaces: true, ..none }, body).await;
     assert_eq!(outcome.status, RunStatus::Failed, "{outcome:?}");
     assert!(outcome.message.contains("unreachable") || outcome.message.contains("refused"), "{outcome:?}");
+    // Landlock alone also refuses TCP connections and signals to processes outside the sandbox.
+    let outcome = run(Layers { landlock_abi: abi, ..none }, body).await;
+    assert!(outcome.message.contains("Permission denied"), "{outcome:?}");
+    let signal: &'static str = Box::leak(format!("os['kill']({}, 0)", std::process::id()).into_boxed_str());
+    let outcome = run(Layers { landlock_abi: abi, ..none }, signal).await;
+    assert!(outcome.message.contains("Operation not permitted"), "{outcome:?}");
+    // Namespaces alone: the interpreter is PID 1 of its own PID namespace.
+    let outcome =
+        run(Layers { namespaces: true, ..none }, "raise RuntimeError(f\"pid {os['getpid']()}\")").await;
+    assert!(outcome.message.contains("pid 1\n"), "{outcome:?}");
     // And without any layer the same code does reach them: the layers are what stop it.
     let outcome = run(none, body).await;
     assert!(outcome.message.contains("returned unexpected type: NoneType"), "{outcome:?}");
     let outcome = run(none, "return os['open']('/etc/passwd', os['O_RDONLY'])").await;
     assert!(outcome.message.contains("returned unexpected type: int"), "{outcome:?}");
     drop(listener);
+    // The resource limits hold with or without the other layers.
+    let read =
+        "raise RuntimeError(os['read'](os['open']('/proc/self/limits', os['O_RDONLY']), 4096).decode())";
+    let outcome = run(none, read).await;
+    let limits: Vec<String> =
+        outcome.message.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    for expected in [
+        "Max cpu time 6 7 seconds",
+        "Max file size 0 0 bytes",
+        "Max core file size 0 0 bytes",
+        "Max open files 64 64 files",
+        "Max processes 1 1 processes",
+        "Max address space 268435456 268435456 bytes",
+    ] {
+        assert!(limits.iter().any(|l| l == expected), "{expected}: {limits:?}");
+    }
 }
 
 #[tokio::test]
@@ -231,4 +257,21 @@ async fn validation_uses_the_interpreters_parser_and_refuses_reflection() {
         let problems = runtime.validate(code).await.unwrap_or_default();
         assert!(problems.iter().any(|p| p.contains(expected)), "{code}: {problems:?}");
     }
+}
+
+#[tokio::test]
+async fn output_log_and_requests_are_bounded() {
+    let runtime = runtime().await;
+    let host = RecordingHost::default();
+    let code = "async def run(ctx):\n    for i in range(2000):\n        ctx.log.info('x' * 1000)\n    print('y' * 1000000)\n";
+    let outcome = runtime.run(request(code), &host).await;
+    assert!(outcome.log_output.len() <= 256 * 1024 + 200, "{}", outcome.log_output.len());
+    assert!(outcome.log_output.contains("log entries dropped"));
+    assert!(outcome.stderr.len() <= 16 * 1024, "{}", outcome.stderr.len());
+    let code = "async def run(ctx):\n    for i in range(1001):\n        ctx.secrets.get('A')\n";
+    let outcome = runtime.run(request(code), &host).await;
+    assert!(outcome.message.contains("more than 1000 requests"), "{outcome:?}");
+    let code = "async def run(ctx):\n    ctx.log.info('z' * (2 * 1024 * 1024))\n";
+    let outcome = runtime.run(request(code), &host).await;
+    assert!(outcome.message.contains("larger than 1048576 bytes"), "{outcome:?}");
 }

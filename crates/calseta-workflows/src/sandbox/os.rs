@@ -40,7 +40,11 @@ fn check(result: libc::c_int) -> io::Result<()> {
 }
 
 fn set_limit(resource: libc::__rlimit_resource_t, value: u64) -> io::Result<()> {
-    let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
+    set_limits(resource, value, value)
+}
+
+fn set_limits(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> io::Result<()> {
+    let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
     // SAFETY: setrlimit reads the struct we pass by reference; no memory is retained.
     check(unsafe { libc::setrlimit(resource, &limit) })
 }
@@ -73,7 +77,8 @@ pub fn prepare_child(plan: &mut ChildPlan) -> io::Result<()> {
     }
     let limits = plan.limits;
     set_limit(libc::RLIMIT_AS, limits.address_space)?;
-    set_limit(libc::RLIMIT_CPU, limits.cpu_seconds)?;
+    // SIGXCPU at the soft limit tells a CPU-limit stop apart from the parent's kill.
+    set_limits(libc::RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds.saturating_add(1))?;
     set_limit(libc::RLIMIT_NOFILE, limits.open_files)?;
     set_limit(libc::RLIMIT_NPROC, limits.processes)?;
     set_limit(libc::RLIMIT_FSIZE, limits.file_size)?;
