@@ -69,6 +69,9 @@ pub struct ServiceSettings {
     pub deliveries_per_agent: usize,
     /// What old records to delete (`RETENTION_*_DAYS`; off by default).
     pub retention: RetentionSettings,
+    /// `WORKFLOW_PYTHON`: the interpreter workflows run in (default `/usr/bin/python3`, else the
+    /// first `python3` on `PATH`).
+    pub workflow_python: Option<PathBuf>,
 }
 
 /// Every use-case service over one database, built once per process.
@@ -109,6 +112,9 @@ pub struct Services {
     kinds: PipelineKinds,
     deliveries_per_agent: usize,
     retention: RetentionSettings,
+    workflow_python: Option<PathBuf>,
+    /// Discovered on first use (a few interpreter starts), then the same for the process's life.
+    workflow_runtime: Arc<tokio::sync::OnceCell<calseta_workflows::Runtime>>,
 }
 
 impl Services {
@@ -124,6 +130,7 @@ impl Services {
             kinds,
             deliveries_per_agent,
             retention,
+            workflow_python,
         } = settings;
         let deadline = enrichment.alert_deadline;
         let http = OutboundClient::new(&outbound)?;
@@ -159,8 +166,17 @@ impl Services {
             kinds,
             deliveries_per_agent,
             retention,
+            workflow_python,
+            workflow_runtime: Arc::new(tokio::sync::OnceCell::new()),
             db,
         })
+    }
+
+    /// The workflow runtime: the interpreter and the sandbox layers this machine offers.
+    pub async fn workflow_runtime(&self) -> &calseta_workflows::Runtime {
+        self.workflow_runtime
+            .get_or_init(|| calseta_workflows::Runtime::discover(self.workflow_python.as_deref()))
+            .await
     }
 
     /// Seeds what every process expects to find: system mappings, builtin providers and their

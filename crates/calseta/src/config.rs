@@ -63,6 +63,9 @@ pub struct Config {
     pub queue_retry_backoff: Duration,
     /// `DOCUMENT_CONVERTER_BIN`: the `calseta` binary that converts uploads (default: this one).
     pub document_converter: std::path::PathBuf,
+    /// `WORKFLOW_PYTHON`: the interpreter workflows run in (default: `/usr/bin/python3`, else the
+    /// first `python3` on `PATH`).
+    pub workflow_python: Option<std::path::PathBuf>,
     /// `AGENT_RETRY_BASE_SECONDS` (10): first wait before re-delivering a webhook (×3 per retry).
     pub agent_retry_base: Duration,
     /// `CALSETA_API_BASE_URL` (`http://localhost:8000`): copied into agent payloads.
@@ -244,6 +247,7 @@ impl Config {
                 .map(std::path::PathBuf::from)
                 .or_else(|| std::env::current_exe().ok())
                 .unwrap_or_else(|| std::path::PathBuf::from("calseta")),
+            workflow_python: r.raw("WORKFLOW_PYTHON").map(std::path::PathBuf::from),
             enrichment_mock_mode: r.boolean("ENRICHMENT_MOCK_MODE", false),
             enrichment_alert_deadline: Duration::from_secs(r.number(
                 "ENRICHMENT_ALERT_DEADLINE_SECONDS",
@@ -361,6 +365,7 @@ impl Config {
                 kinds,
                 deliveries_per_agent: self.agent_max_concurrent_deliveries,
                 retention: self.retention,
+                workflow_python: self.workflow_python.clone(),
             },
         )
     }

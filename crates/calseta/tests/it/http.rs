@@ -26,6 +26,7 @@ async fn health_reports_database_and_queue() {
     assert!(body["queue_depth"].is_i64());
     assert!(body["enrichment_providers"].is_object());
     assert!(body["version"].is_string());
+    assert_eq!(body["workflow_sandbox"], "full", "this machine offers every sandbox layer");
 
     // A generated request id when none (or a hostile one) is sent.
     let resp = app
@@ -45,6 +46,18 @@ async fn health_reports_database_and_queue() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!((body["status"].as_str(), body["database"].as_str()), (Some("down"), Some("error")));
     app.stop().await;
+}
+
+#[tokio::test]
+async fn health_reports_the_workflow_runtime_unavailable_without_python() {
+    let app = spawn_app_with(AppOptions {
+        env: vec![("WORKFLOW_PYTHON", "/nonexistent/python3".into())],
+        ..Default::default()
+    })
+    .await;
+    let (status, body) = status_json(app.client.get(app.url("/health")).send().await.unwrap()).await;
+    assert_eq!(status, 200, "everything else works");
+    assert_eq!(body["workflow_sandbox"], "unavailable");
 }
 
 #[tokio::test]
