@@ -100,6 +100,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(message) => ApiError::not_found(message),
             ServiceError::Unknown { code, message } => ApiError::new(StatusCode::NOT_FOUND, code, message),
             ServiceError::Invalid(errors) => ApiError::validation(&errors),
+            ServiceError::CodeInvalid(errors) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "WORKFLOW_CODE_INVALID",
+                "Workflow code failed validation",
+            )
+            .with_details(json!({ "errors": errors })),
             ServiceError::Malformed { code, message } | ServiceError::Refused { code, message } => {
                 ApiError::new(StatusCode::BAD_REQUEST, code, message)
             }

@@ -150,6 +150,15 @@ fn api_routes() -> OpenApiRouter<AppState> {
             routes::agents::patch_source,
             routes::agents::delete_source
         ))
+        .routes(routes!(routes::workflows::list_workflows, routes::workflows::create_workflow))
+        .routes(routes!(
+            routes::workflows::get_workflow,
+            routes::workflows::patch_workflow,
+            routes::workflows::delete_workflow
+        ))
+        .routes(routes!(routes::workflows::workflow_versions))
+        .routes(routes!(routes::workflows::list_secrets))
+        .routes(routes!(routes::workflows::put_secret, routes::workflows::delete_secret))
         .routes(routes!(routes::knowledge::list_rules, routes::knowledge::create_rule))
         .routes(routes!(
             routes::knowledge::get_rule,

@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         (name = "agents", description = "Agents (signed alert.enriched webhooks) and alert sources"),
         (name = "indicator-mappings", description = "Indicator field mappings (admin)"),
         (name = "enrichment", description = "Enrichment providers, field extractions, on-demand enrichment"),
+        (name = "workflows", description = "Workflows (sandboxed Python response actions), their code versions and secrets"),
         (name = "api-keys", description = "API keys (admin)"),
         (name = "jobs", description = "Durable job queue and dead letters (admin)"),
     )

@@ -221,6 +221,39 @@ pub fn provider_patch_body() -> Schema {
     provider_fields().property("is_active", boolean()).into()
 }
 
+/// The body of `POST /v1/workflows` (`creating`) or `PATCH /v1/workflows/{uuid}`; `null` leaves
+/// a field as it is, as in v1.
+pub fn workflow_body(creating: bool) -> Schema {
+    use calseta_core::workflows::{ApprovalMode, RiskLevel, WorkflowState, WorkflowType};
+    let mut body = object(false)
+        .property("name", text(1, 255, !creating))
+        .property(
+            "code",
+            free_text(!creating)
+                .min_length(Some(1))
+                .max_length(Some(256 * 1024))
+                .pattern(Some(r"\S"))
+                .description(Some("Python defining `async def run(ctx)`; validated before it is saved")),
+        )
+        .property("workflow_type", one_of(&WorkflowType::names(), true))
+        .property("indicator_types", list_of(one_of(&IndicatorType::names(), false), true))
+        .property("state", one_of(&WorkflowState::names(), true))
+        .property("timeout_seconds", integer(1, Some(3600), true))
+        .property("retry_count", integer(0, Some(10), true))
+        .property("is_active", boolean())
+        .property("tags", list_of(text(1, 255, false), true))
+        .property("time_saved_minutes", integer(0, Some(1_000_000), true))
+        .property("approval_mode", one_of(&ApprovalMode::names(), true))
+        .property("approval_channel", free_text(true))
+        .property("approval_timeout_seconds", integer(60, Some(30 * 86_400), true))
+        .property("risk_level", one_of(&RiskLevel::names(), true))
+        .property("documentation", free_text(true));
+    if creating {
+        body = body.required("name").required("code");
+    }
+    body.into()
+}
+
 /// Declares a request type whose whole schema is one of the functions above.
 macro_rules! body_shape {
     ($(#[$meta:meta])* $name:ident => $shape:expr) => {
@@ -243,6 +276,10 @@ body_shape!(/// `POST /v1/sources`.
     SourceCreateBody => source_body(true));
 body_shape!(/// `PATCH /v1/sources/{uuid}`.
     SourcePatchBody => source_body(false));
+body_shape!(/// `POST /v1/workflows`.
+    WorkflowCreateBody => workflow_body(true));
+body_shape!(/// `PATCH /v1/workflows/{uuid}`.
+    WorkflowPatchBody => workflow_body(false));
 body_shape!(/// `PATCH /v1/enrichment-providers/{uuid}`.
     ProviderPatchBody => provider_patch_body());
 

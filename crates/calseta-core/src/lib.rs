@@ -22,6 +22,7 @@ pub mod sources;
 pub mod targeting;
 pub mod time;
 pub mod webhooks;
+pub mod workflows;
 
 /// An enumeration value that is not one of the known strings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -45,6 +45,9 @@ pub enum ServiceError {
     /// Input fields failed validation, each with its location.
     #[error("validation failed: {0:?}")]
     Invalid(Vec<FieldError>),
+    /// Workflow code that failed validation: every problem, with its line and column.
+    #[error("workflow code failed validation: {0:?}")]
+    CodeInvalid(Vec<String>),
     /// The input cannot be read at all (e.g. `INVALID_JSON`).
     #[error("{code}: {message}")]
     Malformed {

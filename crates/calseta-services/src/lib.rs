@@ -72,6 +72,8 @@ pub struct ServiceSettings {
     /// `WORKFLOW_PYTHON`: the interpreter workflows run in (default `/usr/bin/python3`, else the
     /// first `python3` on `PATH`).
     pub workflow_python: Option<PathBuf>,
+    /// Which identity integrations are configured.
+    pub integrations: crate::resources::workflows::ConfiguredIntegrations,
 }
 
 /// Every use-case service over one database, built once per process.
@@ -112,9 +114,9 @@ pub struct Services {
     kinds: PipelineKinds,
     deliveries_per_agent: usize,
     retention: RetentionSettings,
-    workflow_python: Option<PathBuf>,
-    /// Discovered on first use (a few interpreter starts), then the same for the process's life.
-    workflow_runtime: Arc<tokio::sync::OnceCell<calseta_workflows::Runtime>>,
+    /// Workflows and workflow secrets.
+    pub workflows: Arc<crate::resources::workflows::WorkflowService>,
+    workflow_runtime: Arc<crate::platform::workflow_runtime::LazyRuntime>,
 }
 
 impl Services {
@@ -131,7 +133,9 @@ impl Services {
             deliveries_per_agent,
             retention,
             workflow_python,
+            integrations,
         } = settings;
+        let workflow_runtime = Arc::new(crate::platform::workflow_runtime::LazyRuntime::new(workflow_python));
         let deadline = enrichment.alert_deadline;
         let http = OutboundClient::new(&outbound)?;
         let registry = Arc::new(ProviderRegistry::new(db.clone(), key.clone(), enrichment));
@@ -160,23 +164,26 @@ impl Services {
             documents: Arc::new(ContextDocumentService::new(db.clone(), context.clone(), document_converter)),
             context,
             agents: Arc::new(AgentService::new(db.clone(), key.clone(), http, sender.clone(), api_base_url)),
-            sources: Arc::new(SourceService::new(db.clone(), key)),
+            sources: Arc::new(SourceService::new(db.clone(), key.clone())),
             dispatch,
             sender,
             kinds,
             deliveries_per_agent,
             retention,
-            workflow_python,
-            workflow_runtime: Arc::new(tokio::sync::OnceCell::new()),
+            workflows: Arc::new(crate::resources::workflows::WorkflowService::new(
+                db.clone(),
+                workflow_runtime.clone(),
+                key.clone(),
+                integrations,
+            )),
+            workflow_runtime,
             db,
         })
     }
 
     /// The workflow runtime: the interpreter and the sandbox layers this machine offers.
     pub async fn workflow_runtime(&self) -> &calseta_workflows::Runtime {
-        self.workflow_runtime
-            .get_or_init(|| calseta_workflows::Runtime::discover(self.workflow_python.as_deref()))
-            .await
+        self.workflow_runtime.get().await
     }
 
     /// Seeds what every process expects to find: system mappings, builtin providers and their
@@ -184,6 +191,7 @@ impl Services {
     pub async fn seed(&self) -> Result<(), ServiceError> {
         self.mappings.seed_system().await?;
         self.providers.seed_builtins().await?;
+        self.workflows.seed_builtins().await?;
         self.extractions.seed_system().await
     }
 

@@ -86,6 +86,16 @@ pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<IndicatorRow>, StoreError
     )
 }
 
+/// An indicator by its exact type and (normalized) value.
+pub async fn find(db: &Db, kind: &str, value: &str) -> Result<Option<IndicatorRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM indicators i WHERE i.type = $1 AND i.value = $2");
+    Ok(on_pool!(db.read_pool(), p => sqlx::query_as::<_, IndicatorRow>(&sql)
+        .bind(kind)
+        .bind(value)
+        .fetch_optional(p)
+        .await)?)
+}
+
 /// Sets the verdict and who set it; returns the updated row.
 pub async fn set_malice(
     tx: &mut Tx,

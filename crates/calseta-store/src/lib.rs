@@ -31,6 +31,8 @@ pub mod retention;
 pub mod schema;
 pub mod secrets;
 pub mod state;
+pub mod workflow_runs;
+pub mod workflows;
 mod writer;
 
 pub use db::{Db, DbOptions, Tx, now};

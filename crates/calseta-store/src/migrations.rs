@@ -35,6 +35,18 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0004_past_alerts.sql"),
         include_str!("../../../migrations/postgres/0004_past_alerts.sql"),
     ),
+    (
+        5,
+        "job_queue_order",
+        include_str!("../../../migrations/sqlite/0005_job_queue_order.sql"),
+        include_str!("../../../migrations/postgres/0005_job_queue_order.sql"),
+    ),
+    (
+        6,
+        "workflow_secrets",
+        include_str!("../../../migrations/sqlite/0006_workflow_secrets.sql"),
+        include_str!("../../../migrations/postgres/0006_workflow_secrets.sql"),
+    ),
 ];
 
 #[derive(Debug)]

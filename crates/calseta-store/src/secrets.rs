@@ -1,5 +1,6 @@
 //! Every encrypted column, read and rewritten together, so that the encryption key can be rotated:
-//! provider credentials, agents' auth header values and signing secrets, source credentials.
+//! provider credentials, agents' auth header values and signing secrets, source credentials,
+//! workflow secrets.
 
 use serde_json::Value;
 use sqlx::types::Json;
@@ -17,15 +18,18 @@ pub enum SecretColumn {
     AgentSigningSecret,
     /// `source_integrations.auth_config` (`{"_encrypted": …}`).
     SourceCredentials,
+    /// `workflow_secrets.value_encrypted` (a token).
+    WorkflowSecret,
 }
 
 impl SecretColumn {
     /// Every secret column.
-    pub const ALL: [SecretColumn; 4] = [
+    pub const ALL: [SecretColumn; 5] = [
         SecretColumn::ProviderCredentials,
         SecretColumn::AgentAuthHeader,
         SecretColumn::AgentSigningSecret,
         SecretColumn::SourceCredentials,
+        SecretColumn::WorkflowSecret,
     ];
 
     /// `(table, column, stored as JSON)`.
@@ -35,6 +39,7 @@ impl SecretColumn {
             SecretColumn::AgentAuthHeader => ("agent_registrations", "auth_header_value_encrypted", false),
             SecretColumn::AgentSigningSecret => ("agent_registrations", "signing_secret_encrypted", false),
             SecretColumn::SourceCredentials => ("source_integrations", "auth_config", true),
+            SecretColumn::WorkflowSecret => ("workflow_secrets", "value_encrypted", false),
         }
     }
 

@@ -66,6 +66,10 @@ pub struct Config {
     /// `WORKFLOW_PYTHON`: the interpreter workflows run in (default: `/usr/bin/python3`, else the
     /// first `python3` on `PATH`).
     pub workflow_python: Option<std::path::PathBuf>,
+    /// `OKTA_DOMAIN` and `OKTA_API_TOKEN` are both set (the Okta workflows start active).
+    pub okta_configured: bool,
+    /// `ENTRA_TENANT_ID`, `ENTRA_CLIENT_ID` and `ENTRA_CLIENT_SECRET` are all set.
+    pub entra_configured: bool,
     /// `AGENT_RETRY_BASE_SECONDS` (10): first wait before re-delivering a webhook (×3 per retry).
     pub agent_retry_base: Duration,
     /// `CALSETA_API_BASE_URL` (`http://localhost:8000`): copied into agent payloads.
@@ -248,6 +252,12 @@ impl Config {
                 .or_else(|| std::env::current_exe().ok())
                 .unwrap_or_else(|| std::path::PathBuf::from("calseta")),
             workflow_python: r.raw("WORKFLOW_PYTHON").map(std::path::PathBuf::from),
+            okta_configured: ["OKTA_DOMAIN", "OKTA_API_TOKEN"]
+                .iter()
+                .all(|v| r.raw(v).is_some_and(|x| !x.is_empty())),
+            entra_configured: ["ENTRA_TENANT_ID", "ENTRA_CLIENT_ID", "ENTRA_CLIENT_SECRET"]
+                .iter()
+                .all(|v| r.raw(v).is_some_and(|x| !x.is_empty())),
             enrichment_mock_mode: r.boolean("ENRICHMENT_MOCK_MODE", false),
             enrichment_alert_deadline: Duration::from_secs(r.number(
                 "ENRICHMENT_ALERT_DEADLINE_SECONDS",
@@ -366,6 +376,10 @@ impl Config {
                 deliveries_per_agent: self.agent_max_concurrent_deliveries,
                 retention: self.retention,
                 workflow_python: self.workflow_python.clone(),
+                integrations: calseta_services::resources::workflows::ConfiguredIntegrations {
+                    okta: self.okta_configured,
+                    entra: self.entra_configured,
+                },
             },
         )
     }

@@ -10,3 +10,4 @@ pub mod indicators;
 pub mod ingest;
 pub mod jobs;
 pub mod knowledge;
+pub mod workflows;

@@ -6,3 +6,4 @@ pub mod cache;
 pub mod crypto;
 pub mod isolation;
 pub mod outbound;
+pub mod workflow_runtime;

@@ -19,3 +19,4 @@ pub mod providers;
 pub mod retention;
 pub mod secrets;
 pub mod sources;
+pub mod workflows;

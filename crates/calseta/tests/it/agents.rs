@@ -535,6 +535,9 @@ async fn secrets_that_cannot_be_decrypted_are_never_sent_and_the_key_can_be_rota
     )
     .await;
     let agent_uuid = agent["uuid"].as_str().unwrap().to_string();
+    // A workflow secret is rotated with the rest.
+    let put = app.client.put(app.url("/v1/workflow-secrets/API_TOKEN")).bearer_auth(&app.admin_key);
+    assert_eq!(put.json(&json!({"value": "wf-secret"})).send().await.unwrap().status().as_u16(), 200);
     let runs = |count: usize| {
         let (app, agent_uuid) = (&app, agent_uuid.clone());
         async move {
@@ -579,9 +582,17 @@ async fn secrets_that_cannot_be_decrypted_are_never_sent_and_the_key_can_be_rota
     let out = rotate.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("re-encrypted 2 secret(s)"),
+        String::from_utf8_lossy(&out.stdout).contains("re-encrypted 3 secret(s)"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+    let token =
+        query_text(&app, "SELECT value_encrypted FROM workflow_secrets WHERE name = 'API_TOKEN'").await;
+    let current = calseta_services::platform::crypto::EncryptionKey::parse(new_key).unwrap();
+    assert_eq!(
+        current.decrypt(&token).as_deref(),
+        Some(b"wf-secret".as_slice()),
+        "the workflow secret is under the new key"
     );
     let worker = start_worker_with(&app, &[("ENCRYPTION_KEY", new_key)]).await;
     let (status, _) = app.post(&trigger, &app.admin_key, json!({})).await;

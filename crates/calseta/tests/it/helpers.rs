@@ -298,6 +298,11 @@ pub async fn query_i64(app: &TestApp, sql: &str) -> i64 {
     with_direct_connection!(app, |conn| sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap())
 }
 
+/// The text one SQL query answers, from outside the server.
+pub async fn query_text(app: &TestApp, sql: &str) -> String {
+    with_direct_connection!(app, |conn| sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap())
+}
+
 /// Runs one SQL statement binding `$1` to `at`, from outside the server (e.g. to age rows).
 pub async fn exec_sql_at(app: &TestApp, sql: &str, at: chrono::DateTime<chrono::Utc>) {
     with_direct_connection!(app, |conn| {

@@ -18,3 +18,4 @@ mod knowledge;
 mod layout;
 mod schema;
 mod scopes;
+mod workflows;

@@ -5,7 +5,7 @@ use calseta_store::{Db, DbOptions};
 
 use crate::helpers::*;
 
-const TABLES: [&str; 21] = [
+const TABLES: [&str; 22] = [
     "activity_events",
     "agent_registrations",
     "agent_runs",
@@ -26,6 +26,7 @@ const TABLES: [&str; 21] = [
     "workflow_approval_requests",
     "workflow_code_versions",
     "workflow_runs",
+    "workflow_secrets",
     "workflows",
 ];
 
@@ -108,4 +109,24 @@ async fn concurrent_transactions_commit_together_and_fail_alone() {
         assert_eq!(calseta_store::state::get(&db, key).await.unwrap(), None, "{key}");
     }
     db.close().await;
+}
+
+#[test]
+fn every_migration_file_is_embedded_for_both_engines() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let embedded = std::fs::read_to_string(root.join("crates/calseta-store/src/migrations.rs")).unwrap();
+    for engine in ["sqlite", "postgres"] {
+        let mut files: Vec<String> = std::fs::read_dir(root.join("migrations").join(engine))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        for file in &files {
+            assert!(
+                embedded.contains(&format!("migrations/{engine}/{file}")),
+                "{engine}/{file} is never applied"
+            );
+        }
+        assert!(files.len() >= 6, "{files:?}");
+    }
 }

@@ -1,0 +1,273 @@
+//! `/v1/workflows` (CRUD and code versions) and `/v1/workflow-secrets`.
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use calseta_store::workflows::{SecretRow, WorkflowFilter, WorkflowRow};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::{Authed, scope};
+use crate::envelope::{Envelope, ListEnvelope};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath};
+use crate::query::Query;
+
+/// A workflow (`code` and the execution settings only in the detail).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowResponse {
+    uuid: Uuid,
+    name: String,
+    workflow_type: Option<String>,
+    indicator_types: Vec<String>,
+    state: String,
+    code_version: i32,
+    is_active: bool,
+    is_system: bool,
+    tags: Vec<String>,
+    time_saved_minutes: Option<i32>,
+    approval_mode: String,
+    risk_level: String,
+    documentation: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeout_seconds: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_count: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval_channel: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval_timeout_seconds: Option<i32>,
+}
+
+fn workflow_response(row: WorkflowRow, detail: bool) -> WorkflowResponse {
+    WorkflowResponse {
+        uuid: row.uuid,
+        name: row.name,
+        workflow_type: row.workflow_type,
+        indicator_types: row.indicator_types.0,
+        state: row.state,
+        code_version: row.code_version,
+        is_active: row.is_active,
+        is_system: row.is_system,
+        tags: row.tags.0,
+        time_saved_minutes: row.time_saved_minutes,
+        approval_mode: row.approval_mode,
+        risk_level: row.risk_level,
+        documentation: row.documentation,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        code: detail.then_some(row.code),
+        timeout_seconds: detail.then_some(row.timeout_seconds),
+        retry_count: detail.then_some(row.retry_count),
+        approval_channel: detail.then_some(row.approval_channel),
+        approval_timeout_seconds: detail.then_some(row.approval_timeout_seconds),
+    }
+}
+
+/// Filters of `GET /v1/workflows`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct WorkflowListParams {
+    /// indicator or alert
+    workflow_type: Option<String>,
+    /// Comma list of draft, active, inactive.
+    state: Option<String>,
+    /// Comma list of low, medium, high, critical.
+    risk_level: Option<String>,
+    is_active: Option<bool>,
+    /// name, state, risk_level, updated_at, created_at (default)
+    #[param(pattern = "^(name|state|risk_level|updated_at|created_at)?$")]
+    sort_by: Option<String>,
+    /// asc or desc (default)
+    #[param(pattern = "^(asc|desc)?$")]
+    sort_order: Option<String>,
+    #[param(minimum = 1, maximum = 4294967295_i64)]
+    page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
+    page_size: Option<i64>,
+}
+
+/// List workflows.
+#[utoipa::path(get, path = "/v1/workflows", tag = "workflows", params(WorkflowListParams), security(("api_key" = ["workflows:read"])),
+    responses((status = 200, body = ListEnvelope<WorkflowResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list_workflows(
+    State(state): State<AppState>,
+    _auth: Authed<scope::WorkflowsRead>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ListEnvelope<WorkflowResponse>>, ApiError> {
+    let q = Query::parse(raw.as_deref());
+    let (sort_by, descending) =
+        q.sort(&["name", "state", "risk_level", "updated_at", "created_at"], "created_at")?;
+    let mut errors = Vec::new();
+    let filter = WorkflowFilter {
+        workflow_type: q.one("workflow_type").map(str::to_string),
+        states: q.list("state"),
+        risk_levels: q.list("risk_level"),
+        is_active: q.boolean("is_active", &mut errors),
+        sort_by,
+        descending,
+    };
+    let page = q.page(&mut errors)?;
+    if !errors.is_empty() {
+        return Err(ApiError::validation(&errors));
+    }
+    let (rows, total) = state.services().workflows.list(&filter, page.limit(), page.offset()).await?;
+    Ok(Json(ListEnvelope::new(rows.into_iter().map(|r| workflow_response(r, false)).collect(), total, page)))
+}
+
+/// Create a workflow; its code is validated first (400 `WORKFLOW_CODE_INVALID` with every problem).
+#[utoipa::path(post, path = "/v1/workflows", tag = "workflows",
+    request_body(content = crate::shapes::WorkflowCreateBody, description = "name and code required; see docs/workflows.md"),
+    security(("api_key" = ["workflows:write"])),
+    responses((status = 201, body = Envelope<WorkflowResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn create_workflow(
+    State(state): State<AppState>,
+    _auth: Authed<scope::WorkflowsWrite>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<(StatusCode, Json<Envelope<WorkflowResponse>>), ApiError> {
+    let row = state.services().workflows.create(body).await?;
+    Ok((StatusCode::CREATED, Json(Envelope::new(workflow_response(row, true)))))
+}
+
+/// One workflow, with its code.
+#[utoipa::path(get, path = "/v1/workflows/{uuid}", tag = "workflows", params(("uuid" = Uuid, Path, description = "Workflow id")),
+    security(("api_key" = ["workflows:read"])),
+    responses((status = 200, body = Envelope<WorkflowResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_workflow(
+    State(state): State<AppState>,
+    _auth: Authed<scope::WorkflowsRead>,
+    ApiPath(uuid): ApiPath<Uuid>,
+) -> Result<Json<Envelope<WorkflowResponse>>, ApiError> {
+    Ok(Json(Envelope::new(workflow_response(state.services().workflows.get(uuid).await?, true))))
+}
+
+/// Change a workflow (`null` leaves a field as it is); new code is validated, and the code it
+/// replaces is kept as a version.
+#[utoipa::path(patch, path = "/v1/workflows/{uuid}", tag = "workflows", params(("uuid" = Uuid, Path, description = "Workflow id")),
+    request_body(content = crate::shapes::WorkflowPatchBody, description = "Any fields of the create body"),
+    security(("api_key" = ["workflows:write"])),
+    responses((status = 200, body = Envelope<WorkflowResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn patch_workflow(
+    State(state): State<AppState>,
+    _auth: Authed<scope::WorkflowsWrite>,
+    ApiPath(uuid): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<Json<Envelope<WorkflowResponse>>, ApiError> {
+    Ok(Json(Envelope::new(workflow_response(state.services().workflows.patch(uuid, body).await?, true))))
+}
+
+/// Delete a workflow (system workflows: 403).
+#[utoipa::path(delete, path = "/v1/workflows/{uuid}", tag = "workflows", params(("uuid" = Uuid, Path, description = "Workflow id")),
+    security(("api_key" = ["workflows:write"])),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_workflow(
+    State(state): State<AppState>,
+    _auth: Authed<scope::WorkflowsWrite>,
+    ApiPath(uuid): ApiPath<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    state.services().workflows.delete(uuid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A kept code version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CodeVersionResponse {
+    version: i32,
+    /// The first 120 characters (v1).
+    code_preview: String,
+    /// The whole code (Calseta addition).
+    code: String,
+    saved_at: DateTime<Utc>,
+}
+
+/// The previous versions of a workflow's code, newest first (the current code is not listed).
+#[utoipa::path(get, path = "/v1/workflows/{uuid}/versions", tag = "workflows", params(("uuid" = Uuid, Path, description = "Workflow id")),
+    security(("api_key" = ["workflows:read"])),
+    responses((status = 200, body = Envelope<Vec<CodeVersionResponse>>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn workflow_versions(
+    State(state): State<AppState>,
+    _auth: Authed<scope::WorkflowsRead>,
+    ApiPath(uuid): ApiPath<Uuid>,
+) -> Result<Json<Envelope<Vec<CodeVersionResponse>>>, ApiError> {
+    let versions = state.services().workflows.versions(uuid).await?;
+    Ok(Json(Envelope::new(
+        versions
+            .into_iter()
+            .map(|v| CodeVersionResponse {
+                version: v.version,
+                code_preview: v.code.chars().take(120).collect(),
+                code: v.code,
+                saved_at: v.saved_at,
+            })
+            .collect(),
+    )))
+}
+
+/// A workflow secret's name and times (never its value).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowSecretResponse {
+    name: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<SecretRow> for WorkflowSecretResponse {
+    fn from(r: SecretRow) -> Self {
+        WorkflowSecretResponse { name: r.name, created_at: r.created_at, updated_at: r.updated_at }
+    }
+}
+
+/// Body of `PUT /v1/workflow-secrets/{name}`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PutSecretRequest {
+    /// Up to 64 KB; stored encrypted, read by workflows as `ctx.secrets["NAME"]`.
+    #[schema(max_length = 65536)]
+    value: String,
+}
+
+/// Store or replace a workflow secret.
+#[utoipa::path(put, path = "/v1/workflow-secrets/{name}", tag = "workflows", params(("name" = String, Path, description = "1 to 128 of A-Z a-z 0-9 _ - .")),
+    request_body = PutSecretRequest,
+    security(("api_key" = ["admin"])),
+    responses((status = 200, body = Envelope<WorkflowSecretResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn put_secret(
+    State(state): State<AppState>,
+    _auth: Authed<scope::Admin>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(body): ApiJson<PutSecretRequest>,
+) -> Result<Json<Envelope<WorkflowSecretResponse>>, ApiError> {
+    Ok(Json(Envelope::new(state.services().workflows.put_secret(&name, &body.value).await?.into())))
+}
+
+/// The workflow secrets' names and times.
+#[utoipa::path(get, path = "/v1/workflow-secrets", tag = "workflows", security(("api_key" = ["admin"])),
+    responses((status = 200, body = Envelope<Vec<WorkflowSecretResponse>>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_secrets(
+    State(state): State<AppState>,
+    _auth: Authed<scope::Admin>,
+) -> Result<Json<Envelope<Vec<WorkflowSecretResponse>>>, ApiError> {
+    let secrets = state.services().workflows.secrets().await?;
+    Ok(Json(Envelope::new(secrets.into_iter().map(Into::into).collect())))
+}
+
+/// Delete a workflow secret.
+#[utoipa::path(delete, path = "/v1/workflow-secrets/{name}", tag = "workflows", params(("name" = String, Path, description = "Secret name")),
+    security(("api_key" = ["admin"])),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_secret(
+    State(state): State<AppState>,
+    _auth: Authed<scope::Admin>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    state.services().workflows.delete_secret(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

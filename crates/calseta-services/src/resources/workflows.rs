@@ -1,0 +1,345 @@
+//! Workflow use cases: create and change workflows (code validated by the runtime's own parser,
+//! every code change kept as a version), list and delete them, seed the builtin Okta and Entra
+//! workflows, and workflow secrets (stored encrypted; values never listed).
+
+use std::sync::Arc;
+
+use calseta_core::indicators::IndicatorType;
+use calseta_core::workflows::{ApprovalMode, RiskLevel, WorkflowState, WorkflowType};
+use calseta_store::Db;
+use calseta_store::workflows::{
+    self as repo, CodeVersionRow, SecretRow, WorkflowFields, WorkflowFilter, WorkflowRow,
+};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::platform::crypto::EncryptionKey;
+use crate::platform::workflow_runtime::LazyRuntime;
+use crate::resources::body;
+use crate::{FieldError, ServiceError};
+
+/// A create or change body, field by field (`null` leaves a field as it is, as in v1).
+pub type WorkflowInput = Map<String, Value>;
+
+/// Which identity integrations are configured (builtins for the others start inactive).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConfiguredIntegrations {
+    /// `OKTA_DOMAIN` and `OKTA_API_TOKEN`.
+    pub okta: bool,
+    /// `ENTRA_TENANT_ID`, `ENTRA_CLIENT_ID` and `ENTRA_CLIENT_SECRET`.
+    pub entra: bool,
+}
+
+/// A builtin workflow: its name, risk, integration and data files.
+struct Builtin {
+    name: &'static str,
+    risk: RiskLevel,
+    okta: bool,
+    code: &'static str,
+    documentation: &'static str,
+}
+
+macro_rules! builtin {
+    ($name:literal, $risk:ident, $okta:literal, $stem:literal) => {
+        Builtin {
+            name: $name,
+            risk: RiskLevel::$risk,
+            okta: $okta,
+            code: include_str!(concat!("../../data/workflows/", $stem, ".py")),
+            documentation: include_str!(concat!("../../data/workflows/", $stem, ".md")),
+        }
+    };
+}
+
+const BUILTINS: [Builtin; 9] = [
+    builtin!("Okta — Revoke All Sessions", Low, true, "okta_revoke_sessions"),
+    builtin!("Okta — Suspend User", High, true, "okta_suspend_user"),
+    builtin!("Okta — Unsuspend User", Medium, true, "okta_unsuspend_user"),
+    builtin!("Okta — Reset Password", Medium, true, "okta_reset_password"),
+    builtin!("Okta — Force Password Expiry", Low, true, "okta_expire_password"),
+    builtin!("Entra — Revoke Sign-in Sessions", Low, false, "entra_revoke_sessions"),
+    builtin!("Entra — Disable Account", High, false, "entra_disable_account"),
+    builtin!("Entra — Enable Account", Medium, false, "entra_enable_account"),
+    builtin!("Entra — Force MFA Re-registration", High, false, "entra_reset_mfa"),
+];
+
+/// The longest workflow code accepted (the validator and the harness read it whole).
+const MAX_CODE_BYTES: usize = 256 * 1024;
+
+fn not_found(uuid: Uuid) -> ServiceError {
+    ServiceError::NotFound(format!("Workflow {uuid} not found"))
+}
+
+/// Workflows and workflow secrets.
+pub struct WorkflowService {
+    db: Db,
+    runtime: Arc<LazyRuntime>,
+    key: EncryptionKey,
+    integrations: ConfiguredIntegrations,
+}
+
+impl WorkflowService {
+    /// A service validating code with `runtime` and encrypting secrets with `key`.
+    pub fn new(
+        db: Db,
+        runtime: Arc<LazyRuntime>,
+        key: EncryptionKey,
+        integrations: ConfiguredIntegrations,
+    ) -> Self {
+        WorkflowService { db, runtime, key, integrations }
+    }
+
+    /// One page of workflows.
+    pub async fn list(
+        &self,
+        filter: &WorkflowFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<WorkflowRow>, i64), ServiceError> {
+        Ok(repo::list(&self.db, filter, limit, offset).await?)
+    }
+
+    /// A workflow.
+    pub async fn get(&self, uuid: Uuid) -> Result<WorkflowRow, ServiceError> {
+        repo::get(&self.db, uuid).await?.ok_or_else(|| not_found(uuid))
+    }
+
+    /// Checks code with the interpreter that will run it.
+    pub async fn validate_code(&self, code: &str) -> Result<(), ServiceError> {
+        if code.len() > MAX_CODE_BYTES {
+            return Err(ServiceError::CodeInvalid(vec![format!(
+                "Workflow code is larger than {} KB",
+                MAX_CODE_BYTES / 1024
+            )]));
+        }
+        let problems = self
+            .runtime
+            .get()
+            .await
+            .validate(code)
+            .await
+            .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+        if problems.is_empty() { Ok(()) } else { Err(ServiceError::CodeInvalid(problems)) }
+    }
+
+    /// Creates a workflow (v1's defaults: draft, always approved, medium risk, 300 s).
+    pub async fn create(&self, input: WorkflowInput) -> Result<WorkflowRow, ServiceError> {
+        let mut fields = WorkflowFields {
+            name: String::new(),
+            workflow_type: None,
+            indicator_types: Vec::new(),
+            code: String::new(),
+            state: WorkflowState::Draft.as_str().into(),
+            timeout_seconds: 300,
+            retry_count: 0,
+            is_active: true,
+            tags: Vec::new(),
+            time_saved_minutes: None,
+            approval_mode: ApprovalMode::Always.as_str().into(),
+            approval_channel: None,
+            approval_timeout_seconds: 3600,
+            risk_level: RiskLevel::Medium.as_str().into(),
+            documentation: None,
+        };
+        let mut errors = Vec::new();
+        for required in ["name", "code"] {
+            if input.get(required).is_none_or(Value::is_null) {
+                errors.push(FieldError::body(required, format!("{required} is required")));
+            }
+        }
+        apply(&mut fields, &input, &mut errors);
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+        self.validate_code(&fields.code).await?;
+        Ok(repo::insert(&self.db, &fields).await?)
+    }
+
+    /// Changes a workflow: a new `code` is validated and the old one kept as a version.
+    pub async fn patch(&self, uuid: Uuid, input: WorkflowInput) -> Result<WorkflowRow, ServiceError> {
+        let row = self.get(uuid).await?;
+        let id = row.id;
+        let mut fields = WorkflowFields::from(row);
+        let mut errors = Vec::new();
+        apply(&mut fields, &input, &mut errors);
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+        let new_code = input.get("code").is_some_and(|c| !c.is_null());
+        if new_code {
+            self.validate_code(&fields.code).await?;
+        }
+        repo::update(&self.db, id, &fields, new_code).await?.ok_or_else(|| not_found(uuid))
+    }
+
+    /// Deletes a workflow; system workflows stay.
+    pub async fn delete(&self, uuid: Uuid) -> Result<(), ServiceError> {
+        if self.get(uuid).await?.is_system {
+            return Err(ServiceError::forbidden("FORBIDDEN", "System workflows cannot be deleted"));
+        }
+        if repo::delete(&self.db, uuid).await? { Ok(()) } else { Err(not_found(uuid)) }
+    }
+
+    /// The kept code versions, newest first.
+    pub async fn versions(&self, uuid: Uuid) -> Result<Vec<CodeVersionRow>, ServiceError> {
+        let row = self.get(uuid).await?;
+        Ok(repo::versions(&self.db, row.id).await?)
+    }
+
+    /// Seeds the builtin workflows that are missing (matched by name; never updated once there).
+    pub async fn seed_builtins(&self) -> Result<usize, ServiceError> {
+        let present = repo::system_names(&self.db).await?;
+        let mut added = 0;
+        for builtin in BUILTINS.iter().filter(|b| !present.iter().any(|n| n == b.name)) {
+            let fields = WorkflowFields {
+                name: builtin.name.into(),
+                workflow_type: Some(WorkflowType::Indicator.as_str().into()),
+                indicator_types: vec![IndicatorType::Account.as_str().into()],
+                code: builtin.code.into(),
+                state: WorkflowState::Active.as_str().into(),
+                timeout_seconds: 60,
+                retry_count: 0,
+                is_active: if builtin.okta { self.integrations.okta } else { self.integrations.entra },
+                tags: Vec::new(),
+                time_saved_minutes: None,
+                approval_mode: ApprovalMode::Always.as_str().into(),
+                approval_channel: None,
+                approval_timeout_seconds: 3600,
+                risk_level: builtin.risk.as_str().into(),
+                documentation: Some(builtin.documentation.into()),
+            };
+            if repo::insert_builtin(&self.db, &fields).await?.is_some() {
+                added += 1;
+            }
+        }
+        Ok(added)
+    }
+
+    /// Stores a workflow secret (encrypted), replacing any of the same name.
+    pub async fn put_secret(&self, name: &str, value: &str) -> Result<SecretRow, ServiceError> {
+        let valid = !name.is_empty()
+            && name.len() <= 128
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        if !valid {
+            return Err(ServiceError::invalid("name", "a secret name is 1 to 128 of A-Z a-z 0-9 _ - ."));
+        }
+        if value.len() > 64 * 1024 {
+            return Err(ServiceError::invalid("value", "a secret value is at most 64 KB"));
+        }
+        let token = self.key.encrypt(value.as_bytes())?;
+        Ok(repo::put_secret(&self.db, name, &token).await?)
+    }
+
+    /// Every secret's name and times.
+    pub async fn secrets(&self) -> Result<Vec<SecretRow>, ServiceError> {
+        Ok(repo::list_secrets(&self.db).await?)
+    }
+
+    /// A secret's value, for a running workflow only (`None` when absent or unreadable).
+    pub async fn secret_value(&self, name: &str) -> Result<Option<String>, ServiceError> {
+        let Some(token) = repo::secret_value(&self.db, name).await? else { return Ok(None) };
+        Ok(self.key.decrypt(&token).and_then(|bytes| String::from_utf8(bytes).ok()))
+    }
+
+    /// Deletes a secret.
+    pub async fn delete_secret(&self, name: &str) -> Result<(), ServiceError> {
+        if repo::delete_secret(&self.db, name).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound(format!("Workflow secret '{name}' not found")))
+        }
+    }
+}
+
+fn choice<T>(
+    key: &str,
+    value: &Value,
+    parse: impl Fn(&str) -> Result<T, calseta_core::UnknownValue>,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let text = body::text(key, value, errors)?;
+    match parse(&text) {
+        Ok(_) => Some(text),
+        Err(e) => {
+            errors.push(FieldError::body(key, e.to_string()));
+            None
+        }
+    }
+}
+
+fn bounded(key: &str, value: &Value, min: i64, max: i64, errors: &mut Vec<FieldError>) -> Option<i32> {
+    match value.as_i64().filter(|v| (min..=max).contains(v)) {
+        Some(v) => i32::try_from(v).ok(),
+        None => {
+            errors.push(FieldError::body(key, format!("{key} must be an integer from {min} to {max}")));
+            None
+        }
+    }
+}
+
+/// Applies the fields present (and not `null`) in `input`.
+fn apply(f: &mut WorkflowFields, input: &WorkflowInput, errors: &mut Vec<FieldError>) {
+    for (key, value) in input {
+        if value.is_null() {
+            continue;
+        }
+        match key.as_str() {
+            "name" => match body::text(key, value, errors)
+                .filter(|t| !t.trim().is_empty() && t.chars().count() <= 255)
+            {
+                Some(t) => f.name = t,
+                None => errors.push(FieldError::body(key, "name must be 1 to 255 characters")),
+            },
+            "workflow_type" => {
+                f.workflow_type = choice(key, value, WorkflowType::parse, errors).or(f.workflow_type.take())
+            }
+            "indicator_types" => {
+                let types = body::strings(key, value, errors);
+                if let Some(bad) = types.iter().find(|t| IndicatorType::parse(t).is_err()) {
+                    errors.push(FieldError::body(key, format!("'{bad}' is not an indicator type")));
+                }
+                f.indicator_types = types;
+            }
+            "code" => match body::text(key, value, errors) {
+                Some(code) if !code.trim().is_empty() => f.code = code,
+                _ => errors.push(FieldError::body(key, "code must be non-empty Python source")),
+            },
+            "state" => {
+                if let Some(state) = choice(key, value, WorkflowState::parse, errors) {
+                    // v1: the state sets is_active unless the same request sets it.
+                    if input.get("is_active").is_none_or(Value::is_null) {
+                        f.is_active = state == WorkflowState::Active.as_str();
+                    }
+                    f.state = state;
+                }
+            }
+            "timeout_seconds" => {
+                f.timeout_seconds = bounded(key, value, 1, 3600, errors).unwrap_or(f.timeout_seconds)
+            }
+            "retry_count" => f.retry_count = bounded(key, value, 0, 10, errors).unwrap_or(f.retry_count),
+            "is_active" => f.is_active = body::flag(key, value, errors).unwrap_or(f.is_active),
+            "tags" => {
+                let tags = body::strings(key, value, errors);
+                if tags.iter().any(|t| t.trim().is_empty() || t.chars().count() > 255) {
+                    errors.push(FieldError::body(key, "tags must be 1 to 255 characters"));
+                }
+                f.tags = tags;
+            }
+            "time_saved_minutes" => f.time_saved_minutes = bounded(key, value, 0, 1_000_000, errors),
+            "approval_mode" => {
+                f.approval_mode =
+                    choice(key, value, ApprovalMode::parse, errors).unwrap_or(f.approval_mode.clone())
+            }
+            "approval_channel" => f.approval_channel = body::text(key, value, errors),
+            "approval_timeout_seconds" => {
+                f.approval_timeout_seconds =
+                    bounded(key, value, 60, 30 * 86_400, errors).unwrap_or(f.approval_timeout_seconds)
+            }
+            "risk_level" => {
+                f.risk_level = choice(key, value, RiskLevel::parse, errors).unwrap_or(f.risk_level.clone())
+            }
+            "documentation" => f.documentation = body::text(key, value, errors),
+            _ => {}
+        }
+    }
+}

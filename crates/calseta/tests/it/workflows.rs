@@ -1,0 +1,209 @@
+//! Workflows over REST: create with v1's defaults, validation by the interpreter's own parser,
+//! code versions, v1's state rules, the builtin Okta and Entra workflows, and workflow secrets.
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const V1_CODE: &str = r#"from app.workflows.context import WorkflowContext, WorkflowResult
+
+async def run(ctx: WorkflowContext) -> WorkflowResult:
+    ctx.log.info("hello", value=ctx.indicator.value)
+    return WorkflowResult.ok("done")
+"#;
+
+#[tokio::test]
+async fn workflows_are_created_with_v1_defaults_and_validated_code() {
+    let app = spawn_app().await;
+    let key = app.key_with(&["workflows:read", "workflows:write"]).await;
+    let (status, created) =
+        app.post("/v1/workflows", &key, json!({"name": "Block IP", "code": V1_CODE})).await;
+    assert_eq!(status, 201, "{created}");
+    let w = &created["data"];
+    for (field, expected) in [
+        ("state", json!("draft")),
+        ("code_version", json!(1)),
+        ("timeout_seconds", json!(300)),
+        ("retry_count", json!(0)),
+        ("is_active", json!(true)),
+        ("is_system", json!(false)),
+        ("approval_mode", json!("always")),
+        ("approval_timeout_seconds", json!(3600)),
+        ("risk_level", json!("medium")),
+        ("tags", json!([])),
+        ("indicator_types", json!([])),
+        ("workflow_type", Value::Null),
+    ] {
+        assert_eq!(w[field], expected, "{field}");
+    }
+    assert_eq!(w["code"], V1_CODE);
+
+    // Enum and type violations are 422; code that fails validation is 400 with every problem.
+    for bad in [
+        json!({"name": "x", "code": V1_CODE, "state": "running"}),
+        json!({"name": "x", "code": V1_CODE, "approval_mode": "sometimes"}),
+        json!({"name": "x", "code": V1_CODE, "risk_level": "extreme"}),
+        json!({"name": "x", "code": V1_CODE, "indicator_types": ["ipv4"]}),
+        json!({"name": "x", "code": V1_CODE, "timeout_seconds": 0}),
+        json!({"name": "x"}),
+        json!({"code": V1_CODE}),
+    ] {
+        let (status, body) = app.post("/v1/workflows", &key, bad.clone()).await;
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "VALIDATION_ERROR");
+    }
+    let hostile =
+        "import subprocess\n\nasync def run(ctx):\n    return ().__class__.__base__.__subclasses__()\n";
+    let (status, body) = app.post("/v1/workflows", &key, json!({"name": "x", "code": hostile})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "WORKFLOW_CODE_INVALID");
+    assert_eq!(body["error"]["message"], "Workflow code failed validation");
+    let errors: Vec<&str> =
+        body["error"]["details"]["errors"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(errors.contains(&"Line 1, column 0: import of 'subprocess' is not allowed"), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.starts_with("Line 4, column") && e.contains("'__subclasses__'")),
+        "{errors:?}"
+    );
+    let (status, body) =
+        app.post("/v1/workflows", &key, json!({"name": "x", "code": "async def run(ctx)\n"})).await;
+    assert_eq!(status, 400);
+    assert!(body["error"]["details"]["errors"][0].as_str().unwrap().starts_with("Syntax error"), "{body}");
+
+    let (_, list) = app.get("/v1/workflows?state=draft&sort_by=name&sort_order=asc", &key).await;
+    assert_eq!(list["meta"]["total"], 1, "{list}");
+    assert!(list["data"][0].get("code").is_none(), "the list leaves the code out");
+}
+
+#[tokio::test]
+async fn code_changes_are_kept_as_versions_and_state_drives_is_active() {
+    let app = spawn_app().await;
+    let key = app.key_with(&["workflows:read", "workflows:write"]).await;
+    let (_, created) = app.post("/v1/workflows", &key, json!({"name": "W", "code": V1_CODE})).await;
+    let uuid = created["data"]["uuid"].as_str().unwrap().to_string();
+    let path = format!("/v1/workflows/{uuid}");
+    let second = V1_CODE.replace("done", "second");
+    let (status, patched) = app.patch(&path, &key, json!({"code": second, "state": "active"})).await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(
+        (patched["data"]["code_version"].as_i64(), patched["data"]["is_active"].as_bool()),
+        (Some(2), Some(true))
+    );
+    // The same code again still makes a version, as v1 does.
+    let (_, patched) = app.patch(&path, &key, json!({"code": second})).await;
+    assert_eq!(patched["data"]["code_version"], 3);
+    let (_, versions) = app.get(&format!("{path}/versions"), &key).await;
+    let versions = versions["data"].as_array().unwrap().clone();
+    assert_eq!(versions.iter().map(|v| v["version"].as_i64().unwrap()).collect::<Vec<_>>(), [2, 1]);
+    assert_eq!(versions[1]["code"], V1_CODE);
+    assert_eq!(versions[1]["code_preview"].as_str().unwrap().chars().count(), 120);
+    // Invalid new code changes nothing.
+    let (status, _) = app.patch(&path, &key, json!({"code": "import os\nasync def run(ctx): pass\n"})).await;
+    assert_eq!(status, 400);
+    let (_, current) = app.get(&path, &key).await;
+    assert_eq!(current["data"]["code_version"], 3);
+    // inactive ⇒ is_active false, unless the request sets it; nulls leave fields alone.
+    let (_, patched) = app.patch(&path, &key, json!({"state": "inactive", "risk_level": null})).await;
+    assert_eq!(
+        (patched["data"]["is_active"].as_bool(), patched["data"]["risk_level"].as_str()),
+        (Some(false), Some("medium"))
+    );
+    let (_, patched) = app.patch(&path, &key, json!({"state": "draft", "is_active": true})).await;
+    assert_eq!(patched["data"]["is_active"], true);
+    let (status, _) = app.delete(&path, &key).await;
+    assert_eq!(status, 204);
+    let (status, body) = app.get(&path, &key).await;
+    assert_eq!(
+        (status, body["error"]["message"].as_str()),
+        (404, Some(format!("Workflow {uuid} not found").as_str()))
+    );
+}
+
+#[tokio::test]
+async fn the_builtin_workflows_are_seeded_once_valid_and_undeletable() {
+    let app = spawn_app().await;
+    let key = app.key_with(&["workflows:read", "workflows:write"]).await;
+    let (_, list) = app.get("/v1/workflows?page_size=100&sort_by=name&sort_order=asc", &key).await;
+    let builtins: Vec<Value> =
+        list["data"].as_array().unwrap().iter().filter(|w| w["is_system"] == true).cloned().collect();
+    assert_eq!(builtins.len(), 9, "{list}");
+    let names: Vec<&str> = builtins.iter().filter_map(|w| w["name"].as_str()).collect();
+    for expected in ["Okta — Revoke All Sessions", "Okta — Suspend User", "Entra — Force MFA Re-registration"]
+    {
+        assert!(names.contains(&expected), "{names:?}");
+    }
+    for w in &builtins {
+        assert_eq!((w["state"].as_str(), w["approval_mode"].as_str()), (Some("active"), Some("always")));
+        assert_eq!(w["indicator_types"], json!(["account"]));
+        assert_eq!(w["is_active"], false, "no integration is configured in tests");
+        assert!(w["documentation"].as_str().unwrap().contains("## When to Use"));
+        let (_, detail) = app.get(&format!("/v1/workflows/{}", w["uuid"].as_str().unwrap()), &key).await;
+        assert_eq!(detail["data"]["timeout_seconds"], 60);
+        // Each builtin passes the same validation as any saved code.
+        let code = detail["data"]["code"].as_str().unwrap();
+        let (status, body) = app
+            .patch(&format!("/v1/workflows/{}", w["uuid"].as_str().unwrap()), &key, json!({"code": code}))
+            .await;
+        assert_eq!(status, 200, "{}: {body}", w["name"]);
+    }
+    let risk = |name: &str| builtins.iter().find(|w| w["name"] == name).unwrap()["risk_level"].clone();
+    assert_eq!(
+        (risk("Okta — Suspend User"), risk("Okta — Revoke All Sessions")),
+        (json!("high"), json!("low"))
+    );
+    let (status, body) =
+        app.delete(&format!("/v1/workflows/{}", builtins[0]["uuid"].as_str().unwrap()), &key).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("FORBIDDEN")), "{body}");
+    // Seeding again (every process start does) adds nothing.
+    let second = start_worker_with(&app, &[]).await;
+    second.shutdown().await;
+    assert_eq!(query_i64(&app, "SELECT COUNT(*) FROM workflows WHERE is_system = TRUE").await, 9);
+}
+
+#[tokio::test]
+async fn workflow_secrets_are_encrypted_and_never_listed_with_values() {
+    let app = spawn_app_with(AppOptions {
+        env: vec![("ENCRYPTION_KEY", TEST_ENCRYPTION_KEY.into())],
+        ..Default::default()
+    })
+    .await;
+    let key = &app.admin_key;
+    let put = |name: &'static str, value: &'static str| {
+        app.client
+            .put(app.url(&format!("/v1/workflow-secrets/{name}")))
+            .bearer_auth(key)
+            .json(&json!({"value": value}))
+            .send()
+    };
+    let (status, body) = status_json(put("OKTA_TOKEN", "00aBcD-super-secret").await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"].get("value").is_none(), "{body}");
+    let decrypt = |token: String| {
+        let key = calseta_services::platform::crypto::EncryptionKey::parse(TEST_ENCRYPTION_KEY).unwrap();
+        String::from_utf8(key.decrypt(&token).unwrap()).unwrap()
+    };
+    let (_, listed) = app.get("/v1/workflow-secrets", key).await;
+    assert_eq!(listed["data"][0]["name"], "OKTA_TOKEN");
+    assert!(!listed.to_string().contains("super-secret"), "{listed}");
+    let stored =
+        query_i64(&app, "SELECT COUNT(*) FROM workflow_secrets WHERE value_encrypted LIKE '%super-secret%'")
+            .await;
+    assert_eq!(stored, 0, "stored encrypted");
+    let token =
+        query_text(&app, "SELECT value_encrypted FROM workflow_secrets WHERE name = 'OKTA_TOKEN'").await;
+    assert_eq!(decrypt(token), "00aBcD-super-secret");
+    // Replacing keeps one row; bad names are refused; only admin keys manage secrets.
+    assert_eq!(put("OKTA_TOKEN", "v2").await.unwrap().status().as_u16(), 200);
+    let token =
+        query_text(&app, "SELECT value_encrypted FROM workflow_secrets WHERE name = 'OKTA_TOKEN'").await;
+    assert_eq!(decrypt(token), "v2");
+    assert_eq!(query_i64(&app, "SELECT COUNT(*) FROM workflow_secrets").await, 1);
+    assert_eq!(put("bad name", "v").await.unwrap().status().as_u16(), 422);
+    let writer = app.key_with(&["workflows:write"]).await;
+    let (status, _) = app.get("/v1/workflow-secrets", &writer).await;
+    assert_eq!(status, 403);
+    let (status, _) = app.delete("/v1/workflow-secrets/OKTA_TOKEN", key).await;
+    assert_eq!(status, 204);
+    let (status, _) = app.delete("/v1/workflow-secrets/OKTA_TOKEN", key).await;
+    assert_eq!(status, 404);
+}
