@@ -54,4 +54,14 @@ pub(crate) fn print_table(report: &Value) {
         println!("| read {name}, c=16 | {}/s p99 {} ms |", r["per_second"], r["latency_ms"]["p99"]);
     }
     println!("| enrichment cache hit ratio | {} |", report["enrichment_cache"]["hit_ratio"]);
+    let w = &report["workflow_runs"];
+    println!(
+        "| workflow run overhead ({}, {} runs) | p50 {} ms p99 {} ms, {} runs/s, {} runs/s two at a time |",
+        w["sandbox"].as_str().unwrap_or(""),
+        w["runs"],
+        w["overhead_ms"]["p50"],
+        w["overhead_ms"]["p99"],
+        w["runs_per_second"],
+        w["runs_per_second_two_at_a_time"]
+    );
 }

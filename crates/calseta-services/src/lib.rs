@@ -72,8 +72,8 @@ pub struct ServiceSettings {
     /// `WORKFLOW_PYTHON`: the interpreter workflows run in (default `/usr/bin/python3`, else the
     /// first `python3` on `PATH`).
     pub workflow_python: Option<PathBuf>,
-    /// Which identity integrations are configured.
-    pub integrations: crate::resources::workflows::ConfiguredIntegrations,
+    /// Workflow runs: memory, secrets from the environment, the Okta and Entra integrations.
+    pub workflows: pipeline::respond::host::WorkflowSettings,
 }
 
 /// Every use-case service over one database, built once per process.
@@ -116,7 +116,11 @@ pub struct Services {
     retention: RetentionSettings,
     /// Workflows and workflow secrets.
     pub workflows: Arc<crate::resources::workflows::WorkflowService>,
+    /// Executions, approvals and runs (the respond stage).
+    pub respond: Arc<pipeline::respond::Respond>,
     workflow_runtime: Arc<crate::platform::workflow_runtime::LazyRuntime>,
+    workflow_settings: Arc<pipeline::respond::host::WorkflowSettings>,
+    http: OutboundClient,
 }
 
 impl Services {
@@ -133,11 +137,16 @@ impl Services {
             deliveries_per_agent,
             retention,
             workflow_python,
-            integrations,
+            workflows: workflow_settings,
         } = settings;
+        let integrations = crate::resources::workflows::ConfiguredIntegrations {
+            okta: workflow_settings.okta.is_some(),
+            entra: workflow_settings.entra.is_some(),
+        };
         let workflow_runtime = Arc::new(crate::platform::workflow_runtime::LazyRuntime::new(workflow_python));
         let deadline = enrichment.alert_deadline;
         let http = OutboundClient::new(&outbound)?;
+        let http_for_workflows = http.clone();
         let registry = Arc::new(ProviderRegistry::new(db.clone(), key.clone(), enrichment));
         let engine = EnrichmentEngine::new(db.clone(), registry.clone(), http.clone(), deadline);
         let mapping_rules = Arc::new(MappingRules::new(db.clone()));
@@ -176,7 +185,10 @@ impl Services {
                 key.clone(),
                 integrations,
             )),
+            respond: Arc::new(pipeline::respond::Respond::new(db.clone())),
             workflow_runtime,
+            workflow_settings: Arc::new(workflow_settings),
+            http: http_for_workflows,
             db,
         })
     }
@@ -225,6 +237,15 @@ impl Services {
             }),
         );
         registry.register(
+            pipeline::kinds::EXECUTE_WORKFLOW_RUN,
+            Arc::new(pipeline::respond::run::ExecuteWorkflowRun {
+                runtime: self.workflow_runtime.clone(),
+                http: self.http.clone(),
+                workflows: self.workflows.clone(),
+                settings: self.workflow_settings.clone(),
+            }),
+        );
+        registry.register(
             ENRICH_DEFERRED,
             Arc::new(EnrichDeferred { engine: Arc::new(self.enrichment.clone()) }),
         );
@@ -244,8 +265,15 @@ impl Services {
 
     /// The slot budgets of a worker with `total` slots of which deliveries may hold
     /// `dispatch_slots` (clamped so that enrichment always keeps at least one slot).
+    /// Workflow runs (which may last minutes) hold at most a quarter of the slots (at least one).
     pub fn queue_slots(total: usize, dispatch_slots: usize) -> std::collections::HashMap<String, usize> {
         let dispatch = dispatch_slots.clamp(1, total.saturating_sub(1).max(1));
-        [(pipeline::kinds::DELIVER_WEBHOOK.queue.to_string(), dispatch)].into_iter().collect()
+        let workflows = (total / 4).max(1);
+        [
+            (pipeline::kinds::DELIVER_WEBHOOK.queue.to_string(), dispatch),
+            (pipeline::kinds::EXECUTE_WORKFLOW_RUN.queue.to_string(), workflows),
+        ]
+        .into_iter()
+        .collect()
     }
 }

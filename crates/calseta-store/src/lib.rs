@@ -31,6 +31,7 @@ pub mod retention;
 pub mod schema;
 pub mod secrets;
 pub mod state;
+pub mod workflow_approvals;
 pub mod workflow_runs;
 pub mod workflows;
 mod writer;

@@ -67,3 +67,31 @@ where
     let sql = format!("SELECT {columns} FROM {table} WHERE uuid = $1");
     Ok(on_pool!(db.read_pool(), p => sqlx::query_as::<_, T>(&sql).bind(uuid).fetch_optional(p).await)?)
 }
+
+/// One page of rows and the filter's total: `select` is the query up to its `ORDER BY` and
+/// `count` the matching `COUNT(*)`, both over the parameters in `params`; the limit and offset are
+/// appended as the last two.
+pub(crate) async fn page<T>(
+    db: &crate::Db,
+    mut params: Params,
+    select: &str,
+    count: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<T>, i64), crate::StoreError>
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let count_args = params.args.clone();
+    let l = params.arg(Arg::I64(limit));
+    let o = params.arg(Arg::I64(offset));
+    let sql = format!("{select} LIMIT {l} OFFSET {o}");
+    Ok(on_pool!(db.read_pool(), p => {
+        let rows = bind_args!(sqlx::query_as::<_, T>(&sql), &params.args).fetch_all(p).await?;
+        let total: i64 = bind_args!(sqlx::query_scalar(count), &count_args).fetch_one(p).await?;
+        Ok::<_, sqlx::Error>((rows, total))
+    })?)
+}

@@ -107,15 +107,9 @@ pub async fn list(
     if let Some(status) = status {
         clauses.push(format!("status = {}", b.arg(Arg::Text(status.to_string()))));
     }
-    let where_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    let where_sql =
+        if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
     let count_sql = format!("SELECT COUNT(*) FROM workflow_runs {where_sql}");
-    let count_args = b.args.clone();
-    let l = b.arg(Arg::I64(limit));
-    let o = b.arg(Arg::I64(offset));
-    let sql = format!("SELECT {COLUMNS} FROM workflow_runs {where_sql} ORDER BY created_at DESC, id DESC LIMIT {l} OFFSET {o}");
-    Ok(on_pool!(db.read_pool(), p => {
-        let rows = bind_args!(sqlx::query_as::<_, RunRow>(&sql), &b.args).fetch_all(p).await?;
-        let total: i64 = bind_args!(sqlx::query_scalar(&count_sql), &count_args).fetch_one(p).await?;
-        Ok::<_, sqlx::Error>((rows, total))
-    })?)
+    let sql = format!("SELECT {COLUMNS} FROM workflow_runs {where_sql} ORDER BY created_at DESC, id DESC");
+    crate::sql::page(db, b, &sql, &count_sql, limit, offset).await
 }

@@ -187,7 +187,9 @@ pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<WorkflowRow>, StoreError>
 /// A workflow by internal id.
 pub async fn get_by_id(db: &Db, id: i64) -> Result<Option<WorkflowRow>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM workflows WHERE id = $1");
-    Ok(on_pool!(db.read_pool(), p => sqlx::query_as::<_, WorkflowRow>(&sql).bind(id).fetch_optional(p).await)?)
+    Ok(
+        on_pool!(db.read_pool(), p => sqlx::query_as::<_, WorkflowRow>(&sql).bind(id).fetch_optional(p).await)?,
+    )
 }
 
 /// The names of the system workflows already present.
@@ -250,17 +252,8 @@ pub async fn list(
         _ => format!("created_at {direction}"),
     };
     let count_sql = format!("SELECT COUNT(*) FROM workflows {where_sql}");
-    let count_args = b.args.clone();
-    let l = b.arg(Arg::I64(limit));
-    let o = b.arg(Arg::I64(offset));
-    let sql = format!(
-        "SELECT {COLUMNS} FROM workflows {where_sql} ORDER BY {order}, id {direction} LIMIT {l} OFFSET {o}"
-    );
-    Ok(on_pool!(db.read_pool(), p => {
-        let rows = bind_args!(sqlx::query_as::<_, WorkflowRow>(&sql), &b.args).fetch_all(p).await?;
-        let total: i64 = bind_args!(sqlx::query_scalar(&count_sql), &count_args).fetch_one(p).await?;
-        Ok::<_, sqlx::Error>((rows, total))
-    })?)
+    let sql = format!("SELECT {COLUMNS} FROM workflows {where_sql} ORDER BY {order}, id {direction}");
+    crate::sql::page(db, b, &sql, &count_sql, limit, offset).await
 }
 
 /// A kept code version.

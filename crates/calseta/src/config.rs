@@ -66,10 +66,11 @@ pub struct Config {
     /// `WORKFLOW_PYTHON`: the interpreter workflows run in (default: `/usr/bin/python3`, else the
     /// first `python3` on `PATH`).
     pub workflow_python: Option<std::path::PathBuf>,
-    /// `OKTA_DOMAIN` and `OKTA_API_TOKEN` are both set (the Okta workflows start active).
-    pub okta_configured: bool,
-    /// `ENTRA_TENANT_ID`, `ENTRA_CLIENT_ID` and `ENTRA_CLIENT_SECRET` are all set.
-    pub entra_configured: bool,
+    /// `WORKFLOW_MAX_MEMORY_MB` (256), `WORKFLOW_SECRETS_FROM_ENV`, and the Okta
+    /// (`OKTA_DOMAIN`, `OKTA_API_TOKEN`, `OKTA_BASE_URL`) and Entra (`ENTRA_TENANT_ID`,
+    /// `ENTRA_CLIENT_ID`, `ENTRA_CLIENT_SECRET`, `ENTRA_LOGIN_BASE_URL`, `ENTRA_GRAPH_BASE_URL`)
+    /// integrations.
+    pub workflows: calseta_services::pipeline::respond::host::WorkflowSettings,
     /// `AGENT_RETRY_BASE_SECONDS` (10): first wait before re-delivering a webhook (×3 per retry).
     pub agent_retry_base: Duration,
     /// `CALSETA_API_BASE_URL` (`http://localhost:8000`): copied into agent payloads.
@@ -134,6 +135,39 @@ impl std::error::Error for ConfigError {}
 struct Reader<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
     problems: Vec<String>,
+}
+
+/// How workflows run: memory, secrets from the environment, and the identity integrations.
+fn workflow_settings(r: &mut Reader<'_>) -> calseta_services::pipeline::respond::host::WorkflowSettings {
+    use calseta_services::pipeline::respond::host::{EntraSettings, OktaSettings, WorkflowSettings};
+    let okta = match (r.raw("OKTA_DOMAIN"), r.raw("OKTA_API_TOKEN")) {
+        (Some(domain), Some(token)) => Some(OktaSettings {
+            base_url: r.raw("OKTA_BASE_URL").unwrap_or_else(|| format!("https://{domain}")),
+            token,
+        }),
+        _ => None,
+    };
+    let entra = match (r.raw("ENTRA_TENANT_ID"), r.raw("ENTRA_CLIENT_ID"), r.raw("ENTRA_CLIENT_SECRET")) {
+        (Some(tenant_id), Some(client_id), Some(client_secret)) => Some(EntraSettings {
+            tenant_id,
+            client_id,
+            client_secret,
+            login_base_url: r.string("ENTRA_LOGIN_BASE_URL", "https://login.microsoftonline.com"),
+            graph_base_url: r.string("ENTRA_GRAPH_BASE_URL", "https://graph.microsoft.com"),
+        }),
+        _ => None,
+    };
+    WorkflowSettings {
+        max_memory_mb: r.number("WORKFLOW_MAX_MEMORY_MB", 256u64, 64),
+        secrets_from_env: r
+            .raw("WORKFLOW_SECRETS_FROM_ENV")
+            .map(|list| {
+                list.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect()
+            })
+            .unwrap_or_default(),
+        okta,
+        entra,
+    }
 }
 
 impl Reader<'_> {
@@ -252,12 +286,7 @@ impl Config {
                 .or_else(|| std::env::current_exe().ok())
                 .unwrap_or_else(|| std::path::PathBuf::from("calseta")),
             workflow_python: r.raw("WORKFLOW_PYTHON").map(std::path::PathBuf::from),
-            okta_configured: ["OKTA_DOMAIN", "OKTA_API_TOKEN"]
-                .iter()
-                .all(|v| r.raw(v).is_some_and(|x| !x.is_empty())),
-            entra_configured: ["ENTRA_TENANT_ID", "ENTRA_CLIENT_ID", "ENTRA_CLIENT_SECRET"]
-                .iter()
-                .all(|v| r.raw(v).is_some_and(|x| !x.is_empty())),
+            workflows: workflow_settings(&mut r),
             enrichment_mock_mode: r.boolean("ENRICHMENT_MOCK_MODE", false),
             enrichment_alert_deadline: Duration::from_secs(r.number(
                 "ENRICHMENT_ALERT_DEADLINE_SECONDS",
@@ -376,10 +405,7 @@ impl Config {
                 deliveries_per_agent: self.agent_max_concurrent_deliveries,
                 retention: self.retention,
                 workflow_python: self.workflow_python.clone(),
-                integrations: calseta_services::resources::workflows::ConfiguredIntegrations {
-                    okta: self.okta_configured,
-                    entra: self.entra_configured,
-                },
+                workflows: self.workflows.clone(),
             },
         )
     }

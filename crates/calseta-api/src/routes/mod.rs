@@ -10,4 +10,5 @@ pub mod indicators;
 pub mod ingest;
 pub mod jobs;
 pub mod knowledge;
+pub mod respond;
 pub mod workflows;

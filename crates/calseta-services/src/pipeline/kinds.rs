@@ -164,3 +164,24 @@ pub fn prepare_delivery(
 ) -> Result<PreparedJob, ServiceError> {
     Ok(kind.prepare(job)?.with_max_attempts(attempts))
 }
+
+/// One queued workflow run (handled by `respond`): never retried, since a response action that
+/// ran halfway must not run again unasked.
+pub const EXECUTE_WORKFLOW_RUN: JobKind = JobKind {
+    name: "execute_workflow_run",
+    queue: "workflows",
+    retry: RetryPolicy::exponential(1, Duration::from_secs(1)),
+};
+
+/// Payload of [`EXECUTE_WORKFLOW_RUN`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecuteWorkflowRunJob {
+    /// The run.
+    pub run_uuid: Uuid,
+}
+
+/// Queues a workflow run inside the caller's transaction.
+pub async fn enqueue_workflow_run(tx: &mut Tx, run_uuid: Uuid) -> Result<Uuid, ServiceError> {
+    Ok(enqueue_payload(tx, &EXECUTE_WORKFLOW_RUN, &ExecuteWorkflowRunJob { run_uuid }, Duration::ZERO)
+        .await?)
+}

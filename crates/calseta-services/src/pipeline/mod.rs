@@ -11,3 +11,4 @@ pub mod extract;
 pub mod hooks;
 pub mod ingest;
 pub mod kinds;
+pub mod respond;

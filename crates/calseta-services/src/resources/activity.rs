@@ -37,12 +37,35 @@ pub async fn record(
     alert_id: Option<i64>,
     references: Value,
 ) -> Result<(), ServiceError> {
+    append(tx, actor, event_type, alert_id, None, references).await
+}
+
+/// Appends an event about a workflow (and the alert it acted for, if any) inside `tx`.
+pub async fn record_workflow(
+    tx: &mut Tx,
+    actor: &Actor,
+    event_type: &str,
+    alert_id: Option<i64>,
+    workflow_id: i64,
+    references: Value,
+) -> Result<(), ServiceError> {
+    append(tx, actor, event_type, alert_id, Some(workflow_id), references).await
+}
+
+async fn append(
+    tx: &mut Tx,
+    actor: &Actor,
+    event_type: &str,
+    alert_id: Option<i64>,
+    workflow_id: Option<i64>,
+    references: Value,
+) -> Result<(), ServiceError> {
     let event = NewActivity {
         event_type: event_type.to_string(),
         actor_type: actor.actor_type.to_string(),
         actor_key_prefix: actor.key_prefix.clone(),
         alert_id,
-        workflow_id: None,
+        workflow_id,
         detection_rule_id: None,
         references: Some(sanitize(&references)),
     };

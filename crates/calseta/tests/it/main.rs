@@ -16,6 +16,7 @@ mod ingest;
 mod jobs;
 mod knowledge;
 mod layout;
+mod respond;
 mod schema;
 mod scopes;
 mod workflows;

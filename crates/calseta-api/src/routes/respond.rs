@@ -1,0 +1,334 @@
+//! Executing workflows (`…/execute`), their runs (`…/runs`, `/v1/workflow-runs`) and the approval
+//! gate over REST (`/v1/workflow-approvals`).
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use calseta_services::pipeline::respond::{Caller, Decision, ExecuteRequest, Execution};
+use calseta_services::resources::activity::Actor;
+use calseta_store::workflow_approvals::ApprovalRow;
+use calseta_store::workflow_runs::RunRow;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::{Authed, scope};
+use crate::envelope::{Envelope, ListEnvelope};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiBody, ApiJson, ApiPath, parse_json};
+use crate::query::Query;
+
+/// Body of `POST /v1/workflows/{uuid}/execute`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ExecuteBody {
+    #[schema(schema_with = crate::shapes::indicator_type)]
+    indicator_type: String,
+    #[schema(min_length = 1, pattern = r"\S")]
+    indicator_value: String,
+    #[serde(default)]
+    alert_uuid: Option<Uuid>,
+    /// Required of agent keys.
+    #[serde(default)]
+    reason: Option<String>,
+    /// 0.0 to 1.0; required of agent keys.
+    #[serde(default)]
+    #[schema(minimum = 0.0, maximum = 1.0)]
+    confidence: Option<f64>,
+}
+
+/// Execute a workflow: `202` with a queued run, or with a pending approval when the workflow's
+/// approval mode asks for a human decision.
+#[utoipa::path(post, path = "/v1/workflows/{uuid}/execute", tag = "workflows", params(("uuid" = Uuid, Path, description = "Workflow id")),
+    request_body = ExecuteBody,
+    security(("api_key" = ["workflows:execute"])),
+    responses((status = 202, description = "`{run_uuid, status: queued}` or `{status: pending_approval, approval_request_uuid, expires_at}`", body = Object),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn execute_workflow(
+    State(state): State<AppState>,
+    auth: Authed<scope::WorkflowsExecute>,
+    ApiPath(uuid): ApiPath<Uuid>,
+    ApiJson(b): ApiJson<ExecuteBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let caller = Caller { key_prefix: auth.key.key_prefix.clone(), by_agent: auth.key.key_type == "agent" };
+    let request = ExecuteRequest {
+        indicator_type: b.indicator_type,
+        indicator_value: b.indicator_value,
+        alert_uuid: b.alert_uuid,
+        reason: b.reason,
+        confidence: b.confidence,
+    };
+    let body = match state.services().respond.execute(uuid, request, &caller).await? {
+        Execution::Queued { run_uuid } => {
+            json!({"data": {"run_uuid": run_uuid, "status": "queued"}, "meta": {}})
+        }
+        // v1 sends no `meta` with this answer.
+        Execution::PendingApproval { approval_uuid, expires_at } => json!({"data": {
+            "status": "pending_approval", "approval_request_uuid": approval_uuid, "expires_at": expires_at}}),
+    };
+    Ok((StatusCode::ACCEPTED, Json(body)))
+}
+
+/// A workflow run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowRunResponse {
+    uuid: Uuid,
+    workflow_id: i64,
+    trigger_type: String,
+    #[schema(value_type = Object)]
+    trigger_context: Value,
+    code_version_executed: i32,
+    /// queued, success, failed, timed_out
+    status: String,
+    attempt_count: i32,
+    /// One JSON log entry per line.
+    log_output: Option<String>,
+    /// `{success, message, data}`.
+    #[schema(value_type = Object)]
+    result: Value,
+    duration_ms: Option<i32>,
+    started_at: Option<String>,
+    completed_at: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<RunRow> for WorkflowRunResponse {
+    fn from(r: RunRow) -> Self {
+        WorkflowRunResponse {
+            uuid: r.uuid,
+            workflow_id: r.workflow_id,
+            trigger_type: r.trigger_type,
+            trigger_context: r.trigger_context.map(|c| c.0).unwrap_or(Value::Null),
+            code_version_executed: r.code_version_executed,
+            status: r.status,
+            attempt_count: r.attempt_count,
+            log_output: r.log_output,
+            result: r.result.map(|c| c.0).unwrap_or(Value::Null),
+            duration_ms: r.duration_ms,
+            started_at: r.started_at,
+            completed_at: r.completed_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// Pagination of run and approval lists.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct RunListParams {
+    /// Exact status.
+    status: Option<String>,
+    /// Only this workflow's (unknown: 404).
+    workflow_uuid: Option<Uuid>,
+    #[param(minimum = 1, maximum = 4294967295_i64)]
+    page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
+    page_size: Option<i64>,
+}
+
+fn filters(
+    raw: Option<&str>,
+) -> Result<(Option<String>, Option<Uuid>, calseta_core::pagination::PageRequest), ApiError> {
+    let q = Query::parse(raw);
+    let mut errors = Vec::new();
+    let workflow = match q.given("workflow_uuid") {
+        None => None,
+        Some(text) => match Uuid::parse_str(text) {
+            Ok(u) => Some(u),
+            Err(_) => {
+                errors.push(crate::envelope::query_error("workflow_uuid", "Input should be a valid UUID"));
+                None
+            }
+        },
+    };
+    let page = q.page(&mut errors)?;
+    if !errors.is_empty() {
+        return Err(ApiError::validation(&errors));
+    }
+    Ok((q.one("status").map(str::to_string), workflow, page))
+}
+
+/// A workflow's runs, newest first.
+#[utoipa::path(get, path = "/v1/workflows/{uuid}/runs", tag = "workflows", params(("uuid" = Uuid, Path, description = "Workflow id"), RunListParams),
+    security(("api_key" = ["workflows:read"])),
+    responses((status = 200, body = ListEnvelope<WorkflowRunResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn workflow_runs(
+    State(state): State<AppState>,
+    _auth: Authed<scope::WorkflowsRead>,
+    ApiPath(uuid): ApiPath<Uuid>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ListEnvelope<WorkflowRunResponse>>, ApiError> {
+    let (status, _, page) = filters(raw.as_deref())?;
+    let (rows, total) =
+        state.services().respond.runs(Some(uuid), status.as_deref(), page.limit(), page.offset()).await?;
+    Ok(Json(ListEnvelope::new(rows.into_iter().map(Into::into).collect(), total, page)))
+}
+
+/// Every workflow's runs, newest first.
+#[utoipa::path(get, path = "/v1/workflow-runs", tag = "workflows", params(RunListParams),
+    security(("api_key" = ["workflows:read"])),
+    responses((status = 200, body = ListEnvelope<WorkflowRunResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn all_runs(
+    State(state): State<AppState>,
+    _auth: Authed<scope::WorkflowsRead>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ListEnvelope<WorkflowRunResponse>>, ApiError> {
+    let (status, workflow, page) = filters(raw.as_deref())?;
+    let (rows, total) =
+        state.services().respond.runs(workflow, status.as_deref(), page.limit(), page.offset()).await?;
+    Ok(Json(ListEnvelope::new(rows.into_iter().map(Into::into).collect(), total, page)))
+}
+
+/// An approval request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApprovalResponse {
+    uuid: Uuid,
+    workflow_id: i64,
+    workflow_name: String,
+    workflow_uuid: Uuid,
+    trigger_type: String,
+    trigger_agent_key_prefix: String,
+    #[schema(value_type = Object)]
+    trigger_context: Value,
+    reason: String,
+    confidence: f64,
+    notifier_type: String,
+    notifier_channel: Option<String>,
+    /// pending, approved, rejected, expired, cancelled
+    status: String,
+    responder_id: Option<String>,
+    responded_at: Option<DateTime<Utc>>,
+    expires_at: DateTime<Utc>,
+    #[schema(value_type = Object)]
+    execution_result: Value,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<ApprovalRow> for ApprovalResponse {
+    fn from(a: ApprovalRow) -> Self {
+        ApprovalResponse {
+            uuid: a.uuid,
+            workflow_id: a.workflow_id,
+            workflow_name: a.workflow_name,
+            workflow_uuid: a.workflow_uuid,
+            trigger_type: a.trigger_type,
+            trigger_agent_key_prefix: a.trigger_agent_key_prefix,
+            trigger_context: a.trigger_context.map(|c| c.0).unwrap_or(Value::Null),
+            reason: a.reason,
+            confidence: a.confidence,
+            notifier_type: a.notifier_type,
+            notifier_channel: a.notifier_channel,
+            status: a.status,
+            responder_id: a.responder_id,
+            responded_at: a.responded_at,
+            expires_at: a.expires_at,
+            execution_result: a.execution_result.map(|c| c.0).unwrap_or(Value::Null),
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+/// Approval requests, newest first (past their expiry they read as `expired`).
+#[utoipa::path(get, path = "/v1/workflow-approvals", tag = "workflows", params(RunListParams),
+    security(("api_key" = ["approvals:write"])),
+    responses((status = 200, body = ListEnvelope<ApprovalResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list_approvals(
+    State(state): State<AppState>,
+    _auth: Authed<scope::ApprovalsWrite>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ListEnvelope<ApprovalResponse>>, ApiError> {
+    let (status, workflow, page) = filters(raw.as_deref())?;
+    let (rows, total) =
+        state.services().respond.approvals(status.as_deref(), workflow, page.limit(), page.offset()).await?;
+    Ok(Json(ListEnvelope::new(rows.into_iter().map(Into::into).collect(), total, page)))
+}
+
+/// One approval request.
+#[utoipa::path(get, path = "/v1/workflow-approvals/{uuid}", tag = "workflows", params(("uuid" = Uuid, Path, description = "Approval request id")),
+    security(("api_key" = ["approvals:write"])),
+    responses((status = 200, body = Envelope<ApprovalResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_approval(
+    State(state): State<AppState>,
+    _auth: Authed<scope::ApprovalsWrite>,
+    ApiPath(uuid): ApiPath<Uuid>,
+) -> Result<Json<Envelope<ApprovalResponse>>, ApiError> {
+    Ok(Json(Envelope::new(state.services().respond.approval(uuid).await?.into())))
+}
+
+/// Optional body of a decision.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct DecisionBody {
+    /// Who decided (default: the caller's key prefix).
+    #[serde(default)]
+    #[schema(max_length = 255)]
+    responder_id: Option<String>,
+    /// Accepted (v1), recorded in the activity log.
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn decide(
+    state: &AppState,
+    key: &calseta_services::resources::api_keys::ApiKey,
+    uuid: Uuid,
+    decision: Decision,
+    raw: &[u8],
+) -> Result<Json<Envelope<ApprovalResponse>>, ApiError> {
+    // The body is optional: empty means the defaults.
+    let body: DecisionBody =
+        if raw.iter().all(u8::is_ascii_whitespace) { DecisionBody::default() } else { parse_json(raw)? };
+    let responder =
+        body.responder_id.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| key.key_prefix.clone());
+    let _ = body.reason;
+    let row = state.services().respond.decide(uuid, decision, &responder, &Actor::api(key)).await?;
+    Ok(Json(Envelope::new(row.into())))
+}
+
+/// Approve: the run is queued at once, exactly once.
+#[utoipa::path(post, path = "/v1/workflow-approvals/{uuid}/approve", tag = "workflows", params(("uuid" = Uuid, Path, description = "Approval request id")),
+    request_body(content = Option<DecisionBody>, description = "Optional"),
+    security(("api_key" = ["approvals:write"])),
+    responses((status = 200, body = Envelope<ApprovalResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn approve(
+    State(state): State<AppState>,
+    auth: Authed<scope::ApprovalsWrite>,
+    ApiPath(uuid): ApiPath<Uuid>,
+    ApiBody(body): ApiBody,
+) -> Result<Json<Envelope<ApprovalResponse>>, ApiError> {
+    decide(&state, &auth.key, uuid, Decision::Approve, &body).await
+}
+
+/// Reject: nothing runs.
+#[utoipa::path(post, path = "/v1/workflow-approvals/{uuid}/reject", tag = "workflows", params(("uuid" = Uuid, Path, description = "Approval request id")),
+    request_body(content = Option<DecisionBody>, description = "Optional"),
+    security(("api_key" = ["approvals:write"])),
+    responses((status = 200, body = Envelope<ApprovalResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn reject(
+    State(state): State<AppState>,
+    auth: Authed<scope::ApprovalsWrite>,
+    ApiPath(uuid): ApiPath<Uuid>,
+    ApiBody(body): ApiBody,
+) -> Result<Json<Envelope<ApprovalResponse>>, ApiError> {
+    decide(&state, &auth.key, uuid, Decision::Reject, &body).await
+}
+
+/// Cancel a pending request (Calseta addition): nothing runs.
+#[utoipa::path(post, path = "/v1/workflow-approvals/{uuid}/cancel", tag = "workflows", params(("uuid" = Uuid, Path, description = "Approval request id")),
+    request_body(content = Option<DecisionBody>, description = "Optional"),
+    security(("api_key" = ["approvals:write"])),
+    responses((status = 200, body = Envelope<ApprovalResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    auth: Authed<scope::ApprovalsWrite>,
+    ApiPath(uuid): ApiPath<Uuid>,
+    ApiBody(body): ApiBody,
+) -> Result<Json<Envelope<ApprovalResponse>>, ApiError> {
+    decide(&state, &auth.key, uuid, Decision::Cancel, &body).await
+}

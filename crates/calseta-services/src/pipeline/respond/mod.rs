@@ -1,0 +1,298 @@
+//! The respond stage: an agent or analyst executes a workflow; the approval gate holds it for a
+//! human decision when the workflow's mode asks for one; an approved or ungated execution becomes
+//! a queued run, executed once by [`run::ExecuteWorkflowRun`] in the sandbox.
+
+pub mod host;
+pub mod run;
+
+use calseta_core::indicators::IndicatorType;
+use calseta_core::workflows::{ApprovalMode, WorkflowState, needs_approval};
+use calseta_store::workflow_approvals::{self as approvals, ApprovalRow, NewApproval};
+use calseta_store::workflow_runs::{self as runs, RunRow};
+use calseta_store::{Db, alerts, workflows};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::pipeline::kinds;
+use crate::resources::activity::{self, Actor};
+use crate::{FieldError, ServiceError};
+
+/// `POST /v1/workflows/{uuid}/execute`.
+#[derive(Debug, Clone)]
+pub struct ExecuteRequest {
+    /// One of the eight types.
+    pub indicator_type: String,
+    /// The indicator (as stored).
+    pub indicator_value: String,
+    /// The alert it acts for.
+    pub alert_uuid: Option<Uuid>,
+    /// Why (required of agent keys).
+    pub reason: Option<String>,
+    /// 0..1 (required of agent keys).
+    pub confidence: Option<f64>,
+}
+
+/// Who executes.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The key's display prefix.
+    pub key_prefix: String,
+    /// An `agent` key (else `human`).
+    pub by_agent: bool,
+}
+
+/// What an execute request became.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Execution {
+    /// A run is queued.
+    Queued {
+        /// The run.
+        run_uuid: Uuid,
+    },
+    /// A human must decide first.
+    PendingApproval {
+        /// The request.
+        approval_uuid: Uuid,
+        /// When it expires.
+        expires_at: DateTime<Utc>,
+    },
+}
+
+/// A decision on an approval request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Run it.
+    Approve,
+    /// Do not.
+    Reject,
+    /// Withdrawn before anyone decided (Calseta addition).
+    Cancel,
+}
+
+fn approval_not_found(uuid: Uuid) -> ServiceError {
+    ServiceError::NotFound(format!("Approval request {uuid} not found"))
+}
+
+/// Executions, approvals and runs.
+pub struct Respond {
+    db: Db,
+}
+
+impl Respond {
+    /// The stage over `db`.
+    pub fn new(db: Db) -> Self {
+        Respond { db }
+    }
+
+    /// Executes a workflow: checks the request (v1's order), then queues a run or an approval.
+    pub async fn execute(
+        &self,
+        workflow_uuid: Uuid,
+        request: ExecuteRequest,
+        caller: &Caller,
+    ) -> Result<Execution, ServiceError> {
+        let mut errors = Vec::new();
+        if let Err(e) = IndicatorType::parse(&request.indicator_type) {
+            errors.push(FieldError::body("indicator_type", e.to_string()));
+        }
+        if request.indicator_value.trim().is_empty() {
+            errors.push(FieldError::body("indicator_value", "indicator_value must not be empty"));
+        }
+        if request.confidence.is_some_and(|c| !(0.0..=1.0).contains(&c)) {
+            errors.push(FieldError::body("confidence", "confidence must be between 0.0 and 1.0"));
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+        if caller.by_agent {
+            let missing: Vec<FieldError> = [
+                (request.reason.as_deref().is_none_or(|r| r.trim().is_empty()), "reason"),
+                (request.confidence.is_none(), "confidence"),
+            ]
+            .into_iter()
+            .filter(|(missing, _)| *missing)
+            .map(|(_, field)| FieldError::body(field, format!("{field} is required for agent API keys")))
+            .collect();
+            if !missing.is_empty() {
+                return Err(ServiceError::Invalid(missing));
+            }
+        }
+        let workflow = workflows::get(&self.db, workflow_uuid)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("Workflow {workflow_uuid} not found")))?;
+        if workflow.state != WorkflowState::Active.as_str() {
+            return Err(ServiceError::refused(
+                "WORKFLOW_NOT_EXECUTABLE",
+                format!("Workflow '{}' is {}; only active workflows execute.", workflow.name, workflow.state),
+            ));
+        }
+        let alert = match request.alert_uuid {
+            Some(uuid) => Some(
+                alerts::get(&self.db, uuid)
+                    .await?
+                    .ok_or_else(|| ServiceError::NotFound(format!("Alert {uuid} not found")))?,
+            ),
+            None => None,
+        };
+        let trigger_type = if caller.by_agent { "agent" } else { "human" };
+        let context = json!({"indicator_type": request.indicator_type, "indicator_value": request.indicator_value,
+                             "alert_id": alert.as_ref().map(|a| a.id), "alert_uuid": alert.as_ref().map(|a| a.uuid)});
+        let mode = ApprovalMode::parse(&workflow.approval_mode).unwrap_or(ApprovalMode::Always);
+        let mut tx = self.db.begin().await?;
+        let actor = Actor { actor_type: "api", key_prefix: Some(caller.key_prefix.clone()) };
+        let alert_id = alert.as_ref().map(|a| a.id);
+        if needs_approval(mode, caller.by_agent) {
+            let expires_at = calseta_store::now()
+                + chrono::Duration::seconds(i64::from(workflow.approval_timeout_seconds.max(60)));
+            // 256 random bits, like an API key, so a plain digest is what is kept.
+            let token: [u8; 32] = rand::random();
+            let token = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token);
+            let approval = NewApproval {
+                workflow_id: workflow.id,
+                trigger_type: trigger_type.into(),
+                trigger_agent_key_prefix: caller.key_prefix.clone(),
+                trigger_context: context,
+                reason: request.reason.clone().unwrap_or_default(),
+                confidence: request.confidence.unwrap_or(0.0),
+                notifier_type: "none".into(),
+                notifier_channel: workflow.approval_channel.clone(),
+                expires_at,
+                // The browser link's token is kept only as a digest.
+                decide_token_digest: calseta_core::api_keys::key_digest(&token),
+            };
+            let approval_uuid = approvals::insert(&mut tx, &approval).await?;
+            let refs = json!({"workflow_uuid": workflow.uuid, "workflow_name": workflow.name, "approval_uuid": approval_uuid,
+                              "trigger_type": trigger_type, "reason": approval.reason, "confidence": approval.confidence,
+                              "risk_level": workflow.risk_level, "expires_at": expires_at});
+            activity::record_workflow(
+                &mut tx,
+                &actor,
+                "workflow_approval_requested",
+                alert_id,
+                workflow.id,
+                refs,
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(Execution::PendingApproval { approval_uuid, expires_at });
+        }
+        let run =
+            runs::insert_queued(&mut tx, workflow.id, trigger_type, &context, workflow.code_version).await?;
+        kinds::enqueue_workflow_run(&mut tx, run.uuid).await?;
+        tx.commit().await?;
+        Ok(Execution::Queued { run_uuid: run.uuid })
+    }
+
+    /// A run.
+    pub async fn run(&self, uuid: Uuid) -> Result<RunRow, ServiceError> {
+        runs::get(&self.db, uuid)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("Workflow run {uuid} not found")))
+    }
+
+    /// One page of runs, newest first (of one workflow and/or one status).
+    pub async fn runs(
+        &self,
+        workflow_uuid: Option<Uuid>,
+        status: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<RunRow>, i64), ServiceError> {
+        let workflow_id = self.workflow_id(workflow_uuid).await?;
+        Ok(runs::list(&self.db, workflow_id, status, limit, offset).await?)
+    }
+
+    async fn workflow_id(&self, uuid: Option<Uuid>) -> Result<Option<i64>, ServiceError> {
+        let Some(uuid) = uuid else { return Ok(None) };
+        let row = workflows::get(&self.db, uuid)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("Workflow {uuid} not found")))?;
+        Ok(Some(row.id))
+    }
+
+    /// One page of approval requests, newest first (pending ones past expiry read as expired).
+    pub async fn approvals(
+        &self,
+        status: Option<&str>,
+        workflow_uuid: Option<Uuid>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<ApprovalRow>, i64), ServiceError> {
+        let workflow_id = self.workflow_id(workflow_uuid).await?;
+        approvals::expire_due(&self.db, calseta_store::now()).await?;
+        Ok(approvals::list(&self.db, status, workflow_id, limit, offset).await?)
+    }
+
+    /// An approval request.
+    pub async fn approval(&self, uuid: Uuid) -> Result<ApprovalRow, ServiceError> {
+        approvals::expire_due(&self.db, calseta_store::now()).await?;
+        approvals::get(&self.db, uuid).await?.ok_or_else(|| approval_not_found(uuid))
+    }
+
+    /// Decides a pending request, once: an approval queues the run in the same transaction, so a
+    /// decision delivered twice executes nothing twice.
+    pub async fn decide(
+        &self,
+        uuid: Uuid,
+        decision: Decision,
+        responder_id: &str,
+        actor: &Actor,
+    ) -> Result<ApprovalRow, ServiceError> {
+        let request = approvals::get(&self.db, uuid).await?.ok_or_else(|| approval_not_found(uuid))?;
+        let now = calseta_store::now();
+        let status = match decision {
+            Decision::Approve => "approved",
+            Decision::Reject => "rejected",
+            Decision::Cancel => "cancelled",
+        };
+        let mut tx = self.db.begin().await?;
+        if !approvals::decide(&mut tx, request.id, status, Some(responder_id), now).await? {
+            drop(tx);
+            let current = approvals::get(&self.db, uuid).await?.ok_or_else(|| approval_not_found(uuid))?;
+            if current.status == "pending" && current.expires_at < now {
+                approvals::expire_due(&self.db, now).await?;
+                return Err(ServiceError::conflict(
+                    "APPROVAL_EXPIRED",
+                    format!("Approval request {uuid} has expired"),
+                ));
+            }
+            return Err(ServiceError::conflict(
+                "APPROVAL_ALREADY_DECIDED",
+                format!("Approval request {uuid} is already in terminal status '{}'", current.status),
+            ));
+        }
+        let context = request.trigger_context.as_ref().map(|c| c.0.clone()).unwrap_or_default();
+        let mut run_uuid = None;
+        if decision == Decision::Approve {
+            let workflow = workflows::get_by_id(&self.db, request.workflow_id)
+                .await?
+                .ok_or_else(|| approval_not_found(uuid))?;
+            let run = runs::insert_queued(
+                &mut tx,
+                workflow.id,
+                &request.trigger_type,
+                &context,
+                workflow.code_version,
+            )
+            .await?;
+            approvals::set_run(&mut tx, request.id, run.id).await?;
+            kinds::enqueue_workflow_run(&mut tx, run.uuid).await?;
+            run_uuid = Some(run.uuid);
+        }
+        let refs = json!({"workflow_uuid": request.workflow_uuid, "workflow_name": request.workflow_name,
+                          "approval_uuid": uuid, "decision": status, "responder_id": responder_id, "run_uuid": run_uuid});
+        let alert_id = context.get("alert_id").and_then(serde_json::Value::as_i64);
+        activity::record_workflow(
+            &mut tx,
+            actor,
+            "workflow_approval_responded",
+            alert_id,
+            request.workflow_id,
+            refs,
+        )
+        .await?;
+        tx.commit().await?;
+        approvals::get(&self.db, uuid).await?.ok_or_else(|| approval_not_found(uuid))
+    }
+}

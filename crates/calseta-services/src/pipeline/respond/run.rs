@@ -1,0 +1,145 @@
+//! The `execute_workflow_run` handler: runs one queued run in the sandbox and records it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use calseta_jobs::{JobContext, JobFailure, JobHandler};
+use calseta_store::workflow_runs::{self as runs, RunResult};
+use calseta_store::{alerts, indicators, workflow_approvals, workflows};
+use calseta_workflows::{RunLimits, RunRequest, RunStatus};
+use serde_json::{Value, json};
+
+use super::host::{PlatformHost, WorkflowSettings};
+use crate::pipeline::kinds::ExecuteWorkflowRunJob;
+use crate::platform::outbound::OutboundClient;
+use crate::platform::workflow_runtime::LazyRuntime;
+use crate::resources::activity::{self, Actor};
+use crate::resources::workflows::WorkflowService;
+
+/// Runs queued workflow runs.
+pub struct ExecuteWorkflowRun {
+    pub(crate) runtime: Arc<LazyRuntime>,
+    pub(crate) http: OutboundClient,
+    pub(crate) workflows: Arc<WorkflowService>,
+    pub(crate) settings: Arc<WorkflowSettings>,
+}
+
+fn text(value: &Value, key: &str) -> String {
+    value.get(key).and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
+#[async_trait::async_trait]
+impl JobHandler for ExecuteWorkflowRun {
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
+        let job: ExecuteWorkflowRunJob = ctx.payload_as()?;
+        let db = ctx.db();
+        let Some(run) = runs::get(db, job.run_uuid).await.map_err(JobFailure::retryable)? else {
+            return Ok(());
+        };
+        // A run is executed once: a repeated job finds it no longer queued.
+        if run.status != "queued" {
+            return Ok(());
+        }
+        let Some(workflow) =
+            workflows::get_by_id(db, run.workflow_id).await.map_err(JobFailure::retryable)?
+        else {
+            return Ok(());
+        };
+        let trigger = run.trigger_context.as_ref().map(|c| c.0.clone()).unwrap_or_default();
+        let (kind, value) = (text(&trigger, "indicator_type"), text(&trigger, "indicator_value"));
+        let started_at = calseta_store::now();
+        let indicator = indicators::find(db, &kind, &value).await.map_err(JobFailure::retryable)?;
+        let alert = match trigger.get("alert_uuid").and_then(Value::as_str).and_then(|u| u.parse().ok()) {
+            Some(uuid) => alerts::get(db, uuid).await.map_err(JobFailure::retryable)?,
+            None => None,
+        };
+        let outcome = match indicator {
+            None => None,
+            Some(indicator) => {
+                let request = RunRequest {
+                    code: workflow.code.clone(),
+                    indicator: json!({
+                        "uuid": indicator.uuid, "type": indicator.kind, "value": indicator.value,
+                        "malice": indicator.malice, "is_enriched": indicator.is_enriched,
+                        "enrichment_results": indicator.enrichment_results.map(|r| r.0),
+                        "first_seen": indicator.first_seen, "last_seen": indicator.last_seen,
+                        "created_at": indicator.created_at, "updated_at": indicator.updated_at,
+                    }),
+                    alert: alert.map(|a| {
+                        json!({"uuid": a.uuid, "title": a.title, "severity": a.severity, "source_name": a.source_name,
+                               "status": a.status, "occurred_at": a.occurred_at, "tags": a.tags.0,
+                               "raw_payload": serde_json::from_str::<Value>(&a.raw_payload).unwrap_or(Value::Null)})
+                    }),
+                    integrations: self.settings.integrations(),
+                    limits: RunLimits {
+                        memory_mb: self.settings.max_memory_mb.max(64),
+                        timeout: Duration::from_secs(u64::try_from(workflow.timeout_seconds.max(1)).unwrap_or(60)),
+                    },
+                };
+                let host = PlatformHost {
+                    http: self.http.clone(),
+                    workflows: self.workflows.clone(),
+                    settings: self.settings.clone(),
+                    timeout: request.limits.timeout,
+                };
+                Some(self.runtime.get().await.run(request, &host).await)
+            }
+        };
+        let (status, message, data, log_output, duration_ms) = match outcome {
+            None => (
+                "failed",
+                format!("Indicator ({kind}, '{value}') not found in database"),
+                json!({}),
+                String::new(),
+                0,
+            ),
+            Some(o) => {
+                let status = match o.status {
+                    RunStatus::Success => "success",
+                    RunStatus::TimedOut => "timed_out",
+                    RunStatus::Failed => "failed",
+                };
+                (
+                    status,
+                    o.message,
+                    o.data,
+                    o.log_output,
+                    i32::try_from(o.duration.as_millis()).unwrap_or(i32::MAX),
+                )
+            }
+        };
+        let result = json!({"success": status == "success", "message": message, "data": data});
+        let finished = RunResult {
+            status: status.to_string(),
+            log_output,
+            result: result.clone(),
+            duration_ms,
+            started_at: started_at.to_rfc3339(),
+            completed_at: calseta_store::now().to_rfc3339(),
+        };
+        let mut tx = ctx.begin_fenced().await?;
+        runs::finish(&mut tx, run.id, &finished).await.map_err(JobFailure::retryable)?;
+        workflow_approvals::set_result_for_run(&mut tx, run.id, &result)
+            .await
+            .map_err(JobFailure::retryable)?;
+        let alert_id = alert_id_of(&trigger);
+        let refs = json!({"workflow_uuid": workflow.uuid, "workflow_name": workflow.name, "run_uuid": run.uuid,
+                          "status": status, "trigger_type": run.trigger_type, "indicator_type": kind,
+                          "indicator_value": value, "message": message});
+        activity::record_workflow(
+            &mut tx,
+            &Actor::system(),
+            "workflow_executed",
+            alert_id,
+            workflow.id,
+            refs,
+        )
+        .await
+        .map_err(JobFailure::retryable)?;
+        ctx.finish(tx).await
+    }
+}
+
+fn alert_id_of(trigger: &Value) -> Option<i64> {
+    trigger.get("alert_id").and_then(Value::as_i64)
+}

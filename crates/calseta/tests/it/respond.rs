@@ -1,0 +1,329 @@
+//! The seed's response step end to end: an agent executes a high-risk workflow, a human approves
+//! it, and it runs once in the sandbox against a loopback Okta; plus ungated runs that use
+//! workflow secrets and `ctx.http`, and the execute endpoint's refusals.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::*;
+use crate::ingest::ingest_and_wait;
+
+async fn alert_with_account(app: &TestApp, account: &str) -> String {
+    let alert =
+        ingest_and_wait(app, "generic", r#"{"title": "Impossible travel", "severity": "High"}"#).await;
+    let uuid = alert["data"]["uuid"].as_str().unwrap().to_string();
+    let body = json!({"indicators": [{"type": "account", "value": account}]});
+    let (status, added) =
+        app.post(&format!("/v1/alerts/{uuid}/indicators?enrich=false"), &app.admin_key, body).await;
+    assert_eq!(status, 201, "{added}");
+    uuid
+}
+
+async fn agent_key(app: &TestApp, scopes: &[&str]) -> String {
+    let (status, created) = app
+        .post("/v1/api-keys", &app.admin_key, json!({"name": "agent", "scopes": scopes, "key_type": "agent"}))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    created["data"]["key"].as_str().unwrap().to_string()
+}
+
+async fn finished_run(app: &TestApp, workflow: &str) -> Value {
+    eventually("the run finishes", Duration::from_secs(30), || async {
+        let (_, runs) = app.get(&format!("/v1/workflows/{workflow}/runs"), &app.admin_key).await;
+        runs["data"].as_array().and_then(|r| r.first()).filter(|r| r["status"] != "queued").cloned()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_agent_asks_a_human_approves_and_the_workflow_runs_once_against_okta() {
+    let okta = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/api/v1/users/jdoe(%40|@)example.com$"))
+        .and(header("authorization", "SSWS okta-token-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "00u1"})))
+        .mount(&okta)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/api/v1/users/00u1/sessions"))
+        .and(header("authorization", "SSWS okta-token-1"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&okta)
+        .await;
+    let app = spawn_app_with(AppOptions {
+        env: vec![
+            ("SSRF_ALLOWED_HOSTS", "127.0.0.1".into()),
+            ("OKTA_DOMAIN", "example.okta.com".into()),
+            ("OKTA_API_TOKEN", "okta-token-1".into()),
+            ("OKTA_BASE_URL", okta.uri()),
+        ],
+        ..AppOptions::default()
+    })
+    .await;
+    let alert = alert_with_account(&app, "jdoe@example.com").await;
+    let (_, list) = app.get("/v1/workflows?page_size=100", &app.admin_key).await;
+    let workflow = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "Okta — Revoke All Sessions")
+        .unwrap()
+        .clone();
+    assert_eq!(workflow["is_active"], true, "Okta is configured");
+    let uuid = workflow["uuid"].as_str().unwrap().to_string();
+    let execute = format!("/v1/workflows/{uuid}/execute");
+
+    // An agent key must say why and how sure it is.
+    let agent = agent_key(&app, &["workflows:execute"]).await;
+    let (status, body) = app
+        .post(&execute, &agent, json!({"indicator_type": "account", "indicator_value": "jdoe@example.com"}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let messages: Vec<&str> = body["error"]["details"]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["msg"].as_str())
+        .collect();
+    assert_eq!(
+        messages,
+        ["reason is required for agent API keys", "confidence is required for agent API keys"]
+    );
+
+    let request = json!({"indicator_type": "account", "indicator_value": "jdoe@example.com", "alert_uuid": alert,
+                         "reason": "Session token replayed from two countries", "confidence": 0.92});
+    let (status, pending) = app.post(&execute, &agent, request).await;
+    assert_eq!(status, 202, "{pending}");
+    assert_eq!(pending["data"]["status"], "pending_approval");
+    assert!(pending.get("meta").is_none(), "v1 sends no meta here");
+    let approval = pending["data"]["approval_request_uuid"].as_str().unwrap().to_string();
+    assert!(okta.received_requests().await.unwrap().is_empty(), "nothing runs before the decision");
+
+    let approver = app.key_with(&["approvals:write"]).await;
+    let (_, listed) = app.get("/v1/workflow-approvals?status=pending", &approver).await;
+    assert_eq!(listed["meta"]["total"], 1);
+    assert_eq!(listed["data"][0]["workflow_name"], "Okta — Revoke All Sessions");
+    assert_eq!(listed["data"][0]["trigger_type"], "agent");
+    assert_eq!(listed["data"][0]["confidence"], 0.92);
+    let (status, decided) = app
+        .post(
+            &format!("/v1/workflow-approvals/{approval}/approve"),
+            &approver,
+            json!({"responder_id": "alice"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{decided}");
+    assert_eq!(
+        (decided["data"]["status"].as_str(), decided["data"]["responder_id"].as_str()),
+        (Some("approved"), Some("alice"))
+    );
+    // A decision delivered twice executes nothing twice.
+    let (status, again) =
+        app.post(&format!("/v1/workflow-approvals/{approval}/approve"), &approver, json!({})).await;
+    assert_eq!((status, again["error"]["code"].as_str()), (409, Some("APPROVAL_ALREADY_DECIDED")), "{again}");
+
+    let run = finished_run(&app, &uuid).await;
+    assert_eq!(run["status"], "success", "{run}");
+    assert_eq!(run["trigger_type"], "agent");
+    assert_eq!(run["result"]["data"], json!({"account": "jdoe@example.com"}));
+    assert!(run["log_output"].as_str().unwrap().contains("revoke_sessions done"), "{run}");
+    assert!(!run.to_string().contains("okta-token-1"), "the token never reaches the run");
+    let (_, approval_row) = app.get(&format!("/v1/workflow-approvals/{approval}"), &approver).await;
+    assert_eq!(approval_row["data"]["execution_result"]["success"], true, "{approval_row}");
+    let events = query_i64(
+        &app,
+        "SELECT COUNT(*) FROM activity_events WHERE event_type IN ('workflow_approval_requested', \
+         'workflow_approval_responded', 'workflow_executed') AND workflow_id IS NOT NULL",
+    )
+    .await;
+    assert_eq!(events, 3);
+    okta.verify().await;
+}
+
+#[tokio::test]
+async fn ungated_runs_use_workflow_secrets_and_ctx_http_and_never_platform_settings() {
+    let api = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/act"))
+        .and(header("authorization", "Bearer wf-secret-123"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"blocked": true})))
+        .expect(1)
+        .mount(&api)
+        .await;
+    let app = spawn_app_with(AppOptions {
+        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    alert_with_account(&app, "bob@example.com").await;
+    let put = app.client.put(app.url("/v1/workflow-secrets/API_TOKEN")).bearer_auth(&app.admin_key);
+    assert_eq!(put.json(&json!({"value": "wf-secret-123"})).send().await.unwrap().status().as_u16(), 200);
+    let code = format!(
+        r#"from app.workflows.context import WorkflowContext, WorkflowResult
+
+async def run(ctx: WorkflowContext) -> WorkflowResult:
+    token = ctx.secrets["API_TOKEN"]
+    response = await ctx.http.post("{}/act", json={{"account": ctx.indicator.value}},
+                                   headers={{"Authorization": f"Bearer {{token}}"}})
+    return WorkflowResult.ok("blocked", data={{"answer": response.json(),
+        "database_url": ctx.secrets.get("DATABASE_URL"), "encryption_key": ctx.secrets.get("ENCRYPTION_KEY")}})
+"#,
+        api.uri()
+    );
+    let writer = app.key_with(&["workflows:write", "workflows:execute", "workflows:read"]).await;
+    let (status, created) = app
+        .post(
+            "/v1/workflows",
+            &writer,
+            json!({"name": "Block", "code": code, "state": "active", "approval_mode": "never"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let uuid = created["data"]["uuid"].as_str().unwrap().to_string();
+    let execute = format!("/v1/workflows/{uuid}/execute");
+    let (status, queued) = app
+        .post(&execute, &writer, json!({"indicator_type": "account", "indicator_value": "bob@example.com"}))
+        .await;
+    assert_eq!(status, 202, "{queued}");
+    assert_eq!((queued["data"]["status"].as_str(), queued["meta"].is_object()), (Some("queued"), true));
+    let run = finished_run(&app, &uuid).await;
+    assert_eq!(run["status"], "success", "{run}");
+    assert_eq!(run["trigger_type"], "human");
+    assert_eq!(run["result"]["data"]["answer"], json!({"blocked": true}));
+    assert_eq!(run["result"]["data"]["database_url"], Value::Null);
+    assert_eq!(run["result"]["data"]["encryption_key"], Value::Null);
+    let log = run["log_output"].as_str().unwrap();
+    assert!(log.contains(&format!("HTTP POST {}/act -> 200", api.uri())), "{log}");
+    assert!(!log.contains("wf-secret-123"), "{log}");
+    api.verify().await;
+
+    // An indicator the platform has never seen: the run fails and says so.
+    let (_, queued) = app
+        .post(
+            &execute,
+            &writer,
+            json!({"indicator_type": "account", "indicator_value": "nobody@example.com"}),
+        )
+        .await;
+    let run_uuid = queued["data"]["run_uuid"].as_str().unwrap().to_string();
+    let run = eventually("the second run finishes", Duration::from_secs(30), || async {
+        let (_, runs) = app.get("/v1/workflow-runs?status=failed", &writer).await;
+        runs["data"].as_array().and_then(|r| r.iter().find(|r| r["uuid"] == run_uuid.as_str()).cloned())
+    })
+    .await;
+    assert_eq!(run["result"]["message"], "Indicator (account, 'nobody@example.com') not found in database");
+
+    // ctx.http goes through the SSRF-safe client: the metadata address is refused before any
+    // connection (even with 127.0.0.1 allowed).
+    let code = "async def run(ctx):\n    await ctx.http.get('http://169.254.169.254/latest/meta-data/')\n";
+    let (_, created) = app
+        .post(
+            "/v1/workflows",
+            &writer,
+            json!({"name": "Metadata", "code": code, "state": "active", "approval_mode": "never"}),
+        )
+        .await;
+    let metadata = created["data"]["uuid"].as_str().unwrap().to_string();
+    let (status, _) = app
+        .post(
+            &format!("/v1/workflows/{metadata}/execute"),
+            &writer,
+            json!({"indicator_type": "account", "indicator_value": "bob@example.com"}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let run = finished_run(&app, &metadata).await;
+    assert_eq!(run["status"], "failed");
+    assert!(run["result"]["message"].as_str().unwrap().contains("SSRF blocked"), "{run}");
+
+    // Refusals, in v1's order and words.
+    let (status, body) =
+        app.post(&execute, &writer, json!({"indicator_type": "ipv4", "indicator_value": "x"})).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = app
+        .post(
+            &execute,
+            &writer,
+            json!({"indicator_type": "account", "indicator_value": "bob@example.com", "alert_uuid": uuid}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["message"].as_str()),
+        (404, Some(format!("Alert {uuid} not found").as_str()))
+    );
+    let (_, _) = app.patch(&format!("/v1/workflows/{uuid}"), &writer, json!({"state": "inactive"})).await;
+    let (status, body) = app
+        .post(&execute, &writer, json!({"indicator_type": "account", "indicator_value": "bob@example.com"}))
+        .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("WORKFLOW_NOT_EXECUTABLE")), "{body}");
+}
+
+#[tokio::test]
+async fn rejected_cancelled_and_expired_requests_run_nothing() {
+    let app = spawn_app().await;
+    alert_with_account(&app, "eve@example.com").await;
+    let writer =
+        app.key_with(&["workflows:write", "workflows:execute", "workflows:read", "approvals:write"]).await;
+    let code = "from app.workflows.context import WorkflowResult\n\nasync def run(ctx):\n    return WorkflowResult.ok('ran')\n";
+    let (_, created) =
+        app.post("/v1/workflows", &writer, json!({"name": "Gated", "code": code, "state": "active"})).await;
+    let uuid = created["data"]["uuid"].as_str().unwrap().to_string();
+    let execute = format!("/v1/workflows/{uuid}/execute");
+    let body = json!({"indicator_type": "account", "indicator_value": "eve@example.com"});
+    let mut approvals = Vec::new();
+    for _ in 0..3 {
+        let (status, pending) = app.post(&execute, &writer, body.clone()).await;
+        assert_eq!(
+            (status, pending["data"]["status"].as_str()),
+            (202, Some("pending_approval")),
+            "{pending}"
+        );
+        approvals.push(pending["data"]["approval_request_uuid"].as_str().unwrap().to_string());
+    }
+    let (status, rejected) =
+        app.post(&format!("/v1/workflow-approvals/{}/reject", approvals[0]), &writer, json!({})).await;
+    assert_eq!((status, rejected["data"]["status"].as_str()), (200, Some("rejected")));
+    let resp = app
+        .client
+        .post(app.url(&format!("/v1/workflow-approvals/{}/cancel", approvals[1])))
+        .bearer_auth(&writer)
+        .send()
+        .await
+        .unwrap();
+    let (status, cancelled) = status_json(resp).await;
+    assert_eq!(
+        (status, cancelled["data"]["status"].as_str()),
+        (200, Some("cancelled")),
+        "a decision's body is optional"
+    );
+    // Expiry: a request past its time reads as expired, and approving it is refused.
+    exec_sql(
+        &app,
+        &format!(
+            "UPDATE workflow_approval_requests SET expires_at = created_at WHERE uuid = {}",
+            uuid_literal(&app, &approvals[2])
+        ),
+    )
+    .await;
+    let (status, refused) =
+        app.post(&format!("/v1/workflow-approvals/{}/approve", approvals[2]), &writer, json!({})).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("APPROVAL_EXPIRED")), "{refused}");
+    let (_, expired) = app.get(&format!("/v1/workflow-approvals/{}", approvals[2]), &writer).await;
+    assert_eq!(expired["data"]["status"], "expired");
+    let (status, _) =
+        app.post(&format!("/v1/workflow-approvals/{}/approve", approvals[0]), &writer, json!({})).await;
+    assert_eq!(status, 409, "a rejected request stays rejected");
+    assert_eq!(query_i64(&app, "SELECT COUNT(*) FROM workflow_runs").await, 0, "nothing ran");
+}
+
+fn uuid_literal(app: &TestApp, uuid: &str) -> String {
+    if app.database.url.starts_with("postgres") {
+        format!("'{uuid}'")
+    } else {
+        format!("X'{}'", uuid.replace('-', ""))
+    }
+}
