@@ -21,8 +21,8 @@ pub struct RunRow {
     pub status: String,
     pub attempt_count: i32,
     pub duration_ms: Option<i32>,
-    pub started_at: Option<String>,
-    pub completed_at: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -59,6 +59,38 @@ pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<RunRow>, StoreError> {
     crate::sql::by_uuid(db, "workflow_runs", COLUMNS, uuid).await
 }
 
+/// Marks a queued run `running` (committed before the workflow starts): `false` when it was not
+/// queued, so a repeated job never executes a run twice.
+pub async fn claim(db: &Db, id: i64) -> Result<bool, StoreError> {
+    let now = crate::now();
+    let n = on_write!(db, p => sqlx::query(
+        "UPDATE workflow_runs SET status = 'running', started_at = $2, updated_at = $2 WHERE id = $1 AND status = 'queued'",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Ends a run that cannot finish normally (interrupted, or its job died) as `failed`, unless it
+/// already ended.
+pub async fn fail_unfinished(db: &Db, uuid: Uuid, message: &str) -> Result<(), StoreError> {
+    let now = crate::now();
+    on_write!(db, p => sqlx::query(
+        "UPDATE workflow_runs SET status = 'failed', result = $2, completed_at = $3, updated_at = $3 \
+         WHERE uuid = $1 AND status IN ('queued', 'running')",
+    )
+    .bind(uuid)
+    .bind(Json(serde_json::json!({"success": false, "message": message, "data": {}})))
+    .bind(now)
+    .execute(p)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
 /// What a finished run stores.
 #[derive(Debug, Clone)]
 pub struct RunResult {
@@ -66,8 +98,8 @@ pub struct RunResult {
     pub log_output: String,
     pub result: Value,
     pub duration_ms: i32,
-    pub started_at: String,
-    pub completed_at: String,
+    pub started_at: DateTime<Utc>,
+    pub completed_at: DateTime<Utc>,
 }
 
 /// Stores a finished run's result inside `tx` (the attempt is counted).
@@ -81,8 +113,8 @@ pub async fn finish(tx: &mut Tx, id: i64, r: &RunResult) -> Result<(), StoreErro
     .bind(&r.log_output)
     .bind(Json(&r.result))
     .bind(r.duration_ms)
-    .bind(&r.started_at)
-    .bind(&r.completed_at)
+    .bind(r.started_at)
+    .bind(r.completed_at)
     .bind(crate::now())
     .execute(&mut *c)
     .await

@@ -307,11 +307,15 @@ impl Runtime {
             }
         };
         let outcome = tokio::time::timeout(request.limits.timeout, conversation).await;
-        // The run is over either way: nothing of it outlives the answer.
+        // The run is over either way: nothing of it outlives the answer. The group kill reaches
+        // the interpreter (and, without namespaces, whatever it left its group for is still
+        // bounded by its CPU limit); the middle process is killed directly too, and waited for
+        // with a bound so that a process that will not die cannot hold this task.
         if let Some(group) = group {
             sandbox::kill_group(group);
         }
-        let exit = child.wait().await.ok();
+        let _ = child.start_kill();
+        let exit = tokio::time::timeout(Duration::from_secs(5), child.wait()).await.ok().and_then(Result::ok);
         run.stderr = tokio::time::timeout(Duration::from_secs(2), drain)
             .await
             .ok()
@@ -388,11 +392,11 @@ async fn answer(op: &str, message: &Value, host: &dyn WorkflowHost, run: &mut Ru
             let (method, url) = (call.method.clone(), call.url.clone());
             match host.http(call).await {
                 Ok(answer) => {
-                    run.log("info", format!("HTTP {method} {url} -> {}", answer.status_code));
+                    run.log("info", format!("HTTP {method} {} -> {}", loggable(&url), answer.status_code));
                     reply(serde_json::to_value(answer).map_err(|e| e.to_string()))
                 }
                 Err(error) => {
-                    run.log("error", format!("HTTP {method} {url} refused: {error}"));
+                    run.log("error", format!("HTTP {method} {} refused: {error}", loggable(&url)));
                     reply(Err(error))
                 }
             }
@@ -412,6 +416,18 @@ async fn answer(op: &str, message: &Value, host: &dyn WorkflowHost, run: &mut Ru
             reply(host.integration(integration, method, &args).await)
         }
         other => reply(Err(format!("unknown request '{other}'"))),
+    }
+}
+
+/// A URL as the run's log shows it: without userinfo, query or fragment, where credentials hide.
+fn loggable(url: &str) -> String {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    let url = &url[..end];
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme && !url[scheme + 3..at].contains('/') => {
+            format!("{}{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -455,4 +471,19 @@ impl RunState {
 
 fn chrono_now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable;
+
+    #[test]
+    fn logged_urls_lose_userinfo_query_and_fragment() {
+        assert_eq!(
+            loggable("https://user:pw@api.example.com/a/b?key=s3cret#f"),
+            "https://api.example.com/a/b"
+        );
+        assert_eq!(loggable("http://127.0.0.1:8080/hook"), "http://127.0.0.1:8080/hook");
+        assert_eq!(loggable("https://api.example.com/p@th"), "https://api.example.com/p@th");
+    }
 }

@@ -174,9 +174,11 @@ async fn each_layer_alone_stops_its_share() {
         let host = &host;
         async move { runtime.run(request(&hostile(body)), host).await }
     };
-    // Seccomp alone: no new processes.
-    let outcome = run(Layers { seccomp: true, ..none }, "os['fork']()").await;
-    assert!(outcome.message.contains("Operation not permitted"), "{outcome:?}");
+    // Seccomp alone: no new processes, no leaving the process group, no signals.
+    for body in ["os['fork']()", "os['setsid']()", "os['kill'](1, 0)"] {
+        let outcome = run(Layers { seccomp: true, ..none }, body).await;
+        assert!(outcome.message.contains("Operation not permitted"), "{body}: {outcome:?}");
+    }
     // Landlock alone: nothing outside the interpreter's files.
     let abi = full.layers().landlock_abi;
     let outcome =

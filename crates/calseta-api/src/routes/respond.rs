@@ -89,8 +89,8 @@ pub struct WorkflowRunResponse {
     #[schema(value_type = Object)]
     result: Value,
     duration_ms: Option<i32>,
-    started_at: Option<String>,
-    completed_at: Option<String>,
+    started_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -287,7 +287,11 @@ async fn decide(
     let responder =
         body.responder_id.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| key.key_prefix.clone());
     let _ = body.reason;
-    let row = state.services().respond.decide(uuid, decision, &responder, &Actor::api(key)).await?;
+    let row = state
+        .services()
+        .respond
+        .decide(uuid, decision, &responder, &Actor::api(key), key.key_type == "agent")
+        .await?;
     Ok(Json(Envelope::new(row.into())))
 }
 

@@ -183,6 +183,9 @@ fn landlock_ruleset(interpreter: &Interpreter, abi: i32) -> Result<RulesetCreate
     Ok(ruleset)
 }
 
+/// `__X32_SYSCALL_BIT`: x32 system calls are the x86_64 numbers with this bit set.
+const X32_SYSCALL_BIT: i64 = 0x4000_0000;
+
 fn arch() -> Result<seccompiler::TargetArch, String> {
     std::env::consts::ARCH
         .try_into()
@@ -226,8 +229,32 @@ fn seccomp_filters() -> Result<Vec<BpfProgram>, String> {
         libc::SYS_init_module,
         libc::SYS_finit_module,
         libc::SYS_delete_module,
+        // Leaving the process group, and signalling anything (without the PID namespace the
+        // host's processes would be in reach).
+        libc::SYS_setsid,
+        libc::SYS_setpgid,
+        libc::SYS_kill,
+        libc::SYS_tkill,
+        libc::SYS_tgkill,
+        libc::SYS_pidfd_send_signal,
+        libc::SYS_rt_sigqueueinfo,
+        libc::SYS_rt_tgsigqueueinfo,
+        // The machine's state.
+        libc::SYS_reboot,
+        libc::SYS_settimeofday,
+        libc::SYS_clock_settime,
+        libc::SYS_sethostname,
+        libc::SYS_setdomainname,
+        libc::SYS_swapon,
+        libc::SYS_swapoff,
+        libc::SYS_acct,
     ]
     .into_iter()
+    .flat_map(|nr| {
+        // On x86_64 the same calls are reachable with the x32 bit set; deny those numbers too.
+        let x32 = if cfg!(target_arch = "x86_64") { Some(nr | X32_SYSCALL_BIT) } else { None };
+        std::iter::once(nr).chain(x32)
+    })
     .map(always)
     .collect();
     let [clone, socketpair] = [

@@ -53,6 +53,11 @@ fn set_limits(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> io::
 /// interpreter is PID 1 of its own PID namespace (the middle process only waits and relays the
 /// exit), then limits, Landlock and seccomp. Returns in the process that will exec.
 pub fn prepare_child(plan: &mut ChildPlan) -> io::Result<()> {
+    // Nothing of the parent's open files past stdin, stdout and stderr survives the exec, even a
+    // descriptor someone opened without close-on-exec.
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range takes integers.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
     if plan.namespaces {
         let flags = libc::CLONE_NEWUSER
             | libc::CLONE_NEWNET

@@ -33,7 +33,11 @@ async fn agent_key(app: &TestApp, scopes: &[&str]) -> String {
 async fn finished_run(app: &TestApp, workflow: &str) -> Value {
     eventually("the run finishes", Duration::from_secs(30), || async {
         let (_, runs) = app.get(&format!("/v1/workflows/{workflow}/runs"), &app.admin_key).await;
-        runs["data"].as_array().and_then(|r| r.first()).filter(|r| r["status"] != "queued").cloned()
+        runs["data"]
+            .as_array()
+            .and_then(|r| r.first())
+            .filter(|r| r["status"] != "queued" && r["status"] != "running")
+            .cloned()
     })
     .await
 }
@@ -109,6 +113,11 @@ async fn an_agent_asks_a_human_approves_and_the_workflow_runs_once_against_okta(
     assert_eq!(listed["data"][0]["workflow_name"], "Okta — Revoke All Sessions");
     assert_eq!(listed["data"][0]["trigger_type"], "agent");
     assert_eq!(listed["data"][0]["confidence"], 0.92);
+    // The gate is a human decision: no agent key passes it, the requester's or another's.
+    let agent_approver = agent_key(&app, &["approvals:write"]).await;
+    let (status, body) =
+        app.post(&format!("/v1/workflow-approvals/{approval}/approve"), &agent_approver, json!({})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("APPROVAL_BY_AGENT")), "{body}");
     let (status, decided) = app
         .post(
             &format!("/v1/workflow-approvals/{approval}/approve"),
@@ -155,7 +164,11 @@ async fn ungated_runs_use_workflow_secrets_and_ctx_http_and_never_platform_setti
         .mount(&api)
         .await;
     let app = spawn_app_with(AppOptions {
-        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
+        env: vec![
+            ("SSRF_ALLOWED_HOSTS", "127.0.0.1".into()),
+            // v1's environment secrets: only those listed, and never a platform setting.
+            ("WORKFLOW_SECRETS_FROM_ENV", "PATH,OKTA_API_TOKEN,DATABASE_URL".into()),
+        ],
         ..AppOptions::default()
     })
     .await;
@@ -168,9 +181,11 @@ async fn ungated_runs_use_workflow_secrets_and_ctx_http_and_never_platform_setti
 async def run(ctx: WorkflowContext) -> WorkflowResult:
     token = ctx.secrets["API_TOKEN"]
     response = await ctx.http.post("{}/act", json={{"account": ctx.indicator.value}},
-                                   headers={{"Authorization": f"Bearer {{token}}"}})
+                                   headers={{"Authorization": f"Bearer {{token}}"}}, timeout=1e20)
+    print("printed by the workflow")
     return WorkflowResult.ok("blocked", data={{"answer": response.json(),
-        "database_url": ctx.secrets.get("DATABASE_URL"), "encryption_key": ctx.secrets.get("ENCRYPTION_KEY")}})
+        "database_url": ctx.secrets.get("DATABASE_URL"), "encryption_key": ctx.secrets.get("ENCRYPTION_KEY"),
+        "path": ctx.secrets.get("PATH"), "okta": ctx.secrets.get("OKTA_API_TOKEN"), "home": ctx.secrets.get("HOME")}})
 "#,
         api.uri()
     );
@@ -196,6 +211,14 @@ async def run(ctx: WorkflowContext) -> WorkflowResult:
     assert_eq!(run["result"]["data"]["answer"], json!({"blocked": true}));
     assert_eq!(run["result"]["data"]["database_url"], Value::Null);
     assert_eq!(run["result"]["data"]["encryption_key"], Value::Null);
+    assert_eq!(
+        run["result"]["data"]["path"],
+        json!(std::env::var("PATH").ok()),
+        "a listed variable is served"
+    );
+    assert_eq!(run["result"]["data"]["okta"], Value::Null, "a platform setting is not, even listed");
+    assert_eq!(run["result"]["data"]["home"], Value::Null, "an unlisted variable is not");
+    assert!(run["log_output"].as_str().unwrap().contains("printed by the workflow"), "{run}");
     let log = run["log_output"].as_str().unwrap();
     assert!(log.contains(&format!("HTTP POST {}/act -> 200", api.uri())), "{log}");
     assert!(!log.contains("wf-secret-123"), "{log}");
@@ -314,10 +337,33 @@ async fn rejected_cancelled_and_expired_requests_run_nothing() {
     assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("APPROVAL_EXPIRED")), "{refused}");
     let (_, expired) = app.get(&format!("/v1/workflow-approvals/{}", approvals[2]), &writer).await;
     assert_eq!(expired["data"]["status"], "expired");
+    let (status, refused) =
+        app.post(&format!("/v1/workflow-approvals/{}/approve", approvals[2]), &writer, json!({})).await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (409, Some("APPROVAL_EXPIRED")),
+        "still, once read"
+    );
     let (status, _) =
         app.post(&format!("/v1/workflow-approvals/{}/approve", approvals[0]), &writer, json!({})).await;
     assert_eq!(status, 409, "a rejected request stays rejected");
     assert_eq!(query_i64(&app, "SELECT COUNT(*) FROM workflow_runs").await, 0, "nothing ran");
+
+    // What was approved is a version of the code: changed since, it does not run.
+    let (_, pending) = app.post(&execute, &writer, body.clone()).await;
+    let approval = pending["data"]["approval_request_uuid"].as_str().unwrap().to_string();
+    let changed = code.replace("'ran'", "'changed'");
+    let (status, _) = app.patch(&format!("/v1/workflows/{uuid}"), &writer, json!({"code": changed})).await;
+    assert_eq!(status, 200);
+    let (status, _) =
+        app.post(&format!("/v1/workflow-approvals/{approval}/approve"), &writer, json!({})).await;
+    assert_eq!(status, 200);
+    let run = finished_run(&app, &uuid).await;
+    assert_eq!(run["status"], "failed");
+    assert!(
+        run["result"]["message"].as_str().unwrap().contains("code changed after it was requested"),
+        "{run}"
+    );
 }
 
 fn uuid_literal(app: &TestApp, uuid: &str) -> String {
@@ -326,4 +372,51 @@ fn uuid_literal(app: &TestApp, uuid: &str) -> String {
     } else {
         format!("X'{}'", uuid.replace('-', ""))
     }
+}
+
+#[tokio::test]
+async fn a_run_an_earlier_attempt_started_is_never_run_again() {
+    let api = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).expect(0).mount(&api).await;
+    let app = spawn_app_with(AppOptions {
+        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
+        run_worker: false,
+        ..AppOptions::default()
+    })
+    .await;
+    // No worker yet: the alert stays Pending, which is enough to carry the indicator.
+    let (status, ingested) = app
+        .post("/v1/alerts", &app.admin_key, json!({"source_name": "generic", "payload": {"title": "t"}}))
+        .await;
+    assert_eq!(status, 202, "{ingested}");
+    let alert = ingested["data"]["alert_uuid"].as_str().unwrap().to_string();
+    let body = json!({"indicators": [{"type": "account", "value": "carol@example.com"}]});
+    let (status, _) =
+        app.post(&format!("/v1/alerts/{alert}/indicators?enrich=false"), &app.admin_key, body).await;
+    assert_eq!(status, 201);
+    let code = format!("async def run(ctx):\n    await ctx.http.post('{}/suspend')\n", api.uri());
+    let (_, created) = app
+        .post(
+            "/v1/workflows",
+            &app.admin_key,
+            json!({"name": "Once", "code": code, "state": "active", "approval_mode": "never"}),
+        )
+        .await;
+    let uuid = created["data"]["uuid"].as_str().unwrap().to_string();
+    let (status, queued) = app
+        .post(
+            &format!("/v1/workflows/{uuid}/execute"),
+            &app.admin_key,
+            json!({"indicator_type": "account", "indicator_value": "carol@example.com"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{queued}");
+    // As if a worker had claimed the run and died before recording it.
+    exec_sql(&app, "UPDATE workflow_runs SET status = 'running'").await;
+    let worker = start_worker_with(&app, &[]).await;
+    let run = finished_run(&app, &uuid).await;
+    worker.shutdown().await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["result"]["message"], "The run was interrupted before it finished; it is not run again");
+    api.verify().await;
 }

@@ -14,21 +14,20 @@ use crate::resources::workflows::WorkflowService;
 /// The most of a response body a workflow gets.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
-/// Settings no workflow may read, even if an operator lists them in `WORKFLOW_SECRETS_FROM_ENV`.
-const PLATFORM_SETTINGS: [&str; 12] = [
-    "DATABASE_URL",
-    "ENCRYPTION_KEY",
-    "ENCRYPTION_KEY_PREVIOUS",
-    "SLACK_BOT_TOKEN",
-    "SLACK_SIGNING_SECRET",
-    "TEAMS_WEBHOOK_URL",
-    "OKTA_API_TOKEN",
-    "ENTRA_CLIENT_SECRET",
-    "METRICS_TOKEN",
-    "ANTHROPIC_API_KEY",
-    "CALSETA_API_KEY",
-    "WEBHOOK_SECRETS",
-];
+/// Environment variables that are the platform's own settings (never served as a workflow
+/// secret, even if an operator lists them in `WORKFLOW_SECRETS_FROM_ENV`): by exact name, by
+/// the prefix of a family of settings, or as a webhook secret of any source.
+const PLATFORM_SETTINGS: [&str; 5] =
+    ["DATABASE_URL", "METRICS_TOKEN", "ANTHROPIC_API_KEY", "CALSETA_API_KEY", "WEBHOOK_SECRETS"];
+const PLATFORM_PREFIXES: [&str; 8] =
+    ["ENCRYPTION_KEY", "SLACK_", "TEAMS_", "OKTA_", "ENTRA_", "VIRUSTOTAL_", "ABUSEIPDB_", "DATABASE_"];
+
+/// Whether `name` is one of the platform's own settings.
+pub fn is_platform_setting(name: &str) -> bool {
+    PLATFORM_SETTINGS.contains(&name)
+        || PLATFORM_PREFIXES.iter().any(|p| name.starts_with(p))
+        || name.ends_with("_WEBHOOK_SECRET")
+}
 
 /// Okta: `https://{OKTA_DOMAIN}` (or `OKTA_BASE_URL`) and `OKTA_API_TOKEN`.
 #[derive(Debug, Clone)]
@@ -269,16 +268,13 @@ impl WorkflowHost for PlatformHost {
             .iter()
             .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
             .collect();
-        let timeout = call
-            .timeout
-            .filter(|t| t.is_finite() && *t > 0.0)
-            .map(Duration::from_secs_f64)
-            .unwrap_or(self.timeout);
+        // Any number the workflow sends (huge, negative, NaN) ends up within the run's own limit.
+        let timeout = call.timeout.and_then(|t| Duration::try_from_secs_f64(t).ok()).unwrap_or(self.timeout);
         self.send(&call.method, url.as_str(), &headers, call.body, timeout.min(self.timeout)).await
     }
 
     async fn secret(&self, name: &str) -> Option<String> {
-        if PLATFORM_SETTINGS.contains(&name) {
+        if is_platform_setting(name) {
             return None;
         }
         if let Ok(Some(value)) = self.workflows.secret_value(name).await {
@@ -293,6 +289,24 @@ impl WorkflowHost for PlatformHost {
             "okta" => self.okta(method, subject).await,
             "entra" => self.entra(method, subject).await,
             other => Err(format!("no integration '{other}'")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_platform_setting;
+
+    #[test]
+    fn platform_settings_are_recognised_by_name_family_and_suffix() {
+        for name in ["DATABASE_URL", "ENCRYPTION_KEY_PREVIOUS", "SLACK_SIGNING_SECRET", "OKTA_API_TOKEN"] {
+            assert!(is_platform_setting(name), "{name}");
+        }
+        for name in ["ENTRA_CLIENT_SECRET", "VIRUSTOTAL_API_KEY", "SPLUNK_WEBHOOK_SECRET", "METRICS_TOKEN"] {
+            assert!(is_platform_setting(name), "{name}");
+        }
+        for name in ["API_TOKEN", "PATH", "MY_SERVICE_KEY"] {
+            assert!(!is_platform_setting(name), "{name}");
         }
     }
 }

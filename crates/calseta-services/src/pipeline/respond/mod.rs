@@ -137,7 +137,9 @@ impl Respond {
         };
         let trigger_type = if caller.by_agent { "agent" } else { "human" };
         let context = json!({"indicator_type": request.indicator_type, "indicator_value": request.indicator_value,
-                             "alert_id": alert.as_ref().map(|a| a.id), "alert_uuid": alert.as_ref().map(|a| a.uuid)});
+                             "alert_id": alert.as_ref().map(|a| a.id), "alert_uuid": alert.as_ref().map(|a| a.uuid),
+                             // What an approver approves is this version of the code, and only it runs.
+                             "code_version": workflow.code_version});
         let mode = ApprovalMode::parse(&workflow.approval_mode).unwrap_or(ApprovalMode::Always);
         let mut tx = self.db.begin().await?;
         let actor = Actor { actor_type: "api", key_prefix: Some(caller.key_prefix.clone()) };
@@ -238,7 +240,15 @@ impl Respond {
         decision: Decision,
         responder_id: &str,
         actor: &Actor,
+        by_agent: bool,
     ) -> Result<ApprovalRow, ServiceError> {
+        if by_agent {
+            // The gate is a human decision: an agent (the requester or another) cannot pass it.
+            return Err(ServiceError::forbidden(
+                "APPROVAL_BY_AGENT",
+                "Approval requests are decided by people, not agent keys.",
+            ));
+        }
         let request = approvals::get(&self.db, uuid).await?.ok_or_else(|| approval_not_found(uuid))?;
         let now = calseta_store::now();
         let status = match decision {
@@ -250,7 +260,7 @@ impl Respond {
         if !approvals::decide(&mut tx, request.id, status, Some(responder_id), now).await? {
             drop(tx);
             let current = approvals::get(&self.db, uuid).await?.ok_or_else(|| approval_not_found(uuid))?;
-            if current.status == "pending" && current.expires_at < now {
+            if current.status == "expired" || (current.status == "pending" && current.expires_at < now) {
                 approvals::expire_due(&self.db, now).await?;
                 return Err(ServiceError::conflict(
                     "APPROVAL_EXPIRED",

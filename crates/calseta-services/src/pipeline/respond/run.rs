@@ -36,8 +36,10 @@ impl JobHandler for ExecuteWorkflowRun {
         let Some(run) = runs::get(db, job.run_uuid).await.map_err(JobFailure::retryable)? else {
             return Ok(());
         };
-        // A run is executed once: a repeated job finds it no longer queued.
-        if run.status != "queued" {
+        if run.status == "running" {
+            // Started by an attempt that never finished (its worker stopped): a response action
+            // that may have run halfway is not run again unasked.
+            runs::fail_unfinished(db, run.uuid, INTERRUPTED).await.map_err(JobFailure::retryable)?;
             return Ok(());
         }
         let Some(workflow) =
@@ -45,6 +47,10 @@ impl JobHandler for ExecuteWorkflowRun {
         else {
             return Ok(());
         };
+        // A run is executed once: only the attempt that moves it from queued to running runs it.
+        if !runs::claim(db, run.id).await.map_err(JobFailure::retryable)? {
+            return Ok(());
+        }
         let trigger = run.trigger_context.as_ref().map(|c| c.0.clone()).unwrap_or_default();
         let (kind, value) = (text(&trigger, "indicator_type"), text(&trigger, "indicator_value"));
         let started_at = calseta_store::now();
@@ -53,9 +59,26 @@ impl JobHandler for ExecuteWorkflowRun {
             Some(uuid) => alerts::get(db, uuid).await.map_err(JobFailure::retryable)?,
             None => None,
         };
-        let outcome = match indicator {
-            None => None,
-            Some(indicator) => {
+        let approved_version = trigger.get("code_version").and_then(Value::as_i64);
+        let refusal = if workflow.state != "active" {
+            Some(format!(
+                "Workflow '{}' is {} now; only active workflows execute",
+                workflow.name, workflow.state
+            ))
+        } else if approved_version.is_some_and(|v| v != i64::from(workflow.code_version)) {
+            Some(format!(
+                "The workflow's code changed after it was requested (version {} was approved, {} is current); request it again",
+                approved_version.unwrap_or_default(),
+                workflow.code_version
+            ))
+        } else if indicator.is_none() {
+            Some(format!("Indicator ({kind}, '{value}') not found in database"))
+        } else {
+            None
+        };
+        let outcome = match (indicator, &refusal) {
+            (Some(_), Some(_)) | (None, _) => None,
+            (Some(indicator), None) => {
                 let request = RunRequest {
                     code: workflow.code.clone(),
                     indicator: json!({
@@ -86,26 +109,20 @@ impl JobHandler for ExecuteWorkflowRun {
             }
         };
         let (status, message, data, log_output, duration_ms) = match outcome {
-            None => (
-                "failed",
-                format!("Indicator ({kind}, '{value}') not found in database"),
-                json!({}),
-                String::new(),
-                0,
-            ),
+            None => ("failed", refusal.unwrap_or_default(), json!({}), String::new(), 0),
             Some(o) => {
                 let status = match o.status {
                     RunStatus::Success => "success",
                     RunStatus::TimedOut => "timed_out",
                     RunStatus::Failed => "failed",
                 };
-                (
-                    status,
-                    o.message,
-                    o.data,
-                    o.log_output,
-                    i32::try_from(o.duration.as_millis()).unwrap_or(i32::MAX),
-                )
+                // What the code printed is kept with its log (bounded by the runtime).
+                let mut log = o.log_output;
+                if !o.stderr.trim().is_empty() {
+                    let entry = json!({"level": "info", "message": "output", "extra": {"stderr": o.stderr}});
+                    log = if log.is_empty() { entry.to_string() } else { format!("{log}\n{entry}") };
+                }
+                (status, o.message, o.data, log, i32::try_from(o.duration.as_millis()).unwrap_or(i32::MAX))
             }
         };
         let result = json!({"success": status == "success", "message": message, "data": data});
@@ -114,8 +131,8 @@ impl JobHandler for ExecuteWorkflowRun {
             log_output,
             result: result.clone(),
             duration_ms,
-            started_at: started_at.to_rfc3339(),
-            completed_at: calseta_store::now().to_rfc3339(),
+            started_at,
+            completed_at: calseta_store::now(),
         };
         let mut tx = ctx.begin_fenced().await?;
         runs::finish(&mut tx, run.id, &finished).await.map_err(JobFailure::retryable)?;
@@ -138,7 +155,18 @@ impl JobHandler for ExecuteWorkflowRun {
         .map_err(JobFailure::retryable)?;
         ctx.finish(tx).await
     }
+
+    async fn on_dead(&self, db: &calseta_store::Db, payload: &Value, error: &str) {
+        let Ok(job) = serde_json::from_value::<ExecuteWorkflowRunJob>(payload.clone()) else { return };
+        let message = format!("The run could not be recorded: {error}");
+        if let Err(e) = runs::fail_unfinished(db, job.run_uuid, &message).await {
+            tracing::warn!(run = %job.run_uuid, error = %e, "cannot mark a dead workflow run failed");
+        }
+    }
 }
+
+/// Why a run that an earlier attempt started ends failed.
+const INTERRUPTED: &str = "The run was interrupted before it finished; it is not run again";
 
 fn alert_id_of(trigger: &Value) -> Option<i64> {
     trigger.get("alert_id").and_then(Value::as_i64)
