@@ -198,6 +198,12 @@ impl Services {
         self.workflow_runtime.get().await
     }
 
+    /// The sandbox level for `/health`: `checking` until the runtime is discovered (in the
+    /// background), then `full`, `degraded: …` or `unavailable`.
+    pub fn workflow_sandbox_level(&self) -> String {
+        self.workflow_runtime.level_now()
+    }
+
     /// Seeds what every process expects to find: system mappings, builtin providers and their
     /// field extractions.
     pub async fn seed(&self) -> Result<(), ServiceError> {

@@ -27,8 +27,8 @@ pub struct HealthResponse {
     pub enrichment_providers: BTreeMap<String, &'static str>,
     /// Job counts per queue and status (Calseta addition).
     pub queues: BTreeMap<String, BTreeMap<String, i64>>,
-    /// The workflow sandbox: `full`, `degraded: no …` (layers this machine lacks) or `unavailable`
-    /// (no `python3`) (Calseta addition).
+    /// The workflow sandbox: `checking` (just started), `full`, `degraded: no …` (layers this
+    /// machine lacks) or `unavailable` (no `python3`) (Calseta addition).
     pub workflow_sandbox: String,
 }
 
@@ -55,7 +55,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthRe
         queue_depth: report.queue_depth,
         enrichment_providers: report.enrichment_providers,
         queues: report.queues,
-        workflow_sandbox: state.services().workflow_runtime().await.level().to_string(),
+        workflow_sandbox: state.services().workflow_sandbox_level(),
     };
     (status, Json(body))
 }
