@@ -420,3 +420,68 @@ async fn a_run_an_earlier_attempt_started_is_never_run_again() {
     assert_eq!(run["result"]["message"], "The run was interrupted before it finished; it is not run again");
     api.verify().await;
 }
+
+#[tokio::test]
+async fn the_entra_integration_is_called_by_the_platform_with_its_client_credentials() {
+    let entra = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/tenant-1/oauth2/v2.0/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "graph-token-1"})))
+        .mount(&entra)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path_regex("^/v1.0/users/dave(%40|@)example.com$"))
+        .and(header("authorization", "Bearer graph-token-1"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&entra)
+        .await;
+    let app = spawn_app_with(AppOptions {
+        env: vec![
+            ("SSRF_ALLOWED_HOSTS", "127.0.0.1".into()),
+            ("ENTRA_TENANT_ID", "tenant-1".into()),
+            ("ENTRA_CLIENT_ID", "client-1".into()),
+            ("ENTRA_CLIENT_SECRET", "client-secret-1".into()),
+            ("ENTRA_LOGIN_BASE_URL", entra.uri()),
+            ("ENTRA_GRAPH_BASE_URL", entra.uri()),
+        ],
+        ..AppOptions::default()
+    })
+    .await;
+    alert_with_account(&app, "dave@example.com").await;
+    let (_, list) = app.get("/v1/workflows?page_size=100", &app.admin_key).await;
+    let workflow = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "Entra — Disable Account")
+        .unwrap()
+        .clone();
+    assert_eq!(workflow["is_active"], true, "Entra is configured");
+    let uuid = workflow["uuid"].as_str().unwrap().to_string();
+    let (status, pending) = app
+        .post(
+            &format!("/v1/workflows/{uuid}/execute"),
+            &app.admin_key,
+            json!({"indicator_type": "account", "indicator_value": "dave@example.com"}),
+        )
+        .await;
+    assert_eq!((status, pending["data"]["status"].as_str()), (202, Some("pending_approval")), "{pending}");
+    let approval = pending["data"]["approval_request_uuid"].as_str().unwrap().to_string();
+    let (status, _) =
+        app.post(&format!("/v1/workflow-approvals/{approval}/approve"), &app.admin_key, json!({})).await;
+    assert_eq!(status, 200);
+    let run = finished_run(&app, &uuid).await;
+    assert_eq!(run["status"], "success", "{run}");
+    assert!(!run.to_string().contains("client-secret-1") && !run.to_string().contains("graph-token-1"));
+    let requests = entra.received_requests().await.unwrap();
+    let token_request = requests.iter().find(|r| r.url.path().ends_with("/token")).unwrap();
+    let form = String::from_utf8_lossy(&token_request.body).to_string();
+    assert!(
+        form.contains("grant_type=client_credentials") && form.contains("client_secret=client-secret-1"),
+        "{form}"
+    );
+    let patch = requests.iter().find(|r| r.method.as_str() == "PATCH").unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&patch.body).unwrap(), json!({"accountEnabled": false}));
+    entra.verify().await;
+}
