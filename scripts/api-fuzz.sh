@@ -11,7 +11,7 @@ trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 (
   cd "$work"
   RATE_LIMIT_AUTHED_PER_MINUTE=1000000 RATE_LIMIT_INGEST_PER_MINUTE=1000000 \
-    RATE_LIMIT_UNAUTHED_PER_MINUTE=1000000 exec "$bin" serve --bind "127.0.0.1:$port" 2> serve.err > serve.log
+    RATE_LIMIT_UNAUTHED_PER_MINUTE=1000000 RATE_LIMIT_WORKFLOW_EXECUTE_PER_MINUTE=1000000 exec "$bin" serve --bind "127.0.0.1:$port" 2> serve.err > serve.log
 ) &
 server=$!
 for _ in $(seq 1 100); do

@@ -281,9 +281,12 @@ async fn decide(
     decision: Decision,
     raw: &[u8],
 ) -> Result<Json<Envelope<ApprovalResponse>>, ApiError> {
-    // The body is optional: empty means the defaults.
-    let body: DecisionBody =
-        if raw.iter().all(u8::is_ascii_whitespace) { DecisionBody::default() } else { parse_json(raw)? };
+    // The body is optional: empty, or `null`, means the defaults.
+    let body: DecisionBody = if raw.iter().all(u8::is_ascii_whitespace) {
+        DecisionBody::default()
+    } else {
+        parse_json::<Option<DecisionBody>>(raw)?.unwrap_or_default()
+    };
     let responder =
         body.responder_id.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| key.key_prefix.clone());
     let _ = body.reason;

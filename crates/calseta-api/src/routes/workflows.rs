@@ -235,7 +235,7 @@ pub struct PutSecretRequest {
 }
 
 /// Store or replace a workflow secret.
-#[utoipa::path(put, path = "/v1/workflow-secrets/{name}", tag = "workflows", params(("name" = String, Path, description = "1 to 128 of A-Z a-z 0-9 _ - .")),
+#[utoipa::path(put, path = "/v1/workflow-secrets/{name}", tag = "workflows", params(("name" = String, Path, description = "1 to 128 of A-Z a-z 0-9 _ - .", pattern = "^[A-Za-z0-9_.-]{1,128}$")),
     request_body = PutSecretRequest,
     security(("api_key" = ["admin"])),
     responses((status = 200, body = Envelope<WorkflowSecretResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]

@@ -307,8 +307,9 @@ async fn rejected_cancelled_and_expired_requests_run_nothing() {
         );
         approvals.push(pending["data"]["approval_request_uuid"].as_str().unwrap().to_string());
     }
+    // `null` is an empty decision body too.
     let (status, rejected) =
-        app.post(&format!("/v1/workflow-approvals/{}/reject", approvals[0]), &writer, json!({})).await;
+        app.post(&format!("/v1/workflow-approvals/{}/reject", approvals[0]), &writer, Value::Null).await;
     assert_eq!((status, rejected["data"]["status"].as_str()), (200, Some("rejected")));
     let resp = app
         .client
@@ -484,4 +485,25 @@ async fn the_entra_integration_is_called_by_the_platform_with_its_client_credent
     let patch = requests.iter().find(|r| r.method.as_str() == "PATCH").unwrap();
     assert_eq!(serde_json::from_slice::<Value>(&patch.body).unwrap(), json!({"accountEnabled": false}));
     entra.verify().await;
+}
+
+#[tokio::test]
+async fn executions_have_their_own_rate_limit() {
+    let app = spawn_app_with(AppOptions {
+        env: vec![("RATE_LIMIT_WORKFLOW_EXECUTE_PER_MINUTE", "1".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    let writer = app.key_with(&["workflows:write", "workflows:execute", "workflows:read"]).await;
+    let code = "async def run(ctx):\n    pass\n";
+    let (_, created) =
+        app.post("/v1/workflows", &writer, json!({"name": "Limited", "code": code, "state": "active"})).await;
+    let execute = format!("/v1/workflows/{}/execute", created["data"]["uuid"].as_str().unwrap());
+    let body = json!({"indicator_type": "ip", "indicator_value": "198.51.100.1"});
+    let (status, _) = app.post(&execute, &writer, body.clone()).await;
+    assert_eq!(status, 202);
+    let (status, limited) = app.post(&execute, &writer, body).await;
+    assert_eq!((status, limited["error"]["code"].as_str()), (429, Some("RATE_LIMITED")), "{limited}");
+    let (status, _) = app.get("/v1/workflows", &writer).await;
+    assert_eq!(status, 200, "other routes keep their own limit");
 }
