@@ -28,7 +28,9 @@ pub struct ExecuteBody {
     indicator_type: String,
     #[schema(min_length = 1, pattern = r"\S")]
     indicator_value: String,
+    /// The alert the workflow acts for.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     alert_uuid: Option<Uuid>,
     /// Required of agent keys.
     #[serde(default)]
