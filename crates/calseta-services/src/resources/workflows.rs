@@ -66,7 +66,8 @@ const BUILTINS: [Builtin; 9] = [
 /// The longest workflow code accepted (the validator and the harness read it whole).
 const MAX_CODE_BYTES: usize = 256 * 1024;
 
-fn not_found(uuid: Uuid) -> ServiceError {
+/// `404`, in v1's words, for a workflow that does not exist.
+pub(crate) fn not_found(uuid: Uuid) -> ServiceError {
     ServiceError::NotFound(format!("Workflow {uuid} not found"))
 }
 

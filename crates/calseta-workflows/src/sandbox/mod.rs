@@ -194,6 +194,12 @@ fn arch() -> Result<seccompiler::TargetArch, String> {
 
 /// Denied with EPERM: new sockets (a Unix socket pair, which asyncio needs for its own wake-ups,
 /// is allowed), new processes, tracing and every way out of the namespaces or around seccomp.
+/// The filters, compiled once per process: they are the same for every run.
+fn compiled_seccomp_filters() -> Result<&'static Vec<BpfProgram>, String> {
+    static FILTERS: std::sync::OnceLock<Result<Vec<BpfProgram>, String>> = std::sync::OnceLock::new();
+    FILTERS.get_or_init(seccomp_filters).as_ref().map_err(Clone::clone)
+}
+
 fn seccomp_filters() -> Result<Vec<BpfProgram>, String> {
     let arch = arch()?;
     let always = |syscall: i64| (syscall, Vec::<SeccompRule>::new());
@@ -294,7 +300,7 @@ pub fn command(
     } else {
         None
     };
-    let seccomp = if layers.seccomp { seccomp_filters()? } else { Vec::new() };
+    let seccomp = if layers.seccomp { compiled_seccomp_filters()?.clone() } else { Vec::new() };
     let cpu_seconds = limits.timeout.as_secs().saturating_add(1);
     let mut plan = ChildPlan {
         namespaces: layers.namespaces,

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::pipeline::kinds;
 use crate::resources::activity::{self, Actor};
+use crate::resources::workflows::not_found as workflow_not_found;
 use crate::{FieldError, ServiceError};
 
 /// `POST /v1/workflows/{uuid}/execute`.
@@ -120,7 +121,7 @@ impl Respond {
         }
         let workflow = workflows::get(&self.db, workflow_uuid)
             .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("Workflow {workflow_uuid} not found")))?;
+            .ok_or_else(|| workflow_not_found(workflow_uuid))?;
         if workflow.state != WorkflowState::Active.as_str() {
             return Err(ServiceError::refused(
                 "WORKFLOW_NOT_EXECUTABLE",
@@ -207,9 +208,7 @@ impl Respond {
 
     async fn workflow_id(&self, uuid: Option<Uuid>) -> Result<Option<i64>, ServiceError> {
         let Some(uuid) = uuid else { return Ok(None) };
-        let row = workflows::get(&self.db, uuid)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("Workflow {uuid} not found")))?;
+        let row = workflows::get(&self.db, uuid).await?.ok_or_else(|| workflow_not_found(uuid))?;
         Ok(Some(row.id))
     }
 
