@@ -74,6 +74,8 @@ pub struct ServiceSettings {
     pub workflow_python: Option<PathBuf>,
     /// Workflow runs: memory, secrets from the environment, the Okta and Entra integrations.
     pub workflows: pipeline::respond::host::WorkflowSettings,
+    /// The approval gate: notifier, decide links, Slack's signing secret, the expiry sweep.
+    pub approvals: pipeline::respond::notify::ApprovalSettings,
 }
 
 /// Every use-case service over one database, built once per process.
@@ -118,6 +120,10 @@ pub struct Services {
     pub workflows: Arc<crate::resources::workflows::WorkflowService>,
     /// Executions, approvals and runs (the respond stage).
     pub respond: Arc<pipeline::respond::Respond>,
+    /// Test mode of workflows.
+    pub workflow_tests: Arc<pipeline::respond::test_mode::WorkflowTester>,
+    approval_settings: Arc<pipeline::respond::notify::ApprovalSettings>,
+    key: EncryptionKey,
     workflow_runtime: Arc<crate::platform::workflow_runtime::LazyRuntime>,
     workflow_settings: Arc<pipeline::respond::host::WorkflowSettings>,
     http: OutboundClient,
@@ -138,7 +144,10 @@ impl Services {
             retention,
             workflow_python,
             workflows: workflow_settings,
+            approvals: approval_settings,
         } = settings;
+        let approval_settings = Arc::new(approval_settings);
+        let workflow_settings = Arc::new(workflow_settings);
         let integrations = crate::resources::workflows::ConfiguredIntegrations {
             okta: workflow_settings.okta.is_some(),
             entra: workflow_settings.entra.is_some(),
@@ -154,6 +163,19 @@ impl Services {
         let sender = Arc::new(AgentSender::new(key.clone(), http.clone()));
         let payloads = PayloadBuilder::new(db.clone(), context.clone(), api_base_url.clone());
         let dispatch = Arc::new(Dispatch::new(db.clone(), payloads, kinds.deliver_webhook));
+        let workflow_service = Arc::new(crate::resources::workflows::WorkflowService::new(
+            db.clone(),
+            workflow_runtime.clone(),
+            key.clone(),
+            integrations,
+        ));
+        let workflow_tests = Arc::new(pipeline::respond::test_mode::WorkflowTester {
+            db: db.clone(),
+            runtime: workflow_runtime.clone(),
+            http: http.clone(),
+            workflows: workflow_service.clone(),
+            settings: workflow_settings.clone(),
+        });
         Ok(Services {
             keys: Arc::new(ApiKeyService::new(db.clone())),
             mappings: Arc::new(MappingService::new(db.clone(), mapping_rules.clone())),
@@ -172,22 +194,30 @@ impl Services {
             detection_rules: Arc::new(DetectionRuleService::new(db.clone())),
             documents: Arc::new(ContextDocumentService::new(db.clone(), context.clone(), document_converter)),
             context,
-            agents: Arc::new(AgentService::new(db.clone(), key.clone(), http, sender.clone(), api_base_url)),
+            agents: Arc::new(AgentService::new(
+                db.clone(),
+                key.clone(),
+                http.clone(),
+                sender.clone(),
+                api_base_url,
+            )),
             sources: Arc::new(SourceService::new(db.clone(), key.clone())),
             dispatch,
             sender,
             kinds,
             deliveries_per_agent,
             retention,
-            workflows: Arc::new(crate::resources::workflows::WorkflowService::new(
+            workflows: workflow_service,
+            respond: Arc::new(pipeline::respond::Respond::new(
                 db.clone(),
-                workflow_runtime.clone(),
+                approval_settings.clone(),
                 key.clone(),
-                integrations,
             )),
-            respond: Arc::new(pipeline::respond::Respond::new(db.clone())),
+            workflow_tests,
+            approval_settings,
+            key: key.clone(),
             workflow_runtime,
-            workflow_settings: Arc::new(workflow_settings),
+            workflow_settings,
             http: http_for_workflows,
             db,
         })
@@ -249,7 +279,21 @@ impl Services {
                 http: self.http.clone(),
                 workflows: self.workflows.clone(),
                 settings: self.workflow_settings.clone(),
+                approvals: self.approval_settings.clone(),
             }),
+        );
+        registry.register(
+            pipeline::kinds::NOTIFY_APPROVAL,
+            Arc::new(pipeline::respond::notify::NotifyApproval::new(
+                self.http.clone(),
+                self.approval_settings.clone(),
+                self.key.clone(),
+            )),
+        );
+        registry.register_periodic(
+            pipeline::kinds::EXPIRE_APPROVALS,
+            self.approval_settings.sweep_every,
+            Arc::new(pipeline::respond::expiry::ExpireApprovals { settings: self.approval_settings.clone() }),
         );
         registry.register(
             ENRICH_DEFERRED,

@@ -47,6 +47,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0006_workflow_secrets.sql"),
         include_str!("../../../migrations/postgres/0006_workflow_secrets.sql"),
     ),
+    (
+        7,
+        "approval_notifications",
+        include_str!("../../../migrations/sqlite/0007_approval_notifications.sql"),
+        include_str!("../../../migrations/postgres/0007_approval_notifications.sql"),
+    ),
 ];
 
 #[derive(Debug)]

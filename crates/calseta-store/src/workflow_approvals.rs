@@ -15,6 +15,8 @@ pub struct ApprovalRow {
     pub workflow_id: i64,
     pub workflow_uuid: Uuid,
     pub workflow_name: String,
+    /// The workflow's risk level (shown to approvers).
+    pub workflow_risk_level: String,
     pub workflow_run_id: Option<i64>,
     pub trigger_type: String,
     pub trigger_agent_key_prefix: String,
@@ -30,12 +32,30 @@ pub struct ApprovalRow {
     pub execution_result: Option<Json<Value>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// SHA-256 of the browser link's token (the token itself is never stored).
+    pub decide_token_digest: Option<String>,
+    /// The notifier's id of the approval message (Slack's `ts`).
+    pub external_message_id: Option<String>,
+    /// The channel the message was posted in (Slack's channel id).
+    pub external_channel_id: Option<String>,
 }
 
-const COLUMNS: &str = "a.id, a.uuid, a.workflow_id, w.uuid AS workflow_uuid, w.name AS workflow_name, a.workflow_run_id, \
+impl ApprovalRow {
+    /// Reads a pending request past its expiry as `expired` (the sweep writes it, and tells the
+    /// approvers; a read never changes state).
+    pub fn as_of(mut self, now: DateTime<Utc>) -> Self {
+        if self.status == "pending" && self.expires_at < now {
+            self.status = "expired".into();
+        }
+        self
+    }
+}
+
+const COLUMNS: &str = "a.id, a.uuid, a.workflow_id, w.uuid AS workflow_uuid, w.name AS workflow_name, \
+    w.risk_level AS workflow_risk_level, a.workflow_run_id, \
     a.trigger_type, a.trigger_agent_key_prefix, a.trigger_context, a.reason, a.confidence, a.notifier_type, \
     a.notifier_channel, a.status, a.responder_id, a.responded_at, a.expires_at, a.execution_result, a.created_at, \
-    a.updated_at";
+    a.updated_at, a.decide_token_digest, a.external_message_id, a.external_channel_id";
 
 /// A new request.
 #[derive(Debug, Clone)]
@@ -80,7 +100,7 @@ pub async fn insert(tx: &mut Tx, a: &NewApproval) -> Result<Uuid, StoreError> {
     Ok(uuid)
 }
 
-/// A request by public id.
+/// A request by public id, as stored.
 pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<ApprovalRow>, StoreError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM workflow_approval_requests a JOIN workflows w ON w.id = a.workflow_id WHERE a.uuid = $1"
@@ -90,15 +110,84 @@ pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<ApprovalRow>, StoreError>
     )
 }
 
-/// Marks pending requests past their expiry `expired` (as they are read, as v1 does); how many.
-pub async fn expire_due(db: &Db, now: DateTime<Utc>) -> Result<u64, StoreError> {
-    Ok(on_write!(db, p => sqlx::query(
-        "UPDATE workflow_approval_requests SET status = 'expired', updated_at = $1 WHERE status = 'pending' AND expires_at < $1",
+/// The request that started run `run_id`, if an approval did.
+pub async fn for_run(db: &Db, run_id: i64) -> Result<Option<ApprovalRow>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM workflow_approval_requests a JOIN workflows w ON w.id = a.workflow_id \
+         WHERE a.workflow_run_id = $1"
+    );
+    Ok(
+        on_pool!(db.read_pool(), p => sqlx::query_as::<_, ApprovalRow>(&sql).bind(run_id).fetch_optional(p).await)?,
     )
+}
+
+/// Up to `limit` pending requests past their expiry, oldest expiry first (for the sweep).
+pub async fn due_for_expiry(db: &Db, now: DateTime<Utc>, limit: i64) -> Result<Vec<ApprovalRow>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM workflow_approval_requests a JOIN workflows w ON w.id = a.workflow_id \
+         WHERE a.status = 'pending' AND a.expires_at < $1 ORDER BY a.expires_at, a.id LIMIT $2"
+    );
+    Ok(
+        on_pool!(db.read_pool(), p => sqlx::query_as::<_, ApprovalRow>(&sql).bind(now).bind(limit).fetch_all(p).await)?,
+    )
+}
+
+/// Marks a pending request past its expiry `expired` inside `tx`: `true` when this call did
+/// (a decision or another sweep that came first leaves it as it is).
+pub async fn expire(tx: &mut Tx, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query(
+        "UPDATE workflow_approval_requests SET status = 'expired', updated_at = $2 \
+         WHERE id = $1 AND status = 'pending' AND expires_at < $2",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Records where the notifier posted the request's message.
+pub async fn set_message(
+    db: &Db,
+    id: i64,
+    external_message_id: &str,
+    external_channel_id: Option<&str>,
+) -> Result<(), StoreError> {
+    on_write!(db, p => sqlx::query(
+        "UPDATE workflow_approval_requests SET external_message_id = $2, external_channel_id = $3, updated_at = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(external_message_id)
+    .bind(external_channel_id)
+    .bind(crate::now())
+    .execute(p)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
+/// Remembers a Slack callback's signature: `true` the first time it is seen, `false` for a replay.
+pub async fn accept_slack_signature(db: &Db, digest: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    let n = on_write!(db, p => sqlx::query(
+        "INSERT INTO slack_callback_signatures (signature_digest, received_at) VALUES ($1, $2) \
+         ON CONFLICT (signature_digest) DO NOTHING",
+    )
+    .bind(digest)
     .bind(now)
     .execute(p)
     .await
-    .map(|r| r.rows_affected()))?)
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Forgets Slack signatures received before `before` (their timestamps are refused by then anyway).
+pub async fn purge_slack_signatures(db: &Db, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    Ok(on_write!(db, p => sqlx::query("DELETE FROM slack_callback_signatures WHERE received_at < $1")
+        .bind(before)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?)
 }
 
 /// Decides a pending, unexpired request inside `tx`: `true` when this call decided it (a second
@@ -150,9 +239,11 @@ pub async fn set_result_for_run(tx: &mut Tx, run_id: i64, result: &Value) -> Res
     Ok(())
 }
 
-/// One page of requests, newest first, optionally of one status and one workflow.
+/// One page of requests, newest first, optionally of one status and one workflow; a pending
+/// request past its expiry at `now` counts (and reads) as `expired`.
 pub async fn list(
     db: &Db,
+    now: DateTime<Utc>,
     status: Option<&str>,
     workflow_id: Option<i64>,
     limit: i64,
@@ -161,8 +252,16 @@ pub async fn list(
     use crate::sql::Arg;
     let mut b = crate::sql::Params::default();
     let mut clauses = Vec::new();
-    if let Some(status) = status {
-        clauses.push(format!("a.status = {}", b.arg(Arg::Text(status.to_string()))));
+    match status {
+        Some("pending") => {
+            clauses.push(format!("a.status = 'pending' AND a.expires_at >= {}", b.arg(Arg::Time(now))));
+        }
+        Some("expired") => clauses.push(format!(
+            "(a.status = 'expired' OR (a.status = 'pending' AND a.expires_at < {}))",
+            b.arg(Arg::Time(now))
+        )),
+        Some(status) => clauses.push(format!("a.status = {}", b.arg(Arg::Text(status.to_string())))),
+        None => {}
     }
     if let Some(id) = workflow_id {
         clauses.push(format!("a.workflow_id = {}", b.arg(Arg::I64(id))));
@@ -174,5 +273,6 @@ pub async fn list(
         "SELECT {COLUMNS} FROM workflow_approval_requests a JOIN workflows w ON w.id = a.workflow_id {where_sql} \
          ORDER BY a.created_at DESC, a.id DESC"
     );
-    crate::sql::page(db, b, &sql, &count_sql, limit, offset).await
+    let (rows, total) = crate::sql::page::<ApprovalRow>(db, b, &sql, &count_sql, limit, offset).await?;
+    Ok((rows.into_iter().map(|r| r.as_of(now)).collect(), total))
 }

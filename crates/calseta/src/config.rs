@@ -71,6 +71,10 @@ pub struct Config {
     /// `ENTRA_CLIENT_ID`, `ENTRA_CLIENT_SECRET`, `ENTRA_LOGIN_BASE_URL`, `ENTRA_GRAPH_BASE_URL`)
     /// integrations.
     pub workflows: calseta_services::pipeline::respond::host::WorkflowSettings,
+    /// The approval gate: `APPROVAL_NOTIFIER` (`none`, `slack`, `teams`), `CALSETA_BASE_URL`,
+    /// `APPROVAL_DEFAULT_CHANNEL`, `APPROVAL_DEFAULT_TIMEOUT_SECONDS`, `APPROVAL_SWEEP_INTERVAL_SECONDS`,
+    /// `SLACK_BOT_TOKEN`, `SLACK_SIGNING_SECRET`, `SLACK_API_BASE_URL`, `TEAMS_WEBHOOK_URL`.
+    pub approvals: calseta_services::pipeline::respond::notify::ApprovalSettings,
     /// `AGENT_RETRY_BASE_SECONDS` (10): first wait before re-delivering a webhook (×3 per retry).
     pub agent_retry_base: Duration,
     /// `CALSETA_API_BASE_URL` (`http://localhost:8000`): copied into agent payloads.
@@ -168,6 +172,44 @@ fn workflow_settings(r: &mut Reader<'_>) -> calseta_services::pipeline::respond:
         okta,
         entra,
     }
+}
+
+/// How approvers are told and answer. The Slack notifier needs its bot token and its signing
+/// secret (without the secret nobody could tell Slack's callbacks from forged ones); Teams needs
+/// its webhook.
+fn approval_settings(r: &mut Reader<'_>) -> calseta_services::pipeline::respond::notify::ApprovalSettings {
+    use calseta_services::pipeline::respond::notify::{ApprovalSettings, NotifierKind};
+    let defaults = ApprovalSettings::default();
+    let notifier = r.choice(
+        "APPROVAL_NOTIFIER",
+        NotifierKind::None,
+        &[("none", NotifierKind::None), ("slack", NotifierKind::Slack), ("teams", NotifierKind::Teams)],
+    );
+    let settings = ApprovalSettings {
+        notifier,
+        base_url: r.string("CALSETA_BASE_URL", &defaults.base_url),
+        default_channel: r.string("APPROVAL_DEFAULT_CHANNEL", ""),
+        default_timeout_seconds: r.number("APPROVAL_DEFAULT_TIMEOUT_SECONDS", 3600u32, 60),
+        slack_bot_token: r.string("SLACK_BOT_TOKEN", ""),
+        slack_signing_secret: r.raw("SLACK_SIGNING_SECRET"),
+        slack_api_base_url: r.string("SLACK_API_BASE_URL", &defaults.slack_api_base_url),
+        teams_webhook_url: r.string("TEAMS_WEBHOOK_URL", ""),
+        sweep_every: Duration::from_secs(r.number("APPROVAL_SWEEP_INTERVAL_SECONDS", 30u64, 1)),
+    };
+    match notifier {
+        NotifierKind::Slack if settings.slack_signing_secret.is_none() => r.problems.push(
+            "SLACK_SIGNING_SECRET: required when APPROVAL_NOTIFIER=slack (Slack's approval callbacks are verified with it)"
+                .into(),
+        ),
+        NotifierKind::Slack if settings.slack_bot_token.is_empty() => {
+            r.problems.push("SLACK_BOT_TOKEN: required when APPROVAL_NOTIFIER=slack".into())
+        }
+        NotifierKind::Teams if settings.teams_webhook_url.is_empty() => {
+            r.problems.push("TEAMS_WEBHOOK_URL: required when APPROVAL_NOTIFIER=teams".into())
+        }
+        _ => {}
+    }
+    settings
 }
 
 impl Reader<'_> {
@@ -287,6 +329,7 @@ impl Config {
                 .unwrap_or_else(|| std::path::PathBuf::from("calseta")),
             workflow_python: r.raw("WORKFLOW_PYTHON").map(std::path::PathBuf::from),
             workflows: workflow_settings(&mut r),
+            approvals: approval_settings(&mut r),
             enrichment_mock_mode: r.boolean("ENRICHMENT_MOCK_MODE", false),
             enrichment_alert_deadline: Duration::from_secs(r.number(
                 "ENRICHMENT_ALERT_DEADLINE_SECONDS",
@@ -406,6 +449,7 @@ impl Config {
                 retention: self.retention,
                 workflow_python: self.workflow_python.clone(),
                 workflows: self.workflows.clone(),
+                approvals: self.approvals.clone(),
             },
         )
     }
@@ -468,5 +512,31 @@ mod tests {
         assert_eq!(c.log_level, "warn");
         assert_eq!(c.cors_allowed_origins, vec!["https://a", "https://b"]);
         assert!(c.https_enabled);
+    }
+
+    #[test]
+    fn the_slack_notifier_needs_its_signing_secret_and_token() {
+        let err = config(&[("APPROVAL_NOTIFIER", "slack"), ("SLACK_BOT_TOKEN", "xoxb-1")]).unwrap_err();
+        assert!(
+            err.to_string().contains("SLACK_SIGNING_SECRET: required when APPROVAL_NOTIFIER=slack"),
+            "{err}"
+        );
+        let err = config(&[("APPROVAL_NOTIFIER", "Slack"), ("SLACK_SIGNING_SECRET", "s")]).unwrap_err();
+        assert!(err.to_string().contains("SLACK_BOT_TOKEN"), "{err}");
+        let err = config(&[("APPROVAL_NOTIFIER", "teams")]).unwrap_err();
+        assert!(err.to_string().contains("TEAMS_WEBHOOK_URL"), "{err}");
+        let err = config(&[("APPROVAL_NOTIFIER", "email")]).unwrap_err();
+        assert!(
+            err.to_string().contains("APPROVAL_NOTIFIER: 'email' is not one of none, slack, teams"),
+            "{err}"
+        );
+        let c = config(&[
+            ("APPROVAL_NOTIFIER", "slack"),
+            ("SLACK_BOT_TOKEN", "xoxb-1"),
+            ("SLACK_SIGNING_SECRET", "s"),
+        ])
+        .unwrap();
+        assert_eq!(c.approvals.slack_api_base_url, "https://slack.com/api");
+        assert_eq!(config(&[]).unwrap().approvals.notifier.as_str(), "none");
     }
 }

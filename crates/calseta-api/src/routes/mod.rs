@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod alerts;
 pub mod api_keys;
+pub mod approval_pages;
 pub mod enrichment;
 pub mod health;
 pub mod indicator_mappings;

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
+use calseta_services::pipeline::respond::test_mode::TestRequest;
 use calseta_services::pipeline::respond::{Caller, Decision, ExecuteRequest, Execution};
 use calseta_services::resources::activity::Actor;
 use calseta_store::workflow_approvals::ApprovalRow;
@@ -71,6 +72,61 @@ pub async fn execute_workflow(
             "status": "pending_approval", "approval_request_uuid": approval_uuid, "expires_at": expires_at}}),
     };
     Ok((StatusCode::ACCEPTED, Json(body)))
+}
+
+fn default_test_type() -> String {
+    "ip".into()
+}
+
+fn default_test_value() -> String {
+    "1.2.3.4".into()
+}
+
+/// Body of `POST /v1/workflows/{uuid}/test`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TestBody {
+    /// The synthetic indicator's type.
+    #[serde(default = "default_test_type")]
+    #[schema(schema_with = crate::shapes::indicator_type, default = "ip")]
+    indicator_type: String,
+    /// Its value.
+    #[serde(default = "default_test_value")]
+    #[schema(min_length = 1, default = "1.2.3.4")]
+    indicator_value: String,
+    /// Mock answers keyed by `"METHOD URL-pattern"` (`*` matches anything), each
+    /// `{"status", "json" | "text", "headers"}`; or, as v1, one JSON body for every request.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    mock_http_responses: Option<Value>,
+    /// Real HTTP through the SSRF-safe client instead of mocks.
+    #[serde(default)]
+    live_http: Option<bool>,
+}
+
+/// Run a workflow once in test mode: the same sandbox, a synthetic indicator, mocked HTTP (or
+/// live, SSRF-checked) and mocked identity integrations. Nothing is stored.
+#[utoipa::path(post, path = "/v1/workflows/{uuid}/test", tag = "workflows", params(("uuid" = Uuid, Path, description = "Workflow id")),
+    request_body = TestBody,
+    security(("api_key" = ["workflows:execute"])),
+    responses((status = 200, description = "`{success, message, log_output, duration_ms, result_data}`", body = Object),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn test_workflow(
+    State(state): State<AppState>,
+    _auth: Authed<scope::WorkflowsExecute>,
+    ApiPath(uuid): ApiPath<Uuid>,
+    ApiJson(b): ApiJson<TestBody>,
+) -> Result<Json<Value>, ApiError> {
+    let request = TestRequest {
+        indicator_type: b.indicator_type,
+        indicator_value: b.indicator_value,
+        mock_http_responses: b.mock_http_responses.unwrap_or_else(|| json!({})),
+        live_http: b.live_http.unwrap_or(false),
+    };
+    let outcome = state.services().workflow_tests.test(uuid, request).await?;
+    Ok(Json(
+        json!({"data": {"success": outcome.success, "message": outcome.message, "log_output": outcome.log_output,
+                            "duration_ms": outcome.duration_ms, "result_data": outcome.result_data}, "meta": {}}),
+    ))
 }
 
 /// A workflow run.
@@ -295,7 +351,7 @@ async fn decide(
     let row = state
         .services()
         .respond
-        .decide(uuid, decision, &responder, &Actor::api(key), key.key_type == "agent")
+        .decide(uuid, decision, &responder, &Actor::api(key), key.key_type == "agent", "rest")
         .await?;
     Ok(Json(Envelope::new(row.into())))
 }

@@ -185,3 +185,54 @@ pub async fn enqueue_workflow_run(tx: &mut Tx, run_uuid: Uuid) -> Result<Uuid, S
     Ok(enqueue_payload(tx, &EXECUTE_WORKFLOW_RUN, &ExecuteWorkflowRunJob { run_uuid }, Duration::ZERO)
         .await?)
 }
+
+/// Tells the approvers about an approval request (handled by `respond`): the request itself, its
+/// decision, the approved run's result, or its expiry, through the configured notifier.
+pub const NOTIFY_APPROVAL: JobKind = JobKind {
+    name: "notify_approval",
+    queue: "dispatch",
+    retry: RetryPolicy::exponential(3, Duration::from_secs(30)),
+};
+
+/// What happened to an approval request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalEvent {
+    /// A human decision is asked for.
+    Requested,
+    /// Approved, rejected or cancelled.
+    Decided,
+    /// The approved run finished.
+    Executed,
+    /// Nobody decided in time.
+    Expired,
+}
+
+/// Payload of [`NOTIFY_APPROVAL`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotifyApprovalJob {
+    /// The request.
+    pub approval_uuid: Uuid,
+    /// What to tell.
+    pub event: ApprovalEvent,
+    /// The browser link's token, encrypted with the platform key (only with `requested`: the
+    /// database keeps the token's digest alone, so this is the one place the link can come from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decide_token: Option<String>,
+}
+
+/// Queues a notification inside the caller's transaction.
+pub async fn enqueue_approval_notification(
+    tx: &mut Tx,
+    job: &NotifyApprovalJob,
+) -> Result<Uuid, ServiceError> {
+    Ok(enqueue_payload(tx, &NOTIFY_APPROVAL, job, Duration::ZERO).await?)
+}
+
+/// Marks pending approval requests past their expiry `expired`, records and notifies each
+/// (handled by `respond`; periodic, `APPROVAL_SWEEP_INTERVAL_SECONDS`).
+pub const EXPIRE_APPROVALS: JobKind = JobKind {
+    name: "expire_approvals",
+    queue: "default",
+    retry: RetryPolicy::exponential(3, Duration::from_secs(10)),
+};

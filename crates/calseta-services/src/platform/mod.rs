@@ -1,8 +1,10 @@
 //! Building blocks with no domain knowledge: the SSRF-safe outbound HTTP client, encryption at
-//! rest, the TTL cache with single-flight loading, and child-process isolation for untrusted input.
+//! rest, the TTL cache with single-flight loading, child-process isolation for untrusted input,
+//! and the chat transports (Slack, Teams) notifications go out through.
 
 pub mod addresses;
 pub mod cache;
+pub mod chat;
 pub mod crypto;
 pub mod isolation;
 pub mod outbound;

@@ -1,9 +1,17 @@
 //! The respond stage: an agent or analyst executes a workflow; the approval gate holds it for a
 //! human decision when the workflow's mode asks for one; an approved or ungated execution becomes
-//! a queued run, executed once by [`run::ExecuteWorkflowRun`] in the sandbox.
+//! a queued run, executed once by [`run::ExecuteWorkflowRun`] in the sandbox. Approvers are told
+//! by [`notify`] and answer over REST, the browser link or Slack ([`slack`]); requests nobody
+//! decides in time are swept by [`expiry`].
 
+pub mod expiry;
 pub mod host;
+pub mod notify;
 pub mod run;
+pub mod slack;
+pub mod test_mode;
+
+use std::sync::Arc;
 
 use calseta_core::indicators::IndicatorType;
 use calseta_core::workflows::{ApprovalMode, WorkflowState, needs_approval};
@@ -14,7 +22,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::pipeline::kinds;
+use crate::pipeline::kinds::{self, ApprovalEvent, NotifyApprovalJob};
+use crate::platform::crypto::EncryptionKey;
 use crate::resources::activity::{self, Actor};
 use crate::resources::workflows::not_found as workflow_not_found;
 use crate::{FieldError, ServiceError};
@@ -71,19 +80,45 @@ pub enum Decision {
     Cancel,
 }
 
+impl Decision {
+    /// The status a decision leaves.
+    fn status(self) -> &'static str {
+        match self {
+            Decision::Approve => "approved",
+            Decision::Reject => "rejected",
+            Decision::Cancel => "cancelled",
+        }
+    }
+}
+
 fn approval_not_found(uuid: Uuid) -> ServiceError {
     ServiceError::NotFound(format!("Approval request {uuid} not found"))
+}
+
+/// Queues a notification of `event` inside `tx` when a notifier is configured.
+pub(crate) async fn queue_notification(
+    tx: &mut calseta_store::Tx,
+    settings: &notify::ApprovalSettings,
+    job: NotifyApprovalJob,
+) -> Result<(), ServiceError> {
+    if settings.notifier != notify::NotifierKind::None {
+        kinds::enqueue_approval_notification(tx, &job).await?;
+    }
+    Ok(())
 }
 
 /// Executions, approvals and runs.
 pub struct Respond {
     db: Db,
+    settings: Arc<notify::ApprovalSettings>,
+    key: EncryptionKey,
 }
 
 impl Respond {
-    /// The stage over `db`.
-    pub fn new(db: Db) -> Self {
-        Respond { db }
+    /// The stage over `db`, telling approvers as `settings` say; `key` encrypts the browser
+    /// link's token on its way to the notifier.
+    pub fn new(db: Db, settings: Arc<notify::ApprovalSettings>, key: EncryptionKey) -> Self {
+        Respond { db, settings, key }
     }
 
     /// Executes a workflow: checks the request (v1's order), then queues a run or an approval.
@@ -146,8 +181,11 @@ impl Respond {
         let actor = Actor { actor_type: "api", key_prefix: Some(caller.key_prefix.clone()) };
         let alert_id = alert.as_ref().map(|a| a.id);
         if needs_approval(mode, caller.by_agent) {
-            let expires_at = calseta_store::now()
-                + chrono::Duration::seconds(i64::from(workflow.approval_timeout_seconds.max(60)));
+            let timeout = match workflow.approval_timeout_seconds {
+                t if t > 0 => i64::from(t),
+                _ => i64::from(self.settings.default_timeout_seconds),
+            };
+            let expires_at = calseta_store::now() + chrono::Duration::seconds(timeout.max(60));
             // 256 random bits, like an API key, so a plain digest is what is kept.
             let token: [u8; 32] = rand::random();
             let token = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token);
@@ -158,7 +196,7 @@ impl Respond {
                 trigger_context: context,
                 reason: request.reason.clone().unwrap_or_default(),
                 confidence: request.confidence.unwrap_or(0.0),
-                notifier_type: "none".into(),
+                notifier_type: self.settings.notifier.as_str().into(),
                 notifier_channel: workflow.approval_channel.clone(),
                 expires_at,
                 // The browser link's token is kept only as a digest.
@@ -177,6 +215,9 @@ impl Respond {
                 refs,
             )
             .await?;
+            let decide_token = Some(self.key.encrypt(token.as_bytes())?);
+            let job = NotifyApprovalJob { approval_uuid, event: ApprovalEvent::Requested, decide_token };
+            queue_notification(&mut tx, &self.settings, job).await?;
             tx.commit().await?;
             return Ok(Execution::PendingApproval { approval_uuid, expires_at });
         }
@@ -212,7 +253,8 @@ impl Respond {
         Ok(Some(row.id))
     }
 
-    /// One page of approval requests, newest first (pending ones past expiry read as expired).
+    /// One page of approval requests, newest first (pending ones past expiry read as expired;
+    /// reading changes nothing).
     pub async fn approvals(
         &self,
         status: Option<&str>,
@@ -221,18 +263,44 @@ impl Respond {
         offset: i64,
     ) -> Result<(Vec<ApprovalRow>, i64), ServiceError> {
         let workflow_id = self.workflow_id(workflow_uuid).await?;
-        approvals::expire_due(&self.db, calseta_store::now()).await?;
-        Ok(approvals::list(&self.db, status, workflow_id, limit, offset).await?)
+        Ok(approvals::list(&self.db, calseta_store::now(), status, workflow_id, limit, offset).await?)
     }
 
-    /// An approval request.
+    /// An approval request (past its expiry it reads as expired).
     pub async fn approval(&self, uuid: Uuid) -> Result<ApprovalRow, ServiceError> {
-        approvals::expire_due(&self.db, calseta_store::now()).await?;
-        approvals::get(&self.db, uuid).await?.ok_or_else(|| approval_not_found(uuid))
+        let row = approvals::get(&self.db, uuid).await?.ok_or_else(|| approval_not_found(uuid))?;
+        Ok(row.as_of(calseta_store::now()))
+    }
+
+    /// The request a browser link names, when the link's token is its token; nothing changes.
+    pub async fn approval_by_token(&self, uuid: Uuid, token: &str) -> Result<ApprovalRow, ServiceError> {
+        let row = approvals::get(&self.db, uuid).await?.ok_or_else(|| approval_not_found(uuid))?;
+        let given = calseta_core::api_keys::key_digest(token);
+        let stored = row.decide_token_digest.as_deref().unwrap_or_default();
+        // Digests of equal length, compared in constant time.
+        let matches = !stored.is_empty()
+            && bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), stored.as_bytes()));
+        if !matches {
+            return Err(ServiceError::forbidden("INVALID_APPROVAL_TOKEN", "Invalid approval token."));
+        }
+        Ok(row.as_of(calseta_store::now()))
+    }
+
+    /// Decides a request through its browser link (the token is checked first).
+    pub async fn decide_by_token(
+        &self,
+        uuid: Uuid,
+        token: &str,
+        decision: Decision,
+    ) -> Result<ApprovalRow, ServiceError> {
+        self.approval_by_token(uuid, token).await?;
+        let actor = Actor { actor_type: "api", key_prefix: None };
+        self.decide(uuid, decision, "browser", &actor, false, "browser").await
     }
 
     /// Decides a pending request, once: an approval queues the run in the same transaction, so a
-    /// decision delivered twice executes nothing twice.
+    /// decision delivered twice executes nothing twice. `via` names the channel it came through
+    /// (`rest`, `browser`, `slack`) for the activity log.
     pub async fn decide(
         &self,
         uuid: Uuid,
@@ -240,6 +308,7 @@ impl Respond {
         responder_id: &str,
         actor: &Actor,
         by_agent: bool,
+        via: &str,
     ) -> Result<ApprovalRow, ServiceError> {
         if by_agent {
             // The gate is a human decision: an agent (the requester or another) cannot pass it.
@@ -250,17 +319,14 @@ impl Respond {
         }
         let request = approvals::get(&self.db, uuid).await?.ok_or_else(|| approval_not_found(uuid))?;
         let now = calseta_store::now();
-        let status = match decision {
-            Decision::Approve => "approved",
-            Decision::Reject => "rejected",
-            Decision::Cancel => "cancelled",
-        };
+        let status = decision.status();
         let mut tx = self.db.begin().await?;
         if !approvals::decide(&mut tx, request.id, status, Some(responder_id), now).await? {
             drop(tx);
             let current = approvals::get(&self.db, uuid).await?.ok_or_else(|| approval_not_found(uuid))?;
-            if current.status == "expired" || (current.status == "pending" && current.expires_at < now) {
-                approvals::expire_due(&self.db, now).await?;
+            let current = current.as_of(now);
+            if current.status == "expired" {
+                // The sweep records and announces the expiry; the decision only learns of it.
                 return Err(ServiceError::conflict(
                     "APPROVAL_EXPIRED",
                     format!("Approval request {uuid} has expired"),
@@ -290,7 +356,8 @@ impl Respond {
             run_uuid = Some(run.uuid);
         }
         let refs = json!({"workflow_uuid": request.workflow_uuid, "workflow_name": request.workflow_name,
-                          "approval_uuid": uuid, "decision": status, "responder_id": responder_id, "run_uuid": run_uuid});
+                          "approval_uuid": uuid, "decision": status, "responder_id": responder_id, "run_uuid": run_uuid,
+                          "via": via});
         let alert_id = context.get("alert_id").and_then(serde_json::Value::as_i64);
         activity::record_workflow(
             &mut tx,
@@ -301,6 +368,9 @@ impl Respond {
             refs,
         )
         .await?;
+        let job =
+            NotifyApprovalJob { approval_uuid: uuid, event: ApprovalEvent::Decided, decide_token: None };
+        queue_notification(&mut tx, &self.settings, job).await?;
         tx.commit().await?;
         approvals::get(&self.db, uuid).await?.ok_or_else(|| approval_not_found(uuid))
     }

@@ -10,7 +10,8 @@ use calseta_workflows::{RunLimits, RunRequest, RunStatus};
 use serde_json::{Value, json};
 
 use super::host::{PlatformHost, WorkflowSettings};
-use crate::pipeline::kinds::ExecuteWorkflowRunJob;
+use super::notify::ApprovalSettings;
+use crate::pipeline::kinds::{ApprovalEvent, ExecuteWorkflowRunJob, NotifyApprovalJob};
 use crate::platform::outbound::OutboundClient;
 use crate::platform::workflow_runtime::LazyRuntime;
 use crate::resources::activity::{self, Actor};
@@ -22,6 +23,7 @@ pub struct ExecuteWorkflowRun {
     pub(crate) http: OutboundClient,
     pub(crate) workflows: Arc<WorkflowService>,
     pub(crate) settings: Arc<WorkflowSettings>,
+    pub(crate) approvals: Arc<ApprovalSettings>,
 }
 
 fn text(value: &Value, key: &str) -> String {
@@ -134,11 +136,21 @@ impl JobHandler for ExecuteWorkflowRun {
             started_at,
             completed_at: calseta_store::now(),
         };
+        let approval = workflow_approvals::for_run(db, run.id).await.map_err(JobFailure::retryable)?;
         let mut tx = ctx.begin_fenced().await?;
         runs::finish(&mut tx, run.id, &finished).await.map_err(JobFailure::retryable)?;
         workflow_approvals::set_result_for_run(&mut tx, run.id, &result)
             .await
             .map_err(JobFailure::retryable)?;
+        if let Some(approval) = approval {
+            // The approvers hear how the run they approved went, in the request's thread.
+            let job = NotifyApprovalJob {
+                approval_uuid: approval.uuid,
+                event: ApprovalEvent::Executed,
+                decide_token: None,
+            };
+            super::queue_notification(&mut tx, &self.approvals, job).await.map_err(JobFailure::retryable)?;
+        }
         let alert_id = alert_id_of(&trigger);
         let refs = json!({"workflow_uuid": workflow.uuid, "workflow_name": workflow.name, "run_uuid": run.uuid,
                           "status": status, "trigger_type": run.trigger_type, "indicator_type": kind,

@@ -1,0 +1,74 @@
+//! The `expire_approvals` sweep: pending requests past their expiry become `expired`, each with a
+//! `workflow_approval_expired` activity event and a notification, so approvers learn that nothing
+//! will run. Reads only ever show such a request as expired; this is the one place that writes it.
+
+use std::sync::Arc;
+
+use calseta_jobs::{JobContext, JobFailure, JobHandler};
+use calseta_store::workflow_approvals as approvals;
+use serde_json::{Value, json};
+
+use super::notify::ApprovalSettings;
+use crate::pipeline::kinds::{ApprovalEvent, NotifyApprovalJob};
+use crate::resources::activity::{self, Actor};
+
+/// Requests expired per transaction.
+const BATCH: i64 = 100;
+
+/// How long an accepted Slack signature is remembered: past Slack's five-minute window, a replay
+/// is refused by its timestamp anyway.
+const SLACK_SIGNATURE_MEMORY: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Sweeps expired approval requests.
+pub struct ExpireApprovals {
+    pub(crate) settings: Arc<ApprovalSettings>,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for ExpireApprovals {
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
+        let db = ctx.db();
+        let now = calseta_store::now();
+        loop {
+            let due = approvals::due_for_expiry(db, now, BATCH).await.map_err(JobFailure::retryable)?;
+            let full = due.len() as i64 == BATCH;
+            let mut tx = db.begin().await.map_err(JobFailure::retryable)?;
+            for approval in due {
+                // A decision that came first keeps its outcome.
+                if !approvals::expire(&mut tx, approval.id, now).await.map_err(JobFailure::retryable)? {
+                    continue;
+                }
+                let context = approval.trigger_context.as_ref().map(|c| c.0.clone()).unwrap_or_default();
+                let refs = json!({"workflow_uuid": approval.workflow_uuid, "workflow_name": approval.workflow_name,
+                                  "approval_uuid": approval.uuid, "expires_at": approval.expires_at,
+                                  "trigger_type": approval.trigger_type});
+                activity::record_workflow(
+                    &mut tx,
+                    &Actor::system(),
+                    "workflow_approval_expired",
+                    context.get("alert_id").and_then(Value::as_i64),
+                    approval.workflow_id,
+                    refs,
+                )
+                .await
+                .map_err(JobFailure::retryable)?;
+                let job = NotifyApprovalJob {
+                    approval_uuid: approval.uuid,
+                    event: ApprovalEvent::Expired,
+                    decide_token: None,
+                };
+                super::queue_notification(&mut tx, &self.settings, job)
+                    .await
+                    .map_err(JobFailure::retryable)?;
+            }
+            tx.commit().await.map_err(JobFailure::retryable)?;
+            if !full {
+                break;
+            }
+        }
+        approvals::purge_slack_signatures(db, now - SLACK_SIGNATURE_MEMORY)
+            .await
+            .map_err(JobFailure::retryable)?;
+        Ok(())
+    }
+}

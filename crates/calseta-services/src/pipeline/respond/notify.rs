@@ -1,0 +1,404 @@
+//! Telling approvers: the `notify_approval` handler posts an approval request to Slack (Block Kit
+//! with Approve/Reject buttons and the browser link) or Teams (an Adaptive Card), then keeps the
+//! same conversation current — the decision replaces the buttons, the approved run's result is
+//! posted in the thread, and an expired request says so.
+
+use std::time::Duration;
+
+use calseta_jobs::{JobContext, JobFailure, JobHandler};
+use calseta_store::workflow_approvals::{self as approvals, ApprovalRow};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::pipeline::kinds::{ApprovalEvent, NotifyApprovalJob};
+use crate::platform::chat::{SlackApi, TeamsWebhook};
+use crate::platform::crypto::EncryptionKey;
+use crate::platform::outbound::OutboundClient;
+
+/// Which notifier tells approvers (`APPROVAL_NOTIFIER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NotifierKind {
+    /// Nobody is told; requests are decided over REST.
+    #[default]
+    None,
+    /// Slack (`SLACK_BOT_TOKEN`, `SLACK_SIGNING_SECRET`).
+    Slack,
+    /// Microsoft Teams (`TEAMS_WEBHOOK_URL`).
+    Teams,
+}
+
+impl NotifierKind {
+    /// The name stored as a request's `notifier_type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifierKind::None => "none",
+            NotifierKind::Slack => "slack",
+            NotifierKind::Teams => "teams",
+        }
+    }
+}
+
+/// How approvers are told, and how they answer.
+#[derive(Debug, Clone)]
+pub struct ApprovalSettings {
+    /// `APPROVAL_NOTIFIER` (`none`).
+    pub notifier: NotifierKind,
+    /// `CALSETA_BASE_URL` (`http://localhost:8000`): the public address in decide links.
+    pub base_url: String,
+    /// `APPROVAL_DEFAULT_CHANNEL`: the Slack channel of workflows that name none (`#general`).
+    pub default_channel: String,
+    /// `APPROVAL_DEFAULT_TIMEOUT_SECONDS` (3600): the expiry of workflows that set none.
+    pub default_timeout_seconds: u32,
+    /// `SLACK_BOT_TOKEN`.
+    pub slack_bot_token: String,
+    /// `SLACK_SIGNING_SECRET`: Slack callbacks are refused without it.
+    pub slack_signing_secret: Option<String>,
+    /// `SLACK_API_BASE_URL` (`https://slack.com/api`), for tests and proxies.
+    pub slack_api_base_url: String,
+    /// `TEAMS_WEBHOOK_URL`.
+    pub teams_webhook_url: String,
+    /// `APPROVAL_SWEEP_INTERVAL_SECONDS` (30): how often expired requests are swept.
+    pub sweep_every: Duration,
+}
+
+impl Default for ApprovalSettings {
+    fn default() -> Self {
+        ApprovalSettings {
+            notifier: NotifierKind::None,
+            base_url: "http://localhost:8000".into(),
+            default_channel: String::new(),
+            default_timeout_seconds: 3600,
+            slack_bot_token: String::new(),
+            slack_signing_secret: None,
+            slack_api_base_url: "https://slack.com/api".into(),
+            teams_webhook_url: String::new(),
+            sweep_every: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Where messages go.
+enum Channel {
+    None,
+    Slack(SlackApi),
+    Teams(TeamsWebhook),
+}
+
+/// Sends approval notifications.
+pub struct NotifyApproval {
+    channel: Channel,
+    settings: std::sync::Arc<ApprovalSettings>,
+    key: EncryptionKey,
+}
+
+impl NotifyApproval {
+    /// The handler for the configured notifier.
+    pub fn new(http: OutboundClient, settings: std::sync::Arc<ApprovalSettings>, key: EncryptionKey) -> Self {
+        let channel = match settings.notifier {
+            NotifierKind::None => Channel::None,
+            NotifierKind::Slack => {
+                Channel::Slack(SlackApi::new(http, &settings.slack_api_base_url, &settings.slack_bot_token))
+            }
+            NotifierKind::Teams => Channel::Teams(TeamsWebhook::new(http, &settings.teams_webhook_url)),
+        };
+        NotifyApproval { channel, settings, key }
+    }
+}
+
+/// Escapes text for Slack's mrkdwn, so that a reason or an indicator cannot mention `@channel`
+/// or forge a link.
+fn slack_text(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// A responder as Slack shows it: a Slack user id as a mention, anything else as text.
+fn slack_responder(responder: &str) -> String {
+    let is_user_id = responder.len() >= 7
+        && (responder.starts_with('U') || responder.starts_with('W'))
+        && responder.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if is_user_id { format!("<@{responder}>") } else { slack_text(responder) }
+}
+
+/// What the approver is shown about a request.
+struct Facts {
+    workflow_name: String,
+    risk: String,
+    indicator: String,
+    trigger: String,
+    confidence: String,
+    expires: String,
+    reason: String,
+}
+
+fn facts(approval: &ApprovalRow) -> Facts {
+    let context = approval.trigger_context.as_ref().map(|c| c.0.clone()).unwrap_or_default();
+    let text = |key: &str| context.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+    Facts {
+        workflow_name: approval.workflow_name.clone(),
+        risk: approval.workflow_risk_level.clone(),
+        indicator: format!("{}: {}", text("indicator_type"), text("indicator_value")),
+        trigger: approval.trigger_type.clone(),
+        confidence: format!("{:.0}%", approval.confidence * 100.0),
+        expires: format_time(approval.expires_at),
+        reason: approval.reason.clone(),
+    }
+}
+
+fn format_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn decision_words(status: &str) -> (&'static str, &'static str) {
+    match status {
+        "approved" => ("✅", "Approved"),
+        "rejected" => ("❌", "Rejected"),
+        "cancelled" => ("🚫", "Cancelled"),
+        "expired" => ("⌛", "Expired"),
+        _ => ("•", "Updated"),
+    }
+}
+
+/// The request's Block Kit blocks: buttons and the browser link while it is pending, the outcome
+/// in their place once it is not.
+fn slack_blocks(
+    approval: &ApprovalRow,
+    f: &Facts,
+    decide_url: Option<&str>,
+    outcome: Option<String>,
+) -> Vec<Value> {
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text",
+               "text": format!("[{} RISK] Workflow Approval: {}", f.risk.to_uppercase(), f.workflow_name)}}),
+        json!({"type": "section", "fields": [
+            {"type": "mrkdwn", "text": format!("*Indicator:* `{}`", slack_text(&f.indicator))},
+            {"type": "mrkdwn", "text": format!("*Trigger:* {}", f.trigger)},
+            {"type": "mrkdwn", "text": format!("*Confidence:* {}", f.confidence)},
+            {"type": "mrkdwn", "text": format!("*Expires:* {}", f.expires)}]}),
+        json!({"type": "section", "text": {"type": "mrkdwn",
+               "text": format!("*Agent reason:*\n{}", slack_text(if f.reason.is_empty() { "(none given)" } else { &f.reason }))}}),
+    ];
+    match outcome {
+        None => {
+            let uuid = approval.uuid;
+            blocks.push(json!({"type": "actions", "block_id": format!("approval:{uuid}"), "elements": [
+                {"type": "button", "text": {"type": "plain_text", "text": "Approve"}, "style": "primary",
+                 "action_id": format!("approve:{uuid}"), "value": uuid.to_string()},
+                {"type": "button", "text": {"type": "plain_text", "text": "Reject"}, "style": "danger",
+                 "action_id": format!("reject:{uuid}"), "value": uuid.to_string()}]}));
+            if let Some(url) = decide_url {
+                blocks.push(json!({"type": "context", "elements": [
+                    {"type": "mrkdwn", "text": format!("Or <{url}|decide via browser>")}]}));
+            }
+        }
+        Some(text) => blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})),
+    }
+    blocks
+}
+
+fn slack_outcome(approval: &ApprovalRow) -> String {
+    let (mark, word) = decision_words(&approval.status);
+    match (approval.status.as_str(), approval.responder_id.as_deref()) {
+        ("expired", _) => {
+            format!("{mark} *{word}*: nobody decided by {}; nothing ran.", format_time(approval.expires_at))
+        }
+        (_, Some(responder)) => format!("{mark} *{word}* by {}", slack_responder(responder)),
+        (_, None) => format!("{mark} *{word}*"),
+    }
+}
+
+fn run_result(approval: &ApprovalRow) -> (bool, String) {
+    let result = approval.execution_result.as_ref().map(|r| r.0.clone()).unwrap_or_default();
+    let success = result.get("success").and_then(Value::as_bool).unwrap_or(false);
+    let message = result.get("message").and_then(Value::as_str).unwrap_or_default().to_string();
+    (success, message)
+}
+
+fn teams_card(title: &str, facts: Vec<(&str, String)>, text: Option<&str>, actions: Vec<Value>) -> Value {
+    let mut body =
+        vec![json!({"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium", "wrap": true})];
+    body.push(json!({"type": "FactSet", "facts": facts.into_iter()
+        .map(|(title, value)| json!({"title": title, "value": value})).collect::<Vec<_>>()}));
+    if let Some(text) = text {
+        body.push(json!({"type": "TextBlock", "text": text, "wrap": true}));
+    }
+    json!({"type": "message", "attachments": [{
+        "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": null,
+        "content": {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
+                    "version": "1.4", "body": body, "actions": actions}}]})
+}
+
+impl NotifyApproval {
+    fn decide_url(&self, approval: &ApprovalRow, encrypted_token: Option<&str>) -> Option<String> {
+        let token = self.key.decrypt(encrypted_token?)?;
+        let token = String::from_utf8(token).ok()?;
+        Some(format!(
+            "{}/v1/approvals/{}/decide?token={token}",
+            self.settings.base_url.trim_end_matches('/'),
+            approval.uuid
+        ))
+    }
+
+    async fn slack(
+        &self,
+        slack: &SlackApi,
+        db: &calseta_store::Db,
+        approval: &ApprovalRow,
+        f: &Facts,
+        job: &NotifyApprovalJob,
+    ) -> Result<(), String> {
+        let channel = approval
+            .external_channel_id
+            .clone()
+            .or_else(|| approval.notifier_channel.clone().filter(|c| !c.trim().is_empty()))
+            .or_else(|| Some(self.settings.default_channel.clone()).filter(|c| !c.trim().is_empty()))
+            .unwrap_or_else(|| "#general".into());
+        match (job.event, approval.external_message_id.as_deref()) {
+            (ApprovalEvent::Requested, _) => {
+                let url = self.decide_url(approval, job.decide_token.as_deref());
+                let body = json!({"channel": channel,
+                    "text": format!("Workflow approval needed: {} ({} risk)", f.workflow_name, f.risk),
+                    "blocks": slack_blocks(approval, f, url.as_deref(), None)});
+                let answer = slack.call("chat.postMessage", &body).await?;
+                let ts = answer.get("ts").and_then(Value::as_str).ok_or("Slack gave no message ts")?;
+                let posted_in = answer.get("channel").and_then(Value::as_str);
+                approvals::set_message(db, approval.id, ts, posted_in).await.map_err(|e| e.to_string())?;
+                Ok(())
+            }
+            (ApprovalEvent::Decided | ApprovalEvent::Expired, Some(ts)) => {
+                let outcome = slack_outcome(approval);
+                let body = json!({"channel": channel, "ts": ts,
+                    "text": format!("Workflow approval {}: {}", approval.status, f.workflow_name),
+                    "blocks": slack_blocks(approval, f, None, Some(outcome))});
+                slack.call("chat.update", &body).await.map(|_| ())
+            }
+            (ApprovalEvent::Decided | ApprovalEvent::Expired, None) => {
+                // The request's own message never went out: say what became of it on its own.
+                let outcome = slack_outcome(approval);
+                let body = json!({"channel": channel,
+                    "text": format!("Workflow approval {}: {}", approval.status, f.workflow_name),
+                    "blocks": slack_blocks(approval, f, None, Some(outcome))});
+                slack.call("chat.postMessage", &body).await.map(|_| ())
+            }
+            (ApprovalEvent::Executed, ts) => {
+                let (success, message) = run_result(approval);
+                let responder = approval.responder_id.as_deref().map(slack_responder).unwrap_or_default();
+                let mut body = json!({"channel": channel,
+                    "text": format!("Workflow Approved: {}", f.workflow_name),
+                    "blocks": [
+                        {"type": "section", "text": {"type": "mrkdwn", "text": format!("*Decision:* Approved by {responder}")}},
+                        {"type": "section", "text": {"type": "mrkdwn", "text": format!("{} *Execution result:* {}",
+                            if success { ":white_check_mark:" } else { ":x:" }, slack_text(&message))}}]});
+                if let Some(ts) = ts {
+                    body["thread_ts"] = json!(ts);
+                }
+                slack.call("chat.postMessage", &body).await.map(|_| ())
+            }
+        }
+    }
+
+    async fn teams(
+        &self,
+        teams: &TeamsWebhook,
+        approval: &ApprovalRow,
+        f: &Facts,
+        job: &NotifyApprovalJob,
+    ) -> Result<(), String> {
+        let base = self.settings.base_url.trim_end_matches('/');
+        let card = match job.event {
+            ApprovalEvent::Requested => {
+                let mut actions = Vec::new();
+                if let Some(url) = self.decide_url(approval, job.decide_token.as_deref()) {
+                    actions.push(json!({"type": "Action.OpenUrl", "title": "Review & Decide", "url": url}));
+                }
+                teams_card(
+                    &format!(
+                        "[{} RISK] Workflow Approval Required: {}",
+                        f.risk.to_uppercase(),
+                        f.workflow_name
+                    ),
+                    vec![
+                        ("Indicator", f.indicator.clone()),
+                        ("Trigger", f.trigger.clone()),
+                        ("Confidence", f.confidence.clone()),
+                        ("Risk Level", f.risk.clone()),
+                        ("Expires", f.expires.clone()),
+                        (
+                            "Decide over REST",
+                            format!("POST {base}/v1/workflow-approvals/{}/approve | /reject", approval.uuid),
+                        ),
+                    ],
+                    Some(&format!(
+                        "Agent reason: {}",
+                        if f.reason.is_empty() { "(none given)" } else { &f.reason }
+                    )),
+                    actions,
+                )
+            }
+            ApprovalEvent::Decided | ApprovalEvent::Expired => {
+                let (mark, word) = decision_words(&approval.status);
+                teams_card(
+                    &format!("{mark} Workflow {word}: {}", f.workflow_name),
+                    vec![
+                        ("Decision", word.to_string()),
+                        ("By", approval.responder_id.clone().unwrap_or_else(|| "nobody (expired)".into())),
+                        ("Indicator", f.indicator.clone()),
+                    ],
+                    None,
+                    Vec::new(),
+                )
+            }
+            ApprovalEvent::Executed => {
+                let (success, message) = run_result(approval);
+                teams_card(
+                    &format!("Workflow Approved: {}", f.workflow_name),
+                    vec![
+                        (
+                            "Decision",
+                            format!("Approved by {}", approval.responder_id.clone().unwrap_or_default()),
+                        ),
+                        ("Workflow", f.workflow_name.clone()),
+                        ("Execution result", format!("{} {message}", if success { "✅" } else { "❌" })),
+                    ],
+                    None,
+                    Vec::new(),
+                )
+            }
+        };
+        teams.post(&card).await
+    }
+}
+
+#[async_trait::async_trait]
+impl JobHandler for NotifyApproval {
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
+        let job: NotifyApprovalJob = ctx.payload_as()?;
+        let db = ctx.db();
+        let Some(approval) = approvals::get(db, job.approval_uuid).await.map_err(JobFailure::retryable)?
+        else {
+            return Ok(());
+        };
+        let f = facts(&approval);
+        let sent = match &self.channel {
+            Channel::None => Ok(()),
+            Channel::Slack(slack) => self.slack(slack, db, &approval, &f, &job).await,
+            Channel::Teams(teams) => self.teams(teams, &approval, &f, &job).await,
+        };
+        sent.map_err(|e| {
+            tracing::warn!(approval = %approval.uuid, event = ?job.event, error = %e, "approval notification failed");
+            JobFailure::retryable(e)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{slack_responder, slack_text};
+
+    #[test]
+    fn slack_text_cannot_mention_or_link() {
+        assert_eq!(slack_text("<!channel> & <http://x|y>"), "&lt;!channel&gt; &amp; &lt;http://x|y&gt;");
+        assert_eq!(slack_responder("U024BE7LH"), "<@U024BE7LH>");
+        assert_eq!(slack_responder("cai_ab12"), "cai_ab12");
+        assert_eq!(slack_responder("<!here>"), "&lt;!here&gt;");
+    }
+}
