@@ -7,6 +7,7 @@
 mod agents;
 mod alerts;
 mod api_keys;
+mod approvals;
 mod cli;
 mod contract;
 mod enrichment;

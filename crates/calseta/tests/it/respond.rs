@@ -11,7 +11,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::helpers::*;
 use crate::ingest::ingest_and_wait;
 
-async fn alert_with_account(app: &TestApp, account: &str) -> String {
+pub(crate) async fn alert_with_account(app: &TestApp, account: &str) -> String {
     let alert =
         ingest_and_wait(app, "generic", r#"{"title": "Impossible travel", "severity": "High"}"#).await;
     let uuid = alert["data"]["uuid"].as_str().unwrap().to_string();
@@ -22,7 +22,7 @@ async fn alert_with_account(app: &TestApp, account: &str) -> String {
     uuid
 }
 
-async fn agent_key(app: &TestApp, scopes: &[&str]) -> String {
+pub(crate) async fn agent_key(app: &TestApp, scopes: &[&str]) -> String {
     let (status, created) = app
         .post("/v1/api-keys", &app.admin_key, json!({"name": "agent", "scopes": scopes, "key_type": "agent"}))
         .await;
@@ -30,7 +30,7 @@ async fn agent_key(app: &TestApp, scopes: &[&str]) -> String {
     created["data"]["key"].as_str().unwrap().to_string()
 }
 
-async fn finished_run(app: &TestApp, workflow: &str) -> Value {
+pub(crate) async fn finished_run(app: &TestApp, workflow: &str) -> Value {
     eventually("the run finishes", Duration::from_secs(30), || async {
         let (_, runs) = app.get(&format!("/v1/workflows/{workflow}/runs"), &app.admin_key).await;
         runs["data"]
@@ -367,7 +367,7 @@ async fn rejected_cancelled_and_expired_requests_run_nothing() {
     );
 }
 
-fn uuid_literal(app: &TestApp, uuid: &str) -> String {
+pub(crate) fn uuid_literal(app: &TestApp, uuid: &str) -> String {
     if app.database.url.starts_with("postgres") {
         format!("'{uuid}'")
     } else {

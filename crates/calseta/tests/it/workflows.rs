@@ -207,3 +207,135 @@ async fn workflow_secrets_are_encrypted_and_never_listed_with_values() {
     let (status, _) = app.delete("/v1/workflow-secrets/OKTA_TOKEN", key).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn test_mode_answers_with_keyed_mocks_or_live_http_and_stores_nothing() {
+    let live = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path("/api/v1/users/jdoe"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({"id": "00u-live"})))
+        .mount(&live)
+        .await;
+    let app = spawn_app_with(AppOptions {
+        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    let key = app.key_with(&["workflows:write", "workflows:execute", "workflows:read"]).await;
+    let code = r#"from app.workflows.context import WorkflowContext, WorkflowResult
+
+async def run(ctx: WorkflowContext) -> WorkflowResult:
+    base = ctx.secrets.get("IDP_BASE", "https://idp.example.test")
+    user = await ctx.http.get(base + "/api/v1/users/" + ctx.indicator.value)
+    gone = await ctx.http.delete(base + "/api/v1/users/" + user.json()["id"] + "/sessions")
+    await ctx.integrations.okta.revoke_sessions(ctx.indicator.value)
+    ctx.log.info("done", status=gone.status_code)
+    return WorkflowResult.ok("revoked", data={"id": user.json()["id"], "status": gone.status_code,
+                                             "type": ctx.indicator.type, "alert": ctx.alert is None})
+"#;
+    let (status, created) = app
+        .post("/v1/workflows", &key, json!({"name": "Revoke (test)", "code": code, "state": "active"}))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let uuid = created["data"]["uuid"].as_str().unwrap().to_string();
+    let test = format!("/v1/workflows/{uuid}/test");
+
+    // Mocks keyed by method and URL pattern; the most specific one answers.
+    let mocks = json!({
+        "GET https://idp.example.test/api/v1/users/*": {"status": 200, "json": {"id": "00u-mock"}},
+        "DELETE https://idp.example.test/*/sessions": {"status": 204, "text": ""},
+        "https://idp.example.test/*": {"status": 500, "json": {"error": "unexpected"}}
+    });
+    let (status, tested) = app
+        .post(
+            &test,
+            &key,
+            json!({"indicator_type": "account", "indicator_value": "jdoe", "mock_http_responses": mocks}),
+        )
+        .await;
+    assert_eq!(status, 200, "{tested}");
+    let data = &tested["data"];
+    assert_eq!(
+        (data["success"].as_bool(), data["message"].as_str()),
+        (Some(true), Some("revoked")),
+        "{tested}"
+    );
+    assert_eq!(
+        data["result_data"],
+        json!({"id": "00u-mock", "status": 204, "type": "account", "alert": true})
+    );
+    let log = data["log_output"].as_str().unwrap();
+    assert!(log.contains("HTTP GET https://idp.example.test/api/v1/users/jdoe -> 200"), "{log}");
+    assert!(
+        log.contains("HTTP DELETE https://idp.example.test/api/v1/users/00u-mock/sessions -> 204"),
+        "{log}"
+    );
+    assert!(data["duration_ms"].as_u64().is_some());
+
+    // v1's form: one body answers every request; a request no keyed mock matches is an error.
+    let (_, tested) = app.post(&test, &key, json!({"mock_http_responses": {"id": "00u-v1"}})).await;
+    assert_eq!(tested["data"]["result_data"]["id"], "00u-v1", "{tested}");
+    assert_eq!(tested["data"]["result_data"]["type"], "ip", "the default indicator");
+    let only_get = json!({"GET https://idp.example.test/*": {"status": 200, "json": {"id": "x"}}});
+    let (_, tested) = app.post(&test, &key, json!({"mock_http_responses": only_get})).await;
+    assert_eq!(tested["data"]["success"], false);
+    let log = tested["data"]["log_output"].as_str().unwrap();
+    assert!(
+        log.contains("no mock response for DELETE https://idp.example.test/api/v1/users/x/sessions"),
+        "{log}"
+    );
+
+    // live_http goes out for real, through the SSRF-safe client.
+    let (status, _) = app
+        .client
+        .put(app.url("/v1/workflow-secrets/IDP_BASE"))
+        .bearer_auth(&app.admin_key)
+        .json(&json!({"value": live.uri()}))
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), ()))
+        .unwrap();
+    assert_eq!(status, 200);
+    let (_, tested) = app
+        .post(&test, &key, json!({"indicator_type": "account", "indicator_value": "jdoe", "live_http": true}))
+        .await;
+    assert_eq!(tested["data"]["result_data"]["id"], "00u-live", "{tested}");
+    assert_eq!(tested["data"]["result_data"]["status"], 404, "the live stand-in has no sessions route");
+    let log = tested["data"]["log_output"].as_str().unwrap();
+    assert!(log.contains(&format!("HTTP GET {}/api/v1/users/jdoe -> 200", live.uri())), "{log}");
+    assert_eq!(live.received_requests().await.unwrap().len(), 2, "GET and DELETE reached the live server");
+    let (_, _) = app
+        .client
+        .put(app.url("/v1/workflow-secrets/IDP_BASE"))
+        .bearer_auth(&app.admin_key)
+        .json(&json!({"value": "http://169.254.169.254"}))
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), ()))
+        .unwrap();
+    let (_, tested) = app.post(&test, &key, json!({"live_http": true})).await;
+    assert!(tested["data"]["log_output"].as_str().unwrap().contains("SSRF blocked"), "{tested}");
+
+    // Nothing is stored: no run, no activity.
+    let (_, runs) = app.get(&format!("/v1/workflows/{uuid}/runs"), &key).await;
+    assert_eq!(runs["meta"]["total"], 0);
+    assert_eq!(
+        query_i64(&app, "SELECT COUNT(*) FROM activity_events WHERE event_type LIKE 'workflow%'").await,
+        0
+    );
+
+    // Refusals: bad input is 422, a workflow that is not active is 400.
+    let (status, body) = app.post(&test, &key, json!({"mock_http_responses": [1, 2]})).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = app.post(&test, &key, json!({"indicator_type": "ipv9"})).await;
+    assert_eq!(status, 422, "{body}");
+    let huge = json!({"body": "x".repeat(300 * 1024)});
+    let (status, body) = app.post(&test, &key, json!({"mock_http_responses": huge})).await;
+    assert_eq!(status, 422, "{body}");
+    app.patch(&format!("/v1/workflows/{uuid}"), &key, json!({"state": "draft"})).await;
+    let (status, body) = app.post(&test, &key, json!({})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("WORKFLOW_NOT_EXECUTABLE")), "{body}");
+    let (status, _) =
+        app.post(&format!("/v1/workflows/{}/test", uuid::Uuid::new_v4()), &key, json!({})).await;
+    assert_eq!(status, 404);
+}

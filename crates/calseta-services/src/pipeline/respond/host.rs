@@ -274,11 +274,13 @@ impl WorkflowHost for PlatformHost {
     }
 
     async fn secret(&self, name: &str) -> Option<String> {
-        if is_platform_setting(name) {
-            return None;
-        }
+        // A workflow secret is an administrator's value for workflows, whatever its name; only the
+        // environment holds the platform's own settings, so only that fallback is filtered.
         if let Ok(Some(value)) = self.workflows.secret_value(name).await {
             return Some(value);
+        }
+        if is_platform_setting(name) {
+            return None;
         }
         self.settings.secrets_from_env.iter().any(|n| n == name).then(|| std::env::var(name).ok()).flatten()
     }

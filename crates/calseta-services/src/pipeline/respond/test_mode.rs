@@ -85,7 +85,7 @@ fn is_pattern(key: &str) -> bool {
 /// `{"status"?, "json" | "text" | "body", "headers"?}` is an answer; anything else is a JSON body.
 fn rule(key: &str, value: &Value) -> MockRule {
     let (method, pattern) = match key.split_once(' ') {
-        Some((m, rest)) if m == "*" => (None, rest.trim()),
+        Some(("*", rest)) => (None, rest.trim()),
         Some((m, rest)) if METHODS.contains(&m.to_ascii_uppercase().as_str()) => {
             (Some(m.to_ascii_uppercase()), rest.trim())
         }
