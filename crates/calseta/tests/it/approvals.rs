@@ -108,8 +108,42 @@ fn slack_env(slack: &MockServer) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A Teams stand-in accepting cards at `/webhook`, and an app that notifies it.
+pub(crate) async fn app_with_teams() -> (MockServer, TestApp) {
+    let teams = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/webhook"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&teams)
+        .await;
+    let app = spawn_app_with(AppOptions {
+        env: vec![
+            ("SSRF_ALLOWED_HOSTS", "127.0.0.1".into()),
+            ("APPROVAL_NOTIFIER", "teams".into()),
+            ("TEAMS_WEBHOOK_URL", format!("{}/webhook", teams.uri())),
+        ],
+        ..AppOptions::default()
+    })
+    .await;
+    (teams, app)
+}
+
+/// An active, always-approved workflow that says which indicator it ran for.
+pub(crate) async fn gated_workflow(app: &TestApp, name: &str, risk: &str) -> String {
+    let code = "from app.workflows.context import WorkflowResult\n\nasync def run(ctx):\n    return WorkflowResult.ok('ran for ' + ctx.indicator.value)\n";
+    let (status, created) = app
+        .post(
+            "/v1/workflows",
+            &app.admin_key,
+            json!({"name": name, "code": code, "state": "active", "risk_level": risk}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    created["data"]["uuid"].as_str().unwrap().to_string()
+}
+
 /// The token of the browser link in a posted message's text.
-fn decide_token(text: &str, approval: &str) -> String {
+pub(crate) fn decide_token(text: &str, approval: &str) -> String {
     let marker = format!("/v1/approvals/{approval}/decide?token=");
     let at = text.find(&marker).unwrap_or_else(|| panic!("no decide link in {text}")) + marker.len();
     text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
@@ -274,16 +308,7 @@ async fn the_seeds_response_step_runs_through_a_signed_slack_approval() {
 #[tokio::test]
 async fn slack_callbacks_are_refused_without_a_signing_secret() {
     // Teams is the notifier here, so Slack's secret is not set: no callback is ever believed.
-    let teams = MockServer::start().await;
-    let app = spawn_app_with(AppOptions {
-        env: vec![
-            ("SSRF_ALLOWED_HOSTS", "127.0.0.1".into()),
-            ("APPROVAL_NOTIFIER", "teams".into()),
-            ("TEAMS_WEBHOOK_URL", format!("{}/webhook", teams.uri())),
-        ],
-        ..AppOptions::default()
-    })
-    .await;
+    let (_teams, app) = app_with_teams().await;
     let click = slack_click(&format!("approve:{}", uuid::Uuid::new_v4()), "U1");
     let now = chrono::Utc::now().timestamp();
     let signed = slack_signature("", now, &click);
@@ -299,32 +324,10 @@ async fn slack_callbacks_are_refused_without_a_signing_secret() {
 
 #[tokio::test]
 async fn the_browser_page_shows_without_deciding_and_a_teams_card_links_to_it() {
-    let teams = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/webhook"))
-        .respond_with(ResponseTemplate::new(202))
-        .mount(&teams)
-        .await;
-    let app = spawn_app_with(AppOptions {
-        env: vec![
-            ("SSRF_ALLOWED_HOSTS", "127.0.0.1".into()),
-            ("APPROVAL_NOTIFIER", "teams".into()),
-            ("TEAMS_WEBHOOK_URL", format!("{}/webhook", teams.uri())),
-        ],
-        ..AppOptions::default()
-    })
-    .await;
+    let (teams, app) = app_with_teams().await;
     alert_with_account(&app, "mallory@example.com").await;
     let admin = app.admin_key.clone();
-    let code = "from app.workflows.context import WorkflowResult\n\nasync def run(ctx):\n    return WorkflowResult.ok('ran')\n";
-    let (_, created) = app
-        .post(
-            "/v1/workflows",
-            &admin,
-            json!({"name": "Disable <b>account</b>", "code": code, "state": "active", "risk_level": "critical"}),
-        )
-        .await;
-    let workflow = created["data"]["uuid"].as_str().unwrap().to_string();
+    let workflow = gated_workflow(&app, "Disable <b>account</b>", "critical").await;
     let execute = format!("/v1/workflows/{workflow}/execute");
     let request = json!({"indicator_type": "account", "indicator_value": "mallory@example.com",
                          "reason": "<script>alert('x')</script> token theft", "confidence": 0.5});

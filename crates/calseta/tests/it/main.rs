@@ -8,6 +8,7 @@ mod agents;
 mod alerts;
 mod api_keys;
 mod approvals;
+mod browser;
 mod cli;
 mod contract;
 mod enrichment;

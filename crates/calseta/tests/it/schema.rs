@@ -5,7 +5,7 @@ use calseta_store::{Db, DbOptions};
 
 use crate::helpers::*;
 
-const TABLES: [&str; 22] = [
+const TABLES: [&str; 23] = [
     "activity_events",
     "agent_registrations",
     "agent_runs",
@@ -22,6 +22,7 @@ const TABLES: [&str; 22] = [
     "indicators",
     "jobs",
     "provider_rate_limits",
+    "slack_callback_signatures",
     "source_integrations",
     "workflow_approval_requests",
     "workflow_code_versions",
