@@ -7,6 +7,7 @@ import asyncio
 import builtins
 import datetime as _dt
 import json
+import resource
 import sys
 import traceback
 import types
@@ -254,9 +255,22 @@ def _finish(success, message, data=None):
     _send({"op": "result", "success": bool(success), "message": str(message), "data": data or {}})
 
 
+def _limit_cpu(seconds):
+    # This child may have been started ahead of its run with the longest CPU limit: lower it to
+    # this run's (soft and hard, so the workflow cannot raise it again) before any code runs.
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    limit = int(used.ru_utime + used.ru_stime) + int(seconds)
+    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard == resource.RLIM_INFINITY or limit + 1 < hard:
+        resource.setrlimit(resource.RLIMIT_CPU, (limit, limit + 1))
+
+
 def main():
-    job = json.loads(_IN.readline())
+    # Everything that does not depend on the job is done before it arrives (a waiting child).
     _install_modules()
+    job = json.loads(_IN.readline())
+    if job.get("cpu_seconds"):
+        _limit_cpu(job["cpu_seconds"])
     code = job["code"]
     try:
         compiled = builtins.compile(code, "<workflow>", "exec")

@@ -4,6 +4,7 @@
 //! No domain types: the services crate supplies the context and the host.
 #![deny(unsafe_code)]
 
+mod pool;
 pub mod runtime;
 pub mod sandbox;
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
+use crate::pool::{self, WarmPool};
 use crate::sandbox::{self, Interpreter, Layers, RunLimits};
 
 const HARNESS: &str = include_str!("../python/harness.py");
@@ -21,6 +22,8 @@ const MAX_LOG_BYTES: usize = 256 * 1024;
 const MAX_REQUESTS: usize = 1000;
 /// What is kept of the child's stderr (`print` output and tracebacks).
 const MAX_STDERR_BYTES: u64 = 16 * 1024;
+/// Children kept started ahead of their runs (each serves one run).
+const WARM_CHILDREN: usize = 2;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -148,6 +151,7 @@ pub enum RuntimeError {
 pub struct Runtime {
     interpreter: Result<Interpreter, String>,
     layers: Layers,
+    pool: std::sync::Arc<WarmPool>,
 }
 
 impl Runtime {
@@ -159,7 +163,8 @@ impl Runtime {
             Ok(i) => sandbox::probe_layers(i).await,
             Err(_) => Layers { namespaces: false, landlock_abi: 0, seccomp: false },
         };
-        let runtime = Runtime { interpreter, layers };
+        let runtime =
+            Runtime { interpreter, layers, pool: std::sync::Arc::new(WarmPool::new(WARM_CHILDREN)) };
         match runtime.level() {
             SandboxLevel::Full => tracing::info!(layers = ?layers, "workflow sandbox: full"),
             SandboxLevel::Degraded(missing) => tracing::warn!(?missing, "workflow sandbox degraded"),
@@ -168,9 +173,35 @@ impl Runtime {
         runtime
     }
 
-    /// The runtime with the given layers only (tests of each layer alone).
+    /// The runtime with the given layers only (tests of each layer alone), with its own children.
     pub fn with_layers(&self, layers: Layers) -> Runtime {
-        Runtime { interpreter: self.interpreter.clone(), layers }
+        Runtime {
+            interpreter: self.interpreter.clone(),
+            layers,
+            pool: std::sync::Arc::new(WarmPool::new(WARM_CHILDREN)),
+        }
+    }
+
+    /// The runtime keeping `count` children started ahead of their runs (0: each run starts its
+    /// own child; the default is 2).
+    pub fn with_warm_children(&self, count: usize) -> Runtime {
+        Runtime {
+            interpreter: self.interpreter.clone(),
+            layers: self.layers,
+            pool: std::sync::Arc::new(WarmPool::new(count)),
+        }
+    }
+
+    /// Starts children for runs with `memory_mb` ahead of time (in the background).
+    pub fn prewarm(&self, memory_mb: u64) {
+        if let Ok(interpreter) = &self.interpreter {
+            self.pool.refill(interpreter, self.layers, memory_mb, HARNESS);
+        }
+    }
+
+    /// How many started children are waiting for a run.
+    pub fn warm_children(&self) -> usize {
+        self.pool.waiting()
     }
 
     /// The layers this runtime applies.
@@ -253,20 +284,18 @@ impl Runtime {
         run: &mut RunState,
     ) -> (RunStatus, String, Value) {
         let failed = |message: String| (RunStatus::Failed, message, json!({}));
-        let mut command = match sandbox::command(interpreter, self.layers, request.limits, HARNESS) {
-            Ok(c) => c,
-            Err(e) => return failed(format!("Sandbox set-up failed: {e}")),
+        // A child started ahead of time if one waits (it has run nothing yet), else a new one;
+        // either way it serves this run only, and another is started for the next.
+        let warm = self.pool.take(request.limits.memory_mb);
+        let spawned = match warm {
+            Some(spawned) => spawned,
+            None => match pool::spawn(interpreter, self.layers, request.limits, HARNESS) {
+                Ok(spawned) => spawned,
+                Err(e) => return failed(format!("Sandbox set-up failed: {e}")),
+            },
         };
-        let mut child = match command.spawn() {
-            Ok(c) => c,
-            Err(e) => return failed(format!("Sandbox set-up failed: {e}")),
-        };
-        let group = child.id();
-        let (Some(mut stdin), Some(stdout), Some(mut stderr)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
-            return failed("Sandbox set-up failed: no pipes".into());
-        };
+        self.pool.refill(interpreter, self.layers, request.limits.memory_mb, HARNESS);
+        let pool::Spawned { mut child, mut stdin, stdout, mut stderr, group } = spawned;
         let drain = tokio::spawn(async move {
             let mut kept = Vec::new();
             let _ = (&mut stderr).take(MAX_STDERR_BYTES).read_to_end(&mut kept).await;
@@ -279,6 +308,9 @@ impl Runtime {
             "alert": request.alert,
             "integrations": request.integrations,
             "memory_mb": request.limits.memory_mb,
+            // A child started ahead of time has the longest CPU limit; the harness lowers it to
+            // this run's before any workflow code runs.
+            "cpu_seconds": request.limits.timeout.as_secs().saturating_add(1),
         });
         let conversation = async {
             let mut line = job.to_string().into_bytes();

@@ -277,3 +277,40 @@ async fn output_log_and_requests_are_bounded() {
     let outcome = runtime.run(request(code), &host).await;
     assert!(outcome.message.contains("larger than 1048576 bytes"), "{outcome:?}");
 }
+
+#[tokio::test]
+async fn waiting_children_serve_one_run_each_with_the_runs_own_limits() {
+    let runtime = runtime().await;
+    let host = RecordingHost::default();
+    let all_waiting = || async {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while runtime.warm_children() < 2 {
+            assert!(std::time::Instant::now() < deadline, "the waiting children never started");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    runtime.prewarm(256);
+    all_waiting().await;
+    // A run marks a module; the next run, in another waiting child, starts clean: never reused.
+    let mark = "import json\nfrom app.workflows.context import WorkflowResult\n\nasync def run(ctx):\n    \
+                seen = hasattr(json, 'calseta_mark')\n    json.calseta_mark = True\n    \
+                return WorkflowResult.ok('seen' if seen else 'fresh')\n";
+    for _ in 0..3 {
+        all_waiting().await;
+        let outcome = runtime.run(request(mark), &host).await;
+        assert_eq!((outcome.status, outcome.message.as_str()), (RunStatus::Success, "fresh"), "{outcome:?}");
+    }
+    // A waiting child started with the longest CPU limit runs with the run's own (timeout + 1).
+    // (Landlock hides /proc/self/limits; the interpreter's own `resource` module tells.)
+    all_waiting().await;
+    let read = "r = os['sys'].modules['resource']\n    raise RuntimeError(f'cpu {r.getrlimit(0)} as {r.getrlimit(9)}')";
+    let outcome = runtime.run(request(&hostile(read)), &host).await;
+    assert!(outcome.message.contains("cpu (6, 7) as (268435456, 268435456)"), "{outcome:?}");
+    // An endless loop in a waiting child is still stopped at the run's own limit.
+    all_waiting().await;
+    let mut spin = request("async def run(ctx):\n    while True:\n        pass\n");
+    spin.limits.timeout = Duration::from_secs(1);
+    let outcome = runtime.run(spin, &host).await;
+    assert_ne!(outcome.status, RunStatus::Success, "{outcome:?}");
+    assert!(outcome.duration < Duration::from_secs(10), "{outcome:?}");
+}

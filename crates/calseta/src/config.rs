@@ -196,18 +196,17 @@ fn approval_settings(r: &mut Reader<'_>) -> calseta_services::pipeline::respond:
         teams_webhook_url: r.string("TEAMS_WEBHOOK_URL", ""),
         sweep_every: Duration::from_secs(r.number("APPROVAL_SWEEP_INTERVAL_SECONDS", 30u64, 1)),
     };
-    match notifier {
-        NotifierKind::Slack if settings.slack_signing_secret.is_none() => r.problems.push(
+    if notifier == NotifierKind::Slack && settings.slack_signing_secret.is_none() {
+        r.problems.push(
             "SLACK_SIGNING_SECRET: required when APPROVAL_NOTIFIER=slack (Slack's approval callbacks are verified with it)"
                 .into(),
-        ),
-        NotifierKind::Slack if settings.slack_bot_token.is_empty() => {
-            r.problems.push("SLACK_BOT_TOKEN: required when APPROVAL_NOTIFIER=slack".into())
-        }
-        NotifierKind::Teams if settings.teams_webhook_url.is_empty() => {
-            r.problems.push("TEAMS_WEBHOOK_URL: required when APPROVAL_NOTIFIER=teams".into())
-        }
-        _ => {}
+        );
+    }
+    if notifier == NotifierKind::Slack && settings.slack_bot_token.is_empty() {
+        r.problems.push("SLACK_BOT_TOKEN: required when APPROVAL_NOTIFIER=slack".into());
+    }
+    if notifier == NotifierKind::Teams && settings.teams_webhook_url.is_empty() {
+        r.problems.push("TEAMS_WEBHOOK_URL: required when APPROVAL_NOTIFIER=teams".into());
     }
     settings
 }
@@ -516,6 +515,8 @@ mod tests {
 
     #[test]
     fn the_slack_notifier_needs_its_signing_secret_and_token() {
+        let err = config(&[("APPROVAL_NOTIFIER", "slack")]).unwrap_err();
+        assert_eq!(err.0.len(), 2, "both missing settings are named: {err}");
         let err = config(&[("APPROVAL_NOTIFIER", "slack"), ("SLACK_BOT_TOKEN", "xoxb-1")]).unwrap_err();
         assert!(
             err.to_string().contains("SLACK_SIGNING_SECRET: required when APPROVAL_NOTIFIER=slack"),

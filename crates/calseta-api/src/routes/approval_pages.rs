@@ -124,8 +124,13 @@ fn error_page(e: ServiceError) -> Response {
         ServiceError::Conflict { message, .. } => {
             message_page(StatusCode::CONFLICT, "Already decided", &format!("{message}."))
         }
-        ServiceError::RateLimited { .. } => {
-            message_page(StatusCode::TOO_MANY_REQUESTS, "Too many requests", "Try again in a minute.")
+        ServiceError::RateLimited { retry_after } => {
+            let mut page =
+                message_page(StatusCode::TOO_MANY_REQUESTS, "Too many requests", "Try again in a minute.");
+            if let Ok(value) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
+                page.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            page
         }
         other => {
             tracing::error!(error = %other, "decide page failed");

@@ -112,7 +112,7 @@ pub struct TestBody {
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn test_workflow(
     State(state): State<AppState>,
-    _auth: Authed<scope::WorkflowsExecute>,
+    auth: Authed<scope::WorkflowsExecute>,
     ApiPath(uuid): ApiPath<Uuid>,
     ApiJson(b): ApiJson<TestBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -122,7 +122,8 @@ pub async fn test_workflow(
         mock_http_responses: b.mock_http_responses.unwrap_or_else(|| json!({})),
         live_http: b.live_http.unwrap_or(false),
     };
-    let outcome = state.services().workflow_tests.test(uuid, request).await?;
+    let caller = Caller { key_prefix: auth.key.key_prefix.clone(), by_agent: auth.key.key_type == "agent" };
+    let outcome = state.services().workflow_tests.test(uuid, request, &caller).await?;
     Ok(Json(
         json!({"data": {"success": outcome.success, "message": outcome.message, "log_output": outcome.log_output,
                             "duration_ms": outcome.duration_ms, "result_data": outcome.result_data}, "meta": {}}),

@@ -121,6 +121,7 @@ pub(crate) async fn app_with_teams() -> (MockServer, TestApp) {
             ("SSRF_ALLOWED_HOSTS", "127.0.0.1".into()),
             ("APPROVAL_NOTIFIER", "teams".into()),
             ("TEAMS_WEBHOOK_URL", format!("{}/webhook", teams.uri())),
+            ("APPROVAL_SWEEP_INTERVAL_SECONDS", "1".into()),
         ],
         ..AppOptions::default()
     })
@@ -342,9 +343,10 @@ async fn the_browser_page_shows_without_deciding_and_a_teams_card_links_to_it() 
     assert_eq!(card["attachments"][0]["contentType"], "application/vnd.microsoft.card.adaptive");
     assert_eq!(content["version"], "1.4");
     assert_eq!(
-        content["body"][0]["text"],
-        "[CRITICAL RISK] Workflow Approval Required: Disable <b>account</b>"
+        content["body"][0]["text"], r"[CRITICAL RISK] Workflow Approval Required: Disable \<b\>account\</b\>",
+        "Markdown and markup in names and reasons are escaped"
     );
+    assert!(content.to_string().contains(r"\\<script\\>alert\\('x'\\)"), "{content}");
     let open = &content["actions"][0];
     assert_eq!(
         (open["type"].as_str(), open["title"].as_str()),
@@ -419,8 +421,8 @@ async fn the_browser_page_shows_without_deciding_and_a_teams_card_links_to_it() 
         (titles.len() >= 3).then_some(titles)
     })
     .await;
-    assert!(titles.contains(&"✅ Workflow Approved: Disable <b>account</b>".to_string()), "{titles:?}");
-    assert!(titles.contains(&"Workflow Approved: Disable <b>account</b>".to_string()), "{titles:?}");
+    assert!(titles.contains(&r"✅ Workflow Approved: Disable \<b\>account\</b\>".to_string()), "{titles:?}");
+    assert!(titles.contains(&r"Workflow Approved: Disable \<b\>account\</b\>".to_string()), "{titles:?}");
 
     // A rejection through the page runs nothing.
     let (_, pending) = app.post(&execute, &admin, request).await;
@@ -439,6 +441,52 @@ async fn the_browser_page_shows_without_deciding_and_a_teams_card_links_to_it() 
         .unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.text().await.unwrap().contains("Workflow rejected. No execution will occur."));
+    let (_, runs) = app.get(&format!("/v1/workflows/{workflow}/runs"), &admin).await;
+    assert_eq!(runs["meta"]["total"], 1);
+
+    // An expired request: the page says so (and decides nothing); Teams is told by the sweep.
+    let (_, pending) = app
+        .post(
+            &execute,
+            &admin,
+            json!({"indicator_type": "account",
+        "indicator_value": "mallory@example.com", "reason": "late", "confidence": 0.5}),
+        )
+        .await;
+    let third = pending["data"]["approval_request_uuid"].as_str().unwrap().to_string();
+    let card = eventually("Teams receives the third card", Duration::from_secs(20), || async {
+        bodies(&teams, "/webhook").await.into_iter().find(|c| c.to_string().contains(&third))
+    })
+    .await;
+    let token = decide_token(&card.to_string(), &third);
+    exec_sql(
+        &app,
+        &format!(
+            "UPDATE workflow_approval_requests SET expires_at = created_at WHERE uuid = {}",
+            uuid_literal(&app, &third)
+        ),
+    )
+    .await;
+    let third_page = app.url(&format!("/v1/approvals/{third}/decide"));
+    let html =
+        app.client.get(format!("{third_page}?token={token}")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("This approval request has expired."), "{html}");
+    let response = app
+        .client
+        .post(&third_page)
+        .form(&[("token", token.as_str()), ("decision", "approve")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 409);
+    assert!(response.text().await.unwrap().contains("This approval request has expired."));
+    eventually("Teams hears of the expiry", Duration::from_secs(20), || async {
+        bodies(&teams, "/webhook").await.into_iter().find(|c| {
+            c["attachments"][0]["content"]["body"][0]["text"]
+                == "⌛ Workflow Expired: Disable \\<b\\>account\\</b\\>"
+        })
+    })
+    .await;
     let (_, runs) = app.get(&format!("/v1/workflows/{workflow}/runs"), &admin).await;
     assert_eq!(runs["meta"]["total"], 1);
 }
@@ -529,4 +577,49 @@ async fn expired_requests_are_swept_recorded_and_announced() {
     )
     .await;
     assert_eq!(stored, "expired", "the sweep wrote it");
+}
+
+#[tokio::test]
+async fn a_decision_made_while_the_request_is_being_posted_still_reaches_the_message() {
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": true, "channel": "C0APPROVE", "ts": "1760000000.000200"}))
+                .set_delay(Duration::from_millis(1500)),
+        )
+        .mount(&slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/chat.update"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .mount(&slack)
+        .await;
+    let app = spawn_app_with(AppOptions { env: slack_env(&slack), ..AppOptions::default() }).await;
+    alert_with_account(&app, "eve@example.com").await;
+    let workflow = gated_workflow(&app, "Gated", "low").await;
+    let (_, pending) = app
+        .post(
+            &format!("/v1/workflows/{workflow}/execute"),
+            &app.admin_key,
+            json!({"indicator_type": "account", "indicator_value": "eve@example.com"}),
+        )
+        .await;
+    let approval = pending["data"]["approval_request_uuid"].as_str().unwrap().to_string();
+    // Decided while Slack is still answering the request's message (or just after): either way the
+    // one message ends up showing the decision, and nothing is posted twice.
+    eventually("Slack is asked to post the request", Duration::from_secs(20), || async {
+        (!slack.received_requests().await.unwrap().is_empty()).then_some(())
+    })
+    .await;
+    let (status, _) =
+        app.post(&format!("/v1/workflow-approvals/{approval}/reject"), &app.admin_key, json!({})).await;
+    assert_eq!(status, 200);
+    let updated = eventually("the message shows the decision", Duration::from_secs(20), || async {
+        bodies(&slack, "/chat.update").await.into_iter().find(|u| u.to_string().contains("*Rejected*"))
+    })
+    .await;
+    assert_eq!(updated["ts"], "1760000000.000200");
+    assert_eq!(bodies(&slack, "/chat.postMessage").await.len(), 1, "one message for one request");
 }

@@ -287,7 +287,12 @@ async def run(ctx: WorkflowContext) -> WorkflowResult:
 
 #[tokio::test]
 async fn rejected_cancelled_and_expired_requests_run_nothing() {
-    let app = spawn_app().await;
+    // The expiry sweep runs once at start and not again during the test: what reads do is seen alone.
+    let app = spawn_app_with(AppOptions {
+        env: vec![("APPROVAL_SWEEP_INTERVAL_SECONDS", "3600".into())],
+        ..AppOptions::default()
+    })
+    .await;
     alert_with_account(&app, "eve@example.com").await;
     let writer =
         app.key_with(&["workflows:write", "workflows:execute", "workflows:read", "approvals:write"]).await;
@@ -345,6 +350,22 @@ async fn rejected_cancelled_and_expired_requests_run_nothing() {
         (409, Some("APPROVAL_EXPIRED")),
         "still, once read"
     );
+    // Reads show it expired and change nothing: only the sweep writes `expired`.
+    let (_, listed) = app.get("/v1/workflow-approvals?status=expired", &writer).await;
+    assert_eq!(listed["meta"]["total"], 1, "{listed}");
+    assert_eq!(listed["data"][0]["uuid"], approvals[2].as_str());
+    assert_eq!(listed["data"][0]["status"], "expired");
+    let (_, listed) = app.get("/v1/workflow-approvals?status=pending", &writer).await;
+    assert_eq!(listed["meta"]["total"], 0, "{listed}");
+    let stored = query_text(
+        &app,
+        &format!(
+            "SELECT status FROM workflow_approval_requests WHERE uuid = {}",
+            uuid_literal(&app, &approvals[2])
+        ),
+    )
+    .await;
+    assert_eq!(stored, "pending", "no read wrote it");
     let (status, _) =
         app.post(&format!("/v1/workflow-approvals/{}/approve", approvals[0]), &writer, json!({})).await;
     assert_eq!(status, 409, "a rejected request stays rejected");

@@ -296,9 +296,14 @@ async def run(ctx: WorkflowContext) -> WorkflowResult:
         .map(|r| (r.status().as_u16(), ()))
         .unwrap();
     assert_eq!(status, 200);
-    let (_, tested) = app
-        .post(&test, &key, json!({"indicator_type": "account", "indicator_value": "jdoe", "live_http": true}))
-        .await;
+    // The workflow asks a human first (`always`): a live test would go around that, so it is refused
+    // until the workflow needs no approval for this caller.
+    let live_request = json!({"indicator_type": "account", "indicator_value": "jdoe", "live_http": true});
+    let (status, body) = app.post(&test, &key, live_request.clone()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("APPROVAL_REQUIRED")), "{body}");
+    assert!(live.received_requests().await.unwrap().is_empty());
+    app.patch(&format!("/v1/workflows/{uuid}"), &key, json!({"approval_mode": "never"})).await;
+    let (_, tested) = app.post(&test, &key, live_request).await;
     assert_eq!(tested["data"]["result_data"]["id"], "00u-live", "{tested}");
     assert_eq!(tested["data"]["result_data"]["status"], 404, "the live stand-in has no sessions route");
     let log = tested["data"]["log_output"].as_str().unwrap();
@@ -316,12 +321,17 @@ async def run(ctx: WorkflowContext) -> WorkflowResult:
     let (_, tested) = app.post(&test, &key, json!({"live_http": true})).await;
     assert!(tested["data"]["log_output"].as_str().unwrap().contains("SSRF blocked"), "{tested}");
 
-    // Nothing is stored: no run, no activity.
+    // Nothing is stored but the live tests' activity (their requests were real): no run.
     let (_, runs) = app.get(&format!("/v1/workflows/{uuid}/runs"), &key).await;
     assert_eq!(runs["meta"]["total"], 0);
     assert_eq!(
         query_i64(&app, "SELECT COUNT(*) FROM activity_events WHERE event_type LIKE 'workflow%'").await,
-        0
+        2
+    );
+    assert_eq!(
+        query_i64(&app, "SELECT COUNT(*) FROM activity_events WHERE event_type = 'workflow_tested_live'")
+            .await,
+        2
     );
 
     // Refusals: bad input is 422, a workflow that is not active is 400.

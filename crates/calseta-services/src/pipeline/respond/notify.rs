@@ -111,6 +111,30 @@ fn slack_text(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
+/// Text of at most `max` characters, cut with an ellipsis: Slack refuses a whole message whose
+/// block text is too long (3,000 characters a section, 150 a header), and a refused message would
+/// leave the approvers untold.
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut clipped: String = text.chars().take(max.saturating_sub(1)).collect();
+    clipped.push('…');
+    clipped
+}
+
+/// Escapes the Markdown a Teams card renders, so that an agent's reason cannot show a link.
+fn teams_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '[' | ']' | '(' | ')' | '*' | '_' | '~' | '#' | '<' | '>' | '`' | '|' | '!') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A responder as Slack shows it: a Slack user id as a mention, anything else as text.
 fn slack_responder(responder: &str) -> String {
     let is_user_id = responder.len() >= 7
@@ -168,14 +192,14 @@ fn slack_blocks(
 ) -> Vec<Value> {
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text",
-               "text": format!("[{} RISK] Workflow Approval: {}", f.risk.to_uppercase(), f.workflow_name)}}),
+               "text": clip(&format!("[{} RISK] Workflow Approval: {}", f.risk.to_uppercase(), f.workflow_name), 150)}}),
         json!({"type": "section", "fields": [
-            {"type": "mrkdwn", "text": format!("*Indicator:* `{}`", slack_text(&f.indicator))},
+            {"type": "mrkdwn", "text": format!("*Indicator:* `{}`", slack_text(&clip(&f.indicator, 1800)))},
             {"type": "mrkdwn", "text": format!("*Trigger:* {}", f.trigger)},
             {"type": "mrkdwn", "text": format!("*Confidence:* {}", f.confidence)},
             {"type": "mrkdwn", "text": format!("*Expires:* {}", f.expires)}]}),
         json!({"type": "section", "text": {"type": "mrkdwn",
-               "text": format!("*Agent reason:*\n{}", slack_text(if f.reason.is_empty() { "(none given)" } else { &f.reason }))}}),
+               "text": format!("*Agent reason:*\n{}", slack_text(&clip(if f.reason.is_empty() { "(none given)" } else { &f.reason }, 2500)))}}),
     ];
     match outcome {
         None => {
@@ -254,40 +278,59 @@ impl NotifyApproval {
             .unwrap_or_else(|| "#general".into());
         match (job.event, approval.external_message_id.as_deref()) {
             (ApprovalEvent::Requested, _) => {
-                let url = self.decide_url(approval, job.decide_token.as_deref());
+                // A request settled before its message went out is posted settled, without buttons.
+                let current = approval.clone().as_of(calseta_store::now());
+                let (url, outcome) = if current.status == "pending" {
+                    (self.decide_url(approval, job.decide_token.as_deref()), None)
+                } else {
+                    (None, Some(slack_outcome(&current)))
+                };
                 let body = json!({"channel": channel,
-                    "text": format!("Workflow approval needed: {} ({} risk)", f.workflow_name, f.risk),
-                    "blocks": slack_blocks(approval, f, url.as_deref(), None)});
+                    "text": format!("Workflow approval needed: {} ({} risk)", slack_text(&f.workflow_name), f.risk),
+                    "blocks": slack_blocks(approval, f, url.as_deref(), outcome)});
                 let answer = slack.call("chat.postMessage", &body).await?;
                 let ts = answer.get("ts").and_then(Value::as_str).ok_or("Slack gave no message ts")?;
                 let posted_in = answer.get("channel").and_then(Value::as_str);
                 approvals::set_message(db, approval.id, ts, posted_in).await.map_err(|e| e.to_string())?;
-                Ok(())
+                if current.status != "pending" {
+                    return Ok(());
+                }
+                // A decision that came while this message was on its way found no message to
+                // update (its job saw none); with the message now recorded, bring it up to date.
+                let now = calseta_store::now();
+                let latest = approvals::get(db, approval.uuid).await.map_err(|e| e.to_string())?;
+                match latest.map(|a| a.as_of(now)) {
+                    Some(latest) if latest.status != "pending" => {
+                        let body = json!({"channel": posted_in.unwrap_or(&channel), "ts": ts,
+                            "text": format!("Workflow approval {}: {}", latest.status, slack_text(&f.workflow_name)),
+                            "blocks": slack_blocks(&latest, f, None, Some(slack_outcome(&latest)))});
+                        slack.call("chat.update", &body).await.map(|_| ())
+                    }
+                    _ => Ok(()),
+                }
             }
             (ApprovalEvent::Decided | ApprovalEvent::Expired, Some(ts)) => {
                 let outcome = slack_outcome(approval);
                 let body = json!({"channel": channel, "ts": ts,
-                    "text": format!("Workflow approval {}: {}", approval.status, f.workflow_name),
+                    "text": format!("Workflow approval {}: {}", approval.status, slack_text(&f.workflow_name)),
                     "blocks": slack_blocks(approval, f, None, Some(outcome))});
                 slack.call("chat.update", &body).await.map(|_| ())
             }
             (ApprovalEvent::Decided | ApprovalEvent::Expired, None) => {
-                // The request's own message never went out: say what became of it on its own.
-                let outcome = slack_outcome(approval);
-                let body = json!({"channel": channel,
-                    "text": format!("Workflow approval {}: {}", approval.status, f.workflow_name),
-                    "blocks": slack_blocks(approval, f, None, Some(outcome))});
-                slack.call("chat.postMessage", &body).await.map(|_| ())
+                // The request's own message has not gone out yet: when it does, it shows the
+                // outcome (its job reads the request after posting), so nothing is posted twice.
+                tracing::debug!(approval = %approval.uuid, "decision before the request's message; it will show it");
+                Ok(())
             }
             (ApprovalEvent::Executed, ts) => {
                 let (success, message) = run_result(approval);
                 let responder = approval.responder_id.as_deref().map(slack_responder).unwrap_or_default();
                 let mut body = json!({"channel": channel,
-                    "text": format!("Workflow Approved: {}", f.workflow_name),
+                    "text": format!("Workflow Approved: {}", slack_text(&f.workflow_name)),
                     "blocks": [
                         {"type": "section", "text": {"type": "mrkdwn", "text": format!("*Decision:* Approved by {responder}")}},
                         {"type": "section", "text": {"type": "mrkdwn", "text": format!("{} *Execution result:* {}",
-                            if success { ":white_check_mark:" } else { ":x:" }, slack_text(&message))}}]});
+                            if success { ":white_check_mark:" } else { ":x:" }, slack_text(&clip(&message, 2500)))}}]});
                 if let Some(ts) = ts {
                     body["thread_ts"] = json!(ts);
                 }
@@ -304,44 +347,44 @@ impl NotifyApproval {
         job: &NotifyApprovalJob,
     ) -> Result<(), String> {
         let base = self.settings.base_url.trim_end_matches('/');
+        let name = teams_text(&f.workflow_name);
+        let indicator = teams_text(&f.indicator);
+        let responder = approval.responder_id.as_deref().map(teams_text);
         let card = match job.event {
             ApprovalEvent::Requested => {
                 let mut actions = Vec::new();
                 if let Some(url) = self.decide_url(approval, job.decide_token.as_deref()) {
                     actions.push(json!({"type": "Action.OpenUrl", "title": "Review & Decide", "url": url}));
                 }
+                let reason = if f.reason.is_empty() { "(none given)" } else { &f.reason };
                 teams_card(
-                    &format!(
-                        "[{} RISK] Workflow Approval Required: {}",
-                        f.risk.to_uppercase(),
-                        f.workflow_name
-                    ),
+                    &format!("[{} RISK] Workflow Approval Required: {name}", f.risk.to_uppercase()),
                     vec![
-                        ("Indicator", f.indicator.clone()),
+                        ("Indicator", indicator),
                         ("Trigger", f.trigger.clone()),
                         ("Confidence", f.confidence.clone()),
                         ("Risk Level", f.risk.clone()),
                         ("Expires", f.expires.clone()),
                         (
                             "Decide over REST",
-                            format!("POST {base}/v1/workflow-approvals/{}/approve | /reject", approval.uuid),
+                            format!(
+                                "POST {base}/v1/workflow-approvals/{}/approve or …/reject",
+                                approval.uuid
+                            ),
                         ),
                     ],
-                    Some(&format!(
-                        "Agent reason: {}",
-                        if f.reason.is_empty() { "(none given)" } else { &f.reason }
-                    )),
+                    Some(&format!("Agent reason: {}", teams_text(&clip(reason, 4000)))),
                     actions,
                 )
             }
             ApprovalEvent::Decided | ApprovalEvent::Expired => {
                 let (mark, word) = decision_words(&approval.status);
                 teams_card(
-                    &format!("{mark} Workflow {word}: {}", f.workflow_name),
+                    &format!("{mark} Workflow {word}: {name}"),
                     vec![
                         ("Decision", word.to_string()),
-                        ("By", approval.responder_id.clone().unwrap_or_else(|| "nobody (expired)".into())),
-                        ("Indicator", f.indicator.clone()),
+                        ("By", responder.unwrap_or_else(|| "nobody (expired)".into())),
+                        ("Indicator", indicator),
                     ],
                     None,
                     Vec::new(),
@@ -349,15 +392,13 @@ impl NotifyApproval {
             }
             ApprovalEvent::Executed => {
                 let (success, message) = run_result(approval);
+                let mark = if success { "✅" } else { "❌" };
                 teams_card(
-                    &format!("Workflow Approved: {}", f.workflow_name),
+                    &format!("Workflow Approved: {name}"),
                     vec![
-                        (
-                            "Decision",
-                            format!("Approved by {}", approval.responder_id.clone().unwrap_or_default()),
-                        ),
-                        ("Workflow", f.workflow_name.clone()),
-                        ("Execution result", format!("{} {message}", if success { "✅" } else { "❌" })),
+                        ("Decision", format!("Approved by {}", responder.unwrap_or_default())),
+                        ("Workflow", name.clone()),
+                        ("Execution result", format!("{mark} {}", teams_text(&clip(&message, 4000)))),
                     ],
                     None,
                     Vec::new(),
@@ -392,7 +433,7 @@ impl JobHandler for NotifyApproval {
 
 #[cfg(test)]
 mod tests {
-    use super::{slack_responder, slack_text};
+    use super::{clip, slack_responder, slack_text, teams_text};
 
     #[test]
     fn slack_text_cannot_mention_or_link() {
@@ -400,5 +441,16 @@ mod tests {
         assert_eq!(slack_responder("U024BE7LH"), "<@U024BE7LH>");
         assert_eq!(slack_responder("cai_ab12"), "cai_ab12");
         assert_eq!(slack_responder("<!here>"), "&lt;!here&gt;");
+    }
+
+    #[test]
+    fn long_text_is_clipped_and_teams_markdown_escaped() {
+        assert_eq!(clip("abcdef", 4), "abc…");
+        assert_eq!(clip("abc", 4), "abc");
+        assert_eq!(clip(&"é".repeat(10), 3), "éé…");
+        assert_eq!(
+            teams_text("[Approve](https://evil.test) *now*"),
+            r"\[Approve\]\(https://evil.test\) \*now\*"
+        );
     }
 }

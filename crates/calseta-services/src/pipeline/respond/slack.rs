@@ -35,7 +35,7 @@ pub fn verify_signature(
     let ts: i64 = timestamp
         .and_then(|t| t.trim().parse().ok())
         .ok_or_else(|| refused("SLACK_SIGNATURE_INVALID", "Invalid timestamp"))?;
-    if (now - ts).abs() > WINDOW_SECONDS {
+    if now.abs_diff(ts) > WINDOW_SECONDS.unsigned_abs() {
         return Err(refused("SLACK_SIGNATURE_INVALID", "Request too old"));
     }
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
@@ -50,8 +50,10 @@ pub fn verify_signature(
     mac.verify_slice(&given).map_err(|_| refused("SLACK_SIGNATURE_INVALID", "Invalid signature"))
 }
 
+/// The signature's 32 bytes from exactly 64 lowercase hex digits, as Slack writes them: one
+/// spelling per signature, so a replay cannot pass as new by changing the case or a `+` sign.
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         return None;
     }
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
@@ -108,9 +110,14 @@ impl Respond {
         let actor = Actor { actor_type: "api", key_prefix: None };
         match self.decide(uuid, decision, &user, &actor, false, "slack").await {
             Ok(row) => Ok(Some(row)),
-            Err(e) => {
+            // Already decided, expired, unknown: Slack is answered `ok` (it would only retry).
+            Err(e @ (ServiceError::Conflict { .. } | ServiceError::NotFound(_))) => {
                 tracing::warn!(approval = %uuid, user = %user, error = %e, "Slack decision not taken");
                 Ok(None)
+            }
+            Err(e) => {
+                tracing::error!(approval = %uuid, user = %user, error = %e, "Slack decision failed");
+                Err(e)
             }
         }
     }
@@ -167,5 +174,16 @@ mod tests {
             refusal(verify_signature(Some("s3cret"), Some(&ts), Some("v0=zz"), body.as_bytes(), now))
                 .contains("Invalid signature")
         );
+        // One spelling per signature: upper case or a `+` sign would make a replay look new.
+        let upper = format!("v0={}", good[3..].to_uppercase());
+        let plus = format!("v0=+{}", &good[4..]);
+        for variant in [upper, plus] {
+            let refused = verify_signature(Some("s3cret"), Some(&ts), Some(&variant), body.as_bytes(), now);
+            assert!(refusal(refused).contains("Invalid signature"), "{variant}");
+        }
+        // A timestamp far out of range is refused, not an overflow.
+        let far =
+            verify_signature(Some("s3cret"), Some("-9223372036854775808"), Some(&good), body.as_bytes(), now);
+        assert!(refusal(far).contains("too old"));
     }
 }

@@ -7,13 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use calseta_core::indicators::IndicatorType;
+use calseta_core::workflows::{ApprovalMode, needs_approval};
 use calseta_workflows::{HttpAnswer, HttpCall, RunLimits, RunRequest, RunStatus, WorkflowHost};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::Caller;
 use super::host::{PlatformHost, WorkflowSettings};
 use crate::platform::outbound::OutboundClient;
 use crate::platform::workflow_runtime::LazyRuntime;
+use crate::resources::activity::{self, Actor};
 use crate::resources::workflows::{WorkflowService, not_found as workflow_not_found};
 use crate::{FieldError, ServiceError};
 
@@ -229,8 +232,14 @@ pub struct WorkflowTester {
 }
 
 impl WorkflowTester {
-    /// Runs the workflow's current code once, storing nothing.
-    pub async fn test(&self, workflow_uuid: Uuid, request: TestRequest) -> Result<TestOutcome, ServiceError> {
+    /// Runs the workflow's current code once, storing nothing but — for a live run, whose
+    /// requests are real — a `workflow_tested_live` activity event.
+    pub async fn test(
+        &self,
+        workflow_uuid: Uuid,
+        request: TestRequest,
+        caller: &Caller,
+    ) -> Result<TestOutcome, ServiceError> {
         let mut errors = Vec::new();
         if let Err(e) = IndicatorType::parse(&request.indicator_type) {
             errors.push(FieldError::body("indicator_type", e.to_string()));
@@ -258,6 +267,24 @@ impl WorkflowTester {
                     workflow.name, workflow.state
                 ),
             ));
+        }
+        let mode = ApprovalMode::parse(&workflow.approval_mode).unwrap_or(ApprovalMode::Always);
+        if request.live_http && needs_approval(mode, caller.by_agent) {
+            // A live test makes the workflow's real requests: it must not be a way around the gate.
+            return Err(ServiceError::forbidden(
+                "APPROVAL_REQUIRED",
+                "live_http makes the workflow's real requests, and its approval mode asks a human first: \
+                 execute it (and have it approved), or test it with mock responses.",
+            ));
+        }
+        if request.live_http {
+            let mut tx = self.db.begin().await?;
+            let refs = json!({"workflow_uuid": workflow.uuid, "workflow_name": workflow.name,
+                              "indicator_type": request.indicator_type, "indicator_value": request.indicator_value});
+            let actor = Actor { actor_type: "api", key_prefix: Some(caller.key_prefix.clone()) };
+            activity::record_workflow(&mut tx, &actor, "workflow_tested_live", None, workflow.id, refs)
+                .await?;
+            tx.commit().await?;
         }
         let timeout = Duration::from_secs(
             u64::try_from(workflow.timeout_seconds.max(1)).unwrap_or(60).min(MAX_TEST_SECONDS),

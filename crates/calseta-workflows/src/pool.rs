@@ -1,0 +1,136 @@
+//! Children started ahead of their runs. A run takes a child whose interpreter is already up —
+//! sandbox applied, harness loaded, blocked reading its job — instead of paying for the start
+//! (most of a run's overhead). Each child serves exactly one run and is never reused; the pool is
+//! topped up in the background. An idle child has done nothing but start: its CPU limit is
+//! lowered to the run's own by the harness when the job arrives, before any workflow code runs.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
+
+use crate::sandbox::{self, Interpreter, Layers, RunLimits};
+
+/// The CPU limit a waiting child starts with (the longest a workflow may run, plus one second);
+/// the harness lowers it to the run's own timeout when the job arrives.
+const WARM_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// A started child with its pipes.
+pub(crate) struct Spawned {
+    pub child: Child,
+    pub stdin: ChildStdin,
+    pub stdout: ChildStdout,
+    pub stderr: ChildStderr,
+    /// Its process group (the child leads it).
+    pub group: Option<u32>,
+}
+
+/// Starts `program` in the sandbox.
+pub(crate) fn spawn(
+    interpreter: &Interpreter,
+    layers: Layers,
+    limits: RunLimits,
+    program: &str,
+) -> Result<Spawned, String> {
+    let mut command = sandbox::command(interpreter, layers, limits, program)?;
+    let mut child = command.spawn().map_err(|e| e.to_string())?;
+    let group = child.id();
+    let (Some(stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return Err("no pipes".into());
+    };
+    Ok(Spawned { child, stdin, stdout, stderr, group })
+}
+
+/// A waiting child, killed with its group if it is never used.
+struct Idle {
+    spawned: Option<Spawned>,
+    memory_mb: u64,
+}
+
+impl Drop for Idle {
+    fn drop(&mut self) {
+        if let Some(mut spawned) = self.spawned.take() {
+            if let Some(group) = spawned.group {
+                sandbox::kill_group(group);
+            }
+            let _ = spawned.child.start_kill();
+        }
+    }
+}
+
+/// Children waiting for a run.
+pub(crate) struct WarmPool {
+    idle: Mutex<Vec<Idle>>,
+    starting: AtomicUsize,
+    size: usize,
+}
+
+impl std::fmt::Debug for WarmPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WarmPool").field("size", &self.size).finish_non_exhaustive()
+    }
+}
+
+impl WarmPool {
+    /// A pool that keeps `size` children waiting (0: every run starts its own).
+    pub fn new(size: usize) -> Self {
+        WarmPool { idle: Mutex::new(Vec::new()), starting: AtomicUsize::new(0), size }
+    }
+
+    /// A waiting child started with `memory_mb`, if one is alive.
+    pub fn take(&self, memory_mb: u64) -> Option<Spawned> {
+        let mut idle = self.idle.lock().ok()?;
+        while let Some(mut waiting) = idle.pop() {
+            if waiting.memory_mb != memory_mb {
+                // Started for another memory limit: killed as it is dropped.
+                continue;
+            }
+            let Some(mut spawned) = waiting.spawned.take() else { continue };
+            if matches!(spawned.child.try_wait(), Ok(None)) {
+                return Some(spawned);
+            }
+            // It died while waiting (it should not): put back to be dropped, killing its group.
+            waiting.spawned = Some(spawned);
+        }
+        None
+    }
+
+    /// Starts children in the background until `size` are waiting or starting.
+    pub fn refill(
+        self: &Arc<Self>,
+        interpreter: &Interpreter,
+        layers: Layers,
+        memory_mb: u64,
+        program: &'static str,
+    ) {
+        let Ok(idle) = self.idle.lock() else { return };
+        let mut missing = self.size.saturating_sub(idle.len() + self.starting.load(Ordering::SeqCst));
+        drop(idle);
+        while missing > 0 {
+            missing -= 1;
+            self.starting.fetch_add(1, Ordering::SeqCst);
+            let pool = Arc::clone(self);
+            let interpreter = interpreter.clone();
+            tokio::spawn(async move {
+                let limits = RunLimits { memory_mb, timeout: WARM_TIMEOUT };
+                match spawn(&interpreter, layers, limits, program) {
+                    Ok(spawned) => {
+                        if let Ok(mut idle) = pool.idle.lock() {
+                            idle.push(Idle { spawned: Some(spawned), memory_mb });
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not start a waiting workflow child"),
+                }
+                pool.starting.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    }
+
+    /// How many children are waiting.
+    pub fn waiting(&self) -> usize {
+        self.idle.lock().map(|idle| idle.len()).unwrap_or(0)
+    }
+}
