@@ -266,8 +266,10 @@ def _limit_cpu(seconds):
 
 
 def main():
-    # Everything that does not depend on the job is done before it arrives (a waiting child).
+    # Everything that does not depend on the job is done before it arrives (a waiting child), and
+    # the parent is told this interpreter is ready for one.
     _install_modules()
+    _send({"op": "ready"})
     job = json.loads(_IN.readline())
     if job.get("cpu_seconds"):
         _limit_cpu(job["cpu_seconds"])

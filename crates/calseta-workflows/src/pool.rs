@@ -16,6 +16,27 @@ use crate::sandbox::{self, Interpreter, Layers, RunLimits};
 /// the harness lowers it to the run's own timeout when the job arrives.
 const WARM_TIMEOUT: Duration = Duration::from_secs(3600);
 
+/// How long a child may take to start before it is discarded.
+const READY_WITHIN: Duration = Duration::from_secs(10);
+
+/// Reads the child's `{"op": "ready"}` line, byte by byte so that nothing after it is consumed.
+async fn read_ready(stdout: &mut ChildStdout) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.len() < 64 {
+        match stdout.read(&mut byte).await {
+            Ok(1) if byte[0] == b'\n' => {
+                return serde_json::from_slice::<serde_json::Value>(&line)
+                    .is_ok_and(|m| m.get("op").and_then(serde_json::Value::as_str) == Some("ready"));
+            }
+            Ok(1) => line.push(byte[0]),
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// A started child with its pipes.
 pub(crate) struct Spawned {
     pub child: Child,
@@ -118,8 +139,18 @@ impl WarmPool {
                 let limits = RunLimits { memory_mb, timeout: WARM_TIMEOUT };
                 match spawn(&interpreter, layers, limits, program) {
                     Ok(spawned) => {
-                        if let Ok(mut idle) = pool.idle.lock() {
-                            idle.push(Idle { spawned: Some(spawned), memory_mb });
+                        // Waiting means ready: its interpreter is up and has said so.
+                        let mut waiting = Idle { spawned: Some(spawned), memory_mb };
+                        let ready = match waiting.spawned.as_mut() {
+                            Some(s) => tokio::time::timeout(READY_WITHIN, read_ready(&mut s.stdout)).await,
+                            None => Ok(false),
+                        };
+                        if matches!(ready, Ok(true)) {
+                            if let Ok(mut idle) = pool.idle.lock() {
+                                idle.push(waiting);
+                            }
+                        } else {
+                            tracing::warn!("a waiting workflow child did not start; it is discarded");
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "could not start a waiting workflow child"),

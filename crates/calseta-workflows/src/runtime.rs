@@ -323,6 +323,8 @@ impl Runtime {
                 };
                 match message.get("op").and_then(Value::as_str) {
                     Some("result") => return Ok(message),
+                    // A child started for this run says so once, before its job; nothing to answer.
+                    Some("ready") => {}
                     Some("log") => run.log_entry(message.get("entry").cloned().unwrap_or_default()),
                     Some(op) => {
                         run.requests += 1;
