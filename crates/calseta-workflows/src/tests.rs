@@ -306,6 +306,12 @@ async fn waiting_children_serve_one_run_each_with_the_runs_own_limits() {
     let read = "r = os['sys'].modules['resource']\n    raise RuntimeError(f'cpu {r.getrlimit(0)} as {r.getrlimit(9)}')";
     let outcome = runtime.run(request(&hostile(read)), &host).await;
     assert!(outcome.message.contains("cpu (6, 7) as (268435456, 268435456)"), "{outcome:?}");
+    // ...and the workflow cannot raise it again.
+    all_waiting().await;
+    let raise =
+        "r = os['sys'].modules['resource']\n    r.setrlimit(0, (100, 100))\n    raise RuntimeError('raised')";
+    let outcome = runtime.run(request(&hostile(raise)), &host).await;
+    assert!(outcome.message.contains("not allowed to raise maximum limit"), "{outcome:?}");
     // An endless loop in a waiting child is still stopped at the run's own limit.
     all_waiting().await;
     let mut spin = request("async def run(ctx):\n    while True:\n        pass\n");
