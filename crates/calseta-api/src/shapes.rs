@@ -103,9 +103,9 @@ shapes! {
     labels / labels_or_null = |n| list_of(text(1, 255, false), n);
     /// A registered source plugin's name.
     source_name / source_name_or_null = |n| one_of(&source_names(), n);
-    /// Where a mapping reads: `normalized` or `raw_payload`.
+    /// Where a mapping reads: `normalized`, `raw_payload` or `free_text`.
     extraction_target / extraction_target_or_null = |n| one_of(
-        &[calseta_core::extraction::TARGET_NORMALIZED, calseta_core::extraction::TARGET_RAW_PAYLOAD], n);
+        &calseta_core::extraction::TARGETS, n);
     /// The type an extracted value is coerced to.
     value_type / value_type_or_null = |n| one_of(&calseta_services::resources::field_extractions::VALUE_TYPES, n);
     /// A context document's type.

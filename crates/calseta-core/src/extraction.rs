@@ -1,9 +1,12 @@
-//! The 3-pass indicator extraction pipeline and the alert fingerprint.
+//! The indicator extraction pipeline and the alert fingerprint.
 //!
-//! Pass 1 is the source plugin, pass 2 reads the normalized alert's fields named by `normalized`
-//! mappings, pass 3 reads the raw payload at `raw_payload` mapping paths (flat/nested keys,
-//! `[]` arrays, numbers accepted). Every value is normalized as its type; values that cannot be
-//! their type are reported, not stored. The result is de-duplicated on the normalized value.
+//! Pass 1 is the source plugin (every field its vendor documents for indicators), pass 2 reads the
+//! normalized alert's fields named by `normalized` mappings, pass 3 reads the raw payload at
+//! `raw_payload` mapping paths (flat/nested keys, `[]` arrays, numbers accepted), and pass 4 scans
+//! free text (the source's description, reason and command-line fields, and `free_text` mapping
+//! paths) for indicators written in it, defanged or not ([`crate::freetext`]). Every value is
+//! normalized as its type; values that cannot be their type are reported, not stored. The result
+//! is de-duplicated on the normalized value; each indicator says which field and pass found it.
 
 use md5::{Digest, Md5};
 use serde::Serialize;
@@ -17,6 +20,15 @@ use crate::sources::{AlertSource, NormalizedAlert, RawIndicator};
 pub const TARGET_NORMALIZED: &str = "normalized";
 /// Where a mapping reads from.
 pub const TARGET_RAW_PAYLOAD: &str = "raw_payload";
+/// A raw payload field scanned as free text (pass 4): an active mapping adds the field (keeping
+/// indicators of its type), an inactive one turns the field off; its path [`SOURCE_TEXT_FIELDS`]
+/// stands for the source's own free-text fields, so an inactive `*` mapping turns the pass off for
+/// its source (or for every source).
+pub const TARGET_FREE_TEXT: &str = "free_text";
+/// Every extraction target.
+pub const TARGETS: [&str; 3] = [TARGET_NORMALIZED, TARGET_RAW_PAYLOAD, TARGET_FREE_TEXT];
+/// The `free_text` mapping path that stands for the source plugin's own free-text fields.
+pub const SOURCE_TEXT_FIELDS: &str = "*";
 
 /// An indicator field mapping, as the pipeline needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +63,9 @@ pub struct Indicator {
     pub value: String,
     /// Where the first occurrence was found.
     pub source_field: String,
+    /// The pass that found it (`source_plugin`, `normalized_mappings`, `raw_payload_mappings`,
+    /// `free_text`).
+    pub pass: &'static str,
 }
 
 /// A value that could not be its type.
@@ -101,9 +116,12 @@ fn pass(name: &'static str, label: &'static str, found: Vec<RawIndicator>) -> Pa
     };
     for raw in found {
         match indicators::normalize(raw.kind, &raw.value) {
-            Ok(value) => {
-                report.indicators.push(Indicator { kind: raw.kind, value, source_field: raw.source_field })
-            }
+            Ok(value) => report.indicators.push(Indicator {
+                kind: raw.kind,
+                value,
+                source_field: raw.source_field,
+                pass: name,
+            }),
             Err(reason) => report.rejected.push(Rejected {
                 kind: raw.kind,
                 value: raw.value,
@@ -158,7 +176,55 @@ fn raw_payload_pass(source: &str, raw: &Value, rules: &[MappingRule]) -> Vec<Raw
     out
 }
 
-/// Runs passes 1 and 2 (and 3 when `with_raw_pass`) and de-duplicates.
+/// Pass 4: the source's free-text fields (unless a `free_text` mapping turns them off) and the
+/// fields of active `free_text` mappings, scanned for indicators written in them.
+fn free_text_pass(source: &dyn AlertSource, raw: &Value, rules: &[MappingRule]) -> Vec<RawIndicator> {
+    let here: Vec<&MappingRule> = rules
+        .iter()
+        .filter(|r| r.extraction_target == TARGET_FREE_TEXT)
+        .filter(|r| r.source_name.as_deref().is_none_or(|s| s == source.name()))
+        .collect();
+    // The most specific mapping of a path decides: one for this source over one for all.
+    let decided = |path: &str| {
+        here.iter()
+            .filter(|r| r.field_path == path)
+            .max_by_key(|r| r.source_name.is_some())
+            .map(|r| r.is_active)
+    };
+    let mut texts: Vec<(String, String, Option<IndicatorType>)> = Vec::new();
+    if decided(SOURCE_TEXT_FIELDS).unwrap_or(true) {
+        for (field, text) in source.free_text(raw) {
+            if decided(&field).unwrap_or(true) {
+                texts.push((field, text, None));
+            }
+        }
+    }
+    let own: Vec<&str> = source.documented_free_text();
+    for rule in here.iter().filter(|r| r.is_active && r.field_path != SOURCE_TEXT_FIELDS) {
+        if own.contains(&rule.field_path.as_str()) {
+            continue;
+        }
+        let keep = mapping_type(rule);
+        for found in paths::resolve_all(raw, &rule.field_path) {
+            let values: Vec<String> = match found {
+                Value::Array(items) => items.iter().filter_map(paths::scalar_text).collect(),
+                other => paths::scalar_text(other).into_iter().collect(),
+            };
+            texts.extend(values.into_iter().map(|t| (rule.field_path.clone(), t, keep)));
+        }
+    }
+    let mut out = Vec::new();
+    for (field, text, keep) in texts {
+        for found in crate::freetext::scan(&text) {
+            if keep.is_none_or(|k| k == found.kind) {
+                out.push(RawIndicator { kind: found.kind, value: found.value, source_field: field.clone() });
+            }
+        }
+    }
+    out
+}
+
+/// Runs passes 1 and 2 (and 3 and 4 when `with_raw_pass`) and de-duplicates.
 pub fn extract(
     source: &dyn AlertSource,
     raw: &Value,
@@ -176,6 +242,7 @@ pub fn extract(
             "Raw Payload Mappings",
             raw_payload_pass(source.name(), raw, rules),
         ));
+        passes.push(pass("free_text", "Free Text", free_text_pass(source, raw, rules)));
     }
     let mut seen = std::collections::HashSet::new();
     let indicators = passes
@@ -269,12 +336,50 @@ mod tests {
         assert_eq!(found.passes[2].rejected[0].value, "nope");
         // Without the raw pass (as for fingerprints) only passes 1–2 run.
         assert_eq!(extract(source, &raw, &alert, &rules, false).passes.len(), 2);
+        assert_eq!(found.passes.len(), 4);
+    }
+
+    #[test]
+    fn the_most_specific_free_text_mapping_decides() {
+        let raw = json!({"title": "t", "description": "see 203.0.113.5"});
+        let source = sources::find("generic").unwrap();
+        let alert = source.normalize(&raw, Utc::now());
+        let with =
+            |rules: &[MappingRule]| extract(source, &raw, &alert, rules, true).passes[3].indicators.len();
+        let text_rule = |path: &str, source: Option<&str>, active: bool| MappingRule {
+            source_name: source.map(str::to_string),
+            field_path: path.into(),
+            indicator_type: "ip".into(),
+            extraction_target: TARGET_FREE_TEXT.into(),
+            is_active: active,
+        };
+        assert_eq!(with(&[]), 1, "on by default");
+        assert_eq!(with(&[text_rule("*", None, false)]), 0, "off everywhere");
+        assert_eq!(
+            with(&[text_rule("*", None, false), text_rule("*", Some("generic"), true)]),
+            1,
+            "on for this source"
+        );
+        assert_eq!(with(&[text_rule("*", Some("elastic"), false)]), 1, "another source's switch");
+        assert_eq!(with(&[text_rule("description", None, false)]), 0, "one field off");
+        // Without the raw pass (the fingerprint's run) pass 4 does not run either.
+        assert_eq!(extract(source, &raw, &alert, &[], false).passes.len(), 2);
     }
 
     #[test]
     fn fingerprint_is_order_independent_md5_over_normalized_values() {
-        let a = Indicator { kind: IndicatorType::Ip, value: "1.2.3.4".into(), source_field: "x".into() };
-        let b = Indicator { kind: IndicatorType::Domain, value: "evil.com".into(), source_field: "y".into() };
+        let a = Indicator {
+            kind: IndicatorType::Ip,
+            value: "1.2.3.4".into(),
+            source_field: "x".into(),
+            pass: "p",
+        };
+        let b = Indicator {
+            kind: IndicatorType::Domain,
+            value: "evil.com".into(),
+            source_field: "y".into(),
+            pass: "p",
+        };
         let f1 = fingerprint("T", "generic", &[a.clone(), b.clone()]);
         let f2 = fingerprint("T", "generic", &[b, a.clone(), a]);
         assert_eq!(f1, f2);

@@ -22,25 +22,35 @@ string_enum!(
 /// Longest value accepted for any type.
 pub const MAX_VALUE_LEN: usize = 2048;
 
-/// Undoes common defanging: `hxxp(s)`, `[.]`, `(.)`, `{.}`, `[dot]`, `[:]`, `[://]`, `[@]`, `[at]`.
-pub fn refang(value: &str) -> String {
-    let mut out = value.to_string();
-    for (from, to) in [
-        ("[://]", "://"),
-        ("[:]", ":"),
-        ("[.]", "."),
-        ("(.)", "."),
-        ("{.}", "."),
-        ("[dot]", "."),
-        ("(dot)", "."),
-        ("[@]", "@"),
-        ("(@)", "@"),
-        ("[at]", "@"),
-    ] {
+/// The defanged spellings of `://`, `:`, `.` and `@`, and what they stand for.
+const DEFANG_MARKS: [(&str, &str); 11] = [
+    ("[://]", "://"),
+    ("[:]//", "://"),
+    ("[:]", ":"),
+    ("[.]", "."),
+    ("(.)", "."),
+    ("{.}", "."),
+    ("[dot]", "."),
+    ("(dot)", "."),
+    ("[@]", "@"),
+    ("(@)", "@"),
+    ("[at]", "@"),
+];
+
+/// Replaces every defanged `://`, `:`, `.` and `@` in a text.
+pub(crate) fn refang_marks(text: &str) -> String {
+    let mut out = text.to_string();
+    for (from, to) in DEFANG_MARKS {
         if out.contains(from) {
             out = out.replace(from, to);
         }
     }
+    out
+}
+
+/// Undoes common defanging: `hxxp(s)`, `[.]`, `(.)`, `{.}`, `[dot]`, `[:]`, `[://]`, `[@]`, `[at]`.
+pub fn refang(value: &str) -> String {
+    let mut out = refang_marks(value);
     let lower = out.to_ascii_lowercase();
     for (from, to) in [("hxxps://", "https://"), ("hxxp://", "http://"), ("fxp://", "ftp://")] {
         if lower.starts_with(from) {
@@ -91,8 +101,18 @@ fn valid_hostname(host: &str) -> bool {
         })
 }
 
+/// A host name in its ASCII form: an internationalized name (`bücher.example`) becomes punycode
+/// (`xn--bcher-kva.example`), so both spellings are one indicator.
+fn ascii_host(host: &str) -> Option<String> {
+    let host = host.trim_end_matches('.');
+    if host.is_ascii() {
+        return Some(host.to_ascii_lowercase());
+    }
+    idna::domain_to_ascii(host).ok().filter(|h| !h.is_empty())
+}
+
 fn normalize_domain(value: &str) -> Result<String, String> {
-    let host = value.trim_end_matches('.').to_lowercase();
+    let host = ascii_host(value).ok_or_else(|| format!("'{value}' is not a valid domain name"))?;
     if host.parse::<IpAddr>().is_ok() {
         return Err(format!("'{value}' is an IP address, not a domain"));
     }
@@ -107,7 +127,8 @@ fn normalize_email(value: &str) -> Result<String, String> {
     let Some((local, domain)) = text.rsplit_once('@') else {
         return Err(format!("'{value}' is not an email address"));
     };
-    let domain = domain.trim_end_matches('.');
+    let domain = ascii_host(domain).ok_or_else(|| format!("'{value}' is not an email address"))?;
+    let domain = domain.as_str();
     if local.is_empty()
         || local.chars().any(char::is_whitespace)
         || !valid_hostname(domain)
@@ -141,19 +162,60 @@ fn normalize_url(value: &str) -> Result<String, String> {
     if authority.is_empty() {
         return Err(format!("'{value}' is not a URL (no host)"));
     }
-    // Scheme and host are case-insensitive; userinfo, path and query are not.
-    let (userinfo, hostport) = match authority.rsplit_once('@') {
-        Some((user, host)) => (format!("{user}@"), host),
-        None => (String::new(), authority),
+    // Credentials in a URL are never stored: the userinfo is dropped.
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let scheme = scheme.to_ascii_lowercase();
+    let (host, port) = split_port(hostport);
+    if host.is_empty() {
+        return Err(format!("'{value}' is not a URL (no host)"));
+    }
+    // Scheme and host are case-insensitive (and an internationalized host is punycode); path and
+    // query are not. A port that is the scheme's default says nothing.
+    let host = if host.starts_with('[') {
+        host.to_ascii_lowercase()
+    } else {
+        ascii_host(host).ok_or_else(|| format!("'{value}' is not a URL (bad host)"))?
     };
-    Ok(format!("{}://{}{}{}", scheme.to_ascii_lowercase(), userinfo, hostport.to_lowercase(), tail))
+    let default_port = match scheme.as_str() {
+        "http" => Some("80"),
+        "https" => Some("443"),
+        "ftp" => Some("21"),
+        _ => None,
+    };
+    let port = match port {
+        Some(p) if Some(p) != default_port => format!(":{p}"),
+        _ => String::new(),
+    };
+    Ok(format!("{scheme}://{host}{port}{tail}"))
+}
+
+/// `host:port` → (`host`, `port`); an IPv6 literal keeps its brackets.
+fn split_port(hostport: &str) -> (&str, Option<&str>) {
+    if let Some(end) = hostport.find(']') {
+        let (host, rest) = hostport.split_at(end + 1);
+        return (host, rest.strip_prefix(':').filter(|p| !p.is_empty()));
+    }
+    match hostport.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => {
+            (host, Some(port).filter(|p| !p.is_empty()))
+        }
+        _ => (hostport, None),
+    }
 }
 
 /// Account names keep their case (some directories are case-sensitive), but the domain of a
-/// UPN-style `user@domain` account is a DNS name, so it is lower-cased.
+/// UPN-style `user@domain` or a down-level `DOMAIN\user` account is case-insensitive, so it is
+/// lower-cased (and keeps its form).
 fn normalize_account(value: &str) -> Result<String, String> {
     if value.chars().any(|c| c.is_control()) {
         return Err("account names cannot contain control characters".into());
+    }
+    if let Some((domain, user)) = value.split_once('\\')
+        && !domain.is_empty()
+        && !user.is_empty()
+        && !user.contains('\\')
+    {
+        return Ok(format!("{}\\{user}", domain.to_lowercase()));
     }
     match value.rsplit_once('@') {
         Some((user, domain)) if !user.is_empty() && valid_hostname(domain.trim_end_matches('.')) => {
@@ -161,6 +223,26 @@ fn normalize_account(value: &str) -> Result<String, String> {
         }
         _ => Ok(value.to_string()),
     }
+}
+
+/// The type a value of a field that holds mixed kinds has (`related.hash`, `related.hosts`,
+/// Splunk's `dest`): an IP, a hash by its length, an email, a URL, else a domain with a public
+/// suffix; `None` when it is none of them.
+pub fn infer(value: &str) -> Option<IndicatorType> {
+    let value = refang(value.trim());
+    let candidates = [
+        IndicatorType::Ip,
+        IndicatorType::HashMd5,
+        IndicatorType::HashSha1,
+        IndicatorType::HashSha256,
+        IndicatorType::Url,
+        IndicatorType::Email,
+    ];
+    if let Some(kind) = candidates.into_iter().find(|k| normalize(*k, &value).is_ok()) {
+        return Some(kind);
+    }
+    let domain = normalize(IndicatorType::Domain, &value).ok()?;
+    (domain.contains('.') && crate::freetext::has_public_suffix(&domain)).then_some(IndicatorType::Domain)
 }
 
 #[cfg(test)]
@@ -184,8 +266,34 @@ mod tests {
             Ok("d41d8cd98f00b204e9800998ecf8427e".into())
         );
         assert_eq!(n(Url, "hxxps://Evil[.]COM/Path?Q=1"), Ok("https://evil.com/Path?Q=1".into()));
-        assert_eq!(n(Account, "  DOMAIN\\Admin "), Ok("DOMAIN\\Admin".into()));
+        assert_eq!(n(Account, "  CORP\\Admin "), Ok("corp\\Admin".into()));
         assert_eq!(n(Account, "M.Okafor@Contoso.COM"), Ok("M.Okafor@contoso.com".into()));
+    }
+
+    #[test]
+    fn urls_lose_credentials_and_default_ports_and_names_become_punycode() {
+        assert_eq!(n(Url, "https://user:pa55@Evil.COM:443/x?a=B"), Ok("https://evil.com/x?a=B".into()));
+        assert_eq!(n(Url, "http://evil.com:80"), Ok("http://evil.com".into()));
+        assert_eq!(n(Url, "http://evil.com:8080/p"), Ok("http://evil.com:8080/p".into()));
+        assert_eq!(n(Url, "ftp://anonymous@files.example.org:21/a"), Ok("ftp://files.example.org/a".into()));
+        assert_eq!(n(Url, "http://[2001:DB8::1]:80/"), Ok("http://[2001:db8::1]/".into()));
+        assert_eq!(n(Url, "https://bücher.example/ä"), Ok("https://xn--bcher-kva.example/ä".into()));
+        assert_eq!(n(Domain, "Bücher.Example"), Ok("xn--bcher-kva.example".into()));
+        assert_eq!(n(Domain, "xn--bcher-kva.example"), Ok("xn--bcher-kva.example".into()));
+        assert_eq!(n(Email, "Info@Bücher.Example"), Ok("info@xn--bcher-kva.example".into()));
+    }
+
+    #[test]
+    fn mixed_fields_are_typed_by_their_value() {
+        assert_eq!(infer("10.1.2.3"), Some(Ip));
+        assert_eq!(infer("d41d8cd98f00b204e9800998ecf8427e"), Some(HashMd5));
+        assert_eq!(infer(&"a".repeat(40)), Some(HashSha1));
+        assert_eq!(infer(&"b".repeat(64)), Some(HashSha256));
+        assert_eq!(infer("mail.example.com"), Some(Domain));
+        assert_eq!(infer("https://x.example.com/"), Some(Url));
+        assert_eq!(infer("bob@example.com"), Some(Email));
+        assert_eq!(infer("WORKSTATION-7"), None);
+        assert_eq!(infer("powershell.exe"), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod alerts;
 pub mod api_keys;
 pub mod enrichment;
 pub mod extraction;
+pub mod freetext;
 pub mod indicators;
 pub mod jobs;
 pub mod pagination;

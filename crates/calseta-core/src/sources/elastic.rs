@@ -4,35 +4,99 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{
-    AlertSource, DocumentedField, NormalizedAlert, RawIndicator, SignatureScheme, push_strings,
-    severity_word, string_list, timestamp_at,
+    AlertSource, DocumentedField, FieldKind, HASHES, NormalizedAlert, RawIndicator, SignatureScheme,
+    document, push_field, severity_word, string_list, texts_at, timestamp_at,
 };
-use crate::indicators::IndicatorType::{self, *};
+use crate::indicators::IndicatorType::*;
 use crate::paths::{self, text, truthy};
 
 /// The `elastic` source.
 pub struct Elastic;
 
-/// (ECS path, type, accepts a list of strings)
-const PASS_ONE: &[(&str, IndicatorType, bool)] = &[
-    ("source.ip", Ip, true),
-    ("destination.ip", Ip, true),
-    ("host.ip", Ip, true),
-    ("threat.indicator.ip", Ip, true),
-    ("destination.domain", Domain, false),
-    ("dns.question.name", Domain, false),
-    ("url.domain", Domain, false),
-    ("threat.indicator.domain", Domain, false),
-    ("url.full", Url, false),
-    ("process.hash.sha256", HashSha256, false),
-    ("file.hash.sha256", HashSha256, false),
-    ("threat.indicator.file.hash.sha256", HashSha256, false),
-    ("process.hash.sha1", HashSha1, false),
-    ("file.hash.sha1", HashSha1, false),
-    ("process.hash.md5", HashMd5, false),
-    ("file.hash.md5", HashMd5, false),
-    ("user.email", Email, false),
-    ("user.name", Account, false),
+use FieldKind::{Host, Infer, Is};
+
+/// Every ECS field that carries an indicator, flat or nested, single or a list. The first block
+/// is v1's list (unchanged); the rest is the ECS schema's other indicator fields.
+const PASS_ONE: &[(&str, FieldKind)] = &[
+    ("source.ip", Is(Ip)),
+    ("destination.ip", Is(Ip)),
+    ("host.ip", Is(Ip)),
+    ("threat.indicator.ip", Is(Ip)),
+    ("destination.domain", Is(Domain)),
+    ("dns.question.name", Is(Domain)),
+    ("url.domain", Is(Domain)),
+    ("threat.indicator.domain", Is(Domain)),
+    ("url.full", Is(Url)),
+    ("process.hash.sha256", Is(HashSha256)),
+    ("file.hash.sha256", Is(HashSha256)),
+    ("threat.indicator.file.hash.sha256", Is(HashSha256)),
+    ("process.hash.sha1", Is(HashSha1)),
+    ("file.hash.sha1", Is(HashSha1)),
+    ("process.hash.md5", Is(HashMd5)),
+    ("file.hash.md5", Is(HashMd5)),
+    ("user.email", Is(Email)),
+    ("user.name", Is(Account)),
+    // Endpoints: addresses may hold an IP or a host name.
+    ("client.ip", Is(Ip)),
+    ("server.ip", Is(Ip)),
+    ("source.address", Host),
+    ("destination.address", Host),
+    ("client.address", Host),
+    ("server.address", Host),
+    ("source.domain", Host),
+    ("client.domain", Host),
+    ("server.domain", Host),
+    ("host.name", Host),
+    ("dns.resolved_ip", Is(Ip)),
+    // `related.*`: every IP, host, user and hash of the event, in one place.
+    ("related.ip", Is(Ip)),
+    ("related.hosts", Host),
+    ("related.user", Is(Account)),
+    ("related.hash", Infer(HASHES)),
+    ("url.original", Is(Url)),
+    // Email.
+    ("email.from.address", Is(Email)),
+    ("email.to.address", Is(Email)),
+    ("email.cc.address", Is(Email)),
+    ("email.bcc.address", Is(Email)),
+    ("email.reply_to.address", Is(Email)),
+    ("email.sender.address", Is(Email)),
+    // Files, processes and libraries.
+    ("dll.hash.md5", Is(HashMd5)),
+    ("dll.hash.sha1", Is(HashSha1)),
+    ("dll.hash.sha256", Is(HashSha256)),
+    ("process.parent.hash.md5", Is(HashMd5)),
+    ("process.parent.hash.sha1", Is(HashSha1)),
+    ("process.parent.hash.sha256", Is(HashSha256)),
+    // Users.
+    ("user.target.name", Is(Account)),
+    ("user.target.email", Is(Email)),
+    ("source.user.name", Is(Account)),
+    ("destination.user.name", Is(Account)),
+    // Threat intelligence: the matched indicator and every enrichment's.
+    ("threat.indicator.url.full", Is(Url)),
+    ("threat.indicator.url.original", Is(Url)),
+    ("threat.indicator.email.address", Is(Email)),
+    ("threat.indicator.file.hash.md5", Is(HashMd5)),
+    ("threat.indicator.file.hash.sha1", Is(HashSha1)),
+    ("threat.enrichments[].indicator.ip", Is(Ip)),
+    ("threat.enrichments[].indicator.domain", Is(Domain)),
+    ("threat.enrichments[].indicator.url.full", Is(Url)),
+    ("threat.enrichments[].indicator.url.original", Is(Url)),
+    ("threat.enrichments[].indicator.email.address", Is(Email)),
+    ("threat.enrichments[].indicator.file.hash.md5", Is(HashMd5)),
+    ("threat.enrichments[].indicator.file.hash.sha1", Is(HashSha1)),
+    ("threat.enrichments[].indicator.file.hash.sha256", Is(HashSha256)),
+];
+
+/// Where Elastic alerts carry prose and command lines.
+const FREE_TEXT: &[&str] = &[
+    "kibana.alert.reason",
+    "kibana.alert.rule.description",
+    "message",
+    "process.command_line",
+    "process.parent.command_line",
+    "powershell.file.script_block_text",
 ];
 
 impl AlertSource for Elastic {
@@ -78,10 +142,18 @@ impl AlertSource for Elastic {
 
     fn extract(&self, raw: &Value) -> Vec<RawIndicator> {
         let mut out = Vec::new();
-        for (path, kind, lists) in PASS_ONE {
-            push_strings(&mut out, raw, path, *kind, *lists, path);
+        for (path, kind) in PASS_ONE {
+            push_field(&mut out, raw, path, *kind, path);
         }
         out
+    }
+
+    fn free_text(&self, raw: &Value) -> Vec<(String, String)> {
+        texts_at(raw, FREE_TEXT)
+    }
+
+    fn documented_free_text(&self) -> Vec<&'static str> {
+        FREE_TEXT.to_vec()
     }
 
     fn rule_ref(&self, raw: &Value) -> Option<String> {
@@ -93,13 +165,6 @@ impl AlertSource for Elastic {
     }
 
     fn documented_extractions(&self) -> Vec<DocumentedField> {
-        PASS_ONE
-            .iter()
-            .map(|(path, kind, _)| DocumentedField {
-                field_path: path,
-                indicator_type: *kind,
-                description: "ECS field",
-            })
-            .collect()
+        document(PASS_ONE, "ECS field")
     }
 }

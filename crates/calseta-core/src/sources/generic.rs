@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{
-    AlertSource, DocumentedField, NormalizedAlert, RawIndicator, push_strings, severity_word, string_list,
-    timestamp_at,
+    AlertSource, DocumentedField, FieldKind, HASHES, NormalizedAlert, RawIndicator, push_strings,
+    severity_word, string_list, timestamp_at,
 };
 use crate::alerts::Severity;
 use crate::indicators::IndicatorType::{self, *};
@@ -31,6 +31,69 @@ const TOP_LEVEL: &[(&str, IndicatorType)] = &[
     ("sha256", HashSha256),
     ("hash", HashSha256),
 ];
+
+/// Prose and command lines a generic alert may carry.
+const FREE_TEXT: &[&str] =
+    &["description", "message", "reason", "details", "summary", "command_line", "cmdline"];
+
+/// The lists of typed indicators a generic payload may carry (MISP-, STIX- and TheHive-style).
+const LISTS: &[&str] = &["indicators", "observables", "iocs"];
+/// Keys that name an item's type, and keys that hold its value.
+const TYPE_KEYS: &[&str] = &["type", "kind", "dataType", "data_type", "observable_type", "indicator_type"];
+const VALUE_KEYS: &[&str] = &["value", "data", "indicator", "observable", "address"];
+
+/// What a type's spelling means: `ipv4`, `ip-dst`, `domain-name`, `sha256`, `email-addr`, …
+fn kind_of(spelling: &str) -> Option<FieldKind> {
+    let word = spelling.trim().to_ascii_lowercase().replace(['_', ' '], "-");
+    let kind = match word.as_str() {
+        "ip" | "ipv4" | "ipv6" | "ip-src" | "ip-dst" | "ip-addr" | "ipv4-addr" | "ipv6-addr"
+        | "ip-address" | "address" | "ip-dst|port" => FieldKind::Is(Ip),
+        "domain" | "domain-name" | "hostname" | "host" | "fqdn" => FieldKind::Is(Domain),
+        "url" | "uri" | "link" => FieldKind::Is(Url),
+        "md5" | "hash-md5" | "file-md5" | "filehash-md5" => FieldKind::Is(HashMd5),
+        "sha1" | "sha-1" | "hash-sha1" | "file-sha1" | "filehash-sha1" => FieldKind::Is(HashSha1),
+        "sha256" | "sha-256" | "hash-sha256" | "file-sha256" | "filehash-sha256" => FieldKind::Is(HashSha256),
+        "hash" | "file-hash" | "filehash" | "file" => FieldKind::Infer(HASHES),
+        "email" | "e-mail" | "mail" | "email-addr" | "email-address" | "email-src" | "email-dst" => {
+            FieldKind::Is(Email)
+        }
+        "account" | "user" | "username" | "user-account" | "user-name" => FieldKind::Is(Account),
+        _ => return None,
+    };
+    Some(kind)
+}
+
+fn list_items(raw: &Value, out: &mut Vec<RawIndicator>) {
+    for list in LISTS {
+        let Some(Value::Array(items)) = raw.get(*list) else { continue };
+        let label = format!("{list}[]");
+        for item in items {
+            match item {
+                // A bare value: typed by itself.
+                Value::String(value) => {
+                    if let Some(kind) = crate::indicators::infer(value) {
+                        out.push(RawIndicator { kind, value: value.clone(), source_field: label.clone() });
+                    }
+                }
+                Value::Object(_) => {
+                    let spelling = TYPE_KEYS.iter().find_map(|k| text(item, k));
+                    let value =
+                        VALUE_KEYS.iter().find_map(|k| text(item, k)).filter(|v| !v.trim().is_empty());
+                    let (Some(spelling), Some(value)) = (spelling, value) else { continue };
+                    let kind = IndicatorType::parse(&spelling.to_lowercase())
+                        .ok()
+                        .map(FieldKind::Is)
+                        .or_else(|| kind_of(&spelling))
+                        .and_then(|k| k.type_of(&value));
+                    if let Some(kind) = kind {
+                        out.push(RawIndicator { kind, value, source_field: label.clone() });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
 
 impl AlertSource for Generic {
     fn name(&self) -> &'static str {
@@ -65,19 +128,7 @@ impl AlertSource for Generic {
 
     fn extract(&self, raw: &Value) -> Vec<RawIndicator> {
         let mut out = Vec::new();
-        if let Some(Value::Array(items)) = raw.get("indicators") {
-            for item in items {
-                let kind = text(item, "type").and_then(|t| IndicatorType::parse(&t.to_lowercase()).ok());
-                let value = item.get("value").and_then(Value::as_str).filter(|v| !v.trim().is_empty());
-                if let (Some(kind), Some(value)) = (kind, value) {
-                    out.push(RawIndicator {
-                        kind,
-                        value: value.to_string(),
-                        source_field: "indicators[]".into(),
-                    });
-                }
-            }
-        }
+        list_items(raw, &mut out);
         for (field, kind) in TOP_LEVEL {
             // Top-level keys only, as in v1 (`{"src": {"ip": …}}` is not `src_ip`).
             if let Some(value) = raw.get(*field) {
@@ -88,6 +139,19 @@ impl AlertSource for Generic {
         out
     }
 
+    fn free_text(&self, raw: &Value) -> Vec<(String, String)> {
+        // Top-level keys only, like the fields above.
+        FREE_TEXT
+            .iter()
+            .filter_map(|k| raw.get(*k).and_then(Value::as_str).map(|t| (k.to_string(), t.to_string())))
+            .filter(|(_, t)| !t.trim().is_empty())
+            .collect()
+    }
+
+    fn documented_free_text(&self) -> Vec<&'static str> {
+        FREE_TEXT.to_vec()
+    }
+
     fn rule_ref(&self, raw: &Value) -> Option<String> {
         paths::first(raw, "rule_id")
             .and_then(paths::scalar_text)
@@ -96,11 +160,16 @@ impl AlertSource for Generic {
     }
 
     fn documented_extractions(&self) -> Vec<DocumentedField> {
-        let mut fields = vec![DocumentedField {
-            field_path: "indicators[]",
-            indicator_type: Ip,
-            description: "Explicit {type, value} list (any of the 8 types)",
-        }];
+        let mut fields: Vec<DocumentedField> = IndicatorType::ALL
+            .iter()
+            .flat_map(|t| {
+                ["indicators[]", "observables[]", "iocs[]"].map(|list| DocumentedField {
+                    field_path: list,
+                    indicator_type: *t,
+                    description: "{type, value} items (ipv4, ip-dst, domain-name, sha256, email-addr, … spellings), or bare values typed by themselves",
+                })
+            })
+            .collect();
         fields.extend(TOP_LEVEL.iter().map(|(path, kind)| DocumentedField {
             field_path: path,
             indicator_type: *kind,

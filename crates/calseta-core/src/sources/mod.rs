@@ -193,6 +193,82 @@ pub trait AlertSource: Send + Sync {
     }
     /// The fields pass 1 reads.
     fn documented_extractions(&self) -> Vec<DocumentedField>;
+    /// Pass 4: the free-text fields of the payload (description, reason, message, command
+    /// lines), each as (field, text), scanned for indicators written in them.
+    fn free_text(&self, raw: &Value) -> Vec<(String, String)>;
+    /// The free-text fields pass 4 reads, for the documentation and the dry run.
+    fn documented_free_text(&self) -> Vec<&'static str>;
+}
+
+/// How the value of a source field is typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldKind {
+    /// Always this type.
+    Is(IndicatorType),
+    /// Typed by the value (`related.hash` by its length, `dest` as an IP or a host), among these.
+    Infer(&'static [IndicatorType]),
+    /// A host name: an IP when it is one, a domain when it is a fully qualified name with a
+    /// public suffix (a bare `WORKSTATION-01` is not an indicator).
+    Host,
+}
+
+impl FieldKind {
+    /// The types the field can yield (for the documentation).
+    pub(crate) fn types(self) -> Vec<IndicatorType> {
+        match self {
+            FieldKind::Is(kind) => vec![kind],
+            FieldKind::Infer(kinds) => kinds.to_vec(),
+            FieldKind::Host => vec![IndicatorType::Domain, IndicatorType::Ip],
+        }
+    }
+
+    /// The type of one value of the field, if it has one.
+    pub(crate) fn type_of(self, value: &str) -> Option<IndicatorType> {
+        match self {
+            FieldKind::Is(kind) => Some(kind),
+            FieldKind::Infer(kinds) => crate::indicators::infer(value).filter(|k| kinds.contains(k)),
+            FieldKind::Host => match crate::indicators::infer(value)? {
+                IndicatorType::Ip => Some(IndicatorType::Ip),
+                IndicatorType::Domain => Some(IndicatorType::Domain),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// All hash types (a field whose hash type is told by its length).
+pub(crate) const HASHES: &[IndicatorType] =
+    &[IndicatorType::HashMd5, IndicatorType::HashSha1, IndicatorType::HashSha256];
+
+/// Pushes one raw indicator per string (or string in a list) at `path`, typed by `kind`.
+pub(crate) fn push_field(out: &mut Vec<RawIndicator>, raw: &Value, path: &str, kind: FieldKind, label: &str) {
+    for value in strings_at(raw, path, true) {
+        if let Some(kind) = kind.type_of(&value) {
+            out.push(RawIndicator { kind, value, source_field: label.to_string() });
+        }
+    }
+}
+
+/// The documented rows of a table of (path, kind) fields.
+pub(crate) fn document(
+    fields: &[(&'static str, FieldKind)],
+    description: &'static str,
+) -> Vec<DocumentedField> {
+    fields
+        .iter()
+        .flat_map(|(path, kind)| {
+            kind.types().into_iter().map(move |t| DocumentedField {
+                field_path: path,
+                indicator_type: t,
+                description,
+            })
+        })
+        .collect()
+}
+
+/// The non-blank texts at each of `paths` (lists of strings included), labelled by path.
+pub(crate) fn texts_at(raw: &Value, paths: &[&str]) -> Vec<(String, String)> {
+    paths.iter().flat_map(|p| strings_at(raw, p, true).into_iter().map(move |t| (p.to_string(), t))).collect()
 }
 
 /// Every registered source.

@@ -1,5 +1,7 @@
 //! Microsoft Sentinel incidents, as a Logic App posts them (`properties{…}` plus `Entities[]`).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -11,8 +13,183 @@ use crate::paths::{self, text, truthy};
 /// The `sentinel` source.
 pub struct Sentinel;
 
-fn entity_text(entity: &Value, names: &[&str]) -> Option<String> {
-    names.iter().find_map(|n| text(entity, n))
+/// The most nodes of a payload indexed for `$ref` resolution, and the longest chain followed.
+const MAX_NODES: usize = 100_000;
+const MAX_HOPS: usize = 8;
+
+/// Every object with a `$id`, by id: Logic Apps write an entity once and refer to it elsewhere
+/// as `{"$ref": "<id>"}` (a host's IP, a file's hashes, a DNS answer's addresses).
+fn ids(raw: &Value) -> HashMap<String, &Value> {
+    let mut found = HashMap::new();
+    let mut stack = vec![raw];
+    let mut seen = 0;
+    while let Some(node) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            break;
+        }
+        match node {
+            Value::Object(map) => {
+                if let Some(id) = map.get("$id").and_then(paths::scalar_text) {
+                    found.entry(id).or_insert(node);
+                }
+                stack.extend(map.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    found
+}
+
+/// The object a `{"$ref": id}` stands for (followed a few hops), or the value itself.
+fn resolve<'a>(value: &'a Value, ids: &HashMap<String, &'a Value>) -> &'a Value {
+    let mut current = value;
+    for _ in 0..MAX_HOPS {
+        match current.get("$ref").and_then(paths::scalar_text).and_then(|id| ids.get(&id)) {
+            Some(target) => current = target,
+            None => break,
+        }
+    }
+    current
+}
+
+/// A field of an entity, whether at its top (as Logic Apps post it) or under `properties` (as the
+/// REST API returns it), in either capitalisation.
+fn entity_field<'a>(entity: &'a Value, names: &[&str]) -> Option<&'a Value> {
+    let places = [Some(entity), entity.get("properties")];
+    names
+        .iter()
+        .find_map(|name| places.iter().flatten().find_map(|place| place.get(*name).filter(|v| !v.is_null())))
+}
+
+fn entity_text(entity: &Value, names: &[&str], ids: &HashMap<String, &Value>) -> Option<String> {
+    entity_field(entity, names)
+        .map(|v| resolve(v, ids))
+        .and_then(|v| match v {
+            Value::String(s) => Some(s.clone()),
+            // A reference to an IP entity, say, stands for its address.
+            Value::Object(_) => entity_text(v, &["Address", "address"], ids),
+            other => paths::scalar_text(other),
+        })
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// The items of an entity's list field, each resolved.
+fn entity_list<'a>(entity: &'a Value, names: &[&str], ids: &HashMap<String, &'a Value>) -> Vec<&'a Value> {
+    match entity_field(entity, names) {
+        Some(Value::Array(items)) => items.iter().map(|i| resolve(i, ids)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The incident's entities, references resolved.
+fn entities<'a>(raw: &'a Value, ids: &HashMap<String, &'a Value>) -> Vec<&'a Value> {
+    let list = ["Entities", "entities", "properties.relatedEntities"]
+        .iter()
+        .find_map(|p| match paths::first(raw, p) {
+            Some(Value::Array(items)) => Some(items.as_slice()),
+            _ => None,
+        })
+        .unwrap_or(&[]);
+    list.iter().map(|e| resolve(e, ids)).filter(|e| e.is_object()).collect()
+}
+
+fn entity_kind(entity: &Value) -> Option<String> {
+    ["Type", "type", "kind"]
+        .iter()
+        .find_map(|k| entity.get(*k).and_then(Value::as_str))
+        .map(|t| t.to_ascii_lowercase().replace('-', ""))
+}
+
+fn hash_kind(algorithm: &str) -> Option<IndicatorType> {
+    match algorithm.to_ascii_uppercase().replace('-', "").as_str() {
+        "SHA256" => Some(IndicatorType::HashSha256),
+        "SHA1" => Some(IndicatorType::HashSha1),
+        "MD5" => Some(IndicatorType::HashMd5),
+        _ => None,
+    }
+}
+
+fn push(out: &mut Vec<RawIndicator>, kind: IndicatorType, value: Option<String>, field: String) {
+    if let Some(value) = value {
+        out.push(RawIndicator { kind, value, source_field: field });
+    }
+}
+
+/// One entity's indicators.
+fn entity_indicators(entity: &Value, kind: &str, ids: &HashMap<String, &Value>, out: &mut Vec<RawIndicator>) {
+    let text = |names: &[&str]| entity_text(entity, names, ids);
+    let label = |field: &str| format!("Entities[{kind}].{field}");
+    match kind {
+        "ip" => push(out, IndicatorType::Ip, text(&["Address", "address"]), label("Address")),
+        "account" => {
+            let value =
+                text(&["Name", "name", "accountName"]).map(|name| match text(&["UPNSuffix", "upnSuffix"]) {
+                    Some(suffix) => format!("{name}@{suffix}"),
+                    None => name,
+                });
+            push(out, IndicatorType::Account, value, label("Name"));
+        }
+        "host" => {
+            let value = text(&["FQDN", "fqdn"]).or_else(|| {
+                text(&["HostName", "hostName"]).map(|host| match text(&["DnsDomain", "dnsDomain"]) {
+                    Some(domain) => format!("{host}.{domain}"),
+                    None => host,
+                })
+            });
+            push(out, IndicatorType::Domain, value, label("HostName"));
+        }
+        "url" => push(out, IndicatorType::Url, text(&["Url", "url"]), label("Url")),
+        "filehash" => {
+            let algorithm = text(&["Algorithm", "algorithm"]).unwrap_or_default();
+            if let Some(hash) = hash_kind(&algorithm) {
+                push(out, hash, text(&["Value", "value", "hashValue"]), label("Value"));
+            }
+        }
+        "file" => {
+            for hash in entity_list(entity, &["FileHashes", "fileHashes"], ids) {
+                let algorithm = entity_text(hash, &["Algorithm", "algorithm"], ids).unwrap_or_default();
+                if let Some(kind) = hash_kind(&algorithm) {
+                    let value = entity_text(hash, &["Value", "value", "hashValue"], ids);
+                    push(out, kind, value, label("FileHashes[]"));
+                }
+            }
+        }
+        "mailbox" => {
+            push(
+                out,
+                IndicatorType::Email,
+                text(&["MailboxPrimaryAddress", "mailboxPrimaryAddress"]),
+                label("MailboxPrimaryAddress"),
+            );
+        }
+        "mailmessage" | "mailmessages" => {
+            for field in ["Sender", "P1Sender", "P2Sender", "Recipient"] {
+                let lower = format!("{}{}", field[..1].to_ascii_lowercase(), &field[1..]);
+                push(out, IndicatorType::Email, text(&[field, &lower]), label(field));
+            }
+            push(out, IndicatorType::Ip, text(&["SenderIP", "senderIP", "senderIp"]), label("SenderIP"));
+            for url in entity_list(entity, &["Urls", "urls"], ids) {
+                let value = match url {
+                    Value::String(s) => Some(s.clone()),
+                    other => entity_text(other, &["Url", "url"], ids),
+                };
+                push(out, IndicatorType::Url, value, label("Urls[]"));
+            }
+        }
+        "dns" | "dnsresolution" => {
+            push(out, IndicatorType::Domain, text(&["DomainName", "domainName"]), label("DomainName"));
+            for address in entity_list(entity, &["IpAddresses", "ipAddresses"], ids) {
+                let value = match address {
+                    Value::String(s) => Some(s.clone()),
+                    other => entity_text(other, &["Address", "address"], ids),
+                };
+                push(out, IndicatorType::Ip, value, label("IpAddresses[]"));
+            }
+        }
+        _ => {}
+    }
 }
 
 impl AlertSource for Sentinel {
@@ -58,50 +235,34 @@ impl AlertSource for Sentinel {
     }
 
     fn extract(&self, raw: &Value) -> Vec<RawIndicator> {
-        let entities = match paths::first(raw, "Entities").or_else(|| paths::first(raw, "entities")) {
-            Some(Value::Array(items)) => items.as_slice(),
-            _ => &[],
-        };
+        let ids = ids(raw);
         let mut out = Vec::new();
-        for entity in entities.iter().filter(|e| e.is_object()) {
-            let Some(kind) = entity_text(entity, &["Type", "type"]).map(|t| t.to_lowercase()) else {
-                continue;
-            };
-            let found = match kind.as_str() {
-                "ip" => entity_text(entity, &["Address", "address"]).map(|v| (IndicatorType::Ip, v)),
-                "account" => entity_text(entity, &["Name", "name"]).map(|name| {
-                    let value = match entity_text(entity, &["UPNSuffix", "upnSuffix"]) {
-                        Some(suffix) => format!("{name}@{suffix}"),
-                        None => name,
-                    };
-                    (IndicatorType::Account, value)
-                }),
-                "host" => entity_text(entity, &["HostName", "hostName"]).map(|host| {
-                    let value = match entity_text(entity, &["DnsDomain", "dnsDomain"]) {
-                        Some(domain) => format!("{host}.{domain}"),
-                        None => host,
-                    };
-                    (IndicatorType::Domain, value)
-                }),
-                "url" => entity_text(entity, &["Url", "url"]).map(|v| (IndicatorType::Url, v)),
-                "filehash" => {
-                    let algorithm =
-                        entity_text(entity, &["Algorithm", "algorithm"]).unwrap_or_default().to_uppercase();
-                    let kind = match algorithm.as_str() {
-                        "SHA256" => Some(IndicatorType::HashSha256),
-                        "SHA1" => Some(IndicatorType::HashSha1),
-                        "MD5" => Some(IndicatorType::HashMd5),
-                        _ => None,
-                    };
-                    kind.and_then(|k| entity_text(entity, &["Value", "value"]).map(|v| (k, v)))
-                }
-                _ => None,
-            };
-            if let Some((kind_type, value)) = found {
-                out.push(RawIndicator { kind: kind_type, value, source_field: format!("Entities[{kind}]") });
+        for entity in entities(raw, &ids) {
+            if let Some(kind) = entity_kind(entity) {
+                entity_indicators(entity, &kind, &ids, &mut out);
             }
         }
         out
+    }
+
+    fn free_text(&self, raw: &Value) -> Vec<(String, String)> {
+        let ids = ids(raw);
+        let mut texts: Vec<(String, String)> = text(raw, "properties.description")
+            .map(|d| ("properties.description".to_string(), d))
+            .into_iter()
+            .collect();
+        for entity in entities(raw, &ids) {
+            if entity_kind(entity).as_deref() == Some("process")
+                && let Some(line) = entity_text(entity, &["CommandLine", "commandLine"], &ids)
+            {
+                texts.push(("Entities[process].CommandLine".to_string(), line));
+            }
+        }
+        texts
+    }
+
+    fn documented_free_text(&self) -> Vec<&'static str> {
+        vec!["properties.description", "Entities[process].CommandLine"]
     }
 
     fn rule_ref(&self, raw: &Value) -> Option<String> {
@@ -154,6 +315,94 @@ impl AlertSource for Sentinel {
                 indicator_type: IndicatorType::HashMd5,
                 description: "File hash entity (MD5)",
             },
+            DocumentedField {
+                field_path: "Entities[Type=file].FileHashes[].Value",
+                indicator_type: IndicatorType::HashSha256,
+                description: "File entity hashes (SHA-256, SHA-1 and MD5 by Algorithm)",
+            },
+            DocumentedField {
+                field_path: "Entities[Type=mailbox].MailboxPrimaryAddress",
+                indicator_type: IndicatorType::Email,
+                description: "Mailbox entity",
+            },
+            DocumentedField {
+                field_path: "Entities[Type=mail-message].Sender|P1Sender|P2Sender|Recipient",
+                indicator_type: IndicatorType::Email,
+                description: "Mail message entity addresses",
+            },
+            DocumentedField {
+                field_path: "Entities[Type=mail-message].Urls[]",
+                indicator_type: IndicatorType::Url,
+                description: "Mail message entity URLs",
+            },
+            DocumentedField {
+                field_path: "Entities[Type=mail-message].SenderIP",
+                indicator_type: IndicatorType::Ip,
+                description: "Mail message sender IP",
+            },
+            DocumentedField {
+                field_path: "Entities[Type=dns].DomainName",
+                indicator_type: IndicatorType::Domain,
+                description: "DNS resolution entity name",
+            },
+            DocumentedField {
+                field_path: "Entities[Type=dns].IpAddresses[]",
+                indicator_type: IndicatorType::Ip,
+                description: "DNS resolution entity addresses ($ref to IP entities resolved)",
+            },
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn entities_given_as_references_are_resolved_wherever_their_ids_are() {
+        // Logic Apps write an entity once (here inside an alert) and refer to it by `$ref`.
+        let raw = json!({
+            "properties": {"title": "t", "severity": "High",
+                           "alerts": [{"Entities": [{"$id": "9", "Type": "ip", "Address": "192.0.2.1"},
+                                                    {"$id": "5", "Type": "url", "Url": "https://a.example.com/x"},
+                                                    {"$id": "7", "Algorithm": "MD5", "Value": "acbd18db4cc2f85cedef654fccc4a4d8"}]}]},
+            "Entities": [
+                {"$ref": "5"},
+                {"$id": "1", "Type": "dns", "DomainName": "x.example.com", "IpAddresses": [{"$ref": "9"}]},
+                {"$id": "2", "Type": "file", "FileHashes": [{"$ref": "7"}]},
+                {"$id": "3", "kind": "Mailbox", "properties": {"mailboxPrimaryAddress": "a@example.com"}},
+                {"$ref": "404"}
+            ]
+        });
+        let found: Vec<(IndicatorType, String)> =
+            Sentinel.extract(&raw).into_iter().map(|i| (i.kind, i.value)).collect();
+        assert_eq!(
+            found,
+            [
+                (IndicatorType::Url, "https://a.example.com/x".to_string()),
+                (IndicatorType::Domain, "x.example.com".to_string()),
+                (IndicatorType::Ip, "192.0.2.1".to_string()),
+                (IndicatorType::HashMd5, "acbd18db4cc2f85cedef654fccc4a4d8".to_string()),
+                (IndicatorType::Email, "a@example.com".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_rest_apis_related_entities_are_read_too() {
+        let raw = json!({"properties": {"title": "t", "relatedEntities": [
+            {"kind": "Ip", "properties": {"address": "192.0.2.7"}},
+            {"kind": "Account", "properties": {"accountName": "jdoe", "upnSuffix": "contoso.com"}}]}});
+        let found: Vec<String> = Sentinel.extract(&raw).into_iter().map(|i| i.value).collect();
+        assert_eq!(found, ["192.0.2.7", "jdoe@contoso.com"]);
+    }
+
+    #[test]
+    fn reference_cycles_end() {
+        let raw = json!({"properties": {"title": "t"},
+                         "Entities": [{"$id": "1", "$ref": "2"}, {"$id": "2", "$ref": "1"}]});
+        assert!(Sentinel.extract(&raw).is_empty());
     }
 }

@@ -4,25 +4,80 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{
-    AlertSource, DocumentedField, NormalizedAlert, RawIndicator, SignatureScheme, push_strings, timestamp_at,
+    AlertSource, DocumentedField, FieldKind, HASHES, NormalizedAlert, RawIndicator, SignatureScheme,
+    document, push_field, texts_at, timestamp_at,
 };
 use crate::alerts::Severity;
-use crate::indicators::IndicatorType::{self, *};
+use crate::indicators::IndicatorType::*;
 use crate::paths::{self, text, truthy};
 
 /// The `splunk` source.
 pub struct Splunk;
 
-const PASS_ONE: &[(&str, IndicatorType)] = &[
-    ("result.src_ip", Ip),
-    ("result.dest_ip", Ip),
-    ("result.user", Account),
-    ("result.sha256", HashSha256),
-    ("result.md5", HashMd5),
-    ("result.sha1", HashSha1),
-    ("result.url", Url),
-    ("result.domain", Domain),
+use FieldKind::{Host, Infer, Is};
+
+/// v1's result fields and the Common Information Model's names for indicators; each is read under
+/// `result` and at the top level (some alert actions flatten the result).
+const PASS_ONE: &[(&str, FieldKind)] = &[
+    ("src_ip", Is(Ip)),
+    ("dest_ip", Is(Ip)),
+    ("user", Is(Account)),
+    ("sha256", Is(HashSha256)),
+    ("md5", Is(HashMd5)),
+    ("sha1", Is(HashSha1)),
+    ("url", Is(Url)),
+    ("domain", Is(Domain)),
+    ("src", Host),
+    ("dest", Host),
+    ("src_host", Host),
+    ("dest_host", Host),
+    ("src_user", Is(Account)),
+    ("dest_user", Is(Account)),
+    ("file_hash", Infer(HASHES)),
+    ("query", Host),
+    ("sender", Is(Email)),
+    ("recipient", Is(Email)),
 ];
+
+/// Prose and command lines in a result (CIM's `process` is the full command line).
+const FREE_TEXT: &[&str] = &[
+    "result.description",
+    "result.rule_description",
+    "result.message",
+    "result.process",
+    "result.cmdline",
+    "result.command",
+    "result._raw",
+    "description",
+    "message",
+];
+
+/// Where a field is read: under `result`, then at the top level.
+/// Each field's documented path.
+const RESULT_PATHS: &[(&str, &str)] = &[
+    ("src_ip", "result.src_ip"),
+    ("dest_ip", "result.dest_ip"),
+    ("user", "result.user"),
+    ("sha256", "result.sha256"),
+    ("md5", "result.md5"),
+    ("sha1", "result.sha1"),
+    ("url", "result.url"),
+    ("domain", "result.domain"),
+    ("src", "result.src"),
+    ("dest", "result.dest"),
+    ("src_host", "result.src_host"),
+    ("dest_host", "result.dest_host"),
+    ("src_user", "result.src_user"),
+    ("dest_user", "result.dest_user"),
+    ("file_hash", "result.file_hash"),
+    ("query", "result.query"),
+    ("sender", "result.sender"),
+    ("recipient", "result.recipient"),
+];
+
+fn places(field: &str) -> [String; 2] {
+    [format!("result.{field}"), field.to_string()]
+}
 
 impl AlertSource for Splunk {
     fn name(&self) -> &'static str {
@@ -73,17 +128,20 @@ impl AlertSource for Splunk {
 
     fn extract(&self, raw: &Value) -> Vec<RawIndicator> {
         let mut out = Vec::new();
-        for (path, kind) in PASS_ONE {
-            push_strings(&mut out, raw, path, *kind, false, path);
-        }
-        // `src`/`dest` only stand in when the `_ip` field is empty.
-        if !truthy(paths::first(raw, "result.src_ip")) {
-            push_strings(&mut out, raw, "result.src", Ip, false, "result.src");
-        }
-        if !truthy(paths::first(raw, "result.dest_ip")) {
-            push_strings(&mut out, raw, "result.dest", Ip, false, "result.dest");
+        for (field, kind) in PASS_ONE {
+            for path in places(field) {
+                push_field(&mut out, raw, &path, *kind, &path);
+            }
         }
         out
+    }
+
+    fn free_text(&self, raw: &Value) -> Vec<(String, String)> {
+        texts_at(raw, FREE_TEXT)
+    }
+
+    fn documented_free_text(&self) -> Vec<&'static str> {
+        FREE_TEXT.to_vec()
     }
 
     fn rule_ref(&self, raw: &Value) -> Option<String> {
@@ -95,24 +153,14 @@ impl AlertSource for Splunk {
     }
 
     fn documented_extractions(&self) -> Vec<DocumentedField> {
-        let mut fields: Vec<DocumentedField> = PASS_ONE
-            .iter()
-            .map(|(path, kind)| DocumentedField {
-                field_path: path,
-                indicator_type: *kind,
-                description: "Splunk result field",
-            })
-            .collect();
-        fields.push(DocumentedField {
-            field_path: "result.src",
-            indicator_type: Ip,
-            description: "Source IP when src_ip is empty",
-        });
-        fields.push(DocumentedField {
-            field_path: "result.dest",
-            indicator_type: Ip,
-            description: "Destination IP when dest_ip is empty",
-        });
+        let mut fields =
+            document(PASS_ONE, "Splunk result field (CIM name), under result or at the top level");
+        for field in &mut fields {
+            // Documented under `result`, where Splunk's alert action puts them.
+            if let Some((_, path)) = RESULT_PATHS.iter().find(|(f, _)| *f == field.field_path) {
+                field.field_path = path;
+            }
+        }
         fields
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use calseta_core::extraction::{self, TARGET_NORMALIZED, TARGET_RAW_PAYLOAD};
+use calseta_core::extraction::{self, SOURCE_TEXT_FIELDS, TARGET_FREE_TEXT, TARGET_NORMALIZED, TARGETS};
 use calseta_core::indicators::IndicatorType;
 use calseta_core::sources::{self, DocumentedField};
 use calseta_store::Db;
@@ -63,8 +63,14 @@ fn validate_path(field_path: &str, target: &str, errors: &mut Vec<FieldError>) {
     let trimmed = field_path.trim();
     if trimmed.is_empty() || trimmed.len() > 500 {
         errors.push(FieldError::body("field_path", "field_path must be 1 to 500 characters"));
-    } else if target == TARGET_RAW_PAYLOAD && trimmed.split('.').any(|s| s.trim_end_matches("[]").is_empty())
-    {
+    } else if trimmed == SOURCE_TEXT_FIELDS {
+        if target != TARGET_FREE_TEXT {
+            errors.push(FieldError::body(
+                "field_path",
+                "'*' (the source's own free-text fields) is a free_text path",
+            ));
+        }
+    } else if target != TARGET_NORMALIZED && trimmed.split('.').any(|s| s.trim_end_matches("[]").is_empty()) {
         errors.push(FieldError::body("field_path", "field_path segments must not be empty (e.g. a.b[].c)"));
     }
 }
@@ -127,8 +133,11 @@ impl MappingService {
                 format!("must be one of {}", IndicatorType::names().join(", ")),
             ));
         }
-        if input.extraction_target != TARGET_NORMALIZED && input.extraction_target != TARGET_RAW_PAYLOAD {
-            errors.push(FieldError::body("extraction_target", "must be 'normalized' or 'raw_payload'"));
+        if !TARGETS.contains(&input.extraction_target.as_str()) {
+            errors.push(FieldError::body(
+                "extraction_target",
+                "must be 'normalized', 'raw_payload' or 'free_text'",
+            ));
         }
         if let Some(source) = &input.source_name
             && sources::find(source).is_none()
@@ -200,7 +209,7 @@ impl MappingService {
             .collect()
     }
 
-    /// The dry run: all three passes against the current (database) mappings.
+    /// The dry run: all four passes against the current (database) mappings.
     pub async fn test_extraction(&self, source_name: &str, raw: &Value) -> Result<Value, ServiceError> {
         let started = Instant::now();
         let source = sources::find(source_name).ok_or_else(|| ServiceError::Unprocessable {

@@ -347,7 +347,7 @@ async fn indicator_mappings_drive_extraction() {
         .await;
     assert_eq!(status, 200, "{dry}");
     let dry = &dry["data"];
-    assert_eq!(dry["passes"].as_array().unwrap().len(), 3);
+    assert_eq!(dry["passes"].as_array().unwrap().len(), 4);
     assert_eq!(dry["passes"][0]["pass_name"], "source_plugin");
     assert_eq!(dry["passes"][0]["rejected"][0]["value"], "bad@@x");
     assert_eq!(dry["deduplicated_count"], 2);

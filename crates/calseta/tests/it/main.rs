@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod contract;
 mod enrichment;
+mod extraction;
 mod helpers;
 mod http;
 mod ingest;

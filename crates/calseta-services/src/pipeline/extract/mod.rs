@@ -17,7 +17,7 @@ use crate::platform::cache::TtlCell;
 /// How long a process reuses the rules it read.
 const RULES_TTL: Duration = Duration::from_secs(2);
 
-/// The active mapping rules and the passes that use them.
+/// The mapping rules and the passes that use them.
 pub struct MappingRules {
     db: Db,
     cached: TtlCell<Arc<Vec<MappingRule>>>,
@@ -40,14 +40,15 @@ impl MappingRules {
         Self { db, cached: TtlCell::new(RULES_TTL, 1) }
     }
 
-    /// The active rules, at most a couple of seconds old.
+    /// The rules, at most a couple of seconds old.
     pub async fn rules(&self) -> Result<Arc<Vec<MappingRule>>, ServiceError> {
         self.cached.get_or_load((), || async { Ok(Arc::new(self.load().await?)) }).await
     }
 
-    /// The active rules as stored now (no cache).
+    /// The rules as stored now (no cache): the active ones, and the inactive ones too, since an
+    /// inactive `free_text` mapping turns a free-text field (or the pass) off.
     pub async fn load(&self) -> Result<Vec<MappingRule>, ServiceError> {
-        let filter = MappingFilter { is_active: Some(true), ..MappingFilter::default() };
+        let filter = MappingFilter::default();
         let (rows, _) = repo::list(&self.db, &filter, 0, 0).await?;
         Ok(rows.iter().map(rule_of).collect())
     }
