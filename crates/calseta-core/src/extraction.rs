@@ -184,11 +184,12 @@ fn free_text_pass(source: &dyn AlertSource, raw: &Value, rules: &[MappingRule]) 
         .filter(|r| r.extraction_target == TARGET_FREE_TEXT)
         .filter(|r| r.source_name.as_deref().is_none_or(|s| s == source.name()))
         .collect();
-    // The most specific mapping of a path decides: one for this source over one for all.
+    // The most specific mapping of a path decides: one for this source over one for all, and
+    // between equals an inactive one (turning a field off is never undone by a duplicate).
     let decided = |path: &str| {
         here.iter()
             .filter(|r| r.field_path == path)
-            .max_by_key(|r| r.source_name.is_some())
+            .max_by_key(|r| (r.source_name.is_some(), !r.is_active))
             .map(|r| r.is_active)
     };
     let mut texts: Vec<(String, String, Option<IndicatorType>)> = Vec::new();
@@ -362,6 +363,11 @@ mod tests {
         );
         assert_eq!(with(&[text_rule("*", Some("elastic"), false)]), 1, "another source's switch");
         assert_eq!(with(&[text_rule("description", None, false)]), 0, "one field off");
+        assert_eq!(
+            with(&[text_rule("*", None, true), text_rule("*", None, false)]),
+            0,
+            "off wins between equals"
+        );
         // Without the raw pass (the fingerprint's run) pass 4 does not run either.
         assert_eq!(extract(source, &raw, &alert, &[], false).passes.len(), 2);
     }

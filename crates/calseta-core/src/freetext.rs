@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::indicators::IndicatorType;
+use crate::indicators::{IndicatorType, has_public_suffix};
 
 /// The most of one field that is scanned (a huge `_raw` costs no more than this).
 pub const MAX_SCANNED_BYTES: usize = 64 * 1024;
@@ -21,15 +21,50 @@ pub const MAX_FOUND: usize = 200;
 /// Top-level domains that are also common file extensions: a name ending in one is read as a
 /// file (`payload.zip`, `run.sh`, `notes.md`) unless the text defanged it (`evil[.]zip`).
 const FILE_LIKE_SUFFIXES: &[&str] = &[
-    "zip", "mov", "sh", "py", "pl", "rs", "md", "so", "ps", "cc", "app", "pm", "cs", "gz", "ai", "mp", "js",
+    // Archives, scripts, sources, build and config files, documents.
+    "zip",
+    "mov",
+    "sh",
+    "py",
+    "pl",
+    "rs",
+    "md",
+    "so",
+    "ps",
+    "cc",
+    "app",
+    "pm",
+    "cs",
+    "ai",
+    "mp",
+    "am",
+    "tf",
+    "mk",
+    "mo",
+    "cf",
+    "ac",
+    "pub",
+    "cat",
+    "ws",
+    "one",
+    "pf",
+    "run",
+    "properties",
+    "target",
+    "java",
+    // Field names written as dotted paths (`process.name`, `user.email`, `event.id`).
+    "name",
+    "id",
+    "email",
 ];
 
 /// What defanging looks like; where none occurs, no candidate was defanged.
 const DEFANG_MARKERS: &[&str] =
     &["[.]", "(.)", "{.}", "[dot]", "(dot)", "[@]", "(@)", "[at]", "[:]", "hxxp", "fxp"];
 
-static URL: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r#"(?i)\b(?:https?|ftp)://[^\s<>"'`{}|\\^\[\]]+"#).ok());
+static URL: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r#"(?i)\b[a-z][a-z0-9+.-]{1,15}://(?:\[[0-9a-f:.]+\])?[^\s<>"'`{}|\\^\[\]]*"#).ok()
+});
 static EMAIL: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(r"(?i)\b[a-z0-9][a-z0-9._%+-]{0,63}@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]\b").ok()
 });
@@ -37,6 +72,8 @@ static HASH: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"\b[0-9a-fA-
 static IPV4: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"\b(?:\d{1,3}\.){3}\d{1,3}\b").ok());
 static IPV6: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"(?i)(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}").ok());
+static DEFANGED_DOT_AT: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?i)\s?[\[\(\{]\s*(dot|\.|at|@)\s*[\]\)\}]\s?").ok());
 static SCHEME: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"(?i)\b(hxxps?|fxp)://").ok());
 static DOMAIN: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]\b").ok()
@@ -44,13 +81,24 @@ static DOMAIN: LazyLock<Option<Regex>> = LazyLock::new(|| {
 
 /// The patterns are constants (a test compiles each); one that failed to compile would find nothing.
 #[cfg(test)]
-fn patterns() -> [&'static LazyLock<Option<Regex>>; 7] {
-    [&URL, &EMAIL, &HASH, &IPV4, &IPV6, &DOMAIN, &SCHEME]
+fn patterns() -> [&'static LazyLock<Option<Regex>>; 8] {
+    [&URL, &EMAIL, &HASH, &IPV4, &IPV6, &DOMAIN, &SCHEME, &DEFANGED_DOT_AT]
 }
 
 /// Undoes defanging anywhere in a text (not only at the start of a value).
 pub fn refang_text(text: &str) -> String {
-    let out = crate::indicators::refang_marks(text);
+    // Any case, with spaces inside or around: `[DOT]`, `( at )`, `evil [dot] com` (before the
+    // exact spellings, which would leave the spaces behind).
+    let out = match DEFANGED_DOT_AT.as_ref() {
+        Some(marks) => marks
+            .replace_all(text, |caps: &regex::Captures<'_>| {
+                let word = caps.get(1).map(|m| m.as_str().to_ascii_lowercase()).unwrap_or_default();
+                if word == "at" || word == "@" { "@" } else { "." }
+            })
+            .into_owned(),
+        None => text.to_string(),
+    };
+    let out = crate::indicators::refang_marks(&out);
     // `hxxp://`, `hXXps://`, `fxp://` in any case: the scheme alone is rewritten.
     let Some(scheme) = SCHEME.as_ref() else { return out };
     scheme
@@ -79,7 +127,8 @@ struct Scan<'a> {
     work: Vec<u8>,
     text: &'a str,
     defanged: bool,
-    original: &'a str,
+    /// The original text, lower-cased once.
+    original_lower: String,
     found: Vec<(usize, Found)>,
 }
 
@@ -105,35 +154,35 @@ impl Scan<'_> {
 
     /// Whether a candidate only exists because the text was refanged (`evil[.]zip`).
     fn was_defanged(&self, candidate: &str) -> bool {
-        self.defanged && !self.original.to_ascii_lowercase().contains(&candidate.to_ascii_lowercase())
+        self.defanged && !self.original_lower.contains(&candidate.to_ascii_lowercase())
     }
 }
 
 /// Trims what ends a sentence rather than a URL: `.`, `,`, `;`, `:`, `!`, `?`, quotes, and a
 /// closing bracket that has no opening one in the URL.
 fn trim_url(url: &str) -> &str {
+    // Bracket counts are taken once and kept up to date as characters come off the end.
+    let (open_round, mut close_round) = (url.matches('(').count(), url.matches(')').count());
+    let (open_square, mut close_square) = (url.matches('[').count(), url.matches(']').count());
     let mut url = url;
-    loop {
-        let Some(last) = url.chars().next_back() else { return url };
+    while let Some(last) = url.chars().next_back() {
         let unbalanced = match last {
-            ')' => url.matches('(').count() < url.matches(')').count(),
-            ']' => url.matches('[').count() < url.matches(']').count(),
-            '}' => true,
-            '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '"' | '>' => true,
+            ')' => open_round < close_round,
+            ']' => open_square < close_square,
+            '}' | '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '"' | '>' | '*' | '_' | '~' | '`' => true,
             _ => false,
         };
         if !unbalanced {
-            return url;
+            break;
+        }
+        match last {
+            ')' => close_round -= 1,
+            ']' => close_square -= 1,
+            _ => {}
         }
         url = &url[..url.len() - last.len_utf8()];
     }
-}
-
-/// Whether `domain` ends in a real public suffix and has a registrable name under it.
-pub fn has_public_suffix(domain: &str) -> bool {
-    let lower = domain.to_ascii_lowercase();
-    let bytes = lower.trim_end_matches('.').as_bytes();
-    psl::suffix(bytes).is_some_and(|s| s.is_known()) && psl::domain(bytes).is_some()
+    url
 }
 
 /// Finds the indicators written in `text`.
@@ -144,10 +193,16 @@ pub fn scan(text: &str) -> Vec<Found> {
     }
     let original = &text[..end];
     let lowered = original.to_ascii_lowercase();
-    let defanged = DEFANG_MARKERS.iter().any(|m| lowered.contains(m));
+    let defanged = DEFANG_MARKERS.iter().any(|m| lowered.contains(m))
+        || DEFANGED_DOT_AT.as_ref().is_some_and(|r| r.is_match(original));
     let refanged = refang_text(original);
-    let mut scan =
-        Scan { work: refanged.clone().into_bytes(), text: &refanged, defanged, original, found: Vec::new() };
+    let mut scan = Scan {
+        work: refanged.clone().into_bytes(),
+        text: &refanged,
+        defanged,
+        original_lower: lowered,
+        found: Vec::new(),
+    };
     scan_urls(&mut scan);
     scan_emails(&mut scan);
     scan_hashes(&mut scan);
@@ -203,10 +258,26 @@ fn scan_hashes(scan: &mut Scan<'_>) {
     }
 }
 
+/// Whether the text just before `start` names a version (`version 1.2.3.4`, `Version=3.0.0.0`,
+/// `FileVersion: 1.0.0.1`, `"version": "1.2.3.4"`, `build 10.0.0.1`) or a product in a user agent
+/// (`Chrome/120.0.0.0`). Only the last few characters are looked at.
 fn version_before(scan: &Scan<'_>, start: usize) -> bool {
-    let head = scan.text.get(..start).unwrap_or_default().to_ascii_lowercase();
-    let head = head.trim_end();
-    head.ends_with('v') || head.ends_with("version") || head.ends_with("ver") || head.ends_with("build")
+    let mut from = start.saturating_sub(32);
+    while !scan.text.is_char_boundary(from) {
+        from -= 1;
+    }
+    let head = scan.text.get(from..start).unwrap_or_default();
+    if head.ends_with('/') {
+        return true;
+    }
+    let head = head.trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '=' | ':' | '"' | '\''));
+    let lower = head.to_ascii_lowercase();
+    ["version", "ver", "build", "v"].iter().any(|word| {
+        lower.ends_with(word)
+            && (lower.ends_with("fileversion")
+                || lower.ends_with("productversion")
+                || lower[..lower.len() - word.len()].chars().next_back().is_none_or(|c| !c.is_alphanumeric()))
+    })
 }
 
 fn scan_ips(scan: &mut Scan<'_>) {
@@ -227,8 +298,13 @@ fn scan_ips(scan: &mut Scan<'_>) {
     for m in ipv6.find_iter(&work) {
         let candidate = m.as_str().trim_end_matches(':');
         let glued = scan.before(m.start()).is_some_and(|c| c.is_alphanumeric() || c == ':')
-            || scan.after(m.end()).is_some_and(|c| c.is_alphanumeric());
-        if glued || candidate.matches(':').count() < 2 || candidate.parse::<Ipv6Addr>().is_err() {
+            || scan
+                .after(m.start() + candidate.len())
+                .is_some_and(|c| c.is_alphanumeric() || c == ':' || c == '(');
+        // Two groups at least: `::add(` in PowerShell is no address.
+        let groups = candidate.split(':').filter(|g| !g.is_empty()).count();
+        if glued || groups < 2 || candidate.matches(':').count() < 2 || candidate.parse::<Ipv6Addr>().is_err()
+        {
             continue;
         }
         // `::` alone, or times and MACs that happen to parse, are not worth an indicator.
@@ -251,8 +327,11 @@ fn scan_domains(scan: &mut Scan<'_>) {
         let after = scan.after(m.end());
         // Part of a longer name, a path (`C:\Tools\run.exe`, `./build.sh`), or a member access
         // followed by a call (`Net.WebClient).DownloadString(`).
-        if before.is_some_and(|c| matches!(c, '.' | '@' | '_' | '-' | '\\' | '/' | '$' | '%'))
-            || after.is_some_and(|c| matches!(c, '_' | '-' | '(' | '\\' | '@' | '$'))
+        // A UNC path's server (`\\\\files.evil.com\\share`) is a host all the same.
+        let unc = scan.text.get(..m.start()).is_some_and(|t| t.ends_with("\\\\"));
+        if (!unc && before.is_some_and(|c| matches!(c, '.' | '@' | '_' | '-' | '\\' | '/' | '$' | '%')))
+            || after.is_some_and(|c| matches!(c, '_' | '-' | '(' | '@' | '$'))
+            || (!unc && after == Some('\\'))
         {
             continue;
         }
@@ -264,9 +343,9 @@ fn scan_domains(scan: &mut Scan<'_>) {
         if FILE_LIKE_SUFFIXES.contains(&last.as_str()) && !defanged {
             continue;
         }
-        // Code, not a host name: `System.Net`, `Microsoft.PowerShell` (capitalised, mixed-case
-        // labels), unless the text defanged it.
-        let code_like = candidate.split('.').any(|label| {
+        // Code, not a host name: `System.Net`, `Console.Run` — a capitalised, mixed-case last label
+        // (host names are not written `.Net`; `PayPal-Verify.com` is fine), unless defanged.
+        let code_like = candidate.rsplit('.').next().is_some_and(|label| {
             label.chars().next().is_some_and(char::is_uppercase) && label.chars().any(char::is_lowercase)
         });
         if code_like && !defanged {

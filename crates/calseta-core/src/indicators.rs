@@ -157,7 +157,11 @@ fn normalize_url(value: &str) -> Result<String, String> {
     if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
         return Err(format!("'{value}' is not a URL (bad scheme)"));
     }
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    // For web schemes a backslash ends the host as a browser reads it (`http://evil.com\@good.com`
+    // goes to evil.com).
+    let special = matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https" | "ftp" | "ws" | "wss");
+    let authority_end = if special { rest.find(['/', '?', '#', '\\']) } else { rest.find(['/', '?', '#']) }
+        .unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
     if authority.is_empty() {
         return Err(format!("'{value}' is not a URL (no host)"));
@@ -171,10 +175,17 @@ fn normalize_url(value: &str) -> Result<String, String> {
     }
     // Scheme and host are case-insensitive (and an internationalized host is punycode); path and
     // query are not. A port that is the scheme's default says nothing.
-    let host = if host.starts_with('[') {
-        host.to_ascii_lowercase()
+    let host = if let Some(literal) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        let ip: std::net::Ipv6Addr =
+            literal.parse().map_err(|_| format!("'{value}' is not a URL (bad IPv6 host)"))?;
+        format!("[{ip}]")
     } else {
-        ascii_host(host).ok_or_else(|| format!("'{value}' is not a URL (bad host)"))?
+        let ascii = ascii_host(host).ok_or_else(|| format!("'{value}' is not a URL (bad host)"))?;
+        // A host is a name or an address; anything else (`u:pa` from a password with a `/`) is not.
+        if !valid_hostname(&ascii) && ascii.parse::<IpAddr>().is_err() {
+            return Err(format!("'{value}' is not a URL (bad host)"));
+        }
+        ascii
     };
     let default_port = match scheme.as_str() {
         "http" => Some("80"),
@@ -225,6 +236,14 @@ fn normalize_account(value: &str) -> Result<String, String> {
     }
 }
 
+/// Whether `domain` ends in a real public suffix (the Public Suffix List) and has a registrable
+/// name under it: `example.co.uk` yes, `corp.internal`, `host.local` and `powershell.exe` no.
+pub fn has_public_suffix(domain: &str) -> bool {
+    let lower = domain.to_ascii_lowercase();
+    let bytes = lower.trim_end_matches('.').as_bytes();
+    psl::suffix(bytes).is_some_and(|s| s.is_known()) && psl::domain(bytes).is_some()
+}
+
 /// The type a value of a field that holds mixed kinds has (`related.hash`, `related.hosts`,
 /// Splunk's `dest`): an IP, a hash by its length, an email, a URL, else a domain with a public
 /// suffix; `None` when it is none of them.
@@ -242,7 +261,7 @@ pub fn infer(value: &str) -> Option<IndicatorType> {
         return Some(kind);
     }
     let domain = normalize(IndicatorType::Domain, &value).ok()?;
-    (domain.contains('.') && crate::freetext::has_public_suffix(&domain)).then_some(IndicatorType::Domain)
+    (domain.contains('.') && has_public_suffix(&domain)).then_some(IndicatorType::Domain)
 }
 
 #[cfg(test)]
@@ -276,7 +295,13 @@ mod tests {
         assert_eq!(n(Url, "http://evil.com:80"), Ok("http://evil.com".into()));
         assert_eq!(n(Url, "http://evil.com:8080/p"), Ok("http://evil.com:8080/p".into()));
         assert_eq!(n(Url, "ftp://anonymous@files.example.org:21/a"), Ok("ftp://files.example.org/a".into()));
-        assert_eq!(n(Url, "http://[2001:DB8::1]:80/"), Ok("http://[2001:db8::1]/".into()));
+        assert_eq!(n(Url, "http://[2001:DB8:0::1]:80/"), Ok("http://[2001:db8::1]/".into()));
+        assert_eq!(n(Url, "http://evil.com\\@good.com/x"), Ok("http://evil.com\\@good.com/x".into()));
+        assert!(n(Url, "http://u:pa/ss@evil.com").is_err(), "a host that is no host");
+        assert_eq!(
+            n(Url, "postgres://admin:pw@db.example.com:5432/prod"),
+            Ok("postgres://db.example.com:5432/prod".into())
+        );
         assert_eq!(n(Url, "https://bücher.example/ä"), Ok("https://xn--bcher-kva.example/ä".into()));
         assert_eq!(n(Domain, "Bücher.Example"), Ok("xn--bcher-kva.example".into()));
         assert_eq!(n(Domain, "xn--bcher-kva.example"), Ok("xn--bcher-kva.example".into()));
@@ -316,6 +341,13 @@ mod tests {
             let kind = IndicatorType::ALL[kind];
             if let Ok(once) = normalize(kind, &raw) {
                 proptest::prop_assert_eq!(normalize(kind, &once), Ok(once.clone()));
+            }
+        }
+
+        #[test]
+        fn inferring_never_panics_and_agrees_with_normalization(raw in ".{0,80}") {
+            if let Some(kind) = infer(&raw) {
+                proptest::prop_assert!(normalize(kind, &raw).is_ok());
             }
         }
 

@@ -75,6 +75,8 @@ const PASS_ONE: &[(&str, FieldKind)] = &[
     ("destination.user.name", Is(Account)),
     // Threat intelligence: the matched indicator and every enrichment's.
     ("threat.indicator.url.full", Is(Url)),
+    ("threat.indicator.url.domain", Is(Domain)),
+    ("threat.enrichments[].indicator.url.domain", Is(Domain)),
     ("threat.indicator.url.original", Is(Url)),
     ("threat.indicator.email.address", Is(Email)),
     ("threat.indicator.file.hash.md5", Is(HashMd5)),

@@ -48,7 +48,9 @@ fn kind_of(spelling: &str) -> Option<FieldKind> {
     let kind = match word.as_str() {
         "ip" | "ipv4" | "ipv6" | "ip-src" | "ip-dst" | "ip-addr" | "ipv4-addr" | "ipv6-addr"
         | "ip-address" | "address" | "ip-dst|port" => FieldKind::Is(Ip),
-        "domain" | "domain-name" | "hostname" | "host" | "fqdn" => FieldKind::Is(Domain),
+        "domain" | "domain-name" | "fqdn" => FieldKind::Is(Domain),
+        // A host name may be a bare machine name: only an FQDN (or an IP) is an indicator.
+        "hostname" | "host" => FieldKind::Host,
         "url" | "uri" | "link" => FieldKind::Is(Url),
         "md5" | "hash-md5" | "file-md5" | "filehash-md5" => FieldKind::Is(HashMd5),
         "sha1" | "sha-1" | "hash-sha1" | "file-sha1" | "filehash-sha1" => FieldKind::Is(HashSha1),
@@ -80,13 +82,27 @@ fn list_items(raw: &Value, out: &mut Vec<RawIndicator>) {
                     let value =
                         VALUE_KEYS.iter().find_map(|k| text(item, k)).filter(|v| !v.trim().is_empty());
                     let (Some(spelling), Some(value)) = (spelling, value) else { continue };
-                    let kind = IndicatorType::parse(&spelling.to_lowercase())
-                        .ok()
-                        .map(FieldKind::Is)
-                        .or_else(|| kind_of(&spelling))
-                        .and_then(|k| k.type_of(&value));
-                    if let Some(kind) = kind {
-                        out.push(RawIndicator { kind, value, source_field: label.clone() });
+                    // MISP's composite types (`ip-dst|port`, `filename|sha256`, `domain|ip`) pair
+                    // each part of the type with the same part of the value.
+                    let parts: Vec<(&str, &str)> = if spelling.contains('|') {
+                        spelling.split('|').zip(value.split('|')).collect()
+                    } else {
+                        vec![(spelling.as_str(), value.as_str())]
+                    };
+                    for (spelling, value) in parts {
+                        let value = value.trim();
+                        let kind = IndicatorType::parse(&spelling.to_lowercase())
+                            .ok()
+                            .map(FieldKind::Is)
+                            .or_else(|| kind_of(spelling))
+                            .and_then(|k| k.type_of(value));
+                        if let Some(kind) = kind.filter(|_| !value.is_empty()) {
+                            out.push(RawIndicator {
+                                kind,
+                                value: value.to_string(),
+                                source_field: label.clone(),
+                            });
+                        }
                     }
                 }
                 _ => {}
@@ -176,5 +192,34 @@ impl AlertSource for Generic {
             description: "Top-level field",
         }));
         fields
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn composite_and_host_items_are_typed_part_by_part() {
+        let raw = json!({"title": "t", "indicators": [
+            {"type": "ip-dst|port", "value": "198.51.100.77|443"},
+            {"type": "filename|sha256", "value": "a.exe|2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"},
+            {"type": "domain|ip", "value": "evil.example.com|203.0.113.8"},
+            {"type": "hostname", "value": "WS-01"},
+            {"type": "hostname", "value": "ws-01.corp.example.com"}]});
+        let found: Vec<(IndicatorType, String)> =
+            Generic.extract(&raw).into_iter().map(|i| (i.kind, i.value)).collect();
+        assert_eq!(
+            found,
+            [
+                (Ip, "198.51.100.77".to_string()),
+                (HashSha256, "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae".to_string()),
+                (Domain, "evil.example.com".to_string()),
+                (Ip, "203.0.113.8".to_string()),
+                (Domain, "ws-01.corp.example.com".to_string()),
+            ]
+        );
     }
 }

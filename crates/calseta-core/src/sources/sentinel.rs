@@ -64,15 +64,19 @@ fn entity_field<'a>(entity: &'a Value, names: &[&str]) -> Option<&'a Value> {
 }
 
 fn entity_text(entity: &Value, names: &[&str], ids: &HashMap<String, &Value>) -> Option<String> {
-    entity_field(entity, names)
-        .map(|v| resolve(v, ids))
-        .and_then(|v| match v {
-            Value::String(s) => Some(s.clone()),
-            // A reference to an IP entity, say, stands for its address.
-            Value::Object(_) => entity_text(v, &["Address", "address"], ids),
-            other => paths::scalar_text(other),
-        })
-        .filter(|s| !s.trim().is_empty())
+    let value = resolve(entity_field(entity, names)?, ids);
+    let value = match value {
+        // A reference to an IP entity, say, stands for its address — one level deep, so that a
+        // payload whose address refers to itself ends here.
+        Value::Object(_) => resolve(entity_field(value, &["Address", "address"])?, ids),
+        other => other,
+    };
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(_) | Value::Array(_) => None,
+        other => paths::scalar_text(other),
+    }
+    .filter(|s| !s.trim().is_empty())
 }
 
 /// The items of an entity's list field, each resolved.
@@ -402,7 +406,27 @@ mod tests {
     #[test]
     fn reference_cycles_end() {
         let raw = json!({"properties": {"title": "t"},
-                         "Entities": [{"$id": "1", "$ref": "2"}, {"$id": "2", "$ref": "1"}]});
+                         "Entities": [{"$id": "1", "$ref": "2"}, {"$id": "2", "$ref": "1"},
+                                      {"$id": "3", "Type": "ip", "Address": {"$ref": "3"}},
+                                      {"$id": "4", "Type": "process", "CommandLine": {"$ref": "4"}}]});
         assert!(Sentinel.extract(&raw).is_empty());
+        assert!(Sentinel.free_text(&raw).is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_reference_graph_ends(links in proptest::collection::vec((0u8..6, 0u8..6, 0u8..4), 0..12)) {
+            // Entities whose fields point at each other in any shape, cycles included.
+            let kinds = ["ip", "dns", "file", "process"];
+            let entities: Vec<Value> = links
+                .iter()
+                .map(|(id, to, kind)| json!({"$id": id.to_string(), "Type": kinds[*kind as usize],
+                    "Address": {"$ref": to.to_string()}, "IpAddresses": [{"$ref": to.to_string()}],
+                    "FileHashes": [{"$ref": to.to_string()}], "CommandLine": {"$ref": to.to_string()}}))
+                .chain(links.iter().map(|(_, to, _)| json!({"$ref": to.to_string()})))
+                .collect();
+            let raw = json!({"properties": {"title": "t"}, "Entities": entities});
+            let _ = (Sentinel.extract(&raw), Sentinel.free_text(&raw));
+        }
     }
 }
