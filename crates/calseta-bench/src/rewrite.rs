@@ -138,7 +138,7 @@ mod tests {
             (IndicatorType::Domain, "evil.example.com".to_string()),
             (IndicatorType::Email, "jdoe@contoso.com".to_string()),
             (IndicatorType::Url, "https://evil.example.com/a".to_string()),
-            (IndicatorType::Account, "CONTOSO\\jdoe".to_string()),
+            (IndicatorType::Account, "contoso\\jdoe".to_string()),
         ];
         let template = Template { source: "generic".into(), payload, indicators, primary: true };
         let factory = AlertFactory::new();
