@@ -28,6 +28,7 @@ use utoipa::{Modify, OpenApi};
         (name = "workflows", description = "Workflows (sandboxed Python response actions), their code versions and secrets"),
         (name = "api-keys", description = "API keys (admin)"),
         (name = "jobs", description = "Durable job queue and dead letters (admin)"),
+        (name = "metrics", description = "SOC metrics: MTTD, MTTA, MTTT, MTTC, rates, breakdowns"),
     )
 )]
 pub struct ApiDoc;

@@ -23,6 +23,11 @@ impl FieldError {
     pub fn body(field: &str, msg: impl Into<String>) -> Self {
         Self { loc: vec!["body".into(), field.into()], msg: msg.into(), kind: "value_error".into() }
     }
+
+    /// A `value_error` at `query.<field>`.
+    pub fn query(field: &str, msg: impl Into<String>) -> Self {
+        Self { loc: vec!["query".into(), field.into()], msg: msg.into(), kind: "value_error".into() }
+    }
 }
 
 /// Why a use case failed.

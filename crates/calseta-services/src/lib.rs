@@ -1,14 +1,15 @@
 //! Calseta use cases, shared by the REST API, MCP and the worker.
 //!
-//! Owns the application logic above storage and the job runtime, in four parts: [`platform`]
+//! Owns the application logic above storage and the job runtime, in five parts: [`platform`]
 //! (outbound HTTP, crypto, caches, child processes — no domain), [`pipeline`] (the alert's
 //! journey: ingest, extract, enrich, context, dispatch — stages that never import each other and
-//! hand off through job kinds and hooks), [`views`] (read models) and [`resources`] (CRUD shared by
-//! REST and MCP). No two modules import each other in a circle (`tests/it/layout.rs`).
+//! hand off through job kinds and hooks), [`views`] (read models), [`resources`] (CRUD shared by
+//! REST and MCP) and [`metrics`] (SOC metrics). No two modules import each other in a circle (`tests/it/layout.rs`).
 //! [`Services`] is the composition root: it builds every service once per process and wires the
 //! stages and the job registry, so `serve`, `worker` and every other entry point share one wiring.
 
 pub mod error;
+pub mod metrics;
 pub mod pipeline;
 pub mod platform;
 pub mod resources;
@@ -120,6 +121,8 @@ pub struct Services {
     pub workflows: Arc<crate::resources::workflows::WorkflowService>,
     /// Executions, approvals and runs (the respond stage).
     pub respond: Arc<pipeline::respond::Respond>,
+    /// SOC metrics.
+    pub metrics: Arc<metrics::SocMetrics>,
     /// Test mode of workflows.
     pub workflow_tests: Arc<pipeline::respond::test_mode::WorkflowTester>,
     approval_settings: Arc<pipeline::respond::notify::ApprovalSettings>,
@@ -214,6 +217,7 @@ impl Services {
                 key.clone(),
             )),
             workflow_tests,
+            metrics: Arc::new(metrics::SocMetrics::new(db.clone())),
             approval_settings,
             key: key.clone(),
             workflow_runtime,

@@ -26,6 +26,7 @@ pub mod field_extractions;
 pub mod indicators;
 pub mod jobs;
 pub mod mappings;
+pub mod metrics;
 mod migrations;
 pub mod retention;
 pub mod schema;

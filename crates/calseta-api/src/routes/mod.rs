@@ -11,5 +11,6 @@ pub mod indicators;
 pub mod ingest;
 pub mod jobs;
 pub mod knowledge;
+pub mod metrics;
 pub mod respond;
 pub mod workflows;

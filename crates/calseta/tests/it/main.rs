@@ -19,6 +19,7 @@ mod ingest;
 mod jobs;
 mod knowledge;
 mod layout;
+mod metrics;
 mod respond;
 mod schema;
 mod scopes;

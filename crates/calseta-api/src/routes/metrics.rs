@@ -1,0 +1,101 @@
+//! SOC metrics: `/v1/metrics/alerts`, `/v1/metrics/workflows` and
+//! `/v1/detection-rules/{uuid}/metrics`, over a `created_at` window (the last 30 days unless both
+//! bounds are given, as v1).
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use calseta_services::metrics::window;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::{Authed, scope};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::ApiPath;
+use crate::query::Query;
+
+/// The window of a metrics request.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct WindowParams {
+    /// Start (inclusive), ISO 8601 or epoch seconds.
+    from_time: Option<String>,
+    /// End (exclusive).
+    to_time: Option<String>,
+}
+
+/// The window of a detection rule's metrics (v1 names them `from` and `to`).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct RuleWindowParams {
+    /// Start (inclusive).
+    from: Option<String>,
+    /// End (exclusive).
+    to: Option<String>,
+}
+
+fn bounds(
+    raw: Option<&str>,
+    names: (&str, &str),
+) -> Result<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>), ApiError> {
+    let q = Query::parse(raw);
+    let mut errors = Vec::new();
+    let from = q.time(names.0, &mut errors);
+    let to = q.time(names.1, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(&errors));
+    }
+    Ok(window(from, to)?)
+}
+
+/// Alert metrics: volumes, breakdowns, MTTD/MTTA/MTTT/MTTC, time to enrich, false-positive rate,
+/// enrichment coverage, daily series and top detection rules.
+#[utoipa::path(get, path = "/v1/metrics/alerts", tag = "metrics", params(WindowParams),
+    security(("api_key" = ["alerts:read"])),
+    responses((status = 200, description = "`{data: {period_from, period_to, total_alerts, …}}`", body = Object),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn alert_metrics(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AlertsRead>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let (from, to) = bounds(raw.as_deref(), ("from_time", "to_time"))?;
+    let data = state.services().metrics.alerts(from, to).await?;
+    Ok(Json(json!({"data": data, "meta": {}})))
+}
+
+/// Workflow metrics: configured workflows, runs, success rate, time saved, most executed.
+#[utoipa::path(get, path = "/v1/metrics/workflows", tag = "metrics", params(WindowParams),
+    security(("api_key" = ["workflows:read"])),
+    responses((status = 200, description = "`{data: {period_from, period_to, total_configured, …}}`", body = Object),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn workflow_metrics(
+    State(state): State<AppState>,
+    _auth: Authed<scope::WorkflowsRead>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let (from, to) = bounds(raw.as_deref(), ("from_time", "to_time"))?;
+    let data = state.services().metrics.workflows(from, to).await?;
+    Ok(Json(json!({"data": data, "meta": {}})))
+}
+
+/// One detection rule's metrics: its alerts, their outcomes, MTTA/MTTC and top indicators.
+#[utoipa::path(get, path = "/v1/detection-rules/{uuid}/metrics", tag = "knowledge",
+    params(("uuid" = Uuid, Path, description = "Detection rule id"), RuleWindowParams),
+    security(("api_key" = ["alerts:read"])),
+    responses((status = 200, description = "`{data: {detection_rule_uuid, …}}`", body = Object),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn detection_rule_metrics(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AlertsRead>,
+    ApiPath(uuid): ApiPath<Uuid>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let (from, to) = bounds(raw.as_deref(), ("from", "to"))?;
+    let data = state.services().metrics.detection_rule(uuid, from, to).await?;
+    Ok(Json(json!({"data": data, "meta": {}})))
+}

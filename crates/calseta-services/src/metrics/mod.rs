@@ -1,0 +1,145 @@
+//! SOC metrics, as v1 defines them (reference §12.4–12.6): alert volumes and breakdowns, MTTD,
+//! MTTA, MTTT, MTTC and time to enrich, false- and true-positive rates, enrichment coverage, daily
+//! series and top lists, per window, per detection rule, and for workflow runs. Every figure comes
+//! from a few aggregate queries (`calseta_store::metrics`), the same on both engines.
+
+use std::collections::BTreeMap;
+
+use calseta_store::metrics::{self as repo, ACTIVE_STATUSES, AlertWindow, DayCount};
+use calseta_store::{Db, detection_rules};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::{FieldError, ServiceError};
+
+/// The window a metrics request covers: `[from, to)`; when either bound is missing, both are the
+/// last 30 days (v1).
+pub fn window(
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), ServiceError> {
+    match (from, to) {
+        (Some(from), Some(to)) if from >= to => Err(ServiceError::Invalid(vec![FieldError::query(
+            "from_time",
+            "from_time must be before to_time",
+        )])),
+        (Some(from), Some(to)) => Ok((from, to)),
+        _ => {
+            let now = calseta_store::now();
+            Ok((now - Duration::days(30), now))
+        }
+    }
+}
+
+fn ratio(part: i64, whole: i64) -> f64 {
+    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+}
+
+fn series(days: Vec<DayCount>) -> Value {
+    Value::Array(days.into_iter().map(|d| json!({"date": d.date, "count": d.count})).collect())
+}
+
+fn counts<'a>(pairs: impl Iterator<Item = (&'a str, i64)>) -> Value {
+    let mut map: BTreeMap<&str, i64> = BTreeMap::new();
+    for (key, n) in pairs {
+        *map.entry(key).or_default() += n;
+    }
+    Value::Object(map.into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<Map<_, _>>())
+}
+
+/// The metrics service.
+pub struct SocMetrics {
+    db: Db,
+}
+
+impl SocMetrics {
+    /// Metrics over `db`.
+    pub fn new(db: Db) -> Self {
+        SocMetrics { db }
+    }
+
+    /// `GET /v1/metrics/alerts`.
+    pub async fn alerts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Value, ServiceError> {
+        let window = AlertWindow { from, to, detection_rule_id: None };
+        let groups = repo::alert_groups(&self.db, &window).await?;
+        let totals = repo::alert_aggregates(&self.db, &window).await?;
+        let over_time = repo::alerts_per_day(&self.db, &window, false).await?;
+        let top = repo::top_detection_rules(&self.db, &window).await?;
+        let total: i64 = groups.iter().map(|g| g.count).sum();
+        let active = groups.iter().filter(|g| ACTIVE_STATUSES.contains(&g.status.as_str()));
+        Ok(json!({
+            "period_from": from, "period_to": to,
+            "total_alerts": total,
+            "alerts_by_status": counts(groups.iter().map(|g| (g.status.as_str(), g.count))),
+            "alerts_by_severity": counts(groups.iter().map(|g| (g.severity.as_str(), g.count))),
+            "alerts_by_source": counts(groups.iter().map(|g| (g.source_name.as_str(), g.count))),
+            "alerts_over_time": series(over_time),
+            "false_positive_rate": ratio(totals.false_positives, totals.closed),
+            "mean_time_to_enrich": totals.mean_time_to_enrich,
+            "mean_time_to_detect": totals.mean_time_to_detect,
+            "mean_time_to_acknowledge": totals.mean_time_to_acknowledge,
+            "mean_time_to_triage": totals.mean_time_to_triage,
+            "mean_time_to_conclusion": totals.mean_time_to_conclusion,
+            "active_alerts_by_severity": counts(active.map(|g| (g.severity.as_str(), g.count))),
+            "top_detection_rules": top.into_iter().map(|r| json!({"uuid": r.uuid, "name": r.name, "count": r.count})).collect::<Vec<_>>(),
+            "enrichment_coverage": ratio(totals.enriched, total),
+        }))
+    }
+
+    /// `GET /v1/detection-rules/{uuid}/metrics`.
+    pub async fn detection_rule(
+        &self,
+        uuid: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Value, ServiceError> {
+        let rule = detection_rules::get(&self.db, uuid)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("Detection rule {uuid} not found")))?;
+        let window = AlertWindow { from, to, detection_rule_id: Some(rule.id) };
+        let groups = repo::alert_groups(&self.db, &window).await?;
+        let totals = repo::alert_aggregates(&self.db, &window).await?;
+        let total: i64 = groups.iter().map(|g| g.count).sum();
+        let active: Vec<_> = groups.iter().filter(|g| ACTIVE_STATUSES.contains(&g.status.as_str())).collect();
+        let classifications = repo::close_classifications(&self.db, &window).await?;
+        Ok(json!({
+            "detection_rule_uuid": rule.uuid, "detection_rule_name": rule.name,
+            "period_from": from, "period_to": to,
+            "total_alerts": total,
+            "active_alerts": active.iter().map(|g| g.count).sum::<i64>(),
+            "alerts_by_status": counts(groups.iter().map(|g| (g.status.as_str(), g.count))),
+            "alerts_by_severity": counts(groups.iter().map(|g| (g.severity.as_str(), g.count))),
+            "false_positive_rate": ratio(totals.false_positives, totals.closed),
+            "true_positive_rate": ratio(totals.true_positives, totals.closed),
+            "close_classifications": counts(classifications.iter().map(|(c, n)| (c.as_str(), *n))),
+            "alerts_over_time": series(repo::alerts_per_day(&self.db, &window, false).await?),
+            "fp_over_time": series(repo::alerts_per_day(&self.db, &window, true).await?),
+            "mtta_seconds": totals.mean_time_to_acknowledge,
+            "mttc_seconds": totals.mean_time_to_conclusion,
+            "severity_distribution": counts(active.iter().map(|g| (g.severity.as_str(), g.count))),
+            "top_indicators": repo::top_indicators(&self.db, &window).await?.into_iter()
+                .map(|i| json!({"type": i.kind, "value": i.value, "count": i.count, "malice": i.malice}))
+                .collect::<Vec<_>>(),
+            "alert_sources": counts(groups.iter().map(|g| (g.source_name.as_str(), g.count))),
+        }))
+    }
+
+    /// `GET /v1/metrics/workflows`.
+    pub async fn workflows(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Value, ServiceError> {
+        let by_type = repo::workflows_by_type(&self.db).await?;
+        let runs = repo::run_aggregates(&self.db, from, to).await?;
+        Ok(json!({
+            "period_from": from, "period_to": to,
+            "total_configured": by_type.iter().map(|(_, n)| n).sum::<i64>(),
+            "workflows_by_type": counts(by_type.iter().map(|(t, n)| (t.as_str(), *n))),
+            "workflow_run_count": runs.runs,
+            "workflow_success_rate": ratio(runs.successes, runs.runs),
+            "workflow_runs_over_time": series(repo::runs_per_day(&self.db, from, to).await?),
+            "time_saved_hours": runs.minutes_saved as f64 / 60.0,
+            "most_executed_workflows": repo::most_executed(&self.db, from, to).await?.into_iter()
+                .map(|w| json!({"uuid": w.uuid, "name": w.name, "run_count": w.count}))
+                .collect::<Vec<_>>(),
+        }))
+    }
+}

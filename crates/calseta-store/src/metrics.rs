@@ -1,0 +1,329 @@
+//! SOC metrics as aggregate queries: alert counts, MTTD/MTTA/MTTT/MTTC and time to enrich, false
+//! and true positive rates, enrichment coverage, daily series and top lists — each a few grouped
+//! queries over a `created_at` window, written once for both engines (only the epoch and day
+//! expressions differ).
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use crate::engine::Engine;
+use crate::{Db, StoreError};
+
+/// Statuses of alerts still being worked.
+pub const ACTIVE_STATUSES: [&str; 3] = ["Open", "Triaging", "Escalated"];
+
+/// Seconds since the epoch of a timestamp column, as a float.
+fn epoch(engine: Engine, column: &str) -> String {
+    match engine {
+        Engine::Sqlite => format!("((julianday({column}) - 2440587.5) * 86400.0)"),
+        Engine::Postgres => format!("EXTRACT(EPOCH FROM {column})::float8"),
+    }
+}
+
+/// The UTC day (`YYYY-MM-DD`) of a timestamp column.
+fn day(engine: Engine, column: &str) -> String {
+    match engine {
+        // Stored as RFC 3339 text in UTC: the date is its first ten characters.
+        Engine::Sqlite => format!("substr({column}, 1, 10)"),
+        Engine::Postgres => format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
+    }
+}
+
+/// The mean of `later − earlier` in seconds, over rows where both are set.
+fn mean_between(engine: Engine, later: &str, earlier: &str) -> String {
+    format!(
+        "AVG(CASE WHEN {later} IS NOT NULL AND {earlier} IS NOT NULL THEN {} - {} END)",
+        epoch(engine, later),
+        epoch(engine, earlier)
+    )
+}
+
+/// Counts of alerts by (status, severity, source), the base of every breakdown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertGroup {
+    /// Status.
+    pub status: String,
+    /// Severity.
+    pub severity: String,
+    /// Source.
+    pub source_name: String,
+    /// How many.
+    pub count: i64,
+}
+
+/// The one-row aggregates of a window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertAggregates {
+    /// Closed alerts.
+    pub closed: i64,
+    /// Closed as `False Positive…`.
+    pub false_positives: i64,
+    /// Closed as `True Positive…`.
+    pub true_positives: i64,
+    /// Enriched alerts.
+    pub enriched: i64,
+    /// Mean enriched_at − ingested_at.
+    pub mean_time_to_enrich: Option<f64>,
+    /// Mean created_at − occurred_at (MTTD).
+    pub mean_time_to_detect: Option<f64>,
+    /// Mean acknowledged_at − created_at (MTTA).
+    pub mean_time_to_acknowledge: Option<f64>,
+    /// Mean triaged_at − created_at (MTTT).
+    pub mean_time_to_triage: Option<f64>,
+    /// Mean closed_at − created_at (MTTC).
+    pub mean_time_to_conclusion: Option<f64>,
+}
+
+/// A count per UTC day, ascending, days with data only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayCount {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// How many.
+    pub count: i64,
+}
+
+/// A named thing and how often it occurred.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ranked {
+    /// Its public id.
+    pub uuid: uuid::Uuid,
+    /// Its name.
+    pub name: String,
+    /// How many.
+    pub count: i64,
+}
+
+/// Which alerts: a window on `created_at`, optionally of one detection rule.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertWindow {
+    /// Inclusive start.
+    pub from: DateTime<Utc>,
+    /// Exclusive end.
+    pub to: DateTime<Utc>,
+    /// Only this rule's alerts.
+    pub detection_rule_id: Option<i64>,
+}
+
+impl AlertWindow {
+    fn filter(&self) -> &'static str {
+        if self.detection_rule_id.is_some() {
+            "a.created_at >= $1 AND a.created_at < $2 AND a.detection_rule_id = $3"
+        } else {
+            // The third parameter is bound either way (0 here), so both forms bind alike.
+            "a.created_at >= $1 AND a.created_at < $2 AND $3 = 0"
+        }
+    }
+}
+
+macro_rules! bound {
+    ($query:expr, $window:expr) => {
+        $query.bind($window.from).bind($window.to).bind($window.detection_rule_id.unwrap_or(0))
+    };
+}
+
+/// Alerts grouped by status, severity and source.
+pub async fn alert_groups(db: &Db, window: &AlertWindow) -> Result<Vec<AlertGroup>, StoreError> {
+    let sql = format!(
+        "SELECT a.status, a.severity, a.source_name, COUNT(*) AS n FROM alerts a WHERE {} \
+         GROUP BY a.status, a.severity, a.source_name",
+        window.filter()
+    );
+    let rows = on_pool!(db.read_pool(), p => bound!(sqlx::query(&sql), window).fetch_all(p).await.map(|rows| {
+        rows.iter()
+            .map(|r| AlertGroup {
+                status: r.get("status"),
+                severity: r.get("severity"),
+                source_name: r.get("source_name"),
+                count: r.get("n"),
+            })
+            .collect::<Vec<_>>()
+    }))?;
+    Ok(rows)
+}
+
+/// The window's one-row aggregates.
+pub async fn alert_aggregates(db: &Db, window: &AlertWindow) -> Result<AlertAggregates, StoreError> {
+    let engine = db.engine();
+    let truthy = match engine {
+        Engine::Sqlite => "a.is_enriched = 1",
+        Engine::Postgres => "a.is_enriched",
+    };
+    let sql = format!(
+        "SELECT \
+           COALESCE(SUM(CASE WHEN a.status = 'Closed' THEN 1 ELSE 0 END), 0) AS closed, \
+           COALESCE(SUM(CASE WHEN a.status = 'Closed' AND a.close_classification LIKE 'False Positive%' THEN 1 ELSE 0 END), 0) AS fp, \
+           COALESCE(SUM(CASE WHEN a.status = 'Closed' AND a.close_classification LIKE 'True Positive%' THEN 1 ELSE 0 END), 0) AS tp, \
+           COALESCE(SUM(CASE WHEN {truthy} THEN 1 ELSE 0 END), 0) AS enriched, \
+           AVG(CASE WHEN {truthy} AND a.enriched_at IS NOT NULL THEN {} - {} END) AS mtte, \
+           {} AS mttd, {} AS mtta, {} AS mttt, {} AS mttc \
+         FROM alerts a WHERE {}",
+        epoch(engine, "a.enriched_at"),
+        epoch(engine, "a.ingested_at"),
+        mean_between(engine, "a.created_at", "a.occurred_at"),
+        mean_between(engine, "a.acknowledged_at", "a.created_at"),
+        mean_between(engine, "a.triaged_at", "a.created_at"),
+        mean_between(engine, "a.closed_at", "a.created_at"),
+        window.filter()
+    );
+    let row = on_pool!(db.read_pool(), p => bound!(sqlx::query(&sql), window).fetch_one(p).await.map(|r| {
+        AlertAggregates {
+            closed: r.get("closed"),
+            false_positives: r.get("fp"),
+            true_positives: r.get("tp"),
+            enriched: r.get("enriched"),
+            mean_time_to_enrich: r.get("mtte"),
+            mean_time_to_detect: r.get("mttd"),
+            mean_time_to_acknowledge: r.get("mtta"),
+            mean_time_to_triage: r.get("mttt"),
+            mean_time_to_conclusion: r.get("mttc"),
+        }
+    }))?;
+    Ok(row)
+}
+
+/// Alerts per UTC day of `created_at` (only false-positive closes with `false_positives`).
+pub async fn alerts_per_day(
+    db: &Db,
+    window: &AlertWindow,
+    false_positives: bool,
+) -> Result<Vec<DayCount>, StoreError> {
+    let engine = db.engine();
+    let only = if false_positives {
+        " AND a.status = 'Closed' AND a.close_classification LIKE 'False Positive%'"
+    } else {
+        ""
+    };
+    let bucket = day(engine, "a.created_at");
+    let sql = format!(
+        "SELECT {bucket} AS d, COUNT(*) AS n FROM alerts a WHERE {}{only} GROUP BY {bucket} ORDER BY {bucket}",
+        window.filter()
+    );
+    let rows = on_pool!(db.read_pool(), p => bound!(sqlx::query(&sql), window).fetch_all(p).await.map(|rows| {
+        rows.iter().map(|r| DayCount { date: r.get("d"), count: r.get("n") }).collect::<Vec<_>>()
+    }))?;
+    Ok(rows)
+}
+
+/// The ten detection rules with the most alerts in the window.
+pub async fn top_detection_rules(db: &Db, window: &AlertWindow) -> Result<Vec<Ranked>, StoreError> {
+    let sql = format!(
+        "SELECT r.uuid, r.name, COUNT(*) AS n FROM alerts a JOIN detection_rules r ON r.id = a.detection_rule_id \
+         WHERE {} GROUP BY r.id, r.uuid, r.name ORDER BY n DESC, r.name LIMIT 10",
+        window.filter()
+    );
+    let rows = on_pool!(db.read_pool(), p => bound!(sqlx::query(&sql), window).fetch_all(p).await.map(|rows| {
+        rows.iter().map(|r| Ranked { uuid: r.get("uuid"), name: r.get("name"), count: r.get("n") }).collect::<Vec<_>>()
+    }))?;
+    Ok(rows)
+}
+
+/// Closed alerts per close classification.
+pub async fn close_classifications(db: &Db, window: &AlertWindow) -> Result<Vec<(String, i64)>, StoreError> {
+    let sql = format!(
+        "SELECT a.close_classification AS c, COUNT(*) AS n FROM alerts a WHERE {} AND a.status = 'Closed' \
+         AND a.close_classification IS NOT NULL GROUP BY a.close_classification ORDER BY a.close_classification",
+        window.filter()
+    );
+    let rows = on_pool!(db.read_pool(), p => bound!(sqlx::query(&sql), window).fetch_all(p).await.map(|rows| {
+        rows.iter().map(|r| (r.get::<String, _>("c"), r.get::<i64, _>("n"))).collect::<Vec<_>>()
+    }))?;
+    Ok(rows)
+}
+
+/// An indicator and how many of the window's alerts it is linked to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopIndicator {
+    /// Type.
+    pub kind: String,
+    /// Value.
+    pub value: String,
+    /// Linked alerts.
+    pub count: i64,
+    /// Verdict.
+    pub malice: String,
+}
+
+/// The ten indicators linked to the most alerts of the window.
+pub async fn top_indicators(db: &Db, window: &AlertWindow) -> Result<Vec<TopIndicator>, StoreError> {
+    let sql = format!(
+        "SELECT i.type AS t, i.value AS v, i.malice AS m, COUNT(*) AS n FROM alerts a \
+         JOIN alert_indicators ai ON ai.alert_id = a.id JOIN indicators i ON i.id = ai.indicator_id \
+         WHERE {} GROUP BY i.id, i.type, i.value, i.malice ORDER BY n DESC, i.value LIMIT 10",
+        window.filter()
+    );
+    let rows = on_pool!(db.read_pool(), p => bound!(sqlx::query(&sql), window).fetch_all(p).await.map(|rows| {
+        rows.iter()
+            .map(|r| TopIndicator { kind: r.get("t"), value: r.get("v"), malice: r.get("m"), count: r.get("n") })
+            .collect::<Vec<_>>()
+    }))?;
+    Ok(rows)
+}
+
+/// Workflow runs in a window on `workflow_runs.created_at`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunAggregates {
+    /// Runs.
+    pub runs: i64,
+    /// Successful runs.
+    pub successes: i64,
+    /// Σ of the workflows' `time_saved_minutes` over successful runs.
+    pub minutes_saved: i64,
+}
+
+/// The window's run aggregates.
+pub async fn run_aggregates(
+    db: &Db,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<RunAggregates, StoreError> {
+    let sql = "SELECT COUNT(*) AS runs, \
+               COALESCE(SUM(CASE WHEN r.status = 'success' THEN 1 ELSE 0 END), 0) AS ok, \
+               COALESCE(SUM(CASE WHEN r.status = 'success' THEN COALESCE(w.time_saved_minutes, 0) ELSE 0 END), 0) AS saved \
+               FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id \
+               WHERE r.created_at >= $1 AND r.created_at < $2";
+    let row = on_pool!(db.read_pool(), p => sqlx::query(sql).bind(from).bind(to).fetch_one(p).await.map(|r| {
+        RunAggregates { runs: r.get("runs"), successes: r.get("ok"), minutes_saved: r.get("saved") }
+    }))?;
+    Ok(row)
+}
+
+/// Runs per UTC day.
+pub async fn runs_per_day(
+    db: &Db,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<DayCount>, StoreError> {
+    let bucket = day(db.engine(), "r.created_at");
+    let sql = format!(
+        "SELECT {bucket} AS d, COUNT(*) AS n FROM workflow_runs r WHERE r.created_at >= $1 AND r.created_at < $2 \
+         GROUP BY {bucket} ORDER BY {bucket}"
+    );
+    let rows = on_pool!(db.read_pool(), p => sqlx::query(&sql).bind(from).bind(to).fetch_all(p).await.map(|rows| {
+        rows.iter().map(|r| DayCount { date: r.get("d"), count: r.get("n") }).collect::<Vec<_>>()
+    }))?;
+    Ok(rows)
+}
+
+/// The ten workflows run most in the window.
+pub async fn most_executed(
+    db: &Db,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Ranked>, StoreError> {
+    let sql = "SELECT w.uuid, w.name, COUNT(*) AS n FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id \
+               WHERE r.created_at >= $1 AND r.created_at < $2 GROUP BY w.id, w.uuid, w.name ORDER BY n DESC, w.name LIMIT 10";
+    let rows = on_pool!(db.read_pool(), p => sqlx::query(sql).bind(from).bind(to).fetch_all(p).await.map(|rows| {
+        rows.iter().map(|r| Ranked { uuid: r.get("uuid"), name: r.get("name"), count: r.get("n") }).collect::<Vec<_>>()
+    }))?;
+    Ok(rows)
+}
+
+/// Configured workflows by type (`unset` when none), any state.
+pub async fn workflows_by_type(db: &Db) -> Result<Vec<(String, i64)>, StoreError> {
+    let sql = "SELECT COALESCE(workflow_type, 'unset') AS t, COUNT(*) AS n FROM workflows GROUP BY COALESCE(workflow_type, 'unset') ORDER BY t";
+    let rows = on_pool!(db.read_pool(), p => sqlx::query(sql).fetch_all(p).await.map(|rows| {
+        rows.iter().map(|r| (r.get::<String, _>("t"), r.get::<i64, _>("n"))).collect::<Vec<_>>()
+    }))?;
+    Ok(rows)
+}

@@ -1,0 +1,280 @@
+//! SOC metrics against a hand-computed set of alerts with known timestamps (both engines): MTTD,
+//! MTTA, MTTT, MTTC, time to enrich, rates, breakdowns, daily series, top lists; per detection
+//! rule; and workflow runs.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+use crate::helpers::*;
+use crate::ingest::ingest_and_wait;
+
+fn at(day: u32, h: u32, m: u32, s: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, day, h, m, s).single().unwrap()
+}
+
+/// An alert's lifecycle as the fixture sets it.
+struct Life {
+    occurred: DateTime<Utc>,
+    created: DateTime<Utc>,
+    enriched: Option<DateTime<Utc>>,
+    acknowledged: Option<DateTime<Utc>>,
+    triaged: Option<DateTime<Utc>>,
+    closed: Option<DateTime<Utc>>,
+    status: &'static str,
+    classification: Option<&'static str>,
+    severity: &'static str,
+}
+
+async fn set_life(app: &TestApp, uuid: &str, life: &Life) {
+    let sql = format!(
+        "UPDATE alerts SET occurred_at = $1, created_at = $2, ingested_at = $2, enriched_at = $3, is_enriched = $4, \
+         acknowledged_at = $5, triaged_at = $6, closed_at = $7, status = $8, close_classification = $9, severity = $10 \
+         WHERE uuid = {}",
+        crate::respond::uuid_literal(app, uuid)
+    );
+    macro_rules! run {
+        ($conn:expr) => {
+            sqlx::query(&sql)
+                .bind(life.occurred)
+                .bind(life.created)
+                .bind(life.enriched)
+                .bind(life.enriched.is_some())
+                .bind(life.acknowledged)
+                .bind(life.triaged)
+                .bind(life.closed)
+                .bind(life.status)
+                .bind(life.classification)
+                .bind(life.severity)
+                .execute(&mut $conn)
+                .await
+                .unwrap()
+        };
+    }
+    if app.database.url.starts_with("postgres") {
+        let mut conn = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
+        run!(conn);
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&app.database.url).await.unwrap();
+        run!(conn);
+    }
+}
+
+fn close_to(value: &Value, expected: f64) {
+    let got = value.as_f64().unwrap_or_else(|| panic!("not a number: {value}"));
+    assert!((got - expected).abs() < 0.01, "{got} ≠ {expected}");
+}
+
+#[tokio::test]
+async fn alert_and_rule_metrics_match_hand_computed_values() {
+    let app = spawn_app().await;
+    let admin = app.admin_key.clone();
+    let (status, rule) = app
+        .post(
+            "/v1/detection-rules",
+            &admin,
+            json!({"name": "Password spray", "source_name": "generic", "source_rule_id": "R1"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{rule}");
+    let rule_uuid = rule["data"]["uuid"].as_str().unwrap().to_string();
+    let lives = [
+        // A1: MTTD 60 s, enrich 10 s, MTTA 300 s, MTTT 600 s, MTTC 3600 s; a false positive.
+        Life {
+            occurred: at(1, 9, 59, 0),
+            created: at(1, 10, 0, 0),
+            enriched: Some(at(1, 10, 0, 10)),
+            acknowledged: Some(at(1, 10, 5, 0)),
+            triaged: Some(at(1, 10, 10, 0)),
+            closed: Some(at(1, 11, 0, 0)),
+            status: "Closed",
+            classification: Some("False Positive - Inaccurate Data"),
+            severity: "High",
+        },
+        // A2: MTTD 120 s, enrich 30 s, MTTA 600 s, MTTC 7200 s; a true positive.
+        Life {
+            occurred: at(2, 11, 58, 0),
+            created: at(2, 12, 0, 0),
+            enriched: Some(at(2, 12, 0, 30)),
+            acknowledged: Some(at(2, 12, 10, 0)),
+            triaged: None,
+            closed: Some(at(2, 14, 0, 0)),
+            status: "Closed",
+            classification: Some("True Positive - Suspicious Activity"),
+            severity: "Critical",
+        },
+        // A3: MTTD 30 s, not enriched, open.
+        Life {
+            occurred: at(2, 14, 59, 30),
+            created: at(2, 15, 0, 0),
+            enriched: None,
+            acknowledged: None,
+            triaged: None,
+            closed: None,
+            status: "Open",
+            classification: None,
+            severity: "High",
+        },
+        // A4 (no rule): MTTD 3600 s, enrich 20 s, MTTA 1800 s, MTTT 2700 s, triaging.
+        Life {
+            occurred: at(3, 7, 0, 0),
+            created: at(3, 8, 0, 0),
+            enriched: Some(at(3, 8, 0, 20)),
+            acknowledged: Some(at(3, 8, 30, 0)),
+            triaged: Some(at(3, 8, 45, 0)),
+            closed: None,
+            status: "Triaging",
+            classification: None,
+            severity: "Low",
+        },
+        // A5: before the window.
+        Life {
+            occurred: at(1, 0, 0, 0),
+            created: Utc.with_ymd_and_hms(2026, 10, 20, 0, 0, 0).single().unwrap(),
+            enriched: None,
+            acknowledged: None,
+            triaged: None,
+            closed: None,
+            status: "Open",
+            classification: None,
+            severity: "Critical",
+        },
+    ];
+    for (n, life) in lives.iter().enumerate() {
+        let mut body = json!({"title": format!("A{}", n + 1), "src_ip": "203.0.113.5"});
+        if n != 3 {
+            body["rule_id"] = json!("R1");
+        }
+        let alert = ingest_and_wait(&app, "generic", &body.to_string()).await;
+        set_life(&app, alert["data"]["uuid"].as_str().unwrap(), life).await;
+    }
+
+    let reader = app.key_with(&["alerts:read"]).await;
+    let window = "from_time=2026-11-01T00:00:00Z&to_time=2026-11-04T00:00:00Z";
+    let (status, body) = app.get(&format!("/v1/metrics/alerts?{window}"), &reader).await;
+    assert_eq!(status, 200, "{body}");
+    let m = &body["data"];
+    assert_eq!(m["total_alerts"], 4);
+    assert_eq!(m["alerts_by_status"], json!({"Closed": 2, "Open": 1, "Triaging": 1}));
+    assert_eq!(m["alerts_by_severity"], json!({"Critical": 1, "High": 2, "Low": 1}));
+    assert_eq!(m["alerts_by_source"], json!({"generic": 4}));
+    assert_eq!(
+        m["alerts_over_time"],
+        json!([{"date": "2026-11-01", "count": 1}, {"date": "2026-11-02", "count": 2}, {"date": "2026-11-03", "count": 1}])
+    );
+    close_to(&m["false_positive_rate"], 0.5);
+    close_to(&m["mean_time_to_enrich"], 20.0);
+    close_to(&m["mean_time_to_detect"], (60.0 + 120.0 + 30.0 + 3600.0) / 4.0);
+    close_to(&m["mean_time_to_acknowledge"], (300.0 + 600.0 + 1800.0) / 3.0);
+    close_to(&m["mean_time_to_triage"], (600.0 + 2700.0) / 2.0);
+    close_to(&m["mean_time_to_conclusion"], (3600.0 + 7200.0) / 2.0);
+    assert_eq!(m["active_alerts_by_severity"], json!({"High": 1, "Low": 1}));
+    assert_eq!(m["top_detection_rules"], json!([{"uuid": rule_uuid, "name": "Password spray", "count": 3}]));
+    close_to(&m["enrichment_coverage"], 0.75);
+
+    let (status, body) = app
+        .get(
+            &format!(
+                "/v1/detection-rules/{rule_uuid}/metrics?from=2026-11-01T00:00:00Z&to=2026-11-04T00:00:00Z"
+            ),
+            &reader,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let r = &body["data"];
+    assert_eq!(
+        (r["detection_rule_name"].as_str(), r["total_alerts"].as_i64(), r["active_alerts"].as_i64()),
+        (Some("Password spray"), Some(3), Some(1))
+    );
+    assert_eq!(r["alerts_by_status"], json!({"Closed": 2, "Open": 1}));
+    close_to(&r["false_positive_rate"], 0.5);
+    close_to(&r["true_positive_rate"], 0.5);
+    assert_eq!(
+        r["close_classifications"],
+        json!({"False Positive - Inaccurate Data": 1, "True Positive - Suspicious Activity": 1})
+    );
+    assert_eq!(r["fp_over_time"], json!([{"date": "2026-11-01", "count": 1}]));
+    close_to(&r["mtta_seconds"], 450.0);
+    close_to(&r["mttc_seconds"], 5400.0);
+    assert_eq!(r["severity_distribution"], json!({"High": 1}));
+    assert_eq!(
+        r["top_indicators"],
+        json!([{"type": "ip", "value": "203.0.113.5", "count": 3, "malice": r["top_indicators"][0]["malice"]}])
+    );
+    assert_eq!(r["alert_sources"], json!({"generic": 3}));
+
+    // An empty window: zero rates, no means.
+    let (_, body) = app
+        .get("/v1/metrics/alerts?from_time=2020-01-01T00:00:00Z&to_time=2020-01-02T00:00:00Z", &reader)
+        .await;
+    assert_eq!(
+        (body["data"]["total_alerts"].as_i64(), body["data"]["mean_time_to_detect"].is_null()),
+        (Some(0), true)
+    );
+    close_to(&body["data"]["false_positive_rate"], 0.0);
+    // Bad input.
+    let (status, body) = app.get("/v1/metrics/alerts?from_time=yesterday", &reader).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = app
+        .get("/v1/metrics/alerts?from_time=2026-11-04T00:00:00Z&to_time=2026-11-01T00:00:00Z", &reader)
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _) =
+        app.get(&format!("/v1/detection-rules/{}/metrics", uuid::Uuid::new_v4()), &reader).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn workflow_metrics_count_runs_successes_and_time_saved() {
+    let app = spawn_app().await;
+    crate::respond::alert_with_account(&app, "eve@example.com").await;
+    let key = app.key_with(&["workflows:write", "workflows:execute", "workflows:read"]).await;
+    let ok = "from app.workflows.context import WorkflowResult\n\nasync def run(ctx):\n    return WorkflowResult.ok('ok')\n";
+    let fail = "from app.workflows.context import WorkflowResult\n\nasync def run(ctx):\n    return WorkflowResult.fail('no')\n";
+    let mut uuids = Vec::new();
+    for (name, code, saved) in [("Saver", ok, 15), ("Failer", fail, 60)] {
+        let (status, created) = app
+            .post(
+                "/v1/workflows",
+                &key,
+                json!({"name": name, "code": code, "state": "active", "approval_mode": "never",
+                                                "time_saved_minutes": saved}),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        uuids.push(created["data"]["uuid"].as_str().unwrap().to_string());
+    }
+    for uuid in [&uuids[0], &uuids[0], &uuids[1]] {
+        let (status, _) = app
+            .post(
+                &format!("/v1/workflows/{uuid}/execute"),
+                &key,
+                json!({"indicator_type": "account", "indicator_value": "eve@example.com"}),
+            )
+            .await;
+        assert_eq!(status, 202);
+    }
+    eventually("the runs finish", std::time::Duration::from_secs(30), || async {
+        let (_, runs) = app.get("/v1/workflow-runs?page_size=10", &key).await;
+        runs["data"]
+            .as_array()
+            .filter(|r| r.len() == 3 && r.iter().all(|r| r["status"] != "queued" && r["status"] != "running"))
+            .map(|_| ())
+    })
+    .await;
+    let (status, body) = app.get("/v1/metrics/workflows", &key).await;
+    assert_eq!(status, 200, "{body}");
+    let m = &body["data"];
+    assert_eq!(m["total_configured"], 11, "nine builtins and two of ours");
+    assert_eq!(m["workflow_run_count"], 3);
+    close_to(&m["workflow_success_rate"], 2.0 / 3.0);
+    close_to(&m["time_saved_hours"], 0.5);
+    assert_eq!(m["most_executed_workflows"][0], json!({"uuid": uuids[0], "name": "Saver", "run_count": 2}));
+    assert_eq!(m["most_executed_workflows"][1], json!({"uuid": uuids[1], "name": "Failer", "run_count": 1}));
+    let today = Utc::now().format("%Y-%m-%d").to_string();
+    assert_eq!(m["workflow_runs_over_time"], json!([{"date": today, "count": 3}]));
+    assert_eq!(
+        m["workflows_by_type"].as_object().unwrap().values().filter_map(Value::as_i64).sum::<i64>(),
+        11
+    );
+}
