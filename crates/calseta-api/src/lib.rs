@@ -215,6 +215,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::enrichment::loaded_providers))
         .routes(routes!(routes::metrics::alert_metrics))
         .routes(routes!(routes::metrics::workflow_metrics))
+        .routes(routes!(routes::metrics::summary))
         .routes(routes!(routes::metrics::detection_rule_metrics))
         .routes(routes!(routes::jobs::list_jobs))
         .routes(routes!(routes::jobs::get_job))

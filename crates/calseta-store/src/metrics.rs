@@ -327,3 +327,140 @@ pub async fn workflows_by_type(db: &Db) -> Result<Vec<(String, i64)>, StoreError
     }))?;
     Ok(rows)
 }
+
+/// How much of the platform is configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlatformCounts {
+    /// Context documents.
+    pub context_documents: i64,
+    /// Detection rules.
+    pub detection_rules: i64,
+    /// Active enrichment providers.
+    pub active_providers: i64,
+    /// Active agents.
+    pub active_agents: i64,
+    /// Workflows, any state.
+    pub workflows: i64,
+    /// Workflows in state `active`.
+    pub active_workflows: i64,
+    /// Indicator mappings.
+    pub indicator_mappings: i64,
+}
+
+/// The platform's counts, in one query.
+pub async fn platform_counts(db: &Db) -> Result<PlatformCounts, StoreError> {
+    let sql = "SELECT (SELECT COUNT(*) FROM context_documents) AS docs, (SELECT COUNT(*) FROM detection_rules) AS rules, \
+               (SELECT COUNT(*) FROM enrichment_providers WHERE is_active) AS providers, \
+               (SELECT COUNT(*) FROM agent_registrations WHERE is_active) AS agents, \
+               (SELECT COUNT(*) FROM workflows) AS workflows, \
+               (SELECT COUNT(*) FROM workflows WHERE state = 'active') AS active_workflows, \
+               (SELECT COUNT(*) FROM indicator_field_mappings) AS mappings";
+    let counts = on_pool!(db.read_pool(), p => sqlx::query(sql).fetch_one(p).await.map(|r| PlatformCounts {
+        context_documents: r.get("docs"),
+        detection_rules: r.get("rules"),
+        active_providers: r.get("providers"),
+        active_agents: r.get("agents"),
+        workflows: r.get("workflows"),
+        active_workflows: r.get("active_workflows"),
+        indicator_mappings: r.get("mappings"),
+    }))?;
+    Ok(counts)
+}
+
+/// The indicator types each active provider supports (one list per provider).
+pub async fn active_provider_types(db: &Db) -> Result<Vec<Vec<String>>, StoreError> {
+    let sql = "SELECT supported_indicator_types AS t FROM enrichment_providers WHERE is_active";
+    let rows = on_pool!(db.read_pool(), p => sqlx::query(sql).fetch_all(p).await.map(|rows| {
+        rows.iter()
+            .map(|r| r.get::<sqlx::types::Json<Vec<String>>, _>("t").0)
+            .collect::<Vec<_>>()
+    }))?;
+    Ok(rows)
+}
+
+/// Approval requests: pending now, and the decisions of a window on `created_at`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApprovalStats {
+    /// Pending (stored status, any age).
+    pub pending: i64,
+    /// Approved, of the window.
+    pub approved: i64,
+    /// Rejected, of the window.
+    pub rejected: i64,
+    /// Seconds from request to decision of the window's approved and rejected requests, sorted.
+    pub response_seconds: Vec<f64>,
+}
+
+/// The window's approval figures.
+pub async fn approval_stats(
+    db: &Db,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<ApprovalStats, StoreError> {
+    let counts = "SELECT (SELECT COUNT(*) FROM workflow_approval_requests WHERE status = 'pending') AS pending, \
+                  COALESCE(SUM(CASE WHEN status = 'approved' THEN 1 ELSE 0 END), 0) AS approved, \
+                  COALESCE(SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END), 0) AS rejected \
+                  FROM workflow_approval_requests WHERE created_at >= $1 AND created_at < $2";
+    let engine = db.engine();
+    let durations = format!(
+        "SELECT {} - {} AS s FROM workflow_approval_requests WHERE created_at >= $1 AND created_at < $2 \
+         AND status IN ('approved', 'rejected') AND responded_at IS NOT NULL ORDER BY 1 LIMIT 100000",
+        epoch(engine, "responded_at"),
+        epoch(engine, "created_at")
+    );
+    let (pending, approved, rejected) = on_pool!(db.read_pool(), p => sqlx::query(counts).bind(from).bind(to).fetch_one(p).await
+        .map(|r| (r.get::<i64, _>("pending"), r.get::<i64, _>("approved"), r.get::<i64, _>("rejected"))))?;
+    let response_seconds = on_pool!(db.read_pool(), p => sqlx::query(&durations).bind(from).bind(to).fetch_all(p).await
+        .map(|rows| rows.iter().map(|r| r.get::<f64, _>("s")).collect::<Vec<_>>()))?;
+    Ok(ApprovalStats { pending, approved, rejected, response_seconds })
+}
+
+/// One job queue's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueStats {
+    /// The queue.
+    pub queue: String,
+    /// Jobs waiting.
+    pub pending: i64,
+    /// Jobs running.
+    pub in_progress: i64,
+    /// Jobs that succeeded since the window's start (succeeded jobs are kept `JOB_RETENTION_HOURS`).
+    pub succeeded: i64,
+    /// Dead letters since the window's start.
+    pub failed: i64,
+    /// Mean seconds from due to finished of those that succeeded.
+    pub avg_duration_seconds: Option<f64>,
+    /// When the oldest waiting job became due.
+    pub oldest_pending: Option<DateTime<Utc>>,
+}
+
+/// The job queues' figures, finished jobs counted since `since`.
+pub async fn queue_stats(db: &Db, since: DateTime<Utc>) -> Result<Vec<QueueStats>, StoreError> {
+    let engine = db.engine();
+    let sql = format!(
+        "SELECT queue, \
+           COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0) AS pending, \
+           COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0) AS running, \
+           COALESCE(SUM(CASE WHEN status = 'succeeded' AND finished_at >= $1 THEN 1 ELSE 0 END), 0) AS succeeded, \
+           COALESCE(SUM(CASE WHEN status = 'dead' AND finished_at >= $1 THEN 1 ELSE 0 END), 0) AS failed, \
+           AVG(CASE WHEN status = 'succeeded' AND finished_at >= $1 THEN {} - {} END) AS duration, \
+           MIN(CASE WHEN status = 'queued' THEN run_at END) AS oldest \
+         FROM jobs GROUP BY queue ORDER BY queue",
+        epoch(engine, "finished_at"),
+        epoch(engine, "run_at")
+    );
+    let rows = on_pool!(db.read_pool(), p => sqlx::query(&sql).bind(since).fetch_all(p).await.map(|rows| {
+        rows.iter()
+            .map(|r| QueueStats {
+                queue: r.get("queue"),
+                pending: r.get("pending"),
+                in_progress: r.get("running"),
+                succeeded: r.get("succeeded"),
+                failed: r.get("failed"),
+                avg_duration_seconds: r.get("duration"),
+                oldest_pending: r.get("oldest"),
+            })
+            .collect::<Vec<_>>()
+    }))?;
+    Ok(rows)
+}

@@ -68,6 +68,20 @@ pub async fn alert_metrics(
     Ok(Json(json!({"data": data, "meta": {}})))
 }
 
+/// The last 30 days at a glance: alerts (MTTx, rates, coverage), workflows, approvals, the
+/// platform's configuration and the job queues.
+#[utoipa::path(get, path = "/v1/metrics/summary", tag = "metrics",
+    security(("api_key" = ["alerts:read"])),
+    responses((status = 200, description = "`{data: {period, alerts, workflows, approvals, platform, queue}}`", body = Object),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn summary(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AlertsRead>,
+) -> Result<Json<Value>, ApiError> {
+    let data = state.services().metrics.summary().await?;
+    Ok(Json(json!({"data": data, "meta": {}})))
+}
+
 /// Workflow metrics: configured workflows, runs, success rate, time saved, most executed.
 #[utoipa::path(get, path = "/v1/metrics/workflows", tag = "metrics", params(WindowParams),
     security(("api_key" = ["workflows:read"])),

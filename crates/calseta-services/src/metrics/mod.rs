@@ -142,4 +142,102 @@ impl SocMetrics {
                 .collect::<Vec<_>>(),
         }))
     }
+
+    /// `GET /v1/metrics/summary`: the last 30 days at a glance — alerts, workflows, approvals, the
+    /// platform's configuration and the job queues.
+    pub async fn summary(&self) -> Result<Value, ServiceError> {
+        let now = calseta_store::now();
+        let from = now - Duration::days(30);
+        let window = AlertWindow { from, to: now, detection_rule_id: None };
+        let groups = repo::alert_groups(&self.db, &window).await?;
+        let totals = repo::alert_aggregates(&self.db, &window).await?;
+        let total: i64 = groups.iter().map(|g| g.count).sum();
+        let active: Vec<_> = groups.iter().filter(|g| ACTIVE_STATUSES.contains(&g.status.as_str())).collect();
+        let runs = repo::run_aggregates(&self.db, from, now).await?;
+        let approvals = repo::approval_stats(&self.db, from, now).await?;
+        let platform = repo::platform_counts(&self.db).await?;
+        let mut by_type: BTreeMap<String, i64> = BTreeMap::new();
+        for types in repo::active_provider_types(&self.db).await? {
+            for t in types {
+                *by_type.entry(t).or_default() += 1;
+            }
+        }
+        let queues = repo::queue_stats(&self.db, from).await?;
+        let age =
+            |at: Option<DateTime<Utc>>| at.map(|at| ((now - at).num_milliseconds() as f64 / 1000.0).max(0.0));
+        let oldest = queues.iter().filter_map(|q| q.oldest_pending).min();
+        Ok(json!({
+            "period": "last_30_days",
+            "alerts": {
+                "total": total,
+                "active": active.iter().map(|g| g.count).sum::<i64>(),
+                "by_severity": counts(active.iter().map(|g| (g.severity.as_str(), g.count))),
+                "by_status": counts(groups.iter().map(|g| (g.status.as_str(), g.count))),
+                "by_source": counts(groups.iter().map(|g| (g.source_name.as_str(), g.count))),
+                "enrichment_coverage": ratio(totals.enriched, total),
+                "mean_time_to_enrich_seconds": totals.mean_time_to_enrich,
+                "false_positive_rate": ratio(totals.false_positives, totals.closed),
+                "mttd_seconds": totals.mean_time_to_detect,
+                "mtta_seconds": totals.mean_time_to_acknowledge,
+                "mttt_seconds": totals.mean_time_to_triage,
+                "mttc_seconds": totals.mean_time_to_conclusion,
+            },
+            "workflows": {
+                "total_configured": platform.active_workflows,
+                "executions": runs.runs,
+                "success_rate": ratio(runs.successes, runs.runs),
+                "estimated_time_saved_hours": runs.minutes_saved as f64 / 60.0,
+            },
+            "approvals": {
+                "pending": approvals.pending,
+                "approved_last_30_days": approvals.approved,
+                "approval_rate": ratio(approvals.approved, approvals.approved + approvals.rejected),
+                "median_response_time_minutes": median(&approvals.response_seconds).map(|s| s / 60.0),
+            },
+            "platform": {
+                "context_documents": platform.context_documents,
+                "detection_rules": platform.detection_rules,
+                "enrichment_providers": platform.active_providers,
+                "enrichment_providers_by_indicator_type": by_type,
+                "agents": platform.active_agents,
+                "workflows": platform.workflows,
+                "indicator_mappings": platform.indicator_mappings,
+            },
+            "queue": {
+                "queues": queues.iter().map(|q| json!({
+                    "queue": q.queue, "pending": q.pending, "in_progress": q.in_progress,
+                    "succeeded_30d": q.succeeded, "failed_30d": q.failed,
+                    "avg_duration_seconds": q.avg_duration_seconds, "oldest_pending_age_seconds": age(q.oldest_pending),
+                })).collect::<Vec<_>>(),
+                "total_pending": queues.iter().map(|q| q.pending).sum::<i64>(),
+                "total_in_progress": queues.iter().map(|q| q.in_progress).sum::<i64>(),
+                "total_failed_30d": queues.iter().map(|q| q.failed).sum::<i64>(),
+                "total_succeeded_30d": queues.iter().map(|q| q.succeeded).sum::<i64>(),
+                "oldest_pending_age_seconds": age(oldest),
+            },
+        }))
+    }
+}
+
+/// The median of sorted values (the mean of the middle two for an even count).
+fn median(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => sorted.get(n / 2).copied(),
+        _ => Some((sorted.get(n / 2 - 1).copied()? + sorted.get(n / 2).copied()?) / 2.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn medians_of_odd_and_even_counts() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[3.0]), Some(3.0));
+        assert_eq!(median(&[1.0, 2.0, 10.0]), Some(2.0));
+        assert_eq!(median(&[1.0, 2.0, 4.0, 10.0]), Some(3.0));
+    }
 }

@@ -310,6 +310,18 @@ pub async fn exec_sql_at(app: &TestApp, sql: &str, at: chrono::DateTime<chrono::
     })
 }
 
+/// Runs one SQL statement binding `times` as `$1`, `$2`, … (`None` binds NULL), from outside the
+/// server: timestamps bound as the server binds them, so both engines compare them alike.
+pub async fn exec_sql_times(app: &TestApp, sql: &str, times: &[Option<chrono::DateTime<chrono::Utc>>]) {
+    with_direct_connection!(app, |conn| {
+        let mut query = sqlx::query(sql);
+        for time in times {
+            query = query.bind(*time);
+        }
+        query.execute(&mut conn).await.unwrap();
+    })
+}
+
 /// Starts a second process on the test database — API and worker — with `overrides` on top of
 /// the test's environment (e.g. another key, retention on).
 pub async fn start_worker_with(app: &TestApp, overrides: &[(&str, &str)]) -> Running {

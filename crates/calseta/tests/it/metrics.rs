@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
-use sqlx::Connection;
 
 use crate::helpers::*;
 use crate::ingest::ingest_and_wait;
@@ -27,37 +26,30 @@ struct Life {
 }
 
 async fn set_life(app: &TestApp, uuid: &str, life: &Life) {
+    let text = |v: Option<&str>| v.map_or("NULL".to_string(), |v| format!("'{v}'"));
+    let enriched = if app.database.url.starts_with("postgres") {
+        life.enriched.is_some().to_string()
+    } else {
+        u8::from(life.enriched.is_some()).to_string()
+    };
     let sql = format!(
-        "UPDATE alerts SET occurred_at = $1, created_at = $2, ingested_at = $2, enriched_at = $3, is_enriched = $4, \
-         acknowledged_at = $5, triaged_at = $6, closed_at = $7, status = $8, close_classification = $9, severity = $10 \
+        "UPDATE alerts SET occurred_at = $1, created_at = $2, ingested_at = $2, enriched_at = $3, is_enriched = {enriched}, \
+         acknowledged_at = $4, triaged_at = $5, closed_at = $6, status = '{}', close_classification = {}, severity = '{}' \
          WHERE uuid = {}",
+        life.status,
+        text(life.classification),
+        life.severity,
         crate::respond::uuid_literal(app, uuid)
     );
-    macro_rules! run {
-        ($conn:expr) => {
-            sqlx::query(&sql)
-                .bind(life.occurred)
-                .bind(life.created)
-                .bind(life.enriched)
-                .bind(life.enriched.is_some())
-                .bind(life.acknowledged)
-                .bind(life.triaged)
-                .bind(life.closed)
-                .bind(life.status)
-                .bind(life.classification)
-                .bind(life.severity)
-                .execute(&mut $conn)
-                .await
-                .unwrap()
-        };
-    }
-    if app.database.url.starts_with("postgres") {
-        let mut conn = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
-        run!(conn);
-    } else {
-        let mut conn = sqlx::SqliteConnection::connect(&app.database.url).await.unwrap();
-        run!(conn);
-    }
+    let times = [
+        Some(life.occurred),
+        Some(life.created),
+        life.enriched,
+        life.acknowledged,
+        life.triaged,
+        life.closed,
+    ];
+    exec_sql_times(app, &sql, &times).await;
 }
 
 fn close_to(value: &Value, expected: f64) {
@@ -277,4 +269,103 @@ async fn workflow_metrics_count_runs_successes_and_time_saved() {
         m["workflows_by_type"].as_object().unwrap().values().filter_map(Value::as_i64).sum::<i64>(),
         11
     );
+}
+
+async fn set_request_times(app: &TestApp, uuid: &str, created: DateTime<Utc>, responded: DateTime<Utc>) {
+    let sql = format!(
+        "UPDATE workflow_approval_requests SET created_at = $1, responded_at = $2 WHERE uuid = {}",
+        crate::respond::uuid_literal(app, uuid)
+    );
+    exec_sql_times(app, &sql, &[Some(created), Some(responded)]).await;
+}
+
+#[tokio::test]
+async fn the_summary_covers_alerts_workflows_approvals_platform_and_queues() {
+    let app = spawn_app().await;
+    let admin = app.admin_key.clone();
+    crate::respond::alert_with_account(&app, "eve@example.com").await;
+    let closed = ingest_and_wait(
+        &app,
+        "generic",
+        r#"{"title": "Noise", "severity": "Low", "src_ip": "198.51.100.9"}"#,
+    )
+    .await;
+    let closed_uuid = closed["data"]["uuid"].as_str().unwrap();
+    let (status, body) = app
+        .patch(
+            &format!("/v1/alerts/{closed_uuid}"),
+            &admin,
+            json!({"status": "Closed", "close_classification": "False Positive - Inaccurate Data"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Three requests: one approved after a minute, one rejected after three, one pending.
+    let workflow = crate::approvals::gated_workflow(&app, "Gated", "high").await;
+    let mut requests = Vec::new();
+    for _ in 0..3 {
+        let (_, pending) = app
+            .post(
+                &format!("/v1/workflows/{workflow}/execute"),
+                &admin,
+                json!({"indicator_type": "account", "indicator_value": "eve@example.com"}),
+            )
+            .await;
+        requests.push(pending["data"]["approval_request_uuid"].as_str().unwrap().to_string());
+    }
+    app.post(&format!("/v1/workflow-approvals/{}/approve", requests[0]), &admin, json!({})).await;
+    app.post(&format!("/v1/workflow-approvals/{}/reject", requests[1]), &admin, json!({})).await;
+    let hour_ago = Utc::now() - chrono::Duration::hours(1);
+    set_request_times(&app, &requests[0], hour_ago, hour_ago + chrono::Duration::seconds(60)).await;
+    set_request_times(&app, &requests[1], hour_ago, hour_ago + chrono::Duration::seconds(180)).await;
+    crate::respond::finished_run(&app, &workflow).await;
+
+    let reader = app.key_with(&["alerts:read"]).await;
+    let summary = eventually("the queues are drained", std::time::Duration::from_secs(30), || async {
+        let (_, body) = app.get("/v1/metrics/summary", &reader).await;
+        (body["data"]["queue"]["total_pending"] == 0 && body["data"]["queue"]["total_in_progress"] == 0)
+            .then_some(body["data"].clone())
+    })
+    .await;
+    assert_eq!(summary["period"], "last_30_days");
+    let alerts = &summary["alerts"];
+    assert_eq!((alerts["total"].as_i64(), alerts["active"].as_i64()), (Some(2), Some(1)), "{alerts}");
+    assert_eq!(alerts["by_status"], json!({"Closed": 1, "Open": 1}));
+    assert_eq!(
+        alerts["by_severity"].as_object().unwrap().values().filter_map(Value::as_i64).sum::<i64>(),
+        1,
+        "active only"
+    );
+    close_to(&alerts["false_positive_rate"], 1.0);
+    close_to(&alerts["enrichment_coverage"], 1.0);
+    assert!(alerts["mttc_seconds"].as_f64().is_some_and(|s| s >= 0.0), "{alerts}");
+    let workflows = &summary["workflows"];
+    assert_eq!(workflows["total_configured"], 10, "nine builtins (active) and ours");
+    assert_eq!(workflows["executions"], 1);
+    close_to(&workflows["success_rate"], 1.0);
+    let approvals = &summary["approvals"];
+    assert_eq!(
+        (approvals["pending"].as_i64(), approvals["approved_last_30_days"].as_i64()),
+        (Some(1), Some(1))
+    );
+    close_to(&approvals["approval_rate"], 0.5);
+    close_to(&approvals["median_response_time_minutes"], 2.0);
+    let platform = &summary["platform"];
+    assert_eq!(
+        (platform["workflows"].as_i64(), platform["indicator_mappings"].as_i64()),
+        (Some(10), Some(14))
+    );
+    assert_eq!((platform["detection_rules"].as_i64(), platform["agents"].as_i64()), (Some(0), Some(0)));
+    let by_type: i64 = platform["enrichment_providers_by_indicator_type"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(Value::as_i64)
+        .sum();
+    assert!(by_type >= platform["enrichment_providers"].as_i64().unwrap(), "{platform}");
+    let queues = summary["queue"]["queues"].as_array().unwrap();
+    let enrichment = queues.iter().find(|q| q["queue"] == "enrichment").unwrap();
+    assert!(enrichment["succeeded_30d"].as_i64().unwrap() >= 2, "{enrichment}");
+    assert!(enrichment["avg_duration_seconds"].as_f64().is_some(), "{enrichment}");
+    assert_eq!(summary["queue"]["total_failed_30d"], 0);
 }
