@@ -57,6 +57,8 @@ pub struct ApiSettings {
     pub trusted_proxy_count: usize,
     /// Per-minute limits.
     pub rate_limits: RateLimits,
+    /// `METRICS_TOKEN`: the bearer token `/metrics` asks for (open when unset).
+    pub metrics_token: Option<String>,
 }
 
 impl Default for ApiSettings {
@@ -72,6 +74,7 @@ impl Default for ApiSettings {
             body_read_timeout: std::time::Duration::from_secs(30),
             trusted_proxy_count: 0,
             rate_limits: RateLimits::default(),
+            metrics_token: None,
         }
     }
 }
@@ -245,6 +248,7 @@ pub fn router(state: AppState) -> Router {
                 async move { ([(header::CONTENT_TYPE, "application/json")], (*body).clone()) }
             }),
         )
+        .route("/metrics", get(routes::telemetry::prometheus))
         .route("/docs", get(openapi::docs_page))
         .route("/docs/docs.js", get(openapi::docs_script))
         .route("/docs/docs.css", get(openapi::docs_style))

@@ -50,6 +50,35 @@ pub fn client_ip(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: usi
     peer
 }
 
+/// The route a path belongs to, as a bounded label: ids (UUIDs, numbers, names under
+/// `workflow-secrets`) become placeholders, and unrouted requests are one `unmatched`, so that no
+/// client can grow the metric's label set.
+pub fn route_label(path: &str, status: u16) -> String {
+    if status == 404 || status == 405 {
+        return "unmatched".into();
+    }
+    let mut label = Vec::new();
+    let mut previous = "";
+    for segment in path.split('/') {
+        let placeholder = if uuid::Uuid::parse_str(segment).is_ok() {
+            "{uuid}"
+        } else if previous == "workflow-secrets" {
+            "{name}"
+        } else if previous == "ingest"
+            && !calseta_core::sources::registry().iter().any(|s| s.name() == segment)
+        {
+            "{source}"
+        } else if !segment.is_empty() && (segment.len() > 64 || segment.bytes().all(|b| b.is_ascii_digit())) {
+            "{id}"
+        } else {
+            segment
+        };
+        label.push(placeholder);
+        previous = segment;
+    }
+    label.join("/")
+}
+
 /// Outermost layer: assigns the request id and client IP, logs one access line per request.
 pub async fn request_context(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -73,7 +102,10 @@ pub async fn request_context(State(state): State<AppState>, mut request: Request
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);
     }
-    let duration_ms = (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
+    let seconds = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    state.services().telemetry.http(method.as_str(), &route_label(&path, status), status, seconds);
+    let duration_ms = (seconds * 1000.0 * 100.0).round() / 100.0;
     tracing::info!(
         target: "calseta::access",
         method = %method,
@@ -213,6 +245,20 @@ pub async fn method_not_allowed() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn route_labels_are_bounded() {
+        let uuid = "01a245d3-a526-72e3-89b1-9f6e7a4070dd";
+        assert_eq!(
+            route_label(&format!("/v1/alerts/{uuid}/indicators"), 200),
+            "/v1/alerts/{uuid}/indicators"
+        );
+        assert_eq!(route_label("/v1/workflow-secrets/OKTA_TOKEN", 200), "/v1/workflow-secrets/{name}");
+        assert_eq!(route_label("/v1/ingest/sentinel", 202), "/v1/ingest/sentinel");
+        assert_eq!(route_label("/v1/ingest/whatever", 422), "/v1/ingest/{source}");
+        assert_eq!(route_label("/v1/anything/at/all", 404), "unmatched");
+        assert_eq!(route_label("/v1/jobs/12345", 400), "/v1/jobs/{id}");
+    }
 
     #[test]
     fn client_ip_honours_only_trusted_hops() {

@@ -123,6 +123,8 @@ pub struct Services {
     pub respond: Arc<pipeline::respond::Respond>,
     /// SOC metrics.
     pub metrics: Arc<metrics::SocMetrics>,
+    /// This process's Prometheus telemetry.
+    pub telemetry: Arc<platform::telemetry::Telemetry>,
     /// Test mode of workflows.
     pub workflow_tests: Arc<pipeline::respond::test_mode::WorkflowTester>,
     approval_settings: Arc<pipeline::respond::notify::ApprovalSettings>,
@@ -160,7 +162,9 @@ impl Services {
         let http = OutboundClient::new(&outbound)?;
         let http_for_workflows = http.clone();
         let registry = Arc::new(ProviderRegistry::new(db.clone(), key.clone(), enrichment));
-        let engine = EnrichmentEngine::new(db.clone(), registry.clone(), http.clone(), deadline);
+        let telemetry = Arc::new(platform::telemetry::Telemetry::new());
+        let engine =
+            EnrichmentEngine::new(db.clone(), registry.clone(), http.clone(), deadline, telemetry.clone());
         let mapping_rules = Arc::new(MappingRules::new(db.clone()));
         let context = Arc::new(AlertContext::new(db.clone()));
         let sender = Arc::new(AgentSender::new(key.clone(), http.clone()));
@@ -218,6 +222,7 @@ impl Services {
             )),
             workflow_tests,
             metrics: Arc::new(metrics::SocMetrics::new(db.clone())),
+            telemetry,
             approval_settings,
             key: key.clone(),
             workflow_runtime,
@@ -306,7 +311,11 @@ impl Services {
         registry.register(DISPATCH_ALERT, Arc::new(DispatchAlert { dispatch: self.dispatch.clone() }));
         registry.register(
             self.kinds.deliver_webhook,
-            Arc::new(DeliverWebhook::new(self.sender.clone(), self.deliveries_per_agent)),
+            Arc::new(DeliverWebhook::new(
+                self.sender.clone(),
+                self.deliveries_per_agent,
+                self.telemetry.clone(),
+            )),
         );
         registry
     }

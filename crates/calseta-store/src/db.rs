@@ -148,6 +148,14 @@ impl Db {
         }
     }
 
+    /// Connections in the (reading) pool, and how many of them are idle.
+    pub fn pool_stats(&self) -> (u32, usize) {
+        match self.read_pool() {
+            PoolRef::Sqlite(p) => (p.size(), p.num_idle()),
+            PoolRef::Postgres(p) => (p.size(), p.num_idle()),
+        }
+    }
+
     pub(crate) fn read_pool(&self) -> PoolRef<'_> {
         match &self.inner.pools {
             Pools::Sqlite { reader, .. } => PoolRef::Sqlite(reader),

@@ -464,3 +464,19 @@ pub async fn queue_stats(db: &Db, since: DateTime<Utc>) -> Result<Vec<QueueStats
     }))?;
     Ok(rows)
 }
+
+/// Jobs by (queue, status), now.
+pub async fn jobs_by_queue_and_status(db: &Db) -> Result<Vec<(String, String, i64)>, StoreError> {
+    let sql = "SELECT queue, status, COUNT(*) AS n FROM jobs GROUP BY queue, status ORDER BY queue, status";
+    Ok(on_pool!(db.read_pool(), p => sqlx::query(sql).fetch_all(p).await.map(|rows| {
+        rows.iter().map(|r| (r.get("queue"), r.get("status"), r.get("n"))).collect::<Vec<_>>()
+    }))?)
+}
+
+/// Workflow runs by status, all time.
+pub async fn runs_by_status(db: &Db) -> Result<Vec<(String, i64)>, StoreError> {
+    let sql = "SELECT status, COUNT(*) AS n FROM workflow_runs GROUP BY status ORDER BY status";
+    Ok(on_pool!(db.read_pool(), p => sqlx::query(sql).fetch_all(p).await.map(|rows| {
+        rows.iter().map(|r| (r.get("status"), r.get("n"))).collect::<Vec<_>>()
+    }))?)
+}

@@ -101,6 +101,8 @@ pub struct Config {
     pub rate_limit_unauthed: u32,
     /// `TRUSTED_PROXY_COUNT` (0).
     pub trusted_proxy_count: usize,
+    /// `METRICS_TOKEN`: bearer token for `/metrics` (open when unset).
+    pub metrics_token: Option<String>,
     /// `HTTPS_ENABLED` (false).
     pub https_enabled: bool,
     /// `SECURITY_HEADER_HSTS_ENABLED` (true).
@@ -362,6 +364,7 @@ impl Config {
             rate_limit_workflow_execute: r.number("RATE_LIMIT_WORKFLOW_EXECUTE_PER_MINUTE", 30u32, 0),
             rate_limit_unauthed: r.number("RATE_LIMIT_UNAUTHED_PER_MINUTE", 30u32, 0),
             trusted_proxy_count: r.number("TRUSTED_PROXY_COUNT", 0usize, 0),
+            metrics_token: r.raw("METRICS_TOKEN"),
             https_enabled: r.boolean("HTTPS_ENABLED", false),
             hsts_enabled: r.boolean("SECURITY_HEADER_HSTS_ENABLED", true),
             cors_allowed_origins: r
@@ -403,6 +406,7 @@ impl Config {
                 workflow_execute: self.rate_limit_workflow_execute,
                 unauthed: self.rate_limit_unauthed,
             },
+            metrics_token: self.metrics_token.clone(),
         }
     }
 

@@ -13,4 +13,5 @@ pub mod jobs;
 pub mod knowledge;
 pub mod metrics;
 pub mod respond;
+pub mod telemetry;
 pub mod workflows;

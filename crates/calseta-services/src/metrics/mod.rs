@@ -219,6 +219,25 @@ impl SocMetrics {
     }
 }
 
+impl SocMetrics {
+    /// This process's Prometheus exposition: what it recorded, and the database's figures now.
+    pub async fn prometheus(
+        &self,
+        telemetry: &crate::platform::telemetry::Telemetry,
+    ) -> Result<String, ServiceError> {
+        let now = calseta_store::now();
+        let (pool_size, pool_idle) = self.db.pool_stats();
+        let snapshot = crate::platform::telemetry::Snapshot {
+            jobs: repo::jobs_by_queue_and_status(&self.db).await?,
+            workflow_runs: repo::runs_by_status(&self.db).await?,
+            approvals_pending: repo::approval_stats(&self.db, now, now).await?.pending,
+            pool_size: i64::from(pool_size),
+            pool_idle: i64::try_from(pool_idle).unwrap_or(i64::MAX),
+        };
+        Ok(telemetry.render(&snapshot))
+    }
+}
+
 /// The median of sorted values (the mean of the middle two for an even count).
 fn median(sorted: &[f64]) -> Option<f64> {
     let n = sorted.len();

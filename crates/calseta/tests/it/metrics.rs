@@ -369,3 +369,89 @@ async fn the_summary_covers_alerts_workflows_approvals_platform_and_queues() {
     assert!(enrichment["avg_duration_seconds"].as_f64().is_some(), "{enrichment}");
     assert_eq!(summary["queue"]["total_failed_30d"], 0);
 }
+
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
+}
+
+#[tokio::test]
+async fn prometheus_exposes_requests_jobs_enrichment_deliveries_and_the_process() {
+    let agent = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&agent)
+        .await;
+    let app = spawn_app_with(AppOptions {
+        env: vec![
+            ("ENRICHMENT_MOCK_MODE", "true".into()),
+            ("SSRF_ALLOWED_HOSTS", "127.0.0.1".into()),
+            ("METRICS_TOKEN", "scrape-me".into()),
+        ],
+        ..AppOptions::default()
+    })
+    .await;
+    let (status, body) = app
+        .post(
+            "/v1/agents",
+            &app.admin_key,
+            json!({"name": "recorder", "endpoint_url": format!("{}/hook", agent.uri()),
+                                                   "trigger_on_sources": [], "trigger_on_severities": []}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let detail = ingest_and_wait(
+        &app,
+        "generic",
+        r#"{"title": "Beacon", "severity": "High", "src_ip": "185.220.101.47"}"#,
+    )
+    .await;
+    let uuid = detail["data"]["uuid"].as_str().unwrap().to_string();
+    app.get(&format!("/v1/alerts/{uuid}"), &app.admin_key).await;
+    app.get("/v1/nothing/here", &app.admin_key).await;
+
+    // Only with the token.
+    let scrape = |token: Option<&'static str>| {
+        let mut request = app.client.get(app.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(scrape(None).await.unwrap().status(), 401);
+    assert_eq!(scrape(Some("wrong")).await.unwrap().status(), 401);
+    let text = eventually("the delivery is counted", std::time::Duration::from_secs(20), || async {
+        let response = scrape(Some("scrape-me")).await.unwrap();
+        assert!(
+            response.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text")
+        );
+        let text = response.text().await.unwrap();
+        text.contains(r#"calseta_agent_deliveries_total{outcome="success"}"#).then_some(text)
+    })
+    .await;
+    assert!(
+        sample(&text, r#"calseta_http_requests_total{method="GET",route="/v1/alerts/{uuid}",status="200"}"#)
+            .unwrap()
+            >= 1.0,
+        "{text}"
+    );
+    assert!(
+        sample(&text, r#"calseta_http_requests_total{method="GET",route="unmatched",status="404"}"#).unwrap()
+            >= 1.0,
+        "{text}"
+    );
+    assert!(!text.contains(&uuid), "no raw ids in labels");
+    assert!(text.contains(r#"calseta_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/v1/alerts/{uuid}"}"#), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("calseta_enrichment_lookups_total{provider=")
+            && l.contains(r#"outcome="mock""#)),
+        "{text}"
+    );
+    assert!(
+        sample(&text, r#"calseta_jobs{queue="enrichment",status="succeeded"}"#).unwrap() >= 1.0,
+        "{text}"
+    );
+    assert_eq!(sample(&text, "calseta_approvals_pending"), Some(0.0));
+    assert!(sample(&text, "calseta_db_pool_connections").unwrap() >= 1.0, "{text}");
+    assert!(sample(&text, "calseta_process_resident_memory_bytes").unwrap() > 1_000_000.0, "{text}");
+    assert!(text.trim_end().ends_with("# EOF"));
+}

@@ -138,14 +138,19 @@ const AGENT_BUSY_RETRY: std::time::Duration = std::time::Duration::from_millis(5
 pub struct DeliverWebhook {
     sender: Arc<AgentSender>,
     per_agent: usize,
+    telemetry: Arc<crate::platform::telemetry::Telemetry>,
     in_flight: std::sync::Mutex<std::collections::HashMap<Uuid, Arc<tokio::sync::Semaphore>>>,
 }
 
 impl DeliverWebhook {
     /// Deliveries through `sender`, at most `per_agent` at once to one agent in this process, so a
     /// hanging agent holds no more of the dispatch slots than that.
-    pub fn new(sender: Arc<AgentSender>, per_agent: usize) -> Self {
-        Self { sender, per_agent: per_agent.max(1), in_flight: Default::default() }
+    pub fn new(
+        sender: Arc<AgentSender>,
+        per_agent: usize,
+        telemetry: Arc<crate::platform::telemetry::Telemetry>,
+    ) -> Self {
+        Self { sender, per_agent: per_agent.max(1), in_flight: Default::default(), telemetry }
     }
 
     /// A delivery slot of `agent`, if one is free.
@@ -192,6 +197,7 @@ impl JobHandler for DeliverWebhook {
         // Recorded in agent runs and activity: no URL in it keeps a credential.
         let error = error.map(|e| strip_url_secrets(&e));
         let blocked = matches!(outcome, Err(SendFailure::Blocked(_)));
+        self.telemetry.delivery(if blocked { "blocked" } else { status });
         if !blocked {
             let run = NewRun {
                 agent_id: agent.id,

@@ -108,8 +108,23 @@ impl EnrichmentEngine {
             .clone()
     }
 
-    /// One provider's result for one value: mock, cache, or live (rate-limited, bounded).
+    /// One provider's result for one value: mock, cache, or live (rate-limited, bounded); its
+    /// outcome is counted by provider.
     pub async fn lookup(&self, provider: &Provider, kind: IndicatorType, value: &str) -> Lookup {
+        let mocked = self.registry.mock_mode() && provider.mock_responses.is_some();
+        let found = self.lookup_once(provider, kind, value).await;
+        let outcome = match &found {
+            Lookup::Deferred(_) => "deferred",
+            Lookup::Done(_) if mocked => "mock",
+            Lookup::Done(result) if result["cache_hit"] == Value::Bool(true) => "cache_hit",
+            Lookup::Done(result) if result["status"] == "success" => "success",
+            Lookup::Done(_) => "failure",
+        };
+        self.telemetry.enrichment(&provider.name, outcome);
+        found
+    }
+
+    async fn lookup_once(&self, provider: &Provider, kind: IndicatorType, value: &str) -> Lookup {
         if self.registry.mock_mode()
             && let Some(mocks) = &provider.mock_responses
         {

@@ -48,6 +48,7 @@ pub struct EngineState {
     alert_deadline: Duration,
     in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+    telemetry: Arc<crate::platform::telemetry::Telemetry>,
 }
 
 impl std::ops::Deref for EnrichmentEngine {
@@ -64,6 +65,7 @@ impl EnrichmentEngine {
         registry: Arc<ProviderRegistry>,
         http: OutboundClient,
         alert_deadline: Duration,
+        telemetry: Arc<crate::platform::telemetry::Telemetry>,
     ) -> Self {
         let state = EngineState {
             db,
@@ -72,6 +74,7 @@ impl EnrichmentEngine {
             alert_deadline,
             in_flight: Mutex::new(HashMap::new()),
             slots: Mutex::new(HashMap::new()),
+            telemetry,
         };
         Self { inner: Arc::new(state) }
     }
