@@ -1,13 +1,14 @@
 //! Calseta use cases, shared by the REST API, MCP and the worker.
 //!
-//! Owns the application logic above storage and the job runtime, in five parts: [`platform`]
+//! Owns the application logic above storage and the job runtime, in six parts: [`platform`]
 //! (outbound HTTP, crypto, caches, child processes — no domain), [`pipeline`] (the alert's
 //! journey: ingest, extract, enrich, context, dispatch — stages that never import each other and
 //! hand off through job kinds and hooks), [`views`] (read models), [`resources`] (CRUD shared by
-//! REST and MCP) and [`metrics`] (SOC metrics). No two modules import each other in a circle (`tests/it/layout.rs`).
+//! REST and MCP), [`metrics`] (SOC metrics) and [`demo`] (sandbox mode). No two modules import each other in a circle (`tests/it/layout.rs`).
 //! [`Services`] is the composition root: it builds every service once per process and wires the
 //! stages and the job registry, so `serve`, `worker` and every other entry point share one wiring.
 
+pub mod demo;
 pub mod error;
 pub mod metrics;
 pub mod pipeline;
@@ -77,6 +78,8 @@ pub struct ServiceSettings {
     pub workflows: pipeline::respond::host::WorkflowSettings,
     /// The approval gate: notifier, decide links, Slack's signing secret, the expiry sweep.
     pub approvals: pipeline::respond::notify::ApprovalSettings,
+    /// `SANDBOX_MODE`: seed the demo and reset it daily.
+    pub sandbox_mode: bool,
 }
 
 /// Every use-case service over one database, built once per process.
@@ -123,6 +126,9 @@ pub struct Services {
     pub respond: Arc<pipeline::respond::Respond>,
     /// SOC metrics.
     pub metrics: Arc<metrics::SocMetrics>,
+    /// Sandbox mode's seed.
+    pub sandbox: Arc<demo::SandboxSeeder>,
+    sandbox_mode: bool,
     /// This process's Prometheus telemetry.
     pub telemetry: Arc<platform::telemetry::Telemetry>,
     /// Test mode of workflows.
@@ -150,6 +156,7 @@ impl Services {
             workflow_python,
             workflows: workflow_settings,
             approvals: approval_settings,
+            sandbox_mode,
         } = settings;
         let approval_settings = Arc::new(approval_settings);
         let workflow_settings = Arc::new(workflow_settings);
@@ -183,23 +190,29 @@ impl Services {
             workflows: workflow_service.clone(),
             settings: workflow_settings.clone(),
         });
+        let ingest_service =
+            Arc::new(IngestService::new(db.clone(), mapping_rules.clone(), ingest, kinds.enrich_alert));
+        let detection_rules = Arc::new(DetectionRuleService::new(db.clone()));
+        let documents =
+            Arc::new(ContextDocumentService::new(db.clone(), context.clone(), document_converter));
+        let sandbox = Arc::new(demo::SandboxSeeder::new(
+            db.clone(),
+            detection_rules.clone(),
+            documents.clone(),
+            ingest_service.clone(),
+        ));
         Ok(Services {
             keys: Arc::new(ApiKeyService::new(db.clone())),
             mappings: Arc::new(MappingService::new(db.clone(), mapping_rules.clone())),
-            ingest: Arc::new(IngestService::new(
-                db.clone(),
-                mapping_rules.clone(),
-                ingest,
-                kinds.enrich_alert,
-            )),
+            ingest: ingest_service.clone(),
             mapping_rules,
             alerts: Arc::new(AlertService::new(db.clone(), kinds.enrich_alert)),
             indicators: Arc::new(IndicatorService::new(db.clone())),
             providers: Arc::new(ProviderService::new(db.clone(), engine.clone())),
             extractions: Arc::new(FieldExtractionService::new(db.clone(), registry)),
             enrichment: engine,
-            detection_rules: Arc::new(DetectionRuleService::new(db.clone())),
-            documents: Arc::new(ContextDocumentService::new(db.clone(), context.clone(), document_converter)),
+            detection_rules: detection_rules.clone(),
+            documents: documents.clone(),
             context,
             agents: Arc::new(AgentService::new(
                 db.clone(),
@@ -222,6 +235,8 @@ impl Services {
             )),
             workflow_tests,
             metrics: Arc::new(metrics::SocMetrics::new(db.clone())),
+            sandbox,
+            sandbox_mode,
             telemetry,
             approval_settings,
             key: key.clone(),
@@ -249,7 +264,12 @@ impl Services {
         self.mappings.seed_system().await?;
         self.providers.seed_builtins().await?;
         self.workflows.seed_builtins().await?;
-        self.extractions.seed_system().await
+        self.extractions.seed_system().await?;
+        if self.sandbox_mode {
+            let added = self.sandbox.seed().await?;
+            tracing::info!(?added, "sandbox seeded");
+        }
+        Ok(())
     }
 
     /// The job handlers of the pipeline and maintenance, wired to these services; `job_retention`
@@ -291,6 +311,13 @@ impl Services {
                 approvals: self.approval_settings.clone(),
             }),
         );
+        if self.sandbox_mode {
+            registry.register_periodic(
+                demo::SANDBOX_RESET,
+                demo::SANDBOX_RESET_EVERY,
+                Arc::new(demo::ResetSandbox { seeder: self.sandbox.clone() }),
+            );
+        }
         registry.register(
             pipeline::kinds::NOTIFY_APPROVAL,
             Arc::new(pipeline::respond::notify::NotifyApproval::new(

@@ -29,6 +29,7 @@ pub mod mappings;
 pub mod metrics;
 mod migrations;
 pub mod retention;
+pub mod sandbox;
 pub mod schema;
 pub mod secrets;
 pub mod state;

@@ -221,6 +221,29 @@ pub async fn termination_signal() {
     }
 }
 
+/// Tells a newcomer how to use sandbox mode (and warns when it listens beyond this machine: its
+/// demo keys are public).
+pub fn print_sandbox_banner(bind: &str) {
+    use calseta_services::demo::{DEMO_LAB_KEY, DEMO_READ_KEY};
+    let base = format!("http://{}", bind.replace("0.0.0.0", "127.0.0.1"));
+    eprintln!();
+    eprintln!("================================================================================");
+    eprintln!(" Calseta sandbox: five case-study alerts, enriched with mock providers, with their");
+    eprintln!(" detection rules and runbooks. Demo keys (public — never use them in production):");
+    eprintln!();
+    eprintln!("     read-only:    {DEMO_READ_KEY}");
+    eprintln!("     full access:  {DEMO_LAB_KEY}");
+    eprintln!();
+    eprintln!(" Try:  curl -s -H 'Authorization: Bearer {DEMO_READ_KEY}' {base}/v1/alerts");
+    eprintln!(" API reference: {base}/docs    Metrics: {base}/v1/metrics/summary");
+    eprintln!(" The sandbox resets itself every day after midnight UTC.");
+    eprintln!("================================================================================");
+    eprintln!();
+    if !(bind.starts_with("127.") || bind.starts_with("localhost") || bind.starts_with("[::1]")) {
+        tracing::warn!(%bind, "sandbox mode listens beyond this machine: its demo keys are public");
+    }
+}
+
 /// Prints the bootstrap key on stderr, outside the log stream.
 pub fn print_bootstrap_key(key: &str) {
     eprintln!();

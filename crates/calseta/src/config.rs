@@ -81,6 +81,9 @@ pub struct Config {
     pub api_base_url: String,
     /// `ENRICHMENT_MOCK_MODE` (false): providers with mock responses answer without HTTP.
     pub enrichment_mock_mode: bool,
+    /// `SANDBOX_MODE` (false): seed the demo (rules, documents, alerts, public keys) and reset it
+    /// daily; `serve --sandbox` sets it with `ENRICHMENT_MOCK_MODE`.
+    pub sandbox_mode: bool,
     /// `ENRICHMENT_ALERT_DEADLINE_SECONDS` (60): an alert's enrichment run reports after this.
     pub enrichment_alert_deadline: Duration,
     /// `SSRF_ALLOWED_HOSTS`: host names exempt from the outbound address checks.
@@ -332,6 +335,7 @@ impl Config {
             workflows: workflow_settings(&mut r),
             approvals: approval_settings(&mut r),
             enrichment_mock_mode: r.boolean("ENRICHMENT_MOCK_MODE", false),
+            sandbox_mode: r.boolean("SANDBOX_MODE", false),
             enrichment_alert_deadline: Duration::from_secs(r.number(
                 "ENRICHMENT_ALERT_DEADLINE_SECONDS",
                 60u64,
@@ -453,6 +457,7 @@ impl Config {
                 workflow_python: self.workflow_python.clone(),
                 workflows: self.workflows.clone(),
                 approvals: self.approvals.clone(),
+                sandbox_mode: self.sandbox_mode,
             },
         )
     }

@@ -38,6 +38,9 @@ struct Cli {
 enum Command {
     /// Run the API server with an in-process worker.
     Serve(ServeArgs),
+    /// Seed sandbox mode's demo data into the database (what `serve --sandbox` does at start) and
+    /// exit; the alerts are enriched by the next worker that runs.
+    SeedSandbox,
     /// Run a worker only (scale-out on PostgreSQL).
     Worker,
     /// Apply database migrations and exit.
@@ -75,6 +78,10 @@ struct ServeArgs {
     /// Serve the API only; run `calseta worker` processes for jobs.
     #[arg(long)]
     no_worker: bool,
+    /// Sandbox mode: seed the demo (five enriched case-study alerts with their rules and
+    /// documents, two public demo keys) with mock enrichment, no network needed.
+    #[arg(long)]
+    sandbox: bool,
 }
 
 #[derive(Args)]
@@ -175,6 +182,10 @@ fn main() -> ExitCode {
     if let Command::Serve(ServeArgs { bind: Some(bind), .. }) = &cli.command {
         overrides.insert("CALSETA_BIND", bind.clone());
     }
+    if matches!(&cli.command, Command::Serve(ServeArgs { sandbox: true, .. }) | Command::SeedSandbox) {
+        overrides.insert("SANDBOX_MODE", "true".into());
+        overrides.insert("ENRICHMENT_MOCK_MODE", "true".into());
+    }
     let lookup = |name: &str| overrides.get(name).cloned().or_else(|| std::env::var(name).ok());
     let config = match Config::from_lookup(&lookup) {
         Ok(config) => config,
@@ -212,6 +223,9 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             if let Some(key) = &running.bootstrap_key {
                 app::print_bootstrap_key(key);
             }
+            if config.sandbox_mode {
+                app::print_sandbox_banner(&config.bind);
+            }
             app::termination_signal().await;
             tracing::info!("shutting down");
             running.shutdown().await;
@@ -233,6 +247,16 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             let _ = stop.send(true);
             let _ = handle.await;
             db.close().await;
+            Ok(())
+        }
+        Command::SeedSandbox => {
+            cli_logging(&config);
+            let (db, key) = app::open_for_service(&config).await.map_err(|e| e.to_string())?;
+            // Building the services seeds what every process expects, the sandbox included.
+            let services = app::services(&config, &db, key).await.map_err(|e| e.to_string())?;
+            drop(services);
+            db.close().await;
+            println!("sandbox seeded; `calseta serve --sandbox` serves and enriches it");
             Ok(())
         }
         Command::Migrate => {

@@ -21,6 +21,7 @@ mod knowledge;
 mod layout;
 mod metrics;
 mod respond;
+mod sandbox;
 mod schema;
 mod scopes;
 mod workflows;
