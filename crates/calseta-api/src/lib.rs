@@ -142,6 +142,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::alerts::re_enrich))
         .routes(routes!(routes::alerts::alert_context))
         .routes(routes!(routes::agents::trigger_agents))
+        .routes(routes!(routes::agents::alert_payload))
         .routes(routes!(routes::agents::dispatch_agent))
         .routes(routes!(routes::agents::list_agents, routes::agents::create_agent))
         .routes(routes!(routes::agents::get_agent, routes::agents::patch_agent, routes::agents::delete_agent))

@@ -1,7 +1,7 @@
 //! `/v1/agents` (webhook consumers), `/v1/sources`, and the alert's manual dispatch routes.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use calseta_services::views::{
     self,
@@ -223,4 +223,32 @@ pub async fn delete_source(
 ) -> Result<StatusCode, ApiError> {
     state.services().sources.delete(uuid).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The payload profile to render.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct PayloadParams {
+    /// `full` (default: v1's shape plus Calseta's additions) or `compact` (the same facts without
+    /// repetition).
+    #[param(pattern = "^(full|compact)$")]
+    profile: Option<String>,
+}
+
+/// The `alert.enriched` payload an agent would receive for this alert now, in either profile.
+#[utoipa::path(get, path = "/v1/alerts/{uuid}/payload", tag = "agents",
+    params(("uuid" = Uuid, Path, description = "Alert id"), PayloadParams),
+    security(("api_key" = ["alerts:read"])),
+    responses((status = 200, description = "The payload (not enveloped, as agents receive it)", body = Object),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn alert_payload(
+    State(state): State<AppState>,
+    _auth: Authed<scope::AlertsRead>,
+    ApiPath(uuid): ApiPath<Uuid>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let q = crate::query::Query::parse(raw.as_deref());
+    let profile = q.one("profile").unwrap_or("full").to_string();
+    Ok(Json(state.services().dispatch.payload(uuid, &profile).await?))
 }

@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod alert_detail;
 pub mod alerts;
+pub mod compact;
 pub mod documents;
 pub mod health;
 pub mod payload;

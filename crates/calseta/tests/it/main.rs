@@ -20,6 +20,7 @@ mod jobs;
 mod knowledge;
 mod layout;
 mod metrics;
+mod payload;
 mod respond;
 mod sandbox;
 mod schema;

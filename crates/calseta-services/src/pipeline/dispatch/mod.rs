@@ -54,6 +54,20 @@ impl Dispatch {
         Self { db, payloads, deliver_webhook }
     }
 
+    /// The `alert.enriched` payload of an alert as an agent would receive it now, in `profile`
+    /// (`full` or `compact`).
+    pub async fn payload(&self, alert_uuid: Uuid, profile: &str) -> Result<Value, ServiceError> {
+        if !crate::views::compact::PROFILES.contains(&profile) {
+            return Err(ServiceError::Invalid(vec![crate::FieldError::query(
+                "profile",
+                "profile must be 'full' or 'compact'",
+            )]));
+        }
+        let detail = alert_detail::load(&self.db, alert_uuid).await?;
+        let full = self.payloads.build(&detail).await?;
+        Ok(if profile == "compact" { crate::views::compact::compact(&full) } else { full })
+    }
+
     /// The payload of `detail` and one delivery per matching agent (only `only` when given,
     /// bypassing trigger filters).
     pub async fn deliveries(

@@ -1,0 +1,122 @@
+//! The compact payload profile against the sandbox's five case-study alerts: every fact of the
+//! full payload is still there (titles, indicator values and verdicts, extracted enrichment
+//! fields, rule name, document titles and content, past alerts with classification and notes),
+//! and each compact payload fits in 3,000 cl100k tokens (printed: `cargo test -p calseta --test it
+//! payload -- --nocapture`).
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+const READ_KEY: &str = "cai_sandbox_demo_key_not_for_production";
+/// The token budget of one compact payload (issue 13).
+const BUDGET: usize = 3_000;
+
+fn tokens(value: &Value) -> usize {
+    let bpe = tiktoken_rs::cl100k_base().unwrap();
+    bpe.encode_with_special_tokens(&value.to_string()).len()
+}
+
+/// Every string and number of a value, as text.
+fn leaves(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Bool(b) => out.push(b.to_string()),
+        Value::Array(items) => items.iter().for_each(|v| leaves(v, out)),
+        Value::Object(map) => map.values().for_each(|v| leaves(v, out)),
+        Value::Null => {}
+    }
+}
+
+fn assert_present(compact: &str, fact: &str, what: &str) {
+    assert!(
+        compact.contains(&serde_json::to_string(fact).unwrap()[1..fact.len()]),
+        "{what} '{fact}' is missing"
+    );
+}
+
+#[tokio::test]
+async fn compact_payloads_keep_every_fact_within_the_token_budget() {
+    let app = spawn_app_with(AppOptions {
+        env: vec![("SANDBOX_MODE", "true".into()), ("ENRICHMENT_MOCK_MODE", "true".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    let alerts = eventually("the five sandbox alerts are enriched", Duration::from_secs(30), || async {
+        let (_, list) = app.get("/v1/alerts?page_size=50", READ_KEY).await;
+        let alerts = list["data"].as_array().cloned().unwrap_or_default();
+        (alerts.len() == 5 && alerts.iter().all(|a| a["enrichment_status"] == "Enriched")).then_some(alerts)
+    })
+    .await;
+    for alert in alerts {
+        let uuid = alert["uuid"].as_str().unwrap();
+        let (status, full) = app.get(&format!("/v1/alerts/{uuid}/payload"), READ_KEY).await;
+        assert_eq!(status, 200, "{full}");
+        let (_, compact) = app.get(&format!("/v1/alerts/{uuid}/payload?profile=compact"), READ_KEY).await;
+        let (full_tokens, compact_tokens) = (tokens(&full), tokens(&compact));
+        println!("{}: full {full_tokens} tokens, compact {compact_tokens} tokens", full["alert"]["title"]);
+        assert!(compact_tokens <= BUDGET, "{}: {compact_tokens} tokens > {BUDGET}", full["alert"]["title"]);
+        assert!(compact_tokens < full_tokens);
+        let text = compact.to_string();
+        assert_present(&text, full["alert"]["title"].as_str().unwrap(), "title");
+        for indicator in full["indicators"].as_array().unwrap() {
+            let value = indicator["value"].as_str().unwrap();
+            let kept = compact["indicators"].as_array().unwrap().iter().find(|i| i["value"] == value);
+            let kept = kept.unwrap_or_else(|| panic!("indicator {value} is missing"));
+            assert_eq!(kept["malice"], indicator["malice"], "{value}'s verdict");
+            for (provider, result) in indicator["enrichment_results"].as_object().into_iter().flatten() {
+                if result["status"] == "success" {
+                    assert_eq!(
+                        kept["enrichment"][provider], result["extracted"],
+                        "{value}: {provider}'s fields"
+                    );
+                }
+            }
+        }
+        if let Some(name) = full["detection_rule"]["name"].as_str() {
+            assert_eq!(compact["detection_rule"]["name"], name);
+            assert_eq!(compact["detection_rule"]["documentation"], full["detection_rule"]["documentation"]);
+        }
+        for document in full["context_documents"].as_array().unwrap() {
+            let kept = compact["context_documents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["title"] == document["title"]);
+            assert_eq!(
+                kept.map(|d| &d["content"]),
+                Some(&document["content"]),
+                "document {}",
+                document["title"]
+            );
+        }
+        for past in full["past_alerts"].as_array().unwrap() {
+            let mut facts = Vec::new();
+            leaves(&past["close_classification"], &mut facts);
+            leaves(&past["analyst_notes"], &mut facts);
+            leaves(&past["title"], &mut facts);
+            for fact in facts {
+                assert_present(&text, &fact, "past alert fact");
+            }
+        }
+        // Only the workflows that act on the alert's indicator types, each with its uuid.
+        let kinds: Vec<&str> =
+            full["indicators"].as_array().unwrap().iter().filter_map(|i| i["type"].as_str()).collect();
+        for workflow in compact["workflows"].as_array().into_iter().flatten() {
+            assert!(workflow["uuid"].is_string() && workflow["summary"].is_string());
+            let types: Vec<&str> = workflow["indicator_types"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            assert!(types.is_empty() || types.iter().any(|t| kinds.contains(t)), "{workflow}");
+        }
+    }
+    let (status, body) =
+        app.get("/v1/alerts/00000000-0000-0000-0000-000000000000/payload?profile=tiny", READ_KEY).await;
+    assert_eq!(status, 422, "{body}");
+}
