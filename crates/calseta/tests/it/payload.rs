@@ -4,11 +4,7 @@
 //! and each compact payload fits in 3,000 cl100k tokens (printed: `cargo test -p calseta --test it
 //! payload -- --nocapture`).
 
-use std::time::Duration;
-
 use serde_json::Value;
-
-use crate::helpers::*;
 
 const READ_KEY: &str = "cai_sandbox_demo_key_not_for_production";
 /// The token budget of one compact payload (issue 13).
@@ -40,17 +36,8 @@ fn assert_present(compact: &str, fact: &str, what: &str) {
 
 #[tokio::test]
 async fn compact_payloads_keep_every_fact_within_the_token_budget() {
-    let app = spawn_app_with(AppOptions {
-        env: vec![("SANDBOX_MODE", "true".into()), ("ENRICHMENT_MOCK_MODE", "true".into())],
-        ..AppOptions::default()
-    })
-    .await;
-    let alerts = eventually("the five sandbox alerts are enriched", Duration::from_secs(30), || async {
-        let (_, list) = app.get("/v1/alerts?page_size=50", READ_KEY).await;
-        let alerts = list["data"].as_array().cloned().unwrap_or_default();
-        (alerts.len() == 5 && alerts.iter().all(|a| a["enrichment_status"] == "Enriched")).then_some(alerts)
-    })
-    .await;
+    let app = crate::sandbox::sandbox_app().await;
+    let alerts = crate::sandbox::enriched_alerts(&app).await;
     for alert in alerts {
         let uuid = alert["uuid"].as_str().unwrap();
         let (status, full) = app.get(&format!("/v1/alerts/{uuid}/payload"), READ_KEY).await;

@@ -11,7 +11,17 @@ use crate::helpers::*;
 const READ_KEY: &str = "cai_sandbox_demo_key_not_for_production";
 const LAB_KEY: &str = "cai_lab_demo_full_access_key_not_for_prod";
 
-async fn enriched_alerts(app: &TestApp) -> Vec<Value> {
+/// An app in sandbox mode.
+pub(crate) async fn sandbox_app() -> TestApp {
+    spawn_app_with(AppOptions {
+        env: vec![("SANDBOX_MODE", "true".into()), ("ENRICHMENT_MOCK_MODE", "true".into())],
+        ..AppOptions::default()
+    })
+    .await
+}
+
+/// The five sandbox alerts, once the worker has enriched them.
+pub(crate) async fn enriched_alerts(app: &TestApp) -> Vec<Value> {
     eventually("the five sandbox alerts are enriched", Duration::from_secs(30), || async {
         let (_, list) = app.get("/v1/alerts?page_size=50", READ_KEY).await;
         let alerts = list["data"].as_array().cloned().unwrap_or_default();
@@ -22,11 +32,7 @@ async fn enriched_alerts(app: &TestApp) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_fresh_start_shows_five_enriched_alerts_with_context_and_a_restart_adds_nothing() {
-    let app = spawn_app_with(AppOptions {
-        env: vec![("SANDBOX_MODE", "true".into()), ("ENRICHMENT_MOCK_MODE", "true".into())],
-        ..AppOptions::default()
-    })
-    .await;
+    let app = sandbox_app().await;
     let alerts = enriched_alerts(&app).await;
     let titles: Vec<&str> = alerts.iter().filter_map(|a| a["title"].as_str()).collect();
     assert_eq!(titles.len(), 5, "{titles:?}");
