@@ -156,6 +156,11 @@ pub fn agent_body(creating: bool) -> Schema {
         )
         .property("description", free_text(true))
         .property("documentation", free_text(true))
+        .property(
+            "payload_profile",
+            one_of(&calseta_services::views::compact::PROFILES, true)
+                .description(Some("`full` (default) or `compact`: the same facts in far fewer tokens")),
+        )
         .property("auth_header_name", free_text(true).description(Some("Sent with auth_header_value")))
         .property("auth_header_value", free_text(true).description(Some("Stored encrypted, never returned")))
         .property(

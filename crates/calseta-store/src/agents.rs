@@ -9,7 +9,7 @@ use crate::{Db, StoreError};
 
 const COLUMNS: &str = "id, uuid, name, description, endpoint_url, auth_header_name, auth_header_value_encrypted, \
     signing_secret_encrypted, trigger_on_sources, trigger_on_severities, trigger_filter, timeout_seconds, retry_count, \
-    is_active, documentation, created_at, updated_at";
+    is_active, documentation, payload_profile, created_at, updated_at";
 
 /// A registered agent.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -29,6 +29,8 @@ pub struct AgentRow {
     pub retry_count: i32,
     pub is_active: bool,
     pub documentation: Option<String>,
+    /// `full` or `compact`: the payload this agent receives.
+    pub payload_profile: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -49,6 +51,7 @@ pub struct AgentFields {
     pub retry_count: i32,
     pub is_active: bool,
     pub documentation: Option<String>,
+    pub payload_profile: String,
 }
 
 impl From<AgentRow> for AgentFields {
@@ -67,6 +70,7 @@ impl From<AgentRow> for AgentFields {
             retry_count: r.retry_count,
             is_active: r.is_active,
             documentation: r.documentation,
+            payload_profile: r.payload_profile,
         }
     }
 }
@@ -86,6 +90,7 @@ macro_rules! bind_agent {
             .bind($f.retry_count)
             .bind($f.is_active)
             .bind(&$f.documentation)
+            .bind(&$f.payload_profile)
     };
 }
 
@@ -95,8 +100,8 @@ pub async fn insert(db: &Db, f: &AgentFields) -> Result<AgentRow, StoreError> {
     let sql = format!(
         "INSERT INTO agent_registrations (name, description, endpoint_url, auth_header_name, auth_header_value_encrypted, \
          signing_secret_encrypted, trigger_on_sources, trigger_on_severities, trigger_filter, timeout_seconds, retry_count, \
-         is_active, documentation, uuid, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING {COLUMNS}"
+         is_active, documentation, payload_profile, uuid, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) RETURNING {COLUMNS}"
     );
     Ok(
         on_write!(db, p => bind_agent!(sqlx::query_as::<_, AgentRow>(&sql), f).bind(Uuid::now_v7()).bind(now).fetch_one(p).await)?,
@@ -109,8 +114,8 @@ pub async fn update(db: &Db, id: i64, f: &AgentFields) -> Result<AgentRow, Store
     let sql = format!(
         "UPDATE agent_registrations SET name = $1, description = $2, endpoint_url = $3, auth_header_name = $4, \
          auth_header_value_encrypted = $5, signing_secret_encrypted = $6, trigger_on_sources = $7, trigger_on_severities = $8, \
-         trigger_filter = $9, timeout_seconds = $10, retry_count = $11, is_active = $12, documentation = $13, updated_at = $14 \
-         WHERE id = $15 RETURNING {COLUMNS}"
+         trigger_filter = $9, timeout_seconds = $10, retry_count = $11, is_active = $12, documentation = $13, \
+         payload_profile = $14, updated_at = $15 WHERE id = $16 RETURNING {COLUMNS}"
     );
     Ok(
         on_write!(db, p => bind_agent!(sqlx::query_as::<_, AgentRow>(&sql), f).bind(now).bind(id).fetch_one(p).await)?,

@@ -53,6 +53,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0007_approval_notifications.sql"),
         include_str!("../../../migrations/postgres/0007_approval_notifications.sql"),
     ),
+    (
+        8,
+        "agent_payload_profile",
+        include_str!("../../../migrations/sqlite/0008_agent_payload_profile.sql"),
+        include_str!("../../../migrations/postgres/0008_agent_payload_profile.sql"),
+    ),
 ];
 
 #[derive(Debug)]

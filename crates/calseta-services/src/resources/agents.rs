@@ -191,6 +191,14 @@ impl AgentService {
                 "is_active" => {
                     fields.is_active = body::flag(key, value, &mut errors).unwrap_or(fields.is_active)
                 }
+                "payload_profile" if !value.is_null() => {
+                    match value.as_str().filter(|p| crate::views::compact::PROFILES.contains(p)) {
+                        Some(profile) => fields.payload_profile = profile.to_string(),
+                        None => {
+                            errors.push(FieldError::body(key, "payload_profile must be 'full' or 'compact'"))
+                        }
+                    }
+                }
                 "signing_secret" => match text.as_deref() {
                     None => fields.signing_secret_encrypted = None,
                     Some("generate") => {
@@ -251,6 +259,7 @@ impl AgentService {
             retry_count: 3,
             is_active: true,
             documentation: None,
+            payload_profile: "full".into(),
         };
         let generated = self.apply(&mut fields, &input, true).await?;
         Ok((repo::insert(&self.db, &fields).await?, generated))

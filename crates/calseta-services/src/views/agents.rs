@@ -11,7 +11,7 @@ pub fn agent_view(agent: &AgentRow, signing_secret: Option<String>) -> Value {
         "auth_header_name": agent.auth_header_name, "has_signing_secret": agent.signing_secret_encrypted.is_some(),
         "trigger_on_sources": agent.trigger_on_sources.0, "trigger_on_severities": agent.trigger_on_severities.0,
         "trigger_filter": agent.trigger_filter.as_ref().map(|j| j.0.clone()), "timeout_seconds": agent.timeout_seconds,
-        "retry_count": agent.retry_count, "is_active": agent.is_active, "documentation": agent.documentation,
+        "retry_count": agent.retry_count, "is_active": agent.is_active, "documentation": agent.documentation, "payload_profile": agent.payload_profile,
         "created_at": agent.created_at, "updated_at": agent.updated_at,
     });
     if let Some(secret) = signing_secret {

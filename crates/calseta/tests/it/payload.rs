@@ -107,3 +107,65 @@ async fn compact_payloads_keep_every_fact_within_the_token_budget() {
         app.get("/v1/alerts/00000000-0000-0000-0000-000000000000/payload?profile=tiny", READ_KEY).await;
     assert_eq!(status, 422, "{body}");
 }
+
+#[tokio::test]
+async fn each_agent_receives_the_profile_it_registered_for() {
+    let receiver = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let app = crate::helpers::spawn_app_with(crate::helpers::AppOptions {
+        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
+        ..crate::helpers::AppOptions::default()
+    })
+    .await;
+    for (name, profile) in
+        [("full-agent", serde_json::json!(null)), ("compact-agent", serde_json::json!("compact"))]
+    {
+        let (status, body) = app
+            .post(
+                "/v1/agents",
+                &app.admin_key,
+                serde_json::json!({"name": name,
+                "endpoint_url": format!("{}/{name}", receiver.uri()), "payload_profile": profile}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let expected = if profile.is_null() { "full" } else { "compact" };
+        assert_eq!(body["data"]["payload_profile"], expected);
+    }
+    let (status, body) = app
+        .post(
+            "/v1/agents",
+            &app.admin_key,
+            serde_json::json!({"name": "x", "endpoint_url": format!("{}/x", receiver.uri()),
+            "payload_profile": "tiny"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    crate::ingest::ingest_and_wait(
+        &app,
+        "generic",
+        r#"{"title": "Beacon", "severity": "High", "src_ip": "10.1.2.3"}"#,
+    )
+    .await;
+    let received = crate::helpers::eventually(
+        "both agents receive the alert",
+        std::time::Duration::from_secs(20),
+        || async {
+            let requests = receiver.received_requests().await.unwrap();
+            (requests.len() >= 2).then_some(requests)
+        },
+    )
+    .await;
+    let body_at = |path: &str| -> Value {
+        let request = received.iter().find(|r| r.url.path() == path).unwrap();
+        serde_json::from_slice(&request.body).unwrap()
+    };
+    let (full, compact) = (body_at("/full-agent"), body_at("/compact-agent"));
+    assert!(full.get("profile").is_none() && full["alert"]["_metadata"].is_object(), "{full}");
+    assert_eq!(compact["profile"], "compact");
+    assert_eq!(compact["alert"]["title"], "Beacon");
+    assert!(compact.to_string().len() < full.to_string().len());
+}

@@ -84,14 +84,23 @@ impl Dispatch {
             return Ok(Vec::new());
         }
         let body = self.payloads.build(detail).await?;
+        // Built once; the compact profile is derived only if some agent asked for it.
+        let compact = agents
+            .iter()
+            .any(|a| a.payload_profile == "compact")
+            .then(|| crate::views::compact::compact(&body));
         agents
             .into_iter()
             .map(|agent| {
+                let body = match (&compact, agent.payload_profile.as_str()) {
+                    (Some(compact), "compact") => compact.clone(),
+                    _ => body.clone(),
+                };
                 let job = DeliverWebhookJob {
                     alert_uuid: alert.uuid,
                     agent_uuid: agent.uuid,
                     delivery_id: format!("msg_{}", Uuid::now_v7().simple()),
-                    body: body.clone(),
+                    body,
                 };
                 prepare_delivery(
                     &self.deliver_webhook,
