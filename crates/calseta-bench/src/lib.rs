@@ -16,6 +16,7 @@ mod report;
 pub mod rewrite;
 mod server;
 mod stats;
+mod tokens;
 mod workflows;
 
 use std::collections::HashMap;
@@ -105,6 +106,7 @@ pub async fn run(options: BenchOptions) -> Result<(), String> {
     fleet.kill().await;
     outcome?;
     report["workflow_runs"] = workflows::measure(if options.quick { 20 } else { 100 }).await?;
+    report["payload_tokens"] = tokens::measure(&workdir).await?;
     report::print_table(&report);
     if let Some(path) = &options.json_out {
         let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;

@@ -48,6 +48,12 @@ impl Launcher {
         Ok(Launcher { exe, env, log: workdir.join("server.log") })
     }
 
+    /// The same launcher with one more setting.
+    pub(crate) fn with_env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
     fn command(&self, args: &[&str]) -> Result<Command, String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
