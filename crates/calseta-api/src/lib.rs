@@ -253,6 +253,7 @@ pub fn router(state: AppState) -> Router {
         .route("/docs", get(openapi::docs_page))
         .route("/docs/docs.js", get(openapi::docs_script))
         .route("/docs/docs.css", get(openapi::docs_style))
+        .route_layer(axum::middleware::from_fn(middleware::route_template))
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(CatchPanicLayer::custom(middleware::panic_response))

@@ -50,33 +50,34 @@ pub fn client_ip(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: usi
     peer
 }
 
-/// The route a path belongs to, as a bounded label: ids (UUIDs, numbers, names under
-/// `workflow-secrets`) become placeholders, and unrouted requests are one `unmatched`, so that no
-/// client can grow the metric's label set.
-pub fn route_label(path: &str, status: u16) -> String {
-    if status == 404 || status == 405 {
-        return "unmatched".into();
+/// The route template a request matched (`/v1/alerts/{uuid}`), carried out on the response for
+/// the metrics.
+#[derive(Debug, Clone)]
+pub struct RouteTemplate(pub String);
+
+/// Route layer: records the matched route's template on the response. Only routed requests pass
+/// here, so anything else is labelled `unmatched`.
+pub async fn route_template(request: Request, next: Next) -> Response {
+    let template = request.extensions().get::<axum::extract::MatchedPath>().map(|m| m.as_str().to_string());
+    let mut response = next.run(request).await;
+    if let Some(template) = template {
+        response.extensions_mut().insert(RouteTemplate(template));
     }
-    let mut label = Vec::new();
-    let mut previous = "";
-    for segment in path.split('/') {
-        let placeholder = if uuid::Uuid::parse_str(segment).is_ok() {
-            "{uuid}"
-        } else if previous == "workflow-secrets" {
-            "{name}"
-        } else if previous == "ingest"
-            && !calseta_core::sources::registry().iter().any(|s| s.name() == segment)
-        {
-            "{source}"
-        } else if !segment.is_empty() && (segment.len() > 64 || segment.bytes().all(|b| b.is_ascii_digit())) {
-            "{id}"
-        } else {
-            segment
-        };
-        label.push(placeholder);
-        previous = segment;
+    response
+}
+
+/// A method as a bounded label: the HTTP methods, else `other`.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
     }
-    label.join("/")
 }
 
 /// Outermost layer: assigns the request id and client IP, logs one access line per request.
@@ -104,7 +105,9 @@ pub async fn request_context(State(state): State<AppState>, mut request: Request
     }
     let seconds = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
-    state.services().telemetry.http(method.as_str(), &route_label(&path, status), status, seconds);
+    // Labels come from the route table and a fixed set of methods: no client can grow them.
+    let route = response.extensions().get::<RouteTemplate>().map_or("unmatched", |r| r.0.as_str());
+    state.services().telemetry.http(method_label(&method), route, status, seconds);
     let duration_ms = (seconds * 1000.0 * 100.0).round() / 100.0;
     tracing::info!(
         target: "calseta::access",
@@ -247,17 +250,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn route_labels_are_bounded() {
-        let uuid = "01a245d3-a526-72e3-89b1-9f6e7a4070dd";
-        assert_eq!(
-            route_label(&format!("/v1/alerts/{uuid}/indicators"), 200),
-            "/v1/alerts/{uuid}/indicators"
-        );
-        assert_eq!(route_label("/v1/workflow-secrets/OKTA_TOKEN", 200), "/v1/workflow-secrets/{name}");
-        assert_eq!(route_label("/v1/ingest/sentinel", 202), "/v1/ingest/sentinel");
-        assert_eq!(route_label("/v1/ingest/whatever", 422), "/v1/ingest/{source}");
-        assert_eq!(route_label("/v1/anything/at/all", 404), "unmatched");
-        assert_eq!(route_label("/v1/jobs/12345", 400), "/v1/jobs/{id}");
+    fn methods_are_a_fixed_set() {
+        assert_eq!(method_label(&axum::http::Method::GET), "GET");
+        assert_eq!(method_label(&axum::http::Method::from_bytes(b"FOO123").unwrap()), "other");
     }
 
     #[test]

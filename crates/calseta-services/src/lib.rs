@@ -266,8 +266,14 @@ impl Services {
         self.workflows.seed_builtins().await?;
         self.extractions.seed_system().await?;
         if self.sandbox_mode {
-            let added = self.sandbox.seed().await?;
-            tracing::info!(?added, "sandbox seeded");
+            // A demo that cannot seed (a visitor's conflicting rule, say) still starts, and the
+            // daily reset puts it right.
+            match self.sandbox.seed().await {
+                Ok(added) => tracing::info!(?added, "sandbox seeded"),
+                Err(e) => tracing::error!(error = %e, "sandbox seeding failed; the daily reset will retry"),
+            }
+        } else if self.sandbox.disable_demo_keys().await? > 0 {
+            tracing::warn!("the sandbox's public demo keys were active on this database: they are disabled");
         }
         Ok(())
     }

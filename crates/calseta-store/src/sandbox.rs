@@ -90,3 +90,42 @@ pub async fn claim_daily_reset(db: &Db, today: &str) -> Result<bool, StoreError>
     tx.commit().await?;
     Ok(moved == 1)
 }
+
+/// Makes the demo key with `digest` active with exactly `scopes` (reactivating and restoring it if
+/// a visitor revoked or narrowed it): `true` when it existed.
+pub async fn restore_system_key(db: &Db, digest: &str, scopes: &[String]) -> Result<bool, StoreError> {
+    let n = on_write!(db, p => sqlx::query(
+        "UPDATE api_keys SET is_active = TRUE, scopes = $2, expires_at = NULL, allowed_sources = NULL, is_system = TRUE \
+         WHERE key_hash = $1",
+    )
+    .bind(digest)
+    .bind(sqlx::types::Json(scopes))
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Deactivates the keys with these digests (the public demo keys, outside sandbox mode); how many
+/// were active.
+pub async fn deactivate_keys(db: &Db, digests: &[String]) -> Result<u64, StoreError> {
+    let mut deactivated = 0;
+    for digest in digests {
+        deactivated += on_write!(db, p => sqlx::query("UPDATE api_keys SET is_active = FALSE WHERE key_hash = $1 AND is_active")
+            .bind(digest)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    Ok(deactivated)
+}
+
+/// Gives the day's reset claim back (the reset failed: the next look tries again).
+pub async fn release_daily_reset(db: &Db, previous: &str) -> Result<(), StoreError> {
+    on_write!(db, p => sqlx::query("UPDATE calseta_state SET value = $1 WHERE key = 'sandbox_reset_day'")
+        .bind(previous)
+        .execute(p)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}

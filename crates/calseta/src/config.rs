@@ -20,7 +20,7 @@ const BUILTIN_PROVIDERS: [&str; 7] =
 /// All settings of a process.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `DATABASE_URL` (default `sqlite://calseta.db`).
+    /// `DATABASE_URL` (default `sqlite://calseta.db`; `sqlite://calseta-sandbox.db` in sandbox mode).
     pub database_url: String,
     /// `DATABASE_POOL_SIZE` (default 16).
     pub database_pool_size: u32,
@@ -295,10 +295,15 @@ impl Config {
             r.choice("SQLITE_SYNCHRONOUS", true, &[("FULL", true), ("NORMAL", false)]);
         // One slot for enrichment and one for deliveries at the least.
         let queue_concurrency = r.number("QUEUE_CONCURRENCY", 10usize, 1).max(2);
+        let sandbox_mode = r.boolean("SANDBOX_MODE", false);
         let queue_dispatch_slots =
             r.number("QUEUE_DISPATCH_SLOTS", queue_concurrency / 2, 1).min(queue_concurrency - 1);
         let config = Config {
-            database_url: r.string("DATABASE_URL", "sqlite://calseta.db"),
+            // The sandbox keeps its own file, so a later real start never opens its public keys.
+            database_url: r.string(
+                "DATABASE_URL",
+                if sandbox_mode { "sqlite://calseta-sandbox.db" } else { "sqlite://calseta.db" },
+            ),
             database_pool_size: r.number("DATABASE_POOL_SIZE", 16u32, 1),
             sqlite_synchronous_full,
             bind: r.string("CALSETA_BIND", "127.0.0.1:8000"),
@@ -334,8 +339,9 @@ impl Config {
             workflow_python: r.raw("WORKFLOW_PYTHON").map(std::path::PathBuf::from),
             workflows: workflow_settings(&mut r),
             approvals: approval_settings(&mut r),
-            enrichment_mock_mode: r.boolean("ENRICHMENT_MOCK_MODE", false),
-            sandbox_mode: r.boolean("SANDBOX_MODE", false),
+            // Sandbox mode never calls real providers: its alerts are enriched by the mocks.
+            enrichment_mock_mode: r.boolean("ENRICHMENT_MOCK_MODE", false) || sandbox_mode,
+            sandbox_mode,
             enrichment_alert_deadline: Duration::from_secs(r.number(
                 "ENRICHMENT_ALERT_DEADLINE_SECONDS",
                 60u64,

@@ -126,6 +126,13 @@ impl SandboxSeeder {
         SandboxSeeder { db, rules, documents, ingest }
     }
 
+    /// Outside sandbox mode: the public demo keys, if a sandbox ever ran on this database, stop
+    /// working (a real installation never accepts them).
+    pub async fn disable_demo_keys(&self) -> Result<u64, ServiceError> {
+        let digests = [DEMO_READ_KEY, DEMO_LAB_KEY].map(calseta_core::api_keys::key_digest);
+        Ok(repo::deactivate_keys(&self.db, &digests).await?)
+    }
+
     /// Seeds what is missing; a second run adds nothing.
     pub async fn seed(&self) -> Result<SeedReport, ServiceError> {
         let mut added = SeedReport::default();
@@ -185,29 +192,30 @@ impl SandboxSeeder {
             ("Lab demo (full access)", DEMO_LAB_KEY, &LAB_SCOPES[..]),
         ] {
             let digest = calseta_core::api_keys::key_digest(plain);
-            let row = match key_repo::find_active_by_digest(&self.db, &digest).await? {
-                Some(row) => row,
-                None => {
-                    let mut tx = self.db.begin().await?;
-                    let row = key_repo::insert(
-                        &mut tx,
-                        &NewApiKey {
-                            name: name.into(),
-                            key_prefix: calseta_core::api_keys::display_prefix(plain),
-                            key_digest: digest,
-                            scopes: scopes.iter().map(|s| s.to_string()).collect(),
-                            expires_at: None,
-                            allowed_sources: None,
-                            key_type: "human".into(),
-                            is_system: true,
-                        },
-                    )
-                    .await?;
-                    tx.commit().await?;
-                    added.keys += 1;
-                    row
-                }
-            };
+            let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+            // A visitor may have revoked or narrowed a demo key: it comes back as it was.
+            if !repo::restore_system_key(&self.db, &digest, &scopes).await? {
+                let mut tx = self.db.begin().await?;
+                key_repo::insert(
+                    &mut tx,
+                    &NewApiKey {
+                        name: name.into(),
+                        key_prefix: calseta_core::api_keys::display_prefix(plain),
+                        key_digest: digest.clone(),
+                        scopes,
+                        expires_at: None,
+                        allowed_sources: None,
+                        key_type: "human".into(),
+                        is_system: true,
+                    },
+                )
+                .await?;
+                tx.commit().await?;
+                added.keys += 1;
+            }
+            let row = key_repo::find_active_by_digest(&self.db, &digest)
+                .await?
+                .ok_or_else(|| ServiceError::Config("the sandbox demo key could not be stored".into()))?;
             if plain == DEMO_LAB_KEY {
                 lab = Some(ApiKey::from(row));
             }
@@ -238,9 +246,22 @@ impl JobHandler for ResetSandbox {
         if !repo::claim_daily_reset(ctx.db(), &today).await.map_err(JobFailure::retryable)? {
             return Ok(());
         }
-        repo::reset(ctx.db()).await.map_err(JobFailure::retryable)?;
-        let added = self.seeder.seed().await.map_err(JobFailure::retryable)?;
-        tracing::info!(?added, "sandbox reset");
-        Ok(())
+        let outcome = match repo::reset(ctx.db()).await {
+            Ok(()) => self.seeder.seed().await,
+            Err(e) => Err(e.into()),
+        };
+        match outcome {
+            Ok(added) => {
+                tracing::info!(?added, "sandbox reset");
+                Ok(())
+            }
+            Err(e) => {
+                // Not done: the claim goes back, so the next look (or this job's retry) tries again.
+                if let Err(release) = repo::release_daily_reset(ctx.db(), "0000-00-00").await {
+                    tracing::error!(error = %release, "could not give the sandbox reset claim back");
+                }
+                Err(JobFailure::retryable(e))
+            }
+        }
     }
 }

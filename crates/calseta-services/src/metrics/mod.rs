@@ -162,10 +162,31 @@ impl SocMetrics {
                 *by_type.entry(t).or_default() += 1;
             }
         }
-        let queues = repo::queue_stats(&self.db, from).await?;
+        // As v1: queue figures that cannot be read leave `queue` null, not the whole summary.
+        let queues = match repo::queue_stats(&self.db, from).await {
+            Ok(queues) => Some(queues),
+            Err(e) => {
+                tracing::warn!(error = %e, "queue figures unavailable for the metrics summary");
+                None
+            }
+        };
         let age =
             |at: Option<DateTime<Utc>>| at.map(|at| ((now - at).num_milliseconds() as f64 / 1000.0).max(0.0));
-        let oldest = queues.iter().filter_map(|q| q.oldest_pending).min();
+        let queue = queues.map(|queues| {
+            let oldest = queues.iter().filter_map(|q| q.oldest_pending).min();
+            json!({
+                "queues": queues.iter().map(|q| json!({
+                    "queue": q.queue, "pending": q.pending, "in_progress": q.in_progress,
+                    "succeeded_30d": q.succeeded, "failed_30d": q.failed,
+                    "avg_duration_seconds": q.avg_duration_seconds, "oldest_pending_age_seconds": age(q.oldest_pending),
+                })).collect::<Vec<_>>(),
+                "total_pending": queues.iter().map(|q| q.pending).sum::<i64>(),
+                "total_in_progress": queues.iter().map(|q| q.in_progress).sum::<i64>(),
+                "total_failed_30d": queues.iter().map(|q| q.failed).sum::<i64>(),
+                "total_succeeded_30d": queues.iter().map(|q| q.succeeded).sum::<i64>(),
+                "oldest_pending_age_seconds": age(oldest),
+            })
+        });
         Ok(json!({
             "period": "last_30_days",
             "alerts": {
@@ -203,18 +224,7 @@ impl SocMetrics {
                 "workflows": platform.workflows,
                 "indicator_mappings": platform.indicator_mappings,
             },
-            "queue": {
-                "queues": queues.iter().map(|q| json!({
-                    "queue": q.queue, "pending": q.pending, "in_progress": q.in_progress,
-                    "succeeded_30d": q.succeeded, "failed_30d": q.failed,
-                    "avg_duration_seconds": q.avg_duration_seconds, "oldest_pending_age_seconds": age(q.oldest_pending),
-                })).collect::<Vec<_>>(),
-                "total_pending": queues.iter().map(|q| q.pending).sum::<i64>(),
-                "total_in_progress": queues.iter().map(|q| q.in_progress).sum::<i64>(),
-                "total_failed_30d": queues.iter().map(|q| q.failed).sum::<i64>(),
-                "total_succeeded_30d": queues.iter().map(|q| q.succeeded).sum::<i64>(),
-                "oldest_pending_age_seconds": age(oldest),
-            },
+            "queue": queue,
         }))
     }
 }

@@ -74,7 +74,12 @@ pub fn compact(full: &Value) -> Value {
             for (provider, result) in indicator["enrichment_results"].as_object().into_iter().flatten() {
                 match result["status"].as_str().unwrap_or_default() {
                     "success" => {
-                        found.insert(provider.clone(), result["extracted"].clone());
+                        // A lookup that found nothing to extract still answered: say so.
+                        let extracted = match &result["extracted"] {
+                            Value::Object(map) if !map.is_empty() => result["extracted"].clone(),
+                            _ => json!("answered, no fields"),
+                        };
+                        found.insert(provider.clone(), extracted);
                     }
                     "skipped" => {
                         let reason = result["error_message"]
@@ -84,12 +89,16 @@ pub fn compact(full: &Value) -> Value {
                             .to_string();
                         skipped.entry(reason).or_default().insert(value.clone());
                     }
-                    _ => {
-                        failed.insert(provider.clone(), result["error_message"].clone());
+                    status => {
+                        let error = result["error_message"].as_str().unwrap_or(status).to_string();
+                        failed.insert(
+                            provider.clone(),
+                            json!(if error.is_empty() { "failed".to_string() } else { error }),
+                        );
                     }
                 }
             }
-            let mut out = pick(indicator, &["type", "value", "malice"]);
+            let mut out = pick(indicator, &["uuid", "type", "value", "malice"]);
             if indicator["malice_source"] == "analyst" {
                 out["malice_source"] = json!("analyst");
             }
@@ -144,11 +153,13 @@ pub fn compact(full: &Value) -> Value {
         &[
             "uuid",
             "name",
+            "source_name",
             "source_rule_id",
             "severity",
             "mitre_tactics",
             "mitre_techniques",
             "mitre_subtechniques",
+            "data_sources",
             "documentation",
         ],
     );
@@ -156,15 +167,26 @@ pub fn compact(full: &Value) -> Value {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|d| pick(d, &["uuid", "title", "document_type", "content"]))
+        .map(|d| pick(d, &["uuid", "title", "document_type", "description", "content"]))
         .collect();
     let past: Vec<Value> = full["past_alerts"]
         .as_array()
         .into_iter()
         .flatten()
         .map(|p| {
-            let mut out =
-                pick(p, &["uuid", "title", "status", "close_classification", "closed_at", "analyst_notes"]);
+            let mut out = pick(
+                p,
+                &[
+                    "uuid",
+                    "title",
+                    "severity",
+                    "status",
+                    "close_classification",
+                    "occurred_at",
+                    "closed_at",
+                    "analyst_notes",
+                ],
+            );
             out["indicators"] = Value::Array(
                 p["indicators"]
                     .as_array()

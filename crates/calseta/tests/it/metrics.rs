@@ -408,6 +408,13 @@ async fn prometheus_exposes_requests_jobs_enrichment_deliveries_and_the_process(
     let uuid = detail["data"]["uuid"].as_str().unwrap().to_string();
     app.get(&format!("/v1/alerts/{uuid}"), &app.admin_key).await;
     app.get("/v1/nothing/here", &app.admin_key).await;
+    // No client can grow the labels: junk in a routed path, an invented method.
+    app.client.get(app.url("/v1/alerts/junk-value-1")).send().await.unwrap();
+    app.client
+        .request(reqwest::Method::from_bytes(b"FOO123").unwrap(), app.url("/health"))
+        .send()
+        .await
+        .unwrap();
 
     // Only with the token.
     let scrape = |token: Option<&'static str>| {
@@ -440,6 +447,14 @@ async fn prometheus_exposes_requests_jobs_enrichment_deliveries_and_the_process(
         "{text}"
     );
     assert!(!text.contains(&uuid), "no raw ids in labels");
+    assert!(!text.contains("junk-value-1") && !text.contains("FOO123"), "{text}");
+    assert!(
+        sample(&text, r#"calseta_http_requests_total{method="GET",route="/v1/alerts/{uuid}",status="401"}"#)
+            .unwrap()
+            >= 1.0,
+        "{text}"
+    );
+    assert!(text.contains(r#"method="other""#), "{text}");
     assert!(text.contains(r#"calseta_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/v1/alerts/{uuid}"}"#), "{text}");
     assert!(
         text.lines().any(|l| l.starts_with("calseta_enrichment_lookups_total{provider=")

@@ -28,10 +28,9 @@ fn leaves(value: &Value, out: &mut Vec<String>) {
 }
 
 fn assert_present(compact: &str, fact: &str, what: &str) {
-    assert!(
-        compact.contains(&serde_json::to_string(fact).unwrap()[1..fact.len()]),
-        "{what} '{fact}' is missing"
-    );
+    // The fact as it appears inside a JSON string (escaped), without the quotes.
+    let quoted = serde_json::to_string(fact).unwrap();
+    assert!(compact.contains(&quoted[1..quoted.len() - 1]), "{what} '{fact}' is missing");
 }
 
 #[tokio::test]
@@ -51,9 +50,14 @@ async fn compact_payloads_keep_every_fact_within_the_token_budget() {
         assert_present(&text, full["alert"]["title"].as_str().unwrap(), "title");
         for indicator in full["indicators"].as_array().unwrap() {
             let value = indicator["value"].as_str().unwrap();
-            let kept = compact["indicators"].as_array().unwrap().iter().find(|i| i["value"] == value);
+            let kept = compact["indicators"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["value"] == value && i["type"] == indicator["type"]);
             let kept = kept.unwrap_or_else(|| panic!("indicator {value} is missing"));
             assert_eq!(kept["malice"], indicator["malice"], "{value}'s verdict");
+            assert_eq!(kept["uuid"], indicator["uuid"], "{value}'s id");
             for (provider, result) in indicator["enrichment_results"].as_object().into_iter().flatten() {
                 if result["status"] == "success" {
                     assert_eq!(

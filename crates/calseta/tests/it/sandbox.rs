@@ -85,3 +85,27 @@ async fn a_fresh_start_shows_five_enriched_alerts_with_context_and_a_restart_add
     assert_eq!(alerts.len(), 5);
     assert_eq!(query_i64(&app, "SELECT COUNT(*) FROM detection_rules").await, 5);
 }
+
+#[tokio::test]
+async fn the_public_demo_keys_stop_working_outside_sandbox_mode_and_come_back_in_it() {
+    let app = sandbox_app().await;
+    let (status, _) = app.get("/v1/alerts", LAB_KEY).await;
+    assert_eq!(status, 200);
+    // A visitor revokes a demo key; the next sandbox start restores it.
+    let (_, keys) = app.get("/v1/api-keys", LAB_KEY).await;
+    let read =
+        keys["data"].as_array().unwrap().iter().find(|k| k["key_prefix"] == "cai_sand").unwrap().clone();
+    let (status, _) = app.delete(&format!("/v1/api-keys/{}", read["uuid"].as_str().unwrap()), LAB_KEY).await;
+    assert!(status == 200 || status == 204, "{status}");
+    assert_eq!(app.get("/v1/alerts", READ_KEY).await.0, 401);
+    drop(start_worker_with(&app, &[("SANDBOX_MODE", "true")]).await);
+    assert_eq!(app.get("/v1/alerts", READ_KEY).await.0, 200, "restored by the sandbox seed");
+    // The same database started for real: the public keys are refused from then on.
+    drop(start_worker_with(&app, &[("SANDBOX_MODE", "false"), ("ENRICHMENT_MOCK_MODE", "false")]).await);
+    // (This process learns of the other's change when its few-second key cache expires.)
+    eventually("the demo keys are refused", Duration::from_secs(20), || async {
+        (app.get("/v1/alerts", LAB_KEY).await.0 == 401 && app.get("/v1/alerts", READ_KEY).await.0 == 401)
+            .then_some(())
+    })
+    .await;
+}
