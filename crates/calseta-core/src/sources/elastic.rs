@@ -143,9 +143,18 @@ impl AlertSource for Elastic {
     }
 
     fn extract(&self, raw: &Value) -> Vec<RawIndicator> {
+        // A path can only resolve through a top-level key that is its first segment (nested) or
+        // begins with it (a flat dotted key): the other sixty-odd fields are skipped unwalked.
+        let roots: Vec<&str> = raw
+            .as_object()
+            .map(|o| o.keys().map(|k| k.split('.').next().unwrap_or(k)).collect())
+            .unwrap_or_default();
         let mut out = Vec::new();
         for (path, kind) in PASS_ONE {
-            push_field(&mut out, raw, path, *kind, path);
+            let first = path.split(['.', '[']).next().unwrap_or(path);
+            if roots.contains(&first) {
+                push_field(&mut out, raw, path, *kind, path);
+            }
         }
         out
     }
