@@ -49,7 +49,7 @@ fn bounds(
     if !errors.is_empty() {
         return Err(ApiError::validation(&errors));
     }
-    Ok(window(from, to)?)
+    Ok(window(from, to, names)?)
 }
 
 /// Alert metrics: volumes, breakdowns, MTTD/MTTA/MTTT/MTTC, time to enrich, false-positive rate,

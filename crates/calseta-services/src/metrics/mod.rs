@@ -14,15 +14,16 @@ use uuid::Uuid;
 use crate::{FieldError, ServiceError};
 
 /// The window a metrics request covers: `[from, to)`; when either bound is missing, both are the
-/// last 30 days (v1).
+/// last 30 days (v1). `names` are the request's names of the two bounds, for the error.
 pub fn window(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
+    names: (&str, &str),
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), ServiceError> {
     match (from, to) {
         (Some(from), Some(to)) if from >= to => Err(ServiceError::Invalid(vec![FieldError::query(
-            "from_time",
-            "from_time must be before to_time",
+            names.0,
+            format!("{} must be before {}", names.0, names.1),
         )])),
         (Some(from), Some(to)) => Ok((from, to)),
         _ => {

@@ -211,6 +211,16 @@ async fn alert_and_rule_metrics_match_hand_computed_values() {
         .get("/v1/metrics/alerts?from_time=2026-11-04T00:00:00Z&to_time=2026-11-01T00:00:00Z", &reader)
         .await;
     assert_eq!(status, 422, "{body}");
+    let (status, body) = app
+        .get(
+            &format!(
+                "/v1/detection-rules/{rule_uuid}/metrics?from=2026-11-04T00:00:00Z&to=2026-11-01T00:00:00Z"
+            ),
+            &reader,
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["details"]["errors"][0]["loc"], json!(["query", "from"]), "{body}");
     let (status, _) =
         app.get(&format!("/v1/detection-rules/{}/metrics", uuid::Uuid::new_v4()), &reader).await;
     assert_eq!(status, 404);
