@@ -391,14 +391,19 @@ pub struct ApprovalStats {
     pub response_seconds: Vec<f64>,
 }
 
+/// Approval requests pending now (stored status, any age).
+pub async fn approvals_pending(db: &Db) -> Result<i64, StoreError> {
+    let sql = "SELECT COUNT(*) FROM workflow_approval_requests WHERE status = 'pending'";
+    Ok(on_pool!(db.read_pool(), p => sqlx::query_scalar(sql).fetch_one(p).await)?)
+}
+
 /// The window's approval figures.
 pub async fn approval_stats(
     db: &Db,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<ApprovalStats, StoreError> {
-    let counts = "SELECT (SELECT COUNT(*) FROM workflow_approval_requests WHERE status = 'pending') AS pending, \
-                  COALESCE(SUM(CASE WHEN status = 'approved' THEN 1 ELSE 0 END), 0) AS approved, \
+    let counts = "SELECT COALESCE(SUM(CASE WHEN status = 'approved' THEN 1 ELSE 0 END), 0) AS approved, \
                   COALESCE(SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END), 0) AS rejected \
                   FROM workflow_approval_requests WHERE created_at >= $1 AND created_at < $2";
     let engine = db.engine();
@@ -408,8 +413,9 @@ pub async fn approval_stats(
         epoch(engine, "responded_at"),
         epoch(engine, "created_at")
     );
-    let (pending, approved, rejected) = on_pool!(db.read_pool(), p => sqlx::query(counts).bind(from).bind(to).fetch_one(p).await
-        .map(|r| (r.get::<i64, _>("pending"), r.get::<i64, _>("approved"), r.get::<i64, _>("rejected"))))?;
+    let (approved, rejected) = on_pool!(db.read_pool(), p => sqlx::query(counts).bind(from).bind(to).fetch_one(p).await
+        .map(|r| (r.get::<i64, _>("approved"), r.get::<i64, _>("rejected"))))?;
+    let pending = approvals_pending(db).await?;
     let response_seconds = on_pool!(db.read_pool(), p => sqlx::query(&durations).bind(from).bind(to).fetch_all(p).await
         .map(|rows| rows.iter().map(|r| r.get::<f64, _>("s")).collect::<Vec<_>>()))?;
     Ok(ApprovalStats { pending, approved, rejected, response_seconds })

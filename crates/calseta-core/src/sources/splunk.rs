@@ -16,27 +16,27 @@ pub struct Splunk;
 
 use FieldKind::{Host, Infer, Is};
 
-/// v1's result fields and the Common Information Model's names for indicators; each is read under
-/// `result` and at the top level (some alert actions flatten the result).
+/// v1's result fields and the Common Information Model's names for indicators, under `result`;
+/// each is also read at the top level (some alert actions flatten the result).
 const PASS_ONE: &[(&str, FieldKind)] = &[
-    ("src_ip", Is(Ip)),
-    ("dest_ip", Is(Ip)),
-    ("user", Is(Account)),
-    ("sha256", Is(HashSha256)),
-    ("md5", Is(HashMd5)),
-    ("sha1", Is(HashSha1)),
-    ("url", Is(Url)),
-    ("domain", Is(Domain)),
-    ("src", Host),
-    ("dest", Host),
-    ("src_host", Host),
-    ("dest_host", Host),
-    ("src_user", Is(Account)),
-    ("dest_user", Is(Account)),
-    ("file_hash", Infer(HASHES)),
-    ("query", Host),
-    ("sender", Is(Email)),
-    ("recipient", Is(Email)),
+    ("result.src_ip", Is(Ip)),
+    ("result.dest_ip", Is(Ip)),
+    ("result.user", Is(Account)),
+    ("result.sha256", Is(HashSha256)),
+    ("result.md5", Is(HashMd5)),
+    ("result.sha1", Is(HashSha1)),
+    ("result.url", Is(Url)),
+    ("result.domain", Is(Domain)),
+    ("result.src", Host),
+    ("result.dest", Host),
+    ("result.src_host", Host),
+    ("result.dest_host", Host),
+    ("result.src_user", Is(Account)),
+    ("result.dest_user", Is(Account)),
+    ("result.file_hash", Infer(HASHES)),
+    ("result.query", Host),
+    ("result.sender", Is(Email)),
+    ("result.recipient", Is(Email)),
 ];
 
 /// Prose and command lines in a result (CIM's `process` is the full command line).
@@ -53,30 +53,8 @@ const FREE_TEXT: &[&str] = &[
 ];
 
 /// Where a field is read: under `result`, then at the top level.
-/// Each field's documented path.
-const RESULT_PATHS: &[(&str, &str)] = &[
-    ("src_ip", "result.src_ip"),
-    ("dest_ip", "result.dest_ip"),
-    ("user", "result.user"),
-    ("sha256", "result.sha256"),
-    ("md5", "result.md5"),
-    ("sha1", "result.sha1"),
-    ("url", "result.url"),
-    ("domain", "result.domain"),
-    ("src", "result.src"),
-    ("dest", "result.dest"),
-    ("src_host", "result.src_host"),
-    ("dest_host", "result.dest_host"),
-    ("src_user", "result.src_user"),
-    ("dest_user", "result.dest_user"),
-    ("file_hash", "result.file_hash"),
-    ("query", "result.query"),
-    ("sender", "result.sender"),
-    ("recipient", "result.recipient"),
-];
-
-fn places(field: &str) -> [String; 2] {
-    [format!("result.{field}"), field.to_string()]
+fn places(path: &'static str) -> [&'static str; 2] {
+    [path, path.strip_prefix("result.").unwrap_or(path)]
 }
 
 impl AlertSource for Splunk {
@@ -128,9 +106,9 @@ impl AlertSource for Splunk {
 
     fn extract(&self, raw: &Value) -> Vec<RawIndicator> {
         let mut out = Vec::new();
-        for (field, kind) in PASS_ONE {
-            for path in places(field) {
-                push_field(&mut out, raw, &path, *kind, &path);
+        for (path, kind) in PASS_ONE {
+            for path in places(path) {
+                push_field(&mut out, raw, path, *kind, path);
             }
         }
         out
@@ -153,14 +131,6 @@ impl AlertSource for Splunk {
     }
 
     fn documented_extractions(&self) -> Vec<DocumentedField> {
-        let mut fields =
-            document(PASS_ONE, "Splunk result field (CIM name), under result or at the top level");
-        for field in &mut fields {
-            // Documented under `result`, where Splunk's alert action puts them.
-            if let Some((_, path)) = RESULT_PATHS.iter().find(|(f, _)| *f == field.field_path) {
-                field.field_path = path;
-            }
-        }
-        fields
+        document(PASS_ONE, "Splunk result field (CIM name), under result or at the top level")
     }
 }

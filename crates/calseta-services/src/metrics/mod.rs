@@ -236,12 +236,11 @@ impl SocMetrics {
         &self,
         telemetry: &crate::platform::telemetry::Telemetry,
     ) -> Result<String, ServiceError> {
-        let now = calseta_store::now();
         let (pool_size, pool_idle) = self.db.pool_stats();
         let snapshot = crate::platform::telemetry::Snapshot {
             jobs: repo::jobs_by_queue_and_status(&self.db).await?,
             workflow_runs: repo::runs_by_status(&self.db).await?,
-            approvals_pending: repo::approval_stats(&self.db, now, now).await?.pending,
+            approvals_pending: repo::approvals_pending(&self.db).await?,
             pool_size: i64::from(pool_size),
             pool_idle: i64::try_from(pool_idle).unwrap_or(i64::MAX),
         };

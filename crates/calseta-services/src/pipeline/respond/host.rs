@@ -248,6 +248,18 @@ impl PlatformHost {
     }
 }
 
+/// The URL a workflow's request goes to: its `url` with its `params` added to the query.
+pub(crate) fn call_url(call: &HttpCall) -> Result<reqwest::Url, String> {
+    let mut url = reqwest::Url::parse(&call.url).map_err(|e| format!("invalid URL: {e}"))?;
+    if !call.params.is_empty() {
+        let mut pairs = url.query_pairs_mut();
+        for (k, v) in &call.params {
+            pairs.append_pair(k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()).as_str());
+        }
+    }
+    Ok(url)
+}
+
 fn url_escape(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>().replace('+', "%20")
 }
@@ -255,14 +267,7 @@ fn url_escape(text: &str) -> String {
 #[async_trait::async_trait]
 impl WorkflowHost for PlatformHost {
     async fn http(&self, call: HttpCall) -> Result<HttpAnswer, String> {
-        let mut url = reqwest::Url::parse(&call.url).map_err(|e| format!("invalid URL: {e}"))?;
-        if !call.params.is_empty() {
-            let mut pairs = url.query_pairs_mut();
-            for (k, v) in &call.params {
-                pairs
-                    .append_pair(k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()).as_str());
-            }
-        }
+        let url = call_url(&call)?;
         let headers: Vec<(String, String)> = call
             .headers
             .iter()

@@ -192,16 +192,7 @@ impl WorkflowHost for TestHost {
         match &self.mocks {
             None => self.platform.http(call).await,
             Some(mocks) => {
-                let mut url = reqwest::Url::parse(&call.url).map_err(|e| format!("invalid URL: {e}"))?;
-                if !call.params.is_empty() {
-                    let mut pairs = url.query_pairs_mut();
-                    for (k, v) in &call.params {
-                        pairs.append_pair(
-                            k,
-                            v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()).as_str(),
-                        );
-                    }
-                }
+                let url = super::host::call_url(&call)?;
                 mocks.answer(&call.method, url.as_str())
             }
         }
