@@ -234,14 +234,16 @@ pub fn openapi_document(version: &str) -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// The complete application router.
-pub fn router(state: AppState) -> Router {
+/// The complete application router, with `mcp` (the MCP router, which serves `/mcp`) mounted
+/// at `/mcp` behind the same middleware.
+pub fn router(state: AppState, mcp: Router) -> Router {
     let (routes, mut doc) = api_routes().split_for_parts();
     doc.info.version = state.settings().app_version.clone();
     openapi::complete_error_responses(&mut doc);
     let openapi_json = Arc::new(doc.to_json().unwrap_or_else(|_| "{}".into()));
 
-    let mut app = routes
+    let app = routes
+        .route_service("/mcp", mcp)
         .route(
             "/openapi.json",
             get(move || {
@@ -252,7 +254,19 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(routes::telemetry::prometheus))
         .route("/docs", get(openapi::docs_page))
         .route("/docs/docs.js", get(openapi::docs_script))
-        .route("/docs/docs.css", get(openapi::docs_style))
+        .route("/docs/docs.css", get(openapi::docs_style));
+    with_middleware(state, app)
+}
+
+/// A router serving only `mcp` (for `MCP_PORT`), behind the API's middleware.
+pub fn mcp_only_router(state: AppState, mcp: Router) -> Router {
+    with_middleware(state, Router::new().route_service("/mcp", mcp))
+}
+
+/// Request ids, security headers, CORS, body limits, panics as envelopes, the access log and the
+/// enveloped 404/405 around `routes`.
+fn with_middleware(state: AppState, routes: Router<AppState>) -> Router {
+    let mut app = routes
         .route_layer(axum::middleware::from_fn(middleware::route_template))
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)

@@ -219,13 +219,7 @@ pub async fn list(
         clauses.push(format!("occurred_at <= {}", b.arg(Arg::Time(v))));
     }
     for tag in &filter.tags {
-        clauses.push(match db.engine() {
-            Engine::Postgres => format!("tags @> {}", b.arg(Arg::Json(Json(Value::from(vec![tag.clone()]))))),
-            Engine::Sqlite => format!(
-                "EXISTS (SELECT 1 FROM json_each(alerts.tags) WHERE json_each.value = {})",
-                b.arg(Arg::Text(tag.clone()))
-            ),
-        });
+        clauses.push(b.json_array_holds(db.engine(), "alerts", "tags", tag));
     }
     let filter_sql =
         if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };

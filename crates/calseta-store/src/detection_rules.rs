@@ -177,6 +177,12 @@ pub struct RuleFilter {
     pub source_names: Vec<String>,
     pub severities: Vec<String>,
     pub is_active: Option<bool>,
+    /// The name contains this text (any case).
+    pub name_contains: Option<String>,
+    /// `mitre_tactics` holds this tactic.
+    pub mitre_tactic: Option<String>,
+    /// `mitre_techniques` or `mitre_subtechniques` holds this technique.
+    pub mitre_technique: Option<String>,
     pub sort_by: String,
     pub descending: bool,
 }
@@ -198,6 +204,17 @@ pub async fn list(
     }
     if let Some(v) = f.is_active {
         clauses.push(format!("is_active = {}", b.arg(crate::sql::Arg::Bool(v))));
+    }
+    if let Some(name) = &f.name_contains {
+        clauses.push(b.contains_text("name", name));
+    }
+    if let Some(tactic) = &f.mitre_tactic {
+        clauses.push(b.json_array_holds(db.engine(), "detection_rules", "mitre_tactics", tactic));
+    }
+    if let Some(technique) = &f.mitre_technique {
+        let main = b.json_array_holds(db.engine(), "detection_rules", "mitre_techniques", technique);
+        let sub = b.json_array_holds(db.engine(), "detection_rules", "mitre_subtechniques", technique);
+        clauses.push(format!("({main} OR {sub})"));
     }
     let where_sql =
         if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };

@@ -27,6 +27,34 @@ impl Params {
         format!("${}", self.args.len())
     }
 
+    /// `column` (a JSON array of strings on `table`) holds `value`, on either engine.
+    pub fn json_array_holds(
+        &mut self,
+        engine: crate::Engine,
+        table: &str,
+        column: &str,
+        value: &str,
+    ) -> String {
+        match engine {
+            crate::Engine::Postgres => {
+                format!(
+                    "{table}.{column} @> {}",
+                    self.arg(Arg::Json(Json(Value::from(vec![value.to_string()]))))
+                )
+            }
+            crate::Engine::Sqlite => format!(
+                "EXISTS (SELECT 1 FROM json_each({table}.{column}) WHERE json_each.value = {})",
+                self.arg(Arg::Text(value.to_string()))
+            ),
+        }
+    }
+
+    /// `column` contains `needle`, ignoring ASCII case, with `%` and `_` taken literally.
+    pub fn contains_text(&mut self, column: &str, needle: &str) -> String {
+        let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        format!("LOWER({column}) LIKE LOWER({}) ESCAPE '\\'", self.arg(Arg::Text(format!("%{escaped}%"))))
+    }
+
     /// `column IN ($a, $b, …)` for text values.
     pub fn in_list(&mut self, column: &str, values: &[String]) -> String {
         let params: Vec<String> = values.iter().map(|v| self.arg(Arg::Text(v.clone()))).collect();

@@ -103,6 +103,8 @@ pub struct ServeOptions {
 pub struct Running {
     /// The bound address.
     pub addr: SocketAddr,
+    /// The `MCP_PORT` listener's address, when one was asked for.
+    pub mcp_addr: Option<SocketAddr>,
     /// The bootstrap admin key, when this start issued it.
     pub bootstrap_key: Option<String>,
     /// The database.
@@ -169,17 +171,20 @@ pub async fn start(config: &Config, options: ServeOptions) -> Result<Running, St
     let (shutdown, shutdown_rx) = watch::channel(false);
 
     let state = calseta_api::AppState::new(services.clone(), config.api_settings());
-    let app = calseta_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let mut server_shutdown = shutdown_rx.clone();
-    let server = tokio::spawn(async move {
-        let stopped = async move {
-            let _ = server_shutdown.wait_for(|stop| *stop).await;
-        };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
-            tracing::error!(error = %e, "HTTP server failed");
-        }
-    });
-    let mut tasks = vec![server];
+    let mcp = || calseta_mcp::http::router(services.clone(), config.app_version.clone());
+    let app = calseta_api::router(state.clone(), mcp());
+    let mut tasks = vec![serve_http(listener, app, shutdown_rx.clone())];
+    let mut mcp_addr = None;
+    if let Some(port) = config.mcp_port {
+        let host = options.bind.rsplit_once(':').map(|(host, _)| host).unwrap_or("127.0.0.1");
+        let mcp_bind = format!("{host}:{port}");
+        let mcp_listener = tokio::net::TcpListener::bind(&mcp_bind)
+            .await
+            .map_err(|source| StartError::Bind { addr: mcp_bind.clone(), source })?;
+        mcp_addr =
+            Some(mcp_listener.local_addr().map_err(|source| StartError::Bind { addr: mcp_bind, source })?);
+        tasks.push(serve_http(mcp_listener, calseta_api::mcp_only_router(state, mcp()), shutdown_rx.clone()));
+    }
     if options.run_worker {
         let worker = Worker::new(
             db.clone(),
@@ -190,12 +195,30 @@ pub async fn start(config: &Config, options: ServeOptions) -> Result<Running, St
     }
     tracing::info!(
         addr = %addr,
+        mcp_addr = ?mcp_addr,
         engine = ?db.engine(),
         worker = options.run_worker,
         startup_ms = started.elapsed().as_millis() as u64,
         "calseta listening"
     );
-    Ok(Running { addr, bootstrap_key, db, shutdown, tasks })
+    Ok(Running { addr, mcp_addr, bootstrap_key, db, shutdown, tasks })
+}
+
+/// Serves `app` on `listener` until `shutdown` turns true.
+fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let stopped = async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        };
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    })
 }
 
 /// Resolves when the process receives SIGTERM or SIGINT.

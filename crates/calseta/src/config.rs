@@ -28,6 +28,9 @@ pub struct Config {
     pub sqlite_synchronous_full: bool,
     /// `CALSETA_BIND` (default `127.0.0.1:8000`).
     pub bind: String,
+    /// `MCP_PORT`: a second listener, on `CALSETA_BIND`'s host, serving MCP only (it is always
+    /// served at `/mcp` on the API port too). `0` picks a free port.
+    pub mcp_port: Option<u16>,
     /// `APP_VERSION` (default: this build's version).
     pub app_version: String,
     /// `LOG_LEVEL` as a tracing filter directive.
@@ -307,6 +310,7 @@ impl Config {
             database_pool_size: r.number("DATABASE_POOL_SIZE", 16u32, 1),
             sqlite_synchronous_full,
             bind: r.string("CALSETA_BIND", "127.0.0.1:8000"),
+            mcp_port: r.raw("MCP_PORT").is_some().then(|| r.number("MCP_PORT", 0u16, 0)),
             app_version: r.string("APP_VERSION", env!("CARGO_PKG_VERSION")),
             log_level,
             log_format,

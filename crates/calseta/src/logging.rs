@@ -1,4 +1,4 @@
-//! Log output: NDJSON (default) or text on stdout; every JSON line carries `timestamp`, `level`,
+//! Log output: NDJSON (default) or text on stdout (stderr for `mcp-stdio`); every JSON line carries `timestamp`, `level`,
 //! `event`, `service` and `version`, plus the event's fields and its job span.
 
 use std::fmt;
@@ -8,6 +8,7 @@ use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -88,10 +89,28 @@ where
     }
 }
 
-/// Installs the global subscriber (once per process).
+/// Where log lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Standard output (servers and workers).
+    Stdout,
+    /// Standard error (`mcp-stdio`, whose stdout carries the protocol).
+    Stderr,
+}
+
+/// Installs the global subscriber on stdout (once per process).
 pub fn init(level: &str, format: LogFormat, service: &'static str, version: &str) {
+    init_on(level, format, service, version, Output::Stdout);
+}
+
+/// Installs the global subscriber on `output` (once per process).
+pub fn init_on(level: &str, format: LogFormat, service: &'static str, version: &str, output: Output) {
     let filter = EnvFilter::new(format!("{level},sqlx=warn,hyper=warn,h2=warn,tower_http=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout);
+    let writer = match output {
+        Output::Stdout => BoxMakeWriter::new(std::io::stdout),
+        Output::Stderr => BoxMakeWriter::new(std::io::stderr),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     let result = match format {
         LogFormat::Json => {
             builder.event_format(JsonLines { service, version: version.to_string() }).try_init()

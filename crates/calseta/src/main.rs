@@ -45,6 +45,9 @@ enum Command {
     Worker,
     /// Apply database migrations and exit.
     Migrate,
+    /// Serve MCP on stdin/stdout for a local client (Claude Desktop, …), acting with the key in
+    /// CALSETA_API_KEY on the server's DATABASE_URL. Logs go to stderr.
+    McpStdio,
     /// Manage API keys.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
@@ -230,6 +233,26 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             tracing::info!("shutting down");
             running.shutdown().await;
             Ok(())
+        }
+        Command::McpStdio => {
+            // stdout carries the MCP messages: every log line goes to stderr.
+            logging::init_on(
+                config.log_level,
+                config.log_format,
+                "mcp",
+                &config.app_version,
+                logging::Output::Stderr,
+            );
+            let api_key = std::env::var("CALSETA_API_KEY")
+                .ok()
+                .filter(|k| !k.trim().is_empty())
+                .ok_or("CALSETA_API_KEY: set it to the API key the MCP client acts with")?;
+            let (db, key) = app::open_for_service(&config).await.map_err(|e| e.to_string())?;
+            let services = app::services(&config, &db, key).await.map_err(|e| e.to_string())?;
+            let served =
+                calseta_mcp::stdio::serve(services, api_key.trim(), config.app_version.clone()).await;
+            db.close().await;
+            served.map_err(|e| e.to_string())
         }
         Command::Worker => {
             logging::init(config.log_level, config.log_format, "worker", &config.app_version);

@@ -512,16 +512,6 @@ pub async fn enrich_now(
     ApiJson(b): ApiJson<EnrichRequest>,
 ) -> Result<Json<Envelope<Value>>, ApiError> {
     let (kind, value, results) = state.services().providers.enrich(&b.kind, &b.value).await?;
-    let results: Map<String, Value> = results
-        .into_iter()
-        .map(|(name, mut r)| {
-            if let Value::Object(fields) = &mut r {
-                fields.remove("raw");
-                fields.remove("provider_name");
-            }
-            (name, r)
-        })
-        .collect();
     Ok(Json(Envelope::new(
         json!({"type": kind, "value": value, "results": results, "enriched_at": calseta_store::now()}),
     )))

@@ -59,6 +59,7 @@ pub async fn list_rules(
         is_active: q.boolean("is_active", &mut errors),
         sort_by,
         descending,
+        ..RuleFilter::default()
     };
     let page = q.page(&mut errors)?;
     if !errors.is_empty() {

@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use calseta_services::pipeline::respond::test_mode::TestRequest;
 use calseta_services::pipeline::respond::{Caller, Decision, ExecuteRequest, Execution};
 use calseta_services::resources::activity::Actor;
-use calseta_store::workflow_approvals::ApprovalRow;
 use calseta_store::workflow_runs::RunRow;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -21,6 +20,7 @@ use crate::envelope::{Envelope, ListEnvelope};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiBody, ApiJson, ApiPath, parse_json};
 use crate::query::Query;
+use calseta_services::views::workflows::ApprovalResponse;
 
 /// Body of `POST /v1/workflows/{uuid}/execute`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -241,57 +241,6 @@ pub async fn all_runs(
     let (rows, total) =
         state.services().respond.runs(workflow, status.as_deref(), page.limit(), page.offset()).await?;
     Ok(Json(ListEnvelope::new(rows.into_iter().map(Into::into).collect(), total, page)))
-}
-
-/// An approval request.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ApprovalResponse {
-    uuid: Uuid,
-    workflow_id: i64,
-    workflow_name: String,
-    workflow_uuid: Uuid,
-    trigger_type: String,
-    trigger_agent_key_prefix: String,
-    #[schema(value_type = Object)]
-    trigger_context: Value,
-    reason: String,
-    confidence: f64,
-    notifier_type: String,
-    notifier_channel: Option<String>,
-    /// pending, approved, rejected, expired, cancelled
-    status: String,
-    responder_id: Option<String>,
-    responded_at: Option<DateTime<Utc>>,
-    expires_at: DateTime<Utc>,
-    #[schema(value_type = Object)]
-    execution_result: Value,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl From<ApprovalRow> for ApprovalResponse {
-    fn from(a: ApprovalRow) -> Self {
-        ApprovalResponse {
-            uuid: a.uuid,
-            workflow_id: a.workflow_id,
-            workflow_name: a.workflow_name,
-            workflow_uuid: a.workflow_uuid,
-            trigger_type: a.trigger_type,
-            trigger_agent_key_prefix: a.trigger_agent_key_prefix,
-            trigger_context: a.trigger_context.map(|c| c.0).unwrap_or(Value::Null),
-            reason: a.reason,
-            confidence: a.confidence,
-            notifier_type: a.notifier_type,
-            notifier_channel: a.notifier_channel,
-            status: a.status,
-            responder_id: a.responder_id,
-            responded_at: a.responded_at,
-            expires_at: a.expires_at,
-            execution_result: a.execution_result.map(|c| c.0).unwrap_or(Value::Null),
-            created_at: a.created_at,
-            updated_at: a.updated_at,
-        }
-    }
 }
 
 /// Approval requests, newest first (past their expiry they read as `expired`).

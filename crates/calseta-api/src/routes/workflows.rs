@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use calseta_store::workflows::{SecretRow, WorkflowFilter, WorkflowRow};
+use calseta_store::workflows::{SecretRow, WorkflowFilter};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -16,61 +16,7 @@ use crate::envelope::{Envelope, ListEnvelope};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
 use crate::query::Query;
-
-/// A workflow (`code` and the execution settings only in the detail).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WorkflowResponse {
-    uuid: Uuid,
-    name: String,
-    workflow_type: Option<String>,
-    indicator_types: Vec<String>,
-    state: String,
-    code_version: i32,
-    is_active: bool,
-    is_system: bool,
-    tags: Vec<String>,
-    time_saved_minutes: Option<i32>,
-    approval_mode: String,
-    risk_level: String,
-    documentation: Option<String>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timeout_seconds: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    retry_count: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    approval_channel: Option<Option<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    approval_timeout_seconds: Option<i32>,
-}
-
-fn workflow_response(row: WorkflowRow, detail: bool) -> WorkflowResponse {
-    WorkflowResponse {
-        uuid: row.uuid,
-        name: row.name,
-        workflow_type: row.workflow_type,
-        indicator_types: row.indicator_types.0,
-        state: row.state,
-        code_version: row.code_version,
-        is_active: row.is_active,
-        is_system: row.is_system,
-        tags: row.tags.0,
-        time_saved_minutes: row.time_saved_minutes,
-        approval_mode: row.approval_mode,
-        risk_level: row.risk_level,
-        documentation: row.documentation,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-        code: detail.then_some(row.code),
-        timeout_seconds: detail.then_some(row.timeout_seconds),
-        retry_count: detail.then_some(row.retry_count),
-        approval_channel: detail.then_some(row.approval_channel),
-        approval_timeout_seconds: detail.then_some(row.approval_timeout_seconds),
-    }
-}
+use calseta_services::views::workflows::{WorkflowResponse, workflow_response};
 
 /// Filters of `GET /v1/workflows`.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -23,6 +23,11 @@ impl Actor {
         Actor { actor_type: "api", key_prefix: Some(key.key_prefix.clone()) }
     }
 
+    /// An MCP caller.
+    pub fn mcp(key: &ApiKey) -> Self {
+        Actor { actor_type: "mcp", key_prefix: Some(key.key_prefix.clone()) }
+    }
+
     /// The worker or startup code.
     pub fn system() -> Self {
         Actor { actor_type: "system", key_prefix: None }

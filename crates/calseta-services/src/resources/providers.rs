@@ -447,7 +447,8 @@ impl ProviderService {
         }))
     }
 
-    /// On-demand enrichment of one value (normalized first; nothing persisted but the cache).
+    /// On-demand enrichment of one value (normalized first; nothing persisted but the cache): each
+    /// provider's result without its raw response, keyed by provider name.
     pub async fn enrich(
         &self,
         indicator_type: &str,
@@ -457,7 +458,13 @@ impl ProviderService {
             IndicatorType::parse(indicator_type).map_err(|e| ServiceError::invalid("type", e.to_string()))?;
         let value =
             values::normalize(kind, value).map_err(|reason| ServiceError::invalid("value", reason))?;
-        let results = self.engine.enrich_value(kind, &value).await?;
+        let mut results = self.engine.enrich_value(kind, &value).await?;
+        for result in results.values_mut() {
+            if let Value::Object(fields) = result {
+                fields.remove("raw");
+                fields.remove("provider_name");
+            }
+        }
         Ok((kind, value, results))
     }
 

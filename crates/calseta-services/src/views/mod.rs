@@ -1,5 +1,5 @@
 //! Read models shared by REST, MCP and dispatch: the alert detail with its enrichment summaries,
-//! the `alert.enriched` payload, and the JSON views of documents, agents and sources, and health.
+//! the `alert.enriched` payload, and the JSON views of documents, agents and sources, workflows and approvals, and health.
 
 pub mod agents;
 pub mod alert_detail;
@@ -9,3 +9,4 @@ pub mod documents;
 pub mod health;
 pub mod payload;
 pub mod records;
+pub mod workflows;

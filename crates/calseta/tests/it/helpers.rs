@@ -141,6 +141,8 @@ pub fn config_from(env: &HashMap<String, String>) -> Config {
 /// A running server under test.
 pub struct TestApp {
     pub base: String,
+    /// `http://…` of the `MCP_PORT` listener, when the test asked for one.
+    pub mcp_base: Option<String>,
     pub client: reqwest::Client,
     /// The bootstrap admin key.
     pub admin_key: String,
@@ -183,6 +185,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let admin_key = running.bootstrap_key.clone().expect("a new database issues a bootstrap key");
     TestApp {
         base: format!("http://{}", running.addr),
+        mcp_base: running.mcp_addr.map(|a| format!("http://{a}")),
         client: reqwest::Client::new(),
         admin_key,
         db: running.db.clone(),

@@ -19,6 +19,7 @@ mod ingest;
 mod jobs;
 mod knowledge;
 mod layout;
+mod mcp;
 mod metrics;
 mod payload;
 mod respond;

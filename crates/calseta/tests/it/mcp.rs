@@ -1,0 +1,556 @@
+//! MCP, driven by an independent client: the official Python SDK (`mcp` on PyPI, installed by
+//! `.ci/run`), over streamable HTTP (on the API port and on `MCP_PORT`) and over stdio. Without the
+//! package a developer's run says so and passes; under CI (`CI` set) it fails.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+use crate::helpers::{AppOptions, TestApp, eventually, spawn_app_with, status_json};
+use crate::respond::finished_run;
+use crate::sandbox::{enriched_alerts, sandbox_app};
+
+const READ_KEY: &str = "cai_sandbox_demo_key_not_for_production";
+const LAB_KEY: &str = "cai_lab_demo_full_access_key_not_for_prod";
+
+fn client_available() -> bool {
+    let found = std::process::Command::new("python3")
+        .args(["-c", "import mcp"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs the MCP client: python3 -m pip install mcp==2.3.0"
+        );
+        eprintln!("skipped: the Python `mcp` package is not installed (python3 -m pip install mcp==2.3.0)");
+    }
+    found
+}
+
+/// Runs the Python client on `plan`; its report.
+async fn run_client(plan: Value) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/mcp_client.py");
+    let mut child = tokio::process::Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 starts");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(plan.to_string().as_bytes()).await.unwrap();
+    drop(stdin);
+    let output = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("the MCP client finishes")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "client failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+            .chars()
+            .rev()
+            .take(4000)
+            .collect::<String>()
+            .chars()
+            .rev()
+            .collect::<String>()
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+fn http_plan(url: String, key: &str, ops: Vec<Value>) -> Value {
+    json!({"transport": "http", "url": url, "key": key, "ops": ops})
+}
+
+fn read(uri: impl Into<String>) -> Value {
+    json!({"op": "read", "uri": uri.into()})
+}
+
+fn call(name: &str, arguments: Value) -> Value {
+    json!({"op": "call", "name": name, "arguments": arguments})
+}
+
+/// The value of a successful, non-error outcome.
+fn ok(outcome: &Value) -> &Value {
+    assert_eq!(outcome["ok"], true, "{outcome}");
+    assert_ne!(outcome["is_error"], true, "{outcome}");
+    &outcome["value"]
+}
+
+/// The error of a tool call answered with `isError`.
+fn tool_error(outcome: &Value) -> &Value {
+    assert_eq!(
+        (outcome["ok"].as_bool(), outcome["is_error"].as_bool()),
+        (Some(true), Some(true)),
+        "{outcome}"
+    );
+    &outcome["value"]
+}
+
+#[tokio::test]
+async fn an_agent_with_only_the_url_and_a_key_reads_enriches_posts_executes_and_approves() {
+    if !client_available() {
+        return;
+    }
+    let app = sandbox_app().await;
+    let alerts = enriched_alerts(&app).await;
+    let alert = alerts.iter().find(|a| a["source_name"] == "sentinel").unwrap_or(&alerts[0]);
+    let alert_uuid = alert["uuid"].as_str().unwrap().to_string();
+    let (_, detail) = app.get(&format!("/v1/alerts/{alert_uuid}"), READ_KEY).await;
+    let detail = &detail["data"];
+    let rule_uuid = detail["detection_rule"]["uuid"].as_str().unwrap().to_string();
+    let indicator = &detail["indicators"][0];
+    let (indicator_uuid, indicator_type, indicator_value) = (
+        indicator["uuid"].as_str().unwrap().to_string(),
+        indicator["type"].as_str().unwrap().to_string(),
+        indicator["value"].as_str().unwrap().to_string(),
+    );
+    let (_, documents) = app.get("/v1/context-documents", READ_KEY).await;
+    let document_uuid = documents["data"][0]["uuid"].as_str().unwrap().to_string();
+    // A workflow that always asks a human.
+    let code = "from app.workflows.context import WorkflowResult\n\nasync def run(ctx):\n    return WorkflowResult.ok('contained ' + ctx.indicator.value)\n";
+    let (status, created) = app
+        .post(
+            "/v1/workflows",
+            &app.admin_key,
+            json!({"name": "Contain host", "code": code, "state": "active", "approval_mode": "always",
+                "indicator_types": [indicator_type]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let workflow_uuid = created["data"]["uuid"].as_str().unwrap().to_string();
+    let encoded_value: String = indicator_value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+
+    let ops = vec![
+        json!({"op": "list_resources"}),                                         // 0
+        json!({"op": "list_templates"}),                                         // 1
+        json!({"op": "list_tools"}),                                             // 2
+        read("calseta://alerts"),                                                // 3
+        read(format!("calseta://alerts/{alert_uuid}")),                          // 4
+        read(format!("calseta://alerts/{alert_uuid}/context")),                  // 5
+        read("calseta://detection-rules"),                                       // 6
+        read(format!("calseta://detection-rules/{rule_uuid}")),                  // 7
+        read("calseta://context-documents"),                                     // 8
+        read(format!("calseta://context-documents/{document_uuid}")),            // 9
+        read("calseta://workflows"),                                             // 10
+        read(format!("calseta://workflows/{workflow_uuid}")),                    // 11
+        read("calseta://metrics/summary"),                                       // 12
+        read(format!("calseta://enrichments/{indicator_type}/{encoded_value}")), // 13
+        call(
+            "search_alerts",
+            json!({"source_name": "sentinel,elastic", "page_size": 2, "sort_by": "occurred_at"}),
+        ), // 14
+        call(
+            "search_detection_rules",
+            json!({"name": detail["detection_rule"]["name"].as_str().unwrap()[..6].to_lowercase()}),
+        ), // 15
+        call("enrich_indicator", json!({"type": indicator_type, "value": indicator_value})), // 16
+        call(
+            "post_alert_finding",
+            json!({"alert_uuid": alert_uuid, "summary": "Brute force from a known-bad IP; contain.", "confidence": "high", "agent_name": "triage-bot"}),
+        ), // 17
+        call("update_alert_status", json!({"alert_uuid": alert_uuid, "status": "Triaging"})), // 18
+        call("update_alert_malice", json!({"alert_uuid": alert_uuid, "malice": "Malicious"})), // 19
+        call("update_indicator_malice", json!({"indicator_uuid": indicator_uuid, "malice": "Suspicious"})), // 20
+        call("get_alert_payload", json!({"alert_uuid": alert_uuid})), // 21
+        call(
+            "execute_workflow",
+            json!({"workflow_uuid": workflow_uuid, "indicator_type": indicator_type,
+            "indicator_value": indicator_value, "alert_uuid": alert_uuid, "reason": "Confirmed brute force", "confidence": 0.9}),
+        ), // 22
+        call("list_pending_approvals", json!({})),                    // 23
+        call(
+            "approve_workflow",
+            json!({"approval_request_uuid": "$22.approval_request_uuid", "responder_id": "analyst@example.com"}),
+        ), // 24
+        call("approve_workflow", json!({"approval_request_uuid": "$22.approval_request_uuid"})), // 25: decided already
+        call(
+            "execute_workflow",
+            json!({"workflow_uuid": workflow_uuid, "indicator_type": indicator_type,
+            "indicator_value": indicator_value, "reason": "Second thoughts", "confidence": 0.4}),
+        ), // 26
+        call("reject_workflow", json!({"approval_request_uuid": "$26.approval_request_uuid"})),  // 27
+        read(format!("calseta://alerts/{alert_uuid}/activity")),                                 // 28
+        call("update_alert_malice", json!({"alert_uuid": alert_uuid, "malice": null})),          // 29
+    ];
+    let report = run_client(http_plan(app.url("/mcp"), LAB_KEY, ops)).await;
+    let init = &report["initialize"];
+    assert_eq!(init["serverInfo"]["name"], "Calseta", "{init}");
+    assert!(init["instructions"].as_str().is_some_and(|i| i.contains("calseta://alerts")), "{init}");
+    let o = report["outcomes"].as_array().unwrap();
+
+    // Collections are plain resources and parameterised ones templates: 5 + 7, all of v1's.
+    let uris: Vec<&str> = ok(&o[0]).as_array().unwrap().iter().filter_map(|r| r["uri"].as_str()).collect();
+    assert_eq!(
+        uris,
+        [
+            "calseta://alerts",
+            "calseta://detection-rules",
+            "calseta://context-documents",
+            "calseta://workflows",
+            "calseta://metrics/summary"
+        ]
+    );
+    let templates: Vec<&str> =
+        ok(&o[1]).as_array().unwrap().iter().filter_map(|r| r["uriTemplate"].as_str()).collect();
+    assert_eq!(
+        templates,
+        [
+            "calseta://alerts/{uuid}",
+            "calseta://alerts/{uuid}/context",
+            "calseta://alerts/{uuid}/activity",
+            "calseta://detection-rules/{uuid}",
+            "calseta://context-documents/{uuid}",
+            "calseta://workflows/{uuid}",
+            "calseta://enrichments/{type}/{value}",
+        ]
+    );
+    let tools: Vec<&str> = ok(&o[2]).as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    for name in [
+        "post_alert_finding",
+        "update_alert_status",
+        "search_alerts",
+        "update_alert_malice",
+        "search_detection_rules",
+        "enrich_indicator",
+        "update_indicator_malice",
+        "execute_workflow",
+        "list_pending_approvals",
+        "approve_workflow",
+        "reject_workflow",
+        "get_alert_payload",
+    ] {
+        assert!(tools.contains(&name), "{name} in {tools:?}");
+    }
+    let search = ok(&o[2]).as_array().unwrap().iter().find(|t| t["name"] == "search_alerts").unwrap();
+    assert_eq!(search["annotations"]["readOnlyHint"], true, "{search}");
+
+    // Every resource reads, as JSON.
+    for outcome in &o[3..=13] {
+        assert_eq!(outcome["mime_type"], "application/json", "{outcome}");
+        ok(outcome);
+    }
+    assert_eq!(ok(&o[3])["count"], 5);
+    assert!(ok(&o[3])["alerts"][0]["uuid"].is_string());
+    let resource = ok(&o[4]);
+    assert_eq!(resource["uuid"], alert_uuid.as_str());
+    assert_eq!(resource["title"], alert["title"]);
+    assert!(
+        resource["detection_rule"]["documentation"].as_str().is_some_and(|d| d.len() > 500),
+        "{resource}"
+    );
+    assert!(resource["indicators"][0]["enrichment_results"].is_object(), "{resource}");
+    assert!(resource["past_alerts"].is_array() && resource["workflows"].is_array(), "{resource}");
+    assert!(resource["context_documents"][0]["content"].is_string(), "{resource}");
+    assert!(resource["_metadata"]["indicator_count"].as_u64() > Some(0), "{resource}");
+    assert!(ok(&o[5])["context_documents"][0]["content"].is_string(), "{}", o[5]);
+    assert_eq!(ok(&o[6])["count"], 5);
+    assert!(
+        ok(&o[6])["detection_rules"][0]["documentation_summary"].as_str().is_some_and(|d| d.len() <= 203)
+    );
+    assert!(ok(&o[7])["documentation"].as_str().is_some_and(|d| d.len() > 500));
+    assert!(ok(&o[8])["context_documents"][0].get("content").is_none(), "lists carry no content");
+    assert!(ok(&o[9])["content"].is_string());
+    assert!(ok(&o[10])["workflows"].as_array().is_some_and(|w| w.len() > 1));
+    assert_eq!(ok(&o[11])["code"], code);
+    assert!(ok(&o[12])["alerts"]["total"].as_i64() >= Some(5), "{}", o[12]);
+    let enrichment = ok(&o[13]);
+    assert_eq!(enrichment["value"], indicator_value.as_str());
+    assert!(enrichment["provider_count"].as_u64() > Some(0), "mock providers answer: {enrichment}");
+
+    // Every tool answers.
+    let found = ok(&o[14]);
+    let expected =
+        alerts.iter().filter(|a| a["source_name"] == "sentinel" || a["source_name"] == "elastic").count();
+    assert_eq!(
+        (found["total"].as_u64(), found["page_size"].as_i64()),
+        (Some(expected as u64), Some(2)),
+        "{found}"
+    );
+    assert_eq!(found["alerts"].as_array().map(Vec::len), Some(2));
+    let rules = ok(&o[15]);
+    assert_eq!(rules["detection_rules"][0]["uuid"], rule_uuid.as_str(), "{rules}");
+    assert_eq!(ok(&o[16])["provider_count"], enrichment["provider_count"]);
+    assert!(ok(&o[17])["finding_id"].is_string());
+    assert_eq!(
+        (ok(&o[18])["status"].as_str(), ok(&o[18])["previous_status"].as_str()),
+        (Some("Triaging"), Some("Open"))
+    );
+    assert_eq!(ok(&o[19])["effective_malice"], "Malicious");
+    assert_eq!(
+        (ok(&o[20])["malice"].as_str(), ok(&o[20])["malice_source"].as_str()),
+        (Some("Suspicious"), Some("analyst"))
+    );
+    let compact = ok(&o[21]);
+    assert_eq!(compact["alert"]["title"], alert["title"], "{compact}");
+    assert_eq!(o[21]["structured"], *compact, "objects also come as structured content");
+    assert_eq!(ok(&o[22])["status"], "pending_approval");
+    let pending = ok(&o[23]);
+    assert_eq!(pending["approvals"][0]["uuid"], ok(&o[22])["approval_request_uuid"], "{pending}");
+    assert_eq!(pending["approvals"][0]["reason"], "Confirmed brute force");
+    let approved = ok(&o[24]);
+    assert_eq!(
+        (approved["status"].as_str(), approved["responder_id"].as_str()),
+        (Some("approved"), Some("analyst@example.com"))
+    );
+    assert_eq!(tool_error(&o[25])["code"], "APPROVAL_ALREADY_DECIDED", "{}", o[25]);
+    assert_eq!(ok(&o[27])["status"], "rejected");
+    let activity = ok(&o[28]);
+    let events: Vec<&str> =
+        activity["activity"].as_array().unwrap().iter().filter_map(|e| e["event_type"].as_str()).collect();
+    for event in ["alert_finding_added", "alert_status_updated", "alert_malice_updated"] {
+        assert!(events.contains(&event), "{event} in {events:?}");
+    }
+    let finding = activity["activity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event_type"] == "alert_finding_added")
+        .unwrap();
+    assert_eq!(
+        (finding["actor_type"].as_str(), finding["agent_name"].as_str()),
+        (Some("mcp"), Some("triage-bot")),
+        "references are flattened: {finding}"
+    );
+    assert_eq!(ok(&o[29])["malice_override"], Value::Null);
+
+    // The approved run happened, once.
+    let run = finished_run(&app, &workflow_uuid).await;
+    assert_eq!(run["status"], "success", "{run}");
+    let (_, runs) = app.get(&format!("/v1/workflows/{workflow_uuid}/runs"), &app.admin_key).await;
+    assert_eq!(runs["meta"]["total"], 1, "the rejected request ran nothing: {runs}");
+    let (_, stored) = app.get(&format!("/v1/alerts/{alert_uuid}"), READ_KEY).await;
+    assert_eq!(stored["data"]["status"], "Triaging");
+    assert_eq!(stored["data"]["agent_findings"][0]["summary"], "Brute force from a known-bad IP; contain.");
+}
+
+#[tokio::test]
+async fn scopes_are_checked_on_every_read_and_call_and_bad_input_is_a_clear_error() {
+    if !client_available() {
+        return;
+    }
+    let app = sandbox_app().await;
+    let alerts = enriched_alerts(&app).await;
+    let alert_uuid = alerts[0]["uuid"].as_str().unwrap().to_string();
+    let ingest_only = app.key_with(&["alerts:ingest"]).await;
+
+    // The read-only demo key reads but may not write or decide.
+    let ops = vec![
+        read("calseta://alerts"), // 0
+        call("post_alert_finding", json!({"alert_uuid": alert_uuid, "summary": "x", "confidence": "low"})), // 1
+        call("approve_workflow", json!({"approval_request_uuid": alert_uuid})), // 2
+        call("list_pending_approvals", json!({})),                              // 3
+        call("search_alerts", json!({"statuss": "Open"})),                      // 4 unknown argument
+        call("post_alert_finding", json!({"alert_uuid": alert_uuid, "summary": "x", "confidence": "low"})), // 5
+        call("search_alerts", json!({"page_size": 101})), // 6
+        read("calseta://alerts/not-a-uuid"),              // 7
+        read("calseta://nothing-here"),                   // 8
+        read(format!("calseta://alerts/{}", uuid::Uuid::new_v4())), // 9
+        call("no_such_tool", json!({})),                  // 10
+        call("enrich_indicator", json!({"type": "ipv9", "value": "1.2.3.4"})), // 11
+        call("update_alert_status", json!({"alert_uuid": alert_uuid, "status": "Closed"})), // 12
+        call("get_alert_payload", json!({"alert_uuid": 42})), // 13
+    ];
+    let report = run_client(http_plan(app.url("/mcp"), READ_KEY, ops)).await;
+    let o = report["outcomes"].as_array().unwrap();
+    assert_eq!(ok(&o[0])["count"], 5);
+    for denied in [&o[1], &o[2], &o[3], &o[5]] {
+        let error = tool_error(denied);
+        assert_eq!(error["code"], "FORBIDDEN", "{denied}");
+        assert!(error["error"].as_str().unwrap().starts_with("Insufficient scope. Required: "), "{denied}");
+    }
+    assert_eq!(tool_error(&o[1])["details"]["required_scopes"], json!(["alerts:write"]));
+    assert_eq!(tool_error(&o[3])["details"]["required_scopes"], json!(["approvals:write"]));
+    let unknown = tool_error(&o[4])["error"].as_str().unwrap();
+    assert!(unknown.contains("statuss") && unknown.contains("status"), "{unknown}");
+    assert!(
+        tool_error(&o[6])["error"]
+            .as_str()
+            .unwrap()
+            .contains("page_size must be a whole number from 1 to 100")
+    );
+    assert_eq!(o[7]["ok"], false);
+    assert_eq!(o[7]["error"]["code"], -32602, "{}", o[7]);
+    assert!(o[7]["error"]["message"].as_str().unwrap().contains("uuid must be a UUID"), "{}", o[7]);
+    assert_eq!(
+        (o[8]["error"]["code"].as_i64(), o[9]["error"]["code"].as_i64()),
+        (Some(-32002), Some(-32002)),
+        "{} {}",
+        o[8],
+        o[9]
+    );
+    assert!(tool_error(&o[10])["error"].as_str().unwrap().contains("Unknown tool: no_such_tool"));
+    let invalid = tool_error(&o[11]);
+    assert_eq!(invalid["code"], "VALIDATION_ERROR", "{invalid}");
+    assert!(invalid["error"].as_str().unwrap().contains("ipv9"), "{invalid}");
+    // A scope failure is reported before input is judged; with the right scope input errors speak.
+    assert_eq!(tool_error(&o[12])["code"], "FORBIDDEN");
+    assert!(
+        tool_error(&o[13])["error"].as_str().unwrap().contains("alert_uuid must be a string"),
+        "{}",
+        o[13]
+    );
+
+    let ops = vec![call("update_alert_status", json!({"alert_uuid": alert_uuid, "status": "Closed"}))];
+    let report = run_client(http_plan(app.url("/mcp"), LAB_KEY, ops)).await;
+    let error = tool_error(&report["outcomes"][0]);
+    assert!(error["error"].as_str().unwrap().contains("close_classification is required"), "{error}");
+
+    // A key without any reading scope lists the catalogue but reads nothing.
+    let ops = vec![json!({"op": "list_tools"}), read("calseta://alerts"), read("calseta://workflows")];
+    let report = run_client(http_plan(app.url("/mcp"), &ingest_only, ops)).await;
+    let o = report["outcomes"].as_array().unwrap();
+    assert!(ok(&o[0]).as_array().is_some_and(|t| t.len() == 12));
+    for denied in &o[1..] {
+        assert_eq!(
+            (denied["ok"].as_bool(), denied["error"]["code"].as_i64()),
+            (Some(false), Some(-32003)),
+            "{denied}"
+        );
+        assert!(denied["error"]["message"].as_str().unwrap().starts_with("Insufficient scope"), "{denied}");
+    }
+
+    // No key, a wrong key, a revoked key: refused before any MCP message is read, in REST's envelope.
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "curl", "version": "1"}}});
+    let (status, body) = mcp_post(&app, None, &initialize).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("UNAUTHORIZED")), "{body}");
+    let (status, body) =
+        mcp_post(&app, Some("cai_not_a_real_key_at_all_xxxxxxxxxxxxxxxxxxxxx"), &initialize).await;
+    assert_eq!((status, body["error"]["message"].as_str()), (401, Some("Invalid API key.")), "{body}");
+    let (status, _) = mcp_post(&app, Some(&ingest_only), &initialize).await;
+    assert_eq!(status, 200);
+    let (_, keys) = app.get("/v1/api-keys", &app.admin_key).await;
+    let revoked = keys["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| ingest_only.starts_with(k["key_prefix"].as_str().unwrap()))
+        .unwrap();
+    app.delete(&format!("/v1/api-keys/{}", revoked["uuid"].as_str().unwrap()), &app.admin_key).await;
+    let (status, _) = mcp_post(&app, Some(&ingest_only), &initialize).await;
+    assert_eq!(status, 401, "a revoked key stops working at once");
+}
+
+async fn mcp_post(app: &TestApp, key: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut request =
+        app.client.post(app.url("/mcp")).header("accept", "application/json, text/event-stream").json(body);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    status_json(request.send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn the_first_connection_after_start_is_served_on_mcp_port_without_a_session() {
+    if !client_available() {
+        return;
+    }
+    let app =
+        spawn_app_with(AppOptions { env: vec![("MCP_PORT", "0".into())], ..AppOptions::default() }).await;
+    let mcp_base = app.mcp_base.clone().expect("MCP_PORT listens");
+    // Nothing has touched the server yet: this is its very first request.
+    let ops = vec![read("calseta://alerts"), read("calseta://metrics/summary"), json!({"op": "list_tools"})];
+    let report = run_client(http_plan(format!("{mcp_base}/mcp"), &app.admin_key, ops)).await;
+    let o = report["outcomes"].as_array().unwrap();
+    assert_eq!(ok(&o[0]), &json!({"count": 0, "total": 0, "alerts": []}));
+    assert_eq!(ok(&o[1])["alerts"]["total"], 0);
+    assert_eq!(ok(&o[2]).as_array().map(Vec::len), Some(12));
+    // The MCP port serves MCP only; the API port serves it too.
+    let resp =
+        app.client.get(format!("{mcp_base}/v1/alerts")).bearer_auth(&app.admin_key).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    // Stateless: no session id is handed out, and a tools/list without one is answered.
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}});
+    let resp = app
+        .client
+        .post(format!("{mcp_base}/mcp"))
+        .bearer_auth(&app.admin_key)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&list)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers().get("mcp-session-id").is_none());
+    let (status, body) = status_json(resp).await;
+    assert_eq!((status, body["result"]["tools"].as_array().map(Vec::len)), (200, Some(12)), "{body}");
+}
+
+#[tokio::test]
+async fn a_local_client_uses_mcp_stdio_with_the_key_from_the_environment() {
+    if !client_available() {
+        return;
+    }
+    let app = spawn_app_with(AppOptions::default()).await;
+    let (status, created) = app
+        .post(
+            "/v1/alerts",
+            &app.admin_key,
+            json!({"source_name": "generic", "payload": {"title": "Stdio test", "severity": "High"}}),
+        )
+        .await;
+    assert_eq!(status, 202, "{created}");
+    let alert_uuid = created["data"]["alert_uuid"].as_str().unwrap().to_string();
+    let writer = app.key_with(&["alerts:read", "alerts:write"]).await;
+    let mut env: serde_json::Map<String, Value> =
+        app.env.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+    env.insert("CALSETA_API_KEY".into(), Value::from(writer.as_str()));
+    env.insert("PATH".into(), Value::from(std::env::var("PATH").unwrap_or_default()));
+    let ops = vec![
+        json!({"op": "list_resources"}),
+        read("calseta://alerts"),
+        call(
+            "post_alert_finding",
+            json!({"alert_uuid": alert_uuid, "summary": "Seen from Claude Desktop", "confidence": "medium"}),
+        ),
+        read("calseta://workflows"),
+    ];
+    let plan = json!({"transport": "stdio", "command": env!("CARGO_BIN_EXE_calseta"), "args": ["mcp-stdio"], "env": env, "ops": ops});
+    let report = run_client(plan).await;
+    assert_eq!(report["initialize"]["serverInfo"]["name"], "Calseta");
+    let o = report["outcomes"].as_array().unwrap();
+    assert_eq!(ok(&o[0]).as_array().map(Vec::len), Some(5));
+    assert_eq!(ok(&o[1])["alerts"][0]["uuid"], alert_uuid.as_str());
+    assert!(ok(&o[2])["finding_id"].is_string());
+    assert_eq!(o[3]["error"]["code"], -32003, "the key's scopes hold over stdio too: {}", o[3]);
+    let findings = eventually("the finding is stored", Duration::from_secs(10), || async {
+        let (_, found) = app.get(&format!("/v1/alerts/{alert_uuid}/findings"), &app.admin_key).await;
+        found["data"].as_array().filter(|f| !f.is_empty()).cloned()
+    })
+    .await;
+    assert_eq!(findings[0]["agent_name"], "mcp-agent");
+
+    // A wrong key fails at start with the reason, on stderr; stdout stays clean for the protocol.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_calseta"))
+        .arg("mcp-stdio")
+        .envs(app.env.iter())
+        .env("CALSETA_API_KEY", "cai_wrong_key_wrong_key_wrong_key_wrong_key_xx")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("CALSETA_API_KEY: Invalid API key."),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
