@@ -244,7 +244,7 @@ pub async fn termination_signal() {
     }
 }
 
-/// Tells a newcomer how to use sandbox mode (and warns when it listens beyond this machine: its
+/// Tells a newcomer how to use sandbox mode at `bind`, the address it listens on (and warns when it listens beyond this machine: its
 /// demo keys are public).
 pub fn print_sandbox_banner(bind: &str) {
     use calseta_services::demo::{DEMO_LAB_KEY, DEMO_READ_KEY};
@@ -258,6 +258,7 @@ pub fn print_sandbox_banner(bind: &str) {
     eprintln!("     full access:  {DEMO_LAB_KEY}");
     eprintln!();
     eprintln!(" Try:  curl -s -H 'Authorization: Bearer {DEMO_READ_KEY}' {base}/v1/alerts");
+    eprintln!(" MCP:  {base}/mcp  with  Authorization: Bearer {DEMO_LAB_KEY}  (docs/mcp.md)");
     eprintln!(" API reference: {base}/docs    Metrics: {base}/v1/metrics/summary");
     eprintln!(" The sandbox resets itself every day after midnight UTC.");
     eprintln!("================================================================================");

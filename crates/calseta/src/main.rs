@@ -227,7 +227,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                 app::print_bootstrap_key(key);
             }
             if config.sandbox_mode {
-                app::print_sandbox_banner(&config.bind);
+                app::print_sandbox_banner(&running.addr.to_string());
             }
             app::termination_signal().await;
             tracing::info!("shutting down");

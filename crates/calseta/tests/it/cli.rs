@@ -197,3 +197,40 @@ async fn serve_prints_the_bootstrap_key_once_and_stops_on_sigterm() {
     assert!(!text(&output.stderr).contains("cai_"), "no second bootstrap key");
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
+
+#[tokio::test]
+async fn sandbox_serve_prints_the_demo_keys_a_curl_and_the_mcp_url() {
+    let database = test_database().await;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_calseta"));
+    command
+        .args(["serve", "--sandbox", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", &database.url)
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if database.url.starts_with("postgres") {
+        command.env("ENCRYPTION_KEY", TEST_ENCRYPTION_KEY);
+    }
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let addr = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(&line).ok())
+        .find(|json| json["event"] == "calseta listening")
+        .and_then(|json| json["addr"].as_str().map(str::to_string))
+        .expect("the server listens");
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let banner = text(&output.stderr);
+    for expected in [
+        "cai_sandbox_demo_key_not_for_production".to_string(),
+        "cai_lab_demo_full_access_key_not_for_prod".to_string(),
+        format!(
+            "curl -s -H 'Authorization: Bearer cai_sandbox_demo_key_not_for_production' http://{addr}/v1/alerts"
+        ),
+        format!("MCP:  http://{addr}/mcp"),
+    ] {
+        assert!(banner.contains(&expected), "{expected} in {banner}");
+    }
+}

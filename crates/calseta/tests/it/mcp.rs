@@ -188,6 +188,7 @@ async fn an_agent_with_only_the_url_and_a_key_reads_enriches_posts_executes_and_
         call("reject_workflow", json!({"approval_request_uuid": "$26.approval_request_uuid"})),  // 27
         read(format!("calseta://alerts/{alert_uuid}/activity")),                                 // 28
         call("update_alert_malice", json!({"alert_uuid": alert_uuid, "malice": null})),          // 29
+        call("update_alert_status", json!({"alert_uuid": alert_uuid, "status": "Triaging"})), // 30: unchanged
     ];
     let report = run_client(http_plan(app.url("/mcp"), LAB_KEY, ops)).await;
     let init = &report["initialize"];
@@ -314,7 +315,9 @@ async fn an_agent_with_only_the_url_and_a_key_reads_enriches_posts_executes_and_
     let activity = ok(&o[28]);
     let events: Vec<&str> =
         activity["activity"].as_array().unwrap().iter().filter_map(|e| e["event_type"].as_str()).collect();
-    for event in ["alert_finding_added", "alert_status_updated", "alert_malice_updated"] {
+    for event in
+        ["alert_finding_added", "alert_status_updated", "alert_malice_updated", "workflow_approval_requested"]
+    {
         assert!(events.contains(&event), "{event} in {events:?}");
     }
     let finding = activity["activity"]
@@ -328,7 +331,25 @@ async fn an_agent_with_only_the_url_and_a_key_reads_enriches_posts_executes_and_
         (Some("mcp"), Some("triage-bot")),
         "references are flattened: {finding}"
     );
+    let decided = activity["activity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event_type"] == "workflow_approval_responded")
+        .unwrap_or_else(|| panic!("the decision is logged on the alert: {events:?}"));
+    assert_eq!(
+        (decided["via"].as_str(), decided["actor_type"].as_str(), decided["responder_id"].as_str()),
+        (Some("mcp"), Some("mcp"), Some("analyst@example.com")),
+        "{decided}"
+    );
     assert_eq!(ok(&o[29])["malice_override"], Value::Null);
+
+    // An unchanged status writes no event (v1 wrote one per call).
+    assert_eq!(ok(&o[30])["previous_status"], "Triaging");
+    let (_, log) = app.get(&format!("/v1/alerts/{alert_uuid}/activity?page_size=100"), &app.admin_key).await;
+    let status_events =
+        log["data"].as_array().unwrap().iter().filter(|e| e["event_type"] == "alert_status_updated").count();
+    assert_eq!(status_events, 1, "{log}");
 
     // The approved run happened, once.
     let run = finished_run(&app, &workflow_uuid).await;
@@ -407,10 +428,42 @@ async fn scopes_are_checked_on_every_read_and_call_and_bad_input_is_a_clear_erro
         o[13]
     );
 
-    let ops = vec![call("update_alert_status", json!({"alert_uuid": alert_uuid, "status": "Closed"}))];
+    let ops = vec![
+        call("update_alert_status", json!({"alert_uuid": alert_uuid, "status": "Closed"})),
+        call(
+            "update_alert_status",
+            json!({"alert_uuid": alert_uuid, "status": "Closed", "close_classification": "Whatever"}),
+        ),
+        call(
+            "update_alert_status",
+            json!({"alert_uuid": alert_uuid, "status": "Closed",
+            "close_classification": "False Positive - Inaccurate Data"}),
+        ),
+    ];
     let report = run_client(http_plan(app.url("/mcp"), LAB_KEY, ops)).await;
     let error = tool_error(&report["outcomes"][0]);
     assert!(error["error"].as_str().unwrap().contains("close_classification is required"), "{error}");
+    // v1 accepted any string here; the seven classifications are the only ones, as over REST.
+    let error = tool_error(&report["outcomes"][1]);
+    assert!(error["error"].as_str().unwrap().contains("close_classification must be one of"), "{error}");
+    assert_eq!(ok(&report["outcomes"][2])["status"], "Closed");
+
+    // An agent key holding approvals:write still cannot pass the gate, over MCP as over REST.
+    let code = "from app.workflows.context import WorkflowResult\n\nasync def run(ctx):\n    return WorkflowResult.ok('ran')\n";
+    let (_, created) = app
+        .post("/v1/workflows", &app.admin_key, json!({"name": "Gated", "code": code, "state": "active"}))
+        .await;
+    let workflow = created["data"]["uuid"].as_str().unwrap().to_string();
+    let body =
+        json!({"indicator_type": "ip", "indicator_value": "8.8.8.8", "reason": "r", "confidence": 0.5});
+    let (status, pending) =
+        app.post(&format!("/v1/workflows/{workflow}/execute"), &app.admin_key, body).await;
+    assert_eq!(status, 202, "{pending}");
+    let approval = pending["data"]["approval_request_uuid"].as_str().unwrap();
+    let agent = crate::respond::agent_key(&app, &["approvals:write"]).await;
+    let ops = vec![call("approve_workflow", json!({"approval_request_uuid": approval}))];
+    let report = run_client(http_plan(app.url("/mcp"), &agent, ops)).await;
+    assert_eq!(tool_error(&report["outcomes"][0])["code"], "APPROVAL_BY_AGENT", "{report}");
 
     // A key without any reading scope lists the catalogue but reads nothing.
     let ops = vec![json!({"op": "list_tools"}), read("calseta://alerts"), read("calseta://workflows")];
