@@ -97,7 +97,7 @@ async fn authorize(
     source: KeySource,
 ) -> Result<Arc<ApiKey>, ApiError> {
     let ip = parts.extensions.get::<ClientIp>().map(|c| c.0.to_string()).unwrap_or_default();
-    let unauthed_bucket = format!("unauthed|{ip}");
+    let unauthed_bucket = calseta_services::platform::rate_limit::unauthed_bucket(&ip);
     let unauthed_limit = state.settings().rate_limits.unauthed;
     if let Some(retry_after) = state.limiter().exhausted(&unauthed_bucket, unauthed_limit) {
         return Err(ServiceError::RateLimited { retry_after: Duration::from_secs(retry_after) }.into());

@@ -13,7 +13,10 @@ pub mod extract;
 pub mod middleware;
 pub mod openapi;
 pub mod query;
-pub mod rate_limit;
+/// Request rate limits (shared with MCP, so they live in the services' platform layer).
+pub mod rate_limit {
+    pub use calseta_services::platform::rate_limit::{RateLimiter, RateLimits};
+}
 pub mod routes;
 mod serde_util;
 pub mod shapes;
@@ -82,7 +85,6 @@ impl Default for ApiSettings {
 struct AppContext {
     services: Arc<Services>,
     settings: ApiSettings,
-    limiter: RateLimiter,
 }
 
 /// Shared state of every handler; cheap to clone.
@@ -92,7 +94,7 @@ pub struct AppState(Arc<AppContext>);
 impl AppState {
     /// State over the `services` with `settings`.
     pub fn new(services: Arc<Services>, settings: ApiSettings) -> Self {
-        AppState(Arc::new(AppContext { services, settings, limiter: RateLimiter::default() }))
+        AppState(Arc::new(AppContext { services, settings }))
     }
 
     /// The database.
@@ -115,9 +117,9 @@ impl AppState {
         &self.0.settings
     }
 
-    /// Request rate limiter.
+    /// Request rate limiter (the process's, shared with MCP).
     pub fn limiter(&self) -> &RateLimiter {
-        &self.0.limiter
+        &self.0.services.limiter
     }
 }
 

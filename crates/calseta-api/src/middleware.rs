@@ -21,9 +21,7 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// The client's address (`X-Forwarded-For` honoured only behind `TRUSTED_PROXY_COUNT` proxies).
-#[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub IpAddr);
+pub use calseta_services::platform::rate_limit::ClientIp;
 
 fn sane_request_id(value: &HeaderValue) -> Option<String> {
     let text = value.to_str().ok()?;

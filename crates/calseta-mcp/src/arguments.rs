@@ -8,6 +8,11 @@ use uuid::Uuid;
 
 use crate::error::McpFailure;
 
+/// The longest text argument (a finding's summary is the longest the use cases take).
+const MAX_TEXT: usize = 65_536;
+/// The most values a list argument takes (each becomes a query parameter).
+const MAX_LIST: usize = 50;
+
 /// A tool call's arguments (`null` counts as absent).
 pub(crate) struct Arguments {
     map: Map<String, Value>,
@@ -36,10 +41,13 @@ impl Arguments {
         self.map.get(name).filter(|v| !v.is_null())
     }
 
-    /// An optional string.
+    /// An optional string (at most [`MAX_TEXT`] characters; the use case may allow fewer).
     pub(crate) fn text(&self, name: &str) -> Result<Option<String>, McpFailure> {
         match self.present(name) {
             None => Ok(None),
+            Some(Value::String(s)) if s.chars().count() > MAX_TEXT => {
+                Err(bad(format!("{name} is at most {MAX_TEXT} characters")))
+            }
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(other) => Err(bad(format!("{name} must be a string, not {}", kind(other)))),
         }
@@ -95,10 +103,11 @@ impl Arguments {
         }
     }
 
-    /// `page` (default 1) and `page_size` (default 20, at most 100), as v1's search tools.
+    /// `page` (default 1) and `page_size` (default 20; larger sizes are cut to 100, as v1's search
+    /// tools do).
     pub(crate) fn page(&self) -> Result<PageRequest, McpFailure> {
         let page = self.integer("page", 1, i64::from(u32::MAX))?.unwrap_or(1);
-        let page_size = self.integer("page_size", 1, 100)?.unwrap_or(20);
+        let page_size = self.integer("page_size", 1, i64::from(u32::MAX))?.unwrap_or(20).min(100);
         Ok(PageRequest { page: page as u32, page_size: page_size as u32 })
     }
 
@@ -122,7 +131,12 @@ impl Arguments {
                 .ok_or_else(|| bad(format!("{name} must be a list of strings")))?,
             Some(other) => Err(bad(format!("{name} must be a comma-separated string, not {}", kind(other))))?,
         };
-        Ok(items.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+        let items: Vec<String> =
+            items.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        if items.len() > MAX_LIST || items.iter().any(|i| i.chars().count() > 255) {
+            return Err(bad(format!("{name} takes at most {MAX_LIST} values of at most 255 characters")));
+        }
+        Ok(items)
     }
 
     /// An optional JSON object.

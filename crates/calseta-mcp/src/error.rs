@@ -113,8 +113,17 @@ fn service_told(error: ServiceError) -> Told {
                 })
                 .collect::<Vec<_>>()
                 .join("; ");
-            let items: Vec<Value> =
-                errors.iter().map(|e| json!({"type": e.kind, "loc": e.loc, "msg": e.msg})).collect();
+            // Locations name the tool's arguments, not REST's body or query.
+            let items: Vec<Value> = errors
+                .iter()
+                .map(|e| {
+                    let mut loc = e.loc.clone();
+                    if loc.first().is_some_and(|l| l == "body" || l == "query") {
+                        loc[0] = "arguments".into();
+                    }
+                    json!({"type": e.kind, "loc": loc, "msg": e.msg})
+                })
+                .collect();
             Told {
                 details: json!({ "errors": items }),
                 ..told(ErrorCode::INVALID_PARAMS, "VALIDATION_ERROR", format!("Invalid input: {message}"))
@@ -147,19 +156,30 @@ fn service_told(error: ServiceError) -> Told {
 }
 
 impl McpFailure {
-    /// An authentication failure as the HTTP answer to the request that carried it: REST's
-    /// envelope and status, before any MCP message is read.
+    /// A refusal by the HTTP layer, before any MCP message is read: REST's envelope and status
+    /// (401 for a key, 429 with `Retry-After` for too many failed keys).
     pub(crate) fn into_http_response(self) -> axum::response::Response {
-        use axum::http::{StatusCode, header};
+        use axum::http::{HeaderName, StatusCode, header};
         use axum::response::IntoResponse;
-        let status = match &self {
-            McpFailure::Unauthenticated(AuthFailure::Unavailable) => StatusCode::INTERNAL_SERVER_ERROR,
-            McpFailure::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            _ => StatusCode::FORBIDDEN,
+        let (status, header): (StatusCode, Option<(HeaderName, String)>) = match &self {
+            McpFailure::Unauthenticated(AuthFailure::Unavailable) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, None)
+            }
+            McpFailure::Unauthenticated(_) => {
+                (StatusCode::UNAUTHORIZED, Some((header::WWW_AUTHENTICATE, "Bearer".into())))
+            }
+            McpFailure::Service(ServiceError::RateLimited { retry_after }) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                Some((header::RETRY_AFTER, retry_after.as_secs().max(1).to_string())),
+            ),
+            _ => (StatusCode::BAD_REQUEST, None),
         };
         let t = self.told();
-        let body = json!({"error": {"code": t.code, "message": t.message, "details": t.details}});
-        (status, [(header::WWW_AUTHENTICATE, "Bearer")], axum::Json(body)).into_response()
+        let body = axum::Json(json!({"error": {"code": t.code, "message": t.message, "details": t.details}}));
+        match header {
+            Some(h) => (status, [h], body).into_response(),
+            None => (status, body).into_response(),
+        }
     }
 }
 

@@ -9,7 +9,8 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use calseta_services::Services;
+use calseta_services::platform::rate_limit::{ClientIp, RateLimits, unauthed_bucket};
+use calseta_services::{ServiceError, Services};
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
@@ -20,8 +21,8 @@ use crate::error::McpFailure;
 /// Where MCP is served, on the API port and on `MCP_PORT`.
 pub const PATH: &str = "/mcp";
 
-/// The `/mcp` router over `services`; `version` is announced to clients.
-pub fn router(services: Arc<Services>, version: String) -> Router {
+/// The `/mcp` router over `services`; `version` is announced to clients, `limits` are REST's.
+pub fn router(services: Arc<Services>, version: String, limits: RateLimits) -> Router {
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
@@ -32,30 +33,57 @@ pub fn router(services: Arc<Services>, version: String) -> Router {
         .disable_allowed_hosts();
     let handler_services = services.clone();
     let service = StreamableHttpService::new(
-        move || Ok(CalsetaMcp::for_http(handler_services.clone(), version.clone())),
+        move || Ok(CalsetaMcp::for_http(handler_services.clone(), version.clone(), limits)),
         Arc::new(NeverSessionManager::default()),
         config,
     );
-    Router::new().route_service(PATH, service).layer(middleware::from_fn_with_state(services, authenticate))
+    let state = Gate { services, unauthed_limit: limits.unauthed };
+    Router::new().route_service(PATH, service).layer(middleware::from_fn_with_state(state, authenticate))
+}
+
+/// What the authentication layer needs.
+#[derive(Clone)]
+struct Gate {
+    services: Arc<Services>,
+    /// Failed authentications per client address and minute, counted with REST's.
+    unauthed_limit: u32,
 }
 
 /// Authenticates the bearer key of every request (v1: every connection), refusing in REST's
-/// envelope; the key travels to the handler as a request extension.
-async fn authenticate(State(services): State<Arc<Services>>, mut request: Request, next: Next) -> Response {
+/// envelope; the key travels to the handler as a request extension. Failed keys count against the
+/// client address as on REST, so keys cannot be guessed here faster than there.
+async fn authenticate(State(gate): State<Gate>, mut request: Request, next: Next) -> Response {
+    let ip = request.extensions().get::<ClientIp>().map(|c| c.0.to_string()).unwrap_or_default();
+    let bucket = unauthed_bucket(&ip);
+    let limiter = &gate.services.limiter;
+    if let Some(retry_after) = limiter.exhausted(&bucket, gate.unauthed_limit) {
+        let limited = ServiceError::RateLimited { retry_after: std::time::Duration::from_secs(retry_after) };
+        return McpFailure::Service(limited).into_http_response();
+    }
     let token = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
-    match services.keys.authenticate(token.as_deref()).await {
+    match gate.services.keys.authenticate(token.as_deref()).await {
         Ok(key) => {
             request.extensions_mut().insert(AuthenticatedKey(key));
             next.run(request).await
         }
         Err(failure) => {
             let key_prefix: String = token.map(|t| t.chars().take(8).collect()).unwrap_or_default();
-            tracing::warn!(reason = failure.reason(), path = PATH, key_prefix = %key_prefix, "auth_failure");
+            tracing::warn!(
+                reason = failure.reason(),
+                method = %request.method(),
+                path = PATH,
+                key_prefix = %key_prefix,
+                client_ip = %ip,
+                "auth_failure"
+            );
+            if failure != calseta_services::resources::api_keys::AuthFailure::Unavailable {
+                let _ = limiter.hit(&bucket, gate.unauthed_limit);
+            }
             McpFailure::Unauthenticated(failure).into_http_response()
         }
     }

@@ -223,7 +223,8 @@ impl Target {
             Target::AlertActivity(uuid) => {
                 let (rows, total) =
                     services.alerts.activity(uuid, PageRequest { page: 1, page_size: 100 }).await?;
-                let activity: Vec<Value> = rows.into_iter().map(|r| flatten_event(r.into())).collect();
+                let activity =
+                    rows.into_iter().map(|r| flatten_event(r.into())).collect::<Result<Vec<_>, _>>()?;
                 json!({"count": activity.len(), "total": total, "activity": activity})
             }
             Target::DetectionRules => {
@@ -258,10 +259,10 @@ impl Target {
                     ..WorkflowFilter::default()
                 };
                 let (rows, total) = services.workflows.list(&filter, 500, 0).await?;
-                let workflows: Vec<Value> = rows
+                let workflows = rows
                     .into_iter()
-                    .map(|r| serde_json::to_value(workflow_response(r, false)).unwrap_or_default())
-                    .collect();
+                    .map(|r| json_of(workflow_response(r, false)))
+                    .collect::<Result<Vec<_>, _>>()?;
                 json!({"count": workflows.len(), "total": total, "workflows": workflows})
             }
             Target::Workflow(uuid) => {
@@ -319,17 +320,32 @@ async fn alert_resource(services: &Services, uuid: Uuid) -> Result<Value, McpFai
     Ok(Value::Object(view))
 }
 
-/// An activity event with its references in the same object (v1's MCP shape).
-fn flatten_event(event: ActivityEventResponse) -> Value {
-    let mut view = serde_json::to_value(event).unwrap_or_default();
+/// An activity event with its references in the same object (v1's MCP shape); a reference whose
+/// name an event field already has stays under `references`.
+fn flatten_event(event: ActivityEventResponse) -> Result<Value, McpFailure> {
+    let mut view = json_of(event)?;
     if let Value::Object(map) = &mut view
         && let Some(Value::Object(references)) = map.remove("references")
     {
+        let mut kept = Map::new();
         for (key, value) in references {
-            map.entry(key).or_insert(value);
+            if map.contains_key(&key) {
+                kept.insert(key, value);
+            } else {
+                map.insert(key, value);
+            }
+        }
+        if !kept.is_empty() {
+            map.insert("references".into(), Value::Object(kept));
         }
     }
-    view
+    Ok(view)
+}
+
+/// `value` as JSON (a view that cannot be written is a server fault, never an empty answer).
+pub(crate) fn json_of(value: impl serde::Serialize) -> Result<Value, McpFailure> {
+    serde_json::to_value(value)
+        .map_err(|e| McpFailure::Service(ServiceError::Config(format!("view JSON: {e}"))))
 }
 
 /// On-demand enrichment: `{type, value, results, provider_count}` (and why, when no provider

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use calseta_services::Services;
+use calseta_services::platform::rate_limit::RateLimits;
+use calseta_services::resources::api_keys::ApiKey;
+use calseta_services::{ServiceError, Services};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
@@ -32,36 +34,72 @@ pub struct CalsetaMcp {
     services: Arc<Services>,
     credentials: Credentials,
     version: String,
+    limits: RateLimits,
 }
 
 impl CalsetaMcp {
     /// A server for HTTP requests, whose keys the HTTP layer authenticates.
-    pub(crate) fn for_http(services: Arc<Services>, version: String) -> Self {
-        CalsetaMcp { services, credentials: Credentials::Http, version }
+    pub(crate) fn for_http(services: Arc<Services>, version: String, limits: RateLimits) -> Self {
+        CalsetaMcp { services, credentials: Credentials::Http, version, limits }
     }
 
     /// A server for one stdio client holding `api_key`.
-    pub(crate) fn for_key(services: Arc<Services>, api_key: &str, version: String) -> Self {
-        CalsetaMcp { services, credentials: Credentials::Token(Arc::from(api_key)), version }
+    pub(crate) fn for_key(
+        services: Arc<Services>,
+        api_key: &str,
+        version: String,
+        limits: RateLimits,
+    ) -> Self {
+        CalsetaMcp { services, credentials: Credentials::Token(Arc::from(api_key)), version, limits }
+    }
+
+    /// Counts a call against the key's per-minute budget of `class` (REST's limits: enrichment,
+    /// workflow execution, or the default for everything else).
+    fn count(&self, key: &ApiKey, class: Limit) -> Result<(), McpFailure> {
+        let (name, per_minute) = match class {
+            Limit::Enrichment => ("enrichment", self.limits.enrichment),
+            Limit::WorkflowExecute => ("workflow_execute", self.limits.workflow_execute),
+            Limit::Default => ("default", self.limits.authed),
+        };
+        self.services.limiter.hit(&format!("MCP {name}|{}", key.uuid), per_minute).map_err(|retry_after| {
+            McpFailure::Service(ServiceError::RateLimited {
+                retry_after: std::time::Duration::from_secs(retry_after),
+            })
+        })
     }
 
     async fn read(&self, uri: &str, context: &RequestContext<RoleServer>) -> Result<Value, McpFailure> {
         let target = Target::parse(uri)?;
-        authorize(&self.services, &self.credentials, context, target.scope(), uri).await?;
+        let key = authorize(&self.services, &self.credentials, context, target.scope(), uri).await?;
+        let class =
+            if matches!(target, Target::Enrichment { .. }) { Limit::Enrichment } else { Limit::Default };
+        self.count(&key, class)?;
         target.read(&self.services).await
     }
 
     async fn call(
         &self,
+        scope: calseta_core::scopes::Scope,
         request: CallToolRequestParams,
         context: &RequestContext<RoleServer>,
     ) -> Result<Value, McpFailure> {
-        let Some(scope) = tools::scope_of(&request.name) else {
-            return Err(McpFailure::BadArgument(format!("Unknown tool: {}", request.name)));
-        };
         let key = authorize(&self.services, &self.credentials, context, scope, &request.name).await?;
+        let class = match request.name.as_ref() {
+            "enrich_indicator" => Limit::Enrichment,
+            "execute_workflow" => Limit::WorkflowExecute,
+            _ => Limit::Default,
+        };
+        self.count(&key, class)?;
         tools::call(&self.services, &key, &request.name, request.arguments).await
     }
+}
+
+/// Which per-minute budget a call counts against.
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    Enrichment,
+    WorkflowExecute,
+    Default,
 }
 
 /// Fails a listing unless the caller holds a valid key (the catalogue needs no particular scope).
@@ -107,7 +145,9 @@ impl ServerHandler for CalsetaMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let value = self.read(&request.uri, &context).await.map_err(McpFailure::into_protocol_error)?;
-        let text = serde_json::to_string(&value).unwrap_or_default();
+        let text = serde_json::to_string(&value).map_err(|e| {
+            McpFailure::Service(ServiceError::Config(format!("resource JSON: {e}"))).into_protocol_error()
+        })?;
         let contents = ResourceContents::text(text, request.uri).with_mime_type("application/json");
         Ok(ReadResourceResult::new(vec![contents]).into())
     }
@@ -126,7 +166,11 @@ impl ServerHandler for CalsetaMcp {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        Ok(match self.call(request, &context).await {
+        // An unknown tool is a protocol error (the client asked for something not listed).
+        let Some(scope) = tools::scope_of(&request.name) else {
+            return Err(ErrorData::invalid_params(format!("Unknown tool: {}", request.name), None));
+        };
+        Ok(match self.call(scope, request, &context).await {
             Ok(value) => {
                 let mut result = CallToolResult::success(vec![ContentBlock::text(value.to_string())]);
                 if value.is_object() {

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::arguments::Arguments;
 use crate::error::McpFailure;
-use crate::resources::{alert_summary, enrichment, rule_summary};
+use crate::resources::{alert_summary, enrichment, json_of, rule_summary};
 
 /// One tool: its name, scope, whether it only reads, description and argument schema.
 struct ToolSpec {
@@ -278,8 +278,14 @@ pub(crate) async fn call(
                 reason: args.text("reason")?,
                 confidence: args.number("confidence")?,
             };
-            // As in v1, a call through MCP is an agent's: the approval gate treats it so.
-            let caller = Caller { key_prefix: key.key_prefix.clone(), by_agent: true };
+            // As in v1, a call through MCP is an agent's: the approval gate treats it so, and asks
+            // for a reason and a confidence only when a human will be asked.
+            let caller = Caller {
+                key_prefix: key.key_prefix.clone(),
+                by_agent: true,
+                actor_type: "mcp",
+                explain_always: false,
+            };
             Ok(match services.respond.execute(workflow_uuid, request, &caller).await? {
                 Execution::Queued { run_uuid } => {
                     json!({"status": "queued", "run_uuid": run_uuid, "workflow_uuid": workflow_uuid})
@@ -309,7 +315,7 @@ pub(crate) async fn call(
             let responder = responder.unwrap_or_else(|| key.key_prefix.clone());
             let by_agent = key.key_type == "agent";
             let row = services.respond.decide(uuid, decision, &responder, &actor, by_agent, "mcp").await?;
-            Ok(serde_json::to_value(ApprovalResponse::from(row)).unwrap_or_default())
+            json_of(ApprovalResponse::from(row))
         }
         "get_alert_payload" => {
             let alert_uuid = args.uuid("alert_uuid")?;
@@ -317,6 +323,7 @@ pub(crate) async fn call(
             let profile = one_of(&profile, "profile", &["compact", "full"])?;
             Ok(services.dispatch.payload(alert_uuid, &profile).await?)
         }
+        // Unreachable: the server refuses names outside the catalogue before calling.
         other => Err(McpFailure::BadArgument(format!("Unknown tool: {other}"))),
     }
 }

@@ -131,6 +131,8 @@ pub struct Services {
     sandbox_mode: bool,
     /// This process's Prometheus telemetry.
     pub telemetry: Arc<platform::telemetry::Telemetry>,
+    /// This process's request rate limiter, shared by REST and MCP.
+    pub limiter: Arc<platform::rate_limit::RateLimiter>,
     /// Test mode of workflows.
     pub workflow_tests: Arc<pipeline::respond::test_mode::WorkflowTester>,
     approval_settings: Arc<pipeline::respond::notify::ApprovalSettings>,
@@ -238,6 +240,7 @@ impl Services {
             sandbox,
             sandbox_mode,
             telemetry,
+            limiter: Arc::default(),
             approval_settings,
             key: key.clone(),
             workflow_runtime,

@@ -171,7 +171,8 @@ pub async fn start(config: &Config, options: ServeOptions) -> Result<Running, St
     let (shutdown, shutdown_rx) = watch::channel(false);
 
     let state = calseta_api::AppState::new(services.clone(), config.api_settings());
-    let mcp = || calseta_mcp::http::router(services.clone(), config.app_version.clone());
+    let limits = config.api_settings().rate_limits;
+    let mcp = || calseta_mcp::http::router(services.clone(), config.app_version.clone(), limits);
     let app = calseta_api::router(state.clone(), mcp());
     let mut tasks = vec![serve_http(listener, app, shutdown_rx.clone())];
     let mut mcp_addr = None;

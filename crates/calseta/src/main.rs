@@ -249,8 +249,9 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                 .ok_or("CALSETA_API_KEY: set it to the API key the MCP client acts with")?;
             let (db, key) = app::open_for_service(&config).await.map_err(|e| e.to_string())?;
             let services = app::services(&config, &db, key).await.map_err(|e| e.to_string())?;
+            let limits = config.api_settings().rate_limits;
             let served =
-                calseta_mcp::stdio::serve(services, api_key.trim(), config.app_version.clone()).await;
+                calseta_mcp::stdio::serve(services, api_key.trim(), config.app_version.clone(), limits).await;
             db.close().await;
             served.map_err(|e| e.to_string())
         }

@@ -55,7 +55,12 @@ pub async fn execute_workflow(
     ApiPath(uuid): ApiPath<Uuid>,
     ApiJson(b): ApiJson<ExecuteBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let caller = Caller { key_prefix: auth.key.key_prefix.clone(), by_agent: auth.key.key_type == "agent" };
+    let caller = Caller {
+        key_prefix: auth.key.key_prefix.clone(),
+        by_agent: auth.key.key_type == "agent",
+        actor_type: "api",
+        explain_always: true,
+    };
     let request = ExecuteRequest {
         indicator_type: b.indicator_type,
         indicator_value: b.indicator_value,
@@ -122,7 +127,12 @@ pub async fn test_workflow(
         mock_http_responses: b.mock_http_responses.unwrap_or_else(|| json!({})),
         live_http: b.live_http.unwrap_or(false),
     };
-    let caller = Caller { key_prefix: auth.key.key_prefix.clone(), by_agent: auth.key.key_type == "agent" };
+    let caller = Caller {
+        key_prefix: auth.key.key_prefix.clone(),
+        by_agent: auth.key.key_type == "agent",
+        actor_type: "api",
+        explain_always: true,
+    };
     let outcome = state.services().workflow_tests.test(uuid, request, &caller).await?;
     Ok(Json(
         json!({"data": {"success": outcome.success, "message": outcome.message, "log_output": outcome.log_output,

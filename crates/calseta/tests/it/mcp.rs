@@ -126,6 +126,20 @@ async fn an_agent_with_only_the_url_and_a_key_reads_enriches_posts_executes_and_
         .await;
     assert_eq!(status, 201, "{created}");
     let workflow_uuid = created["data"]["uuid"].as_str().unwrap().to_string();
+    // One that never asks: MCP needs no reason for it (v1's tool).
+    let (status, created) = app
+        .post(
+            "/v1/workflows",
+            &app.admin_key,
+            json!({"name": "Tag host", "code": code, "state": "active", "approval_mode": "never",
+                "indicator_types": [indicator_type]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let quick_uuid = created["data"]["uuid"].as_str().unwrap().to_string();
+    let rule = &detail["detection_rule"];
+    let technique = rule["mitre_subtechniques"][0].as_str().or(rule["mitre_techniques"][0].as_str()).unwrap();
+    let tactic = rule["mitre_tactics"][0].as_str().unwrap();
     let encoded_value: String = indicator_value
         .bytes()
         .map(|b| {
@@ -189,6 +203,18 @@ async fn an_agent_with_only_the_url_and_a_key_reads_enriches_posts_executes_and_
         read(format!("calseta://alerts/{alert_uuid}/activity")),                                 // 28
         call("update_alert_malice", json!({"alert_uuid": alert_uuid, "malice": null})),          // 29
         call("update_alert_status", json!({"alert_uuid": alert_uuid, "status": "Triaging"})), // 30: unchanged
+        call("search_detection_rules", json!({"mitre_technique": technique, "mitre_tactic": tactic})), // 31
+        call("search_detection_rules", json!({"mitre_technique": "T9999.999"})),              // 32
+        call(
+            "execute_workflow",
+            json!({"workflow_uuid": quick_uuid, "indicator_type": indicator_type,
+            "indicator_value": indicator_value}),
+        ), // 33: ungated
+        call(
+            "execute_workflow",
+            json!({"workflow_uuid": workflow_uuid, "indicator_type": indicator_type,
+            "indicator_value": indicator_value}),
+        ), // 34: gated, unexplained
     ];
     let report = run_client(http_plan(app.url("/mcp"), LAB_KEY, ops)).await;
     let init = &report["initialize"];
@@ -351,6 +377,32 @@ async fn an_agent_with_only_the_url_and_a_key_reads_enriches_posts_executes_and_
         log["data"].as_array().unwrap().iter().filter(|e| e["event_type"] == "alert_status_updated").count();
     assert_eq!(status_events, 1, "{log}");
 
+    // MITRE search: the rule's own tactic and (sub-)technique find it; an unknown one finds nothing.
+    let by_mitre = ok(&o[31]);
+    let uuids: Vec<&str> =
+        by_mitre["detection_rules"].as_array().unwrap().iter().filter_map(|r| r["uuid"].as_str()).collect();
+    assert!(uuids.contains(&rule_uuid.as_str()), "{by_mitre}");
+    assert_eq!(ok(&o[32])["total"], 0);
+    // An ungated workflow queues at once without a reason; a gated one asks for it.
+    let queued = ok(&o[33]);
+    assert_eq!(
+        (queued["status"].as_str(), queued["workflow_uuid"].as_str()),
+        (Some("queued"), Some(quick_uuid.as_str()))
+    );
+    let unexplained = tool_error(&o[34]);
+    assert!(
+        unexplained["error"].as_str().unwrap().contains("reason is required when the workflow asks a human"),
+        "{unexplained}"
+    );
+    assert_eq!(finished_run(&app, &quick_uuid).await["status"], "success");
+    let requested = activity["activity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event_type"] == "workflow_approval_requested")
+        .unwrap();
+    assert_eq!(requested["actor_type"], "mcp", "{requested}");
+
     // The approved run happened, once.
     let run = finished_run(&app, &workflow_uuid).await;
     assert_eq!(run["status"], "success", "{run}");
@@ -400,12 +452,7 @@ async fn scopes_are_checked_on_every_read_and_call_and_bad_input_is_a_clear_erro
     assert_eq!(tool_error(&o[3])["details"]["required_scopes"], json!(["approvals:write"]));
     let unknown = tool_error(&o[4])["error"].as_str().unwrap();
     assert!(unknown.contains("statuss") && unknown.contains("status"), "{unknown}");
-    assert!(
-        tool_error(&o[6])["error"]
-            .as_str()
-            .unwrap()
-            .contains("page_size must be a whole number from 1 to 100")
-    );
+    assert_eq!(ok(&o[6])["page_size"], 100, "larger pages are cut to 100, as v1: {}", o[6]);
     assert_eq!(o[7]["ok"], false);
     assert_eq!(o[7]["error"]["code"], -32602, "{}", o[7]);
     assert!(o[7]["error"]["message"].as_str().unwrap().contains("uuid must be a UUID"), "{}", o[7]);
@@ -416,7 +463,13 @@ async fn scopes_are_checked_on_every_read_and_call_and_bad_input_is_a_clear_erro
         o[8],
         o[9]
     );
-    assert!(tool_error(&o[10])["error"].as_str().unwrap().contains("Unknown tool: no_such_tool"));
+    assert_eq!(
+        (o[10]["ok"].as_bool(), o[10]["error"]["code"].as_i64()),
+        (Some(false), Some(-32602)),
+        "{}",
+        o[10]
+    );
+    assert!(o[10]["error"]["message"].as_str().unwrap().contains("Unknown tool: no_such_tool"), "{}", o[10]);
     let invalid = tool_error(&o[11]);
     assert_eq!(invalid["code"], "VALIDATION_ERROR", "{invalid}");
     assert!(invalid["error"].as_str().unwrap().contains("ipv9"), "{invalid}");
@@ -501,6 +554,105 @@ async fn scopes_are_checked_on_every_read_and_call_and_bad_input_is_a_clear_erro
     assert_eq!(status, 401, "a revoked key stops working at once");
 }
 
+#[tokio::test]
+async fn every_resource_and_tool_names_the_scope_it_needs() {
+    if !client_available() {
+        return;
+    }
+    let app = spawn_app_with(AppOptions::default()).await;
+    let outsider = app.key_with(&["agents:read"]).await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let reads = [
+        ("calseta://alerts".to_string(), "alerts:read"),
+        (format!("calseta://alerts/{id}"), "alerts:read"),
+        (format!("calseta://alerts/{id}/context"), "alerts:read"),
+        (format!("calseta://alerts/{id}/activity"), "alerts:read"),
+        ("calseta://detection-rules".to_string(), "alerts:read"),
+        (format!("calseta://detection-rules/{id}"), "alerts:read"),
+        ("calseta://context-documents".to_string(), "alerts:read"),
+        (format!("calseta://context-documents/{id}"), "alerts:read"),
+        ("calseta://workflows".to_string(), "workflows:read"),
+        (format!("calseta://workflows/{id}"), "workflows:read"),
+        ("calseta://metrics/summary".to_string(), "alerts:read"),
+        ("calseta://enrichments/ip/8.8.8.8".to_string(), "enrichments:read"),
+    ];
+    let calls = [
+        ("post_alert_finding", "alerts:write"),
+        ("update_alert_status", "alerts:write"),
+        ("search_alerts", "alerts:read"),
+        ("update_alert_malice", "alerts:write"),
+        ("search_detection_rules", "alerts:read"),
+        ("enrich_indicator", "enrichments:read"),
+        ("update_indicator_malice", "alerts:write"),
+        ("execute_workflow", "workflows:execute"),
+        ("list_pending_approvals", "approvals:write"),
+        ("approve_workflow", "approvals:write"),
+        ("reject_workflow", "approvals:write"),
+        ("get_alert_payload", "alerts:read"),
+    ];
+    let mut ops: Vec<Value> = reads.iter().map(|(uri, _)| read(uri.clone())).collect();
+    ops.extend(calls.iter().map(|(name, _)| call(name, json!({}))));
+    let report = run_client(http_plan(app.url("/mcp"), &outsider, ops)).await;
+    let o = report["outcomes"].as_array().unwrap();
+    for ((uri, scope), outcome) in reads.iter().zip(o) {
+        assert_eq!(outcome["error"]["code"], -32003, "{uri}: {outcome}");
+        assert_eq!(
+            outcome["error"]["data"]["details"]["required_scopes"],
+            json!([scope]),
+            "{uri}: {outcome}"
+        );
+    }
+    for ((name, scope), outcome) in calls.iter().zip(&o[reads.len()..]) {
+        // The scope is judged before the (here missing) arguments.
+        assert_eq!(tool_error(outcome)["details"]["required_scopes"], json!([scope]), "{name}: {outcome}");
+    }
+}
+
+#[tokio::test]
+async fn mcp_shares_rests_rate_limits() {
+    if !client_available() {
+        return;
+    }
+    let app = spawn_app_with(AppOptions {
+        env: vec![
+            ("RATE_LIMIT_ENRICHMENT_PER_MINUTE", "2".into()),
+            ("RATE_LIMIT_UNAUTHED_PER_MINUTE", "2".into()),
+        ],
+        ..AppOptions::default()
+    })
+    .await;
+    let enrich = || call("enrich_indicator", json!({"type": "ip", "value": "8.8.8.8"}));
+    let ops =
+        vec![enrich(), read("calseta://enrichments/ip/8.8.4.4"), enrich(), call("search_alerts", json!({}))];
+    let report = run_client(http_plan(app.url("/mcp"), &app.admin_key, ops)).await;
+    let o = report["outcomes"].as_array().unwrap();
+    ok(&o[0]);
+    ok(&o[1]);
+    let limited = tool_error(&o[2]);
+    assert_eq!(limited["code"], "RATE_LIMITED", "{limited}");
+    assert!(limited["details"]["retry_after_seconds"].as_u64() >= Some(1), "{limited}");
+    ok(&o[3]);
+
+    // Failed keys count per client address, with REST's: the third is refused before it is checked.
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "curl", "version": "1"}}});
+    for _ in 0..2 {
+        let (status, _) =
+            mcp_post(&app, Some("cai_guess_guess_guess_guess_guess_guess_guess"), &initialize).await;
+        assert_eq!(status, 401);
+    }
+    let (status, body) = mcp_post(&app, Some(&app.admin_key), &initialize).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("RATE_LIMITED")), "{body}");
+    let resp = app
+        .client
+        .get(app.url("/v1/alerts"))
+        .bearer_auth("cai_guess_guess_guess_guess_guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429, "REST counts the same failures");
+}
+
 async fn mcp_post(app: &TestApp, key: Option<&str>, body: &Value) -> (u16, Value) {
     let mut request =
         app.client.post(app.url("/mcp")).header("accept", "application/json, text/event-stream").json(body);
@@ -544,6 +696,19 @@ async fn the_first_connection_after_start_is_served_on_mcp_port_without_a_sessio
     assert!(resp.headers().get("mcp-session-id").is_none());
     let (status, body) = status_json(resp).await;
     assert_eq!((status, body["result"]["tools"].as_array().map(Vec::len)), (200, Some(12)), "{body}");
+    // Without sessions there is no stream to GET and nothing to DELETE; without a key, nothing at all.
+    for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+        let resp = app
+            .client
+            .request(method.clone(), format!("{mcp_base}/mcp"))
+            .bearer_auth(&app.admin_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 405, "{method}");
+        let resp = app.client.request(method.clone(), format!("{mcp_base}/mcp")).send().await.unwrap();
+        assert_eq!(resp.status(), 401, "{method}");
+    }
 }
 
 #[tokio::test]

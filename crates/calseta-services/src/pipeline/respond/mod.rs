@@ -48,8 +48,26 @@ pub struct ExecuteRequest {
 pub struct Caller {
     /// The key's display prefix.
     pub key_prefix: String,
-    /// An `agent` key (else `human`).
+    /// An `agent` key, or any MCP caller (else `human`).
     pub by_agent: bool,
+    /// `api` or `mcp`, for the activity log.
+    pub actor_type: &'static str,
+    /// An agent must always give a reason and a confidence (REST, as v1), or only when the
+    /// workflow will ask a human (MCP's `execute_workflow`, as v1).
+    pub explain_always: bool,
+}
+
+/// `Invalid` naming `reason` and `confidence` when missing (`why` completes the message).
+fn explained(request: &ExecuteRequest, why: &str) -> Result<(), ServiceError> {
+    let missing: Vec<FieldError> = [
+        (request.reason.as_deref().is_none_or(|r| r.trim().is_empty()), "reason"),
+        (request.confidence.is_none(), "confidence"),
+    ]
+    .into_iter()
+    .filter(|(missing, _)| *missing)
+    .map(|(_, field)| FieldError::body(field, format!("{field} {why}")))
+    .collect();
+    ServiceError::check(missing)
 }
 
 /// What an execute request became.
@@ -141,22 +159,16 @@ impl Respond {
         if !errors.is_empty() {
             return Err(ServiceError::Invalid(errors));
         }
-        if caller.by_agent {
-            let missing: Vec<FieldError> = [
-                (request.reason.as_deref().is_none_or(|r| r.trim().is_empty()), "reason"),
-                (request.confidence.is_none(), "confidence"),
-            ]
-            .into_iter()
-            .filter(|(missing, _)| *missing)
-            .map(|(_, field)| FieldError::body(field, format!("{field} is required for agent API keys")))
-            .collect();
-            if !missing.is_empty() {
-                return Err(ServiceError::Invalid(missing));
-            }
+        if caller.by_agent && caller.explain_always {
+            explained(&request, "is required for agent API keys")?;
         }
         let workflow = workflows::get(&self.db, workflow_uuid)
             .await?
             .ok_or_else(|| workflow_not_found(workflow_uuid))?;
+        let mode = ApprovalMode::parse(&workflow.approval_mode).unwrap_or(ApprovalMode::Always);
+        if caller.by_agent && !caller.explain_always && needs_approval(mode, true) {
+            explained(&request, "is required when the workflow asks a human for approval")?;
+        }
         if workflow.state != WorkflowState::Active.as_str() {
             return Err(ServiceError::refused(
                 "WORKFLOW_NOT_EXECUTABLE",
@@ -176,9 +188,8 @@ impl Respond {
                              "alert_id": alert.as_ref().map(|a| a.id), "alert_uuid": alert.as_ref().map(|a| a.uuid),
                              // What an approver approves is this version of the code, and only it runs.
                              "code_version": workflow.code_version});
-        let mode = ApprovalMode::parse(&workflow.approval_mode).unwrap_or(ApprovalMode::Always);
         let mut tx = self.db.begin().await?;
-        let actor = Actor { actor_type: "api", key_prefix: Some(caller.key_prefix.clone()) };
+        let actor = Actor { actor_type: caller.actor_type, key_prefix: Some(caller.key_prefix.clone()) };
         let alert_id = alert.as_ref().map(|a| a.id);
         if needs_approval(mode, caller.by_agent) {
             let timeout = match workflow.approval_timeout_seconds {

@@ -1,14 +1,26 @@
-//! Fixed-window request limits per minute, keyed by route and API key (or client IP).
+//! Fixed-window request limits per minute, keyed by route (or MCP call) and API key, or by client
+//! IP for failed authentications; shared by REST and MCP, so a key has one budget in a process.
 //!
 //! Counters live in this process: with N API processes the effective limit is N times the
 //! configured one (documented in docs/operations.md).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Entries kept before stale windows are swept.
 const SWEEP_AT: usize = 50_000;
+
+/// The client's address, as the HTTP layer determined it (`X-Forwarded-For` honoured only behind
+/// `TRUSTED_PROXY_COUNT` proxies); a request extension.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+/// The bucket failed authentications from `ip` count in (REST and MCP alike).
+pub fn unauthed_bucket(ip: &str) -> String {
+    format!("unauthed|{ip}")
+}
 
 /// Per-minute limits by route class; 0 disables a limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
