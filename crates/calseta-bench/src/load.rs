@@ -1,5 +1,5 @@
-//! Load generation: batches of ingest or read requests with a fixed number in flight, and what
-//! they measured.
+//! Load generation: batches of ingest or read requests (REST or MCP) with a fixed number in
+//! flight, and what they measured.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -86,10 +86,51 @@ pub(crate) async fn ingest_all(
     Ok(RunResult { latency: Latency::new(latencies), elapsed, errors, uuids, sent_at })
 }
 
-/// GETs the paths round-robin with `concurrency` requests in flight for `duration`.
+/// One read: a REST GET, or an MCP JSON-RPC request POSTed to `/mcp`.
+#[derive(Debug, Clone)]
+pub(crate) enum Read {
+    /// `GET` this path; a 2xx is a success.
+    Rest(String),
+    /// POST this JSON-RPC request to `/mcp`; an answer with a `result` is a success.
+    Mcp(Value),
+}
+
+impl Read {
+    /// A JSON-RPC request for MCP `method` with `params`.
+    pub(crate) fn mcp(method: &str, params: Value) -> Read {
+        Read::Mcp(serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+    }
+}
+
+/// Sends `read` and says whether it succeeded.
+async fn send_read(client: &reqwest::Client, base: &str, key: &str, read: &Read) -> bool {
+    match read {
+        Read::Rest(path) => match client.get(format!("{base}{path}")).bearer_auth(key).send().await {
+            Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+            Err(_) => false,
+        },
+        Read::Mcp(body) => {
+            let request = client
+                .post(format!("{base}/mcp"))
+                .bearer_auth(key)
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2025-06-18")
+                .json(body);
+            match request.send().await {
+                Ok(r) if r.status().is_success() => r
+                    .json::<Value>()
+                    .await
+                    .is_ok_and(|v| v.get("result").is_some_and(|r| r["isError"] != true)),
+                _ => false,
+            }
+        }
+    }
+}
+
+/// Sends the reads round-robin with `concurrency` requests in flight for `duration`.
 pub(crate) async fn read_all(
     target: &Target,
-    paths: Vec<String>,
+    paths: Vec<Read>,
     concurrency: usize,
     duration: Duration,
 ) -> Result<RunResult, String> {
@@ -106,12 +147,9 @@ pub(crate) async fn read_all(
         tasks.push(tokio::spawn(async move {
             let (mut latencies, mut errors) = (Vec::new(), 0usize);
             while started.elapsed() < duration {
-                let path = &paths[next.fetch_add(1, Ordering::Relaxed) % paths.len()];
+                let read = &paths[next.fetch_add(1, Ordering::Relaxed) % paths.len()];
                 let sent = Instant::now();
-                let ok = match client.get(format!("{base}{path}")).bearer_auth(&key).send().await {
-                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                    Err(_) => false,
-                };
+                let ok = send_read(&client, &base, &key, read).await;
                 latencies.push(sent.elapsed());
                 errors += usize::from(!ok);
             }

@@ -1,6 +1,6 @@
 //! The measured phases, in order: idle, ingest (every source, unique and duplicate alerts, at
-//! several concurrencies), single alerts to a loopback agent, the full pipeline, reads, and the
-//! enrichment cache hit ratio. Each adds its section to the JSON report.
+//! several concurrencies), single alerts to a loopback agent, the full pipeline, reads (REST and
+//! MCP), and the enrichment cache hit ratio. Each adds its section to the JSON report.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::agent::LoopbackAgent;
 use crate::client::Target;
 use crate::fixtures::Template;
-use crate::load::{ingest_all, read_all};
+use crate::load::{Read, ingest_all, read_all};
 use crate::rewrite::AlertFactory;
 use crate::server::Fleet;
 use crate::stats::{Latency, round};
@@ -183,9 +183,20 @@ pub(crate) async fn run_phases(
     let sample: Vec<String> = run.uuids.iter().take(1000).cloned().collect();
     let mut reads = serde_json::Map::new();
     for (name, paths) in [
-        ("alert_detail", sample.iter().map(|u| format!("/v1/alerts/{u}")).collect::<Vec<_>>()),
-        ("alert_list", vec!["/v1/alerts?page_size=50".to_string()]),
-        ("alert_context", sample.iter().map(|u| format!("/v1/alerts/{u}/context")).collect()),
+        ("alert_detail", sample.iter().map(|u| Read::Rest(format!("/v1/alerts/{u}"))).collect::<Vec<_>>()),
+        ("alert_list", vec![Read::Rest("/v1/alerts?page_size=50".to_string())]),
+        ("alert_context", sample.iter().map(|u| Read::Rest(format!("/v1/alerts/{u}/context"))).collect()),
+        (
+            "mcp_alert",
+            sample
+                .iter()
+                .map(|u| Read::mcp("resources/read", json!({"uri": format!("calseta://alerts/{u}")})))
+                .collect(),
+        ),
+        (
+            "mcp_search",
+            vec![Read::mcp("tools/call", json!({"name": "search_alerts", "arguments": {"page_size": 20}}))],
+        ),
     ] {
         let (run, resources) =
             fleet.sample_during(read_all(target, paths, 16, Duration::from_secs(scale.read_seconds))).await;

@@ -362,3 +362,49 @@ pub(crate) async fn enrichment(services: &Services, kind: &str, value: &str) -> 
     }
     Ok(view)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_join_the_event_unless_their_name_is_taken() {
+        let event = ActivityEventResponse {
+            uuid: Uuid::nil(),
+            event_type: "alert_finding_added".into(),
+            actor_type: "mcp".into(),
+            actor_key_prefix: Some("cai_abcd".into()),
+            alert_id: Some(1),
+            workflow_id: None,
+            detection_rule_id: None,
+            references: json!({"agent_name": "bot", "event_type": "spoofed"}),
+            created_at: calseta_store::now(),
+        };
+        let Ok(view) = flatten_event(event) else { panic!("flattens") };
+        assert_eq!(view["agent_name"], "bot");
+        assert_eq!(view["event_type"], "alert_finding_added");
+        assert_eq!(view["references"], json!({"event_type": "spoofed"}));
+    }
+
+    #[test]
+    fn uris_name_their_resource_or_say_what_is_wrong() {
+        let id = Uuid::new_v4();
+        assert_eq!(
+            Target::parse(&format!("calseta://alerts/{id}/context")).ok(),
+            Some(Target::AlertContext(id))
+        );
+        assert_eq!(
+            Target::parse("calseta://enrichments/url/https%3A%2F%2Fevil.example%2Fa%20b").ok(),
+            Some(Target::Enrichment { kind: "url".into(), value: "https://evil.example/a b".into() })
+        );
+        assert!(matches!(Target::parse("calseta://alerts/nope"), Err(McpFailure::BadArgument(_))));
+        assert!(matches!(
+            Target::parse("calseta://elsewhere"),
+            Err(McpFailure::Service(ServiceError::NotFound(_)))
+        ));
+        assert!(matches!(
+            Target::parse("https://alerts"),
+            Err(McpFailure::Service(ServiceError::NotFound(_)))
+        ));
+    }
+}

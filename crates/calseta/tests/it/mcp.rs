@@ -94,6 +94,85 @@ fn tool_error(outcome: &Value) -> &Value {
     &outcome["value"]
 }
 
+/// Code of the workflows the tours run.
+const TOUR_CODE: &str = "from app.workflows.context import WorkflowResult\n\nasync def run(ctx):\n    return WorkflowResult.ok('contained ' + ctx.indicator.value)\n";
+
+/// What a tour of the sandbox reads and acts on: a Sentinel alert with its rule and first
+/// indicator, a context document, and a workflow that always asks a human.
+struct Tour {
+    alert: Value,
+    detail: Value,
+    alert_uuid: String,
+    rule_uuid: String,
+    indicator_uuid: String,
+    indicator_type: String,
+    indicator_value: String,
+    document_uuid: String,
+    workflow_uuid: String,
+}
+
+async fn sandbox_tour(app: &TestApp, alerts: &[Value]) -> Tour {
+    let alert = alerts.iter().find(|a| a["source_name"] == "sentinel").unwrap_or(&alerts[0]).clone();
+    let alert_uuid = alert["uuid"].as_str().unwrap().to_string();
+    let (_, detail) = app.get(&format!("/v1/alerts/{alert_uuid}"), READ_KEY).await;
+    let detail = detail["data"].clone();
+    let indicator = &detail["indicators"][0];
+    let text = |v: &Value| v.as_str().unwrap().to_string();
+    let (_, documents) = app.get("/v1/context-documents", READ_KEY).await;
+    let (status, created) = app
+        .post(
+            "/v1/workflows",
+            &app.admin_key,
+            json!({"name": "Contain host", "code": TOUR_CODE, "state": "active", "approval_mode": "always",
+                "indicator_types": [indicator["type"]]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    Tour {
+        rule_uuid: text(&detail["detection_rule"]["uuid"]),
+        indicator_uuid: text(&indicator["uuid"]),
+        indicator_type: text(&indicator["type"]),
+        indicator_value: text(&indicator["value"]),
+        document_uuid: text(&documents["data"][0]["uuid"]),
+        workflow_uuid: text(&created["data"]["uuid"]),
+        alert_uuid,
+        alert,
+        detail,
+    }
+}
+
+impl Tour {
+    /// A read of each of the twelve resources.
+    fn reads(&self) -> Vec<Value> {
+        let encoded_value: String = self
+            .indicator_value
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let Tour { alert_uuid, rule_uuid, document_uuid, workflow_uuid, indicator_type, .. } = self;
+        vec![
+            read("calseta://alerts"),
+            read(format!("calseta://alerts/{alert_uuid}")),
+            read(format!("calseta://alerts/{alert_uuid}/context")),
+            read("calseta://detection-rules"),
+            read(format!("calseta://detection-rules/{rule_uuid}")),
+            read("calseta://context-documents"),
+            read(format!("calseta://context-documents/{document_uuid}")),
+            read("calseta://workflows"),
+            read(format!("calseta://workflows/{workflow_uuid}")),
+            read("calseta://metrics/summary"),
+            read(format!("calseta://enrichments/{indicator_type}/{encoded_value}")),
+            read(format!("calseta://alerts/{alert_uuid}/activity")),
+        ]
+    }
+}
+
 #[tokio::test]
 async fn an_agent_with_only_the_url_and_a_key_reads_enriches_posts_executes_and_approves() {
     if !client_available() {
@@ -101,31 +180,12 @@ async fn an_agent_with_only_the_url_and_a_key_reads_enriches_posts_executes_and_
     }
     let app = sandbox_app().await;
     let alerts = enriched_alerts(&app).await;
-    let alert = alerts.iter().find(|a| a["source_name"] == "sentinel").unwrap_or(&alerts[0]);
-    let alert_uuid = alert["uuid"].as_str().unwrap().to_string();
-    let (_, detail) = app.get(&format!("/v1/alerts/{alert_uuid}"), READ_KEY).await;
-    let detail = &detail["data"];
-    let rule_uuid = detail["detection_rule"]["uuid"].as_str().unwrap().to_string();
-    let indicator = &detail["indicators"][0];
-    let (indicator_uuid, indicator_type, indicator_value) = (
-        indicator["uuid"].as_str().unwrap().to_string(),
-        indicator["type"].as_str().unwrap().to_string(),
-        indicator["value"].as_str().unwrap().to_string(),
-    );
-    let (_, documents) = app.get("/v1/context-documents", READ_KEY).await;
-    let document_uuid = documents["data"][0]["uuid"].as_str().unwrap().to_string();
-    // A workflow that always asks a human.
-    let code = "from app.workflows.context import WorkflowResult\n\nasync def run(ctx):\n    return WorkflowResult.ok('contained ' + ctx.indicator.value)\n";
-    let (status, created) = app
-        .post(
-            "/v1/workflows",
-            &app.admin_key,
-            json!({"name": "Contain host", "code": code, "state": "active", "approval_mode": "always",
-                "indicator_types": [indicator_type]}),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let workflow_uuid = created["data"]["uuid"].as_str().unwrap().to_string();
+    let t = sandbox_tour(&app, &alerts).await;
+    let (alert, detail, code) = (&t.alert, &t.detail, TOUR_CODE);
+    let (alert_uuid, rule_uuid, workflow_uuid) =
+        (t.alert_uuid.clone(), t.rule_uuid.clone(), t.workflow_uuid.clone());
+    let (indicator_uuid, indicator_type, indicator_value) =
+        (t.indicator_uuid.clone(), t.indicator_type.clone(), t.indicator_value.clone());
     // One that never asks: MCP needs no reason for it (v1's tool).
     let (status, created) = app
         .post(
@@ -140,32 +200,15 @@ async fn an_agent_with_only_the_url_and_a_key_reads_enriches_posts_executes_and_
     let rule = &detail["detection_rule"];
     let technique = rule["mitre_subtechniques"][0].as_str().or(rule["mitre_techniques"][0].as_str()).unwrap();
     let tactic = rule["mitre_tactics"][0].as_str().unwrap();
-    let encoded_value: String = indicator_value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
 
-    let ops = vec![
-        json!({"op": "list_resources"}),                                         // 0
-        json!({"op": "list_templates"}),                                         // 1
-        json!({"op": "list_tools"}),                                             // 2
-        read("calseta://alerts"),                                                // 3
-        read(format!("calseta://alerts/{alert_uuid}")),                          // 4
-        read(format!("calseta://alerts/{alert_uuid}/context")),                  // 5
-        read("calseta://detection-rules"),                                       // 6
-        read(format!("calseta://detection-rules/{rule_uuid}")),                  // 7
-        read("calseta://context-documents"),                                     // 8
-        read(format!("calseta://context-documents/{document_uuid}")),            // 9
-        read("calseta://workflows"),                                             // 10
-        read(format!("calseta://workflows/{workflow_uuid}")),                    // 11
-        read("calseta://metrics/summary"),                                       // 12
-        read(format!("calseta://enrichments/{indicator_type}/{encoded_value}")), // 13
+    let mut ops = vec![
+        json!({"op": "list_resources"}), // 0
+        json!({"op": "list_templates"}), // 1
+        json!({"op": "list_tools"}),     // 2
+    ];
+    // 3 to 13: every resource
+    ops.extend(t.reads().into_iter().take(11)); // the activity is read at 28, after the actions
+    ops.extend([
         call(
             "search_alerts",
             json!({"source_name": "sentinel,elastic", "page_size": 2, "sort_by": "occurred_at"}),
@@ -215,7 +258,7 @@ async fn an_agent_with_only_the_url_and_a_key_reads_enriches_posts_executes_and_
             json!({"workflow_uuid": workflow_uuid, "indicator_type": indicator_type,
             "indicator_value": indicator_value}),
         ), // 34: gated, unexplained
-    ];
+    ]);
     let report = run_client(http_plan(app.url("/mcp"), LAB_KEY, ops)).await;
     let init = &report["initialize"];
     assert_eq!(init["serverInfo"]["name"], "Calseta", "{init}");
@@ -439,6 +482,8 @@ async fn scopes_are_checked_on_every_read_and_call_and_bad_input_is_a_clear_erro
         call("enrich_indicator", json!({"type": "ipv9", "value": "1.2.3.4"})), // 11
         call("update_alert_status", json!({"alert_uuid": alert_uuid, "status": "Closed"})), // 12
         call("get_alert_payload", json!({"alert_uuid": 42})), // 13
+        call("search_alerts", json!({"tags": (0..51).map(|i| format!("t{i}")).collect::<Vec<_>>()})), // 14
+        call("search_detection_rules", json!({"name": "x".repeat(70_000)})), // 15
     ];
     let report = run_client(http_plan(app.url("/mcp"), READ_KEY, ops)).await;
     let o = report["outcomes"].as_array().unwrap();
@@ -479,6 +524,17 @@ async fn scopes_are_checked_on_every_read_and_call_and_bad_input_is_a_clear_erro
         tool_error(&o[13])["error"].as_str().unwrap().contains("alert_uuid must be a string"),
         "{}",
         o[13]
+    );
+    // Arguments are bounded before they reach a query.
+    assert!(
+        tool_error(&o[14])["error"].as_str().unwrap().contains("tags takes at most 50 values"),
+        "{}",
+        o[14]
+    );
+    assert!(
+        tool_error(&o[15])["error"].as_str().unwrap().contains("name is at most 65536 characters"),
+        "{}",
+        o[15]
     );
 
     let ops = vec![
@@ -771,4 +827,62 @@ async fn a_local_client_uses_mcp_stdio_with_the_key_from_the_environment() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[tokio::test]
+async fn a_local_client_reads_everything_and_calls_every_tool_over_stdio() {
+    if !client_available() {
+        return;
+    }
+    let app = sandbox_app().await;
+    let alerts = enriched_alerts(&app).await;
+    let t = sandbox_tour(&app, &alerts).await;
+    let mut env: serde_json::Map<String, Value> =
+        app.env.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+    env.insert("CALSETA_API_KEY".into(), Value::from(LAB_KEY));
+    env.insert("PATH".into(), Value::from(std::env::var("PATH").unwrap_or_default()));
+    let mut ops =
+        vec![json!({"op": "list_resources"}), json!({"op": "list_templates"}), json!({"op": "list_tools"})];
+    ops.extend(t.reads()); // 3 to 14
+    let (alert, indicator) = (&t.alert_uuid, &t.indicator_uuid);
+    let execute = json!({"workflow_uuid": t.workflow_uuid, "indicator_type": t.indicator_type,
+        "indicator_value": t.indicator_value, "alert_uuid": alert, "reason": "Over stdio", "confidence": 0.8});
+    ops.extend([
+        call("search_alerts", json!({"status": "Open"})), // 15
+        call("search_detection_rules", json!({"is_active": true})), // 16
+        call("enrich_indicator", json!({"type": t.indicator_type, "value": t.indicator_value})), // 17
+        call("get_alert_payload", json!({"alert_uuid": alert, "profile": "full"})), // 18
+        call(
+            "post_alert_finding",
+            json!({"alert_uuid": alert, "summary": "From stdio", "confidence": "low"}),
+        ), // 19
+        call("update_alert_status", json!({"alert_uuid": alert, "status": "Escalated"})), // 20
+        call("update_alert_malice", json!({"alert_uuid": alert, "malice": "Benign"})), // 21
+        call("update_indicator_malice", json!({"indicator_uuid": indicator, "malice": null})), // 22
+        call("execute_workflow", execute.clone()),        // 23
+        call("list_pending_approvals", json!({"workflow_uuid": t.workflow_uuid})), // 24
+        call("approve_workflow", json!({"approval_request_uuid": "$23.approval_request_uuid"})), // 25
+        call("execute_workflow", execute),                // 26
+        call("reject_workflow", json!({"approval_request_uuid": "$26.approval_request_uuid"})), // 27
+    ]);
+    let plan = json!({"transport": "stdio", "command": env!("CARGO_BIN_EXE_calseta"), "args": ["mcp-stdio"], "env": env, "ops": ops});
+    let report = run_client(plan).await;
+    let o = report["outcomes"].as_array().unwrap();
+    assert_eq!(ok(&o[0]).as_array().map(Vec::len), Some(5));
+    assert_eq!(ok(&o[1]).as_array().map(Vec::len), Some(7));
+    assert_eq!(ok(&o[2]).as_array().map(Vec::len), Some(12));
+    for outcome in &o[3..] {
+        ok(outcome);
+    }
+    assert_eq!(ok(&o[4])["uuid"], t.alert_uuid.as_str());
+    assert_eq!(ok(&o[18])["event"], "alert.enriched");
+    assert_eq!(ok(&o[20])["status"], "Escalated");
+    assert_eq!(ok(&o[22])["malice_source"], "enrichment");
+    assert_eq!(ok(&o[24])["total"], 1);
+    assert_eq!(ok(&o[25])["status"], "approved");
+    assert_eq!(ok(&o[27])["status"], "rejected");
+    // The approved run is done by the server's worker, once.
+    assert_eq!(finished_run(&app, &t.workflow_uuid).await["status"], "success");
+    let (_, runs) = app.get(&format!("/v1/workflows/{}/runs", t.workflow_uuid), &app.admin_key).await;
+    assert_eq!(runs["meta"]["total"], 1, "{runs}");
 }
