@@ -189,14 +189,13 @@ pub(crate) async fn call(
                     "close_classification is required to close an alert".into(),
                 ));
             }
-            let previous = services.alerts.detail(alert_uuid).await?.alert.status;
             let patch = AlertPatch {
                 status: Some(status),
                 close_classification: classification.map(Some),
                 close_notes: args.text("close_notes")?.map(Some),
                 ..AlertPatch::default()
             };
-            let detail = services.alerts.patch(alert_uuid, patch, &actor).await?;
+            let (previous, detail) = services.alerts.patch_from(alert_uuid, patch, &actor).await?;
             Ok(json!({"alert_uuid": alert_uuid, "status": detail.alert.status, "previous_status": previous,
                 "close_classification": detail.alert.close_classification, "updated_at": detail.alert.updated_at}))
         }

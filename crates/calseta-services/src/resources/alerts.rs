@@ -107,6 +107,17 @@ impl AlertService {
         patch: AlertPatch,
         actor: &Actor,
     ) -> Result<AlertDetail, ServiceError> {
+        self.patch_from(uuid, patch, actor).await.map(|(_, detail)| detail)
+    }
+
+    /// [`Self::patch`], also returning the status the alert had before, read in the same
+    /// transaction.
+    pub async fn patch_from(
+        &self,
+        uuid: Uuid,
+        patch: AlertPatch,
+        actor: &Actor,
+    ) -> Result<(String, AlertDetail), ServiceError> {
         let mut errors = Vec::new();
         let status = patch.status.as_deref().map(AlertStatus::parse).transpose().unwrap_or_else(|e| {
             errors.push(FieldError::body("status", e.to_string()));
@@ -230,7 +241,7 @@ impl AlertService {
             activity::record(&mut tx, actor, "alert_malice_updated", Some(before.id), refs).await?;
         }
         tx.commit().await?;
-        Ok(AlertDetail { alert: updated, indicators: linked, detection_rule: None })
+        Ok((before.status, AlertDetail { alert: updated, indicators: linked, detection_rule: None }))
     }
 
     /// Deletes an alert.

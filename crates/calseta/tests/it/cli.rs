@@ -198,12 +198,11 @@ async fn serve_prints_the_bootstrap_key_once_and_stops_on_sigterm() {
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
 
-#[tokio::test]
-async fn sandbox_serve_prints_the_demo_keys_a_curl_and_the_mcp_url() {
-    let database = test_database().await;
+/// Runs `serve --sandbox --bind bind` until it listens, stops it; its address, log and stderr.
+fn sandbox_serve(database: &TestDatabase, bind: &str) -> (String, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_calseta"));
     command
-        .args(["serve", "--sandbox", "--bind", "127.0.0.1:0"])
+        .args(["serve", "--sandbox", "--bind", bind])
         .env("DATABASE_URL", &database.url)
         .env("LOG_FORMAT", "json")
         .stdout(Stdio::piped())
@@ -212,17 +211,25 @@ async fn sandbox_serve_prints_the_demo_keys_a_curl_and_the_mcp_url() {
         command.env("ENCRYPTION_KEY", TEST_ENCRYPTION_KEY);
     }
     let mut child = command.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let addr = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok);
+    let mut log = String::new();
+    let addr = lines
+        .by_ref()
+        .inspect(|line| log.push_str(line))
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(&line).ok())
         .find(|json| json["event"] == "calseta listening")
         .and_then(|json| json["addr"].as_str().map(str::to_string))
         .expect("the server listens");
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    log.extend(lines);
     let output = child.wait_with_output().unwrap();
-    let banner = text(&output.stderr);
+    (addr, log, text(&output.stderr))
+}
+
+#[tokio::test]
+async fn sandbox_serve_prints_the_demo_keys_a_curl_and_the_mcp_url() {
+    let database = test_database().await;
+    let (addr, log, banner) = sandbox_serve(&database, "127.0.0.1:0");
     for expected in [
         "cai_sandbox_demo_key_not_for_production".to_string(),
         "cai_lab_demo_full_access_key_not_for_prod".to_string(),
@@ -232,5 +239,22 @@ async fn sandbox_serve_prints_the_demo_keys_a_curl_and_the_mcp_url() {
         format!("MCP:  http://{addr}/mcp"),
     ] {
         assert!(banner.contains(&expected), "{expected} in {banner}");
+    }
+    assert!(!log.contains("listens beyond this machine"), "{log}");
+    // Its keys are public: listening beyond this machine is allowed, with a warning.
+    let (_, log, _) = sandbox_serve(&database, "0.0.0.0:0");
+    assert!(log.contains("sandbox mode listens beyond this machine: its demo keys are public"), "{log}");
+}
+
+#[tokio::test]
+async fn seed_sandbox_seeds_once_however_often_it_runs() {
+    let database = test_database().await;
+    for _ in 0..2 {
+        let out = calseta(&database.url, &["seed-sandbox"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let listed = text(&calseta(&database.url, &["api-key", "list"]).stdout);
+    for name in ["Sandbox demo (read-only)", "Lab demo (full access)"] {
+        assert_eq!(listed.matches(name).count(), 1, "{name} once in {listed}");
     }
 }
