@@ -107,7 +107,12 @@ impl Arguments {
     /// tools do).
     pub(crate) fn page(&self) -> Result<PageRequest, McpFailure> {
         let page = self.integer("page", 1, i64::from(u32::MAX))?.unwrap_or(1);
-        let page_size = self.integer("page_size", 1, i64::from(u32::MAX))?.unwrap_or(20).min(100);
+        let page_size = match self.present("page_size") {
+            Some(Value::Number(n)) if n.as_i64().is_some_and(|i| i < 1) => {
+                return Err(bad("page_size must be at least 1".into()));
+            }
+            _ => self.integer("page_size", 1, i64::MAX)?.unwrap_or(20).min(100),
+        };
         Ok(PageRequest { page: page as u32, page_size: page_size as u32 })
     }
 
@@ -169,7 +174,10 @@ impl Arguments {
 
 /// `text` as a UUID, or an error naming `name`.
 pub(crate) fn parse_uuid(name: &str, text: &str) -> Result<Uuid, McpFailure> {
-    Uuid::parse_str(text.trim()).map_err(|_| bad(format!("{name} must be a UUID, not '{text}'")))
+    // Quote at most a UUID's length of what was sent: the message goes back to a model's context.
+    let shown: String = text.chars().take(40).collect();
+    let more = if text.chars().count() > 40 { "…" } else { "" };
+    Uuid::parse_str(text.trim()).map_err(|_| bad(format!("{name} must be a UUID, not '{shown}{more}'")))
 }
 
 fn kind(value: &Value) -> &'static str {

@@ -235,10 +235,9 @@ impl Target {
                     rows.iter().map(|r| rule_summary(r, "documentation_summary")).collect();
                 json!({"count": rules.len(), "total": total, "detection_rules": rules})
             }
-            Target::DetectionRule(uuid) => serde_json::to_value(DetectionRuleResponse::from(
-                services.detection_rules.get_rule(uuid).await?,
-            ))
-            .unwrap_or_default(),
+            Target::DetectionRule(uuid) => {
+                json_of(DetectionRuleResponse::from(services.detection_rules.get_rule(uuid).await?))?
+            }
             Target::ContextDocuments => {
                 let filter = DocumentFilter {
                     sort_by: "created_at".into(),
@@ -265,10 +264,7 @@ impl Target {
                     .collect::<Result<Vec<_>, _>>()?;
                 json!({"count": workflows.len(), "total": total, "workflows": workflows})
             }
-            Target::Workflow(uuid) => {
-                serde_json::to_value(workflow_response(services.workflows.get(uuid).await?, true))
-                    .unwrap_or_default()
-            }
+            Target::Workflow(uuid) => json_of(workflow_response(services.workflows.get(uuid).await?, true))?,
             Target::MetricsSummary => services.metrics.summary().await?,
             Target::Enrichment { kind, value } => enrichment(services, &kind, &value).await?,
         })

@@ -53,8 +53,8 @@ impl CalsetaMcp {
         CalsetaMcp { services, credentials: Credentials::Token(Arc::from(api_key)), version, limits }
     }
 
-    /// Counts a call against the key's per-minute budget of `class` (REST's limits: enrichment,
-    /// workflow execution, or the default for everything else).
+    /// Counts a call against the key's per-minute budget of `class`: REST's limits (enrichment,
+    /// workflow execution, the default), in MCP's own counters per key.
     fn count(&self, key: &ApiKey, class: Limit) -> Result<(), McpFailure> {
         let (name, per_minute) = match class {
             Limit::Enrichment => ("enrichment", self.limits.enrichment),
@@ -102,16 +102,17 @@ enum Limit {
     Default,
 }
 
-/// Fails a listing unless the caller holds a valid key (the catalogue needs no particular scope).
+/// Fails a listing unless the caller holds a valid key (the catalogue needs no particular scope);
+/// a listing counts against the key's default budget like any other call.
 async fn check_key(
     server: &CalsetaMcp,
     context: &RequestContext<RoleServer>,
     what: &str,
 ) -> Result<(), ErrorData> {
-    authenticate(&server.services, &server.credentials, context, what)
+    let key = authenticate(&server.services, &server.credentials, context, what)
         .await
-        .map(|_| ())
-        .map_err(McpFailure::into_protocol_error)
+        .map_err(McpFailure::into_protocol_error)?;
+    server.count(&key, Limit::Default).map_err(McpFailure::into_protocol_error)
 }
 
 impl ServerHandler for CalsetaMcp {

@@ -1,5 +1,5 @@
-//! Fixed-window request limits per minute, keyed by route (or MCP call) and API key, or by client
-//! IP for failed authentications; shared by REST and MCP, so a key has one budget in a process.
+//! Fixed-window request limits per minute, keyed by route (REST) or limit class (MCP) and API
+//! key, or by client IP for failed authentications, which REST and MCP count together.
 //!
 //! Counters live in this process: with N API processes the effective limit is N times the
 //! configured one (documented in docs/operations.md).

@@ -215,13 +215,16 @@ fn sandbox_serve(database: &TestDatabase, bind: &str) -> (String, String, String
     let mut log = String::new();
     let addr = lines
         .by_ref()
-        .inspect(|line| log.push_str(line))
+        .inspect(|line| {
+            log.push_str(line);
+            log.push('\n');
+        })
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(&line).ok())
         .find(|json| json["event"] == "calseta listening")
         .and_then(|json| json["addr"].as_str().map(str::to_string))
         .expect("the server listens");
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    log.extend(lines);
+    log.extend(lines.map(|line| line + "\n"));
     let output = child.wait_with_output().unwrap();
     (addr, log, text(&output.stderr))
 }

@@ -342,6 +342,10 @@ async fn an_agent_with_only_the_url_and_a_key_reads_enriches_posts_executes_and_
     assert!(ok(&o[12])["alerts"]["total"].as_i64() >= Some(5), "{}", o[12]);
     let enrichment = ok(&o[13]);
     assert_eq!(enrichment["value"], indicator_value.as_str());
+    assert!(enrichment["enriched_at"].is_string(), "{enrichment}");
+    let occurred: Vec<&str> =
+        ok(&o[3])["alerts"].as_array().unwrap().iter().filter_map(|a| a["occurred_at"].as_str()).collect();
+    assert!(occurred.windows(2).all(|w| w[0] >= w[1]), "newest first: {occurred:?}");
     assert!(enrichment["provider_count"].as_u64() > Some(0), "mock providers answer: {enrichment}");
 
     // Every tool answers.
@@ -389,6 +393,9 @@ async fn an_agent_with_only_the_url_and_a_key_reads_enriches_posts_executes_and_
     {
         assert!(events.contains(&event), "{event} in {events:?}");
     }
+    let logged: Vec<&str> =
+        activity["activity"].as_array().unwrap().iter().filter_map(|e| e["created_at"].as_str()).collect();
+    assert!(logged.windows(2).all(|w| w[0] >= w[1]), "newest first: {logged:?}");
     let finding = activity["activity"]
         .as_array()
         .unwrap()
@@ -557,6 +564,31 @@ async fn scopes_are_checked_on_every_read_and_call_and_bad_input_is_a_clear_erro
     assert!(error["error"].as_str().unwrap().contains("close_classification must be one of"), "{error}");
     assert_eq!(ok(&report["outcomes"][2])["status"], "Closed");
 
+    // agent_only asks a human when an agent executes, and MCP is an agent: a reason is needed.
+    let code = "from app.workflows.context import WorkflowResult\n\nasync def run(ctx):\n    return WorkflowResult.ok('ran')\n";
+    let (_, created) = app
+        .post(
+            "/v1/workflows",
+            &app.admin_key,
+            json!({"name": "Agents ask", "code": code, "state": "active", "approval_mode": "agent_only"}),
+        )
+        .await;
+    let agent_only = created["data"]["uuid"].as_str().unwrap().to_string();
+    let ops = vec![
+        call(
+            "execute_workflow",
+            json!({"workflow_uuid": agent_only, "indicator_type": "ip", "indicator_value": "8.8.8.8"}),
+        ),
+        call(
+            "execute_workflow",
+            json!({"workflow_uuid": agent_only, "indicator_type": "ip", "indicator_value": "8.8.8.8",
+            "reason": "r", "confidence": 0.5}),
+        ),
+    ];
+    let report = run_client(http_plan(app.url("/mcp"), LAB_KEY, ops)).await;
+    assert!(tool_error(&report["outcomes"][0])["error"].as_str().unwrap().contains("reason is required"));
+    assert_eq!(ok(&report["outcomes"][1])["status"], "pending_approval");
+
     // An agent key holding approvals:write still cannot pass the gate, over MCP as over REST.
     let code = "from app.workflows.context import WorkflowResult\n\nasync def run(ctx):\n    return WorkflowResult.ok('ran')\n";
     let (_, created) = app
@@ -593,6 +625,24 @@ async fn scopes_are_checked_on_every_read_and_call_and_bad_input_is_a_clear_erro
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "curl", "version": "1"}}});
     let (status, body) = mcp_post(&app, None, &initialize).await;
     assert_eq!((status, body["error"]["code"].as_str()), (401, Some("UNAUTHORIZED")), "{body}");
+    let (status, body) = mcp_post(&app, Some("not-a-key"), &initialize).await;
+    assert_eq!((status, body["error"]["message"].as_str()), (401, Some("Invalid API key format.")), "{body}");
+    let expires_at = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let (_, brief) = app
+        .post(
+            "/v1/api-keys",
+            &app.admin_key,
+            json!({"name": "brief", "scopes": ["alerts:read"], "expires_at": expires_at}),
+        )
+        .await;
+    let brief = brief["data"]["key"].as_str().unwrap().to_string();
+    let (status, _) = mcp_post(&app, Some(&brief), &initialize).await;
+    assert_eq!(status, 200);
+    eventually("the key expires", Duration::from_secs(10), || async {
+        let (status, body) = mcp_post(&app, Some(&brief), &initialize).await;
+        (status == 401 && body["error"]["code"] == "KEY_EXPIRED").then_some(())
+    })
+    .await;
     let (status, body) =
         mcp_post(&app, Some("cai_not_a_real_key_at_all_xxxxxxxxxxxxxxxxxxxxx"), &initialize).await;
     assert_eq!((status, body["error"]["message"].as_str()), (401, Some("Invalid API key.")), "{body}");
@@ -662,6 +712,19 @@ async fn every_resource_and_tool_names_the_scope_it_needs() {
         // The scope is judged before the (here missing) arguments.
         assert_eq!(tool_error(outcome)["details"]["required_scopes"], json!([scope]), "{name}: {outcome}");
     }
+
+    // `calseta://alerts` holds the 50 most recent.
+    for i in 0..51 {
+        let payload = json!({"title": format!("Alert {i}"), "severity": "Low", "occurred_at": format!("2026-01-01T00:{:02}:00Z", i)});
+        let (status, _) = app
+            .post("/v1/alerts", &app.admin_key, json!({"source_name": "generic", "payload": payload}))
+            .await;
+        assert_eq!(status, 202);
+    }
+    let report = run_client(http_plan(app.url("/mcp"), &app.admin_key, vec![read("calseta://alerts")])).await;
+    let listed = ok(&report["outcomes"][0]);
+    assert_eq!((listed["count"].as_u64(), listed["total"].as_u64()), (Some(50), Some(51)), "{listed}");
+    assert_eq!(listed["alerts"][0]["title"], "Alert 50");
 }
 
 #[tokio::test]
@@ -672,41 +735,76 @@ async fn mcp_shares_rests_rate_limits() {
     let app = spawn_app_with(AppOptions {
         env: vec![
             ("RATE_LIMIT_ENRICHMENT_PER_MINUTE", "2".into()),
+            ("RATE_LIMIT_AUTHED_PER_MINUTE", "3".into()),
             ("RATE_LIMIT_UNAUTHED_PER_MINUTE", "2".into()),
         ],
         ..AppOptions::default()
     })
     .await;
+    // Windows follow the clock's minutes: a check that straddles one is run again.
+    let minute =
+        || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 60;
     let enrich = || call("enrich_indicator", json!({"type": "ip", "value": "8.8.8.8"}));
-    let ops =
-        vec![enrich(), read("calseta://enrichments/ip/8.8.4.4"), enrich(), call("search_alerts", json!({}))];
-    let report = run_client(http_plan(app.url("/mcp"), &app.admin_key, ops)).await;
-    let o = report["outcomes"].as_array().unwrap();
-    ok(&o[0]);
-    ok(&o[1]);
-    let limited = tool_error(&o[2]);
-    assert_eq!(limited["code"], "RATE_LIMITED", "{limited}");
-    assert!(limited["details"]["retry_after_seconds"].as_u64() >= Some(1), "{limited}");
-    ok(&o[3]);
+    for attempt in 0.. {
+        let started = minute();
+        let ops = vec![
+            enrich(),
+            read("calseta://enrichments/ip/8.8.4.4"),
+            enrich(),
+            json!({"op": "list_templates"}),
+            json!({"op": "list_templates"}),
+            json!({"op": "list_templates"}),
+            json!({"op": "list_templates"}),
+        ];
+        let report = run_client(http_plan(app.url("/mcp"), &app.admin_key, ops)).await;
+        if minute() != started && attempt == 0 {
+            continue;
+        }
+        let o = report["outcomes"].as_array().unwrap();
+        ok(&o[0]);
+        ok(&o[1]);
+        let limited = tool_error(&o[2]);
+        assert_eq!(limited["code"], "RATE_LIMITED", "{limited}");
+        assert!(limited["details"]["retry_after_seconds"].as_u64() >= Some(1), "{limited}");
+        // Listings and every other read and call share the default budget (3 here; the client also
+        // lists tools on its own before calling one): four listings cannot all pass.
+        let refused: Vec<bool> = o[3..].iter().map(|l| l["ok"] == false).collect();
+        assert!(refused.last() == Some(&true) && refused.windows(2).all(|w| w[1] || !w[0]), "{refused:?}");
+        assert_eq!(o[6]["error"]["data"]["code"], "RATE_LIMITED", "{}", o[6]);
+        break;
+    }
 
-    // Failed keys count per client address, with REST's: the third is refused before it is checked.
+    // Failed keys count per client address together with REST's: one refused by MCP and one by
+    // REST, and the next request is refused before its key is checked, on either.
     let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "curl", "version": "1"}}});
-    for _ in 0..2 {
-        let (status, _) =
-            mcp_post(&app, Some("cai_guess_guess_guess_guess_guess_guess_guess"), &initialize).await;
-        assert_eq!(status, 401);
+    let guess = "cai_guess_guess_guess_guess_guess_guess_guess";
+    for attempt in 0.. {
+        let started = minute();
+        let (first, _) = mcp_post(&app, Some(guess), &initialize).await;
+        let rest = app.client.get(app.url("/v1/alerts")).bearer_auth(guess).send().await.unwrap();
+        let second = rest.status().as_u16();
+        let resp = app
+            .client
+            .post(app.url("/mcp"))
+            .bearer_auth(&app.admin_key)
+            .header("accept", "application/json, text/event-stream")
+            .json(&initialize)
+            .send()
+            .await
+            .unwrap();
+        let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let (third, body) = status_json(resp).await;
+        let rest = app.client.get(app.url("/v1/alerts")).bearer_auth(guess).send().await.unwrap();
+        if minute() != started && attempt == 0 {
+            continue;
+        }
+        assert_eq!((first, second), (401, 401));
+        assert_eq!((third, body["error"]["code"].as_str()), (429, Some("RATE_LIMITED")), "{body}");
+        assert!(retry_after.and_then(|r| r.parse::<u64>().ok()).is_some_and(|r| (1..=60).contains(&r)));
+        assert_eq!(rest.status(), 429, "REST counts the same failures");
+        break;
     }
-    let (status, body) = mcp_post(&app, Some(&app.admin_key), &initialize).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("RATE_LIMITED")), "{body}");
-    let resp = app
-        .client
-        .get(app.url("/v1/alerts"))
-        .bearer_auth("cai_guess_guess_guess_guess_guess")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 429, "REST counts the same failures");
 }
 
 async fn mcp_post(app: &TestApp, key: Option<&str>, body: &Value) -> (u16, Value) {
@@ -783,6 +881,15 @@ async fn a_local_client_uses_mcp_stdio_with_the_key_from_the_environment() {
     assert_eq!(status, 202, "{created}");
     let alert_uuid = created["data"]["alert_uuid"].as_str().unwrap().to_string();
     let writer = app.key_with(&["alerts:read", "alerts:write"]).await;
+    let (_, keys) = app.get("/v1/api-keys", &app.admin_key).await;
+    let writer_uuid = keys["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| writer.starts_with(k["key_prefix"].as_str().unwrap()))
+        .and_then(|k| k["uuid"].as_str())
+        .unwrap()
+        .to_string();
     let mut env: serde_json::Map<String, Value> =
         app.env.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
     env.insert("CALSETA_API_KEY".into(), Value::from(writer.as_str()));
@@ -795,6 +902,9 @@ async fn a_local_client_uses_mcp_stdio_with_the_key_from_the_environment() {
             json!({"alert_uuid": alert_uuid, "summary": "Seen from Claude Desktop", "confidence": "medium"}),
         ),
         read("calseta://workflows"),
+        // Revoked mid-session: refused once this process's 5-second key cache lets go.
+        json!({"op": "rest", "method": "DELETE", "url": app.url(&format!("/v1/api-keys/{writer_uuid}")), "key": app.admin_key}),
+        json!({"op": "until_refused", "inner": read("calseta://alerts"), "timeout": 20}),
     ];
     let plan = json!({"transport": "stdio", "command": env!("CARGO_BIN_EXE_calseta"), "args": ["mcp-stdio"], "env": env, "ops": ops});
     let report = run_client(plan).await;
@@ -804,6 +914,9 @@ async fn a_local_client_uses_mcp_stdio_with_the_key_from_the_environment() {
     assert_eq!(ok(&o[1])["alerts"][0]["uuid"], alert_uuid.as_str());
     assert!(ok(&o[2])["finding_id"].is_string());
     assert_eq!(o[3]["error"]["code"], -32003, "the key's scopes hold over stdio too: {}", o[3]);
+    assert_eq!(o[4]["value"]["status"], 204, "{}", o[4]);
+    assert_eq!(o[5]["error"]["code"], -32001, "a revoked key stops the session: {}", o[5]);
+    assert_eq!(o[5]["error"]["message"], "Invalid API key.", "{}", o[5]);
     let findings = eventually("the finding is stored", Duration::from_secs(10), || async {
         let (_, found) = app.get(&format!("/v1/alerts/{alert_uuid}/findings"), &app.admin_key).await;
         found["data"].as_array().filter(|f| !f.is_empty()).cloned()
@@ -875,6 +988,7 @@ async fn a_local_client_reads_everything_and_calls_every_tool_over_stdio() {
         ok(outcome);
     }
     assert_eq!(ok(&o[4])["uuid"], t.alert_uuid.as_str());
+    assert_eq!(ok(&o[15])["page_size"], 20, "the default page");
     assert_eq!(ok(&o[18])["event"], "alert.enriched");
     assert_eq!(ok(&o[20])["status"], "Escalated");
     assert_eq!(ok(&o[22])["malice_source"], "enrichment");

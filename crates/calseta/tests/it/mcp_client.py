@@ -9,7 +9,9 @@ Plan:
   {"transport": "stdio", "command": "...", "args": [...], "env": {...}}
   "ops": [{"op": "list_resources" | "list_templates" | "list_tools"},
           {"op": "read", "uri": "..."},
-          {"op": "call", "name": "...", "arguments": {...}}]
+          {"op": "call", "name": "...", "arguments": {...}},
+          {"op": "rest", "method": "DELETE", "url": "...", "key": "cai_..."},
+          {"op": "until_refused", "inner": {...}, "timeout": 15}]
 A string argument "$N.a.b" is replaced by field a.b of operation N's value (0-based).
 """
 
@@ -64,6 +66,17 @@ async def run_op(session, op, outcomes):
         contents = result["contents"]
         return {"ok": True, "uri": uri, "mime_type": contents[0].get("mimeType"),
                 "value": parse_text(contents[0]["text"])}
+    if kind == "until_refused":  # poll: repeat an operation until it is refused, within a deadline
+        deadline = asyncio.get_running_loop().time() + op.get("timeout", 15)
+        while True:
+            await run_op(session, op["inner"], outcomes)  # a refusal raises: the outcome the test wants
+            if asyncio.get_running_loop().time() > deadline:
+                return {"ok": True, "value": "never refused"}
+            await asyncio.sleep(0.2)
+    if kind == "rest":  # a REST request made mid-session (e.g. revoking the session's key)
+        async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {op['key']}"}) as http:
+            response = await http.request(op["method"], op["url"])
+        return {"ok": True, "value": {"status": response.status_code}}
     if kind == "call":
         arguments = resolve(op.get("arguments", {}), outcomes)
         result = dump(await session.call_tool(op["name"], arguments))
