@@ -222,6 +222,9 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                 run_worker: !args.no_worker,
                 extra_jobs: Vec::new(),
             };
+            // Listening for signals before the server starts: one sent as soon as it listens stops
+            // it cleanly, after its start-up messages.
+            let stopped = app::termination_signal();
             let running = app::start(&config, options).await.map_err(|e| e.to_string())?;
             if let Some(key) = &running.bootstrap_key {
                 app::print_bootstrap_key(key);
@@ -229,7 +232,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             if config.sandbox_mode {
                 app::print_sandbox_banner(&running.addr.to_string());
             }
-            app::termination_signal().await;
+            stopped.await;
             tracing::info!("shutting down");
             running.shutdown().await;
             Ok(())
@@ -257,6 +260,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         }
         Command::Worker => {
             logging::init(config.log_level, config.log_format, "worker", &config.app_version);
+            let stopped = app::termination_signal();
             let (db, key) = app::open_for_service(&config).await.map_err(|e| e.to_string())?;
             let services = app::services(&config, &db, key).await.map_err(|e| e.to_string())?;
             let (stop, stop_rx) = tokio::sync::watch::channel(false);
@@ -266,7 +270,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                 config.worker_config(),
             );
             let handle = tokio::spawn(worker.run(stop_rx));
-            app::termination_signal().await;
+            stopped.await;
             tracing::info!("shutting down");
             let _ = stop.send(true);
             let _ = handle.await;
