@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use calseta_core::scopes::Scope;
 use calseta_services::ServiceError;
-use calseta_services::resources::api_keys::{ApiKey, AuthFailure};
+use calseta_services::resources::api_keys::{ApiKey, AuthFailure, Refusal};
 use serde_json::json;
 
 use crate::AppState;
@@ -97,15 +97,13 @@ async fn authorize(
     source: KeySource,
 ) -> Result<Arc<ApiKey>, ApiError> {
     let ip = parts.extensions.get::<ClientIp>().map(|c| c.0.to_string()).unwrap_or_default();
-    let unauthed_bucket = calseta_services::platform::rate_limit::unauthed_bucket(&ip);
     let unauthed_limit = state.settings().rate_limits.unauthed;
-    if let Some(retry_after) = state.limiter().exhausted(&unauthed_bucket, unauthed_limit) {
-        return Err(ServiceError::RateLimited { retry_after: Duration::from_secs(retry_after) }.into());
-    }
-
-    let key = match state.keys().authenticate(token).await {
+    let key = match state.keys().authenticate_from(token, &ip, state.limiter(), unauthed_limit).await {
         Ok(key) => key,
-        Err(failure) => {
+        Err(Refusal::Throttled { retry_after }) => {
+            return Err(ServiceError::RateLimited { retry_after: Duration::from_secs(retry_after) }.into());
+        }
+        Err(Refusal::Failed(failure)) => {
             let key_prefix: String = token.map(|t| t.chars().take(8).collect()).unwrap_or_default();
             tracing::warn!(
                 reason = failure.reason(),
@@ -116,10 +114,6 @@ async fn authorize(
                 client_ip = %ip,
                 "auth_failure"
             );
-            if failure == AuthFailure::Unavailable {
-                return Err(ApiError::internal());
-            }
-            let _ = state.limiter().hit(&unauthed_bucket, unauthed_limit);
             return Err(match failure {
                 AuthFailure::MissingHeader => ApiError::new(
                     StatusCode::UNAUTHORIZED,
@@ -132,9 +126,10 @@ async fn authorize(
                 AuthFailure::KeyExpired => {
                     ApiError::new(StatusCode::UNAUTHORIZED, "KEY_EXPIRED", "API key has expired.")
                 }
-                AuthFailure::InvalidKey | AuthFailure::Unavailable => {
+                AuthFailure::InvalidKey => {
                     ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Invalid API key.")
                 }
+                AuthFailure::Unavailable => ApiError::internal(),
             });
         }
     };

@@ -9,7 +9,8 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use calseta_services::platform::rate_limit::{ClientIp, RateLimits, unauthed_bucket};
+use calseta_services::platform::rate_limit::{ClientIp, RateLimits};
+use calseta_services::resources::api_keys::Refusal;
 use calseta_services::{ServiceError, Services};
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -54,24 +55,24 @@ struct Gate {
 /// client address as on REST, so keys cannot be guessed here faster than there.
 async fn authenticate(State(gate): State<Gate>, mut request: Request, next: Next) -> Response {
     let ip = request.extensions().get::<ClientIp>().map(|c| c.0.to_string()).unwrap_or_default();
-    let bucket = unauthed_bucket(&ip);
-    let limiter = &gate.services.limiter;
-    if let Some(retry_after) = limiter.exhausted(&bucket, gate.unauthed_limit) {
-        let limited = ServiceError::RateLimited { retry_after: std::time::Duration::from_secs(retry_after) };
-        return McpFailure::Service(limited).into_http_response();
-    }
     let token = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
-    match gate.services.keys.authenticate(token.as_deref()).await {
+    let keys = &gate.services.keys;
+    match keys.authenticate_from(token.as_deref(), &ip, &gate.services.limiter, gate.unauthed_limit).await {
         Ok(key) => {
             request.extensions_mut().insert(AuthenticatedKey(key));
             next.run(request).await
         }
-        Err(failure) => {
+        Err(Refusal::Throttled { retry_after }) => {
+            let limited =
+                ServiceError::RateLimited { retry_after: std::time::Duration::from_secs(retry_after) };
+            McpFailure::Service(limited).into_http_response()
+        }
+        Err(Refusal::Failed(failure)) => {
             let key_prefix: String = token.map(|t| t.chars().take(8).collect()).unwrap_or_default();
             tracing::warn!(
                 reason = failure.reason(),
@@ -81,9 +82,6 @@ async fn authenticate(State(gate): State<Gate>, mut request: Request, next: Next
                 client_ip = %ip,
                 "auth_failure"
             );
-            if failure != calseta_services::resources::api_keys::AuthFailure::Unavailable {
-                let _ = limiter.hit(&bucket, gate.unauthed_limit);
-            }
             McpFailure::Unauthenticated(failure).into_http_response()
         }
     }

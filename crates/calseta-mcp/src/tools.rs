@@ -2,7 +2,7 @@
 //! Calseta's additions (pending approvals, approve/reject, the agent payload). Each names its scope
 //! and input schema here; its arguments are checked before any use case runs.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use calseta_core::alerts::{AlertStatus, CloseClassification, Malice};
 use calseta_core::indicators::IndicatorType;
@@ -122,19 +122,27 @@ fn spec(name: &str) -> Option<&'static ToolSpec> {
     TOOLS.iter().find(|t| t.name == name)
 }
 
+/// The catalogue, with each tool's schema, built once per process.
+fn catalogue() -> &'static [Tool] {
+    static CATALOGUE: OnceLock<Vec<Tool>> = OnceLock::new();
+    CATALOGUE.get_or_init(|| {
+        TOOLS
+            .iter()
+            .map(|t| {
+                let schema: JsonObject = match (t.schema)() {
+                    Value::Object(map) => map,
+                    _ => JsonObject::new(),
+                };
+                Tool::new(t.name, t.description, Arc::new(schema))
+                    .with_annotations(ToolAnnotations::new().read_only(t.read_only).open_world(false))
+            })
+            .collect()
+    })
+}
+
 /// Every tool as MCP lists it.
 pub(crate) fn listed_tools() -> Vec<Tool> {
-    TOOLS
-        .iter()
-        .map(|t| {
-            let schema: JsonObject = match (t.schema)() {
-                Value::Object(map) => map,
-                _ => JsonObject::new(),
-            };
-            Tool::new(t.name, t.description, Arc::new(schema))
-                .with_annotations(ToolAnnotations::new().read_only(t.read_only).open_world(false))
-        })
-        .collect()
+    catalogue().to_vec()
 }
 
 /// The scope tool `name` takes, if it exists.
@@ -143,11 +151,13 @@ pub(crate) fn scope_of(name: &str) -> Option<Scope> {
 }
 
 /// The argument names tool `name` accepts.
-fn known_arguments(name: &str) -> Vec<String> {
-    spec(name)
-        .and_then(|t| {
-            (t.schema)().get("properties").and_then(Value::as_object).map(|p| p.keys().cloned().collect())
-        })
+fn known_arguments(name: &str) -> Vec<&'static str> {
+    catalogue()
+        .iter()
+        .find(|t| t.name == name)
+        .and_then(|t| t.input_schema.get("properties"))
+        .and_then(Value::as_object)
+        .map(|p| p.keys().map(String::as_str).collect())
         .unwrap_or_default()
 }
 
@@ -158,9 +168,7 @@ pub(crate) async fn call(
     name: &str,
     arguments: Option<JsonObject>,
 ) -> Result<Value, McpFailure> {
-    let known = known_arguments(name);
-    let known: Vec<&str> = known.iter().map(String::as_str).collect();
-    let args = Arguments::new(arguments, &known)?;
+    let args = Arguments::new(arguments, &known_arguments(name))?;
     let actor = Actor::mcp(key);
     match name {
         "post_alert_finding" => {

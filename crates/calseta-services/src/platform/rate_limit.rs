@@ -18,7 +18,7 @@ const SWEEP_AT: usize = 50_000;
 pub struct ClientIp(pub IpAddr);
 
 /// The bucket failed authentications from `ip` count in (REST and MCP alike).
-pub fn unauthed_bucket(ip: &str) -> String {
+pub(crate) fn unauthed_bucket(ip: &str) -> String {
     format!("unauthed|{ip}")
 }
 

@@ -16,6 +16,7 @@ use rand::RngCore;
 use uuid::Uuid;
 
 use crate::platform::cache::TtlCache;
+use crate::platform::rate_limit::{RateLimiter, unauthed_bucket};
 use crate::{FieldError, ServiceError};
 
 /// How long an authenticated key is served from memory before the database is asked again.
@@ -153,6 +154,18 @@ impl AuthFailure {
     }
 }
 
+/// Why a guarded authentication refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The client's address is over its failed-attempt limit; the key was not checked.
+    Throttled {
+        /// Seconds until the window ends.
+        retry_after: u64,
+    },
+    /// The key failed (the attempt was counted, unless the store was unavailable).
+    Failed(AuthFailure),
+}
+
 /// API-key use cases.
 pub struct ApiKeyService {
     db: Db,
@@ -247,6 +260,28 @@ impl ApiKeyService {
         }
         self.touch(&digest, &key, now);
         Ok(key)
+    }
+
+    /// [`Self::authenticate`] under the failed-attempt limit REST and MCP share: while `client_ip`
+    /// has `per_minute` failures this minute nothing is checked, and each failure counts, except
+    /// when the key store could not be read (not the caller's doing).
+    pub async fn authenticate_from(
+        &self,
+        token: Option<&str>,
+        client_ip: &str,
+        limiter: &RateLimiter,
+        per_minute: u32,
+    ) -> Result<Arc<ApiKey>, Refusal> {
+        let bucket = unauthed_bucket(client_ip);
+        if let Some(retry_after) = limiter.exhausted(&bucket, per_minute) {
+            return Err(Refusal::Throttled { retry_after });
+        }
+        self.authenticate(token).await.map_err(|failure| {
+            if failure != AuthFailure::Unavailable {
+                let _ = limiter.hit(&bucket, per_minute);
+            }
+            Refusal::Failed(failure)
+        })
     }
 
     fn forget_all(&self) {

@@ -15,6 +15,21 @@ fn calseta(db_url: &str, args: &[&str]) -> Output {
     command.output().unwrap()
 }
 
+/// `calseta args…` on `database` with JSON logs on a piped stdout and stderr piped.
+fn serve_command(database: &TestDatabase, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_calseta"));
+    command
+        .args(args)
+        .env("DATABASE_URL", &database.url)
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if database.url.starts_with("postgres") {
+        command.env("ENCRYPTION_KEY", TEST_ENCRYPTION_KEY);
+    }
+    command
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).to_string()
 }
@@ -133,19 +148,7 @@ async fn postgres_requires_an_encryption_key() {
 #[tokio::test]
 async fn serve_prints_the_bootstrap_key_once_and_stops_on_sigterm() {
     let database = test_database().await;
-    let start = || {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_calseta"));
-        command
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .env("DATABASE_URL", &database.url)
-            .env("LOG_FORMAT", "json")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if database.url.starts_with("postgres") {
-            command.env("ENCRYPTION_KEY", TEST_ENCRYPTION_KEY);
-        }
-        command.spawn().unwrap()
-    };
+    let start = || serve_command(&database, &["serve", "--bind", "127.0.0.1:0"]).spawn().unwrap();
     // Reads the listening address from the JSON log stream.
     let addr_of = |child: &mut std::process::Child| {
         let stdout = child.stdout.take().unwrap();
@@ -200,17 +203,7 @@ async fn serve_prints_the_bootstrap_key_once_and_stops_on_sigterm() {
 
 /// Runs `serve --sandbox --bind bind` until it listens, stops it; its address, log and stderr.
 fn sandbox_serve(database: &TestDatabase, bind: &str) -> (String, String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_calseta"));
-    command
-        .args(["serve", "--sandbox", "--bind", bind])
-        .env("DATABASE_URL", &database.url)
-        .env("LOG_FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if database.url.starts_with("postgres") {
-        command.env("ENCRYPTION_KEY", TEST_ENCRYPTION_KEY);
-    }
-    let mut child = command.spawn().unwrap();
+    let mut child = serve_command(database, &["serve", "--sandbox", "--bind", bind]).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok);
     let mut log = String::new();
     let addr = lines
