@@ -69,7 +69,10 @@ fn route_limit(state: &AppState, method: &Method, route: &str) -> u32 {
         || (route.starts_with("/v1/enrichment-providers/") && route.ends_with("/test"))
     {
         limits.enrichment
-    } else if route.starts_with("/v1/workflows/") && route.ends_with("/execute") {
+    } else if route.starts_with("/v1/workflows/")
+        && (route.ends_with("/execute") || (route.ends_with("/test") && method == Method::POST))
+    {
+        // A test runs the workflow in the sandbox now, as costly as a run: the same limit.
         limits.workflow_execute
     } else {
         limits.authed

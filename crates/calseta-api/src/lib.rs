@@ -163,6 +163,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
             routes::workflows::delete_workflow
         ))
         .routes(routes!(routes::workflows::workflow_versions))
+        .routes(routes!(routes::workflows::get_secret_grants, routes::workflows::put_secret_grants))
         .routes(routes!(routes::respond::execute_workflow))
         .routes(routes!(routes::respond::workflow_runs))
         .routes(routes!(routes::respond::all_runs))

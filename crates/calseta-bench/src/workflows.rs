@@ -18,8 +18,8 @@ impl WorkflowHost for Idle {
     async fn http(&self, _call: HttpCall) -> Result<HttpAnswer, String> {
         Err("not in the benchmark".into())
     }
-    async fn secret(&self, _name: &str) -> Option<String> {
-        None
+    async fn secret(&self, _name: &str) -> Result<Option<String>, String> {
+        Ok(None)
     }
     async fn integration(&self, _: &str, _: &str, _: &[String]) -> Result<Value, String> {
         Err("not in the benchmark".into())
@@ -59,7 +59,7 @@ async fn latencies(runtime: &Runtime, runs: usize, wait_for_warm: bool) -> Resul
 /// starting its own (`cold`), and throughput back to back, one and two at a time; the report's
 /// `workflow_runs`.
 pub(crate) async fn measure(runs: usize) -> Result<Value, String> {
-    let runtime = Runtime::discover(None).await;
+    let runtime = Runtime::discover(&calseta_workflows::SandboxOptions::default()).await;
     let level = runtime.level().to_string();
     // One warm-up run: the interpreter's files into the page cache.
     let warm = runtime.run(request(), &Idle).await;

@@ -71,9 +71,9 @@ pub struct ServiceSettings {
     pub deliveries_per_agent: usize,
     /// What old records to delete (`RETENTION_*_DAYS`; off by default).
     pub retention: RetentionSettings,
-    /// `WORKFLOW_PYTHON`: the interpreter workflows run in (default `/usr/bin/python3`, else the
-    /// first `python3` on `PATH`).
-    pub workflow_python: Option<PathBuf>,
+    /// The workflow sandbox: `WORKFLOW_PYTHON`, `WORKFLOW_UID`/`WORKFLOW_GID`,
+    /// `WORKFLOW_ALLOW_DEGRADED`, `WORKFLOW_MAX_CONCURRENT_RUNS`.
+    pub workflow_sandbox: crate::platform::workflow_runtime::SandboxOptions,
     /// Workflow runs: memory, secrets from the environment, the Okta and Entra integrations.
     pub workflows: pipeline::respond::host::WorkflowSettings,
     /// The approval gate: notifier, decide links, Slack's signing secret, the expiry sweep.
@@ -155,7 +155,7 @@ impl Services {
             kinds,
             deliveries_per_agent,
             retention,
-            workflow_python,
+            workflow_sandbox,
             workflows: workflow_settings,
             approvals: approval_settings,
             sandbox_mode,
@@ -166,7 +166,8 @@ impl Services {
             okta: workflow_settings.okta.is_some(),
             entra: workflow_settings.entra.is_some(),
         };
-        let workflow_runtime = Arc::new(crate::platform::workflow_runtime::LazyRuntime::new(workflow_python));
+        let workflow_runtime =
+            Arc::new(crate::platform::workflow_runtime::LazyRuntime::new(workflow_sandbox));
         let deadline = enrichment.alert_deadline;
         let http = OutboundClient::new(&outbound)?;
         let http_for_workflows = http.clone();
@@ -259,6 +260,12 @@ impl Services {
     /// background), then `full`, `degraded: …` or `unavailable`.
     pub fn workflow_sandbox_level(&self) -> String {
         self.workflow_runtime.level_now()
+    }
+
+    /// This process's listeners and database port, which outbound requests never reach: the
+    /// binary registers them once bound.
+    pub fn own_listeners(&self) -> Arc<platform::outbound::OwnListeners> {
+        self.http.own_listeners()
     }
 
     /// Seeds what every process expects to find: system mappings, builtin providers and their

@@ -59,6 +59,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0008_agent_payload_profile.sql"),
         include_str!("../../../migrations/postgres/0008_agent_payload_profile.sql"),
     ),
+    (
+        9,
+        "workflow_secret_grants",
+        include_str!("../../../migrations/sqlite/0009_workflow_secret_grants.sql"),
+        include_str!("../../../migrations/postgres/0009_workflow_secret_grants.sql"),
+    ),
 ];
 
 #[derive(Debug)]

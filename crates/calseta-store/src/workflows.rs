@@ -1,10 +1,11 @@
-//! The `workflows` and `workflow_code_versions` tables, and `workflow_secrets`.
+//! The `workflows` and `workflow_code_versions` tables, `workflow_secrets`, and each workflow's
+//! secret grants (`workflows.secret_grants` and the code version they were confirmed for).
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::{Db, StoreError};
+use crate::{Db, StoreError, Tx};
 
 /// A stored workflow.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -30,11 +31,16 @@ pub struct WorkflowRow {
     pub documentation: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The workflow secrets this workflow may read, by name (sorted, no duplicates).
+    pub secret_grants: Json<Vec<String>>,
+    /// The code version an admin confirmed the grants for (`None`: never confirmed).
+    pub secret_grants_confirmed_version: Option<i32>,
 }
 
 const COLUMNS: &str = "id, uuid, name, workflow_type, indicator_types, code, code_version, state, timeout_seconds, \
     retry_count, is_active, is_system, tags, time_saved_minutes, approval_mode, approval_channel, \
-    approval_timeout_seconds, risk_level, documentation, created_at, updated_at";
+    approval_timeout_seconds, risk_level, documentation, created_at, updated_at, secret_grants, \
+    secret_grants_confirmed_version";
 
 /// Every writable field of a workflow.
 #[derive(Debug, Clone)]
@@ -126,16 +132,17 @@ async fn insert_row(
         .await)?)
 }
 
-/// Replaces the fields of workflow `id`. With `new_code`, the current code is first kept as a
-/// version (with its version number) and the version goes up by one, in the same transaction.
+/// Replaces the fields of workflow `id` inside `tx`. With `new_code`, the current code is first
+/// kept as a version (with its version number) and the version goes up by one; with
+/// `confirm_grants` too, the secret grants are confirmed for the new version (an admin's change).
 pub async fn update(
-    db: &Db,
+    tx: &mut Tx,
     id: i64,
     f: &WorkflowFields,
     new_code: bool,
+    confirm_grants: bool,
 ) -> Result<Option<WorkflowRow>, StoreError> {
     let now = crate::now();
-    let mut tx = db.begin().await?;
     if new_code {
         on_tx!(tx, c => sqlx::query(
             "INSERT INTO workflow_code_versions (workflow_id, version, code, saved_at) \
@@ -147,11 +154,15 @@ pub async fn update(
         .await
         .map(|_| ()))?;
     }
+    // Every right-hand side reads the row as it was, so `code_version + $6` is the new version.
+    let confirmed =
+        if new_code && confirm_grants { "code_version + $6" } else { "secret_grants_confirmed_version" };
     let sql = format!(
         "UPDATE workflows SET name = $2, workflow_type = $3, indicator_types = $4, code = $5, \
          code_version = code_version + $6, state = $7, timeout_seconds = $8, retry_count = $9, is_active = $10, \
          tags = $11, time_saved_minutes = $12, approval_mode = $13, approval_channel = $14, \
-         approval_timeout_seconds = $15, risk_level = $16, documentation = $17, updated_at = $18 \
+         approval_timeout_seconds = $15, risk_level = $16, documentation = $17, updated_at = $18, \
+         secret_grants_confirmed_version = {confirmed} \
          WHERE id = $1 RETURNING {COLUMNS}"
     );
     let row = on_tx!(tx, c => sqlx::query_as::<_, WorkflowRow>(&sql)
@@ -175,8 +186,28 @@ pub async fn update(
         .bind(now)
         .fetch_optional(&mut *c)
         .await)?;
-    tx.commit().await?;
     Ok(row)
+}
+
+/// Replaces workflow `id`'s secret grants with `names` and confirms them for its code version,
+/// inside `tx`, only while that version is still `code_version` (`None` when it is not, or when
+/// the workflow is gone): what an admin confirms is the code they saw.
+pub async fn set_secret_grants(
+    tx: &mut Tx,
+    id: i64,
+    names: &[String],
+    code_version: i32,
+) -> Result<Option<WorkflowRow>, StoreError> {
+    let sql = format!(
+        "UPDATE workflows SET secret_grants = $2, secret_grants_confirmed_version = code_version \
+         WHERE id = $1 AND code_version = $3 RETURNING {COLUMNS}"
+    );
+    Ok(on_tx!(tx, c => sqlx::query_as::<_, WorkflowRow>(&sql)
+        .bind(id)
+        .bind(Json(names))
+        .bind(code_version)
+        .fetch_optional(&mut *c)
+        .await)?)
 }
 
 /// A workflow by public id.

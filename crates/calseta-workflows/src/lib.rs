@@ -4,15 +4,16 @@
 //! No domain types: the services crate supplies the context and the host.
 #![deny(unsafe_code)]
 
+pub mod mask;
 mod pool;
 pub mod runtime;
 pub mod sandbox;
 
 pub use runtime::{
     HttpAnswer, HttpCall, RunOutcome, RunRequest, RunStatus, Runtime, RuntimeError, SandboxLevel,
-    WorkflowHost,
+    SandboxOptions, WorkflowHost,
 };
-pub use sandbox::{Layers, RunLimits};
+pub use sandbox::{Layers, RunLimits, THREADS_PER_RUN};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

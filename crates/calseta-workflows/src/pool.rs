@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
 
-use crate::sandbox::{self, Interpreter, Layers, RunLimits};
+use crate::sandbox::{self, ChildIdentity, Interpreter, Layers, RunLimits};
 
 /// The CPU limit a waiting child starts with (the longest a workflow may run, plus one second);
 /// the harness lowers it to the run's own timeout when the job arrives.
@@ -43,26 +43,47 @@ pub(crate) struct Spawned {
     pub stdin: ChildStdin,
     pub stdout: ChildStdout,
     pub stderr: ChildStderr,
-    /// Its process group (the child leads it).
-    pub group: Option<u32>,
 }
 
 /// Starts `program` in the sandbox.
 pub(crate) fn spawn(
     interpreter: &Interpreter,
     layers: Layers,
+    identity: Option<ChildIdentity>,
     limits: RunLimits,
     program: &str,
 ) -> Result<Spawned, String> {
-    let mut command = sandbox::command(interpreter, layers, limits, program)?;
+    let mut command = sandbox::command(interpreter, layers, identity, limits, program)?;
     let mut child = command.spawn().map_err(|e| e.to_string())?;
-    let group = child.id();
     let (Some(stdin), Some(stdout), Some(stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
         return Err("no pipes".into());
     };
-    Ok(Spawned { child, stdin, stdout, stderr, group })
+    Ok(Spawned { child, stdin, stdout, stderr })
+}
+
+/// Signals the child's process group (it leads it) — only while the child is not reaped: until
+/// then its PID, and so its group's, cannot belong to anyone else. Once reaped (`id()` is then
+/// `None`) nothing is signalled; the interpreter it started dies with it (its parent-death signal).
+fn kill(child: &mut Child) {
+    if let Some(leader) = child.id() {
+        sandbox::kill_group(leader);
+    }
+    let _ = child.start_kill();
+}
+
+/// Ends a child: lets it exit by itself for at most `grace` (its own exit status says why it
+/// stopped), then kills its group and itself, and waits for it with a bound (a process that will
+/// not die cannot hold the caller). Its exit status, if it came.
+pub(crate) async fn end(child: &mut Child, grace: Duration) -> Option<std::process::ExitStatus> {
+    if !grace.is_zero()
+        && let Ok(Ok(status)) = tokio::time::timeout(grace, child.wait()).await
+    {
+        return Some(status);
+    }
+    kill(child);
+    tokio::time::timeout(Duration::from_secs(5), child.wait()).await.ok().and_then(Result::ok)
 }
 
 /// A waiting child, killed with its group if it is never used.
@@ -74,10 +95,7 @@ struct Idle {
 impl Drop for Idle {
     fn drop(&mut self) {
         if let Some(mut spawned) = self.spawned.take() {
-            if let Some(group) = spawned.group {
-                sandbox::kill_group(group);
-            }
-            let _ = spawned.child.start_kill();
+            kill(&mut spawned.child);
         }
     }
 }
@@ -113,7 +131,8 @@ impl WarmPool {
             if matches!(spawned.child.try_wait(), Ok(None)) {
                 return Some(spawned);
             }
-            // It died while waiting (it should not): put back to be dropped, killing its group.
+            // It died while waiting (it should not) and `try_wait` reaped it: dropped without a
+            // signal to a group that may no longer be its.
             waiting.spawned = Some(spawned);
         }
         None
@@ -124,6 +143,7 @@ impl WarmPool {
         self: &Arc<Self>,
         interpreter: &Interpreter,
         layers: Layers,
+        identity: Option<ChildIdentity>,
         memory_mb: u64,
         program: &'static str,
     ) {
@@ -137,7 +157,7 @@ impl WarmPool {
             let interpreter = interpreter.clone();
             tokio::spawn(async move {
                 let limits = RunLimits { memory_mb, timeout: WARM_TIMEOUT };
-                match spawn(&interpreter, layers, limits, program) {
+                match spawn(&interpreter, layers, identity, limits, program) {
                     Ok(spawned) => {
                         // Waiting means ready: its interpreter is up and has said so.
                         let mut waiting = Idle { spawned: Some(spawned), memory_mb };

@@ -2,15 +2,18 @@
 //! answers its requests (HTTP, secrets, integrations) through a [`WorkflowHost`], collects its log
 //! within bounds, and kills it at the wall-clock limit. Also validation, in the same sandbox.
 
-use std::path::Path;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::mask::SecretMask;
 use crate::pool::{self, WarmPool};
-use crate::sandbox::{self, Interpreter, Layers, RunLimits};
+use crate::sandbox::{self, ChildIdentity, Interpreter, Layers, RunLimits};
 
 const HARNESS: &str = include_str!("../python/harness.py");
 const VALIDATOR: &str = include_str!("../python/validate.py");
@@ -20,6 +23,18 @@ const MAX_LINE_BYTES: usize = 1024 * 1024;
 const MAX_LOG_BYTES: usize = 256 * 1024;
 /// Requests one run may make to the parent.
 const MAX_REQUESTS: usize = 1000;
+/// Messages of any kind (requests and log entries) one run may send.
+const MAX_MESSAGES: usize = 5000;
+/// Bytes one run may send over the protocol in all: the parent parses each one.
+const MAX_PROTOCOL_BYTES: u64 = 16 * 1024 * 1024;
+/// How long a queued run waits for a free sandbox slot before it fails.
+const RUN_SLOT_WAIT: Duration = Duration::from_secs(300);
+/// How long a validation waits for a free sandbox slot.
+const VALIDATION_SLOT_WAIT: Duration = Duration::from_secs(10);
+/// How long a child that closed its channel may take to exit by itself.
+const STOP_GRACE: Duration = Duration::from_millis(500);
+/// Log levels a workflow's entries may have.
+const LOG_LEVELS: [&str; 4] = ["debug", "info", "warning", "error"];
 /// What is kept of the child's stderr (`print` output and tracebacks).
 const MAX_STDERR_BYTES: u64 = 16 * 1024;
 /// Children kept started ahead of their runs (each serves one run).
@@ -46,7 +61,8 @@ pub struct RunOutcome {
     pub message: String,
     /// The result's data.
     pub data: Value,
-    /// Log entries, one JSON object per line (as v1 stores `log_output`).
+    /// Log entries, one JSON object per line (as v1 stores `log_output`), each with `source`:
+    /// `platform` for what the parent saw and did, `workflow` for what the code logged.
     pub log_output: String,
     /// What the code printed or the interpreter wrote on stderr (bounded).
     pub stderr: String,
@@ -93,8 +109,9 @@ pub struct HttpAnswer {
 pub trait WorkflowHost: Send + Sync {
     /// Makes an HTTP request (SSRF rules apply); `Err` is raised in the workflow.
     async fn http(&self, call: HttpCall) -> Result<HttpAnswer, String>;
-    /// A workflow secret's value (`None` when there is none by that name).
-    async fn secret(&self, name: &str) -> Option<String>;
+    /// A workflow secret's value (`None` when there is none by that name); `Err` when the workflow
+    /// may not read it (the reason is raised in the workflow and written to the run's log).
+    async fn secret(&self, name: &str) -> Result<Option<String>, String>;
     /// Calls an identity integration's method (`okta.revoke_sessions(login)`, …).
     async fn integration(&self, integration: &str, method: &str, args: &[String]) -> Result<Value, String>;
 }
@@ -130,7 +147,7 @@ impl std::fmt::Display for SandboxLevel {
         match self {
             SandboxLevel::Full => f.write_str("full"),
             SandboxLevel::Degraded(missing) => write!(f, "degraded: no {}", missing.join(", no ")),
-            SandboxLevel::Unavailable(_) => f.write_str("unavailable"),
+            SandboxLevel::Unavailable(reason) => write!(f, "unavailable: {reason}"),
         }
     }
 }
@@ -144,6 +161,39 @@ pub enum RuntimeError {
     /// The child failed.
     #[error("workflow validation failed to run: {0}")]
     Failed(String),
+    /// Every sandbox slot stayed taken (`WORKFLOW_MAX_CONCURRENT_RUNS`); try again later.
+    #[error("the workflow sandbox is busy ({0} runs at once); try again shortly")]
+    Busy(usize),
+}
+
+/// How the sandbox is set up: the interpreter, the user children run as, what to do without
+/// namespaces, and how many children may run at once.
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    /// `WORKFLOW_PYTHON`: the interpreter (default `/usr/bin/python3`, else `python3` on `PATH`).
+    pub python: Option<PathBuf>,
+    /// `WORKFLOW_UID`: the host user children run as when the server is root (name or number;
+    /// default `nobody`).
+    pub user: Option<String>,
+    /// `WORKFLOW_GID`: their group (name or number; default `nogroup`, else `nobody`).
+    pub group: Option<String>,
+    /// `WORKFLOW_ALLOW_DEGRADED`: run workflows as root without user namespaces (refused unless
+    /// set).
+    pub allow_degraded: bool,
+    /// `WORKFLOW_MAX_CONCURRENT_RUNS`: sandbox children at once (runs, test runs, validations).
+    pub max_concurrent_runs: usize,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        SandboxOptions {
+            python: None,
+            user: None,
+            group: None,
+            allow_degraded: false,
+            max_concurrent_runs: 4,
+        }
+    }
 }
 
 /// The workflow runtime: an interpreter and the layers that contain it.
@@ -151,23 +201,45 @@ pub enum RuntimeError {
 pub struct Runtime {
     interpreter: Result<Interpreter, String>,
     layers: Layers,
-    pool: std::sync::Arc<WarmPool>,
+    /// The host user children become (`None` where the server is not root).
+    identity: Result<Option<ChildIdentity>, String>,
+    allow_degraded: bool,
+    pool: Arc<WarmPool>,
+    /// One permit per child that may run at once, shared by runs, test runs and validation.
+    slots: Arc<Semaphore>,
+    max_concurrent_runs: usize,
 }
 
 impl Runtime {
-    /// Discovers the interpreter (`python` when configured) and probes the layers; logs what is
-    /// missing.
-    pub async fn discover(python: Option<&Path>) -> Runtime {
-        let interpreter = Interpreter::discover(python).await;
-        let layers = match &interpreter {
-            Ok(i) => sandbox::probe_layers(i).await,
-            Err(_) => Layers { namespaces: false, landlock_abi: 0, seccomp: false },
+    /// Discovers the interpreter and the user children run as, and probes the layers; logs what
+    /// is missing.
+    pub async fn discover(options: &SandboxOptions) -> Runtime {
+        let interpreter = Interpreter::discover(options.python.as_deref()).await;
+        let identity = sandbox::child_identity(options.user.as_deref(), options.group.as_deref());
+        let layers = match (&interpreter, &identity) {
+            (Ok(i), Ok(identity)) => sandbox::probe_layers(i, *identity).await,
+            _ => Layers { namespaces: false, landlock_abi: 0, seccomp: false },
         };
-        let runtime =
-            Runtime { interpreter, layers, pool: std::sync::Arc::new(WarmPool::new(WARM_CHILDREN)) };
+        let max = options.max_concurrent_runs.max(1);
+        let runtime = Runtime {
+            interpreter,
+            layers,
+            identity,
+            allow_degraded: options.allow_degraded,
+            pool: Arc::new(WarmPool::new(WARM_CHILDREN)),
+            slots: Arc::new(Semaphore::new(max)),
+            max_concurrent_runs: max,
+        };
         match runtime.level() {
-            SandboxLevel::Full => tracing::info!(layers = ?layers, "workflow sandbox: full"),
-            SandboxLevel::Degraded(missing) => tracing::warn!(?missing, "workflow sandbox degraded"),
+            SandboxLevel::Full => tracing::info!(
+                namespaces = layers.namespaces,
+                landlock_abi = layers.landlock_abi,
+                seccomp = layers.seccomp,
+                "workflow sandbox: full"
+            ),
+            SandboxLevel::Degraded(missing) => {
+                tracing::warn!(missing = %missing.join(", "), "workflow sandbox degraded")
+            }
             SandboxLevel::Unavailable(reason) => tracing::warn!(%reason, "workflow runtime unavailable"),
         }
         runtime
@@ -175,27 +247,63 @@ impl Runtime {
 
     /// The runtime with the given layers only (tests of each layer alone), with its own children.
     pub fn with_layers(&self, layers: Layers) -> Runtime {
-        Runtime {
-            interpreter: self.interpreter.clone(),
-            layers,
-            pool: std::sync::Arc::new(WarmPool::new(WARM_CHILDREN)),
-        }
+        Runtime { layers, pool: Arc::new(WarmPool::new(WARM_CHILDREN)), ..self.clone() }
+    }
+
+    /// The runtime that runs (`true`) or refuses (`false`) workflows as root without user
+    /// namespaces, as `WORKFLOW_ALLOW_DEGRADED` says.
+    pub fn with_degraded_allowed(&self, allowed: bool) -> Runtime {
+        Runtime { allow_degraded: allowed, ..self.clone() }
     }
 
     /// The runtime keeping `count` children started ahead of their runs (0: each run starts its
     /// own child; the default is 2).
     pub fn with_warm_children(&self, count: usize) -> Runtime {
-        Runtime {
-            interpreter: self.interpreter.clone(),
-            layers: self.layers,
-            pool: std::sync::Arc::new(WarmPool::new(count)),
+        Runtime { pool: Arc::new(WarmPool::new(count)), ..self.clone() }
+    }
+
+    /// Why workflows may not run here at all, if they may not.
+    fn refusal(&self) -> Option<String> {
+        if let Err(reason) = &self.interpreter {
+            return Some(reason.clone());
+        }
+        if let Err(reason) = &self.identity {
+            return Some(reason.clone());
+        }
+        if !self.layers.namespaces && sandbox::is_root() && !self.allow_degraded {
+            return Some(
+                "the server runs as root and user namespaces are unavailable, so a workflow would keep \
+                 the server's privileges; workflows do not run (set WORKFLOW_ALLOW_DEGRADED=true to run \
+                 them without namespaces)"
+                    .into(),
+            );
+        }
+        None
+    }
+
+    /// The interpreter and the user to run it as, or why runs are refused.
+    fn runnable(&self) -> Result<(&Interpreter, Option<ChildIdentity>), String> {
+        if let Some(reason) = self.refusal() {
+            return Err(reason);
+        }
+        match (&self.interpreter, &self.identity) {
+            (Ok(interpreter), Ok(identity)) => Ok((interpreter, *identity)),
+            (Err(reason), _) | (_, Err(reason)) => Err(reason.clone()),
+        }
+    }
+
+    /// A sandbox slot, waiting at most `wait` for one.
+    async fn slot(&self, wait: Duration) -> Result<OwnedSemaphorePermit, RuntimeError> {
+        match tokio::time::timeout(wait, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(RuntimeError::Busy(self.max_concurrent_runs)),
         }
     }
 
     /// Starts children for runs with `memory_mb` ahead of time (in the background).
     pub fn prewarm(&self, memory_mb: u64) {
-        if let Ok(interpreter) = &self.interpreter {
-            self.pool.refill(interpreter, self.layers, memory_mb, HARNESS);
+        if let Ok((interpreter, identity)) = self.runnable() {
+            self.pool.refill(interpreter, self.layers, identity, memory_mb, HARNESS);
         }
     }
 
@@ -211,21 +319,24 @@ impl Runtime {
 
     /// `full`, `degraded: …` or `unavailable`.
     pub fn level(&self) -> SandboxLevel {
-        match &self.interpreter {
-            Err(reason) => SandboxLevel::Unavailable(reason.clone()),
-            Ok(_) if self.layers.missing().is_empty() => SandboxLevel::Full,
-            Ok(_) => SandboxLevel::Degraded(self.layers.missing()),
+        match self.refusal() {
+            Some(reason) => SandboxLevel::Unavailable(reason),
+            None if self.layers.missing().is_empty() => SandboxLevel::Full,
+            None => SandboxLevel::Degraded(self.layers.missing()),
         }
     }
 
     /// Validates workflow code with the interpreter's own parser: the problems, empty when valid.
+    /// It runs in a sandbox child like a run, within the same bounds and the same slots.
     pub async fn validate(&self, code: &str) -> Result<Vec<String>, RuntimeError> {
-        let interpreter = self.interpreter.as_ref().map_err(|e| RuntimeError::Unavailable(e.clone()))?;
+        let (interpreter, identity) = self.runnable().map_err(RuntimeError::Unavailable)?;
+        let _slot = self.slot(VALIDATION_SLOT_WAIT).await?;
         let limits = RunLimits { memory_mb: 512, timeout: Duration::from_secs(10) };
-        let mut command =
-            sandbox::command(interpreter, self.layers, limits, VALIDATOR).map_err(RuntimeError::Failed)?;
+        let mut command = sandbox::command(interpreter, self.layers, identity, limits, VALIDATOR)
+            .map_err(RuntimeError::Failed)?;
+        // The validator writes nothing there; were it to, a pipe nobody reads would block it.
+        command.stderr(std::process::Stdio::null());
         let mut child = command.spawn().map_err(|e| RuntimeError::Failed(e.to_string()))?;
-        let group = child.id();
         let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(RuntimeError::Failed("no pipes".into()));
         };
@@ -239,46 +350,73 @@ impl Runtime {
         };
         let outcome = tokio::time::timeout(limits.timeout, read).await;
         feed.abort();
-        if let Some(group) = group {
-            sandbox::kill_group(group);
-        }
+        pool::end(&mut child, Duration::ZERO).await;
         let out = outcome
             .map_err(|_| RuntimeError::Failed("timed out".into()))?
             .map_err(|e| RuntimeError::Failed(e.to_string()))?;
         serde_json::from_slice(&out).map_err(|_| RuntimeError::Failed("the validator gave no answer".into()))
     }
 
-    /// Runs one workflow to its end (or its limit). Never fails: every problem is a failed run.
+    /// Runs one workflow to its end (or its limit). Never fails: every problem is a failed run,
+    /// including waiting longer than five minutes for a free sandbox slot.
     pub async fn run(&self, request: RunRequest, host: &dyn WorkflowHost) -> RunOutcome {
         let started = Instant::now();
+        match self.run_within(request, host, RUN_SLOT_WAIT).await {
+            Ok(outcome) => outcome,
+            Err(e) => RunOutcome {
+                status: RunStatus::Failed,
+                message: format!("The run did not start: {e}"),
+                data: json!({}),
+                log_output: String::new(),
+                stderr: String::new(),
+                duration: started.elapsed(),
+            },
+        }
+    }
+
+    /// Runs one workflow once a sandbox slot is free, waiting at most `wait` for one
+    /// ([`RuntimeError::Busy`] then: nothing ran). Every other problem is a failed run. What the
+    /// run records and returns has its secrets masked.
+    pub async fn run_within(
+        &self,
+        request: RunRequest,
+        host: &dyn WorkflowHost,
+        wait: Duration,
+    ) -> Result<RunOutcome, RuntimeError> {
+        let started = Instant::now();
         let mut run = RunState::default();
-        let (status, message, data) = match &self.interpreter {
+        let (status, message, data) = match self.runnable() {
             Err(reason) => {
                 (RunStatus::Failed, format!("The workflow runtime is unavailable: {reason}"), json!({}))
             }
-            Ok(interpreter) => {
+            Ok((interpreter, identity)) => {
+                let _slot = self.slot(wait).await?;
                 if !self.layers.missing().is_empty() {
-                    run.log(
+                    run.note(
                         "warning",
                         format!("sandbox degraded: no {}", self.layers.missing().join(", no ")),
                     );
                 }
-                self.run_child(interpreter, &request, host, &mut run).await
+                self.run_child(interpreter, identity, &request, host, &mut run).await
             }
         };
-        RunOutcome {
+        let mask = SecretMask::new(run.served.iter().map(String::as_str));
+        let mut data = data;
+        mask.value(&mut data);
+        Ok(RunOutcome {
             status,
-            message,
+            message: mask.text(&message),
             data,
-            log_output: run.log_output(),
-            stderr: run.stderr,
+            log_output: run.log_output(&mask),
+            stderr: mask.text(&run.stderr),
             duration: started.elapsed(),
-        }
+        })
     }
 
     async fn run_child(
         &self,
         interpreter: &Interpreter,
+        identity: Option<ChildIdentity>,
         request: &RunRequest,
         host: &dyn WorkflowHost,
         run: &mut RunState,
@@ -289,13 +427,13 @@ impl Runtime {
         let warm = self.pool.take(request.limits.memory_mb);
         let spawned = match warm {
             Some(spawned) => spawned,
-            None => match pool::spawn(interpreter, self.layers, request.limits, HARNESS) {
+            None => match pool::spawn(interpreter, self.layers, identity, request.limits, HARNESS) {
                 Ok(spawned) => spawned,
                 Err(e) => return failed(format!("Sandbox set-up failed: {e}")),
             },
         };
-        self.pool.refill(interpreter, self.layers, request.limits.memory_mb, HARNESS);
-        let pool::Spawned { mut child, mut stdin, stdout, mut stderr, group } = spawned;
+        self.pool.refill(interpreter, self.layers, identity, request.limits.memory_mb, HARNESS);
+        let pool::Spawned { mut child, mut stdin, stdout, mut stderr } = spawned;
         let drain = tokio::spawn(async move {
             let mut kept = Vec::new();
             let _ = (&mut stderr).take(MAX_STDERR_BYTES).read_to_end(&mut kept).await;
@@ -316,16 +454,25 @@ impl Runtime {
             let mut line = job.to_string().into_bytes();
             line.push(b'\n');
             stdin.write_all(&line).await.map_err(|e| format!("the interpreter stopped at start: {e}"))?;
-            let mut reader = BufReader::new(stdout);
+            // Everything the child sends counts against one budget, whatever it is.
+            let mut reader = BufReader::new(stdout.take(MAX_PROTOCOL_BYTES));
+            let mut messages = 0usize;
             loop {
                 let Some(message) = read_line(&mut reader).await? else {
+                    if reader.get_ref().limit() == 0 {
+                        return Err(format!("more than {} MiB sent", MAX_PROTOCOL_BYTES / (1024 * 1024)));
+                    }
                     return Err("the interpreter stopped without a result".to_string());
                 };
+                messages += 1;
+                if messages > MAX_MESSAGES {
+                    return Err(format!("more than {MAX_MESSAGES} messages (requests and log entries)"));
+                }
                 match message.get("op").and_then(Value::as_str) {
-                    Some("result") => return Ok(message),
+                    Some("result") => return parse_result(&message),
                     // A child started for this run says so once, before its job; nothing to answer.
                     Some("ready") => {}
-                    Some("log") => run.log_entry(message.get("entry").cloned().unwrap_or_default()),
+                    Some("log") => run.workflow_entry(message.get("entry"))?,
                     Some(op) => {
                         run.requests += 1;
                         if run.requests > MAX_REQUESTS {
@@ -341,15 +488,10 @@ impl Runtime {
             }
         };
         let outcome = tokio::time::timeout(request.limits.timeout, conversation).await;
-        // The run is over either way: nothing of it outlives the answer. The group kill reaches
-        // the interpreter (and, without namespaces, whatever it left its group for is still
-        // bounded by its CPU limit); the middle process is killed directly too, and waited for
-        // with a bound so that a process that will not die cannot hold this task.
-        if let Some(group) = group {
-            sandbox::kill_group(group);
-        }
-        let _ = child.start_kill();
-        let exit = tokio::time::timeout(Duration::from_secs(5), child.wait()).await.ok().and_then(Result::ok);
+        // The run is over either way: nothing of it outlives the answer. A child that stopped on
+        // its own (the channel closed) gets a moment to exit, so that its status can say why.
+        let grace = if matches!(outcome, Ok(Err(_))) { STOP_GRACE } else { Duration::ZERO };
+        let exit = pool::end(&mut child, grace).await;
         run.stderr = tokio::time::timeout(Duration::from_secs(2), drain)
             .await
             .ok()
@@ -361,15 +503,24 @@ impl Runtime {
                 format!("Workflow execution timed out after {} seconds", request.limits.timeout.as_secs()),
                 json!({}),
             ),
-            Ok(Ok(result)) => {
-                let success = result.get("success").and_then(Value::as_bool).unwrap_or(false);
-                let message = result.get("message").and_then(Value::as_str).unwrap_or_default().to_string();
-                let data = result.get("data").cloned().unwrap_or_else(|| json!({}));
-                let status = if success { RunStatus::Success } else { RunStatus::Failed };
-                (status, message, data)
+            Ok(Ok((success, message, data))) => {
+                (if success { RunStatus::Success } else { RunStatus::Failed }, message, data)
             }
             Ok(Err(reason)) => failed(stopped_reason(&reason, exit, &run.stderr, request.limits)),
         }
+    }
+}
+
+/// The result a child sent: `{"success": bool, "message": text, "data": object}` exactly as the
+/// harness sends it, or why it is not.
+fn parse_result(message: &Value) -> Result<(bool, String, Value), String> {
+    match (message.get("success"), message.get("message"), message.get("data")) {
+        (Some(Value::Bool(success)), Some(Value::String(text)), Some(data @ Value::Object(_))) => {
+            Ok((*success, text.clone(), data.clone()))
+        }
+        _ => Err("the workflow's result is malformed: it must be success (true or false), message \
+                  (text) and data (an object)"
+            .into()),
     }
 }
 
@@ -386,6 +537,9 @@ fn stopped_reason(
     match code {
         Some(c) if c == 128 + libc::SIGXCPU => {
             format!("Workflow stopped: CPU time limit ({} s) reached", limits.timeout.as_secs() + 1)
+        }
+        Some(c) if c == 128 + libc::SIGSYS => {
+            "Workflow stopped: it made a system call the sandbox forbids, and was killed".to_string()
         }
         _ if last.contains("MemoryError") => {
             format!("Workflow exceeded memory limit ({}MB)", limits.memory_mb)
@@ -423,21 +577,33 @@ async fn answer(op: &str, message: &Value, host: &dyn WorkflowHost, run: &mut Ru
                 Ok(c) => c,
                 Err(e) => return reply(Err(format!("bad HTTP request: {e}"))),
             };
-            let (method, url) = (call.method.clone(), call.url.clone());
+            let (method, url) = (call.method.clone(), loggable(&call.url));
+            let http = |status: Value| json!({"method": method, "url": url, "status": status});
             match host.http(call).await {
                 Ok(answer) => {
-                    run.log("info", format!("HTTP {method} {} -> {}", loggable(&url), answer.status_code));
+                    let message = format!("HTTP {method} {url} -> {}", answer.status_code);
+                    run.platform_entry("info", message, Some(("http", http(answer.status_code.into()))));
                     reply(serde_json::to_value(answer).map_err(|e| e.to_string()))
                 }
                 Err(error) => {
-                    run.log("error", format!("HTTP {method} {} refused: {error}", loggable(&url)));
+                    let message = format!("HTTP {method} {url} refused: {error}");
+                    run.platform_entry("error", message, Some(("http", http(Value::Null))));
                     reply(Err(error))
                 }
             }
         }
         "secret" => {
             let name = message.get("name").and_then(Value::as_str).unwrap_or_default();
-            reply(Ok(host.secret(name).await.map(Value::String).unwrap_or(Value::Null)))
+            match host.secret(name).await {
+                Ok(value) => {
+                    run.served.extend(value.clone());
+                    reply(Ok(value.map(Value::String).unwrap_or(Value::Null)))
+                }
+                Err(error) => {
+                    run.note("error", format!("secret '{name}' refused: {error}"));
+                    reply(Err(error))
+                }
+            }
         }
         "integration" => {
             let integration = message.get("integration").and_then(Value::as_str).unwrap_or_default();
@@ -465,37 +631,85 @@ fn loggable(url: &str) -> String {
     }
 }
 
-/// What a run accumulates: its log (bounded) and stderr.
+/// What a run accumulates: its log (bounded), the secret values it was served, and stderr.
 #[derive(Default)]
 struct RunState {
-    entries: Vec<String>,
+    entries: Vec<Value>,
     log_bytes: usize,
     dropped: usize,
     requests: usize,
+    /// Every secret value the parent handed to the child: masked in everything recorded.
+    served: Vec<String>,
     stderr: String,
 }
 
 impl RunState {
-    fn log(&mut self, level: &str, message: String) {
-        let ts = chrono_now();
-        self.log_entry(json!({"level": level, "message": message, "ts": ts}));
+    /// An entry of the platform's own (`source: platform`): the child cannot write this field.
+    fn platform_entry(&mut self, level: &str, message: String, detail: Option<(&str, Value)>) {
+        let mut entry = json!({"level": level, "message": message, "ts": chrono_now(), "source": "platform"});
+        if let (Some((key, value)), Some(map)) = (detail, entry.as_object_mut()) {
+            map.insert(key.to_string(), value);
+        }
+        self.keep(entry);
     }
 
-    fn log_entry(&mut self, entry: Value) {
-        let line = entry.to_string();
-        if self.log_bytes + line.len() > MAX_LOG_BYTES {
+    /// A platform note (a sandbox or secret refusal).
+    fn note(&mut self, level: &str, message: String) {
+        self.platform_entry(level, message, None);
+    }
+
+    /// An entry the workflow logged: it must have the documented shape — `level` (debug, info,
+    /// warning, error), `message` (text), optional `extra`/`data` (object), optional `ts` — and
+    /// is stored as the workflow's, with the parent's time. Anything else ends the run.
+    fn workflow_entry(&mut self, entry: Option<&Value>) -> Result<(), String> {
+        const MALFORMED: &str = "the workflow sent a malformed log entry: an entry is level (debug, info, \
+                                 warning or error), message (text) and optionally extra (an object)";
+        let Some(fields) = entry.and_then(Value::as_object) else { return Err(MALFORMED.into()) };
+        if fields.keys().any(|k| !["level", "message", "extra", "data", "ts"].contains(&k.as_str())) {
+            return Err(MALFORMED.into());
+        }
+        let level = fields.get("level").and_then(Value::as_str).filter(|l| LOG_LEVELS.contains(l));
+        let message = fields.get("message").and_then(Value::as_str);
+        let extra = fields.get("extra").or_else(|| fields.get("data"));
+        let (Some(level), Some(message)) = (level, message) else { return Err(MALFORMED.into()) };
+        if extra.is_some_and(|e| !e.is_object()) || fields.get("ts").is_some_and(|t| !t.is_string()) {
+            return Err(MALFORMED.into());
+        }
+        let mut stored = Map::new();
+        stored.insert("level".into(), level.into());
+        stored.insert("message".into(), message.into());
+        stored.insert("ts".into(), chrono_now().into());
+        if let Some(extra) = extra.filter(|e| e.as_object().is_some_and(|o| !o.is_empty())) {
+            stored.insert("extra".into(), extra.clone());
+        }
+        stored.insert("source".into(), "workflow".into());
+        self.keep(Value::Object(stored));
+        Ok(())
+    }
+
+    fn keep(&mut self, entry: Value) {
+        let size = entry.to_string().len();
+        if self.log_bytes + size > MAX_LOG_BYTES {
             self.dropped += 1;
             return;
         }
-        self.log_bytes += line.len() + 1;
-        self.entries.push(line);
+        self.log_bytes += size + 1;
+        self.entries.push(entry);
     }
 
-    fn log_output(&self) -> String {
-        let mut lines = self.entries.clone();
+    fn log_output(&self, mask: &SecretMask) -> String {
+        let mut lines: Vec<String> = self
+            .entries
+            .iter()
+            .map(|entry| {
+                let mut entry = entry.clone();
+                mask.value(&mut entry);
+                entry.to_string()
+            })
+            .collect();
         if self.dropped > 0 {
             lines.push(
-                json!({"level": "warning", "message": format!("{} log entries dropped (log limit {} KiB)", self.dropped, MAX_LOG_BYTES / 1024)})
+                json!({"level": "warning", "message": format!("{} log entries dropped (log limit {} KiB)", self.dropped, MAX_LOG_BYTES / 1024), "source": "platform"})
                     .to_string(),
             );
         }

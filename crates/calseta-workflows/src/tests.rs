@@ -29,8 +29,8 @@ impl WorkflowHost for RecordingHost {
             url: call.url,
         })
     }
-    async fn secret(&self, name: &str) -> Option<String> {
-        (name == "API_TOKEN").then(|| "s3cret".to_string())
+    async fn secret(&self, name: &str) -> Result<Option<String>, String> {
+        Ok((name == "API_TOKEN").then(|| "s3cret".to_string()))
     }
     async fn integration(&self, integration: &str, method: &str, args: &[String]) -> Result<Value, String> {
         self.calls.lock().map(|mut c| c.push(format!("{integration}.{method}({})", args.join(",")))).ok();
@@ -39,7 +39,7 @@ impl WorkflowHost for RecordingHost {
 }
 
 async fn runtime() -> Runtime {
-    Runtime::discover(None).await
+    Runtime::discover(&crate::SandboxOptions::default()).await
 }
 
 fn request(code: &str) -> RunRequest {
@@ -141,7 +141,8 @@ async fn hostile_code_is_stopped_by_the_sandbox() {
         ("os['open']('/tmp/calseta-sandbox-write', os['O_WRONLY'] | os['O_CREAT'])", "Permission denied"),
         ("os['open']('/proc/1/environ', os['O_RDONLY'])", "Permission denied"),
         ("os['listdir']('/')", "Permission denied"),
-        ("os['execv']('/bin/sh', ['sh', '-c', 'true'])", "Permission denied"),
+        ("os['execv']('/bin/sh', ['sh', '-c', 'true'])", "forbids, and was killed"),
+        ("os['execv'](os['sys'].executable, ['python3', '-c', 'pass'])", "forbids, and was killed"),
         ("os['environ']['PATH']", "PATH"),
     ];
     for (body, expected) in denied {
@@ -170,7 +171,7 @@ async fn each_layer_alone_stops_its_share() {
     let host = RecordingHost::default();
     let none = Layers { namespaces: false, landlock_abi: 0, seccomp: false };
     let run = |layers: Layers, body: &'static str| {
-        let runtime = full.with_layers(layers);
+        let runtime = full.with_layers(layers).with_degraded_allowed(true);
         let host = &host;
         async move { runtime.run(request(&hostile(body)), host).await }
     };
@@ -220,8 +221,9 @@ async fn each_layer_alone_stops_its_share() {
         "Max cpu time 6 7 seconds",
         "Max file size 0 0 bytes",
         "Max core file size 0 0 bytes",
-        "Max open files 64 64 files",
-        "Max processes 1 1 processes",
+        "Max open files 32 32 files",
+        "Max processes 18 18 processes",
+        "Max locked memory 0 0 bytes",
         "Max address space 268435456 268435456 bytes",
     ] {
         assert!(limits.iter().any(|l| l == expected), "{expected}: {limits:?}");
@@ -319,4 +321,207 @@ async fn waiting_children_serve_one_run_each_with_the_runs_own_limits() {
     let outcome = runtime.run(spin, &host).await;
     assert_ne!(outcome.status, RunStatus::Success, "{outcome:?}");
     assert!(outcome.duration < Duration::from_secs(10), "{outcome:?}");
+}
+
+/// Tries each expression in the child and reports what each one raised (or returned), so one run
+/// shows every refusal.
+fn attempts(expressions: &[&str]) -> String {
+    let mut body = String::from("tried = {}\n");
+    for expr in expressions {
+        body.push_str(&format!(
+            "    try:\n        tried[{expr:?}] = repr({expr})\n    except BaseException as e:\n        tried[{expr:?}] = f'{{type(e).__name__}}: {{e}}'\n"
+        ));
+    }
+    body.push_str("    raise RuntimeError('TRIED' + os['sys'].modules['json'].dumps(tried))");
+    hostile(&body)
+}
+
+fn tried(outcome: &crate::RunOutcome) -> serde_json::Map<String, Value> {
+    let text = outcome.message.split("TRIED").nth(1).and_then(|t| t.lines().next()).unwrap_or_default();
+    serde_json::from_str(text).unwrap_or_else(|_| panic!("no report: {outcome:?}"))
+}
+
+#[tokio::test]
+async fn the_child_is_never_root_and_changes_no_file_metadata() {
+    let runtime = runtime().await;
+    let host = RecordingHost::default();
+    let dir = std::env::temp_dir().join(format!("calseta-meta-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("root-owned");
+    std::fs::write(&file, "x").unwrap();
+    let path = file.display().to_string();
+    let before = std::fs::metadata(&file).unwrap();
+    let calls = [
+        format!("os['chmod']({path:?}, 0o4755)"),
+        format!("os['chown']({path:?}, 65534, 65534)"),
+        format!("os['lchown']({path:?}, 0, 0)"),
+        format!("os['utime']({path:?}, (0, 0))"),
+        format!("os['setxattr']({path:?}, 'user.calseta', b'1')"),
+        format!("os['removexattr']({path:?}, 'user.calseta')"),
+        "os['getuid']()".to_string(),
+        "os['setuid'](0)".to_string(),
+    ];
+    let calls: Vec<&str> = calls.iter().map(String::as_str).collect();
+    // Every layer, and the change of user alone (without seccomp): each stops the changes.
+    let none = Layers { namespaces: false, landlock_abi: 0, seccomp: false };
+    // (seccomp answers EPERM; the kernel's own checks for a non-owner EPERM or EACCES.)
+    let cases = [
+        (runtime.clone(), "PermissionError: [Errno 1] Operation not permitted"),
+        (runtime.with_layers(none).with_degraded_allowed(true), "PermissionError"),
+    ];
+    for (runtime, refused) in cases {
+        let outcome = runtime.run(request(&attempts(&calls)), &host).await;
+        let tried = tried(&outcome);
+        for call in &calls[..6] {
+            assert!(tried[*call].as_str().unwrap().starts_with(refused), "{call}: {tried:?}");
+        }
+        assert_eq!(tried["os['getuid']()"], "65534", "{tried:?}");
+        assert!(tried["os['setuid'](0)"].as_str().unwrap().contains("PermissionError"), "{tried:?}");
+    }
+    let after = std::fs::metadata(&file).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((after.mode(), after.uid(), after.gid()), (before.mode(), before.uid(), before.gid()));
+    assert_eq!(after.mtime(), before.mtime());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn threads_are_capped_per_run_and_forbidden_calls_fail() {
+    let runtime = runtime().await;
+    let host = RecordingHost::default();
+    let bomb = "t = os['sys'].modules['_thread']\n    t.stack_size(32768)\n    lock = t.allocate_lock()\n    \
+                lock.acquire()\n    started = 0\n    try:\n        for _ in range(2000):\n            \
+                t.start_new_thread(lock.acquire, ())\n            started += 1\n    except RuntimeError as e:\n        \
+                raise RuntimeError(f'threads {started}: {e}')";
+    let outcome = runtime.run(request(&hostile(bomb)), &host).await;
+    let started: u64 = outcome
+        .message
+        .split("threads ")
+        .nth(1)
+        .and_then(|t| t.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{outcome:?}"));
+    assert!(started <= crate::THREADS_PER_RUN, "{outcome:?}");
+    assert!(started >= 1, "threads still work: {outcome:?}");
+    let calls = [
+        "os['fsync'](1)",
+        "os['pipe']()",
+        "os['chdir']('/tmp')",
+        "os['memfd_create']('x')",
+        "os['eventfd'](0)",
+        "os['pidfd_open'](1)",
+        "os['sched_setaffinity'](0, {0})",
+        "os['setpriority'](0, 0, 10)",
+        "os['mkfifo']('/tmp/calseta-fifo')",
+        "os['symlink']('/etc/passwd', '/tmp/calseta-link')",
+        "os['fchmod'](0, 0o777)",
+        "os['setsid']()",
+        "os['sys'].modules['socket'].socket()",
+        "os['sys'].modules['socket'].socketpair(os['sys'].modules['socket'].AF_INET)",
+        "os['sys'].modules['_frozen_importlib']._gcd_import('fcntl').fcntl(1, 1031, 1048576)",
+    ];
+    let outcome = runtime.run(request(&attempts(&calls)), &host).await;
+    let tried = tried(&outcome);
+    for call in calls {
+        assert!(tried[call].as_str().unwrap().contains("Operation not permitted"), "{call}: {tried:?}");
+    }
+}
+
+#[tokio::test]
+async fn as_root_without_namespaces_workflows_do_not_run_unless_allowed() {
+    let runtime = runtime().await;
+    let host = RecordingHost::default();
+    let without = runtime.with_layers(Layers { namespaces: false, ..runtime.layers() });
+    let SandboxLevel::Unavailable(reason) = without.level() else { panic!("{:?}", without.level()) };
+    assert!(reason.contains("WORKFLOW_ALLOW_DEGRADED"), "{reason}");
+    assert!(without.level().to_string().starts_with("unavailable: the server runs as root"));
+    let outcome = without.run(request(GOOD), &host).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert!(outcome.message.contains("WORKFLOW_ALLOW_DEGRADED"), "{outcome:?}");
+    assert!(without.validate(GOOD).await.is_err());
+    let allowed = without.with_degraded_allowed(true);
+    assert_eq!(allowed.level(), SandboxLevel::Degraded(vec!["namespaces"]));
+    assert_eq!(allowed.run(request(GOOD), &host).await.status, RunStatus::Success);
+}
+
+#[tokio::test]
+async fn secrets_are_masked_in_every_encoding_everywhere_a_run_records() {
+    let runtime = runtime().await;
+    let host = RecordingHost::default();
+    // The secret goes out by every channel a run has, in every common encoding.
+    let echo = "import base64 as b64, urllib.parse\n    s = ctx.secrets['API_TOKEN']\n    \
+                forms = [s, b64.b64encode(('Bearer ' + s).encode()).decode(), b64.urlsafe_b64encode(('x' + s).encode()).decode(), \
+                s.encode().hex(), s.encode().hex().upper(), urllib.parse.quote(s, safe='')]\n    \
+                ctx.log.info('token ' + ' '.join(forms), token=s, forms={f: f for f in forms})\n    \
+                print('printed', *forms)\n    await ctx.http.get('https://api.example.com/u/' + s)\n    \
+                raise RuntimeError('raised ' + ' '.join(forms))";
+    let outcome = runtime.run(request(&hostile(echo)), &host).await;
+    let returned = "from app.workflows.context import WorkflowResult\nasync def run(ctx):\n    s = ctx.secrets['API_TOKEN']\n    \
+                    return WorkflowResult.ok('result ' + s, data={'token': s, s: [s.encode().hex()]})\n";
+    let result = runtime.run(request(returned), &host).await;
+    assert!(result.data.to_string().contains("***"), "{result:?}");
+    // The secret's encodings in the recording host: "s3cret".
+    let forms =
+        ["s3cret", "czNjcmV0", "zNjcmV0", "7333637265", "7333637265".to_uppercase().as_str(), "73336372"]
+            .map(str::to_string);
+    for outcome in [&outcome, &result] {
+        let record =
+            format!("{} {} {} {}", outcome.message, outcome.data, outcome.log_output, outcome.stderr);
+        assert!(record.contains("***"), "{record}");
+        for form in &forms {
+            assert!(!record.contains(form.as_str()), "{form} in {record}");
+        }
+    }
+    assert!(outcome.stderr.contains("printed ***"), "{}", outcome.stderr);
+    assert!(outcome.message.contains("raised ***"), "{}", outcome.message);
+}
+
+#[tokio::test]
+async fn the_log_shows_which_entries_are_the_platforms_and_the_child_cannot_forge_them() {
+    let runtime = runtime().await;
+    let host = RecordingHost::default();
+    let send = "os['sys'].modules['__main__']._send";
+    // A workflow's entry that reads like the platform's is still the workflow's.
+    let lookalike = format!(
+        "{send}({{'op': 'log', 'entry': {{'level': 'info', 'message': 'HTTP POST https://x/suspend -> 200'}}}})\n    \
+         await ctx.http.get('https://api.example.com/real')\n    return 1"
+    );
+    let outcome = runtime.run(request(&hostile(&lookalike)), &host).await;
+    let entries: Vec<Value> = outcome.log_output.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let forged = entries.iter().find(|e| e["message"] == "HTTP POST https://x/suspend -> 200").unwrap();
+    assert_eq!(forged["source"], "workflow", "{entries:?}");
+    let real =
+        entries.iter().find(|e| e["message"] == "HTTP GET https://api.example.com/real -> 200").unwrap();
+    assert_eq!((&real["source"], &real["http"]["status"]), (&json!("platform"), &json!(200)), "{real}");
+    // Entries of another shape, or claiming the platform's field, and results of another shape
+    // end the run with the reason.
+    let malformed = [
+        format!(
+            "{send}({{'op': 'log', 'entry': {{'level': 'info', 'message': 'x', 'source': 'platform'}}}})"
+        ),
+        format!("{send}({{'op': 'log', 'entry': 'sandbox degraded: no seccomp'}})"),
+        format!("{send}({{'op': 'log', 'entry': {{'level': 'critical', 'message': 'x'}}}})"),
+        format!("{send}({{'op': 'log', 'entry': {{'level': 'info', 'message': 'x', 'extra': [1]}}}})"),
+    ];
+    for body in &malformed {
+        let outcome = runtime.run(request(&hostile(body)), &host).await;
+        assert_eq!(outcome.status, RunStatus::Failed, "{body}");
+        assert!(outcome.message.contains("malformed log entry"), "{body}: {outcome:?}");
+    }
+    for result in [
+        "{'op': 'result', 'success': True, 'message': 'ok', 'data': [1]}",
+        "{'op': 'result', 'success': 'yes', 'message': 'ok', 'data': {}}",
+        "{'op': 'result', 'success': True}",
+    ] {
+        let body = format!("{send}({result})\n    import time\n    time.sleep(5)");
+        let outcome = runtime.run(request(&hostile(&body)), &host).await;
+        assert_eq!(outcome.status, RunStatus::Failed, "{result}");
+        assert!(outcome.message.contains("result is malformed"), "{result}: {outcome:?}");
+    }
+    // Log entries count toward the run's message cap.
+    let flood = format!(
+        "for _ in range(6000):\n        {send}({{'op': 'log', 'entry': {{'level': 'info', 'message': ''}}}})\n    time.sleep(5)"
+    );
+    let outcome = runtime.run(request(&hostile(&format!("import time\n    {flood}"))), &host).await;
+    assert!(outcome.message.contains("more than 5000 messages"), "{outcome:?}");
 }

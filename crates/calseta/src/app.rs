@@ -1,7 +1,7 @@
 //! Wiring: connect and migrate the database, resolve the encryption key, issue the bootstrap key,
 //! and run the HTTP server and/or the worker until told to stop.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -138,8 +138,57 @@ impl Running {
 /// providers and their field extractions).
 pub async fn services(config: &Config, db: &Db, key: EncryptionKey) -> Result<Arc<Services>, StartError> {
     let services = Arc::new(config.services(db.clone(), key)?);
+    protect_configured_addresses(config, &services);
     services.seed().await?;
     Ok(services)
+}
+
+/// Registers what outbound requests must never reach before any listener is bound — the
+/// configured `CALSETA_BIND` and `MCP_PORT` (all a worker-only process knows of the API's
+/// listeners) and the PostgreSQL database's port; `start` adds the bound addresses.
+fn protect_configured_addresses(config: &Config, services: &Services) {
+    let own = services.own_listeners();
+    let bind = configured_address(&config.bind);
+    if let Some(bind) = bind {
+        own.add_listener(bind);
+    }
+    if let Some(port) = config.mcp_port {
+        let ip = bind.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |b| b.ip());
+        own.add_listener(SocketAddr::new(ip, port));
+    }
+    for port in database_ports(&config.database_url) {
+        own.add_database_port(port);
+    }
+}
+
+/// `CALSETA_BIND` as an address; a host name stands for any address of this machine.
+fn configured_address(bind: &str) -> Option<SocketAddr> {
+    if let Ok(addr) = bind.parse::<SocketAddr>() {
+        return Some(addr);
+    }
+    let (_, port) = bind.rsplit_once(':')?;
+    Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port.parse().ok()?))
+}
+
+/// The TCP ports of a PostgreSQL `DATABASE_URL` (`?port=` wins, as for the driver; 5432 when
+/// none is given; each host's of a `h1:p1,h2:p2` list), none for SQLite, which has no port.
+fn database_ports(url: &str) -> Vec<u16> {
+    const DEFAULT: u16 = 5432;
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Vec::new();
+    }
+    if let Ok(parsed) = reqwest::Url::parse(url) {
+        let from_query = parsed.query_pairs().find(|(k, _)| k == "port").and_then(|(_, v)| v.parse().ok());
+        return vec![from_query.or(parsed.port()).unwrap_or(DEFAULT)];
+    }
+    // A host list is no URL to the parser: read each host's port from the authority.
+    let rest = url.split_once("://").map_or("", |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let hosts = authority.rsplit_once('@').map_or(authority, |(_, hosts)| hosts);
+    hosts
+        .split(',')
+        .map(|host| host.rsplit_once(':').and_then(|(_, port)| port.parse().ok()).unwrap_or(DEFAULT))
+        .collect()
 }
 
 /// The job handlers of this build: the services' pipeline and maintenance kinds, plus `extra`
@@ -168,6 +217,8 @@ pub async fn start(config: &Config, options: ServeOptions) -> Result<Running, St
         .map_err(|source| StartError::Bind { addr: options.bind.clone(), source })?;
     let addr =
         listener.local_addr().map_err(|source| StartError::Bind { addr: options.bind.clone(), source })?;
+    // Known only now (port 0 picks one): outbound requests never reach this server itself.
+    services.own_listeners().add_listener(addr);
     let (shutdown, shutdown_rx) = watch::channel(false);
 
     let state = calseta_api::AppState::new(services.clone(), config.api_settings());
@@ -182,8 +233,10 @@ pub async fn start(config: &Config, options: ServeOptions) -> Result<Running, St
         let mcp_listener = tokio::net::TcpListener::bind(&mcp_bind)
             .await
             .map_err(|source| StartError::Bind { addr: mcp_bind.clone(), source })?;
-        mcp_addr =
-            Some(mcp_listener.local_addr().map_err(|source| StartError::Bind { addr: mcp_bind, source })?);
+        let bound =
+            mcp_listener.local_addr().map_err(|source| StartError::Bind { addr: mcp_bind, source })?;
+        services.own_listeners().add_listener(bound);
+        mcp_addr = Some(bound);
         tasks.push(serve_http(mcp_listener, calseta_api::mcp_only_router(state, mcp()), shutdown_rx.clone()));
     }
     if options.run_worker {
@@ -290,4 +343,27 @@ pub fn print_bootstrap_key(key: &str) {
     eprintln!(" Create narrower keys with POST /v1/api-keys or `calseta api-key create`.");
     eprintln!("================================================================================");
     eprintln!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_ports_come_from_a_postgres_url_only() {
+        assert_eq!(database_ports("sqlite://calseta.db"), Vec::<u16>::new());
+        assert_eq!(database_ports("sqlite::memory:"), Vec::<u16>::new());
+        assert_eq!(database_ports("postgres://u:p@127.0.0.1:5433/db"), [5433]);
+        assert_eq!(database_ports("postgresql://u@localhost/db"), [5432]);
+        assert_eq!(database_ports("postgres://u@localhost/db?port=6432"), [6432]);
+        assert_eq!(database_ports("postgres://u:p@h1:5433,h2,h3:5434/db?x=1"), [5433, 5432, 5434]);
+    }
+
+    #[test]
+    fn the_configured_bind_is_an_address_or_a_port_on_any() {
+        assert_eq!(configured_address("127.0.0.1:8000"), Some("127.0.0.1:8000".parse().unwrap()));
+        assert_eq!(configured_address("[::1]:8000"), Some("[::1]:8000".parse().unwrap()));
+        assert_eq!(configured_address("localhost:8000"), Some("0.0.0.0:8000".parse().unwrap()));
+        assert_eq!(configured_address("nonsense"), None);
+    }
 }

@@ -66,9 +66,10 @@ pub struct Config {
     pub queue_retry_backoff: Duration,
     /// `DOCUMENT_CONVERTER_BIN`: the `calseta` binary that converts uploads (default: this one).
     pub document_converter: std::path::PathBuf,
-    /// `WORKFLOW_PYTHON`: the interpreter workflows run in (default: `/usr/bin/python3`, else the
-    /// first `python3` on `PATH`).
-    pub workflow_python: Option<std::path::PathBuf>,
+    /// The workflow sandbox: `WORKFLOW_PYTHON` (default: `/usr/bin/python3`, else the first
+    /// `python3` on `PATH`), `WORKFLOW_UID`/`WORKFLOW_GID`, `WORKFLOW_ALLOW_DEGRADED`,
+    /// `WORKFLOW_MAX_CONCURRENT_RUNS`.
+    pub workflow_sandbox: calseta_services::platform::workflow_runtime::SandboxOptions,
     /// `WORKFLOW_MAX_MEMORY_MB` (256), `WORKFLOW_SECRETS_FROM_ENV`, and the Okta
     /// (`OKTA_DOMAIN`, `OKTA_API_TOKEN`, `OKTA_BASE_URL`) and Entra (`ENTRA_TENANT_ID`,
     /// `ENTRA_CLIENT_ID`, `ENTRA_CLIENT_SECRET`, `ENTRA_LOGIN_BASE_URL`, `ENTRA_GRAPH_BASE_URL`)
@@ -89,8 +90,9 @@ pub struct Config {
     pub sandbox_mode: bool,
     /// `ENRICHMENT_ALERT_DEADLINE_SECONDS` (60): an alert's enrichment run reports after this.
     pub enrichment_alert_deadline: Duration,
-    /// `SSRF_ALLOWED_HOSTS`: host names exempt from the outbound address checks.
-    pub ssrf_allowed_hosts: Vec<String>,
+    /// `SSRF_ALLOWED_HOSTS`: hosts (`host`: every port; `host:port`: that port) that outbound
+    /// requests may reach on private addresses.
+    pub ssrf_allowed_hosts: Vec<calseta_services::platform::outbound::AllowedHost>,
     /// `CALSETA_PROVIDER_BASE_URL_<NAME>` for the builtin providers.
     pub provider_base_urls: std::collections::HashMap<String, String>,
     /// `SENTINEL_WEBHOOK_SECRET`, `ELASTIC_WEBHOOK_SECRET`, `SPLUNK_WEBHOOK_SECRET` by source name.
@@ -180,6 +182,23 @@ fn workflow_settings(r: &mut Reader<'_>) -> calseta_services::pipeline::respond:
         okta,
         entra,
     }
+}
+
+/// `SSRF_ALLOWED_HOSTS`: comma-separated `host`, `host:port`, `[v6]` or `[v6]:port` entries; each
+/// one that does not parse is reported.
+fn ssrf_allowed_hosts(r: &mut Reader<'_>) -> Vec<calseta_services::platform::outbound::AllowedHost> {
+    use calseta_services::platform::outbound::AllowedHost;
+    let list = r.string("SSRF_ALLOWED_HOSTS", "");
+    let mut hosts = Vec::new();
+    for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        match AllowedHost::parse(entry) {
+            Ok(host) => hosts.push(host),
+            Err(why) => {
+                r.problems.push(format!("SSRF_ALLOWED_HOSTS: '{entry}' is not a host or host:port ({why})"))
+            }
+        }
+    }
+    hosts
 }
 
 /// How approvers are told and answer. The Slack notifier needs its bot token and its signing
@@ -340,7 +359,13 @@ impl Config {
                 .map(std::path::PathBuf::from)
                 .or_else(|| std::env::current_exe().ok())
                 .unwrap_or_else(|| std::path::PathBuf::from("calseta")),
-            workflow_python: r.raw("WORKFLOW_PYTHON").map(std::path::PathBuf::from),
+            workflow_sandbox: calseta_services::platform::workflow_runtime::SandboxOptions {
+                python: r.raw("WORKFLOW_PYTHON").map(std::path::PathBuf::from),
+                user: r.raw("WORKFLOW_UID"),
+                group: r.raw("WORKFLOW_GID"),
+                allow_degraded: r.boolean("WORKFLOW_ALLOW_DEGRADED", false),
+                max_concurrent_runs: r.number("WORKFLOW_MAX_CONCURRENT_RUNS", 4usize, 1),
+            },
             workflows: workflow_settings(&mut r),
             approvals: approval_settings(&mut r),
             // Sandbox mode never calls real providers: its alerts are enriched by the mocks.
@@ -351,12 +376,7 @@ impl Config {
                 60u64,
                 1,
             )),
-            ssrf_allowed_hosts: r
-                .string("SSRF_ALLOWED_HOSTS", "")
-                .split(',')
-                .map(|s| s.trim().to_ascii_lowercase())
-                .filter(|s| !s.is_empty())
-                .collect(),
+            ssrf_allowed_hosts: ssrf_allowed_hosts(&mut r),
             provider_base_urls: BUILTIN_PROVIDERS
                 .iter()
                 .filter_map(|name| {
@@ -464,7 +484,7 @@ impl Config {
                 kinds,
                 deliveries_per_agent: self.agent_max_concurrent_deliveries,
                 retention: self.retention,
-                workflow_python: self.workflow_python.clone(),
+                workflow_sandbox: self.workflow_sandbox.clone(),
                 workflows: self.workflows.clone(),
                 approvals: self.approvals.clone(),
                 sandbox_mode: self.sandbox_mode,
@@ -530,6 +550,20 @@ mod tests {
         assert_eq!(c.log_level, "warn");
         assert_eq!(c.cors_allowed_origins, vec!["https://a", "https://b"]);
         assert!(c.https_enabled);
+    }
+
+    #[test]
+    fn ssrf_allowed_hosts_take_a_host_or_a_host_and_port() {
+        let c =
+            config(&[("SSRF_ALLOWED_HOSTS", "LocalHost, 10.0.0.5:8443,[fd00::5]:8443, fd00::6,")]).unwrap();
+        let shown: Vec<String> = c.ssrf_allowed_hosts.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["localhost", "10.0.0.5:8443", "[fd00::5]:8443", "fd00::6"]);
+        let err = config(&[("SSRF_ALLOWED_HOSTS", "ok.example,bad.example:0,http://x")]).unwrap_err();
+        assert_eq!(err.0.len(), 2, "{err}");
+        assert!(
+            err.to_string().contains("SSRF_ALLOWED_HOSTS: 'bad.example:0' is not a host or host:port"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,12 +1,17 @@
-//! `/v1/workflows` (CRUD and code versions) and `/v1/workflow-secrets`.
+//! `/v1/workflows` (CRUD, code versions and secret grants) and `/v1/workflow-secrets`.
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
+use calseta_core::scopes::Scope;
+use calseta_services::resources::activity::Actor;
+use calseta_services::resources::workflows::SecretGrants;
 use calseta_store::workflows::{SecretRow, WorkflowFilter};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -97,18 +102,22 @@ pub async fn get_workflow(
 }
 
 /// Change a workflow (`null` leaves a field as it is); new code is validated, and the code it
-/// replaces is kept as a version.
+/// replaces is kept as a version. New code from a key without `admin` suspends the workflow's
+/// secret grants until an admin confirms them (`PUT /v1/workflows/{uuid}/secrets`); from an admin
+/// key it confirms them.
 #[utoipa::path(patch, path = "/v1/workflows/{uuid}", tag = "workflows", params(("uuid" = Uuid, Path, description = "Workflow id")),
     request_body(content = crate::shapes::WorkflowPatchBody, description = "Any fields of the create body"),
     security(("api_key" = ["workflows:write"])),
     responses((status = 200, body = Envelope<WorkflowResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn patch_workflow(
     State(state): State<AppState>,
-    _auth: Authed<scope::WorkflowsWrite>,
+    auth: Authed<scope::WorkflowsWrite>,
     ApiPath(uuid): ApiPath<Uuid>,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<Json<Envelope<WorkflowResponse>>, ApiError> {
-    Ok(Json(Envelope::new(workflow_response(state.services().workflows.patch(uuid, body).await?, true))))
+    let admin = auth.key.allows(Scope::Admin);
+    let row = state.services().workflows.patch(uuid, body, &Actor::api(&auth.key), admin).await?;
+    Ok(Json(Envelope::new(workflow_response(row, true))))
 }
 
 /// Delete a workflow (system workflows: 403).
@@ -216,4 +225,86 @@ pub async fn delete_secret(
 ) -> Result<StatusCode, ApiError> {
     state.services().workflows.delete_secret(&name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The workflow secrets one workflow may read (Calseta addition).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowSecretGrantsResponse {
+    /// The granted names, sorted; a name may be granted before its secret exists.
+    secrets: Vec<String>,
+    /// The code version an admin confirmed the grants for (`null`: never confirmed).
+    confirmed_code_version: Option<i32>,
+    /// The workflow's current code version.
+    code_version: i32,
+    /// Grants exist but the code changed since they were confirmed (by a key without `admin`):
+    /// none is served until an admin confirms the current version with `PUT`.
+    suspended: bool,
+}
+
+impl From<SecretGrants> for WorkflowSecretGrantsResponse {
+    fn from(g: SecretGrants) -> Self {
+        WorkflowSecretGrantsResponse {
+            suspended: g.suspended(),
+            secrets: g.secrets,
+            confirmed_code_version: g.confirmed_code_version,
+            code_version: g.code_version,
+        }
+    }
+}
+
+/// The schema of a list of secret names (each as `PUT /v1/workflow-secrets/{name}` accepts).
+fn secret_names() -> RefOr<Schema> {
+    let name = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(128))
+        .pattern(Some("^[A-Za-z0-9_.-]{1,128}$"));
+    RefOr::T(Schema::Array(ArrayBuilder::new().items(name).max_items(Some(256)).build()))
+}
+
+/// Body of `PUT /v1/workflows/{uuid}/secrets`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PutSecretGrantsRequest {
+    /// Every secret the workflow may read (replaces the current grants; `[]` revokes them all).
+    #[schema(schema_with = secret_names)]
+    secrets: Vec<String>,
+    /// The code version the admin reviewed: when the code is at another version now, nothing
+    /// changes (`409 WORKFLOW_CODE_CHANGED`). Without it, the current version is confirmed.
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    code_version: Option<i32>,
+}
+
+/// A workflow's secret grants: which workflow secrets it may read, and whether they are suspended
+/// because its code changed since an admin confirmed them.
+#[utoipa::path(get, path = "/v1/workflows/{uuid}/secrets", tag = "workflows", params(("uuid" = Uuid, Path, description = "Workflow id")),
+    security(("api_key" = ["admin"])),
+    responses((status = 200, body = Envelope<WorkflowSecretGrantsResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_secret_grants(
+    State(state): State<AppState>,
+    _auth: Authed<scope::Admin>,
+    ApiPath(uuid): ApiPath<Uuid>,
+) -> Result<Json<Envelope<WorkflowSecretGrantsResponse>>, ApiError> {
+    Ok(Json(Envelope::new(state.services().workflows.secret_grants(uuid).await?.into())))
+}
+
+/// Set a workflow's secret grants and confirm them for its current code version (also how an
+/// admin confirms new code written by a key without `admin`). Recorded as
+/// `workflow_secret_grants_updated`.
+#[utoipa::path(put, path = "/v1/workflows/{uuid}/secrets", tag = "workflows", params(("uuid" = Uuid, Path, description = "Workflow id")),
+    request_body = PutSecretGrantsRequest,
+    security(("api_key" = ["admin"])),
+    responses((status = 200, body = Envelope<WorkflowSecretGrantsResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn put_secret_grants(
+    State(state): State<AppState>,
+    auth: Authed<scope::Admin>,
+    ApiPath(uuid): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<PutSecretGrantsRequest>,
+) -> Result<Json<Envelope<WorkflowSecretGrantsResponse>>, ApiError> {
+    let grants = state
+        .services()
+        .workflows
+        .put_secret_grants(uuid, &body.secrets, body.code_version, &Actor::api(&auth.key))
+        .await?;
+    Ok(Json(Envelope::new(grants.into())))
 }

@@ -110,6 +110,21 @@ pub fn classify(ip: IpAddr) -> AddressClass {
         .map_or(AddressClass::Public, |(_, class)| *class)
 }
 
+/// Whether `ip` (or the IPv4 address it carries) reaches this machine: a loopback or unspecified
+/// address, or one assigned to an interface here — binding a UDP socket to an address succeeds
+/// only for a local one, and binding sends nothing. A system call: callers ask only when a
+/// destination's port is one of this server's own.
+pub fn is_this_machine(ip: IpAddr) -> bool {
+    let carried = match ip {
+        IpAddr::V6(v6) => embedded_v4(v6).map(IpAddr::V4),
+        IpAddr::V4(_) => None,
+    };
+    [Some(ip), carried]
+        .into_iter()
+        .flatten()
+        .any(|ip| ip.is_loopback() || ip.is_unspecified() || std::net::UdpSocket::bind((ip, 0)).is_ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +177,17 @@ mod tests {
         ];
         for (ip, expected) in rows {
             assert_eq!(class(ip), expected, "{ip}");
+        }
+    }
+
+    #[test]
+    fn this_machine_is_loopback_unspecified_or_local() {
+        for ip in ["127.0.0.1", "127.0.0.53", "::1", "0.0.0.0", "::", "::ffff:127.0.0.1"] {
+            assert!(is_this_machine(ip.parse().unwrap()), "{ip}");
+        }
+        // Documentation addresses are never assigned here.
+        for ip in ["192.0.2.10", "2001:db8::10", "::ffff:192.0.2.10"] {
+            assert!(!is_this_machine(ip.parse().unwrap()), "{ip}");
         }
     }
 

@@ -1,26 +1,41 @@
 //! The workflow runtime, discovered on first use (a few interpreter starts) and then the same for
 //! the process's life: validation at save time, runs, and the level `/health` reports.
 
-use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use calseta_workflows::Runtime;
+use calseta_workflows::{Runtime, RuntimeError};
+
+use crate::ServiceError;
+
+/// How long a request (a test run, a validation) waits for a free sandbox slot.
+pub const REQUEST_SLOT_WAIT: Duration = Duration::from_secs(10);
+
+/// A runtime error as the caller sees it: a busy sandbox is "try again in a moment" (429 with
+/// `Retry-After`), anything else is unavailable (503).
+pub fn runtime_error(error: RuntimeError) -> ServiceError {
+    match error {
+        RuntimeError::Busy(_) => ServiceError::RateLimited { retry_after: Duration::from_secs(5) },
+        other => ServiceError::Unavailable(other.to_string()),
+    }
+}
+pub use calseta_workflows::SandboxOptions;
 
 /// The runtime of this process.
 pub struct LazyRuntime {
-    python: Option<PathBuf>,
+    options: SandboxOptions,
     runtime: tokio::sync::OnceCell<Runtime>,
 }
 
 impl LazyRuntime {
-    /// A runtime using `python` (`WORKFLOW_PYTHON`) when given.
-    pub fn new(python: Option<PathBuf>) -> Self {
-        LazyRuntime { python, runtime: tokio::sync::OnceCell::new() }
+    /// A runtime set up as `options` say (`WORKFLOW_PYTHON`, `WORKFLOW_UID`, …).
+    pub fn new(options: SandboxOptions) -> Self {
+        LazyRuntime { options, runtime: tokio::sync::OnceCell::new() }
     }
 
     /// The runtime, discovering it on first use.
     pub async fn get(&self) -> &Runtime {
-        self.runtime.get_or_init(|| Runtime::discover(self.python.as_deref())).await
+        self.runtime.get_or_init(|| Runtime::discover(&self.options)).await
     }
 
     /// The sandbox level if the runtime is discovered; otherwise `checking`, with the discovery

@@ -1,7 +1,9 @@
 //! Workflow use cases: create and change workflows (code validated by the runtime's own parser,
 //! every code change kept as a version), list and delete them, seed the builtin Okta and Entra
-//! workflows, and workflow secrets (stored encrypted; values never listed).
+//! workflows, workflow secrets (stored encrypted; values never listed), and the grants that say
+//! which workflow may read which secret (confirmed by an admin for one code version).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use calseta_core::indicators::IndicatorType;
@@ -10,11 +12,12 @@ use calseta_store::Db;
 use calseta_store::workflows::{
     self as repo, CodeVersionRow, SecretRow, WorkflowFields, WorkflowFilter, WorkflowRow,
 };
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::platform::crypto::EncryptionKey;
 use crate::platform::workflow_runtime::LazyRuntime;
+use crate::resources::activity::{self, Actor};
 use crate::resources::body;
 use crate::{FieldError, ServiceError};
 
@@ -66,9 +69,72 @@ const BUILTINS: [Builtin; 9] = [
 /// The longest workflow code accepted (the validator and the harness read it whole).
 const MAX_CODE_BYTES: usize = 256 * 1024;
 
+/// The most secret names one workflow may be granted.
+const MAX_GRANTS: usize = 256;
+
 /// `404`, in v1's words, for a workflow that does not exist.
 pub(crate) fn not_found(uuid: Uuid) -> ServiceError {
     ServiceError::NotFound(format!("Workflow {uuid} not found"))
+}
+
+/// What a workflow secret's name may be: 1 to 128 of `A-Z a-z 0-9 _ - .`.
+fn valid_secret_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+}
+
+/// The workflow secrets one workflow may read, and whether they are served now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretGrants {
+    /// The workflow.
+    pub workflow_uuid: Uuid,
+    /// The granted names, sorted.
+    pub secrets: Vec<String>,
+    /// The code version an admin confirmed them for (`None`: never confirmed).
+    pub confirmed_code_version: Option<i32>,
+    /// The workflow's code version (for a run: the version being run).
+    pub code_version: i32,
+}
+
+impl SecretGrants {
+    /// The grants stored with `row`, for its current code.
+    pub fn of(row: &WorkflowRow) -> Self {
+        SecretGrants {
+            workflow_uuid: row.uuid,
+            secrets: row.secret_grants.0.clone(),
+            confirmed_code_version: row.secret_grants_confirmed_version,
+            code_version: row.code_version,
+        }
+    }
+
+    /// Grants exist, but the code changed (by a key without `admin`) since an admin confirmed
+    /// them: none is served until an admin confirms the current version.
+    pub fn suspended(&self) -> bool {
+        !self.secrets.is_empty() && self.confirmed_code_version != Some(self.code_version)
+    }
+
+    /// Whether a run of this code may read secret `name`; `Err` says why not and what to do, in
+    /// words the workflow's author reads in the run's log.
+    pub fn check(&self, name: &str) -> Result<(), String> {
+        let route = format!("PUT /v1/workflows/{}/secrets", self.workflow_uuid);
+        if !self.secrets.iter().any(|s| s == name) {
+            return Err(format!(
+                "workflow secret '{name}' is not granted to this workflow; an admin grants it with {route}"
+            ));
+        }
+        if self.suspended() {
+            let confirmed = self
+                .confirmed_code_version
+                .map_or_else(|| "never confirmed".to_string(), |v| format!("confirmed for version {v}"));
+            return Err(format!(
+                "workflow secret '{name}' is not served: this workflow's secret grants are suspended since its \
+                 code changed (grants {confirmed}); an admin must confirm version {} with {route}",
+                self.code_version
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Workflows and workflow secrets.
@@ -119,7 +185,7 @@ impl WorkflowService {
             .await
             .validate(code)
             .await
-            .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+            .map_err(crate::platform::workflow_runtime::runtime_error)?;
         if problems.is_empty() { Ok(()) } else { Err(ServiceError::CodeInvalid(problems)) }
     }
 
@@ -156,10 +222,19 @@ impl WorkflowService {
         Ok(repo::insert(&self.db, &fields).await?)
     }
 
-    /// Changes a workflow: a new `code` is validated and the old one kept as a version.
-    pub async fn patch(&self, uuid: Uuid, input: WorkflowInput) -> Result<WorkflowRow, ServiceError> {
+    /// Changes a workflow: a new `code` is validated and the old one kept as a version. New code
+    /// from an `admin` caller confirms the workflow's secret grants for it; from any other caller
+    /// it suspends them until an admin confirms (both recorded in the activity log).
+    pub async fn patch(
+        &self,
+        uuid: Uuid,
+        input: WorkflowInput,
+        actor: &Actor,
+        admin: bool,
+    ) -> Result<WorkflowRow, ServiceError> {
         let row = self.get(uuid).await?;
         let id = row.id;
+        let before = SecretGrants::of(&row);
         let mut fields = WorkflowFields::from(row);
         let mut errors = Vec::new();
         apply(&mut fields, &input, &mut errors);
@@ -170,7 +245,89 @@ impl WorkflowService {
         if new_code {
             self.validate_code(&fields.code).await?;
         }
-        repo::update(&self.db, id, &fields, new_code).await?.ok_or_else(|| not_found(uuid))
+        let mut tx = self.db.begin().await?;
+        let row =
+            repo::update(&mut tx, id, &fields, new_code, admin).await?.ok_or_else(|| not_found(uuid))?;
+        let after = SecretGrants::of(&row);
+        if new_code && !after.secrets.is_empty() {
+            let (event, via) = if admin {
+                ("workflow_secret_grants_updated", "code_change")
+            } else {
+                ("workflow_secret_grants_suspended", "code_change_without_admin")
+            };
+            let refs = json!({"workflow_uuid": row.uuid, "workflow_name": row.name, "secrets": after.secrets,
+                              "code_version": after.code_version, "confirmed_code_version": after.confirmed_code_version,
+                              "previous_confirmed_code_version": before.confirmed_code_version, "via": via});
+            activity::record_workflow(&mut tx, actor, event, None, row.id, refs).await?;
+        }
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// A workflow's secret grants.
+    pub async fn secret_grants(&self, uuid: Uuid) -> Result<SecretGrants, ServiceError> {
+        Ok(SecretGrants::of(&self.get(uuid).await?))
+    }
+
+    /// Replaces a workflow's secret grants and confirms them for its current code (an admin's
+    /// use case). `code_version`, when given, is the version the admin reviewed: if the code is
+    /// at another now, nothing changes (`409 WORKFLOW_CODE_CHANGED`). A name may be granted before
+    /// its secret exists.
+    pub async fn put_secret_grants(
+        &self,
+        uuid: Uuid,
+        names: &[String],
+        code_version: Option<i32>,
+        actor: &Actor,
+    ) -> Result<SecretGrants, ServiceError> {
+        let mut errors: Vec<FieldError> = names
+            .iter()
+            .enumerate()
+            .filter(|(_, name)| !valid_secret_name(name))
+            .map(|(i, _)| FieldError {
+                loc: vec!["body".into(), "secrets".into(), i.to_string()],
+                msg: "a secret name is 1 to 128 of A-Z a-z 0-9 _ - .".into(),
+                kind: "value_error".into(),
+            })
+            .collect();
+        let secrets: Vec<String> = names.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+        if secrets.len() > MAX_GRANTS {
+            errors.push(FieldError::body("secrets", format!("at most {MAX_GRANTS} secrets may be granted")));
+        }
+        ServiceError::check(errors)?;
+        let row = self.get(uuid).await?;
+        let before = SecretGrants::of(&row);
+        let reviewed = code_version.unwrap_or(row.code_version);
+        let changed = |current: i32| {
+            ServiceError::conflict(
+                "WORKFLOW_CODE_CHANGED",
+                format!(
+                    "The workflow's code is at version {current}, not {reviewed}: review the current code and confirm it"
+                ),
+            )
+        };
+        if reviewed != row.code_version {
+            return Err(changed(row.code_version));
+        }
+        let mut tx = self.db.begin().await?;
+        let Some(updated) = repo::set_secret_grants(&mut tx, row.id, &secrets, reviewed).await? else {
+            // Changed (or deleted) between the read and the write: the admin has not seen it.
+            drop(tx);
+            return match repo::get(&self.db, uuid).await? {
+                Some(now) => Err(changed(now.code_version)),
+                None => Err(not_found(uuid)),
+            };
+        };
+        let after = SecretGrants::of(&updated);
+        let refs = json!({"workflow_uuid": updated.uuid, "workflow_name": updated.name, "secrets": after.secrets,
+                          "previous_secrets": before.secrets, "code_version": after.code_version,
+                          "confirmed_code_version": after.confirmed_code_version,
+                          "previous_confirmed_code_version": before.confirmed_code_version,
+                          "was_suspended": before.suspended(), "via": "grants"});
+        activity::record_workflow(&mut tx, actor, "workflow_secret_grants_updated", None, updated.id, refs)
+            .await?;
+        tx.commit().await?;
+        Ok(after)
     }
 
     /// Deletes a workflow; system workflows stay.
@@ -218,10 +375,7 @@ impl WorkflowService {
 
     /// Stores a workflow secret (encrypted), replacing any of the same name.
     pub async fn put_secret(&self, name: &str, value: &str) -> Result<SecretRow, ServiceError> {
-        let valid = !name.is_empty()
-            && name.len() <= 128
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
-        if !valid {
+        if !valid_secret_name(name) {
             return Err(ServiceError::invalid("name", "a secret name is 1 to 128 of A-Z a-z 0-9 _ - ."));
         }
         if value.len() > 64 * 1024 {
@@ -341,6 +495,52 @@ fn apply(f: &mut WorkflowFields, input: &WorkflowInput, errors: &mut Vec<FieldEr
             }
             "documentation" => f.documentation = body::text(key, value, errors),
             _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::{SecretGrants, valid_secret_name};
+
+    fn grants(secrets: &[&str], confirmed: Option<i32>, code_version: i32) -> SecretGrants {
+        SecretGrants {
+            workflow_uuid: Uuid::nil(),
+            secrets: secrets.iter().map(|s| s.to_string()).collect(),
+            confirmed_code_version: confirmed,
+            code_version,
+        }
+    }
+
+    #[test]
+    fn only_granted_names_of_confirmed_code_are_served() {
+        let confirmed = grants(&["API_TOKEN"], Some(2), 2);
+        assert_eq!(confirmed.check("API_TOKEN"), Ok(()));
+        assert!(!confirmed.suspended());
+        let refused = confirmed.check("OTHER").unwrap_err();
+        assert!(refused.starts_with("workflow secret 'OTHER' is not granted to this workflow"), "{refused}");
+        assert!(refused.ends_with(&format!("PUT /v1/workflows/{}/secrets", Uuid::nil())), "{refused}");
+
+        let suspended = grants(&["API_TOKEN"], Some(2), 3);
+        assert!(suspended.suspended());
+        let refused = suspended.check("API_TOKEN").unwrap_err();
+        assert!(refused.contains("suspended since its code changed"), "{refused}");
+        assert!(refused.contains("confirm version 3"), "{refused}");
+        // A name never granted is refused as such, suspended or not.
+        assert!(suspended.check("OTHER").unwrap_err().contains("is not granted"));
+        // Nothing granted is nothing suspended.
+        assert!(!grants(&[], Some(1), 4).suspended());
+    }
+
+    #[test]
+    fn secret_names_follow_one_rule() {
+        for name in ["A", "api_token", "okta.token-2", &"x".repeat(128)] {
+            assert!(valid_secret_name(name), "{name}");
+        }
+        for name in ["", "bad name", "slash/", "é", &"x".repeat(129)] {
+            assert!(!valid_secret_name(name), "{name}");
         }
     }
 }

@@ -3,6 +3,7 @@
 //! code; each block is one libc call whose arguments are plain integers or live pointers.
 #![allow(unsafe_code)]
 
+use std::ffi::CString;
 use std::io;
 
 use landlock::RulesetCreated;
@@ -17,22 +18,56 @@ pub struct ChildLimits {
     pub cpu_seconds: u64,
     /// Open file descriptors.
     pub open_files: u64,
-    /// Processes (threads included) of the user; root is exempt, which seccomp covers.
-    pub processes: u64,
+    /// Tasks (processes and threads) of the run's user. With the user namespace this counts the
+    /// run's own tasks only (the kernel counts per user per namespace); it binds because the
+    /// child is never root.
+    pub tasks: u64,
     /// Largest file the child may write: 0.
     pub file_size: u64,
 }
 
+/// The host user and group a child runs as (never root where the server is root).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildIdentity {
+    /// Host uid.
+    pub uid: libc::uid_t,
+    /// Host gid.
+    pub gid: libc::gid_t,
+}
+
+/// The interpreter's `execve` arguments, built before the fork so the child allocates nothing.
+pub struct ExecPlan {
+    /// The executable's path; its address is the one seccomp lets `execve` name.
+    pub path: &'static std::ffi::CStr,
+    /// Owns the argument strings `argv` points into.
+    _args: Vec<CString>,
+    /// `argv` as addresses (null-terminated), so the plan is `Send`.
+    argv: Vec<usize>,
+}
+
+impl ExecPlan {
+    /// `path` with `args` (the first is argv[0]).
+    pub fn new(path: &'static std::ffi::CStr, args: Vec<CString>) -> ExecPlan {
+        let mut argv: Vec<usize> = args.iter().map(|a| a.as_ptr() as usize).collect();
+        argv.push(0);
+        ExecPlan { path, _args: args, argv }
+    }
+}
+
 /// What the child applies to itself before it executes the interpreter.
 pub struct ChildPlan {
+    /// The unprivileged user to become first (`None`: keep the server's, which is not root).
+    pub identity: Option<ChildIdentity>,
     /// New user, network, PID, mount and IPC namespaces.
     pub namespaces: bool,
     /// The filesystem (and TCP) ruleset, restricted onto the child.
     pub landlock: Option<RulesetCreated>,
-    /// Seccomp filters, applied in order (the last one installed wins among equal actions).
+    /// Seccomp filters, applied in order (the strictest action of all filters wins).
     pub seccomp: Vec<BpfProgram>,
     /// Resource limits.
     pub limits: ChildLimits,
+    /// The interpreter and its arguments.
+    pub exec: ExecPlan,
 }
 
 fn check(result: libc::c_int) -> io::Result<()> {
@@ -49,15 +84,35 @@ fn set_limits(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> io::
     check(unsafe { libc::setrlimit(resource, &limit) })
 }
 
-/// Runs in the forked child (from `pre_exec`): enters the namespaces, forks once more so that the
-/// interpreter is PID 1 of its own PID namespace (the middle process only waits and relays the
-/// exit), then limits, Landlock and seccomp. Returns in the process that will exec.
+/// Becomes `identity` for good: no supplementary groups, then gid, then uid (the order matters:
+/// once the uid is dropped the gid can no longer change). Every capability goes with uid 0.
+fn become_user(identity: ChildIdentity) -> io::Result<()> {
+    // SAFETY: setgroups with a zero length reads no memory; setres[ug]id take integers.
+    unsafe {
+        check(libc::setgroups(0, std::ptr::null()))?;
+        check(libc::setresgid(identity.gid, identity.gid, identity.gid))?;
+        check(libc::setresuid(identity.uid, identity.uid, identity.uid))?;
+    }
+    // SAFETY: getuid/geteuid take nothing. A drop that did not happen must not go unnoticed.
+    if unsafe { libc::getuid() != identity.uid || libc::geteuid() != identity.uid } {
+        return Err(io::Error::other("the child kept its user"));
+    }
+    Ok(())
+}
+
+/// Runs in the forked child (from `pre_exec`): becomes the unprivileged user, enters the
+/// namespaces, forks once more so that the interpreter is PID 1 of its own PID namespace (the
+/// middle process only waits and relays the exit), then limits, Landlock and seccomp, and
+/// executes the interpreter itself — the one `execve` the filter allows. Returns only on failure.
 pub fn prepare_child(plan: &mut ChildPlan) -> io::Result<()> {
     // Nothing of the parent's open files past stdin, stdout and stderr survives the exec, even a
     // descriptor someone opened without close-on-exec.
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range takes integers.
     unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    if let Some(identity) = plan.identity {
+        become_user(identity)?;
+    }
     if plan.namespaces {
         let flags = libc::CLONE_NEWUSER
             | libc::CLONE_NEWNET
@@ -74,10 +129,10 @@ pub fn prepare_child(plan: &mut ChildPlan) -> io::Result<()> {
         if pid > 0 {
             relay_exit(pid);
         }
-        // The interpreter dies with the middle process (which the parent kills on timeout).
+        // The interpreter dies with the middle process (which the parent kills on timeout); set
+        // after the change of user, which clears it. Not without namespaces: there the parent is a
+        // thread of the server, whose exit would kill a healthy run.
         // SAFETY: prctl with integer arguments.
-        // (Were the middle process killed before this call, the parent's kill of the whole
-        // process group still reaches us.)
         check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) })?;
     }
     let limits = plan.limits;
@@ -85,9 +140,12 @@ pub fn prepare_child(plan: &mut ChildPlan) -> io::Result<()> {
     // SIGXCPU at the soft limit tells a CPU-limit stop apart from the parent's kill.
     set_limits(libc::RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds.saturating_add(1))?;
     set_limit(libc::RLIMIT_NOFILE, limits.open_files)?;
-    set_limit(libc::RLIMIT_NPROC, limits.processes)?;
+    set_limit(libc::RLIMIT_NPROC, limits.tasks)?;
     set_limit(libc::RLIMIT_FSIZE, limits.file_size)?;
     set_limit(libc::RLIMIT_CORE, 0)?;
+    // Locked memory and message queues are kernel memory outside the address-space limit.
+    set_limit(libc::RLIMIT_MEMLOCK, 0)?;
+    set_limit(libc::RLIMIT_MSGQUEUE, 0)?;
     if let Some(ruleset) = plan.landlock.take() {
         ruleset.restrict_self().map_err(|e| io::Error::other(e.to_string()))?;
     } else {
@@ -98,7 +156,17 @@ pub fn prepare_child(plan: &mut ChildPlan) -> io::Result<()> {
     for filter in &plan.seccomp {
         seccompiler::apply_filter(filter).map_err(|e| io::Error::other(e.to_string()))?;
     }
-    Ok(())
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    // SAFETY: the path is a static C string; argv is a null-terminated array of addresses of C
+    // strings owned by the plan, alive until the exec replaces this process; envp is empty.
+    unsafe {
+        libc::execve(
+            plan.exec.path.as_ptr(),
+            plan.exec.argv.as_ptr().cast::<*const libc::c_char>(),
+            envp.as_ptr(),
+        )
+    };
+    Err(io::Error::last_os_error())
 }
 
 /// The middle process: closes every descriptor (so the parent sees end-of-file and exec success
@@ -126,12 +194,19 @@ fn relay_exit(child: libc::pid_t) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// Kills a run: its whole process group (middle process and interpreter).
+/// Kills a run: its whole process group (middle process and interpreter). Call it only while the
+/// leader has not been reaped: until then its PID, and so the group's, cannot be reused.
 pub fn kill_group(leader: u32) {
     if let Ok(pid) = libc::pid_t::try_from(leader) {
         // SAFETY: kill with integer arguments; a group that is already gone is not an error.
         unsafe { libc::kill(-pid, libc::SIGKILL) };
     }
+}
+
+/// Whether this process runs as root (its effective uid is 0).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid takes nothing and cannot fail.
+    unsafe { libc::geteuid() == 0 }
 }
 
 /// The Landlock ABI the kernel offers (0 = none).

@@ -65,7 +65,7 @@ async fn post_callback(app: &TestApp, body: &str, ts: Option<i64>, signature: Op
 }
 
 /// The JSON bodies a stand-in received at `at`.
-async fn bodies(server: &MockServer, at: &str) -> Vec<Value> {
+pub(crate) async fn bodies(server: &MockServer, at: &str) -> Vec<Value> {
     server
         .received_requests()
         .await
@@ -76,7 +76,7 @@ async fn bodies(server: &MockServer, at: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn slack_stand_in() -> MockServer {
+pub(crate) async fn slack_stand_in() -> MockServer {
     let slack = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/chat.postMessage"))
@@ -96,7 +96,7 @@ async fn slack_stand_in() -> MockServer {
     slack
 }
 
-fn slack_env(slack: &MockServer) -> Vec<(&'static str, String)> {
+pub(crate) fn slack_env(slack: &MockServer) -> Vec<(&'static str, String)> {
     vec![
         ("SSRF_ALLOWED_HOSTS", "127.0.0.1".into()),
         ("APPROVAL_NOTIFIER", "slack".into()),
@@ -191,6 +191,7 @@ async fn the_seeds_response_step_runs_through_a_signed_slack_approval() {
         .await;
     assert_eq!(status, 201, "{created}");
     let workflow = created["data"]["uuid"].as_str().unwrap().to_string();
+    crate::secret_grants::grant(&app, &workflow, &["OKTA_TOKEN"]).await;
 
     // The agent asks; a request is made and Slack hears of it.
     let agent = agent_key(&app, &["workflows:execute"]).await;

@@ -199,6 +199,9 @@ async def run(ctx: WorkflowContext) -> WorkflowResult:
         .await;
     assert_eq!(status, 201, "{created}");
     let uuid = created["data"]["uuid"].as_str().unwrap().to_string();
+    // Granted every name it reads, so that only the platform-setting and listing rules refuse.
+    let names = ["API_TOKEN", "DATABASE_URL", "ENCRYPTION_KEY", "PATH", "OKTA_API_TOKEN", "HOME"];
+    crate::secret_grants::grant(&app, &uuid, &names).await;
     let execute = format!("/v1/workflows/{uuid}/execute");
     let (status, queued) = app
         .post(&execute, &writer, json!({"indicator_type": "account", "indicator_value": "bob@example.com"}))
@@ -211,11 +214,8 @@ async def run(ctx: WorkflowContext) -> WorkflowResult:
     assert_eq!(run["result"]["data"]["answer"], json!({"blocked": true}));
     assert_eq!(run["result"]["data"]["database_url"], Value::Null);
     assert_eq!(run["result"]["data"]["encryption_key"], Value::Null);
-    assert_eq!(
-        run["result"]["data"]["path"],
-        json!(std::env::var("PATH").ok()),
-        "a listed variable is served"
-    );
+    // A listed variable is served — and, as every value served as a secret, masked in the record.
+    assert_eq!(run["result"]["data"]["path"], json!("***"), "a listed variable is served");
     assert_eq!(run["result"]["data"]["okta"], Value::Null, "a platform setting is not, even listed");
     assert_eq!(run["result"]["data"]["home"], Value::Null, "an unlisted variable is not");
     assert!(run["log_output"].as_str().unwrap().contains("printed by the workflow"), "{run}");

@@ -238,6 +238,7 @@ async def run(ctx: WorkflowContext) -> WorkflowResult:
         .await;
     assert_eq!(status, 201, "{created}");
     let uuid = created["data"]["uuid"].as_str().unwrap().to_string();
+    crate::secret_grants::grant(&app, &uuid, &["IDP_BASE"]).await;
     let test = format!("/v1/workflows/{uuid}/test");
 
     // Mocks keyed by method and URL pattern; the most specific one answers.
@@ -307,7 +308,9 @@ async def run(ctx: WorkflowContext) -> WorkflowResult:
     assert_eq!(tested["data"]["result_data"]["id"], "00u-live", "{tested}");
     assert_eq!(tested["data"]["result_data"]["status"], 404, "the live stand-in has no sessions route");
     let log = tested["data"]["log_output"].as_str().unwrap();
-    assert!(log.contains(&format!("HTTP GET {}/api/v1/users/jdoe -> 200", live.uri())), "{log}");
+    // The base URL is the secret IDP_BASE: masked in the log like every served secret.
+    assert!(log.contains("HTTP GET ***/api/v1/users/jdoe -> 200"), "{log}");
+    assert!(!log.contains(&live.uri()), "{log}");
     assert_eq!(live.received_requests().await.unwrap().len(), 2, "GET and DELETE reached the live server");
     let (_, _) = app
         .client
@@ -325,7 +328,12 @@ async def run(ctx: WorkflowContext) -> WorkflowResult:
     let (_, runs) = app.get(&format!("/v1/workflows/{uuid}/runs"), &key).await;
     assert_eq!(runs["meta"]["total"], 0);
     assert_eq!(
-        query_i64(&app, "SELECT COUNT(*) FROM activity_events WHERE event_type LIKE 'workflow%'").await,
+        query_i64(
+            &app,
+            "SELECT COUNT(*) FROM activity_events WHERE event_type LIKE 'workflow%' \
+             AND event_type <> 'workflow_secret_grants_updated'"
+        )
+        .await,
         2
     );
     assert_eq!(

@@ -262,7 +262,9 @@ impl EnrichmentEngine {
                 pairs.append_pair(k, &template::text_of(v));
             }
         }
-        self.http.check(&url, provider.allow_private_network)?;
+        // The full check: a name is resolved and held to the port rules (this server's own
+        // listeners and database port, `host:port` entries) before anything is sent.
+        self.http.check_destination_url(&url, provider.allow_private_network).await?;
         let method = reqwest::Method::from_bytes(step.method.to_uppercase().as_bytes())
             .map_err(|_| "invalid method".to_string())?;
         let mut request = self

@@ -9,7 +9,7 @@ use calseta_workflows::{HttpAnswer, HttpCall, WorkflowHost};
 use serde_json::{Map, Value, json};
 
 use crate::platform::outbound::{OutboundClient, error_text};
-use crate::resources::workflows::WorkflowService;
+use crate::resources::workflows::{SecretGrants, WorkflowService};
 
 /// The most of a response body a workflow gets.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
@@ -87,6 +87,8 @@ pub struct PlatformHost {
     pub(crate) settings: Arc<WorkflowSettings>,
     /// The run's own limit bounds every request.
     pub(crate) timeout: Duration,
+    /// The secrets this run may read: the workflow's grants as they were when it started.
+    pub(crate) grants: SecretGrants,
 }
 
 impl PlatformHost {
@@ -98,8 +100,9 @@ impl PlatformHost {
         body: Option<Value>,
         timeout: Duration,
     ) -> Result<HttpAnswer, String> {
-        let parsed = reqwest::Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
-        self.http.check(&parsed, false)?;
+        // The full check: a name is resolved and held to the port rules (this server's own
+        // listeners and database port, `host:port` entries) before anything is sent.
+        let parsed = self.http.check_destination(url, false).await?;
         let method =
             reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| format!("invalid method {method}"))?;
         let mut request = self.http.client(false).request(method, parsed).timeout(timeout);
@@ -278,16 +281,20 @@ impl WorkflowHost for PlatformHost {
         self.send(&call.method, url.as_str(), &headers, call.body, timeout.min(self.timeout)).await
     }
 
-    async fn secret(&self, name: &str) -> Option<String> {
+    async fn secret(&self, name: &str) -> Result<Option<String>, String> {
+        // Only what an admin granted to this workflow (for the code being run) is served, from
+        // either source: a grant names a secret, not where its value lives.
+        self.grants.check(name)?;
         // A workflow secret is an administrator's value for workflows, whatever its name; only the
         // environment holds the platform's own settings, so only that fallback is filtered.
         if let Ok(Some(value)) = self.workflows.secret_value(name).await {
-            return Some(value);
+            return Ok(Some(value));
         }
         if is_platform_setting(name) {
-            return None;
+            return Ok(None);
         }
-        self.settings.secrets_from_env.iter().any(|n| n == name).then(|| std::env::var(name).ok()).flatten()
+        let listed = self.settings.secrets_from_env.iter().any(|n| n == name);
+        Ok(if listed { std::env::var(name).ok() } else { None })
     }
 
     async fn integration(&self, integration: &str, method: &str, args: &[String]) -> Result<Value, String> {

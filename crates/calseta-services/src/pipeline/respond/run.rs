@@ -15,7 +15,7 @@ use crate::pipeline::kinds::{ApprovalEvent, ExecuteWorkflowRunJob, NotifyApprova
 use crate::platform::outbound::OutboundClient;
 use crate::platform::workflow_runtime::LazyRuntime;
 use crate::resources::activity::{self, Actor};
-use crate::resources::workflows::WorkflowService;
+use crate::resources::workflows::{SecretGrants, WorkflowService};
 
 /// Runs queued workflow runs.
 pub struct ExecuteWorkflowRun {
@@ -106,6 +106,8 @@ impl JobHandler for ExecuteWorkflowRun {
                     workflows: self.workflows.clone(),
                     settings: self.settings.clone(),
                     timeout: request.limits.timeout,
+                    // From the row whose code runs: grants confirmed for another version are not served.
+                    grants: SecretGrants::of(&workflow),
                 };
                 Some(self.runtime.get().await.run(request, &host).await)
             }
@@ -121,7 +123,9 @@ impl JobHandler for ExecuteWorkflowRun {
                 // What the code printed is kept with its log (bounded by the runtime).
                 let mut log = o.log_output;
                 if !o.stderr.trim().is_empty() {
-                    let entry = json!({"level": "info", "message": "output", "extra": {"stderr": o.stderr}});
+                    // What the code printed: its content is the workflow's, as the source says.
+                    let entry = json!({"level": "info", "message": "output", "extra": {"stderr": o.stderr},
+                                       "source": "workflow"});
                     log = if log.is_empty() { entry.to_string() } else { format!("{log}\n{entry}") };
                 }
                 (status, o.message, o.data, log, i32::try_from(o.duration.as_millis()).unwrap_or(i32::MAX))

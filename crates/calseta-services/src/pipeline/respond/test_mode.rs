@@ -17,7 +17,7 @@ use super::host::{PlatformHost, WorkflowSettings};
 use crate::platform::outbound::OutboundClient;
 use crate::platform::workflow_runtime::LazyRuntime;
 use crate::resources::activity::{self, Actor};
-use crate::resources::workflows::{WorkflowService, not_found as workflow_not_found};
+use crate::resources::workflows::{SecretGrants, WorkflowService, not_found as workflow_not_found};
 use crate::{FieldError, ServiceError};
 
 /// The most a test run may take, whatever the workflow's own timeout (v1's limit).
@@ -180,7 +180,8 @@ impl Mocks {
     }
 }
 
-/// The host of a test run: mocked or live HTTP, the real workflow secrets, mocked integrations.
+/// The host of a test run: mocked or live HTTP, the real workflow secrets (as granted), mocked
+/// integrations.
 struct TestHost {
     platform: PlatformHost,
     mocks: Option<Mocks>,
@@ -198,7 +199,7 @@ impl WorkflowHost for TestHost {
         }
     }
 
-    async fn secret(&self, name: &str) -> Option<String> {
+    async fn secret(&self, name: &str) -> Result<Option<String>, String> {
         self.platform.secret(name).await
     }
 
@@ -296,10 +297,20 @@ impl WorkflowTester {
                 workflows: self.workflows.clone(),
                 settings: self.settings.clone(),
                 timeout,
+                // A test reads only the secrets a run of this code would read.
+                grants: SecretGrants::of(&workflow),
             },
             mocks: (!request.live_http).then(|| Mocks::parse(&request.mock_http_responses)),
         };
-        let outcome = self.runtime.get().await.run(run, &host).await;
+        // A test run waits a little for a free sandbox slot; past that the caller is told when
+        // to try again (429 with Retry-After), and nothing ran.
+        let outcome = self
+            .runtime
+            .get()
+            .await
+            .run_within(run, &host, crate::platform::workflow_runtime::REQUEST_SLOT_WAIT)
+            .await
+            .map_err(crate::platform::workflow_runtime::runtime_error)?;
         Ok(TestOutcome {
             success: outcome.status == RunStatus::Success,
             message: outcome.message,
