@@ -121,6 +121,13 @@ impl From<ServiceError> for ApiError {
             ServiceError::Unavailable(message) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", message)
             }
+            ServiceError::Busy { message, retry_after } => {
+                let seconds = retry_after.as_secs().max(1);
+                let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", message)
+                    .with_details(json!({ "retry_after_seconds": seconds }));
+                e.retry_after = Some(seconds);
+                e
+            }
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "storage error");
                 ApiError::internal()

@@ -144,6 +144,10 @@ fn service_told(error: ServiceError) -> Told {
             ..told(ErrorCode::INTERNAL_ERROR, "RATE_LIMITED", "Rate limit exceeded. Try again later.")
         },
         ServiceError::Unavailable(message) => told(ErrorCode::INTERNAL_ERROR, "SERVICE_UNAVAILABLE", message),
+        ServiceError::Busy { message, retry_after } => Told {
+            details: json!({ "retry_after_seconds": retry_after.as_secs().max(1) }),
+            ..told(ErrorCode::INTERNAL_ERROR, "SERVICE_UNAVAILABLE", message)
+        },
         ServiceError::Store(e) => {
             tracing::error!(error = %e, "storage error");
             told(ErrorCode::INTERNAL_ERROR, "INTERNAL_ERROR", "An unexpected error occurred.")

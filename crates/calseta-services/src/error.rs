@@ -113,6 +113,15 @@ pub enum ServiceError {
     /// commit; nothing was changed and the caller may retry. The text is for the client.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// A shared resource (the workflow sandbox's slots) stayed taken: nothing was done, and the
+    /// caller may try again after the wait. The text is for the client.
+    #[error("busy: {message}")]
+    Busy {
+        /// What is busy, for the client.
+        message: String,
+        /// How long to wait.
+        retry_after: Duration,
+    },
     /// Misconfiguration discovered at startup or at use.
     #[error("configuration error: {0}")]
     Config(String),

@@ -162,7 +162,9 @@ pub enum RuntimeError {
     #[error("workflow validation failed to run: {0}")]
     Failed(String),
     /// Every sandbox slot stayed taken (`WORKFLOW_MAX_CONCURRENT_RUNS`); try again later.
-    #[error("the workflow sandbox is busy ({0} runs at once); try again shortly")]
+    #[error(
+        "the workflow sandbox is busy: all {0} of its slots (WORKFLOW_MAX_CONCURRENT_RUNS) are in use; try again shortly"
+    )]
     Busy(usize),
 }
 

@@ -11,11 +11,13 @@ use crate::ServiceError;
 /// How long a request (a test run, a validation) waits for a free sandbox slot.
 pub const REQUEST_SLOT_WAIT: Duration = Duration::from_secs(10);
 
-/// A runtime error as the caller sees it: a busy sandbox is "try again in a moment" (429 with
-/// `Retry-After`), anything else is unavailable (503).
+/// A runtime error as the caller sees it: a busy sandbox is "try again in a moment" (503 with
+/// `Retry-After`, and it says so), anything else is unavailable (503).
 pub fn runtime_error(error: RuntimeError) -> ServiceError {
     match error {
-        RuntimeError::Busy(_) => ServiceError::RateLimited { retry_after: Duration::from_secs(5) },
+        busy @ RuntimeError::Busy(_) => {
+            ServiceError::Busy { message: busy.to_string(), retry_after: Duration::from_secs(5) }
+        }
         other => ServiceError::Unavailable(other.to_string()),
     }
 }

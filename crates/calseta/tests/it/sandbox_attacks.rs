@@ -16,9 +16,11 @@ use crate::respond::{alert_with_account, finished_run, uuid_literal};
 /// Reaches the `os` module without importing it.
 const OS: &str = "[c for c in ().__class__.__base__.__subclasses__() if c.__name__ == '_wrap_close'][0].__init__.__globals__";
 
-/// The host user this file's apps run workflows as: its own, so that counting its tasks counts
-/// this test's sandbox children only.
-const WORKFLOW_UID: &str = "61234";
+/// The host user each of this file's apps runs workflows as: its own (tests run at once), so that
+/// counting its tasks counts that test's sandbox children only.
+fn workflow_uid(app: &TestApp) -> String {
+    app.env.get("WORKFLOW_UID").cloned().unwrap_or_default()
+}
 
 /// `async def run(ctx)` whose body starts with `os` in hand.
 fn hostile(body: &str) -> String {
@@ -97,10 +99,23 @@ fn tasks_of(uid: &str) -> u64 {
         .sum()
 }
 
+/// After a case: the server is healthy and the sandbox user's tasks are back to the children
+/// waiting for a run (two, each an interpreter and its parent).
+async fn back_to_baseline(app: &TestApp) {
+    eventually("the sandbox's tasks are back to its waiting children", Duration::from_secs(30), || async {
+        (tasks_of(&workflow_uid(app)) <= 4).then_some(())
+    })
+    .await;
+    let (status, health) = app.get("/health", &app.admin_key).await;
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")), "{health}");
+}
+
 async fn attacker_app(extra: Vec<(&'static str, String)>) -> (TestApp, String) {
+    static NEXT_UID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(61_200);
+    let uid = NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::SeqCst).to_string();
     let mut env = vec![
-        ("WORKFLOW_UID", WORKFLOW_UID.to_string()),
-        ("WORKFLOW_GID", WORKFLOW_UID.to_string()),
+        ("WORKFLOW_UID", uid.clone()),
+        ("WORKFLOW_GID", uid),
         ("RATE_LIMIT_WORKFLOW_EXECUTE_PER_MINUTE", "200".into()),
     ];
     env.extend(extra);
@@ -175,6 +190,7 @@ async fn planted_code_changes_no_host_file_and_makes_no_forbidden_call() {
     let (status, health) = app.get("/health", &app.admin_key).await;
     assert_eq!((status, health["workflow_sandbox"].as_str()), (200, Some("full")), "{health}");
     std::fs::remove_dir_all(&dir).ok();
+    back_to_baseline(&app).await;
 }
 
 #[tokio::test]
@@ -185,23 +201,14 @@ async fn a_thread_bomb_run_eight_times_at_once_stays_within_its_bounds() {
                 t.start_new_thread(lock.acquire, ())\n            started += 1\n    except RuntimeError:\n        pass\n    \
                 time.sleep(1)\n    raise RuntimeError(f'THREADS {started} END')";
     let workflow = planted(&app, &key, "Bomb", "never", &hostile(bomb)).await;
-    let idle = || async {
-        // Only the children waiting for a run (two, each an interpreter and its parent) remain.
-        eventually(
-            "the sandbox's tasks are back to its waiting children",
-            Duration::from_secs(30),
-            || async { (tasks_of(WORKFLOW_UID) <= 4).then_some(()) },
-        )
-        .await
-    };
     // The sampler runs beside the eight runs and keeps the most tasks it saw.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = {
-        let stop = stop.clone();
+        let (stop, uid) = (stop.clone(), workflow_uid(&app));
         tokio::task::spawn_blocking(move || {
             let mut most = 0;
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                most = most.max(tasks_of(WORKFLOW_UID));
+                most = most.max(tasks_of(&uid));
                 std::thread::sleep(Duration::from_millis(5));
             }
             most
@@ -227,9 +234,7 @@ async fn a_thread_bomb_run_eight_times_at_once_stays_within_its_bounds() {
     // alone started 792 threads.)
     assert!(most > 16, "the runs were seen: {most}");
     assert!(most <= 2 * 4 * 18 + 4, "{most} tasks");
-    idle().await;
-    let (status, health) = app.get("/health", &app.admin_key).await;
-    assert_eq!((status, health["status"].as_str()), (200, Some("ok")), "{health}");
+    back_to_baseline(&app).await;
 }
 
 /// The secret and the forms it is written in below.
@@ -323,6 +328,7 @@ async fn secrets_echoed_by_planted_code_are_masked_in_runs_activity_tests_and_sl
     let answer = test_run(&app, &app.admin_key, &workflow).await;
     assert!(answer["data"]["message"].as_str().unwrap().contains("leaked ***"), "{answer}");
     assert_masked("the test answer", &answer.to_string());
+    back_to_baseline(&app).await;
 }
 
 #[tokio::test]
@@ -361,4 +367,62 @@ async fn a_run_record_shows_which_entries_are_the_platforms() {
     let answer = test_run(&app, &key, &workflow).await;
     assert_eq!(answer["data"]["success"], false, "{answer}");
     assert!(answer["data"]["message"].as_str().unwrap().contains("result is malformed"), "{answer}");
+    back_to_baseline(&app).await;
+}
+
+#[tokio::test]
+async fn sandbox_children_are_capped_in_total_across_test_runs_and_validation() {
+    let api = MockServer::start().await;
+    // The request that holds the only sandbox slot answers after the others have given up.
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(14)))
+        .mount(&api)
+        .await;
+    let (app, key) = attacker_app(vec![
+        ("WORKFLOW_MAX_CONCURRENT_RUNS", "1".into()),
+        ("SSRF_ALLOWED_HOSTS", "127.0.0.1".into()),
+    ])
+    .await;
+    let code = format!("async def run(ctx):\n    await ctx.http.get('{}/hold')\n", api.uri());
+    let workflow = planted(&app, &key, "Holder", "never", &code).await;
+    let live = json!({"indicator_type": "ip", "indicator_value": "1.2.3.4", "live_http": true});
+    let holder = {
+        let (client, url, key) =
+            (app.client.clone(), app.url(&format!("/v1/workflows/{workflow}/test")), key.clone());
+        tokio::spawn(async move {
+            client.post(url).bearer_auth(key).json(&live).send().await.map(|r| r.status().as_u16())
+        })
+    };
+    eventually("the holder's run is in the sandbox", Duration::from_secs(30), || async {
+        (!api.received_requests().await.unwrap_or_default().is_empty()).then_some(())
+    })
+    .await;
+    // A second test run and a code validation each wait for the slot, then are told when to retry.
+    let tested = app
+        .client
+        .post(app.url(&format!("/v1/workflows/{workflow}/test")))
+        .bearer_auth(&key)
+        .json(&json!({"indicator_type": "ip", "indicator_value": "1.2.3.4", "mock_http_responses": {}}))
+        .send();
+    let valid = "async def run(ctx):\n    pass\n";
+    let saved = app
+        .client
+        .post(app.url("/v1/workflows"))
+        .bearer_auth(&key)
+        .json(&json!({"name": "Later", "code": valid}))
+        .send();
+    let (tested, saved) = tokio::join!(tested, saved);
+    for response in [tested.unwrap(), saved.unwrap()] {
+        assert_eq!(response.status().as_u16(), 503);
+        assert_eq!(response.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
+        let (_, body) = status_json(response).await;
+        assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE", "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("sandbox is busy: all 1 of its slots"), "{body}");
+    }
+    assert_eq!(holder.await.unwrap().unwrap(), 200, "the holder's run finished");
+    // With the slot free again, both work.
+    let answer = test_run(&app, &key, &workflow).await;
+    assert!(answer["data"]["message"].is_string(), "{answer}");
+    back_to_baseline(&app).await;
 }
