@@ -135,9 +135,13 @@ async fn insert_row(
 /// Replaces the fields of workflow `id` inside `tx`. With `new_code`, the current code is first
 /// kept as a version (with its version number) and the version goes up by one; with
 /// `confirm_grants` too, the secret grants are confirmed for the new version (an admin's change).
+/// Writes `f` over workflow `id` only while its code is still at `read_version`, the version the
+/// fields were read at (`None` when it is not, or when the workflow is gone): a change made from a
+/// stale read never puts older code back under newer grants.
 pub async fn update(
     tx: &mut Tx,
     id: i64,
+    read_version: i32,
     f: &WorkflowFields,
     new_code: bool,
     confirm_grants: bool,
@@ -163,7 +167,7 @@ pub async fn update(
          tags = $11, time_saved_minutes = $12, approval_mode = $13, approval_channel = $14, \
          approval_timeout_seconds = $15, risk_level = $16, documentation = $17, updated_at = $18, \
          secret_grants_confirmed_version = {confirmed} \
-         WHERE id = $1 RETURNING {COLUMNS}"
+         WHERE id = $1 AND code_version = $19 RETURNING {COLUMNS}"
     );
     let row = on_tx!(tx, c => sqlx::query_as::<_, WorkflowRow>(&sql)
         .bind(id)
@@ -184,6 +188,7 @@ pub async fn update(
         .bind(&f.risk_level)
         .bind(&f.documentation)
         .bind(now)
+        .bind(read_version)
         .fetch_optional(&mut *c)
         .await)?;
     Ok(row)

@@ -30,6 +30,47 @@ fn base64_core(engine: &impl Engine, secret: &[u8], offset: usize) -> Option<Str
     (end >= first + MIN_ENCODED_CHARS).then(|| encoded[first..end].to_string())
 }
 
+/// The characters URL encoders commonly leave alone besides letters and digits: none (every
+/// other byte escaped), RFC 3986's unreserved marks, those and `/` (Python's `quote`), and
+/// JavaScript's `encodeURIComponent` marks.
+const URL_SAFE_SETS: [&[u8]; 4] = [b"", b"-._~", b"-._~/", b"-._~!'()*"];
+
+/// The secret as URL encoders write it: each safe set, with upper- or lower-case hex, and a space
+/// as `%20` or `+` (forms).
+fn url_encodings(bytes: &[u8]) -> Vec<String> {
+    let mut forms = Vec::new();
+    for safe in URL_SAFE_SETS {
+        let mut upper = String::new();
+        for &b in bytes {
+            if b.is_ascii_alphanumeric() || safe.contains(&b) {
+                upper.push(char::from(b));
+            } else {
+                upper.push_str(&format!("%{b:02X}"));
+            }
+        }
+        let lower = lower_hex_escapes(&upper);
+        for form in [upper, lower] {
+            forms.push(form.replace("%20", "+"));
+            forms.push(form);
+        }
+    }
+    forms
+}
+
+/// `%2B` → `%2b`: the same escapes with lower-case hex digits.
+fn lower_hex_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let escape = rest.get(at..at + 3).unwrap_or(&rest[at..]);
+        out.push_str(&escape.to_ascii_lowercase());
+        rest = &rest[at + escape.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 impl SecretMask {
     /// A mask for `secrets` (empty values are ignored).
     pub fn new<'a>(secrets: impl IntoIterator<Item = &'a str>) -> SecretMask {
@@ -38,10 +79,7 @@ impl SecretMask {
             let bytes = secret.as_bytes();
             needles.push(secret.to_string());
             let mut encoded = vec![hex::encode(bytes), hex::encode_upper(bytes)];
-            encoded.push(form_urlencoded::byte_serialize(bytes).collect());
-            encoded.push(
-                percent_encoding::percent_encode(bytes, percent_encoding::NON_ALPHANUMERIC).to_string(),
-            );
+            encoded.extend(url_encodings(bytes));
             for offset in 0..3 {
                 encoded.extend(base64_core(&STANDARD_NO_PAD, bytes, offset));
                 encoded.extend(base64_core(&URL_SAFE_NO_PAD, bytes, offset));
@@ -70,10 +108,17 @@ impl SecretMask {
         masked
     }
 
-    /// Masks every string in `value`, object keys included.
+    /// Masks every string in `value`, object keys included, and every number that is a secret
+    /// written as a number.
     pub fn value(&self, value: &mut Value) {
         match value {
             Value::String(s) => *s = self.text(s),
+            Value::Number(n) => {
+                let text = n.to_string();
+                if self.text(&text) != text {
+                    *value = Value::String(MASK.to_string());
+                }
+            }
             Value::Array(items) => items.iter_mut().for_each(|v| self.value(v)),
             Value::Object(map) => {
                 let entries = std::mem::take(map);
@@ -106,6 +151,9 @@ mod tests {
             form_urlencoded::byte_serialize(SECRET.as_bytes()).collect(),
             percent_encoding::percent_encode(SECRET.as_bytes(), percent_encoding::NON_ALPHANUMERIC)
                 .to_string(),
+            // Python's `quote` (`/` and `-._~` kept) and lower-case escapes.
+            "tok-3f9a/%2B%3F%26%3DXYZ".to_string(),
+            "tok-3f9a%2f%2b%3f%26%3dXYZ".to_string(),
         ];
         // base64 of the secret behind 0, 1 and 2 other bytes, in both alphabets.
         for prefix in ["", "a", "ab", "Authorization: "] {
@@ -115,7 +163,7 @@ mod tests {
         for text in texts {
             let masked = mask.text(&text);
             assert!(masked.contains(MASK), "{text} -> {masked}");
-            // No run of 8 characters of any encoding survives.
+            // No form of the secret survives.
             for needle in &mask.needles {
                 assert!(!masked.contains(needle.as_str()), "{text} -> {masked}");
             }
@@ -129,6 +177,9 @@ mod tests {
         mask.value(&mut value);
         assert_eq!(value, serde_json::json!({"a": ["x *** y", 1], "***": {"k": "plain"}}));
         assert!(SecretMask::new([""]).is_empty());
+        let mut number = serde_json::json!({"pin": 48213377, "other": 7});
+        SecretMask::new(["48213377"]).value(&mut number);
+        assert_eq!(number, serde_json::json!({"pin": "***", "other": 7}));
         assert_eq!(mask.text("nothing secret here"), "nothing secret here");
     }
 }

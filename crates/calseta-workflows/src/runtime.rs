@@ -33,6 +33,9 @@ const RUN_SLOT_WAIT: Duration = Duration::from_secs(300);
 const VALIDATION_SLOT_WAIT: Duration = Duration::from_secs(10);
 /// How long a child that closed its channel may take to exit by itself.
 const STOP_GRACE: Duration = Duration::from_millis(500);
+/// Bytes of stderr read past what is kept, so that masking sees every secret form whole: the
+/// longest form of the longest secret (64 KiB percent-encoded).
+const STDERR_MASK_MARGIN: u64 = 3 * 64 * 1024;
 /// Log levels a workflow's entries may have.
 const LOG_LEVELS: [&str; 4] = ["debug", "info", "warning", "error"];
 /// What is kept of the child's stderr (`print` output and tracebacks).
@@ -438,7 +441,8 @@ impl Runtime {
         let pool::Spawned { mut child, mut stdin, stdout, mut stderr } = spawned;
         let drain = tokio::spawn(async move {
             let mut kept = Vec::new();
-            let _ = (&mut stderr).take(MAX_STDERR_BYTES).read_to_end(&mut kept).await;
+            // More than is kept: a secret that straddles the cut is masked whole before the cut.
+            let _ = (&mut stderr).take(MAX_STDERR_BYTES + STDERR_MASK_MARGIN).read_to_end(&mut kept).await;
             let _ = tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await;
             String::from_utf8_lossy(&kept).into_owned()
         });
@@ -494,11 +498,13 @@ impl Runtime {
         // its own (the channel closed) gets a moment to exit, so that its status can say why.
         let grace = if matches!(outcome, Ok(Err(_))) { STOP_GRACE } else { Duration::ZERO };
         let exit = pool::end(&mut child, grace).await;
-        run.stderr = tokio::time::timeout(Duration::from_secs(2), drain)
+        let stderr = tokio::time::timeout(Duration::from_secs(2), drain)
             .await
             .ok()
             .and_then(Result::ok)
             .unwrap_or_default();
+        run.stderr =
+            cut(&SecretMask::new(run.served.iter().map(String::as_str)).text(&stderr), MAX_STDERR_BYTES);
         match outcome {
             Err(_) => (
                 RunStatus::TimedOut,
@@ -511,6 +517,19 @@ impl Runtime {
             Ok(Err(reason)) => failed(stopped_reason(&reason, exit, &run.stderr, request.limits)),
         }
     }
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn cut(text: &str, max: u64) -> String {
+    let max = usize::try_from(max).unwrap_or(usize::MAX);
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
 }
 
 /// The result a child sent: `{"success": bool, "message": text, "data": object}` exactly as the
@@ -579,6 +598,10 @@ async fn answer(op: &str, message: &Value, host: &dyn WorkflowHost, run: &mut Ru
                 Ok(c) => c,
                 Err(e) => return reply(Err(format!("bad HTTP request: {e}"))),
             };
+            // What goes into the platform's entry is checked first: the child chose it.
+            if !is_http_method(&call.method) {
+                return reply(Err("bad HTTP request: the method must be a token such as GET".into()));
+            }
             let (method, url) = (call.method.clone(), loggable(&call.url));
             let http = |status: Value| json!({"method": method, "url": url, "status": status});
             match host.http(call).await {
@@ -596,6 +619,10 @@ async fn answer(op: &str, message: &Value, host: &dyn WorkflowHost, run: &mut Ru
         }
         "secret" => {
             let name = message.get("name").and_then(Value::as_str).unwrap_or_default();
+            if !is_secret_name(name) {
+                run.note("error", "secret refused: not a secret name (1 to 128 of A-Z a-z 0-9 _ - .)".into());
+                return reply(Err("not a secret name: 1 to 128 of A-Z a-z 0-9 _ - .".into()));
+            }
             match host.secret(name).await {
                 Ok(value) => {
                     run.served.extend(value.clone());
@@ -615,10 +642,34 @@ async fn answer(op: &str, message: &Value, host: &dyn WorkflowHost, run: &mut Ru
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
                 .unwrap_or_default();
-            reply(host.integration(integration, method, &args).await)
+            if !["okta", "entra"].contains(&integration) || !is_secret_name(method) {
+                return reply(Err(format!("no integration call '{integration}.{method}'")));
+            }
+            // The platform's record of an action taken at an identity provider (the account is
+            // the workflow's argument: kept as data, not in the message).
+            let result = host.integration(integration, method, &args).await;
+            let detail =
+                json!({"integration": integration, "method": method, "args": args, "ok": result.is_ok()});
+            let message = match &result {
+                Ok(_) => format!("{integration}.{method} -> ok"),
+                Err(e) => format!("{integration}.{method} refused: {e}"),
+            };
+            let level = if result.is_ok() { "info" } else { "error" };
+            run.platform_entry(level, message, Some(("integration", detail)));
+            reply(result)
         }
         other => reply(Err(format!("unknown request '{other}'"))),
     }
+}
+
+/// Whether `method` is an HTTP method token (letters only, at most 16).
+fn is_http_method(method: &str) -> bool {
+    !method.is_empty() && method.len() <= 16 && method.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+/// Whether `name` can be a workflow secret's (or an integration method's) name.
+fn is_secret_name(name: &str) -> bool {
+    (1..=128).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
 }
 
 /// A URL as the run's log shows it: without userinfo, query or fragment, where credentials hide.

@@ -92,6 +92,12 @@ async fn a_workflow_uses_ctx_through_the_parent() {
         "{entries:?}"
     );
     assert!(outcome.stderr.contains("printed output"), "{}", outcome.stderr);
+    // The identity-provider call is the platform's record, whatever the workflow says of it.
+    let okta = entries.iter().find(|e| e["message"] == "okta.revoke_sessions -> ok").unwrap();
+    assert_eq!(
+        (&okta["source"], &okta["integration"]["args"]),
+        (&json!("platform"), &json!(["jdoe@example.com"]))
+    );
     assert!(!outcome.log_output.contains("s3cret"), "secrets are not logged");
 }
 
@@ -382,6 +388,20 @@ async fn the_child_is_never_root_and_changes_no_file_metadata() {
     use std::os::unix::fs::MetadataExt;
     assert_eq!((after.mode(), after.uid(), after.gid()), (before.mode(), before.uid(), before.gid()));
     assert_eq!(after.mtime(), before.mtime());
+    // seccomp denies the metadata calls as well: on a file the child's own user owns, where the
+    // kernel's owner check would let them through, seccomp alone refuses them.
+    let owned = dir.join("owned-by-the-child");
+    std::fs::write(&owned, "x").unwrap();
+    std::os::unix::fs::chown(&owned, Some(65534), Some(65534)).unwrap();
+    let chmod = format!("os['chmod']({:?}, 0o777)", owned.display().to_string());
+    let calls = [chmod.as_str()];
+    let seccomp_only = runtime.with_layers(Layers { seccomp: true, ..none }).with_degraded_allowed(true);
+    let refused = tried(&seccomp_only.run(request(&attempts(&calls)), &host).await);
+    assert!(refused[chmod.as_str()].as_str().unwrap().contains("Operation not permitted"), "{refused:?}");
+    assert_eq!(std::fs::metadata(&owned).unwrap().mode() & 0o777, 0o644);
+    let unfiltered = runtime.with_layers(none).with_degraded_allowed(true);
+    let allowed = tried(&unfiltered.run(request(&attempts(&calls)), &host).await);
+    assert_eq!(allowed[chmod.as_str()], "None", "without seccomp the owner may: {allowed:?}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -474,6 +494,18 @@ async fn secrets_are_masked_in_every_encoding_everywhere_a_run_records() {
     }
     assert!(outcome.stderr.contains("printed ***"), "{}", outcome.stderr);
     assert!(outcome.message.contains("raised ***"), "{}", outcome.message);
+    // A secret printed across the end of what is kept of the output is masked before the cut.
+    for shift in 1..6 {
+        let straddle = format!("print('A' * {}, ctx.secrets['API_TOKEN'], sep='')", 16 * 1024 - shift);
+        let outcome = runtime.run(request(&hostile(&straddle)), &host).await;
+        assert!(outcome.stderr.len() <= 16 * 1024, "{}", outcome.stderr.len());
+        assert!(
+            outcome.stderr.trim_end().ends_with(&"***"[..shift.min(3)]),
+            "{shift}: …{}",
+            &outcome.stderr[16000..]
+        );
+        assert!(!outcome.stderr.contains('s'), "{shift}: …{}", &outcome.stderr[16000..]);
+    }
 }
 
 #[tokio::test]

@@ -268,11 +268,10 @@ pub struct PutSecretGrantsRequest {
     /// Every secret the workflow may read (replaces the current grants; `[]` revokes them all).
     #[schema(schema_with = secret_names)]
     secrets: Vec<String>,
-    /// The code version the admin reviewed: when the code is at another version now, nothing
-    /// changes (`409 WORKFLOW_CODE_CHANGED`). Without it, the current version is confirmed.
-    #[serde(default)]
+    /// The code version the admin reviewed (required: a confirmation names the code it confirms):
+    /// when the code is at another version now, nothing changes (`409 WORKFLOW_CODE_CHANGED`).
     #[schema(minimum = 1)]
-    code_version: Option<i32>,
+    code_version: i32,
 }
 
 /// A workflow's secret grants: which workflow secrets it may read, and whether they are suspended

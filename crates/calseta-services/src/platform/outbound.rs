@@ -259,9 +259,13 @@ impl Resolve for CheckedResolver {
             let pattern = name_pattern(&host);
             let allow_private =
                 this.allow_private || this.allowed_hosts.iter().any(|entry| entry.names(&pattern));
+            // A name that is not allowed never resolves to this machine either — not even to one
+            // of its public addresses — so a second, rebound answer cannot lead a request back to
+            // this server's listeners past the port check made before sending.
             let allowed: Vec<SocketAddr> = addrs
                 .into_iter()
                 .filter(|ip| blocked_reason(*ip, allow_private).is_none())
+                .filter(|ip| allow_private || !is_this_machine(*ip))
                 .map(|ip| SocketAddr::new(ip, 0))
                 .collect();
             if allowed.is_empty() {

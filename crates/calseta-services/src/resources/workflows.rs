@@ -233,7 +233,7 @@ impl WorkflowService {
         admin: bool,
     ) -> Result<WorkflowRow, ServiceError> {
         let row = self.get(uuid).await?;
-        let id = row.id;
+        let (id, read_version) = (row.id, row.code_version);
         let before = SecretGrants::of(&row);
         let mut fields = WorkflowFields::from(row);
         let mut errors = Vec::new();
@@ -246,8 +246,16 @@ impl WorkflowService {
             self.validate_code(&fields.code).await?;
         }
         let mut tx = self.db.begin().await?;
-        let row =
-            repo::update(&mut tx, id, &fields, new_code, admin).await?.ok_or_else(|| not_found(uuid))?;
+        let Some(row) = repo::update(&mut tx, id, read_version, &fields, new_code, admin).await? else {
+            // Gone, or its code changed since it was read: nothing is written from the stale read.
+            self.get(uuid).await?;
+            return Err(ServiceError::conflict(
+                "WORKFLOW_CODE_CHANGED",
+                format!(
+                    "Workflow {uuid} changed while this request was processed (its code is no longer version {read_version}); read it and try again."
+                ),
+            ));
+        };
         let after = SecretGrants::of(&row);
         if new_code && !after.secrets.is_empty() {
             let (event, via) = if admin {
@@ -269,15 +277,14 @@ impl WorkflowService {
         Ok(SecretGrants::of(&self.get(uuid).await?))
     }
 
-    /// Replaces a workflow's secret grants and confirms them for its current code (an admin's
-    /// use case). `code_version`, when given, is the version the admin reviewed: if the code is
-    /// at another now, nothing changes (`409 WORKFLOW_CODE_CHANGED`). A name may be granted before
-    /// its secret exists.
+    /// Replaces a workflow's secret grants and confirms them for its code (an admin's use case).
+    /// `code_version` is the version the admin reviewed: if the code is at another now, nothing
+    /// changes (`409 WORKFLOW_CODE_CHANGED`). A name may be granted before its secret exists.
     pub async fn put_secret_grants(
         &self,
         uuid: Uuid,
         names: &[String],
-        code_version: Option<i32>,
+        code_version: i32,
         actor: &Actor,
     ) -> Result<SecretGrants, ServiceError> {
         let mut errors: Vec<FieldError> = names
@@ -297,7 +304,7 @@ impl WorkflowService {
         ServiceError::check(errors)?;
         let row = self.get(uuid).await?;
         let before = SecretGrants::of(&row);
-        let reviewed = code_version.unwrap_or(row.code_version);
+        let reviewed = code_version;
         let changed = |current: i32| {
             ServiceError::conflict(
                 "WORKFLOW_CODE_CHANGED",

@@ -249,6 +249,8 @@ fn secret_forms() -> Vec<String> {
         b64.encode(format!("Bearer {SECRET}"))[12..28].to_string(),
         hex::encode(SECRET),
         form_urlencoded::byte_serialize(SECRET.as_bytes()).collect(),
+        // Python's `quote`: `/` and `-._~` kept.
+        "Xk9-s3cr3t/Valu3%2B%3D".to_string(),
     ]
 }
 
@@ -272,13 +274,11 @@ async fn secrets_echoed_by_planted_code_are_masked_in_runs_activity_tests_and_sl
     assert_eq!(status, 200, "{stored}");
     let echo = "import base64, urllib.parse\n    from app.workflows.context import WorkflowResult\n    \
                 s = ctx.secrets['API_TOKEN']\n    \
-                forms = [s, base64.b64encode(('Bearer ' + s).encode()).decode(), s.encode().hex(), urllib.parse.quote_plus(s)]\n    \
+                forms = [s, base64.b64encode(('Bearer ' + s).encode()).decode(), s.encode().hex(), urllib.parse.quote_plus(s), urllib.parse.quote(s)]\n    \
                 ctx.log.info('echo ' + ' '.join(forms), token=s)\n    print('printed', *forms)\n    \
                 return WorkflowResult.ok('done ' + ' '.join(forms), data={'forms': forms, s: s})";
     let workflow = planted(&app, &key, "Echo", "always", &hostile(echo)).await;
-    let (status, granted) =
-        put(&app, &format!("/v1/workflows/{workflow}/secrets"), json!({"secrets": ["API_TOKEN"]})).await;
-    assert_eq!(status, 200, "{granted}");
+    crate::secret_grants::grant(&app, &workflow, &["API_TOKEN"]).await;
     // A human executes it against an alert's account, and approves it: the run is recorded, the
     // activity written, and the result posted to Slack.
     let alert = alert_with_account(&app, "jdoe@example.com").await;
@@ -298,8 +298,8 @@ async fn secrets_echoed_by_planted_code_are_masked_in_runs_activity_tests_and_sl
     assert_eq!(run["status"], "success", "{run}");
     let log = run["log_output"].as_str().unwrap();
     // The raw, hex and URL forms are masked whole; base64 keeps what encodes "Bearer " alone.
-    assert!(log.contains("echo *** QmVhcmVyIF***Q== *** ***"), "{log}");
-    assert!(log.contains("printed *** QmVhcmVyIF***Q== *** ***"), "{log}");
+    assert!(log.contains("echo *** QmVhcmVyIF***Q== *** *** ***"), "{log}");
+    assert!(log.contains("printed *** QmVhcmVyIF***Q== *** *** ***"), "{log}");
     assert_masked("the run", &run.to_string());
     let (_, activity) = app.get(&format!("/v1/alerts/{alert}/activity"), &app.admin_key).await;
     assert!(activity.to_string().contains("workflow_executed"), "{activity}");

@@ -26,8 +26,12 @@ async fn put_grants(app: &TestApp, workflow: &str, key: &str, body: Value) -> (u
 }
 
 /// Grants `secrets` to `workflow` as the admin, confirming its current code.
+/// Grants `secrets` to the workflow, confirming the code version it is at now (as an admin would
+/// after reading it).
 pub(crate) async fn grant(app: &TestApp, workflow: &str, secrets: &[&str]) -> Value {
-    let (status, body) = put_grants(app, workflow, &app.admin_key, json!({"secrets": secrets})).await;
+    let version = grants(app, workflow).await["code_version"].clone();
+    let body = json!({"secrets": secrets, "code_version": version});
+    let (status, body) = put_grants(app, workflow, &app.admin_key, body).await;
     assert_eq!(status, 200, "{body}");
     body
 }
@@ -241,7 +245,8 @@ async fn secret_grants_are_managed_by_admins_only_and_validated() {
     // Only admin keys, as the other secret routes.
     let (status, body) = app.get(&path, &writer).await;
     assert_eq!((status, body["error"]["code"].as_str()), (403, Some("FORBIDDEN")), "{body}");
-    let (status, body) = put_grants(&app, &workflow, &writer, json!({"secrets": ["A"]})).await;
+    let (status, body) =
+        put_grants(&app, &workflow, &writer, json!({"secrets": ["A"], "code_version": 1})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (403, Some("FORBIDDEN")), "{body}");
     assert_eq!(grants(&app, &workflow).await["secrets"], json!([]));
 
@@ -251,7 +256,8 @@ async fn secret_grants_are_managed_by_admins_only_and_validated() {
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("NOT_FOUND")), "{body}");
     assert_eq!(body["error"]["message"], format!("Workflow {unknown} not found"));
     let (status, body) =
-        put_grants(&app, &unknown.to_string(), &app.admin_key, json!({"secrets": ["A"]})).await;
+        put_grants(&app, &unknown.to_string(), &app.admin_key, json!({"secrets": ["A"], "code_version": 1}))
+            .await;
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("NOT_FOUND")), "{body}");
 
     // Bad names and bad bodies are located 422s; nothing changes.
@@ -259,7 +265,7 @@ async fn secret_grants_are_managed_by_admins_only_and_validated() {
         &app,
         &workflow,
         &app.admin_key,
-        json!({"secrets": ["GOOD", "bad name", "", "x".repeat(129)]}),
+        json!({"secrets": ["GOOD", "bad name", "", "x".repeat(129)], "code_version": 1}),
     )
     .await;
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("VALIDATION_ERROR")), "{body}");
@@ -269,7 +275,10 @@ async fn secret_grants_are_managed_by_admins_only_and_validated() {
         locations,
         [json!(["body", "secrets", "1"]), json!(["body", "secrets", "2"]), json!(["body", "secrets", "3"])]
     );
-    for bad in [json!({}), json!({"secrets": "A"}), json!({"secrets": [1]}), json!(["A"])] {
+    // Without the reviewed code version, too: a confirmation names the code it confirms.
+    for bad in
+        [json!({}), json!({"secrets": "A"}), json!({"secrets": [1]}), json!(["A"]), json!({"secrets": ["A"]})]
+    {
         let (status, body) = put_grants(&app, &workflow, &app.admin_key, bad.clone()).await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
@@ -344,4 +353,45 @@ async fn test_mode_counts_against_the_workflow_execution_limit() {
         )
         .await;
     assert_eq!(status, 202, "{body}");
+}
+
+#[tokio::test]
+async fn a_change_read_before_a_code_change_is_not_written_over_it() {
+    let app = spawn_app().await;
+    let (_, created) = app
+        .post(
+            "/v1/workflows",
+            &app.admin_key,
+            json!({"name": "Raced", "code": "async def run(ctx):\n    pass\n"}),
+        )
+        .await;
+    let workflow = created["data"]["uuid"].as_str().unwrap().to_string();
+    let uuid: uuid::Uuid = workflow.parse().unwrap();
+    // A writer's request reads the workflow at version 1 …
+    let stale = calseta_store::workflows::get(&app.db, uuid).await.unwrap().unwrap();
+    // … an admin's new code lands (version 2, grants confirmed for it) …
+    let admin_code = "async def run(ctx):\n    return None\n";
+    let (status, _) =
+        app.patch(&format!("/v1/workflows/{workflow}"), &app.admin_key, json!({"code": admin_code})).await;
+    assert_eq!(status, 200);
+    grant(&app, &workflow, &["API_TOKEN"]).await;
+    // … and the writer's write from its stale read changes nothing: its code would otherwise be
+    // back under grants confirmed for the admin's.
+    let mut tx = app.db.begin().await.unwrap();
+    let fields = calseta_store::workflows::WorkflowFields::from(stale.clone());
+    let written =
+        calseta_store::workflows::update(&mut tx, stale.id, stale.code_version, &fields, false, false)
+            .await
+            .unwrap();
+    assert!(written.is_none(), "a stale read is not written");
+    drop(tx);
+    let now = calseta_store::workflows::get(&app.db, uuid).await.unwrap().unwrap();
+    assert_eq!(
+        (now.code.as_str(), now.code_version, now.secret_grants_confirmed_version),
+        (admin_code, 2, Some(2))
+    );
+    // Through the API, a PATCH whose read is current still works.
+    let (status, patched) =
+        app.patch(&format!("/v1/workflows/{workflow}"), &app.admin_key, json!({"tags": ["x"]})).await;
+    assert_eq!((status, patched["data"]["code_version"].as_i64()), (200, Some(2)), "{patched}");
 }
