@@ -235,3 +235,73 @@ where
         command.pre_exec(prepare);
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use std::io;
+
+    /// One raw system call: its return value.
+    type RawCall = fn() -> libc::c_long;
+
+    /// Runs `call` in a forked child under the sandbox's filters (built for an interpreter path
+    /// at an address no call here passes): the child's exit code is the errno the call failed
+    /// with (0 when it succeeded), or 128 + the signal that ended it. The child makes only system
+    /// calls between the fork and its exit.
+    fn under_filters(call: RawCall) -> i32 {
+        let filters = super::super::seccomp_filters(0x1000).unwrap();
+        // SAFETY: the child applies the prepared filters, makes one system call and exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            for filter in &filters {
+                if seccompiler::apply_filter(filter).is_err() {
+                    // SAFETY: ends the child.
+                    unsafe { libc::_exit(100) }
+                }
+            }
+            let code = if call() == -1 { io::Error::last_os_error().raw_os_error().unwrap_or(99) } else { 0 };
+            // SAFETY: ends the child.
+            unsafe { libc::_exit(code) }
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        if libc::WIFSIGNALED(status) { 128 + libc::WTERMSIG(status) } else { libc::WEXITSTATUS(status) }
+    }
+
+    #[test]
+    fn the_filters_refuse_what_python_cannot_reach() {
+        const KILLED: i32 = 128 + libc::SIGSYS;
+        // SAFETY (each case): raw system calls with integer or null arguments.
+        let cases: [(&str, RawCall, i32); 12] = [
+            ("getpid", || unsafe { libc::syscall(libc::SYS_getpid) }, 0),
+            ("x32 getpid", || unsafe { libc::syscall(libc::SYS_getpid | 0x4000_0000) }, libc::EPERM),
+            (
+                "clone of a thread into a new user namespace",
+                || unsafe {
+                    libc::syscall(libc::SYS_clone, libc::CLONE_THREAD | libc::CLONE_NEWUSER, 0, 0, 0, 0)
+                },
+                libc::EPERM,
+            ),
+            ("unshare", || unsafe { libc::syscall(libc::SYS_unshare, libc::CLONE_NEWUSER) }, libc::EPERM),
+            ("clone3", || unsafe { libc::syscall(libc::SYS_clone3, 0, 0) }, libc::ENOSYS),
+            ("sync", || unsafe { libc::syscall(libc::SYS_sync) }, libc::EPERM),
+            ("fsopen", || unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), 0) }, libc::EPERM),
+            ("inotify_init1", || unsafe { libc::syscall(libc::SYS_inotify_init1, 0) }, libc::EPERM),
+            ("io_setup", || unsafe { libc::syscall(libc::SYS_io_setup, 1, 0) }, libc::EPERM),
+            ("pidfd_getfd", || unsafe { libc::syscall(libc::SYS_pidfd_getfd, 0, 0, 0) }, libc::EPERM),
+            ("execveat", || unsafe { libc::syscall(libc::SYS_execveat, 0, c"".as_ptr(), 0, 0, 0) }, KILLED),
+            ("ptrace", || unsafe { libc::syscall(libc::SYS_ptrace, libc::PTRACE_TRACEME, 0, 0, 0) }, KILLED),
+        ];
+        for (what, call, expected) in cases {
+            assert_eq!(under_filters(call), expected, "{what}");
+        }
+        // An execve of any path but the interpreter's (at the prepared address) kills.
+        let execve = || unsafe {
+            let argv = [c"true".as_ptr(), std::ptr::null()];
+            let envp = [std::ptr::null::<libc::c_char>()];
+            libc::syscall(libc::SYS_execve, c"/bin/true".as_ptr(), argv.as_ptr(), envp.as_ptr())
+        };
+        assert_eq!(under_filters(execve), KILLED, "execve");
+    }
+}
