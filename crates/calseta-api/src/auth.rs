@@ -132,7 +132,10 @@ async fn authorize(
                 AuthFailure::InvalidKey => {
                     ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Invalid API key.")
                 }
-                AuthFailure::Unavailable => ApiError::internal(),
+                // The key could not be looked up (the database is away): a retry may succeed.
+                AuthFailure::Unavailable => ApiError::from(calseta_services::ServiceError::Unavailable(
+                    "The database is unavailable; retry shortly.".into(),
+                )),
             });
         }
     };

@@ -94,10 +94,21 @@ pub async fn read_body(req: Request) -> Result<Bytes, ApiError> {
     }
 }
 
-/// Deserializes JSON bytes, reporting where it failed.
+/// Deserializes JSON bytes, reporting where it failed. A body that is valid JSON but not of the
+/// request's shape is read once more as JSON Schema reads it (see
+/// [`crate::serde_util::LenientBody`]: `5.0` for an integer field), and that reading's answer
+/// stands; the first, exact reading keeps a body that needs no leniency byte for byte (a
+/// `RawValue` payload).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize(&mut de) {
+    let outcome = match serde_path_to_error::deserialize(&mut de) {
+        Err(e) if e.inner().is_data() => match serde_json::from_slice::<serde_json::Value>(bytes) {
+            Ok(parsed) => serde_path_to_error::deserialize(crate::serde_util::LenientBody(parsed)),
+            Err(_) => Err(e),
+        },
+        other => other,
+    };
+    match outcome {
         Ok(value) => Ok(value),
         Err(e) => {
             let path = e.path().to_string();

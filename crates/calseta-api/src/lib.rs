@@ -163,6 +163,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
             routes::workflows::delete_workflow
         ))
         .routes(routes!(routes::workflows::workflow_versions))
+        .routes(routes!(routes::workflows::generate_workflow))
         .routes(routes!(routes::workflows::get_secret_grants, routes::workflows::put_secret_grants))
         .routes(routes!(routes::respond::execute_workflow))
         .routes(routes!(routes::respond::workflow_runs))
@@ -224,6 +225,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::metrics::workflow_metrics))
         .routes(routes!(routes::metrics::summary))
         .routes(routes!(routes::metrics::detection_rule_metrics))
+        .routes(routes!(routes::settings::approval_defaults))
         .routes(routes!(routes::jobs::list_jobs))
         .routes(routes!(routes::jobs::get_job))
         .routes(routes!(routes::jobs::retry_job))

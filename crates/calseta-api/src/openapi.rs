@@ -16,6 +16,12 @@ use utoipa::{Modify, OpenApi};
         license(name = "Apache-2.0")
     ),
     modifiers(&BearerKey),
+    // The delivery body of every agent webhook, in both profiles (the full one is also the body
+    // of `GET /v1/alerts/{uuid}/payload`).
+    components(schemas(
+        calseta_services::views::payload::AlertEnrichedPayload,
+        calseta_services::views::compact::CompactPayload
+    )),
     tags(
         (name = "health", description = "Service health"),
         (name = "ingest", description = "SIEM webhooks"),
@@ -29,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         (name = "api-keys", description = "API keys (admin)"),
         (name = "jobs", description = "Durable job queue and dead letters (admin)"),
         (name = "metrics", description = "SOC metrics: MTTD, MTTA, MTTT, MTTC, rates, breakdowns"),
+        (name = "settings", description = "This deployment's approval defaults (admin)"),
     )
 )]
 pub struct ApiDoc;

@@ -64,6 +64,11 @@ fn source_names() -> Vec<&'static str> {
     sources::registry().iter().map(|s| s.name()).collect()
 }
 
+/// What an indicator mapping's `field_path` may be, as the OpenAPI document says it.
+const MAPPING_PATH: &str = "A normalized field name, or a raw-payload or free-text path (`a.b`, flat `a.b` keys, \
+    `a.items[].ip`). `*` stands for the source's own free-text fields and is accepted only with \
+    `extraction_target` `free_text`; with any other target it is refused (422 `VALIDATION_ERROR`).";
+
 /// Declares public shape functions, each with an `_or_null` twin for fields where `null` means
 /// "unchanged" or "the default" (as in v1, whose optional fields take `null`).
 macro_rules! shapes {
@@ -112,6 +117,8 @@ shapes! {
     document_type / document_type_or_null = |n| one_of(&calseta_services::resources::context_documents::DOCUMENT_TYPES, n);
     /// A path into a document or response: 1 to 500 characters.
     path_text / path_text_or_null = |n| text(1, 500, n);
+    /// An indicator mapping's `field_path`: 1 to 500 characters; `*` only for `free_text`.
+    mapping_path / mapping_path_or_null = |n| text(1, 500, n).description(Some(MAPPING_PATH));
     /// Targeting rules.
     targeting_rules / targeting_rules_or_null = |n| targeting(n);
     /// A point in time: ISO 8601 text, or epoch seconds (as v1 reads it).
@@ -219,6 +226,12 @@ fn provider_fields() -> ObjectBuilder {
         .property("rate_limit_per_minute", integer(1, None, true))
         .property("max_concurrency", integer(1, Some(64), true))
         .property("allow_private_network", boolean())
+        .property(
+            "private_network_hosts",
+            list_of(text(1, 300, false), true).max_items(Some(64)).description(Some(
+                "`host` or `host:port` entries the private-network allowance is narrowed to; empty: every private address",
+            )),
+        )
 }
 
 /// The body of `PATCH /v1/enrichment-providers/{uuid}` (builtins: only some fields).

@@ -15,6 +15,7 @@ pub mod extraction;
 pub mod freetext;
 pub mod indicators;
 pub mod jobs;
+pub mod mitre;
 pub mod pagination;
 pub mod paths;
 pub mod redact;

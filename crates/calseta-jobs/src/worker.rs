@@ -138,7 +138,16 @@ impl Worker {
                 AbortOnDrop(tokio::spawn(schedule_periodic(self.db.clone(), kind.name, *kind, *every)))
             })
             .collect();
-        tracing::info!(concurrency, kinds = ?all_kinds, queue_slots = ?self.config.queue_slots, "worker started");
+        // Plain text fields: `kinds` comma-separated, `queue_slots` as `queue=slots` pairs.
+        let mut queue_slots: Vec<String> =
+            self.config.queue_slots.iter().map(|(queue, n)| format!("{queue}={n}")).collect();
+        queue_slots.sort();
+        tracing::info!(
+            concurrency,
+            kinds = all_kinds.join(","),
+            queue_slots = (!queue_slots.is_empty()).then(|| queue_slots.join(",")),
+            "worker started"
+        );
 
         // Lapsed leases are rare (a worker died); looking for them once per interval keeps the
         // frequent claims to the due jobs.

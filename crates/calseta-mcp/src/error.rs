@@ -59,9 +59,11 @@ impl McpFailure {
                 AuthFailure::InvalidFormat => told(UNAUTHORIZED, "UNAUTHORIZED", "Invalid API key format."),
                 AuthFailure::KeyExpired => told(UNAUTHORIZED, "KEY_EXPIRED", "API key has expired."),
                 AuthFailure::InvalidKey => told(UNAUTHORIZED, "UNAUTHORIZED", "Invalid API key."),
-                AuthFailure::Unavailable => {
-                    told(ErrorCode::INTERNAL_ERROR, "INTERNAL_ERROR", "An unexpected error occurred.")
-                }
+                AuthFailure::Unavailable => told(
+                    ErrorCode::INTERNAL_ERROR,
+                    "SERVICE_UNAVAILABLE",
+                    "The database is unavailable; retry shortly.",
+                ),
             },
             McpFailure::Forbidden(scope) => Told {
                 details: json!({ "required_scopes": [scope.as_str()] }),
@@ -166,8 +168,9 @@ impl McpFailure {
         use axum::http::{HeaderName, StatusCode, header};
         use axum::response::IntoResponse;
         let (status, header): (StatusCode, Option<(HeaderName, String)>) = match &self {
+            // The key could not be looked up: the database is away, a retry may succeed.
             McpFailure::Unauthenticated(AuthFailure::Unavailable) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, None)
+                (StatusCode::SERVICE_UNAVAILABLE, Some((header::RETRY_AFTER, "5".into())))
             }
             McpFailure::Unauthenticated(_) => {
                 (StatusCode::UNAUTHORIZED, Some((header::WWW_AUTHENTICATE, "Bearer".into())))

@@ -59,7 +59,7 @@ const TEMPLATES: &[Listed] = &[
     Listed {
         uri: "calseta://alerts/{uuid}",
         name: "alert",
-        description: "One alert with indicators and enrichment results, detection rule and its documentation, applicable context documents, past related alerts and workflows: every field of the alert.enriched payload.",
+        description: "One alert with indicators and enrichment results, detection rule and its documentation, applicable context documents, past related alerts and workflows: every field of the alert.enriched payload, and the enrichment_status.",
     },
     Listed {
         uri: "calseta://alerts/{uuid}/context",
@@ -308,6 +308,9 @@ async fn alert_resource(services: &Services, uuid: Uuid) -> Result<Value, McpFai
         Some(Value::Object(alert)) => alert,
         _ => Map::new(),
     };
+    // v1's resource has the alert's enrichment state, which the agent payload does not carry.
+    let row = services.alerts.row(uuid).await?;
+    view.insert("enrichment_status".into(), Value::String(row.enrichment_status));
     for (key, value) in payload {
         if key != "event" {
             view.insert(key, value);

@@ -442,8 +442,8 @@ fn search_detection_rules_schema() -> Value {
         with_paging(
             json!({
                 "name": text("Part of the rule's name (any case)."),
-                "mitre_tactic": text("A MITRE tactic the rule maps to, e.g. TA0006."),
-                "mitre_technique": text("A MITRE technique or sub-technique, e.g. T1110 or T1110.003."),
+                "mitre_tactic": text("A MITRE ATT&CK tactic the rule maps to: its ID or name in any case and spacing, e.g. TA0006, Credential Access or credential-access."),
+                "mitre_technique": text("A MITRE technique or sub-technique in any case, e.g. T1110 (with its sub-techniques) or T1110.003."),
                 "source_name": text("Comma-separated source names."),
                 "severity": text("Comma-separated severities."),
                 "is_active": {"type": "boolean"},

@@ -138,6 +138,11 @@ impl From<StoreError> for ServiceError {
                 tracing::error!(error = %e, "write not committed");
                 ServiceError::Unavailable("The change could not be stored; retry.".into())
             }
+            // The database is restarting, unreachable or full: nothing was done.
+            e if e.is_unavailable() => {
+                tracing::error!(error = %e, "database unavailable");
+                ServiceError::Unavailable("The database is unavailable; retry shortly.".into())
+            }
             e => ServiceError::Store(e),
         }
     }

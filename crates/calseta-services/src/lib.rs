@@ -80,6 +80,8 @@ pub struct ServiceSettings {
     pub approvals: pipeline::respond::notify::ApprovalSettings,
     /// `SANDBOX_MODE`: seed the demo and reset it daily.
     pub sandbox_mode: bool,
+    /// `ANTHROPIC_API_KEY` and its endpoint: the workflow generator (`None`: not configured).
+    pub workflow_generator: Option<crate::resources::workflow_generator::GeneratorSettings>,
 }
 
 /// Every use-case service over one database, built once per process.
@@ -133,6 +135,8 @@ pub struct Services {
     pub telemetry: Arc<platform::telemetry::Telemetry>,
     /// This process's request rate limiter, shared by REST and MCP.
     pub limiter: Arc<platform::rate_limit::RateLimiter>,
+    /// The workflow generator (`POST /v1/workflows/generate`).
+    pub workflow_generator: Arc<crate::resources::workflow_generator::WorkflowGenerator>,
     /// Test mode of workflows.
     pub workflow_tests: Arc<pipeline::respond::test_mode::WorkflowTester>,
     approval_settings: Arc<pipeline::respond::notify::ApprovalSettings>,
@@ -159,6 +163,7 @@ impl Services {
             workflows: workflow_settings,
             approvals: approval_settings,
             sandbox_mode,
+            workflow_generator,
         } = settings;
         let approval_settings = Arc::new(approval_settings);
         let workflow_settings = Arc::new(workflow_settings);
@@ -193,6 +198,11 @@ impl Services {
             workflows: workflow_service.clone(),
             settings: workflow_settings.clone(),
         });
+        let workflow_generator = Arc::new(crate::resources::workflow_generator::WorkflowGenerator::new(
+            workflow_generator,
+            http.clone(),
+            workflow_service.clone(),
+        ));
         let ingest_service =
             Arc::new(IngestService::new(db.clone(), mapping_rules.clone(), ingest, kinds.enrich_alert));
         let detection_rules = Arc::new(DetectionRuleService::new(db.clone()));
@@ -237,6 +247,7 @@ impl Services {
                 key.clone(),
             )),
             workflow_tests,
+            workflow_generator,
             metrics: Arc::new(metrics::SocMetrics::new(db.clone())),
             sandbox,
             sandbox_mode,
@@ -279,7 +290,7 @@ impl Services {
             // A demo that cannot seed (a visitor's conflicting rule, say) still starts, and the
             // daily reset puts it right.
             match self.sandbox.seed().await {
-                Ok(added) => tracing::info!(?added, "sandbox seeded"),
+                Ok(added) => added.log("sandbox seeded"),
                 Err(e) => tracing::error!(error = %e, "sandbox seeding failed; the daily reset will retry"),
             }
         } else if self.sandbox.disable_demo_keys().await? > 0 {

@@ -301,15 +301,15 @@ pub async fn set_findings(tx: &mut Tx, id: i64, findings: &Value) -> Result<(), 
     Ok(())
 }
 
-/// Records the end of an enrichment run.
+/// Records the end of an enrichment run at `at` — the alert's `updated_at`, as the payload built
+/// beforehand shows it — and `enriched_at` when it enriched the alert.
 pub async fn set_enrichment(
     tx: &mut Tx,
     id: i64,
     status: &str,
     enriched_at: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    // An alert marked enriched was last updated then (the dispatched payload shows both).
-    let now = enriched_at.unwrap_or_else(crate::now);
     on_tx!(tx, c => sqlx::query(
         "UPDATE alerts SET enrichment_status = $2, is_enriched = ($3 IS NOT NULL OR is_enriched), \
          enriched_at = COALESCE($3, enriched_at), updated_at = $4 WHERE id = $1",
@@ -317,7 +317,7 @@ pub async fn set_enrichment(
     .bind(id)
     .bind(status)
     .bind(enriched_at)
-    .bind(now)
+    .bind(at)
     .execute(c)
     .await
     .map(|_| ()))?;

@@ -58,7 +58,13 @@ enum Pools {
 struct Inner {
     pools: Pools,
     job_wakeup: Notify,
+    /// When a write last failed, until a later write succeeds: reads can answer while writes do
+    /// not (a full disk), and health must say so.
+    write_failed_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// How long a failed write keeps the database reported as failing when no write succeeds since.
+const WRITE_FAILURE_MEMORY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A handle to the database; cheap to clone.
 #[derive(Clone)]
@@ -121,7 +127,13 @@ impl Db {
         } else {
             return Err(StoreError::UnsupportedUrl(redact_url(url)));
         };
-        Ok(Db { inner: Arc::new(Inner { pools, job_wakeup: Notify::new() }) })
+        Ok(Db {
+            inner: Arc::new(Inner {
+                pools,
+                job_wakeup: Notify::new(),
+                write_failed_at: std::sync::Mutex::new(None),
+            }),
+        })
     }
 
     /// The engine in use.
@@ -178,10 +190,48 @@ impl Db {
     /// drop: never start another write of the same [`Db`] while holding a [`Tx`].
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let inner = match &self.inner.pools {
-            Pools::Sqlite { writer, .. } => TxInner::Sqlite(writer.begin().await?),
-            Pools::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
+            Pools::Sqlite { writer, .. } => writer.begin().await.map(TxInner::Sqlite),
+            Pools::Postgres(pool) => pool.begin().await.map(TxInner::Postgres).map_err(StoreError::from),
         };
+        let inner = self.note_write(inner)?;
         Ok(Tx { inner, jobs_enqueued: false, db: self.clone() })
+    }
+
+    /// Remembers whether a write (its start or its commit) failed for want of the database.
+    fn note_write<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        let failed = match &result {
+            Ok(_) => None,
+            Err(e) if e.is_unavailable() => Some(std::time::Instant::now()),
+            Err(_) => return result,
+        };
+        let mut at = self.inner.write_failed_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *at = failed;
+        result
+    }
+
+    /// Whether the database takes a write now, without changing anything: on PostgreSQL a
+    /// statement that writes nothing, in a transaction rolled back (a read-only or failed-over
+    /// server refuses it); on SQLite, whose writes fail at commit, the last commit's outcome.
+    pub async fn probe_write(&self) -> Result<(), StoreError> {
+        match &self.inner.pools {
+            Pools::Sqlite { .. } if self.writes_failing() => {
+                Err(StoreError::CommitFailed("the last write failed".into()))
+            }
+            Pools::Sqlite { .. } => Ok(()),
+            Pools::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("UPDATE calseta_state SET key = key WHERE false").execute(&mut *tx).await?;
+                tx.rollback().await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether writes are failing: one failed for want of the database within the last minute and
+    /// none succeeded since.
+    pub fn writes_failing(&self) -> bool {
+        let at = self.inner.write_failed_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        at.is_some_and(|t| t.elapsed() < WRITE_FAILURE_MEMORY)
     }
 
     /// Applies every pending migration (idempotent; safe when several processes start at once).
@@ -325,10 +375,11 @@ impl Tx {
     /// Commits, then wakes this process's worker if jobs were enqueued (other processes are woken
     /// by `NOTIFY` on PostgreSQL, or by their poll on SQLite).
     pub async fn commit(self) -> Result<(), StoreError> {
-        match self.inner {
-            TxInner::Sqlite(tx) => tx.commit().await?,
-            TxInner::Postgres(tx) => tx.commit().await?,
-        }
+        let committed = match self.inner {
+            TxInner::Sqlite(tx) => tx.commit().await,
+            TxInner::Postgres(tx) => tx.commit().await.map_err(StoreError::from),
+        };
+        self.db.note_write(committed)?;
         if self.jobs_enqueued {
             self.db.job_wakeup().notify_one();
         }

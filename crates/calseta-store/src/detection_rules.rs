@@ -1,9 +1,11 @@
 //! The `detection_rules` table (what ingestion needs; CRUD arrives with context).
 
+use calseta_core::mitre::{self, FOLDED_OUT};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::sql::{Arg, Params};
 use crate::{Db, StoreError, Tx};
 
 /// A stored detection rule.
@@ -179,9 +181,11 @@ pub struct RuleFilter {
     pub is_active: Option<bool>,
     /// The name contains this text (any case).
     pub name_contains: Option<String>,
-    /// `mitre_tactics` holds this tactic.
+    /// `mitre_tactics` holds this tactic: by ID or name in any case and spacing, or as stored
+    /// (see `calseta_core::mitre::tactic_keys`).
     pub mitre_tactic: Option<String>,
-    /// `mitre_techniques` or `mitre_subtechniques` holds this technique.
+    /// `mitre_techniques` or `mitre_subtechniques` holds this technique in any case, or one of its
+    /// sub-techniques (see `calseta_core::mitre::technique_matches`).
     pub mitre_technique: Option<String>,
     pub sort_by: String,
     pub descending: bool,
@@ -209,11 +213,29 @@ pub async fn list(
         clauses.push(b.contains_text("name", name));
     }
     if let Some(tactic) = &f.mitre_tactic {
-        clauses.push(b.json_array_holds(db.engine(), "detection_rules", "mitre_tactics", tactic));
+        // The stored spelling folded as `mitre::fold_tactic` folds (ASCII case, spaces, hyphens,
+        // underscores), compared with every spelling of the tactic asked for.
+        let folded =
+            FOLDED_OUT.iter().fold("LOWER(v)".to_string(), |sql, c| format!("REPLACE({sql}, '{c}', '')"));
+        let keys: Vec<String> = mitre::tactic_keys(tactic).into_iter().map(|k| b.arg(Arg::Text(k))).collect();
+        let condition = format!("{folded} IN ({})", keys.join(", "));
+        clauses.push(Params::json_array_any(db.engine(), "detection_rules", "mitre_tactics", &condition));
     }
     if let Some(technique) = &f.mitre_technique {
-        let main = b.json_array_holds(db.engine(), "detection_rules", "mitre_techniques", technique);
-        let sub = b.json_array_holds(db.engine(), "detection_rules", "mitre_subtechniques", technique);
+        // As `mitre::technique_matches`: the same ID in any case, or a sub-technique of it.
+        let technique = mitre::fold_technique(technique);
+        let mut held = |column: &str| {
+            let same = b.arg(Arg::Text(technique.clone()));
+            let condition = if technique.contains('.') {
+                format!("UPPER(TRIM(v)) = {same}")
+            } else {
+                let sub = b.arg(Arg::Text(format!("{}.%", Params::like_literal(&technique))));
+                format!("(UPPER(TRIM(v)) = {same} OR UPPER(TRIM(v)) LIKE {sub} ESCAPE '\\')")
+            };
+            Params::json_array_any(db.engine(), "detection_rules", column, &condition)
+        };
+        let main = held("mitre_techniques");
+        let sub = held("mitre_subtechniques");
         clauses.push(format!("({main} OR {sub})"));
     }
     let where_sql =

@@ -8,3 +8,13 @@ pub enum Engine {
     /// PostgreSQL: any number of API and worker processes.
     Postgres,
 }
+
+impl Engine {
+    /// The engine's name in logs: `sqlite` or `postgresql`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgresql",
+        }
+    }
+}

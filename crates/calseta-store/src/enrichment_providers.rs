@@ -11,7 +11,7 @@ use crate::{Db, StoreError};
 const COLUMNS: &str = "id, uuid, provider_name, display_name, description, is_builtin, is_active, \
     supported_indicator_types, http_config, auth_type, auth_config, env_var_mapping, default_cache_ttl_seconds, \
     cache_ttl_by_type, malice_rules, mock_responses, rate_limit_per_minute, max_concurrency, allow_private_network, \
-    created_at, updated_at";
+    private_network_hosts, created_at, updated_at";
 
 /// A stored provider.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -36,6 +36,8 @@ pub struct ProviderRow {
     pub rate_limit_per_minute: Option<i32>,
     pub max_concurrency: i32,
     pub allow_private_network: bool,
+    /// `host` or `host:port` entries the allowance is narrowed to (empty: every private address).
+    pub private_network_hosts: Json<Vec<String>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -60,6 +62,7 @@ pub struct ProviderFields {
     pub rate_limit_per_minute: Option<i32>,
     pub max_concurrency: i32,
     pub allow_private_network: bool,
+    pub private_network_hosts: Vec<String>,
 }
 
 impl From<ProviderRow> for ProviderFields {
@@ -82,6 +85,7 @@ impl From<ProviderRow> for ProviderFields {
             rate_limit_per_minute: r.rate_limit_per_minute,
             max_concurrency: r.max_concurrency,
             allow_private_network: r.allow_private_network,
+            private_network_hosts: r.private_network_hosts.0,
         }
     }
 }
@@ -93,7 +97,7 @@ pub async fn insert(db: &Db, f: &ProviderFields) -> Result<ProviderRow, StoreErr
         "INSERT INTO enrichment_providers (uuid, provider_name, display_name, description, is_builtin, is_active, \
          supported_indicator_types, http_config, auth_type, auth_config, env_var_mapping, default_cache_ttl_seconds, \
          cache_ttl_by_type, malice_rules, mock_responses, rate_limit_per_minute, max_concurrency, allow_private_network, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) \
+         created_at, updated_at, private_network_hosts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20) \
          RETURNING {COLUMNS}"
     );
     Ok(on_write!(db, p => sqlx::query_as::<_, ProviderRow>(&sql)
@@ -116,6 +120,7 @@ pub async fn insert(db: &Db, f: &ProviderFields) -> Result<ProviderRow, StoreErr
         .bind(f.max_concurrency)
         .bind(f.allow_private_network)
         .bind(now)
+        .bind(Json(&f.private_network_hosts))
         .fetch_one(p)
         .await)?)
 }
@@ -127,7 +132,8 @@ pub async fn update(db: &Db, id: i64, f: &ProviderFields) -> Result<ProviderRow,
         "UPDATE enrichment_providers SET display_name = $2, description = $3, is_active = $4, supported_indicator_types = $5, \
          http_config = $6, auth_type = $7, auth_config = $8, env_var_mapping = $9, default_cache_ttl_seconds = $10, \
          cache_ttl_by_type = $11, malice_rules = $12, mock_responses = $13, rate_limit_per_minute = $14, \
-         max_concurrency = $15, allow_private_network = $16, updated_at = $17 WHERE id = $1 RETURNING {COLUMNS}"
+         max_concurrency = $15, allow_private_network = $16, updated_at = $17, private_network_hosts = $18 \
+         WHERE id = $1 RETURNING {COLUMNS}"
     );
     Ok(on_write!(db, p => sqlx::query_as::<_, ProviderRow>(&sql)
         .bind(id)
@@ -147,6 +153,7 @@ pub async fn update(db: &Db, id: i64, f: &ProviderFields) -> Result<ProviderRow,
         .bind(f.max_concurrency)
         .bind(f.allow_private_network)
         .bind(now)
+        .bind(Json(&f.private_network_hosts))
         .fetch_one(p)
         .await)?)
 }

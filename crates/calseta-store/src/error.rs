@@ -24,11 +24,66 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the database could not be reached or could not take the write (no connection, a
+    /// restarting server, a full disk, too many connections): nothing was done, and the same
+    /// request may succeed shortly.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::WriterBusy | StoreError::CommitFailed(_) => true,
+            StoreError::Database(e) => match e {
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(db) => {
+                    let code = db.code().unwrap_or_default();
+                    // PostgreSQL: connection exceptions (08), insufficient resources (53: disk
+                    // full, out of memory, too many connections), operator intervention (57P:
+                    // shutdown, restart). SQLite: SQLITE_FULL, SQLITE_IOERR and their extended
+                    // codes (the low byte is the primary code).
+                    let sqlite_primary = code.parse::<i64>().ok().map(|c| c & 0xff);
+                    // A database that does not accept connections (being dropped, or closed with
+                    // ALLOW_CONNECTIONS false for maintenance) answers a connection with 55000.
+                    let not_accepting =
+                        code == "55000" && db.message().contains("not currently accepting connections");
+                    // 25006: the database takes no writes (read-only, a replica after a
+                    // failover) — like a full disk, reads answer and every write is refused.
+                    code.starts_with("08")
+                        || code == "25006"
+                        || code.starts_with("53")
+                        || code.starts_with("57P")
+                        || not_accepting
+                        || matches!(sqlite_primary, Some(10 | 13))
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     /// Whether the error is a unique-constraint violation.
     pub fn is_unique_violation(&self) -> bool {
         match self {
             StoreError::Database(sqlx::Error::Database(e)) => e.is_unique_violation(),
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+
+    #[test]
+    fn unavailability_is_told_apart_from_other_failures() {
+        for e in [sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed, sqlx::Error::WorkerCrashed] {
+            assert!(StoreError::Database(e).is_unavailable());
+        }
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert!(StoreError::Database(sqlx::Error::Io(refused)).is_unavailable());
+        assert!(StoreError::WriterBusy.is_unavailable());
+        assert!(!StoreError::Database(sqlx::Error::RowNotFound).is_unavailable());
+        assert!(!StoreError::Corrupt("x".into()).is_unavailable());
     }
 }

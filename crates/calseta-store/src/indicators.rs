@@ -1,5 +1,6 @@
 //! `indicators` (global `(type, value)` entities) and their `alert_indicators` links.
 
+use calseta_core::enrichment::IndicatorResults;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
@@ -179,19 +180,19 @@ pub async fn siblings(
     Ok((counts, rows))
 }
 
-/// Merges provider results into indicators (per provider key) and recomputes each verdict with
-/// `verdict` — unless an analyst set it (sticky). One transaction for the whole batch;
-/// read-modify-write under the row locks.
+/// Merges provider results into indicators (per provider key) and recomputes each verdict —
+/// unless an analyst set it (sticky) — and whether it counts as enriched (not when every lookup
+/// failed), both from the merged results. One transaction for the whole batch; read-modify-write
+/// under the row locks.
 pub async fn merge_results(
     db: &Db,
     batch: &[(i64, serde_json::Map<String, Value>)],
-    verdict: &(dyn Fn(&Value) -> String + Sync),
 ) -> Result<(), StoreError> {
     if batch.is_empty() {
         return Ok(());
     }
     let mut tx = db.begin().await?;
-    merge_results_in(&mut tx, batch, verdict).await?;
+    merge_results_in(&mut tx, batch).await?;
     tx.commit().await
 }
 
@@ -199,7 +200,6 @@ pub async fn merge_results(
 pub async fn merge_results_in(
     tx: &mut Tx,
     batch: &[(i64, serde_json::Map<String, Value>)],
-    verdict: &(dyn Fn(&Value) -> String + Sync),
 ) -> Result<(), StoreError> {
     let now = crate::now();
     // Rows are locked in id order so concurrent batches cannot deadlock on PostgreSQL.
@@ -219,14 +219,16 @@ pub async fn merge_results_in(
             merged.insert(provider.clone(), result.clone());
         }
         let merged = Value::Object(merged);
-        let malice = if malice_source == "analyst" { None } else { Some(verdict(&merged)) };
+        let assessed = IndicatorResults::from_json(Some(&merged));
+        let malice = if malice_source == "analyst" { None } else { Some(assessed.verdict().as_str()) };
         on_tx!(tx, c => sqlx::query(
-            "UPDATE indicators SET enrichment_results = $2, is_enriched = TRUE, malice = COALESCE($3, malice), updated_at = $4 WHERE id = $1",
+            "UPDATE indicators SET enrichment_results = $2, is_enriched = $5, malice = COALESCE($3, malice), updated_at = $4 WHERE id = $1",
         )
         .bind(*id)
         .bind(Json(&merged))
         .bind(malice)
         .bind(now)
+        .bind(assessed.is_enriched())
         .execute(c)
         .await
         .map(|_| ()))?;

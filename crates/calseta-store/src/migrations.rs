@@ -65,6 +65,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0009_workflow_secret_grants.sql"),
         include_str!("../../../migrations/postgres/0009_workflow_secret_grants.sql"),
     ),
+    (
+        10,
+        "provider_private_network_hosts",
+        include_str!("../../../migrations/sqlite/0010_provider_private_network_hosts.sql"),
+        include_str!("../../../migrations/postgres/0010_provider_private_network_hosts.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -49,6 +49,25 @@ impl Params {
         }
     }
 
+    /// `column` (a JSON array on `table`) holds an element for which `condition` holds, on either
+    /// engine; `condition` reads the element, as text, as `v`.
+    pub fn json_array_any(engine: crate::Engine, table: &str, column: &str, condition: &str) -> String {
+        match engine {
+            crate::Engine::Postgres => format!(
+                "EXISTS (SELECT 1 FROM jsonb_array_elements_text({table}.{column}) AS e(v) WHERE {condition})"
+            ),
+            crate::Engine::Sqlite => format!(
+                "EXISTS (SELECT 1 FROM (SELECT CAST(value AS TEXT) AS v FROM json_each({table}.{column})) AS e \
+                 WHERE {condition})"
+            ),
+        }
+    }
+
+    /// `pattern` as a `LIKE` pattern matching itself literally (with `ESCAPE '\\'`).
+    pub fn like_literal(pattern: &str) -> String {
+        pattern.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    }
+
     /// `column` contains `needle`, ignoring ASCII case, with `%` and `_` taken literally.
     pub fn contains_text(&mut self, column: &str, needle: &str) -> String {
         let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");

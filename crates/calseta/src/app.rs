@@ -249,8 +249,9 @@ pub async fn start(config: &Config, options: ServeOptions) -> Result<Running, St
     }
     tracing::info!(
         addr = %addr,
-        mcp_addr = ?mcp_addr,
-        engine = ?db.engine(),
+        // Absent, not "None", without an MCP listener.
+        mcp_addr = mcp_addr.map(|a| a.to_string()),
+        engine = db.engine().as_str(),
         worker = options.run_worker,
         startup_ms = started.elapsed().as_millis() as u64,
         "calseta listening"

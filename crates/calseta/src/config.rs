@@ -88,6 +88,8 @@ pub struct Config {
     /// `SANDBOX_MODE` (false): seed the demo (rules, documents, alerts, public keys) and reset it
     /// daily; `serve --sandbox` sets it with `ENRICHMENT_MOCK_MODE`.
     pub sandbox_mode: bool,
+    /// `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`, `ANTHROPIC_MODEL`: the workflow generator.
+    pub workflow_generator: Option<calseta_services::resources::workflow_generator::GeneratorSettings>,
     /// `ENRICHMENT_ALERT_DEADLINE_SECONDS` (60): an alert's enrichment run reports after this.
     pub enrichment_alert_deadline: Duration,
     /// `SSRF_ALLOWED_HOSTS`: hosts (`host`: every port; `host:port`: that port) that outbound
@@ -371,6 +373,13 @@ impl Config {
             // Sandbox mode never calls real providers: its alerts are enriched by the mocks.
             enrichment_mock_mode: r.boolean("ENRICHMENT_MOCK_MODE", false) || sandbox_mode,
             sandbox_mode,
+            workflow_generator: r.raw("ANTHROPIC_API_KEY").map(|api_key| {
+                calseta_services::resources::workflow_generator::GeneratorSettings {
+                    api_key,
+                    base_url: r.string("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+                    model: r.string("ANTHROPIC_MODEL", "claude-sonnet-4-6"),
+                }
+            }),
             enrichment_alert_deadline: Duration::from_secs(r.number(
                 "ENRICHMENT_ALERT_DEADLINE_SECONDS",
                 60u64,
@@ -488,6 +497,7 @@ impl Config {
                 workflows: self.workflows.clone(),
                 approvals: self.approvals.clone(),
                 sandbox_mode: self.sandbox_mode,
+                workflow_generator: self.workflow_generator.clone(),
             },
         )
     }

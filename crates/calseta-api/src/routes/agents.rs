@@ -39,7 +39,11 @@ pub async fn list_agents(
 }
 
 /// Register an agent. `endpoint_url` must be a public address (or a host in `SSRF_ALLOWED_HOSTS`);
-/// `"signing_secret": "generate"` creates a Standard Webhooks secret, returned once.
+/// `"signing_secret": "generate"` creates a Standard Webhooks secret, returned once. Every enriched
+/// alert whose source, severity and filter match is then `POST`ed to `endpoint_url`: the body is
+/// the `AlertEnrichedPayload` (or, with `payload_profile: compact`, the `CompactPayload`) of the
+/// components, signed with `webhook-id`, `webhook-timestamp` and `webhook-signature` when the agent
+/// has a secret.
 #[utoipa::path(post, path = "/v1/agents", tag = "agents",
     request_body(content = crate::shapes::AgentCreateBody, description = "name, endpoint_url, description, auth_header_name + auth_header_value, signing_secret (whsec_… or \"generate\"), trigger_on_sources, trigger_on_severities, trigger_filter, timeout_seconds (1–300), retry_count (0–10), is_active, documentation"),
     security(("api_key" = ["agents:write"])),
@@ -129,7 +133,7 @@ pub async fn trigger_agents(
     let names: Vec<&str> = agents.iter().map(|a| a.name.as_str()).collect();
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"data": {"queued_agent_count": names.len(), "agent_names": names}})),
+        Json(json!({"data": {"queued_agent_count": names.len(), "agent_names": names}, "meta": {}})),
     ))
 }
 
@@ -153,7 +157,9 @@ pub async fn dispatch_agent(
     let agent = state.services().agents.dispatch_to(uuid, params.agent_uuid).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"data": {"agent_uuid": agent.uuid, "agent_name": agent.name, "alert_uuid": uuid}})),
+        Json(
+            json!({"data": {"agent_uuid": agent.uuid, "agent_name": agent.name, "alert_uuid": uuid}, "meta": {}}),
+        ),
     ))
 }
 
@@ -236,11 +242,12 @@ pub struct PayloadParams {
     profile: Option<String>,
 }
 
-/// The `alert.enriched` payload an agent would receive for this alert now, in either profile.
+/// The `alert.enriched` payload an agent would receive for this alert now, in either profile —
+/// the same body every webhook delivery to an agent carries (its agent's `payload_profile`).
 #[utoipa::path(get, path = "/v1/alerts/{uuid}/payload", tag = "agents",
     params(("uuid" = Uuid, Path, description = "Alert id"), PayloadParams),
     security(("api_key" = ["alerts:read"])),
-    responses((status = 200, description = "The payload (not enveloped, as agents receive it)", body = Object),
+    responses((status = 200, description = "The payload (not enveloped, as agents receive it): `AlertEnrichedPayload`, or with `profile=compact` the `CompactPayload` of the components", body = calseta_services::views::payload::AlertEnrichedPayload),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn alert_payload(
     State(state): State<AppState>,
@@ -249,6 +256,7 @@ pub async fn alert_payload(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let q = crate::query::Query::parse(raw.as_deref());
-    let profile = q.one("profile").unwrap_or("full").to_string();
+    // Sent empty, the typed parameter is invalid (422), not absent.
+    let profile = q.given("profile").unwrap_or("full").to_string();
     Ok(Json(state.services().dispatch.payload(uuid, &profile).await?))
 }

@@ -456,7 +456,7 @@ pub async fn re_enrich(
     ApiPath(uuid): ApiPath<Uuid>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     state.services().alerts.re_enrich(uuid).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"data": {"message": "Enrichment queued"}}))))
+    Ok((StatusCode::ACCEPTED, Json(json!({"data": {"message": "Enrichment queued"}, "meta": {}}))))
 }
 
 /// The documents that apply to the alert (global first), with `meta.past_alerts`.

@@ -215,22 +215,29 @@ fn plain(status: StatusCode, text: &str) -> Response {
 }
 
 /// Slack's interactive callback (the Approve and Reject buttons). Signed by Slack with
-/// `SLACK_SIGNING_SECRET` — required — within five minutes, each signature once.
+/// `SLACK_SIGNING_SECRET` — required — within five minutes, each signature once; Slack's own
+/// retries (`X-Slack-Retry-Num`) of a callback already received are answered `ok`.
 #[utoipa::path(post, path = "/v1/approvals/callback/slack", tag = "workflows",
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Slack's `payload`"),
     security(()),
     responses((status = 200, description = "`ok`", content_type = "text/plain"), (status = 400, description = "No payload"),
-        (status = 403, description = "Unsigned, forged, stale or replayed")))]
+        (status = 403, description = "Unsigned (the missing header is named), forged, stale or replayed")))]
 pub async fn slack_callback(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiBody(body): ApiBody,
 ) -> Response {
     let header_text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let retry = header_text("x-slack-retry-num").and_then(|n| n.trim().parse::<u32>().ok());
     let answer = state
         .services()
         .respond
-        .slack_callback(header_text("x-slack-request-timestamp"), header_text("x-slack-signature"), &body)
+        .slack_callback(
+            header_text("x-slack-request-timestamp"),
+            header_text("x-slack-signature"),
+            retry,
+            &body,
+        )
         .await;
     match answer {
         Ok(_) => plain(StatusCode::OK, "ok"),

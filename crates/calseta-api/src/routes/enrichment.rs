@@ -51,6 +51,8 @@ pub struct ProviderResponse {
     max_concurrency: i32,
     /// May call private-network addresses (internal intel services).
     allow_private_network: bool,
+    /// `host` or `host:port` entries that allowance is narrowed to (empty: every private address).
+    private_network_hosts: Vec<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -78,6 +80,7 @@ fn provider_response(state: &AppState, row: ProviderRow) -> ProviderResponse {
         rate_limit_per_minute: row.rate_limit_per_minute,
         max_concurrency: row.max_concurrency,
         allow_private_network: row.allow_private_network,
+        private_network_hosts: row.private_network_hosts.0,
         created_at: row.created_at,
         updated_at: row.updated_at,
     }
@@ -159,6 +162,9 @@ pub struct ProviderCreateRequest {
     max_concurrency: Option<i32>,
     #[serde(default)]
     allow_private_network: Option<bool>,
+    /// `host` or `host:port` entries the private-network allowance is narrowed to (at most 64).
+    #[serde(default)]
+    private_network_hosts: Option<Vec<String>>,
 }
 
 /// Add a provider — no code: its HTTP steps, extractions and verdict rules are data.
@@ -184,6 +190,7 @@ pub async fn create_provider(
         rate_limit_per_minute: b.rate_limit_per_minute,
         max_concurrency: b.max_concurrency,
         allow_private_network: b.allow_private_network,
+        private_network_hosts: b.private_network_hosts,
     };
     let row = state.services().providers.create(input).await?;
     Ok((StatusCode::CREATED, Json(Envelope::new(provider_response(&state, row)))))

@@ -100,12 +100,14 @@ pub struct MappingCreateRequest {
     #[serde(default)]
     #[schema(schema_with = crate::shapes::source_name_or_null)]
     source_name: Option<String>,
-    /// A normalized field name, or a raw-payload path (`a.b`, flat `a.b` keys, `a.items[].ip`).
-    #[schema(schema_with = crate::shapes::path_text)]
+    /// A normalized field name, a raw-payload or free-text path (`a.b`, flat `a.b` keys,
+    /// `a.items[].ip`), or `*` — the source's own free-text fields, accepted only with
+    /// `extraction_target` `free_text` (a 422 `VALIDATION_ERROR` with any other target).
+    #[schema(schema_with = crate::shapes::mapping_path)]
     field_path: String,
     #[schema(schema_with = crate::shapes::indicator_type)]
     indicator_type: String,
-    /// normalized (default) or raw_payload.
+    /// normalized (default), raw_payload or free_text.
     #[serde(default)]
     #[schema(schema_with = crate::shapes::extraction_target_or_null)]
     extraction_target: Option<String>,
@@ -115,7 +117,10 @@ pub struct MappingCreateRequest {
     description: Option<String>,
 }
 
-/// Create a custom mapping (takes effect in every process within seconds).
+/// Create a custom mapping (takes effect in every process within seconds). `field_path` `*`
+/// stands for the source's own free-text fields and is accepted only with `extraction_target`
+/// `free_text` (to turn their scan on or off); with `normalized` or `raw_payload` it is refused
+/// with 422 `VALIDATION_ERROR`.
 #[utoipa::path(
     post,
     path = "/v1/indicator-mappings",
@@ -216,9 +221,9 @@ pub async fn get_mapping(
 /// Body of `PATCH /v1/indicator-mappings/{uuid}`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MappingPatchRequest {
-    /// Not on system mappings.
+    /// Not on system mappings; `*` only on a `free_text` mapping (422 otherwise).
     #[serde(default)]
-    #[schema(schema_with = crate::shapes::path_text_or_null)]
+    #[schema(schema_with = crate::shapes::mapping_path_or_null)]
     field_path: Option<String>,
     #[serde(default)]
     #[schema(schema_with = crate::shapes::indicator_type_or_null)]

@@ -13,5 +13,6 @@ pub mod jobs;
 pub mod knowledge;
 pub mod metrics;
 pub mod respond;
+pub mod settings;
 pub mod telemetry;
 pub mod workflows;

@@ -72,9 +72,10 @@ pub async fn execute_workflow(
         Execution::Queued { run_uuid } => {
             json!({"data": {"run_uuid": run_uuid, "status": "queued"}, "meta": {}})
         }
-        // v1 sends no `meta` with this answer.
+        // Every success envelope carries `meta` (v1 omitted it here).
         Execution::PendingApproval { approval_uuid, expires_at } => json!({"data": {
-            "status": "pending_approval", "approval_request_uuid": approval_uuid, "expires_at": expires_at}}),
+            "status": "pending_approval", "approval_request_uuid": approval_uuid, "expires_at": expires_at},
+            "meta": {}}),
     };
     Ok((StatusCode::ACCEPTED, Json(body)))
 }

@@ -1,10 +1,11 @@
-//! `GET /metrics`: this process's Prometheus exposition (OpenMetrics text). Open unless
-//! `METRICS_TOKEN` is set, then only with `Authorization: Bearer <token>`.
+//! `GET /metrics`: this process's Prometheus exposition, in the Prometheus text format 0.0.4 or
+//! OpenMetrics as the scraper's `Accept` prefers. Open unless `METRICS_TOKEN` is set, then only
+//! with `Authorization: Bearer <token>`.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use calseta_services::platform::telemetry::CONTENT_TYPE;
+use calseta_services::platform::telemetry::Format;
 use subtle::ConstantTimeEq;
 
 use crate::AppState;
@@ -26,7 +27,10 @@ pub async fn prometheus(State(state): State<AppState>, headers: HeaderMap) -> Re
             ));
         }
     }
+    let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     let services = state.services();
-    let text = services.metrics.prometheus(&services.telemetry).await?;
-    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response())
+    // This scrape's own series exist from the first scrape, at zero until a scrape completes.
+    services.telemetry.http_series("GET", "/metrics", 200);
+    let text = services.metrics.prometheus(&services.telemetry, format).await?;
+    Ok(([(header::CONTENT_TYPE, format.content_type())], text).into_response())
 }

@@ -89,6 +89,59 @@ pub async fn create_workflow(
     Ok((StatusCode::CREATED, Json(Envelope::new(workflow_response(row, true)))))
 }
 
+/// Body of `POST /v1/workflows/generate`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateBody {
+    /// What the workflow should do, in words (1 to 10,000 characters).
+    description: String,
+    /// `indicator` (default) or `alert`.
+    #[serde(default)]
+    workflow_type: Option<String>,
+    /// The indicator types it is for (not validated, as v1).
+    #[serde(default)]
+    indicator_types: Vec<String>,
+}
+
+/// A generated workflow, for a human to review and save (`POST /v1/workflows` with its code).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GeneratedWorkflowResponse {
+    /// The code; it passed the same validation as a saved workflow's.
+    generated_code: String,
+    /// A name for it (`Generated Workflow` when the model gave none).
+    suggested_name: String,
+    /// Documentation for it, when the model gave some.
+    suggested_documentation: Option<String>,
+    /// What to check before using it.
+    warnings: Vec<String>,
+}
+
+/// Generate a workflow from a description with an Anthropic-compatible model (v1 §10.8);
+/// nothing is saved. `503` when `ANTHROPIC_API_KEY` is not set; `400 WORKFLOW_GENERATION_FAILED`
+/// when the model fails or its code does not validate.
+#[utoipa::path(post, path = "/v1/workflows/generate", tag = "workflows", request_body = GenerateBody,
+    security(("api_key" = ["workflows:write"])),
+    responses((status = 200, body = Envelope<GeneratedWorkflowResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn generate_workflow(
+    State(state): State<AppState>,
+    _auth: Authed<scope::WorkflowsWrite>,
+    ApiJson(body): ApiJson<GenerateBody>,
+) -> Result<Json<Envelope<GeneratedWorkflowResponse>>, ApiError> {
+    use calseta_services::resources::workflow_generator::GenerateRequest;
+    let request = GenerateRequest {
+        description: body.description,
+        workflow_type: body.workflow_type,
+        indicator_types: body.indicator_types,
+    };
+    let generated = state.services().workflow_generator.generate(request).await?;
+    Ok(Json(Envelope::new(GeneratedWorkflowResponse {
+        generated_code: generated.generated_code,
+        suggested_name: generated.suggested_name,
+        suggested_documentation: generated.suggested_documentation,
+        warnings: generated.warnings,
+    })))
+}
+
 /// One workflow, with its code.
 #[utoipa::path(get, path = "/v1/workflows/{uuid}", tag = "workflows", params(("uuid" = Uuid, Path, description = "Workflow id")),
     security(("api_key" = ["workflows:read"])),

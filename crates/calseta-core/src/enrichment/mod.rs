@@ -5,10 +5,12 @@
 mod config;
 pub mod gate;
 pub mod response;
+pub mod result;
 pub mod template;
 pub mod verdict;
 
 pub use config::{FieldExtraction, HttpConfig, HttpStep, MaliceRule, MaliceRules, validate_http_config};
+pub use result::{IndicatorResults, OutcomeCounts, ProviderResult, ResultStatus};
 
 use crate::indicators::IndicatorType;
 

@@ -103,6 +103,19 @@ pub struct SeedReport {
     pub keys: usize,
 }
 
+impl SeedReport {
+    /// Logs what was added as numeric fields, under `event`.
+    pub fn log(&self, event: &str) {
+        tracing::info!(
+            detection_rules = self.detection_rules,
+            context_documents = self.context_documents,
+            alerts = self.alerts,
+            keys = self.keys,
+            "{event}"
+        );
+    }
+}
+
 /// Seeds sandbox mode.
 pub struct SandboxSeeder {
     db: Db,
@@ -252,7 +265,7 @@ impl JobHandler for ResetSandbox {
         };
         match outcome {
             Ok(added) => {
-                tracing::info!(?added, "sandbox reset");
+                added.log("sandbox reset");
                 Ok(())
             }
             Err(e) => {

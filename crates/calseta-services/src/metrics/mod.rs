@@ -231,20 +231,45 @@ impl SocMetrics {
 }
 
 impl SocMetrics {
-    /// This process's Prometheus exposition: what it recorded, and the database's figures now.
+    /// This process's Prometheus exposition in `format`: what it recorded, and the database's
+    /// figures now.
     pub async fn prometheus(
         &self,
         telemetry: &crate::platform::telemetry::Telemetry,
+        format: crate::platform::telemetry::Format,
     ) -> Result<String, ServiceError> {
+        use crate::pipeline::kinds;
         let (pool_size, pool_idle) = self.db.pool_stats();
+        let mut queues: Vec<String> = [
+            kinds::ENRICH_ALERT,
+            kinds::ENRICH_DEFERRED,
+            kinds::PURGE_ENRICHMENT_CACHE,
+            kinds::DISPATCH_ALERT,
+            kinds::DELIVER_WEBHOOK,
+            kinds::EXECUTE_WORKFLOW_RUN,
+            kinds::NOTIFY_APPROVAL,
+            kinds::EXPIRE_APPROVALS,
+        ]
+        .iter()
+        .map(|kind| kind.queue.to_string())
+        .collect();
+        queues.sort();
+        queues.dedup();
+        let providers = calseta_store::enrichment_providers::active_credential_states(&self.db)
+            .await?
+            .into_iter()
+            .map(|p| p.provider_name)
+            .collect();
         let snapshot = crate::platform::telemetry::Snapshot {
             jobs: repo::jobs_by_queue_and_status(&self.db).await?,
+            queues,
             workflow_runs: repo::runs_by_status(&self.db).await?,
             approvals_pending: repo::approvals_pending(&self.db).await?,
             pool_size: i64::from(pool_size),
             pool_idle: i64::try_from(pool_idle).unwrap_or(i64::MAX),
+            providers,
         };
-        Ok(telemetry.render(&snapshot))
+        Ok(telemetry.render(&snapshot, format))
     }
 }
 

@@ -1,7 +1,8 @@
 //! The traits through which one stage calls into another without importing it. The composition
 //! root gives each stage the implementations it needs: extraction (implemented by `extract`, used
 //! by `ingest` and `enrich`) and what follows a completed enrichment run (implemented by
-//! `dispatch`; workflows and approvals plug in the same way).
+//! `dispatch`). The respond stage needs no hook: it starts from a request (REST, MCP), not from
+//! another stage.
 
 use calseta_core::extraction::Extraction;
 use calseta_core::sources::{AlertSource, NormalizedAlert};

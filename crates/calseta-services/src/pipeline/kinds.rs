@@ -208,6 +208,18 @@ pub enum ApprovalEvent {
     Expired,
 }
 
+impl ApprovalEvent {
+    /// The serialised name (`requested`, `decided`, `executed`, `expired`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalEvent::Requested => "requested",
+            ApprovalEvent::Decided => "decided",
+            ApprovalEvent::Executed => "executed",
+            ApprovalEvent::Expired => "expired",
+        }
+    }
+}
+
 /// Payload of [`NOTIFY_APPROVAL`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NotifyApprovalJob {

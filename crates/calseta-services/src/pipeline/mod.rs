@@ -1,7 +1,8 @@
 //! The alert's journey, one stage per folder: `ingest` accepts and stores the alert with its
 //! enrichment job; `extract` finds its indicators; `enrich` runs the providers and completes the
 //! run; `context` chooses the organisation's knowledge for it; `dispatch` delivers the payload to
-//! agents. Stages never import each other: they hand off through the job kinds of [`kinds`] and the
+//! agents; `respond` executes workflows behind the approval gate when an agent or analyst asks.
+//! Stages never import each other: they hand off through the job kinds of [`kinds`] and the
 //! traits of [`hooks`], which the composition root (`Services`) wires together.
 
 pub mod context;

@@ -460,6 +460,15 @@ impl OutboundClient {
         Ok(())
     }
 
+    /// [`Self::check_destination_url`] with `extra` entries allowed to be private besides
+    /// `SSRF_ALLOWED_HOSTS` (a provider's narrowed private-network allowance), on their ports.
+    pub async fn check_destination_allowing(&self, url: &Url, extra: &[AllowedHost]) -> Result<(), String> {
+        let mut allowed = self.allowed_hosts.as_ref().clone();
+        allowed.extend(extra.iter().cloned());
+        let narrowed = OutboundClient { allowed_hosts: Arc::new(allowed), ..self.clone() };
+        narrowed.check_destination_url(url, false).await
+    }
+
     /// Checks a URL's scheme and literal address (host names are checked when resolved: prefer
     /// [`Self::check_destination`], which also holds names to the port rules).
     pub fn check(&self, url: &Url, allow_private: bool) -> Result<(), String> {

@@ -61,7 +61,9 @@ impl RateLimiter {
             return Ok(());
         }
         let (window, retry_after) = current_window();
-        let Ok(mut windows) = self.windows.lock() else { return Ok(()) };
+        // A panic elsewhere while holding the lock leaves counts that are still counts: go on
+        // limiting with them rather than turn limiting off.
+        let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if windows.len() >= SWEEP_AT {
             windows.retain(|_, (w, _)| *w == window);
         }
@@ -82,7 +84,7 @@ impl RateLimiter {
             return None;
         }
         let (window, retry_after) = current_window();
-        let windows = self.windows.lock().ok()?;
+        let windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match windows.get(bucket) {
             Some((w, count)) if *w == window && *count >= per_minute => Some(retry_after),
             _ => None,
@@ -104,5 +106,29 @@ mod tests {
         assert!(limiter.exhausted("a", 2).is_some());
         assert!(limiter.hit("b", 2).is_ok());
         assert!(limiter.hit("a", 0).is_ok());
+    }
+
+    #[test]
+    fn a_poisoned_lock_does_not_turn_limiting_off() {
+        let limiter = std::sync::Arc::new(RateLimiter::default());
+        let poisoner = limiter.clone();
+        let _ = std::thread::spawn(move || {
+            let _held = poisoner.windows.lock();
+            panic!("poison the lock");
+        })
+        .join();
+        assert!(limiter.windows.is_poisoned());
+        // Two hits in one clock minute (retried if a minute boundary falls between them): the
+        // second is refused, as without the poison.
+        for attempt in 0.. {
+            let bucket = format!("k{attempt}");
+            let (before, _) = current_window();
+            let first = limiter.hit(&bucket, 1);
+            let second = limiter.hit(&bucket, 1);
+            if current_window().0 == before {
+                assert!(first.is_ok() && second.is_err(), "still limited after the poison");
+                break;
+            }
+        }
     }
 }

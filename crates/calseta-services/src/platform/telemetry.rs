@@ -1,20 +1,77 @@
 //! Prometheus telemetry of this process: counters and histograms the code records as it works
-//! (HTTP requests, enrichment lookups, agent deliveries) and gauges set at scrape time from the
-//! database and `/proc` (jobs, workflow runs, pending approvals, the pool, memory and CPU),
-//! rendered in the OpenMetrics text format.
+//! (HTTP requests, enrichment lookups, agent deliveries), gauges set at scrape time from the
+//! database (jobs, workflow runs, pending approvals, the pool) and the standard `process_*` series
+//! read from `/proc`, rendered in the OpenMetrics text format or the Prometheus text format 0.0.4,
+//! whichever the scraper's `Accept` prefers.
 
-use std::sync::atomic::AtomicU64;
-
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-/// The content type of [`Telemetry::render`]'s text.
+/// The content type of the OpenMetrics text exposition.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The content type of the Prometheus text exposition (format 0.0.4).
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The outcomes of an agent delivery attempt.
+const DELIVERY_OUTCOMES: [&str; 4] = ["success", "failed", "timeout", "blocked"];
+
+/// The outcomes of an enrichment lookup.
+const LOOKUP_OUTCOMES: [&str; 5] = ["success", "failure", "cache_hit", "mock", "deferred"];
+
+/// The statuses a workflow run is stored with.
+const RUN_STATUSES: [&str; 5] = ["queued", "running", "success", "failed", "timed_out"];
+
+/// Which text exposition a scrape gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OpenMetrics 1.0.0 (`application/openmetrics-text`), ending in `# EOF`.
+    OpenMetrics,
+    /// The Prometheus text format 0.0.4 (`text/plain; version=0.0.4`).
+    Text,
+}
+
+impl Format {
+    /// The format an `Accept` header prefers: OpenMetrics only when it is asked for with a
+    /// q-value at least as high as `text/plain`'s (a wildcard counts for both), else 0.0.4 — so
+    /// no `Accept`, `*/*` or a plain `text/plain` get 0.0.4.
+    pub fn negotiate(accept: Option<&str>) -> Format {
+        let (mut openmetrics, mut text): (Option<f64>, Option<f64>) = (None, None);
+        for range in accept.unwrap_or_default().split(',') {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.split_once('='))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+                .map_or(Some(1.0), |(_, v)| v.trim().parse::<f64>().ok().filter(|q| (0.0..=1.0).contains(q)))
+                .unwrap_or(0.0);
+            let best = |slot: &mut Option<f64>| *slot = Some(slot.map_or(q, |s: f64| s.max(q)));
+            match media.as_str() {
+                "application/openmetrics-text" => best(&mut openmetrics),
+                // A wildcard is no request for OpenMetrics: it counts for the plain text only.
+                "text/plain" | "text/*" | "*/*" => best(&mut text),
+                _ => {}
+            }
+        }
+        match openmetrics {
+            Some(om) if om > 0.0 && om >= text.unwrap_or(0.0) => Format::OpenMetrics,
+            _ => Format::Text,
+        }
+    }
+
+    /// The `Content-Type` of an exposition in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::OpenMetrics => CONTENT_TYPE,
+            Format::Text => TEXT_CONTENT_TYPE,
+        }
+    }
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
@@ -56,6 +113,8 @@ struct StatusLabels {
 pub struct Snapshot {
     /// Jobs by (queue, status).
     pub jobs: Vec<(String, String, i64)>,
+    /// Every job queue, shown (at zero) in each status even when it holds no job.
+    pub queues: Vec<String>,
     /// Workflow runs by status.
     pub workflow_runs: Vec<(String, i64)>,
     /// Approval requests pending.
@@ -64,6 +123,50 @@ pub struct Snapshot {
     pub pool_size: i64,
     /// Idle connections.
     pub pool_idle: i64,
+    /// Active enrichment providers, shown (at zero) with every outcome before their first lookup.
+    pub providers: Vec<String>,
+}
+
+/// The standard `process_*` series, read from `/proc/self` at each scrape.
+#[derive(Debug)]
+struct ProcessCollector {
+    /// When this collector was made (Unix seconds): the start time where `/proc` cannot say.
+    created: f64,
+}
+
+impl Collector for ProcessCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let usage = process_usage().unwrap_or_default();
+        let cpu = ConstCounter::new(usage.cpu_seconds);
+        cpu.encode(encoder.encode_descriptor(
+            "process_cpu_seconds",
+            "Total user and system CPU time spent in seconds",
+            None,
+            cpu.metric_type(),
+        )?)?;
+        let resident = ConstGauge::new(usage.resident_bytes);
+        resident.encode(encoder.encode_descriptor(
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes",
+            None,
+            resident.metric_type(),
+        )?)?;
+        let start = ConstGauge::new(usage.start_time_seconds.unwrap_or(self.created));
+        start.encode(encoder.encode_descriptor(
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds",
+            None,
+            start.metric_type(),
+        )?)?;
+        let fds = ConstGauge::new(usage.open_fds);
+        fds.encode(encoder.encode_descriptor(
+            "process_open_fds",
+            "Number of open file descriptors",
+            None,
+            fds.metric_type(),
+        )?)?;
+        Ok(())
+    }
 }
 
 /// This process's telemetry.
@@ -78,8 +181,6 @@ pub struct Telemetry {
     approvals_pending: Gauge,
     pool_size: Gauge,
     pool_idle: Gauge,
-    resident_bytes: Gauge,
-    cpu_seconds: Gauge<f64, AtomicU64>,
 }
 
 impl Default for Telemetry {
@@ -89,57 +190,61 @@ impl Default for Telemetry {
 }
 
 impl Telemetry {
-    /// Every metric, registered.
+    /// Every metric, registered; the bounded series start at zero.
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("calseta");
+        let mut registry = Registry::default();
         let http_requests = Family::<HttpLabels, Counter>::default();
         let http_seconds = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
             Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
         });
         let enrichment_lookups = Family::<ProviderLabels, Counter>::default();
         let deliveries = Family::<OutcomeLabels, Counter>::default();
+        for outcome in DELIVERY_OUTCOMES {
+            drop(deliveries.get_or_create(&OutcomeLabels { outcome: outcome.into() }));
+        }
         let jobs = Family::<JobLabels, Gauge>::default();
         let workflow_runs = Family::<StatusLabels, Gauge>::default();
         let approvals_pending = Gauge::default();
         let pool_size = Gauge::default();
         let pool_idle = Gauge::default();
-        let resident_bytes = Gauge::default();
-        let cpu_seconds = Gauge::<f64, AtomicU64>::default();
         registry.register(
-            "http_requests",
+            "calseta_http_requests",
             "HTTP requests by method, route and status",
             http_requests.clone(),
         );
         registry.register(
-            "http_request_duration_seconds",
+            "calseta_http_request_duration_seconds",
             "HTTP request latency by route",
             http_seconds.clone(),
         );
         registry.register(
-            "enrichment_lookups",
+            "calseta_enrichment_lookups",
             "Enrichment lookups by provider and outcome (success, failure, cache_hit, mock, deferred)",
             enrichment_lookups.clone(),
         );
-        registry.register("agent_deliveries", "Agent webhook deliveries by outcome", deliveries.clone());
-        registry.register("jobs", "Jobs by queue and status", jobs.clone());
-        registry.register("workflow_runs", "Workflow runs by status", workflow_runs.clone());
         registry.register(
-            "approvals_pending",
+            "calseta_agent_deliveries",
+            "Agent webhook deliveries by outcome",
+            deliveries.clone(),
+        );
+        registry.register("calseta_jobs", "Jobs by queue and status", jobs.clone());
+        registry.register("calseta_workflow_runs", "Workflow runs by status", workflow_runs.clone());
+        registry.register(
+            "calseta_approvals_pending",
             "Approval requests waiting for a decision",
             approvals_pending.clone(),
         );
-        registry.register("db_pool_connections", "Connections in the database pool", pool_size.clone());
         registry.register(
-            "db_pool_idle_connections",
+            "calseta_db_pool_connections",
+            "Connections in the database pool",
+            pool_size.clone(),
+        );
+        registry.register(
+            "calseta_db_pool_idle_connections",
             "Idle connections in the database pool",
             pool_idle.clone(),
         );
-        registry.register(
-            "process_resident_memory_bytes",
-            "Resident memory of this process",
-            resident_bytes.clone(),
-        );
-        registry.register("process_cpu_seconds", "CPU time of this process", cpu_seconds.clone());
+        registry.register_collector(Box::new(ProcessCollector { created: unix_now() }));
         Telemetry {
             registry,
             http_requests,
@@ -151,8 +256,6 @@ impl Telemetry {
             approvals_pending,
             pool_size,
             pool_idle,
-            resident_bytes,
-            cpu_seconds,
         }
     }
 
@@ -163,6 +266,14 @@ impl Telemetry {
         self.http_seconds
             .get_or_create(&RouteLabels { method: method.into(), route: route.into() })
             .observe(seconds);
+    }
+
+    /// Shows one request's series before any such request completes (at zero).
+    pub fn http_series(&self, method: &str, route: &str, status: u16) {
+        let labels = HttpLabels { method: method.into(), route: route.into(), status: status.to_string() };
+        // Creating a series is all: the returned guard goes at once.
+        drop(self.http_requests.get_or_create(&labels));
+        drop(self.http_seconds.get_or_create(&RouteLabels { method: method.into(), route: route.into() }));
     }
 
     /// One enrichment lookup's outcome.
@@ -177,46 +288,102 @@ impl Telemetry {
         self.deliveries.get_or_create(&OutcomeLabels { outcome: outcome.into() }).inc();
     }
 
-    /// The text exposition, with the gauges set from `snapshot` and `/proc`.
-    pub fn render(&self, snapshot: &Snapshot) -> String {
+    /// The exposition in `format`, with the gauges set from `snapshot`.
+    pub fn render(&self, snapshot: &Snapshot, format: Format) -> String {
         self.jobs.clear();
+        for queue in &snapshot.queues {
+            for status in calseta_core::jobs::JobStatus::ALL {
+                let labels = JobLabels { queue: queue.clone(), status: status.as_str().into() };
+                drop(self.jobs.get_or_create(&labels));
+            }
+        }
         for (queue, status, n) in &snapshot.jobs {
             self.jobs.get_or_create(&JobLabels { queue: queue.clone(), status: status.clone() }).set(*n);
         }
         self.workflow_runs.clear();
+        for status in RUN_STATUSES {
+            drop(self.workflow_runs.get_or_create(&StatusLabels { status: status.into() }));
+        }
         for (status, n) in &snapshot.workflow_runs {
             self.workflow_runs.get_or_create(&StatusLabels { status: status.clone() }).set(*n);
+        }
+        for provider in &snapshot.providers {
+            for outcome in LOOKUP_OUTCOMES {
+                let labels = ProviderLabels { provider: provider.clone(), outcome: outcome.into() };
+                drop(self.enrichment_lookups.get_or_create(&labels));
+            }
         }
         self.approvals_pending.set(snapshot.approvals_pending);
         self.pool_size.set(snapshot.pool_size);
         self.pool_idle.set(snapshot.pool_idle);
-        if let Some((resident, cpu)) = process_usage() {
-            self.resident_bytes.set(resident);
-            self.cpu_seconds.set(cpu);
-        }
         let mut text = String::new();
-        if encode(&mut text, &self.registry).is_err() {
+        let encoded = match format {
+            Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut text, &self.registry),
+            Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry),
+        };
+        if encoded.is_err() {
             text.clear();
         }
         text
     }
 }
 
-/// Resident bytes and CPU seconds of this process, from `/proc/self` (Linux; `None` elsewhere).
-fn process_usage() -> Option<(i64, f64)> {
+/// The current time in Unix seconds.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// What `/proc` says about this process.
+#[derive(Debug, Default, Clone, Copy)]
+struct ProcessUsage {
+    resident_bytes: i64,
+    cpu_seconds: f64,
+    start_time_seconds: Option<f64>,
+    open_fds: i64,
+}
+
+/// This process's figures from `/proc/self` (Linux; `None` elsewhere).
+fn process_usage() -> Option<ProcessUsage> {
+    // Linux reports pages of 4 KiB and ticks of 1/100 s on every platform Calseta ships for.
+    const TICKS: f64 = 100.0;
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let resident_pages: i64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may hold spaces) start after its closing parenthesis.
+    // Fields after the command name (which may hold spaces) start after its closing parenthesis,
+    // with field 3 (`state`) at index 0.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let (user, system): (f64, f64) = (fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?);
-    // Linux reports pages of 4 KiB and ticks of 1/100 s on every platform Calseta ships for.
-    Some((resident_pages * 4096, (user + system) / 100.0))
+    let boot_time: Option<f64> = std::fs::read_to_string("/proc/stat").ok().and_then(|text| {
+        text.lines().find_map(|l| l.strip_prefix("btime ")).and_then(|v| v.trim().parse().ok())
+    });
+    let started_ticks: Option<f64> = fields.get(19).and_then(|v| v.parse().ok());
+    let start_time_seconds = boot_time.zip(started_ticks).map(|(boot, ticks)| boot + ticks / TICKS);
+    let open_fds = std::fs::read_dir("/proc/self/fd")
+        .map(|entries| i64::try_from(entries.count()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    Some(ProcessUsage {
+        resident_bytes: resident_pages * 4096,
+        cpu_seconds: (user + system) / TICKS,
+        start_time_seconds,
+        open_fds,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            jobs: vec![("enrichment".into(), "queued".into(), 3)],
+            queues: vec!["enrichment".into(), "dispatch".into()],
+            workflow_runs: vec![("success".into(), 2)],
+            approvals_pending: 1,
+            pool_size: 4,
+            pool_idle: 3,
+            providers: vec!["virustotal".into()],
+        }
+    }
 
     #[test]
     fn recorded_and_scraped_figures_are_rendered() {
@@ -224,13 +391,7 @@ mod tests {
         telemetry.http("GET", "/v1/alerts/{uuid}", 200, 0.004);
         telemetry.enrichment("virustotal", "cache_hit");
         telemetry.delivery("success");
-        let text = telemetry.render(&Snapshot {
-            jobs: vec![("enrichment".into(), "queued".into(), 3)],
-            workflow_runs: vec![("success".into(), 2)],
-            approvals_pending: 1,
-            pool_size: 4,
-            pool_idle: 3,
-        });
+        let text = telemetry.render(&snapshot(), Format::OpenMetrics);
         for line in [
             r#"calseta_http_requests_total{method="GET",route="/v1/alerts/{uuid}",status="200"} 1"#,
             r#"calseta_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/v1/alerts/{uuid}"} 1"#,
@@ -240,10 +401,71 @@ mod tests {
             r#"calseta_workflow_runs{status="success"} 2"#,
             "calseta_approvals_pending 1",
             "calseta_db_pool_connections 4",
+            "# TYPE process_cpu_seconds counter",
             "# EOF",
         ] {
             assert!(text.contains(line), "{line} not in\n{text}");
         }
-        assert!(text.contains("calseta_process_resident_memory_bytes "), "{text}");
+        assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
+        assert!(text.contains("\nprocess_cpu_seconds_total "), "{text}");
+    }
+
+    #[test]
+    fn bounded_series_exist_at_zero_before_anything_happens() {
+        let telemetry = Telemetry::new();
+        telemetry.http_series("GET", "/metrics", 200);
+        for format in [Format::OpenMetrics, Format::Text] {
+            let text = telemetry.render(&snapshot(), format);
+            for line in [
+                r#"calseta_agent_deliveries_total{outcome="blocked"} 0"#,
+                r#"calseta_enrichment_lookups_total{provider="virustotal",outcome="deferred"} 0"#,
+                r#"calseta_jobs{queue="dispatch",status="dead"} 0"#,
+                r#"calseta_workflow_runs{status="timed_out"} 0"#,
+                r#"calseta_http_requests_total{method="GET",route="/metrics",status="200"} 0"#,
+                r#"calseta_http_request_duration_seconds_count{method="GET",route="/metrics"} 0"#,
+                "process_start_time_seconds ",
+                "process_open_fds ",
+            ] {
+                assert!(text.contains(line), "{format:?}: {line} not in\n{text}");
+            }
+            // Every family has its help.
+            let families = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
+            let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
+            assert_eq!((families, helps), (13, 13), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_text_format_names_counters_by_their_samples_and_has_no_eof() {
+        let telemetry = Telemetry::new();
+        telemetry.delivery("success");
+        let text = telemetry.render(&snapshot(), Format::Text);
+        assert!(text.contains("# TYPE calseta_agent_deliveries_total counter\n"), "{text}");
+        assert!(text.contains("# HELP process_cpu_seconds_total "), "{text}");
+        assert!(!text.contains("# EOF") && !text.contains("# UNIT"), "{text}");
+    }
+
+    #[test]
+    fn accept_headers_choose_the_format_by_q_value() {
+        let prometheus =
+            "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3,*/*;q=0.1";
+        for (accept, expected) in [
+            (Some(prometheus), Format::OpenMetrics),
+            (Some("application/openmetrics-text; version=1.0.0"), Format::OpenMetrics),
+            (Some("Application/OpenMetrics-Text;q=0.9, text/plain;q=0.9"), Format::OpenMetrics),
+            (Some("application/openmetrics-text;q=0.2,text/plain;version=0.0.4;q=0.8"), Format::Text),
+            (Some("application/openmetrics-text;q=0"), Format::Text),
+            (Some("application/openmetrics-text;q=0.5,*/*"), Format::Text),
+            (Some("text/plain"), Format::Text),
+            (Some("text/plain;version=0.0.4"), Format::Text),
+            (Some("*/*"), Format::Text),
+            (Some("application/json"), Format::Text),
+            (Some("application/openmetrics-text;q=banana"), Format::Text),
+            (None, Format::Text),
+        ] {
+            assert_eq!(Format::negotiate(accept), expected, "{accept:?}");
+        }
+        assert!(Format::Text.content_type().starts_with("text/plain; version=0.0.4"));
+        assert!(Format::OpenMetrics.content_type().starts_with("application/openmetrics-text"));
     }
 }

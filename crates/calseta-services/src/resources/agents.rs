@@ -177,17 +177,18 @@ impl AgentService {
                     }
                     fields.trigger_filter = (!value.is_null()).then(|| value.clone());
                 }
-                "timeout_seconds" if !value.is_null() => match value
-                    .as_i64()
+                "timeout_seconds" if !value.is_null() => match body::integer(value)
                     .filter(|v| (1..=300).contains(v))
                 {
                     Some(v) => fields.timeout_seconds = v as i32,
                     None => errors.push(FieldError::body(key, "timeout_seconds must be between 1 and 300")),
                 },
-                "retry_count" if !value.is_null() => match value.as_i64().filter(|v| (0..=10).contains(v)) {
-                    Some(v) => fields.retry_count = v as i32,
-                    None => errors.push(FieldError::body(key, "retry_count must be between 0 and 10")),
-                },
+                "retry_count" if !value.is_null() => {
+                    match body::integer(value).filter(|v| (0..=10).contains(v)) {
+                        Some(v) => fields.retry_count = v as i32,
+                        None => errors.push(FieldError::body(key, "retry_count must be between 0 and 10")),
+                    }
+                }
                 "is_active" => {
                     fields.is_active = body::flag(key, value, &mut errors).unwrap_or(fields.is_active)
                 }

@@ -77,7 +77,8 @@ impl AlertService {
         Self { db, enrich_job }
     }
 
-    async fn row(&self, uuid: Uuid) -> Result<AlertRow, ServiceError> {
+    /// One alert's own row (404 when absent), without its indicators.
+    pub async fn row(&self, uuid: Uuid) -> Result<AlertRow, ServiceError> {
         repo::get(&self.db, uuid).await?.ok_or_else(not_found)
     }
 

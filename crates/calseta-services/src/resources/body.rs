@@ -30,6 +30,16 @@ pub fn flag(field: &str, value: &Value, errors: &mut Vec<FieldError>) -> Option<
     }
 }
 
+/// An integer field's value: a JSON integer, or a number with a zero fraction (`5.0`), as JSON
+/// Schema's `integer` reads it; `None` for anything else, so that the caller names its bounds.
+pub fn integer(value: &Value) -> Option<i64> {
+    let Value::Number(n) = value else { return None };
+    // i64's range as f64 (2^63 exclusive): within it, a whole f64 converts exactly.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    n.as_i64()
+        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && (-LIMIT..LIMIT).contains(f)).map(|f| f as i64))
+}
+
 /// A list of strings (errors on anything else).
 pub fn strings(field: &str, value: &Value, errors: &mut Vec<FieldError>) -> Vec<String> {
     match serde_json::from_value::<Vec<String>>(value.clone()) {
@@ -57,5 +67,16 @@ mod tests {
         assert_eq!(flag("b", &json!(true), &mut errors), Some(true));
         assert_eq!(strings("c", &json!([1]), &mut errors), Vec::<String>::new());
         assert_eq!(errors.len(), 3);
+    }
+
+    #[test]
+    fn integers_include_numbers_with_a_zero_fraction() {
+        assert_eq!(integer(&json!(5)), Some(5));
+        assert_eq!(integer(&json!(5.0)), Some(5));
+        assert_eq!(integer(&json!(-3.0)), Some(-3));
+        assert_eq!(integer(&json!(5.5)), None);
+        assert_eq!(integer(&json!(1e300)), None);
+        assert_eq!(integer(&json!(u64::MAX)), None);
+        assert_eq!(integer(&json!("5")), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Indicator use cases: detail (with raw provider responses) and the analyst's malice verdict.
 
 use calseta_core::alerts::Malice;
+use calseta_core::enrichment::IndicatorResults;
 use calseta_store::Db;
 use calseta_store::indicators::{self as repo, IndicatorRow};
 use serde_json::{Value, json};
@@ -18,13 +19,10 @@ pub struct IndicatorService {
     db: Db,
 }
 
-/// The verdict stored providers imply: the worst `extracted.verdict` / `extracted.malice`.
+/// The verdict stored providers imply on an analyst's reset (v1's rule): the worst
+/// `extracted.verdict` / `extracted.malice`.
 pub fn verdict_from_results(results: Option<&Value>) -> Malice {
-    let Some(Value::Object(map)) = results else { return Malice::Pending };
-    Malice::worst(map.values().filter_map(|entry| {
-        let extracted = &entry["extracted"];
-        extracted["verdict"].as_str().or_else(|| extracted["malice"].as_str())
-    }))
+    IndicatorResults::from_json(results).reset_verdict()
 }
 
 impl IndicatorService {

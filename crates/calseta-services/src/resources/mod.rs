@@ -19,4 +19,5 @@ pub mod providers;
 pub mod retention;
 pub mod secrets;
 pub mod sources;
+pub mod workflow_generator;
 pub mod workflows;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use calseta_core::enrichment::{MaliceRules, validate_http_config};
+use calseta_core::enrichment::{MaliceRules, ProviderResult, validate_http_config};
 use calseta_core::indicators::{self as values, IndicatorType};
 use calseta_store::Db;
 use calseta_store::enrichment_providers::{self as repo, ProviderFields, ProviderRow};
@@ -18,7 +18,7 @@ use crate::{FieldError, ServiceError};
 
 const MAX_JSON_BYTES: usize = 256 * 1024;
 /// Fields an admin may change on a builtin provider.
-pub const BUILTIN_MUTABLE: [&str; 9] = [
+pub const BUILTIN_MUTABLE: [&str; 10] = [
     "is_active",
     "auth_config",
     "description",
@@ -28,10 +28,11 @@ pub const BUILTIN_MUTABLE: [&str; 9] = [
     "rate_limit_per_minute",
     "max_concurrency",
     "allow_private_network",
+    "private_network_hosts",
 ];
 
 /// Fields an admin may change on a custom provider (others in a body are ignored, as elsewhere).
-pub const PATCHABLE: [&str; 13] = [
+pub const PATCHABLE: [&str; 14] = [
     "display_name",
     "description",
     "is_active",
@@ -45,6 +46,7 @@ pub const PATCHABLE: [&str; 13] = [
     "rate_limit_per_minute",
     "max_concurrency",
     "allow_private_network",
+    "private_network_hosts",
 ];
 
 #[derive(Deserialize)]
@@ -94,10 +96,32 @@ pub struct ProviderInput {
     pub max_concurrency: Option<i32>,
     /// Whether private addresses may be called.
     pub allow_private_network: Option<bool>,
+    /// `host` or `host:port` entries that allowance is narrowed to (empty: every private address).
+    pub private_network_hosts: Option<Vec<String>>,
 }
 
 /// A change to a provider: the fields present in the request body (JSON merge patch).
 pub type ProviderPatch = Map<String, Value>;
+
+/// The most entries a provider's private-network allowance may list.
+const MAX_PRIVATE_HOSTS: usize = 64;
+
+/// Each entry of `private_network_hosts` must be a `host` or `host:port` (as `SSRF_ALLOWED_HOSTS`).
+fn check_private_hosts(hosts: &[String], errors: &mut Vec<FieldError>) {
+    if hosts.len() > MAX_PRIVATE_HOSTS {
+        errors
+            .push(FieldError::body("private_network_hosts", format!("at most {MAX_PRIVATE_HOSTS} entries")));
+    }
+    for (i, host) in hosts.iter().enumerate() {
+        if let Err(why) = crate::platform::outbound::AllowedHost::parse(host) {
+            errors.push(FieldError {
+                loc: vec!["body".into(), "private_network_hosts".into(), i.to_string()],
+                msg: format!("'{host}' is not a host or host:port ({why})"),
+                kind: "value_error".into(),
+            });
+        }
+    }
+}
 
 /// Provider management.
 pub struct ProviderService {
@@ -197,6 +221,7 @@ impl ProviderService {
                 rate_limit_per_minute: s.rate_limit_per_minute,
                 max_concurrency: s.max_concurrency,
                 allow_private_network: s.allow_private_network,
+                private_network_hosts: Vec::new(),
             };
             repo::seed_builtin(&self.db, &fields).await?;
         }
@@ -260,6 +285,8 @@ impl ProviderService {
         }
         let ttl = input.default_cache_ttl_seconds.unwrap_or(3600);
         check_ttl(ttl, &mut errors);
+        let private_network_hosts = input.private_network_hosts.clone().unwrap_or_default();
+        check_private_hosts(&private_network_hosts, &mut errors);
         check_limits(input.rate_limit_per_minute, input.max_concurrency, &mut errors);
         if !errors.is_empty() {
             return Err(ServiceError::Invalid(errors));
@@ -284,6 +311,7 @@ impl ProviderService {
             rate_limit_per_minute: input.rate_limit_per_minute,
             max_concurrency: input.max_concurrency.unwrap_or(4),
             allow_private_network: input.allow_private_network.unwrap_or(false),
+            private_network_hosts,
         };
         let row = repo::insert(&self.db, &fields).await.map_err(|e| {
             if e.is_unique_violation() {
@@ -356,7 +384,7 @@ impl ProviderService {
                     }
                 }
                 "default_cache_ttl_seconds" if !value.is_null() => {
-                    let ttl = value.as_i64().and_then(|v| i32::try_from(v).ok()).unwrap_or(-1);
+                    let ttl = body::integer(value).and_then(|v| i32::try_from(v).ok()).unwrap_or(-1);
                     check_ttl(ttl, &mut errors);
                     f.default_cache_ttl_seconds = ttl;
                 }
@@ -368,17 +396,45 @@ impl ProviderService {
                     f.malice_rules = (!value.is_null()).then(|| value.clone());
                 }
                 "rate_limit_per_minute" => {
-                    f.rate_limit_per_minute = value.as_i64().and_then(|v| i32::try_from(v).ok());
+                    // Only `null` lifts the limit: any other value that is no limit is refused.
+                    f.rate_limit_per_minute = match value {
+                        Value::Null => None,
+                        _ => match body::integer(value).and_then(|v| i32::try_from(v).ok()) {
+                            Some(limit) => Some(limit),
+                            None => {
+                                errors.push(FieldError::body(
+                                    "rate_limit_per_minute",
+                                    format!(
+                                        "must be an integer from 1 to {} (or null for no limit)",
+                                        i32::MAX
+                                    ),
+                                ));
+                                None
+                            }
+                        },
+                    };
                     check_limits(f.rate_limit_per_minute, None, &mut errors);
                 }
                 "max_concurrency" if !value.is_null() => {
-                    let c = value.as_i64().and_then(|v| i32::try_from(v).ok()).unwrap_or(0);
+                    let c = body::integer(value).and_then(|v| i32::try_from(v).ok()).unwrap_or(0);
                     check_limits(None, Some(c), &mut errors);
                     f.max_concurrency = c;
                 }
                 "allow_private_network" if !value.is_null() => {
                     f.allow_private_network = value.as_bool().unwrap_or(false)
                 }
+                "private_network_hosts" => match serde_json::from_value::<Option<Vec<String>>>(value.clone())
+                {
+                    Ok(hosts) => {
+                        let hosts = hosts.unwrap_or_default();
+                        check_private_hosts(&hosts, &mut errors);
+                        f.private_network_hosts = hosts;
+                    }
+                    Err(_) => errors.push(FieldError::body(
+                        "private_network_hosts",
+                        "private_network_hosts must be a list of host or host:port entries",
+                    )),
+                },
                 _ => {}
             }
         }
@@ -432,16 +488,16 @@ impl ProviderService {
         let value =
             values::normalize(kind, indicator_value).unwrap_or_else(|_| indicator_value.trim().to_string());
         let started = Instant::now();
-        let (result, steps): (Value, Option<Vec<StepDebug>>) =
+        let (result, steps): (ProviderResult, Option<Vec<StepDebug>>) =
             self.engine.test(&provider, kind, &value).await;
         Ok(json!({
-            "success": result["success"],
+            "success": result.is_success(),
             "provider_name": row.provider_name,
             "indicator_type": kind,
             "indicator_value": value,
-            "extracted": result["extracted"],
-            "raw_response": result["raw"],
-            "error_message": result["error_message"],
+            "extracted": result.extracted,
+            "raw_response": result.raw,
+            "error_message": result.status.error_message(),
             "duration_ms": started.elapsed().as_secs_f64() * 1000.0,
             "steps": steps,
         }))
@@ -458,12 +514,14 @@ impl ProviderService {
             IndicatorType::parse(indicator_type).map_err(|e| ServiceError::invalid("type", e.to_string()))?;
         let value =
             values::normalize(kind, value).map_err(|reason| ServiceError::invalid("value", reason))?;
-        let mut results = self.engine.enrich_value(kind, &value).await?;
-        for result in results.values_mut() {
-            if let Value::Object(fields) = result {
+        let mut results = Map::new();
+        for (provider, result) in self.engine.enrich_value(kind, &value).await? {
+            let mut served = result.to_json();
+            if let Value::Object(fields) = &mut served {
                 fields.remove("raw");
                 fields.remove("provider_name");
             }
+            results.insert(provider, served);
         }
         Ok((kind, value, results))
     }

@@ -430,7 +430,7 @@ fn choice<T>(
 }
 
 fn bounded(key: &str, value: &Value, min: i64, max: i64, errors: &mut Vec<FieldError>) -> Option<i32> {
-    match value.as_i64().filter(|v| (min..=max).contains(v)) {
+    match body::integer(value).filter(|v| (min..=max).contains(v)) {
         Some(v) => i32::try_from(v).ok(),
         None => {
             errors.push(FieldError::body(key, format!("{key} must be an integer from {min} to {max}")));

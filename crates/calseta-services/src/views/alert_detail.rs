@@ -2,6 +2,7 @@
 //! summaries of enrichment results that the API, MCP and agent payloads show.
 
 use calseta_core::alerts::Malice;
+use calseta_core::enrichment::{IndicatorResults, ResultStatus};
 use calseta_store::Db;
 use calseta_store::alerts::{self as repo, AlertRow};
 use calseta_store::detection_rules::{self, DetectionRuleRow};
@@ -85,22 +86,22 @@ pub fn strip_raw(results: Option<&Value>) -> Value {
     }
 }
 
-/// Providers that succeeded, failed and were skipped across the indicators (sorted).
+fn results_of(indicator: &IndicatorRow) -> IndicatorResults {
+    IndicatorResults::from_json(indicator.enrichment_results.as_ref().map(|j| &j.0))
+}
+
+/// Providers that succeeded, failed and were skipped (or deferred) across the indicators (sorted).
 pub fn enrichment_outcomes(indicators: &[IndicatorRow]) -> (Vec<String>, Vec<String>, Vec<String>) {
     let mut succeeded = std::collections::BTreeSet::new();
     let mut failed = std::collections::BTreeSet::new();
     let mut skipped = std::collections::BTreeSet::new();
     for indicator in indicators {
-        if let Some(Value::Object(results)) = indicator.enrichment_results.as_ref().map(|j| &j.0) {
-            for (provider, entry) in results {
-                if entry["status"] == "skipped" {
-                    skipped.insert(provider.clone());
-                } else if entry["success"] == true {
-                    succeeded.insert(provider.clone());
-                } else {
-                    failed.insert(provider.clone());
-                }
-            }
+        for (provider, result) in results_of(indicator).0 {
+            match result.status {
+                ResultStatus::Success => succeeded.insert(provider),
+                ResultStatus::Failed { .. } => failed.insert(provider),
+                ResultStatus::Skipped { .. } | ResultStatus::Deferred { .. } => skipped.insert(provider),
+            };
         }
     }
     (succeeded.into_iter().collect(), failed.into_iter().collect(), skipped.into_iter().collect())
@@ -108,20 +109,15 @@ pub fn enrichment_outcomes(indicators: &[IndicatorRow]) -> (Vec<String>, Vec<Str
 
 /// The graph's one-word summary of each provider's result.
 pub fn enrichment_summary(indicator: &IndicatorRow) -> Value {
-    let Some(Value::Object(results)) = indicator.enrichment_results.as_ref().map(|j| &j.0) else {
-        return json!({});
-    };
-    let summary: serde_json::Map<String, Value> = results
-        .iter()
-        .map(|(provider, entry)| {
-            let extracted = &entry["extracted"];
+    let summary: serde_json::Map<String, Value> = results_of(indicator)
+        .0
+        .into_iter()
+        .map(|(provider, result)| {
             let word = ["verdict", "malice", "risk_score"]
                 .iter()
-                .find_map(|k| calseta_core::paths::scalar_text(&extracted[*k]))
-                .unwrap_or_else(
-                    || if entry["success"] == true { "enriched".into() } else { "failed".into() },
-                );
-            (provider.clone(), Value::from(word))
+                .find_map(|k| result.extracted_field(k).and_then(calseta_core::paths::scalar_text))
+                .unwrap_or_else(|| if result.is_success() { "enriched".into() } else { "failed".into() });
+            (provider, Value::from(word))
         })
         .collect();
     Value::Object(summary)

@@ -25,7 +25,10 @@ pub struct HealthReport {
 
 /// Runs every probe, each bounded by a timeout.
 pub async fn check(db: &Db, env: &(dyn Fn(&str) -> Option<String> + Sync), mock_mode: bool) -> HealthReport {
-    let database_ok = matches!(tokio::time::timeout(PROBE_TIMEOUT, db.ping()).await, Ok(Ok(())));
+    // Reads answering is not enough: a full disk answers reads and refuses every write.
+    let database_ok = matches!(tokio::time::timeout(PROBE_TIMEOUT, db.ping()).await, Ok(Ok(())))
+        && matches!(tokio::time::timeout(PROBE_TIMEOUT, db.probe_write()).await, Ok(Ok(())))
+        && !db.writes_failing();
     let (queue_ok, queue_depth, queues) = match tokio::time::timeout(PROBE_TIMEOUT, jobs::depth(db)).await {
         Ok(Ok(rows)) => {
             let mut queues: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();

@@ -4,19 +4,152 @@
 
 use std::sync::Arc;
 
+use calseta_core::alerts::Malice;
 use calseta_store::agents as agents_repo;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::ServiceError;
-use crate::pipeline::context::AlertContext;
+use crate::pipeline::context::{AlertContext, PastAlert};
 use crate::views::alert_detail::{AlertDetail, enrichment_outcomes, strip_raw};
 use crate::views::documents::document_view;
+use crate::views::records::DetectionRuleResponse;
 
 /// Builds agent payloads.
 pub struct PayloadBuilder {
     db: calseta_store::Db,
     context: Arc<AlertContext>,
     api_base_url: String,
+}
+
+/// The `alert.enriched` payload: what every agent receives, by webhook, REST
+/// (`GET /v1/alerts/{uuid}/payload`) and MCP.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AlertEnrichedPayload {
+    /// Always `alert.enriched`.
+    pub event: &'static str,
+    /// The alert, with `_metadata`.
+    pub alert: PayloadAlert,
+    /// Its indicators with their provider results (raw answers stripped).
+    pub indicators: Vec<PayloadIndicator>,
+    /// The detection rule that fired, with its documentation.
+    pub detection_rule: Option<DetectionRuleResponse>,
+    /// Alerts sharing enrichable indicators with this one.
+    pub past_alerts: Vec<PastAlert>,
+    /// The context documents whose targeting rules match, with their content.
+    #[schema(value_type = Vec<Object>)]
+    pub context_documents: Vec<Value>,
+    /// The active workflows an agent may execute.
+    #[schema(value_type = Vec<Object>)]
+    pub workflows: Vec<Value>,
+    /// `CALSETA_API_BASE_URL`: where to call back.
+    pub calseta_api_base_url: String,
+}
+
+/// The alert part of the payload.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PayloadAlert {
+    /// Its id.
+    pub uuid: Uuid,
+    /// Title, as the source wrote it.
+    pub title: String,
+    /// Description, as the source wrote it.
+    pub description: Option<String>,
+    /// `Pending`, `Informational`, `Low`, `Medium`, `High`, `Critical`.
+    pub severity: String,
+    /// The source it came from.
+    pub source_name: String,
+    /// Its status.
+    pub status: String,
+    /// Its verdict (an analyst's override, else the worst of its indicators').
+    #[schema(value_type = String)]
+    pub malice: Malice,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// When Calseta accepted it.
+    pub ingested_at: DateTime<Utc>,
+    /// When its enrichment completed.
+    pub enriched_at: Option<DateTime<Utc>>,
+    /// Whether its enrichment completed.
+    pub is_enriched: bool,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// How it was closed.
+    pub close_classification: Option<String>,
+    /// When it was acknowledged.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// When it was triaged.
+    pub triaged_at: Option<DateTime<Utc>>,
+    /// When it was closed.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Findings agents posted.
+    #[schema(value_type = Vec<Object>)]
+    pub agent_findings: Value,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Facts about the payload itself.
+    #[serde(rename = "_metadata")]
+    pub metadata: PayloadMetadata,
+}
+
+/// `alert._metadata`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PayloadMetadata {
+    /// When this payload was built.
+    pub generated_at: DateTime<Utc>,
+    /// The alert's source.
+    pub alert_source: String,
+    /// How many indicators it carries.
+    pub indicator_count: usize,
+    /// Which providers succeeded, failed and were skipped.
+    pub enrichment: EnrichmentOutcome,
+    /// Whether a detection rule is attached.
+    pub detection_rule_matched: bool,
+    /// How many context documents apply.
+    pub context_documents_applied: usize,
+}
+
+/// The providers of an alert's enrichment, by outcome.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EnrichmentOutcome {
+    /// Providers with at least one successful lookup.
+    pub succeeded: Vec<String>,
+    /// Providers with a failed lookup.
+    pub failed: Vec<String>,
+    /// Providers skipped.
+    pub skipped: Vec<String>,
+    /// When the enrichment completed.
+    pub enriched_at: Option<DateTime<Utc>>,
+}
+
+/// An indicator of the payload.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PayloadIndicator {
+    /// Its id.
+    pub uuid: Uuid,
+    /// `ip`, `domain`, `hash_sha256`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its canonical value.
+    pub value: String,
+    /// Its verdict.
+    pub malice: String,
+    /// Who decided the verdict (`enrichment`, `analyst`, …).
+    pub malice_source: String,
+    /// First seen by Calseta.
+    pub first_seen: DateTime<Utc>,
+    /// Last seen by Calseta.
+    pub last_seen: DateTime<Utc>,
+    /// Whether a provider answered for it.
+    pub is_enriched: bool,
+    /// Each provider's result, without its raw answer.
+    #[schema(value_type = Object)]
+    pub enrichment_results: Value,
 }
 
 impl PayloadBuilder {
@@ -26,30 +159,37 @@ impl PayloadBuilder {
         Self { db, context, api_base_url }
     }
 
-    /// The seed's `alert.enriched` payload for an alert (also every field of v1's payload).
+    /// The seed's `alert.enriched` payload for an alert, as JSON (also every field of v1's
+    /// payload).
     pub async fn build(&self, detail: &AlertDetail) -> Result<Value, ServiceError> {
+        let payload = self.build_typed(detail).await?;
+        serde_json::to_value(&payload).map_err(|e| ServiceError::Config(format!("payload: {e}")))
+    }
+
+    /// The `alert.enriched` payload for an alert.
+    pub async fn build_typed(&self, detail: &AlertDetail) -> Result<AlertEnrichedPayload, ServiceError> {
         let documents = self.context.documents_for(&detail.alert).await?;
-        let past = self.context.past_alerts(&detail.alert, &detail.indicators).await?;
+        let past_alerts = self.context.past_alerts(&detail.alert, &detail.indicators).await?;
         let workflows = agents_repo::active_workflows(&self.db).await?;
         let (succeeded, failed, skipped) = enrichment_outcomes(&detail.indicators);
-        let malice = detail.malice();
         let a = &detail.alert;
-        let indicators: Vec<Value> = detail
+        let indicators: Vec<PayloadIndicator> = detail
             .indicators
             .iter()
-            .map(|i| json!({
-                "uuid": i.uuid, "type": i.kind, "value": i.value, "malice": i.malice, "malice_source": i.malice_source,
-                "first_seen": i.first_seen, "last_seen": i.last_seen, "is_enriched": i.is_enriched,
-                "enrichment_results": strip_raw(i.enrichment_results.as_ref().map(|j| &j.0)),
-            }))
+            .map(|i| PayloadIndicator {
+                uuid: i.uuid,
+                kind: i.kind.clone(),
+                value: i.value.clone(),
+                malice: i.malice.clone(),
+                malice_source: i.malice_source.clone(),
+                first_seen: i.first_seen,
+                last_seen: i.last_seen,
+                is_enriched: i.is_enriched,
+                enrichment_results: strip_raw(i.enrichment_results.as_ref().map(|j| &j.0)),
+            })
             .collect();
-        let rule = detail.detection_rule.as_ref().map(|r| json!({
-            "uuid": r.uuid, "name": r.name, "source_rule_id": r.source_rule_id, "source_name": r.source_name, "severity": r.severity,
-            "is_active": r.is_active, "mitre_tactics": r.mitre_tactics.0, "mitre_techniques": r.mitre_techniques.0,
-            "mitre_subtechniques": r.mitre_subtechniques.0, "data_sources": r.data_sources.0, "run_frequency": r.run_frequency,
-            "created_by": r.created_by, "documentation": r.documentation, "created_at": r.created_at, "updated_at": r.updated_at,
-        }));
-        let documents: Vec<Value> = documents
+        let detection_rule = detail.detection_rule.clone().map(DetectionRuleResponse::from);
+        let context_documents: Vec<Value> = documents
             .iter()
             .map(|d| {
                 let mut view = document_view(d, true);
@@ -59,28 +199,45 @@ impl PayloadBuilder {
                 view
             })
             .collect();
-        let payload = json!({
-            "event": "alert.enriched",
-            "alert": {
-                "uuid": a.uuid, "title": a.title, "description": a.description, "severity": a.severity, "source_name": a.source_name,
-                "status": a.status, "malice": malice, "occurred_at": a.occurred_at, "ingested_at": a.ingested_at,
-                "enriched_at": a.enriched_at, "is_enriched": a.is_enriched, "tags": a.tags.0,
-                "close_classification": a.close_classification, "acknowledged_at": a.acknowledged_at, "triaged_at": a.triaged_at,
-                "closed_at": a.closed_at, "agent_findings": a.agent_findings.as_ref().map(|j| j.0.clone()).unwrap_or(json!([])),
-                "created_at": a.created_at, "updated_at": a.updated_at,
-                "_metadata": {
-                    "generated_at": calseta_store::now(), "alert_source": a.source_name, "indicator_count": indicators.len(),
-                    "enrichment": {"succeeded": succeeded, "failed": failed, "skipped": skipped, "enriched_at": a.enriched_at},
-                    "detection_rule_matched": a.detection_rule_id.is_some(), "context_documents_applied": documents.len(),
-                },
-            },
-            "indicators": indicators,
-            "detection_rule": rule,
-            "past_alerts": past,
-            "context_documents": documents,
-            "workflows": workflows,
-            "calseta_api_base_url": self.api_base_url,
-        });
-        Ok(payload)
+        let metadata = PayloadMetadata {
+            generated_at: calseta_store::now(),
+            alert_source: a.source_name.clone(),
+            indicator_count: indicators.len(),
+            enrichment: EnrichmentOutcome { succeeded, failed, skipped, enriched_at: a.enriched_at },
+            detection_rule_matched: a.detection_rule_id.is_some(),
+            context_documents_applied: context_documents.len(),
+        };
+        let alert = PayloadAlert {
+            uuid: a.uuid,
+            title: a.title.clone(),
+            description: a.description.clone(),
+            severity: a.severity.clone(),
+            source_name: a.source_name.clone(),
+            status: a.status.clone(),
+            malice: detail.malice(),
+            occurred_at: a.occurred_at,
+            ingested_at: a.ingested_at,
+            enriched_at: a.enriched_at,
+            is_enriched: a.is_enriched,
+            tags: a.tags.0.clone(),
+            close_classification: a.close_classification.clone(),
+            acknowledged_at: a.acknowledged_at,
+            triaged_at: a.triaged_at,
+            closed_at: a.closed_at,
+            agent_findings: a.agent_findings.as_ref().map(|j| j.0.clone()).unwrap_or(json!([])),
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+            metadata,
+        };
+        Ok(AlertEnrichedPayload {
+            event: "alert.enriched",
+            alert,
+            indicators,
+            detection_rule,
+            past_alerts,
+            context_documents,
+            workflows,
+            calseta_api_base_url: self.api_base_url.clone(),
+        })
     }
 }

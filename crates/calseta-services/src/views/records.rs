@@ -59,7 +59,7 @@ impl IndicatorResponse {
 }
 
 /// A detection rule.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DetectionRuleResponse {
     pub uuid: Uuid,
     pub name: String,

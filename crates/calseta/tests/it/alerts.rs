@@ -239,7 +239,7 @@ async fn findings_indicators_graph_reenrich_and_delete() {
     assert_eq!(status, 422);
 
     let (status, body) = app.post(&format!("/v1/alerts/{first}/enrich"), &key, json!({})).await;
-    assert_eq!((status, body), (202, json!({"data": {"message": "Enrichment queued"}})));
+    assert_eq!((status, body), (202, json!({"data": {"message": "Enrichment queued"}, "meta": {}})));
 
     let (status, _) = app.delete(&format!("/v1/alerts/{second}"), &key).await;
     assert_eq!(status, 204);

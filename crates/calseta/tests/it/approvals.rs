@@ -231,7 +231,10 @@ async fn the_seeds_response_step_runs_through_a_signed_slack_approval() {
     // Callbacks that are unsigned, forged or stale decide nothing.
     let click = slack_click(&format!("approve:{approval}"), "U024BE7LH");
     let now = chrono::Utc::now().timestamp();
-    assert_eq!(post_callback(&app, &click, None, None).await, (403, "Invalid timestamp".into()));
+    assert_eq!(
+        post_callback(&app, &click, None, None).await,
+        (403, "Missing X-Slack-Signature and X-Slack-Request-Timestamp headers".into())
+    );
     let forged = slack_signature("not-the-secret", now, &click);
     assert_eq!(
         post_callback(&app, &click, Some(now), Some(&forged)).await,

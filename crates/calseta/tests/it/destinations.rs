@@ -213,3 +213,82 @@ async fn workflow_http_never_reaches_the_database_port() {
     let error = data[&by_name].as_str().unwrap_or_default();
     assert!(error.ends_with(&format!(":{port} is the database's port")), "{run}");
 }
+
+#[tokio::test]
+async fn a_providers_private_network_allowance_can_be_narrowed_to_hosts_and_ports() {
+    let intel = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({"score": 5})))
+        .mount(&intel)
+        .await;
+    let port = intel.address().port();
+    let app = spawn_app().await;
+    let provider = |name: &str, hosts: serde_json::Value| {
+        serde_json::json!({
+            "provider_name": name, "display_name": name, "supported_indicator_types": ["ip"],
+            "http_config": {"steps": [{"name": "lookup", "url": format!("{}/ip/{{{{indicator.value}}}}", intel.uri())}]},
+            "allow_private_network": true, "private_network_hosts": hosts,
+        })
+    };
+    let test = |uuid: String| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .post(
+                    &format!("/v1/enrichment-providers/{uuid}/test"),
+                    &app.admin_key,
+                    serde_json::json!({"indicator_type": "ip", "indicator_value": "93.184.216.34"}),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            body.to_string()
+        }
+    };
+    // Narrowed to the intel service's host and port: it is reached.
+    let (status, on_port) = app
+        .post(
+            "/v1/enrichment-providers",
+            &app.admin_key,
+            provider("on_port", serde_json::json!([format!("127.0.0.1:{port}")])),
+        )
+        .await;
+    assert_eq!(status, 201, "{on_port}");
+    assert_eq!(on_port["data"]["private_network_hosts"], serde_json::json!([format!("127.0.0.1:{port}")]));
+    let answered = test(on_port["data"]["uuid"].as_str().unwrap().to_string()).await;
+    assert!(!answered.contains("SSRF blocked") && answered.contains("200"), "{answered}");
+    // Narrowed to another port of the same host: refused before anything is sent.
+    let (_, other) = app
+        .post(
+            "/v1/enrichment-providers",
+            &app.admin_key,
+            provider("other_port", serde_json::json!(["127.0.0.1:1"])),
+        )
+        .await;
+    let refused = test(other["data"]["uuid"].as_str().unwrap().to_string()).await;
+    assert!(refused.contains("SSRF blocked"), "{refused}");
+    assert_eq!(intel.received_requests().await.unwrap().len(), 1, "only the allowed provider reached it");
+    // Entries are hosts or host:port, located when they are not.
+    let (status, body) = app
+        .post(
+            "/v1/enrichment-providers",
+            &app.admin_key,
+            provider("bad", serde_json::json!(["ok.internal", "x:99999"])),
+        )
+        .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("VALIDATION_ERROR")), "{body}");
+    assert_eq!(
+        body["error"]["details"]["errors"][0]["loc"],
+        serde_json::json!(["body", "private_network_hosts", "1"])
+    );
+    // A patch narrows an existing provider too.
+    let uuid = on_port["data"]["uuid"].as_str().unwrap().to_string();
+    let (status, _) = app
+        .patch(
+            &format!("/v1/enrichment-providers/{uuid}"),
+            &app.admin_key,
+            serde_json::json!({"private_network_hosts": ["127.0.0.1:2"]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(test(uuid).await.contains("SSRF blocked"));
+}

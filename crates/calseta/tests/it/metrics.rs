@@ -428,7 +428,8 @@ async fn prometheus_exposes_requests_jobs_enrichment_deliveries_and_the_process(
 
     // Only with the token.
     let scrape = |token: Option<&'static str>| {
-        let mut request = app.client.get(app.url("/metrics"));
+        let mut request =
+            app.client.get(app.url("/metrics")).header("accept", "application/openmetrics-text");
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -477,6 +478,6 @@ async fn prometheus_exposes_requests_jobs_enrichment_deliveries_and_the_process(
     );
     assert_eq!(sample(&text, "calseta_approvals_pending"), Some(0.0));
     assert!(sample(&text, "calseta_db_pool_connections").unwrap() >= 1.0, "{text}");
-    assert!(sample(&text, "calseta_process_resident_memory_bytes").unwrap() > 1_000_000.0, "{text}");
+    assert!(sample(&text, "process_resident_memory_bytes").unwrap() > 1_000_000.0, "{text}");
     assert!(text.trim_end().ends_with("# EOF"));
 }

@@ -103,7 +103,7 @@ async fn an_agent_asks_a_human_approves_and_the_workflow_runs_once_against_okta(
     let (status, pending) = app.post(&execute, &agent, request).await;
     assert_eq!(status, 202, "{pending}");
     assert_eq!(pending["data"]["status"], "pending_approval");
-    assert!(pending.get("meta").is_none(), "v1 sends no meta here");
+    assert_eq!(pending["meta"], json!({}), "every success envelope carries meta");
     let approval = pending["data"]["approval_request_uuid"].as_str().unwrap().to_string();
     assert!(okta.received_requests().await.unwrap().is_empty(), "nothing runs before the decision");
 

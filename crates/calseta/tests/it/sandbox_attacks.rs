@@ -111,8 +111,11 @@ async fn back_to_baseline(app: &TestApp) {
 }
 
 async fn attacker_app(extra: Vec<(&'static str, String)>) -> (TestApp, String) {
-    static NEXT_UID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(61_200);
-    let uid = NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::SeqCst).to_string();
+    // Unique across the apps of this run and across test processes running at once (their
+    // children would otherwise be counted together).
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let app_number = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 10;
+    let uid = (40_000 + (std::process::id() % 2_000) * 10 + app_number).to_string();
     let mut env = vec![
         ("WORKFLOW_UID", uid.clone()),
         ("WORKFLOW_GID", uid),

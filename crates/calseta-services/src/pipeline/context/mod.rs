@@ -26,7 +26,7 @@ const TARGETING_TTL: Duration = Duration::from_secs(2);
 pub const PAST_ALERTS_LIMIT: i64 = 10;
 
 /// An alert that shares enrichable indicators with another (DESIGN §9.6).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct PastAlert {
     /// The past alert.
     pub uuid: Uuid,
@@ -41,6 +41,7 @@ pub struct PastAlert {
     /// When it occurred.
     pub occurred_at: chrono::DateTime<chrono::Utc>,
     /// The shared indicators, as `type:value` objects.
+    #[schema(value_type = Vec<Object>)]
     pub indicators: Vec<Value>,
     /// `close_notes`, else the latest finding's summary.
     pub analyst_notes: Option<String>,

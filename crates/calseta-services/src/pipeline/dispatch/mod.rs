@@ -64,8 +64,11 @@ impl Dispatch {
             )]));
         }
         let detail = alert_detail::load(&self.db, alert_uuid).await?;
-        let full = self.payloads.build(&detail).await?;
-        Ok(if profile == "compact" { crate::views::compact::compact(&full) } else { full })
+        let full = self.payloads.build_typed(&detail).await?;
+        if profile == "compact" {
+            return Ok(crate::views::compact::compact(&full));
+        }
+        serde_json::to_value(&full).map_err(|e| ServiceError::Config(format!("payload: {e}")))
     }
 
     /// The payload of `detail` and one delivery per matching agent (only `only` when given,
@@ -83,12 +86,13 @@ impl Dispatch {
         if agents.is_empty() {
             return Ok(Vec::new());
         }
-        let body = self.payloads.build(detail).await?;
+        let typed = self.payloads.build_typed(detail).await?;
+        let body = serde_json::to_value(&typed).map_err(|e| ServiceError::Config(format!("payload: {e}")))?;
         // Built once; the compact profile is derived only if some agent asked for it.
         let compact = agents
             .iter()
             .any(|a| a.payload_profile == "compact")
-            .then(|| crate::views::compact::compact(&body));
+            .then(|| crate::views::compact::compact(&typed));
         agents
             .into_iter()
             .map(|agent| {

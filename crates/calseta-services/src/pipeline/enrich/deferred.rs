@@ -12,7 +12,7 @@ use super::EnrichmentEngine;
 use calseta_store::indicators;
 use serde_json::{Map, Value};
 
-use super::lookup::{Lookup, indicator_verdict};
+use super::lookup::Lookup;
 use crate::pipeline::kinds::{self, EnrichDeferredJob};
 
 /// Handler of `enrich_deferred` ([`kinds::ENRICH_DEFERRED`]).
@@ -41,7 +41,7 @@ impl JobHandler for EnrichDeferred {
             }
             match self.engine.lookup(&provider, kind, &item.value).await {
                 Lookup::Done(result) => {
-                    answers.push((item.id, Map::from_iter([(provider.name.clone(), result)])));
+                    answers.push((item.id, Map::from_iter([(provider.name.clone(), result.to_json())])));
                 }
                 Lookup::Deferred(w) => {
                     wait = w;
@@ -52,9 +52,7 @@ impl JobHandler for EnrichDeferred {
         // The answers land with the job's success, fenced: an attempt that lost its lease writes
         // nothing, and a failed write retries the job instead of losing the answers.
         let mut tx = ctx.begin_fenced().await?;
-        indicators::merge_results_in(&mut tx, &answers, &indicator_verdict)
-            .await
-            .map_err(JobFailure::retryable)?;
+        indicators::merge_results_in(&mut tx, &answers).await.map_err(JobFailure::retryable)?;
         if !remaining.is_empty() {
             let next = EnrichDeferredJob { indicators: remaining, ..job };
             kinds::enqueue_deferred(&mut tx, &next, wait).await.map_err(JobFailure::retryable)?;

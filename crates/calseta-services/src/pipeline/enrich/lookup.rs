@@ -1,15 +1,14 @@
 //! One provider's result for one indicator value: mock mode first, then the shared database
 //! cache, then — one call per key in this process at a time (single-flight) — the provider's
 //! token bucket, its concurrency slots and the live steps; successful answers are cached for every
-//! process. Also the result shapes stored per provider and the indicator verdict.
+//! process. The result itself is [`ProviderResult`] (`calseta-core`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use calseta_core::alerts::Malice;
-use calseta_core::enrichment::{gate, response, verdict};
+use calseta_core::enrichment::{ProviderResult, gate, response, verdict};
 use calseta_core::indicators::IndicatorType;
-use calseta_core::redact::strip_url_secrets;
 use calseta_store::enrichment_cache;
 use futures::future::join_all;
 use serde_json::{Map, Value, json};
@@ -23,67 +22,45 @@ use crate::ServiceError;
 /// What one provider lookup produced.
 #[derive(Debug, Clone)]
 pub enum Lookup {
-    /// A result to store (success or failure).
-    Done(Value),
+    /// A result to store (success, failure or skip).
+    Done(ProviderResult),
     /// Rate-limited: try again after this long.
     Deferred(Duration),
 }
 
-pub(super) fn result_value(
-    provider: &str,
-    status: &str,
-    extracted: Value,
-    raw: Value,
-    error: Option<String>,
-) -> Value {
-    // Error text is stored, served and sent to agents: no URL in it keeps a credential.
-    let error = error.map(|e| strip_url_secrets(&e));
-    json!({
-        "provider_name": provider,
-        "status": status,
-        "success": status == "success",
-        "extracted": extracted,
-        "raw": raw,
-        "enriched_at": calseta_store::now(),
-        "error_message": error,
-        "cache_hit": false,
-    })
+/// A skipped result (the gate, a missing mock, a rate limit on demand).
+pub fn skipped_result(provider: &str, reason: &str) -> ProviderResult {
+    ProviderResult::skipped(provider, reason, calseta_store::now())
 }
 
-/// A skipped result (the gate, a missing mock).
-pub fn skipped_result(provider: &str, reason: &str) -> Value {
-    result_value(provider, "skipped", Value::Null, Value::Null, Some(format!("Enrichment skipped: {reason}")))
+fn failed_result(provider: &str, error: &str) -> ProviderResult {
+    ProviderResult::failed(provider, error, calseta_store::now())
 }
 
-/// The indicator verdict: the worst successful provider verdict.
-pub fn indicator_verdict(results: &Value) -> String {
-    let Some(map) = results.as_object() else { return Malice::Pending.as_str().into() };
-    Malice::worst(
-        map.values().filter(|r| r["success"] == true).filter_map(|r| r["extracted"]["malice"].as_str()),
-    )
-    .as_str()
-    .into()
-}
-
-fn answer_result(provider: &Provider, kind: IndicatorType, raw: Value, found: bool) -> Value {
+fn answer_result(provider: &Provider, kind: IndicatorType, raw: Value, found: bool) -> ProviderResult {
     let malice = verdict::evaluate(provider.rules.as_ref(), &raw, found);
     let extracted = if found {
         let mut fields = response::extract_fields(&raw, &provider.extractions, kind.as_str());
         fields.insert("malice".into(), Value::String(malice));
-        Value::Object(fields)
+        fields
     } else {
-        json!({"found": false, "malice": malice})
+        Map::from_iter([("found".to_string(), json!(false)), ("malice".to_string(), Value::String(malice))])
     };
-    result_value(&provider.name, "success", extracted, raw, None)
+    ProviderResult::success(&provider.name, extracted, raw, calseta_store::now())
 }
 
-fn mock_result(provider: &Provider, mocks: &Value, kind: IndicatorType) -> Value {
+fn mock_result(provider: &Provider, mocks: &Value, kind: IndicatorType) -> ProviderResult {
     let Some(mock) = mocks.get(kind.as_str()).or_else(|| mocks.get("default")) else {
         return skipped_result(&provider.name, &format!("No mock response for type '{}'", kind.as_str()));
     };
-    let mut extracted = mock["extracted"].as_object().cloned().unwrap_or_default();
+    let mut extracted = mock.get("extracted").and_then(Value::as_object).cloned().unwrap_or_default();
     extracted.insert("malice".into(), mock.get("malice").cloned().unwrap_or_else(|| json!("Pending")));
-    result_value(&provider.name, "success", Value::Object(extracted), mock["raw"].clone(), None)
+    ProviderResult::success(
+        &provider.name,
+        extracted,
+        mock.get("raw").cloned().unwrap_or_default(),
+        calseta_store::now(),
+    )
 }
 
 impl EnrichmentEngine {
@@ -116,8 +93,8 @@ impl EnrichmentEngine {
         let outcome = match &found {
             Lookup::Deferred(_) => "deferred",
             Lookup::Done(_) if mocked => "mock",
-            Lookup::Done(result) if result["cache_hit"] == Value::Bool(true) => "cache_hit",
-            Lookup::Done(result) if result["status"] == "success" => "success",
+            Lookup::Done(result) if result.cache_hit => "cache_hit",
+            Lookup::Done(result) if result.is_success() => "success",
             Lookup::Done(_) => "failure",
         };
         self.telemetry.enrichment(&provider.name, outcome);
@@ -143,32 +120,21 @@ impl EnrichmentEngine {
                 Ok(Ok(())) => {}
                 Ok(Err(wait)) => return Lookup::Deferred(wait),
                 Err(e) => {
-                    return Lookup::Done(result_value(
+                    return Lookup::Done(failed_result(
                         &provider.name,
-                        "failed",
-                        Value::Null,
-                        Value::Null,
-                        Some(format!("rate limiter unavailable: {e}")),
+                        &format!("rate limiter unavailable: {e}"),
                     ));
                 }
             }
         }
         let slots = self.slots_for(provider);
         let Ok(_slot) = slots.acquire().await else {
-            return Lookup::Done(result_value(
-                &provider.name,
-                "failed",
-                Value::Null,
-                Value::Null,
-                Some("provider closed".into()),
-            ));
+            return Lookup::Done(failed_result(&provider.name, "provider closed"));
         };
         let (executed, _) = self.execute(provider, kind, value, false).await;
         match executed {
             Executed::RateLimited(wait) => Lookup::Deferred(wait),
-            Executed::Failed(message) => {
-                Lookup::Done(result_value(&provider.name, "failed", Value::Null, Value::Null, Some(message)))
-            }
+            Executed::Failed(message) => Lookup::Done(failed_result(&provider.name, &message)),
             Executed::Answer { raw, found } => {
                 let result = answer_result(provider, kind, raw, found);
                 if let Err(e) = enrichment_cache::put(
@@ -176,7 +142,7 @@ impl EnrichmentEngine {
                     &provider.name,
                     kind.as_str(),
                     value,
-                    &result,
+                    &result.to_json(),
                     provider.ttl(kind),
                 )
                 .await
@@ -188,12 +154,11 @@ impl EnrichmentEngine {
         }
     }
 
-    async fn cached(&self, provider: &Provider, kind: IndicatorType, value: &str) -> Option<Value> {
+    async fn cached(&self, provider: &Provider, kind: IndicatorType, value: &str) -> Option<ProviderResult> {
         match enrichment_cache::get(&self.db, &provider.name, kind.as_str(), value).await {
-            Ok(Some((mut result, cached_at))) => {
-                result["cache_hit"] = Value::Bool(true);
-                result["cache_age_seconds"] = json!((calseta_store::now() - cached_at).num_seconds().max(0));
-                Some(result)
+            Ok(Some((stored, cached_at))) => {
+                let age = (calseta_store::now() - cached_at).num_seconds();
+                Some(ProviderResult::from_json(&provider.name, &stored).served_from_cache(age))
             }
             Ok(None) => None,
             Err(e) => {
@@ -209,7 +174,7 @@ impl EnrichmentEngine {
         provider: &Provider,
         kind: IndicatorType,
         value: &str,
-    ) -> (Value, Option<Vec<StepDebug>>) {
+    ) -> (ProviderResult, Option<Vec<StepDebug>>) {
         if self.registry.mock_mode()
             && let Some(mocks) = &provider.mock_responses
         {
@@ -218,15 +183,10 @@ impl EnrichmentEngine {
         let (executed, steps) = self.execute(provider, kind, value, true).await;
         let result = match executed {
             Executed::Answer { raw, found } => answer_result(provider, kind, raw, found),
-            Executed::Failed(message) => {
-                result_value(&provider.name, "failed", Value::Null, Value::Null, Some(message))
-            }
-            Executed::RateLimited(wait) => result_value(
+            Executed::Failed(message) => failed_result(&provider.name, &message),
+            Executed::RateLimited(wait) => failed_result(
                 &provider.name,
-                "failed",
-                Value::Null,
-                Value::Null,
-                Some(format!("rate limited by the provider; retry after {} s", wait.as_secs())),
+                &format!("rate limited by the provider; retry after {} s", wait.as_secs()),
             ),
         };
         (result, Some(steps))
@@ -237,8 +197,8 @@ impl EnrichmentEngine {
         &self,
         kind: IndicatorType,
         value: &str,
-    ) -> Result<Map<String, Value>, ServiceError> {
-        let mut results = Map::new();
+    ) -> Result<BTreeMap<String, ProviderResult>, ServiceError> {
+        let mut results = BTreeMap::new();
         if let Some(reason) = gate::skip_reason(kind, value) {
             results.insert("_validation".into(), skipped_result("_validation", &reason));
             return Ok(results);
@@ -257,20 +217,5 @@ impl EnrichmentEngine {
             results.insert(name, result);
         }
         Ok(results)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn failed_providers_do_not_vote() {
-        let results = json!({
-            "a": {"success": true, "extracted": {"malice": "Suspicious"}},
-            "b": {"success": false, "extracted": {"malice": "Malicious"}},
-            "_validation": {"success": false, "status": "skipped"}
-        });
-        assert_eq!(indicator_verdict(&results), "Suspicious", "failed providers do not vote");
     }
 }

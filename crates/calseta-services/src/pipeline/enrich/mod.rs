@@ -28,7 +28,7 @@ use tokio::sync::Semaphore;
 
 use crate::platform::outbound::OutboundClient;
 pub use deferred::EnrichDeferred;
-pub use lookup::{Lookup, indicator_verdict, skipped_result};
+pub use lookup::{Lookup, skipped_result};
 pub use maintenance::PurgeEnrichmentCache;
 pub use registry::{EnrichmentSettings, EnvLookup, Provider, ProviderRegistry};
 pub use run::{EnrichAlert, EnrichmentSummary};

@@ -59,7 +59,7 @@ pub struct Provider {
     pub mock_responses: Option<Value>,
     /// Cache lifetime per indicator type, in seconds.
     pub cache_ttl_by_type: Map<String, Value>,
-    /// Cache lifetime otherwise.
+    /// Cache lifetime for types without their own.
     pub default_cache_ttl_seconds: i32,
     /// Calls allowed per minute across processes.
     pub rate_limit_per_minute: Option<u32>,
@@ -67,6 +67,9 @@ pub struct Provider {
     pub max_concurrency: usize,
     /// Whether private addresses may be called.
     pub allow_private_network: bool,
+    /// The hosts (`host` or `host:port`) that allowance is narrowed to; empty: every private
+    /// address.
+    pub private_network_hosts: Vec<crate::platform::outbound::AllowedHost>,
     /// Usable now (credentials, no-auth, or mocks in mock mode).
     pub configured: bool,
 }
@@ -77,12 +80,15 @@ impl Provider {
         self.supported_types.iter().any(|t| t == kind.as_str())
     }
 
-    /// How long a result for `kind` is cached.
+    /// How long a result for `kind` is cached: the provider's TTL for the type, else its
+    /// `default_cache_ttl_seconds` (v1 never used it: its by-type defaults always won); the
+    /// builtin by-type default only when the stored default is unusable (negative).
     pub(super) fn ttl(&self, kind: IndicatorType) -> Duration {
         let seconds = self
             .cache_ttl_by_type
             .get(kind.as_str())
             .and_then(Value::as_u64)
+            .or_else(|| u64::try_from(self.default_cache_ttl_seconds).ok())
             .unwrap_or_else(|| default_cache_ttl_seconds(kind));
         Duration::from_secs(seconds)
     }
@@ -236,6 +242,8 @@ impl ProviderRegistry {
                 .filter(|n| *n > 0),
             max_concurrency: usize::try_from(row.max_concurrency).unwrap_or(4).max(1),
             allow_private_network: row.allow_private_network,
+            // Entries were checked when stored; one that no longer parses allows nothing.
+            private_network_hosts: row.private_network_hosts.0.iter().map(|h| h.as_str().into()).collect(),
             configured,
         }
     }
@@ -290,6 +298,7 @@ mod tests {
             rate_limit_per_minute: None,
             max_concurrency: 4,
             allow_private_network: false,
+            private_network_hosts: Vec::new(),
         };
         let row = providers_repo::insert(&db, &fields).await.unwrap();
         assert_eq!(Value::Object(registry.credentials(&row)), json!({"api_key": "from-env"}));
@@ -306,5 +315,32 @@ mod tests {
         assert_eq!(Value::Object(registry.credentials(&stored)), json!({"api_key": "stored"}));
         let provider = registry.provider("vt").await.unwrap().unwrap();
         assert!(provider.configured);
+    }
+
+    #[test]
+    fn the_providers_default_ttl_applies_where_no_type_sets_one() {
+        let provider = |by_type: Value, default: i32| Provider {
+            name: "p".into(),
+            display_name: "P".into(),
+            supported_types: vec!["ip".into(), "domain".into()],
+            config: None,
+            rules: None,
+            extractions: Vec::new(),
+            credentials: Map::new(),
+            auth_type: "no_auth".into(),
+            mock_responses: None,
+            cache_ttl_by_type: by_type.as_object().cloned().unwrap_or_default(),
+            default_cache_ttl_seconds: default,
+            rate_limit_per_minute: None,
+            max_concurrency: 1,
+            allow_private_network: false,
+            private_network_hosts: Vec::new(),
+            configured: true,
+        };
+        let p = provider(json!({"ip": 60}), 7200);
+        assert_eq!(p.ttl(IndicatorType::Ip), Duration::from_secs(60), "the type's TTL wins");
+        assert_eq!(p.ttl(IndicatorType::Domain), Duration::from_secs(7200), "else the provider's default");
+        assert_eq!(provider(json!({}), 0).ttl(IndicatorType::Ip), Duration::ZERO, "0 caches nothing");
+        assert_eq!(provider(json!({}), -1).ttl(IndicatorType::Domain), Duration::from_secs(21_600));
     }
 }

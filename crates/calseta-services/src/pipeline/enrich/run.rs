@@ -1,16 +1,16 @@
 //! The `enrich_alert` job — one alert's run through the pipeline after ingest: re-normalize the
 //! stored payload, run all extraction passes (through the extract stage's hook), persist the
 //! indicators (global entities + links), enrich them with every applicable provider within the
-//! per-alert deadline, and mark the alert `Enriched` with an `alert_enrichment_completed` event and
-//! the follow-up jobs of the [`AfterEnriched`] hooks (the `alert.enriched` deliveries), all in one
-//! fenced transaction.
+//! per-alert deadline, and mark the alert `Enriched` — or `Failed` when every lookup made failed —
+//! with an `alert_enrichment_completed` event and the follow-up jobs of the [`AfterEnriched`] hooks
+//! (the `alert.enriched` deliveries), all in one fenced transaction.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use calseta_core::alerts::Malice;
-use calseta_core::enrichment::gate;
+use calseta_core::enrichment::{OutcomeCounts, ProviderResult, ResultStatus, gate};
 use calseta_core::extraction;
 use calseta_core::indicators::IndicatorType;
 use calseta_core::sources;
@@ -21,7 +21,7 @@ use calseta_store::indicators::{self, IndicatorRow};
 use serde_json::{Map, Value, json};
 
 use super::EnrichmentEngine;
-use super::lookup::{Lookup, indicator_verdict, skipped_result};
+use super::lookup::{Lookup, skipped_result};
 use crate::pipeline::hooks::{AfterEnriched, IndicatorExtractor};
 use crate::pipeline::kinds::{self, DeferredIndicator, EnrichAlertJob, EnrichDeferredJob};
 use crate::resources::activity::{self, Actor};
@@ -37,6 +37,16 @@ pub struct EnrichmentSummary {
     pub skipped: Vec<String>,
     /// The `enrich_deferred` jobs to queue (with their delays) when the run completes.
     pub deferred: Vec<(EnrichDeferredJob, Duration)>,
+    /// How the run's provider lookups ended (validation skips are not lookups).
+    pub lookups: OutcomeCounts,
+}
+
+impl EnrichmentSummary {
+    /// Whether the alert ends `Failed`: lookups were made and every one failed (none answered,
+    /// none is still to come); skipped lookups alone leave it `Enriched`.
+    pub fn all_failed(&self) -> bool {
+        self.lookups.all_failed() && self.deferred.is_empty()
+    }
 }
 
 struct Deferral {
@@ -50,8 +60,8 @@ struct Deferral {
 struct PendingResults(BTreeMap<i64, Map<String, Value>>);
 
 impl PendingResults {
-    fn add(&mut self, indicator_id: i64, provider: &str, result: Value) {
-        self.0.entry(indicator_id).or_default().insert(provider.to_string(), result);
+    fn add(&mut self, indicator_id: i64, provider: &str, result: &ProviderResult) {
+        self.0.entry(indicator_id).or_default().insert(provider.to_string(), result.to_json());
     }
 
     /// Writes every pending result in one transaction (one commit per batch, not per lookup).
@@ -60,7 +70,7 @@ impl PendingResults {
             return;
         }
         let batch: Vec<(i64, Map<String, Value>)> = self.0.into_iter().collect();
-        if let Err(e) = indicators::merge_results(db, &batch, &indicator_verdict).await {
+        if let Err(e) = indicators::merge_results(db, &batch).await {
             tracing::warn!(indicators = batch.len(), error = %e, "could not store enrichment results");
         }
     }
@@ -70,8 +80,7 @@ impl PendingResults {
 struct LookupOutcome {
     provider: String,
     indicator_id: i64,
-    status: String,
-    result: Value,
+    result: ProviderResult,
     deferral: Option<Deferral>,
 }
 
@@ -94,7 +103,7 @@ impl EnrichmentEngine {
         for indicator in linked {
             let Ok(kind) = IndicatorType::parse(&indicator.kind) else { continue };
             if let Some(reason) = gate::skip_reason(kind, &indicator.value) {
-                pending.add(indicator.id, "_validation", skipped_result("_validation", &reason));
+                pending.add(indicator.id, "_validation", &skipped_result("_validation", &reason));
                 continue;
             }
             for provider in providers.iter().filter(|p| p.configured && p.supports(kind)) {
@@ -113,27 +122,24 @@ impl EnrichmentEngine {
                 let handle = tasks.spawn(async move {
                     let outcome = engine.lookup(&provider, kind, &value).await;
                     match outcome {
-                        Lookup::Done(result) => {
-                            let status = result["status"].as_str().unwrap_or("failed").to_string();
-                            LookupOutcome {
-                                provider: provider.name.clone(),
-                                indicator_id: id,
-                                status,
-                                result,
-                                deferral: None,
-                            }
-                        }
+                        Lookup::Done(result) => LookupOutcome {
+                            provider: provider.name.clone(),
+                            indicator_id: id,
+                            result,
+                            deferral: None,
+                        },
                         Lookup::Deferred(wait) => {
-                            // Recorded as skipped until the deferred job stores the real answer.
-                            let note =
-                                format!("deferred by a rate limit; retried in {} s", wait.as_secs().max(1));
-                            let result = skipped_result(&provider.name, &note);
+                            // Stored (as skipped) until the deferred job stores the real answer.
+                            let result = ProviderResult::deferred(
+                                &provider.name,
+                                wait.as_secs().max(1),
+                                calseta_store::now(),
+                            );
                             let indicator = DeferredIndicator { id, kind: kind.as_str().to_string(), value };
                             let deferral = Deferral { provider: provider.name.clone(), indicator, wait };
                             LookupOutcome {
                                 provider: provider.name.clone(),
                                 indicator_id: id,
-                                status: "deferred".into(),
                                 result,
                                 deferral: Some(deferral),
                             }
@@ -171,11 +177,12 @@ impl EnrichmentEngine {
                                     continue;
                                 }
                             };
-                            pending.add(outcome.indicator_id, &outcome.provider, outcome.result);
-                            match outcome.status.as_str() {
-                                "success" => { succeeded.insert(outcome.provider); }
-                                "failed" => { failed.insert(outcome.provider); }
-                                _ => { skipped.insert(outcome.provider); }
+                            pending.add(outcome.indicator_id, &outcome.provider, &outcome.result);
+                            summary.lookups.record(&outcome.result.status);
+                            match outcome.result.status {
+                                ResultStatus::Success => { succeeded.insert(outcome.provider); }
+                                ResultStatus::Failed { .. } => { failed.insert(outcome.provider); }
+                                ResultStatus::Skipped { .. } | ResultStatus::Deferred { .. } => { skipped.insert(outcome.provider); }
                             }
                             if let Some(d) = outcome.deferral {
                                 deferrals.push(d);
@@ -283,23 +290,30 @@ impl JobHandler for EnrichAlert {
             found.passes.iter().flat_map(|p| p.rejected.iter()).collect();
         let now = calseta_store::now();
         let indicator_count = linked.len();
+        // A run whose every lookup failed leaves the alert `Failed` (not enriched, no enriched_at),
+        // but it is still complete: it is dispatched like any other, its results listing the
+        // failures, so agents are not left waiting on an alert no provider could speak to.
+        let failed_run = summary.all_failed();
+        let (status, enriched_at) = if failed_run { ("Failed", None) } else { ("Enriched", Some(now)) };
         // Every completed run is dispatched once to the matching agents: the deliveries are queued
-        // in the transaction that marks the alert Enriched, so neither happens without the other.
+        // in the transaction that sets the enrichment status, so neither happens without the other.
         // The payload shows the alert as that transaction leaves it (its row is read afresh: an
         // analyst may have changed it during the run; the indicators were just read).
         let Some(mut current) = alerts::get(ctx.db(), uuid).await.map_err(JobFailure::retryable)? else {
             return Ok(());
         };
-        current.enrichment_status = "Enriched".into();
-        current.is_enriched = true;
-        current.enriched_at = Some(now);
+        current.enrichment_status = status.into();
+        if !failed_run {
+            current.is_enriched = true;
+            current.enriched_at = Some(now);
+        }
         current.updated_at = now;
         let mut follow_ups = Vec::new();
         for hook in &self.after_enriched {
             follow_ups.extend(hook.follow_ups(&current, &linked).await.map_err(JobFailure::retryable)?);
         }
         let mut tx = ctx.begin_fenced().await?;
-        alerts::set_enrichment(&mut tx, alert.id, "Enriched", Some(now))
+        alerts::set_enrichment(&mut tx, alert.id, status, enriched_at, now)
             .await
             .map_err(JobFailure::retryable)?;
         for (job, wait) in &summary.deferred {
@@ -307,6 +321,7 @@ impl JobHandler for EnrichAlert {
         }
         let references = json!({
             "indicator_count": indicator_count,
+            "enrichment_status": status,
             "providers_succeeded": summary.succeeded,
             "providers_failed": summary.failed,
             "providers_skipped": summary.skipped,

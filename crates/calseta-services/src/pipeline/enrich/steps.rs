@@ -264,7 +264,14 @@ impl EnrichmentEngine {
         }
         // The full check: a name is resolved and held to the port rules (this server's own
         // listeners and database port, `host:port` entries) before anything is sent.
-        self.http.check_destination_url(&url, provider.allow_private_network).await?;
+        // A provider whose allowance lists hosts may reach private addresses on those only (and
+        // their ports); without a list, on any.
+        let narrowed = provider.allow_private_network && !provider.private_network_hosts.is_empty();
+        if narrowed {
+            self.http.check_destination_allowing(&url, &provider.private_network_hosts).await?;
+        } else {
+            self.http.check_destination_url(&url, provider.allow_private_network).await?;
+        }
         let method = reqwest::Method::from_bytes(step.method.to_uppercase().as_bytes())
             .map_err(|_| "invalid method".to_string())?;
         let mut request = self

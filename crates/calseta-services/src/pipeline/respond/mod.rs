@@ -143,12 +143,20 @@ impl Respond {
     pub async fn execute(
         &self,
         workflow_uuid: Uuid,
-        request: ExecuteRequest,
+        mut request: ExecuteRequest,
         caller: &Caller,
     ) -> Result<Execution, ServiceError> {
         let mut errors = Vec::new();
-        if let Err(e) = IndicatorType::parse(&request.indicator_type) {
-            errors.push(FieldError::body("indicator_type", e.to_string()));
+        match IndicatorType::parse(&request.indicator_type) {
+            // The value is looked up as ingest stored it: `185.220.101[.]47` is `185.220.101.47`,
+            // an email's case is not part of it. A value that is no such indicator is kept, and
+            // the run reports it was not found (as v1).
+            Ok(kind) => {
+                if let Ok(value) = calseta_core::indicators::normalize(kind, &request.indicator_value) {
+                    request.indicator_value = value;
+                }
+            }
+            Err(e) => errors.push(FieldError::body("indicator_type", e.to_string())),
         }
         if request.indicator_value.trim().is_empty() {
             errors.push(FieldError::body("indicator_value", "indicator_value must not be empty"));

@@ -61,6 +61,41 @@ pub struct ApprovalSettings {
     pub sweep_every: Duration,
 }
 
+/// This deployment's approval defaults, as `GET /v1/settings/approval-defaults` shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalDefaults {
+    /// `APPROVAL_NOTIFIER`.
+    pub notifier: NotifierKind,
+    /// `APPROVAL_DEFAULT_CHANNEL`, `None` when empty.
+    pub default_channel: Option<String>,
+    /// `APPROVAL_DEFAULT_TIMEOUT_SECONDS`.
+    pub default_timeout_seconds: u32,
+    /// Whether `SLACK_BOT_TOKEN` is set.
+    pub slack_configured: bool,
+    /// Whether `TEAMS_WEBHOOK_URL` is set.
+    pub teams_configured: bool,
+}
+
+impl ApprovalSettings {
+    /// The defaults shown to admins (never a secret: only whether one is set).
+    pub fn defaults(&self) -> ApprovalDefaults {
+        ApprovalDefaults {
+            notifier: self.notifier,
+            default_channel: Some(self.default_channel.trim()).filter(|c| !c.is_empty()).map(str::to_string),
+            default_timeout_seconds: self.default_timeout_seconds,
+            slack_configured: !self.slack_bot_token.trim().is_empty(),
+            teams_configured: !self.teams_webhook_url.trim().is_empty(),
+        }
+    }
+}
+
+impl super::Respond {
+    /// This deployment's approval defaults.
+    pub fn approval_defaults(&self) -> ApprovalDefaults {
+        self.settings.defaults()
+    }
+}
+
 impl Default for ApprovalSettings {
     fn default() -> Self {
         ApprovalSettings {
@@ -425,7 +460,7 @@ impl JobHandler for NotifyApproval {
             Channel::Teams(teams) => self.teams(teams, &approval, &f, &job).await,
         };
         sent.map_err(|e| {
-            tracing::warn!(approval = %approval.uuid, event = ?job.event, error = %e, "approval notification failed");
+            tracing::warn!(approval = %approval.uuid, event = job.event.as_str(), error = %e, "approval notification failed");
             JobFailure::retryable(e)
         })
     }

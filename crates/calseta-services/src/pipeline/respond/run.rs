@@ -56,7 +56,12 @@ impl JobHandler for ExecuteWorkflowRun {
         let trigger = run.trigger_context.as_ref().map(|c| c.0.clone()).unwrap_or_default();
         let (kind, value) = (text(&trigger, "indicator_type"), text(&trigger, "indicator_value"));
         let started_at = calseta_store::now();
-        let indicator = indicators::find(db, &kind, &value).await.map_err(JobFailure::retryable)?;
+        // Requests queued before execute normalized their value are looked up as ingest stores it.
+        let stored = calseta_core::indicators::IndicatorType::parse(&kind)
+            .ok()
+            .and_then(|k| calseta_core::indicators::normalize(k, &value).ok())
+            .unwrap_or_else(|| value.clone());
+        let indicator = indicators::find(db, &kind, &stored).await.map_err(JobFailure::retryable)?;
         let alert = match trigger.get("alert_uuid").and_then(Value::as_str).and_then(|u| u.parse().ok()) {
             Some(uuid) => alerts::get(db, uuid).await.map_err(JobFailure::retryable)?,
             None => None,

@@ -1,7 +1,9 @@
 //! Slack's interactive callback: a click on Approve or Reject in the approval message. The request
 //! must carry Slack's signature over its timestamp and body, made with `SLACK_SIGNING_SECRET`,
 //! within five minutes of now, and each signature is accepted once — unsigned, forged, stale and
-//! replayed callbacks decide nothing.
+//! replayed callbacks decide nothing. A Slack retry (`X-Slack-Retry-Num`) of a callback already
+//! received is answered `ok` and is only taken for a request still undecided, so it changes
+//! nothing once the first delivery was processed.
 
 use calseta_store::workflow_approvals::{self as approvals, ApprovalRow};
 use hmac::{Hmac, Mac};
@@ -32,6 +34,21 @@ pub fn verify_signature(
     let Some(secret) = secret.filter(|s| !s.is_empty()) else {
         return Err(refused("SLACK_NOT_CONFIGURED", "Slack callbacks are not configured"));
     };
+    match (signature, timestamp) {
+        (None, None) => {
+            return Err(refused(
+                "SLACK_SIGNATURE_MISSING",
+                "Missing X-Slack-Signature and X-Slack-Request-Timestamp headers",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(refused("SLACK_SIGNATURE_MISSING", "Missing X-Slack-Signature header"));
+        }
+        (Some(_), None) => {
+            return Err(refused("SLACK_SIGNATURE_MISSING", "Missing X-Slack-Request-Timestamp header"));
+        }
+        (Some(_), Some(_)) => {}
+    }
     let ts: i64 = timestamp
         .and_then(|t| t.trim().parse().ok())
         .ok_or_else(|| refused("SLACK_SIGNATURE_INVALID", "Invalid timestamp"))?;
@@ -75,11 +92,15 @@ fn decision_of(payload: &Value) -> Option<(Decision, Uuid)> {
 impl Respond {
     /// Handles one callback: verified, remembered, then decided as the Slack user who clicked.
     /// A decision that cannot be made (already decided, expired) is logged and answered `ok`, as
-    /// Slack expects; the message itself is updated by the notifier.
+    /// Slack expects; the message itself is updated by the notifier. `retry` is Slack's
+    /// `X-Slack-Retry-Num` (a number): a retry whose signature was already received is no
+    /// replay — Slack resends when our first answer was slow or lost — so it is answered `ok`,
+    /// deciding only a request still pending (the first delivery failed before deciding).
     pub async fn slack_callback(
         &self,
         timestamp: Option<&str>,
         signature: Option<&str>,
+        retry: Option<u32>,
         body: &[u8],
     ) -> Result<Option<ApprovalRow>, ServiceError> {
         let now = calseta_store::now();
@@ -92,7 +113,12 @@ impl Respond {
         )?;
         let digest = calseta_core::api_keys::key_digest(signature.unwrap_or_default());
         if !approvals::accept_slack_signature(&self.db, &digest, now).await? {
-            return Err(refused("SLACK_REPLAYED", "Request already received"));
+            match retry {
+                Some(attempt) => {
+                    tracing::info!(retry = attempt, "Slack retried a callback already received");
+                }
+                None => return Err(refused("SLACK_REPLAYED", "Request already received")),
+            }
         }
         let payload = form_urlencoded::parse(body)
             .find(|(k, _)| k == "payload")
@@ -162,9 +188,18 @@ mod tests {
             refusal(verify_signature(Some("s3cret"), Some(&ts), Some(&good), body.as_bytes(), now + 301))
                 .contains("too old")
         );
-        assert!(
-            refusal(verify_signature(Some("s3cret"), Some(&ts), None, body.as_bytes(), now))
-                .contains("Invalid signature")
+        // Unsigned callbacks are told exactly which header is missing.
+        assert_eq!(
+            refusal(verify_signature(Some("s3cret"), Some(&ts), None, body.as_bytes(), now)),
+            "SLACK_SIGNATURE_MISSING: Missing X-Slack-Signature header"
+        );
+        assert_eq!(
+            refusal(verify_signature(Some("s3cret"), None, Some(&good), body.as_bytes(), now)),
+            "SLACK_SIGNATURE_MISSING: Missing X-Slack-Request-Timestamp header"
+        );
+        assert_eq!(
+            refusal(verify_signature(Some("s3cret"), None, None, body.as_bytes(), now)),
+            "SLACK_SIGNATURE_MISSING: Missing X-Slack-Signature and X-Slack-Request-Timestamp headers"
         );
         assert!(
             refusal(verify_signature(Some("s3cret"), Some("soon"), Some(&good), body.as_bytes(), now))
