@@ -9,6 +9,18 @@ string_enum!(
     }
 );
 
+/// Why a workflow may not run now, or `None` when it may: its state must be `active` and it must
+/// be switched on (`is_active`). The one rule for execute, the run itself and test mode (v1
+/// checked only the state, and only when the execution was requested).
+pub fn refusal_to_run(name: &str, state: &str, is_active: bool) -> Option<String> {
+    if WorkflowState::parse(state) != Ok(WorkflowState::Active) {
+        return Some(format!("Workflow '{name}' is {state}; only active workflows execute."));
+    }
+    (!is_active).then(|| {
+        format!("Workflow '{name}' is switched off (is_active is false); only active workflows execute.")
+    })
+}
+
 string_enum!(
     /// When an execution needs a human decision first.
     ApprovalMode, "approval_mode", {
@@ -56,6 +68,9 @@ mod tests {
         assert!(!needs_approval(ApprovalMode::AgentOnly, false));
         assert!(!needs_approval(ApprovalMode::Never, true));
         assert_eq!(WorkflowState::parse("active"), Ok(WorkflowState::Active));
+        assert_eq!(refusal_to_run("W", "active", true), None);
+        assert!(refusal_to_run("W", "draft", true).unwrap().contains("is draft"));
+        assert!(refusal_to_run("W", "active", false).unwrap().contains("switched off"));
         assert!(RiskLevel::parse("extreme").is_err());
     }
 }

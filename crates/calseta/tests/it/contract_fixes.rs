@@ -441,3 +441,50 @@ async fn the_openapi_document_says_where_a_star_field_path_is_accepted() {
     let (status, body) = app.post("/v1/indicator-mappings", &app.admin_key, mapping("free_text")).await;
     assert_eq!(status, 201, "{body}");
 }
+
+#[tokio::test]
+async fn one_rule_decides_whether_a_workflow_may_run_at_request_run_and_test_time() {
+    let app = spawn_app_with(AppOptions { run_worker: false, ..AppOptions::default() }).await;
+    let (status, _) = app
+        .post(
+            "/v1/ingest/generic",
+            &app.admin_key,
+            json!({"title": "t", "severity": "Low", "src_ip": "185.220.101.47"}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let code = "from app.workflows.context import WorkflowResult\nasync def run(ctx):\n    return WorkflowResult.ok('ran')\n";
+    let (_, created) = app
+        .post(
+            "/v1/workflows",
+            &app.admin_key,
+            json!({"name": "Switch", "code": code, "state": "active", "approval_mode": "never"}),
+        )
+        .await;
+    let uuid = created["data"]["uuid"].as_str().unwrap().to_string();
+    let execute = json!({"indicator_type": "ip", "indicator_value": "185.220.101.47"});
+    // Queued while it may run; switched off (state still active) before the worker runs it.
+    let (status, queued) =
+        app.post(&format!("/v1/workflows/{uuid}/execute"), &app.admin_key, execute.clone()).await;
+    assert_eq!(status, 202, "{queued}");
+    let (status, _) =
+        app.patch(&format!("/v1/workflows/{uuid}"), &app.admin_key, json!({"is_active": false})).await;
+    assert_eq!(status, 200);
+    // At request time and in test mode: refused, saying why.
+    for path in ["execute", "test"] {
+        let (status, body) =
+            app.post(&format!("/v1/workflows/{uuid}/{path}"), &app.admin_key, execute.clone()).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("WORKFLOW_NOT_EXECUTABLE")),
+            "{path}: {body}"
+        );
+        assert!(body["error"]["message"].as_str().unwrap().contains("switched off"), "{path}: {body}");
+    }
+    // And the queued run does not run.
+    let worker = start_worker_with(&app, &[]).await;
+    let run = crate::respond::finished_run(&app, &uuid).await;
+    worker.shutdown().await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(run["result"]["message"].as_str().unwrap().contains("switched off"), "{run}");
+}

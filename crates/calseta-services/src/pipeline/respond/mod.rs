@@ -14,7 +14,7 @@ pub mod test_mode;
 use std::sync::Arc;
 
 use calseta_core::indicators::IndicatorType;
-use calseta_core::workflows::{ApprovalMode, WorkflowState, needs_approval};
+use calseta_core::workflows::{ApprovalMode, needs_approval};
 use calseta_store::workflow_approvals::{self as approvals, ApprovalRow, NewApproval};
 use calseta_store::workflow_runs::{self as runs, RunRow};
 use calseta_store::{Db, alerts, workflows};
@@ -177,11 +177,10 @@ impl Respond {
         if caller.by_agent && !caller.explain_always && needs_approval(mode, true) {
             explained(&request, "is required when the workflow asks a human for approval")?;
         }
-        if workflow.state != WorkflowState::Active.as_str() {
-            return Err(ServiceError::refused(
-                "WORKFLOW_NOT_EXECUTABLE",
-                format!("Workflow '{}' is {}; only active workflows execute.", workflow.name, workflow.state),
-            ));
+        if let Some(refusal) =
+            calseta_core::workflows::refusal_to_run(&workflow.name, &workflow.state, workflow.is_active)
+        {
+            return Err(ServiceError::refused("WORKFLOW_NOT_EXECUTABLE", refusal));
         }
         let alert = match request.alert_uuid {
             Some(uuid) => Some(

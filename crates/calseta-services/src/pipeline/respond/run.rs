@@ -67,11 +67,11 @@ impl JobHandler for ExecuteWorkflowRun {
             None => None,
         };
         let approved_version = trigger.get("code_version").and_then(Value::as_i64);
-        let refusal = if workflow.state != "active" {
-            Some(format!(
-                "Workflow '{}' is {} now; only active workflows execute",
-                workflow.name, workflow.state
-            ))
+        // The same rule as at request time, checked again now: it may have changed since.
+        let refusal = if let Some(refusal) =
+            calseta_core::workflows::refusal_to_run(&workflow.name, &workflow.state, workflow.is_active)
+        {
+            Some(refusal)
         } else if approved_version.is_some_and(|v| v != i64::from(workflow.code_version)) {
             Some(format!(
                 "The workflow's code changed after it was requested (version {} was approved, {} is current); request it again",

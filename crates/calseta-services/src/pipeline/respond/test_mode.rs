@@ -251,14 +251,10 @@ impl WorkflowTester {
         let workflow = calseta_store::workflows::get(&self.db, workflow_uuid)
             .await?
             .ok_or_else(|| workflow_not_found(workflow_uuid))?;
-        if workflow.state != "active" || !workflow.is_active {
-            return Err(ServiceError::refused(
-                "WORKFLOW_NOT_EXECUTABLE",
-                format!(
-                    "Workflow '{}' must be active to be tested (state {}).",
-                    workflow.name, workflow.state
-                ),
-            ));
+        if let Some(refusal) =
+            calseta_core::workflows::refusal_to_run(&workflow.name, &workflow.state, workflow.is_active)
+        {
+            return Err(ServiceError::refused("WORKFLOW_NOT_EXECUTABLE", refusal));
         }
         let mode = ApprovalMode::parse(&workflow.approval_mode).unwrap_or(ApprovalMode::Always);
         if request.live_http && needs_approval(mode, caller.by_agent) {
