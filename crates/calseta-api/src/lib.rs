@@ -18,6 +18,7 @@ pub mod rate_limit {
     pub use calseta_services::platform::rate_limit::{RateLimiter, RateLimits};
 }
 pub mod routes;
+pub mod schemas;
 mod serde_util;
 pub mod shapes;
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use calseta_jobs::JobError;
+use calseta_jobs::{JobError, JobFailure};
 use calseta_store::StoreError;
 
 /// One invalid input field, in the shape of the reference's `details.errors` items.
@@ -190,5 +190,55 @@ impl From<JobError> for ServiceError {
             JobError::Payload(e) => ServiceError::Config(format!("job payload: {e}")),
             JobError::Store(e) => e.into(),
         }
+    }
+}
+
+/// A job that failed with a service error is retried when another attempt may succeed (a
+/// dependency or the database was unavailable, something was busy or rate limited, or the
+/// configuration may be fixed meanwhile); what the input or the state refuses is permanent.
+impl From<ServiceError> for JobFailure {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            e @ (ServiceError::Unavailable(_)
+            | ServiceError::Busy { .. }
+            | ServiceError::RateLimited { .. }
+            | ServiceError::Config(_)
+            | ServiceError::Store(_)) => JobFailure::retryable(e),
+            e @ (ServiceError::NotFound(_)
+            | ServiceError::Unknown { .. }
+            | ServiceError::Invalid(_)
+            | ServiceError::CodeInvalid(_)
+            | ServiceError::Malformed { .. }
+            | ServiceError::Unprocessable { .. }
+            | ServiceError::Refused { .. }
+            | ServiceError::Forbidden { .. }
+            | ServiceError::Unauthenticated { .. }
+            | ServiceError::Conflict { .. }) => JobFailure::permanent(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_failures_retry_what_another_attempt_may_fix() {
+        let retried = |e: ServiceError| {
+            let text = e.to_string();
+            let failure = JobFailure::from(e);
+            assert_eq!(failure.message, text, "the message is the error's text");
+            assert!(failure.postpone.is_none());
+            failure.retryable
+        };
+        assert!(retried(ServiceError::Unavailable("db".into())));
+        assert!(retried(ServiceError::Busy { message: "slots".into(), retry_after: Duration::from_secs(1) }));
+        assert!(retried(ServiceError::RateLimited { retry_after: Duration::from_secs(1) }));
+        assert!(retried(ServiceError::Config("key".into())));
+        assert!(!retried(ServiceError::NotFound("gone".into())));
+        assert!(!retried(ServiceError::invalid("field", "bad")));
+        assert!(!retried(ServiceError::refused("SSRF_BLOCKED", "no")));
+        assert!(!retried(ServiceError::forbidden("NOPE", "no")));
+        assert!(!retried(ServiceError::conflict("DUP", "twice")));
     }
 }

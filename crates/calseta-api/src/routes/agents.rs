@@ -20,7 +20,7 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
 /// List agents, newest first.
 #[utoipa::path(get, path = "/v1/agents", tag = "agents", params(PageParams), security(("api_key" = ["agents:read"])),
-    responses((status = 200, description = "Agents", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "Agents", body = crate::envelope::ListEnvelope<crate::schemas::AgentResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_agents(
     State(state): State<AppState>,
     _auth: Authed<scope::AgentsRead>,
@@ -47,7 +47,7 @@ pub async fn list_agents(
 #[utoipa::path(post, path = "/v1/agents", tag = "agents",
     request_body(content = crate::shapes::AgentCreateBody, description = "name, endpoint_url, description, auth_header_name + auth_header_value, signing_secret (whsec_… or \"generate\"), trigger_on_sources, trigger_on_severities, trigger_filter, timeout_seconds (1–300), retry_count (0–10), is_active, documentation"),
     security(("api_key" = ["agents:write"])),
-    responses((status = 201, description = "The agent", body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, description = "The agent", body = crate::envelope::Envelope<crate::schemas::AgentResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_agent(
     State(state): State<AppState>,
     _auth: Authed<scope::AgentsWrite>,
@@ -59,7 +59,7 @@ pub async fn create_agent(
 
 /// One agent (secrets are never returned).
 #[utoipa::path(get, path = "/v1/agents/{uuid}", tag = "agents", params(("uuid" = Uuid, Path, description = "Agent id")), security(("api_key" = ["agents:read"])),
-    responses((status = 200, description = "The agent", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The agent", body = crate::envelope::Envelope<crate::schemas::AgentResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_agent(
     State(state): State<AppState>,
     _auth: Authed<scope::AgentsRead>,
@@ -72,7 +72,7 @@ pub async fn get_agent(
 #[utoipa::path(patch, path = "/v1/agents/{uuid}", tag = "agents", params(("uuid" = Uuid, Path, description = "Agent id")),
     request_body(content = crate::shapes::AgentPatchBody, description = "Any fields of the create body"),
     security(("api_key" = ["agents:write"])),
-    responses((status = 200, description = "The agent", body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "The agent", body = crate::envelope::Envelope<crate::schemas::AgentResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn patch_agent(
     State(state): State<AppState>,
     _auth: Authed<scope::AgentsWrite>,
@@ -97,7 +97,7 @@ pub async fn delete_agent(
 
 /// Send a synthetic, signed payload now and report the answer.
 #[utoipa::path(post, path = "/v1/agents/{uuid}/test", tag = "agents", params(("uuid" = Uuid, Path, description = "Agent id")), security(("api_key" = ["agents:write"])),
-    responses((status = 200, description = "{delivered, status_code, duration_ms, error}", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "{delivered, status_code, duration_ms, error}", body = crate::envelope::Envelope<crate::schemas::AgentTestResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn test_agent(
     State(state): State<AppState>,
     _auth: Authed<scope::AgentsWrite>,
@@ -108,7 +108,7 @@ pub async fn test_agent(
 
 /// The agent's delivery attempts, newest first.
 #[utoipa::path(get, path = "/v1/agents/{uuid}/runs", tag = "agents", params(("uuid" = Uuid, Path, description = "Agent id"), PageParams), security(("api_key" = ["agents:read"])),
-    responses((status = 200, description = "Attempts", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "Attempts", body = crate::envelope::ListEnvelope<crate::schemas::AgentRunResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn agent_runs(
     State(state): State<AppState>,
     _auth: Authed<scope::AgentsRead>,
@@ -123,7 +123,7 @@ pub async fn agent_runs(
 
 /// Queue a dispatch of the alert to every matching agent.
 #[utoipa::path(post, path = "/v1/alerts/{uuid}/trigger-agents", tag = "alerts", params(("uuid" = Uuid, Path, description = "Alert id")), security(("api_key" = ["agents:write"])),
-    responses((status = 202, description = "{queued_agent_count, agent_names}", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 202, description = "{queued_agent_count, agent_names}", body = crate::envelope::Envelope<crate::schemas::TriggerAgentsResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn trigger_agents(
     State(state): State<AppState>,
     _auth: Authed<scope::AgentsWrite>,
@@ -147,7 +147,7 @@ pub struct DispatchParams {
 
 /// Queue a delivery of the alert to one agent, bypassing its trigger filters.
 #[utoipa::path(post, path = "/v1/alerts/{uuid}/dispatch-agent", tag = "alerts", params(("uuid" = Uuid, Path, description = "Alert id"), DispatchParams), security(("api_key" = ["agents:write"])),
-    responses((status = 202, description = "{agent_uuid, agent_name, alert_uuid}", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 202, description = "{agent_uuid, agent_name, alert_uuid}", body = crate::envelope::Envelope<crate::schemas::DispatchAgentResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn dispatch_agent(
     State(state): State<AppState>,
     _auth: Authed<scope::AgentsWrite>,
@@ -165,7 +165,7 @@ pub async fn dispatch_agent(
 
 /// List alert source integrations, newest first.
 #[utoipa::path(get, path = "/v1/sources", tag = "agents", params(PageParams), security(("api_key" = ["alerts:read"])),
-    responses((status = 200, description = "Sources", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "Sources", body = crate::envelope::ListEnvelope<crate::schemas::SourceResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_sources(
     State(state): State<AppState>,
     _auth: Authed<scope::AlertsRead>,
@@ -184,7 +184,7 @@ pub async fn list_sources(
 /// Register a source integration (its `auth_config` is stored encrypted, never returned).
 #[utoipa::path(post, path = "/v1/sources", tag = "agents", request_body(content = crate::shapes::SourceCreateBody, description = "source_name, display_name, is_active, auth_type, auth_config, documentation"),
     security(("api_key" = ["admin"])),
-    responses((status = 201, description = "The source", body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, description = "The source", body = crate::envelope::Envelope<crate::schemas::SourceResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_source(
     State(state): State<AppState>,
     _auth: Authed<scope::Admin>,
@@ -196,7 +196,7 @@ pub async fn create_source(
 
 /// One source integration.
 #[utoipa::path(get, path = "/v1/sources/{uuid}", tag = "agents", params(("uuid" = Uuid, Path, description = "Source id")), security(("api_key" = ["alerts:read"])),
-    responses((status = 200, description = "The source", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The source", body = crate::envelope::Envelope<crate::schemas::SourceResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_source(
     State(state): State<AppState>,
     _auth: Authed<scope::AlertsRead>,
@@ -209,7 +209,7 @@ pub async fn get_source(
 #[utoipa::path(patch, path = "/v1/sources/{uuid}", tag = "agents", params(("uuid" = Uuid, Path, description = "Source id")),
     request_body(content = crate::shapes::SourcePatchBody, description = "display_name, is_active, auth_type, auth_config, documentation"),
     security(("api_key" = ["admin"])),
-    responses((status = 200, description = "The source", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "The source", body = crate::envelope::Envelope<crate::schemas::SourceResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn patch_source(
     State(state): State<AppState>,
     _auth: Authed<scope::Admin>,

@@ -245,7 +245,7 @@ pub struct FindingRequest {
     params(("uuid" = Uuid, Path, description = "Alert id")),
     request_body = FindingRequest,
     security(("api_key" = ["alerts:write"])),
-    responses((status = 201, description = "The finding", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody))
+    responses((status = 201, description = "The finding", body = crate::envelope::Envelope<crate::schemas::FindingResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody))
 )]
 pub async fn add_finding(
     State(state): State<AppState>,
@@ -271,7 +271,7 @@ pub async fn add_finding(
     tag = "alerts",
     params(("uuid" = Uuid, Path, description = "Alert id")),
     security(("api_key" = ["alerts:read"])),
-    responses((status = 200, description = "Findings", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+    responses((status = 200, description = "Findings", body = crate::envelope::Envelope<Vec<crate::schemas::FindingResponse>>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 pub async fn list_findings(
     State(state): State<AppState>,
@@ -335,7 +335,7 @@ pub struct EnrichParam {
     params(("uuid" = Uuid, Path, description = "Alert id"), EnrichParam),
     request_body = AddIndicatorsRequest,
     security(("api_key" = ["alerts:write"])),
-    responses((status = 201, description = "{added_count, indicators, enrich_requested}", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody))
+    responses((status = 201, description = "{added_count, indicators, enrich_requested}", body = crate::envelope::Envelope<crate::schemas::AddedIndicatorsResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody))
 )]
 pub async fn add_indicators(
     State(state): State<AppState>,
@@ -389,7 +389,7 @@ pub struct GraphParams {
     tag = "alerts",
     params(("uuid" = Uuid, Path, description = "Alert id"), GraphParams),
     security(("api_key" = ["alerts:read"])),
-    responses((status = 200, description = "{alert, indicators}", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody))
+    responses((status = 200, description = "{alert, indicators}", body = crate::envelope::Envelope<crate::schemas::RelationshipGraphResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody))
 )]
 pub async fn relationship_graph(
     State(state): State<AppState>,
@@ -448,7 +448,7 @@ pub async fn relationship_graph(
     tag = "alerts",
     params(("uuid" = Uuid, Path, description = "Alert id")),
     security(("api_key" = ["alerts:write"])),
-    responses((status = 202, description = "{\"message\": \"Enrichment queued\"}", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+    responses((status = 202, description = "{\"message\": \"Enrichment queued\"}", body = crate::envelope::Envelope<crate::schemas::MessageResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 pub async fn re_enrich(
     State(state): State<AppState>,
@@ -466,7 +466,7 @@ pub async fn re_enrich(
     tag = "alerts",
     params(("uuid" = Uuid, Path, description = "Alert id")),
     security(("api_key" = ["alerts:read"])),
-    responses((status = 200, description = "data: documents; meta.past_alerts", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+    responses((status = 200, description = "data: documents; meta.past_alerts", body = crate::schemas::AlertContextResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 pub async fn alert_context(
     State(state): State<AppState>,

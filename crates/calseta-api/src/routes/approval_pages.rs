@@ -180,7 +180,7 @@ pub async fn decide_page(
 /// The decide form's answer: `token` and `decision` (`approve` or `reject`), form-encoded.
 #[utoipa::path(post, path = "/v1/approvals/{uuid}/decide", tag = "workflows",
     params(("uuid" = String, Path, description = "Approval request id")),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`token`, `decision`"),
+    request_body(content = crate::schemas::DecideForm, content_type = "application/x-www-form-urlencoded", description = "`token`, `decision`"),
     security(()),
     responses((status = 200, description = "HTML page", content_type = "text/html"), (status = 400, description = "Unknown decision (HTML)"),
         (status = 403, description = "Invalid token (HTML)"), (status = 404, description = "Unknown request (HTML)"),
@@ -250,7 +250,7 @@ pub async fn slack_callback(
 /// Teams sends no interactive callbacks for incoming-webhook cards: decisions are made through
 /// the card's link (the decide page) or over REST (as v1 answers).
 #[utoipa::path(post, path = "/v1/approvals/callback/teams", tag = "workflows", security(()),
-    responses((status = 200, description = "`{message}`", body = Object)))]
+    responses((status = 200, description = "`{message}`", body = crate::schemas::MessageResponse)))]
 pub async fn teams_callback() -> Json<Value> {
     Json(
         json!({"message": "Teams interactive callbacks are not supported: use the card's \"Review & Decide\" link \

@@ -277,7 +277,7 @@ pub struct ProviderTestRequest {
 #[utoipa::path(post, path = "/v1/enrichment-providers/{uuid}/test", tag = "enrichment", params(("uuid" = Uuid, Path, description = "Provider id")),
     request_body = ProviderTestRequest,
     security(("api_key" = ["admin"])),
-    responses((status = 200, description = "success, extracted, raw_response, steps", body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "success, extracted, raw_response, steps", body = crate::envelope::Envelope<crate::schemas::ProviderTestResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn test_provider(
     State(state): State<AppState>,
     _auth: Authed<scope::Admin>,
@@ -512,7 +512,7 @@ pub struct EnrichRequest {
 /// Enrich one value now with every applicable provider (cached; nothing else stored).
 #[utoipa::path(post, path = "/v1/enrichments", tag = "enrichment", request_body = EnrichRequest,
     security(("api_key" = ["enrichments:read"])),
-    responses((status = 200, description = "{type, value, results, enriched_at}", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "{type, value, results, enriched_at}", body = crate::envelope::Envelope<crate::schemas::EnrichNowResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn enrich_now(
     State(state): State<AppState>,
     _auth: Authed<scope::EnrichmentsRead>,
@@ -527,7 +527,7 @@ pub async fn enrich_now(
 /// The providers this process can use now.
 #[utoipa::path(get, path = "/v1/enrichments/providers", tag = "enrichment",
     security(("api_key" = ["enrichments:read"])),
-    responses((status = 200, description = "provider_name, display_name, supported_types, is_configured, cache_ttl_seconds", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "provider_name, display_name, supported_types, is_configured, cache_ttl_seconds", body = crate::envelope::Envelope<Vec<crate::schemas::LoadedProviderResponse>>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn loaded_providers(
     State(state): State<AppState>,
     _auth: Authed<scope::EnrichmentsRead>,

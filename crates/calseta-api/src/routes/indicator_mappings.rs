@@ -190,7 +190,7 @@ pub struct TestExtractionRequest {
     tag = "indicator-mappings",
     request_body = TestExtractionRequest,
     security(("api_key" = ["admin"])),
-    responses((status = 200, description = "passes, deduplicated, normalization_preview", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody))
+    responses((status = 200, description = "passes, deduplicated, normalization_preview", body = crate::envelope::Envelope<crate::schemas::TestExtractionResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody))
 )]
 pub async fn test_extraction(
     State(state): State<AppState>,

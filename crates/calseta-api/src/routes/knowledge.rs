@@ -249,7 +249,7 @@ pub struct DocumentListParams {
 
 /// List context documents (without content).
 #[utoipa::path(get, path = "/v1/context-documents", tag = "knowledge", params(DocumentListParams), security(("api_key" = ["alerts:read"])),
-    responses((status = 200, description = "Documents", body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "Documents", body = crate::envelope::ListEnvelope<crate::schemas::DocumentResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_documents(
     State(state): State<AppState>,
     _auth: Authed<scope::AlertsRead>,
@@ -306,7 +306,7 @@ pub struct DocumentCreateRequest {
 #[utoipa::path(post, path = "/v1/context-documents", tag = "knowledge",
     request_body(content = DocumentCreateRequest, description = "JSON, or multipart/form-data with the same fields plus `file`"),
     security(("api_key" = ["alerts:write"])),
-    responses((status = 201, description = "The document", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, description = "The document", body = crate::envelope::Envelope<crate::schemas::DocumentResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_document(
     State(state): State<AppState>,
     _auth: Authed<scope::AlertsWrite>,
@@ -408,7 +408,7 @@ async fn read_upload(
 
 /// One context document.
 #[utoipa::path(get, path = "/v1/context-documents/{uuid}", tag = "knowledge", params(("uuid" = Uuid, Path, description = "Document id")), security(("api_key" = ["alerts:read"])),
-    responses((status = 200, description = "The document", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The document", body = crate::envelope::Envelope<crate::schemas::DocumentResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_document(
     State(state): State<AppState>,
     _auth: Authed<scope::AlertsRead>,
@@ -447,7 +447,7 @@ pub struct DocumentPatchRequest {
 
 /// Change a context document.
 #[utoipa::path(patch, path = "/v1/context-documents/{uuid}", tag = "knowledge", params(("uuid" = Uuid, Path, description = "Document id")), request_body = DocumentPatchRequest, security(("api_key" = ["alerts:write"])),
-    responses((status = 200, description = "The document", body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "The document", body = crate::envelope::Envelope<crate::schemas::DocumentResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn patch_document(
     State(state): State<AppState>,
     _auth: Authed<scope::AlertsWrite>,

@@ -22,8 +22,10 @@ use crate::query::Query;
 #[allow(dead_code)]
 pub struct WindowParams {
     /// Start (inclusive), ISO 8601 or epoch seconds.
+    #[param(schema_with = crate::shapes::timestamp)]
     from_time: Option<String>,
     /// End (exclusive).
+    #[param(schema_with = crate::shapes::timestamp)]
     to_time: Option<String>,
 }
 
@@ -33,8 +35,10 @@ pub struct WindowParams {
 #[allow(dead_code)]
 pub struct RuleWindowParams {
     /// Start (inclusive).
+    #[param(schema_with = crate::shapes::timestamp)]
     from: Option<String>,
     /// End (exclusive).
+    #[param(schema_with = crate::shapes::timestamp)]
     to: Option<String>,
 }
 
@@ -56,7 +60,7 @@ fn bounds(
 /// enrichment coverage, daily series and top detection rules.
 #[utoipa::path(get, path = "/v1/metrics/alerts", tag = "metrics", params(WindowParams),
     security(("api_key" = ["alerts:read"])),
-    responses((status = 200, description = "`{data: {period_from, period_to, total_alerts, …}}`", body = Object),
+    responses((status = 200, description = "Alert metrics", body = crate::envelope::Envelope<crate::schemas::AlertMetricsResponse>),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn alert_metrics(
     State(state): State<AppState>,
@@ -72,7 +76,7 @@ pub async fn alert_metrics(
 /// platform's configuration and the job queues.
 #[utoipa::path(get, path = "/v1/metrics/summary", tag = "metrics",
     security(("api_key" = ["alerts:read"])),
-    responses((status = 200, description = "`{data: {period, alerts, workflows, approvals, platform, queue}}`", body = Object),
+    responses((status = 200, description = "The summary", body = crate::envelope::Envelope<crate::schemas::MetricsSummaryResponse>),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn summary(
     State(state): State<AppState>,
@@ -85,7 +89,7 @@ pub async fn summary(
 /// Workflow metrics: configured workflows, runs, success rate, time saved, most executed.
 #[utoipa::path(get, path = "/v1/metrics/workflows", tag = "metrics", params(WindowParams),
     security(("api_key" = ["workflows:read"])),
-    responses((status = 200, description = "`{data: {period_from, period_to, total_configured, …}}`", body = Object),
+    responses((status = 200, description = "Workflow metrics", body = crate::envelope::Envelope<crate::schemas::WorkflowMetricsResponse>),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn workflow_metrics(
     State(state): State<AppState>,
@@ -101,7 +105,7 @@ pub async fn workflow_metrics(
 #[utoipa::path(get, path = "/v1/detection-rules/{uuid}/metrics", tag = "knowledge",
     params(("uuid" = Uuid, Path, description = "Detection rule id"), RuleWindowParams),
     security(("api_key" = ["alerts:read"])),
-    responses((status = 200, description = "`{data: {detection_rule_uuid, …}}`", body = Object),
+    responses((status = 200, description = "The rule's metrics", body = crate::envelope::Envelope<crate::schemas::DetectionRuleMetricsResponse>),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn detection_rule_metrics(
     State(state): State<AppState>,

@@ -47,7 +47,7 @@ pub struct ExecuteBody {
 #[utoipa::path(post, path = "/v1/workflows/{uuid}/execute", tag = "workflows", params(("uuid" = Uuid, Path, description = "Workflow id")),
     request_body = ExecuteBody,
     security(("api_key" = ["workflows:execute"])),
-    responses((status = 202, description = "`{run_uuid, status: queued}` or `{status: pending_approval, approval_request_uuid, expires_at}`", body = Object),
+    responses((status = 202, description = "`{run_uuid, status: queued}` or `{status: pending_approval, approval_request_uuid, expires_at}`", body = crate::envelope::Envelope<crate::schemas::ExecuteResponse>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn execute_workflow(
     State(state): State<AppState>,
@@ -114,7 +114,7 @@ pub struct TestBody {
 #[utoipa::path(post, path = "/v1/workflows/{uuid}/test", tag = "workflows", params(("uuid" = Uuid, Path, description = "Workflow id")),
     request_body = TestBody,
     security(("api_key" = ["workflows:execute"])),
-    responses((status = 200, description = "`{success, message, log_output, duration_ms, result_data}`", body = Object),
+    responses((status = 200, description = "`{success, message, log_output, duration_ms, result_data}`", body = crate::envelope::Envelope<crate::schemas::WorkflowTestResponse>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn test_workflow(
     State(state): State<AppState>,

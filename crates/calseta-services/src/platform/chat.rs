@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::platform::outbound::{OutboundClient, error_text};
+use crate::platform::outbound::{OutboundClient, OutboundError, error_text, read_capped};
 
 /// The most of a chat service's answer that is read.
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
@@ -88,12 +88,8 @@ impl TeamsWebhook {
 }
 
 async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(error_text)? {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(format!("answer larger than {} KiB", MAX_ANSWER_BYTES / 1024));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+    read_capped(&mut response, MAX_ANSWER_BYTES).await.map_err(|e| match e {
+        OutboundError::TooLarge { max } => format!("answer larger than {} KiB", max / 1024),
+        other => other.causes(),
+    })
 }

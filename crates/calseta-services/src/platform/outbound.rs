@@ -428,7 +428,7 @@ impl OutboundClient {
     /// address the name resolves to (DNS failure refuses), each with the URL's port. Used when an
     /// agent registers and before every request; the connection itself is pinned by the resolver.
     pub async fn check_destination(&self, url: &str, allow_private: bool) -> Result<Url, String> {
-        let url = Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
+        let url = Url::parse(url).map_err(|e| OutboundError::InvalidUrl(e.to_string()))?;
         self.check_destination_url(&url, allow_private).await?;
         Ok(url)
     }
@@ -492,6 +492,85 @@ pub fn error_text(e: reqwest::Error) -> String {
         source = s.source();
     }
     message
+}
+
+/// Why an outbound request failed, with the texts records and logs have always shown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutboundError {
+    /// The request or the answer took longer than allowed (with the causes, for callers that
+    /// record them).
+    #[error("timed out")]
+    Timeout(String),
+    /// The SSRF policy refused the destination (the reason starts with "SSRF blocked").
+    #[error("{0}")]
+    Refused(String),
+    /// The connection or the transfer failed (the causes, as [`error_text`] gives them).
+    #[error("{0}")]
+    Connection(String),
+    /// The destination answered a status the caller treats as a failure.
+    #[error("HTTP {0}")]
+    Status(u16),
+    /// The answer was longer than the caller reads.
+    #[error("response larger than {} KiB", .max / 1024)]
+    TooLarge {
+        /// The cap, in bytes.
+        max: usize,
+    },
+    /// The URL does not parse.
+    #[error("invalid URL: {0}")]
+    InvalidUrl(String),
+}
+
+impl From<reqwest::Error> for OutboundError {
+    fn from(e: reqwest::Error) -> Self {
+        if e.is_timeout() { Self::Timeout(error_text(e)) } else { Self::Connection(error_text(e)) }
+    }
+}
+
+impl OutboundError {
+    /// The client error's causes for a timeout or a failed connection (as [`error_text`] gives
+    /// them, for callers that have always recorded those), else the same as `Display`.
+    pub fn causes(&self) -> String {
+        match self {
+            Self::Timeout(causes) | Self::Connection(causes) => causes.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Callers that record failures as text keep using `?`.
+impl From<OutboundError> for String {
+    fn from(e: OutboundError) -> Self {
+        e.to_string()
+    }
+}
+
+/// Reads a response body of at most `max` bytes; a longer one is refused as soon as it passes the
+/// cap, so a destination cannot fill this process's memory.
+pub async fn read_capped(response: &mut reqwest::Response, max: usize) -> Result<Vec<u8>, OutboundError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > max {
+            return Err(OutboundError::TooLarge { max });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The first `max` bytes of a response body and whether there was more; a transfer that fails
+/// midway keeps what arrived (for answers that are recorded, not acted on).
+pub async fn read_prefix(response: &mut reqwest::Response, max: usize) -> (Vec<u8>, bool) {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = max - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return (body, true);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    (body, false)
 }
 
 #[cfg(test)]
@@ -772,6 +851,28 @@ mod tests {
             }
         });
         port
+    }
+
+    #[tokio::test]
+    async fn capped_reads_refuse_or_cut_what_is_too_long() {
+        let answer = "HTTP/1.1 200 OK\r\ncontent-length: 10\r\nconnection: close\r\n\r\n0123456789";
+        let port = serve(answer.into(), 4);
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let get = || client.get(format!("http://127.0.0.1:{port}/")).send();
+        assert_eq!(read_capped(&mut get().await.unwrap(), 10).await.unwrap(), b"0123456789");
+        let err = read_capped(&mut get().await.unwrap(), 9).await.unwrap_err();
+        assert_eq!(err, OutboundError::TooLarge { max: 9 });
+        assert_eq!(read_prefix(&mut get().await.unwrap(), 4).await, (b"0123".to_vec(), true));
+        assert_eq!(read_prefix(&mut get().await.unwrap(), 10).await, (b"0123456789".to_vec(), false));
+    }
+
+    #[test]
+    fn outbound_errors_read_as_before() {
+        assert_eq!(OutboundError::TooLarge { max: 64 * 1024 }.to_string(), "response larger than 64 KiB");
+        assert_eq!(OutboundError::Timeout("operation timed out".into()).to_string(), "timed out");
+        assert_eq!(OutboundError::Timeout("operation timed out".into()).causes(), "operation timed out");
+        assert_eq!(OutboundError::Status(502).to_string(), "HTTP 502");
+        assert_eq!(String::from(OutboundError::Refused("SSRF blocked: x".into())), "SSRF blocked: x");
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::ServiceError;
-use crate::platform::outbound::{OutboundClient, error_text};
+use crate::platform::outbound::{OutboundClient, OutboundError, error_text, read_capped};
 use crate::resources::workflows::WorkflowService;
 
 /// The most of the endpoint's answer that is read.
@@ -198,13 +198,10 @@ impl WorkflowGenerator {
             .await
             .map_err(|e| failed(&format!("the model endpoint did not answer: {}", error_text(e))))?;
         let status = response.status();
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| failed(&error_text(e)))? {
-            if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(failed("the model's answer is larger than 1 MiB"));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = read_capped(&mut response, MAX_ANSWER_BYTES).await.map_err(|e| match e {
+            OutboundError::TooLarge { .. } => failed("the model's answer is larger than 1 MiB"),
+            other => failed(&other.causes()),
+        })?;
         if !status.is_success() {
             return Err(failed(&format!("the model endpoint answered HTTP {}", status.as_u16())));
         }

@@ -28,8 +28,9 @@ pub struct IndicatorResponse {
     /// `enrichment` or `analyst`.
     pub malice_source: String,
     pub malice_overridden_at: Option<DateTime<Utc>>,
-    /// Per provider: `status`, `success`, `extracted`, `enriched_at`, `error_message`, …
-    #[schema(value_type = Object)]
+    /// Per provider: `status`, `success`, `extracted`, `enriched_at`, `error_message`, …; `null`
+    /// before any lookup.
+    #[schema(value_type = Option<Object>)]
     pub enrichment_results: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -24,6 +24,7 @@ mod knowledge;
 mod layout;
 mod mcp;
 mod metrics;
+mod openapi_types;
 mod ops_contract;
 mod outage;
 mod payload;

@@ -22,6 +22,7 @@ use uuid::Uuid;
 use crate::ServiceError;
 use crate::pipeline::hooks::AfterEnriched;
 use crate::pipeline::kinds::{DeliverWebhookJob, DispatchAlertJob, prepare_delivery};
+use crate::platform::semaphores::KeyedSemaphores;
 use crate::resources::activity::{self, Actor};
 use crate::views::alert_detail::{self, AlertDetail};
 use crate::views::payload::PayloadBuilder;
@@ -166,7 +167,7 @@ pub struct DeliverWebhook {
     sender: Arc<AgentSender>,
     per_agent: usize,
     telemetry: Arc<crate::platform::telemetry::Telemetry>,
-    in_flight: std::sync::Mutex<std::collections::HashMap<Uuid, Arc<tokio::sync::Semaphore>>>,
+    in_flight: KeyedSemaphores<Uuid>,
 }
 
 impl DeliverWebhook {
@@ -182,12 +183,7 @@ impl DeliverWebhook {
 
     /// A delivery slot of `agent`, if one is free.
     fn slot(&self, agent: Uuid) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        let mut map = self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if map.len() > 10_000 {
-            map.retain(|_, slots| Arc::strong_count(slots) > 1);
-        }
-        let slots = map.entry(agent).or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.per_agent)));
-        slots.clone().try_acquire_owned().ok()
+        self.in_flight.try_acquire(&agent, self.per_agent)
     }
 }
 
@@ -247,8 +243,7 @@ impl JobHandler for DeliverWebhook {
             let refs = json!({"agent_name": agent.name, "agent_uuid": agent.uuid, "status": if blocked { "blocked" } else { status },
                 "status_code": code, "attempt_count": ctx.attempt, "delivery_id": delivery_id, "error": error});
             activity::record(&mut tx, &Actor::system(), "agent_webhook_dispatched", Some(alert.id), refs)
-                .await
-                .map_err(JobFailure::retryable)?;
+                .await?;
             if status == "success" {
                 return ctx.finish(tx).await;
             }

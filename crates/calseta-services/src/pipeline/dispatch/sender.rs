@@ -9,7 +9,7 @@ use calseta_store::agents::AgentRow;
 use serde_json::{Value, json};
 
 use crate::platform::crypto::EncryptionKey;
-use crate::platform::outbound::{OutboundClient, error_text};
+use crate::platform::outbound::{OutboundClient, OutboundError, read_prefix};
 
 /// Whether an agent's triggers select an alert (sources, severities, `trigger_filter`).
 pub fn agent_matches(agent: &AgentRow, source_name: &str, severity: &str, tags: &[String]) -> bool {
@@ -83,23 +83,14 @@ impl AgentSender {
                 self.auth_header(agent).ok_or(SendFailure::Secret("the auth header value"))?;
             request = request.header(name, value);
         }
-        let mut response = request.body(body).send().await.map_err(|e| {
-            if e.is_timeout() { SendFailure::Timeout } else { SendFailure::Connection(error_text(e)) }
+        let mut response = request.body(body).send().await.map_err(|e| match OutboundError::from(e) {
+            OutboundError::Timeout(_) => SendFailure::Timeout,
+            other => SendFailure::Connection(other.causes()),
         })?;
         let status = response.status().as_u16();
         // Only the first 64 KiB of an answer is read and kept: an agent cannot fill the database
         // (or this process's memory) through `agent_runs`.
-        let mut bytes: Vec<u8> = Vec::new();
-        let mut truncated = false;
-        while let Ok(Some(chunk)) = response.chunk().await {
-            let room = MAX_KEPT_RESPONSE_BYTES - bytes.len();
-            if chunk.len() > room {
-                bytes.extend_from_slice(&chunk[..room]);
-                truncated = true;
-                break;
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let (bytes, truncated) = read_prefix(&mut response, MAX_KEPT_RESPONSE_BYTES).await;
         let text = String::from_utf8_lossy(&bytes);
         let body = match serde_json::from_str::<Value>(&text) {
             Ok(value) if !truncated => value,

@@ -25,9 +25,7 @@ pub struct EnrichDeferred {
 impl JobHandler for EnrichDeferred {
     async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
         let job: EnrichDeferredJob = ctx.payload_as()?;
-        let Some(provider) =
-            self.engine.registry.provider(&job.provider_name).await.map_err(JobFailure::retryable)?
-        else {
+        let Some(provider) = self.engine.registry.provider(&job.provider_name).await? else {
             return Ok(());
         };
         let mut remaining = Vec::new();
@@ -55,7 +53,7 @@ impl JobHandler for EnrichDeferred {
         indicators::merge_results_in(&mut tx, &answers).await.map_err(JobFailure::retryable)?;
         if !remaining.is_empty() {
             let next = EnrichDeferredJob { indicators: remaining, ..job };
-            kinds::enqueue_deferred(&mut tx, &next, wait).await.map_err(JobFailure::retryable)?;
+            kinds::enqueue_deferred(&mut tx, &next, wait).await?;
         }
         ctx.finish(tx).await
     }

@@ -76,13 +76,7 @@ impl EnrichmentEngine {
     }
 
     fn slots_for(&self, provider: &Provider) -> Arc<Semaphore> {
-        let mut map = match self.slots.lock() {
-            Ok(map) => map,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        map.entry(provider.name.clone())
-            .or_insert_with(|| Arc::new(Semaphore::new(provider.max_concurrency)))
-            .clone()
+        self.slots.get(&provider.name, provider.max_concurrency)
     }
 
     /// One provider's result for one value: mock, cache, or live (rate-limited, bounded); its

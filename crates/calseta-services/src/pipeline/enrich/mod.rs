@@ -24,9 +24,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use calseta_store::Db;
-use tokio::sync::Semaphore;
 
 use crate::platform::outbound::OutboundClient;
+use crate::platform::semaphores::KeyedSemaphores;
 pub use deferred::EnrichDeferred;
 pub use lookup::{Lookup, skipped_result};
 pub use maintenance::PurgeEnrichmentCache;
@@ -47,7 +47,7 @@ pub struct EngineState {
     http: OutboundClient,
     alert_deadline: Duration,
     in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+    slots: KeyedSemaphores<String>,
     telemetry: Arc<crate::platform::telemetry::Telemetry>,
 }
 
@@ -73,7 +73,7 @@ impl EnrichmentEngine {
             http,
             alert_deadline,
             in_flight: Mutex::new(HashMap::new()),
-            slots: Mutex::new(HashMap::new()),
+            slots: KeyedSemaphores::default(),
             telemetry,
         };
         Self { inner: Arc::new(state) }

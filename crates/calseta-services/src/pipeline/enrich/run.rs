@@ -93,7 +93,7 @@ impl EnrichmentEngine {
         alert: &AlertRow,
         linked: &[IndicatorRow],
     ) -> Result<EnrichmentSummary, JobFailure> {
-        let providers = self.registry.providers().await.map_err(JobFailure::retryable)?;
+        let providers = self.registry.providers().await?;
         let mut summary = EnrichmentSummary::default();
         let mut tasks = tokio::task::JoinSet::new();
         // What each running lookup is, so that those still running at the deadline can be queued.
@@ -317,7 +317,7 @@ impl JobHandler for EnrichAlert {
             .await
             .map_err(JobFailure::retryable)?;
         for (job, wait) in &summary.deferred {
-            kinds::enqueue_deferred(&mut tx, job, *wait).await.map_err(JobFailure::retryable)?;
+            kinds::enqueue_deferred(&mut tx, job, *wait).await?;
         }
         let references = json!({
             "indicator_count": indicator_count,
@@ -331,8 +331,7 @@ impl JobHandler for EnrichAlert {
             "indicators_over_limit": over_limit,
         });
         activity::record(&mut tx, &Actor::system(), "alert_enrichment_completed", Some(alert.id), references)
-            .await
-            .map_err(JobFailure::retryable)?;
+            .await?;
         for job in &follow_ups {
             job.enqueue(&mut tx).await.map_err(JobFailure::retryable)?;
         }

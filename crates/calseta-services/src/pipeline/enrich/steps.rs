@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::EnrichmentEngine;
 use super::registry::Provider;
-use crate::platform::outbound::error_text;
+use crate::platform::outbound::{OutboundError, read_capped};
 
 /// Largest provider response read.
 const MAX_RESPONSE_BYTES: usize = 5 * 1024 * 1024;
@@ -300,13 +300,10 @@ impl EnrichmentEngine {
                 v.to_str().ok().map(|v| (k.as_str().to_string(), Value::String(v.to_string())))
             })
             .collect();
-        let mut bytes: Vec<u8> = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(describe_error)? {
-            if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(format!("response larger than {} MB", MAX_RESPONSE_BYTES / (1024 * 1024)));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = read_capped(&mut response, MAX_RESPONSE_BYTES).await.map_err(|e| match e {
+            OutboundError::TooLarge { max } => format!("response larger than {} MB", max / (1024 * 1024)),
+            other => other.to_string(),
+        })?;
         let body = serde_json::from_slice::<Value>(&bytes).unwrap_or_else(|_| {
             let text = String::from_utf8_lossy(&bytes);
             json!({"_raw_text": text.chars().take(2000).collect::<String>()})
@@ -360,7 +357,8 @@ fn redact_json(value: &Value, secrets: &[String], replacement: impl Fn(&str) -> 
 }
 
 fn describe_error(e: reqwest::Error) -> String {
-    if e.is_timeout() { "timed out".into() } else { error_text(e) }
+    // "timed out" for a timeout, else the client error's causes.
+    OutboundError::from(e).to_string()
 }
 
 fn truncate_for_debug(body: &Value) -> Value {

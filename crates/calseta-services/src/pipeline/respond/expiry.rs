@@ -50,16 +50,13 @@ impl JobHandler for ExpireApprovals {
                     approval.workflow_id,
                     refs,
                 )
-                .await
-                .map_err(JobFailure::retryable)?;
+                .await?;
                 let job = NotifyApprovalJob {
                     approval_uuid: approval.uuid,
                     event: ApprovalEvent::Expired,
                     decide_token: None,
                 };
-                super::queue_notification(&mut tx, &self.settings, job)
-                    .await
-                    .map_err(JobFailure::retryable)?;
+                super::queue_notification(&mut tx, &self.settings, job).await?;
             }
             tx.commit().await.map_err(JobFailure::retryable)?;
             if !full {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use calseta_workflows::{HttpAnswer, HttpCall, WorkflowHost};
 use serde_json::{Map, Value, json};
 
-use crate::platform::outbound::{OutboundClient, error_text};
+use crate::platform::outbound::{OutboundClient, error_text, read_capped};
 use crate::resources::workflows::{SecretGrants, WorkflowService};
 
 /// The most of a response body a workflow gets.
@@ -137,13 +137,7 @@ impl PlatformHost {
                 v.to_str().ok().map(|v| (k.as_str().to_string(), Value::String(v.to_string())))
             })
             .collect();
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(error_text)? {
-            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(format!("response larger than {} KiB", MAX_RESPONSE_BYTES / 1024));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_capped(&mut response, MAX_RESPONSE_BYTES).await.map_err(|e| e.causes())?;
         Ok(HttpAnswer { status_code, headers, text: String::from_utf8_lossy(&body).into_owned(), url })
     }
 

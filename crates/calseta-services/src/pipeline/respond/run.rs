@@ -158,7 +158,7 @@ impl JobHandler for ExecuteWorkflowRun {
                 event: ApprovalEvent::Executed,
                 decide_token: None,
             };
-            super::queue_notification(&mut tx, &self.approvals, job).await.map_err(JobFailure::retryable)?;
+            super::queue_notification(&mut tx, &self.approvals, job).await?;
         }
         let alert_id = alert_id_of(&trigger);
         let refs = json!({"workflow_uuid": workflow.uuid, "workflow_name": workflow.name, "run_uuid": run.uuid,
@@ -172,8 +172,7 @@ impl JobHandler for ExecuteWorkflowRun {
             workflow.id,
             refs,
         )
-        .await
-        .map_err(JobFailure::retryable)?;
+        .await?;
         ctx.finish(tx).await
     }
 
