@@ -9,6 +9,40 @@ string_enum!(
     }
 );
 
+/// What an execution was asked for, stored with its approval request and its run (v1's
+/// `trigger_context`): the indicator, the alert, and the code version an approver approves.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TriggerContext {
+    /// The indicator's type, as requested.
+    #[serde(default)]
+    pub indicator_type: String,
+    /// The indicator's value, as requested.
+    #[serde(default)]
+    pub indicator_value: String,
+    /// The alert's database id, when the execution names an alert.
+    #[serde(default)]
+    pub alert_id: Option<i64>,
+    /// The alert's public id, when the execution names an alert.
+    #[serde(default)]
+    pub alert_uuid: Option<uuid::Uuid>,
+    /// The code version current when the execution was requested: only it may run.
+    #[serde(default)]
+    pub code_version: Option<i32>,
+}
+
+impl TriggerContext {
+    /// The context as stored (JSON); a missing or unreadable one reads as empty, as v1's rows
+    /// without one did.
+    pub fn from_stored(stored: Option<&serde_json::Value>) -> TriggerContext {
+        stored.and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default()
+    }
+
+    /// The context as it is stored.
+    pub fn to_stored(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
 /// Why a workflow may not run now, or `None` when it may: its state must be `active` and it must
 /// be switched on (`is_active`). The one rule for execute, the run itself and test mode (v1
 /// checked only the state, and only when the execution was requested).
@@ -60,6 +94,26 @@ pub fn needs_approval(mode: ApprovalMode, by_agent: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trigger_context_is_stored_as_v1_wrote_it() {
+        let uuid = uuid::Uuid::nil();
+        let context = TriggerContext {
+            indicator_type: "ip".into(),
+            indicator_value: "1.2.3.4".into(),
+            alert_id: Some(7),
+            alert_uuid: Some(uuid),
+            code_version: Some(3),
+        };
+        let stored = serde_json::json!({"indicator_type": "ip", "indicator_value": "1.2.3.4", "alert_id": 7,
+                                        "alert_uuid": uuid, "code_version": 3});
+        assert_eq!(context.to_stored(), stored);
+        assert_eq!(TriggerContext::from_stored(Some(&stored)), context);
+        let without_alert = serde_json::json!({"indicator_type": "ip", "indicator_value": "x", "alert_id": null,
+                                               "alert_uuid": null, "code_version": 1});
+        assert_eq!(TriggerContext::from_stored(Some(&without_alert)).alert_id, None);
+        assert_eq!(TriggerContext::from_stored(None), TriggerContext::default());
+    }
 
     #[test]
     fn approval_follows_the_mode_and_the_caller() {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use calseta_jobs::{JobContext, JobFailure, JobHandler};
 use calseta_store::workflow_approvals as approvals;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::notify::ApprovalSettings;
 use crate::pipeline::kinds::{ApprovalEvent, NotifyApprovalJob};
@@ -38,7 +38,9 @@ impl JobHandler for ExpireApprovals {
                 if !approvals::expire(&mut tx, approval.id, now).await.map_err(JobFailure::retryable)? {
                     continue;
                 }
-                let context = approval.trigger_context.as_ref().map(|c| c.0.clone()).unwrap_or_default();
+                let context = calseta_core::workflows::TriggerContext::from_stored(
+                    approval.trigger_context.as_ref().map(|c| &c.0),
+                );
                 let refs = json!({"workflow_uuid": approval.workflow_uuid, "workflow_name": approval.workflow_name,
                                   "approval_uuid": approval.uuid, "expires_at": approval.expires_at,
                                   "trigger_type": approval.trigger_type});
@@ -46,7 +48,7 @@ impl JobHandler for ExpireApprovals {
                     &mut tx,
                     &Actor::system(),
                     "workflow_approval_expired",
-                    context.get("alert_id").and_then(Value::as_i64),
+                    context.alert_id,
                     approval.workflow_id,
                     refs,
                 )

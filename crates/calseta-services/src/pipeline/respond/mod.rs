@@ -191,10 +191,15 @@ impl Respond {
             None => None,
         };
         let trigger_type = if caller.by_agent { "agent" } else { "human" };
-        let context = json!({"indicator_type": request.indicator_type, "indicator_value": request.indicator_value,
-                             "alert_id": alert.as_ref().map(|a| a.id), "alert_uuid": alert.as_ref().map(|a| a.uuid),
-                             // What an approver approves is this version of the code, and only it runs.
-                             "code_version": workflow.code_version});
+        let context = calseta_core::workflows::TriggerContext {
+            indicator_type: request.indicator_type.clone(),
+            indicator_value: request.indicator_value.clone(),
+            alert_id: alert.as_ref().map(|a| a.id),
+            alert_uuid: alert.as_ref().map(|a| a.uuid),
+            // What an approver approves is this version of the code, and only it runs.
+            code_version: Some(workflow.code_version),
+        }
+        .to_stored();
         let mut tx = self.db.begin().await?;
         let actor = Actor { actor_type: caller.actor_type, key_prefix: Some(caller.key_prefix.clone()) };
         let alert_id = alert.as_ref().map(|a| a.id);
@@ -376,7 +381,7 @@ impl Respond {
         let refs = json!({"workflow_uuid": request.workflow_uuid, "workflow_name": request.workflow_name,
                           "approval_uuid": uuid, "decision": status, "responder_id": responder_id, "run_uuid": run_uuid,
                           "via": via});
-        let alert_id = context.get("alert_id").and_then(serde_json::Value::as_i64);
+        let alert_id = calseta_core::workflows::TriggerContext::from_stored(Some(&context)).alert_id;
         activity::record_workflow(
             &mut tx,
             actor,

@@ -190,12 +190,12 @@ struct Facts {
 }
 
 fn facts(approval: &ApprovalRow) -> Facts {
-    let context = approval.trigger_context.as_ref().map(|c| c.0.clone()).unwrap_or_default();
-    let text = |key: &str| context.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+    let context =
+        calseta_core::workflows::TriggerContext::from_stored(approval.trigger_context.as_ref().map(|c| &c.0));
     Facts {
         workflow_name: approval.workflow_name.clone(),
         risk: approval.workflow_risk_level.clone(),
-        indicator: format!("{}: {}", text("indicator_type"), text("indicator_value")),
+        indicator: format!("{}: {}", context.indicator_type, context.indicator_value),
         trigger: approval.trigger_type.clone(),
         confidence: format!("{:.0}%", approval.confidence * 100.0),
         expires: format_time(approval.expires_at),

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use calseta_core::workflows::TriggerContext;
 use calseta_jobs::{JobContext, JobFailure, JobHandler};
 use calseta_store::workflow_runs::{self as runs, RunResult};
 use calseta_store::{alerts, indicators, workflow_approvals, workflows};
@@ -24,10 +25,6 @@ pub struct ExecuteWorkflowRun {
     pub(crate) workflows: Arc<WorkflowService>,
     pub(crate) settings: Arc<WorkflowSettings>,
     pub(crate) approvals: Arc<ApprovalSettings>,
-}
-
-fn text(value: &Value, key: &str) -> String {
-    value.get(key).and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
 #[async_trait::async_trait]
@@ -53,8 +50,8 @@ impl JobHandler for ExecuteWorkflowRun {
         if !runs::claim(db, run.id).await.map_err(JobFailure::retryable)? {
             return Ok(());
         }
-        let trigger = run.trigger_context.as_ref().map(|c| c.0.clone()).unwrap_or_default();
-        let (kind, value) = (text(&trigger, "indicator_type"), text(&trigger, "indicator_value"));
+        let trigger = TriggerContext::from_stored(run.trigger_context.as_ref().map(|c| &c.0));
+        let (kind, value) = (trigger.indicator_type.clone(), trigger.indicator_value.clone());
         let started_at = calseta_store::now();
         // Requests queued before execute normalized their value are looked up as ingest stores it.
         let stored = calseta_core::indicators::IndicatorType::parse(&kind)
@@ -62,17 +59,17 @@ impl JobHandler for ExecuteWorkflowRun {
             .and_then(|k| calseta_core::indicators::normalize(k, &value).ok())
             .unwrap_or_else(|| value.clone());
         let indicator = indicators::find(db, &kind, &stored).await.map_err(JobFailure::retryable)?;
-        let alert = match trigger.get("alert_uuid").and_then(Value::as_str).and_then(|u| u.parse().ok()) {
+        let alert = match trigger.alert_uuid {
             Some(uuid) => alerts::get(db, uuid).await.map_err(JobFailure::retryable)?,
             None => None,
         };
-        let approved_version = trigger.get("code_version").and_then(Value::as_i64);
+        let approved_version = trigger.code_version;
         // The same rule as at request time, checked again now: it may have changed since.
         let refusal = if let Some(refusal) =
             calseta_core::workflows::refusal_to_run(&workflow.name, &workflow.state, workflow.is_active)
         {
             Some(refusal)
-        } else if approved_version.is_some_and(|v| v != i64::from(workflow.code_version)) {
+        } else if approved_version.is_some_and(|v| v != workflow.code_version) {
             Some(format!(
                 "The workflow's code changed after it was requested (version {} was approved, {} is current); request it again",
                 approved_version.unwrap_or_default(),
@@ -160,7 +157,7 @@ impl JobHandler for ExecuteWorkflowRun {
             };
             super::queue_notification(&mut tx, &self.approvals, job).await?;
         }
-        let alert_id = alert_id_of(&trigger);
+        let alert_id = trigger.alert_id;
         let refs = json!({"workflow_uuid": workflow.uuid, "workflow_name": workflow.name, "run_uuid": run.uuid,
                           "status": status, "trigger_type": run.trigger_type, "indicator_type": kind,
                           "indicator_value": value, "message": message});
@@ -187,7 +184,3 @@ impl JobHandler for ExecuteWorkflowRun {
 
 /// Why a run that an earlier attempt started ends failed.
 const INTERRUPTED: &str = "The run was interrupted before it finished; it is not run again";
-
-fn alert_id_of(trigger: &Value) -> Option<i64> {
-    trigger.get("alert_id").and_then(Value::as_i64)
-}
