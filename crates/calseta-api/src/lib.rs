@@ -145,17 +145,17 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::alerts::re_enrich))
         .routes(routes!(routes::alerts::alert_context))
         .routes(routes!(routes::agents::trigger_agents))
-        .routes(routes!(routes::agents::alert_payload))
+        .routes(routes!(routes::payloads::alert_payload))
         .routes(routes!(routes::agents::dispatch_agent))
         .routes(routes!(routes::agents::list_agents, routes::agents::create_agent))
         .routes(routes!(routes::agents::get_agent, routes::agents::patch_agent, routes::agents::delete_agent))
         .routes(routes!(routes::agents::test_agent))
         .routes(routes!(routes::agents::agent_runs))
-        .routes(routes!(routes::agents::list_sources, routes::agents::create_source))
+        .routes(routes!(routes::sources::list_sources, routes::sources::create_source))
         .routes(routes!(
-            routes::agents::get_source,
-            routes::agents::patch_source,
-            routes::agents::delete_source
+            routes::sources::get_source,
+            routes::sources::patch_source,
+            routes::sources::delete_source
         ))
         .routes(routes!(routes::workflows::list_workflows, routes::workflows::create_workflow))
         .routes(routes!(
@@ -180,17 +180,20 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::approval_pages::teams_callback))
         .routes(routes!(routes::workflows::list_secrets))
         .routes(routes!(routes::workflows::put_secret, routes::workflows::delete_secret))
-        .routes(routes!(routes::knowledge::list_rules, routes::knowledge::create_rule))
+        .routes(routes!(routes::detection_rules::list_rules, routes::detection_rules::create_rule))
         .routes(routes!(
-            routes::knowledge::get_rule,
-            routes::knowledge::patch_rule,
-            routes::knowledge::delete_rule
+            routes::detection_rules::get_rule,
+            routes::detection_rules::patch_rule,
+            routes::detection_rules::delete_rule
         ))
-        .routes(routes!(routes::knowledge::list_documents, routes::knowledge::create_document))
         .routes(routes!(
-            routes::knowledge::get_document,
-            routes::knowledge::patch_document,
-            routes::knowledge::delete_document
+            routes::context_documents::list_documents,
+            routes::context_documents::create_document
+        ))
+        .routes(routes!(
+            routes::context_documents::get_document,
+            routes::context_documents::patch_document,
+            routes::context_documents::delete_document
         ))
         .routes(routes!(routes::indicators::get_indicator, routes::indicators::patch_indicator))
         .routes(routes!(

@@ -1,12 +1,9 @@
-//! `/v1/agents` (webhook consumers), `/v1/sources`, and the alert's manual dispatch routes.
+//! `/v1/agents` (webhook consumers) and the alert's manual dispatch routes.
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use calseta_services::views::{
-    self,
-    agents::{agent_view, source_view},
-};
+use calseta_services::views::{self, agents::agent_view};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use utoipa::IntoParams;
@@ -161,102 +158,4 @@ pub async fn dispatch_agent(
             json!({"data": {"agent_uuid": agent.uuid, "agent_name": agent.name, "alert_uuid": uuid}, "meta": {}}),
         ),
     ))
-}
-
-/// List alert source integrations, newest first.
-#[utoipa::path(get, path = "/v1/sources", tag = "agents", params(PageParams), security(("api_key" = ["alerts:read"])),
-    responses((status = 200, description = "Sources", body = crate::envelope::ListEnvelope<crate::schemas::SourceResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list_sources(
-    State(state): State<AppState>,
-    _auth: Authed<scope::AlertsRead>,
-    ApiQuery(params): ApiQuery<PageParams>,
-) -> Result<Json<ListEnvelope<Value>>, ApiError> {
-    let page = params.validate()?;
-    let rows = state.services().sources.list().await?;
-    let total = rows.len() as i64;
-    Ok(Json(ListEnvelope::new(
-        rows.iter().skip(page.offset() as usize).take(page.limit() as usize).map(source_view).collect(),
-        total,
-        page,
-    )))
-}
-
-/// Register a source integration (its `auth_config` is stored encrypted, never returned).
-#[utoipa::path(post, path = "/v1/sources", tag = "agents", request_body(content = crate::shapes::SourceCreateBody, description = "source_name, display_name, is_active, auth_type, auth_config, documentation"),
-    security(("api_key" = ["admin"])),
-    responses((status = 201, description = "The source", body = crate::envelope::Envelope<crate::schemas::SourceResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_source(
-    State(state): State<AppState>,
-    _auth: Authed<scope::Admin>,
-    ApiJson(body): ApiJson<Map<String, Value>>,
-) -> Result<(StatusCode, Json<Envelope<Value>>), ApiError> {
-    let row = state.services().sources.save(None, body).await?;
-    Ok((StatusCode::CREATED, Json(Envelope::new(source_view(&row)))))
-}
-
-/// One source integration.
-#[utoipa::path(get, path = "/v1/sources/{uuid}", tag = "agents", params(("uuid" = Uuid, Path, description = "Source id")), security(("api_key" = ["alerts:read"])),
-    responses((status = 200, description = "The source", body = crate::envelope::Envelope<crate::schemas::SourceResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn get_source(
-    State(state): State<AppState>,
-    _auth: Authed<scope::AlertsRead>,
-    ApiPath(uuid): ApiPath<Uuid>,
-) -> Result<Json<Envelope<Value>>, ApiError> {
-    Ok(Json(Envelope::new(source_view(&state.services().sources.get(uuid).await?))))
-}
-
-/// Change a source integration.
-#[utoipa::path(patch, path = "/v1/sources/{uuid}", tag = "agents", params(("uuid" = Uuid, Path, description = "Source id")),
-    request_body(content = crate::shapes::SourcePatchBody, description = "display_name, is_active, auth_type, auth_config, documentation"),
-    security(("api_key" = ["admin"])),
-    responses((status = 200, description = "The source", body = crate::envelope::Envelope<crate::schemas::SourceResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn patch_source(
-    State(state): State<AppState>,
-    _auth: Authed<scope::Admin>,
-    ApiPath(uuid): ApiPath<Uuid>,
-    ApiJson(body): ApiJson<Map<String, Value>>,
-) -> Result<Json<Envelope<Value>>, ApiError> {
-    Ok(Json(Envelope::new(source_view(&state.services().sources.save(Some(uuid), body).await?))))
-}
-
-/// Delete a source integration.
-#[utoipa::path(delete, path = "/v1/sources/{uuid}", tag = "agents", params(("uuid" = Uuid, Path, description = "Source id")), security(("api_key" = ["admin"])),
-    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete_source(
-    State(state): State<AppState>,
-    _auth: Authed<scope::Admin>,
-    ApiPath(uuid): ApiPath<Uuid>,
-) -> Result<StatusCode, ApiError> {
-    state.services().sources.delete(uuid).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// The payload profile to render.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct PayloadParams {
-    /// `full` (default: v1's shape plus Calseta's additions) or `compact` (the same facts without
-    /// repetition).
-    #[param(pattern = "^(full|compact)$")]
-    profile: Option<String>,
-}
-
-/// The `alert.enriched` payload an agent would receive for this alert now, in either profile —
-/// the same body every webhook delivery to an agent carries (its agent's `payload_profile`).
-#[utoipa::path(get, path = "/v1/alerts/{uuid}/payload", tag = "agents",
-    params(("uuid" = Uuid, Path, description = "Alert id"), PayloadParams),
-    security(("api_key" = ["alerts:read"])),
-    responses((status = 200, description = "The payload (not enveloped, as agents receive it): `AlertEnrichedPayload`, or with `profile=compact` the `CompactPayload` of the components", body = calseta_services::views::payload::AlertEnrichedPayload),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn alert_payload(
-    State(state): State<AppState>,
-    _auth: Authed<scope::AlertsRead>,
-    ApiPath(uuid): ApiPath<Uuid>,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    let q = crate::query::Query::parse(raw.as_deref());
-    // Sent empty, the typed parameter is invalid (422), not absent.
-    let profile = q.given("profile").unwrap_or("full").to_string();
-    Ok(Json(state.services().dispatch.payload(uuid, &profile).await?))
 }
