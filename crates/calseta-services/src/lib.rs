@@ -8,6 +8,7 @@
 //! [`Services`] is the composition root: it builds every service once per process and wires the
 //! stages and the job registry, so `serve`, `worker` and every other entry point share one wiring.
 
+pub mod audit;
 pub mod demo;
 pub mod error;
 pub mod metrics;

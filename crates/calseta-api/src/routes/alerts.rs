@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use calseta_services::resources::activity::Actor;
+use calseta_services::audit::Actor;
 use calseta_services::resources::alerts::{AlertPatch, FindingInput};
 use calseta_services::views::alert_detail::{enrichment_summary, graph_alert_node};
 use calseta_services::views::documents::document_view;

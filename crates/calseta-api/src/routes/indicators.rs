@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use calseta_core::alerts::Malice;
-use calseta_services::resources::activity::Actor;
+use calseta_services::audit::Actor;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;

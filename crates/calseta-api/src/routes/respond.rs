@@ -4,9 +4,9 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
+use calseta_services::audit::Actor;
 use calseta_services::pipeline::respond::test_mode::TestRequest;
 use calseta_services::pipeline::respond::{Caller, Decision, ExecuteRequest, Execution};
-use calseta_services::resources::activity::Actor;
 use calseta_store::workflow_runs::RunRow;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

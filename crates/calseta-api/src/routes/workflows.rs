@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use calseta_core::scopes::Scope;
-use calseta_services::resources::activity::Actor;
+use calseta_services::audit::Actor;
 use calseta_services::resources::workflows::SecretGrants;
 use calseta_store::workflows::{SecretRow, WorkflowFilter};
 use chrono::{DateTime, Utc};

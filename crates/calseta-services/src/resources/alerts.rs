@@ -14,8 +14,8 @@ use calseta_store::indicators::{self, IndicatorRow, SiblingRow};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::audit::{self, Actor};
 use crate::pipeline::kinds;
-use crate::resources::activity::{self, Actor};
 use crate::views::alert_detail::{self, AlertDetail};
 use crate::{FieldError, ServiceError};
 
@@ -227,19 +227,19 @@ impl AlertService {
         if updated.status != before.status {
             if updated.status == AlertStatus::Closed.as_str() {
                 let refs = json!({"from_status": before.status, "close_classification": updated.close_classification});
-                activity::record(&mut tx, actor, "alert_closed", Some(before.id), refs).await?;
+                audit::record(&mut tx, actor, "alert_closed", Some(before.id), refs).await?;
             } else {
                 let refs = json!({"from_status": before.status, "to_status": updated.status});
-                activity::record(&mut tx, actor, "alert_status_updated", Some(before.id), refs).await?;
+                audit::record(&mut tx, actor, "alert_status_updated", Some(before.id), refs).await?;
             }
         }
         if updated.severity != before.severity {
             let refs = json!({"from_severity": before.severity, "to_severity": updated.severity});
-            activity::record(&mut tx, actor, "alert_severity_updated", Some(before.id), refs).await?;
+            audit::record(&mut tx, actor, "alert_severity_updated", Some(before.id), refs).await?;
         }
         if let Some(source) = malice_event {
             let refs = json!({"from_malice": malice_before, "to_malice": effective(&updated.malice_override), "malice_source": source});
-            activity::record(&mut tx, actor, "alert_malice_updated", Some(before.id), refs).await?;
+            audit::record(&mut tx, actor, "alert_malice_updated", Some(before.id), refs).await?;
         }
         tx.commit().await?;
         Ok((before.status, AlertDetail { alert: updated, indicators: linked, detection_rule: None }))
@@ -300,7 +300,7 @@ impl AlertService {
             "finding_id": finding["id"], "agent_name": finding["agent_name"],
             "summary": truncate(&input.summary, 120), "confidence": finding["confidence"],
         });
-        activity::record(&mut tx, actor, "alert_finding_added", Some(alert.id), refs).await?;
+        audit::record(&mut tx, actor, "alert_finding_added", Some(alert.id), refs).await?;
         tx.commit().await?;
         Ok(finding)
     }
@@ -383,7 +383,7 @@ impl AlertService {
         }
         let listed: Vec<Value> = normalized.iter().map(|(k, v)| json!({"type": k, "value": v})).collect();
         let refs = json!({"indicator_count": rows.len(), "indicators": listed, "enrich_requested": enrich});
-        activity::record(&mut tx, actor, "alert_indicators_added", Some(alert.id), refs).await?;
+        audit::record(&mut tx, actor, "alert_indicators_added", Some(alert.id), refs).await?;
         tx.commit().await?;
         Ok(rows)
     }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::ServiceError;
-use crate::resources::activity::{self, Actor};
+use crate::audit::{self, Actor};
 
 fn not_found() -> ServiceError {
     ServiceError::NotFound("Indicator not found.".into())
@@ -61,7 +61,7 @@ impl IndicatorService {
             "malice_source": if verdict.is_some() { "analyst" } else { "reset" },
             "indicator_type": updated.kind, "indicator_value": updated.value,
         });
-        activity::record(&mut tx, actor, "indicator_malice_updated", alert_id, refs).await?;
+        audit::record(&mut tx, actor, "indicator_malice_updated", alert_id, refs).await?;
         tx.commit().await?;
         Ok(updated)
     }

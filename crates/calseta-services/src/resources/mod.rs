@@ -1,9 +1,8 @@
 //! The resources agents and analysts read and change, shared by REST and MCP: alerts and their
 //! indicators, agents, sources, enrichment providers and field extractions, indicator mappings,
-//! detection rules, context documents, API keys (with the bootstrap key), jobs, and the append-only
-//! activity log every change writes to.
+//! detection rules, context documents, API keys (with the bootstrap key) and jobs. (The append-only
+//! activity log every change writes to is the low-level `crate::audit`.)
 
-pub mod activity;
 pub mod agents;
 pub mod alerts;
 pub mod api_keys;

@@ -15,9 +15,9 @@ use calseta_store::workflows::{
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use crate::audit::{self, Actor};
 use crate::platform::crypto::EncryptionKey;
 use crate::platform::workflow_runtime::LazyRuntime;
-use crate::resources::activity::{self, Actor};
 use crate::resources::body;
 use crate::{FieldError, ServiceError};
 
@@ -266,7 +266,7 @@ impl WorkflowService {
             let refs = json!({"workflow_uuid": row.uuid, "workflow_name": row.name, "secrets": after.secrets,
                               "code_version": after.code_version, "confirmed_code_version": after.confirmed_code_version,
                               "previous_confirmed_code_version": before.confirmed_code_version, "via": via});
-            activity::record_workflow(&mut tx, actor, event, None, row.id, refs).await?;
+            audit::record_workflow(&mut tx, actor, event, None, row.id, refs).await?;
         }
         tx.commit().await?;
         Ok(row)
@@ -331,7 +331,7 @@ impl WorkflowService {
                           "confirmed_code_version": after.confirmed_code_version,
                           "previous_confirmed_code_version": before.confirmed_code_version,
                           "was_suspended": before.suspended(), "via": "grants"});
-        activity::record_workflow(&mut tx, actor, "workflow_secret_grants_updated", None, updated.id, refs)
+        audit::record_workflow(&mut tx, actor, "workflow_secret_grants_updated", None, updated.id, refs)
             .await?;
         tx.commit().await?;
         Ok(after)

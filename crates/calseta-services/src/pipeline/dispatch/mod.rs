@@ -20,10 +20,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::ServiceError;
+use crate::audit::{self, Actor};
 use crate::pipeline::hooks::AfterEnriched;
 use crate::pipeline::kinds::{DeliverWebhookJob, DispatchAlertJob, prepare_delivery};
 use crate::platform::semaphores::KeyedSemaphores;
-use crate::resources::activity::{self, Actor};
 use crate::views::alert_detail::{self, AlertDetail};
 use crate::views::payload::PayloadBuilder;
 use sender::{AgentSender, SendFailure, agent_matches};
@@ -242,7 +242,7 @@ impl JobHandler for DeliverWebhook {
             let mut tx = ctx.begin_fenced().await?;
             let refs = json!({"agent_name": agent.name, "agent_uuid": agent.uuid, "status": if blocked { "blocked" } else { status },
                 "status_code": code, "attempt_count": ctx.attempt, "delivery_id": delivery_id, "error": error});
-            activity::record(&mut tx, &Actor::system(), "agent_webhook_dispatched", Some(alert.id), refs)
+            audit::record(&mut tx, &Actor::system(), "agent_webhook_dispatched", Some(alert.id), refs)
                 .await?;
             if status == "success" {
                 return ctx.finish(tx).await;

@@ -22,9 +22,9 @@ use serde_json::{Map, Value, json};
 
 use super::EnrichmentEngine;
 use super::lookup::{Lookup, skipped_result};
+use crate::audit::{self, Actor};
 use crate::pipeline::hooks::{AfterEnriched, IndicatorExtractor};
 use crate::pipeline::kinds::{self, DeferredIndicator, EnrichAlertJob, EnrichDeferredJob};
-use crate::resources::activity::{self, Actor};
 
 /// What an enrichment run did, per provider name.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -330,7 +330,7 @@ impl JobHandler for EnrichAlert {
             "indicators_rejected": rejected,
             "indicators_over_limit": over_limit,
         });
-        activity::record(&mut tx, &Actor::system(), "alert_enrichment_completed", Some(alert.id), references)
+        audit::record(&mut tx, &Actor::system(), "alert_enrichment_completed", Some(alert.id), references)
             .await?;
         for job in &follow_ups {
             job.enqueue(&mut tx).await.map_err(JobFailure::retryable)?;
@@ -359,8 +359,7 @@ async fn mark_failed(db: &Db, alert_uuid: uuid::Uuid, error: &str) -> Result<boo
         return Ok(false);
     };
     let references = json!({"error": error, "failed_at": calseta_store::now()});
-    activity::record(&mut tx, &Actor::system(), "alert_enrichment_failed", Some(alert_id), references)
-        .await?;
+    audit::record(&mut tx, &Actor::system(), "alert_enrichment_failed", Some(alert_id), references).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -22,9 +22,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::ServiceError;
+use crate::audit::{self, Actor};
 use crate::pipeline::hooks::IndicatorExtractor;
 use crate::pipeline::kinds;
-use crate::resources::activity::{self, Actor};
 use crate::resources::api_keys::ApiKey;
 
 /// Ingestion settings.
@@ -214,7 +214,7 @@ async fn persist(
         if let Some((id, uuid)) = alerts::find_recent_duplicate(tx, fingerprint, since).await? {
             let count = alerts::record_duplicate(tx, id, *now).await?;
             let refs = json!({"fingerprint": fingerprint, "duplicate_count": count, "source_name": alert.source_name, "title": alert.title});
-            activity::record(tx, actor, "alert_deduplicated", Some(id), refs).await?;
+            audit::record(tx, actor, "alert_deduplicated", Some(id), refs).await?;
             return Ok(Ingested { alert_uuid: uuid, is_duplicate: true, duplicate_count: Some(count) });
         }
     }
@@ -226,6 +226,6 @@ async fn persist(
     let (alert_id, alert_uuid) = alerts::insert(tx, &new_alert).await?;
     kinds::enqueue_enrichment(tx, enrich_job, alert_uuid).await?;
     let refs = json!({"source_name": alert.source_name, "severity": severity, "title": alert.title});
-    activity::record(tx, actor, "alert_ingested", Some(alert_id), refs).await?;
+    audit::record(tx, actor, "alert_ingested", Some(alert_id), refs).await?;
     Ok(Ingested { alert_uuid, is_duplicate: false, duplicate_count: None })
 }

@@ -9,8 +9,8 @@ use calseta_store::workflow_approvals as approvals;
 use serde_json::json;
 
 use super::notify::ApprovalSettings;
+use crate::audit::{self, Actor};
 use crate::pipeline::kinds::{ApprovalEvent, NotifyApprovalJob};
-use crate::resources::activity::{self, Actor};
 
 /// Requests expired per transaction.
 const BATCH: i64 = 100;
@@ -44,7 +44,7 @@ impl JobHandler for ExpireApprovals {
                 let refs = json!({"workflow_uuid": approval.workflow_uuid, "workflow_name": approval.workflow_name,
                                   "approval_uuid": approval.uuid, "expires_at": approval.expires_at,
                                   "trigger_type": approval.trigger_type});
-                activity::record_workflow(
+                audit::record_workflow(
                     &mut tx,
                     &Actor::system(),
                     "workflow_approval_expired",

@@ -22,9 +22,9 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::audit::{self, Actor};
 use crate::pipeline::kinds::{self, ApprovalEvent, NotifyApprovalJob};
 use crate::platform::crypto::EncryptionKey;
-use crate::resources::activity::{self, Actor};
 use crate::resources::workflows::not_found as workflow_not_found;
 use crate::{FieldError, ServiceError};
 
@@ -229,7 +229,7 @@ impl Respond {
             let refs = json!({"workflow_uuid": workflow.uuid, "workflow_name": workflow.name, "approval_uuid": approval_uuid,
                               "trigger_type": trigger_type, "reason": approval.reason, "confidence": approval.confidence,
                               "risk_level": workflow.risk_level, "expires_at": expires_at});
-            activity::record_workflow(
+            audit::record_workflow(
                 &mut tx,
                 &actor,
                 "workflow_approval_requested",
@@ -382,7 +382,7 @@ impl Respond {
                           "approval_uuid": uuid, "decision": status, "responder_id": responder_id, "run_uuid": run_uuid,
                           "via": via});
         let alert_id = calseta_core::workflows::TriggerContext::from_stored(Some(&context)).alert_id;
-        activity::record_workflow(
+        audit::record_workflow(
             &mut tx,
             actor,
             "workflow_approval_responded",

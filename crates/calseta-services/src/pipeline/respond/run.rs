@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 
 use super::host::{PlatformHost, WorkflowSettings};
 use super::notify::ApprovalSettings;
+use crate::audit::{self, Actor};
 use crate::pipeline::kinds::{ApprovalEvent, ExecuteWorkflowRunJob, NotifyApprovalJob};
 use crate::platform::outbound::OutboundClient;
 use crate::platform::workflow_runtime::LazyRuntime;
-use crate::resources::activity::{self, Actor};
 use crate::resources::workflows::{SecretGrants, WorkflowService};
 
 /// Runs queued workflow runs.
@@ -161,15 +161,8 @@ impl JobHandler for ExecuteWorkflowRun {
         let refs = json!({"workflow_uuid": workflow.uuid, "workflow_name": workflow.name, "run_uuid": run.uuid,
                           "status": status, "trigger_type": run.trigger_type, "indicator_type": kind,
                           "indicator_value": value, "message": message});
-        activity::record_workflow(
-            &mut tx,
-            &Actor::system(),
-            "workflow_executed",
-            alert_id,
-            workflow.id,
-            refs,
-        )
-        .await?;
+        audit::record_workflow(&mut tx, &Actor::system(), "workflow_executed", alert_id, workflow.id, refs)
+            .await?;
         ctx.finish(tx).await
     }
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{Decision, Respond};
 use crate::ServiceError;
-use crate::resources::activity::Actor;
+use crate::audit::Actor;
 
 /// How far a callback's timestamp may be from now, either way (Slack's own advice).
 const WINDOW_SECONDS: i64 = 300;

@@ -14,9 +14,9 @@ use uuid::Uuid;
 
 use super::Caller;
 use super::host::{PlatformHost, WorkflowSettings};
+use crate::audit::{self, Actor};
 use crate::platform::outbound::OutboundClient;
 use crate::platform::workflow_runtime::LazyRuntime;
-use crate::resources::activity::{self, Actor};
 use crate::resources::workflows::{SecretGrants, WorkflowService, not_found as workflow_not_found};
 use crate::{FieldError, ServiceError};
 
@@ -270,8 +270,7 @@ impl WorkflowTester {
             let refs = json!({"workflow_uuid": workflow.uuid, "workflow_name": workflow.name,
                               "indicator_type": request.indicator_type, "indicator_value": request.indicator_value});
             let actor = Actor { actor_type: "api", key_prefix: Some(caller.key_prefix.clone()) };
-            activity::record_workflow(&mut tx, &actor, "workflow_tested_live", None, workflow.id, refs)
-                .await?;
+            audit::record_workflow(&mut tx, &actor, "workflow_tested_live", None, workflow.id, refs).await?;
             tx.commit().await?;
         }
         let timeout = Duration::from_secs(

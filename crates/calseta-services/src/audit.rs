@@ -1,4 +1,6 @@
-//! Appending to the activity log: who did it, and references sanitized before storage.
+//! The audit trail every stage writes to: appending to the append-only activity log, who did
+//! it, and references sanitized before storage. Low-level: stages and resources use it; it uses
+//! only the store (and the API key type, to name an actor).
 
 use calseta_core::activity::sanitize;
 use calseta_store::Tx;
