@@ -8,9 +8,6 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-/// The `Retry-After` of a `503` for an unavailable dependency (the database, the sandbox).
-const UNAVAILABLE_RETRY_SECONDS: u64 = 5;
-
 /// `{"error": {"code", "message", "details"}}`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
@@ -123,13 +120,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::RateLimited { retry_after } => ApiError::rate_limited(retry_after.as_secs().max(1)),
             // Every unavailability is temporary: the client is told when to try again.
             ServiceError::Unavailable(message) => {
-                let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", message)
-                    .with_details(json!({ "retry_after_seconds": UNAVAILABLE_RETRY_SECONDS }));
-                e.retry_after = Some(UNAVAILABLE_RETRY_SECONDS);
-                e
-            }
-            ServiceError::Busy { message, retry_after } => {
-                let seconds = retry_after.as_secs().max(1);
+                let seconds = calseta_services::UNAVAILABLE_RETRY_AFTER.as_secs();
                 let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", message)
                     .with_details(json!({ "retry_after_seconds": seconds }));
                 e.retry_after = Some(seconds);

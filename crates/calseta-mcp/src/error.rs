@@ -145,9 +145,8 @@ fn service_told(error: ServiceError) -> Told {
             details: json!({ "retry_after_seconds": retry_after.as_secs().max(1) }),
             ..told(ErrorCode::INTERNAL_ERROR, "RATE_LIMITED", "Rate limit exceeded. Try again later.")
         },
-        ServiceError::Unavailable(message) => told(ErrorCode::INTERNAL_ERROR, "SERVICE_UNAVAILABLE", message),
-        ServiceError::Busy { message, retry_after } => Told {
-            details: json!({ "retry_after_seconds": retry_after.as_secs().max(1) }),
+        ServiceError::Unavailable(message) => Told {
+            details: json!({ "retry_after_seconds": calseta_services::UNAVAILABLE_RETRY_AFTER.as_secs() }),
             ..told(ErrorCode::INTERNAL_ERROR, "SERVICE_UNAVAILABLE", message)
         },
         ServiceError::Store(e) => {

@@ -30,6 +30,9 @@ impl FieldError {
     }
 }
 
+/// How long a client is told to wait after [`ServiceError::Unavailable`] (`Retry-After`).
+pub const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(5);
+
 /// Why a use case failed.
 ///
 /// Variants with a `code` carry the reference's error code (e.g. `DUPLICATE_PROVIDER`), which
@@ -109,19 +112,11 @@ pub enum ServiceError {
         /// How long to wait.
         retry_after: Duration,
     },
-    /// A dependency (the database writer, a child process, a remote) did not answer or did not
-    /// commit; nothing was changed and the caller may retry. The text is for the client.
+    /// A dependency (the database, the workflow sandbox's slots, a child process, a remote) did
+    /// not answer, did not commit or stayed busy; nothing was changed and the caller may retry
+    /// after [`UNAVAILABLE_RETRY_AFTER`]. The text is for the client.
     #[error("unavailable: {0}")]
     Unavailable(String),
-    /// A shared resource (the workflow sandbox's slots) stayed taken: nothing was done, and the
-    /// caller may try again after the wait. The text is for the client.
-    #[error("busy: {message}")]
-    Busy {
-        /// What is busy, for the client.
-        message: String,
-        /// How long to wait.
-        retry_after: Duration,
-    },
     /// Misconfiguration discovered at startup or at use.
     #[error("configuration error: {0}")]
     Config(String),
@@ -200,7 +195,6 @@ impl From<ServiceError> for JobFailure {
     fn from(error: ServiceError) -> Self {
         match error {
             e @ (ServiceError::Unavailable(_)
-            | ServiceError::Busy { .. }
             | ServiceError::RateLimited { .. }
             | ServiceError::Config(_)
             | ServiceError::Store(_)) => JobFailure::retryable(e),
@@ -232,7 +226,6 @@ mod tests {
             failure.retryable
         };
         assert!(retried(ServiceError::Unavailable("db".into())));
-        assert!(retried(ServiceError::Busy { message: "slots".into(), retry_after: Duration::from_secs(1) }));
         assert!(retried(ServiceError::RateLimited { retry_after: Duration::from_secs(1) }));
         assert!(retried(ServiceError::Config("key".into())));
         assert!(!retried(ServiceError::NotFound("gone".into())));

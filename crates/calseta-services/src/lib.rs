@@ -17,7 +17,7 @@ pub mod platform;
 pub mod resources;
 pub mod views;
 
-pub use error::{FieldError, ServiceError};
+pub use error::{FieldError, ServiceError, UNAVAILABLE_RETRY_AFTER};
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -209,14 +209,15 @@ impl Db {
         result
     }
 
-    /// Whether the database takes a write now, without changing anything: on PostgreSQL a
-    /// statement that writes nothing, in a transaction rolled back (a read-only or failed-over
-    /// server refuses it); on SQLite, whose writes fail at commit, the last commit's outcome.
+    /// Whether the database takes writes: none failed for want of the database since the last
+    /// that succeeded (within a minute; SQLite's writes fail at commit), and on PostgreSQL a
+    /// statement that writes nothing, in a transaction rolled back, is accepted (a read-only or
+    /// failed-over server refuses it). Nothing is changed.
     pub async fn probe_write(&self) -> Result<(), StoreError> {
+        if self.writes_failing() {
+            return Err(StoreError::CommitFailed("the last write failed".into()));
+        }
         match &self.inner.pools {
-            Pools::Sqlite { .. } if self.writes_failing() => {
-                Err(StoreError::CommitFailed("the last write failed".into()))
-            }
             Pools::Sqlite { .. } => Ok(()),
             Pools::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
@@ -229,7 +230,7 @@ impl Db {
 
     /// Whether writes are failing: one failed for want of the database within the last minute and
     /// none succeeded since.
-    pub fn writes_failing(&self) -> bool {
+    fn writes_failing(&self) -> bool {
         let at = self.inner.write_failed_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         at.is_some_and(|t| t.elapsed() < WRITE_FAILURE_MEMORY)
     }

@@ -11,15 +11,10 @@ use crate::ServiceError;
 /// How long a request (a test run, a validation) waits for a free sandbox slot.
 pub const REQUEST_SLOT_WAIT: Duration = Duration::from_secs(10);
 
-/// A runtime error as the caller sees it: a busy sandbox is "try again in a moment" (503 with
-/// `Retry-After`, and it says so), anything else is unavailable (503).
+/// A runtime error as the caller sees it: unavailable (503 with `Retry-After`), saying why — a
+/// busy sandbox says so.
 pub fn runtime_error(error: RuntimeError) -> ServiceError {
-    match error {
-        busy @ RuntimeError::Busy(_) => {
-            ServiceError::Busy { message: busy.to_string(), retry_after: Duration::from_secs(5) }
-        }
-        other => ServiceError::Unavailable(other.to_string()),
-    }
+    ServiceError::Unavailable(error.to_string())
 }
 pub use calseta_workflows::SandboxOptions;
 

@@ -27,8 +27,7 @@ pub struct HealthReport {
 pub async fn check(db: &Db, env: &(dyn Fn(&str) -> Option<String> + Sync), mock_mode: bool) -> HealthReport {
     // Reads answering is not enough: a full disk answers reads and refuses every write.
     let database_ok = matches!(tokio::time::timeout(PROBE_TIMEOUT, db.ping()).await, Ok(Ok(())))
-        && matches!(tokio::time::timeout(PROBE_TIMEOUT, db.probe_write()).await, Ok(Ok(())))
-        && !db.writes_failing();
+        && matches!(tokio::time::timeout(PROBE_TIMEOUT, db.probe_write()).await, Ok(Ok(())));
     let (queue_ok, queue_depth, queues) = match tokio::time::timeout(PROBE_TIMEOUT, jobs::depth(db)).await {
         Ok(Ok(rows)) => {
             let mut queues: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
