@@ -1,12 +1,10 @@
-//! Response envelopes (`{"data","meta"}`) and pagination parameters.
+//! Response envelopes (`{"data","meta"}`) and query-string error locations.
 
-use calseta_core::pagination::{self, MAX_PAGE_SIZE, PageRequest};
+use calseta_core::pagination::{self, PageRequest};
 use calseta_services::FieldError;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
-use utoipa::{IntoParams, ToSchema};
-
-use crate::error::ApiError;
+use utoipa::ToSchema;
 
 /// `{"data": <object>, "meta": {}}`
 #[derive(Debug, Serialize, ToSchema)]
@@ -59,37 +57,6 @@ impl<T> ListEnvelope<T> {
                 total_pages: pagination::total_pages(total, page.page_size),
             },
         }
-    }
-}
-
-/// `page` (≥ 1, default 1) and `page_size` (1..=500, default 50).
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    /// Page number, from 1.
-    #[param(minimum = 1, maximum = 4294967295_i64)]
-    pub page: Option<i64>,
-    /// Items per page, 1 to 500.
-    #[param(minimum = 1, maximum = 500)]
-    pub page_size: Option<i64>,
-}
-
-impl PageParams {
-    /// Validates into a page request (422 when out of range).
-    pub fn validate(&self) -> Result<PageRequest, ApiError> {
-        let mut errors = Vec::new();
-        let page = self.page.unwrap_or(1);
-        let page_size = self.page_size.unwrap_or(i64::from(pagination::DEFAULT_PAGE_SIZE));
-        if page < 1 || page > i64::from(u32::MAX) {
-            errors.push(query_error("page", "Input should be greater than or equal to 1"));
-        }
-        if !(1..=i64::from(MAX_PAGE_SIZE)).contains(&page_size) {
-            errors.push(query_error("page_size", format!("Input should be between 1 and {MAX_PAGE_SIZE}")));
-        }
-        if !errors.is_empty() {
-            return Err(ApiError::validation(&errors));
-        }
-        Ok(PageRequest { page: page as u32, page_size: page_size as u32 })
     }
 }
 

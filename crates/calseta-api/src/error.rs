@@ -94,6 +94,12 @@ impl ApiError {
     }
 }
 
+impl From<calseta_services::params::ParamsError> for ApiError {
+    fn from(error: calseta_services::params::ParamsError) -> Self {
+        ServiceError::from(error).into()
+    }
+}
+
 impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
         match error {

@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use calseta_services::FieldError;
+use calseta_services::params::{ListParams, RawArgs};
 use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
@@ -164,6 +165,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
 fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(query.as_bytes())
+}
+
+/// A list's parameters from the query string (see [`calseta_services::params`]): every field
+/// that cannot be read is a 422 `VALIDATION_ERROR` at `["query", <field>]`, a bad `sort_by` or
+/// `sort_order` v1's 400 `VALIDATION_ERROR`.
+pub struct ListQuery<T>(pub T);
+
+impl<S: Send + Sync, T: ListParams> FromRequestParts<S> for ListQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let raw = RawArgs::from_query(parts.uri.query(), T::REPEATED);
+        raw.parse::<T>().map(ListQuery).map_err(ApiError::from)
+    }
 }
 
 /// Path parameters.

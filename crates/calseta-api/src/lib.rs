@@ -12,7 +12,6 @@ pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod openapi;
-pub mod query;
 /// Request rate limits (shared with MCP, so they live in the services' platform layer).
 pub mod rate_limit {
     pub use calseta_services::platform::rate_limit::{RateLimiter, RateLimits};
@@ -29,7 +28,6 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::routing::get;
 use calseta_services::Services;
 use calseta_services::resources::api_keys::ApiKeyService;
-use calseta_store::Db;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::OpenApi;
@@ -96,11 +94,6 @@ impl AppState {
     /// State over the `services` with `settings`.
     pub fn new(services: Arc<Services>, settings: ApiSettings) -> Self {
         AppState(Arc::new(AppContext { services, settings }))
-    }
-
-    /// The database.
-    pub fn db(&self) -> &Db {
-        &self.0.services.db
     }
 
     /// API-key use cases.

@@ -486,6 +486,13 @@ pub struct DecideForm {
     decision: Decision,
 }
 
+/// Slack's interactive callback (`application/x-www-form-urlencoded`).
+#[derive(Serialize, ToSchema)]
+pub struct SlackCallbackForm {
+    /// The interaction, as Slack's JSON text.
+    payload: String,
+}
+
 /// `approve` or `reject`.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

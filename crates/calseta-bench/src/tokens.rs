@@ -38,7 +38,11 @@ pub(crate) async fn measure(workdir: &Path) -> Result<Value, String> {
     let alerts = loop {
         let list = get(&target, "/v1/alerts?page_size=50").await?;
         let alerts = list["data"].as_array().cloned().unwrap_or_default();
-        if alerts.len() == 5 && alerts.iter().all(|a| a["enrichment_status"] == "Enriched") {
+        if alerts.len() == 5
+            && alerts
+                .iter()
+                .all(|a| a["enrichment_status"] == calseta_core::alerts::EnrichmentStatus::Enriched.as_str())
+        {
             break alerts;
         }
         if started.elapsed() > Duration::from_secs(60) {

@@ -76,6 +76,11 @@ impl Malice {
             .max_by_key(|m| m.priority())
             .unwrap_or(Malice::Pending)
     }
+
+    /// The worst of some verdicts, `Pending` if none.
+    pub fn worst_of(verdicts: impl IntoIterator<Item = Malice>) -> Malice {
+        verdicts.into_iter().max_by_key(|m| m.priority()).unwrap_or(Malice::Pending)
+    }
 }
 
 string_enum!(

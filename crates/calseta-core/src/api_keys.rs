@@ -1,50 +1,19 @@
 //! API-key format: `cai_` + 43 url-safe base64 characters (256 random bits), stored as a SHA-256 digest.
 
-use std::fmt;
-use std::str::FromStr;
-
 use sha2::{Digest, Sha256};
-
-use crate::UnknownValue;
 
 /// Every Calseta API key starts with this.
 pub const KEY_MARKER: &str = "cai_";
 /// Length of the display prefix kept in clear (`cai_` + 4 characters), as in v1.
 pub const DISPLAY_PREFIX_LEN: usize = 8;
 
-/// Who holds a key: a person or an agent (decides the workflow trigger source).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeyType {
-    Human,
-    Agent,
-}
-
-impl KeyType {
-    /// The wire name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            KeyType::Human => "human",
-            KeyType::Agent => "agent",
-        }
+string_enum!(
+    /// Who holds a key: a person or an agent (decides the workflow trigger source).
+    KeyType, "key_type", {
+        Human => "human",
+        Agent => "agent",
     }
-}
-
-impl fmt::Display for KeyType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for KeyType {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "human" => Ok(KeyType::Human),
-            "agent" => Ok(KeyType::Agent),
-            other => Err(UnknownValue::new("key_type", other, &["human", "agent"])),
-        }
-    }
-}
+);
 
 /// Builds the plain key from 32 random bytes already encoded as url-safe base64 without padding.
 pub fn plain_key_from_encoded(encoded_random: &str) -> String {

@@ -19,6 +19,14 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// Who set an indicator's verdict: enrichment, or an analyst's override.
+    MaliceSource, "malice_source", {
+        Enrichment => "enrichment",
+        Analyst => "analyst",
+    }
+);
+
 /// Longest value accepted for any type.
 pub const MAX_VALUE_LEN: usize = 2048;
 

@@ -2,41 +2,19 @@
 
 use std::time::Duration;
 
-/// Lifecycle of a row in the `jobs` table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum JobStatus {
-    /// Waiting for `run_at`.
-    Queued,
-    /// Claimed by a worker holding a lease.
-    Running,
-    /// Finished successfully.
-    Succeeded,
-    /// Out of attempts; kept as a dead letter until an admin retries it.
-    Dead,
-}
-
-impl JobStatus {
-    /// Every status.
-    pub const ALL: [JobStatus; 4] =
-        [JobStatus::Queued, JobStatus::Running, JobStatus::Succeeded, JobStatus::Dead];
-
-    /// The stored name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Queued => "queued",
-            JobStatus::Running => "running",
-            JobStatus::Succeeded => "succeeded",
-            JobStatus::Dead => "dead",
-        }
+string_enum!(
+    /// Lifecycle of a row in the `jobs` table.
+    JobStatus, "job status", {
+        /// Waiting for `run_at`.
+        Queued => "queued",
+        /// Claimed by a worker holding a lease.
+        Running => "running",
+        /// Finished successfully.
+        Succeeded => "succeeded",
+        /// Out of attempts; kept as a dead letter until an admin retries it.
+        Dead => "dead",
     }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Result<Self, crate::UnknownValue> {
-        Self::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
-            crate::UnknownValue::new("job status", s, &["queued", "running", "succeeded", "dead"])
-        })
-    }
-}
+);
 
 /// How often a job kind is attempted and how long to wait between attempts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +76,7 @@ mod tests {
 
     #[test]
     fn status_names_round_trip() {
-        for s in JobStatus::ALL {
+        for &s in JobStatus::ALL {
             assert_eq!(JobStatus::parse(s.as_str()), Ok(s));
         }
         assert!(JobStatus::parse("todo").is_err());

@@ -8,6 +8,7 @@
 mod macros;
 
 pub mod activity;
+pub mod agents;
 pub mod alerts;
 pub mod api_keys;
 pub mod enrichment;

@@ -1,6 +1,7 @@
 //! `string_enum!`: an enum whose values are fixed wire strings (v1's exact spellings).
 
-/// Declares an enum with `ALL`, `as_str`, `parse`, `FromStr`, `Display` and serde as its string.
+/// Declares an enum with `ALL`, `as_str`, `parse`, `FromStr`, `TryFrom<String>`, `Display` and serde
+/// as its string.
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident, $kind:literal, { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
@@ -39,6 +40,13 @@ macro_rules! string_enum {
             type Err = $crate::UnknownValue;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 Self::parse(s)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = $crate::UnknownValue;
+            fn try_from(text: String) -> Result<Self, Self::Error> {
+                Self::parse(&text)
             }
         }
 

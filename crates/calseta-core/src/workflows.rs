@@ -46,8 +46,8 @@ impl TriggerContext {
 /// Why a workflow may not run now, or `None` when it may: its state must be `active` and it must
 /// be switched on (`is_active`). The one rule for execute, the run itself and test mode (v1
 /// checked only the state, and only when the execution was requested).
-pub fn refusal_to_run(name: &str, state: &str, is_active: bool) -> Option<String> {
-    if WorkflowState::parse(state) != Ok(WorkflowState::Active) {
+pub fn refusal_to_run(name: &str, state: WorkflowState, is_active: bool) -> Option<String> {
+    if state != WorkflowState::Active {
         return Some(format!("Workflow '{name}' is {state}; only active workflows execute."));
     }
     (!is_active).then(|| {
@@ -79,6 +79,28 @@ string_enum!(
     WorkflowType, "workflow_type", {
         Indicator => "indicator",
         Alert => "alert",
+    }
+);
+
+string_enum!(
+    /// A workflow run's lifecycle (`workflow_runs.status`).
+    RunState, "run status", {
+        Queued => "queued",
+        Running => "running",
+        Success => "success",
+        Failed => "failed",
+        TimedOut => "timed_out",
+    }
+);
+
+string_enum!(
+    /// An approval request's lifecycle (`workflow_approval_requests.status`).
+    ApprovalStatus, "approval status", {
+        Pending => "pending",
+        Approved => "approved",
+        Rejected => "rejected",
+        Cancelled => "cancelled",
+        Expired => "expired",
     }
 );
 
@@ -122,9 +144,17 @@ mod tests {
         assert!(!needs_approval(ApprovalMode::AgentOnly, false));
         assert!(!needs_approval(ApprovalMode::Never, true));
         assert_eq!(WorkflowState::parse("active"), Ok(WorkflowState::Active));
-        assert_eq!(refusal_to_run("W", "active", true), None);
-        assert!(refusal_to_run("W", "draft", true).unwrap().contains("is draft"));
-        assert!(refusal_to_run("W", "active", false).unwrap().contains("switched off"));
+        assert_eq!(refusal_to_run("W", WorkflowState::Active, true), None);
+        assert!(refusal_to_run("W", WorkflowState::Draft, true).unwrap().contains("is draft"));
+        assert!(refusal_to_run("W", WorkflowState::Active, false).unwrap().contains("switched off"));
         assert!(RiskLevel::parse("extreme").is_err());
+    }
+
+    #[test]
+    fn stored_statuses_convert_from_text_and_unknown_ones_are_errors() {
+        assert_eq!(RunState::try_from("timed_out".to_string()), Ok(RunState::TimedOut));
+        assert_eq!(ApprovalStatus::try_from("cancelled".to_string()), Ok(ApprovalStatus::Cancelled));
+        let unknown = ApprovalStatus::try_from("maybe".to_string()).unwrap_err();
+        assert_eq!((unknown.kind, unknown.value.as_str()), ("approval status", "maybe"));
     }
 }

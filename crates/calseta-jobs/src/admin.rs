@@ -19,8 +19,8 @@ pub struct Job {
     pub kind: String,
     /// Queue.
     pub queue: String,
-    /// Status name.
-    pub status: String,
+    /// Status.
+    pub status: JobStatus,
     /// Handler input.
     pub payload: Value,
     /// Attempts started.

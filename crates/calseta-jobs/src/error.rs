@@ -12,7 +12,7 @@ pub enum JobError {
     #[error("Only dead jobs can be retried; this job is '{status}'.")]
     NotDead {
         /// The job's current status.
-        status: String,
+        status: calseta_core::jobs::JobStatus,
     },
     /// A payload could not be encoded.
     #[error("job payload: {0}")]

@@ -51,6 +51,22 @@ impl JobFailure {
     }
 }
 
+/// A storage failure inside a handler: retried (a lost connection, a busy writer or a failed
+/// commit pass; a corrupt row waits for the operator within the job's attempts), so handlers can
+/// use `?` on store calls.
+impl From<calseta_store::StoreError> for JobFailure {
+    fn from(error: calseta_store::StoreError) -> Self {
+        JobFailure::retryable(error)
+    }
+}
+
+/// A failure to queue a follow-up job (storage, or a payload that would not serialize): retried.
+impl From<crate::JobError> for JobFailure {
+    fn from(error: crate::JobError) -> Self {
+        JobFailure::retryable(error)
+    }
+}
+
 /// One attempt of one job, as its handler sees it.
 pub struct JobContext {
     /// Public id.
@@ -115,8 +131,8 @@ impl JobContext {
     /// Starts a transaction for the handler's writes after checking that this attempt still holds
     /// its lease; on PostgreSQL the job row stays locked until the transaction ends.
     pub async fn begin_fenced(&self) -> Result<Tx, JobFailure> {
-        let mut tx = self.db.begin().await.map_err(JobFailure::retryable)?;
-        if !repo::holds_lease(&mut tx, self.id, self.lease_token).await.map_err(JobFailure::retryable)? {
+        let mut tx = self.db.begin().await?;
+        if !repo::holds_lease(&mut tx, self.id, self.lease_token).await? {
             return Err(JobFailure::retryable("lease lost: the job was reclaimed by another worker"));
         }
         Ok(tx)
@@ -124,10 +140,10 @@ impl JobContext {
 
     /// Marks the job succeeded inside the handler's fenced transaction and commits both together.
     pub async fn finish(&self, mut tx: Tx) -> Result<(), JobFailure> {
-        if !repo::mark_succeeded(&mut tx, self.id, self.lease_token).await.map_err(JobFailure::retryable)? {
+        if !repo::mark_succeeded(&mut tx, self.id, self.lease_token).await? {
             return Err(JobFailure::retryable("lease lost: the job was reclaimed by another worker"));
         }
-        tx.commit().await.map_err(JobFailure::retryable)?;
+        tx.commit().await?;
         self.finished.store(true, Ordering::SeqCst);
         Ok(())
     }

@@ -30,7 +30,7 @@ pub struct PruneFinishedJobs {
 impl JobHandler for PruneFinishedJobs {
     async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
         let before = calseta_store::now() - chrono::Duration::from_std(self.retention).unwrap_or_default();
-        let removed = repo::prune_succeeded(ctx.db(), before).await.map_err(JobFailure::retryable)?;
+        let removed = repo::prune_succeeded(ctx.db(), before).await?;
         tracing::info!(removed, "pruned finished jobs");
         Ok(())
     }

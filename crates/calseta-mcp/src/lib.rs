@@ -8,7 +8,6 @@
 //! official SDK (`rmcp`) over streamable HTTP (stateless, so any process behind a load balancer
 //! can answer) and over stdio for local clients.
 
-mod arguments;
 mod caller;
 mod error;
 pub mod http;

@@ -3,19 +3,17 @@
 
 use calseta_core::pagination::PageRequest;
 use calseta_core::scopes::Scope;
+use calseta_services::params::{AlertSearch, DetectionRuleSearch, Paging};
+use calseta_services::views::briefs::{alert_brief, rule_brief};
 use calseta_services::views::documents::document_view;
+use calseta_services::views::enrichment::on_demand;
 use calseta_services::views::records::{ActivityEventResponse, DetectionRuleResponse};
 use calseta_services::views::workflows::workflow_response;
 use calseta_services::{ServiceError, Services};
-use calseta_store::alerts::{AlertFilter, AlertSummaryRow};
-use calseta_store::context_documents::DocumentFilter;
-use calseta_store::detection_rules::{DetectionRuleRow, RuleFilter};
-use calseta_store::workflows::WorkflowFilter;
 use rmcp::model::{Resource, ResourceTemplate};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::arguments::parse_uuid;
 use crate::error::McpFailure;
 
 /// A resource or template as listed.
@@ -183,20 +181,17 @@ impl Target {
     pub(crate) async fn read(self, services: &Services) -> Result<Value, McpFailure> {
         Ok(match self {
             Target::Alerts => {
-                let filter =
-                    AlertFilter { sort_by: "occurred_at".into(), descending: true, ..AlertFilter::default() };
-                let (rows, total) =
-                    services.alerts.list(&filter, PageRequest { page: 1, page_size: 50 }).await?;
-                let alerts: Vec<Value> = rows.iter().map(alert_summary).collect();
+                // The 50 most recent by occurred_at: the list's default order.
+                let search = AlertSearch { page_size: Some(50), ..AlertSearch::default() };
+                let (rows, total, _) = services.alerts.search(&search, Paging::REST).await?;
+                let alerts: Vec<Value> = rows.iter().map(alert_brief).collect();
                 json!({"count": alerts.len(), "total": total, "alerts": alerts})
             }
             Target::Alert(uuid) => alert_resource(services, uuid).await?,
             Target::AlertContext(uuid) => {
-                let detail = services.alerts.detail(uuid).await?;
-                let documents: Vec<Value> = services
-                    .context
-                    .documents_for(&detail.alert)
-                    .await?
+                let alert = services.alerts.with_context(uuid).await?;
+                let documents: Vec<Value> = alert
+                    .documents
                     .iter()
                     .map(|d| {
                         let mut view = document_view(d, true);
@@ -217,8 +212,7 @@ impl Target {
                         view
                     })
                     .collect();
-                let past = services.context.past_alerts(&detail.alert, &detail.indicators).await?;
-                json!({"count": documents.len(), "context_documents": documents, "past_alerts": past})
+                json!({"count": documents.len(), "context_documents": documents, "past_alerts": alert.past_alerts})
             }
             Target::AlertActivity(uuid) => {
                 let (rows, total) =
@@ -228,23 +222,17 @@ impl Target {
                 json!({"count": activity.len(), "total": total, "activity": activity})
             }
             Target::DetectionRules => {
-                let filter =
-                    RuleFilter { sort_by: "created_at".into(), descending: true, ..RuleFilter::default() };
-                let (rows, total) = services.detection_rules.list_rules(&filter, 500, 0).await?;
-                let rules: Vec<Value> =
-                    rows.iter().map(|r| rule_summary(r, "documentation_summary")).collect();
+                // Up to 500, newest first: the list's default order.
+                let search = DetectionRuleSearch { page_size: Some(500), ..DetectionRuleSearch::default() };
+                let (rows, total, _) = services.detection_rules.search(&search, Paging::REST).await?;
+                let rules: Vec<Value> = rows.iter().map(|r| rule_brief(r, "documentation_summary")).collect();
                 json!({"count": rules.len(), "total": total, "detection_rules": rules})
             }
             Target::DetectionRule(uuid) => {
                 json_of(DetectionRuleResponse::from(services.detection_rules.get_rule(uuid).await?))?
             }
             Target::ContextDocuments => {
-                let filter = DocumentFilter {
-                    sort_by: "created_at".into(),
-                    descending: true,
-                    ..DocumentFilter::default()
-                };
-                let (rows, total) = services.documents.list_documents(&filter, 500, 0).await?;
+                let (rows, total) = services.documents.newest_documents(500).await?;
                 let documents: Vec<Value> = rows.iter().map(|d| document_view(d, false)).collect();
                 json!({"count": documents.len(), "total": total, "context_documents": documents})
             }
@@ -252,12 +240,7 @@ impl Target {
                 document_view(&services.documents.get_document(uuid).await?, true)
             }
             Target::Workflows => {
-                let filter = WorkflowFilter {
-                    sort_by: "created_at".into(),
-                    descending: true,
-                    ..WorkflowFilter::default()
-                };
-                let (rows, total) = services.workflows.list(&filter, 500, 0).await?;
+                let (rows, total) = services.workflows.newest(500).await?;
                 let workflows = rows
                     .into_iter()
                     .map(|r| json_of(workflow_response(r, false)))
@@ -271,34 +254,6 @@ impl Target {
     }
 }
 
-/// An alert in a list, with v1's fields.
-pub(crate) fn alert_summary(r: &AlertSummaryRow) -> Value {
-    json!({
-        "uuid": r.uuid, "title": r.title, "severity": r.severity, "status": r.status,
-        "enrichment_status": r.enrichment_status, "source_name": r.source_name, "occurred_at": r.occurred_at,
-        "is_enriched": r.is_enriched, "tags": r.tags.0, "close_classification": r.close_classification,
-        "created_at": r.created_at,
-    })
-}
-
-/// A rule in a list: its documentation cut to 200 characters under `documentation_key`.
-pub(crate) fn rule_summary(r: &DetectionRuleRow, documentation_key: &str) -> Value {
-    let summary = r.documentation.as_deref().map(|d| {
-        if d.chars().count() > 200 {
-            format!("{}...", d.chars().take(200).collect::<String>())
-        } else {
-            d.to_string()
-        }
-    });
-    let mut view = json!({
-        "uuid": r.uuid, "name": r.name, "source_name": r.source_name, "severity": r.severity, "is_active": r.is_active,
-        "mitre_tactics": r.mitre_tactics.0, "mitre_techniques": r.mitre_techniques.0,
-        "mitre_subtechniques": r.mitre_subtechniques.0, "data_sources": r.data_sources.0, "created_at": r.created_at,
-    });
-    view[documentation_key] = json!(summary);
-    view
-}
-
 /// The alert as v1's resource shows it, carrying every field of the `alert.enriched` payload: the
 /// alert's own fields at the top level, then indicators, rule, documents, past alerts, workflows.
 async fn alert_resource(services: &Services, uuid: Uuid) -> Result<Value, McpFailure> {
@@ -310,7 +265,7 @@ async fn alert_resource(services: &Services, uuid: Uuid) -> Result<Value, McpFai
     };
     // v1's resource has the alert's enrichment state, which the agent payload does not carry.
     let row = services.alerts.row(uuid).await?;
-    view.insert("enrichment_status".into(), Value::String(row.enrichment_status));
+    view.insert("enrichment_status".into(), Value::String(row.enrichment_status.to_string()));
     for (key, value) in payload {
         if key != "event" {
             view.insert(key, value);
@@ -351,15 +306,16 @@ pub(crate) fn json_of(value: impl serde::Serialize) -> Result<Value, McpFailure>
 /// covers the type).
 pub(crate) async fn enrichment(services: &Services, kind: &str, value: &str) -> Result<Value, McpFailure> {
     let (kind, value, results) = services.providers.enrich(kind, value).await?;
-    let mut view = json!({
-        "type": kind.as_str(), "value": value, "provider_count": results.len(), "results": results,
-        "enriched_at": calseta_store::now(),
-    });
-    if view["provider_count"] == 0 {
-        view["message"] =
-            json!(format!("No configured providers support indicator type '{}'.", kind.as_str()));
-    }
-    Ok(view)
+    Ok(on_demand(kind, &value, results))
+}
+
+/// `text` as a UUID, or an error naming `name`.
+fn parse_uuid(name: &str, text: &str) -> Result<Uuid, McpFailure> {
+    // Quote at most a UUID's length of what was sent: the message goes back to a model's context.
+    let shown: String = text.chars().take(40).collect();
+    let more = if text.chars().count() > 40 { "…" } else { "" };
+    Uuid::parse_str(text.trim())
+        .map_err(|_| McpFailure::BadArgument(format!("{name} must be a UUID, not '{shown}{more}'")))
 }
 
 #[cfg(test)]
@@ -377,7 +333,7 @@ mod tests {
             workflow_id: None,
             detection_rule_id: None,
             references: json!({"agent_name": "bot", "event_type": "spoofed"}),
-            created_at: calseta_store::now(),
+            created_at: chrono::Utc::now(),
         };
         let Ok(view) = flatten_event(event) else { panic!("flattens") };
         assert_eq!(view["agent_name"], "bot");

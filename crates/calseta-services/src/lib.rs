@@ -12,8 +12,10 @@ pub mod audit;
 pub mod demo;
 pub mod error;
 pub mod metrics;
+pub mod params;
 pub mod pipeline;
 pub mod platform;
+pub mod records;
 pub mod resources;
 pub mod views;
 
@@ -220,7 +222,7 @@ impl Services {
             mappings: Arc::new(MappingService::new(db.clone(), mapping_rules.clone())),
             ingest: ingest_service.clone(),
             mapping_rules,
-            alerts: Arc::new(AlertService::new(db.clone(), kinds.enrich_alert)),
+            alerts: Arc::new(AlertService::new(db.clone(), kinds.enrich_alert, context.clone())),
             indicators: Arc::new(IndicatorService::new(db.clone())),
             providers: Arc::new(ProviderService::new(db.clone(), engine.clone())),
             extractions: Arc::new(FieldExtractionService::new(db.clone(), registry)),

@@ -1,5 +1,6 @@
-//! `agent_registrations`, their delivery attempts (`agent_runs`), and `source_integrations`.
+//! `agent_registrations`: the agents alerts are delivered to (their attempts are in `agent_runs`).
 
+use calseta_core::agents::PayloadProfile;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
@@ -30,7 +31,8 @@ pub struct AgentRow {
     pub is_active: bool,
     pub documentation: Option<String>,
     /// `full` or `compact`: the payload this agent receives.
-    pub payload_profile: String,
+    #[sqlx(try_from = "String")]
+    pub payload_profile: PayloadProfile,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -51,7 +53,7 @@ pub struct AgentFields {
     pub retry_count: i32,
     pub is_active: bool,
     pub documentation: Option<String>,
-    pub payload_profile: String,
+    pub payload_profile: PayloadProfile,
 }
 
 impl From<AgentRow> for AgentFields {
@@ -90,7 +92,7 @@ macro_rules! bind_agent {
             .bind($f.retry_count)
             .bind($f.is_active)
             .bind(&$f.documentation)
-            .bind(&$f.payload_profile)
+            .bind($f.payload_profile.as_str())
     };
 }
 
@@ -141,191 +143,4 @@ pub async fn list(db: &Db, active_only: bool) -> Result<Vec<AgentRow>, StoreErro
 pub async fn delete(db: &Db, uuid: Uuid) -> Result<bool, StoreError> {
     let n = on_write!(db, p => sqlx::query("DELETE FROM agent_registrations WHERE uuid = $1").bind(uuid).execute(p).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
-}
-
-/// One delivery attempt.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct AgentRunRow {
-    pub uuid: Uuid,
-    pub alert_uuid: Uuid,
-    pub delivery_id: Option<String>,
-    pub request_payload: Option<Json<Value>>,
-    pub response_status_code: Option<i32>,
-    pub response_body: Option<Json<Value>>,
-    pub status: String,
-    pub attempt_count: i32,
-    pub error_message: Option<String>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
-
-/// What to record of an attempt.
-#[derive(Debug, Clone)]
-pub struct NewRun {
-    pub agent_id: i64,
-    pub alert_id: i64,
-    pub delivery_id: String,
-    pub endpoint_url: String,
-    pub status_code: Option<i32>,
-    pub response_body: Option<Value>,
-    /// `success`, `failed` or `timeout`.
-    pub status: String,
-    pub attempt: i32,
-    pub error_message: Option<String>,
-    pub started_at: DateTime<Utc>,
-}
-
-/// Records an attempt.
-pub async fn record_run(db: &Db, r: &NewRun) -> Result<(), StoreError> {
-    let now = crate::now();
-    on_write!(db, p => sqlx::query(
-        "INSERT INTO agent_runs (uuid, agent_registration_id, alert_id, request_payload, response_status_code, response_body, \
-         status, attempt_count, started_at, completed_at, delivery_id, error_message, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $10, $10)",
-    )
-    .bind(Uuid::now_v7())
-    .bind(r.agent_id)
-    .bind(r.alert_id)
-    .bind(Json(serde_json::json!({"endpoint_url": r.endpoint_url, "delivery_id": r.delivery_id})))
-    .bind(r.status_code)
-    .bind(r.response_body.as_ref().map(Json))
-    .bind(&r.status)
-    .bind(r.attempt)
-    .bind(r.started_at)
-    .bind(now)
-    .bind(&r.delivery_id)
-    .bind(&r.error_message)
-    .execute(p)
-    .await
-    .map(|_| ()))?;
-    Ok(())
-}
-
-/// One page of an agent's attempts, newest first.
-pub async fn runs(
-    db: &Db,
-    agent_id: i64,
-    limit: i64,
-    offset: i64,
-) -> Result<(Vec<AgentRunRow>, i64), StoreError> {
-    Ok(on_pool!(db.read_pool(), p => {
-        let rows = sqlx::query_as::<_, AgentRunRow>(
-            "SELECT r.uuid, a.uuid AS alert_uuid, r.delivery_id, r.request_payload, r.response_status_code, r.response_body, \
-             r.status, r.attempt_count, r.error_message, r.started_at, r.completed_at, r.created_at \
-             FROM agent_runs r JOIN alerts a ON a.id = r.alert_id WHERE r.agent_registration_id = $1 \
-             ORDER BY r.created_at DESC, r.id DESC LIMIT $2 OFFSET $3",
-        )
-        .bind(agent_id)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(p)
-        .await?;
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agent_runs WHERE agent_registration_id = $1").bind(agent_id).fetch_one(p).await?;
-        Ok::<_, sqlx::Error>((rows, total))
-    })?)
-}
-
-/// Active workflows offered to agents (state `active`, oldest first, at most 20, no code).
-pub async fn active_workflows(db: &Db) -> Result<Vec<Value>, StoreError> {
-    #[derive(sqlx::FromRow)]
-    struct W {
-        uuid: Uuid,
-        name: String,
-        workflow_type: Option<String>,
-        documentation: Option<String>,
-        risk_level: String,
-        approval_mode: String,
-        indicator_types: Json<Vec<String>>,
-        tags: Json<Vec<String>>,
-    }
-    let rows = on_pool!(db.read_pool(), p => sqlx::query_as::<_, W>(
-        "SELECT uuid, name, workflow_type, documentation, risk_level, approval_mode, indicator_types, tags FROM workflows \
-         WHERE state = 'active' AND is_active = TRUE ORDER BY created_at, id LIMIT 20",
-    )
-    .fetch_all(p)
-    .await)?;
-    Ok(rows
-        .into_iter()
-        .map(|w| serde_json::json!({"uuid": w.uuid, "name": w.name, "workflow_type": w.workflow_type, "documentation": w.documentation,
-            "risk_level": w.risk_level, "approval_mode": w.approval_mode, "indicator_types": w.indicator_types.0, "tags": w.tags.0}))
-        .collect())
-}
-
-/// A source integration.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct SourceRow {
-    pub id: i64,
-    pub uuid: Uuid,
-    pub source_name: String,
-    pub display_name: String,
-    pub is_active: bool,
-    pub auth_type: Option<String>,
-    pub auth_config: Option<Json<Value>>,
-    pub documentation: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-const SOURCE_COLUMNS: &str = "id, uuid, source_name, display_name, is_active, auth_type, auth_config, documentation, created_at, updated_at";
-
-/// Binds a source integration's writable fields, in column order, as `$1…$5`.
-macro_rules! bind_source {
-    ($q:expr, $s:expr) => {
-        $q.bind(&$s.display_name)
-            .bind($s.is_active)
-            .bind(&$s.auth_type)
-            .bind($s.auth_config.as_ref())
-            .bind(&$s.documentation)
-    };
-}
-
-/// Inserts or replaces (by `id`) a source integration.
-pub async fn save_source(db: &Db, id: Option<i64>, s: &SourceRow) -> Result<SourceRow, StoreError> {
-    let now = crate::now();
-    match id {
-        None => {
-            let sql = format!(
-                "INSERT INTO source_integrations (display_name, is_active, auth_type, auth_config, documentation, uuid, \
-                 source_name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {SOURCE_COLUMNS}"
-            );
-            Ok(on_write!(db, p => bind_source!(sqlx::query_as::<_, SourceRow>(&sql), s)
-                .bind(Uuid::now_v7())
-                .bind(&s.source_name)
-                .bind(now)
-                .fetch_one(p)
-                .await)?)
-        }
-        Some(id) => {
-            let sql = format!(
-                "UPDATE source_integrations SET display_name = $1, is_active = $2, auth_type = $3, auth_config = $4, \
-                 documentation = $5, updated_at = $6 WHERE id = $7 RETURNING {SOURCE_COLUMNS}"
-            );
-            Ok(
-                on_write!(db, p => bind_source!(sqlx::query_as::<_, SourceRow>(&sql), s).bind(now).bind(id).fetch_one(p).await)?,
-            )
-        }
-    }
-}
-
-/// Source integrations, newest first.
-pub async fn list_sources(db: &Db) -> Result<Vec<SourceRow>, StoreError> {
-    let sql = format!("SELECT {SOURCE_COLUMNS} FROM source_integrations ORDER BY created_at DESC, id DESC");
-    Ok(on_pool!(db.read_pool(), p => sqlx::query_as::<_, SourceRow>(&sql).fetch_all(p).await)?)
-}
-
-/// A source integration by public id.
-pub async fn get_source(db: &Db, uuid: Uuid) -> Result<Option<SourceRow>, StoreError> {
-    crate::sql::by_uuid(db, "source_integrations", SOURCE_COLUMNS, uuid).await
-}
-
-/// Deletes a source integration; `false` if absent.
-pub async fn delete_source(db: &Db, uuid: Uuid) -> Result<bool, StoreError> {
-    let n = on_write!(db, p => sqlx::query("DELETE FROM source_integrations WHERE uuid = $1").bind(uuid).execute(p).await.map(|r| r.rows_affected()))?;
-    Ok(n == 1)
-}
-
-/// Wraps a value for a JSON column.
-pub fn stored_json(value: Value) -> Json<Value> {
-    Json(value)
 }

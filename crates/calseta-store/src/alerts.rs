@@ -1,5 +1,7 @@
 //! The `alerts` table.
 
+use calseta_core::alerts::{AlertStatus, CloseClassification, EnrichmentStatus, Malice, Severity};
+use calseta_core::indicators::MaliceSource;
 use calseta_core::pagination::PageRequest;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -24,7 +26,8 @@ pub struct AlertRow {
     pub uuid: Uuid,
     pub title: String,
     pub description: Option<String>,
-    pub severity: String,
+    #[sqlx(try_from = "String")]
+    pub severity: Severity,
     pub source_name: String,
     pub occurred_at: DateTime<Utc>,
     pub ingested_at: DateTime<Utc>,
@@ -33,14 +36,19 @@ pub struct AlertRow {
     pub fingerprint: Option<String>,
     pub duplicate_count: i32,
     pub last_seen_at: Option<DateTime<Utc>>,
-    pub status: String,
-    pub enrichment_status: String,
-    pub close_classification: Option<String>,
+    #[sqlx(try_from = "String")]
+    pub status: AlertStatus,
+    #[sqlx(try_from = "String")]
+    pub enrichment_status: EnrichmentStatus,
+    #[sqlx(try_from = "crate::NullableText")]
+    pub close_classification: Option<CloseClassification>,
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub triaged_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
-    pub malice_override: Option<String>,
-    pub malice_override_source: Option<String>,
+    #[sqlx(try_from = "crate::NullableText")]
+    pub malice_override: Option<Malice>,
+    #[sqlx(try_from = "crate::NullableText")]
+    pub malice_override_source: Option<MaliceSource>,
     pub malice_override_at: Option<DateTime<Utc>>,
     /// The payload exactly as received.
     pub raw_payload: String,
@@ -60,16 +68,20 @@ pub struct AlertSummaryRow {
     pub uuid: Uuid,
     pub title: String,
     pub description: Option<String>,
-    pub severity: String,
-    pub status: String,
-    pub enrichment_status: String,
+    #[sqlx(try_from = "String")]
+    pub severity: Severity,
+    #[sqlx(try_from = "String")]
+    pub status: AlertStatus,
+    #[sqlx(try_from = "String")]
+    pub enrichment_status: EnrichmentStatus,
     pub source_name: String,
     pub occurred_at: DateTime<Utc>,
     pub ingested_at: DateTime<Utc>,
     pub is_enriched: bool,
     pub duplicate_count: i32,
     pub tags: Json<Vec<String>>,
-    pub close_classification: Option<String>,
+    #[sqlx(try_from = "crate::NullableText")]
+    pub close_classification: Option<CloseClassification>,
     pub closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -80,7 +92,7 @@ pub struct AlertSummaryRow {
 pub struct NewAlert {
     pub title: String,
     pub description: Option<String>,
-    pub severity: String,
+    pub severity: Severity,
     pub source_name: String,
     pub occurred_at: DateTime<Utc>,
     pub fingerprint: String,
@@ -140,7 +152,7 @@ pub async fn insert(tx: &mut Tx, alert: &NewAlert) -> Result<(i64, Uuid), StoreE
     .bind(Uuid::now_v7())
     .bind(&alert.title)
     .bind(&alert.description)
-    .bind(&alert.severity)
+    .bind(alert.severity.as_str())
     .bind(&alert.source_name)
     .bind(alert.occurred_at)
     .bind(now)
@@ -249,15 +261,15 @@ pub async fn list(
 /// The analyst-editable state of an alert, written as a whole.
 #[derive(Debug, Clone)]
 pub struct AlertState {
-    pub status: String,
-    pub severity: String,
-    pub close_classification: Option<String>,
+    pub status: AlertStatus,
+    pub severity: Severity,
+    pub close_classification: Option<CloseClassification>,
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub triaged_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     pub tags: Vec<String>,
-    pub malice_override: Option<String>,
-    pub malice_override_source: Option<String>,
+    pub malice_override: Option<Malice>,
+    pub malice_override_source: Option<MaliceSource>,
     pub malice_override_at: Option<DateTime<Utc>>,
     pub close_notes: Option<String>,
 }
@@ -272,15 +284,15 @@ pub async fn update_state(tx: &mut Tx, id: i64, state: &AlertState) -> Result<Al
     );
     Ok(on_tx!(tx, c => sqlx::query_as::<_, AlertRow>(&sql)
         .bind(id)
-        .bind(&state.status)
-        .bind(&state.severity)
-        .bind(&state.close_classification)
+        .bind(state.status.as_str())
+        .bind(state.severity.as_str())
+        .bind(state.close_classification.map(CloseClassification::as_str))
         .bind(state.acknowledged_at)
         .bind(state.triaged_at)
         .bind(state.closed_at)
         .bind(Json(&state.tags))
-        .bind(&state.malice_override)
-        .bind(&state.malice_override_source)
+        .bind(state.malice_override.map(Malice::as_str))
+        .bind(state.malice_override_source.map(MaliceSource::as_str))
         .bind(state.malice_override_at)
         .bind(&state.close_notes)
         .bind(now)
@@ -306,7 +318,7 @@ pub async fn set_findings(tx: &mut Tx, id: i64, findings: &Value) -> Result<(), 
 pub async fn set_enrichment(
     tx: &mut Tx,
     id: i64,
-    status: &str,
+    status: EnrichmentStatus,
     enriched_at: Option<DateTime<Utc>>,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
@@ -315,7 +327,7 @@ pub async fn set_enrichment(
          enriched_at = COALESCE($3, enriched_at), updated_at = $4 WHERE id = $1",
     )
     .bind(id)
-    .bind(status)
+    .bind(status.as_str())
     .bind(enriched_at)
     .bind(at)
     .execute(c)
@@ -349,8 +361,10 @@ pub struct PastAlertRow {
     pub id: i64,
     pub uuid: Uuid,
     pub title: String,
-    pub status: String,
-    pub close_classification: Option<String>,
+    #[sqlx(try_from = "String")]
+    pub status: AlertStatus,
+    #[sqlx(try_from = "crate::NullableText")]
+    pub close_classification: Option<CloseClassification>,
     pub closed_at: Option<DateTime<Utc>>,
     pub close_notes: Option<String>,
     pub agent_findings: Option<Json<Value>>,

@@ -1,5 +1,6 @@
 //! The `api_keys` table.
 
+use calseta_core::api_keys::KeyType;
 use calseta_core::pagination::PageRequest;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
@@ -32,7 +33,8 @@ pub struct ApiKeyRow {
     /// Sources this key may ingest from; `None` = any.
     pub allowed_sources: Option<Json<Vec<String>>>,
     /// `human` or `agent`.
-    pub key_type: String,
+    #[sqlx(try_from = "String")]
+    pub key_type: KeyType,
     /// Created by the system (sandbox, bootstrap).
     pub is_system: bool,
     /// Creation time.
@@ -57,7 +59,7 @@ pub struct NewApiKey {
     /// Source restriction.
     pub allowed_sources: Option<Vec<String>>,
     /// `human` or `agent`.
-    pub key_type: String,
+    pub key_type: KeyType,
     /// System-created.
     pub is_system: bool,
 }
@@ -89,7 +91,7 @@ pub async fn insert(tx: &mut Tx, key: &NewApiKey) -> Result<ApiKeyRow, StoreErro
         .bind(Json(&key.scopes))
         .bind(key.expires_at)
         .bind(key.allowed_sources.as_ref().map(Json))
-        .bind(&key.key_type)
+        .bind(key.key_type.as_str())
         .bind(key.is_system)
         .bind(now)
         .fetch_one(c)

@@ -23,6 +23,12 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl From<calseta_core::UnknownValue> for StoreError {
+    fn from(e: calseta_core::UnknownValue) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
 impl StoreError {
     /// Whether the database could not be reached or could not take the write (no connection, a
     /// restarting server, a full disk, too many connections): nothing was done, and the same

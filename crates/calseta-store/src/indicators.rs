@@ -1,6 +1,8 @@
 //! `indicators` (global `(type, value)` entities) and their `alert_indicators` links.
 
+use calseta_core::alerts::{AlertStatus, Malice, Severity};
 use calseta_core::enrichment::IndicatorResults;
+use calseta_core::indicators::{IndicatorType, MaliceSource};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
@@ -20,13 +22,16 @@ pub struct IndicatorRow {
     pub id: i64,
     pub uuid: Uuid,
     /// The `type` column.
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: IndicatorType,
     pub value: String,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
     pub is_enriched: bool,
-    pub malice: String,
-    pub malice_source: String,
+    #[sqlx(try_from = "String")]
+    pub malice: Malice,
+    #[sqlx(try_from = "String")]
+    pub malice_source: MaliceSource,
     pub malice_overridden_at: Option<DateTime<Utc>>,
     pub enrichment_results: Option<Json<Value>>,
     pub created_at: DateTime<Utc>,
@@ -37,7 +42,7 @@ pub struct IndicatorRow {
 pub async fn upsert_and_link(
     tx: &mut Tx,
     alert_id: i64,
-    kind: &str,
+    kind: IndicatorType,
     value: &str,
 ) -> Result<IndicatorRow, StoreError> {
     let now = crate::now();
@@ -49,7 +54,7 @@ pub async fn upsert_and_link(
     );
     let row = on_tx!(tx, c => sqlx::query_as::<_, IndicatorRow>(&sql)
         .bind(Uuid::now_v7())
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(value)
         .bind(now)
         .fetch_one(&mut *c)
@@ -101,8 +106,8 @@ pub async fn find(db: &Db, kind: &str, value: &str) -> Result<Option<IndicatorRo
 pub async fn set_malice(
     tx: &mut Tx,
     id: i64,
-    malice: &str,
-    source: &str,
+    malice: Malice,
+    source: MaliceSource,
     overridden_at: Option<DateTime<Utc>>,
 ) -> Result<IndicatorRow, StoreError> {
     let now = crate::now();
@@ -112,8 +117,8 @@ pub async fn set_malice(
     );
     Ok(on_tx!(tx, c => sqlx::query_as::<_, IndicatorRow>(&sql)
         .bind(id)
-        .bind(malice)
-        .bind(source)
+        .bind(malice.as_str())
+        .bind(source.as_str())
         .bind(overridden_at)
         .bind(now)
         .fetch_one(c)
@@ -137,8 +142,10 @@ pub struct SiblingRow {
     pub indicator_id: i64,
     pub uuid: Uuid,
     pub title: String,
-    pub severity: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub severity: Severity,
+    #[sqlx(try_from = "String")]
+    pub status: AlertStatus,
     pub source_name: String,
     pub occurred_at: DateTime<Utc>,
     pub tags: Json<Vec<String>>,
@@ -211,6 +218,7 @@ pub async fn merge_results_in(
         let row: Option<(Option<Json<Value>>, String)> =
             on_tx!(tx, c => sqlx::query_as(&sql).bind(*id).fetch_optional(c).await)?;
         let Some((existing, malice_source)) = row else { continue };
+        let malice_source = MaliceSource::try_from(malice_source)?;
         let mut merged = match existing.map(|j| j.0) {
             Some(Value::Object(map)) => map,
             _ => serde_json::Map::new(),
@@ -220,7 +228,8 @@ pub async fn merge_results_in(
         }
         let merged = Value::Object(merged);
         let assessed = IndicatorResults::from_json(Some(&merged));
-        let malice = if malice_source == "analyst" { None } else { Some(assessed.verdict().as_str()) };
+        let malice =
+            if malice_source == MaliceSource::Analyst { None } else { Some(assessed.verdict().as_str()) };
         on_tx!(tx, c => sqlx::query(
             "UPDATE indicators SET enrichment_results = $2, is_enriched = $5, malice = COALESCE($3, malice), updated_at = $4 WHERE id = $1",
         )

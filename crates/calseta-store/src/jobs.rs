@@ -45,7 +45,8 @@ pub struct JobRow {
     /// Handler input.
     pub payload: Json<Value>,
     /// `queued`, `running`, `succeeded` or `dead`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: JobStatus,
     /// Attempts started so far.
     pub attempts: i32,
     /// Attempts allowed.
@@ -340,7 +341,8 @@ pub struct QueueDepth {
     /// Queue name.
     pub queue: String,
     /// Job status.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: JobStatus,
     /// Number of jobs.
     pub count: i64,
 }

@@ -3,6 +3,8 @@
 //! queries over a `created_at` window, written once for both engines (only the epoch and day
 //! expressions differ).
 
+use calseta_core::alerts::{AlertStatus, Malice, Severity};
+use calseta_core::indicators::IndicatorType;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -10,7 +12,8 @@ use crate::engine::Engine;
 use crate::{Db, StoreError};
 
 /// Statuses of alerts still being worked.
-pub const ACTIVE_STATUSES: [&str; 3] = ["Open", "Triaging", "Escalated"];
+pub const ACTIVE_STATUSES: [AlertStatus; 3] =
+    [AlertStatus::Open, AlertStatus::Triaging, AlertStatus::Escalated];
 
 /// Seconds since the epoch of a timestamp column, as a float.
 fn epoch(engine: Engine, column: &str) -> String {
@@ -39,15 +42,18 @@ fn mean_between(engine: Engine, later: &str, earlier: &str) -> String {
 }
 
 /// Counts of alerts by (status, severity, source), the base of every breakdown.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AlertGroup {
     /// Status.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: AlertStatus,
     /// Severity.
-    pub severity: String,
+    #[sqlx(try_from = "String")]
+    pub severity: Severity,
     /// Source.
     pub source_name: String,
     /// How many.
+    #[sqlx(rename = "n")]
     pub count: i64,
 }
 
@@ -129,16 +135,7 @@ pub async fn alert_groups(db: &Db, window: &AlertWindow) -> Result<Vec<AlertGrou
          GROUP BY a.status, a.severity, a.source_name",
         window.filter()
     );
-    let rows = on_pool!(db.read_pool(), p => bound!(sqlx::query(&sql), window).fetch_all(p).await.map(|rows| {
-        rows.iter()
-            .map(|r| AlertGroup {
-                status: r.get("status"),
-                severity: r.get("severity"),
-                source_name: r.get("source_name"),
-                count: r.get("n"),
-            })
-            .collect::<Vec<_>>()
-    }))?;
+    let rows = on_pool!(db.read_pool(), p => bound!(sqlx::query_as::<_, AlertGroup>(&sql), window).fetch_all(p).await)?;
     Ok(rows)
 }
 
@@ -232,16 +229,20 @@ pub async fn close_classifications(db: &Db, window: &AlertWindow) -> Result<Vec<
 }
 
 /// An indicator and how many of the window's alerts it is linked to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TopIndicator {
     /// Type.
-    pub kind: String,
+    #[sqlx(rename = "t", try_from = "String")]
+    pub kind: IndicatorType,
     /// Value.
+    #[sqlx(rename = "v")]
     pub value: String,
     /// Linked alerts.
+    #[sqlx(rename = "n")]
     pub count: i64,
     /// Verdict.
-    pub malice: String,
+    #[sqlx(rename = "m", try_from = "String")]
+    pub malice: Malice,
 }
 
 /// The ten indicators linked to the most alerts of the window.
@@ -252,11 +253,7 @@ pub async fn top_indicators(db: &Db, window: &AlertWindow) -> Result<Vec<TopIndi
          WHERE {} GROUP BY i.id, i.type, i.value, i.malice ORDER BY n DESC, i.value LIMIT 10",
         window.filter()
     );
-    let rows = on_pool!(db.read_pool(), p => bound!(sqlx::query(&sql), window).fetch_all(p).await.map(|rows| {
-        rows.iter()
-            .map(|r| TopIndicator { kind: r.get("t"), value: r.get("v"), malice: r.get("m"), count: r.get("n") })
-            .collect::<Vec<_>>()
-    }))?;
+    let rows = on_pool!(db.read_pool(), p => bound!(sqlx::query_as::<_, TopIndicator>(&sql), window).fetch_all(p).await)?;
     Ok(rows)
 }
 

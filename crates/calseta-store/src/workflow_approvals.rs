@@ -1,5 +1,7 @@
 //! The `workflow_approval_requests` table: a pending execution waiting for a human decision.
 
+use calseta_core::api_keys::KeyType;
+use calseta_core::workflows::{ApprovalStatus, RiskLevel};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
@@ -16,16 +18,19 @@ pub struct ApprovalRow {
     pub workflow_uuid: Uuid,
     pub workflow_name: String,
     /// The workflow's risk level (shown to approvers).
-    pub workflow_risk_level: String,
+    #[sqlx(try_from = "String")]
+    pub workflow_risk_level: RiskLevel,
     pub workflow_run_id: Option<i64>,
-    pub trigger_type: String,
+    #[sqlx(try_from = "String")]
+    pub trigger_type: KeyType,
     pub trigger_agent_key_prefix: String,
     pub trigger_context: Option<Json<Value>>,
     pub reason: String,
     pub confidence: f64,
     pub notifier_type: String,
     pub notifier_channel: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ApprovalStatus,
     pub responder_id: Option<String>,
     pub responded_at: Option<DateTime<Utc>>,
     pub expires_at: DateTime<Utc>,
@@ -44,8 +49,8 @@ impl ApprovalRow {
     /// Reads a pending request past its expiry as `expired` (the sweep writes it, and tells the
     /// approvers; a read never changes state).
     pub fn as_of(mut self, now: DateTime<Utc>) -> Self {
-        if self.status == "pending" && self.expires_at < now {
-            self.status = "expired".into();
+        if self.status == ApprovalStatus::Pending && self.expires_at < now {
+            self.status = ApprovalStatus::Expired;
         }
         self
     }
@@ -61,7 +66,7 @@ const COLUMNS: &str = "a.id, a.uuid, a.workflow_id, w.uuid AS workflow_uuid, w.n
 #[derive(Debug, Clone)]
 pub struct NewApproval {
     pub workflow_id: i64,
-    pub trigger_type: String,
+    pub trigger_type: KeyType,
     pub trigger_agent_key_prefix: String,
     pub trigger_context: Value,
     pub reason: String,
@@ -84,7 +89,7 @@ pub async fn insert(tx: &mut Tx, a: &NewApproval) -> Result<Uuid, StoreError> {
     )
     .bind(uuid)
     .bind(a.workflow_id)
-    .bind(&a.trigger_type)
+    .bind(a.trigger_type.as_str())
     .bind(&a.trigger_agent_key_prefix)
     .bind(Json(&a.trigger_context))
     .bind(&a.reason)
@@ -195,7 +200,7 @@ pub async fn purge_slack_signatures(db: &Db, before: DateTime<Utc>) -> Result<u6
 pub async fn decide(
     tx: &mut Tx,
     id: i64,
-    status: &str,
+    status: ApprovalStatus,
     responder_id: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
@@ -204,7 +209,7 @@ pub async fn decide(
          WHERE id = $1 AND status = 'pending' AND expires_at >= $4",
     )
     .bind(id)
-    .bind(status)
+    .bind(status.as_str())
     .bind(responder_id)
     .bind(now)
     .execute(&mut *c)
@@ -252,15 +257,15 @@ pub async fn list(
     use crate::sql::Arg;
     let mut b = crate::sql::Params::default();
     let mut clauses = Vec::new();
-    match status {
-        Some("pending") => {
+    match status.map(|s| (s, ApprovalStatus::parse(s))) {
+        Some((_, Ok(ApprovalStatus::Pending))) => {
             clauses.push(format!("a.status = 'pending' AND a.expires_at >= {}", b.arg(Arg::Time(now))));
         }
-        Some("expired") => clauses.push(format!(
+        Some((_, Ok(ApprovalStatus::Expired))) => clauses.push(format!(
             "(a.status = 'expired' OR (a.status = 'pending' AND a.expires_at < {}))",
             b.arg(Arg::Time(now))
         )),
-        Some(status) => clauses.push(format!("a.status = {}", b.arg(Arg::Text(status.to_string())))),
+        Some((status, _)) => clauses.push(format!("a.status = {}", b.arg(Arg::Text(status.to_string())))),
         None => {}
     }
     if let Some(id) = workflow_id {

@@ -1,5 +1,7 @@
 //! The `workflow_runs` table: one row per execution, queued, then finished with its result.
 
+use calseta_core::api_keys::KeyType;
+use calseta_core::workflows::RunState;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
@@ -13,12 +15,14 @@ pub struct RunRow {
     pub id: i64,
     pub uuid: Uuid,
     pub workflow_id: i64,
-    pub trigger_type: String,
+    #[sqlx(try_from = "String")]
+    pub trigger_type: KeyType,
     pub trigger_context: Option<Json<Value>>,
     pub code_version_executed: i32,
     pub log_output: Option<String>,
     pub result: Option<Json<Value>>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: RunState,
     pub attempt_count: i32,
     pub duration_ms: Option<i32>,
     pub started_at: Option<DateTime<Utc>>,
@@ -34,7 +38,7 @@ const COLUMNS: &str = "id, uuid, workflow_id, trigger_type, trigger_context, cod
 pub async fn insert_queued(
     tx: &mut Tx,
     workflow_id: i64,
-    trigger_type: &str,
+    trigger_type: KeyType,
     trigger_context: &Value,
     code_version: i32,
 ) -> Result<RunRow, StoreError> {
@@ -46,7 +50,7 @@ pub async fn insert_queued(
     Ok(on_tx!(tx, c => sqlx::query_as::<_, RunRow>(&sql)
         .bind(Uuid::now_v7())
         .bind(workflow_id)
-        .bind(trigger_type)
+        .bind(trigger_type.as_str())
         .bind(Json(trigger_context))
         .bind(code_version)
         .bind(now)
@@ -94,7 +98,7 @@ pub async fn fail_unfinished(db: &Db, uuid: Uuid, message: &str) -> Result<(), S
 /// What a finished run stores.
 #[derive(Debug, Clone)]
 pub struct RunResult {
-    pub status: String,
+    pub status: RunState,
     pub log_output: String,
     pub result: Value,
     pub duration_ms: i32,
@@ -109,7 +113,7 @@ pub async fn finish(tx: &mut Tx, id: i64, r: &RunResult) -> Result<(), StoreErro
          completed_at = $7, attempt_count = attempt_count + 1, updated_at = $8 WHERE id = $1",
     )
     .bind(id)
-    .bind(&r.status)
+    .bind(r.status.as_str())
     .bind(&r.log_output)
     .bind(Json(&r.result))
     .bind(r.duration_ms)

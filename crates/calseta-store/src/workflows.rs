@@ -1,7 +1,9 @@
 //! The `workflows` and `workflow_code_versions` tables, `workflow_secrets`, and each workflow's
 //! secret grants (`workflows.secret_grants` and the code version they were confirmed for).
 
+use calseta_core::workflows::{ApprovalMode, RiskLevel, WorkflowState, WorkflowType};
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -13,21 +15,25 @@ pub struct WorkflowRow {
     pub id: i64,
     pub uuid: Uuid,
     pub name: String,
-    pub workflow_type: Option<String>,
+    #[sqlx(try_from = "crate::NullableText")]
+    pub workflow_type: Option<WorkflowType>,
     pub indicator_types: Json<Vec<String>>,
     pub code: String,
     pub code_version: i32,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: WorkflowState,
     pub timeout_seconds: i32,
     pub retry_count: i32,
     pub is_active: bool,
     pub is_system: bool,
     pub tags: Json<Vec<String>>,
     pub time_saved_minutes: Option<i32>,
-    pub approval_mode: String,
+    #[sqlx(try_from = "String")]
+    pub approval_mode: ApprovalMode,
     pub approval_channel: Option<String>,
     pub approval_timeout_seconds: i32,
-    pub risk_level: String,
+    #[sqlx(try_from = "String")]
+    pub risk_level: RiskLevel,
     pub documentation: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -46,19 +52,19 @@ const COLUMNS: &str = "id, uuid, name, workflow_type, indicator_types, code, cod
 #[derive(Debug, Clone)]
 pub struct WorkflowFields {
     pub name: String,
-    pub workflow_type: Option<String>,
+    pub workflow_type: Option<WorkflowType>,
     pub indicator_types: Vec<String>,
     pub code: String,
-    pub state: String,
+    pub state: WorkflowState,
     pub timeout_seconds: i32,
     pub retry_count: i32,
     pub is_active: bool,
     pub tags: Vec<String>,
     pub time_saved_minutes: Option<i32>,
-    pub approval_mode: String,
+    pub approval_mode: ApprovalMode,
     pub approval_channel: Option<String>,
     pub approval_timeout_seconds: i32,
-    pub risk_level: String,
+    pub risk_level: RiskLevel,
     pub documentation: Option<String>,
 }
 
@@ -112,20 +118,20 @@ async fn insert_row(
     Ok(on_write!(db, p => sqlx::query_as::<_, WorkflowRow>(&sql)
         .bind(Uuid::now_v7())
         .bind(&f.name)
-        .bind(&f.workflow_type)
+        .bind(f.workflow_type.map(WorkflowType::as_str))
         .bind(Json(&f.indicator_types))
         .bind(&f.code)
-        .bind(&f.state)
+        .bind(f.state.as_str())
         .bind(f.timeout_seconds)
         .bind(f.retry_count)
         .bind(f.is_active)
         .bind(is_system)
         .bind(Json(&f.tags))
         .bind(f.time_saved_minutes)
-        .bind(&f.approval_mode)
+        .bind(f.approval_mode.as_str())
         .bind(&f.approval_channel)
         .bind(f.approval_timeout_seconds)
-        .bind(&f.risk_level)
+        .bind(f.risk_level.as_str())
         .bind(&f.documentation)
         .bind(now)
         .fetch_optional(p)
@@ -172,20 +178,20 @@ pub async fn update(
     let row = on_tx!(tx, c => sqlx::query_as::<_, WorkflowRow>(&sql)
         .bind(id)
         .bind(&f.name)
-        .bind(&f.workflow_type)
+        .bind(f.workflow_type.map(WorkflowType::as_str))
         .bind(Json(&f.indicator_types))
         .bind(&f.code)
         .bind(i32::from(new_code))
-        .bind(&f.state)
+        .bind(f.state.as_str())
         .bind(f.timeout_seconds)
         .bind(f.retry_count)
         .bind(f.is_active)
         .bind(Json(&f.tags))
         .bind(f.time_saved_minutes)
-        .bind(&f.approval_mode)
+        .bind(f.approval_mode.as_str())
         .bind(&f.approval_channel)
         .bind(f.approval_timeout_seconds)
-        .bind(&f.risk_level)
+        .bind(f.risk_level.as_str())
         .bind(&f.documentation)
         .bind(now)
         .bind(read_version)
@@ -356,4 +362,33 @@ pub async fn secret_value(db: &Db, name: &str) -> Result<Option<String>, StoreEr
 pub async fn delete_secret(db: &Db, name: &str) -> Result<bool, StoreError> {
     let n = on_write!(db, p => sqlx::query("DELETE FROM workflow_secrets WHERE name = $1").bind(name).execute(p).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
+}
+
+/// Active workflows offered to agents (state `active`, oldest first, at most 20, no code).
+pub async fn active_workflows(db: &Db) -> Result<Vec<Value>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct W {
+        uuid: Uuid,
+        name: String,
+        #[sqlx(try_from = "crate::NullableText")]
+        workflow_type: Option<WorkflowType>,
+        documentation: Option<String>,
+        #[sqlx(try_from = "String")]
+        risk_level: RiskLevel,
+        #[sqlx(try_from = "String")]
+        approval_mode: ApprovalMode,
+        indicator_types: Json<Vec<String>>,
+        tags: Json<Vec<String>>,
+    }
+    let rows = on_pool!(db.read_pool(), p => sqlx::query_as::<_, W>(
+        "SELECT uuid, name, workflow_type, documentation, risk_level, approval_mode, indicator_types, tags FROM workflows \
+         WHERE state = 'active' AND is_active = TRUE ORDER BY created_at, id LIMIT 20",
+    )
+    .fetch_all(p)
+    .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|w| serde_json::json!({"uuid": w.uuid, "name": w.name, "workflow_type": w.workflow_type, "documentation": w.documentation,
+            "risk_level": w.risk_level, "approval_mode": w.approval_mode, "indicator_types": w.indicator_types.0, "tags": w.tags.0}))
+        .collect())
 }

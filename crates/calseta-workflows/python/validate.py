@@ -44,6 +44,11 @@ def check(code):
         tree = ast.parse(code, "<workflow>")
     except SyntaxError as exc:
         return [f"Syntax error: {exc.msg} (line {exc.lineno}, column {exc.offset})"]
+    except ValueError as exc:
+        # Null bytes: a ValueError on older Pythons (3.11.2 here), a SyntaxError on newer ones.
+        return [f"Syntax error: {exc}"]
+    except (RecursionError, MemoryError):
+        return ["Syntax error: the code is nested too deeply to parse"]
     errors = []
     if not any(isinstance(node, ast.AsyncFunctionDef) and node.name == "run" for node in tree.body):
         errors.append("Workflow code must define an async function named 'run'")
@@ -89,4 +94,5 @@ def check(code):
     return errors
 
 
-print(json.dumps(check(sys.stdin.read())))
+# Read as UTF-8 whatever the sandbox's locale says (the server sends UTF-8).
+print(json.dumps(check(sys.stdin.buffer.read().decode("utf-8", "replace"))))

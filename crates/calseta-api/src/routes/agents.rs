@@ -11,19 +11,20 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{Authed, scope};
-use crate::envelope::{Envelope, ListEnvelope, PageParams};
+use crate::envelope::{Envelope, ListEnvelope};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, ListQuery};
+use calseta_services::params::{PageQuery, Paging};
 
 /// List agents, newest first.
-#[utoipa::path(get, path = "/v1/agents", tag = "agents", params(PageParams), security(("api_key" = ["agents:read"])),
+#[utoipa::path(get, path = "/v1/agents", tag = "agents", params(PageQuery), security(("api_key" = ["agents:read"])),
     responses((status = 200, description = "Agents", body = crate::envelope::ListEnvelope<crate::schemas::AgentResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_agents(
     State(state): State<AppState>,
     _auth: Authed<scope::AgentsRead>,
-    ApiQuery(params): ApiQuery<PageParams>,
+    ListQuery(params): ListQuery<PageQuery>,
 ) -> Result<Json<ListEnvelope<Value>>, ApiError> {
-    let page = params.validate()?;
+    let page = params.page(Paging::REST)?;
     let rows = state.services().agents.list().await?;
     let total = rows.len() as i64;
     let items = rows
@@ -104,15 +105,15 @@ pub async fn test_agent(
 }
 
 /// The agent's delivery attempts, newest first.
-#[utoipa::path(get, path = "/v1/agents/{uuid}/runs", tag = "agents", params(("uuid" = Uuid, Path, description = "Agent id"), PageParams), security(("api_key" = ["agents:read"])),
+#[utoipa::path(get, path = "/v1/agents/{uuid}/runs", tag = "agents", params(("uuid" = Uuid, Path, description = "Agent id"), PageQuery), security(("api_key" = ["agents:read"])),
     responses((status = 200, description = "Attempts", body = crate::envelope::ListEnvelope<crate::schemas::AgentRunResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn agent_runs(
     State(state): State<AppState>,
     _auth: Authed<scope::AgentsRead>,
     ApiPath(uuid): ApiPath<Uuid>,
-    ApiQuery(params): ApiQuery<PageParams>,
+    ListQuery(params): ListQuery<PageQuery>,
 ) -> Result<Json<ListEnvelope<Value>>, ApiError> {
-    let page = params.validate()?;
+    let page = params.page(Paging::REST)?;
     let (rows, total) = state.services().agents.runs(uuid, page.limit(), page.offset()).await?;
     let items = rows.into_iter().map(|r| views::agents::agent_run_view(&r)).collect();
     Ok(Json(ListEnvelope::new(items, total, page)))

@@ -4,13 +4,12 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use calseta_services::audit::Actor;
 use calseta_services::resources::alerts::{AlertPatch, FindingInput};
 use calseta_services::views::alert_detail::{enrichment_summary, graph_alert_node};
 use calseta_services::views::documents::document_view;
-use calseta_store::alerts::AlertFilter;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -18,54 +17,20 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{Authed, scope};
-use crate::envelope::{Envelope, ListEnvelope, PageParams, query_error};
+use crate::envelope::{Envelope, ListEnvelope, query_error};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::query::Query;
+use crate::extract::{ApiJson, ApiPath, ApiQuery, ListQuery};
 use crate::serde_util::double_option;
+use calseta_services::params::{AlertSearch, PageQuery, Paging};
 use calseta_services::views::alerts::{AlertEnvelope, AlertSummary, alert_envelope};
 use calseta_services::views::records::{ActivityEventResponse, IndicatorResponse};
-
-/// Filters of `GET /v1/alerts` (comma-separated lists match any value).
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct AlertListParams {
-    /// Open, Triaging, Escalated, Closed
-    status: Option<String>,
-    /// Pending, Informational, Low, Medium, High, Critical
-    severity: Option<String>,
-    source_name: Option<String>,
-    /// Pending, Enriched, Failed
-    enrichment_status: Option<String>,
-    is_enriched: Option<bool>,
-    detection_rule_uuid: Option<Uuid>,
-    /// occurred_at ≥ (ISO 8601)
-    #[param(schema_with = crate::shapes::timestamp)]
-    from_time: Option<String>,
-    /// occurred_at ≤ (ISO 8601)
-    #[param(schema_with = crate::shapes::timestamp)]
-    to_time: Option<String>,
-    /// Repeat to require several tags: `?tags=a&tags=b`
-    tags: Option<Vec<String>>,
-    /// title, status, severity, source_name, occurred_at (default), created_at
-    #[param(pattern = "^(title|status|severity|source_name|occurred_at|created_at)?$")]
-    sort_by: Option<String>,
-    /// asc or desc (default)
-    #[param(pattern = "^(asc|desc)?$")]
-    sort_order: Option<String>,
-    #[param(minimum = 1, maximum = 4294967295_i64)]
-    page: Option<i64>,
-    #[param(minimum = 1, maximum = 500)]
-    page_size: Option<i64>,
-}
 
 /// List alerts, newest `occurred_at` first by default.
 #[utoipa::path(
     get,
     path = "/v1/alerts",
     tag = "alerts",
-    params(AlertListParams),
+    params(AlertSearch),
     security(("api_key" = ["alerts:read"])),
     responses(
         (status = 200, body = ListEnvelope<AlertSummary>),
@@ -76,41 +41,9 @@ pub struct AlertListParams {
 pub async fn list_alerts(
     State(state): State<AppState>,
     _auth: Authed<scope::AlertsRead>,
-    RawQuery(raw): RawQuery,
+    ListQuery(search): ListQuery<AlertSearch>,
 ) -> Result<Json<ListEnvelope<AlertSummary>>, ApiError> {
-    let q = Query::parse(raw.as_deref());
-    let mut errors = Vec::new();
-    let (sort_by, descending) =
-        q.sort(&["title", "status", "severity", "source_name", "occurred_at", "created_at"], "occurred_at")?;
-    let detection_rule_id = match q.given("detection_rule_uuid") {
-        None => None,
-        Some(text) => match Uuid::parse_str(text) {
-            // An unknown rule matches nothing.
-            Ok(uuid) => Some(state.services().alerts.detection_rule_id(uuid).await?.unwrap_or(-1)),
-            Err(_) => {
-                errors.push(query_error("detection_rule_uuid", "Input should be a valid UUID"));
-                None
-            }
-        },
-    };
-    let filter = AlertFilter {
-        statuses: q.list("status"),
-        severities: q.list("severity"),
-        source_names: q.list("source_name"),
-        enrichment_statuses: q.list("enrichment_status"),
-        is_enriched: q.boolean("is_enriched", &mut errors),
-        detection_rule_id,
-        from_time: q.time("from_time", &mut errors),
-        to_time: q.time("to_time", &mut errors),
-        tags: q.all("tags"),
-        sort_by,
-        descending,
-    };
-    let page = q.page(&mut errors)?;
-    if !errors.is_empty() {
-        return Err(ApiError::validation(&errors));
-    }
-    let (rows, total) = state.services().alerts.list(&filter, page).await?;
+    let (rows, total, page) = state.services().alerts.search(&search, Paging::REST).await?;
     Ok(Json(ListEnvelope::new(rows.into_iter().map(Into::into).collect(), total, page)))
 }
 
@@ -128,13 +61,28 @@ pub async fn get_alert(
     _auth: Authed<scope::AlertsRead>,
     ApiPath(uuid): ApiPath<Uuid>,
 ) -> Result<Json<AlertEnvelope>, ApiError> {
-    let detail = state.services().alerts.detail(uuid).await?;
-    let context = &state.services().context;
-    let documents = context.documents_for(&detail.alert).await?;
-    let past = context.past_alerts(&detail.alert, &detail.indicators).await?;
-    let documents = documents.iter().map(|d| document_view(d, true)).collect();
-    let past = past.iter().map(|p| serde_json::to_value(p).unwrap_or_default()).collect();
-    Ok(Json(alert_envelope(detail, documents, past)))
+    let alert = state.services().alerts.with_context(uuid).await?;
+    let documents = alert.documents.iter().map(|d| document_view(d, true)).collect();
+    let past = alert.past_alerts.iter().map(|p| serde_json::to_value(p).unwrap_or_default()).collect();
+    Ok(Json(alert_envelope(alert.detail, documents, past)))
+}
+
+/// The schema of `PATCH /v1/alerts/{uuid}`'s body: [`AlertPatchRequest`], closing only with a
+/// classification.
+pub struct AlertPatchBody;
+
+impl utoipa::PartialSchema for AlertPatchBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let fields = utoipa::openapi::Ref::from_schema_name(<AlertPatchRequest as ToSchema>::name());
+        utoipa::openapi::RefOr::T(crate::shapes::alert_patch_body(fields.into()))
+    }
+}
+
+impl ToSchema for AlertPatchBody {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        let name = <AlertPatchRequest as ToSchema>::name().into_owned();
+        schemas.push((name, <AlertPatchRequest as utoipa::PartialSchema>::schema()));
+    }
 }
 
 /// Body of `PATCH /v1/alerts/{uuid}`.
@@ -162,9 +110,9 @@ pub struct AlertPatchRequest {
     /// Clears the override (wins over `malice_override`).
     #[serde(default)]
     reset_malice_override: Option<bool>,
-    /// Analyst notes (shown with past alerts); `null` clears them.
+    /// Analyst notes (shown with past alerts), at most 50,000 characters; `null` clears them.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 50_000)]
     close_notes: Option<Option<String>>,
 }
 
@@ -174,7 +122,7 @@ pub struct AlertPatchRequest {
     path = "/v1/alerts/{uuid}",
     tag = "alerts",
     params(("uuid" = Uuid, Path, description = "Alert id")),
-    request_body = AlertPatchRequest,
+    request_body = AlertPatchBody,
     security(("api_key" = ["alerts:write"])),
     responses((status = 200, body = AlertEnvelope), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody))
 )]
@@ -358,7 +306,7 @@ pub async fn add_indicators(
     get,
     path = "/v1/alerts/{uuid}/activity",
     tag = "alerts",
-    params(("uuid" = Uuid, Path, description = "Alert id"), PageParams),
+    params(("uuid" = Uuid, Path, description = "Alert id"), PageQuery),
     security(("api_key" = ["alerts:read"])),
     responses((status = 200, body = ListEnvelope<ActivityEventResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody))
 )]
@@ -366,9 +314,9 @@ pub async fn list_activity(
     State(state): State<AppState>,
     _auth: Authed<scope::AlertsRead>,
     ApiPath(uuid): ApiPath<Uuid>,
-    ApiQuery(params): ApiQuery<PageParams>,
+    ListQuery(params): ListQuery<PageQuery>,
 ) -> Result<Json<ListEnvelope<ActivityEventResponse>>, ApiError> {
-    let page = params.validate()?;
+    let page = params.page(Paging::REST)?;
     let (rows, total) = state.services().alerts.activity(uuid, page).await?;
     Ok(Json(ListEnvelope::new(rows.into_iter().map(Into::into).collect(), total, page)))
 }
@@ -411,8 +359,8 @@ pub async fn relationship_graph(
         by_indicator.entry(s.indicator_id).or_default().push(graph_alert_node(
             s.uuid,
             &s.title,
-            &s.severity,
-            &s.status,
+            s.severity.as_str(),
+            s.status.as_str(),
             &s.source_name,
             s.occurred_at,
             &s.tags.0,
@@ -432,8 +380,8 @@ pub async fn relationship_graph(
     let node = graph_alert_node(
         alert.uuid,
         &alert.title,
-        &alert.severity,
-        &alert.status,
+        alert.severity.as_str(),
+        alert.status.as_str(),
         &alert.source_name,
         alert.occurred_at,
         &alert.tags.0,

@@ -12,10 +12,11 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{Authed, scope};
-use crate::envelope::{Envelope, ListEnvelope, PageParams};
+use crate::envelope::{Envelope, ListEnvelope};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ListQuery};
 use crate::serde_util::{double_option, lenient_timestamp};
+use calseta_services::params::{PageQuery, Paging};
 
 /// An API key (the plain key is never shown again after creation).
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,7 +43,7 @@ impl From<ApiKey> for ApiKeyResponse {
             name: k.name,
             key_prefix: k.key_prefix,
             scopes: k.scopes,
-            key_type: k.key_type,
+            key_type: k.key_type.to_string(),
             is_active: k.is_active,
             created_at: k.created_at,
             expires_at: k.expires_at,
@@ -77,7 +78,7 @@ impl From<IssuedKey> for ApiKeyCreated {
             key_prefix: k.key_prefix,
             key: issued.plain,
             scopes: k.scopes,
-            key_type: k.key_type,
+            key_type: k.key_type.to_string(),
             is_active: k.is_active,
             created_at: k.created_at,
             expires_at: k.expires_at,
@@ -128,7 +129,7 @@ pub struct PatchApiKeyRequest {
     get,
     path = "/v1/api-keys",
     tag = "api-keys",
-    params(PageParams),
+    params(PageQuery),
     security(("api_key" = ["admin"])),
     responses(
         (status = 200, body = ListEnvelope<ApiKeyResponse>),
@@ -138,9 +139,9 @@ pub struct PatchApiKeyRequest {
 pub async fn list_api_keys(
     State(state): State<AppState>,
     _auth: Authed<scope::Admin>,
-    ApiQuery(params): ApiQuery<PageParams>,
+    ListQuery(params): ListQuery<PageQuery>,
 ) -> Result<Json<ListEnvelope<ApiKeyResponse>>, ApiError> {
-    let page = params.validate()?;
+    let page = params.page(Paging::REST)?;
     let (keys, total) = state.keys().list(true, page).await?;
     Ok(Json(ListEnvelope::new(keys.into_iter().map(Into::into).collect(), total, page)))
 }

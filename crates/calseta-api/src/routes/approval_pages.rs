@@ -9,9 +9,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use calseta_core::workflows::ApprovalStatus;
 use calseta_services::ServiceError;
 use calseta_services::pipeline::respond::Decision;
-use calseta_store::workflow_approvals::ApprovalRow;
+use calseta_services::records::ApprovalRow;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -67,7 +68,7 @@ fn message_page(status: StatusCode, title: &str, message: &str) -> Response {
 
 /// The page for a request that cannot be decided any more.
 fn settled_page(row: &ApprovalRow) -> Response {
-    if row.status == "expired" {
+    if row.status == ApprovalStatus::Expired {
         message_page(StatusCode::OK, "Approval expired", "This approval request has expired.")
     } else {
         message_page(
@@ -82,9 +83,8 @@ fn settled_page(row: &ApprovalRow) -> Response {
 fn decide_form(row: &ApprovalRow, token: &str) -> Response {
     let context = row.trigger_context.as_ref().map(|c| c.0.clone()).unwrap_or_default();
     let text = |key: &str| context.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
-    let risk = row.workflow_risk_level.to_ascii_lowercase();
-    let risk_class =
-        if ["low", "medium", "high", "critical"].contains(&risk.as_str()) { risk.as_str() } else { "medium" };
+    let risk = row.workflow_risk_level.as_str();
+    let risk_class = risk;
     let mut body = String::new();
     let _ = write!(
         body,
@@ -94,14 +94,14 @@ fn decide_form(row: &ApprovalRow, token: &str) -> Response {
          <form method=\"post\"><input type=\"hidden\" name=\"token\" value=\"{}\">\
          <button class=\"approve\" type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\
          <button class=\"reject\" type=\"submit\" name=\"decision\" value=\"reject\">Reject</button></form>",
-        escape(&risk),
+        escape(risk),
         escape(&row.workflow_name),
         escape(&text("indicator_type")),
         escape(&text("indicator_value")),
-        escape(&row.trigger_type),
+        escape(row.trigger_type.as_str()),
         escape(&row.trigger_agent_key_prefix),
         row.confidence * 100.0,
-        escape(&row.workflow_risk_level),
+        escape(row.workflow_risk_level.as_str()),
         escape(&row.expires_at.format("%Y-%m-%d %H:%M UTC").to_string()),
         escape(if row.reason.is_empty() { "(none given)" } else { &row.reason }),
         escape(token),
@@ -171,7 +171,7 @@ pub async fn decide_page(
     let token = form_field(raw.as_deref().unwrap_or_default().as_bytes(), "token").unwrap_or_default();
     let Ok(uuid) = Uuid::parse_str(&uuid) else { return error_page(ServiceError::NotFound(String::new())) };
     match state.services().respond.approval_by_token(uuid, &token).await {
-        Ok(row) if row.status == "pending" => decide_form(&row, &token),
+        Ok(row) if row.status == ApprovalStatus::Pending => decide_form(&row, &token),
         Ok(row) => settled_page(&row),
         Err(e) => error_page(e),
     }
@@ -218,7 +218,7 @@ fn plain(status: StatusCode, text: &str) -> Response {
 /// `SLACK_SIGNING_SECRET` — required — within five minutes, each signature once; Slack's own
 /// retries (`X-Slack-Retry-Num`) of a callback already received are answered `ok`.
 #[utoipa::path(post, path = "/v1/approvals/callback/slack", tag = "workflows",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Slack's `payload`"),
+    request_body(content = crate::schemas::SlackCallbackForm, content_type = "application/x-www-form-urlencoded", description = "Slack's `payload`"),
     security(()),
     responses((status = 200, description = "`ok`", content_type = "text/plain"), (status = 400, description = "No payload"),
         (status = 403, description = "Unsigned (the missing header is named), forged, stale or replayed")))]

@@ -1,64 +1,32 @@
 //! `/v1/context-documents`: runbooks, IR plans and other documents chosen for alerts by targeting rules.
 
 use axum::Json;
-use axum::extract::{FromRequest, Multipart, RawQuery, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
+use calseta_services::records::DocumentFields;
 use calseta_services::views::documents::document_view;
-use calseta_store::context_documents::{DocumentFields, DocumentFilter};
 use serde::Deserialize;
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{Authed, scope};
 use crate::envelope::{Envelope, ListEnvelope};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath};
-use crate::query::Query;
+use crate::extract::{ApiJson, ApiPath, ListQuery};
 use crate::serde_util::double_option;
-
-/// Filters of `GET /v1/context-documents`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct DocumentListParams {
-    /// Comma list.
-    document_type: Option<String>,
-    is_global: Option<bool>,
-    /// title, document_type, updated_at, created_at (default)
-    #[param(pattern = "^(title|document_type|updated_at|created_at)?$")]
-    sort_by: Option<String>,
-    #[param(pattern = "^(asc|desc)?$")]
-    sort_order: Option<String>,
-    #[param(minimum = 1, maximum = 4294967295_i64)]
-    page: Option<i64>,
-    #[param(minimum = 1, maximum = 500)]
-    page_size: Option<i64>,
-}
+use calseta_services::params::{DocumentSearch, Paging};
 
 /// List context documents (without content).
-#[utoipa::path(get, path = "/v1/context-documents", tag = "knowledge", params(DocumentListParams), security(("api_key" = ["alerts:read"])),
+#[utoipa::path(get, path = "/v1/context-documents", tag = "knowledge", params(DocumentSearch), security(("api_key" = ["alerts:read"])),
     responses((status = 200, description = "Documents", body = crate::envelope::ListEnvelope<crate::schemas::DocumentResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_documents(
     State(state): State<AppState>,
     _auth: Authed<scope::AlertsRead>,
-    RawQuery(raw): RawQuery,
+    ListQuery(search): ListQuery<DocumentSearch>,
 ) -> Result<Json<ListEnvelope<Value>>, ApiError> {
-    let q = Query::parse(raw.as_deref());
-    let (sort_by, descending) =
-        q.sort(&["title", "document_type", "updated_at", "created_at"], "created_at")?;
-    let mut errors = Vec::new();
-    let filter = DocumentFilter {
-        document_types: q.list("document_type"),
-        is_global: q.boolean("is_global", &mut errors),
-        sort_by,
-        descending,
-    };
-    let page = q.page(&mut errors)?;
-    if !errors.is_empty() {
-        return Err(ApiError::validation(&errors));
-    }
+    let (filter, page) = search.to_query(Paging::REST)?;
     let (rows, total) =
         state.services().documents.list_documents(&filter, page.limit(), page.offset()).await?;
     Ok(Json(ListEnvelope::new(rows.iter().map(|r| document_view(r, false)).collect(), total, page)))

@@ -1,69 +1,31 @@
 //! `/v1/detection-rules`: the rules that fire alerts, with their documentation and MITRE mapping.
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use calseta_store::detection_rules::{DetectionRuleRow, RuleFields, RuleFilter};
+use calseta_services::records::{DetectionRuleRow, RuleFields};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{Authed, scope};
 use crate::envelope::{Envelope, ListEnvelope};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath};
-use crate::query::Query;
+use crate::extract::{ApiJson, ApiPath, ListQuery};
 use crate::serde_util::double_option;
+use calseta_services::params::{DetectionRuleSearch, Paging};
 use calseta_services::views::records::DetectionRuleResponse;
 
-/// Filters of `GET /v1/detection-rules`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct RuleListParams {
-    /// Comma list.
-    source_name: Option<String>,
-    /// Comma list.
-    severity: Option<String>,
-    is_active: Option<bool>,
-    /// name, source_name, severity, created_at (default)
-    #[param(pattern = "^(name|source_name|severity|created_at)?$")]
-    sort_by: Option<String>,
-    /// asc or desc (default)
-    #[param(pattern = "^(asc|desc)?$")]
-    sort_order: Option<String>,
-    #[param(minimum = 1, maximum = 4294967295_i64)]
-    page: Option<i64>,
-    #[param(minimum = 1, maximum = 500)]
-    page_size: Option<i64>,
-}
-
 /// List detection rules.
-#[utoipa::path(get, path = "/v1/detection-rules", tag = "knowledge", params(RuleListParams), security(("api_key" = ["alerts:read"])),
+#[utoipa::path(get, path = "/v1/detection-rules", tag = "knowledge", params(DetectionRuleSearch), security(("api_key" = ["alerts:read"])),
     responses((status = 200, body = ListEnvelope<DetectionRuleResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_rules(
     State(state): State<AppState>,
     _auth: Authed<scope::AlertsRead>,
-    RawQuery(raw): RawQuery,
+    ListQuery(search): ListQuery<DetectionRuleSearch>,
 ) -> Result<Json<ListEnvelope<DetectionRuleResponse>>, ApiError> {
-    let q = Query::parse(raw.as_deref());
-    let (sort_by, descending) = q.sort(&["name", "source_name", "severity", "created_at"], "created_at")?;
-    let mut errors = Vec::new();
-    let filter = RuleFilter {
-        source_names: q.list("source_name"),
-        severities: q.list("severity"),
-        is_active: q.boolean("is_active", &mut errors),
-        sort_by,
-        descending,
-        ..RuleFilter::default()
-    };
-    let page = q.page(&mut errors)?;
-    if !errors.is_empty() {
-        return Err(ApiError::validation(&errors));
-    }
-    let (rows, total) =
-        state.services().detection_rules.list_rules(&filter, page.limit(), page.offset()).await?;
+    let (rows, total, page) = state.services().detection_rules.search(&search, Paging::REST).await?;
     Ok(Json(ListEnvelope::new(rows.into_iter().map(Into::into).collect(), total, page)))
 }
 

@@ -5,21 +5,22 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use calseta_services::pipeline::enrich::EnrichmentEngine;
+use calseta_services::records::ProviderRow;
+use calseta_services::records::{ExtractionChanges, ExtractionRow, NewExtraction};
 use calseta_services::resources::providers::ProviderInput;
-use calseta_store::enrichment_providers::ProviderRow;
-use calseta_store::field_extractions::{ExtractionChanges, ExtractionFilter, ExtractionRow, NewExtraction};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{Authed, scope};
-use crate::envelope::{Envelope, ListEnvelope, PageParams};
+use crate::envelope::{Envelope, ListEnvelope};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ListQuery};
 use crate::serde_util::double_option;
+use calseta_services::params::{ExtractionSearch, Paging, ProviderSearch};
 
 /// An enrichment provider (credentials and mock responses are never returned).
 #[derive(Debug, Serialize, ToSchema)]
@@ -86,28 +87,16 @@ fn provider_response(state: &AppState, row: ProviderRow) -> ProviderResponse {
     }
 }
 
-/// Filters of `GET /v1/enrichment-providers`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ProviderFilters {
-    is_active: Option<bool>,
-    is_builtin: Option<bool>,
-    #[param(minimum = 1, maximum = 4294967295_i64)]
-    page: Option<i64>,
-    #[param(minimum = 1, maximum = 500)]
-    page_size: Option<i64>,
-}
-
 /// List providers, oldest first.
-#[utoipa::path(get, path = "/v1/enrichment-providers", tag = "enrichment", params(ProviderFilters),
+#[utoipa::path(get, path = "/v1/enrichment-providers", tag = "enrichment", params(ProviderSearch),
     security(("api_key" = ["enrichments:read"])),
     responses((status = 200, body = ListEnvelope<ProviderResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_providers(
     State(state): State<AppState>,
     _auth: Authed<scope::EnrichmentsRead>,
-    ApiQuery(f): ApiQuery<ProviderFilters>,
+    ListQuery(f): ListQuery<ProviderSearch>,
 ) -> Result<Json<ListEnvelope<ProviderResponse>>, ApiError> {
-    let page = PageParams { page: f.page, page_size: f.page_size }.validate()?;
+    let page = f.page(Paging::REST)?;
     let rows = state.services().providers.list(f.is_active, f.is_builtin).await?;
     let total = rows.len() as i64;
     let items = rows
@@ -133,7 +122,7 @@ pub struct ProviderCreateRequest {
     #[schema(schema_with = crate::shapes::indicator_types)]
     supported_indicator_types: Vec<String>,
     /// `{"steps": [...], "url_templates_by_type": {...}}` (see docs/enrichment.md).
-    #[schema(value_type = Object)]
+    #[schema(schema_with = crate::shapes::http_config)]
     http_config: Value,
     /// `no_auth` (default), `api_key`, `api_token`, `oauth2_client_credentials`, …
     #[serde(default)]
@@ -147,10 +136,10 @@ pub struct ProviderCreateRequest {
     #[schema(minimum = 0, maximum = 86400)]
     default_cache_ttl_seconds: Option<i32>,
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::shapes::cache_ttls_or_null)]
     cache_ttl_by_type: Option<Value>,
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::shapes::malice_rules_or_null)]
     malice_rules: Option<Value>,
     /// At least 1; omitted = no limit.
     #[serde(default)]
@@ -164,6 +153,7 @@ pub struct ProviderCreateRequest {
     allow_private_network: Option<bool>,
     /// `host` or `host:port` entries the private-network allowance is narrowed to (at most 64).
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::private_hosts_or_null)]
     private_network_hosts: Option<Vec<String>>,
 }
 
@@ -323,36 +313,16 @@ impl From<ExtractionRow> for ExtractionResponse {
     }
 }
 
-/// Filters of `GET /v1/enrichment-field-extractions`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ExtractionFilters {
-    provider_name: Option<String>,
-    indicator_type: Option<String>,
-    is_system: Option<bool>,
-    is_active: Option<bool>,
-    #[param(minimum = 1, maximum = 4294967295_i64)]
-    page: Option<i64>,
-    #[param(minimum = 1, maximum = 500)]
-    page_size: Option<i64>,
-}
-
 /// List field extractions, oldest first.
-#[utoipa::path(get, path = "/v1/enrichment-field-extractions", tag = "enrichment", params(ExtractionFilters),
+#[utoipa::path(get, path = "/v1/enrichment-field-extractions", tag = "enrichment", params(ExtractionSearch),
     security(("api_key" = ["enrichments:read"])),
     responses((status = 200, body = ListEnvelope<ExtractionResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_extractions(
     State(state): State<AppState>,
     _auth: Authed<scope::EnrichmentsRead>,
-    ApiQuery(f): ApiQuery<ExtractionFilters>,
+    ListQuery(f): ListQuery<ExtractionSearch>,
 ) -> Result<Json<ListEnvelope<ExtractionResponse>>, ApiError> {
-    let page = PageParams { page: f.page, page_size: f.page_size }.validate()?;
-    let filter = ExtractionFilter {
-        provider_name: f.provider_name,
-        indicator_type: f.indicator_type,
-        is_system: f.is_system,
-        is_active: f.is_active,
-    };
+    let (filter, page) = f.to_query(Paging::REST)?;
     let (rows, total) =
         state.services().extractions.list_extractions(&filter, page.limit(), page.offset()).await?;
     Ok(Json(ListEnvelope::new(rows.into_iter().map(Into::into).collect(), total, page)))
@@ -520,7 +490,7 @@ pub async fn enrich_now(
 ) -> Result<Json<Envelope<Value>>, ApiError> {
     let (kind, value, results) = state.services().providers.enrich(&b.kind, &b.value).await?;
     Ok(Json(Envelope::new(
-        json!({"type": kind, "value": value, "results": results, "enriched_at": calseta_store::now()}),
+        json!({"type": kind, "value": value, "results": results, "enriched_at": calseta_services::records::now()}),
     )))
 }
 

@@ -45,7 +45,7 @@ pub struct HealthResponse {
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
     let env = |name: &str| std::env::var(name).ok();
     let mock_mode = state.services().enrichment.registry().mock_mode();
-    let report = calseta_services::views::health::check(state.db(), &env, mock_mode).await;
+    let report = state.services().health(&env, mock_mode).await;
     let status = if report.database_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = HealthResponse {
         status: if report.database_ok { "ok" } else { "down" },

@@ -4,19 +4,20 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use calseta_services::params::{MappingSearch, Paging};
+use calseta_services::records::{MappingChanges, MappingRow};
 use calseta_services::resources::mappings::{MappingInput, MappingService};
-use calseta_store::mappings::{MappingChanges, MappingFilter, MappingRow};
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{Authed, scope};
 use crate::envelope::{Envelope, ListEnvelope};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ListQuery};
 use crate::serde_util::double_option;
 
 /// An indicator field mapping.
@@ -53,42 +54,21 @@ impl From<MappingRow> for MappingResponse {
     }
 }
 
-/// Filters of `GET /v1/indicator-mappings`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct MappingListParams {
-    source_name: Option<String>,
-    is_system: Option<bool>,
-    is_active: Option<bool>,
-    /// normalized or raw_payload
-    extraction_target: Option<String>,
-    #[param(minimum = 1, maximum = 4294967295_i64)]
-    page: Option<i64>,
-    #[param(minimum = 1, maximum = 500)]
-    page_size: Option<i64>,
-}
-
 /// List mappings, oldest first.
 #[utoipa::path(
     get,
     path = "/v1/indicator-mappings",
     tag = "indicator-mappings",
-    params(MappingListParams),
+    params(MappingSearch),
     security(("api_key" = ["admin"])),
     responses((status = 200, body = ListEnvelope<MappingResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody))
 )]
 pub async fn list_mappings(
     State(state): State<AppState>,
     _auth: Authed<scope::Admin>,
-    ApiQuery(params): ApiQuery<MappingListParams>,
+    ListQuery(params): ListQuery<MappingSearch>,
 ) -> Result<Json<ListEnvelope<MappingResponse>>, ApiError> {
-    let page = crate::envelope::PageParams { page: params.page, page_size: params.page_size }.validate()?;
-    let filter = MappingFilter {
-        source_name: params.source_name,
-        is_system: params.is_system,
-        is_active: params.is_active,
-        extraction_target: params.extraction_target,
-    };
+    let (filter, page) = params.to_query(Paging::REST)?;
     let (rows, total) = state.services().mappings.list(&filter, page.limit(), page.offset()).await?;
     Ok(Json(ListEnvelope::new(rows.into_iter().map(Into::into).collect(), total, page)))
 }

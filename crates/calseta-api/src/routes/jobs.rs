@@ -2,20 +2,19 @@
 
 use axum::Json;
 use axum::extract::State;
-use calseta_core::jobs::JobStatus;
 use calseta_jobs::Job;
-use calseta_services::resources::jobs;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{Authed, scope};
-use crate::envelope::{Envelope, ListEnvelope, PageParams, query_error};
+use crate::envelope::{Envelope, ListEnvelope};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiPath, ApiQuery};
+use crate::extract::{ApiPath, ListQuery};
+use calseta_services::params::{JobSearch, Paging};
 
 /// A background job.
 #[derive(Debug, Serialize, ToSchema)]
@@ -46,7 +45,7 @@ impl From<Job> for JobResponse {
             uuid: j.uuid,
             kind: j.kind,
             queue: j.queue,
-            status: j.status,
+            status: j.status.to_string(),
             payload: j.payload,
             attempts: j.attempts,
             max_attempts: j.max_attempts,
@@ -59,29 +58,12 @@ impl From<Job> for JobResponse {
     }
 }
 
-/// Filters for `GET /v1/jobs`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct JobFilters {
-    /// `queued`, `running`, `succeeded` or `dead` (dead letters).
-    #[param(pattern = "^(queued|running|succeeded|dead)?$")]
-    status: Option<String>,
-    /// Queue name.
-    queue: Option<String>,
-    /// Page number, from 1.
-    #[param(minimum = 1, maximum = 4294967295_i64)]
-    page: Option<i64>,
-    /// Items per page, 1 to 500.
-    #[param(minimum = 1, maximum = 500)]
-    page_size: Option<i64>,
-}
-
 /// List jobs, newest first — `?status=dead` lists the dead letters.
 #[utoipa::path(
     get,
     path = "/v1/jobs",
     tag = "jobs",
-    params(JobFilters),
+    params(JobSearch),
     security(("api_key" = ["admin"])),
     responses(
         (status = 200, body = ListEnvelope<JobResponse>),
@@ -91,17 +73,11 @@ pub struct JobFilters {
 pub async fn list_jobs(
     State(state): State<AppState>,
     _auth: Authed<scope::Admin>,
-    ApiQuery(filters): ApiQuery<JobFilters>,
+    ListQuery(filters): ListQuery<JobSearch>,
 ) -> Result<Json<ListEnvelope<JobResponse>>, ApiError> {
-    let page = PageParams { page: filters.page, page_size: filters.page_size }.validate()?;
-    let status = match filters.status.as_deref() {
-        None | Some("") => None,
-        Some(s) => Some(
-            JobStatus::parse(s).map_err(|e| ApiError::validation(&[query_error("status", e.to_string())]))?,
-        ),
-    };
-    let queue = filters.queue.as_deref().filter(|q| !q.is_empty());
-    let (rows, total) = jobs::list(state.db(), status, queue, page).await?;
+    let page = filters.page(Paging::REST)?;
+    let (status, queue) = (filters.status, filters.queue());
+    let (rows, total) = state.services().jobs(status, queue, page).await?;
     Ok(Json(ListEnvelope::new(rows.into_iter().map(Into::into).collect(), total, page)))
 }
 
@@ -122,7 +98,7 @@ pub async fn get_job(
     _auth: Authed<scope::Admin>,
     ApiPath(uuid): ApiPath<Uuid>,
 ) -> Result<Json<Envelope<JobResponse>>, ApiError> {
-    Ok(Json(Envelope::new(jobs::get(state.db(), uuid).await?.into())))
+    Ok(Json(Envelope::new(state.services().job(uuid).await?.into())))
 }
 
 /// Put a dead letter back in its queue with a fresh set of attempts.
@@ -143,5 +119,5 @@ pub async fn retry_job(
     _auth: Authed<scope::Admin>,
     ApiPath(uuid): ApiPath<Uuid>,
 ) -> Result<Json<Envelope<JobResponse>>, ApiError> {
-    Ok(Json(Envelope::new(jobs::retry_dead(state.db(), uuid).await?.into())))
+    Ok(Json(Envelope::new(state.services().retry_job(uuid).await?.into())))
 }

@@ -3,71 +3,28 @@
 //! bounds are given, as v1).
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
-use calseta_services::metrics::window;
-use serde::Deserialize;
+use axum::extract::State;
+use calseta_services::params::{MetricsWindow, RuleMetricsWindow};
 use serde_json::{Value, json};
-use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{Authed, scope};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::ApiPath;
-use crate::query::Query;
-
-/// The window of a metrics request.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct WindowParams {
-    /// Start (inclusive), ISO 8601 or epoch seconds.
-    #[param(schema_with = crate::shapes::timestamp)]
-    from_time: Option<String>,
-    /// End (exclusive).
-    #[param(schema_with = crate::shapes::timestamp)]
-    to_time: Option<String>,
-}
-
-/// The window of a detection rule's metrics (v1 names them `from` and `to`).
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct RuleWindowParams {
-    /// Start (inclusive).
-    #[param(schema_with = crate::shapes::timestamp)]
-    from: Option<String>,
-    /// End (exclusive).
-    #[param(schema_with = crate::shapes::timestamp)]
-    to: Option<String>,
-}
-
-fn bounds(
-    raw: Option<&str>,
-    names: (&str, &str),
-) -> Result<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>), ApiError> {
-    let q = Query::parse(raw);
-    let mut errors = Vec::new();
-    let from = q.time(names.0, &mut errors);
-    let to = q.time(names.1, &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::validation(&errors));
-    }
-    Ok(window(from, to, names)?)
-}
+use crate::extract::{ApiPath, ListQuery};
 
 /// Alert metrics: volumes, breakdowns, MTTD/MTTA/MTTT/MTTC, time to enrich, false-positive rate,
 /// enrichment coverage, daily series and top detection rules.
-#[utoipa::path(get, path = "/v1/metrics/alerts", tag = "metrics", params(WindowParams),
+#[utoipa::path(get, path = "/v1/metrics/alerts", tag = "metrics", params(MetricsWindow),
     security(("api_key" = ["alerts:read"])),
     responses((status = 200, description = "Alert metrics", body = crate::envelope::Envelope<crate::schemas::AlertMetricsResponse>),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn alert_metrics(
     State(state): State<AppState>,
     _auth: Authed<scope::AlertsRead>,
-    RawQuery(raw): RawQuery,
+    ListQuery(window): ListQuery<MetricsWindow>,
 ) -> Result<Json<Value>, ApiError> {
-    let (from, to) = bounds(raw.as_deref(), ("from_time", "to_time"))?;
+    let (from, to) = window.bounds()?;
     let data = state.services().metrics.alerts(from, to).await?;
     Ok(Json(json!({"data": data, "meta": {}})))
 }
@@ -87,23 +44,23 @@ pub async fn summary(
 }
 
 /// Workflow metrics: configured workflows, runs, success rate, time saved, most executed.
-#[utoipa::path(get, path = "/v1/metrics/workflows", tag = "metrics", params(WindowParams),
+#[utoipa::path(get, path = "/v1/metrics/workflows", tag = "metrics", params(MetricsWindow),
     security(("api_key" = ["workflows:read"])),
     responses((status = 200, description = "Workflow metrics", body = crate::envelope::Envelope<crate::schemas::WorkflowMetricsResponse>),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn workflow_metrics(
     State(state): State<AppState>,
     _auth: Authed<scope::WorkflowsRead>,
-    RawQuery(raw): RawQuery,
+    ListQuery(window): ListQuery<MetricsWindow>,
 ) -> Result<Json<Value>, ApiError> {
-    let (from, to) = bounds(raw.as_deref(), ("from_time", "to_time"))?;
+    let (from, to) = window.bounds()?;
     let data = state.services().metrics.workflows(from, to).await?;
     Ok(Json(json!({"data": data, "meta": {}})))
 }
 
 /// One detection rule's metrics: its alerts, their outcomes, MTTA/MTTC and top indicators.
 #[utoipa::path(get, path = "/v1/detection-rules/{uuid}/metrics", tag = "knowledge",
-    params(("uuid" = Uuid, Path, description = "Detection rule id"), RuleWindowParams),
+    params(("uuid" = Uuid, Path, description = "Detection rule id"), RuleMetricsWindow),
     security(("api_key" = ["alerts:read"])),
     responses((status = 200, description = "The rule's metrics", body = crate::envelope::Envelope<crate::schemas::DetectionRuleMetricsResponse>),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -111,9 +68,9 @@ pub async fn detection_rule_metrics(
     State(state): State<AppState>,
     _auth: Authed<scope::AlertsRead>,
     ApiPath(uuid): ApiPath<Uuid>,
-    RawQuery(raw): RawQuery,
+    ListQuery(window): ListQuery<RuleMetricsWindow>,
 ) -> Result<Json<Value>, ApiError> {
-    let (from, to) = bounds(raw.as_deref(), ("from", "to"))?;
+    let (from, to) = window.bounds()?;
     let data = state.services().metrics.detection_rule(uuid, from, to).await?;
     Ok(Json(json!({"data": data, "meta": {}})))
 }

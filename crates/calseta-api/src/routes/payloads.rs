@@ -1,32 +1,20 @@
 //! `/v1/alerts/{uuid}/payload`: the `alert.enriched` payload an agent would receive now.
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
-use serde::Deserialize;
+use axum::extract::State;
+use calseta_services::params::PayloadQuery;
 use serde_json::Value;
-use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{Authed, scope};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::ApiPath;
-
-/// The payload profile to render.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct PayloadParams {
-    /// `full` (default: v1's shape plus Calseta's additions) or `compact` (the same facts without
-    /// repetition).
-    #[param(pattern = "^(full|compact)$")]
-    profile: Option<String>,
-}
+use crate::extract::{ApiPath, ListQuery};
 
 /// The `alert.enriched` payload an agent would receive for this alert now, in either profile —
 /// the same body every webhook delivery to an agent carries (its agent's `payload_profile`).
 #[utoipa::path(get, path = "/v1/alerts/{uuid}/payload", tag = "agents",
-    params(("uuid" = Uuid, Path, description = "Alert id"), PayloadParams),
+    params(("uuid" = Uuid, Path, description = "Alert id"), PayloadQuery),
     security(("api_key" = ["alerts:read"])),
     responses((status = 200, description = "The payload (not enveloped, as agents receive it): `AlertEnrichedPayload`, or with `profile=compact` the `CompactPayload` of the components", body = calseta_services::views::payload::AlertEnrichedPayload),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -34,10 +22,8 @@ pub async fn alert_payload(
     State(state): State<AppState>,
     _auth: Authed<scope::AlertsRead>,
     ApiPath(uuid): ApiPath<Uuid>,
-    RawQuery(raw): RawQuery,
+    ListQuery(query): ListQuery<PayloadQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let q = crate::query::Query::parse(raw.as_deref());
-    // Sent empty, the typed parameter is invalid (422), not absent.
-    let profile = q.given("profile").unwrap_or("full").to_string();
-    Ok(Json(state.services().dispatch.payload(uuid, &profile).await?))
+    // Sent empty, the typed parameter is invalid (422), not absent: the service refuses it.
+    Ok(Json(state.services().dispatch.payload(uuid, query.profile()).await?))
 }

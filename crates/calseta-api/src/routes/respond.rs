@@ -2,24 +2,25 @@
 //! gate over REST (`/v1/workflow-approvals`).
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
+use calseta_core::api_keys::KeyType;
 use calseta_services::audit::Actor;
 use calseta_services::pipeline::respond::test_mode::TestRequest;
 use calseta_services::pipeline::respond::{Caller, Decision, ExecuteRequest, Execution};
-use calseta_store::workflow_runs::RunRow;
+use calseta_services::records::RunRow;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{Authed, scope};
 use crate::envelope::{Envelope, ListEnvelope};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiBody, ApiJson, ApiPath, parse_json};
-use crate::query::Query;
+use crate::extract::{ApiBody, ApiJson, ApiPath, ListQuery, parse_json};
+use calseta_services::params::{Paging, RunSearch};
 use calseta_services::views::workflows::ApprovalResponse;
 
 /// Body of `POST /v1/workflows/{uuid}/execute`.
@@ -57,7 +58,7 @@ pub async fn execute_workflow(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let caller = Caller {
         key_prefix: auth.key.key_prefix.clone(),
-        by_agent: auth.key.key_type == "agent",
+        by_agent: auth.key.key_type == KeyType::Agent,
         actor_type: "api",
         explain_always: true,
     };
@@ -130,7 +131,7 @@ pub async fn test_workflow(
     };
     let caller = Caller {
         key_prefix: auth.key.key_prefix.clone(),
-        by_agent: auth.key.key_type == "agent",
+        by_agent: auth.key.key_type == KeyType::Agent,
         actor_type: "api",
         explain_always: true,
     };
@@ -170,10 +171,10 @@ impl From<RunRow> for WorkflowRunResponse {
         WorkflowRunResponse {
             uuid: r.uuid,
             workflow_id: r.workflow_id,
-            trigger_type: r.trigger_type,
+            trigger_type: r.trigger_type.to_string(),
             trigger_context: r.trigger_context.map(|c| c.0).unwrap_or(Value::Null),
             code_version_executed: r.code_version_executed,
-            status: r.status,
+            status: r.status.to_string(),
             attempt_count: r.attempt_count,
             log_output: r.log_output,
             result: r.result.map(|c| c.0).unwrap_or(Value::Null),
@@ -186,84 +187,49 @@ impl From<RunRow> for WorkflowRunResponse {
     }
 }
 
-/// Pagination of run and approval lists.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct RunListParams {
-    /// Exact status.
-    status: Option<String>,
-    /// Only this workflow's (unknown: 404).
-    workflow_uuid: Option<Uuid>,
-    #[param(minimum = 1, maximum = 4294967295_i64)]
-    page: Option<i64>,
-    #[param(minimum = 1, maximum = 500)]
-    page_size: Option<i64>,
-}
-
-fn filters(
-    raw: Option<&str>,
-) -> Result<(Option<String>, Option<Uuid>, calseta_core::pagination::PageRequest), ApiError> {
-    let q = Query::parse(raw);
-    let mut errors = Vec::new();
-    let workflow = match q.given("workflow_uuid") {
-        None => None,
-        Some(text) => match Uuid::parse_str(text) {
-            Ok(u) => Some(u),
-            Err(_) => {
-                errors.push(crate::envelope::query_error("workflow_uuid", "Input should be a valid UUID"));
-                None
-            }
-        },
-    };
-    let page = q.page(&mut errors)?;
-    if !errors.is_empty() {
-        return Err(ApiError::validation(&errors));
-    }
-    Ok((q.one("status").map(str::to_string), workflow, page))
-}
-
 /// A workflow's runs, newest first.
-#[utoipa::path(get, path = "/v1/workflows/{uuid}/runs", tag = "workflows", params(("uuid" = Uuid, Path, description = "Workflow id"), RunListParams),
+#[utoipa::path(get, path = "/v1/workflows/{uuid}/runs", tag = "workflows", params(("uuid" = Uuid, Path, description = "Workflow id"), RunSearch),
     security(("api_key" = ["workflows:read"])),
     responses((status = 200, body = ListEnvelope<WorkflowRunResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn workflow_runs(
     State(state): State<AppState>,
     _auth: Authed<scope::WorkflowsRead>,
     ApiPath(uuid): ApiPath<Uuid>,
-    RawQuery(raw): RawQuery,
+    ListQuery(search): ListQuery<RunSearch>,
 ) -> Result<Json<ListEnvelope<WorkflowRunResponse>>, ApiError> {
-    let (status, _, page) = filters(raw.as_deref())?;
+    let (status, page) = (search.status(), search.page(Paging::REST)?);
     let (rows, total) =
         state.services().respond.runs(Some(uuid), status.as_deref(), page.limit(), page.offset()).await?;
     Ok(Json(ListEnvelope::new(rows.into_iter().map(Into::into).collect(), total, page)))
 }
 
 /// Every workflow's runs, newest first.
-#[utoipa::path(get, path = "/v1/workflow-runs", tag = "workflows", params(RunListParams),
+#[utoipa::path(get, path = "/v1/workflow-runs", tag = "workflows", params(RunSearch),
     security(("api_key" = ["workflows:read"])),
     responses((status = 200, body = ListEnvelope<WorkflowRunResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn all_runs(
     State(state): State<AppState>,
     _auth: Authed<scope::WorkflowsRead>,
-    RawQuery(raw): RawQuery,
+    ListQuery(search): ListQuery<RunSearch>,
 ) -> Result<Json<ListEnvelope<WorkflowRunResponse>>, ApiError> {
-    let (status, workflow, page) = filters(raw.as_deref())?;
+    let (status, workflow) = (search.status(), search.workflow_uuid);
+    let page = search.page(Paging::REST)?;
     let (rows, total) =
         state.services().respond.runs(workflow, status.as_deref(), page.limit(), page.offset()).await?;
     Ok(Json(ListEnvelope::new(rows.into_iter().map(Into::into).collect(), total, page)))
 }
 
 /// Approval requests, newest first (past their expiry they read as `expired`).
-#[utoipa::path(get, path = "/v1/workflow-approvals", tag = "workflows", params(RunListParams),
+#[utoipa::path(get, path = "/v1/workflow-approvals", tag = "workflows", params(RunSearch),
     security(("api_key" = ["approvals:write"])),
     responses((status = 200, body = ListEnvelope<ApprovalResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_approvals(
     State(state): State<AppState>,
     _auth: Authed<scope::ApprovalsWrite>,
-    RawQuery(raw): RawQuery,
+    ListQuery(search): ListQuery<RunSearch>,
 ) -> Result<Json<ListEnvelope<ApprovalResponse>>, ApiError> {
-    let (status, workflow, page) = filters(raw.as_deref())?;
+    let (status, workflow) = (search.status(), search.workflow_uuid);
+    let page = search.page(Paging::REST)?;
     let (rows, total) =
         state.services().respond.approvals(status.as_deref(), workflow, page.limit(), page.offset()).await?;
     Ok(Json(ListEnvelope::new(rows.into_iter().map(Into::into).collect(), total, page)))
@@ -312,7 +278,7 @@ async fn decide(
     let row = state
         .services()
         .respond
-        .decide(uuid, decision, &responder, &Actor::api(key), key.key_type == "agent", "rest")
+        .decide(uuid, decision, &responder, &Actor::api(key), key.key_type == KeyType::Agent, "rest")
         .await?;
     Ok(Json(Envelope::new(row.into())))
 }

@@ -9,19 +9,20 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{Authed, scope};
-use crate::envelope::{Envelope, ListEnvelope, PageParams};
+use crate::envelope::{Envelope, ListEnvelope};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ListQuery};
+use calseta_services::params::{PageQuery, Paging};
 
 /// List alert source integrations, newest first.
-#[utoipa::path(get, path = "/v1/sources", tag = "agents", params(PageParams), security(("api_key" = ["alerts:read"])),
+#[utoipa::path(get, path = "/v1/sources", tag = "agents", params(PageQuery), security(("api_key" = ["alerts:read"])),
     responses((status = 200, description = "Sources", body = crate::envelope::ListEnvelope<crate::schemas::SourceResponse>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_sources(
     State(state): State<AppState>,
     _auth: Authed<scope::AlertsRead>,
-    ApiQuery(params): ApiQuery<PageParams>,
+    ListQuery(params): ListQuery<PageQuery>,
 ) -> Result<Json<ListEnvelope<Value>>, ApiError> {
-    let page = params.validate()?;
+    let page = params.page(Paging::REST)?;
     let rows = state.services().sources.list().await?;
     let total = rows.len() as i64;
     Ok(Json(ListEnvelope::new(

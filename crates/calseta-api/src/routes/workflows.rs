@@ -1,76 +1,37 @@
 //! `/v1/workflows` (CRUD, code versions and secret grants) and `/v1/workflow-secrets`.
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use calseta_core::scopes::Scope;
 use calseta_services::audit::Actor;
+use calseta_services::records::SecretRow;
 use calseta_services::resources::workflows::SecretGrants;
-use calseta_store::workflows::{SecretRow, WorkflowFilter};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
-use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{Authed, scope};
 use crate::envelope::{Envelope, ListEnvelope};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath};
-use crate::query::Query;
+use crate::extract::{ApiJson, ApiPath, ListQuery};
+use calseta_services::params::{Paging, WorkflowSearch};
 use calseta_services::views::workflows::{WorkflowResponse, workflow_response};
 
-/// Filters of `GET /v1/workflows`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct WorkflowListParams {
-    /// indicator or alert
-    workflow_type: Option<String>,
-    /// Comma list of draft, active, inactive.
-    state: Option<String>,
-    /// Comma list of low, medium, high, critical.
-    risk_level: Option<String>,
-    is_active: Option<bool>,
-    /// name, state, risk_level, updated_at, created_at (default)
-    #[param(pattern = "^(name|state|risk_level|updated_at|created_at)?$")]
-    sort_by: Option<String>,
-    /// asc or desc (default)
-    #[param(pattern = "^(asc|desc)?$")]
-    sort_order: Option<String>,
-    #[param(minimum = 1, maximum = 4294967295_i64)]
-    page: Option<i64>,
-    #[param(minimum = 1, maximum = 500)]
-    page_size: Option<i64>,
-}
-
 /// List workflows.
-#[utoipa::path(get, path = "/v1/workflows", tag = "workflows", params(WorkflowListParams), security(("api_key" = ["workflows:read"])),
+#[utoipa::path(get, path = "/v1/workflows", tag = "workflows", params(WorkflowSearch), security(("api_key" = ["workflows:read"])),
     responses((status = 200, body = ListEnvelope<WorkflowResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_workflows(
     State(state): State<AppState>,
     _auth: Authed<scope::WorkflowsRead>,
-    RawQuery(raw): RawQuery,
+    ListQuery(search): ListQuery<WorkflowSearch>,
 ) -> Result<Json<ListEnvelope<WorkflowResponse>>, ApiError> {
-    let q = Query::parse(raw.as_deref());
-    let (sort_by, descending) =
-        q.sort(&["name", "state", "risk_level", "updated_at", "created_at"], "created_at")?;
-    let mut errors = Vec::new();
-    let filter = WorkflowFilter {
-        workflow_type: q.one("workflow_type").map(str::to_string),
-        states: q.list("state"),
-        risk_levels: q.list("risk_level"),
-        is_active: q.boolean("is_active", &mut errors),
-        sort_by,
-        descending,
-    };
-    let page = q.page(&mut errors)?;
-    if !errors.is_empty() {
-        return Err(ApiError::validation(&errors));
-    }
+    let (filter, page) = search.to_query(Paging::REST)?;
     let (rows, total) = state.services().workflows.list(&filter, page.limit(), page.offset()).await?;
     Ok(Json(ListEnvelope::new(rows.into_iter().map(|r| workflow_response(r, false)).collect(), total, page)))
 }
@@ -94,9 +55,11 @@ pub async fn create_workflow(
 #[serde(deny_unknown_fields)]
 pub struct GenerateBody {
     /// What the workflow should do, in words (1 to 10,000 characters).
+    #[schema(schema_with = crate::shapes::generate_description)]
     description: String,
     /// `indicator` (default) or `alert`.
     #[serde(default)]
+    #[schema(schema_with = crate::shapes::workflow_type_or_null)]
     workflow_type: Option<String>,
     /// The indicator types it is for (not validated, as v1).
     #[serde(default)]

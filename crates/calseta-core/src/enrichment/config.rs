@@ -31,6 +31,23 @@ pub struct HttpConfig {
     pub url_templates_by_type: BTreeMap<String, String>,
 }
 
+/// A list of HTTP statuses: integers 0 to 65535, `200.0` read as `200` (JSON does not tell the two
+/// apart, nor does the OpenAPI document's `integer`).
+fn statuses<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<u16>, D::Error> {
+    let numbers = Vec::<serde_json::Number>::deserialize(deserializer)?;
+    numbers
+        .iter()
+        .map(|n| {
+            let whole = n.as_u64().or_else(|| {
+                n.as_f64().filter(|f| f.fract() == 0.0 && (0.0..=65_535.0).contains(f)).map(|f| f as u64)
+            });
+            whole.and_then(|w| u16::try_from(w).ok()).ok_or_else(|| {
+                serde::de::Error::custom(format!("invalid value: {n}, expected a status from 0 to 65535"))
+            })
+        })
+        .collect()
+}
+
 /// One HTTP request of a provider.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HttpStep {
@@ -50,9 +67,9 @@ pub struct HttpStep {
     pub form_body: Option<Map<String, Value>>,
     #[serde(default = "default_timeout")]
     pub timeout_seconds: f64,
-    #[serde(default = "default_expected")]
+    #[serde(default = "default_expected", deserialize_with = "statuses")]
     pub expected_status: Vec<u16>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "statuses")]
     pub not_found_status: Vec<u16>,
     #[serde(default)]
     pub optional: bool,

@@ -218,7 +218,7 @@ impl SandboxSeeder {
                         scopes,
                         expires_at: None,
                         allowed_sources: None,
-                        key_type: "human".into(),
+                        key_type: calseta_core::api_keys::KeyType::Human,
                         is_system: true,
                     },
                 )
@@ -256,7 +256,7 @@ pub struct ResetSandbox {
 impl JobHandler for ResetSandbox {
     async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
         let today = calseta_store::now().format("%Y-%m-%d").to_string();
-        if !repo::claim_daily_reset(ctx.db(), &today).await.map_err(JobFailure::retryable)? {
+        if !repo::claim_daily_reset(ctx.db(), &today).await? {
             return Ok(());
         }
         let outcome = match repo::reset(ctx.db()).await {

@@ -68,7 +68,7 @@ impl SocMetrics {
         let over_time = repo::alerts_per_day(&self.db, &window, false).await?;
         let top = repo::top_detection_rules(&self.db, &window).await?;
         let total: i64 = groups.iter().map(|g| g.count).sum();
-        let active = groups.iter().filter(|g| ACTIVE_STATUSES.contains(&g.status.as_str()));
+        let active = groups.iter().filter(|g| ACTIVE_STATUSES.contains(&g.status));
         Ok(json!({
             "period_from": from, "period_to": to,
             "total_alerts": total,
@@ -102,7 +102,7 @@ impl SocMetrics {
         let groups = repo::alert_groups(&self.db, &window).await?;
         let totals = repo::alert_aggregates(&self.db, &window).await?;
         let total: i64 = groups.iter().map(|g| g.count).sum();
-        let active: Vec<_> = groups.iter().filter(|g| ACTIVE_STATUSES.contains(&g.status.as_str())).collect();
+        let active: Vec<_> = groups.iter().filter(|g| ACTIVE_STATUSES.contains(&g.status)).collect();
         let classifications = repo::close_classifications(&self.db, &window).await?;
         Ok(json!({
             "detection_rule_uuid": rule.uuid, "detection_rule_name": rule.name,
@@ -153,7 +153,7 @@ impl SocMetrics {
         let groups = repo::alert_groups(&self.db, &window).await?;
         let totals = repo::alert_aggregates(&self.db, &window).await?;
         let total: i64 = groups.iter().map(|g| g.count).sum();
-        let active: Vec<_> = groups.iter().filter(|g| ACTIVE_STATUSES.contains(&g.status.as_str())).collect();
+        let active: Vec<_> = groups.iter().filter(|g| ACTIVE_STATUSES.contains(&g.status)).collect();
         let runs = repo::run_aggregates(&self.db, from, now).await?;
         let approvals = repo::approval_stats(&self.db, from, now).await?;
         let platform = repo::platform_counts(&self.db).await?;

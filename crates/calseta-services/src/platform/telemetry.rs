@@ -292,7 +292,7 @@ impl Telemetry {
     pub fn render(&self, snapshot: &Snapshot, format: Format) -> String {
         self.jobs.clear();
         for queue in &snapshot.queues {
-            for status in calseta_core::jobs::JobStatus::ALL {
+            for &status in calseta_core::jobs::JobStatus::ALL {
                 let labels = JobLabels { queue: queue.clone(), status: status.as_str().into() };
                 drop(self.jobs.get_or_create(&labels));
             }

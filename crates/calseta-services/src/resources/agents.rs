@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use calseta_core::agents::PayloadProfile;
 use calseta_core::alerts::Severity;
 use calseta_core::sources;
 use calseta_core::targeting;
@@ -88,7 +89,7 @@ impl AgentService {
         let alert = alerts_repo::get(&self.db, alert_uuid)
             .await?
             .ok_or_else(|| ServiceError::NotFound("Alert not found.".into()))?;
-        let agents = self.matching(&alert.source_name, &alert.severity, &alert.tags.0).await?;
+        let agents = self.matching(&alert.source_name, alert.severity.as_str(), &alert.tags.0).await?;
         let mut tx = self.db.begin().await?;
         kinds::enqueue_dispatch(&mut tx, alert_uuid, None).await?;
         tx.commit().await?;
@@ -193,8 +194,8 @@ impl AgentService {
                     fields.is_active = body::flag(key, value, &mut errors).unwrap_or(fields.is_active)
                 }
                 "payload_profile" if !value.is_null() => {
-                    match value.as_str().filter(|p| crate::views::compact::PROFILES.contains(p)) {
-                        Some(profile) => fields.payload_profile = profile.to_string(),
+                    match value.as_str().and_then(|p| PayloadProfile::parse(p).ok()) {
+                        Some(profile) => fields.payload_profile = profile,
                         None => {
                             errors.push(FieldError::body(key, "payload_profile must be 'full' or 'compact'"))
                         }
@@ -260,7 +261,7 @@ impl AgentService {
             retry_count: 3,
             is_active: true,
             documentation: None,
-            payload_profile: "full".into(),
+            payload_profile: PayloadProfile::Full,
         };
         let generated = self.apply(&mut fields, &input, true).await?;
         Ok((repo::insert(&self.db, &fields).await?, generated))
@@ -290,9 +291,9 @@ impl AgentService {
         uuid: Uuid,
         limit: i64,
         offset: i64,
-    ) -> Result<(Vec<repo::AgentRunRow>, i64), ServiceError> {
+    ) -> Result<(Vec<calseta_store::agent_runs::AgentRunRow>, i64), ServiceError> {
         let agent = self.get(uuid).await?;
-        Ok(repo::runs(&self.db, agent.id, limit, offset).await?)
+        Ok(calseta_store::agent_runs::for_agent(&self.db, agent.id, limit, offset).await?)
     }
 
     /// Sends a synthetic payload now (one attempt, signed like real deliveries).

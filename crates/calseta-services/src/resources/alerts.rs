@@ -2,8 +2,10 @@
 //! classification and notes, malice override), delete, findings, indicators, activity, the
 //! relationship graph and re-enrichment.
 
+use std::sync::Arc;
+
 use calseta_core::alerts::{AlertStatus, CloseClassification, Lifecycle, Malice, Severity};
-use calseta_core::indicators::{self as indicator_values, IndicatorType};
+use calseta_core::indicators::{self as indicator_values, IndicatorType, MaliceSource};
 use calseta_core::pagination::PageRequest;
 use calseta_jobs::JobKind;
 use calseta_store::Db;
@@ -15,7 +17,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::audit::{self, Actor};
+use crate::pipeline::context::AlertContext;
 use crate::pipeline::kinds;
+use crate::views::alert_context::AlertWithContext;
 use crate::views::alert_detail::{self, AlertDetail};
 use crate::{FieldError, ServiceError};
 
@@ -57,6 +61,7 @@ pub struct FindingInput {
 pub struct AlertService {
     db: Db,
     enrich_job: JobKind,
+    context: Arc<AlertContext>,
 }
 
 fn not_found() -> ServiceError {
@@ -72,9 +77,10 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 impl AlertService {
-    /// A service over `db`; `enrich_job` is the kind re-enrichment enqueues.
-    pub fn new(db: Db, enrich_job: JobKind) -> Self {
-        Self { db, enrich_job }
+    /// A service over `db`; `enrich_job` is the kind re-enrichment enqueues; `context` chooses an
+    /// alert's documents and past alerts.
+    pub fn new(db: Db, enrich_job: JobKind, context: Arc<AlertContext>) -> Self {
+        Self { db, enrich_job, context }
     }
 
     /// One alert's own row (404 when absent), without its indicators.
@@ -91,6 +97,23 @@ impl AlertService {
         Ok(repo::list(&self.db, filter, page).await?)
     }
 
+    /// A page of alerts as `search` asks (REST's list, the `search_alerts` tool), with the page
+    /// read.
+    pub async fn search(
+        &self,
+        search: &crate::params::AlertSearch,
+        paging: crate::params::Paging,
+    ) -> Result<(Vec<AlertSummaryRow>, i64, PageRequest), ServiceError> {
+        let page = search.page(paging)?;
+        let rule_id = match search.detection_rule_uuid {
+            // An unknown rule matches nothing.
+            Some(uuid) => Some(self.detection_rule_id(uuid).await?.unwrap_or(-1)),
+            None => None,
+        };
+        let (rows, total) = repo::list(&self.db, &search.filter(rule_id), page).await?;
+        Ok((rows, total, page))
+    }
+
     /// The internal id of a detection rule, for the `detection_rule_uuid` filter.
     pub async fn detection_rule_id(&self, uuid: Uuid) -> Result<Option<i64>, ServiceError> {
         Ok(detection_rules::id_by_uuid(&self.db, uuid).await?)
@@ -99,6 +122,12 @@ impl AlertService {
     /// One alert with its indicators and detection rule.
     pub async fn detail(&self, uuid: Uuid) -> Result<AlertDetail, ServiceError> {
         alert_detail::load(&self.db, uuid).await
+    }
+
+    /// One alert with its context: the detail, its applicable context documents and its past
+    /// related alerts.
+    pub async fn with_context(&self, uuid: Uuid) -> Result<AlertWithContext, ServiceError> {
+        AlertWithContext::of(&self.context, self.detail(uuid).await?).await
     }
 
     /// Applies analyst changes, writing an activity event for each value that changed.
@@ -118,7 +147,7 @@ impl AlertService {
         uuid: Uuid,
         patch: AlertPatch,
         actor: &Actor,
-    ) -> Result<(String, AlertDetail), ServiceError> {
+    ) -> Result<(AlertStatus, AlertDetail), ServiceError> {
         let mut errors = Vec::new();
         let status = patch.status.as_deref().map(AlertStatus::parse).transpose().unwrap_or_else(|e| {
             errors.push(FieldError::body("status", e.to_string()));
@@ -167,7 +196,7 @@ impl AlertService {
         let mut tx = self.db.begin().await?;
         let before = repo::get_in(&mut tx, uuid).await?.ok_or_else(not_found)?;
         let now = calseta_store::now();
-        let old_status = AlertStatus::parse(&before.status).unwrap_or(AlertStatus::Open);
+        let old_status = before.status;
         let lifecycle = Lifecycle {
             status: old_status,
             acknowledged_at: before.acknowledged_at,
@@ -179,12 +208,9 @@ impl AlertService {
             _ => lifecycle,
         };
         let mut state = AlertState {
-            status: after.status.as_str().into(),
-            severity: severity.map(|s| s.as_str().to_string()).unwrap_or_else(|| before.severity.clone()),
-            close_classification: match classification {
-                Some(c) => c.map(|c| c.as_str().to_string()),
-                None => before.close_classification.clone(),
-            },
+            status: after.status,
+            severity: severity.unwrap_or(before.severity),
+            close_classification: classification.unwrap_or(before.close_classification),
             acknowledged_at: after.acknowledged_at,
             triaged_at: after.triaged_at,
             closed_at: after.closed_at,
@@ -193,8 +219,8 @@ impl AlertService {
                 .clone()
                 .map(|t| t.into_iter().map(|s| s.trim().to_string()).collect())
                 .unwrap_or_else(|| before.tags.0.clone()),
-            malice_override: before.malice_override.clone(),
-            malice_override_source: before.malice_override_source.clone(),
+            malice_override: before.malice_override,
+            malice_override_source: before.malice_override_source,
             malice_override_at: before.malice_override_at,
             close_notes: match &patch.close_notes {
                 Some(notes) => notes.clone(),
@@ -202,10 +228,9 @@ impl AlertService {
             },
         };
         let linked = indicators::for_alert(&self.db, before.id).await?;
-        let computed = Malice::worst(linked.iter().map(|i| i.malice.as_str()));
-        let effective =
-            |over: &Option<String>| over.as_deref().and_then(|m| Malice::parse(m).ok()).unwrap_or(computed);
-        let malice_before = effective(&before.malice_override);
+        let computed = Malice::worst_of(linked.iter().map(|i| i.malice));
+        let effective = |over: Option<Malice>| over.unwrap_or(computed);
+        let malice_before = effective(before.malice_override);
         let mut malice_event = None;
         if patch.reset_malice_override {
             if before.malice_override.is_some() {
@@ -215,17 +240,17 @@ impl AlertService {
                 malice_event = Some("reset");
             }
         } else if let Some(m) = malice_override {
-            state.malice_override = Some(m.as_str().into());
-            state.malice_override_source = Some("analyst".into());
+            state.malice_override = Some(m);
+            state.malice_override_source = Some(MaliceSource::Analyst);
             state.malice_override_at = Some(now);
-            if before.malice_override.as_deref() != Some(m.as_str()) {
+            if before.malice_override != Some(m) {
                 malice_event = Some("analyst");
             }
         }
         let updated = repo::update_state(&mut tx, before.id, &state).await?;
 
         if updated.status != before.status {
-            if updated.status == AlertStatus::Closed.as_str() {
+            if updated.status == AlertStatus::Closed {
                 let refs = json!({"from_status": before.status, "close_classification": updated.close_classification});
                 audit::record(&mut tx, actor, "alert_closed", Some(before.id), refs).await?;
             } else {
@@ -238,7 +263,7 @@ impl AlertService {
             audit::record(&mut tx, actor, "alert_severity_updated", Some(before.id), refs).await?;
         }
         if let Some(source) = malice_event {
-            let refs = json!({"from_malice": malice_before, "to_malice": effective(&updated.malice_override), "malice_source": source});
+            let refs = json!({"from_malice": malice_before, "to_malice": effective(updated.malice_override), "malice_source": source});
             audit::record(&mut tx, actor, "alert_malice_updated", Some(before.id), refs).await?;
         }
         tx.commit().await?;
@@ -362,7 +387,7 @@ impl AlertService {
         let existing = indicators::for_alert(&self.db, alert.id).await?;
         let fresh = normalized
             .iter()
-            .filter(|(k, v)| !existing.iter().any(|e| e.kind == k.as_str() && e.value == *v))
+            .filter(|(k, v)| !existing.iter().any(|e| e.kind == *k && e.value == *v))
             .count();
         if existing.len() + fresh > crate::pipeline::enrich::run::MAX_INDICATORS_PER_ALERT {
             return Err(ServiceError::invalid(
@@ -376,7 +401,7 @@ impl AlertService {
         }
         let mut rows = Vec::new();
         for (kind, value) in &normalized {
-            rows.push(indicators::upsert_and_link(&mut tx, alert.id, kind.as_str(), value).await?);
+            rows.push(indicators::upsert_and_link(&mut tx, alert.id, *kind, value).await?);
         }
         if enrich {
             kinds::enqueue_enrichment(&mut tx, &self.enrich_job, alert.uuid).await?;

@@ -41,7 +41,7 @@ pub struct ApiKey {
     /// Granted scopes as stored.
     pub scopes: Vec<String>,
     /// `human` or `agent`.
-    pub key_type: String,
+    pub key_type: KeyType,
     /// False once revoked.
     pub is_active: bool,
     /// Expiry.
@@ -229,7 +229,7 @@ impl ApiKeyService {
                 scopes,
                 expires_at: request.expires_at,
                 allowed_sources,
-                key_type: key_type.as_str().to_string(),
+                key_type,
                 is_system,
             },
         )

@@ -35,6 +35,18 @@ impl DetectionRuleService {
         Ok(rules::list(&self.db, filter, limit, offset).await?)
     }
 
+    /// A page of rules as `search` asks (REST's list, the `search_detection_rules` tool), with
+    /// the page read.
+    pub async fn search(
+        &self,
+        search: &crate::params::DetectionRuleSearch,
+        paging: crate::params::Paging,
+    ) -> Result<(Vec<DetectionRuleRow>, i64, calseta_core::pagination::PageRequest), ServiceError> {
+        let (filter, page) = search.to_query(paging)?;
+        let (rows, total) = rules::list(&self.db, &filter, page.limit(), page.offset()).await?;
+        Ok((rows, total, page))
+    }
+
     /// One rule.
     pub async fn get_rule(&self, uuid: Uuid) -> Result<DetectionRuleRow, ServiceError> {
         rules::get(&self.db, uuid)

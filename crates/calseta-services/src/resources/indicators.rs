@@ -2,6 +2,7 @@
 
 use calseta_core::alerts::Malice;
 use calseta_core::enrichment::IndicatorResults;
+use calseta_core::indicators::MaliceSource;
 use calseta_store::Db;
 use calseta_store::indicators::{self as repo, IndicatorRow};
 use serde_json::{Value, json};
@@ -47,12 +48,12 @@ impl IndicatorService {
         let mut tx = self.db.begin().await?;
         let updated = match verdict {
             Some(m) => {
-                repo::set_malice(&mut tx, current.id, m.as_str(), "analyst", Some(calseta_store::now()))
+                repo::set_malice(&mut tx, current.id, m, MaliceSource::Analyst, Some(calseta_store::now()))
                     .await?
             }
             None => {
                 let computed = verdict_from_results(current.enrichment_results.as_ref().map(|j| &j.0));
-                repo::set_malice(&mut tx, current.id, computed.as_str(), "enrichment", None).await?
+                repo::set_malice(&mut tx, current.id, computed, MaliceSource::Enrichment, None).await?
             }
         };
         let alert_id = repo::first_linked_alert(&mut tx, current.id).await?;

@@ -28,3 +28,25 @@ pub async fn get(db: &Db, uuid: Uuid) -> Result<Job, ServiceError> {
 pub async fn retry_dead(db: &Db, uuid: Uuid) -> Result<Job, ServiceError> {
     Ok(admin::retry_dead(db, uuid).await?)
 }
+
+impl crate::Services {
+    /// Lists jobs, newest first (see [`list`]).
+    pub async fn jobs(
+        &self,
+        status: Option<JobStatus>,
+        queue: Option<&str>,
+        page: PageRequest,
+    ) -> Result<(Vec<Job>, i64), ServiceError> {
+        list(&self.db, status, queue, page).await
+    }
+
+    /// One job (see [`get`]).
+    pub async fn job(&self, uuid: Uuid) -> Result<Job, ServiceError> {
+        get(&self.db, uuid).await
+    }
+
+    /// Re-queues a dead letter (see [`retry_dead`]).
+    pub async fn retry_job(&self, uuid: Uuid) -> Result<Job, ServiceError> {
+        retry_dead(&self.db, uuid).await
+    }
+}

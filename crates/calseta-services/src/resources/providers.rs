@@ -162,8 +162,20 @@ fn check_http_config(value: &Value, errors: &mut Vec<FieldError>) {
 
 fn check_rules(value: &Value, errors: &mut Vec<FieldError>) {
     check_size("malice_rules", value, errors);
-    if let Err(e) = serde_json::from_value::<MaliceRules>(value.clone()) {
+    // Objects only, as the document says (serde alone would also read a list as the struct).
+    let rules = value.get("rules").and_then(Value::as_array);
+    if !value.is_object() || rules.is_some_and(|rules| !rules.iter().all(Value::is_object)) {
+        errors.push(FieldError::body("malice_rules", "malice_rules and each of its rules must be objects"));
+    } else if let Err(e) = serde_json::from_value::<MaliceRules>(value.clone()) {
         errors.push(FieldError::body("malice_rules", format!("malice_rules: {e}")));
+    }
+}
+
+/// `cache_ttl_by_type` is an object (indicator type → seconds), as the document and the answers say.
+fn check_cache_ttls(value: &Value, errors: &mut Vec<FieldError>) {
+    check_size("cache_ttl_by_type", value, errors);
+    if !value.is_object() {
+        errors.push(FieldError::body("cache_ttl_by_type", "cache_ttl_by_type must be an object or null"));
     }
 }
 
@@ -277,6 +289,9 @@ impl ProviderService {
         if let Some(rules) = &input.malice_rules {
             check_rules(rules, &mut errors);
         }
+        if let Some(ttls) = &input.cache_ttl_by_type {
+            check_cache_ttls(ttls, &mut errors);
+        }
         if let Some(config) = &input.auth_config {
             check_size("auth_config", config, &mut errors);
             if !config.is_object() {
@@ -388,7 +403,12 @@ impl ProviderService {
                     check_ttl(ttl, &mut errors);
                     f.default_cache_ttl_seconds = ttl;
                 }
-                "cache_ttl_by_type" => f.cache_ttl_by_type = (!value.is_null()).then(|| value.clone()),
+                "cache_ttl_by_type" => {
+                    if !value.is_null() {
+                        check_cache_ttls(value, &mut errors);
+                    }
+                    f.cache_ttl_by_type = (!value.is_null()).then(|| value.clone());
+                }
                 "malice_rules" => {
                     if !value.is_null() {
                         check_rules(value, &mut errors);

@@ -63,9 +63,8 @@ pub struct ApplyRetention {
 #[async_trait::async_trait]
 impl JobHandler for ApplyRetention {
     async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
-        let removed =
-            retention::apply(ctx.db(), &self.settings.cutoffs()).await.map_err(JobFailure::retryable)?;
-        ctx.db().reclaim_space().await.map_err(JobFailure::retryable)?;
+        let removed = retention::apply(ctx.db(), &self.settings.cutoffs()).await?;
+        ctx.db().reclaim_space().await?;
         tracing::info!(
             alerts = removed.alerts,
             activity = removed.activity,

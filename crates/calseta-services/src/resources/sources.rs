@@ -2,7 +2,7 @@
 
 use calseta_core::sources;
 use calseta_store::Db;
-use calseta_store::agents::{self as repo, SourceRow};
+use calseta_store::sources::{self as repo, SourceRow};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -24,12 +24,12 @@ impl SourceService {
 
     /// Source integrations, newest first.
     pub async fn list(&self) -> Result<Vec<SourceRow>, ServiceError> {
-        Ok(repo::list_sources(&self.db).await?)
+        Ok(repo::list(&self.db).await?)
     }
 
     /// One source integration.
     pub async fn get(&self, uuid: Uuid) -> Result<SourceRow, ServiceError> {
-        repo::get_source(&self.db, uuid)
+        repo::get(&self.db, uuid)
             .await?
             .ok_or_else(|| ServiceError::NotFound("Source integration not found.".into()))
     }
@@ -95,12 +95,12 @@ impl SourceService {
         if !errors.is_empty() {
             return Err(ServiceError::Invalid(errors));
         }
-        Ok(repo::save_source(&self.db, existing.map(|e| e.id), &row).await?)
+        Ok(repo::save(&self.db, existing.map(|e| e.id), &row).await?)
     }
 
     /// Deletes a source integration.
     pub async fn delete(&self, uuid: Uuid) -> Result<(), ServiceError> {
-        if repo::delete_source(&self.db, uuid).await? {
+        if repo::delete(&self.db, uuid).await? {
             Ok(())
         } else {
             Err(ServiceError::NotFound("Source integration not found.".into()))

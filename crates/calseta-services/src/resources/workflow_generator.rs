@@ -18,7 +18,7 @@ const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// How long the endpoint may take (v1's limit).
 const TIMEOUT: Duration = Duration::from_secs(60);
 /// The longest description accepted.
-const MAX_DESCRIPTION_CHARS: usize = 10_000;
+pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
 /// The error code of every failure of the model's side (v1's).
 const FAILED: &str = "WORKFLOW_GENERATION_FAILED";
 

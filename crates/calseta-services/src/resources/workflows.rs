@@ -166,6 +166,13 @@ impl WorkflowService {
         Ok(repo::list(&self.db, filter, limit, offset).await?)
     }
 
+    /// The `limit` newest workflows and the total (MCP's collection).
+    pub async fn newest(&self, limit: i64) -> Result<(Vec<WorkflowRow>, i64), ServiceError> {
+        let filter =
+            WorkflowFilter { sort_by: "created_at".into(), descending: true, ..WorkflowFilter::default() };
+        self.list(&filter, limit, 0).await
+    }
+
     /// A workflow.
     pub async fn get(&self, uuid: Uuid) -> Result<WorkflowRow, ServiceError> {
         repo::get(&self.db, uuid).await?.ok_or_else(|| not_found(uuid))
@@ -196,16 +203,16 @@ impl WorkflowService {
             workflow_type: None,
             indicator_types: Vec::new(),
             code: String::new(),
-            state: WorkflowState::Draft.as_str().into(),
+            state: WorkflowState::Draft,
             timeout_seconds: 300,
             retry_count: 0,
             is_active: true,
             tags: Vec::new(),
             time_saved_minutes: None,
-            approval_mode: ApprovalMode::Always.as_str().into(),
+            approval_mode: ApprovalMode::Always,
             approval_channel: None,
             approval_timeout_seconds: 3600,
-            risk_level: RiskLevel::Medium.as_str().into(),
+            risk_level: RiskLevel::Medium,
             documentation: None,
         };
         let mut errors = Vec::new();
@@ -358,19 +365,19 @@ impl WorkflowService {
         for builtin in BUILTINS.iter().filter(|b| !present.iter().any(|n| n == b.name)) {
             let fields = WorkflowFields {
                 name: builtin.name.into(),
-                workflow_type: Some(WorkflowType::Indicator.as_str().into()),
+                workflow_type: Some(WorkflowType::Indicator),
                 indicator_types: vec![IndicatorType::Account.as_str().into()],
                 code: builtin.code.into(),
-                state: WorkflowState::Active.as_str().into(),
+                state: WorkflowState::Active,
                 timeout_seconds: 60,
                 retry_count: 0,
                 is_active: if builtin.okta { self.integrations.okta } else { self.integrations.entra },
                 tags: Vec::new(),
                 time_saved_minutes: None,
-                approval_mode: ApprovalMode::Always.as_str().into(),
+                approval_mode: ApprovalMode::Always,
                 approval_channel: None,
                 approval_timeout_seconds: 3600,
-                risk_level: builtin.risk.as_str().into(),
+                risk_level: builtin.risk,
                 documentation: Some(builtin.documentation.into()),
             };
             if repo::insert_builtin(&self.db, &fields).await?.is_some() {
@@ -418,10 +425,10 @@ fn choice<T>(
     value: &Value,
     parse: impl Fn(&str) -> Result<T, calseta_core::UnknownValue>,
     errors: &mut Vec<FieldError>,
-) -> Option<String> {
+) -> Option<T> {
     let text = body::text(key, value, errors)?;
     match parse(&text) {
-        Ok(_) => Some(text),
+        Ok(parsed) => Some(parsed),
         Err(e) => {
             errors.push(FieldError::body(key, e.to_string()));
             None
@@ -453,7 +460,7 @@ fn apply(f: &mut WorkflowFields, input: &WorkflowInput, errors: &mut Vec<FieldEr
                 None => errors.push(FieldError::body(key, "name must be 1 to 255 characters")),
             },
             "workflow_type" => {
-                f.workflow_type = choice(key, value, WorkflowType::parse, errors).or(f.workflow_type.take())
+                f.workflow_type = choice(key, value, WorkflowType::parse, errors).or(f.workflow_type)
             }
             "indicator_types" => {
                 let types = body::strings(key, value, errors);
@@ -470,7 +477,7 @@ fn apply(f: &mut WorkflowFields, input: &WorkflowInput, errors: &mut Vec<FieldEr
                 if let Some(state) = choice(key, value, WorkflowState::parse, errors) {
                     // v1: the state sets is_active unless the same request sets it.
                     if input.get("is_active").is_none_or(Value::is_null) {
-                        f.is_active = state == WorkflowState::Active.as_str();
+                        f.is_active = state == WorkflowState::Active;
                     }
                     f.state = state;
                 }
@@ -489,8 +496,7 @@ fn apply(f: &mut WorkflowFields, input: &WorkflowInput, errors: &mut Vec<FieldEr
             }
             "time_saved_minutes" => f.time_saved_minutes = bounded(key, value, 0, 1_000_000, errors),
             "approval_mode" => {
-                f.approval_mode =
-                    choice(key, value, ApprovalMode::parse, errors).unwrap_or(f.approval_mode.clone())
+                f.approval_mode = choice(key, value, ApprovalMode::parse, errors).unwrap_or(f.approval_mode)
             }
             "approval_channel" => f.approval_channel = body::text(key, value, errors),
             "approval_timeout_seconds" => {
@@ -498,7 +504,7 @@ fn apply(f: &mut WorkflowFields, input: &WorkflowInput, errors: &mut Vec<FieldEr
                     bounded(key, value, 60, 30 * 86_400, errors).unwrap_or(f.approval_timeout_seconds)
             }
             "risk_level" => {
-                f.risk_level = choice(key, value, RiskLevel::parse, errors).unwrap_or(f.risk_level.clone())
+                f.risk_level = choice(key, value, RiskLevel::parse, errors).unwrap_or(f.risk_level)
             }
             "documentation" => f.documentation = body::text(key, value, errors),
             _ => {}

@@ -1,7 +1,9 @@
 //! Agents, their delivery attempts and alert source integrations as the API and MCP show them
 //! (secrets never, a generated signing secret once).
 
-use calseta_store::agents::{AgentRow, AgentRunRow, SourceRow};
+use calseta_store::agent_runs::AgentRunRow;
+use calseta_store::agents::AgentRow;
+use calseta_store::sources::SourceRow;
 use serde_json::{Value, json};
 
 /// An agent; `signing_secret` only when it was just generated (shown once).

@@ -26,10 +26,10 @@ pub struct AlertDetail {
 impl AlertDetail {
     /// The override, else the worst indicator verdict, else Pending.
     pub fn malice(&self) -> Malice {
-        if let Some(m) = self.alert.malice_override.as_deref().and_then(|m| Malice::parse(m).ok()) {
+        if let Some(m) = self.alert.malice_override {
             return m;
         }
-        Malice::worst(self.indicators.iter().map(|i| i.malice.as_str()))
+        Malice::worst_of(self.indicators.iter().map(|i| i.malice))
     }
 }
 

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use calseta_core::alerts::Malice;
 use calseta_core::enrichment::{IndicatorResults, ResultStatus};
+use calseta_core::indicators::MaliceSource;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -257,7 +258,8 @@ pub fn compact_payload(full: &AlertEnrichedPayload) -> CompactPayload {
                 kind: indicator.kind.clone(),
                 value: indicator.value.clone(),
                 malice: indicator.malice.clone(),
-                malice_source: (indicator.malice_source == "analyst").then_some("analyst"),
+                malice_source: (MaliceSource::parse(&indicator.malice_source) == Ok(MaliceSource::Analyst))
+                    .then_some(MaliceSource::Analyst.as_str()),
                 enrichment: found,
                 failed,
             }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use calseta_core::jobs::JobStatus;
 use calseta_store::{Db, enrichment_providers, jobs};
 
 /// Each health probe gets this long.
@@ -23,6 +24,17 @@ pub struct HealthReport {
     pub enrichment_providers: BTreeMap<String, &'static str>,
 }
 
+impl crate::Services {
+    /// Runs every health probe (see [`check`]) against this process's database.
+    pub async fn health(
+        &self,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
+        mock_mode: bool,
+    ) -> HealthReport {
+        check(&self.db, env, mock_mode).await
+    }
+}
+
 /// Runs every probe, each bounded by a timeout.
 pub async fn check(db: &Db, env: &(dyn Fn(&str) -> Option<String> + Sync), mock_mode: bool) -> HealthReport {
     // Reads answering is not enough: a full disk answers reads and refuses every write.
@@ -33,10 +45,10 @@ pub async fn check(db: &Db, env: &(dyn Fn(&str) -> Option<String> + Sync), mock_
             let mut queues: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
             let mut waiting = 0;
             for row in rows {
-                if row.status == "queued" {
+                if row.status == JobStatus::Queued {
                     waiting += row.count;
                 }
-                queues.entry(row.queue).or_default().insert(row.status, row.count);
+                queues.entry(row.queue).or_default().insert(row.status.to_string(), row.count);
             }
             (true, waiting, queues)
         }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use calseta_core::alerts::Malice;
-use calseta_store::agents as agents_repo;
+use calseta_store::workflows as workflows_repo;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::ServiceError;
 use crate::pipeline::context::{AlertContext, PastAlert};
+use crate::views::alert_context::ChosenContext;
 use crate::views::alert_detail::{AlertDetail, enrichment_outcomes, strip_raw};
 use crate::views::documents::document_view;
 use crate::views::records::DetectionRuleResponse;
@@ -168,9 +169,8 @@ impl PayloadBuilder {
 
     /// The `alert.enriched` payload for an alert.
     pub async fn build_typed(&self, detail: &AlertDetail) -> Result<AlertEnrichedPayload, ServiceError> {
-        let documents = self.context.documents_for(&detail.alert).await?;
-        let past_alerts = self.context.past_alerts(&detail.alert, &detail.indicators).await?;
-        let workflows = agents_repo::active_workflows(&self.db).await?;
+        let ChosenContext { documents, past_alerts } = ChosenContext::of(&self.context, detail).await?;
+        let workflows = workflows_repo::active_workflows(&self.db).await?;
         let (succeeded, failed, skipped) = enrichment_outcomes(&detail.indicators);
         let a = &detail.alert;
         let indicators: Vec<PayloadIndicator> = detail
@@ -178,10 +178,10 @@ impl PayloadBuilder {
             .iter()
             .map(|i| PayloadIndicator {
                 uuid: i.uuid,
-                kind: i.kind.clone(),
+                kind: i.kind.to_string(),
                 value: i.value.clone(),
-                malice: i.malice.clone(),
-                malice_source: i.malice_source.clone(),
+                malice: i.malice.to_string(),
+                malice_source: i.malice_source.to_string(),
                 first_seen: i.first_seen,
                 last_seen: i.last_seen,
                 is_enriched: i.is_enriched,
@@ -211,16 +211,16 @@ impl PayloadBuilder {
             uuid: a.uuid,
             title: a.title.clone(),
             description: a.description.clone(),
-            severity: a.severity.clone(),
+            severity: a.severity.to_string(),
             source_name: a.source_name.clone(),
-            status: a.status.clone(),
+            status: a.status.to_string(),
             malice: detail.malice(),
             occurred_at: a.occurred_at,
             ingested_at: a.ingested_at,
             enriched_at: a.enriched_at,
             is_enriched: a.is_enriched,
             tags: a.tags.0.clone(),
-            close_classification: a.close_classification.clone(),
+            close_classification: a.close_classification.map(|c| c.to_string()),
             acknowledged_at: a.acknowledged_at,
             triaged_at: a.triaged_at,
             closed_at: a.closed_at,

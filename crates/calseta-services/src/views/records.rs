@@ -44,13 +44,13 @@ impl IndicatorResponse {
             if with_raw { results.unwrap_or(Value::Null) } else { strip_raw(results.as_ref()) };
         IndicatorResponse {
             uuid: row.uuid,
-            kind: row.kind,
+            kind: row.kind.to_string(),
             value: row.value,
             first_seen: row.first_seen,
             last_seen: row.last_seen,
             is_enriched: row.is_enriched,
-            malice: row.malice,
-            malice_source: row.malice_source,
+            malice: row.malice.to_string(),
+            malice_source: row.malice_source.to_string(),
             malice_overridden_at: row.malice_overridden_at,
             enrichment_results,
             created_at: row.created_at,

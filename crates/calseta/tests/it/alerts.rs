@@ -586,3 +586,51 @@ async fn retention_deletes_what_it_is_configured_not_to_keep() {
     assert_eq!(app.get(&format!("/v1/alerts/{open}"), &key).await.0, 200, "an open alert is kept");
     worker.shutdown().await;
 }
+
+/// Whether `error` is the failure to decode column `column` of a row.
+fn decode_error_in(error: &calseta_store::StoreError, column: &str) -> bool {
+    matches!(error, calseta_store::StoreError::Database(sqlx::Error::ColumnDecode { index, .. }) if index == column)
+}
+
+/// Rows carry the core enums: a value no enum knows, written straight into the database, is a
+/// decode error when the row is read (never a silent default), and the API answers it with the
+/// error envelope rather than a 200 with a made-up value. On both engines.
+#[tokio::test]
+async fn an_unknown_stored_enum_value_is_a_read_error_not_a_default() {
+    let app = spawn_app_with(AppOptions { run_worker: false, ..AppOptions::default() }).await;
+    let key = app.admin_key.clone();
+    let payload = json!({"title": "Bogus status", "severity": "high"});
+    let (status, body) =
+        app.post("/v1/alerts", &key, json!({"source_name": "generic", "payload": payload})).await;
+    assert_eq!(status, 202, "{body}");
+    let uuid: uuid::Uuid = body["data"]["alert_uuid"].as_str().unwrap().parse().unwrap();
+    let (status, body) = app.get(&format!("/v1/alerts/{uuid}"), &key).await;
+    assert_eq!((status, body["data"]["status"].as_str()), (200, Some("Open")), "{body}");
+
+    // A status no version of Calseta writes.
+    exec_sql(&app, "UPDATE alerts SET status = 'Snoozed'").await;
+    let read = calseta_store::alerts::get(&app.db, uuid).await;
+    let error = read.expect_err("an unknown status must not decode");
+    assert!(decode_error_in(&error, "status"), "{error}");
+    for path in [format!("/v1/alerts/{uuid}"), "/v1/alerts".to_string()] {
+        let (status, body) = app.get(&path, &key).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (500, Some("INTERNAL_ERROR")), "{path}: {body}");
+        assert!(body.get("data").is_none(), "{path}: {body}");
+    }
+
+    // The same holds for a nullable column: an unknown close classification is an error too,
+    // while NULL still reads as none.
+    exec_sql(&app, "UPDATE alerts SET status = 'Closed', close_classification = 'Probably Fine'").await;
+    let error = calseta_store::alerts::get(&app.db, uuid).await.expect_err("unknown classification");
+    assert!(decode_error_in(&error, "close_classification"), "{error}");
+    let (status, body) = app.get(&format!("/v1/alerts/{uuid}"), &key).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (500, Some("INTERNAL_ERROR")), "{body}");
+    exec_sql(&app, "UPDATE alerts SET status = 'Open', close_classification = NULL").await;
+    let row = calseta_store::alerts::get(&app.db, uuid).await.unwrap().unwrap();
+    assert_eq!((row.status, row.close_classification), (calseta_core::alerts::AlertStatus::Open, None));
+
+    // And for the other tables' enums, e.g. a job's status.
+    exec_sql(&app, "UPDATE jobs SET status = 'paused'").await;
+    let (status, body) = app.get("/v1/jobs", &key).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (500, Some("INTERNAL_ERROR")), "{body}");
+}

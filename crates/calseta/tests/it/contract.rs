@@ -68,8 +68,18 @@ async fn the_document_lists_exactly_the_values_the_server_accepts() {
     let body = &doc["paths"]["/v1/agents"]["post"]["requestBody"]["content"]["application/json"]["schema"];
     assert_eq!(body["$ref"], "#/components/schemas/AgentCreateBody");
     let agent = &doc["components"]["schemas"]["AgentCreateBody"];
-    assert_eq!(agent["required"], json!(["name", "endpoint_url"]), "{agent}");
-    assert_eq!(agent["properties"]["timeout_seconds"]["maximum"], 300.0);
+    // With the rule that the auth header's name and value go together beside the fields.
+    let fields = &agent["allOf"][0];
+    assert_eq!(fields["required"], json!(["name", "endpoint_url"]), "{agent}");
+    assert_eq!(fields["properties"]["timeout_seconds"]["maximum"], 300.0);
+    assert!(fields["properties"]["signing_secret"]["pattern"].as_str().is_some_and(|p| p.contains("whsec_")));
+    // Closing an alert needs a classification in the same request: the fields, and that rule.
+    let body =
+        &doc["paths"]["/v1/alerts/{uuid}"]["patch"]["requestBody"]["content"]["application/json"]["schema"];
+    let patch = &doc["components"]["schemas"]["AlertPatchBody"];
+    assert_eq!(body["$ref"], "#/components/schemas/AlertPatchBody");
+    assert_eq!(patch["allOf"][0]["$ref"], "#/components/schemas/AlertPatchRequest", "{patch}");
+    assert_eq!(patch["allOf"][1]["anyOf"][1]["required"], json!(["close_classification"]), "{patch}");
     // Query timestamps are ISO text or epoch numbers, as the server reads them.
     let params = listed(&doc["paths"]["/v1/alerts"]["get"]["parameters"]);
     let from = params.iter().find(|p| p["name"] == "from_time").unwrap();

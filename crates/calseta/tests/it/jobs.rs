@@ -38,9 +38,7 @@ impl JobHandler for Record {
             tokio::time::sleep(Duration::from_millis(hold)).await;
         }
         let mut tx = ctx.begin_fenced().await?;
-        let first = state::record_once(&mut tx, &format!("ran:{}", ctx.uuid), &self.0)
-            .await
-            .map_err(JobFailure::retryable)?;
+        let first = state::record_once(&mut tx, &format!("ran:{}", ctx.uuid), &self.0).await?;
         if !first {
             return Err(JobFailure::permanent("this job already ran"));
         }
@@ -94,16 +92,14 @@ impl JobHandler for Gated {
         let marker = ctx.payload["marker"].as_str().unwrap_or_default().to_string();
         match ctx.begin_fenced().await {
             Ok(mut tx) => {
-                state::record_once(&mut tx, &marker, &self.0).await.map_err(JobFailure::retryable)?;
+                state::record_once(&mut tx, &marker, &self.0).await?;
                 ctx.finish(tx).await
             }
             Err(fenced) => {
                 // Instrumentation for the test: note (unfenced) that the late write was refused.
-                let mut tx = ctx.db().begin().await.map_err(JobFailure::retryable)?;
-                state::record_once(&mut tx, &format!("{marker}:refused"), &self.0)
-                    .await
-                    .map_err(JobFailure::retryable)?;
-                tx.commit().await.map_err(JobFailure::retryable)?;
+                let mut tx = ctx.db().begin().await?;
+                state::record_once(&mut tx, &format!("{marker}:refused"), &self.0).await?;
+                tx.commit().await?;
                 Err(fenced)
             }
         }

@@ -82,6 +82,126 @@ fn pipeline_stages_hand_off_only_through_kinds_and_hooks() {
     );
 }
 
+/// The front ends: thin adapters over `calseta-services`, which owns storage (DESIGN.md §4).
+const FRONT_ENDS: [&str; 2] = ["calseta-api", "calseta-mcp"];
+
+/// The crates a manifest names in its `[dependencies]`, `[dev-dependencies]` and
+/// `[build-dependencies]` tables (`name = …` and `name.workspace = true` alike).
+fn manifest_dependencies(manifest: &str) -> Vec<String> {
+    let mut in_deps = false;
+    let mut names = Vec::new();
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_deps = matches!(line, "[dependencies]" | "[dev-dependencies]" | "[build-dependencies]");
+            continue;
+        }
+        let name = line.split(['=', '.', ' ']).next().unwrap_or_default();
+        if in_deps && !name.is_empty() && !name.starts_with('#') {
+            names.push(name.to_string());
+        }
+    }
+    names
+}
+
+#[test]
+fn front_ends_reach_storage_only_through_the_services() {
+    let (root, _) = workspace();
+    let mut found = Vec::new();
+    for front_end in FRONT_ENDS {
+        let manifest =
+            fs::read_to_string(root.join("crates").join(front_end).join("Cargo.toml")).expect("manifest");
+        let deps = manifest_dependencies(&manifest);
+        assert!(deps.iter().any(|d| d == "calseta-services"), "{front_end} is a front end over the services");
+        if deps.iter().any(|d| d == "calseta-store") {
+            found.push(format!("  {front_end} depends on calseta-store"));
+        }
+    }
+    assert!(found.is_empty(), "front ends must not reach the store (DESIGN.md §4):\n{}", found.join("\n"));
+
+    // The reading itself: both spellings count, other tables and comments do not.
+    let sample = "[package]\nname = \"x\"\n[dependencies]\ncalseta-store.workspace = true\n# calseta-jobs\n\
+        serde = { version = \"1\" }\n[features]\ncalseta-core = []\n[dev-dependencies]\ntokio = \"1\"\n";
+    assert_eq!(manifest_dependencies(sample), vec!["calseta-store", "serde", "tokio"]);
+}
+
+/// Every wire string of the core's enums, with the file that declares its enum.
+fn enum_wire_strings() -> Vec<(&'static str, &'static str)> {
+    use calseta_core::{agents, alerts, api_keys, indicators, jobs, workflows};
+    let mut all = Vec::new();
+    let mut add =
+        |file: &'static str, names: Vec<&'static str>| all.extend(names.into_iter().map(|n| (n, file)));
+    add("alerts.rs", alerts::Severity::names());
+    add("alerts.rs", alerts::AlertStatus::names());
+    add("alerts.rs", alerts::EnrichmentStatus::names());
+    add("alerts.rs", alerts::Malice::names());
+    add("alerts.rs", alerts::CloseClassification::names());
+    add("indicators.rs", indicators::IndicatorType::names());
+    add("indicators.rs", indicators::MaliceSource::names());
+    add("jobs.rs", jobs::JobStatus::names());
+    add("agents.rs", agents::PayloadProfile::names());
+    add("agents.rs", agents::DeliveryStatus::names());
+    add("workflows.rs", workflows::WorkflowState::names());
+    add("workflows.rs", workflows::ApprovalMode::names());
+    add("workflows.rs", workflows::RiskLevel::names());
+    add("workflows.rs", workflows::WorkflowType::names());
+    add("workflows.rs", workflows::RunState::names());
+    add("workflows.rs", workflows::ApprovalStatus::names());
+    add("api_keys.rs", api_keys::KeyType::names());
+    all
+}
+
+/// Lines of `src` (before its test module) that compare a value with one of `wire` as a string
+/// literal: `x == "Open"`, `"agent" != y`, `matches!(x, "pending" | …)`.
+fn literal_comparisons(src: &str, wire: &[&str]) -> Vec<(usize, String)> {
+    let counted = counted_lines(src);
+    let mut found = Vec::new();
+    for (n, line) in src.lines().take(counted).enumerate() {
+        let code = line.split("//").next().unwrap_or_default();
+        for w in wire {
+            let quoted = format!("\"{w}\"");
+            let compared = ["==", "!="].iter().any(|op| {
+                code.contains(&format!("{op} {quoted}")) || code.contains(&format!("{quoted} {op}"))
+            }) || (code.contains("matches!(") && code.contains(&format!(", {quoted}")));
+            if compared {
+                found.push((n + 1, w.to_string()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn enum_values_are_compared_as_enums_not_strings() {
+    let (root, crates) = workspace();
+    let wire = enum_wire_strings();
+    let mut found = Vec::new();
+    for dir in crates {
+        let in_core = dir.ends_with("calseta-core");
+        for file in rust_files(&dir.join("src")) {
+            let src = fs::read_to_string(&file).expect("read source");
+            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            // The enum's own module may spell its values.
+            let others: Vec<&str> =
+                wire.iter().filter(|(_, home)| !(in_core && *home == name)).map(|(w, _)| *w).collect();
+            for (line, value) in literal_comparisons(&src, &others) {
+                found.push(format!("  {}:{line}: \"{value}\"", shown(&file, &root)));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "enum values compared as string literals (use the core enum):\n{}",
+        found.join("\n")
+    );
+
+    // The reading itself.
+    let sample = "fn f() {\n    if run.status == \"running\" {}\n    let x = \"running\";\n    if \"agent\" != k {}\n}\n";
+    assert_eq!(
+        literal_comparisons(sample, &["running", "agent"]),
+        vec![(2, "running".into()), (4, "agent".into())]
+    );
+}
+
 #[test]
 fn no_source_file_over_800_lines() {
     let (root, crates) = workspace();

@@ -533,16 +533,13 @@ async fn scopes_are_checked_on_every_read_and_call_and_bad_input_is_a_clear_erro
         o[13]
     );
     // Arguments are bounded before they reach a query.
-    assert!(
-        tool_error(&o[14])["error"].as_str().unwrap().contains("tags takes at most 50 values"),
-        "{}",
-        o[14]
-    );
-    assert!(
-        tool_error(&o[15])["error"].as_str().unwrap().contains("name is at most 65536 characters"),
-        "{}",
-        o[15]
-    );
+    // The searches read REST's list parameters, so they speak REST's words, naming the argument.
+    let tags = tool_error(&o[14]);
+    assert_eq!(tags["details"]["errors"][0]["loc"], json!(["arguments", "tags"]), "{tags}");
+    assert!(tags["error"].as_str().unwrap().contains("at most 50 items"), "{tags}");
+    let name = tool_error(&o[15]);
+    assert_eq!(name["details"]["errors"][0]["loc"], json!(["arguments", "name"]), "{name}");
+    assert!(name["error"].as_str().unwrap().contains("at most 65536 characters"), "{name}");
 
     let ops = vec![
         call("update_alert_status", json!({"alert_uuid": alert_uuid, "status": "Closed"})),

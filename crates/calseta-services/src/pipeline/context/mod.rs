@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use calseta_core::enrichment::gate;
-use calseta_core::indicators::IndicatorType;
 use calseta_core::targeting::{self, AlertFacts};
 use calseta_store::Db;
 use calseta_store::alerts::{self as alerts_repo, AlertRow};
@@ -72,8 +71,11 @@ impl AlertContext {
     /// document type.
     pub async fn documents_for(&self, alert: &AlertRow) -> Result<Vec<DocumentRow>, ServiceError> {
         let index = self.targeting_index().await?;
-        let facts =
-            AlertFacts { source_name: &alert.source_name, severity: &alert.severity, tags: &alert.tags.0 };
+        let facts = AlertFacts {
+            source_name: &alert.source_name,
+            severity: alert.severity.as_str(),
+            tags: &alert.tags.0,
+        };
         let mut chosen: Vec<&TargetingRow> = index
             .iter()
             .filter(|d| d.is_global || targeting::matches(d.targeting_rules.as_ref().map(|j| &j.0), &facts))
@@ -95,7 +97,7 @@ impl AlertContext {
     ) -> Result<Vec<PastAlert>, ServiceError> {
         let shared_ids: Vec<i64> = indicators
             .iter()
-            .filter(|i| IndicatorType::parse(&i.kind).is_ok_and(|k| gate::skip_reason(k, &i.value).is_none()))
+            .filter(|i| gate::skip_reason(i.kind, &i.value).is_none())
             .map(|i| i.id)
             .collect();
         let (rows, shared) =
@@ -110,8 +112,8 @@ impl AlertContext {
                 PastAlert {
                     uuid: r.uuid,
                     title: r.title,
-                    status: r.status,
-                    close_classification: r.close_classification,
+                    status: r.status.to_string(),
+                    close_classification: r.close_classification.map(|c| c.to_string()),
                     closed_at: r.closed_at,
                     occurred_at: r.occurred_at,
                     indicators: shared

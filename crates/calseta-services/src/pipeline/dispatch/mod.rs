@@ -10,10 +10,12 @@ pub mod sender;
 
 use std::sync::Arc;
 
+use calseta_core::agents::{DeliveryStatus, PayloadProfile};
 use calseta_core::redact::strip_url_secrets;
 use calseta_jobs::{JobContext, JobFailure, JobHandler, JobKind, PreparedJob};
 use calseta_store::Db;
-use calseta_store::agents::{self as agents_repo, AgentRow, NewRun};
+use calseta_store::agent_runs::{self as deliveries, NewRun};
+use calseta_store::agents::{self as agents_repo, AgentRow};
 use calseta_store::alerts::AlertRow;
 use calseta_store::indicators::IndicatorRow;
 use serde_json::{Value, json};
@@ -58,15 +60,15 @@ impl Dispatch {
     /// The `alert.enriched` payload of an alert as an agent would receive it now, in `profile`
     /// (`full` or `compact`).
     pub async fn payload(&self, alert_uuid: Uuid, profile: &str) -> Result<Value, ServiceError> {
-        if !crate::views::compact::PROFILES.contains(&profile) {
+        let Ok(profile) = PayloadProfile::parse(profile) else {
             return Err(ServiceError::Invalid(vec![crate::FieldError::query(
                 "profile",
                 "profile must be 'full' or 'compact'",
             )]));
-        }
+        };
         let detail = alert_detail::load(&self.db, alert_uuid).await?;
         let full = self.payloads.build_typed(&detail).await?;
-        if profile == "compact" {
+        if profile == PayloadProfile::Compact {
             return Ok(crate::views::compact::compact(&full));
         }
         serde_json::to_value(&full).map_err(|e| ServiceError::Config(format!("payload: {e}")))
@@ -82,7 +84,9 @@ impl Dispatch {
         let alert = &detail.alert;
         let agents = match only {
             Some(uuid) => agents_repo::get(&self.db, uuid).await?.into_iter().collect(),
-            None => matching_agents(&self.db, &alert.source_name, &alert.severity, &alert.tags.0).await?,
+            None => {
+                matching_agents(&self.db, &alert.source_name, alert.severity.as_str(), &alert.tags.0).await?
+            }
         };
         if agents.is_empty() {
             return Ok(Vec::new());
@@ -92,13 +96,13 @@ impl Dispatch {
         // Built once; the compact profile is derived only if some agent asked for it.
         let compact = agents
             .iter()
-            .any(|a| a.payload_profile == "compact")
+            .any(|a| a.payload_profile == PayloadProfile::Compact)
             .then(|| crate::views::compact::compact(&typed));
         agents
             .into_iter()
             .map(|agent| {
-                let body = match (&compact, agent.payload_profile.as_str()) {
-                    (Some(compact), "compact") => compact.clone(),
+                let body = match (&compact, agent.payload_profile) {
+                    (Some(compact), PayloadProfile::Compact) => compact.clone(),
                     _ => body.clone(),
                 };
                 let job = DeliverWebhookJob {
@@ -131,7 +135,7 @@ impl AfterEnriched for Dispatch {
 
 async fn enqueue_all(tx: &mut calseta_store::Tx, jobs: &[PreparedJob]) -> Result<(), JobFailure> {
     for job in jobs {
-        job.enqueue(tx).await.map_err(JobFailure::retryable)?;
+        job.enqueue(tx).await?;
     }
     Ok(())
 }
@@ -151,8 +155,7 @@ impl JobHandler for DispatchAlert {
             Err(ServiceError::NotFound(_)) => return Ok(()),
             Err(e) => return Err(JobFailure::retryable(e)),
         };
-        let deliveries =
-            self.dispatch.deliveries(&detail, job.agent_uuid).await.map_err(JobFailure::retryable)?;
+        let deliveries = self.dispatch.deliveries(&detail, job.agent_uuid).await?;
         let mut tx = ctx.begin_fenced().await?;
         enqueue_all(&mut tx, &deliveries).await?;
         ctx.finish(tx).await
@@ -193,12 +196,10 @@ impl JobHandler for DeliverWebhook {
         let job: DeliverWebhookJob = ctx.payload_as()?;
         let (alert_uuid, agent_uuid, delivery_id) = (job.alert_uuid, job.agent_uuid, job.delivery_id.clone());
         // Deleted since the dispatch: nothing to deliver, or nowhere to deliver it.
-        let Some(agent) = agents_repo::get(ctx.db(), agent_uuid).await.map_err(JobFailure::retryable)? else {
+        let Some(agent) = agents_repo::get(ctx.db(), agent_uuid).await? else {
             return Ok(());
         };
-        let Some(alert) =
-            calseta_store::alerts::get(ctx.db(), alert_uuid).await.map_err(JobFailure::retryable)?
-        else {
+        let Some(alert) = calseta_store::alerts::get(ctx.db(), alert_uuid).await? else {
             return Ok(());
         };
         let Some(_slot) = self.slot(agent.uuid) else {
@@ -210,17 +211,23 @@ impl JobHandler for DeliverWebhook {
         let started = calseta_store::now();
         let outcome = self.sender.send(&agent, &delivery_id, &job.body).await;
         let (status, code, body, error) = match &outcome {
-            Ok(sent) if sent.success() => ("success", sent.status, sent.body.clone(), None),
-            Ok(sent) => {
-                ("failed", sent.status, sent.body.clone(), Some(format!("HTTP {}", sent.status.unwrap_or(0))))
+            Ok(sent) if sent.success() => (DeliveryStatus::Success, sent.status, sent.body.clone(), None),
+            Ok(sent) => (
+                DeliveryStatus::Failed,
+                sent.status,
+                sent.body.clone(),
+                Some(format!("HTTP {}", sent.status.unwrap_or(0))),
+            ),
+            Err(SendFailure::Timeout) => {
+                (DeliveryStatus::Timeout, None, Value::Null, Some(SendFailure::Timeout.message()))
             }
-            Err(SendFailure::Timeout) => ("timeout", None, Value::Null, Some(SendFailure::Timeout.message())),
-            Err(other) => ("failed", None, Value::Null, Some(other.message())),
+            Err(other) => (DeliveryStatus::Failed, None, Value::Null, Some(other.message())),
         };
         // Recorded in agent runs and activity: no URL in it keeps a credential.
         let error = error.map(|e| strip_url_secrets(&e));
         let blocked = matches!(outcome, Err(SendFailure::Blocked(_)));
-        self.telemetry.delivery(if blocked { "blocked" } else { status });
+        let outcome_name = if blocked { "blocked" } else { status.as_str() };
+        self.telemetry.delivery(outcome_name);
         if !blocked {
             let run = NewRun {
                 agent_id: agent.id,
@@ -230,24 +237,24 @@ impl JobHandler for DeliverWebhook {
                 endpoint_url: strip_url_secrets(&agent.endpoint_url),
                 status_code: code.map(i32::from),
                 response_body: (!body.is_null()).then_some(body),
-                status: status.into(),
+                status,
                 attempt: i32::try_from(ctx.attempt).unwrap_or(1),
                 error_message: error.clone(),
                 started_at: started,
             };
-            agents_repo::record_run(ctx.db(), &run).await.map_err(JobFailure::retryable)?;
+            deliveries::record(ctx.db(), &run).await?;
         }
         let last_attempt = blocked || ctx.attempt >= ctx.max_attempts;
-        if status == "success" || last_attempt {
+        if status == DeliveryStatus::Success || last_attempt {
             let mut tx = ctx.begin_fenced().await?;
-            let refs = json!({"agent_name": agent.name, "agent_uuid": agent.uuid, "status": if blocked { "blocked" } else { status },
+            let refs = json!({"agent_name": agent.name, "agent_uuid": agent.uuid, "status": outcome_name,
                 "status_code": code, "attempt_count": ctx.attempt, "delivery_id": delivery_id, "error": error});
             audit::record(&mut tx, &Actor::system(), "agent_webhook_dispatched", Some(alert.id), refs)
                 .await?;
-            if status == "success" {
+            if status == DeliveryStatus::Success {
                 return ctx.finish(tx).await;
             }
-            tx.commit().await.map_err(JobFailure::retryable)?;
+            tx.commit().await?;
             return Err(JobFailure::permanent(error.unwrap_or_else(|| "delivery failed".into())));
         }
         Err(JobFailure::retryable(error.unwrap_or_else(|| "delivery failed".into())))

@@ -11,7 +11,7 @@ pub struct PurgeEnrichmentCache;
 #[async_trait::async_trait]
 impl JobHandler for PurgeEnrichmentCache {
     async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
-        let removed = enrichment_cache::purge_expired(ctx.db()).await.map_err(JobFailure::retryable)?;
+        let removed = enrichment_cache::purge_expired(ctx.db()).await?;
         tracing::info!(removed, "purged expired enrichment cache rows");
         Ok(())
     }

@@ -9,10 +9,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use calseta_core::alerts::Malice;
+use calseta_core::alerts::EnrichmentStatus;
 use calseta_core::enrichment::{OutcomeCounts, ProviderResult, ResultStatus, gate};
 use calseta_core::extraction;
-use calseta_core::indicators::IndicatorType;
 use calseta_core::sources;
 use calseta_jobs::{JobContext, JobFailure, JobHandler};
 use calseta_store::Db;
@@ -101,7 +100,7 @@ impl EnrichmentEngine {
         let mut skipped: BTreeSet<String> = BTreeSet::new();
         let mut pending = PendingResults::default();
         for indicator in linked {
-            let Ok(kind) = IndicatorType::parse(&indicator.kind) else { continue };
+            let kind = indicator.kind;
             if let Some(reason) = gate::skip_reason(kind, &indicator.value) {
                 pending.add(indicator.id, "_validation", &skipped_result("_validation", &reason));
                 continue;
@@ -236,7 +235,7 @@ pub struct EnrichAlert {
     pub extractor: Arc<dyn IndicatorExtractor>,
     /// Looks the indicators up.
     pub engine: EnrichmentEngine,
-    /// What follows a completed run (dispatch, later workflows), queued in its transaction.
+    /// What follows a completed run (today: dispatch), queued in its transaction.
     pub after_enriched: Vec<Arc<dyn AfterEnriched>>,
 }
 
@@ -244,7 +243,7 @@ pub struct EnrichAlert {
 impl JobHandler for EnrichAlert {
     async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
         let uuid = ctx.payload_as::<EnrichAlertJob>()?.alert_uuid;
-        let Some(alert) = alerts::get(ctx.db(), uuid).await.map_err(JobFailure::retryable)? else {
+        let Some(alert) = alerts::get(ctx.db(), uuid).await? else {
             // Deleted since it was queued: nothing to enrich.
             return Ok(());
         };
@@ -253,13 +252,12 @@ impl JobHandler for EnrichAlert {
         let raw: Value = serde_json::from_str(&alert.raw_payload)
             .map_err(|e| JobFailure::permanent(format!("stored payload is not JSON: {e}")))?;
         let normalized = source.normalize(&raw, alert.created_at);
-        let found =
-            self.extractor.extract(source, &raw, &normalized, true).await.map_err(JobFailure::retryable)?;
+        let found = self.extractor.extract(source, &raw, &normalized, true).await?;
 
         // An alert keeps at most MAX_INDICATORS_PER_ALERT indicators, counting those it already
         // has (added by hand, or by an earlier run); new ones are taken in extraction order and the
         // rest are counted in the completion event, not stored or enriched.
-        let before = indicators::for_alert(ctx.db(), alert.id).await.map_err(JobFailure::retryable)?;
+        let before = indicators::for_alert(ctx.db(), alert.id).await?;
         let known: std::collections::HashSet<(&str, &str)> =
             before.iter().map(|i| (i.kind.as_str(), i.value.as_str())).collect();
         let room = MAX_INDICATORS_PER_ALERT.saturating_sub(known.len());
@@ -269,20 +267,17 @@ impl JobHandler for EnrichAlert {
         // Links are committed before enrichment so provider calls never hold the write lock.
         let mut tx = ctx.begin_fenced().await?;
         for indicator in old.into_iter().chain(new.into_iter().take(room)) {
-            indicators::upsert_and_link(&mut tx, alert.id, indicator.kind.as_str(), &indicator.value)
-                .await
-                .map_err(JobFailure::retryable)?;
+            indicators::upsert_and_link(&mut tx, alert.id, indicator.kind, &indicator.value).await?;
         }
-        tx.commit().await.map_err(JobFailure::retryable)?;
+        tx.commit().await?;
 
-        let linked = indicators::for_alert(ctx.db(), alert.id).await.map_err(JobFailure::retryable)?;
+        let linked = indicators::for_alert(ctx.db(), alert.id).await?;
         let summary = self.engine.enrich_indicators(&alert, &linked).await?;
-        let linked = indicators::for_alert(ctx.db(), alert.id).await.map_err(JobFailure::retryable)?;
+        let linked = indicators::for_alert(ctx.db(), alert.id).await?;
 
         let mut malice_counts = json!({"Pending": 0, "Benign": 0, "Suspicious": 0, "Malicious": 0});
         for indicator in &linked {
-            let verdict = Malice::parse(&indicator.malice).unwrap_or(Malice::Pending);
-            if let Some(n) = malice_counts.get_mut(verdict.as_str()) {
+            if let Some(n) = malice_counts.get_mut(indicator.malice.as_str()) {
                 *n = json!(n.as_i64().unwrap_or(0) + 1);
             }
         }
@@ -294,15 +289,19 @@ impl JobHandler for EnrichAlert {
         // but it is still complete: it is dispatched like any other, its results listing the
         // failures, so agents are not left waiting on an alert no provider could speak to.
         let failed_run = summary.all_failed();
-        let (status, enriched_at) = if failed_run { ("Failed", None) } else { ("Enriched", Some(now)) };
+        let (status, enriched_at) = if failed_run {
+            (EnrichmentStatus::Failed, None)
+        } else {
+            (EnrichmentStatus::Enriched, Some(now))
+        };
         // Every completed run is dispatched once to the matching agents: the deliveries are queued
         // in the transaction that sets the enrichment status, so neither happens without the other.
         // The payload shows the alert as that transaction leaves it (its row is read afresh: an
         // analyst may have changed it during the run; the indicators were just read).
-        let Some(mut current) = alerts::get(ctx.db(), uuid).await.map_err(JobFailure::retryable)? else {
+        let Some(mut current) = alerts::get(ctx.db(), uuid).await? else {
             return Ok(());
         };
-        current.enrichment_status = status.into();
+        current.enrichment_status = status;
         if !failed_run {
             current.is_enriched = true;
             current.enriched_at = Some(now);
@@ -310,12 +309,10 @@ impl JobHandler for EnrichAlert {
         current.updated_at = now;
         let mut follow_ups = Vec::new();
         for hook in &self.after_enriched {
-            follow_ups.extend(hook.follow_ups(&current, &linked).await.map_err(JobFailure::retryable)?);
+            follow_ups.extend(hook.follow_ups(&current, &linked).await?);
         }
         let mut tx = ctx.begin_fenced().await?;
-        alerts::set_enrichment(&mut tx, alert.id, status, enriched_at, now)
-            .await
-            .map_err(JobFailure::retryable)?;
+        alerts::set_enrichment(&mut tx, alert.id, status, enriched_at, now).await?;
         for (job, wait) in &summary.deferred {
             kinds::enqueue_deferred(&mut tx, job, *wait).await?;
         }
@@ -333,7 +330,7 @@ impl JobHandler for EnrichAlert {
         audit::record(&mut tx, &Actor::system(), "alert_enrichment_completed", Some(alert.id), references)
             .await?;
         for job in &follow_ups {
-            job.enqueue(&mut tx).await.map_err(JobFailure::retryable)?;
+            job.enqueue(&mut tx).await?;
         }
         ctx.finish(tx).await
     }

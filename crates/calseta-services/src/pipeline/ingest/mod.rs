@@ -179,7 +179,7 @@ impl IngestService {
             alert: NewAlert {
                 title: alert.title.clone(),
                 description: alert.description.clone(),
-                severity: alert.severity.as_str().into(),
+                severity: alert.severity,
                 source_name: source.name().into(),
                 occurred_at: alert.occurred_at,
                 fingerprint,

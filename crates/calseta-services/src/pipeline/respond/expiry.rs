@@ -30,12 +30,12 @@ impl JobHandler for ExpireApprovals {
         let db = ctx.db();
         let now = calseta_store::now();
         loop {
-            let due = approvals::due_for_expiry(db, now, BATCH).await.map_err(JobFailure::retryable)?;
+            let due = approvals::due_for_expiry(db, now, BATCH).await?;
             let full = due.len() as i64 == BATCH;
-            let mut tx = db.begin().await.map_err(JobFailure::retryable)?;
+            let mut tx = db.begin().await?;
             for approval in due {
                 // A decision that came first keeps its outcome.
-                if !approvals::expire(&mut tx, approval.id, now).await.map_err(JobFailure::retryable)? {
+                if !approvals::expire(&mut tx, approval.id, now).await? {
                     continue;
                 }
                 let context = calseta_core::workflows::TriggerContext::from_stored(
@@ -60,14 +60,12 @@ impl JobHandler for ExpireApprovals {
                 };
                 super::queue_notification(&mut tx, &self.settings, job).await?;
             }
-            tx.commit().await.map_err(JobFailure::retryable)?;
+            tx.commit().await?;
             if !full {
                 break;
             }
         }
-        approvals::purge_slack_signatures(db, now - SLACK_SIGNATURE_MEMORY)
-            .await
-            .map_err(JobFailure::retryable)?;
+        approvals::purge_slack_signatures(db, now - SLACK_SIGNATURE_MEMORY).await?;
         Ok(())
     }
 }

@@ -13,8 +13,9 @@ pub mod test_mode;
 
 use std::sync::Arc;
 
+use calseta_core::api_keys::KeyType;
 use calseta_core::indicators::IndicatorType;
-use calseta_core::workflows::{ApprovalMode, needs_approval};
+use calseta_core::workflows::{ApprovalStatus, needs_approval};
 use calseta_store::workflow_approvals::{self as approvals, ApprovalRow, NewApproval};
 use calseta_store::workflow_runs::{self as runs, RunRow};
 use calseta_store::{Db, alerts, workflows};
@@ -100,11 +101,11 @@ pub enum Decision {
 
 impl Decision {
     /// The status a decision leaves.
-    fn status(self) -> &'static str {
+    fn status(self) -> ApprovalStatus {
         match self {
-            Decision::Approve => "approved",
-            Decision::Reject => "rejected",
-            Decision::Cancel => "cancelled",
+            Decision::Approve => ApprovalStatus::Approved,
+            Decision::Reject => ApprovalStatus::Rejected,
+            Decision::Cancel => ApprovalStatus::Cancelled,
         }
     }
 }
@@ -173,12 +174,12 @@ impl Respond {
         let workflow = workflows::get(&self.db, workflow_uuid)
             .await?
             .ok_or_else(|| workflow_not_found(workflow_uuid))?;
-        let mode = ApprovalMode::parse(&workflow.approval_mode).unwrap_or(ApprovalMode::Always);
+        let mode = workflow.approval_mode;
         if caller.by_agent && !caller.explain_always && needs_approval(mode, true) {
             explained(&request, "is required when the workflow asks a human for approval")?;
         }
         if let Some(refusal) =
-            calseta_core::workflows::refusal_to_run(&workflow.name, &workflow.state, workflow.is_active)
+            calseta_core::workflows::refusal_to_run(&workflow.name, workflow.state, workflow.is_active)
         {
             return Err(ServiceError::refused("WORKFLOW_NOT_EXECUTABLE", refusal));
         }
@@ -190,7 +191,7 @@ impl Respond {
             ),
             None => None,
         };
-        let trigger_type = if caller.by_agent { "agent" } else { "human" };
+        let trigger_type = if caller.by_agent { KeyType::Agent } else { KeyType::Human };
         let context = calseta_core::workflows::TriggerContext {
             indicator_type: request.indicator_type.clone(),
             indicator_value: request.indicator_value.clone(),
@@ -214,7 +215,7 @@ impl Respond {
             let token = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token);
             let approval = NewApproval {
                 workflow_id: workflow.id,
-                trigger_type: trigger_type.into(),
+                trigger_type,
                 trigger_agent_key_prefix: caller.key_prefix.clone(),
                 trigger_context: context,
                 reason: request.reason.clone().unwrap_or_default(),
@@ -348,7 +349,7 @@ impl Respond {
             drop(tx);
             let current = approvals::get(&self.db, uuid).await?.ok_or_else(|| approval_not_found(uuid))?;
             let current = current.as_of(now);
-            if current.status == "expired" {
+            if current.status == ApprovalStatus::Expired {
                 // The sweep records and announces the expiry; the decision only learns of it.
                 return Err(ServiceError::conflict(
                     "APPROVAL_EXPIRED",
@@ -369,7 +370,7 @@ impl Respond {
             let run = runs::insert_queued(
                 &mut tx,
                 workflow.id,
-                &request.trigger_type,
+                request.trigger_type,
                 &context,
                 workflow.code_version,
             )

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use calseta_core::workflows::ApprovalStatus;
 use calseta_jobs::{JobContext, JobFailure, JobHandler};
 use calseta_store::workflow_approvals::{self as approvals, ApprovalRow};
 use chrono::{DateTime, Utc};
@@ -194,9 +195,9 @@ fn facts(approval: &ApprovalRow) -> Facts {
         calseta_core::workflows::TriggerContext::from_stored(approval.trigger_context.as_ref().map(|c| &c.0));
     Facts {
         workflow_name: approval.workflow_name.clone(),
-        risk: approval.workflow_risk_level.clone(),
+        risk: approval.workflow_risk_level.to_string(),
         indicator: format!("{}: {}", context.indicator_type, context.indicator_value),
-        trigger: approval.trigger_type.clone(),
+        trigger: approval.trigger_type.to_string(),
         confidence: format!("{:.0}%", approval.confidence * 100.0),
         expires: format_time(approval.expires_at),
         reason: approval.reason.clone(),
@@ -207,13 +208,13 @@ fn format_time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-fn decision_words(status: &str) -> (&'static str, &'static str) {
+fn decision_words(status: ApprovalStatus) -> (&'static str, &'static str) {
     match status {
-        "approved" => ("✅", "Approved"),
-        "rejected" => ("❌", "Rejected"),
-        "cancelled" => ("🚫", "Cancelled"),
-        "expired" => ("⌛", "Expired"),
-        _ => ("•", "Updated"),
+        ApprovalStatus::Approved => ("✅", "Approved"),
+        ApprovalStatus::Rejected => ("❌", "Rejected"),
+        ApprovalStatus::Cancelled => ("🚫", "Cancelled"),
+        ApprovalStatus::Expired => ("⌛", "Expired"),
+        ApprovalStatus::Pending => ("•", "Updated"),
     }
 }
 
@@ -255,9 +256,9 @@ fn slack_blocks(
 }
 
 fn slack_outcome(approval: &ApprovalRow) -> String {
-    let (mark, word) = decision_words(&approval.status);
-    match (approval.status.as_str(), approval.responder_id.as_deref()) {
-        ("expired", _) => {
+    let (mark, word) = decision_words(approval.status);
+    match (approval.status, approval.responder_id.as_deref()) {
+        (ApprovalStatus::Expired, _) => {
             format!("{mark} *{word}*: nobody decided by {}; nothing ran.", format_time(approval.expires_at))
         }
         (_, Some(responder)) => format!("{mark} *{word}* by {}", slack_responder(responder)),
@@ -315,7 +316,7 @@ impl NotifyApproval {
             (ApprovalEvent::Requested, _) => {
                 // A request settled before its message went out is posted settled, without buttons.
                 let current = approval.clone().as_of(calseta_store::now());
-                let (url, outcome) = if current.status == "pending" {
+                let (url, outcome) = if current.status == ApprovalStatus::Pending {
                     (self.decide_url(approval, job.decide_token.as_deref()), None)
                 } else {
                     (None, Some(slack_outcome(&current)))
@@ -327,7 +328,7 @@ impl NotifyApproval {
                 let ts = answer.get("ts").and_then(Value::as_str).ok_or("Slack gave no message ts")?;
                 let posted_in = answer.get("channel").and_then(Value::as_str);
                 approvals::set_message(db, approval.id, ts, posted_in).await.map_err(|e| e.to_string())?;
-                if current.status != "pending" {
+                if current.status != ApprovalStatus::Pending {
                     return Ok(());
                 }
                 // A decision that came while this message was on its way found no message to
@@ -335,7 +336,7 @@ impl NotifyApproval {
                 let now = calseta_store::now();
                 let latest = approvals::get(db, approval.uuid).await.map_err(|e| e.to_string())?;
                 match latest.map(|a| a.as_of(now)) {
-                    Some(latest) if latest.status != "pending" => {
+                    Some(latest) if latest.status != ApprovalStatus::Pending => {
                         let body = json!({"channel": posted_in.unwrap_or(&channel), "ts": ts,
                             "text": format!("Workflow approval {}: {}", latest.status, slack_text(&f.workflow_name)),
                             "blocks": slack_blocks(&latest, f, None, Some(slack_outcome(&latest)))});
@@ -413,7 +414,7 @@ impl NotifyApproval {
                 )
             }
             ApprovalEvent::Decided | ApprovalEvent::Expired => {
-                let (mark, word) = decision_words(&approval.status);
+                let (mark, word) = decision_words(approval.status);
                 teams_card(
                     &format!("{mark} Workflow {word}: {name}"),
                     vec![
@@ -449,8 +450,7 @@ impl JobHandler for NotifyApproval {
     async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
         let job: NotifyApprovalJob = ctx.payload_as()?;
         let db = ctx.db();
-        let Some(approval) = approvals::get(db, job.approval_uuid).await.map_err(JobFailure::retryable)?
-        else {
+        let Some(approval) = approvals::get(db, job.approval_uuid).await? else {
             return Ok(());
         };
         let f = facts(&approval);

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use calseta_core::workflows::TriggerContext;
+use calseta_core::workflows::{RunState, TriggerContext};
 use calseta_jobs::{JobContext, JobFailure, JobHandler};
 use calseta_store::workflow_runs::{self as runs, RunResult};
 use calseta_store::{alerts, indicators, workflow_approvals, workflows};
@@ -32,22 +32,20 @@ impl JobHandler for ExecuteWorkflowRun {
     async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
         let job: ExecuteWorkflowRunJob = ctx.payload_as()?;
         let db = ctx.db();
-        let Some(run) = runs::get(db, job.run_uuid).await.map_err(JobFailure::retryable)? else {
+        let Some(run) = runs::get(db, job.run_uuid).await? else {
             return Ok(());
         };
-        if run.status == "running" {
+        if run.status == RunState::Running {
             // Started by an attempt that never finished (its worker stopped): a response action
             // that may have run halfway is not run again unasked.
-            runs::fail_unfinished(db, run.uuid, INTERRUPTED).await.map_err(JobFailure::retryable)?;
+            runs::fail_unfinished(db, run.uuid, INTERRUPTED).await?;
             return Ok(());
         }
-        let Some(workflow) =
-            workflows::get_by_id(db, run.workflow_id).await.map_err(JobFailure::retryable)?
-        else {
+        let Some(workflow) = workflows::get_by_id(db, run.workflow_id).await? else {
             return Ok(());
         };
         // A run is executed once: only the attempt that moves it from queued to running runs it.
-        if !runs::claim(db, run.id).await.map_err(JobFailure::retryable)? {
+        if !runs::claim(db, run.id).await? {
             return Ok(());
         }
         let trigger = TriggerContext::from_stored(run.trigger_context.as_ref().map(|c| &c.0));
@@ -58,15 +56,15 @@ impl JobHandler for ExecuteWorkflowRun {
             .ok()
             .and_then(|k| calseta_core::indicators::normalize(k, &value).ok())
             .unwrap_or_else(|| value.clone());
-        let indicator = indicators::find(db, &kind, &stored).await.map_err(JobFailure::retryable)?;
+        let indicator = indicators::find(db, &kind, &stored).await?;
         let alert = match trigger.alert_uuid {
-            Some(uuid) => alerts::get(db, uuid).await.map_err(JobFailure::retryable)?,
+            Some(uuid) => alerts::get(db, uuid).await?,
             None => None,
         };
         let approved_version = trigger.code_version;
         // The same rule as at request time, checked again now: it may have changed since.
         let refusal = if let Some(refusal) =
-            calseta_core::workflows::refusal_to_run(&workflow.name, &workflow.state, workflow.is_active)
+            calseta_core::workflows::refusal_to_run(&workflow.name, workflow.state, workflow.is_active)
         {
             Some(refusal)
         } else if approved_version.is_some_and(|v| v != workflow.code_version) {
@@ -115,12 +113,12 @@ impl JobHandler for ExecuteWorkflowRun {
             }
         };
         let (status, message, data, log_output, duration_ms) = match outcome {
-            None => ("failed", refusal.unwrap_or_default(), json!({}), String::new(), 0),
+            None => (RunState::Failed, refusal.unwrap_or_default(), json!({}), String::new(), 0),
             Some(o) => {
                 let status = match o.status {
-                    RunStatus::Success => "success",
-                    RunStatus::TimedOut => "timed_out",
-                    RunStatus::Failed => "failed",
+                    RunStatus::Success => RunState::Success,
+                    RunStatus::TimedOut => RunState::TimedOut,
+                    RunStatus::Failed => RunState::Failed,
                 };
                 // What the code printed is kept with its log (bounded by the runtime).
                 let mut log = o.log_output;
@@ -133,21 +131,19 @@ impl JobHandler for ExecuteWorkflowRun {
                 (status, o.message, o.data, log, i32::try_from(o.duration.as_millis()).unwrap_or(i32::MAX))
             }
         };
-        let result = json!({"success": status == "success", "message": message, "data": data});
+        let result = json!({"success": status == RunState::Success, "message": message, "data": data});
         let finished = RunResult {
-            status: status.to_string(),
+            status,
             log_output,
             result: result.clone(),
             duration_ms,
             started_at,
             completed_at: calseta_store::now(),
         };
-        let approval = workflow_approvals::for_run(db, run.id).await.map_err(JobFailure::retryable)?;
+        let approval = workflow_approvals::for_run(db, run.id).await?;
         let mut tx = ctx.begin_fenced().await?;
-        runs::finish(&mut tx, run.id, &finished).await.map_err(JobFailure::retryable)?;
-        workflow_approvals::set_result_for_run(&mut tx, run.id, &result)
-            .await
-            .map_err(JobFailure::retryable)?;
+        runs::finish(&mut tx, run.id, &finished).await?;
+        workflow_approvals::set_result_for_run(&mut tx, run.id, &result).await?;
         if let Some(approval) = approval {
             // The approvers hear how the run they approved went, in the request's thread.
             let job = NotifyApprovalJob {

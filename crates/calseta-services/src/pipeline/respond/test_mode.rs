@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use calseta_core::indicators::IndicatorType;
-use calseta_core::workflows::{ApprovalMode, needs_approval};
+use calseta_core::workflows::needs_approval;
 use calseta_workflows::{HttpAnswer, HttpCall, RunLimits, RunRequest, RunStatus, WorkflowHost};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -252,11 +252,11 @@ impl WorkflowTester {
             .await?
             .ok_or_else(|| workflow_not_found(workflow_uuid))?;
         if let Some(refusal) =
-            calseta_core::workflows::refusal_to_run(&workflow.name, &workflow.state, workflow.is_active)
+            calseta_core::workflows::refusal_to_run(&workflow.name, workflow.state, workflow.is_active)
         {
             return Err(ServiceError::refused("WORKFLOW_NOT_EXECUTABLE", refusal));
         }
-        let mode = ApprovalMode::parse(&workflow.approval_mode).unwrap_or(ApprovalMode::Always);
+        let mode = workflow.approval_mode;
         if request.live_http && needs_approval(mode, caller.by_agent) {
             // A live test makes the workflow's real requests: it must not be a way around the gate.
             return Err(ServiceError::forbidden(

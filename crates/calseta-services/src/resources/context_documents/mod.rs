@@ -101,6 +101,13 @@ impl ContextDocumentService {
         Ok(docs::list(&self.db, filter, limit, offset).await?)
     }
 
+    /// The `limit` newest documents and the total (MCP's collection).
+    pub async fn newest_documents(&self, limit: i64) -> Result<(Vec<DocumentRow>, i64), ServiceError> {
+        let filter =
+            DocumentFilter { sort_by: "created_at".into(), descending: true, ..DocumentFilter::default() };
+        self.list_documents(&filter, limit, 0).await
+    }
+
     /// One document.
     pub async fn get_document(&self, uuid: Uuid) -> Result<DocumentRow, ServiceError> {
         docs::get(&self.db, uuid)

@@ -1,0 +1,93 @@
+//! `agent_runs`: one row per delivery attempt of an alert to an agent.
+
+use calseta_core::agents::DeliveryStatus;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::{Db, StoreError};
+
+/// One delivery attempt.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AgentRunRow {
+    pub uuid: Uuid,
+    pub alert_uuid: Uuid,
+    pub delivery_id: Option<String>,
+    pub request_payload: Option<Json<Value>>,
+    pub response_status_code: Option<i32>,
+    pub response_body: Option<Json<Value>>,
+    #[sqlx(try_from = "String")]
+    pub status: DeliveryStatus,
+    pub attempt_count: i32,
+    pub error_message: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What to record of an attempt.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub agent_id: i64,
+    pub alert_id: i64,
+    pub delivery_id: String,
+    pub endpoint_url: String,
+    pub status_code: Option<i32>,
+    pub response_body: Option<Value>,
+    /// How the attempt ended.
+    pub status: DeliveryStatus,
+    pub attempt: i32,
+    pub error_message: Option<String>,
+    pub started_at: DateTime<Utc>,
+}
+
+/// Records an attempt.
+pub async fn record(db: &Db, r: &NewRun) -> Result<(), StoreError> {
+    let now = crate::now();
+    on_write!(db, p => sqlx::query(
+        "INSERT INTO agent_runs (uuid, agent_registration_id, alert_id, request_payload, response_status_code, response_body, \
+         status, attempt_count, started_at, completed_at, delivery_id, error_message, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $10, $10)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(r.agent_id)
+    .bind(r.alert_id)
+    .bind(Json(serde_json::json!({"endpoint_url": r.endpoint_url, "delivery_id": r.delivery_id})))
+    .bind(r.status_code)
+    .bind(r.response_body.as_ref().map(Json))
+    .bind(r.status.as_str())
+    .bind(r.attempt)
+    .bind(r.started_at)
+    .bind(now)
+    .bind(&r.delivery_id)
+    .bind(&r.error_message)
+    .execute(p)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
+/// One page of an agent's attempts, newest first.
+pub async fn for_agent(
+    db: &Db,
+    agent_id: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<AgentRunRow>, i64), StoreError> {
+    Ok(on_pool!(db.read_pool(), p => {
+        let rows = sqlx::query_as::<_, AgentRunRow>(
+            "SELECT r.uuid, a.uuid AS alert_uuid, r.delivery_id, r.request_payload, r.response_status_code, r.response_body, \
+             r.status, r.attempt_count, r.error_message, r.started_at, r.completed_at, r.created_at \
+             FROM agent_runs r JOIN alerts a ON a.id = r.alert_id WHERE r.agent_registration_id = $1 \
+             ORDER BY r.created_at DESC, r.id DESC LIMIT $2 OFFSET $3",
+        )
+        .bind(agent_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(p)
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agent_runs WHERE agent_registration_id = $1").bind(agent_id).fetch_one(p).await?;
+        Ok::<_, sqlx::Error>((rows, total))
+    })?)
+}
