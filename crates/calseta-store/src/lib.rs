@@ -15,6 +15,7 @@ pub mod activity;
 pub mod agents;
 pub mod alerts;
 pub mod api_keys;
+pub mod console_sessions;
 pub mod context_documents;
 mod db;
 pub mod detection_rules;
