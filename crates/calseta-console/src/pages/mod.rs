@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 
 /// What every signed-in page knows: who is signed in, with which scopes, the session's CSRF
 /// token for its forms, where the page is, and the asset names to link.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PageContext {
     /// The signed-in key's name.
     pub key_name: String,
@@ -42,6 +42,18 @@ pub struct PageContext {
     pub js: &'static str,
     key: ApiKey,
     session_id: String,
+}
+
+impl std::fmt::Debug for PageContext {
+    // The session id and CSRF token are credentials: `{:?}` never shows them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageContext")
+            .field("key_name", &self.key_name)
+            .field("key_prefix", &self.key_prefix)
+            .field("scopes", &self.scopes)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PageContext {

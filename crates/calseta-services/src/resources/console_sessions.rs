@@ -75,12 +75,19 @@ pub struct ConsoleSession {
 }
 
 /// A session just opened: the id for the cookie, shown only now.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OpenedSession {
     /// The cookie value (43 characters of base64url; 256 random bits).
     pub id: String,
     /// The session.
     pub session: ConsoleSession,
+}
+
+impl std::fmt::Debug for OpenedSession {
+    // The id is a bearer credential: it never reaches a log through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedSession").field("id", &"[redacted]").field("session", &self.session).finish()
+    }
 }
 
 /// Why a session id no longer opens a session.

@@ -15,6 +15,9 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const LAB_KEY: &str = "cai_lab_demo_full_access_key_not_for_prod";
 
+/// Form fields, in order.
+type Fields<'a> = &'a [(&'a str, &'a str)];
+
 /// A response, read whole.
 struct Page {
     status: u16,
@@ -296,7 +299,7 @@ async fn posts_without_the_csrf_token_or_from_another_origin_are_refused_and_cha
     browser.sign_in(&key).await;
     let token = browser.get("/").await.csrf_token();
     let own = app.base.as_str();
-    let refusals: [(&[(&str, &str)], Option<&str>); 6] = [
+    let refusals: [(Fields<'_>, Option<&str>); 6] = [
         (&[], Some(own)),
         (&[("csrf_token", "")], Some(own)),
         (&[("csrf_token", "0123456789abcdef")], Some(own)),
