@@ -86,16 +86,6 @@ pub async fn delete_by_digest(db: &Db, session_digest: &str) -> Result<bool, Sto
     Ok(deleted > 0)
 }
 
-/// Deletes every session of one key (its revocation, seen by a process); how many.
-pub async fn delete_for_key(db: &Db, api_key_uuid: Uuid) -> Result<u64, StoreError> {
-    let deleted = on_write!(db, p => sqlx::query("DELETE FROM console_sessions WHERE api_key_uuid = $1")
-        .bind(api_key_uuid)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(deleted)
-}
-
 /// Deletes the sessions idle since before `idle_before` or past their absolute expiry at `now`;
 /// how many.
 pub async fn delete_expired(

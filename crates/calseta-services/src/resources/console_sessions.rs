@@ -258,11 +258,6 @@ impl ConsoleSessionService {
         }
         Ok(repo::delete_by_digest(&self.db, &session_digest(id)).await?)
     }
-
-    /// Ends every session of the key `api_key_uuid`; how many.
-    pub async fn end_all_for_key(&self, api_key_uuid: uuid::Uuid) -> Result<u64, ServiceError> {
-        Ok(repo::delete_for_key(&self.db, api_key_uuid).await?)
-    }
 }
 
 /// Whether `key` is an agent key (which never signs in to the console).
