@@ -239,6 +239,13 @@ pub fn openapi_document(version: &str) -> utoipa::openapi::OpenApi {
 /// The complete application router, with `mcp` (the MCP router, which serves `/mcp`) mounted
 /// at `/mcp` behind the same middleware.
 pub fn router(state: AppState, mcp: Router) -> Router {
+    router_with(state, mcp, Router::new())
+}
+
+/// [`router`] with a browser front end's routes (the console's, at `/`) merged in: they pass
+/// through the same request ids, access log, metrics and body limits, keep the security headers
+/// they set themselves, and any path neither serves still gets the enveloped 404.
+pub fn router_with(state: AppState, mcp: Router, front: Router) -> Router {
     let (routes, mut doc) = api_routes().split_for_parts();
     doc.info.version = state.settings().app_version.clone();
     openapi::complete_error_responses(&mut doc);
@@ -257,18 +264,20 @@ pub fn router(state: AppState, mcp: Router) -> Router {
         .route("/docs", get(openapi::docs_page))
         .route("/docs/docs.js", get(openapi::docs_script))
         .route("/docs/docs.css", get(openapi::docs_style));
-    with_middleware(state, app)
+    with_middleware(state, app, front)
 }
 
 /// A router serving only `mcp` (for `MCP_PORT`), behind the API's middleware.
 pub fn mcp_only_router(state: AppState, mcp: Router) -> Router {
-    with_middleware(state, Router::new().route_service("/mcp", mcp))
+    with_middleware(state, Router::new().route_service("/mcp", mcp), Router::new())
 }
 
 /// Request ids, security headers, CORS, body limits, panics as envelopes, the access log and the
-/// enveloped 404/405 around `routes`.
-fn with_middleware(state: AppState, routes: Router<AppState>) -> Router {
+/// enveloped 404/405 around `routes` and the `front` end's routes.
+fn with_middleware(state: AppState, routes: Router<AppState>, front: Router) -> Router {
     let mut app = routes
+        .with_state(state.clone())
+        .merge(front)
         .route_layer(axum::middleware::from_fn(middleware::route_template))
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
@@ -280,8 +289,7 @@ fn with_middleware(state: AppState, routes: Router<AppState>) -> Router {
         app = app.layer(cors);
     }
     app.layer(axum::middleware::from_fn_with_state(state.clone(), middleware::security_headers))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::request_context))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(state, middleware::request_context))
 }
 
 fn cors_layer(settings: &ApiSettings) -> Option<CorsLayer> {

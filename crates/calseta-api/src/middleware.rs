@@ -142,7 +142,8 @@ fn content_security_policy(path: &str) -> &'static str {
     }
 }
 
-/// Adds the security headers to every response.
+/// Adds the security headers to every response. A front end that sets its own
+/// `Content-Security-Policy` or `Referrer-Policy` (the console's, stricter) keeps it.
 pub async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let csp = content_security_policy(request.uri().path());
     let mut response = next.run(request).await;
@@ -150,12 +151,12 @@ pub async fn security_headers(State(state): State<AppState>, request: Request, n
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::X_XSS_PROTECTION, HeaderValue::from_static("1; mode=block"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.entry(header::REFERRER_POLICY).or_insert(HeaderValue::from_static("no-referrer"));
     headers.insert(
         HeaderName::from_static("permissions-policy"),
         HeaderValue::from_static("geolocation=(), microphone=(), camera=()"),
     );
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(csp));
     let settings = state.settings();
     if settings.https_enabled && settings.hsts_enabled {
         headers.insert(

@@ -71,6 +71,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0010_provider_private_network_hosts.sql"),
         include_str!("../../../migrations/postgres/0010_provider_private_network_hosts.sql"),
     ),
+    (
+        11,
+        "console_sessions",
+        include_str!("../../../migrations/sqlite/0011_console_sessions.sql"),
+        include_str!("../../../migrations/postgres/0011_console_sessions.sql"),
+    ),
 ];
 
 #[derive(Debug)]

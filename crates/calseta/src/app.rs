@@ -224,7 +224,8 @@ pub async fn start(config: &Config, options: ServeOptions) -> Result<Running, St
     let state = calseta_api::AppState::new(services.clone(), config.api_settings());
     let limits = config.api_settings().rate_limits;
     let mcp = || calseta_mcp::http::router(services.clone(), config.app_version.clone(), limits);
-    let app = calseta_api::router(state.clone(), mcp());
+    let console = calseta_console::router(services.clone(), config.console_settings());
+    let app = calseta_api::router_with(state.clone(), mcp(), console);
     let mut tasks = vec![serve_http(listener, app, shutdown_rx.clone())];
     let mut mcp_addr = None;
     if let Some(port) = config.mcp_port {
@@ -321,6 +322,7 @@ pub fn print_sandbox_banner(bind: &str) {
     eprintln!("     read-only:    {DEMO_READ_KEY}");
     eprintln!("     full access:  {DEMO_LAB_KEY}");
     eprintln!();
+    eprintln!(" Console: {base}/   (sign in with one click as the demo key)");
     eprintln!(" Try:  curl -s -H 'Authorization: Bearer {DEMO_READ_KEY}' {base}/v1/alerts");
     eprintln!(" MCP:  {base}/mcp  with  Authorization: Bearer {DEMO_LAB_KEY}  (docs/mcp.md)");
     eprintln!(" API reference: {base}/docs    Metrics: {base}/v1/metrics/summary");

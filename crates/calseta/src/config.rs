@@ -115,6 +115,9 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// `HTTPS_ENABLED` (false).
     pub https_enabled: bool,
+    /// `CONSOLE_SESSION_IDLE_MINUTES` (60): a console session without a request for this long
+    /// ends (sessions also end 12 hours after sign-in).
+    pub console_session_idle_minutes: u32,
     /// `SECURITY_HEADER_HSTS_ENABLED` (true).
     pub hsts_enabled: bool,
     /// `CORS_ALLOWED_ORIGINS` (comma list).
@@ -409,6 +412,11 @@ impl Config {
             trusted_proxy_count: r.number("TRUSTED_PROXY_COUNT", 0usize, 0),
             metrics_token: r.raw("METRICS_TOKEN"),
             https_enabled: r.boolean("HTTPS_ENABLED", false),
+            console_session_idle_minutes: r.number(
+                "CONSOLE_SESSION_IDLE_MINUTES",
+                calseta_services::resources::console_sessions::DEFAULT_IDLE_MINUTES,
+                1,
+            ),
             hsts_enabled: r.boolean("SECURITY_HEADER_HSTS_ENABLED", true),
             cors_allowed_origins: r
                 .string("CORS_ALLOWED_ORIGINS", "")
@@ -450,6 +458,16 @@ impl Config {
                 unauthed: self.rate_limit_unauthed,
             },
             metrics_token: self.metrics_token.clone(),
+        }
+    }
+
+    /// The console settings.
+    pub fn console_settings(&self) -> calseta_console::ConsoleSettings {
+        calseta_console::ConsoleSettings {
+            session_idle_minutes: self.console_session_idle_minutes,
+            https_enabled: self.https_enabled,
+            sandbox_mode: self.sandbox_mode,
+            unauthed_per_minute: self.rate_limit_unauthed,
         }
     }
 

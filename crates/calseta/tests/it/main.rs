@@ -10,6 +10,7 @@ mod api_keys;
 mod approvals;
 mod browser;
 mod cli;
+mod console;
 mod contract;
 mod contract_fixes;
 mod destinations;

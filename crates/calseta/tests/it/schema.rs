@@ -5,7 +5,7 @@ use calseta_store::{Db, DbOptions};
 
 use crate::helpers::*;
 
-const TABLES: [&str; 23] = [
+const TABLES: [&str; 24] = [
     "activity_events",
     "agent_registrations",
     "agent_runs",
@@ -13,6 +13,7 @@ const TABLES: [&str; 23] = [
     "alerts",
     "api_keys",
     "calseta_state",
+    "console_sessions",
     "context_documents",
     "detection_rules",
     "enrichment_cache",

@@ -1,0 +1,78 @@
+//! Calseta's analyst console: the browser front end served at `/`.
+//!
+//! Owns the console's routes and everything they need: sign-in with a human API key and the
+//! server-side sessions it opens (`session`, over `calseta-services`' console sessions), CSRF and
+//! `Origin` checks on every state-changing request, the security headers of every console
+//! response (`headers`), the pages and their shared context (`pages`), and our own CSS and
+//! JavaScript served under content-hashed names (`assets`). Like REST and MCP it depends on
+//! `calseta-services` only, never on the store.
+//!
+//! Pages are [askama] templates (`templates/*.html`): Jinja-like files a reviewer reads as HTML,
+//! compiled into the binary and type-checked against the structs that render them, with HTML
+//! escaping on by default, so alert content written by whoever triggered an alert cannot become
+//! markup. Every action is a plain HTML form; JavaScript only enhances.
+
+#![forbid(unsafe_code)]
+
+pub mod assets;
+pub mod headers;
+mod login;
+pub mod pages;
+pub mod session;
+pub mod state;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use calseta_services::Services;
+
+pub use pages::{PageContext, PageError};
+pub use session::SignedForm;
+pub use state::ConsoleState;
+
+/// Console forms are small: a larger body is refused before it is read.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// Console settings, from the process configuration.
+#[derive(Debug, Clone)]
+pub struct ConsoleSettings {
+    /// `CONSOLE_SESSION_IDLE_MINUTES` (60): a session without a request for this long ends.
+    pub session_idle_minutes: u32,
+    /// `HTTPS_ENABLED`: cookies are `Secure` and the expected `Origin` is `https://`.
+    pub https_enabled: bool,
+    /// `SANDBOX_MODE`: `/login` offers one-click sign-in with the public demo keys.
+    pub sandbox_mode: bool,
+    /// `RATE_LIMIT_UNAUTHED_PER_MINUTE`: failed sign-ins per client address and minute, counted
+    /// with REST's and MCP's failed authentications.
+    pub unauthed_per_minute: u32,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        Self {
+            session_idle_minutes: calseta_services::resources::console_sessions::DEFAULT_IDLE_MINUTES,
+            https_enabled: false,
+            sandbox_mode: false,
+            unauthed_per_minute: 30,
+        }
+    }
+}
+
+/// The console's routes, with their state and security headers, to be merged into the server's
+/// router (which adds request ids, the access log, body limits and the JSON 404 for other paths).
+pub fn router(services: Arc<Services>, settings: ConsoleSettings) -> Router {
+    let state = ConsoleState::new(services, settings);
+    Router::new()
+        .route("/", get(pages::home::home))
+        .route("/alerts", get(pages::home::placeholder))
+        .route("/approvals", get(pages::home::placeholder))
+        .route("/activity", get(pages::home::placeholder))
+        .route("/login", get(login::login_page).post(login::login_submit))
+        .route("/logout", post(login::logout))
+        .route("/assets/{name}", get(assets::serve))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+        .layer(axum::middleware::from_fn(headers::security_headers))
+        .with_state(state)
+}
