@@ -557,7 +557,8 @@ mod tests {
             "array" => value.is_array(),
             "string" => value.is_string(),
             "number" => value.is_number(),
-            "integer" => value.is_i64() || value.is_u64(),
+            // As JSON Schema reads it: `200.0` is an integer too.
+            "integer" => value.as_f64().is_some_and(|n| n.fract() == 0.0),
             _ => false,
         };
         let types_ok = match schema.get("type") {

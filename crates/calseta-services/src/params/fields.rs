@@ -182,8 +182,8 @@ pub trait SortKey: Sized + Copy + 'static {
 /// Reads a [`SortKey`] (`None` when absent or empty).
 pub fn sort<'de, D: Deserializer<'de>, T: SortKey>(d: D) -> Result<Option<T>, D::Error> {
     let Some(value) = scalar(d)? else { return Ok(None) };
+    // Sent empty is refused like any value outside the list (v1's 400), not read as the default.
     match &value {
-        Value::String(s) if s.is_empty() => Ok(None),
         Value::String(s) => T::NAMES
             .iter()
             .position(|n| n == s)

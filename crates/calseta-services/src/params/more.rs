@@ -362,9 +362,9 @@ crate::params::list_params! {
     }
 }
 
-/// A job status (sent empty: any).
+/// A job status (sent empty: refused, like every typed parameter, as FastAPI does).
 fn job_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<JobStatus>, D::Error> {
-    let text = fields::text(d)?.filter(|t| !t.is_empty());
+    let text = fields::text(d)?;
     text.map(|t| {
         JobStatus::parse(&t).map_err(|_| serde::de::Error::custom(fields::expected(&job_status_names())))
     })

@@ -262,7 +262,7 @@ impl ConsoleSessionService {
 
 /// Whether `key` is an agent key (which never signs in to the console).
 fn is_agent(key: &ApiKey) -> bool {
-    key.key_type == KeyType::Agent.as_str()
+    key.key_type == KeyType::Agent
 }
 
 /// Ids are ours: 43 base64url characters. Anything else is not looked up at all.

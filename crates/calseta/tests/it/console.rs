@@ -534,11 +534,3 @@ async fn the_api_docs_and_unknown_paths_are_unchanged_beside_the_console() {
     assert_eq!(api.headers()["referrer-policy"], "no-referrer");
     assert_eq!(api.headers()["content-security-policy"], "default-src 'none'; frame-ancestors 'none'");
 }
-
-#[test]
-fn the_console_depends_on_the_services_never_on_the_store() {
-    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../calseta-console/Cargo.toml");
-    let manifest = std::fs::read_to_string(manifest).unwrap();
-    assert!(manifest.contains("calseta-services"), "{manifest}");
-    assert!(!manifest.contains("calseta-store") && !manifest.contains("sqlx"), "{manifest}");
-}

@@ -488,3 +488,26 @@ async fn one_rule_decides_whether_a_workflow_may_run_at_request_run_and_test_tim
     assert_eq!(run["status"], "failed", "{run}");
     assert!(run["result"]["message"].as_str().unwrap().contains("switched off"), "{run}");
 }
+
+#[tokio::test]
+async fn empty_sort_and_enum_list_parameters_are_refused_not_read_as_defaults() {
+    let app = spawn_app().await;
+    // A sort column or direction sent empty is v1's 400, like any value outside the list.
+    for path in ["/v1/context-documents?sort_by=", "/v1/alerts?sort_order=", "/v1/detection-rules?sort_by="] {
+        let (status, body) = app.get(path, &app.admin_key).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("VALIDATION_ERROR")),
+            "{path}: {body}"
+        );
+    }
+    // A typed filter sent empty is a located 422, as FastAPI answers.
+    let (status, body) = app.get("/v1/jobs?status=", &app.admin_key).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("VALIDATION_ERROR")), "{body}");
+    assert_eq!(body["error"]["details"]["errors"][0]["loc"], json!(["query", "status"]), "{body}");
+    // Absent, each is its default.
+    for path in ["/v1/context-documents", "/v1/alerts", "/v1/jobs"] {
+        let (status, body) = app.get(path, &app.admin_key).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+}

@@ -83,7 +83,7 @@ fn pipeline_stages_hand_off_only_through_kinds_and_hooks() {
 }
 
 /// The front ends: thin adapters over `calseta-services`, which owns storage (DESIGN.md §4).
-const FRONT_ENDS: [&str; 2] = ["calseta-api", "calseta-mcp"];
+const FRONT_ENDS: [&str; 3] = ["calseta-api", "calseta-mcp", "calseta-console"];
 
 /// The crates a manifest names in its `[dependencies]`, `[dev-dependencies]` and
 /// `[build-dependencies]` tables (`name = …` and `name.workspace = true` alike).
@@ -112,8 +112,8 @@ fn front_ends_reach_storage_only_through_the_services() {
             fs::read_to_string(root.join("crates").join(front_end).join("Cargo.toml")).expect("manifest");
         let deps = manifest_dependencies(&manifest);
         assert!(deps.iter().any(|d| d == "calseta-services"), "{front_end} is a front end over the services");
-        if deps.iter().any(|d| d == "calseta-store") {
-            found.push(format!("  {front_end} depends on calseta-store"));
+        for storage in deps.iter().filter(|d| *d == "calseta-store" || *d == "sqlx") {
+            found.push(format!("  {front_end} depends on {storage}"));
         }
     }
     assert!(found.is_empty(), "front ends must not reach the store (DESIGN.md §4):\n{}", found.join("\n"));
