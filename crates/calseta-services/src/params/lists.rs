@@ -2,6 +2,7 @@
 
 use calseta_core::alerts::{AlertStatus, EnrichmentStatus, Severity};
 use calseta_core::pagination::PageRequest;
+use calseta_store::activity::ActivityFilter;
 use calseta_store::alerts::AlertFilter;
 use calseta_store::detection_rules::RuleFilter;
 use chrono::{DateTime, Utc};
@@ -211,5 +212,37 @@ impl DetectionRuleSearch {
             descending: self.sort_order.unwrap_or_default().descending(),
         };
         Ok((filter, page))
+    }
+}
+
+crate::params::list_params! {
+    /// The system-wide audit log (the console's `/activity`), newest first.
+    pub struct ActivitySearch {
+        /// The acting key's prefix (`cai_xxxx`) or an actor type (`system`, `api`, `mcp`).
+        #[serde(deserialize_with = "fields::text")]
+        #[schemars(schema_with = "json_text")]
+        pub actor: Option<String>,
+        /// The event type, exactly (e.g. `alert_status_updated`).
+        #[serde(deserialize_with = "fields::text")]
+        #[schemars(schema_with = "json_text")]
+        pub event_type: Option<String>,
+        /// Only events about this alert (an unknown alert matches nothing).
+        #[serde(deserialize_with = "fields::uuid")]
+        #[schemars(schema_with = "json_uuid")]
+        pub alert_uuid: Option<Uuid>,
+    }
+}
+
+impl ListParams for ActivitySearch {}
+
+impl ActivitySearch {
+    /// The store's filter, given the alert's internal id (`-1` for an unknown alert, so it
+    /// matches nothing).
+    pub(crate) fn filter(&self, alert_id: Option<i64>) -> ActivityFilter {
+        ActivityFilter {
+            actor: blank_to_none(&self.actor),
+            event_type: blank_to_none(&self.event_type),
+            alert_id,
+        }
     }
 }

@@ -23,6 +23,19 @@ use crate::views::alert_context::AlertWithContext;
 use crate::views::alert_detail::{self, AlertDetail};
 use crate::{FieldError, ServiceError};
 
+/// A page of the system-wide audit log ([`AlertService::audit_log`]).
+#[derive(Debug, Clone)]
+pub struct AuditLogPage {
+    /// The events, newest first.
+    pub rows: Vec<ActivityRow>,
+    /// How many events match in all.
+    pub total: i64,
+    /// The page read.
+    pub page: PageRequest,
+    /// The uuid of each alert the events are about, by internal id (deleted alerts are absent).
+    pub alerts: std::collections::HashMap<i64, Uuid>,
+}
+
 /// Analyst changes (unvalidated). `Some(None)` clears a nullable field.
 #[derive(Debug, Clone, Default)]
 pub struct AlertPatch {
@@ -421,6 +434,27 @@ impl AlertService {
     ) -> Result<(Vec<ActivityRow>, i64), ServiceError> {
         let alert = self.row(uuid).await?;
         Ok(activity_log::for_alert(&self.db, alert.id, page).await?)
+    }
+
+    /// A page of the audit log across the system as `search` asks, newest first, with the page
+    /// read and, for each event about an alert, that alert's uuid (for links).
+    pub async fn audit_log(
+        &self,
+        search: &crate::params::ActivitySearch,
+        paging: crate::params::Paging,
+    ) -> Result<AuditLogPage, ServiceError> {
+        let page = search.page(paging)?;
+        let alert_id = match search.alert_uuid {
+            // An unknown alert matches nothing, as an unknown detection rule does in `search`.
+            Some(uuid) => Some(repo::get(&self.db, uuid).await?.map_or(-1, |a| a.id)),
+            None => None,
+        };
+        let (rows, total) = activity_log::list(&self.db, &search.filter(alert_id), page).await?;
+        let mut ids: Vec<i64> = rows.iter().filter_map(|r| r.alert_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let alerts = activity_log::alert_uuids(&self.db, &ids).await?.into_iter().collect();
+        Ok(AuditLogPage { rows, total, page, alerts })
     }
 
     /// The alert, its indicators, and for each the other alerts sharing it.
