@@ -66,9 +66,10 @@ pub fn router(services: Arc<Services>, settings: ConsoleSettings) -> Router {
     let state = ConsoleState::new(services, settings);
     Router::new()
         .route("/", get(pages::home::home))
-        .route("/alerts", get(pages::home::placeholder))
+        .route("/alerts", get(pages::alerts::queue))
+        .route("/alerts/bulk", post(pages::alerts::bulk))
         .route("/approvals", get(pages::home::placeholder))
-        .route("/activity", get(pages::home::placeholder))
+        .route("/activity", get(pages::activity::log))
         .route("/login", get(login::login_page).post(login::login_submit))
         .route("/logout", post(login::logout))
         .route("/assets/{name}", get(assets::serve))

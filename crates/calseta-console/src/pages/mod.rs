@@ -8,7 +8,10 @@
 //! shows, and returns `render(&page)`. State-changing handlers take `SignedForm<T>` instead,
 //! which also checks the `Origin` and the form's `csrf_token`.
 
+pub mod activity;
+pub mod alerts;
 pub mod home;
+pub mod listing;
 
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -153,6 +156,16 @@ impl PageError {
         Self {
             status: StatusCode::BAD_REQUEST,
             title: "Bad request",
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 422: the form was read but what it asks for cannot be done.
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            title: "Cannot do that",
             message: message.into(),
             retry_after: None,
         }

@@ -1,0 +1,217 @@
+//! `/alerts`: the alert queue (filters held in the URL, sorting, paging) and `POST /alerts/bulk`,
+//! which changes the status of the selected alerts or closes them with a classification.
+//!
+//! Everything an alert carries was written by whoever triggered it, so it reaches the page only
+//! through askama's escaping, as text; links to alerts are built from their uuids alone.
+
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use calseta_core::alerts::{AlertStatus, CloseClassification, EnrichmentStatus, Severity};
+use calseta_core::scopes::Scope;
+use calseta_services::ServiceError;
+use calseta_services::audit::Actor;
+use calseta_services::params::{AlertSearch, ListParams, Paging, RawArgs};
+use calseta_services::resources::alerts::AlertPatch;
+use uuid::Uuid;
+
+use super::listing::{Filters, Pager, Shown};
+use super::{PageContext, PageError, render};
+use crate::state::ConsoleState;
+
+/// One alert in the queue.
+struct Row {
+    uuid: Uuid,
+    title: String,
+    severity: &'static str,
+    status: &'static str,
+    enrichment: &'static str,
+    source: String,
+    occurred: Shown,
+    classification: Option<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "alerts.html")]
+struct Queue {
+    ctx: PageContext,
+    filters: Filters,
+    /// The filters as a query, for the bulk form's return address.
+    kept: String,
+    rows: Vec<Row>,
+    pager: Pager,
+    /// What was wrong with the query, one line per parameter.
+    errors: Vec<String>,
+    /// The bulk action's summary, from the query after its redirect.
+    changed: Option<String>,
+    failed: Option<String>,
+    statuses: Vec<&'static str>,
+    severities: Vec<&'static str>,
+    enrichments: Vec<&'static str>,
+    classifications: Vec<&'static str>,
+    can_write: bool,
+}
+
+/// The columns the queue sorts by, as `AlertSearch`'s `sort_by` spells them.
+const SORT_COLUMNS: &[(&str, &str)] = &[
+    ("occurred_at", "Occurred"),
+    ("created_at", "Ingested"),
+    ("severity", "Severity"),
+    ("status", "Status"),
+    ("title", "Title"),
+    ("source_name", "Source"),
+];
+
+impl Queue {
+    fn sort_columns(&self) -> &'static [(&'static str, &'static str)] {
+        SORT_COLUMNS
+    }
+}
+
+/// `GET /alerts`: the queue, filtered, sorted and paged as the query says; a query that cannot
+/// be read is shown with its errors (422), never a failure page.
+pub async fn queue(ctx: PageContext, State(state): State<ConsoleState>, RawQuery(raw): RawQuery) -> Response {
+    if let Err(refusal) = ctx.require_scope(Scope::AlertsRead) {
+        return refusal.into_response();
+    }
+    let filters = Filters::from_query(raw.as_deref());
+    let encoded = filters.encoded();
+    let parsed = RawArgs::from_query(Some(&encoded), AlertSearch::REPEATED).parse::<AlertSearch>();
+    let mut errors = Vec::new();
+    let mut rows = Vec::new();
+    let mut pager = Pager::default();
+    match parsed {
+        Err(e) => errors = error_lines(&e.to_string()),
+        Ok(search) => match state.services().alerts.search(&search, Paging::REST).await {
+            Ok((found, total, page)) => {
+                pager = Pager::new("/alerts", &filters, page, total);
+                rows = found
+                    .into_iter()
+                    .map(|r| Row {
+                        uuid: r.uuid,
+                        title: r.title,
+                        severity: r.severity.as_str(),
+                        status: r.status.as_str(),
+                        enrichment: r.enrichment_status.as_str(),
+                        source: r.source_name,
+                        occurred: r.occurred_at.into(),
+                        classification: r.close_classification.map(CloseClassification::as_str),
+                    })
+                    .collect();
+            }
+            // A page size or number out of range is the query's fault, like a bad field.
+            Err(ServiceError::Invalid(fields)) => {
+                errors = fields
+                    .iter()
+                    .map(|f| format!("{}: {}", f.loc.last().map_or("", String::as_str), f.msg))
+                    .collect();
+            }
+            Err(e) => return PageError::from(e).into_response(),
+        },
+    }
+    let page = Queue {
+        kept: filters.kept(),
+        changed: Some(filters.value("changed")).filter(|v| !v.is_empty()),
+        failed: Some(filters.value("failed")).filter(|v| !v.is_empty()),
+        filters,
+        rows,
+        pager,
+        statuses: AlertStatus::names(),
+        severities: Severity::names(),
+        enrichments: EnrichmentStatus::names(),
+        classifications: CloseClassification::names(),
+        can_write: ctx.allows(Scope::AlertsWrite),
+        errors,
+        ctx,
+    };
+    let failed = !page.errors.is_empty();
+    let mut response = render(&page);
+    if failed && response.status() == StatusCode::OK {
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    response
+}
+
+/// The parser's message (`field: message; field: message`) as one line per field.
+fn error_lines(message: &str) -> Vec<String> {
+    message.split("; ").map(str::to_string).collect()
+}
+
+/// The statuses the bulk form sets directly (closing needs a classification, below).
+const SETTABLE: &[AlertStatus] = &[AlertStatus::Open, AlertStatus::Triaging, AlertStatus::Escalated];
+
+/// `POST /alerts/bulk`: sets the status of every selected alert (`alert`, repeated), or closes
+/// them with `close_classification` and `close_notes`, each through the same service call as
+/// REST's `PATCH /v1/alerts/{uuid}` with the session's key as the actor; then back to the queue
+/// as it was filtered, with `changed` and `failed` counts in the query.
+pub async fn bulk(
+    State(state): State<ConsoleState>,
+    signed: crate::SignedForm<Vec<(String, String)>>,
+) -> Response {
+    let crate::SignedForm { ctx, form } = signed;
+    if let Err(refusal) = ctx.require_scope(Scope::AlertsWrite) {
+        return refusal.into_response();
+    }
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_string());
+    let mut alerts = Vec::new();
+    for (_, value) in form.iter().filter(|(k, _)| k == "alert") {
+        match Uuid::parse_str(value.trim()) {
+            Ok(uuid) => alerts.push(uuid),
+            Err(_) => return PageError::bad_request("An alert in the form is not a valid id.").into_response(),
+        }
+    }
+    let action = field("action").unwrap_or_default();
+    let patch = if action == "close" {
+        let Some(classification) =
+            field("close_classification").and_then(|c| CloseClassification::parse(&c).ok())
+        else {
+            return PageError::unprocessable("Choose one of the close classifications to close alerts.")
+                .into_response();
+        };
+        let notes = field("close_notes").filter(|n| !n.is_empty());
+        AlertPatch {
+            status: Some(AlertStatus::Closed.as_str().to_string()),
+            close_classification: Some(Some(classification.as_str().to_string())),
+            close_notes: notes.map(Some),
+            ..AlertPatch::default()
+        }
+    } else {
+        let Some(status) = SETTABLE.iter().find(|s| s.as_str() == action) else {
+            return PageError::unprocessable("Choose a status to set, or Close.").into_response();
+        };
+        AlertPatch { status: Some(status.as_str().to_string()), ..AlertPatch::default() }
+    };
+    let actor = Actor::api(ctx.key());
+    let (mut changed, mut failed) = (0_usize, 0_usize);
+    for uuid in alerts {
+        match state.services().alerts.patch(uuid, patch.clone(), &actor).await {
+            Ok(_) => changed += 1,
+            // The database is gone: stop, and say so, rather than count every alert as failed.
+            Err(e @ (ServiceError::Unavailable(_) | ServiceError::Store(_))) => {
+                return PageError::from(e).into_response();
+            }
+            Err(e) => {
+                tracing::info!(alert = %uuid, error = %e, "console bulk change refused for one alert");
+                failed += 1;
+            }
+        }
+    }
+    // The return address is re-encoded from its pairs and always under `/alerts`, so the form
+    // cannot send the browser elsewhere.
+    let kept = Filters::from_query(field("return").as_deref()).kept();
+    let mut location = String::from("/alerts?");
+    if !kept.is_empty() {
+        location.push_str(&kept);
+        location.push('&');
+    }
+    location.push_str(&format!("changed={changed}&failed={failed}"));
+    see_other(&location)
+}
+
+fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
+        Err(_) => PageError::internal().into_response(),
+    }
+}

@@ -1,0 +1,141 @@
+//! What the list pages share: the filters held in the URL (read back into their form, carried
+//! into paging links and the bulk form's return address), the pager and time display.
+//!
+//! Filters are read with the same `RawArgs` parse REST uses, so a console URL and a REST query
+//! mean the same. A GET form sends its empty fields as `key=`, which the parser refuses for enum
+//! lists (an empty value is an error on REST), so empty values are dropped first: an empty
+//! field in the console means "any".
+
+use calseta_core::pagination::PageRequest;
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// Keys a page adds to its own URL that are no filter (the bulk summary, the page number).
+const NOT_FILTERS: &[&str] = &["page", "changed", "failed"];
+
+/// The non-empty query pairs of a request, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pairs: Vec<(String, String)>,
+}
+
+impl Filters {
+    /// Reads a raw query string, dropping empty values.
+    pub fn from_query(raw: Option<&str>) -> Self {
+        let pairs = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        Filters { pairs }
+    }
+
+    /// The pairs re-encoded (the query the parser reads).
+    pub fn encoded(&self) -> String {
+        encode(self.pairs.iter())
+    }
+
+    /// Every value of `key`.
+    pub fn values(&self, key: &str) -> Vec<String> {
+        self.pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect()
+    }
+
+    /// The first value of `key`, or an empty text (form fields show it back).
+    pub fn value(&self, key: &str) -> String {
+        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default()
+    }
+
+    /// Whether `key` holds `value` (a comma-separated value counts each item, as REST does).
+    pub fn has(&self, key: &str, value: &str) -> bool {
+        self.pairs.iter().filter(|(k, _)| k == key).any(|(_, v)| v.split(',').any(|item| item.trim() == value))
+    }
+
+    /// The filters alone, without the page number and summaries: what a paging link or the bulk
+    /// form's return address keeps.
+    pub fn kept(&self) -> String {
+        encode(self.pairs.iter().filter(|(k, _)| !NOT_FILTERS.contains(&k.as_str())))
+    }
+
+    /// `path` with the filters and `page` (the first page needs no number).
+    pub fn page_href(&self, path: &str, page: u32) -> String {
+        let mut query = self.kept();
+        if page > 1 {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(&format!("page={page}"));
+        }
+        if query.is_empty() { path.to_string() } else { format!("{path}?{query}") }
+    }
+}
+
+fn encode<'a>(pairs: impl Iterator<Item = &'a (String, String)>) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        out.append_pair(k, v);
+    }
+    out.finish()
+}
+
+/// The paging links of a list page.
+#[derive(Debug, Clone, Default)]
+pub struct Pager {
+    /// The page shown, from 1.
+    pub page: u32,
+    /// How many pages there are (at least 1).
+    pub pages: u32,
+    /// How many items match in all.
+    pub total: i64,
+    /// The previous page's link, if there is one.
+    pub previous: Option<String>,
+    /// The next page's link, if there is one.
+    pub next: Option<String>,
+}
+
+impl Pager {
+    /// The pager of `page` of `total` items on `path` with `filters`.
+    pub fn new(path: &str, filters: &Filters, page: PageRequest, total: i64) -> Self {
+        let size = i64::from(page.page_size.max(1));
+        let pages = u32::try_from(((total + size - 1) / size).max(1)).unwrap_or(u32::MAX);
+        let previous = (page.page > 1).then(|| filters.page_href(path, page.page - 1));
+        let next = (i64::from(page.page) * size < total).then(|| filters.page_href(path, page.page + 1));
+        Pager { page: page.page, pages, total, previous, next }
+    }
+}
+
+/// A time shown in a table: the machine-readable value for `<time datetime>` and the text.
+#[derive(Debug, Clone)]
+pub struct Shown {
+    /// RFC 3339 in UTC.
+    pub iso: String,
+    /// `2026-01-02 03:04 UTC`.
+    pub text: String,
+}
+
+impl From<DateTime<Utc>> for Shown {
+    fn from(at: DateTime<Utc>) -> Self {
+        Shown { iso: at.to_rfc3339_opts(SecondsFormat::Secs, true), text: at.format("%Y-%m-%d %H:%M UTC").to_string() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_values_are_dropped_and_paging_keeps_the_filters() {
+        let f = Filters::from_query(Some("status=Open&severity=&page=3&changed=2&tags=a%26b"));
+        assert_eq!(f.encoded(), "status=Open&page=3&changed=2&tags=a%26b");
+        assert_eq!(f.kept(), "status=Open&tags=a%26b");
+        assert_eq!(f.page_href("/alerts", 2), "/alerts?status=Open&tags=a%26b&page=2");
+        assert_eq!(Filters::default().page_href("/alerts", 1), "/alerts");
+        assert!(f.has("status", "Open") && !f.has("status", "Closed"));
+    }
+
+    #[test]
+    fn the_pager_links_only_existing_pages() {
+        let f = Filters::default();
+        let p = Pager::new("/a", &f, PageRequest { page: 1, page_size: 2 }, 5);
+        assert_eq!((p.pages, p.previous.as_deref(), p.next.as_deref()), (3, None, Some("/a?page=2")));
+        let p = Pager::new("/a", &f, PageRequest { page: 3, page_size: 2 }, 5);
+        assert_eq!((p.previous.as_deref(), p.next), (Some("/a?page=2"), None));
+    }
+}
