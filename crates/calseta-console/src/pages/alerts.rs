@@ -158,7 +158,9 @@ pub async fn bulk(
     for (_, value) in form.iter().filter(|(k, _)| k == "alert") {
         match Uuid::parse_str(value.trim()) {
             Ok(uuid) => alerts.push(uuid),
-            Err(_) => return PageError::bad_request("An alert in the form is not a valid id.").into_response(),
+            Err(_) => {
+                return PageError::bad_request("An alert in the form is not a valid id.").into_response();
+            }
         }
     }
     let action = field("action").unwrap_or_default();

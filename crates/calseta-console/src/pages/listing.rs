@@ -45,7 +45,10 @@ impl Filters {
 
     /// Whether `key` holds `value` (a comma-separated value counts each item, as REST does).
     pub fn has(&self, key: &str, value: &str) -> bool {
-        self.pairs.iter().filter(|(k, _)| k == key).any(|(_, v)| v.split(',').any(|item| item.trim() == value))
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .any(|(_, v)| v.split(',').any(|item| item.trim() == value))
     }
 
     /// The filters alone, without the page number and summaries: what a paging link or the bulk
@@ -112,7 +115,10 @@ pub struct Shown {
 
 impl From<DateTime<Utc>> for Shown {
     fn from(at: DateTime<Utc>) -> Self {
-        Shown { iso: at.to_rfc3339_opts(SecondsFormat::Secs, true), text: at.format("%Y-%m-%d %H:%M UTC").to_string() }
+        Shown {
+            iso: at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            text: at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        }
     }
 }
 
