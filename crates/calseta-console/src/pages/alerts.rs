@@ -141,7 +141,7 @@ fn error_lines(message: &str) -> Vec<String> {
 /// The statuses the bulk form sets directly (closing needs a classification, below).
 const SETTABLE: &[AlertStatus] = &[AlertStatus::Open, AlertStatus::Triaging, AlertStatus::Escalated];
 
-/// `POST /alerts/bulk`: sets the status of every selected alert (`alert`, repeated), or closes
+/// `POST /alerts/bulk`: sets the status of every selected alert (`alert_uuid`, repeated), or closes
 /// them with `close_classification` and `close_notes`, each through the same service call as
 /// REST's `PATCH /v1/alerts/{uuid}` with the session's key as the actor; then back to the queue
 /// as it was filtered, with `changed` and `failed` counts in the query.
@@ -155,7 +155,7 @@ pub async fn bulk(
     }
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_string());
     let mut alerts = Vec::new();
-    for (_, value) in form.iter().filter(|(k, _)| k == "alert") {
+    for (_, value) in form.iter().filter(|(k, _)| k == "alert_uuid") {
         match Uuid::parse_str(value.trim()) {
             Ok(uuid) => alerts.push(uuid),
             Err(_) => {

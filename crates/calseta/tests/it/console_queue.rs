@@ -127,12 +127,12 @@ async fn console_queue_read_only_keys_get_no_bulk_form_and_a_forged_bulk_post_is
     assert_eq!(page.status, 200);
     assert!(page.body.contains("read-only view"));
     assert!(!page.body.contains("action=\"/alerts/bulk\""));
-    assert!(!page.body.contains("name=\"alert\""));
+    assert!(!page.body.contains("name=\"alert_uuid\""));
     let token = page.csrf_token();
     let refused = browser
         .post(
             "/alerts/bulk",
-            &[("csrf_token", &token), ("alert", &uuid), ("action", "Escalated"), ("return", "")],
+            &[("csrf_token", &token), ("alert_uuid", &uuid), ("action", "Escalated"), ("return", "")],
         )
         .await;
     assert_eq!(refused.status, 403, "{}", refused.body);
@@ -148,15 +148,16 @@ async fn console_queue_bulk_close_and_status_change_and_the_activity_log() {
     let mut browser = signed_in(&app, &["alerts:read", "alerts:write"]).await;
     let page = browser.get("/alerts?severity=High").await;
     assert!(page.body.contains("action=\"/alerts/bulk\""));
-    assert!(page.body.contains(&format!("name=\"alert\" value=\"{a}\"")));
+    assert!(page.body.contains(&format!("name=\"alert_uuid\" value=\"{a}\"")));
     let token = page.csrf_token();
 
     // Without the CSRF token: refused, nothing changes.
-    let refused = browser.post("/alerts/bulk", &[("alert", &a), ("action", "Escalated")]).await;
+    let refused = browser.post("/alerts/bulk", &[("alert_uuid", &a), ("action", "Escalated")]).await;
     assert_eq!(refused.status, 403);
     // Closing needs a classification.
-    let refused =
-        browser.post("/alerts/bulk", &[("csrf_token", &token), ("alert", &a), ("action", "close")]).await;
+    let refused = browser
+        .post("/alerts/bulk", &[("csrf_token", &token), ("alert_uuid", &a), ("action", "close")])
+        .await;
     assert_eq!(refused.status, 422, "{}", refused.body);
     assert_eq!(rest_state(&app, &a).await.0, "Open");
 
@@ -166,8 +167,8 @@ async fn console_queue_bulk_close_and_status_change_and_the_activity_log() {
             &[
                 ("csrf_token", &token),
                 ("return", "severity=High&changed=9"),
-                ("alert", &a),
-                ("alert", &b),
+                ("alert_uuid", &a),
+                ("alert_uuid", &b),
                 ("action", "close"),
                 ("close_classification", CLOSE_AS),
                 ("close_notes", "expected admin activity"),
@@ -185,7 +186,7 @@ async fn console_queue_bulk_close_and_status_change_and_the_activity_log() {
     let done = browser
         .post(
             "/alerts/bulk",
-            &[("csrf_token", &token), ("return", ""), ("alert", &c), ("action", "Escalated")],
+            &[("csrf_token", &token), ("return", ""), ("alert_uuid", &c), ("action", "Escalated")],
         )
         .await;
     assert_eq!(done.location(), "/alerts?changed=1&failed=0");
