@@ -200,33 +200,43 @@ fn refusal(error: ServiceError) -> PageError {
 
 /// Each indicator of `detail` with its verdict and every provider's result.
 fn indicator_views(detail: &AlertDetail) -> Vec<IndicatorView> {
-    detail.indicators.iter().map(|indicator| {
-    let results = IndicatorResults::from_json(indicator.enrichment_results.as_ref().map(|j| &j.0));
-    let providers = results
-        .0
-        .into_iter()
-        .map(|(name, result)| {
-            let note = match &result.status {
-                ResultStatus::Success => None,
-                other => other.error_message().or_else(|| other.skip_reason()),
-            };
-            let fields = result
-                .extracted
-                .as_ref()
-                .map(|map| map.iter().map(|(k, v)| (k.clone(), text_of(v))).collect())
-                .unwrap_or_default();
-            ProviderView { name, status: result.status.wire(), note, cache_hit: result.cache_hit, fields }
+    detail
+        .indicators
+        .iter()
+        .map(|indicator| {
+            let results = IndicatorResults::from_json(indicator.enrichment_results.as_ref().map(|j| &j.0));
+            let providers = results
+                .0
+                .into_iter()
+                .map(|(name, result)| {
+                    let note = match &result.status {
+                        ResultStatus::Success => None,
+                        other => other.error_message().or_else(|| other.skip_reason()),
+                    };
+                    let fields = result
+                        .extracted
+                        .as_ref()
+                        .map(|map| map.iter().map(|(k, v)| (k.clone(), text_of(v))).collect())
+                        .unwrap_or_default();
+                    ProviderView {
+                        name,
+                        status: result.status.wire(),
+                        note,
+                        cache_hit: result.cache_hit,
+                        fields,
+                    }
+                })
+                .collect();
+            IndicatorView {
+                kind: indicator.kind.to_string(),
+                value: indicator.value.clone(),
+                malice: indicator.malice.as_str(),
+                malice_class: malice_class(indicator.malice),
+                malice_source: indicator.malice_source.to_string(),
+                providers,
+            }
         })
-        .collect();
-    IndicatorView {
-        kind: indicator.kind.to_string(),
-        value: indicator.value.clone(),
-        malice: indicator.malice.as_str(),
-        malice_class: malice_class(indicator.malice),
-        malice_source: indicator.malice_source.to_string(),
-        providers,
-    }
-    }).collect()
+        .collect()
 }
 
 /// The source payload pretty-printed when it is JSON, else as stored.
@@ -248,10 +258,8 @@ pub async fn show(
     let alerts = &state.services().alerts;
     let context = alerts.with_context(uuid).await.map_err(refusal)?;
     let findings = alerts.findings(uuid).await.map_err(refusal)?;
-    let (events, activity_total) = alerts
-        .activity(uuid, PageRequest { page: 1, page_size: ACTIVITY_SHOWN })
-        .await
-        .map_err(refusal)?;
+    let (events, activity_total) =
+        alerts.activity(uuid, PageRequest { page: 1, page_size: ACTIVITY_SHOWN }).await.map_err(refusal)?;
     let detail = &context.detail;
     let alert = &detail.alert;
     let malice = detail.malice();
