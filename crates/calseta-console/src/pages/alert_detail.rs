@@ -50,6 +50,7 @@ struct ProviderView {
     note: Option<String>,
     cache_hit: bool,
     fields: Vec<(String, String)>,
+    raw: Option<String>,
 }
 
 /// One indicator with its verdict and results.
@@ -218,12 +219,18 @@ fn indicator_views(detail: &AlertDetail) -> Vec<IndicatorView> {
                         .as_ref()
                         .map(|map| map.iter().map(|(k, v)| (k.clone(), text_of(v))).collect())
                         .unwrap_or_default();
+                    let raw = match &result.raw {
+                        Value::Null => None,
+                        Value::Object(map) if map.is_empty() => None,
+                        other => serde_json::to_string_pretty(other).ok(),
+                    };
                     ProviderView {
                         name,
                         status: result.status.wire(),
                         note,
                         cache_hit: result.cache_hit,
                         fields,
+                        raw,
                     }
                 })
                 .collect();

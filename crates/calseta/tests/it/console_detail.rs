@@ -56,7 +56,7 @@ async fn console_detail_shows_an_enriched_alerts_indicators_verdicts_and_raw_pay
     .await;
     let results = json!({
         "virustotal": {"provider_name": "virustotal", "status": "success", "success": true,
-            "extracted": {"malicious_count": 12, "country": "DE"}, "raw": {}, "enriched_at": null, "cache_hit": true},
+            "extracted": {"malicious_count": 12, "country": "DE"}, "raw": {"reputation_score": -42}, "enriched_at": null, "cache_hit": true},
         "abuseipdb": {"provider_name": "abuseipdb", "status": "failed", "success": false,
             "extracted": null, "raw": null, "enriched_at": null, "error_message": "upstream timed out", "cache_hit": false}
     });
@@ -89,6 +89,8 @@ async fn console_detail_shows_an_enriched_alerts_indicators_verdicts_and_raw_pay
         "id=\"activity\"",
         "id=\"raw\"",
         "<time datetime=",
+        "Raw response",
+        "reputation_score",
     ] {
         assert!(body.contains(text), "{text} in the page");
     }
@@ -118,7 +120,7 @@ async fn console_detail_renders_a_hostile_alert_escaped() {
     )
     .await;
     let results = json!({"evil": {"provider_name": "evil", "status": "success", "success": true,
-        "extracted": {"<img src=x onerror=alert(1)>": "<img src=x onerror=alert(1)>"}, "raw": {}, "enriched_at": null, "cache_hit": false}});
+        "extracted": {"<img src=x onerror=alert(1)>": "<img src=x onerror=alert(1)>"}, "raw": {"x": "</pre><script>alert(4)</script>"}, "enriched_at": null, "cache_hit": false}});
     store_results(&app, "198.51.100.7", "Suspicious", results).await;
     let mut browser = Browser::new(&app);
     browser.sign_in(&analyst(&app).await).await;
@@ -131,6 +133,7 @@ async fn console_detail_renders_a_hostile_alert_escaped() {
     assert!(escaped(body, "<script>alert(1)</script>"), "{body}");
     assert!(escaped(body, "<img src=x onerror=alert(1)>"), "{body}");
     assert!(escaped(body, "</pre><script>alert(3)</script>"), "{body}");
+    assert!(escaped(body, "</pre><script>alert(4)</script>"), "the provider's raw response: {body}");
     // ` onerror=` appears only as text inside escaped markup, never in a tag.
     assert!(!body.contains("<img"), "{body}");
     assert!(body.contains("Malice: Suspicious"));
