@@ -318,3 +318,42 @@ async fn console_detail_unknown_and_malformed_ids_answer_the_404_page() {
         .await;
     assert_eq!(page.status, 404, "{}", page.body);
 }
+
+#[tokio::test]
+async fn console_detail_shows_context_documents_and_past_alerts_as_text() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .post(
+            "/v1/context-documents",
+            &app.admin_key,
+            json!({"title": "IR <b>Plan</b>", "document_type": "ir_plan", "is_global": true,
+                   "content": "# Steps\n<script>alert(5)</script>\n1. Call the IR lead."}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let first = ingest(&app, json!({"title": "Earlier <u>login</u>", "src_ip": "185.220.101.99"})).await;
+    let (status, _) = app
+        .patch(
+            &format!("/v1/alerts/{first}"),
+            &app.admin_key,
+            json!({"status": "Closed", "close_classification": "Duplicate", "close_notes": "Seen before"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let second = ingest(&app, json!({"title": "Later login", "src_ip": "185.220.101.99"})).await;
+
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&analyst(&app).await).await;
+    let page = browser.get(&format!("/alerts/{second}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let body = &page.body;
+    assert!(escaped(body, "IR <b>Plan</b>"), "{body}");
+    assert!(escaped(body, "<script>alert(5)</script>"), "{body}");
+    assert!(body.contains("1. Call the IR lead."), "{body}");
+    assert!(!body.contains("<script>alert(5)"));
+    assert!(body.contains(&format!("<a href=\"/alerts/{first}\">")), "a link to the past alert: {body}");
+    assert!(escaped(body, "Earlier <u>login</u>"), "{body}");
+    assert!(body.contains("185.220.101.99"));
+    assert!(body.contains("Duplicate"));
+    assert!(body.contains("Seen before"));
+}
