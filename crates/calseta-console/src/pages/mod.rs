@@ -8,6 +8,7 @@
 //! shows, and returns `render(&page)`. State-changing handlers take `SignedForm<T>` instead,
 //! which also checks the `Origin` and the form's `csrf_token`.
 
+pub mod alert_detail;
 pub mod home;
 
 use askama::Template;

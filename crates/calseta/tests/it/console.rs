@@ -19,14 +19,14 @@ const LAB_KEY: &str = "cai_lab_demo_full_access_key_not_for_prod";
 type Fields<'a> = &'a [(&'a str, &'a str)];
 
 /// A response, read whole.
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers.get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default()
     }
 
@@ -45,7 +45,7 @@ impl Page {
     }
 
     /// The value of the first hidden `csrf_token` field.
-    fn csrf_token(&self) -> String {
+    pub(crate) fn csrf_token(&self) -> String {
         let marker = "name=\"csrf_token\" value=\"";
         let start =
             self.body.find(marker).unwrap_or_else(|| panic!("no csrf_token in {}", self.body)) + marker.len();
@@ -55,14 +55,14 @@ impl Page {
 
 /// A browser without redirects or a cookie jar of its own: cookies are kept by hand, so each
 /// test sees every `Set-Cookie` and what is sent.
-struct Browser {
+pub(crate) struct Browser {
     client: reqwest::Client,
     base: String,
-    cookies: HashMap<String, String>,
+    pub(crate) cookies: HashMap<String, String>,
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Self {
+    pub(crate) fn new(app: &TestApp) -> Self {
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Browser { client, base: app.base.clone(), cookies: HashMap::new() }
     }
@@ -86,7 +86,7 @@ impl Browser {
         Page { status, headers, body: response.text().await.unwrap() }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let response = self
             .client
             .get(format!("{}{path}", self.base))
@@ -98,7 +98,12 @@ impl Browser {
     }
 
     /// Posts `fields` urlencoded from `origin` (`None`: no `Origin` header).
-    async fn post_from(&mut self, path: &str, fields: &[(&str, &str)], origin: Option<&str>) -> Page {
+    pub(crate) async fn post_from(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> Page {
         let mut request = self
             .client
             .post(format!("{}{path}", self.base))
@@ -113,7 +118,7 @@ impl Browser {
     }
 
     /// Posts `fields` as a page of this console would.
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let origin = self.base.clone();
         self.post_from(path, fields, Some(&origin)).await
     }
@@ -130,7 +135,7 @@ impl Browser {
         self.post("/login", &fields).await
     }
 
-    async fn sign_in(&mut self, key: &str) -> Page {
+    pub(crate) async fn sign_in(&mut self, key: &str) -> Page {
         let page = self.sign_in_to(key, None).await;
         assert_eq!(page.status, 303, "{}", page.body);
         page
@@ -138,7 +143,7 @@ impl Browser {
 }
 
 /// Attributes like ` onclick=` in `html`: inline handlers the CSP would refuse to run.
-fn event_handler_attributes(html: &str) -> Vec<String> {
+pub(crate) fn event_handler_attributes(html: &str) -> Vec<String> {
     html.match_indices(" on")
         .filter_map(|(at, _)| {
             let name: String = html[at + 1..].chars().take_while(|c| c.is_ascii_alphabetic()).collect();
@@ -148,7 +153,7 @@ fn event_handler_attributes(html: &str) -> Vec<String> {
 }
 
 /// Creates a key through the API; (plain key, uuid).
-async fn create_key(app: &TestApp, body: Value) -> (String, String) {
+pub(crate) async fn create_key(app: &TestApp, body: Value) -> (String, String) {
     let (status, created) = app.post("/v1/api-keys", &app.admin_key, body).await;
     assert_eq!(status, 201, "{created}");
     (
@@ -157,7 +162,7 @@ async fn create_key(app: &TestApp, body: Value) -> (String, String) {
     )
 }
 
-async fn analyst(app: &TestApp) -> String {
+pub(crate) async fn analyst(app: &TestApp) -> String {
     create_key(app, json!({"name": "Analyst <Ada>", "scopes": ["alerts:read", "alerts:write"]})).await.0
 }
 
