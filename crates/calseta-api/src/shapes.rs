@@ -32,12 +32,17 @@ fn list_of(item: impl Into<ArrayItems>, nullable: bool) -> ArrayBuilder {
 }
 
 /// Text of `min..=max` characters with at least one that is not a space.
+/// A character that is not white space as Rust's `str::trim` sees it, spelled out so ECMA-262 and
+/// Python read it alike (their `\s` differ from Rust's on U+0085, U+FEFF and U+001C–U+001F): a
+/// string the server refuses as blank is one the document calls invalid, and no other.
+pub const NON_BLANK: &str = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+
 fn text(min: usize, max: usize, nullable: bool) -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(kinds(Type::String, nullable))
         .min_length(Some(min))
         .max_length(Some(max))
-        .pattern(Some(r"\S"))
+        .pattern(Some(NON_BLANK))
 }
 
 fn integer(min: i64, max: Option<i64>, nullable: bool) -> ObjectBuilder {
@@ -376,7 +381,7 @@ pub fn agent_body(creating: bool) -> Schema {
         .property("auth_header_name", ObjectBuilder::new().schema_type(Type::Null))
         .property("auth_header_value", ObjectBuilder::new().schema_type(Type::Null));
     let both = object(false)
-        .property("auth_header_name", free_text(false).pattern(Some(r"\S")))
+        .property("auth_header_name", free_text(false).pattern(Some(NON_BLANK)))
         .property("auth_header_value", free_text(false))
         .required("auth_header_name")
         .required("auth_header_value");
@@ -449,7 +454,7 @@ pub fn workflow_body(creating: bool) -> Schema {
             free_text(!creating)
                 .min_length(Some(1))
                 .max_length(Some(256 * 1024))
-                .pattern(Some(r"\S"))
+                .pattern(Some(NON_BLANK))
                 .description(Some("Python defining `async def run(ctx)`; validated before it is saved")),
         )
         .property("workflow_type", one_of(&WorkflowType::names(), true))
@@ -503,6 +508,17 @@ body_shape!(/// `PATCH /v1/enrichment-providers/{uuid}`.
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_non_blank_pattern_matches_exactly_what_trim_keeps() {
+        let pattern = regex::Regex::new(super::NON_BLANK).unwrap();
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            assert_eq!(pattern.is_match(&c.to_string()), !c.is_whitespace(), "U+{:04X}", c as u32);
+        }
+        // In every route's own schema attributes too.
+        let routes = include_str!("routes/detection_rules.rs");
+        assert!(routes.contains(super::NON_BLANK));
+    }
 
     #[test]
     fn nullable_choices_admit_null_and_only_the_listed_values() {

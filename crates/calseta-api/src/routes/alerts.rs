@@ -168,10 +168,18 @@ pub async fn delete_alert(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct FindingRequest {
     /// 1..255 characters.
-    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     agent_name: String,
     /// 1..50 000 characters.
-    #[schema(min_length = 1, max_length = 50000, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 50000,
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     summary: String,
     /// low, medium or high.
     #[serde(default)]

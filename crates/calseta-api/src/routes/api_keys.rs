@@ -91,7 +91,11 @@ impl From<IssuedKey> for ApiKeyCreated {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateApiKeyRequest {
     /// 1 to 255 characters.
-    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     name: String,
     /// At least one of the known scopes.
     #[schema(schema_with = crate::shapes::scopes)]

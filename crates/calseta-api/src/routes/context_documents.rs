@@ -36,7 +36,11 @@ pub async fn list_documents(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct DocumentCreateRequest {
     /// 1..500 characters.
-    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     title: String,
     /// runbook, ir_plan, sop, playbook, detection_guide, other
     #[schema(schema_with = crate::shapes::document_type)]
@@ -47,7 +51,7 @@ pub struct DocumentCreateRequest {
     #[serde(default)]
     description: Option<String>,
     /// Markdown (not empty).
-    #[schema(pattern = r"\S")]
+    #[schema(pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     content: String,
     #[serde(default)]
     #[schema(schema_with = crate::shapes::labels)]
@@ -180,7 +184,11 @@ pub async fn get_document(
 pub struct DocumentPatchRequest {
     /// 1..500 characters.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     title: Option<String>,
     #[serde(default)]
     #[schema(schema_with = crate::shapes::document_type_or_null)]
@@ -192,7 +200,7 @@ pub struct DocumentPatchRequest {
     description: Option<Option<String>>,
     /// A new content bumps `version`.
     #[serde(default)]
-    #[schema(pattern = r"\S")]
+    #[schema(pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     content: Option<String>,
     #[serde(default)]
     #[schema(schema_with = crate::shapes::labels_or_null)]

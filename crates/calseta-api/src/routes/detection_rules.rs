@@ -33,7 +33,11 @@ pub async fn list_rules(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RuleCreateRequest {
     /// 1..500 characters.
-    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     name: String,
     /// The SIEM's rule id (Sentinel analytic-rule GUID, Elastic rule uuid, Splunk search name):
     /// alerts from `source_name` carrying it are linked to this rule.
@@ -109,7 +113,11 @@ pub async fn get_rule(
 pub struct RulePatchRequest {
     /// 1..500 characters.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]

@@ -115,7 +115,11 @@ pub struct ProviderCreateRequest {
     #[schema(pattern = "^[a-z0-9_]{1,100}$")]
     provider_name: String,
     /// 1..200 characters.
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     display_name: String,
     #[serde(default)]
     description: Option<String>,

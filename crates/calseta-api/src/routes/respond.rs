@@ -28,7 +28,10 @@ use calseta_services::views::workflows::ApprovalResponse;
 pub struct ExecuteBody {
     #[schema(schema_with = crate::shapes::indicator_type)]
     indicator_type: String,
-    #[schema(min_length = 1, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     indicator_value: String,
     /// The alert the workflow acts for.
     #[serde(default)]

@@ -9,6 +9,7 @@
 //! which also checks the `Origin` and the form's `csrf_token`.
 
 pub mod activity;
+pub mod alert_detail;
 pub mod alerts;
 pub mod home;
 pub mod listing;

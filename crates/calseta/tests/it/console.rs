@@ -30,7 +30,7 @@ impl Page {
         self.headers.get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default()
     }
 
-    pub(crate) fn header(&self, name: &str) -> &str {
+    fn header(&self, name: &str) -> &str {
         self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
     }
 
@@ -58,7 +58,7 @@ impl Page {
 pub(crate) struct Browser {
     client: reqwest::Client,
     base: String,
-    cookies: HashMap<String, String>,
+    pub(crate) cookies: HashMap<String, String>,
 }
 
 impl Browser {
@@ -98,7 +98,12 @@ impl Browser {
     }
 
     /// Posts `fields` urlencoded from `origin` (`None`: no `Origin` header).
-    pub(crate) async fn post_from(&mut self, path: &str, fields: &[(&str, &str)], origin: Option<&str>) -> Page {
+    pub(crate) async fn post_from(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> Page {
         let mut request = self
             .client
             .post(format!("{}{path}", self.base))
@@ -119,7 +124,7 @@ impl Browser {
     }
 
     /// Opens the sign-in form and submits `key` (with `next`, when given).
-    pub(crate) async fn sign_in_to(&mut self, key: &str, next: Option<&str>) -> Page {
+    async fn sign_in_to(&mut self, key: &str, next: Option<&str>) -> Page {
         let form = self.get("/login").await;
         assert_eq!(form.status, 200, "{}", form.body);
         let token = form.csrf_token();
@@ -138,7 +143,7 @@ impl Browser {
 }
 
 /// Attributes like ` onclick=` in `html`: inline handlers the CSP would refuse to run.
-fn event_handler_attributes(html: &str) -> Vec<String> {
+pub(crate) fn event_handler_attributes(html: &str) -> Vec<String> {
     html.match_indices(" on")
         .filter_map(|(at, _)| {
             let name: String = html[at + 1..].chars().take_while(|c| c.is_ascii_alphabetic()).collect();
@@ -157,7 +162,7 @@ pub(crate) async fn create_key(app: &TestApp, body: Value) -> (String, String) {
     )
 }
 
-async fn analyst(app: &TestApp) -> String {
+pub(crate) async fn analyst(app: &TestApp) -> String {
     create_key(app, json!({"name": "Analyst <Ada>", "scopes": ["alerts:read", "alerts:write"]})).await.0
 }
 

@@ -1,0 +1,497 @@
+//! `/alerts/{uuid}`: the whole alert — header, indicators with each provider's result, findings,
+//! context documents and the detection rule, past alerts, the activity timeline and the raw
+//! payload — read from the one read model `alerts.with_context`, and its actions (status and
+//! severity, close with a classification, re-enrich, add a finding) as CSRF-checked POST forms
+//! that answer `303` back to the page.
+//!
+//! Everything an alert carries was written by whoever sent it: it is rendered only through
+//! askama's escaping, never `|safe`, and the raw payload is shown as text.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use calseta_core::alerts::{AlertStatus, CloseClassification, Malice, Severity};
+use calseta_core::enrichment::{IndicatorResults, ResultStatus};
+use calseta_core::pagination::PageRequest;
+use calseta_core::scopes::Scope;
+use calseta_services::ServiceError;
+use calseta_services::audit::Actor;
+use calseta_services::resources::alerts::{AlertPatch, FindingInput};
+use calseta_services::views::alert_detail::AlertDetail;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{PageContext, PageError, render};
+use crate::session::SignedForm;
+use crate::state::ConsoleState;
+
+/// How many activity events the page shows (newest first).
+const ACTIVITY_SHOWN: u32 = 100;
+
+/// A moment as the page shows it: machine-readable and for people.
+struct Stamp {
+    iso: String,
+    text: String,
+}
+
+impl Stamp {
+    fn of(at: DateTime<Utc>) -> Self {
+        Stamp { iso: at.to_rfc3339(), text: at.format("%Y-%m-%d %H:%M:%S UTC").to_string() }
+    }
+}
+
+/// One provider's result for an indicator.
+struct ProviderView {
+    name: String,
+    status: &'static str,
+    note: Option<String>,
+    cache_hit: bool,
+    fields: Vec<(String, String)>,
+    raw: Option<String>,
+}
+
+/// One indicator with its verdict and results.
+struct IndicatorView {
+    kind: String,
+    value: String,
+    malice: &'static str,
+    malice_class: &'static str,
+    malice_source: String,
+    providers: Vec<ProviderView>,
+}
+
+/// One finding.
+struct FindingView {
+    agent_name: String,
+    summary: String,
+    confidence: Option<String>,
+    recommended_action: Option<String>,
+    posted_at: Option<String>,
+}
+
+/// One matched context document.
+struct DocumentView {
+    title: String,
+    document_type: String,
+    is_global: bool,
+    content: String,
+}
+
+/// The detection rule the alert fired from.
+struct RuleView {
+    name: String,
+    documentation: Option<String>,
+    tactics: Vec<String>,
+    techniques: Vec<String>,
+    subtechniques: Vec<String>,
+}
+
+/// One past alert sharing indicators.
+struct PastView {
+    uuid: String,
+    title: String,
+    status: String,
+    classification: Option<String>,
+    occurred: Stamp,
+    shared: Vec<String>,
+    notes: Option<String>,
+}
+
+/// One activity event.
+struct EventView {
+    event_type: String,
+    actor: String,
+    at: Stamp,
+    references: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "alert_detail.html")]
+struct AlertPage {
+    ctx: PageContext,
+    can_write: bool,
+    uuid: String,
+    title: String,
+    description: Option<String>,
+    severity: &'static str,
+    severity_class: &'static str,
+    status: &'static str,
+    malice: &'static str,
+    malice_class: &'static str,
+    malice_overridden: bool,
+    enrichment_status: &'static str,
+    source: String,
+    occurred: Stamp,
+    ingested: Stamp,
+    enriched: Option<Stamp>,
+    closed: Option<Stamp>,
+    duplicate_count: i32,
+    classification: Option<&'static str>,
+    close_notes: Option<String>,
+    tags: Vec<String>,
+    rule: Option<RuleView>,
+    indicators: Vec<IndicatorView>,
+    findings: Vec<FindingView>,
+    documents: Vec<DocumentView>,
+    past_alerts: Vec<PastView>,
+    activity: Vec<EventView>,
+    activity_total: i64,
+    raw: String,
+    statuses: &'static [AlertStatus],
+    severities: &'static [Severity],
+    classifications: &'static [CloseClassification],
+    confidences: [&'static str; 3],
+}
+
+/// The CSS modifier of a verdict (fixed words, never alert text).
+fn malice_class(malice: Malice) -> &'static str {
+    match malice {
+        Malice::Malicious => "malice-malicious",
+        Malice::Suspicious => "malice-suspicious",
+        Malice::Benign => "malice-benign",
+        Malice::Pending => "malice-pending",
+    }
+}
+
+/// The CSS modifier of a severity (fixed words, never alert text).
+fn severity_class(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "sev-critical",
+        Severity::High => "sev-high",
+        Severity::Medium => "sev-medium",
+        Severity::Low => "sev-low",
+        Severity::Informational => "sev-info",
+        Severity::Pending => "sev-pending",
+    }
+}
+
+/// A JSON value as one line of text (strings without quotes).
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// A string field of a JSON object, when present and not empty.
+fn field(value: &Value, key: &str) -> Option<String> {
+    value.get(key).map(text_of).filter(|s| !s.is_empty())
+}
+
+/// The uuid of the path, or the 404 page a malformed one answers with.
+fn parse_uuid(raw: &str) -> Result<Uuid, PageError> {
+    Uuid::parse_str(raw).map_err(|_| PageError::not_found("There is no alert with this id."))
+}
+
+/// A service refusal as a page: invalid input is a 400 that says what was wrong.
+fn refusal(error: ServiceError) -> PageError {
+    match error {
+        ServiceError::Invalid(errors) => {
+            let message = errors.iter().map(|e| e.msg.as_str()).collect::<Vec<_>>().join(" ");
+            PageError::bad_request(format!("The change was not made: {message}"))
+        }
+        ServiceError::NotFound(_) => PageError::not_found("There is no alert with this id."),
+        other => PageError::from(other),
+    }
+}
+
+/// Each indicator of `detail` with its verdict and every provider's result.
+fn indicator_views(detail: &AlertDetail) -> Vec<IndicatorView> {
+    detail
+        .indicators
+        .iter()
+        .map(|indicator| {
+            let results = IndicatorResults::from_json(indicator.enrichment_results.as_ref().map(|j| &j.0));
+            let providers = results
+                .0
+                .into_iter()
+                .map(|(name, result)| {
+                    let note = match &result.status {
+                        ResultStatus::Success => None,
+                        other => other.error_message().or_else(|| other.skip_reason()),
+                    };
+                    let fields = result
+                        .extracted
+                        .as_ref()
+                        .map(|map| map.iter().map(|(k, v)| (k.clone(), text_of(v))).collect())
+                        .unwrap_or_default();
+                    let raw = match &result.raw {
+                        Value::Null => None,
+                        Value::Object(map) if map.is_empty() => None,
+                        other => serde_json::to_string_pretty(other).ok(),
+                    };
+                    ProviderView {
+                        name,
+                        status: result.status.wire(),
+                        note,
+                        cache_hit: result.cache_hit,
+                        fields,
+                        raw,
+                    }
+                })
+                .collect();
+            IndicatorView {
+                kind: indicator.kind.to_string(),
+                value: indicator.value.clone(),
+                malice: indicator.malice.as_str(),
+                malice_class: malice_class(indicator.malice),
+                malice_source: indicator.malice_source.to_string(),
+                providers,
+            }
+        })
+        .collect()
+}
+
+/// The source payload pretty-printed when it is JSON, else as stored.
+fn pretty_raw(raw: &str) -> String {
+    serde_json::from_str::<Value>(raw)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| raw.to_string())
+}
+
+/// `GET /alerts/{uuid}`: the whole alert.
+pub async fn show(
+    ctx: PageContext,
+    State(state): State<ConsoleState>,
+    Path(raw_uuid): Path<String>,
+) -> Result<Response, PageError> {
+    ctx.require_scope(Scope::AlertsRead)?;
+    let uuid = parse_uuid(&raw_uuid)?;
+    let alerts = &state.services().alerts;
+    let context = alerts.with_context(uuid).await.map_err(refusal)?;
+    let findings = alerts.findings(uuid).await.map_err(refusal)?;
+    let (events, activity_total) =
+        alerts.activity(uuid, PageRequest { page: 1, page_size: ACTIVITY_SHOWN }).await.map_err(refusal)?;
+    let detail = &context.detail;
+    let alert = &detail.alert;
+    let malice = detail.malice();
+    let page = AlertPage {
+        can_write: ctx.allows(Scope::AlertsWrite),
+        ctx,
+        uuid: alert.uuid.to_string(),
+        title: alert.title.clone(),
+        description: alert.description.clone().filter(|d| !d.is_empty()),
+        severity: alert.severity.as_str(),
+        severity_class: severity_class(alert.severity),
+        status: alert.status.as_str(),
+        malice: malice.as_str(),
+        malice_class: malice_class(malice),
+        malice_overridden: alert.malice_override.is_some(),
+        enrichment_status: alert.enrichment_status.as_str(),
+        source: alert.source_name.clone(),
+        occurred: Stamp::of(alert.occurred_at),
+        ingested: Stamp::of(alert.ingested_at),
+        enriched: alert.enriched_at.map(Stamp::of),
+        closed: alert.closed_at.map(Stamp::of),
+        duplicate_count: alert.duplicate_count,
+        classification: alert.close_classification.map(CloseClassification::as_str),
+        close_notes: alert.close_notes.clone().filter(|n| !n.is_empty()),
+        tags: alert.tags.0.clone(),
+        rule: detail.detection_rule.as_ref().map(|r| RuleView {
+            name: r.name.clone(),
+            documentation: r.documentation.clone().filter(|d| !d.is_empty()),
+            tactics: r.mitre_tactics.0.clone(),
+            techniques: r.mitre_techniques.0.clone(),
+            subtechniques: r.mitre_subtechniques.0.clone(),
+        }),
+        indicators: indicator_views(detail),
+        findings: findings
+            .iter()
+            .map(|f| FindingView {
+                agent_name: field(f, "agent_name").unwrap_or_default(),
+                summary: field(f, "summary").unwrap_or_default(),
+                confidence: field(f, "confidence"),
+                recommended_action: field(f, "recommended_action"),
+                posted_at: field(f, "posted_at"),
+            })
+            .collect(),
+        documents: context
+            .documents
+            .iter()
+            .map(|d| DocumentView {
+                title: d.title.clone(),
+                document_type: d.document_type.clone(),
+                is_global: d.is_global,
+                content: d.content.clone(),
+            })
+            .collect(),
+        past_alerts: context
+            .past_alerts
+            .iter()
+            .map(|p| PastView {
+                uuid: p.uuid.to_string(),
+                title: p.title.clone(),
+                status: p.status.clone(),
+                classification: p.close_classification.clone(),
+                occurred: Stamp::of(p.occurred_at),
+                shared: p
+                    .indicators
+                    .iter()
+                    .map(|i| match (field(i, "type"), field(i, "value")) {
+                        (Some(kind), Some(value)) => format!("{kind}: {value}"),
+                        _ => text_of(i),
+                    })
+                    .collect(),
+                notes: p.analyst_notes.clone().filter(|n| !n.is_empty()),
+            })
+            .collect(),
+        activity: events
+            .iter()
+            .map(|e| EventView {
+                event_type: e.event_type.clone(),
+                actor: match &e.actor_key_prefix {
+                    Some(prefix) => format!("{} ({prefix}…)", e.actor_type),
+                    None => e.actor_type.clone(),
+                },
+                at: Stamp::of(e.created_at),
+                references: e
+                    .references
+                    .as_ref()
+                    .map(|r| text_of(&r.0))
+                    .filter(|r| !r.is_empty() && r != "{}"),
+            })
+            .collect(),
+        activity_total,
+        raw: pretty_raw(&alert.raw_payload),
+        statuses: AlertStatus::ALL,
+        severities: Severity::ALL,
+        classifications: CloseClassification::ALL,
+        confidences: ["low", "medium", "high"],
+    };
+    Ok(render(&page))
+}
+
+/// `303` back to the alert's page (at `anchor`).
+fn back_to(uuid: Uuid, anchor: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("/alerts/{uuid}#{anchor}")) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// An empty select or text field is "no change".
+fn given(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+/// The status and severity form.
+#[derive(Debug, Deserialize)]
+pub struct UpdateForm {
+    /// New status (not Closed: closing takes a classification).
+    #[serde(default)]
+    status: Option<String>,
+    /// New severity.
+    #[serde(default)]
+    severity: Option<String>,
+}
+
+/// `POST /alerts/{uuid}/update`: changes the status and/or severity.
+pub async fn update(
+    State(state): State<ConsoleState>,
+    Path(raw_uuid): Path<String>,
+    SignedForm { ctx, form }: SignedForm<UpdateForm>,
+) -> Result<Response, PageError> {
+    ctx.require_scope(Scope::AlertsWrite)?;
+    let uuid = parse_uuid(&raw_uuid)?;
+    let patch = AlertPatch {
+        status: given(form.status),
+        severity: given(form.severity),
+        close_classification: None,
+        tags: None,
+        malice_override: None,
+        reset_malice_override: false,
+        close_notes: None,
+    };
+    state.services().alerts.patch(uuid, patch, &Actor::api(ctx.key())).await.map_err(refusal)?;
+    Ok(back_to(uuid, "actions"))
+}
+
+/// The close form.
+#[derive(Debug, Deserialize)]
+pub struct CloseForm {
+    /// One of the seven close classifications.
+    #[serde(default)]
+    classification: Option<String>,
+    /// Analyst notes.
+    #[serde(default)]
+    notes: Option<String>,
+}
+
+/// `POST /alerts/{uuid}/close`: closes the alert with a classification and notes.
+pub async fn close(
+    State(state): State<ConsoleState>,
+    Path(raw_uuid): Path<String>,
+    SignedForm { ctx, form }: SignedForm<CloseForm>,
+) -> Result<Response, PageError> {
+    ctx.require_scope(Scope::AlertsWrite)?;
+    let uuid = parse_uuid(&raw_uuid)?;
+    let Some(classification) = given(form.classification) else {
+        return Err(PageError::bad_request("Choose a classification to close the alert."));
+    };
+    let patch = AlertPatch {
+        status: Some(AlertStatus::Closed.as_str().to_string()),
+        severity: None,
+        close_classification: Some(Some(classification)),
+        tags: None,
+        malice_override: None,
+        reset_malice_override: false,
+        close_notes: given(form.notes).map(Some),
+    };
+    state.services().alerts.patch(uuid, patch, &Actor::api(ctx.key())).await.map_err(refusal)?;
+    Ok(back_to(uuid, "actions"))
+}
+
+/// The re-enrich form (only the CSRF token).
+#[derive(Debug, Deserialize)]
+pub struct EmptyForm {}
+
+/// `POST /alerts/{uuid}/enrich`: queues enrichment again, as REST's re-enrich does.
+pub async fn re_enrich(
+    State(state): State<ConsoleState>,
+    Path(raw_uuid): Path<String>,
+    SignedForm { ctx, .. }: SignedForm<EmptyForm>,
+) -> Result<Response, PageError> {
+    ctx.require_scope(Scope::AlertsWrite)?;
+    let uuid = parse_uuid(&raw_uuid)?;
+    state.services().alerts.re_enrich(uuid).await.map_err(refusal)?;
+    Ok(back_to(uuid, "indicators"))
+}
+
+/// The add-finding form.
+#[derive(Debug, Deserialize)]
+pub struct FindingForm {
+    /// What was found.
+    #[serde(default)]
+    summary: String,
+    /// `low`, `medium` or `high` (empty: none).
+    #[serde(default)]
+    confidence: Option<String>,
+    /// What to do about it.
+    #[serde(default)]
+    recommended_action: Option<String>,
+}
+
+/// `POST /alerts/{uuid}/findings`: posts a finding under the signed-in key's name.
+pub async fn add_finding(
+    State(state): State<ConsoleState>,
+    Path(raw_uuid): Path<String>,
+    SignedForm { ctx, form }: SignedForm<FindingForm>,
+) -> Result<Response, PageError> {
+    ctx.require_scope(Scope::AlertsWrite)?;
+    let uuid = parse_uuid(&raw_uuid)?;
+    let input = FindingInput {
+        agent_name: ctx.key_name.clone(),
+        summary: form.summary,
+        confidence: given(form.confidence),
+        recommended_action: given(form.recommended_action),
+        evidence: None,
+    };
+    state.services().alerts.add_finding(uuid, input, &Actor::api(ctx.key())).await.map_err(refusal)?;
+    Ok(back_to(uuid, "findings"))
+}
