@@ -244,6 +244,17 @@ pub async fn set_result_for_run(tx: &mut Tx, run_id: i64, result: &Value) -> Res
     Ok(())
 }
 
+/// The newest requests no longer waiting for a decision (decided, cancelled or past expiry),
+/// newest first: the console inbox's history.
+pub async fn list_settled(db: &Db, now: DateTime<Utc>, limit: i64) -> Result<Vec<ApprovalRow>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM workflow_approval_requests a JOIN workflows w ON w.id = a.workflow_id \
+         WHERE a.status <> 'pending' OR a.expires_at < $1 ORDER BY a.created_at DESC, a.id DESC LIMIT $2"
+    );
+    let rows = on_pool!(db.read_pool(), p => sqlx::query_as::<_, ApprovalRow>(&sql).bind(now).bind(limit).fetch_all(p).await)?;
+    Ok(rows.into_iter().map(|r| r.as_of(now)).collect())
+}
+
 /// One page of requests, newest first, optionally of one status and one workflow; a pending
 /// request past its expiry at `now` counts (and reads) as `expired`.
 pub async fn list(

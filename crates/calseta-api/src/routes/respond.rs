@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use calseta_core::api_keys::KeyType;
 use calseta_services::audit::Actor;
 use calseta_services::pipeline::respond::test_mode::TestRequest;
-use calseta_services::pipeline::respond::{Caller, Decision, ExecuteRequest, Execution};
+use calseta_services::pipeline::respond::{Caller, Decider, Decision, ExecuteRequest, Execution};
 use calseta_services::records::RunRow;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -257,7 +257,7 @@ pub struct DecisionBody {
     #[serde(default)]
     #[schema(max_length = 255)]
     responder_id: Option<String>,
-    /// Accepted (v1), recorded in the activity log.
+    /// The approver's note (v1's `reason`), recorded in the activity log.
     #[serde(default)]
     reason: Option<String>,
 }
@@ -277,11 +277,21 @@ async fn decide(
     };
     let responder =
         body.responder_id.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| key.key_prefix.clone());
-    let _ = body.reason;
     let row = state
         .services()
         .respond
-        .decide(uuid, decision, &responder, &Actor::api(key), key.key_type == KeyType::Agent, "rest")
+        .decide(
+            uuid,
+            decision,
+            Decider {
+                responder_id: &responder,
+                actor: &Actor::api(key),
+                by_agent: key.key_type == KeyType::Agent,
+                via: "rest",
+                note: body.reason.as_deref(),
+                four_eyes: false,
+            },
+        )
         .await?;
     Ok(Json(Envelope::new(row.into())))
 }

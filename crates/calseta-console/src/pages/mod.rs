@@ -11,6 +11,7 @@
 pub mod activity;
 pub mod alert_detail;
 pub mod alerts;
+pub mod approvals;
 pub mod home;
 pub mod listing;
 
@@ -177,6 +178,16 @@ impl PageError {
         Self { status: StatusCode::NOT_FOUND, title: "Not found", message: message.into(), retry_after: None }
     }
 
+    /// 409: the change no longer applies (already decided, expired).
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::CONFLICT,
+            title: "Already settled",
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
     /// 429 with `Retry-After`.
     pub fn too_many(message: impl Into<String>, retry_after: u64) -> Self {
         Self {
@@ -220,6 +231,7 @@ impl From<calseta_services::ServiceError> for PageError {
         match error {
             E::NotFound(message) => PageError::not_found(message),
             E::Forbidden { message, .. } => PageError::forbidden(message),
+            E::Conflict { message, .. } => PageError::conflict(message),
             E::RateLimited { retry_after } => {
                 PageError::too_many("Too many requests; try again shortly.", retry_after.as_secs().max(1))
             }

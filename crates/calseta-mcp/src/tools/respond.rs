@@ -5,7 +5,7 @@ use calseta_core::alerts::Malice;
 use calseta_core::indicators::IndicatorType;
 use calseta_core::scopes::Scope;
 use calseta_services::params::Paging;
-use calseta_services::pipeline::respond::{Caller, Decision, ExecuteRequest, Execution};
+use calseta_services::pipeline::respond::{Caller, Decider, Decision, ExecuteRequest, Execution};
 use calseta_services::views::workflows::ApprovalResponse;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -199,7 +199,18 @@ impl ApproveWorkflow {
         let row = call
             .services
             .respond
-            .decide(self.approval_request_uuid, decision, &responder, &call.actor(), by_agent, "mcp")
+            .decide(
+                self.approval_request_uuid,
+                decision,
+                Decider {
+                    responder_id: &responder,
+                    actor: &call.actor(),
+                    by_agent,
+                    via: "mcp",
+                    note: None,
+                    four_eyes: false,
+                },
+            )
             .await?;
         json_of(ApprovalResponse::from(row))
     }

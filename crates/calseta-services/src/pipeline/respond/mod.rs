@@ -27,6 +27,7 @@ use crate::audit::{self, Actor};
 use crate::pipeline::kinds::{self, ApprovalEvent, NotifyApprovalJob};
 use crate::platform::crypto::EncryptionKey;
 use crate::resources::workflows::not_found as workflow_not_found;
+use crate::views::approval_inbox::{ApprovalInbox, ApprovalItem};
 use crate::{FieldError, ServiceError};
 
 /// `POST /v1/workflows/{uuid}/execute`.
@@ -108,6 +109,24 @@ impl Decision {
             Decision::Cancel => ApprovalStatus::Cancelled,
         }
     }
+}
+
+/// Who decides an approval request, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Decider<'a> {
+    /// Who decided, as recorded on the request (a key prefix, a Slack user, `browser`).
+    pub responder_id: &'a str,
+    /// The actor of the activity event.
+    pub actor: &'a Actor,
+    /// An `agent` key (or an MCP caller with one): refused, the gate is a human decision.
+    pub by_agent: bool,
+    /// The channel the decision came through (`rest`, `mcp`, `console`, `browser`, `slack`).
+    pub via: &'a str,
+    /// The approver's note, recorded in the activity log.
+    pub note: Option<&'a str>,
+    /// Four eyes: the key that requested the execution may not approve it (the console). REST
+    /// and MCP keep v1's behaviour, where it may.
+    pub four_eyes: bool,
 }
 
 fn approval_not_found(uuid: Uuid) -> ServiceError {
@@ -290,6 +309,22 @@ impl Respond {
         Ok(approvals::list(&self.db, calseta_store::now(), status, workflow_id, limit, offset).await?)
     }
 
+    /// The approval inbox: up to `pending_limit` requests waiting for a decision (the soonest to
+    /// expire first) and the `settled_limit` newest settled ones.
+    pub async fn inbox(&self, pending_limit: i64, settled_limit: i64) -> Result<ApprovalInbox, ServiceError> {
+        let now = calseta_store::now();
+        let pending_status = ApprovalStatus::Pending.to_string();
+        let (mut pending, pending_total) =
+            approvals::list(&self.db, now, Some(&pending_status), None, pending_limit, 0).await?;
+        pending.sort_by_key(|r| (r.expires_at, r.id));
+        let settled = approvals::list_settled(&self.db, now, settled_limit).await?;
+        Ok(ApprovalInbox {
+            pending: pending.into_iter().map(ApprovalItem::from).collect(),
+            pending_total,
+            settled: settled.into_iter().map(ApprovalItem::from).collect(),
+        })
+    }
+
     /// An approval request (past its expiry it reads as expired).
     pub async fn approval(&self, uuid: Uuid) -> Result<ApprovalRow, ServiceError> {
         let row = approvals::get(&self.db, uuid).await?.ok_or_else(|| approval_not_found(uuid))?;
@@ -319,21 +354,27 @@ impl Respond {
     ) -> Result<ApprovalRow, ServiceError> {
         self.approval_by_token(uuid, token).await?;
         let actor = Actor { actor_type: "api", key_prefix: None };
-        self.decide(uuid, decision, "browser", &actor, false, "browser").await
+        let by = Decider {
+            responder_id: "browser",
+            actor: &actor,
+            by_agent: false,
+            via: "browser",
+            note: None,
+            four_eyes: false,
+        };
+        self.decide(uuid, decision, by).await
     }
 
     /// Decides a pending request, once: an approval queues the run in the same transaction, so a
-    /// decision delivered twice executes nothing twice. `via` names the channel it came through
-    /// (`rest`, `browser`, `slack`) for the activity log.
+    /// decision delivered twice executes nothing twice. Under [`Decider::four_eyes`] the key that
+    /// requested the execution cannot approve it; it may still reject or cancel its own request.
     pub async fn decide(
         &self,
         uuid: Uuid,
         decision: Decision,
-        responder_id: &str,
-        actor: &Actor,
-        by_agent: bool,
-        via: &str,
+        by: Decider<'_>,
     ) -> Result<ApprovalRow, ServiceError> {
+        let Decider { responder_id, actor, by_agent, via, note, four_eyes } = by;
         if by_agent {
             // The gate is a human decision: an agent (the requester or another) cannot pass it.
             return Err(ServiceError::forbidden(
@@ -342,6 +383,15 @@ impl Respond {
             ));
         }
         let request = approvals::get(&self.db, uuid).await?.ok_or_else(|| approval_not_found(uuid))?;
+        if four_eyes
+            && decision == Decision::Approve
+            && actor.key_prefix.as_deref().is_some_and(|k| k == request.trigger_agent_key_prefix)
+        {
+            return Err(ServiceError::forbidden(
+                "APPROVAL_BY_REQUESTER",
+                "The key that requested this execution cannot approve it; another person must.",
+            ));
+        }
         let now = calseta_store::now();
         let status = decision.status();
         let mut tx = self.db.begin().await?;
@@ -381,7 +431,7 @@ impl Respond {
         }
         let refs = json!({"workflow_uuid": request.workflow_uuid, "workflow_name": request.workflow_name,
                           "approval_uuid": uuid, "decision": status, "responder_id": responder_id, "run_uuid": run_uuid,
-                          "via": via});
+                          "via": via, "note": note.map(str::trim).filter(|n| !n.is_empty())});
         let alert_id = calseta_core::workflows::TriggerContext::from_stored(Some(&context)).alert_id;
         audit::record_workflow(
             &mut tx,

@@ -134,7 +134,15 @@ impl Respond {
         let Some((decision, uuid)) = decision_of(&payload) else { return Ok(None) };
         let user = payload.pointer("/user/id").and_then(Value::as_str).unwrap_or("slack").to_string();
         let actor = Actor { actor_type: "api", key_prefix: None };
-        match self.decide(uuid, decision, &user, &actor, false, "slack").await {
+        let by = super::Decider {
+            responder_id: &user,
+            actor: &actor,
+            by_agent: false,
+            via: "slack",
+            note: None,
+            four_eyes: false,
+        };
+        match self.decide(uuid, decision, by).await {
             Ok(row) => Ok(Some(row)),
             // Already decided, expired, unknown: Slack is answered `ok` (it would only retry).
             Err(e @ (ServiceError::Conflict { .. } | ServiceError::NotFound(_))) => {
