@@ -11,8 +11,9 @@ use sha2::{Digest, Sha256};
 
 use crate::helpers::*;
 
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; \
+                   base-uri 'none'; require-trusted-types-for 'script'";
 const LAB_KEY: &str = "cai_lab_demo_full_access_key_not_for_prod";
 
 /// Form fields, in order.
