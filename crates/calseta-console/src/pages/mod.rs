@@ -10,6 +10,7 @@
 
 pub mod activity;
 pub mod alert_detail;
+pub mod alert_indicators;
 pub mod alerts;
 pub mod home;
 pub mod listing;
