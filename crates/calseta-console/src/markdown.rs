@@ -78,8 +78,17 @@ mod tests {
 
     #[test]
     fn markdown_becomes_html() {
-        let out = html("# Title\n\n*very* **bold** `code`\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n");
-        for part in ["<h1>Title</h1>", "<em>very</em>", "<strong>bold</strong>", "<code>code</code>", "<li>one</li>", "<table>", "<td>1</td>"] {
+        let out =
+            html("# Title\n\n*very* **bold** `code`\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n");
+        for part in [
+            "<h1>Title</h1>",
+            "<em>very</em>",
+            "<strong>bold</strong>",
+            "<code>code</code>",
+            "<li>one</li>",
+            "<table>",
+            "<td>1</td>",
+        ] {
             assert!(out.contains(part), "{part} missing in {out}");
         }
     }
@@ -102,14 +111,19 @@ mod tests {
         let out = html("<p onclick=\"alert(1)\" style=\"color:red\">x</p>\n\n[a](https://e.test \"t\")");
         assert!(!out.contains("onclick=") && !out.contains("style="), "{out}");
         // Even markup that reaches the cleaner (not only what the parser makes) loses them.
-        let cleaned = cleaner().clean("<a href=\"https://e.test\" onmouseover=\"x()\" style=\"a:b\">x</a>").to_string();
+        let cleaned =
+            cleaner().clean("<a href=\"https://e.test\" onmouseover=\"x()\" style=\"a:b\">x</a>").to_string();
         assert!(!cleaned.contains("onmouseover") && !cleaned.contains("style"), "{cleaned}");
     }
 
     #[test]
     fn javascript_and_data_links_are_removed() {
-        let out = html("[click](javascript:alert(1)) [data](data:text/html;base64,PHNjcmlwdD4=) [vb](vbscript:x)");
-        assert!(!out.contains("javascript:") && !out.contains("data:") && !out.contains("vbscript:"), "{out}");
+        let out =
+            html("[click](javascript:alert(1)) [data](data:text/html;base64,PHNjcmlwdD4=) [vb](vbscript:x)");
+        assert!(
+            !out.contains("javascript:") && !out.contains("data:") && !out.contains("vbscript:"),
+            "{out}"
+        );
         assert!(out.contains("click"), "the text stays: {out}");
     }
 
@@ -134,7 +148,10 @@ mod tests {
         let cleaned = cleaner()
             .clean("<svg onload=\"x()\"><script>y()</script></svg><math><mi>x</mi></math><p>ok</p>")
             .to_string();
-        assert!(!cleaned.contains("<svg") && !cleaned.contains("<math") && !cleaned.contains("<script"), "{cleaned}");
+        assert!(
+            !cleaned.contains("<svg") && !cleaned.contains("<math") && !cleaned.contains("<script"),
+            "{cleaned}"
+        );
         let out = html("<svg><a href=\"javascript:x\">s</a></svg>");
         assert!(!out.contains("<svg") && !out.contains("href=\"javascript"), "{out}");
     }

@@ -180,7 +180,11 @@ pub async fn set_malice(
 }
 
 /// The internal id of the alert `alert_uuid` when the indicator is linked to it.
-pub async fn linked_alert_id(db: &Db, indicator_id: i64, alert_uuid: Uuid) -> Result<Option<i64>, StoreError> {
+pub async fn linked_alert_id(
+    db: &Db,
+    indicator_id: i64,
+    alert_uuid: Uuid,
+) -> Result<Option<i64>, StoreError> {
     Ok(on_pool!(db.read_pool(), p => sqlx::query_scalar::<_, i64>(
         "SELECT a.id FROM alerts a JOIN alert_indicators ai ON ai.alert_id = a.id \
          WHERE a.uuid = $1 AND ai.indicator_id = $2",

@@ -172,9 +172,9 @@ pub async fn set_malice(
         .map_err(|_| PageError::bad_request("The indicator in the form is not a valid id."))?;
     let verdict = match form.malice.trim() {
         RESET => None,
-        other => Some(
-            Malice::parse(other).map_err(|_| PageError::bad_request("Choose a verdict, or reset it."))?,
-        ),
+        other => {
+            Some(Malice::parse(other).map_err(|_| PageError::bad_request("Choose a verdict, or reset it."))?)
+        }
     };
     if form.reason.trim().is_empty() {
         return Err(PageError::bad_request("Say why: a verdict change needs a reason."));

@@ -101,7 +101,9 @@ impl DecidingRule {
     /// The stored form.
     pub fn to_json(&self) -> Value {
         match self {
-            DecidingRule::Rule { index, condition } => serde_json::json!({"index": index, "condition": condition}),
+            DecidingRule::Rule { index, condition } => {
+                serde_json::json!({"index": index, "condition": condition})
+            }
             DecidingRule::Default => serde_json::json!({"index": null, "condition": "default"}),
             DecidingRule::NotFound => serde_json::json!({"index": null, "condition": "not found"}),
             DecidingRule::NoRules => serde_json::json!({"index": null, "condition": "no rules"}),
@@ -112,9 +114,10 @@ impl DecidingRule {
     pub fn from_json(value: &Value) -> Option<Self> {
         let condition = value.get("condition")?.as_str()?;
         match value.get("index").and_then(Value::as_u64) {
-            Some(index) => {
-                Some(DecidingRule::Rule { index: usize::try_from(index).ok()?, condition: condition.to_string() })
-            }
+            Some(index) => Some(DecidingRule::Rule {
+                index: usize::try_from(index).ok()?,
+                condition: condition.to_string(),
+            }),
             None => match condition {
                 "default" => Some(DecidingRule::Default),
                 "not found" => Some(DecidingRule::NotFound),

@@ -81,11 +81,11 @@ impl IndicatorService {
         let current = self.get(uuid).await?;
         // Changed from an alert's page: the indicator must be one of that alert's.
         let from_alert = match alert {
-            Some(alert_uuid) => Some(
-                repo::linked_alert_id(&self.db, current.id, alert_uuid)
-                    .await?
-                    .ok_or_else(|| ServiceError::NotFound("The indicator is not linked to this alert.".into()))?,
-            ),
+            Some(alert_uuid) => {
+                Some(repo::linked_alert_id(&self.db, current.id, alert_uuid).await?.ok_or_else(|| {
+                    ServiceError::NotFound("The indicator is not linked to this alert.".into())
+                })?)
+            }
             None => None,
         };
         let mut tx = self.db.begin().await?;
