@@ -11,21 +11,19 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use calseta_core::alerts::{AlertStatus, CloseClassification, Malice, Severity};
 use calseta_core::indicators::IndicatorType;
 use calseta_core::pagination::PageRequest;
 use calseta_core::scopes::Scope;
-use calseta_services::ServiceError;
 use calseta_services::audit::Actor;
 use calseta_services::resources::alerts::{AlertPatch, FindingInput};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::alert_indicators::{IndicatorView, alert_decided_by, indicator_types, indicator_views};
+pub(super) use super::alert_shared::{back_to, malice_class, parse_uuid, refusal, text_of};
 use super::{PageContext, PageError, render};
 use crate::markdown::{self, SafeHtml};
 use crate::session::SignedForm;
@@ -133,16 +131,6 @@ struct AlertPage {
     verdicts: &'static [Malice],
 }
 
-/// The CSS modifier of a verdict (fixed words, never alert text).
-pub(super) fn malice_class(malice: Malice) -> &'static str {
-    match malice {
-        Malice::Malicious => "malice-malicious",
-        Malice::Suspicious => "malice-suspicious",
-        Malice::Benign => "malice-benign",
-        Malice::Pending => "malice-pending",
-    }
-}
-
 /// The CSS modifier of a severity (fixed words, never alert text).
 fn severity_class(severity: Severity) -> &'static str {
     match severity {
@@ -155,35 +143,9 @@ fn severity_class(severity: Severity) -> &'static str {
     }
 }
 
-/// A JSON value as one line of text (strings without quotes).
-pub(super) fn text_of(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
 /// A string field of a JSON object, when present and not empty.
 fn field(value: &Value, key: &str) -> Option<String> {
     value.get(key).map(text_of).filter(|s| !s.is_empty())
-}
-
-/// The uuid of the path, or the 404 page a malformed one answers with.
-pub(super) fn parse_uuid(raw: &str) -> Result<Uuid, PageError> {
-    Uuid::parse_str(raw).map_err(|_| PageError::not_found("There is no alert with this id."))
-}
-
-/// A service refusal as a page: invalid input is a 400 that says what was wrong.
-pub(super) fn refusal(error: ServiceError) -> PageError {
-    match error {
-        ServiceError::Invalid(errors) => {
-            let message = errors.iter().map(|e| e.msg.as_str()).collect::<Vec<_>>().join(" ");
-            PageError::bad_request(format!("The change was not made: {message}"))
-        }
-        ServiceError::NotFound(_) => PageError::not_found("There is no alert with this id."),
-        other => PageError::from(other),
-    }
 }
 
 /// The source payload pretty-printed when it is JSON, else as stored.
@@ -308,15 +270,6 @@ pub async fn show(
         verdicts: Malice::ALL,
     };
     Ok(render(&page))
-}
-
-/// `303` back to the alert's page (at `anchor`).
-pub(super) fn back_to(uuid: Uuid, anchor: &str) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(value) = HeaderValue::from_str(&format!("/alerts/{uuid}#{anchor}")) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
 }
 
 /// An empty select or text field is "no change".

@@ -20,7 +20,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::PageError;
-use super::alert_detail::{back_to, malice_class, parse_uuid, refusal, text_of};
+use super::alert_shared::{back_to, malice_class, parse_uuid, refusal, text_of};
 use crate::session::SignedForm;
 use crate::state::ConsoleState;
 

@@ -11,6 +11,7 @@
 pub mod activity;
 pub mod alert_detail;
 pub mod alert_indicators;
+mod alert_shared;
 pub mod alerts;
 pub mod home;
 pub mod listing;
