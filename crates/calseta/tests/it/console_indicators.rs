@@ -463,4 +463,18 @@ async fn console_indicators_origins_survive_re_enrichment_first_origin_wins() {
         "{}",
         page.body
     );
+    // Adding the same indicator by hand keeps the first origin.
+    let page = browser
+        .post(
+            &format!("/alerts/{uuid}/indicators"),
+            &[("csrf_token", &token), ("kind", "ip"), ("value", "203.0.113.24")],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let page = browser.get(&format!("/alerts/{uuid}")).await;
+    let block = indicator_block(&page.body, &indicator);
+    assert!(
+        block.contains("<code>src_ip</code> · Source Plugin") && !block.contains("Added by hand"),
+        "{block}"
+    );
 }
