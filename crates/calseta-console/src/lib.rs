@@ -17,6 +17,7 @@
 pub mod assets;
 pub mod headers;
 mod login;
+pub mod markdown;
 pub mod pages;
 pub mod session;
 pub mod state;
@@ -73,6 +74,9 @@ pub fn router(services: Arc<Services>, settings: ConsoleSettings) -> Router {
         .route("/alerts/{uuid}/close", post(pages::alert_detail::close))
         .route("/alerts/{uuid}/enrich", post(pages::alert_detail::re_enrich))
         .route("/alerts/{uuid}/findings", post(pages::alert_detail::add_finding))
+        .route("/alerts/{uuid}/indicators", post(pages::alert_indicators::add_indicator))
+        .route("/alerts/{uuid}/indicators/malice", post(pages::alert_indicators::set_malice))
+        .route("/alerts/{uuid}/tags", post(pages::alert_indicators::change_tags))
         .route("/approvals", get(pages::approvals::inbox))
         .route("/approvals/{uuid}/decide", post(pages::approvals::decide))
         .route("/activity", get(pages::activity::log))

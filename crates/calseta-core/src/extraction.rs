@@ -16,6 +16,31 @@ use crate::indicators::{self, IndicatorType};
 use crate::paths;
 use crate::sources::{AlertSource, NormalizedAlert, RawIndicator};
 
+string_enum!(
+    /// The pass that found an indicator (`manual`: added by hand through REST or the console,
+    /// never by extraction), as stored with the alert–indicator link.
+    ExtractionPass, "extraction_pass", {
+        SourcePlugin => "source_plugin",
+        NormalizedMappings => "normalized_mappings",
+        RawPayloadMappings => "raw_payload_mappings",
+        FreeText => "free_text",
+        Manual => "manual",
+    }
+);
+
+impl ExtractionPass {
+    /// How people name the pass.
+    pub fn label(self) -> &'static str {
+        match self {
+            ExtractionPass::SourcePlugin => "Source Plugin",
+            ExtractionPass::NormalizedMappings => "Normalized Mappings",
+            ExtractionPass::RawPayloadMappings => "Raw Payload Mappings",
+            ExtractionPass::FreeText => "Free Text",
+            ExtractionPass::Manual => "Added by hand",
+        }
+    }
+}
+
 /// Where a mapping reads from.
 pub const TARGET_NORMALIZED: &str = "normalized";
 /// Where a mapping reads from.
@@ -65,7 +90,7 @@ pub struct Indicator {
     pub source_field: String,
     /// The pass that found it (`source_plugin`, `normalized_mappings`, `raw_payload_mappings`,
     /// `free_text`).
-    pub pass: &'static str,
+    pub pass: ExtractionPass,
 }
 
 /// A value that could not be its type.
@@ -106,10 +131,10 @@ pub struct Extraction {
     pub indicators: Vec<Indicator>,
 }
 
-fn pass(name: &'static str, label: &'static str, found: Vec<RawIndicator>) -> PassReport {
+fn pass(which: ExtractionPass, found: Vec<RawIndicator>) -> PassReport {
     let mut report = PassReport {
-        pass_name: name,
-        pass_label: label,
+        pass_name: which.as_str(),
+        pass_label: which.label(),
         indicators: Vec::new(),
         rejected: Vec::new(),
         error: None,
@@ -120,7 +145,7 @@ fn pass(name: &'static str, label: &'static str, found: Vec<RawIndicator>) -> Pa
                 kind: raw.kind,
                 value,
                 source_field: raw.source_field,
-                pass: name,
+                pass: which,
             }),
             Err(reason) => report.rejected.push(Rejected {
                 kind: raw.kind,
@@ -234,16 +259,12 @@ pub fn extract(
     with_raw_pass: bool,
 ) -> Extraction {
     let mut passes = vec![
-        pass("source_plugin", "Source Plugin", source.extract(raw)),
-        pass("normalized_mappings", "Normalized Mappings", normalized_pass(alert, rules)),
+        pass(ExtractionPass::SourcePlugin, source.extract(raw)),
+        pass(ExtractionPass::NormalizedMappings, normalized_pass(alert, rules)),
     ];
     if with_raw_pass {
-        passes.push(pass(
-            "raw_payload_mappings",
-            "Raw Payload Mappings",
-            raw_payload_pass(source.name(), raw, rules),
-        ));
-        passes.push(pass("free_text", "Free Text", free_text_pass(source, raw, rules)));
+        passes.push(pass(ExtractionPass::RawPayloadMappings, raw_payload_pass(source.name(), raw, rules)));
+        passes.push(pass(ExtractionPass::FreeText, free_text_pass(source, raw, rules)));
     }
     let mut seen = std::collections::HashSet::new();
     let indicators = passes
@@ -378,13 +399,13 @@ mod tests {
             kind: IndicatorType::Ip,
             value: "1.2.3.4".into(),
             source_field: "x".into(),
-            pass: "p",
+            pass: ExtractionPass::SourcePlugin,
         };
         let b = Indicator {
             kind: IndicatorType::Domain,
             value: "evil.com".into(),
             source_field: "y".into(),
-            pass: "p",
+            pass: ExtractionPass::SourcePlugin,
         };
         let f1 = fingerprint("T", "generic", &[a.clone(), b.clone()]);
         let f2 = fingerprint("T", "generic", &[b, a.clone(), a]);

@@ -13,9 +13,9 @@ use crate::resources::api_keys::ApiKey;
 /// Who performed an action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
-    /// `api`, `mcp` or `system`.
+    /// `api`, `mcp`, `console` or `system`.
     pub actor_type: &'static str,
-    /// The caller's key prefix, for api/mcp actions.
+    /// The caller's key prefix, for api/mcp/console actions.
     pub key_prefix: Option<String>,
 }
 
@@ -28,6 +28,11 @@ impl Actor {
     /// An MCP caller.
     pub fn mcp(key: &ApiKey) -> Self {
         Actor { actor_type: "mcp", key_prefix: Some(key.key_prefix.clone()) }
+    }
+
+    /// An analyst in the web console, signed in with `key`.
+    pub fn console(key: &ApiKey) -> Self {
+        Actor { actor_type: "console", key_prefix: Some(key.key_prefix.clone()) }
     }
 
     /// The worker or startup code.

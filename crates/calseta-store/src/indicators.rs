@@ -2,6 +2,7 @@
 
 use calseta_core::alerts::{AlertStatus, Malice, Severity};
 use calseta_core::enrichment::IndicatorResults;
+use calseta_core::extraction::ExtractionPass;
 use calseta_core::indicators::{IndicatorType, MaliceSource};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -38,12 +39,24 @@ pub struct IndicatorRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Inserts the indicator or bumps its `last_seen`, then links it to the alert (idempotent).
+/// Where a new link's indicator came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewOrigin<'a> {
+    /// The field path extraction found it at (`None` for one added by hand).
+    pub field: Option<&'a str>,
+    /// The pass that found it.
+    pub pass: ExtractionPass,
+}
+
+/// Inserts the indicator or bumps its `last_seen`, then links it to the alert (idempotent),
+/// recording `origin` — the field path and pass that found it — on the link unless the link
+/// already has one (the first origin wins; a link made before origins were kept gets this one).
 pub async fn upsert_and_link(
     tx: &mut Tx,
     alert_id: i64,
     kind: IndicatorType,
     value: &str,
+    origin: Option<NewOrigin<'_>>,
 ) -> Result<IndicatorRow, StoreError> {
     let now = crate::now();
     let sql = format!(
@@ -59,14 +72,19 @@ pub async fn upsert_and_link(
         .bind(now)
         .fetch_one(&mut *c)
         .await)?;
+    // `origin_pass` is set whenever an origin is, so it alone says whether the link has one.
     on_tx!(tx, c => sqlx::query(
-        "INSERT INTO alert_indicators (alert_id, indicator_id, alert_occurred_at, created_at, updated_at) \
-         SELECT $1, $2, occurred_at, $3, $3 FROM alerts WHERE id = $1 \
-         ON CONFLICT (alert_id, indicator_id) DO NOTHING",
+        "INSERT INTO alert_indicators (alert_id, indicator_id, alert_occurred_at, created_at, updated_at, origin_field, origin_pass) \
+         SELECT $1, $2, occurred_at, $3, $3, $4, $5 FROM alerts WHERE id = $1 \
+         ON CONFLICT (alert_id, indicator_id) DO UPDATE SET \
+           origin_field = CASE WHEN alert_indicators.origin_pass IS NULL THEN excluded.origin_field ELSE alert_indicators.origin_field END, \
+           origin_pass = COALESCE(alert_indicators.origin_pass, excluded.origin_pass)",
     )
     .bind(alert_id)
     .bind(row.id)
     .bind(now)
+    .bind(origin.and_then(|o| o.field))
+    .bind(origin.map(|o| o.pass.as_str()))
     .execute(c)
     .await
     .map(|_| ()))?;
@@ -82,6 +100,42 @@ pub async fn for_alert(db: &Db, alert_id: i64) -> Result<Vec<IndicatorRow>, Stor
     Ok(
         on_pool!(db.read_pool(), p => sqlx::query_as::<_, IndicatorRow>(&sql).bind(alert_id).fetch_all(p).await)?,
     )
+}
+
+/// Where one of an alert's indicators came from, as its link records it (all `None` for links
+/// made before origins were kept).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LinkOrigin {
+    /// The indicator's internal id.
+    pub indicator_id: i64,
+    /// The field path extraction found it at.
+    pub origin_field: Option<String>,
+    /// The pass that found it (an unknown stored value reads as none).
+    #[sqlx(try_from = "Option<String>")]
+    pub origin_pass: OptionalPass,
+    /// The decoder that revealed it (reserved; always `None` so far).
+    pub origin_decoder: Option<String>,
+}
+
+/// A stored pass, read leniently: an unknown value reads as none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OptionalPass(pub Option<ExtractionPass>);
+
+impl From<Option<String>> for OptionalPass {
+    fn from(value: Option<String>) -> Self {
+        OptionalPass(value.and_then(|v| ExtractionPass::parse(&v).ok()))
+    }
+}
+
+/// The origins of an alert's indicator links, in link order.
+pub async fn origins_for_alert(db: &Db, alert_id: i64) -> Result<Vec<LinkOrigin>, StoreError> {
+    Ok(on_pool!(db.read_pool(), p => sqlx::query_as::<_, LinkOrigin>(
+        "SELECT indicator_id, origin_field, origin_pass, origin_decoder FROM alert_indicators \
+         WHERE alert_id = $1 ORDER BY id",
+    )
+    .bind(alert_id)
+    .fetch_all(p)
+    .await)?)
 }
 
 /// An indicator by public id.
@@ -123,6 +177,22 @@ pub async fn set_malice(
         .bind(now)
         .fetch_one(c)
         .await)?)
+}
+
+/// The internal id of the alert `alert_uuid` when the indicator is linked to it.
+pub async fn linked_alert_id(
+    db: &Db,
+    indicator_id: i64,
+    alert_uuid: Uuid,
+) -> Result<Option<i64>, StoreError> {
+    Ok(on_pool!(db.read_pool(), p => sqlx::query_scalar::<_, i64>(
+        "SELECT a.id FROM alerts a JOIN alert_indicators ai ON ai.alert_id = a.id \
+         WHERE a.uuid = $1 AND ai.indicator_id = $2",
+    )
+    .bind(alert_uuid)
+    .bind(indicator_id)
+    .fetch_optional(p)
+    .await)?)
 }
 
 /// The first alert an indicator is linked to.

@@ -77,6 +77,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0011_console_sessions.sql"),
         include_str!("../../../migrations/postgres/0011_console_sessions.sql"),
     ),
+    (
+        12,
+        "indicator_origin",
+        include_str!("../../../migrations/sqlite/0012_indicator_origin.sql"),
+        include_str!("../../../migrations/postgres/0012_indicator_origin.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -1,30 +1,31 @@
-//! `/alerts/{uuid}`: the whole alert — header, indicators with each provider's result, findings,
+//! `/alerts/{uuid}`: the whole alert — header, indicators (built in `alert_indicators`), findings,
 //! context documents and the detection rule, past alerts, the activity timeline and the raw
 //! payload — read from the one read model `alerts.with_context`, and its actions (status and
 //! severity, close with a classification, re-enrich, add a finding) as CSRF-checked POST forms
-//! that answer `303` back to the page.
+//! that answer `303` back to the page, recorded with the `console` actor.
 //!
 //! Everything an alert carries was written by whoever sent it: it is rendered only through
-//! askama's escaping, never `|safe`, and the raw payload is shown as text.
+//! askama's escaping, never `|safe`, and the raw payload is shown as text. Findings, context
+//! documents and rule documentation are Markdown: they reach the page only as the sanitized HTML
+//! of [`crate::markdown`], the one value the template marks `|safe`.
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use calseta_core::alerts::{AlertStatus, CloseClassification, Malice, Severity};
-use calseta_core::enrichment::{IndicatorResults, ResultStatus};
+use calseta_core::indicators::IndicatorType;
 use calseta_core::pagination::PageRequest;
 use calseta_core::scopes::Scope;
-use calseta_services::ServiceError;
 use calseta_services::audit::Actor;
 use calseta_services::resources::alerts::{AlertPatch, FindingInput};
-use calseta_services::views::alert_detail::AlertDetail;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
-use uuid::Uuid;
 
+use super::alert_indicators::{IndicatorView, alert_decided_by, indicator_types, indicator_views};
+pub(super) use super::alert_shared::{back_to, malice_class, parse_uuid, refusal, text_of};
 use super::{PageContext, PageError, render};
+use crate::markdown::{self, SafeHtml};
 use crate::session::SignedForm;
 use crate::state::ConsoleState;
 
@@ -43,30 +44,10 @@ impl Stamp {
     }
 }
 
-/// One provider's result for an indicator.
-struct ProviderView {
-    name: String,
-    status: &'static str,
-    note: Option<String>,
-    cache_hit: bool,
-    fields: Vec<(String, String)>,
-    raw: Option<String>,
-}
-
-/// One indicator with its verdict and results.
-struct IndicatorView {
-    kind: String,
-    value: String,
-    malice: &'static str,
-    malice_class: &'static str,
-    malice_source: String,
-    providers: Vec<ProviderView>,
-}
-
 /// One finding.
 struct FindingView {
     agent_name: String,
-    summary: String,
+    summary: Option<SafeHtml>,
     confidence: Option<String>,
     recommended_action: Option<String>,
     posted_at: Option<String>,
@@ -77,13 +58,13 @@ struct DocumentView {
     title: String,
     document_type: String,
     is_global: bool,
-    content: String,
+    content: Option<SafeHtml>,
 }
 
 /// The detection rule the alert fired from.
 struct RuleView {
     name: String,
-    documentation: Option<String>,
+    documentation: Option<SafeHtml>,
     tactics: Vec<String>,
     techniques: Vec<String>,
     subtechniques: Vec<String>,
@@ -122,6 +103,8 @@ struct AlertPage {
     malice: &'static str,
     malice_class: &'static str,
     malice_overridden: bool,
+    /// Which indicator, provider and rule gave the alert its verdict.
+    malice_decided_by: Option<String>,
     enrichment_status: &'static str,
     source: String,
     occurred: Stamp,
@@ -144,16 +127,8 @@ struct AlertPage {
     severities: &'static [Severity],
     classifications: &'static [CloseClassification],
     confidences: [&'static str; 3],
-}
-
-/// The CSS modifier of a verdict (fixed words, never alert text).
-fn malice_class(malice: Malice) -> &'static str {
-    match malice {
-        Malice::Malicious => "malice-malicious",
-        Malice::Suspicious => "malice-suspicious",
-        Malice::Benign => "malice-benign",
-        Malice::Pending => "malice-pending",
-    }
+    indicator_types: &'static [IndicatorType],
+    verdicts: &'static [Malice],
 }
 
 /// The CSS modifier of a severity (fixed words, never alert text).
@@ -168,82 +143,9 @@ fn severity_class(severity: Severity) -> &'static str {
     }
 }
 
-/// A JSON value as one line of text (strings without quotes).
-fn text_of(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
 /// A string field of a JSON object, when present and not empty.
 fn field(value: &Value, key: &str) -> Option<String> {
     value.get(key).map(text_of).filter(|s| !s.is_empty())
-}
-
-/// The uuid of the path, or the 404 page a malformed one answers with.
-fn parse_uuid(raw: &str) -> Result<Uuid, PageError> {
-    Uuid::parse_str(raw).map_err(|_| PageError::not_found("There is no alert with this id."))
-}
-
-/// A service refusal as a page: invalid input is a 400 that says what was wrong.
-fn refusal(error: ServiceError) -> PageError {
-    match error {
-        ServiceError::Invalid(errors) => {
-            let message = errors.iter().map(|e| e.msg.as_str()).collect::<Vec<_>>().join(" ");
-            PageError::bad_request(format!("The change was not made: {message}"))
-        }
-        ServiceError::NotFound(_) => PageError::not_found("There is no alert with this id."),
-        other => PageError::from(other),
-    }
-}
-
-/// Each indicator of `detail` with its verdict and every provider's result.
-fn indicator_views(detail: &AlertDetail) -> Vec<IndicatorView> {
-    detail
-        .indicators
-        .iter()
-        .map(|indicator| {
-            let results = IndicatorResults::from_json(indicator.enrichment_results.as_ref().map(|j| &j.0));
-            let providers = results
-                .0
-                .into_iter()
-                .map(|(name, result)| {
-                    let note = match &result.status {
-                        ResultStatus::Success => None,
-                        other => other.error_message().or_else(|| other.skip_reason()),
-                    };
-                    let fields = result
-                        .extracted
-                        .as_ref()
-                        .map(|map| map.iter().map(|(k, v)| (k.clone(), text_of(v))).collect())
-                        .unwrap_or_default();
-                    let raw = match &result.raw {
-                        Value::Null => None,
-                        Value::Object(map) if map.is_empty() => None,
-                        other => serde_json::to_string_pretty(other).ok(),
-                    };
-                    ProviderView {
-                        name,
-                        status: result.status.wire(),
-                        note,
-                        cache_hit: result.cache_hit,
-                        fields,
-                        raw,
-                    }
-                })
-                .collect();
-            IndicatorView {
-                kind: indicator.kind.to_string(),
-                value: indicator.value.clone(),
-                malice: indicator.malice.as_str(),
-                malice_class: malice_class(indicator.malice),
-                malice_source: indicator.malice_source.to_string(),
-                providers,
-            }
-        })
-        .collect()
 }
 
 /// The source payload pretty-printed when it is JSON, else as stored.
@@ -270,6 +172,7 @@ pub async fn show(
     let detail = &context.detail;
     let alert = &detail.alert;
     let malice = detail.malice();
+    let indicators = indicator_views(&context);
     let page = AlertPage {
         can_write: ctx.allows(Scope::AlertsWrite),
         ctx,
@@ -282,6 +185,7 @@ pub async fn show(
         malice: malice.as_str(),
         malice_class: malice_class(malice),
         malice_overridden: alert.malice_override.is_some(),
+        malice_decided_by: alert_decided_by(&context, &indicators),
         enrichment_status: alert.enrichment_status.as_str(),
         source: alert.source_name.clone(),
         occurred: Stamp::of(alert.occurred_at),
@@ -294,17 +198,17 @@ pub async fn show(
         tags: alert.tags.0.clone(),
         rule: detail.detection_rule.as_ref().map(|r| RuleView {
             name: r.name.clone(),
-            documentation: r.documentation.clone().filter(|d| !d.is_empty()),
+            documentation: markdown::render_opt(r.documentation.as_deref()),
             tactics: r.mitre_tactics.0.clone(),
             techniques: r.mitre_techniques.0.clone(),
             subtechniques: r.mitre_subtechniques.0.clone(),
         }),
-        indicators: indicator_views(detail),
+        indicators,
         findings: findings
             .iter()
             .map(|f| FindingView {
                 agent_name: field(f, "agent_name").unwrap_or_default(),
-                summary: field(f, "summary").unwrap_or_default(),
+                summary: markdown::render_opt(field(f, "summary").as_deref()),
                 confidence: field(f, "confidence"),
                 recommended_action: field(f, "recommended_action"),
                 posted_at: field(f, "posted_at"),
@@ -317,7 +221,7 @@ pub async fn show(
                 title: d.title.clone(),
                 document_type: d.document_type.clone(),
                 is_global: d.is_global,
-                content: d.content.clone(),
+                content: markdown::render_opt(Some(&d.content)),
             })
             .collect(),
         past_alerts: context
@@ -362,17 +266,10 @@ pub async fn show(
         severities: Severity::ALL,
         classifications: CloseClassification::ALL,
         confidences: ["low", "medium", "high"],
+        indicator_types: indicator_types(),
+        verdicts: Malice::ALL,
     };
     Ok(render(&page))
-}
-
-/// `303` back to the alert's page (at `anchor`).
-fn back_to(uuid: Uuid, anchor: &str) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(value) = HeaderValue::from_str(&format!("/alerts/{uuid}#{anchor}")) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
 }
 
 /// An empty select or text field is "no change".
@@ -408,7 +305,7 @@ pub async fn update(
         reset_malice_override: false,
         close_notes: None,
     };
-    state.services().alerts.patch(uuid, patch, &Actor::api(ctx.key())).await.map_err(refusal)?;
+    state.services().alerts.patch(uuid, patch, &Actor::console(ctx.key())).await.map_err(refusal)?;
     Ok(back_to(uuid, "actions"))
 }
 
@@ -443,7 +340,7 @@ pub async fn close(
         reset_malice_override: false,
         close_notes: given(form.notes).map(Some),
     };
-    state.services().alerts.patch(uuid, patch, &Actor::api(ctx.key())).await.map_err(refusal)?;
+    state.services().alerts.patch(uuid, patch, &Actor::console(ctx.key())).await.map_err(refusal)?;
     Ok(back_to(uuid, "actions"))
 }
 
@@ -492,6 +389,6 @@ pub async fn add_finding(
         recommended_action: given(form.recommended_action),
         evidence: None,
     };
-    state.services().alerts.add_finding(uuid, input, &Actor::api(ctx.key())).await.map_err(refusal)?;
+    state.services().alerts.add_finding(uuid, input, &Actor::console(ctx.key())).await.map_err(refusal)?;
     Ok(back_to(uuid, "findings"))
 }

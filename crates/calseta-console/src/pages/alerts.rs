@@ -184,7 +184,7 @@ pub async fn bulk(
         };
         AlertPatch { status: Some(status.as_str().to_string()), ..AlertPatch::default() }
     };
-    let actor = Actor::api(ctx.key());
+    let actor = Actor::console(ctx.key());
     let (mut changed, mut failed) = (0_usize, 0_usize);
     for uuid in alerts {
         match state.services().alerts.patch(uuid, patch.clone(), &actor).await {

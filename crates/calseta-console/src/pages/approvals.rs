@@ -165,7 +165,7 @@ pub async fn decide(
     let key = ctx.key();
     let by = Decider {
         responder_id: &key.key_prefix,
-        actor: &Actor::api(key),
+        actor: &Actor::console(key),
         by_agent: key.key_type == KeyType::Agent,
         via: "console",
         note,

@@ -10,6 +10,8 @@
 
 pub mod activity;
 pub mod alert_detail;
+pub mod alert_indicators;
+mod alert_shared;
 pub mod alerts;
 pub mod approvals;
 pub mod home;

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use super::verdict::DecidingRule;
 use crate::alerts::Malice;
 use crate::redact::strip_url_secrets;
 
@@ -112,6 +113,9 @@ pub struct ProviderResult {
     pub cache_hit: bool,
     /// How old the cached result was (cache hits only).
     pub cache_age_seconds: Option<i64>,
+    /// Which malice rule decided `extracted.malice` (stored as `malice_rule`, an additive field
+    /// absent from results written before it and from mock answers).
+    pub malice_rule: Option<DecidingRule>,
 }
 
 impl ProviderResult {
@@ -124,7 +128,14 @@ impl ProviderResult {
             enriched_at: Some(at),
             cache_hit: false,
             cache_age_seconds: None,
+            malice_rule: None,
         }
+    }
+
+    /// The same result naming the malice rule that decided its verdict.
+    pub fn decided_by(mut self, rule: DecidingRule) -> Self {
+        self.malice_rule = Some(rule);
+        self
     }
 
     /// A provider's answer.
@@ -195,6 +206,7 @@ impl ProviderResult {
                 enriched_at: None,
                 cache_hit: false,
                 cache_age_seconds: None,
+                malice_rule: None,
             },
         }
     }
@@ -212,6 +224,8 @@ struct WireOut<'a> {
     cache_hit: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     cache_age_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    malice_rule: Option<Value>,
 }
 
 impl Serialize for ProviderResult {
@@ -226,6 +240,7 @@ impl Serialize for ProviderResult {
             error_message: self.status.error_message(),
             cache_hit: self.cache_hit,
             cache_age_seconds: self.cache_age_seconds,
+            malice_rule: self.malice_rule.as_ref().map(DecidingRule::to_json),
         }
         .serialize(serializer)
     }
@@ -252,6 +267,8 @@ struct WireIn {
     cache_hit: Value,
     #[serde(default)]
     cache_age_seconds: Value,
+    #[serde(default)]
+    malice_rule: Value,
 }
 
 impl<'de> Deserialize<'de> for ProviderResult {
@@ -272,6 +289,7 @@ impl<'de> Deserialize<'de> for ProviderResult {
                 .map(|t| t.with_timezone(&Utc)),
             cache_hit: wire.cache_hit.as_bool().unwrap_or(false),
             cache_age_seconds: wire.cache_age_seconds.as_i64(),
+            malice_rule: DecidingRule::from_json(&wire.malice_rule),
         })
     }
 }
@@ -326,6 +344,13 @@ impl IndicatorResults {
     /// (failed and skipped ones do not vote), `Pending` if none.
     pub fn verdict(&self) -> Malice {
         Malice::worst(self.0.values().filter_map(ProviderResult::malice))
+    }
+
+    /// The provider whose answer gave [`Self::verdict`] (the first by name when several agree),
+    /// `None` while the verdict is `Pending` for want of answers.
+    pub fn deciding_provider(&self) -> Option<&ProviderResult> {
+        let verdict = self.verdict();
+        self.0.values().find(|r| r.malice().and_then(|m| Malice::parse(m).ok()) == Some(verdict))
     }
 
     /// v1's verdict when an analyst resets theirs: the worst `extracted.verdict`, else
@@ -409,7 +434,9 @@ mod tests {
             (cached["cache_hit"].clone(), cached["cache_age_seconds"].clone()),
             (json!(true), json!(12))
         );
-        for result in [success, failed, skipped, deferred] {
+        let decided = success.clone().decided_by(DecidingRule::Rule { index: 2, condition: "x > 1".into() });
+        assert_eq!(decided.to_json()["malice_rule"], json!({"index": 2, "condition": "x > 1"}));
+        for result in [success, failed, skipped, deferred, decided] {
             assert_eq!(ProviderResult::from_json("x", &result.to_json()), result, "round trip");
         }
     }
@@ -437,6 +464,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(results.verdict(), Malice::Suspicious);
+        assert_eq!(results.deciding_provider().map(|r| r.provider_name.as_str()), Some("a"));
         assert_eq!(results.counts(), OutcomeCounts { succeeded: 1, failed: 1, skipped: 1, deferred: 0 });
         assert!(results.is_enriched());
         let failed =

@@ -218,7 +218,7 @@ impl DetectionRuleSearch {
 crate::params::list_params! {
     /// The system-wide audit log (the console's `/activity`), newest first.
     pub struct ActivitySearch {
-        /// The acting key's prefix (`cai_xxxx`) or an actor type (`system`, `api`, `mcp`).
+        /// The acting key's prefix (`cai_xxxx`) or an actor type (`system`, `api`, `mcp`, `console`).
         #[serde(deserialize_with = "fields::text")]
         #[schemars(schema_with = "json_text")]
         pub actor: Option<String>,

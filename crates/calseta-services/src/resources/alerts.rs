@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use calseta_core::alerts::{AlertStatus, CloseClassification, Lifecycle, Malice, Severity};
+use calseta_core::extraction::ExtractionPass;
 use calseta_core::indicators::{self as indicator_values, IndicatorType, MaliceSource};
 use calseta_core::pagination::PageRequest;
 use calseta_jobs::JobKind;
@@ -12,7 +13,7 @@ use calseta_store::Db;
 use calseta_store::activity::{self as activity_log, ActivityRow};
 use calseta_store::alerts::{self as repo, AlertFilter, AlertRow, AlertState, AlertSummaryRow};
 use calseta_store::detection_rules;
-use calseta_store::indicators::{self, IndicatorRow, SiblingRow};
+use calseta_store::indicators::{self, IndicatorRow, NewOrigin, SiblingRow};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -414,7 +415,8 @@ impl AlertService {
         }
         let mut rows = Vec::new();
         for (kind, value) in &normalized {
-            rows.push(indicators::upsert_and_link(&mut tx, alert.id, *kind, value).await?);
+            let origin = NewOrigin { field: None, pass: ExtractionPass::Manual };
+            rows.push(indicators::upsert_and_link(&mut tx, alert.id, *kind, value, Some(origin)).await?);
         }
         if enrich {
             kinds::enqueue_enrichment(&mut tx, &self.enrich_job, alert.uuid).await?;

@@ -99,6 +99,7 @@ async fn console_inbox_shows_what_an_approver_weighs_and_an_approval_runs_the_wo
         .clone();
     assert_eq!(responded["references"]["note"], "Confirmed with the user by phone", "{responded}");
     assert_eq!(responded["references"]["via"], "console");
+    assert_eq!(responded["actor_type"], "console", "{responded}");
     assert_eq!(responded["references"]["decision"], "approved");
 
     // Deciding again is refused (409) and changes nothing; the request moved to the settled list.

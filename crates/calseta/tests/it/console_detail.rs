@@ -349,7 +349,8 @@ async fn console_detail_shows_context_documents_and_past_alerts_as_text() {
     let body = &page.body;
     assert!(escaped(body, "IR <b>Plan</b>"), "{body}");
     assert!(escaped(body, "<script>alert(5)</script>"), "{body}");
-    assert!(body.contains("1. Call the IR lead."), "{body}");
+    // The document is Markdown: its list is a list; its script tag is shown as text.
+    assert!(body.contains("<li>Call the IR lead.</li>"), "{body}");
     assert!(!body.contains("<script>alert(5)"));
     assert!(body.contains(&format!("<a href=\"/alerts/{first}\">")), "a link to the past alert: {body}");
     assert!(escaped(body, "Earlier <u>login</u>"), "{body}");

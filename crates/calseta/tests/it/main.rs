@@ -13,6 +13,7 @@ mod cli;
 mod console;
 mod console_approvals;
 mod console_detail;
+mod console_indicators;
 mod console_queue;
 mod contract;
 mod contract_fixes;

@@ -38,7 +38,7 @@ fn failed_result(provider: &str, error: &str) -> ProviderResult {
 }
 
 fn answer_result(provider: &Provider, kind: IndicatorType, raw: Value, found: bool) -> ProviderResult {
-    let malice = verdict::evaluate(provider.rules.as_ref(), &raw, found);
+    let (malice, rule) = verdict::decide(provider.rules.as_ref(), &raw, found);
     let extracted = if found {
         let mut fields = response::extract_fields(&raw, &provider.extractions, kind.as_str());
         fields.insert("malice".into(), Value::String(malice));
@@ -46,7 +46,7 @@ fn answer_result(provider: &Provider, kind: IndicatorType, raw: Value, found: bo
     } else {
         Map::from_iter([("found".to_string(), json!(false)), ("malice".to_string(), Value::String(malice))])
     };
-    ProviderResult::success(&provider.name, extracted, raw, calseta_store::now())
+    ProviderResult::success(&provider.name, extracted, raw, calseta_store::now()).decided_by(rule)
 }
 
 fn mock_result(provider: &Provider, mocks: &Value, kind: IndicatorType) -> ProviderResult {

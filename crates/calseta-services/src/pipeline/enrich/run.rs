@@ -16,7 +16,7 @@ use calseta_core::sources;
 use calseta_jobs::{JobContext, JobFailure, JobHandler};
 use calseta_store::Db;
 use calseta_store::alerts::{self, AlertRow};
-use calseta_store::indicators::{self, IndicatorRow};
+use calseta_store::indicators::{self, IndicatorRow, NewOrigin};
 use serde_json::{Map, Value, json};
 
 use super::EnrichmentEngine;
@@ -267,7 +267,9 @@ impl JobHandler for EnrichAlert {
         // Links are committed before enrichment so provider calls never hold the write lock.
         let mut tx = ctx.begin_fenced().await?;
         for indicator in old.into_iter().chain(new.into_iter().take(room)) {
-            indicators::upsert_and_link(&mut tx, alert.id, indicator.kind, &indicator.value).await?;
+            let origin = NewOrigin { field: Some(&indicator.source_field), pass: indicator.pass };
+            indicators::upsert_and_link(&mut tx, alert.id, indicator.kind, &indicator.value, Some(origin))
+                .await?;
         }
         tx.commit().await?;
 

@@ -1,0 +1,56 @@
+//! What the alert page's modules share: reading the path's uuid, turning a service refusal into
+//! a page, the `303` back to the page, and the fixed CSS words and text forms of values.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use calseta_core::alerts::Malice;
+use calseta_services::ServiceError;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::PageError;
+
+/// The CSS modifier of a verdict (fixed words, never alert text).
+pub(super) fn malice_class(malice: Malice) -> &'static str {
+    match malice {
+        Malice::Malicious => "malice-malicious",
+        Malice::Suspicious => "malice-suspicious",
+        Malice::Benign => "malice-benign",
+        Malice::Pending => "malice-pending",
+    }
+}
+
+/// A JSON value as one line of text (strings without quotes).
+pub(super) fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The uuid of the path, or the 404 page a malformed one answers with.
+pub(super) fn parse_uuid(raw: &str) -> Result<Uuid, PageError> {
+    Uuid::parse_str(raw).map_err(|_| PageError::not_found("There is no alert with this id."))
+}
+
+/// A service refusal as a page: invalid input is a 400 that says what was wrong.
+pub(super) fn refusal(error: ServiceError) -> PageError {
+    match error {
+        ServiceError::Invalid(errors) => {
+            let message = errors.iter().map(|e| e.msg.as_str()).collect::<Vec<_>>().join(" ");
+            PageError::bad_request(format!("The change was not made: {message}"))
+        }
+        ServiceError::NotFound(_) => PageError::not_found("There is no alert with this id."),
+        other => PageError::from(other),
+    }
+}
+
+/// `303` back to the alert's page (at `anchor`).
+pub(super) fn back_to(uuid: Uuid, anchor: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("/alerts/{uuid}#{anchor}")) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
