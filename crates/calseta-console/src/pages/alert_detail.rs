@@ -144,6 +144,9 @@ struct AlertPage {
     severities: &'static [Severity],
     classifications: &'static [CloseClassification],
     confidences: [&'static str; 3],
+    graph: super::alert_response::GraphView,
+    deliveries: super::alert_response::DeliveriesView,
+    respond: super::alert_response::RespondView,
 }
 
 /// The CSS modifier of a verdict (fixed words, never alert text).
@@ -267,6 +270,7 @@ pub async fn show(
     let findings = alerts.findings(uuid).await.map_err(refusal)?;
     let (events, activity_total) =
         alerts.activity(uuid, PageRequest { page: 1, page_size: ACTIVITY_SHOWN }).await.map_err(refusal)?;
+    let sections = super::alert_response::Sections::load(&state, &ctx, uuid).await?;
     let detail = &context.detail;
     let alert = &detail.alert;
     let malice = detail.malice();
@@ -362,6 +366,9 @@ pub async fn show(
         severities: Severity::ALL,
         classifications: CloseClassification::ALL,
         confidences: ["low", "medium", "high"],
+        graph: sections.graph,
+        deliveries: sections.deliveries,
+        respond: sections.respond,
     };
     Ok(render(&page))
 }
