@@ -110,7 +110,11 @@ pub struct AlertDeliveryRow {
 }
 
 /// The newest `limit` delivery attempts of one alert (to any agent), newest first, with the total.
-pub async fn for_alert(db: &Db, alert_uuid: Uuid, limit: i64) -> Result<(Vec<AlertDeliveryRow>, i64), StoreError> {
+pub async fn for_alert(
+    db: &Db,
+    alert_uuid: Uuid,
+    limit: i64,
+) -> Result<(Vec<AlertDeliveryRow>, i64), StoreError> {
     Ok(on_pool!(db.read_pool(), p => {
         let rows = sqlx::query_as::<_, AlertDeliveryRow>(
             "SELECT r.uuid, g.uuid AS agent_uuid, g.name AS agent_name, r.delivery_id, r.response_status_code, \

@@ -4,9 +4,9 @@
 //! leads to (`/alerts/{uuid}/workflow-outcome`: the run's status, or the approval request's when
 //! the workflow asks a human first).
 
+use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use askama::Template;
 use calseta_core::api_keys::KeyType;
 use calseta_core::scopes::Scope;
 use calseta_services::pipeline::respond::{Caller, ExecuteRequest, Execution};
@@ -73,7 +73,8 @@ pub async fn execute(
     };
     let services = state.services();
     // Only an indicator of this alert: the form offers those, and the server holds to it.
-    let Some(indicator) = services.alerts.indicators(uuid).await.map_err(refusal)?.into_iter().find(|i| i.uuid == indicator)
+    let Some(indicator) =
+        services.alerts.indicators(uuid).await.map_err(refusal)?.into_iter().find(|i| i.uuid == indicator)
     else {
         return Err(PageError::bad_request("That indicator is not one of this alert's."));
     };

@@ -332,9 +332,10 @@ async fn graph(state: &ConsoleState, uuid: Uuid) -> Result<GraphView, PageError>
         .iter()
         .map(|u| {
             let ids = shares.get(u).map(Vec::as_slice).unwrap_or_default();
-            let (sx, sy) = ids.iter().filter_map(|id| angle_of.get(id)).fold((0.0, 0.0), |(sx, sy), (a, _)| {
-                (sx + a.cos(), sy + a.sin())
-            });
+            let (sx, sy) = ids
+                .iter()
+                .filter_map(|id| angle_of.get(id))
+                .fold((0.0, 0.0), |(sx, sy), (a, _)| (sx + a.cos(), sy + a.sin()));
             (sy.atan2(sx), *u)
         })
         .collect();
@@ -352,7 +353,13 @@ async fn graph(state: &ConsoleState, uuid: Uuid) -> Result<GraphView, PageError>
         alert_nodes.push(node(
             at,
             &row.title,
-            format!("{} — {}, {} ({})", row.title, row.severity.as_str(), row.status.as_str(), row.source_name),
+            format!(
+                "{} — {}, {} ({})",
+                row.title,
+                row.severity.as_str(),
+                row.status.as_str(),
+                row.source_name
+            ),
             severity_class(row.severity),
             Some(row.uuid.to_string()),
         ));
@@ -369,7 +376,11 @@ async fn graph(state: &ConsoleState, uuid: Uuid) -> Result<GraphView, PageError>
 }
 
 /// The deliveries of the alert, when the key may read them.
-async fn deliveries(state: &ConsoleState, ctx: &PageContext, uuid: Uuid) -> Result<DeliveriesView, PageError> {
+async fn deliveries(
+    state: &ConsoleState,
+    ctx: &PageContext,
+    uuid: Uuid,
+) -> Result<DeliveriesView, PageError> {
     if !ctx.allows(Scope::AgentsRead) {
         return Ok(DeliveriesView { visible: false, attempts: Vec::new(), total: 0, pending: Vec::new() });
     }

@@ -362,7 +362,11 @@ impl AgentService {
     /// The deliveries of one alert to agents: its newest `limit` attempts (agent, status,
     /// attempt, response code, timing) and the dispatches and deliveries still queued with when
     /// they run next — read from the attempts and the job queue.
-    pub async fn deliveries_of_alert(&self, alert_uuid: Uuid, limit: i64) -> Result<AlertDeliveries, ServiceError> {
+    pub async fn deliveries_of_alert(
+        &self,
+        alert_uuid: Uuid,
+        limit: i64,
+    ) -> Result<AlertDeliveries, ServiceError> {
         if alerts_repo::get(&self.db, alert_uuid).await?.is_none() {
             return Err(ServiceError::NotFound("Alert not found.".into()));
         }

@@ -13,6 +13,7 @@ mod cli;
 mod console;
 mod console_detail;
 mod console_queue;
+mod console_response;
 mod contract;
 mod contract_fixes;
 mod destinations;
