@@ -91,3 +91,47 @@ pub async fn for_agent(
         Ok::<_, sqlx::Error>((rows, total))
     })?)
 }
+
+/// One delivery attempt of an alert, with the agent it went to.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AlertDeliveryRow {
+    pub uuid: Uuid,
+    pub agent_uuid: Uuid,
+    pub agent_name: String,
+    pub delivery_id: Option<String>,
+    pub response_status_code: Option<i32>,
+    #[sqlx(try_from = "String")]
+    pub status: DeliveryStatus,
+    pub attempt_count: i32,
+    pub error_message: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The newest `limit` delivery attempts of one alert (to any agent), newest first, with the total.
+pub async fn for_alert(
+    db: &Db,
+    alert_uuid: Uuid,
+    limit: i64,
+) -> Result<(Vec<AlertDeliveryRow>, i64), StoreError> {
+    Ok(on_pool!(db.read_pool(), p => {
+        let rows = sqlx::query_as::<_, AlertDeliveryRow>(
+            "SELECT r.uuid, g.uuid AS agent_uuid, g.name AS agent_name, r.delivery_id, r.response_status_code, \
+             r.status, r.attempt_count, r.error_message, r.started_at, r.completed_at, r.created_at \
+             FROM agent_runs r JOIN alerts a ON a.id = r.alert_id JOIN agent_registrations g ON g.id = r.agent_registration_id \
+             WHERE a.uuid = $1 ORDER BY r.created_at DESC, r.id DESC LIMIT $2",
+        )
+        .bind(alert_uuid)
+        .bind(limit)
+        .fetch_all(p)
+        .await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM agent_runs r JOIN alerts a ON a.id = r.alert_id WHERE a.uuid = $1",
+        )
+        .bind(alert_uuid)
+        .fetch_one(p)
+        .await?;
+        Ok::<_, sqlx::Error>((rows, total))
+    })?)
+}

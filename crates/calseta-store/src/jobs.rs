@@ -437,3 +437,34 @@ pub async fn next_due(db: &Db, kinds: &[String]) -> Result<Option<DateTime<Utc>>
     })?;
     Ok(due.flatten())
 }
+
+/// The unfinished (queued or running) jobs of `kinds` whose payload names `alert_uuid` as its
+/// `alert_uuid`, soonest first, at most `limit` — an alert's pending deliveries and retries.
+pub async fn unfinished_for_alert(
+    db: &Db,
+    kinds: &[&str],
+    alert_uuid: Uuid,
+    limit: i64,
+) -> Result<Vec<JobRow>, StoreError> {
+    if kinds.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The payload is JSONB on PostgreSQL and JSON text on SQLite.
+    let alert_field = match db.engine() {
+        Engine::Postgres => "payload->>'alert_uuid'",
+        Engine::Sqlite => "json_extract(payload, '$.alert_uuid')",
+    };
+    let params: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM jobs WHERE status IN ('queued', 'running') AND {alert_field} = $1 \
+         AND kind IN ({kinds}) ORDER BY run_at, id LIMIT $2",
+        kinds = params.join(", ")
+    );
+    Ok(on_pool!(db.read_pool(), p => {
+        let mut q = sqlx::query_as::<_, JobRow>(&sql).bind(alert_uuid.to_string()).bind(limit);
+        for kind in kinds {
+            q = q.bind(*kind);
+        }
+        q.fetch_all(p).await
+    })?)
+}

@@ -129,6 +129,9 @@ struct AlertPage {
     confidences: [&'static str; 3],
     indicator_types: &'static [IndicatorType],
     verdicts: &'static [Malice],
+    graph: super::alert_response::GraphView,
+    deliveries: super::alert_response::DeliveriesView,
+    respond: super::alert_response::RespondView,
 }
 
 /// The CSS modifier of a severity (fixed words, never alert text).
@@ -169,6 +172,7 @@ pub async fn show(
     let findings = alerts.findings(uuid).await.map_err(refusal)?;
     let (events, activity_total) =
         alerts.activity(uuid, PageRequest { page: 1, page_size: ACTIVITY_SHOWN }).await.map_err(refusal)?;
+    let sections = super::alert_response::Sections::load(&state, &ctx, uuid).await?;
     let detail = &context.detail;
     let alert = &detail.alert;
     let malice = detail.malice();
@@ -268,6 +272,9 @@ pub async fn show(
         confidences: ["low", "medium", "high"],
         indicator_types: indicator_types(),
         verdicts: Malice::ALL,
+        graph: sections.graph,
+        deliveries: sections.deliveries,
+        respond: sections.respond,
     };
     Ok(render(&page))
 }

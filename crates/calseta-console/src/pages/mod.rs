@@ -9,9 +9,11 @@
 //! which also checks the `Origin` and the form's `csrf_token`.
 
 pub mod activity;
+pub mod alert_actions;
 pub mod alert_detail;
 pub mod alert_indicators;
 mod alert_shared;
+pub mod alert_response;
 pub mod alerts;
 pub mod approvals;
 pub mod home;

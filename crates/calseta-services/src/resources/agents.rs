@@ -324,3 +324,82 @@ impl AgentService {
         })
     }
 }
+
+/// A delivery of an alert still to be made: a queued dispatch (its deliveries are not built yet)
+/// or a delivery waiting for its first attempt or its next retry.
+#[derive(Debug, Clone)]
+pub struct PendingDelivery {
+    /// The agent, when known: a dispatch to every matching agent names none.
+    pub agent_uuid: Option<Uuid>,
+    /// The agent's name, when it still exists.
+    pub agent_name: Option<String>,
+    /// The Standard Webhooks message id (a delivery; `None` for a queued dispatch).
+    pub delivery_id: Option<String>,
+    /// Queued, or running now.
+    pub status: calseta_core::jobs::JobStatus,
+    /// Attempts made so far.
+    pub attempts: i32,
+    /// Attempts allowed.
+    pub max_attempts: i32,
+    /// When the next attempt starts at the earliest.
+    pub next_attempt_at: chrono::DateTime<chrono::Utc>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// An alert's deliveries to agents: the attempts made and those still to come.
+#[derive(Debug, Clone)]
+pub struct AlertDeliveries {
+    /// The newest attempts, newest first.
+    pub attempts: Vec<calseta_store::agent_runs::AlertDeliveryRow>,
+    /// How many attempts there are in all.
+    pub total_attempts: i64,
+    /// Dispatches and deliveries still queued (first attempts and retries), soonest first.
+    pub pending: Vec<PendingDelivery>,
+}
+
+impl AgentService {
+    /// The deliveries of one alert to agents: its newest `limit` attempts (agent, status,
+    /// attempt, response code, timing) and the dispatches and deliveries still queued with when
+    /// they run next — read from the attempts and the job queue.
+    pub async fn deliveries_of_alert(
+        &self,
+        alert_uuid: Uuid,
+        limit: i64,
+    ) -> Result<AlertDeliveries, ServiceError> {
+        if alerts_repo::get(&self.db, alert_uuid).await?.is_none() {
+            return Err(ServiceError::NotFound("Alert not found.".into()));
+        }
+        let (attempts, total_attempts) =
+            calseta_store::agent_runs::for_alert(&self.db, alert_uuid, limit).await?;
+        let kinds = [kinds::DELIVER_WEBHOOK.name, kinds::DISPATCH_ALERT.name];
+        let jobs = calseta_store::jobs::unfinished_for_alert(&self.db, &kinds, alert_uuid, limit).await?;
+        let names: std::collections::HashMap<Uuid, String> = if jobs.is_empty() {
+            std::collections::HashMap::new()
+        } else {
+            repo::list(&self.db, false).await?.into_iter().map(|a| (a.uuid, a.name)).collect()
+        };
+        let pending = jobs
+            .into_iter()
+            .map(|job| {
+                let payload = &job.payload.0;
+                let agent_uuid =
+                    payload.get("agent_uuid").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
+                let delivery_id = (job.kind == kinds::DELIVER_WEBHOOK.name)
+                    .then(|| payload.get("delivery_id").and_then(Value::as_str).map(str::to_string))
+                    .flatten();
+                PendingDelivery {
+                    agent_name: agent_uuid.and_then(|u| names.get(&u).cloned()),
+                    agent_uuid,
+                    delivery_id,
+                    status: job.status,
+                    attempts: job.attempts,
+                    max_attempts: job.max_attempts,
+                    next_attempt_at: job.run_at,
+                    last_error: job.last_error,
+                }
+            })
+            .collect();
+        Ok(AlertDeliveries { attempts, total_attempts, pending })
+    }
+}

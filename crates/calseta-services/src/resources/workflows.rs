@@ -173,6 +173,18 @@ impl WorkflowService {
         self.list(&filter, limit, 0).await
     }
 
+    /// Up to `limit` workflows that can run now (active state, switched on), by name: what a
+    /// front end offers to execute.
+    pub async fn runnable(&self, limit: i64) -> Result<Vec<WorkflowRow>, ServiceError> {
+        let filter = WorkflowFilter {
+            states: vec![WorkflowState::Active.as_str().to_string()],
+            is_active: Some(true),
+            sort_by: "name".into(),
+            ..WorkflowFilter::default()
+        };
+        Ok(self.list(&filter, limit, 0).await?.0)
+    }
+
     /// A workflow.
     pub async fn get(&self, uuid: Uuid) -> Result<WorkflowRow, ServiceError> {
         repo::get(&self.db, uuid).await?.ok_or_else(|| not_found(uuid))

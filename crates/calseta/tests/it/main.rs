@@ -15,6 +15,7 @@ mod console_approvals;
 mod console_detail;
 mod console_indicators;
 mod console_queue;
+mod console_response;
 mod contract;
 mod contract_fixes;
 mod destinations;
