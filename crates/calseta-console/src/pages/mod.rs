@@ -11,6 +11,7 @@
 pub mod activity;
 pub mod alert_detail;
 pub mod alerts;
+pub mod dashboard;
 pub mod home;
 pub mod listing;
 
