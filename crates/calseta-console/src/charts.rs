@@ -194,7 +194,8 @@ pub fn stacked(chart: &Stacked) -> Option<String> {
             y + 4.0
         );
     }
-    let _ = write!(out, "<line class=\"axis-line\" x1=\"{LEFT}\" x2=\"{LEFT}\" y1=\"{TOP}\" y2=\"{base}\"/></g>");
+    let _ =
+        write!(out, "<line class=\"axis-line\" x1=\"{LEFT}\" x2=\"{LEFT}\" y1=\"{TOP}\" y2=\"{base}\"/></g>");
 
     // The bars, one group per column, stacked bottom up.
     let n = chart.columns.len().max(1);
@@ -339,7 +340,11 @@ mod tests {
             columns: values
                 .iter()
                 .enumerate()
-                .map(|(i, v)| Column { label: format!("d{i}"), full: format!("day <{i}>"), values: vec![*v, 1] })
+                .map(|(i, v)| Column {
+                    label: format!("d{i}"),
+                    full: format!("day <{i}>"),
+                    values: vec![*v, 1],
+                })
                 .collect(),
         }
     }

@@ -31,7 +31,8 @@ use crate::state::ConsoleState;
 const MAX_WINDOW_DAYS: i64 = 3660;
 
 /// The window presets of the selector.
-const PRESETS: [(&str, &str, i64); 3] = [("24h", "Last 24 hours", 1), ("7d", "Last 7 days", 7), ("30d", "Last 30 days", 30)];
+const PRESETS: [(&str, &str, i64); 3] =
+    [("24h", "Last 24 hours", 1), ("7d", "Last 7 days", 7), ("30d", "Last 30 days", 30)];
 
 /// The window the query chose, or why it cannot be read.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,8 +121,12 @@ fn trend(current: Option<f64>, previous: Option<f64>) -> (String, &'static str) 
     match (current, previous) {
         (_, None) => ("no data in the previous window".into(), "trend-none"),
         (None, Some(_)) => ("no data in this window".into(), "trend-none"),
-        (Some(c), Some(p)) if (c - p).abs() < f64::EPSILON => ("unchanged on the previous window".into(), "trend-flat"),
-        (Some(_), Some(p)) if p.abs() < f64::EPSILON => ("up from 0 in the previous window".into(), "trend-worse"),
+        (Some(c), Some(p)) if (c - p).abs() < f64::EPSILON => {
+            ("unchanged on the previous window".into(), "trend-flat")
+        }
+        (Some(_), Some(p)) if p.abs() < f64::EPSILON => {
+            ("up from 0 in the previous window".into(), "trend-worse")
+        }
         (Some(c), Some(p)) => {
             let change = (c - p) / p * 100.0;
             if change > 0.0 {
@@ -272,7 +277,10 @@ fn figures(d: Dashboard) -> Figures {
     let over_time = charts::stacked(&Stacked {
         id: "chart-over-time",
         title: "Alerts over time by severity".into(),
-        series: severities.iter().map(|s| Series { name: s.as_str().into(), class: severity_class(*s) }).collect(),
+        series: severities
+            .iter()
+            .map(|s| Series { name: s.as_str().into(), class: severity_class(*s) })
+            .collect(),
         columns,
     });
     let status_bars: Vec<Bar> = d
@@ -282,8 +290,11 @@ fn figures(d: Dashboard) -> Figures {
         .collect();
     let source_bars: Vec<Bar> =
         d.by_source.iter().map(|(s, n)| Bar { label: s.clone(), value: *n, class: "fill-accent" }).collect();
-    let malice_bars: Vec<Bar> =
-        d.by_malice.iter().map(|(m, n)| Bar { label: m.as_str().into(), value: *n, class: malice_class(*m) }).collect();
+    let malice_bars: Vec<Bar> = d
+        .by_malice
+        .iter()
+        .map(|(m, n)| Bar { label: m.as_str().into(), value: *n, class: malice_class(*m) })
+        .collect();
     // Links to the queue filtered to the same alerts: the window's bounds and one value.
     let (from_time, to_time) = (d.from.to_rfc3339(), d.to.to_rfc3339());
     let alerts_href = |name: &str, value: &str| {
@@ -306,16 +317,28 @@ fn figures(d: Dashboard) -> Figures {
         by_status: d
             .by_status
             .iter()
-            .map(|(s, n)| Count { key: s.as_str().into(), count: *n, href: alerts_href("status", s.as_str()) })
+            .map(|(s, n)| Count {
+                key: s.as_str().into(),
+                count: *n,
+                href: alerts_href("status", s.as_str()),
+            })
             .collect(),
         source_chart: charts::bars("chart-source", "Alerts by source", &source_bars),
         by_source: d
             .by_source
             .iter()
-            .map(|(key, count)| Count { key: key.clone(), count: *count, href: alerts_href("source_name", key) })
+            .map(|(key, count)| Count {
+                key: key.clone(),
+                count: *count,
+                href: alerts_href("source_name", key),
+            })
             .collect(),
         malice_chart: charts::bars("chart-malice", "Alerts by verdict", &malice_bars),
-        by_malice: d.by_malice.iter().map(|(m, n)| Count { key: m.as_str().into(), count: *n, href: None }).collect(),
+        by_malice: d
+            .by_malice
+            .iter()
+            .map(|(m, n)| Count { key: m.as_str().into(), count: *n, href: None })
+            .collect(),
         top_rules: d
             .top_rules
             .iter()
@@ -328,7 +351,12 @@ fn figures(d: Dashboard) -> Figures {
         providers: d
             .providers
             .into_iter()
-            .map(|p| ProviderRow { name: p.provider, succeeded: p.succeeded, failed: p.failed, skipped: p.skipped })
+            .map(|p| ProviderRow {
+                name: p.provider,
+                succeeded: p.succeeded,
+                failed: p.failed,
+                skipped: p.skipped,
+            })
             .collect(),
         pending: d.queues.pending,
         running: d.queues.running,
@@ -356,7 +384,8 @@ pub async fn show(ctx: PageContext, State(state): State<ConsoleState>, RawQuery(
     }
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let presets = PRESETS.iter().map(|(key, name, _)| (*key, *name)).collect();
-    let page = DashboardPage { ctx, presets, choice, errors, can_read, show_approvals, figures: figures_shown };
+    let page =
+        DashboardPage { ctx, presets, choice, errors, can_read, show_approvals, figures: figures_shown };
     (status, render(&page)).into_response()
 }
 
@@ -375,9 +404,17 @@ mod tests {
         let from = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).single().unwrap_or_default();
         assert_eq!(custom.bounds(now), Ok((from, from + Duration::days(7))));
         assert!(Choice::from_query(Some("range=1y")).bounds(now).is_err());
-        assert!(Choice::from_query(Some("range=custom&from=2026-11-08T00:00&to=2026-11-01T00:00")).bounds(now).is_err());
+        assert!(
+            Choice::from_query(Some("range=custom&from=2026-11-08T00:00&to=2026-11-01T00:00"))
+                .bounds(now)
+                .is_err()
+        );
         assert_eq!(Choice::from_query(Some("range=custom")).bounds(now).map_err(|e| e.len()), Err(2));
-        assert!(Choice::from_query(Some("range=custom&from=1900-01-01T00:00&to=2026-01-01T00:00")).bounds(now).is_err());
+        assert!(
+            Choice::from_query(Some("range=custom&from=1900-01-01T00:00&to=2026-01-01T00:00"))
+                .bounds(now)
+                .is_err()
+        );
     }
 
     #[test]

@@ -192,7 +192,10 @@ fn provider_outcomes(rows: Vec<repo::ProviderStatusCount>) -> Vec<ProviderOutcom
 
 impl SocMetrics {
     /// The headline figures of `[from, to)`, computed as `/v1/metrics/alerts` computes them.
-    async fn headline(&self, window: &AlertWindow) -> Result<(Headline, repo::AlertAggregates), ServiceError> {
+    async fn headline(
+        &self,
+        window: &AlertWindow,
+    ) -> Result<(Headline, repo::AlertAggregates), ServiceError> {
         let totals = repo::alert_aggregates(&self.db, window).await?;
         let headline = Headline {
             mttd: totals.mean_time_to_detect,
@@ -260,7 +263,11 @@ impl SocMetrics {
                 let counts = Severity::ALL
                     .iter()
                     .map(|s| {
-                        let n = counted.iter().filter(|c| c.bucket == key && c.severity == *s).map(|c| c.count).sum();
+                        let n = counted
+                            .iter()
+                            .filter(|c| c.bucket == key && c.severity == *s)
+                            .map(|c| c.count)
+                            .sum();
                         (*s, n)
                     })
                     .collect();
@@ -327,12 +334,13 @@ mod tests {
 
     #[test]
     fn provider_outcomes_read_results_as_the_core_does() {
-        let row = |provider: &str, status: Option<&str>, success: bool, count: i64| repo::ProviderStatusCount {
-            provider: provider.into(),
-            status: status.map(str::to_string),
-            success,
-            count,
-        };
+        let row =
+            |provider: &str, status: Option<&str>, success: bool, count: i64| repo::ProviderStatusCount {
+                provider: provider.into(),
+                status: status.map(str::to_string),
+                success,
+                count,
+            };
         let outcomes = provider_outcomes(vec![
             row("virustotal", Some("success"), true, 3),
             row("virustotal", Some("failed"), false, 2),

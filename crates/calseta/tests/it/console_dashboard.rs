@@ -65,14 +65,17 @@ fn same(page: &Value, api: &Value, what: &str) {
 
 /// The `data-key` → `data-count` rows of the table with `id`.
 fn table(body: &str, id: &str) -> BTreeMap<String, i64> {
-    let Some(start) = body.find(&format!("<table class=\"table counts\" id=\"{id}\"")) else { return BTreeMap::new() };
+    let Some(start) = body.find(&format!("<table class=\"table counts\" id=\"{id}\"")) else {
+        return BTreeMap::new();
+    };
     let end = start + body[start..].find("</table>").unwrap();
     body[start..end]
         .split("<tr data-key=\"")
         .skip(1)
         .map(|row| {
             let key = unescape(row.split('"').next().unwrap());
-            let count = row.split("data-count=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+            let count =
+                row.split("data-count=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
             (key, count)
         })
         .collect()
@@ -84,7 +87,9 @@ fn counts(value: &Value) -> BTreeMap<String, i64> {
 
 /// The inline SVG with `id`.
 fn svg<'a>(body: &'a str, id: &str) -> &'a str {
-    let at = body.find(&format!("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" id=\"{id}\"")).unwrap_or_else(|| panic!("no {id} chart"));
+    let at = body
+        .find(&format!("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no {id} chart"));
     let end = at + body[at..].find("</svg>").unwrap() + "</svg>".len();
     &body[at..end]
 }
@@ -143,16 +148,46 @@ async fn the_dashboard_shows_the_figures_the_metrics_api_serves_for_the_same_win
 
     // Four alerts in [Nov 1, Nov 4) and one in the previous window of equal length.
     let a1 = ingest(&app, json!({"title": "A1", "src_ip": "203.0.113.5", "rule_id": "R1"})).await;
-    set_alert(&app, &a1, at(1, 10, 0), Some(at(1, 10, 5)), Some(at(1, 11, 0)), "Closed", Some("False Positive - Inaccurate Data"), "High").await;
+    set_alert(
+        &app,
+        &a1,
+        at(1, 10, 0),
+        Some(at(1, 10, 5)),
+        Some(at(1, 11, 0)),
+        "Closed",
+        Some("False Positive - Inaccurate Data"),
+        "High",
+    )
+    .await;
     let a2 = ingest(&app, json!({"title": "A2", "src_ip": "203.0.113.5", "rule_id": "R1"})).await;
-    set_alert(&app, &a2, at(2, 12, 0), Some(at(2, 12, 10)), Some(at(2, 14, 0)), "Closed", Some("True Positive - Suspicious Activity"), "Critical").await;
+    set_alert(
+        &app,
+        &a2,
+        at(2, 12, 0),
+        Some(at(2, 12, 10)),
+        Some(at(2, 14, 0)),
+        "Closed",
+        Some("True Positive - Suspicious Activity"),
+        "Critical",
+    )
+    .await;
     let a3 = ingest(&app, json!({"title": "A3", "src_ip": "203.0.113.5"})).await;
     set_alert(&app, &a3, at(2, 15, 0), None, None, "Open", None, "High").await;
     let a4 = ingest(&app, json!({"title": "A4", "src_ip": "203.0.113.5", "rule_id": "R1"})).await;
     set_alert(&app, &a4, at(3, 8, 0), Some(at(3, 8, 30)), None, "Triaging", None, "Low").await;
     let before = ingest(&app, json!({"title": "A0", "src_ip": "203.0.113.5"})).await;
     let oct = Utc.with_ymd_and_hms(2026, 10, 30, 9, 0, 0).single().unwrap();
-    set_alert(&app, &before, oct, Some(oct + chrono::TimeDelta::seconds(100)), None, "Triaging", None, "Medium").await;
+    set_alert(
+        &app,
+        &before,
+        oct,
+        Some(oct + chrono::TimeDelta::seconds(100)),
+        None,
+        "Triaging",
+        None,
+        "Medium",
+    )
+    .await;
     // An attacker-named source, an analyst's verdict, known provider results, a dead letter.
     exec_sql(
         &app,
@@ -170,18 +205,24 @@ async fn the_dashboard_shows_the_figures_the_metrics_api_serves_for_the_same_win
          WHERE value = '203.0.113.5'",
     )
     .await;
-    exec_sql(&app, "UPDATE jobs SET status = 'dead' WHERE id = (SELECT MIN(id) FROM jobs WHERE status = 'succeeded')").await;
+    exec_sql(
+        &app,
+        "UPDATE jobs SET status = 'dead' WHERE id = (SELECT MIN(id) FROM jobs WHERE status = 'succeeded')",
+    )
+    .await;
 
     let mut browser = signed_in(&app, &["alerts:read", "workflows:read"]).await;
     let page = dashboard(&mut browser, "?range=custom&from=2026-11-01T00%3A00&to=2026-11-04T00%3A00").await;
     let body = &page.body;
     let reader = app.key_with(&["alerts:read"]).await;
-    let (status, api) =
-        app.get("/v1/metrics/alerts?from_time=2026-11-01T00:00:00Z&to_time=2026-11-04T00:00:00Z", &reader).await;
+    let (status, api) = app
+        .get("/v1/metrics/alerts?from_time=2026-11-01T00:00:00Z&to_time=2026-11-04T00:00:00Z", &reader)
+        .await;
     assert_eq!(status, 200, "{api}");
     let m = &api["data"];
-    let (_, prior) =
-        app.get("/v1/metrics/alerts?from_time=2026-10-29T00:00:00Z&to_time=2026-11-01T00:00:00Z", &reader).await;
+    let (_, prior) = app
+        .get("/v1/metrics/alerts?from_time=2026-10-29T00:00:00Z&to_time=2026-11-01T00:00:00Z", &reader)
+        .await;
     let p = &prior["data"];
 
     assert_eq!(attr_of(body, "window", "data-from").as_deref(), Some("2026-11-01T00:00:00Z"));
@@ -216,8 +257,13 @@ async fn the_dashboard_shows_the_figures_the_metrics_api_serves_for_the_same_win
     );
     assert_eq!(table(body, "by-malice"), BTreeMap::from([("Malicious".into(), 3), ("Benign".into(), 1)]));
     // One indicator, counted once per provider; the enrichability gate is not a provider.
-    assert!(body.contains("data-key=\"virustotal\" data-succeeded=\"1\" data-failed=\"0\" data-skipped=\"0\""), "{body}");
-    assert!(body.contains("data-key=\"abuseipdb\" data-succeeded=\"0\" data-failed=\"1\" data-skipped=\"0\""));
+    assert!(
+        body.contains("data-key=\"virustotal\" data-succeeded=\"1\" data-failed=\"0\" data-skipped=\"0\""),
+        "{body}"
+    );
+    assert!(
+        body.contains("data-key=\"abuseipdb\" data-succeeded=\"0\" data-failed=\"1\" data-skipped=\"0\"")
+    );
     assert!(!body.contains("data-key=\"_validation\""));
 
     // Queues and approvals as the summary serves them (polled: workers may be finishing jobs).
