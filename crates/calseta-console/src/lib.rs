@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod assets;
+pub mod charts;
 pub mod headers;
 mod login;
 pub mod markdown;
@@ -66,7 +67,7 @@ impl Default for ConsoleSettings {
 pub fn router(services: Arc<Services>, settings: ConsoleSettings) -> Router {
     let state = ConsoleState::new(services, settings);
     Router::new()
-        .route("/", get(pages::home::home))
+        .route("/", get(pages::dashboard::show))
         .route("/alerts", get(pages::alerts::queue))
         .route("/alerts/bulk", post(pages::alerts::bulk))
         .route("/alerts/{uuid}", get(pages::alert_detail::show))

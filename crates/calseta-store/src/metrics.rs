@@ -483,3 +483,158 @@ pub async fn runs_by_status(db: &Db) -> Result<Vec<(String, i64)>, StoreError> {
         rows.iter().map(|r| (r.get("status"), r.get("n"))).collect::<Vec<_>>()
     }))?)
 }
+
+/// How finely a series is bucketed: by UTC hour, day or month of `created_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    /// `YYYY-MM-DDTHH`.
+    Hour,
+    /// `YYYY-MM-DD`.
+    Day,
+    /// `YYYY-MM`.
+    Month,
+}
+
+/// The bucket key of a timestamp column (`YYYY-MM-DDTHH`, `YYYY-MM-DD` or `YYYY-MM`, UTC).
+fn bucket_key(engine: Engine, bucket: Bucket, column: &str) -> String {
+    match (engine, bucket) {
+        (_, Bucket::Day) => day(engine, column),
+        // Stored as RFC 3339 text in UTC: the hour is in the first 13 characters (the separator
+        // is normalised to `T`, whichever the encoder wrote).
+        (Engine::Sqlite, Bucket::Hour) => {
+            format!("(substr({column}, 1, 10) || 'T' || substr({column}, 12, 2))")
+        }
+        (Engine::Sqlite, Bucket::Month) => format!("substr({column}, 1, 7)"),
+        (Engine::Postgres, Bucket::Hour) => {
+            format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')")
+        }
+        (Engine::Postgres, Bucket::Month) => format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM')"),
+    }
+}
+
+/// A count per (bucket, severity), only buckets with data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeverityCount {
+    /// The bucket key (see [`Bucket`]).
+    pub bucket: String,
+    /// Severity.
+    pub severity: Severity,
+    /// How many.
+    pub count: i64,
+}
+
+/// Alerts per bucket of `created_at` and severity.
+pub async fn alerts_per_bucket_and_severity(
+    db: &Db,
+    window: &AlertWindow,
+    bucket: Bucket,
+) -> Result<Vec<SeverityCount>, StoreError> {
+    let key = bucket_key(db.engine(), bucket, "a.created_at");
+    let sql = format!(
+        "SELECT {key} AS b, a.severity AS s, COUNT(*) AS n FROM alerts a WHERE {} GROUP BY {key}, a.severity ORDER BY 1",
+        window.filter()
+    );
+    let rows = on_pool!(db.read_pool(), p => bound!(sqlx::query(&sql), window).fetch_all(p).await.map(|rows| {
+        rows.iter()
+            .map(|r| (r.get::<String, _>("b"), r.get::<String, _>("s"), r.get::<i64, _>("n")))
+            .collect::<Vec<_>>()
+    }))?;
+    rows.into_iter()
+        .map(|(bucket, severity, count)| {
+            Ok(SeverityCount { bucket, severity: Severity::try_from(severity)?, count })
+        })
+        .collect()
+}
+
+/// Alerts by verdict: an analyst's override, else the worst verdict of the alert's indicators,
+/// else `Pending` — as the alert read models compute it, here in SQL.
+pub async fn alerts_by_malice(db: &Db, window: &AlertWindow) -> Result<Vec<(Malice, i64)>, StoreError> {
+    // The verdicts ranked by priority, from the enum (no verdict spelled here).
+    let rank = Malice::ALL
+        .iter()
+        .map(|m| format!("WHEN '{}' THEN {}", m.as_str(), m.priority()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let sql = format!(
+        "SELECT x.o AS o, x.p AS p, COUNT(*) AS n FROM (SELECT a.malice_override AS o, \
+           (SELECT CAST(MAX(CASE i.malice {rank} ELSE 0 END) AS BIGINT) FROM alert_indicators ai \
+            JOIN indicators i ON i.id = ai.indicator_id WHERE ai.alert_id = a.id) AS p \
+         FROM alerts a WHERE {}) x GROUP BY x.o, x.p",
+        window.filter()
+    );
+    let rows = on_pool!(db.read_pool(), p => bound!(sqlx::query(&sql), window).fetch_all(p).await.map(|rows| {
+        rows.iter()
+            .map(|r| (r.get::<Option<String>, _>("o"), r.get::<Option<i64>, _>("p"), r.get::<i64, _>("n")))
+            .collect::<Vec<_>>()
+    }))?;
+    let mut counts: Vec<(Malice, i64)> = Vec::new();
+    for (overridden, priority, n) in rows {
+        let malice = match overridden.as_deref().map(Malice::parse) {
+            Some(Ok(m)) => m,
+            _ => Malice::ALL
+                .iter()
+                .copied()
+                .find(|m| Some(i64::from(m.priority())) == priority)
+                .unwrap_or(Malice::Pending),
+        };
+        match counts.iter_mut().find(|(m, _)| *m == malice) {
+            Some((_, total)) => *total += n,
+            None => counts.push((malice, n)),
+        }
+    }
+    counts.sort_by_key(|(m, _)| std::cmp::Reverse(m.priority()));
+    Ok(counts)
+}
+
+/// One provider's stored results, by how they are stored (`status`, else `success`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderStatusCount {
+    /// The provider (the key in `enrichment_results`).
+    pub provider: String,
+    /// The stored `status` when it is a string.
+    pub status: Option<String>,
+    /// Whether the stored `success` is `true`.
+    pub success: bool,
+    /// How many indicators hold such a result.
+    pub count: i64,
+}
+
+/// The stored provider results of the indicators linked to the window's alerts (each indicator
+/// once), grouped by provider, `status` and `success`: the JSON is taken apart in the database so
+/// that raw provider answers are never read out.
+pub async fn provider_results(db: &Db, window: &AlertWindow) -> Result<Vec<ProviderStatusCount>, StoreError> {
+    let linked = format!(
+        "SELECT DISTINCT i.id, i.enrichment_results AS r FROM alerts a \
+         JOIN alert_indicators ai ON ai.alert_id = a.id JOIN indicators i ON i.id = ai.indicator_id \
+         WHERE {} AND i.enrichment_results IS NOT NULL",
+        window.filter()
+    );
+    let sql = match db.engine() {
+        Engine::Sqlite => format!(
+            "SELECT j.key AS k, \
+               CASE WHEN json_type(j.value, '$.status') = 'text' THEN json_extract(j.value, '$.status') END AS s, \
+               CASE WHEN json_type(j.value, '$.success') = 'true' THEN 1 ELSE 0 END AS ok, COUNT(*) AS n \
+             FROM ({linked}) x, json_each(CASE WHEN json_type(x.r) = 'object' THEN x.r ELSE '{{}}' END) j \
+             GROUP BY 1, 2, 3 ORDER BY 1"
+        ),
+        Engine::Postgres => format!(
+            "SELECT j.key AS k, \
+               CASE WHEN jsonb_typeof(j.value -> 'status') = 'string' THEN j.value ->> 'status' END AS s, \
+               CASE WHEN j.value -> 'success' = 'true'::jsonb THEN 1 ELSE 0 END AS ok, COUNT(*) AS n \
+             FROM ({linked}) x CROSS JOIN LATERAL \
+               jsonb_each(CASE WHEN jsonb_typeof(x.r) = 'object' THEN x.r ELSE '{{}}'::jsonb END) j \
+             GROUP BY 1, 2, 3 ORDER BY 1"
+        ),
+    };
+    let rows = on_pool!(db.read_pool(), p => bound!(sqlx::query(&sql), window).fetch_all(p).await.map(|rows| {
+        rows.iter()
+            .map(|r| ProviderStatusCount {
+                provider: r.get("k"),
+                status: r.get("s"),
+                success: r.get::<i32, _>("ok") == 1,
+                count: r.get("n"),
+            })
+            .collect::<Vec<_>>()
+    }))?;
+    Ok(rows)
+}

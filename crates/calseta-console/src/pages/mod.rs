@@ -16,7 +16,7 @@ mod alert_shared;
 pub mod alert_response;
 pub mod alerts;
 pub mod approvals;
-pub mod home;
+pub mod dashboard;
 pub mod listing;
 
 use askama::Template;

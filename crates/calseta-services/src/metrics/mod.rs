@@ -3,6 +3,8 @@
 //! series and top lists, per window, per detection rule, and for workflow runs. Every figure comes
 //! from a few aggregate queries (`calseta_store::metrics`), the same on both engines.
 
+pub mod dashboard;
+
 use std::collections::BTreeMap;
 
 use calseta_store::metrics::{self as repo, ACTIVE_STATUSES, AlertWindow, DayCount};
