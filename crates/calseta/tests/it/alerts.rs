@@ -8,14 +8,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 use crate::ingest::{ingest_and_wait, wait_enriched};
 
-async fn ingest(app: &TestApp, payload: Value) -> String {
-    let (status, body) =
-        app.post("/v1/alerts", &app.admin_key, json!({"source_name": "generic", "payload": payload})).await;
-    assert_eq!(status, 202, "{body}");
-    let uuid = body["data"]["alert_uuid"].as_str().unwrap().to_string();
-    wait_enriched(app, &uuid).await;
-    uuid
-}
+use crate::ingest::ingest_generic as ingest;
 
 fn titles(list: &Value) -> Vec<String> {
     list["data"].as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap().to_string()).collect()

@@ -116,9 +116,6 @@ async fn set_alert(
     exec_sql_times(app, &sql, &[Some(occurred), Some(created), acknowledged, closed]).await;
 }
 
-async fn ingest(app: &TestApp, body: Value) -> String {
-    ingest_and_wait(app, "generic", &body.to_string()).await["data"]["uuid"].as_str().unwrap().to_string()
-}
 
 async fn signed_in(app: &TestApp, scopes: &[&str]) -> Browser {
     let (key, _) = create_key(app, json!({"name": "Dash <Reader>", "scopes": scopes})).await;

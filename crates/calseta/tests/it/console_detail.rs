@@ -9,15 +9,7 @@ use crate::console::{Browser, analyst, create_key, event_handler_attributes};
 use crate::helpers::*;
 use crate::ingest::wait_enriched;
 
-/// Ingests a generic alert and waits for its enrichment; its uuid.
-async fn ingest(app: &TestApp, payload: Value) -> String {
-    let (status, body) =
-        app.post("/v1/alerts", &app.admin_key, json!({"source_name": "generic", "payload": payload})).await;
-    assert_eq!(status, 202, "{body}");
-    let uuid = body["data"]["alert_uuid"].as_str().unwrap().to_string();
-    wait_enriched(app, &uuid).await;
-    uuid
-}
+use crate::ingest::ingest_generic as ingest;
 
 /// Stores provider results on the indicator `value` (as enrichment would) with `malice`.
 async fn store_results(app: &TestApp, value: &str, malice: &str, results: Value) {

@@ -58,15 +58,7 @@ async fn app_with_providers() -> (TestApp, MockServer) {
     (app, server)
 }
 
-/// Ingests a generic alert and waits for its enrichment; its uuid.
-async fn ingest(app: &TestApp, payload: Value) -> String {
-    let (status, body) =
-        app.post("/v1/alerts", &app.admin_key, json!({"source_name": "generic", "payload": payload})).await;
-    assert_eq!(status, 202, "{body}");
-    let uuid = body["data"]["alert_uuid"].as_str().unwrap().to_string();
-    wait_enriched(app, &uuid).await;
-    uuid
-}
+use crate::ingest::ingest_generic as ingest;
 
 /// The REST detail's indicator `value`.
 async fn rest_indicator(app: &TestApp, alert: &str, value: &str) -> Value {

@@ -28,6 +28,17 @@ pub async fn ingest_and_wait(app: &TestApp, source: &str, body: &str) -> Value {
     wait_enriched(app, &uuid).await
 }
 
+/// Ingests a generic alert whose payload is `payload` and waits for its enrichment to settle
+/// (so nothing changes it after); its uuid.
+pub async fn ingest_generic(app: &TestApp, payload: Value) -> String {
+    let (status, body) =
+        app.post("/v1/alerts", &app.admin_key, json!({"source_name": "generic", "payload": payload})).await;
+    assert_eq!(status, 202, "{body}");
+    let uuid = body["data"]["alert_uuid"].as_str().unwrap().to_string();
+    wait_enriched(app, &uuid).await;
+    uuid
+}
+
 /// Polls an alert until its enrichment run finished.
 pub async fn wait_enriched(app: &TestApp, uuid: &str) -> Value {
     eventually("the alert to be enriched", Duration::from_secs(30), || async {
