@@ -386,6 +386,15 @@ async fn console_browser_follows_the_dark_theme_and_fits_a_phone() {
         browser.open(&app.url(path)).await;
         assert_eq!(browser.run(overflow, vec![]).await, json!(0), "{path} is wider than a phone");
     }
+    // The queue's titles keep a readable width (the table scrolls instead of crushing them).
+    browser.open(&app.url("/alerts")).await;
+    let title_width = browser
+        .run(
+            "return document.querySelector('table[data-queue] tbody td a').getBoundingClientRect().width",
+            vec![],
+        )
+        .await;
+    assert!(title_width.as_f64() > Some(120.0), "the title column is {title_width} px wide");
     browser.quit().await;
 }
 
