@@ -175,6 +175,9 @@ async fn console_browser_renders_a_hostile_alert_set_inert() {
     for alert in hostile_alerts() {
         uuids.push(ingest(&app, alert).await);
     }
+    let (_, big) = app.get(&format!("/v1/alerts/{}", uuids[7]), &app.admin_key).await;
+    let big_title = big["data"]["title"].as_str().unwrap().len();
+    assert!(big_title > 1_000_000, "the 1 MB title is stored whole: {big_title} bytes");
     let key = analyst(&app).await;
     sign_in(&browser, &app, &key, "/alerts?page_size=50").await;
 
