@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::ingest::{ingest_and_wait, wait_enriched};
+use crate::ingest::ingest_and_wait;
 
 use crate::ingest::ingest_generic as ingest;
 

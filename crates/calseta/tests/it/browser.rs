@@ -1,124 +1,309 @@
-//! The decide page in a real browser: headless Chromium driven over the WebDriver protocol
-//! (chromedriver, plain HTTP and JSON). The approver opens the link from the Teams card, sees the
-//! request (agent text shown, never run), clicks Approve, and the workflow runs once.
+//! The browser harness and the decide page in a real browser.
 //!
-//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). Without them the
-//! test says so and passes on a developer's machine, and fails under CI (`CI` set), so CI never
-//! skips it silently.
+//! [`ChromeSession`] drives headless Chromium through chromedriver with `fantoccini` (a W3C
+//! WebDriver client, over plain HTTP on loopback): chromedriver on a free port, a throwaway
+//! profile, a fixed window size, Chrome's console kept (`goog:loggingPrefs`) so a test can assert
+//! that a page logged no error or CSP violation, and Chrome DevTools commands through chromedriver
+//! (`goog/cdp/execute`) for what WebDriver has no command for (emulating a dark theme).
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). Without them every
+//! browser test says so and passes on a developer's machine, and fails under CI (`CI` set), so CI
+//! never skips them silently.
+//!
+//! The test here: the approver opens the link from the Teams card, sees the request (agent text
+//! shown, never run), clicks Approve, and the workflow runs once.
 
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::ops::Deref;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
 
 use crate::approvals::{app_with_teams, decide_token, gated_workflow};
 use crate::helpers::*;
 use crate::respond::{alert_with_account, finished_run};
-use serde_json::{Value, json};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-/// W3C WebDriver's key for an element reference.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-struct Driver {
-    child: Child,
-    base: String,
-    session: String,
-    client: reqwest::Client,
-    _profile: TempDir,
+/// How a session's browser is set up.
+#[derive(Clone, Copy)]
+pub(crate) struct ChromeOptions {
+    /// The window's width and height in CSS pixels.
+    pub(crate) window: (u32, u32),
 }
 
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl Default for ChromeOptions {
+    fn default() -> Self {
+        ChromeOptions { window: (1280, 900) }
     }
 }
 
-impl Driver {
-    async fn start() -> Option<Driver> {
+/// Headless Chromium under its own chromedriver; derefs to the `fantoccini` client. Dropping it
+/// shuts chromedriver down (which quits the browser) and kills it if it lingers.
+pub(crate) struct ChromeSession {
+    client: Client,
+    driver: Child,
+    port: u16,
+    _profile: TempDir,
+}
+
+impl Deref for ChromeSession {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Drop for ChromeSession {
+    fn drop(&mut self) {
+        // chromedriver's own shutdown quits every browser it started; a kill alone would orphan
+        // Chromium. Sent raw because Drop cannot await.
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ =
+                stream.write_all(b"GET /shutdown HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+            let _ = stream.read(&mut [0u8; 256]);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.driver.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Whether this process runs as root (Chromium's sandbox refuses root without `--no-sandbox`).
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|line| {
+                line.strip_prefix("Uid:").map(|ids| ids.split_whitespace().next() == Some("0"))
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// A WebDriver command fantoccini has no method for: `method` on `/session/{id}/{path}`.
+#[derive(Debug)]
+struct SessionCommand {
+    method: http::Method,
+    path: &'static str,
+    body: Option<Value>,
+}
+
+impl WebDriverCompatibleCommand for SessionCommand {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/{}", session_id.unwrap_or_default(), self.path))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (self.method.clone(), self.body.as_ref().map(Value::to_string))
+    }
+}
+
+impl ChromeSession {
+    /// A session with the default window, or `None` (after saying why) when Chromium is missing
+    /// outside CI.
+    pub(crate) async fn start() -> Option<ChromeSession> {
+        ChromeSession::start_with(ChromeOptions::default()).await
+    }
+
+    pub(crate) async fn start_with(options: ChromeOptions) -> Option<ChromeSession> {
         if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
             assert!(
                 std::env::var_os("CI").is_none(),
-                "CI needs Chromium for the browser test: apt-get install chromium chromium-driver"
+                "CI needs Chromium for the browser tests: apt-get install chromium chromium-driver"
             );
             eprintln!("browser test skipped: {CHROMIUM} or {CHROMEDRIVER} is missing");
             return None;
         }
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(CHROMEDRIVER)
+        let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
-        let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::builder().no_proxy().build().unwrap();
         let profile = TempDir::new();
-        let mut driver = Driver { child, base, session: String::new(), client, _profile: profile };
+        let base = format!("http://127.0.0.1:{port}");
+        let probe = reqwest::Client::builder().no_proxy().build().unwrap();
         eventually("chromedriver is ready", Duration::from_secs(30), || async {
-            let status = driver.client.get(format!("{}/status", driver.base)).send().await.ok()?;
+            let status = probe.get(format!("{base}/status")).send().await.ok()?;
             let body: Value = status.json().await.ok()?;
             body["value"]["ready"].as_bool().filter(|ready| *ready)
         })
         .await;
-        let args = [
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            &format!("--user-data-dir={}", driver._profile.0.display()),
+        let (width, height) = options.window;
+        let mut args = vec![
+            "--headless=new".to_string(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--hide-scrollbars".into(),
+            format!("--window-size={width},{height}"),
+            format!("--user-data-dir={}", profile.0.display()),
         ];
-        let capabilities = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome",
-            "goog:chromeOptions": {"binary": CHROMIUM, "args": args}}}});
-        let session = driver.call(reqwest::Method::POST, "/session", Some(capabilities)).await;
-        driver.session = session["sessionId"].as_str().expect("a WebDriver session").to_string();
-        Some(driver)
-    }
-
-    async fn call(&self, method: reqwest::Method, at: &str, body: Option<Value>) -> Value {
-        let mut request = self.client.request(method, format!("{}{at}", self.base));
-        if let Some(body) = body {
-            request = request.json(&body);
+        if running_as_root() {
+            args.push("--no-sandbox".into());
         }
-        let answer: Value = request.send().await.unwrap().json().await.unwrap();
-        answer["value"].clone()
-    }
-
-    async fn session(&self, method: reqwest::Method, at: &str, body: Option<Value>) -> Value {
-        self.call(method, &format!("/session/{}{at}", self.session), body).await
-    }
-
-    async fn open(&self, url: &str) {
-        self.session(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await;
-    }
-
-    async fn source(&self) -> String {
-        self.session(reqwest::Method::GET, "/source", None).await.as_str().unwrap_or_default().to_string()
-    }
-
-    async fn title(&self) -> String {
-        self.session(reqwest::Method::GET, "/title", None).await.as_str().unwrap_or_default().to_string()
-    }
-
-    async fn click(&self, css: &str) {
-        let found = self
-            .session(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css})))
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+            // Chrome's console (errors, CSP violations) kept for `console_errors`.
+            "goog:loggingPrefs": {"browser": "ALL"},
+        });
+        let Value::Object(capabilities) = capabilities else { unreachable!() };
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&base)
+            .await
+            .expect("a WebDriver session");
+        let session = ChromeSession { client, driver, port, _profile: profile };
+        // Chromium keeps a window at least 500 px wide; the viewport is set exactly (and as a
+        // phone's, with touch and the mobile viewport, when it is narrow).
+        session
+            .cdp(
+                "Emulation.setDeviceMetricsOverride",
+                json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}),
+            )
             .await;
-        let id = found[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {found}")).to_string();
-        self.session(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({}))).await;
+        Some(session)
+    }
+
+    /// Opens `url` and waits for the document to have loaded (WebDriver's navigation does).
+    pub(crate) async fn open(&self, url: &str) {
+        self.goto(url).await.unwrap_or_else(|e| panic!("open {url}: {e}"));
+    }
+
+    /// The first element matching `css`, failing the test when there is none.
+    pub(crate) async fn css(&self, css: &str) -> fantoccini::elements::Element {
+        self.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no element {css}: {e}"))
+    }
+
+    /// Clicks the first element matching `css`.
+    pub(crate) async fn click(&self, css: &str) {
+        self.css(css).await.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Runs `script` (a function body; `arguments` holds `args`) and returns its value.
+    pub(crate) async fn run(&self, script: &str, args: Vec<Value>) -> Value {
+        self.execute(script, args).await.unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// The path (and query) of the current page.
+    pub(crate) async fn path(&self) -> String {
+        let url = self.current_url().await.unwrap();
+        match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_string(),
+        }
+    }
+
+    /// Waits until the current page's path is `path` (its query, if any, is not compared).
+    pub(crate) async fn wait_for_path(&self, path: &str) {
+        let path = path.split('?').next().unwrap_or_default();
+        eventually(&format!("the browser reaches {path}"), Duration::from_secs(20), || async {
+            (self.current_url().await.ok()?.path() == path).then_some(())
+        })
+        .await;
+    }
+
+    /// Chrome's console entries since the last call (chromedriver's log endpoint clears what it
+    /// returns): each `{level, message, source, timestamp}`.
+    pub(crate) async fn browser_log(&self) -> Vec<Value> {
+        let command = SessionCommand {
+            method: http::Method::POST,
+            path: "se/log",
+            body: Some(json!({"type": "browser"})),
+        };
+        let entries = self.issue_cmd(command).await.expect("chromedriver's log endpoint");
+        entries.as_array().cloned().unwrap_or_default()
+    }
+
+    /// The console entries logged at `SEVERE` (errors, refused loads, CSP violations) since the
+    /// last call. The browser's own request for `/favicon.ico` (no page asks for it; the console
+    /// has no icon) is not counted.
+    pub(crate) async fn console_errors(&self) -> Vec<Value> {
+        self.browser_log()
+            .await
+            .into_iter()
+            .filter(|entry| entry["level"] == "SEVERE")
+            .filter(|entry| {
+                let message = entry["message"].as_str().unwrap_or_default();
+                !(entry["source"] == "network" && message.contains("/favicon.ico - "))
+            })
+            .collect()
+    }
+
+    /// Runs a Chrome DevTools Protocol command through chromedriver.
+    pub(crate) async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        let command = SessionCommand {
+            method: http::Method::POST,
+            path: "goog/cdp/execute",
+            body: Some(json!({"cmd": cmd, "params": params})),
+        };
+        self.issue_cmd(command).await.unwrap_or_else(|e| panic!("CDP {cmd}: {e}"))
+    }
+
+    /// Emulates the operating system's dark (`true`) or light theme for `prefers-color-scheme`.
+    pub(crate) async fn prefer_dark(&self, dark: bool) {
+        let value = if dark { "dark" } else { "light" };
+        self.cdp(
+            "Emulation.setEmulatedMedia",
+            json!({"features": [{"name": "prefers-color-scheme", "value": value}]}),
+        )
+        .await;
+    }
+
+    /// A PNG of the whole page (beyond the viewport, up to `max_height` CSS pixels).
+    pub(crate) async fn full_page_png(&self, max_height: u64) -> Vec<u8> {
+        use base64::Engine as _;
+        let size = self
+            .run(
+                "return [document.documentElement.clientWidth, document.documentElement.scrollHeight]",
+                vec![],
+            )
+            .await;
+        let (width, height) = (size[0].as_u64().unwrap(), size[1].as_u64().unwrap().min(max_height));
+        let shot = self
+            .cdp(
+                "Page.captureScreenshot",
+                json!({"format": "png", "captureBeyondViewport": true,
+                       "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}}),
+            )
+            .await;
+        base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().unwrap()).unwrap()
+    }
+
+    /// Whether a JavaScript dialog (`alert`, `confirm`, `prompt`) is open.
+    pub(crate) async fn dialog_open(&self) -> bool {
+        self.get_alert_text().await.is_ok()
+    }
+
+    /// Ends the WebDriver session (the browser closes); chromedriver goes with the drop.
+    pub(crate) async fn quit(self) {
+        let _ = self.client.clone().close().await;
     }
 }
 
 #[tokio::test]
 async fn an_approver_decides_in_a_real_browser() {
-    let Some(browser) = Driver::start().await else { return };
+    let Some(browser) = ChromeSession::start().await else { return };
     let (teams, app) = app_with_teams().await;
     alert_with_account(&app, "jdoe@example.com").await;
     let admin = app.admin_key.clone();
@@ -145,8 +330,12 @@ async fn an_approver_decides_in_a_real_browser() {
     let token = decide_token(&card, &approval);
 
     browser.open(&app.url(&format!("/v1/approvals/{approval}/decide?token={token}"))).await;
-    assert_eq!(browser.title().await, "Approve Suspend account · Calseta", "the agent's text never runs");
-    let page = browser.source().await;
+    assert_eq!(
+        browser.title().await.unwrap(),
+        "Approve Suspend account · Calseta",
+        "the agent's text never runs"
+    );
+    let page = browser.source().await.unwrap();
     assert!(
         page.contains("Suspend account") && page.contains("jdoe@example.com") && page.contains("80%"),
         "{page}"
@@ -156,7 +345,7 @@ async fn an_approver_decides_in_a_real_browser() {
 
     browser.click("button.approve").await;
     eventually("the browser shows the outcome", Duration::from_secs(20), || async {
-        browser.source().await.contains("Workflow approved. Execution has been queued.").then_some(())
+        browser.source().await.ok()?.contains("Workflow approved. Execution has been queued.").then_some(())
     })
     .await;
     let (_, decided) = app.get(&format!("/v1/workflow-approvals/{approval}"), &admin).await;
@@ -169,6 +358,6 @@ async fn an_approver_decides_in_a_real_browser() {
 
     // Back to the link afterwards: it says what became of the request.
     browser.open(&app.url(&format!("/v1/approvals/{approval}/decide?token={token}"))).await;
-    assert!(browser.source().await.contains("This approval request has already been approved."));
-    browser.session(reqwest::Method::DELETE, "", None).await;
+    assert!(browser.source().await.unwrap().contains("This approval request has already been approved."));
+    browser.quit().await;
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::console::{Browser, Page, create_key};
 use crate::helpers::*;
-use crate::ingest::ingest_and_wait;
+use crate::ingest::ingest_generic as ingest;
 
 fn at(day: u32, h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, day, h, m, 0).single().unwrap()
@@ -88,7 +88,9 @@ fn counts(value: &Value) -> BTreeMap<String, i64> {
 /// The inline SVG with `id`.
 fn svg<'a>(body: &'a str, id: &str) -> &'a str {
     let at = body
-        .find(&format!("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" id=\"{id}\""))
+        .find(&format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" data-calseta-chart class=\"chart\" id=\"{id}\""
+        ))
         .unwrap_or_else(|| panic!("no {id} chart"));
     let end = at + body[at..].find("</svg>").unwrap() + "</svg>".len();
     &body[at..end]
@@ -115,7 +117,6 @@ async fn set_alert(
     let occurred = created - chrono::TimeDelta::seconds(60);
     exec_sql_times(app, &sql, &[Some(occurred), Some(created), acknowledged, closed]).await;
 }
-
 
 async fn signed_in(app: &TestApp, scopes: &[&str]) -> Browser {
     let (key, _) = create_key(app, json!({"name": "Dash <Reader>", "scopes": scopes})).await;

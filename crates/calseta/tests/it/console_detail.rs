@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 
 use crate::console::{Browser, analyst, create_key, event_handler_attributes};
 use crate::helpers::*;
-use crate::ingest::wait_enriched;
 
 use crate::ingest::ingest_generic as ingest;
 

@@ -11,7 +11,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::console::{Browser, analyst, create_key};
 use crate::helpers::*;
-use crate::ingest::wait_enriched;
 
 const IP: &str = "93.184.216.34";
 const URL: &str = "https://files.evil-example.com/stage2.zip";
@@ -417,7 +416,11 @@ async fn console_indicators_markdown_is_rendered_sanitized() {
         assert!(!body.contains(banned), "{banned} in {body}");
     }
     // The only SVG is the page's own relationship graph.
-    assert_eq!(body.matches("<svg").count(), body.matches("<svg class=\"alert-graph\"").count(), "{body}");
+    assert_eq!(
+        body.matches("<svg").count(),
+        body.matches("<svg class=\"alert-graph\" data-calseta-chart").count(),
+        "{body}"
+    );
     // Raw HTML is shown as text.
     assert!(body.contains("&lt;script&gt;alert(6)&lt;/script&gt;"), "{body}");
 }

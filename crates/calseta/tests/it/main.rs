@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod console;
 mod console_approvals;
+mod console_browser;
 mod console_dashboard;
 mod console_detail;
 mod console_indicators;

@@ -1,0 +1,448 @@
+//! The analyst console in a real browser (headless Chromium through [`ChromeSession`]): signing in
+//! through the form, the queue and an alert's page, a status change and signing out; a hostile set
+//! of alerts rendered inert (no dialog, no injected element, no evaluated template syntax, no
+//! console error or CSP violation); axe-core's accessibility rules on every page; the keyboard
+//! shortcuts; the light and dark themes and a phone's width; and, when asked, the screenshots in
+//! `docs/console/`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
+use serde_json::{Value, json};
+
+use crate::browser::{ChromeOptions, ChromeSession};
+use crate::console::analyst;
+use crate::helpers::*;
+use crate::ingest::wait_enriched;
+
+/// The sandbox's public demo key with full access (a human key).
+const LAB_KEY: &str = "cai_lab_demo_full_access_key_not_for_prod";
+
+/// Ingests `payload` through the generic webhook source and waits for its enrichment to settle.
+async fn ingest(app: &TestApp, payload: Value) -> String {
+    let (status, body) = app.post("/v1/ingest/generic", &app.admin_key, payload).await;
+    assert_eq!(status, 202, "{body}");
+    let uuid = body["data"]["alert_uuid"].as_str().unwrap().to_string();
+    wait_enriched(app, &uuid).await;
+    uuid
+}
+
+/// Signs in through the real `/login` form: opens `path`, is sent to sign in, types `key`, clicks
+/// the button and comes back to `path`.
+async fn sign_in(browser: &ChromeSession, app: &TestApp, key: &str, path: &str) {
+    browser.open(&app.url(path)).await;
+    browser.wait_for_path("/login").await;
+    browser.css("#api_key").await.send_keys(key).await.unwrap();
+    browser.click("form[action='/login'] button[type=submit]").await;
+    browser.wait_for_path(path).await;
+}
+
+/// Presses `keys` one after another on whatever has the focus (as a person typing would).
+async fn press(browser: &ChromeSession, keys: &[char]) {
+    let mut actions = KeyActions::new("keyboard".into());
+    for key in keys {
+        actions = actions.then(KeyAction::Down { value: *key }).then(KeyAction::Up { value: *key });
+    }
+    browser.perform_actions(actions).await.unwrap();
+}
+
+/// Fails when the page opened a JavaScript dialog or logged an error (a refused load, a CSP
+/// violation, a script error) since the last check.
+async fn assert_quiet(browser: &ChromeSession, what: &str) {
+    assert!(!browser.dialog_open().await, "{what}: a JavaScript dialog opened");
+    let errors = browser.console_errors().await;
+    assert!(errors.is_empty(), "{what}: the console logged errors: {errors:#?}");
+}
+
+/// What a page holds beyond the console's own markup: scripts other than ours, event-handler
+/// attributes, style elements and attributes, media and embedded markup, SVG other than our own
+/// charts (marked `data-calseta-chart`), and links to `javascript:` or `data:` URLs.
+const FOREIGN_MARKUP: &str = r#"
+    const found = [];
+    for (const s of document.scripts) {
+        const src = s.getAttribute('src') || '';
+        if (!/^\/assets\/app-[0-9a-f]+\.js$/.test(src)) found.push('script ' + (src || s.textContent.slice(0, 60)));
+    }
+    for (const el of document.querySelectorAll('*')) {
+        for (const a of el.attributes) {
+            if (a.name.startsWith('on') || a.name === 'style' || a.name === 'srcdoc') found.push(el.tagName + '[' + a.name + ']');
+        }
+    }
+    const selector = 'style, img, iframe, frame, object, embed, math, video, audio, source, base, meta[http-equiv], link:not([rel=stylesheet]), form[action^="javascript:"], svg:not([data-calseta-chart])';
+    for (const el of document.querySelectorAll(selector)) found.push(el.tagName);
+    for (const a of document.querySelectorAll('a[href], area[href]')) {
+        if (/^\s*(javascript|data|vbscript):/i.test(a.getAttribute('href'))) found.push('link ' + a.getAttribute('href'));
+    }
+    if (getComputedStyle(document.body).display === 'none') found.push('body hidden');
+    return found;
+"#;
+
+/// The hostile set: every field the pages show carries markup, script URLs, CSS or template syntax.
+fn hostile_alerts() -> Vec<Value> {
+    let mathml = "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>";
+    let css = "</style><style>body{display:none}</style><p style=\"display:none\">hidden</p>";
+    let raw = json!({
+        "details": "<iframe srcdoc=\"<script>alert(1)</script>\"></iframe>",
+        "html": "<base href=\"javascript:alert(1)//\"><a href=\"javascript:alert(1)\">x</a>",
+        "template": "{{7*7}} ${7*7} {% raw %}{{ config }}{% endraw %} #{7*7}",
+    });
+    let indicators = json!([
+        {"type": "url", "value": "javascript:alert(1)"},
+        {"type": "url", "value": "data:text/html,<script>alert(1)</script>"},
+        {"type": "url", "value": "https://evil.example/<script>alert(1)</script>?q=\"><svg onload=alert(1)>"},
+        {"type": "account", "value": "<img src=x onerror=alert(1)>"},
+        {"type": "account", "value": "{{7*7}}"},
+    ]);
+    let with = |title: &str, description: &str| {
+        let mut alert = json!({
+            "title": title,
+            "severity": "high",
+            "description": description,
+            "tags": ["<script>alert(1)</script>", "{{7*7}}", "</style><style>body{display:none}"],
+            "user": "<svg onload=alert(1)>",
+            "url": "javascript:alert(1)",
+            "indicators": indicators,
+        });
+        for (field, value) in raw.as_object().unwrap() {
+            alert[field] = value.clone();
+        }
+        alert
+    };
+    vec![
+        with("<script>alert(1)</script>", "<img src=x onerror=alert(1)>"),
+        with("<img src=x onerror=alert(1)>", "<svg onload=alert(1)>"),
+        with("<svg onload=alert(1)>", mathml),
+        with(mathml, css),
+        with(css, "javascript:alert(1) data:text/html,<script>alert(1)</script>"),
+        with("{{7*7}} {% raw %} ${7*7}", "{{7*7}} ${7*7} <%= 7*7 %>"),
+        with("javascript:alert(1)", "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="),
+        // A 1 MB title, markup all the way.
+        with(&"<b onmouseover=alert(1)>big</b>".repeat(1024 * 1024 / 31), "a very long title"),
+    ]
+}
+
+#[tokio::test]
+async fn console_browser_signs_in_lists_opens_changes_status_and_signs_out() {
+    let Some(browser) = ChromeSession::start().await else { return };
+    let app = spawn_app().await;
+    let first = ingest(&app, json!({"title": "Impossible travel for jdoe", "severity": "high"})).await;
+    ingest(&app, json!({"title": "Malware beacon from host-7", "severity": "critical"})).await;
+    let key = analyst(&app).await;
+
+    sign_in(&browser, &app, &key, "/alerts").await;
+    let titles = browser.run("return [...document.querySelectorAll('table[data-queue] tbody tr td a')].map(a => a.textContent)", vec![]).await;
+    let titles: Vec<&str> = titles.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(
+        titles.contains(&"Impossible travel for jdoe") && titles.contains(&"Malware beacon from host-7"),
+        "{titles:?}"
+    );
+    assert_quiet(&browser, "the queue").await;
+
+    // A click on a title opens the alert.
+    browser.click(&format!("a[href='/alerts/{first}']")).await;
+    browser.wait_for_path(&format!("/alerts/{first}")).await;
+    assert_eq!(browser.css("#alert-title").await.text().await.unwrap(), "Impossible travel for jdoe");
+    assert_quiet(&browser, "the alert's page").await;
+
+    // The status form changes the alert, as REST sees it.
+    browser.css("#update-status").await.select_by_value("Triaging").await.unwrap();
+    browser.click("form[action$='/update'] button[type=submit]").await;
+    eventually("the status change is saved", Duration::from_secs(20), || async {
+        let (_, alert) = app.get(&format!("/v1/alerts/{first}"), &app.admin_key).await;
+        (alert["data"]["status"] == "Triaging").then_some(())
+    })
+    .await;
+    browser.wait_for_path(&format!("/alerts/{first}")).await;
+    let badges = browser.run("return document.querySelector('.alert-badges').textContent", vec![]).await;
+    assert!(badges.as_str().unwrap().contains("Status: Triaging"), "{badges}");
+
+    // Signing out ends the session: the queue sends the browser to sign in again.
+    browser.click("form[action='/logout'] button[type=submit]").await;
+    browser.wait_for_path("/login").await;
+    browser.open(&app.url("/alerts")).await;
+    browser.wait_for_path("/login").await;
+    assert_quiet(&browser, "signing out").await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn console_browser_renders_a_hostile_alert_set_inert() {
+    let Some(browser) = ChromeSession::start().await else { return };
+    let app = spawn_app().await;
+    let mut uuids = Vec::new();
+    for alert in hostile_alerts() {
+        uuids.push(ingest(&app, alert).await);
+    }
+    let (_, big) = app.get(&format!("/v1/alerts/{}", uuids[7]), &app.admin_key).await;
+    let big_title = big["data"]["title"].as_str().unwrap().len();
+    assert!(big_title > 1_000_000, "the 1 MB title is stored whole: {big_title} bytes");
+    let key = analyst(&app).await;
+    sign_in(&browser, &app, &key, "/alerts?page_size=50").await;
+
+    let pages: Vec<String> = std::iter::once("/alerts?page_size=50".to_string())
+        .chain(std::iter::once("/activity".to_string()))
+        .chain(uuids.iter().map(|uuid| format!("/alerts/{uuid}")))
+        .collect();
+    for path in &pages {
+        browser.open(&app.url(path)).await;
+        assert_quiet(&browser, path).await;
+        let foreign = browser.run(FOREIGN_MARKUP, vec![]).await;
+        assert_eq!(foreign, json!([]), "{path}: markup from the alerts became elements");
+        let text = browser.run("return document.body.innerText", vec![]).await;
+        let text = text.as_str().unwrap();
+        if path.starts_with("/alerts") {
+            for literal in ["{{7*7}}", "${7*7}"] {
+                assert!(text.contains(literal), "{path}: {literal} is not shown as written");
+            }
+        }
+    }
+    // Each alert's heading is its title, character for character.
+    let (_, detail) = app.get(&format!("/v1/alerts/{}", uuids[5]), &app.admin_key).await;
+    browser.open(&app.url(&format!("/alerts/{}", uuids[5]))).await;
+    assert_eq!(
+        json!(browser.css("#alert-title").await.text().await.unwrap()),
+        detail["data"]["title"],
+        "shown literally"
+    );
+    browser.open(&app.url(&format!("/alerts/{}", uuids[3]))).await;
+    assert_eq!(
+        browser.css("#alert-title").await.text().await.unwrap(),
+        "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>"
+    );
+    assert_quiet(&browser, "the headings").await;
+    browser.quit().await;
+}
+
+/// axe-core's script: `$AXE_CORE_JS`, or where `.ci/run` (and docs/console.md) install it.
+fn axe_core() -> Option<String> {
+    let path = std::env::var_os("AXE_CORE_JS").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.ci/node/node_modules/axe-core/axe.min.js")
+    });
+    match std::fs::read_to_string(&path) {
+        Ok(script) => Some(script),
+        Err(error) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI needs axe-core at {}: {error} (npm install --prefix .ci/node axe-core@4)",
+                path.display()
+            );
+            eprintln!(
+                "accessibility test skipped: no axe-core at {} ({error}); npm install --prefix .ci/node axe-core@4",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+/// Runs axe-core on the open page; the serious and critical violations, one line per element.
+async fn axe_violations(browser: &ChromeSession, axe: &str) -> Vec<String> {
+    browser.run(&format!("{axe}\n;return true;"), vec![]).await;
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        axe.run(document).then(result => done({
+            passed: result.passes.length,
+            minor: result.violations.filter(v => v.impact !== 'serious' && v.impact !== 'critical').map(v => v.id),
+            found: result.violations
+                .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                .flatMap(v => v.nodes.map(n => v.impact + ' ' + v.id + ' (' + v.help + '): ' + n.target.join(' ') + ' — ' + n.failureSummary)),
+        })).catch(error => done({passed: 0, found: ['axe failed: ' + error]}));
+    "#;
+    let result = browser.execute_async(script, vec![]).await.unwrap();
+    assert!(result["passed"].as_u64() > Some(10), "axe-core checked the page: {result}");
+    if result["minor"] != json!([]) {
+        eprintln!("axe-core, moderate and minor: {}", result["minor"]);
+    }
+    result["found"].as_array().unwrap().iter().filter_map(Value::as_str).map(str::to_string).collect()
+}
+
+#[tokio::test]
+async fn console_browser_pages_have_no_serious_accessibility_violations() {
+    let Some(axe) = axe_core() else { return };
+    let Some(browser) = ChromeSession::start().await else { return };
+    // The sandbox's case-study alerts: enriched by the mock providers, so every verdict, severity
+    // and section is on some page.
+    let app = crate::sandbox::sandbox_app().await;
+    let alerts = crate::sandbox::enriched_alerts(&app).await;
+    let mut paths: Vec<String> = ["/", "/alerts", "/activity", "/approvals"].map(String::from).to_vec();
+    paths.extend(alerts.iter().map(|alert| format!("/alerts/{}", alert["uuid"].as_str().unwrap())));
+
+    for dark in [false, true] {
+        browser.prefer_dark(dark).await;
+        let mut report = Vec::new();
+        if !dark {
+            browser.open(&app.url("/login")).await;
+            report.extend(axe_violations(&browser, &axe).await.into_iter().map(|v| format!("/login: {v}")));
+            sign_in(&browser, &app, LAB_KEY, "/").await;
+        }
+        for path in &paths {
+            browser.open(&app.url(path)).await;
+            report.extend(axe_violations(&browser, &axe).await.into_iter().map(|v| format!("{path}: {v}")));
+        }
+        let theme = if dark { "dark" } else { "light" };
+        assert!(report.is_empty(), "axe-core, {theme} theme:\n{}", report.join("\n"));
+    }
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn console_browser_keyboard_shortcuts_move_open_select_and_navigate() {
+    let Some(browser) = ChromeSession::start().await else { return };
+    let app = spawn_app().await;
+    for (title, minutes) in [("oldest alert", 30), ("middle alert", 20), ("newest alert", 10)] {
+        let occurred = (chrono::Utc::now() - chrono::Duration::minutes(minutes)).to_rfc3339();
+        ingest(&app, json!({"title": title, "severity": "high", "occurred_at": occurred})).await;
+    }
+    let key = analyst(&app).await;
+    sign_in(&browser, &app, &key, "/alerts").await;
+    let state = r#"
+        const rows = [...document.querySelectorAll('table[data-queue] tbody tr')];
+        return {
+            selected: rows.map((r, i) => r.classList.contains('is-selected') ? i : -1).filter(i => i >= 0),
+            checked: rows.map((r, i) => r.querySelector('input[type=checkbox]').checked ? i : -1).filter(i => i >= 0),
+            focused: document.activeElement.textContent,
+            titles: rows.map(r => r.querySelector('a').textContent),
+        };
+    "#;
+    let titles = browser.run(state, vec![]).await["titles"].clone();
+    assert_eq!(titles, json!(["newest alert", "middle alert", "oldest alert"]));
+
+    // j and k move the selection (and the focus, so it shows); x ticks the row's checkbox.
+    press(&browser, &['j', 'j']).await;
+    assert_eq!(browser.run(state, vec![]).await["selected"], json!([1]));
+    assert_eq!(browser.run(state, vec![]).await["focused"], "middle alert");
+    press(&browser, &['k', 'x']).await;
+    let now = browser.run(state, vec![]).await;
+    assert_eq!((&now["selected"], &now["checked"]), (&json!([0]), &json!([0])), "{now}");
+    press(&browser, &['x', 'j', 'x']).await;
+    assert_eq!(browser.run(state, vec![]).await["checked"], json!([1]));
+    // k at the top stays at the top.
+    press(&browser, &['k', 'k', 'k']).await;
+    assert_eq!(browser.run(state, vec![]).await["selected"], json!([0]));
+
+    // Typing in a field is typing, not shortcuts.
+    browser.css("#f-source").await.click().await.unwrap();
+    press(&browser, &['j', 'g', 'd', 'x']).await;
+    assert_eq!(browser.css("#f-source").await.prop("value").await.unwrap().as_deref(), Some("jgdx"));
+    assert_eq!(browser.path().await, "/alerts");
+    let now = browser.run(state, vec![]).await;
+    assert_eq!((&now["selected"], &now["checked"]), (&json!([0]), &json!([1])), "{now}");
+
+    // Enter opens the selected alert, from wherever the focus is outside a field.
+    browser.run("document.activeElement.blur()", vec![]).await;
+    press(&browser, &['j', 'j']).await;
+    browser.run("document.activeElement.blur()", vec![]).await;
+    press(&browser, &[Key::Enter.into()]).await;
+    eventually("Enter opens the oldest alert", Duration::from_secs(20), || async {
+        let title = browser.find(fantoccini::Locator::Css("#alert-title")).await.ok()?.text().await.ok()?;
+        (title == "oldest alert").then_some(())
+    })
+    .await;
+
+    // g d and g a go to the dashboard and the queue.
+    press(&browser, &['g', 'd']).await;
+    browser.wait_for_path("/").await;
+    press(&browser, &['g', 'a']).await;
+    browser.wait_for_path("/alerts").await;
+
+    // ? opens the list of shortcuts; Esc closes it.
+    let open = "return document.getElementById('shortcuts').open";
+    assert_eq!(browser.run(open, vec![]).await, json!(false));
+    press(&browser, &['?']).await;
+    assert_eq!(browser.run(open, vec![]).await, json!(true));
+    let listed = browser.css("#shortcuts").await.text().await.unwrap();
+    for shortcut in ["j", "k", "Enter", "x", "g", "?", "Esc"] {
+        assert!(listed.contains(shortcut), "{shortcut} is not listed: {listed}");
+    }
+    press(&browser, &[Key::Escape.into()]).await;
+    assert_eq!(browser.run(open, vec![]).await, json!(false));
+    assert_quiet(&browser, "the shortcuts").await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn console_browser_follows_the_dark_theme_and_fits_a_phone() {
+    let Some(browser) = ChromeSession::start_with(ChromeOptions { window: (390, 844) }).await else { return };
+    let app = spawn_app().await;
+    let uuid = ingest(
+        &app,
+        json!({"title": "Impossible travel for jdoe with a long title that has to wrap on a phone", "severity": "high",
+               "src_ip": "185.220.101.47", "user": "jdoe@example.com"}),
+    )
+    .await;
+    let key = analyst(&app).await;
+    sign_in(&browser, &app, &key, "/alerts").await;
+    let background = "return getComputedStyle(document.body).backgroundColor";
+    let overflow = "return document.documentElement.scrollWidth - document.documentElement.clientWidth";
+
+    browser.prefer_dark(false).await;
+    let light = browser.run(background, vec![]).await;
+    browser.prefer_dark(true).await;
+    let dark = browser.run(background, vec![]).await;
+    assert_ne!(light, dark, "prefers-color-scheme: dark changes the page");
+    assert_eq!(dark, "rgb(15, 18, 22)");
+
+    // At 390 px wide nothing spills sideways: wide tables scroll inside their own box.
+    for path in ["/login", "/", "/alerts", &format!("/alerts/{uuid}"), "/activity", "/approvals"] {
+        browser.open(&app.url(path)).await;
+        assert_eq!(browser.run(overflow, vec![]).await, json!(0), "{path} is wider than a phone");
+    }
+    // The queue's titles keep a readable width (the table scrolls instead of crushing them).
+    browser.open(&app.url("/alerts")).await;
+    let title_width = browser
+        .run(
+            "return document.querySelector('table[data-queue] tbody td a').getBoundingClientRect().width",
+            vec![],
+        )
+        .await;
+    assert!(title_width.as_f64() > Some(120.0), "the title column is {title_width} px wide");
+    browser.quit().await;
+}
+
+/// Saves a PNG of the open page (all of it, down to 2400 px) as `<dir>/<name>.png`.
+async fn shoot(browser: &ChromeSession, dir: &std::path::Path, name: &str) {
+    let png = browser.full_page_png(2400).await;
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+/// The screenshots in `docs/console/`, taken only when `CALSETA_SCREENSHOTS_DIR` names where to
+/// put them (`scripts/console-screenshots.sh` does): the sandbox's case-study alerts, signed in
+/// with the demo key, every page, the queue at a phone's width, and the dark theme.
+#[tokio::test]
+async fn console_browser_screenshots_of_every_page() {
+    let Some(dir) = std::env::var_os("CALSETA_SCREENSHOTS_DIR").map(PathBuf::from) else {
+        eprintln!("screenshots not taken: set CALSETA_SCREENSHOTS_DIR (scripts/console-screenshots.sh does)");
+        return;
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let app = crate::sandbox::sandbox_app().await;
+    let alerts = crate::sandbox::enriched_alerts(&app).await;
+    let first = alerts[0]["uuid"].as_str().unwrap().to_string();
+    for (window, dark, suffix) in
+        [((1280, 900), false, ""), ((390, 844), false, "-phone"), ((1280, 900), true, "-dark")]
+    {
+        let Some(browser) = ChromeSession::start_with(ChromeOptions { window }).await else { return };
+        browser.prefer_dark(dark).await;
+        browser.open(&app.url("/login")).await;
+        shoot(&browser, &dir, &format!("login{suffix}")).await;
+        browser.click("button[name=demo][value=lab]").await;
+        browser.wait_for_path("/").await;
+        let pages = [
+            ("dashboard", "/".to_string()),
+            ("queue", "/alerts".to_string()),
+            ("detail", format!("/alerts/{first}")),
+            ("activity", "/activity".to_string()),
+            ("approvals", "/approvals".to_string()),
+        ];
+        for (name, path) in pages {
+            if !suffix.is_empty() && !matches!(name, "queue" | "detail") {
+                continue;
+            }
+            browser.open(&app.url(&path)).await;
+            shoot(&browser, &dir, &format!("{name}{suffix}")).await;
+        }
+        browser.quit().await;
+    }
+}
