@@ -446,3 +446,52 @@ async fn console_browser_screenshots_of_every_page() {
         browser.quit().await;
     }
 }
+
+/// The acceptance: a new user opens the URL the sandbox banner prints, signs in with one
+/// click, and walks the dashboard and the five case-study alerts — each enriched, with its
+/// indicators, context and graph — without a console error, never typing a key or touching curl.
+#[tokio::test]
+async fn console_browser_a_new_user_walks_the_sandbox_after_one_click_sign_in() {
+    let Some(browser) = ChromeSession::start().await else { return };
+    let app = crate::sandbox::sandbox_app().await;
+    let alerts = crate::sandbox::enriched_alerts(&app).await;
+
+    browser.open(&app.url("/")).await;
+    browser.wait_for_path("/login").await;
+    browser.click("button[name=demo][value=lab]").await;
+    browser.wait_for_path("/").await;
+    let total = browser.run("return document.querySelector('#total-alerts').dataset.value", vec![]).await;
+    assert_eq!(total, json!("5"), "the dashboard counts the five case studies");
+    assert_quiet(&browser, "the dashboard").await;
+
+    browser.click("nav a[href='/alerts']").await;
+    browser.wait_for_path("/alerts").await;
+    let links = browser
+        .run(
+            "return [...document.querySelectorAll('table[data-queue] tbody tr td a[href^=\"/alerts/\"]')].map(a => a.getAttribute('href'))",
+            vec![],
+        )
+        .await;
+    let links: Vec<String> =
+        links.as_array().unwrap().iter().filter_map(Value::as_str).map(String::from).collect();
+    for alert in &alerts {
+        let href = format!("/alerts/{}", alert["uuid"].as_str().unwrap());
+        assert!(links.contains(&href), "{href} in the queue: {links:?}");
+        browser.open(&app.url("/alerts")).await;
+        browser.click(&format!("table[data-queue] a[href='{href}']")).await;
+        browser.wait_for_path(&href).await;
+        let title = browser.css("#alert-title").await.text().await.unwrap();
+        assert_eq!(title, alert["title"].as_str().unwrap());
+        let summary = browser.run("return document.querySelector('.alert-badges').textContent", vec![]).await;
+        assert!(summary.as_str().unwrap().contains("Enrichment: Enriched"), "{title}: {summary}");
+        let indicators =
+            browser.run("return document.querySelectorAll('#indicators .indicator').length", vec![]).await;
+        assert!(indicators.as_u64().unwrap() > 0, "{title} shows its indicators");
+        let graph = browser
+            .run("return document.querySelectorAll('#graph svg[data-calseta-chart]').length", vec![])
+            .await;
+        assert_eq!(graph, json!(1), "{title} draws its graph");
+        assert_quiet(&browser, &title).await;
+    }
+    browser.quit().await;
+}
