@@ -77,6 +77,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0011_console_sessions.sql"),
         include_str!("../../../migrations/postgres/0011_console_sessions.sql"),
     ),
+    (
+        13,
+        "activity_notify",
+        include_str!("../../../migrations/sqlite/0013_activity_notify.sql"),
+        include_str!("../../../migrations/postgres/0013_activity_notify.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -11,6 +11,7 @@ mod approvals;
 mod browser;
 mod cli;
 mod console;
+mod console_live;
 mod console_detail;
 mod console_queue;
 mod contract;
