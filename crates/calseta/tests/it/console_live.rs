@@ -88,17 +88,24 @@ impl Stream {
         }
     }
 
-    /// Events until one satisfies `found`, all of them (that one last).
+    /// Events until one satisfies `found`, all of them (that one last); fails if none does in
+    /// time (heartbeats keep the stream busy, so a deadline per read would never pass).
     async fn until(&mut self, found: impl Fn(&Message) -> bool) -> Vec<Message> {
         let mut seen = Vec::new();
-        loop {
-            let event = self.event().await;
-            let done = found(&event);
-            seen.push(event);
-            if done {
-                return seen;
+        let search = async {
+            loop {
+                let event = self.event().await;
+                let done = found(&event);
+                seen.push(event);
+                if done {
+                    return;
+                }
             }
+        };
+        if tokio::time::timeout(WAIT, search).await.is_err() {
+            panic!("the expected event did not arrive; seen: {seen:?}");
         }
+        seen
     }
 }
 
@@ -345,19 +352,19 @@ async fn ids_committed_out_of_order_are_delivered_in_id_order_on_postgres() {
         ..AppOptions::default()
     })
     .await;
-    let browser = signed_in(&app, &["alerts:read"]).await;
+    let browser = signed_in(&app, &["alerts:read", "approvals:write"]).await;
     let uuid = ingest(&app, "slow transaction").await;
     let (mut stream, _) = open(&app.base, &browser, None).await;
-    let alert_id = query_i64(&app, &format!("SELECT id FROM alerts WHERE uuid = '{uuid}'")).await;
 
-    // A transaction takes the next id and stays open while a later one commits.
+    // A transaction takes the next id and stays open while a later one commits. (It is about no
+    // alert: a reference to the alert's row would hold a lock the status change waits for.)
     let mut slow = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
     sqlx::query("BEGIN").execute(&mut slow).await.unwrap();
     let held: i64 = sqlx::query_scalar(
-        "INSERT INTO activity_events (uuid, event_type, actor_type, alert_id, created_at) \
-         VALUES (gen_random_uuid(), 'alert_severity_updated', 'system', $1, now()) RETURNING id",
+        "INSERT INTO activity_events (uuid, event_type, actor_type, \"references\", created_at) \
+         VALUES (gen_random_uuid(), 'workflow_approval_expired', 'system', \
+         '{\"approval_uuid\": \"held\", \"workflow_name\": \"held\"}'::jsonb, now()) RETURNING id",
     )
-    .bind(alert_id)
     .fetch_one(&mut slow)
     .await
     .unwrap();
