@@ -36,7 +36,8 @@ async fn sign_in(target: &Target) -> Result<String, String> {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| e.to_string())?;
-    let form = client.get(format!("{}/login", target.base)).send().await.map_err(|e| format!("login: {e}"))?;
+    let form =
+        client.get(format!("{}/login", target.base)).send().await.map_err(|e| format!("login: {e}"))?;
     let login_cookie = cookie(form.headers(), "calseta_login_csrf").ok_or("no login cookie")?;
     let html = form.text().await.map_err(|e| e.to_string())?;
     let marker = "name=\"csrf_token\" value=\"";
@@ -45,11 +46,7 @@ async fn sign_in(target: &Target) -> Result<String, String> {
         .and_then(|(_, rest)| rest.split('"').next())
         .ok_or("no csrf_token on the login form")?
         .to_string();
-    let body = format!(
-        "csrf_token={}&api_key={}",
-        percent(&token),
-        percent(&target.key)
-    );
+    let body = format!("csrf_token={}&api_key={}", percent(&token), percent(&target.key));
     let signed = client
         .post(format!("{}/login", target.base))
         .header("origin", &target.base)
@@ -76,7 +73,13 @@ fn cookie(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
 /// Form-encodes the few characters a key or token may hold that a form would change.
 fn percent(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.~".contains(c) { c.to_string() } else { format!("%{:02X}", c as u32) })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.~".contains(c) {
+                c.to_string()
+            } else {
+                format!("%{:02X}", c as u32)
+            }
+        })
         .collect()
 }
 
@@ -130,7 +133,11 @@ async fn console(
 }
 
 /// Runs the measurement; its section of the report.
-pub(crate) async fn measure(target: &Target, templates: &[Template], scale: LiveScale) -> Result<Value, String> {
+pub(crate) async fn measure(
+    target: &Target,
+    templates: &[Template],
+    scale: LiveScale,
+) -> Result<Value, String> {
     let primary: Vec<&Template> = templates.iter().filter(|t| t.primary).collect();
     if primary.is_empty() {
         return Err("no fixture to ingest".into());

@@ -105,7 +105,8 @@ pub async fn run(options: BenchOptions) -> Result<(), String> {
         }
         Err(e) => Err(e),
     };
-    let live_scale = if options.quick { console_live::LiveScale::QUICK } else { console_live::LiveScale::FULL };
+    let live_scale =
+        if options.quick { console_live::LiveScale::QUICK } else { console_live::LiveScale::FULL };
     let outcome = match outcome {
         Ok(()) => console_live::measure(&target, &templates, live_scale).await.map(|live| {
             report["console_live"] = live;

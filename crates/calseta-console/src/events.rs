@@ -95,20 +95,15 @@ pub async fn stream(
         )
             .into_response();
     };
-    let last_event_id = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<i64>().ok());
+    let last_event_id =
+        headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
     let subscription = match state.live().subscribe(permit, access, last_event_id).await {
         Ok(subscription) => subscription,
         Err(e) => return crate::PageError::from(e).into_response(),
     };
     let period = state.settings().heartbeat;
-    let ready = Event::default()
-        .id(subscription.position().to_string())
-        .event("ready")
-        .retry(RECONNECT)
-        .data("{}");
+    let ready =
+        Event::default().id(subscription.position().to_string()).event("ready").retry(RECONNECT).data("{}");
     let stream = Stream {
         subscription,
         heartbeat: tokio::time::interval_at(tokio::time::Instant::now() + period, period),

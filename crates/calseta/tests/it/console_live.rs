@@ -371,11 +371,9 @@ async fn ids_committed_out_of_order_are_delivered_in_id_order_on_postgres() {
     let (status, body) =
         app.patch(&format!("/v1/alerts/{uuid}"), &app.admin_key, json!({"status": "Escalated"})).await;
     assert_eq!(status, 200, "{body}");
-    let later = query_i64(
-        &app,
-        "SELECT MAX(id) FROM activity_events WHERE event_type = 'alert_status_updated'",
-    )
-    .await;
+    let later =
+        query_i64(&app, "SELECT MAX(id) FROM activity_events WHERE event_type = 'alert_status_updated'")
+            .await;
     assert!(later > held);
     sqlx::query("COMMIT").execute(&mut slow).await.unwrap();
 
