@@ -112,15 +112,16 @@ async fn console(
         buffer.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = buffer.find("\n\n") {
             let block: String = buffer.drain(..end + 2).collect();
-            let event = block.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or_default();
-            if event == "ready" {
+            // Whole `event:` lines are compared: the names are the stream's, not enum values.
+            let named = |line: &str| block.lines().any(|l| l == line);
+            if named("event: ready") {
                 if let Some(ready) = ready.take() {
                     let _ = ready.send(());
                 }
                 continue;
             }
             let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: ")) else { continue };
-            if event == "alert"
+            if named("event: alert")
                 && let Ok(value) = serde_json::from_str::<Value>(data)
                 && value["new"] == true
                 && let Some(uuid) = value["alert"]["uuid"].as_str()
