@@ -479,6 +479,11 @@ impl Subscription {
             }
             if self.catch_up {
                 let through = self.feed.watermark.load(Ordering::Acquire);
+                if through <= self.read_through {
+                    // Nothing settled beyond what this connection has: never move back.
+                    self.catch_up = false;
+                    continue;
+                }
                 let rows = repo::live_after(&self.feed.db, self.read_through, Some(through), PAGE).await?;
                 let full = rows.len() as i64 == PAGE;
                 self.read_through = if full { rows.last().map_or(through, |r| r.id) } else { through };
