@@ -158,7 +158,8 @@ pub(crate) async fn measure(
             .map_err(|_| "a console stream ended before it was ready")?;
     }
 
-    let factory = AlertFactory::new();
+    // Numbered beyond the earlier phases' alerts: a repeat would be deduplicated, not new.
+    let factory = AlertFactory::starting_at(1_000_000_000);
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let total = scale.per_second * scale.seconds as usize;
     let interval = Duration::from_secs(1) / scale.per_second.max(1) as u32;
