@@ -1,7 +1,8 @@
 //! `calseta bench`: the benchmark harness. It owns everything the benchmark does: it launches
 //! real `calseta` processes (the running executable) on a fresh database, drives them over
 //! loopback HTTP with alerts made unique from the SIEM fixtures, runs a loopback agent that
-//! records every `alert.enriched` delivery, samples the server processes' RSS and CPU from
+//! records every `alert.enriched` delivery, keeps console event streams open while alerts are
+//! ingested (the live-update fan-out, `console_live`), samples the server processes' RSS and CPU from
 //! `/proc`, and reports JSON and a table. Figures are never asserted anywhere.
 //!
 //! The loopback agent ([`agent`]), fixture loading ([`fixtures`]) and indicator rewriting
@@ -9,6 +10,7 @@
 
 pub mod agent;
 mod client;
+mod console_live;
 pub mod fixtures;
 mod load;
 mod phases;
@@ -101,6 +103,14 @@ pub async fn run(options: BenchOptions) -> Result<(), String> {
             );
             phases::run_phases(&target, &fleet, &templates, scale, &mut report).await
         }
+        Err(e) => Err(e),
+    };
+    let live_scale =
+        if options.quick { console_live::LiveScale::QUICK } else { console_live::LiveScale::FULL };
+    let outcome = match outcome {
+        Ok(()) => console_live::measure(&target, &templates, live_scale).await.map(|live| {
+            report["console_live"] = live;
+        }),
         Err(e) => Err(e),
     };
     fleet.kill().await;

@@ -38,6 +38,12 @@ impl AlertFactory {
         AlertFactory { counter: AtomicU64::new(1) }
     }
 
+    /// A factory numbering its alerts from `first`: a phase that must not repeat another
+    /// factory's alerts (which the server would take as duplicates) starts far beyond it.
+    pub fn starting_at(first: u64) -> Self {
+        AlertFactory { counter: AtomicU64::new(first) }
+    }
+
     /// The next alert from `template`, as the JSON body of an ingest request.
     pub fn make(&self, template: &Template) -> Vec<u8> {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);

@@ -137,3 +137,230 @@
     document.addEventListener("keydown", onKey);
   });
 })();
+
+// ---- Live updates (GET /events, Server-Sent Events) -------------------------------------------
+// The queue (/alerts) and the approval inbox (/approvals) follow the console's event stream. New
+// alerts are added at the top of the queue's first, unfiltered page; changed alerts have their
+// severity, status and enrichment cells updated in place wherever they are shown; anything the
+// page cannot show in place is announced with a "refresh" notice. Every value arrives as JSON and
+// is set as text (textContent), never as markup. The browser resumes after a dropped connection
+// with Last-Event-ID, so no event is missed. Without this script the pages are complete anyway.
+(function () {
+  var path = window.location.pathname;
+  if ((path !== "/alerts" && path !== "/approvals") || typeof window.EventSource !== "function") {
+    return;
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) {
+      node.className = className;
+    }
+    if (text !== undefined && text !== null) {
+      node.textContent = String(text);
+    }
+    return node;
+  }
+
+  // One notice per page, counting what arrived that the page does not show.
+  var pending = 0;
+  var notice = null;
+  function announce(what) {
+    pending += 1;
+    var main = document.getElementById("main");
+    if (!main) {
+      return;
+    }
+    if (!notice) {
+      notice = el("p", "notice live-notice");
+      notice.setAttribute("role", "status");
+      var heading = main.querySelector("h1");
+      main.insertBefore(notice, heading ? heading.nextSibling : main.firstChild);
+    }
+    notice.textContent = "";
+    notice.appendChild(document.createTextNode(pending + " " + what + " since this page was loaded — "));
+    var link = el("a", null, "refresh");
+    link.href = window.location.pathname + window.location.search;
+    notice.appendChild(link);
+    notice.appendChild(document.createTextNode("."));
+  }
+
+  // The queue's first page in its default order (no filters, sorting or page in the URL): the
+  // only view where a new alert belongs at the top.
+  function queueTop() {
+    return path === "/alerts" && window.location.search === "";
+  }
+
+  function severityBadge(severity) {
+    return el("span", "badge sev-" + String(severity || "").toLowerCase(), severity);
+  }
+
+  function statusText(cell, alert) {
+    cell.textContent = "";
+    cell.appendChild(document.createTextNode(alert.status || ""));
+    if (alert.close_classification) {
+      cell.appendChild(document.createTextNode(" "));
+      cell.appendChild(el("span", "small muted", "(" + alert.close_classification + ")"));
+    }
+  }
+
+  function rowFor(uuid) {
+    var rows = document.querySelectorAll("tr[data-alert-uuid]");
+    for (var i = 0; i < rows.length; i += 1) {
+      if (rows[i].getAttribute("data-alert-uuid") === uuid) {
+        return rows[i];
+      }
+    }
+    return null;
+  }
+
+  function update(row, alert) {
+    var severity = row.querySelector("[data-field='severity']");
+    if (severity && alert.severity) {
+      severity.textContent = "";
+      severity.appendChild(severityBadge(alert.severity));
+    }
+    var status = row.querySelector("[data-field='status']");
+    if (status && alert.status) {
+      statusText(status, alert);
+    }
+    var enrichment = row.querySelector("[data-field='enrichment']");
+    if (enrichment && alert.enrichment_status) {
+      enrichment.textContent = alert.enrichment_status;
+    }
+  }
+
+  // A queue row like the server renders it (see templates/alerts.html).
+  function newRow(alert, tbody) {
+    var row = el("tr", "live-new");
+    row.setAttribute("data-alert-uuid", alert.uuid);
+    var sample = tbody.querySelector("tr");
+    if (sample && sample.querySelector("input[type='checkbox'][form='bulk']")) {
+      var cell = el("td");
+      var box = el("input");
+      box.type = "checkbox";
+      box.name = "alert_uuid";
+      box.value = alert.uuid;
+      box.setAttribute("form", "bulk");
+      box.id = "sel-" + alert.uuid;
+      box.setAttribute("aria-label", "Select alert: " + (alert.title || ""));
+      cell.appendChild(box);
+      row.appendChild(cell);
+    }
+    var title = el("td");
+    var link = el("a", null, alert.title);
+    link.href = "/alerts/" + encodeURIComponent(alert.uuid);
+    title.appendChild(link);
+    row.appendChild(title);
+    var severity = el("td");
+    severity.setAttribute("data-field", "severity");
+    severity.appendChild(severityBadge(alert.severity));
+    row.appendChild(severity);
+    var status = el("td");
+    status.setAttribute("data-field", "status");
+    statusText(status, alert);
+    row.appendChild(status);
+    row.appendChild(el("td", null, alert.source));
+    var enrichment = el("td", null, alert.enrichment_status);
+    enrichment.setAttribute("data-field", "enrichment");
+    row.appendChild(enrichment);
+    var occurred = el("td");
+    if (alert.occurred_at) {
+      var time = el("time", null, alert.occurred_at);
+      time.setAttribute("datetime", alert.occurred_at);
+      var when = new Date(alert.occurred_at);
+      if (!isNaN(when.getTime())) {
+        time.title = alert.occurred_at;
+        time.textContent = when.toLocaleString(undefined, {
+          year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit"
+        });
+      }
+      occurred.appendChild(time);
+    }
+    row.appendChild(occurred);
+    return row;
+  }
+
+  // An event's JSON, or null when it cannot be read.
+  function parse(message) {
+    try {
+      return JSON.parse(message.data);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function onAlert(message) {
+    var data = parse(message);
+    var alert = data && data.alert;
+    if (!alert || !alert.uuid || path !== "/alerts") {
+      return;
+    }
+    var row = rowFor(alert.uuid);
+    if (row) {
+      update(row, alert);
+      return;
+    }
+    if (!data["new"]) {
+      return;
+    }
+    var tbody = document.querySelector("tr[data-alert-uuid]");
+    tbody = tbody ? tbody.parentNode : null;
+    if (queueTop() && tbody) {
+      tbody.insertBefore(newRow(alert, tbody), tbody.firstChild);
+    } else {
+      announce("new alert(s)");
+    }
+  }
+
+  // Whether reloading now would lose nothing the analyst is doing (a focused field, a typed note).
+  function idle() {
+    var active = document.activeElement;
+    if (active && active.closest && active.closest("form")) {
+      return false;
+    }
+    var notes = document.querySelectorAll("textarea");
+    for (var i = 0; i < notes.length; i++) {
+      if (notes[i].value) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  function onApproval(event) {
+    if (path !== "/approvals") {
+      return;
+    }
+    var data = parse(event);
+    var approval = data && data.approval;
+    var card = approval && approval.uuid
+      ? document.querySelector('#pending [data-approval-uuid="' + CSS.escape(approval.uuid) + '"]')
+      : null;
+    if (card && approval.status && approval.status !== "pending") {
+      // Decided or expired elsewhere: the card says so and its buttons go, in place.
+      card.classList.add("approval-settled");
+      var left = card.querySelector(".approval-left");
+      if (left) {
+        left.textContent = approval.status;
+      }
+      var buttons = card.querySelectorAll("form button");
+      for (var i = 0; i < buttons.length; i++) {
+        buttons[i].disabled = true;
+      }
+      return;
+    }
+    if (idle()) {
+      window.location.reload();
+    } else {
+      announce("approval request(s) changed");
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var source = new window.EventSource("/events");
+    source.addEventListener("alert", onAlert);
+    source.addEventListener("approval", onApproval);
+  });
+})();
+// ---- End of live updates ----------------------------------------------------------------------

@@ -16,6 +16,7 @@
 
 pub mod assets;
 pub mod charts;
+pub mod events;
 pub mod headers;
 mod login;
 pub mod markdown;
@@ -24,11 +25,13 @@ pub mod session;
 pub mod state;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use calseta_services::Services;
+use calseta_services::live::LiveSettings;
 
 pub use pages::{PageContext, PageError};
 pub use session::SignedForm;
@@ -49,6 +52,15 @@ pub struct ConsoleSettings {
     /// `RATE_LIMIT_UNAUTHED_PER_MINUTE`: failed sign-ins per client address and minute, counted
     /// with REST's and MCP's failed authentications.
     pub unauthed_per_minute: u32,
+    /// The live feed behind `GET /events`: `CONSOLE_SSE_MAX_CONNECTIONS` (256) and
+    /// `CONSOLE_SSE_GAP_GRACE_MS` (5000).
+    pub live: LiveSettings,
+    /// `CONSOLE_SSE_HEARTBEAT_SECONDS` (15): a comment line on every open event stream this
+    /// often (proxies keep the connection; the session is checked again).
+    pub heartbeat: Duration,
+    /// The server's shutdown signal: open event streams end when it turns `true`, so a graceful
+    /// shutdown does not wait for browsers to hang up.
+    pub shutdown: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Default for ConsoleSettings {
@@ -58,6 +70,9 @@ impl Default for ConsoleSettings {
             https_enabled: false,
             sandbox_mode: false,
             unauthed_per_minute: 30,
+            live: LiveSettings::default(),
+            heartbeat: Duration::from_secs(15),
+            shutdown: None,
         }
     }
 }
@@ -85,6 +100,7 @@ pub fn router(services: Arc<Services>, settings: ConsoleSettings) -> Router {
         .route("/alerts/{uuid}/workflows", post(pages::alert_actions::execute))
         .route("/alerts/{uuid}/workflow-outcome", get(pages::alert_actions::outcome))
         .route("/activity", get(pages::activity::log))
+        .route("/events", get(events::stream))
         .route("/login", get(login::login_page).post(login::login_submit))
         .route("/logout", post(login::logout))
         .route("/assets/{name}", get(assets::serve))

@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod demo;
 pub mod error;
+pub mod live;
 pub mod metrics;
 pub mod params;
 pub mod pipeline;

@@ -1,4 +1,6 @@
-//! The append-only `activity_events` log.
+//! The append-only `activity_events` log, and reading it in id order for the console's live
+//! feed (with the alert each event is about, and the PostgreSQL `NOTIFY` that announces new
+//! events to every process).
 
 use calseta_core::pagination::PageRequest;
 use chrono::{DateTime, Utc};
@@ -56,6 +58,7 @@ pub async fn append(tx: &mut Tx, event: &NewActivity) -> Result<(), StoreError> 
     .execute(c)
     .await
     .map(|_| ()))?;
+    tx.note_activity_appended();
     Ok(())
 }
 
@@ -148,4 +151,111 @@ pub async fn alert_uuids(db: &Db, ids: &[i64]) -> Result<Vec<(i64, Uuid)>, Store
         bind_args!(sqlx::query_as::<_, (i64, Uuid)>(&sql), &b.args).fetch_all(p).await
     })?;
     Ok(rows)
+}
+
+/// The PostgreSQL channel a trigger on `activity_events` notifies (migration 0013) when events
+/// are inserted; the notification is delivered at commit, to every listening process.
+pub const NOTIFY_CHANNEL: &str = "calseta_activity";
+
+/// An event as the live feed reads it: its id (the order of the log), what happened, and the
+/// alert it is about as that alert is now.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LiveRow {
+    pub id: i64,
+    pub event_type: String,
+    pub references: Option<Json<Value>>,
+    pub created_at: DateTime<Utc>,
+    pub alert_uuid: Option<Uuid>,
+    pub title: Option<String>,
+    pub severity: Option<String>,
+    pub status: Option<String>,
+    pub source_name: Option<String>,
+    pub enrichment_status: Option<String>,
+    pub close_classification: Option<String>,
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+const LIVE_SELECT: &str = "SELECT e.id, e.event_type, e.\"references\", e.created_at, a.uuid AS alert_uuid, \
+     a.title, a.severity, a.status, a.source_name, a.enrichment_status, a.close_classification, a.occurred_at \
+     FROM activity_events e LEFT JOIN alerts a ON a.id = e.alert_id";
+
+/// The highest event id (0 when the log is empty).
+pub async fn latest_id(db: &Db) -> Result<i64, StoreError> {
+    let id: i64 = on_pool!(db.read_pool(), p => {
+        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM activity_events").fetch_one(p).await
+    })?;
+    Ok(id)
+}
+
+/// Up to `limit` events with `after < id` (and `id <= through`, when given), in id order.
+pub async fn live_after(
+    db: &Db,
+    after: i64,
+    through: Option<i64>,
+    limit: i64,
+) -> Result<Vec<LiveRow>, StoreError> {
+    let rows = match through {
+        Some(through) => {
+            let sql = format!("{LIVE_SELECT} WHERE e.id > $1 AND e.id <= $2 ORDER BY e.id LIMIT $3");
+            on_pool!(db.read_pool(), p => {
+                sqlx::query_as::<_, LiveRow>(&sql).bind(after).bind(through).bind(limit).fetch_all(p).await
+            })?
+        }
+        None => {
+            let sql = format!("{LIVE_SELECT} WHERE e.id > $1 ORDER BY e.id LIMIT $2");
+            on_pool!(db.read_pool(), p => {
+                sqlx::query_as::<_, LiveRow>(&sql).bind(after).bind(limit).fetch_all(p).await
+            })?
+        }
+    };
+    Ok(rows)
+}
+
+/// The events with these ids that exist now, in id order (ids the feed saw skipped, looked for
+/// again in case their transaction has committed since).
+pub async fn live_by_ids(db: &Db, ids: &[i64]) -> Result<Vec<LiveRow>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut b = Params::default();
+    let placeholders: Vec<String> = ids.iter().map(|id| b.arg(Arg::I64(*id))).collect();
+    let sql = format!("{LIVE_SELECT} WHERE e.id IN ({}) ORDER BY e.id", placeholders.join(", "));
+    let rows = on_pool!(db.read_pool(), p => {
+        bind_args!(sqlx::query_as::<_, LiveRow>(&sql), &b.args).fetch_all(p).await
+    })?;
+    Ok(rows)
+}
+
+/// Forwards PostgreSQL `NOTIFY`s on [`NOTIFY_CHANNEL`] to this process's activity wake-up,
+/// reconnecting after connection loss; returns at once on SQLite (where processes sharing a file
+/// find each other's events by polling). Runs until its task is aborted.
+pub async fn forward_notifications(db: Db) {
+    let Some(pool) = db.pg_pool().cloned() else { return };
+    loop {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::warn!(error = %e, "activity LISTEN connection failed; relying on polling");
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(NOTIFY_CHANNEL).await {
+            tracing::warn!(error = %e, "activity LISTEN failed; relying on polling");
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            continue;
+        }
+        // Events committed while the listener was (re)connecting are read by this wake-up.
+        db.activity_wakeup().notify_one();
+        loop {
+            match listener.recv().await {
+                Ok(_) => db.activity_wakeup().notify_one(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "activity LISTEN connection lost; reconnecting");
+                    db.activity_wakeup().notify_one();
+                    break;
+                }
+            }
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! The database handle: connection pools per engine, transactions, and the in-process job wake-up.
+//! The database handle: connection pools per engine, transactions, and the in-process wake-ups
+//! (jobs enqueued, activity appended).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -58,6 +59,7 @@ enum Pools {
 struct Inner {
     pools: Pools,
     job_wakeup: Notify,
+    activity_wakeup: Notify,
     /// When a write last failed, until a later write succeeds: reads can answer while writes do
     /// not (a full disk), and health must say so.
     write_failed_at: std::sync::Mutex<Option<std::time::Instant>>,
@@ -131,6 +133,7 @@ impl Db {
             inner: Arc::new(Inner {
                 pools,
                 job_wakeup: Notify::new(),
+                activity_wakeup: Notify::new(),
                 write_failed_at: std::sync::Mutex::new(None),
             }),
         })
@@ -194,7 +197,7 @@ impl Db {
             Pools::Postgres(pool) => pool.begin().await.map(TxInner::Postgres).map_err(StoreError::from),
         };
         let inner = self.note_write(inner)?;
-        Ok(Tx { inner, jobs_enqueued: false, db: self.clone() })
+        Ok(Tx { inner, jobs_enqueued: false, activity_appended: false, db: self.clone() })
     }
 
     /// Remembers whether a write (its start or its commit) failed for want of the database.
@@ -278,6 +281,12 @@ impl Db {
         &self.inner.job_wakeup
     }
 
+    /// Signalled (in this process) whenever a committed transaction appended activity events:
+    /// the console's live feed reads them at once instead of at its next poll.
+    pub fn activity_wakeup(&self) -> &Notify {
+        &self.inner.activity_wakeup
+    }
+
     /// Closes every pool, waiting for connections to be returned.
     pub async fn close(&self) {
         match &self.inner.pools {
@@ -351,6 +360,7 @@ pub(crate) enum TxConn<'a> {
 pub struct Tx {
     inner: TxInner,
     jobs_enqueued: bool,
+    activity_appended: bool,
     db: Db,
 }
 
@@ -373,8 +383,13 @@ impl Tx {
         self.jobs_enqueued = true;
     }
 
-    /// Commits, then wakes this process's worker if jobs were enqueued (other processes are woken
-    /// by `NOTIFY` on PostgreSQL, or by their poll on SQLite).
+    pub(crate) fn note_activity_appended(&mut self) {
+        self.activity_appended = true;
+    }
+
+    /// Commits, then wakes this process's worker if jobs were enqueued and its live feed if
+    /// activity was appended (other processes are woken by `NOTIFY` on PostgreSQL, or by their
+    /// poll on SQLite).
     pub async fn commit(self) -> Result<(), StoreError> {
         let committed = match self.inner {
             TxInner::Sqlite(tx) => tx.commit().await,
@@ -383,6 +398,9 @@ impl Tx {
         self.db.note_write(committed)?;
         if self.jobs_enqueued {
             self.db.job_wakeup().notify_one();
+        }
+        if self.activity_appended {
+            self.db.activity_wakeup().notify_one();
         }
         Ok(())
     }

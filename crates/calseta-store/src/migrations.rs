@@ -83,6 +83,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0012_indicator_origin.sql"),
         include_str!("../../../migrations/postgres/0012_indicator_origin.sql"),
     ),
+    (
+        13,
+        "activity_notify",
+        include_str!("../../../migrations/sqlite/0013_activity_notify.sql"),
+        include_str!("../../../migrations/postgres/0013_activity_notify.sql"),
+    ),
 ];
 
 #[derive(Debug)]

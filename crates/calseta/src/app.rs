@@ -224,7 +224,10 @@ pub async fn start(config: &Config, options: ServeOptions) -> Result<Running, St
     let state = calseta_api::AppState::new(services.clone(), config.api_settings());
     let limits = config.api_settings().rate_limits;
     let mcp = || calseta_mcp::http::router(services.clone(), config.app_version.clone(), limits);
-    let console = calseta_console::router(services.clone(), config.console_settings());
+    // Open console event streams end with the server, so a graceful shutdown does not wait on them.
+    let console_settings =
+        calseta_console::ConsoleSettings { shutdown: Some(shutdown_rx.clone()), ..config.console_settings() };
+    let console = calseta_console::router(services.clone(), console_settings);
     let app = calseta_api::router_with(state.clone(), mcp(), console);
     let mut tasks = vec![serve_http(listener, app, shutdown_rx.clone())];
     let mut mcp_addr = None;

@@ -118,6 +118,16 @@ pub struct Config {
     /// `CONSOLE_SESSION_IDLE_MINUTES` (60): a console session without a request for this long
     /// ends (sessions also end 12 hours after sign-in).
     pub console_session_idle_minutes: u32,
+    /// `CONSOLE_SSE_MAX_CONNECTIONS` (256): open console event streams per process.
+    pub console_sse_max_connections: usize,
+    /// `CONSOLE_SSE_HEARTBEAT_SECONDS` (15): the heartbeat of console event streams.
+    pub console_sse_heartbeat_seconds: u64,
+    /// `CONSOLE_SSE_GAP_GRACE_MS` (5000): how long the live feed waits for an activity id that is
+    /// not yet visible (PostgreSQL commits ids out of order) before moving past it.
+    pub console_sse_gap_grace_ms: u64,
+    /// `CONSOLE_SSE_POLL_MS` (1000): how often the live feed reads the activity log when nothing
+    /// woke it (processes sharing a SQLite file learn of each other's events this way).
+    pub console_sse_poll_ms: u64,
     /// `SECURITY_HEADER_HSTS_ENABLED` (true).
     pub hsts_enabled: bool,
     /// `CORS_ALLOWED_ORIGINS` (comma list).
@@ -417,6 +427,10 @@ impl Config {
                 calseta_services::resources::console_sessions::DEFAULT_IDLE_MINUTES,
                 1,
             ),
+            console_sse_max_connections: r.number("CONSOLE_SSE_MAX_CONNECTIONS", 256usize, 0),
+            console_sse_heartbeat_seconds: r.number("CONSOLE_SSE_HEARTBEAT_SECONDS", 15u64, 1),
+            console_sse_gap_grace_ms: r.number("CONSOLE_SSE_GAP_GRACE_MS", 5000u64, 0),
+            console_sse_poll_ms: r.number("CONSOLE_SSE_POLL_MS", 1000u64, 10),
             hsts_enabled: r.boolean("SECURITY_HEADER_HSTS_ENABLED", true),
             cors_allowed_origins: r
                 .string("CORS_ALLOWED_ORIGINS", "")
@@ -468,6 +482,14 @@ impl Config {
             https_enabled: self.https_enabled,
             sandbox_mode: self.sandbox_mode,
             unauthed_per_minute: self.rate_limit_unauthed,
+            live: calseta_services::live::LiveSettings {
+                max_connections: self.console_sse_max_connections,
+                gap_grace: Duration::from_millis(self.console_sse_gap_grace_ms),
+                poll_interval: Duration::from_millis(self.console_sse_poll_ms),
+                ..calseta_services::live::LiveSettings::default()
+            },
+            heartbeat: Duration::from_secs(self.console_sse_heartbeat_seconds),
+            shutdown: None,
         }
     }
 

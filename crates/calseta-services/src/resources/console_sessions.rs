@@ -207,6 +207,17 @@ impl ConsoleSessionService {
     /// expiry, or whose key is revoked, expired or no longer a human key, is deleted and reported
     /// as ended.
     pub async fn resolve(&self, id: &str) -> Result<Lookup, ServiceError> {
+        self.lookup(id, true).await
+    }
+
+    /// [`Self::resolve`] without recording activity: for a long-lived request (the console's
+    /// event stream) that re-checks its session now and then, which must not keep an unattended
+    /// session from its idle expiry.
+    pub async fn check(&self, id: &str) -> Result<Lookup, ServiceError> {
+        self.lookup(id, false).await
+    }
+
+    async fn lookup(&self, id: &str, record_activity: bool) -> Result<Lookup, ServiceError> {
         if !plausible_id(id) {
             return Ok(Lookup::Ended(SessionEnd::Unknown));
         }
@@ -231,7 +242,9 @@ impl ConsoleSessionService {
         match (end, key) {
             (None, Some(key)) => {
                 let session = session_of(row, key, id);
-                self.touch(&session, now).await?;
+                if record_activity {
+                    self.touch(&session, now).await?;
+                }
                 Ok(Lookup::Active(Box::new(session)))
             }
             (end, _) => {
