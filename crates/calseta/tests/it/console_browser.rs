@@ -495,3 +495,133 @@ async fn console_browser_a_new_user_walks_the_sandbox_after_one_click_sign_in() 
     }
     browser.quit().await;
 }
+
+/// The text of the first element matching `css`, or "" when there is none.
+async fn text_of(browser: &ChromeSession, css: &str) -> String {
+    let text = browser
+        .run(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : ''",
+            vec![json!(css)],
+        )
+        .await;
+    text.as_str().unwrap_or_default().to_string()
+}
+
+/// The seed's journey from the analyst's side, in Chromium: an alert arrives live in the open
+/// queue; its page shows the enrichment with the provider and rule that decided it, the matched
+/// document and the past alert; an agent's workflow request appears live in the open inbox; the
+/// analyst approves it; the run's result is on the alert; the analyst closes it with a
+/// classification; and the dashboard's MTTC, empty before, now has a figure.
+#[tokio::test]
+async fn console_browser_the_seeds_journey_from_the_analysts_side() {
+    let Some(browser) = ChromeSession::start().await else { return };
+    let (app, _providers) = crate::console_indicators::app_with_providers().await;
+    let document = json!({"title": "Travel runbook", "document_type": "runbook", "is_global": true,
+                          "content": "# Impossible travel\n\nCall the user."});
+    let (status, body) = app.post("/v1/context-documents", &app.admin_key, document).await;
+    assert_eq!(status, 201, "{body}");
+    let past =
+        ingest(&app, json!({"title": "Earlier login from 93.184.216.34", "src_ip": "93.184.216.34"})).await;
+    let workflow = crate::approvals::gated_workflow(&app, "Block the address", "high").await;
+    let (key, _) = crate::console::create_key(
+        &app,
+        json!({"name": "Analyst", "scopes": ["alerts:read", "alerts:write", "approvals:write", "workflows:read"]}),
+    )
+    .await;
+
+    // The queue is open when the alert arrives: its row appears without a reload.
+    sign_in(&browser, &app, &key, "/").await;
+    let mttc_before = browser.run("return document.querySelector('#mttc').dataset.value", vec![]).await;
+    browser.open(&app.url("/alerts")).await;
+    browser.run("document.body.dataset.loadedOnce = 'yes'", vec![]).await;
+    let (status, body) = app
+        .post(
+            "/v1/ingest/generic",
+            &app.admin_key,
+            json!({"title": "Impossible travel for jdoe", "severity": "high", "src_ip": "93.184.216.34"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let alert = body["data"]["alert_uuid"].as_str().unwrap().to_string();
+    eventually("the new alert appears live in the queue", Duration::from_secs(20), || async {
+        let found = browser
+            .run(
+                "return !!document.querySelector(`tr[data-alert-uuid=\"${arguments[0]}\"]`)",
+                vec![json!(alert)],
+            )
+            .await;
+        (found == json!(true)).then_some(())
+    })
+    .await;
+    let same_page = browser.run("return document.body.dataset.loadedOnce || ''", vec![]).await;
+    assert_eq!(same_page, json!("yes"), "the row came by the event stream, not a reload");
+    assert_quiet(&browser, "the live queue").await;
+
+    // Its page: the verdict with the provider and rule that decided it, the document, the past alert.
+    wait_enriched(&app, &alert).await;
+    browser.click(&format!("tr[data-alert-uuid='{alert}'] a[href='/alerts/{alert}']")).await;
+    browser.wait_for_path(&format!("/alerts/{alert}")).await;
+    let decided = text_of(&browser, "#indicators .indicator-decided").await;
+    let section = text_of(&browser, "#indicators").await;
+    assert!(decided.contains("mid_intel") && decided.contains("score >= 40"), "{decided}: {section}");
+    assert!(text_of(&browser, "#context").await.contains("Travel runbook"));
+    let past_link = browser
+        .run(
+            "return !!document.querySelector(`#past-alerts a[href=\"/alerts/${arguments[0]}\"]`)",
+            vec![json!(past)],
+        )
+        .await;
+    assert_eq!(past_link, json!(true), "the past alert sharing the address is linked");
+    assert_quiet(&browser, "the alert's page").await;
+
+    // The inbox is open when the agent asks: the request appears without the analyst reloading.
+    browser.open(&app.url("/approvals")).await;
+    let agent = crate::respond::agent_key(&app, &["workflows:execute"]).await;
+    let (status, pending) = app
+        .post(
+            &format!("/v1/workflows/{workflow}/execute"),
+            &agent,
+            json!({"indicator_type": "ip", "indicator_value": "93.184.216.34", "alert_uuid": alert,
+                   "reason": "Known bad address, mid_intel says suspicious", "confidence": 0.8}),
+        )
+        .await;
+    assert_eq!(status, 202, "{pending}");
+    let approval = pending["data"]["approval_request_uuid"].as_str().unwrap().to_string();
+    let card = format!("#pending [data-approval-uuid='{approval}']");
+    eventually("the request appears live in the inbox", Duration::from_secs(20), || async {
+        let found = browser.run("return !!document.querySelector(arguments[0])", vec![json!(card)]).await;
+        (found == json!(true)).then_some(())
+    })
+    .await;
+    browser.click(&format!("{card} button[value=approve]")).await;
+    let run = crate::respond::finished_run(&app, &workflow).await;
+    assert_eq!(run["status"], "success", "{run}");
+
+    // The run's result is on the alert; the analyst closes it with a classification.
+    browser.open(&app.url(&format!("/alerts/{alert}"))).await;
+    let activity = text_of(&browser, "#activity").await;
+    assert!(
+        activity.contains("workflow_executed") && activity.contains("ran for 93.184.216.34"),
+        "{activity}"
+    );
+    browser
+        .css("#close-classification")
+        .await
+        .select_by_value("True Positive - Suspicious Activity")
+        .await
+        .unwrap();
+    browser.click("form[action$='/close'] button[type=submit]").await;
+    eventually("the alert is closed", Duration::from_secs(20), || async {
+        let (_, body) = app.get(&format!("/v1/alerts/{alert}"), &app.admin_key).await;
+        (body["data"]["status"] == "Closed").then_some(body)
+    })
+    .await;
+
+    // The dashboard's MTTC now has a figure.
+    browser.open(&app.url("/")).await;
+    let mttc_after = browser.run("return document.querySelector('#mttc').dataset.value", vec![]).await;
+    assert_ne!(mttc_after, mttc_before, "MTTC moves once an alert is closed");
+    assert!(mttc_after.as_str().unwrap().parse::<f64>().is_ok(), "{mttc_after}");
+    assert_quiet(&browser, "the dashboard").await;
+    browser.quit().await;
+}

@@ -37,7 +37,7 @@ async fn provider(app: &TestApp, server: &MockServer, name: &str, route: &str) {
 
 /// An app with two loopback providers: `mid_intel` answers score 55 (its rule 2), `low_intel`
 /// score 5 (its default).
-async fn app_with_providers() -> (TestApp, MockServer) {
+pub(crate) async fn app_with_providers() -> (TestApp, MockServer) {
     let server = MockServer::start().await;
     Mock::given(path_regex("^/mid/"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"score": 55, "asn": "AS15133"})))
