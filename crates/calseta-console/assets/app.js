@@ -3,19 +3,26 @@
 "use strict";
 
 (function () {
-  // Times: server-rendered in UTC; shown in the browser's zone, with UTC kept on hover.
+  // ---- Local times (the queue and every list; templates/macros.html `time`) ----------------
+  // The server renders <time datetime="…" title="… UTC" data-local> with UTC as its text, which
+  // is what shows without this file. Here the text becomes the browser's zone; the title keeps
+  // the exact UTC time on hover. Marked done so that rows added later can be passed again.
   function localizeTimes(root) {
-    root.querySelectorAll("time[data-local][datetime]").forEach(function (el) {
+    root.querySelectorAll("time[data-local][datetime]:not([data-localized])").forEach(function (el) {
       var when = new Date(el.getAttribute("datetime"));
       if (isNaN(when.getTime())) {
         return;
       }
-      el.title = el.textContent.trim();
+      if (!el.title) {
+        el.title = el.textContent.trim();
+      }
       el.textContent = when.toLocaleString(undefined, {
         year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit"
       });
+      el.setAttribute("data-localized", "");
     });
   }
+  // ---- end of local times ------------------------------------------------------------------
 
   // Keyboard: "g" then a letter goes to a section; "?" lists the shortcuts. Never while typing.
   var sections = { d: "/", a: "/alerts", p: "/approvals", l: "/activity" };
