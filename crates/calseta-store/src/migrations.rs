@@ -77,6 +77,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0011_console_sessions.sql"),
         include_str!("../../../migrations/postgres/0011_console_sessions.sql"),
     ),
+    (
+        14,
+        "alert_queue_keyset",
+        include_str!("../../../migrations/sqlite/0014_alert_queue_keyset.sql"),
+        include_str!("../../../migrations/postgres/0014_alert_queue_keyset.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -1,0 +1,10 @@
+-- The console's alert queue pages by keyset: `(sort key, id) < (cursor)` ordered by the sort key
+-- then id. An index on (key, id) answers both the comparison and the order, so any page costs
+-- what the first does. Title is not indexed: alert titles have no length limit, and a
+-- PostgreSQL B-tree entry does (about 2.7 kB), so an index on it could refuse an ingest.
+CREATE INDEX ix_alerts_occurred_at_id ON alerts (occurred_at, id);
+CREATE INDEX ix_alerts_created_at_id ON alerts (created_at, id);
+CREATE INDEX ix_alerts_status_id ON alerts (status, id);
+CREATE INDEX ix_alerts_source_name_id ON alerts (source_name, id);
+-- Sorting by severity sorts by its rank; the expression is the one the queue's query uses.
+CREATE INDEX ix_alerts_severity_rank_id ON alerts ((CASE severity WHEN 'Critical' THEN 5 WHEN 'High' THEN 4 WHEN 'Medium' THEN 3 WHEN 'Low' THEN 2 WHEN 'Informational' THEN 1 ELSE 0 END), id);
