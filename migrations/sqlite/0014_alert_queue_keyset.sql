@@ -1,9 +1,8 @@
 -- The console's alert queue pages by keyset: `(sort key, id) < (cursor)` ordered by the sort key
 -- then id. An index on (key, id) answers both the comparison and the order, so any page costs
--- what the first does. Title is not indexed: alert titles have no length limit, and a
--- PostgreSQL B-tree entry does (about 2.7 kB), so an index on it could refuse an ingest.
-CREATE INDEX ix_alerts_occurred_at_id ON alerts (occurred_at, id);
-CREATE INDEX ix_alerts_created_at_id ON alerts (created_at, id);
+-- what the first does. (occurred_at, id) and (created_at, id) exist since 0004. Title is not
+-- indexed: alert titles have no length limit, and a PostgreSQL B-tree entry does (about
+-- 2.7 kB), so an index on it could refuse an ingest.
 CREATE INDEX ix_alerts_status_id ON alerts (status, id);
 CREATE INDEX ix_alerts_source_name_id ON alerts (source_name, id);
 -- Sorting by severity sorts by its rank; the expression is the one the queue's query uses.

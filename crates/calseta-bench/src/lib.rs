@@ -126,7 +126,11 @@ pub async fn run(options: BenchOptions) -> Result<(), String> {
 }
 
 /// Writes the JSON report when asked and removes the working directory.
-fn finish(options: &BenchOptions, report: &serde_json::Value, workdir: &std::path::Path) -> Result<(), String> {
+fn finish(
+    options: &BenchOptions,
+    report: &serde_json::Value,
+    workdir: &std::path::Path,
+) -> Result<(), String> {
     if let Some(path) = &options.json_out {
         let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
         std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;

@@ -264,14 +264,20 @@ mod tests {
         let app = axum::Router::new().route(
             "/ok",
             axum::routing::get(|headers: HeaderMap| async move {
-                let signed_in = headers.get("cookie").and_then(|v| v.to_str().ok()) == Some("calseta_session=s");
-                if signed_in { (axum::http::StatusCode::OK, "page") } else { (axum::http::StatusCode::FORBIDDEN, "") }
+                let signed_in =
+                    headers.get("cookie").and_then(|v| v.to_str().ok()) == Some("calseta_session=s");
+                if signed_in {
+                    (axum::http::StatusCode::OK, "page")
+                } else {
+                    (axum::http::StatusCode::FORBIDDEN, "")
+                }
             }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        let console = Arc::new(Console { client: reqwest::Client::new(), base, cookie: "calseta_session=s".into() });
+        let console =
+            Arc::new(Console { client: reqwest::Client::new(), base, cookie: "calseta_session=s".into() });
         let run = measure(&console, &["/ok".to_string(), "/missing".to_string()], 3, 20).await;
         assert_eq!((run.latency.count(), run.errors), (10, 10));
         assert!(run.latency.p(0.99) > 0.0);

@@ -386,7 +386,11 @@ pub async fn list_keyset(
         let id = b.arg(Arg::I64(at.id));
         // A row-value comparison, which both engines answer from an index on (key, id).
         let condition = format!("({key}, id) {beyond} ({value}, {id})");
-        clauses = if clauses.is_empty() { format!("WHERE {condition}") } else { format!("{clauses} AND {condition}") };
+        clauses = if clauses.is_empty() {
+            format!("WHERE {condition}")
+        } else {
+            format!("{clauses} AND {condition}")
+        };
     }
     // One row more than shown says whether there is a further page.
     let fetch = b.arg(Arg::I64(limit.saturating_add(1)));

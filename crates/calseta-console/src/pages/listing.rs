@@ -64,9 +64,11 @@ impl Filters {
     /// The filters and `extra` pairs as `path?query` (just `path` when there are none).
     pub fn href_with(&self, path: &str, drop: &[&str], extra: &[(&str, &str)]) -> String {
         let mut out = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in self.pairs.iter().filter(|(k, _)| {
-            !NOT_FILTERS.contains(&k.as_str()) && !drop.contains(&k.as_str())
-        }) {
+        for (k, v) in self
+            .pairs
+            .iter()
+            .filter(|(k, _)| !NOT_FILTERS.contains(&k.as_str()) && !drop.contains(&k.as_str()))
+        {
             out.append_pair(k, v);
         }
         for (k, v) in extra {

@@ -11,7 +11,8 @@ use calseta_jobs::JobKind;
 use calseta_store::Db;
 use calseta_store::activity::{self as activity_log, ActivityRow};
 use calseta_store::alerts::{
-    self as repo, AlertFilter, AlertQueueRow, AlertRow, AlertState, AlertSummaryRow, Position, Seek, SortValue,
+    self as repo, AlertFilter, AlertQueueRow, AlertRow, AlertState, AlertSummaryRow, Position, Seek,
+    SortValue,
 };
 use calseta_store::detection_rules;
 use calseta_store::indicators::{self, IndicatorRow, SiblingRow};

@@ -267,8 +267,11 @@ async fn console_queue_keyset_pages_walk_every_row_once_forward_and_back() {
         let occurred = format!("2026-02-0{}T00:00:00Z", 1 + n % 2);
         let ip = format!("203.0.113.{n}");
         matching.push(
-            ingest(&app, json!({"title": title, "severity": severity, "occurred_at": occurred, "src_ip": ip}))
-                .await,
+            ingest(
+                &app,
+                json!({"title": title, "severity": severity, "occurred_at": occurred, "src_ip": ip}),
+            )
+            .await,
         );
     }
     for _ in 0..2 {
@@ -288,7 +291,11 @@ async fn console_queue_keyset_pages_walk_every_row_once_forward_and_back() {
         let last = loop {
             let page = browser.get(&path).await;
             assert_eq!(page.status, 200, "{path}: {}", page.body);
-            assert!(page.body.contains("7 alert(s) match"), "{path}: {:?}", page.body.find("alert(s) match").map(|at| &page.body[at - 30..at + 20]));
+            assert!(
+                page.body.contains("7 alert(s) match"),
+                "{path}: {:?}",
+                page.body.find("alert(s) match").map(|at| &page.body[at - 30..at + 20])
+            );
             assert_eq!(link(&page.body, "prev").is_some(), !forward.is_empty(), "{path}");
             forward.push(listed(&page.body));
             match link(&page.body, "next") {
