@@ -13,6 +13,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 /// queue's keyset cursors).
 const NOT_FILTERS: &[&str] = &["page", "changed", "failed", "after", "before"];
 
+/// The bulk change's summary, which a return address drops.
+const SUMMARY: &[&str] = &["changed", "failed"];
+
 /// Keys that say how a list is sorted (a column header's link replaces them).
 const SORT_KEYS: &[&str] = &["sort_by", "sort_order"];
 
@@ -92,7 +95,7 @@ impl Filters {
     /// The filters and the page shown without the bulk summary: where a form sends the browser
     /// back to.
     pub fn here(&self) -> String {
-        encode(self.pairs.iter().filter(|(k, _)| k != "changed" && k != "failed"))
+        encode(self.pairs.iter().filter(|(k, _)| !SUMMARY.contains(&k.as_str())))
     }
 
     /// Whether the URL filters anything (sorting and paging aside).
