@@ -5,6 +5,9 @@
 //! ingested (the live-update fan-out, `console_live`), samples the server processes' RSS and CPU from
 //! `/proc`, and reports JSON and a table. Figures are never asserted anywhere.
 //!
+//! `--pages N` measures the analyst console's pages instead ([`pages`]), on a database filled
+//! with `N` alerts.
+//!
 //! The loopback agent ([`agent`]), fixture loading ([`fixtures`]) and indicator rewriting
 //! ([`rewrite`]) are public for reuse (sandbox mode, tests).
 
@@ -13,6 +16,7 @@ mod client;
 mod console_live;
 pub mod fixtures;
 mod load;
+mod pages;
 mod phases;
 mod report;
 pub mod rewrite;
@@ -45,13 +49,14 @@ pub struct BenchOptions {
     pub quick: bool,
     /// Also write the report here.
     pub json_out: Option<PathBuf>,
+    /// Measure only the console's pages, on a database filled with this many alerts.
+    pub pages: Option<usize>,
 }
 
 /// Runs every benchmark and prints the report. Must run inside a multi-threaded tokio runtime,
 /// in the `calseta` binary (it starts copies of the running executable as the servers).
 pub async fn run(options: BenchOptions) -> Result<(), String> {
     let scale = if options.quick { Scale::QUICK } else { Scale::FULL };
-    let mut templates = fixtures::load_templates(&options.fixtures)?;
     let workdir = std::env::temp_dir().join(format!("calseta-bench-{}", std::process::id()));
     std::fs::create_dir_all(&workdir).map_err(|e| format!("cannot create {}: {e}", workdir.display()))?;
     let database_url = options
@@ -70,6 +75,15 @@ pub async fn run(options: BenchOptions) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     let target = Target { client, base: format!("http://127.0.0.1:{port}"), key };
+    if let Some(alerts) = options.pages {
+        let (mut fleet, _) = launcher.start_without_worker(&target).await?;
+        println!("console pages on {engine}: filling {alerts} alerts (server without its worker)");
+        let outcome = pages::run(&target, alerts, options.quick).await;
+        fleet.kill().await;
+        let report = json!({"engine": engine, "machine": server::machine(), "console_pages": outcome?});
+        return finish(&options, &report, &workdir);
+    }
+    let mut templates = fixtures::load_templates(&options.fixtures)?;
 
     let mut startups = Vec::new();
     for _ in 0..3 {
@@ -118,12 +132,21 @@ pub async fn run(options: BenchOptions) -> Result<(), String> {
     report["workflow_runs"] = workflows::measure(if options.quick { 20 } else { 100 }).await?;
     report["payload_tokens"] = tokens::measure(&workdir).await?;
     report::print_table(&report);
+    finish(&options, &report, &workdir)
+}
+
+/// Writes the JSON report when asked and removes the working directory.
+fn finish(
+    options: &BenchOptions,
+    report: &serde_json::Value,
+    workdir: &std::path::Path,
+) -> Result<(), String> {
     if let Some(path) = &options.json_out {
-        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
         std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         println!("report written to {}", path.display());
     }
-    let _ = std::fs::remove_dir_all(&workdir);
+    let _ = std::fs::remove_dir_all(workdir);
     Ok(())
 }
 

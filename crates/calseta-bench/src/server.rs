@@ -89,8 +89,23 @@ impl Launcher {
     /// Starts the server (and `workers` worker processes) and waits until it is healthy; the
     /// fleet and the time to healthy.
     pub(crate) async fn start(&self, target: &Target, workers: usize) -> Result<(Fleet, Duration), String> {
+        self.start_with(target, workers, workers > 0).await
+    }
+
+    /// Starts the server alone, without its in-process worker (jobs wait in the queue): for
+    /// measuring reads while nothing else runs.
+    pub(crate) async fn start_without_worker(&self, target: &Target) -> Result<(Fleet, Duration), String> {
+        self.start_with(target, 0, true).await
+    }
+
+    async fn start_with(
+        &self,
+        target: &Target,
+        workers: usize,
+        no_worker: bool,
+    ) -> Result<(Fleet, Duration), String> {
         let started = Instant::now();
-        let args: &[&str] = if workers > 0 { &["serve", "--no-worker"] } else { &["serve"] };
+        let args: &[&str] = if no_worker { &["serve", "--no-worker"] } else { &["serve"] };
         let mut children =
             vec![self.command(args)?.spawn().map_err(|e| format!("cannot start calseta serve: {e}"))?];
         let healthy = loop {

@@ -3,19 +3,26 @@
 "use strict";
 
 (function () {
-  // Times: server-rendered in UTC; shown in the browser's zone, with UTC kept on hover.
+  // ---- Local times (the queue and every list; templates/macros.html `time`) ----------------
+  // The server renders <time datetime="…" title="… UTC" data-local> with UTC as its text, which
+  // is what shows without this file. Here the text becomes the browser's zone; the title keeps
+  // the exact UTC time on hover. Marked done so that rows added later can be passed again.
   function localizeTimes(root) {
-    root.querySelectorAll("time[data-local][datetime]").forEach(function (el) {
+    root.querySelectorAll("time[data-local][datetime]:not([data-localized])").forEach(function (el) {
       var when = new Date(el.getAttribute("datetime"));
       if (isNaN(when.getTime())) {
         return;
       }
-      el.title = el.textContent.trim();
+      if (!el.title) {
+        el.title = el.textContent.trim();
+      }
       el.textContent = when.toLocaleString(undefined, {
         year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit"
       });
+      el.setAttribute("data-localized", "");
     });
   }
+  // ---- end of local times ------------------------------------------------------------------
 
   // ---- Keyboard shortcuts ---------------------------------------------------------------------
   // j/k move the selection through the queue's rows (the row is marked and its title link takes
@@ -256,6 +263,11 @@
     severity.setAttribute("data-field", "severity");
     severity.appendChild(severityBadge(alert.severity));
     row.appendChild(severity);
+    // A new alert has no verdict until its indicators are enriched; a reload shows the verdict.
+    var malice = el("td");
+    malice.setAttribute("data-field", "malice");
+    malice.appendChild(el("span", "badge malice-pending", "Pending"));
+    row.appendChild(malice);
     var status = el("td");
     status.setAttribute("data-field", "status");
     statusText(status, alert);

@@ -190,6 +190,11 @@ pub struct AlertFilter {
     pub to_time: Option<DateTime<Utc>>,
     /// The alert must carry every one of these tags.
     pub tags: Vec<String>,
+    /// The title contains this text (any case); the console's queue only.
+    pub title_contains: Option<String>,
+    /// The effective malice (the override, else the worst indicator verdict) is any of these;
+    /// the console's queue only.
+    pub malice: Vec<Malice>,
     /// Sort column (validated by the caller) and direction.
     pub sort_by: String,
     pub descending: bool,
@@ -207,6 +212,26 @@ pub async fn list(
     page: PageRequest,
 ) -> Result<(Vec<AlertSummaryRow>, i64), StoreError> {
     let mut b = Params::default();
+    let filter_sql = filter_clauses(db, filter, &mut b);
+    let direction = if filter.descending { "DESC" } else { "ASC" };
+    let order = format!("{} {direction}", sort_key_sql(&filter.sort_by));
+    let count_sql = format!("SELECT COUNT(*) FROM alerts {filter_sql}");
+    let count_args = b.args.clone();
+    let limit = b.arg(Arg::I64(page.limit()));
+    let offset = b.arg(Arg::I64(page.offset()));
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM alerts {filter_sql} ORDER BY {order}, id {direction} LIMIT {limit} OFFSET {offset}"
+    );
+    let (rows, total) = on_pool!(db.read_pool(), p => {
+        let rows = bind_args!(sqlx::query_as::<_, AlertSummaryRow>(&sql), &b.args).fetch_all(p).await?;
+        let total: i64 = bind_args!(sqlx::query_scalar(&count_sql), &count_args).fetch_one(p).await?;
+        Ok::<_, sqlx::Error>((rows, total))
+    })?;
+    Ok((rows, total))
+}
+
+/// The `WHERE …` of a filter (empty when it filters nothing), its values added to `b`.
+fn filter_clauses(db: &Db, filter: &AlertFilter, b: &mut Params) -> String {
     let mut clauses: Vec<String> = Vec::new();
     for (column, values) in [
         ("status", &filter.statuses),
@@ -233,29 +258,163 @@ pub async fn list(
     for tag in &filter.tags {
         clauses.push(b.json_array_holds(db.engine(), "alerts", "tags", tag));
     }
-    let filter_sql =
-        if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-    let direction = if filter.descending { "DESC" } else { "ASC" };
-    let order = match filter.sort_by.as_str() {
-        "severity" => format!("{} {direction}", severity_rank_sql()),
-        column @ ("title" | "status" | "source_name" | "occurred_at" | "created_at") => {
-            format!("{column} {direction}")
-        }
-        _ => format!("occurred_at {direction}"),
-    };
+    if let Some(text) = &filter.title_contains {
+        clauses.push(b.contains_text("title", text));
+    }
+    if !filter.malice.is_empty() {
+        let names: Vec<String> = filter.malice.iter().map(|m| m.as_str().to_string()).collect();
+        clauses.push(b.in_list(&malice_sql(), &names));
+    }
+    if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) }
+}
+
+/// The SQL of a sort column (validated by the caller; anything else sorts by `occurred_at`).
+fn sort_key_sql(sort_by: &str) -> String {
+    match sort_by {
+        "severity" => severity_rank_sql().to_string(),
+        column @ ("title" | "status" | "source_name" | "occurred_at" | "created_at") => column.to_string(),
+        _ => "occurred_at".to_string(),
+    }
+}
+
+/// An alert's effective malice in SQL: its override, else the worst verdict of its indicators
+/// (`Pending` without any) — what `AlertDetail::malice` computes for one alert. Built from the
+/// enum so that the ranks and spellings cannot drift from `Malice::priority`.
+fn malice_sql() -> String {
+    let rank: String =
+        Malice::ALL.iter().map(|m| format!(" WHEN '{}' THEN {}", m.as_str(), m.priority())).collect();
+    let name: String =
+        Malice::ALL.iter().map(|m| format!(" WHEN {} THEN '{}'", m.priority(), m.as_str())).collect();
+    format!(
+        "COALESCE(alerts.malice_override, (SELECT CASE MAX(CASE i.malice{rank} ELSE 0 END){name} ELSE '{}' END \
+         FROM alert_indicators ai JOIN indicators i ON i.id = ai.indicator_id WHERE ai.alert_id = alerts.id))",
+        Malice::Pending.as_str()
+    )
+}
+
+/// A value of the column a queue is sorted by, for a keyset position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortValue {
+    /// `occurred_at` or `created_at`.
+    Time(DateTime<Utc>),
+    /// `title`, `status` or `source_name`.
+    Text(String),
+    /// `severity`, as its rank.
+    Rank(i64),
+}
+
+/// A position in a sorted alert list: a row's sort value and id (the tie-break).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub value: SortValue,
+    pub id: i64,
+}
+
+impl Position {
+    /// The position of `row` in a list sorted by `sort_by`.
+    pub fn of(row: &AlertSummaryRow, sort_by: &str) -> Position {
+        let value = match sort_by {
+            "severity" => SortValue::Rank(i64::from(row.severity.rank())),
+            "title" => SortValue::Text(row.title.clone()),
+            "status" => SortValue::Text(row.status.as_str().to_string()),
+            "source_name" => SortValue::Text(row.source_name.clone()),
+            "created_at" => SortValue::Time(row.created_at),
+            _ => SortValue::Time(row.occurred_at),
+        };
+        Position { value, id: row.id }
+    }
+}
+
+/// Where a keyset page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seek {
+    /// The first page.
+    First,
+    /// The rows after this position, in the list's order.
+    After(Position),
+    /// The rows before this position (the page that ends just before it).
+    Before(Position),
+}
+
+/// An alert in the console's queue: the list item and its effective malice.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AlertQueueRow {
+    #[sqlx(flatten)]
+    pub summary: AlertSummaryRow,
+    #[sqlx(try_from = "String")]
+    pub malice: Malice,
+}
+
+/// A keyset page of the queue.
+#[derive(Debug, Clone)]
+pub struct KeysetPage {
+    /// The rows, in the list's order.
+    pub rows: Vec<AlertQueueRow>,
+    /// How many alerts match the filter in all.
+    pub total: i64,
+    /// Whether rows come before the first one shown.
+    pub more_before: bool,
+    /// Whether rows come after the last one shown.
+    pub more_after: bool,
+}
+
+/// One keyset page of alerts (the console's queue): `limit` rows from `seek` in the filter's
+/// order, by `(sort key, id)` comparisons rather than an offset, so that any page costs what the
+/// first does and rows inserted meanwhile neither repeat nor vanish between pages.
+pub async fn list_keyset(
+    db: &Db,
+    filter: &AlertFilter,
+    seek: &Seek,
+    limit: i64,
+) -> Result<KeysetPage, StoreError> {
+    let mut b = Params::default();
+    let filter_sql = filter_clauses(db, filter, &mut b);
     let count_sql = format!("SELECT COUNT(*) FROM alerts {filter_sql}");
     let count_args = b.args.clone();
-    let limit = b.arg(Arg::I64(page.limit()));
-    let offset = b.arg(Arg::I64(page.offset()));
+    let key = sort_key_sql(&filter.sort_by);
+    // Reading backwards (`Before`) walks the list's order reversed, then turns the page round.
+    let backwards = matches!(seek, Seek::Before(_));
+    let descending = filter.descending != backwards;
+    let (direction, beyond) = if descending { ("DESC", "<") } else { ("ASC", ">") };
+    let mut clauses = filter_sql;
+    if let Seek::After(at) | Seek::Before(at) = seek {
+        let value = b.arg(match &at.value {
+            SortValue::Time(t) => Arg::Time(*t),
+            SortValue::Text(t) => Arg::Text(t.clone()),
+            SortValue::Rank(r) => Arg::I64(*r),
+        });
+        let id = b.arg(Arg::I64(at.id));
+        // A row-value comparison, which both engines answer from an index on (key, id).
+        let condition = format!("({key}, id) {beyond} ({value}, {id})");
+        clauses = if clauses.is_empty() {
+            format!("WHERE {condition}")
+        } else {
+            format!("{clauses} AND {condition}")
+        };
+    }
+    // One row more than shown says whether there is a further page.
+    let fetch = b.arg(Arg::I64(limit.saturating_add(1)));
+    let malice = malice_sql();
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM alerts {filter_sql} ORDER BY {order}, id {direction} LIMIT {limit} OFFSET {offset}"
+        "SELECT {SUMMARY_COLUMNS}, {malice} AS malice FROM alerts {clauses} \
+         ORDER BY {key} {direction}, id {direction} LIMIT {fetch}"
     );
-    let (rows, total) = on_pool!(db.read_pool(), p => {
-        let rows = bind_args!(sqlx::query_as::<_, AlertSummaryRow>(&sql), &b.args).fetch_all(p).await?;
+    let (mut rows, total) = on_pool!(db.read_pool(), p => {
+        let rows = bind_args!(sqlx::query_as::<_, AlertQueueRow>(&sql), &b.args).fetch_all(p).await?;
         let total: i64 = bind_args!(sqlx::query_scalar(&count_sql), &count_args).fetch_one(p).await?;
         Ok::<_, sqlx::Error>((rows, total))
     })?;
-    Ok((rows, total))
+    let further = usize::try_from(limit).is_ok_and(|n| rows.len() > n);
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let (more_before, more_after) = match seek {
+        Seek::First => (false, further),
+        Seek::After(_) => (true, further),
+        Seek::Before(_) => {
+            rows.reverse();
+            (further, true)
+        }
+    };
+    Ok(KeysetPage { rows, total, more_before, more_after })
 }
 
 /// The analyst-editable state of an alert, written as a whole.

@@ -89,6 +89,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0013_activity_notify.sql"),
         include_str!("../../../migrations/postgres/0013_activity_notify.sql"),
     ),
+    (
+        14,
+        "alert_queue_keyset",
+        include_str!("../../../migrations/sqlite/0014_alert_queue_keyset.sql"),
+        include_str!("../../../migrations/postgres/0014_alert_queue_keyset.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -101,6 +101,10 @@ struct BenchArgs {
     /// Also write the report as JSON to this file.
     #[arg(long)]
     json: Option<String>,
+    /// Measure only the console's pages (queue and alert detail, server-rendered, signed in) on
+    /// a database filled with this many alerts, e.g. `--pages 100000`.
+    #[arg(long)]
+    pages: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -458,6 +462,7 @@ fn bench(args: BenchArgs, database_url: Option<String>) -> ExitCode {
         fixtures: args.fixtures.into_iter().map(Into::into).collect(),
         quick: args.quick,
         json_out: args.json.map(Into::into),
+        pages: args.pages,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

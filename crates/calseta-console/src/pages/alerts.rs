@@ -1,5 +1,6 @@
-//! `/alerts`: the alert queue (filters held in the URL, sorting, paging) and `POST /alerts/bulk`,
-//! which changes the status of the selected alerts or closes them with a classification.
+//! `/alerts`: the alert queue (filters held in the URL, sorting by column header, keyset paging
+//! by cursor) and `POST /alerts/bulk`, which changes the status of the selected alerts or closes
+//! them with a classification.
 //!
 //! Everything an alert carries was written by whoever triggered it, so it reaches the page only
 //! through askama's escaping, as text; links to alerts are built from their uuids alone.
@@ -8,11 +9,11 @@ use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use calseta_core::alerts::{AlertStatus, CloseClassification, EnrichmentStatus, Severity};
+use calseta_core::alerts::{AlertStatus, CloseClassification, EnrichmentStatus, Malice, Severity};
 use calseta_core::scopes::Scope;
 use calseta_services::ServiceError;
 use calseta_services::audit::Actor;
-use calseta_services::params::{AlertSearch, ListParams, Paging, RawArgs};
+use calseta_services::params::{AlertQueueArgs, AlertSearch, ListParams, RawArgs};
 use calseta_services::resources::alerts::AlertPatch;
 use uuid::Uuid;
 
@@ -28,8 +29,17 @@ struct Row {
     status: &'static str,
     enrichment: &'static str,
     source: String,
+    malice: &'static str,
     occurred: Shown,
     classification: Option<&'static str>,
+}
+
+/// A column header: its label, and for a sortable column the link that sorts by it (flipping
+/// the order when the queue is already sorted by it) and its `aria-sort`.
+struct Header {
+    label: &'static str,
+    href: Option<String>,
+    aria_sort: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -37,8 +47,14 @@ struct Row {
 struct Queue {
     ctx: PageContext,
     filters: Filters,
-    /// The filters as a query, for the bulk form's return address.
+    /// The filters and cursor as a query, for the bulk form's return address.
     kept: String,
+    /// Whether the URL filters anything (the empty state then suggests clearing the filters
+    /// rather than sending a first alert).
+    filtered: bool,
+    headers: Vec<Header>,
+    /// The tag filters shown as one field each, and one empty field for another.
+    tags: Vec<String>,
     rows: Vec<Row>,
     pager: Pager,
     /// What was wrong with the query, one line per parameter.
@@ -49,69 +65,102 @@ struct Queue {
     statuses: Vec<&'static str>,
     severities: Vec<&'static str>,
     enrichments: Vec<&'static str>,
+    malices: Vec<&'static str>,
     classifications: Vec<&'static str>,
     can_write: bool,
 }
 
-/// The columns the queue sorts by, as `AlertSearch`'s `sort_by` spells them.
-const SORT_COLUMNS: &[(&str, &str)] = &[
-    ("occurred_at", "Occurred"),
-    ("created_at", "Ingested"),
-    ("severity", "Severity"),
-    ("status", "Status"),
-    ("title", "Title"),
-    ("source_name", "Source"),
+/// The table's columns: label and, for a sortable one, its `sort_by` value and whether it sorts
+/// descending first (times and severity: newest and highest first; text: A to Z).
+const COLUMNS: &[(&str, Option<(&str, bool)>)] = &[
+    ("Title", Some(("title", false))),
+    ("Severity", Some(("severity", true))),
+    ("Malice", None),
+    ("Status", Some(("status", false))),
+    ("Source", Some(("source_name", false))),
+    ("Enrichment", None),
+    ("Occurred", Some(("occurred_at", true))),
 ];
 
-impl Queue {
-    fn sort_columns(&self) -> &'static [(&'static str, &'static str)] {
-        SORT_COLUMNS
-    }
+/// The column headers for the queue sorted by `sort_by` (descending when `descending`).
+fn headers(filters: &Filters, sort_by: &str, descending: bool) -> Vec<Header> {
+    COLUMNS
+        .iter()
+        .map(|(label, sort)| match sort {
+            None => Header { label, href: None, aria_sort: None },
+            Some((column, desc_first)) => {
+                let current = *column == sort_by;
+                let next_desc = if current { !descending } else { *desc_first };
+                Header {
+                    label,
+                    href: Some(filters.sort_href("/alerts", column, if next_desc { "desc" } else { "asc" })),
+                    aria_sort: current.then_some(if descending { "descending" } else { "ascending" }),
+                }
+            }
+        })
+        .collect()
 }
 
-/// `GET /alerts`: the queue, filtered, sorted and paged as the query says; a query that cannot
-/// be read is shown with its errors (422), never a failure page.
+/// `GET /alerts`: the queue, filtered, sorted and paged (by cursor) as the query says; a query
+/// that cannot be read is shown with its errors (422), never a failure page.
 pub async fn queue(ctx: PageContext, State(state): State<ConsoleState>, RawQuery(raw): RawQuery) -> Response {
     if let Err(refusal) = ctx.require_scope(Scope::AlertsRead) {
         return refusal.into_response();
     }
     let filters = Filters::from_query(raw.as_deref());
     let encoded = filters.encoded();
-    let parsed = RawArgs::from_query(Some(&encoded), AlertSearch::REPEATED).parse::<AlertSearch>();
+    let args = RawArgs::from_query(Some(&encoded), AlertSearch::REPEATED);
+    let parsed = args.parse::<AlertSearch>().and_then(|search| Ok((search, args.parse::<AlertQueueArgs>()?)));
     let mut errors = Vec::new();
     let mut rows = Vec::new();
     let mut pager = Pager::default();
+    let (mut sort_by, mut descending) = ("occurred_at", true);
     match parsed {
         Err(e) => errors = error_lines(&e.to_string()),
-        Ok(search) => match state.services().alerts.search(&search, Paging::REST).await {
-            Ok((found, total, page)) => {
-                pager = Pager::new("/alerts", &filters, page, total);
-                rows = found
-                    .into_iter()
-                    .map(|r| Row {
-                        uuid: r.uuid,
-                        title: r.title,
-                        severity: r.severity.as_str(),
-                        status: r.status.as_str(),
-                        enrichment: r.enrichment_status.as_str(),
-                        source: r.source_name,
-                        occurred: r.occurred_at.into(),
-                        classification: r.close_classification.map(CloseClassification::as_str),
-                    })
-                    .collect();
+        Ok((search, queue_args)) => {
+            sort_by = search.sort_by.unwrap_or_default().as_str();
+            descending = search.sort_order.unwrap_or_default().descending();
+            match state.services().alerts.queue(&search, &queue_args).await {
+                Ok(found) => {
+                    pager = Pager::keyset(
+                        "/alerts",
+                        &filters,
+                        found.before.as_deref(),
+                        found.after.as_deref(),
+                        found.total,
+                    );
+                    rows = found
+                        .rows
+                        .into_iter()
+                        .map(|r| Row {
+                            uuid: r.summary.uuid,
+                            title: r.summary.title,
+                            severity: r.summary.severity.as_str(),
+                            status: r.summary.status.as_str(),
+                            enrichment: r.summary.enrichment_status.as_str(),
+                            source: r.summary.source_name,
+                            malice: r.malice.as_str(),
+                            occurred: r.summary.occurred_at.into(),
+                            classification: r.summary.close_classification.map(CloseClassification::as_str),
+                        })
+                        .collect();
+                }
+                // A page size or cursor out of range is the query's fault, like a bad field.
+                Err(ServiceError::Invalid(fields)) => {
+                    errors = fields
+                        .iter()
+                        .map(|f| format!("{}: {}", f.loc.last().map_or("", String::as_str), f.msg))
+                        .collect();
+                }
+                Err(e) => return PageError::from(e).into_response(),
             }
-            // A page size or number out of range is the query's fault, like a bad field.
-            Err(ServiceError::Invalid(fields)) => {
-                errors = fields
-                    .iter()
-                    .map(|f| format!("{}: {}", f.loc.last().map_or("", String::as_str), f.msg))
-                    .collect();
-            }
-            Err(e) => return PageError::from(e).into_response(),
-        },
+        }
     }
     let page = Queue {
-        kept: filters.kept(),
+        kept: filters.here(),
+        filtered: filters.any(),
+        headers: headers(&filters, sort_by, descending),
+        tags: filters.values("tags"),
         changed: Some(filters.value("changed")).filter(|v| !v.is_empty()),
         failed: Some(filters.value("failed")).filter(|v| !v.is_empty()),
         filters,
@@ -120,6 +169,7 @@ pub async fn queue(ctx: PageContext, State(state): State<ConsoleState>, RawQuery
         statuses: AlertStatus::names(),
         severities: Severity::names(),
         enrichments: EnrichmentStatus::names(),
+        malices: Malice::names(),
         classifications: CloseClassification::names(),
         can_write: ctx.allows(Scope::AlertsWrite),
         errors,
@@ -201,7 +251,7 @@ pub async fn bulk(
     }
     // The return address is re-encoded from its pairs and always under `/alerts`, so the form
     // cannot send the browser elsewhere.
-    let kept = Filters::from_query(field("return").as_deref()).kept();
+    let kept = Filters::from_query(field("return").as_deref()).here();
     let mut location = String::from("/alerts?");
     if !kept.is_empty() {
         location.push_str(&kept);

@@ -9,8 +9,15 @@
 use calseta_core::pagination::PageRequest;
 use chrono::{DateTime, SecondsFormat, Utc};
 
-/// Keys a page adds to its own URL that are no filter (the bulk summary, the page number).
-const NOT_FILTERS: &[&str] = &["page", "changed", "failed"];
+/// Keys a page adds to its own URL that are no filter (the bulk summary, the page number, the
+/// queue's keyset cursors).
+const NOT_FILTERS: &[&str] = &["page", "changed", "failed", "after", "before"];
+
+/// The bulk change's summary, which a return address drops.
+const SUMMARY: &[&str] = &["changed", "failed"];
+
+/// Keys that say how a list is sorted (a column header's link replaces them).
+const SORT_KEYS: &[&str] = &["sort_by", "sort_order"];
 
 /// The non-empty query pairs of a request, in order.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +64,47 @@ impl Filters {
         encode(self.pairs.iter().filter(|(k, _)| !NOT_FILTERS.contains(&k.as_str())))
     }
 
+    /// The filters and `extra` pairs as `path?query` (just `path` when there are none).
+    pub fn href_with(&self, path: &str, drop: &[&str], extra: &[(&str, &str)]) -> String {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self
+            .pairs
+            .iter()
+            .filter(|(k, _)| !NOT_FILTERS.contains(&k.as_str()) && !drop.contains(&k.as_str()))
+        {
+            out.append_pair(k, v);
+        }
+        for (k, v) in extra {
+            out.append_pair(k, v);
+        }
+        let query = out.finish();
+        if query.is_empty() { path.to_string() } else { format!("{path}?{query}") }
+    }
+
+    /// `path` with the filters and a keyset cursor (`after` or `before`).
+    pub fn cursor_href(&self, path: &str, key: &str, cursor: &str) -> String {
+        self.href_with(path, &[], &[(key, cursor)])
+    }
+
+    /// `path` with the filters, sorted by `column` in `order` (`asc` or `desc`), from the first
+    /// page.
+    pub fn sort_href(&self, path: &str, column: &str, order: &str) -> String {
+        self.href_with(path, SORT_KEYS, &[("sort_by", column), ("sort_order", order)])
+    }
+
+    /// The filters and the page shown without the bulk summary: where a form sends the browser
+    /// back to.
+    pub fn here(&self) -> String {
+        encode(self.pairs.iter().filter(|(k, _)| !SUMMARY.contains(&k.as_str())))
+    }
+
+    /// Whether the URL filters anything (sorting and paging aside).
+    pub fn any(&self) -> bool {
+        self.pairs.iter().any(|(k, _)| {
+            !NOT_FILTERS.contains(&k.as_str()) && !SORT_KEYS.contains(&k.as_str()) && k != "page_size"
+        })
+    }
+
     /// `path` with the filters and `page` (the first page needs no number).
     pub fn page_href(&self, path: &str, page: u32) -> String {
         let mut query = self.kept();
@@ -94,6 +142,25 @@ pub struct Pager {
 }
 
 impl Pager {
+    /// The pager of a keyset page: links to the pages before and after it, by cursor.
+    pub fn keyset(
+        path: &str,
+        filters: &Filters,
+        before: Option<&str>,
+        after: Option<&str>,
+        total: i64,
+    ) -> Self {
+        Pager {
+            page: 0,
+            pages: 0,
+            total,
+            previous: before.map(|c| filters.cursor_href(path, "before", c)),
+            next: after.map(|c| filters.cursor_href(path, "after", c)),
+        }
+    }
+}
+
+impl Pager {
     /// The pager of `page` of `total` items on `path` with `filters`.
     pub fn new(path: &str, filters: &Filters, page: PageRequest, total: i64) -> Self {
         let size = i64::from(page.page_size.max(1));
@@ -104,13 +171,16 @@ impl Pager {
     }
 }
 
-/// A time shown in a table: the machine-readable value for `<time datetime>` and the text.
+/// A time shown in a table: the machine-readable value for `<time datetime>`, the text (UTC,
+/// which `assets/app.js` replaces with the browser's zone) and the full UTC time for `title`.
 #[derive(Debug, Clone)]
 pub struct Shown {
     /// RFC 3339 in UTC.
     pub iso: String,
     /// `2026-01-02 03:04 UTC`.
     pub text: String,
+    /// `2026-01-02 03:04:05 UTC`.
+    pub full: String,
 }
 
 impl From<DateTime<Utc>> for Shown {
@@ -118,6 +188,7 @@ impl From<DateTime<Utc>> for Shown {
         Shown {
             iso: at.to_rfc3339_opts(SecondsFormat::Secs, true),
             text: at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            full: at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
         }
     }
 }
@@ -134,6 +205,18 @@ mod tests {
         assert_eq!(f.page_href("/alerts", 2), "/alerts?status=Open&tags=a%26b&page=2");
         assert_eq!(Filters::default().page_href("/alerts", 1), "/alerts");
         assert!(f.has("status", "Open") && !f.has("status", "Closed"));
+    }
+
+    #[test]
+    fn sort_and_cursor_links_keep_the_filters_and_drop_the_cursor() {
+        let f = Filters::from_query(Some("tags=a&after=5%3Ax&sort_by=title&sort_order=asc&changed=1"));
+        assert_eq!(f.sort_href("/alerts", "title", "desc"), "/alerts?tags=a&sort_by=title&sort_order=desc");
+        assert_eq!(
+            f.cursor_href("/alerts", "before", "7:2026"),
+            "/alerts?tags=a&sort_by=title&sort_order=asc&before=7%3A2026"
+        );
+        assert_eq!(f.here(), "tags=a&after=5%3Ax&sort_by=title&sort_order=asc");
+        assert!(f.any() && !Filters::from_query(Some("sort_by=title&after=1%3Ax")).any());
     }
 
     #[test]

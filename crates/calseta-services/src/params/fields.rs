@@ -2,7 +2,7 @@
 //! string's text and a tool call's JSON value, and fails with v1's message for the field's type.
 //! A repeated scalar query key (an array of strings) counts as its last value, as in v1.
 
-use calseta_core::alerts::{AlertStatus, EnrichmentStatus, Severity};
+use calseta_core::alerts::{AlertStatus, EnrichmentStatus, Malice, Severity};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::{Deserializer, Error};
@@ -128,7 +128,7 @@ macro_rules! enum_items {
         }
     )+};
 }
-enum_items!(AlertStatus, Severity, EnrichmentStatus);
+enum_items!(AlertStatus, Severity, EnrichmentStatus, Malice);
 
 fn items<T: ListItem, E: Error>(value: Value, split_arrays: bool) -> Result<Vec<T>, E> {
     let texts: Vec<String> = match value {

@@ -1,6 +1,6 @@
 //! The list parameter structs, one per list, and their conversion to the store's filters.
 
-use calseta_core::alerts::{AlertStatus, EnrichmentStatus, Severity};
+use calseta_core::alerts::{AlertStatus, EnrichmentStatus, Malice, Severity};
 use calseta_core::pagination::PageRequest;
 use calseta_store::activity::ActivityFilter;
 use calseta_store::alerts::AlertFilter;
@@ -145,11 +145,36 @@ impl AlertSearch {
             from_time: self.from_time,
             to_time: self.to_time,
             tags: self.tags.clone(),
+            title_contains: None,
+            malice: Vec::new(),
             sort_by: self.sort_by.unwrap_or_default().as_str().to_string(),
             descending: self.sort_order.unwrap_or_default().descending(),
         }
     }
 }
+
+/// What the console's queue reads beside [`AlertSearch`] from the same query string: filters
+/// REST and MCP do not offer and the keyset cursors. A separate struct so that REST's and MCP's
+/// parameters (and their OpenAPI and JSON schemas) stay as they are; each ignores the other's
+/// keys.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AlertQueueArgs {
+    /// Text the title contains (any case).
+    #[serde(deserialize_with = "fields::text")]
+    pub q: Option<String>,
+    /// Effective malice verdicts (any of).
+    #[serde(deserialize_with = "fields::list")]
+    pub malice: Vec<Malice>,
+    /// The page after this cursor (a row's `id:sort value`, from the previous page's link).
+    #[serde(deserialize_with = "fields::text")]
+    pub after: Option<String>,
+    /// The page before this cursor.
+    #[serde(deserialize_with = "fields::text")]
+    pub before: Option<String>,
+}
+
+impl ListParams for AlertQueueArgs {}
 
 sort_columns!(
     /// The columns detection rules sort by.

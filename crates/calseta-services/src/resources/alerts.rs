@@ -11,7 +11,10 @@ use calseta_core::pagination::PageRequest;
 use calseta_jobs::JobKind;
 use calseta_store::Db;
 use calseta_store::activity::{self as activity_log, ActivityRow};
-use calseta_store::alerts::{self as repo, AlertFilter, AlertRow, AlertState, AlertSummaryRow};
+use calseta_store::alerts::{
+    self as repo, AlertFilter, AlertQueueRow, AlertRow, AlertState, AlertSummaryRow, Position, Seek,
+    SortValue,
+};
 use calseta_store::detection_rules;
 use calseta_store::indicators::{self, IndicatorRow, NewOrigin, SiblingRow};
 use serde_json::{Value, json};
@@ -23,6 +26,46 @@ use crate::pipeline::kinds;
 use crate::views::alert_context::AlertWithContext;
 use crate::views::alert_detail::{self, AlertDetail};
 use crate::{FieldError, ServiceError};
+
+/// A keyset page of the console's queue ([`AlertService::queue`]).
+#[derive(Debug, Clone)]
+pub struct QueuePage {
+    /// The alerts, in the list's order, each with its effective malice.
+    pub rows: Vec<AlertQueueRow>,
+    /// How many alerts match in all.
+    pub total: i64,
+    /// The cursor of the page before (`before=`), if there is one.
+    pub before: Option<String>,
+    /// The cursor of the page after (`after=`), if there is one.
+    pub after: Option<String>,
+}
+
+/// A row's keyset cursor: `id:value`, the value as the sort column holds it (RFC 3339 for a
+/// time, the rank for a severity). The id comes first and is digits only, so a value holding
+/// the separator still reads back whole.
+pub fn cursor_of(row: &AlertSummaryRow, sort_by: &str) -> String {
+    let at = Position::of(row, sort_by);
+    let value = match at.value {
+        SortValue::Time(t) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        SortValue::Text(t) => t,
+        SortValue::Rank(r) => r.to_string(),
+    };
+    format!("{}:{value}", at.id)
+}
+
+/// Reads a cursor made by [`cursor_of`] for a list sorted by `sort_by`.
+pub fn read_cursor(text: &str, sort_by: &str) -> Option<Position> {
+    let (id, value) = text.split_once(':')?;
+    let id = id.parse().ok()?;
+    let value = match sort_by {
+        "occurred_at" | "created_at" => {
+            SortValue::Time(chrono::DateTime::parse_from_rfc3339(value).ok()?.with_timezone(&chrono::Utc))
+        }
+        "severity" => SortValue::Rank(value.parse().ok()?),
+        _ => SortValue::Text(value.to_string()),
+    };
+    Some(Position { value, id })
+}
 
 /// A page of the system-wide audit log ([`AlertService::audit_log`]).
 #[derive(Debug, Clone)]
@@ -126,6 +169,54 @@ impl AlertService {
         };
         let (rows, total) = repo::list(&self.db, &search.filter(rule_id), page).await?;
         Ok((rows, total, page))
+    }
+
+    /// A keyset page of the console's queue: `search`'s filters, sort and page size, with the
+    /// queue's own filters and cursor from `args` (a cursor that cannot be read is the query's
+    /// fault: 422). `page` is not used: the queue pages by cursor, not by number.
+    pub async fn queue(
+        &self,
+        search: &crate::params::AlertSearch,
+        args: &crate::params::AlertQueueArgs,
+    ) -> Result<QueuePage, ServiceError> {
+        let page = search.page(crate::params::Paging::REST)?;
+        let rule_id = match search.detection_rule_uuid {
+            Some(uuid) => Some(self.detection_rule_id(uuid).await?.unwrap_or(-1)),
+            None => None,
+        };
+        let mut filter = search.filter(rule_id);
+        filter.title_contains = args.q.clone();
+        filter.malice = args.malice.clone();
+        let cursor = |key: &str, text: &Option<String>| match text {
+            None => Ok(None),
+            Some(t) => read_cursor(t, &filter.sort_by)
+                .map(Some)
+                .ok_or_else(|| FieldError::query(key, "Input should be a cursor from a paging link")),
+        };
+        let seek = match (cursor("after", &args.after), cursor("before", &args.before)) {
+            (Ok(Some(at)), Ok(None)) => Seek::After(at),
+            (Ok(None), Ok(Some(at))) => Seek::Before(at),
+            (Ok(None), Ok(None)) => Seek::First,
+            (Ok(Some(_)), Ok(Some(_))) => {
+                return Err(ServiceError::Invalid(vec![FieldError::query(
+                    "before",
+                    "Give either after or before, not both",
+                )]));
+            }
+            (after, before) => {
+                let errors = [after.err(), before.err()].into_iter().flatten().collect();
+                return Err(ServiceError::Invalid(errors));
+            }
+        };
+        let found = repo::list_keyset(&self.db, &filter, &seek, i64::from(page.page_size)).await?;
+        let first = found.rows.first().filter(|_| found.more_before);
+        let last = found.rows.last().filter(|_| found.more_after);
+        Ok(QueuePage {
+            before: first.map(|r| cursor_of(&r.summary, &filter.sort_by)),
+            after: last.map(|r| cursor_of(&r.summary, &filter.sort_by)),
+            rows: found.rows,
+            total: found.total,
+        })
     }
 
     /// The internal id of a detection rule, for the `detection_rule_uuid` filter.
