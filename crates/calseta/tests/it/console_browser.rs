@@ -625,3 +625,120 @@ async fn console_browser_the_seeds_journey_from_the_analysts_side() {
     assert_quiet(&browser, "the dashboard").await;
     browser.quit().await;
 }
+
+/// The alert's REST view, when `check` accepts it (polled).
+async fn rest_alert_when(app: &TestApp, uuid: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    eventually(what, Duration::from_secs(20), || async {
+        let (_, body) = app.get(&format!("/v1/alerts/{uuid}"), &app.admin_key).await;
+        check(&body["data"]).then(|| body["data"].clone())
+    })
+    .await
+}
+
+/// The alert page's and the queue's remaining actions through their real forms in Chromium —
+/// tags, an added indicator, an analyst's verdict with its reason, a finding, and the queue's bulk
+/// close — then a read-only key that is offered no action at all, and a revoked key whose session
+/// ends at its next page.
+#[tokio::test]
+async fn console_browser_every_alert_action_through_its_form_and_what_other_keys_get() {
+    let Some(browser) = ChromeSession::start().await else { return };
+    let app = spawn_app().await;
+    let alert = ingest(&app, json!({"title": "Beacon to 93.184.216.34", "src_ip": "93.184.216.34"})).await;
+    let other = ingest(&app, json!({"title": "Second beacon", "severity": "low"})).await;
+    let (key, key_uuid) = crate::console::create_key(
+        &app,
+        json!({"name": "Analyst", "scopes": ["alerts:read", "alerts:write"]}),
+    )
+    .await;
+    sign_in(&browser, &app, &key, &format!("/alerts/{alert}")).await;
+
+    // Tags.
+    browser.css("#tags-add").await.send_keys("phishing, vip").await.unwrap();
+    browser.click("form#tags button[type=submit]").await;
+    rest_alert_when(&app, &alert, "the tags are saved", |a| a["tags"] == json!(["phishing", "vip"])).await;
+
+    // An added indicator.
+    browser.wait_for_path(&format!("/alerts/{alert}")).await;
+    browser.css("#indicator-kind").await.select_by_value("domain").await.unwrap();
+    browser.css("#indicator-value").await.send_keys("evil.example").await.unwrap();
+    browser.click(&format!("form[action='/alerts/{alert}/indicators'] button[type=submit]")).await;
+    eventually("the indicator is added", Duration::from_secs(20), || async {
+        let (_, body) = app.get(&format!("/v1/alerts/{alert}/indicators"), &app.admin_key).await;
+        body["data"].as_array()?.iter().any(|i| i["value"] == "evil.example").then_some(())
+    })
+    .await;
+
+    // An analyst's verdict on the address, with its reason.
+    browser.open(&app.url(&format!("/alerts/{alert}"))).await;
+    browser.click(".indicator-override summary").await;
+    let form = "form[action$='/indicators/malice']";
+    browser.css(&format!("{form} select[name=malice]")).await.select_by_value("Malicious").await.unwrap();
+    browser
+        .css(&format!("{form} textarea[name=reason]"))
+        .await
+        .send_keys("Seen in our own C2 takedown")
+        .await
+        .unwrap();
+    browser.click(&format!("{form} button[type=submit]")).await;
+    eventually("the verdict is set with its reason", Duration::from_secs(20), || async {
+        let (_, log) = app.get(&format!("/v1/alerts/{alert}/activity"), &app.admin_key).await;
+        log["data"]
+            .as_array()?
+            .iter()
+            .any(|e| {
+                e["event_type"] == "indicator_malice_updated"
+                    && e["actor_type"] == "console"
+                    && e.to_string().contains("Seen in our own C2 takedown")
+            })
+            .then_some(())
+    })
+    .await;
+
+    // A finding.
+    browser.open(&app.url(&format!("/alerts/{alert}"))).await;
+    browser.css("#finding-summary").await.send_keys("Beacon every 60 s to a known C2").await.unwrap();
+    browser.click(&format!("form[action='/alerts/{alert}/findings'] button[type=submit]")).await;
+    eventually("the finding is posted", Duration::from_secs(20), || async {
+        let (_, body) = app.get(&format!("/v1/alerts/{alert}/findings"), &app.admin_key).await;
+        body["data"]
+            .as_array()?
+            .iter()
+            .any(|f| f["summary"] == "Beacon every 60 s to a known C2")
+            .then_some(())
+    })
+    .await;
+    assert_quiet(&browser, "the alert's actions").await;
+
+    // The queue's bulk close of both alerts.
+    browser.open(&app.url("/alerts")).await;
+    for uuid in [&alert, &other] {
+        browser.click(&format!("#sel-{uuid}")).await;
+    }
+    browser.css("#b-action").await.select_by_value("close").await.unwrap();
+    browser.css("#b-class").await.select_by_value("True Positive - Suspicious Activity").await.unwrap();
+    browser.click("form#bulk button[type=submit]").await;
+    for uuid in [&alert, &other] {
+        rest_alert_when(&app, uuid, "the bulk close is saved", |a| a["status"] == "Closed").await;
+    }
+    assert_quiet(&browser, "the bulk close").await;
+
+    // A revoked key's session ends at its next page.
+    let (status, body) = app.delete(&format!("/v1/api-keys/{key_uuid}"), &app.admin_key).await;
+    assert!(status == 200 || status == 204, "{status} {body}");
+    browser.open(&app.url("/alerts")).await;
+    browser.wait_for_path("/login").await;
+
+    // A read-only key is offered no state-changing form but signing out.
+    let reader =
+        crate::console::create_key(&app, json!({"name": "Reader", "scopes": ["alerts:read"]})).await.0;
+    sign_in(&browser, &app, &reader, &format!("/alerts/{alert}")).await;
+    for path in [format!("/alerts/{alert}"), "/alerts".to_string(), "/".to_string()] {
+        browser.open(&app.url(&path)).await;
+        let actions = browser
+            .run("return [...document.querySelectorAll('form[method=post]')].map(f => f.getAttribute('action')).filter(a => a !== '/logout')", vec![])
+            .await;
+        assert_eq!(actions, json!([]), "{path} offers a read-only key no action");
+        assert_quiet(&browser, &path).await;
+    }
+    browser.quit().await;
+}
