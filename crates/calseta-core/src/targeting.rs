@@ -123,6 +123,40 @@ pub fn matches(rules: Option<&Value>, facts: &AlertFacts<'_>) -> bool {
         && all.is_none_or(|rules| rules.iter().all(|r| rule_holds(r, facts)))
 }
 
+/// One rule as a person reads it, e.g. `severity gte High` or `tags in [vip, finance]`.
+fn describe(rule: &Value) -> String {
+    let field = rule["field"].as_str().unwrap_or("?");
+    let op = rule["op"].as_str().unwrap_or("?");
+    let value = match &rule["value"] {
+        Value::Array(items) => format!("[{}]", items.iter().map(text).collect::<Vec<_>>().join(", ")),
+        other => text(other),
+    };
+    format!("{field} {op} {value}")
+}
+
+/// Why rules select an alert, clause by clause: the `match_any` rules that hold (`any of: …`) and
+/// the `match_all` rules (`all of: …`); "no targeting rules (every alert)" when there are none.
+/// Empty when the rules do not select the alert.
+pub fn matched_clauses(rules: Option<&Value>, facts: &AlertFacts<'_>) -> Vec<String> {
+    if !matches(rules, facts) {
+        return Vec::new();
+    }
+    let Some(Value::Object(map)) = rules else { return vec!["no targeting rules (every alert)".into()] };
+    let list = |key: &str| map.get(key).and_then(Value::as_array).filter(|l| !l.is_empty()).cloned();
+    let mut clauses = Vec::new();
+    if let Some(any) = list("match_any") {
+        let held: Vec<String> = any.iter().filter(|r| rule_holds(r, facts)).map(describe).collect();
+        clauses.push(format!("any of: {}", held.join("; ")));
+    }
+    if let Some(all) = list("match_all") {
+        clauses.push(format!("all of: {}", all.iter().map(describe).collect::<Vec<_>>().join("; ")));
+    }
+    if clauses.is_empty() {
+        clauses.push("no targeting rules (every alert)".into());
+    }
+    clauses
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +198,23 @@ mod tests {
         );
         assert!(matches(None, &facts) && m(json!({})) && m(json!({"match_any": []})));
         assert!(!m(json!({"match_any": [{"field": "severity", "op": "gte", "value": 3}]})));
+    }
+
+    #[test]
+    fn matched_clauses_name_the_rules_that_selected_the_alert() {
+        let tags = vec!["vip".to_string()];
+        let facts = AlertFacts { source_name: "sentinel", severity: "High", tags: &tags };
+        let rules = json!({
+            "match_any": [{"field": "source_name", "op": "eq", "value": "elastic"},
+                          {"field": "tags", "op": "in", "value": ["vip", "finance"]}],
+            "match_all": [{"field": "severity", "op": "gte", "value": "Medium"}]
+        });
+        assert_eq!(
+            matched_clauses(Some(&rules), &facts),
+            vec!["any of: tags in [vip, finance]".to_string(), "all of: severity gte Medium".to_string()]
+        );
+        assert_eq!(matched_clauses(None, &facts), vec!["no targeting rules (every alert)".to_string()]);
+        let low = AlertFacts { severity: "Low", ..facts };
+        assert!(matched_clauses(Some(&rules), &low).is_empty(), "rules that do not select give no clause");
     }
 }

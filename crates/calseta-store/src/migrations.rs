@@ -95,6 +95,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0014_alert_queue_keyset.sql"),
         include_str!("../../../migrations/postgres/0014_alert_queue_keyset.sql"),
     ),
+    (
+        15,
+        "jobs_kind_status",
+        include_str!("../../../migrations/sqlite/0015_jobs_kind_status.sql"),
+        include_str!("../../../migrations/postgres/0015_jobs_kind_status.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -16,6 +16,7 @@ use calseta_core::alerts::{AlertStatus, CloseClassification, Malice, Severity};
 use calseta_core::indicators::IndicatorType;
 use calseta_core::pagination::PageRequest;
 use calseta_core::scopes::Scope;
+use calseta_core::targeting::{AlertFacts, matched_clauses};
 use calseta_services::audit::Actor;
 use calseta_services::resources::alerts::{AlertPatch, FindingInput};
 use chrono::{DateTime, Utc};
@@ -58,6 +59,8 @@ struct DocumentView {
     title: String,
     document_type: String,
     is_global: bool,
+    /// Why the document was chosen: "global", or the targeting clauses that hold for this alert.
+    matched_by: String,
     content: Option<SafeHtml>,
 }
 
@@ -225,6 +228,16 @@ pub async fn show(
                 title: d.title.clone(),
                 document_type: d.document_type.clone(),
                 is_global: d.is_global,
+                matched_by: if d.is_global {
+                    "global: attached to every alert".to_string()
+                } else {
+                    let facts = AlertFacts {
+                        source_name: &alert.source_name,
+                        severity: alert.severity.as_str(),
+                        tags: &alert.tags.0,
+                    };
+                    matched_clauses(d.targeting_rules.as_ref().map(|r| &r.0), &facts).join(" and ")
+                },
                 content: markdown::render_opt(Some(&d.content)),
             })
             .collect(),

@@ -461,6 +461,8 @@ async fn assets_are_served_immutable_under_the_hashed_names_pages_link() {
     let key = analyst(&app).await;
     browser.sign_in(&key).await;
     let home = browser.get("/").await;
+    // A page weighs at most 150 KB before its data: the empty queue with its stylesheet and script.
+    let mut weight = browser.get("/alerts").await.body.len();
     for (prefix, extension, content_type) in
         [("href=\"", ".css", "text/css"), ("src=\"", ".js", "text/javascript")]
     {
@@ -480,7 +482,9 @@ async fn assets_are_served_immutable_under_the_hashed_names_pages_link() {
             hex::encode(Sha256::digest(asset.body.as_bytes())).starts_with(hash),
             "the name is the content's"
         );
+        weight += asset.body.len();
     }
+    assert!(weight <= 150_000, "an empty queue page and its assets weigh {weight} bytes");
     let stale = browser.get("/assets/app-000000000000.css").await;
     assert_eq!(stale.status, 404);
     assert_eq!(stale.header("cache-control"), "no-store");

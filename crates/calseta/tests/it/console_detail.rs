@@ -322,6 +322,13 @@ async fn console_detail_shows_context_documents_and_past_alerts_as_text() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    let targeted = json!({"title": "High generic runbook", "document_type": "runbook", "is_global": false,
+        "content": "Escalate.",
+        "targeting_rules": {"match_any": [{"field": "source_name", "op": "eq", "value": "elastic"},
+                                          {"field": "severity", "op": "gte", "value": "High"}],
+                            "match_all": [{"field": "source_name", "op": "in", "value": ["generic", "splunk"]}]}});
+    let (status, body) = app.post("/v1/context-documents", &app.admin_key, targeted).await;
+    assert_eq!(status, 201, "{body}");
     let first = ingest(&app, json!({"title": "Earlier <u>login</u>", "src_ip": "185.220.101.99"})).await;
     let (status, _) = app
         .patch(
@@ -331,7 +338,8 @@ async fn console_detail_shows_context_documents_and_past_alerts_as_text() {
         )
         .await;
     assert_eq!(status, 200);
-    let second = ingest(&app, json!({"title": "Later login", "src_ip": "185.220.101.99"})).await;
+    let second =
+        ingest(&app, json!({"title": "Later login", "src_ip": "185.220.101.99", "severity": "High"})).await;
 
     let mut browser = Browser::new(&app);
     browser.sign_in(&analyst(&app).await).await;
@@ -348,4 +356,10 @@ async fn console_detail_shows_context_documents_and_past_alerts_as_text() {
     assert!(body.contains("185.220.101.99"));
     assert!(body.contains("Duplicate"));
     assert!(body.contains("Seen before"));
+    // Each document says why it was chosen: global, or the targeting clauses that hold.
+    assert!(body.contains("Matched by global: attached to every alert"), "{body}");
+    assert!(
+        body.contains("Matched by any of: severity gte High and all of: source_name in [generic, splunk]"),
+        "{body}"
+    );
 }
