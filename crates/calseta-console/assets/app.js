@@ -370,7 +370,10 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    var source = new window.EventSource("/events");
+    // Start where the page was read, so nothing between rendering and connecting is lost.
+    var page = document.getElementById("main");
+    var since = page && page.getAttribute("data-events-since");
+    var source = new window.EventSource(since ? "/events?since=" + encodeURIComponent(since) : "/events");
     source.addEventListener("alert", onAlert);
     source.addEventListener("approval", onApproval);
   });

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
@@ -77,6 +77,7 @@ pub async fn stream(
     ctx: Result<PageContext, Response>,
     State(state): State<ConsoleState>,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
 ) -> Response {
     let ctx = match ctx {
         Ok(ctx) => ctx,
@@ -95,8 +96,16 @@ pub async fn stream(
         )
             .into_response();
     };
-    let last_event_id =
-        headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
+    // A reconnect names the last event it saw; a first connect, the position its page was read at.
+    let since = query
+        .as_deref()
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "since"))
+        .and_then(|(_, v)| v.trim().parse::<i64>().ok());
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .or(since);
     let subscription = match state.live().subscribe(permit, access, last_event_id).await {
         Ok(subscription) => subscription,
         Err(e) => return crate::PageError::from(e).into_response(),

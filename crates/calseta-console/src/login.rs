@@ -9,7 +9,7 @@ use askama::Template;
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -21,7 +21,7 @@ use rand::RngCore;
 use serde::Deserialize;
 
 use crate::headers::same_origin;
-use crate::pages::{PageError, render};
+use crate::pages::{PageError, render, see_other};
 use crate::session::{
     LOGIN_CSRF_COOKIE, SESSION_COOKIE, SignedForm, cookie, safe_next, set_cookie, tokens_match,
 };
@@ -97,14 +97,6 @@ fn login_response(
     let secure = state.settings().https_enabled;
     if let Some(value) = set_cookie(LOGIN_CSRF_COOKIE, &token, "/login", LOGIN_FORM_SECONDS, secure) {
         response.headers_mut().append(header::SET_COOKIE, value);
-    }
-    response
-}
-
-fn see_other(location: &str) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(value) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, value);
     }
     response
 }

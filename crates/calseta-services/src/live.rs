@@ -261,6 +261,13 @@ impl LiveFeed {
 
     /// A connection's stream of events with `access`: those after `last_event_id` (a browser
     /// resuming) — read from the database, then live — or, without one, those from now on.
+    /// The newest activity event's id: a page reads it as it renders, and its event stream starts
+    /// there (`since`), so what happens in between is not lost.
+    pub async fn latest(&self) -> Result<i64, ServiceError> {
+        Ok(repo::latest_id(&self.0.db).await?)
+    }
+
+    /// A stream for `access` from `last_event_id` (or from now).
     pub async fn subscribe(
         &self,
         permit: Permit,

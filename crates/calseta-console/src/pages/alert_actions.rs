@@ -13,8 +13,9 @@ use calseta_services::pipeline::respond::{Caller, ExecuteRequest, Execution};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::alert_response::{Stamp, parse_uuid, refusal, see_other};
-use super::{PageContext, PageError, render};
+use super::alert_response::Stamp;
+use super::alert_shared::{parse_uuid, refusal};
+use super::{PageContext, PageError, render, see_other};
 use crate::session::SignedForm;
 use crate::state::ConsoleState;
 

@@ -14,15 +14,14 @@ use std::sync::OnceLock;
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use calseta_core::agents::{DeliveryStatus, PayloadProfile};
 use calseta_core::alerts::{Malice, Severity};
 use calseta_core::scopes::Scope;
-use calseta_services::ServiceError;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::alert_shared::{parse_uuid, refusal};
 use super::{PageContext, PageError, render};
 use crate::state::ConsoleState;
 
@@ -468,32 +467,6 @@ impl Sections {
             respond: respond(state, ctx, uuid).await?,
         })
     }
-}
-
-/// The uuid of the path, or a 404.
-pub(super) fn parse_uuid(raw: &str) -> Result<Uuid, PageError> {
-    Uuid::parse_str(raw).map_err(|_| PageError::not_found("There is no alert with this id."))
-}
-
-/// A service refusal as a page: invalid input is a 400 (or 422) that says what was wrong.
-pub(super) fn refusal(error: ServiceError) -> PageError {
-    match error {
-        ServiceError::Invalid(errors) => {
-            let message = errors.iter().map(|e| e.msg.as_str()).collect::<Vec<_>>().join(" ");
-            PageError::bad_request(format!("Nothing was done: {message}"))
-        }
-        ServiceError::Refused { message, .. } => PageError::unprocessable(message),
-        other => PageError::from(other),
-    }
-}
-
-/// `303` to `location`.
-pub(super) fn see_other(location: &str) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(value) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
 }
 
 /// The cl100k tokenizer, built once (it parses a large rank table); `None` if it cannot load.

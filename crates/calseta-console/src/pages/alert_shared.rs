@@ -1,14 +1,13 @@
 //! What the alert page's modules share: reading the path's uuid, turning a service refusal into
 //! a page, the `303` back to the page, and the fixed CSS words and text forms of values.
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use calseta_core::alerts::Malice;
 use calseta_services::ServiceError;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::PageError;
+use super::{PageError, see_other};
 
 /// The CSS modifier of a verdict (fixed words, never alert text).
 pub(super) fn malice_class(malice: Malice) -> &'static str {
@@ -34,7 +33,8 @@ pub(super) fn parse_uuid(raw: &str) -> Result<Uuid, PageError> {
     Uuid::parse_str(raw).map_err(|_| PageError::not_found("There is no alert with this id."))
 }
 
-/// A service refusal as a page: invalid input is a 400 that says what was wrong.
+/// A service refusal as a page: invalid input is a 400 that says what was wrong, a refused
+/// request (e.g. an inactive workflow) a 422 with the service's reason.
 pub(super) fn refusal(error: ServiceError) -> PageError {
     match error {
         ServiceError::Invalid(errors) => {
@@ -42,15 +42,12 @@ pub(super) fn refusal(error: ServiceError) -> PageError {
             PageError::bad_request(format!("The change was not made: {message}"))
         }
         ServiceError::NotFound(_) => PageError::not_found("There is no alert with this id."),
+        ServiceError::Refused { message, .. } => PageError::unprocessable(message),
         other => PageError::from(other),
     }
 }
 
 /// `303` back to the alert's page (at `anchor`).
 pub(super) fn back_to(uuid: Uuid, anchor: &str) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(value) = HeaderValue::from_str(&format!("/alerts/{uuid}#{anchor}")) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
+    see_other(&format!("/alerts/{uuid}#{anchor}"))
 }

@@ -7,7 +7,7 @@
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use calseta_core::alerts::{AlertStatus, CloseClassification, EnrichmentStatus, Malice, Severity};
 use calseta_core::scopes::Scope;
@@ -18,7 +18,7 @@ use calseta_services::resources::alerts::AlertPatch;
 use uuid::Uuid;
 
 use super::listing::{Filters, Pager, Shown};
-use super::{PageContext, PageError, render};
+use super::{PageContext, PageError, render, see_other};
 use crate::state::ConsoleState;
 
 /// One alert in the queue.
@@ -103,10 +103,16 @@ fn headers(filters: &Filters, sort_by: &str, descending: bool) -> Vec<Header> {
 
 /// `GET /alerts`: the queue, filtered, sorted and paged (by cursor) as the query says; a query
 /// that cannot be read is shown with its errors (422), never a failure page.
-pub async fn queue(ctx: PageContext, State(state): State<ConsoleState>, RawQuery(raw): RawQuery) -> Response {
+pub async fn queue(
+    mut ctx: PageContext,
+    State(state): State<ConsoleState>,
+    RawQuery(raw): RawQuery,
+) -> Response {
     if let Err(refusal) = ctx.require_scope(Scope::AlertsRead) {
         return refusal.into_response();
     }
+    // Read before the rows, so the live stream misses nothing that lands after them.
+    ctx.events_since = state.live().latest().await.ok();
     let filters = Filters::from_query(raw.as_deref());
     let encoded = filters.encoded();
     let args = RawArgs::from_query(Some(&encoded), AlertSearch::REPEATED);
@@ -259,11 +265,4 @@ pub async fn bulk(
     }
     location.push_str(&format!("changed={changed}&failed={failed}"));
     see_other(&location)
-}
-
-fn see_other(location: &str) -> Response {
-    match HeaderValue::from_str(location) {
-        Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
-        Err(_) => PageError::internal().into_response(),
-    }
 }

@@ -8,8 +8,7 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use calseta_core::api_keys::KeyType;
 use calseta_core::scopes::Scope;
 use calseta_core::workflows::RiskLevel;
@@ -23,7 +22,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::listing::Shown;
-use super::{PageContext, PageError, render};
+use super::{PageContext, PageError, render, see_other};
 use crate::session::SignedForm;
 use crate::state::ConsoleState;
 
@@ -116,8 +115,10 @@ impl Request {
 }
 
 /// `GET /approvals`: the inbox. Reading it takes the scope REST's approval list takes.
-pub async fn inbox(ctx: PageContext, State(state): State<ConsoleState>) -> Result<Response, PageError> {
+pub async fn inbox(mut ctx: PageContext, State(state): State<ConsoleState>) -> Result<Response, PageError> {
     ctx.require_scope(Scope::ApprovalsWrite)?;
+    // Read before the requests, so the live stream misses nothing that lands after them.
+    ctx.events_since = state.live().latest().await.ok();
     let found = state.services().respond.inbox(PENDING_SHOWN, SETTLED_SHOWN).await?;
     let now = now();
     let pending = found.pending.into_iter().map(|i| Request::of(i, &ctx, now)).collect();
@@ -175,9 +176,7 @@ pub async fn decide(
         ServiceError::NotFound(_) => PageError::not_found("There is no approval request with this id."),
         other => PageError::from(other),
     })?;
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    response.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/approvals"));
-    Ok(response)
+    Ok(see_other("/approvals"))
 }
 
 #[cfg(test)]

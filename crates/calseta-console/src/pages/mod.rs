@@ -49,6 +49,9 @@ pub struct PageContext {
     pub css: &'static str,
     /// The script's hashed path.
     pub js: &'static str,
+    /// The activity-log position this page was read at, on pages that follow live updates: the
+    /// event stream starts there, so nothing that happens between rendering and connecting is lost.
+    pub events_since: Option<i64>,
     key: ApiKey,
     session_id: String,
 }
@@ -80,6 +83,7 @@ impl PageContext {
             js: crate::assets::js_path(),
             key: session.key,
             session_id,
+            events_since: None,
         }
     }
 
@@ -115,6 +119,15 @@ impl PageContext {
         } else {
             self.path == href || self.path.strip_prefix(href).is_some_and(|rest| rest.starts_with('/'))
         }
+    }
+}
+
+/// `303 See Other` to `location`, where a form's POST sends the browser back (a location that is
+/// not a valid header value is the error page, never a redirect to somewhere else).
+pub(crate) fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
+        Err(_) => PageError::internal().into_response(),
     }
 }
 

@@ -381,3 +381,32 @@ async fn ids_committed_out_of_order_are_delivered_in_id_order_on_postgres() {
     assert_increasing(&seen);
     assert!(seen.iter().any(|m| m.id == Some(held)), "the id committed late is delivered first: {seen:?}");
 }
+
+#[tokio::test]
+async fn a_pages_stream_starts_where_the_page_was_read_so_nothing_in_between_is_lost() {
+    let app = spawn_app().await;
+    let mut browser = signed_in(&app, &["alerts:read"]).await;
+    let page = browser.get("/alerts").await;
+    let marker = "data-events-since=\"";
+    let at = page.body.find(marker).unwrap_or_else(|| panic!("no position in {}", page.body)) + marker.len();
+    let since: i64 = page.body[at..].split('"').next().unwrap().parse().unwrap();
+    // An alert lands after the page was read but before its script connects.
+    let between = ingest(&app, "between render and connect").await;
+
+    let cookie = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    let response = reqwest::Client::new()
+        .get(format!("{}/events?since={since}", app.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = Stream { response, buffer: String::new() };
+    let ready = stream.event().await;
+    assert_eq!((ready.event.as_str(), ready.id), ("ready", Some(since)), "{ready:?}");
+    let events = stream.until(is_new(&between)).await;
+    assert_increasing(&events);
+    // Without the page's position a stream starts at now, after that alert.
+    let (_, now) = open(&app.base, &browser, None).await;
+    assert!(now > since, "a stream without `since` starts after the alert ({now} > {since})");
+}
