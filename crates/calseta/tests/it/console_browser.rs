@@ -742,3 +742,26 @@ async fn console_browser_every_alert_action_through_its_form_and_what_other_keys
     }
     browser.quit().await;
 }
+
+/// Times are shown in the browser's zone with the exact UTC time on hover: in Tokyo (UTC+9) an
+/// alert that occurred at 01:30 UTC reads 10:30, and its title keeps "01:30 UTC".
+#[tokio::test]
+async fn console_browser_shows_times_in_the_browsers_zone_with_utc_on_hover() {
+    let Some(browser) = ChromeSession::start().await else { return };
+    let app = spawn_app().await;
+    ingest(&app, json!({"title": "Timed", "occurred_at": "2026-03-04T01:30:00Z"})).await;
+    let key = analyst(&app).await;
+    browser.cdp("Emulation.setTimezoneOverride", json!({"timezoneId": "Asia/Tokyo"})).await;
+    sign_in(&browser, &app, &key, "/alerts").await;
+    let shown = browser
+        .run(
+            "const t = document.querySelector('time[datetime=\"2026-03-04T01:30:00Z\"]'); return [t.textContent, t.title]",
+            vec![],
+        )
+        .await;
+    let (text, title) = (shown[0].as_str().unwrap(), shown[1].as_str().unwrap());
+    assert!(text.contains("10:30") && !text.contains("01:30"), "local time in Tokyo: {text}");
+    assert!(title.contains("01:30") && title.contains("UTC"), "UTC on hover: {title}");
+    assert_quiet(&browser, "the queue in Tokyo").await;
+    browser.quit().await;
+}
