@@ -230,32 +230,5 @@ pub async fn live_by_ids(db: &Db, ids: &[i64]) -> Result<Vec<LiveRow>, StoreErro
 /// reconnecting after connection loss; returns at once on SQLite (where processes sharing a file
 /// find each other's events by polling). Runs until its task is aborted.
 pub async fn forward_notifications(db: Db) {
-    let Some(pool) = db.pg_pool().cloned() else { return };
-    loop {
-        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
-            Ok(listener) => listener,
-            Err(e) => {
-                tracing::warn!(error = %e, "activity LISTEN connection failed; relying on polling");
-                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-                continue;
-            }
-        };
-        if let Err(e) = listener.listen(NOTIFY_CHANNEL).await {
-            tracing::warn!(error = %e, "activity LISTEN failed; relying on polling");
-            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-            continue;
-        }
-        // Events committed while the listener was (re)connecting are read by this wake-up.
-        db.activity_wakeup().notify_one();
-        loop {
-            match listener.recv().await {
-                Ok(_) => db.activity_wakeup().notify_one(),
-                Err(e) => {
-                    tracing::warn!(error = %e, "activity LISTEN connection lost; reconnecting");
-                    db.activity_wakeup().notify_one();
-                    break;
-                }
-            }
-        }
-    }
+    db.forward_notifications(NOTIFY_CHANNEL, "activity", Db::activity_wakeup).await;
 }

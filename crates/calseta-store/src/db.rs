@@ -287,6 +287,45 @@ impl Db {
         &self.inner.activity_wakeup
     }
 
+    /// Forwards PostgreSQL `NOTIFY`s on `channel` to the wake-up `wake` picks, reconnecting after
+    /// a lost connection (and waking once after each connect, for what was committed meanwhile);
+    /// returns at once on SQLite, where processes sharing a file find each other's work by
+    /// polling. Runs until its task is aborted. `what` names the feed in the log.
+    pub async fn forward_notifications(
+        &self,
+        channel: &'static str,
+        what: &'static str,
+        wake: fn(&Db) -> &Notify,
+    ) {
+        let Some(pool) = self.pg_pool().cloned() else { return };
+        loop {
+            let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+                Ok(listener) => listener,
+                Err(e) => {
+                    tracing::warn!(error = %e, feed = what, "LISTEN connection failed; relying on polling");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    continue;
+                }
+            };
+            if let Err(e) = listener.listen(channel).await {
+                tracing::warn!(error = %e, feed = what, "LISTEN failed; relying on polling");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            }
+            wake(self).notify_one();
+            loop {
+                match listener.recv().await {
+                    Ok(_) => wake(self).notify_one(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, feed = what, "LISTEN connection lost; reconnecting");
+                        wake(self).notify_one();
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
     /// Closes every pool, waiting for connections to be returned.
     pub async fn close(&self) {
         match &self.inner.pools {

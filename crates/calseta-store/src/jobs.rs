@@ -386,32 +386,7 @@ fn truncate(s: &str, max_chars: usize) -> String {
 /// Forwards PostgreSQL `NOTIFY`s on [`NOTIFY_CHANNEL`] to this process's job wake-up, reconnecting
 /// after connection loss; returns at once on SQLite. Runs until its task is aborted.
 pub async fn forward_notifications(db: Db) {
-    let Some(pool) = db.pg_pool().cloned() else { return };
-    loop {
-        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
-            Ok(listener) => listener,
-            Err(e) => {
-                tracing::warn!(error = %e, "job LISTEN connection failed; relying on polling");
-                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-                continue;
-            }
-        };
-        if let Err(e) = listener.listen(NOTIFY_CHANNEL).await {
-            tracing::warn!(error = %e, "LISTEN failed; relying on polling");
-            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-            continue;
-        }
-        loop {
-            match listener.recv().await {
-                Ok(_) => db.job_wakeup().notify_one(),
-                Err(e) => {
-                    tracing::warn!(error = %e, "job LISTEN connection lost; reconnecting");
-                    db.job_wakeup().notify_one();
-                    break;
-                }
-            }
-        }
-    }
+    db.forward_notifications(NOTIFY_CHANNEL, "jobs", Db::job_wakeup).await;
 }
 
 /// When the next job of `kinds` becomes claimable — a queued job's `run_at` or a running job's

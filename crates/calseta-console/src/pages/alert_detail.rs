@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::alert_indicators::{IndicatorView, alert_decided_by, indicator_types, indicator_views};
-pub(super) use super::alert_shared::{back_to, malice_class, parse_uuid, refusal, text_of};
+pub(super) use super::alert_shared::{back_to, malice_class, parse_uuid, refusal, severity_class, text_of};
 use super::{PageContext, PageError, render};
 use crate::markdown::{self, SafeHtml};
 use crate::session::SignedForm;
@@ -135,18 +135,6 @@ struct AlertPage {
     graph: super::alert_response::GraphView,
     deliveries: super::alert_response::DeliveriesView,
     respond: super::alert_response::RespondView,
-}
-
-/// The CSS modifier of a severity (fixed words, never alert text).
-fn severity_class(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Critical => "sev-critical",
-        Severity::High => "sev-high",
-        Severity::Medium => "sev-medium",
-        Severity::Low => "sev-low",
-        Severity::Informational => "sev-info",
-        Severity::Pending => "sev-pending",
-    }
 }
 
 /// A string field of a JSON object, when present and not empty.

@@ -16,12 +16,11 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use calseta_core::agents::{DeliveryStatus, PayloadProfile};
-use calseta_core::alerts::{Malice, Severity};
 use calseta_core::scopes::Scope;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::alert_shared::{parse_uuid, refusal};
+use super::alert_shared::{malice_class, parse_uuid, refusal, severity_class};
 use super::{PageContext, PageError, render};
 use crate::state::ConsoleState;
 
@@ -207,28 +206,6 @@ fn shorten(text: &str) -> String {
         let mut short: String = text.chars().take(LABEL_CHARS - 1).collect();
         short.push('…');
         short
-    }
-}
-
-/// The CSS class of a verdict.
-fn malice_class(malice: Malice) -> &'static str {
-    match malice {
-        Malice::Malicious => "malice-malicious",
-        Malice::Suspicious => "malice-suspicious",
-        Malice::Benign => "malice-benign",
-        Malice::Pending => "malice-pending",
-    }
-}
-
-/// The CSS class of a severity.
-fn severity_class(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Critical => "sev-critical",
-        Severity::High => "sev-high",
-        Severity::Medium => "sev-medium",
-        Severity::Low => "sev-low",
-        Severity::Informational => "sev-info",
-        Severity::Pending => "sev-pending",
     }
 }
 

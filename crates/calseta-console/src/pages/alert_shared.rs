@@ -2,7 +2,7 @@
 //! a page, the `303` back to the page, and the fixed CSS words and text forms of values.
 
 use axum::response::Response;
-use calseta_core::alerts::Malice;
+use calseta_core::alerts::{Malice, Severity};
 use calseta_services::ServiceError;
 use serde_json::Value;
 use uuid::Uuid;
@@ -16,6 +16,18 @@ pub(super) fn malice_class(malice: Malice) -> &'static str {
         Malice::Suspicious => "malice-suspicious",
         Malice::Benign => "malice-benign",
         Malice::Pending => "malice-pending",
+    }
+}
+
+/// The CSS modifier of a severity (fixed words, never alert text).
+pub(super) fn severity_class(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "sev-critical",
+        Severity::High => "sev-high",
+        Severity::Medium => "sev-medium",
+        Severity::Low => "sev-low",
+        Severity::Informational => "sev-info",
+        Severity::Pending => "sev-pending",
     }
 }
 
