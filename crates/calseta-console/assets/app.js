@@ -379,3 +379,36 @@
   });
 })();
 // ---- End of live updates ----------------------------------------------------------------------
+
+// ---- Copy buttons ----------------------------------------------------------------------------
+// A secret shown once (a new API key, an agent's signing secret) sits in a read-only field with a
+// `<button data-copy="<field id>">` beside it, hidden until this script runs (without it the
+// field can still be selected and copied by hand). A click copies the field's value and says so.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    var buttons = document.querySelectorAll("button[data-copy]");
+    Array.prototype.forEach.call(buttons, function (button) {
+      var field = document.getElementById(button.getAttribute("data-copy"));
+      if (!field) {
+        return;
+      }
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var done = function (text) {
+          button.textContent = text;
+        };
+        field.select();
+        if (navigator.clipboard && navigator.clipboard.writeText) {
+          navigator.clipboard.writeText(field.value).then(
+            function () { done("Copied"); },
+            function () { done("Press Ctrl+C to copy"); }
+          );
+        } else {
+          done("Press Ctrl+C to copy");
+        }
+      });
+    });
+  });
+})();
+// ---- End of copy buttons ---------------------------------------------------------------------

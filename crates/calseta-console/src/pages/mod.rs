@@ -7,6 +7,10 @@
 //! redirected to `/login` before it runs), checks [`PageContext::require_scope`] for what it
 //! shows, and returns `render(&page)`. State-changing handlers take `SignedForm<T>` instead,
 //! which also checks the `Origin` and the form's `csrf_token`.
+//!
+//! Configuration forms that the services refuse are shown again with what was typed and the
+//! refusal next to each field ([`forms::FormErrors`], the `field_error` and `form_errors` macros),
+//! answered `422` by [`forms::render_refused`].
 
 pub mod activity;
 pub mod alert_actions;
@@ -17,6 +21,7 @@ mod alert_shared;
 pub mod alerts;
 pub mod approvals;
 pub mod dashboard;
+pub mod forms;
 pub mod listing;
 
 use askama::Template;

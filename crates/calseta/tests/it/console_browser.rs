@@ -18,10 +18,10 @@ use crate::helpers::*;
 use crate::ingest::wait_enriched;
 
 /// The sandbox's public demo key with full access (a human key).
-const LAB_KEY: &str = "cai_lab_demo_full_access_key_not_for_prod";
+pub(crate) const LAB_KEY: &str = "cai_lab_demo_full_access_key_not_for_prod";
 
 /// Ingests `payload` through the generic webhook source and waits for its enrichment to settle.
-async fn ingest(app: &TestApp, payload: Value) -> String {
+pub(crate) async fn ingest(app: &TestApp, payload: Value) -> String {
     let (status, body) = app.post("/v1/ingest/generic", &app.admin_key, payload).await;
     assert_eq!(status, 202, "{body}");
     let uuid = body["data"]["alert_uuid"].as_str().unwrap().to_string();
@@ -31,7 +31,7 @@ async fn ingest(app: &TestApp, payload: Value) -> String {
 
 /// Signs in through the real `/login` form: opens `path`, is sent to sign in, types `key`, clicks
 /// the button and comes back to `path`.
-async fn sign_in(browser: &ChromeSession, app: &TestApp, key: &str, path: &str) {
+pub(crate) async fn sign_in(browser: &ChromeSession, app: &TestApp, key: &str, path: &str) {
     browser.open(&app.url(path)).await;
     browser.wait_for_path("/login").await;
     browser.css("#api_key").await.send_keys(key).await.unwrap();
@@ -50,7 +50,7 @@ async fn press(browser: &ChromeSession, keys: &[char]) {
 
 /// Fails when the page opened a JavaScript dialog or logged an error (a refused load, a CSP
 /// violation, a script error) since the last check.
-async fn assert_quiet(browser: &ChromeSession, what: &str) {
+pub(crate) async fn assert_quiet(browser: &ChromeSession, what: &str) {
     assert!(!browser.dialog_open().await, "{what}: a JavaScript dialog opened");
     let errors = browser.console_errors().await;
     assert!(errors.is_empty(), "{what}: the console logged errors: {errors:#?}");
@@ -59,7 +59,7 @@ async fn assert_quiet(browser: &ChromeSession, what: &str) {
 /// What a page holds beyond the console's own markup: scripts other than ours, event-handler
 /// attributes, style elements and attributes, media and embedded markup, SVG other than our own
 /// charts (marked `data-calseta-chart`), and links to `javascript:` or `data:` URLs.
-const FOREIGN_MARKUP: &str = r#"
+pub(crate) const FOREIGN_MARKUP: &str = r#"
     const found = [];
     for (const s of document.scripts) {
         const src = s.getAttribute('src') || '';
@@ -79,6 +79,30 @@ const FOREIGN_MARKUP: &str = r#"
     return found;
 "#;
 
+/// Attacker-written text for configuration content (rule documentation, document bodies,
+/// provider responses, workflow code, agent responses): markup, script URLs, CSS and template
+/// syntax, each a string a page must show as written.
+pub(crate) const HOSTILE_TEXTS: &[&str] = &[
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "<svg onload=alert(1)>",
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    "</style><style>body{display:none}</style><p style=\"display:none\">hidden</p>",
+    "<iframe srcdoc=\"<script>alert(1)</script>\"></iframe>",
+    "<base href=\"javascript:alert(1)//\"><a href=\"javascript:alert(1)\">x</a>",
+    "[click](javascript:alert(1)) ![x](https://evil.example/x.png) <a href=\"data:text/html,<script>alert(1)</script>\">d</a>",
+    "{{7*7}} ${7*7} {% raw %}{{ config }}{% endraw %} #{7*7}",
+];
+
+/// Opens `path` and fails unless it is inert: no dialog, no console error or CSP violation, and
+/// none of [`FOREIGN_MARKUP`] (markup written by an attacker never becomes elements).
+pub(crate) async fn assert_inert(browser: &ChromeSession, app: &TestApp, path: &str) {
+    browser.open(&app.url(path)).await;
+    assert_quiet(browser, path).await;
+    let foreign = browser.run(FOREIGN_MARKUP, vec![]).await;
+    assert_eq!(foreign, json!([]), "{path}: attacker-written markup became elements");
+}
+
 /// The hostile set: every field the pages show carries markup, script URLs, CSS or template syntax.
 fn hostile_alerts() -> Vec<Value> {
     let mathml = "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>";
@@ -87,6 +111,7 @@ fn hostile_alerts() -> Vec<Value> {
         "details": "<iframe srcdoc=\"<script>alert(1)</script>\"></iframe>",
         "html": "<base href=\"javascript:alert(1)//\"><a href=\"javascript:alert(1)\">x</a>",
         "template": "{{7*7}} ${7*7} {% raw %}{{ config }}{% endraw %} #{7*7}",
+        "notes": HOSTILE_TEXTS.join("\n"),
     });
     let indicators = json!([
         {"type": "url", "value": "javascript:alert(1)"},
@@ -186,10 +211,7 @@ async fn console_browser_renders_a_hostile_alert_set_inert() {
         .chain(uuids.iter().map(|uuid| format!("/alerts/{uuid}")))
         .collect();
     for path in &pages {
-        browser.open(&app.url(path)).await;
-        assert_quiet(&browser, path).await;
-        let foreign = browser.run(FOREIGN_MARKUP, vec![]).await;
-        assert_eq!(foreign, json!([]), "{path}: markup from the alerts became elements");
+        assert_inert(&browser, &app, path).await;
         let text = browser.run("return document.body.innerText", vec![]).await;
         let text = text.as_str().unwrap();
         if path.starts_with("/alerts") {
@@ -216,7 +238,7 @@ async fn console_browser_renders_a_hostile_alert_set_inert() {
 }
 
 /// axe-core's script: `$AXE_CORE_JS`, or where `.ci/run` (and docs/console.md) install it.
-fn axe_core() -> Option<String> {
+pub(crate) fn axe_core() -> Option<String> {
     let path = std::env::var_os("AXE_CORE_JS").map(PathBuf::from).unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.ci/node/node_modules/axe-core/axe.min.js")
     });
@@ -238,7 +260,7 @@ fn axe_core() -> Option<String> {
 }
 
 /// Runs axe-core on the open page; the serious and critical violations, one line per element.
-async fn axe_violations(browser: &ChromeSession, axe: &str) -> Vec<String> {
+pub(crate) async fn axe_violations(browser: &ChromeSession, axe: &str) -> Vec<String> {
     browser.run(&format!("{axe}\n;return true;"), vec![]).await;
     let script = r#"
         const done = arguments[arguments.length - 1];
