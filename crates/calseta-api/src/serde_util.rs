@@ -22,9 +22,9 @@ where
 {
     match Option::<serde_json::Value>::deserialize(deserializer)? {
         None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(text)) => calseta_core::time::parse_timestamp(&text)
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom(format!("'{text}' is not a valid datetime"))),
+        Some(serde_json::Value::String(text)) => {
+            calseta_core::time::parse_timestamp_field(&text).map(Some).map_err(serde::de::Error::custom)
+        }
         Some(serde_json::Value::Number(n)) => n
             .as_f64()
             .and_then(calseta_core::time::from_epoch)

@@ -100,6 +100,31 @@ pub fn router(services: Arc<Services>, settings: ConsoleSettings) -> Router {
         .route("/alerts/{uuid}/workflows", post(pages::alert_actions::execute))
         .route("/alerts/{uuid}/workflow-outcome", get(pages::alert_actions::outcome))
         .route("/activity", get(pages::activity::log))
+        // Settings: the index, alert sources, API keys and workflow secrets.
+        .route("/settings", get(pages::settings::index))
+        .route("/settings/sources", get(pages::settings_sources::list).post(pages::settings_sources::add))
+        .route("/settings/sources/{uuid}/secret", post(pages::settings_sources::set_secret))
+        .route(
+            "/settings/sources/{uuid}/delete",
+            get(pages::settings_sources::confirm_delete).post(pages::settings_sources::delete),
+        )
+        .route(
+            "/settings/api-keys",
+            get(pages::settings_api_keys::list).post(pages::settings_api_keys::create),
+        )
+        .route(
+            "/settings/api-keys/{uuid}",
+            get(pages::settings_api_keys::edit).post(pages::settings_api_keys::update),
+        )
+        .route(
+            "/settings/api-keys/{uuid}/revoke",
+            get(pages::settings_api_keys::confirm_revoke).post(pages::settings_api_keys::revoke),
+        )
+        .route("/settings/secrets", get(pages::settings_secrets::list).post(pages::settings_secrets::set))
+        .route(
+            "/settings/secrets/{name}/delete",
+            get(pages::settings_secrets::confirm_delete).post(pages::settings_secrets::delete),
+        )
         .route("/events", get(events::stream))
         .route("/login", get(login::login_page).post(login::login_submit))
         .route("/logout", post(login::logout))

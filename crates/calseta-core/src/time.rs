@@ -6,6 +6,12 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 /// Epoch values at or above this are milliseconds (year 2286 in seconds).
 const MILLIS_THRESHOLD: i64 = 10_000_000_000;
 
+/// [`parse_timestamp`] as an input field is read (REST's `expires_at`, the console's expiry):
+/// the refusal quotes the text, in the same words in every front end.
+pub fn parse_timestamp_field(text: &str) -> Result<DateTime<Utc>, String> {
+    parse_timestamp(text).ok_or_else(|| format!("'{text}' is not a valid datetime"))
+}
+
 /// Parses a timestamp string; a value without an offset is UTC.
 pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();

@@ -207,8 +207,14 @@ impl Services {
             http.clone(),
             workflow_service.clone(),
         ));
-        let ingest_service =
-            Arc::new(IngestService::new(db.clone(), mapping_rules.clone(), ingest, kinds.enrich_alert));
+        let sources = Arc::new(SourceService::new(db.clone(), key.clone()));
+        let ingest_service = Arc::new(IngestService::new(
+            db.clone(),
+            mapping_rules.clone(),
+            ingest,
+            kinds.enrich_alert,
+            sources.clone(),
+        ));
         let detection_rules = Arc::new(DetectionRuleService::new(db.clone()));
         let documents =
             Arc::new(ContextDocumentService::new(db.clone(), context.clone(), document_converter));
@@ -238,7 +244,7 @@ impl Services {
                 sender.clone(),
                 api_base_url,
             )),
-            sources: Arc::new(SourceService::new(db.clone(), key.clone())),
+            sources,
             dispatch,
             sender,
             kinds,

@@ -23,6 +23,10 @@ pub mod approvals;
 pub mod dashboard;
 pub mod forms;
 pub mod listing;
+pub mod settings;
+pub mod settings_api_keys;
+pub mod settings_secrets;
+pub mod settings_sources;
 
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};

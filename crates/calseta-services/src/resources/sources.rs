@@ -1,25 +1,130 @@
-//! Alert source integrations: which sources are set up, with encrypted credentials and notes.
+//! Alert source integrations: which sources are set up, with encrypted credentials and notes,
+//! and the webhook signing secret an integration may hold (`auth_config.webhook_secret`), which
+//! ingest checks signatures with in preference to the `<SOURCE>_WEBHOOK_SECRET` environment
+//! variable — so a secret can be set and rotated without restarting the server.
 
-use calseta_core::sources;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use calseta_core::sources::{self, SignatureScheme};
 use calseta_store::Db;
 use calseta_store::sources::{self as repo, SourceRow};
+use rand::RngCore;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::platform::cache::TtlCache;
 use crate::platform::crypto::EncryptionKey;
 use crate::resources::body;
 use crate::{FieldError, ServiceError};
+
+/// The `auth_config` field of a source integration holding its webhook signing secret.
+pub const WEBHOOK_SECRET_FIELD: &str = "webhook_secret";
+/// The longest webhook signing secret accepted.
+const MAX_SECRET_CHARS: usize = 1024;
+/// How long a stored secret is served from memory: bounds how long a secret rotated through
+/// another process keeps verifying here (a change in this process applies at once).
+const SECRET_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// The URL a SIEM posts `source_name`'s alerts to, under the configured public base URL
+/// (`CALSETA_API_BASE_URL`, the one agent payloads link to).
+pub fn webhook_url(api_base_url: &str, source_name: &str) -> String {
+    format!("{}/v1/ingest/{source_name}", api_base_url.trim_end_matches('/'))
+}
+
+/// A new random webhook signing secret (32 bytes, URL-safe base64).
+pub fn generate_webhook_secret() -> String {
+    let mut random = [0u8; 32];
+    rand::rng().fill_bytes(&mut random);
+    URL_SAFE_NO_PAD.encode(random)
+}
+
+/// The environment variable that holds `source_name`'s signing secret when none is stored.
+pub fn webhook_secret_env_var(source_name: &str) -> String {
+    format!("{}_WEBHOOK_SECRET", source_name.to_uppercase())
+}
 
 /// Source-integration use cases.
 pub struct SourceService {
     db: Db,
     key: EncryptionKey,
+    /// Stored signing secrets by source name (`None`: none stored).
+    secrets: TtlCache<String, Option<String>>,
 }
 
 impl SourceService {
     /// A service over `db`, encrypting credentials with `key`.
     pub fn new(db: Db, key: EncryptionKey) -> Self {
-        Self { db, key }
+        Self { db, key, secrets: TtlCache::new(SECRET_CACHE_TTL, 64) }
+    }
+
+    /// The signing secret stored for `source_name`: that of its newest active integration holding
+    /// one, or `None`.
+    pub async fn stored_webhook_secret(&self, source_name: &str) -> Result<Option<String>, ServiceError> {
+        self.secrets
+            .get_or_load(source_name.to_string(), || async {
+                let rows = repo::list(&self.db).await?;
+                Ok::<_, ServiceError>(
+                    rows.iter()
+                        .filter(|row| row.is_active && row.source_name == source_name)
+                        .find_map(|row| self.secret_of(row)),
+                )
+            })
+            .await
+    }
+
+    /// The signing secret `row` holds, decrypted.
+    fn secret_of(&self, row: &SourceRow) -> Option<String> {
+        let config = self.key.decrypt_json(&row.auth_config.as_ref()?.0)?;
+        config.get(WEBHOOK_SECRET_FIELD)?.as_str().filter(|s| !s.is_empty()).map(str::to_string)
+    }
+
+    /// Whether `row` holds a signing secret (never the secret itself).
+    pub fn has_webhook_secret(&self, row: &SourceRow) -> bool {
+        self.secret_of(row).is_some()
+    }
+
+    /// Sets (`Some`) or removes (`None`) the signing secret of integration `uuid`, keeping the rest
+    /// of its `auth_config`; saved as `PATCH /v1/sources/{uuid}` saves `auth_config`.
+    pub async fn set_webhook_secret(
+        &self,
+        uuid: Uuid,
+        secret: Option<&str>,
+    ) -> Result<SourceRow, ServiceError> {
+        let row = self.get(uuid).await?;
+        let signs = sources::find(&row.source_name).is_some_and(|s| s.signature() != SignatureScheme::None);
+        if !signs {
+            return Err(ServiceError::refused(
+                "SIGNATURE_NOT_SUPPORTED",
+                format!(
+                    "Source '{}' does not sign its webhooks: its API key authenticates them.",
+                    row.source_name
+                ),
+            ));
+        }
+        let mut config = match row.auth_config.as_ref().and_then(|c| self.key.decrypt_json(&c.0)) {
+            Some(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        match secret.map(str::trim) {
+            Some(secret) if secret.is_empty() || secret.chars().count() > MAX_SECRET_CHARS => {
+                return Err(ServiceError::invalid(
+                    WEBHOOK_SECRET_FIELD,
+                    format!("webhook_secret must be 1 to {MAX_SECRET_CHARS} characters"),
+                ));
+            }
+            Some(secret) => {
+                config.insert(WEBHOOK_SECRET_FIELD.into(), Value::String(secret.to_string()));
+            }
+            None => {
+                config.remove(WEBHOOK_SECRET_FIELD);
+            }
+        }
+        let auth_config = if config.is_empty() { Value::Null } else { Value::Object(config) };
+        let mut input = Map::new();
+        input.insert("auth_config".into(), auth_config);
+        self.save(Some(uuid), input).await
     }
 
     /// Source integrations, newest first.
@@ -95,12 +200,15 @@ impl SourceService {
         if !errors.is_empty() {
             return Err(ServiceError::Invalid(errors));
         }
-        Ok(repo::save(&self.db, existing.map(|e| e.id), &row).await?)
+        let saved = repo::save(&self.db, existing.map(|e| e.id), &row).await?;
+        self.secrets.clear();
+        Ok(saved)
     }
 
     /// Deletes a source integration.
     pub async fn delete(&self, uuid: Uuid) -> Result<(), ServiceError> {
         if repo::delete(&self.db, uuid).await? {
+            self.secrets.clear();
             Ok(())
         } else {
             Err(ServiceError::NotFound("Source integration not found.".into()))

@@ -26,14 +26,38 @@ use crate::audit::{self, Actor};
 use crate::pipeline::hooks::IndicatorExtractor;
 use crate::pipeline::kinds;
 use crate::resources::api_keys::ApiKey;
+use crate::resources::sources::{SourceService, webhook_secret_env_var};
 
 /// Ingestion settings.
 #[derive(Debug, Clone)]
 pub struct IngestSettings {
     /// `ALERT_DEDUP_WINDOW_HOURS`; 0 disables dedup.
     pub dedup_window_hours: u32,
-    /// Webhook secret per source name (`SENTINEL_WEBHOOK_SECRET`, …); absent/empty = not verified.
+    /// Webhook secret per source name (`SENTINEL_WEBHOOK_SECRET`, …); absent/empty = not verified
+    /// unless a source integration stores one (which then wins).
     pub webhook_secrets: HashMap<String, String>,
+}
+
+/// Where the secret a source's webhooks are verified with comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretOrigin {
+    /// A source integration's stored `auth_config.webhook_secret`.
+    Stored,
+    /// The `<SOURCE>_WEBHOOK_SECRET` environment variable.
+    Environment,
+    /// None: signatures are not checked (the API key alone authenticates).
+    Unset,
+}
+
+/// How a source's webhooks are verified, as ingest would verify the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureStatus {
+    /// The source plugin's scheme and header.
+    pub scheme: SignatureScheme,
+    /// Where the secret comes from.
+    pub origin: SecretOrigin,
+    /// The environment variable that would hold the secret.
+    pub env_var: String,
 }
 
 /// The outcome of an accepted ingest.
@@ -53,6 +77,8 @@ pub struct IngestService {
     extractor: Arc<dyn IndicatorExtractor>,
     settings: Arc<IngestSettings>,
     enrich_job: JobKind,
+    /// Stored webhook signing secrets.
+    sources: Arc<SourceService>,
 }
 
 /// A validated, normalized alert ready to be written.
@@ -76,14 +102,44 @@ fn malformed(message: impl Into<String>) -> ServiceError {
 const MAX_DEPTH: usize = 128;
 
 impl IngestService {
-    /// A service over `db`.
+    /// A service over `db`, reading stored signing secrets through `sources`.
     pub fn new(
         db: Db,
         extractor: Arc<dyn IndicatorExtractor>,
         settings: IngestSettings,
         enrich_job: JobKind,
+        sources: Arc<SourceService>,
     ) -> Self {
-        Self { db, extractor, settings: Arc::new(settings), enrich_job }
+        Self { db, extractor, settings: Arc::new(settings), enrich_job, sources }
+    }
+
+    /// The secret `source`'s webhooks are verified with, and where it comes from: a stored one
+    /// first, then the environment's. Unsigned sources read nothing.
+    async fn webhook_secret(
+        &self,
+        source: &dyn AlertSource,
+    ) -> Result<(Option<String>, SecretOrigin), ServiceError> {
+        if source.signature() == SignatureScheme::None {
+            return Ok((None, SecretOrigin::Unset));
+        }
+        if let Some(stored) = self.sources.stored_webhook_secret(source.name()).await? {
+            return Ok((Some(stored), SecretOrigin::Stored));
+        }
+        Ok(match self.settings.webhook_secrets.get(source.name()).filter(|s| !s.is_empty()) {
+            Some(secret) => (Some(secret.clone()), SecretOrigin::Environment),
+            None => (None, SecretOrigin::Unset),
+        })
+    }
+
+    /// How `source_name`'s webhooks are verified now (never the secret).
+    pub async fn signature_status(&self, source_name: &str) -> Result<SignatureStatus, ServiceError> {
+        let source = self.source(source_name)?;
+        let (_, origin) = self.webhook_secret(source).await?;
+        Ok(SignatureStatus {
+            scheme: source.signature(),
+            origin,
+            env_var: webhook_secret_env_var(source_name),
+        })
     }
 
     fn source(&self, name: &str) -> Result<&'static dyn AlertSource, ServiceError> {
@@ -115,8 +171,8 @@ impl IngestService {
     ) -> Result<Ingested, ServiceError> {
         let source = self.source(source_name)?;
         Self::check_allowed(key, source_name)?;
-        let secret = self.settings.webhook_secrets.get(source_name).filter(|s| !s.is_empty());
-        match (source.signature(), secret) {
+        let (secret, _) = self.webhook_secret(source).await?;
+        match (source.signature(), secret.as_deref()) {
             (SignatureScheme::None, _) | (_, None) => {}
             (scheme, Some(secret)) => {
                 sources::verify_signature(scheme, secret, header, body, calseta_store::now()).map_err(
