@@ -542,6 +542,51 @@ async fn console_settings_keys_source_refusals_are_rests_and_delete_asks_first()
 }
 
 #[tokio::test]
+async fn console_settings_keys_a_stored_secret_replaces_the_environments() {
+    let app = app_with_public_base().await;
+    let (mut browser, _) = signed_in(&app, &["alerts:read"]).await;
+    let ingest_key = app.key_with(&["alerts:ingest"]).await;
+    let body = serde_json::to_vec(&json!({"kibana.alert.rule.name": "Stored beats env"})).unwrap();
+    let send = |secret: &str| {
+        app.client
+            .post(app.url("/v1/ingest/elastic"))
+            .bearer_auth(&ingest_key)
+            .header("X-Elastic-Signature", hmac_sha256_hex(secret, &body))
+            .body(body.clone())
+            .send()
+    };
+    assert_eq!(send("elastic-from-env").await.unwrap().status(), 202, "the environment's secret verifies");
+
+    // Stored through REST (`auth_config.webhook_secret`), it wins over the environment's at once.
+    let (status, created) = app
+        .post(
+            "/v1/sources",
+            &app.admin_key,
+            json!({"source_name": "elastic", "display_name": "Elastic", "auth_config": {"webhook_secret": "stored-elastic"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(send("elastic-from-env").await.unwrap().status(), 401);
+    assert_eq!(send("stored-elastic").await.unwrap().status(), 202);
+    let page = browser.get("/settings/sources").await;
+    assert_eq!(page.status, 200);
+    let card = &page.body[page.body.find("data-source-name=\"elastic\"").unwrap()..];
+    assert!(
+        card.contains("Verified with the secret set here.")
+            && card.contains("<dd class=\"secret-stored\">yes</dd>")
+    );
+    assert!(!page.body.contains("stored-elastic") && !page.body.contains("elastic-from-env"));
+    assert!(!page.body.contains("/secret\""), "alerts:read is offered no secret form");
+
+    // An inactive integration's secret is not used.
+    let uuid = created["data"]["uuid"].as_str().unwrap();
+    let (status, _) =
+        app.patch(&format!("/v1/sources/{uuid}"), &app.admin_key, json!({"is_active": false})).await;
+    assert_eq!(status, 200);
+    assert_eq!(send("elastic-from-env").await.unwrap().status(), 202);
+}
+
+#[tokio::test]
 async fn console_settings_keys_workflow_secrets_set_rotate_delete_and_never_show_values() {
     let app = spawn_app().await;
     let (mut browser, _) = signed_in(&app, &["admin", "workflows:read"]).await;
