@@ -104,6 +104,7 @@ pub fn router(services: Arc<Services>, settings: ConsoleSettings) -> Router {
         .route("/settings", get(pages::settings::index))
         .route("/settings/sources", get(pages::settings_sources::list).post(pages::settings_sources::add))
         .route("/settings/sources/{uuid}/secret", post(pages::settings_sources::set_secret))
+        .route("/settings/sources/{uuid}/active", post(pages::settings_sources::set_active))
         .route(
             "/settings/sources/{uuid}/delete",
             get(pages::settings_sources::confirm_delete).post(pages::settings_sources::delete),

@@ -256,6 +256,32 @@ pub async fn set_secret(
     }
 }
 
+/// The activate/deactivate form.
+#[derive(Debug, Deserialize)]
+pub struct ActiveForm {
+    #[serde(default)]
+    is_active: String,
+}
+
+/// `POST /settings/sources/{uuid}/active`: switches an integration on or off, as
+/// `PATCH /v1/sources/{uuid}` with `is_active` does (an inactive integration's secret is not used).
+pub async fn set_active(
+    State(state): State<ConsoleState>,
+    Path(raw): Path<String>,
+    SignedForm { ctx, form }: SignedForm<ActiveForm>,
+) -> Result<Response, PageError> {
+    ctx.require_scope(Scope::Admin)?;
+    let active = match form.is_active.as_str() {
+        "true" => true,
+        "false" => false,
+        _ => return Err(PageError::bad_request("Choose Activate or Deactivate.")),
+    };
+    let mut input = Map::new();
+    input.insert("is_active".into(), Value::Bool(active));
+    state.services().sources.save(Some(source_id(&raw)?), input).await?;
+    Ok(see_other("/settings/sources"))
+}
+
 /// `GET /settings/sources/{uuid}/delete`: asks once more.
 pub async fn confirm_delete(
     ctx: PageContext,

@@ -528,6 +528,20 @@ async fn console_settings_keys_source_refusals_are_rests_and_delete_asks_first()
     assert!(general_messages(&page.body).contains("(SIGNATURE_NOT_SUPPORTED)"), "{}", page.body);
     assert!(!page.body.contains("id=\"new-secret\""));
 
+    // Deactivate and activate, as REST's `is_active`.
+    let active_path = format!("/settings/sources/{sentinel}/active");
+    let off = submit(&mut browser, "/settings/sources", &active_path, &[("is_active", "false")]).await;
+    assert_eq!((off.status, off.location()), (303, "/settings/sources"), "{}", off.body);
+    let (_, rest) = app.get(&format!("/v1/sources/{sentinel}"), &app.admin_key).await;
+    assert_eq!(rest["data"]["is_active"], false);
+    let page = browser.get("/settings/sources").await;
+    let card = &page.body[page.body.find(&format!("data-source-uuid=\"{sentinel}\"")).unwrap()..];
+    assert!(card[..card.find("</li>").unwrap()].contains("inactive"));
+    let on = submit(&mut browser, "/settings/sources", &active_path, &[("is_active", "true")]).await;
+    assert_eq!(on.status, 303);
+    let (_, rest) = app.get(&format!("/v1/sources/{sentinel}"), &app.admin_key).await;
+    assert_eq!(rest["data"]["is_active"], true);
+
     // Delete asks first, then deletes as REST's DELETE does.
     let confirm_path = format!("/settings/sources/{generic}/delete");
     let confirm = browser.get(&confirm_path).await;
