@@ -23,6 +23,10 @@ pub mod approvals;
 pub mod dashboard;
 pub mod forms;
 pub mod listing;
+pub mod workflow_code;
+pub mod workflow_runs;
+pub mod workflow_settings;
+pub mod workflows;
 
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
