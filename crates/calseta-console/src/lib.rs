@@ -133,6 +133,7 @@ pub fn router(services: Arc<Services>, settings: ConsoleSettings) -> Router {
             get(pages::workflow_settings::show).post(pages::workflow_settings::save),
         )
         .route("/workflows/{uuid}/secrets", post(pages::workflow_settings::grant))
+        .route("/workflows/{uuid}/delete", post(pages::workflow_settings::delete))
         .route("/events", get(events::stream))
         .route("/login", get(login::login_page).post(login::login_submit))
         .route("/logout", post(login::logout))

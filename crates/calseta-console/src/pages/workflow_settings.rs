@@ -2,7 +2,8 @@
 //! (mode, risk level, expiry, channel), timeout and documentation — through the service of
 //! `PATCH /v1/workflows/{uuid}` (`workflows:write`), and its **secret grants**: which workflow
 //! secrets it may read, confirmed for the code version shown, through the service of
-//! `PUT /v1/workflows/{uuid}/secrets` (`admin`, as REST). Secret values are never shown.
+//! `PUT /v1/workflows/{uuid}/secrets` (`admin`, as REST). Secret values are never shown. Deleting
+//! a workflow is here too (the service of `DELETE /v1/workflows/{uuid}`; builtins stay).
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
@@ -241,4 +242,29 @@ pub async fn grant(
             Ok(render_refused(&page))
         }
     }
+}
+
+/// The delete form: the name typed again, so a workflow is not deleted by a stray click.
+#[derive(Debug, serde::Deserialize)]
+pub struct DeleteForm {
+    /// The workflow's name, as confirmation.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// `POST /workflows/{uuid}/delete` (`workflows:write`): deletes the workflow when the name typed
+/// matches, then back to the list; a builtin is refused (403), as over REST.
+pub async fn delete(
+    State(state): State<ConsoleState>,
+    Path(raw_uuid): Path<String>,
+    SignedForm { ctx, form }: SignedForm<DeleteForm>,
+) -> Result<Response, PageError> {
+    ctx.require_scope(Scope::WorkflowsWrite)?;
+    let uuid = parse_uuid(&raw_uuid)?;
+    let w = load(&state, uuid).await?;
+    if form.confirm.trim() != w.name.trim() {
+        return Err(PageError::unprocessable("Type the workflow's name exactly to delete it."));
+    }
+    state.services().workflows.delete(uuid).await?;
+    Ok(see_other("/workflows?deleted=1"))
 }

@@ -173,6 +173,8 @@ struct ListPage {
     errors: Vec<String>,
     filters: Filters,
     can_write: bool,
+    /// A workflow was just deleted (the notice).
+    deleted: bool,
     states: &'static [&'static str],
     risks: &'static [&'static str],
 }
@@ -185,7 +187,13 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
     ctx.require_scope(Scope::WorkflowsRead)?;
-    let filters = Filters::from_query(raw.as_deref());
+    // `deleted=1` is the notice after a delete, not a filter.
+    let pairs = form_urlencoded::parse(raw.as_deref().unwrap_or_default().as_bytes());
+    let deleted = pairs.clone().any(|(k, v)| k == "deleted" && v == "1");
+    let kept = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.filter(|(k, _)| k != "deleted"))
+        .finish();
+    let filters = Filters::from_query(Some(&kept));
     let mut encoded = filters.encoded();
     if filters.value("sort_by").is_empty() {
         encoded.push_str(if encoded.is_empty() { "" } else { "&" });
@@ -233,6 +241,7 @@ pub async fn list(
         }
     }
     let page = ListPage {
+        deleted,
         can_write: ctx.allows(Scope::WorkflowsWrite),
         ctx,
         rows,

@@ -673,6 +673,29 @@ async fn console_workflows_settings_and_grants_save_and_refuse_like_rest() {
     assert_eq!(saved.status, 303);
     let page = admin.get(&path).await;
     assert!(page.body.contains("id=\"grants-suspended\""), "{}", page.body);
+
+    // Deleting: the name typed again; a builtin is refused as over REST.
+    let delete = format!("/workflows/{uuid}/delete");
+    let token = browser.get(&path).await.csrf_token();
+    assert_eq!(browser.post(&delete, &[("csrf_token", &token), ("confirm", "wrong")]).await.status, 422);
+    let deleted = browser.post(&delete, &[("csrf_token", &token), ("confirm", "Settled <i>name</i>")]).await;
+    assert_eq!((deleted.status, deleted.location()), (303, "/workflows?deleted=1"));
+    assert!(browser.get("/workflows?deleted=1").await.body.contains("id=\"deleted-notice\""));
+    let (status, _) = app.get(&format!("/v1/workflows/{uuid}"), &app.admin_key).await;
+    assert_eq!(status, 404);
+    let (_, builtins) = app.get("/v1/workflows?sort_by=name&sort_order=asc", &app.admin_key).await;
+    let builtin =
+        builtins["data"].as_array().unwrap().iter().find(|w| w["is_system"] == true).unwrap().clone();
+    let builtin_settings =
+        browser.get(&format!("/workflows/{}/settings", builtin["uuid"].as_str().unwrap())).await;
+    assert!(!builtin_settings.body.contains("id=\"delete-form\""), "no delete form for a builtin");
+    let refused = browser
+        .post(
+            &format!("/workflows/{}/delete", builtin["uuid"].as_str().unwrap()),
+            &[("csrf_token", &token), ("confirm", builtin["name"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
 }
 
 /// Like `assert_quiet`, for a page answered `422` (a refused form): Chrome logs the status as a
