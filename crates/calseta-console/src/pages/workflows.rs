@@ -276,6 +276,8 @@ struct NewPage {
     documentation: String,
     editor: CodeEditor,
     errors: FormErrors,
+    /// "No problems found" after a Validate that found none.
+    validated: bool,
 }
 
 /// What a blank workflow starts with.
@@ -319,14 +321,15 @@ pub async fn new_form(ctx: PageContext, RawQuery(raw): RawQuery) -> Result<Respo
             &FormErrors::none(),
         ),
         errors: FormErrors::none(),
+        validated: false,
         ctx,
     };
     Ok(render(&page))
 }
 
 /// `POST /workflows/new`: creates the workflow (a draft, as REST creates it) through the same
-/// service as `POST /v1/workflows`; refused input is the form again with the refusal at its
-/// field (code problems at their lines).
+/// service as `POST /v1/workflows` — or, with `action=validate`, only checks its code; refused
+/// input is the form again with the refusal at its field (code problems at their lines).
 pub async fn create(
     State(state): State<ConsoleState>,
     SignedForm { ctx, form }: SignedForm<Vec<(String, String)>>,
@@ -350,14 +353,43 @@ pub async fn create(
         input.insert("indicator_types".into(), Value::Array(types));
         input.insert("risk_level".into(), Value::from(t.risk_level.as_str()));
     }
-    match state.services().workflows.create(input).await {
-        Ok(row) => Ok(see_other(&format!("/workflows/{}", row.uuid))),
+    let services = state.services();
+    let key = template.map(|t| t.key.to_string()).unwrap_or_default();
+    // Validate checks the code as creating would, and creates nothing.
+    let outcome = if form.value("action") == "validate" {
+        services.workflows.validate_code(&code).await.map(|()| None)
+    } else {
+        services.workflows.create(input).await.map(Some)
+    };
+    match outcome {
+        Ok(Some(row)) => Ok(see_other(&format!("/workflows/{}", row.uuid))),
+        Ok(None) => {
+            let editor = CodeEditor::new(&code, &FormErrors::none());
+            let page = NewPage {
+                templates: choices(&key),
+                template: key,
+                name,
+                documentation,
+                editor,
+                errors: FormErrors::none(),
+                validated: true,
+                ctx,
+            };
+            Ok(render(&page))
+        }
         Err(error) => {
             let errors = FormErrors::from_service(error)?;
-            let key = template.map(|t| t.key.to_string()).unwrap_or_default();
             let editor = CodeEditor::new(&code, &errors);
-            let page =
-                NewPage { templates: choices(&key), template: key, name, documentation, editor, errors, ctx };
+            let page = NewPage {
+                templates: choices(&key),
+                template: key,
+                name,
+                documentation,
+                editor,
+                errors,
+                validated: false,
+                ctx,
+            };
             Ok(render_refused(&page).into_response())
         }
     }

@@ -256,6 +256,27 @@ async fn console_workflows_bad_code_is_refused_at_its_line_with_rests_message() 
         .await;
     assert_eq!(refused.status, 422);
     assert!(text(&refused).contains(&messages[0]) && refused.body.contains("value=\"Bad &#60;one&#62;\""));
+    let validated = browser
+        .post(
+            "/workflows/new",
+            &[("csrf_token", &new.csrf_token()), ("action", "validate"), ("name", "V"), ("code", &bad)],
+        )
+        .await;
+    assert_eq!(validated.status, 422);
+    assert!(
+        validated.body.contains("class=\"wf-ln wf-ln-error\">2</span>"),
+        "Validate marks line 2 when creating too"
+    );
+    let validated = browser
+        .post(
+            "/workflows/new",
+            &[("csrf_token", &new.csrf_token()), ("action", "validate"), ("name", "V"), ("code", GOOD)],
+        )
+        .await;
+    assert_eq!(validated.status, 200);
+    assert!(validated.body.contains("id=\"validated-notice\""));
+    let (_, list) = app.get("/v1/workflows?page_size=500", &app.admin_key).await;
+    assert!(!list["data"].as_array().unwrap().iter().any(|w| w["name"] == "V"), "Validate creates nothing");
     let (status, rest) = app.post("/v1/workflows", &app.admin_key, json!({"name": "", "code": GOOD})).await;
     assert_eq!(status, 422, "{rest}");
     let refused = browser
