@@ -18,6 +18,7 @@ pub mod assets;
 pub mod charts;
 pub mod events;
 pub mod headers;
+pub mod highlight;
 mod login;
 pub mod markdown;
 pub mod pages;
@@ -39,6 +40,10 @@ pub use state::ConsoleState;
 
 /// Console forms are small: a larger body is refused before it is read.
 const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// A workflow code form (editor, create, test runner): 256 KB of code, urlencoded (up to three
+/// bytes a character), and the rest of the form.
+const MAX_CODE_FORM_BYTES: usize = 1024 * 1024;
 
 /// Console settings, from the process configuration.
 #[derive(Debug, Clone)]
@@ -126,6 +131,35 @@ pub fn router(services: Arc<Services>, settings: ConsoleSettings) -> Router {
             "/settings/secrets/{name}/delete",
             get(pages::settings_secrets::confirm_delete).post(pages::settings_secrets::delete),
         )
+        // Workflows (issue 23): list, create from a template, the code editor, test runner,
+        // versions, runs, settings and secret grants. Code forms take up to 256 KB of code,
+        // urlencoded: their own, larger body limit.
+        .route("/workflows", get(pages::workflows::list))
+        .route(
+            "/workflows/new",
+            get(pages::workflows::new_form)
+                .post(pages::workflows::create)
+                .layer(DefaultBodyLimit::max(MAX_CODE_FORM_BYTES)),
+        )
+        .route("/workflows/{uuid}", get(pages::workflow_code::show))
+        .route(
+            "/workflows/{uuid}/code",
+            post(pages::workflow_code::submit).layer(DefaultBodyLimit::max(MAX_CODE_FORM_BYTES)),
+        )
+        .route(
+            "/workflows/{uuid}/test",
+            get(pages::workflow_runs::form)
+                .post(pages::workflow_runs::run)
+                .layer(DefaultBodyLimit::max(MAX_CODE_FORM_BYTES)),
+        )
+        .route("/workflows/{uuid}/versions", get(pages::workflow_runs::versions))
+        .route("/workflows/{uuid}/runs", get(pages::workflow_runs::runs))
+        .route(
+            "/workflows/{uuid}/settings",
+            get(pages::workflow_settings::show).post(pages::workflow_settings::save),
+        )
+        .route("/workflows/{uuid}/secrets", post(pages::workflow_settings::grant))
+        .route("/workflows/{uuid}/delete", post(pages::workflow_settings::delete))
         .route("/events", get(events::stream))
         .route("/login", get(login::login_page).post(login::login_submit))
         .route("/logout", post(login::logout))

@@ -149,3 +149,24 @@ pub async fn list(
     let sql = format!("SELECT {COLUMNS} FROM workflow_runs {where_sql} ORDER BY created_at DESC, id DESC");
     crate::sql::page(db, b, &sql, &count_sql, limit, offset).await
 }
+
+/// The newest run of each of the workflows `workflow_ids` (a list page's "last run"), in one
+/// query; a workflow that never ran has none.
+pub async fn latest_of(db: &Db, workflow_ids: &[i64]) -> Result<Vec<RunRow>, StoreError> {
+    use crate::sql::Arg;
+    if workflow_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut b = crate::sql::Params::default();
+    let ids: Vec<String> = workflow_ids.iter().map(|id| b.arg(Arg::I64(*id))).collect();
+    let ids = ids.join(", ");
+    // The newest is the greatest id (ids grow with time); the inner query reads the index on
+    // workflow_id.
+    let sql = format!(
+        "SELECT {COLUMNS} FROM workflow_runs WHERE id IN \
+         (SELECT MAX(id) FROM workflow_runs WHERE workflow_id IN ({ids}) GROUP BY workflow_id)"
+    );
+    Ok(
+        on_pool!(db.read_pool(), p => bind_args!(sqlx::query_as::<_, RunRow>(&sql), &b.args).fetch_all(p).await)?,
+    )
+}

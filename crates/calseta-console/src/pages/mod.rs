@@ -27,6 +27,10 @@ pub mod settings;
 pub mod settings_api_keys;
 pub mod settings_secrets;
 pub mod settings_sources;
+pub mod workflow_code;
+pub mod workflow_runs;
+pub mod workflow_settings;
+pub mod workflows;
 
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -21,4 +21,5 @@ pub mod retention;
 pub mod secrets;
 pub mod sources;
 pub mod workflow_generator;
+pub mod workflow_templates;
 pub mod workflows;

@@ -34,17 +34,20 @@ pub struct ConfiguredIntegrations {
 }
 
 /// A builtin workflow: its name, risk, integration and data files.
-struct Builtin {
-    name: &'static str,
-    risk: RiskLevel,
+pub(crate) struct Builtin {
+    /// The data files' stem (`okta_suspend_user`): the template key the console offers it under.
+    pub(crate) stem: &'static str,
+    pub(crate) name: &'static str,
+    pub(crate) risk: RiskLevel,
     okta: bool,
-    code: &'static str,
-    documentation: &'static str,
+    pub(crate) code: &'static str,
+    pub(crate) documentation: &'static str,
 }
 
 macro_rules! builtin {
     ($name:literal, $risk:ident, $okta:literal, $stem:literal) => {
         Builtin {
+            stem: $stem,
             name: $name,
             risk: RiskLevel::$risk,
             okta: $okta,
@@ -54,7 +57,7 @@ macro_rules! builtin {
     };
 }
 
-const BUILTINS: [Builtin; 9] = [
+pub(crate) const BUILTINS: [Builtin; 9] = [
     builtin!("Okta — Revoke All Sessions", Low, true, "okta_revoke_sessions"),
     builtin!("Okta — Suspend User", High, true, "okta_suspend_user"),
     builtin!("Okta — Unsuspend User", Medium, true, "okta_unsuspend_user"),

@@ -20,6 +20,7 @@ mod console_live;
 mod console_queue;
 mod console_response;
 mod console_settings_keys;
+mod console_workflows;
 mod contract;
 mod contract_fixes;
 mod destinations;

@@ -290,6 +290,16 @@ impl Respond {
         Ok(runs::list(&self.db, workflow_id, status, limit, offset).await?)
     }
 
+    /// The newest run of each workflow in `workflows` (by workflow id; a workflow that never ran
+    /// is absent): what a list of workflows shows as its last run.
+    pub async fn latest_runs(
+        &self,
+        workflows: &[calseta_store::workflows::WorkflowRow],
+    ) -> Result<std::collections::HashMap<i64, RunRow>, ServiceError> {
+        let ids: Vec<i64> = workflows.iter().map(|w| w.id).collect();
+        Ok(runs::latest_of(&self.db, &ids).await?.into_iter().map(|r| (r.workflow_id, r)).collect())
+    }
+
     async fn workflow_id(&self, uuid: Option<Uuid>) -> Result<Option<i64>, ServiceError> {
         let Some(uuid) = uuid else { return Ok(None) };
         let row = workflows::get(&self.db, uuid).await?.ok_or_else(|| workflow_not_found(uuid))?;

@@ -269,7 +269,7 @@ impl WorkflowTester {
             let mut tx = self.db.begin().await?;
             let refs = json!({"workflow_uuid": workflow.uuid, "workflow_name": workflow.name,
                               "indicator_type": request.indicator_type, "indicator_value": request.indicator_value});
-            let actor = Actor { actor_type: "api", key_prefix: Some(caller.key_prefix.clone()) };
+            let actor = Actor { actor_type: caller.actor_type, key_prefix: Some(caller.key_prefix.clone()) };
             audit::record_workflow(&mut tx, &actor, "workflow_tested_live", None, workflow.id, refs).await?;
             tx.commit().await?;
         }

@@ -1,0 +1,237 @@
+//! `/workflows/{uuid}`: one workflow's code — the editor (a plain `<textarea name="code">`, so it
+//! works without JavaScript), the code shown with line numbers and syntax highlighting, the
+//! **Validate** button (the services' `validate_code`, the check a save makes, so the problems
+//! are REST's, each marked at its line) and **Save** (the service of `PATCH /v1/workflows/{uuid}`:
+//! the code it replaces is kept as a version), with the `ctx` API reference beside it.
+
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use calseta_core::scopes::Scope;
+use calseta_services::audit::Actor;
+use calseta_services::views::workflows::workflow_response;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::forms::{FormErrors, render_refused};
+use super::listing::Filters;
+use super::workflows::{Head, load, normalized_code, parse_uuid};
+use super::{PageContext, PageError, render, see_other};
+use crate::highlight::{self, HighlightedCode};
+use crate::markdown::{self, SafeHtml};
+use crate::session::SignedForm;
+use crate::state::ConsoleState;
+
+/// One problem the validation found, at its line and column when it names them.
+pub struct Problem {
+    /// The message, exactly as REST gives it.
+    pub message: String,
+    /// Its line (from 1).
+    pub line: Option<usize>,
+    /// Its column, as the message gives it.
+    pub column: Option<usize>,
+}
+
+/// The line and column a validation message names: `Line 4, column 8: …` (a check on the parsed
+/// code) or `Syntax error: … (line 4, column 9)` (the parser's own).
+pub fn locate(message: &str) -> (Option<usize>, Option<usize>) {
+    let number = |text: &str| -> Option<usize> {
+        let digits: String = text.trim_start().chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    let (line, column) = if let Some(rest) = message.strip_prefix("Line ") {
+        let column = rest.split_once(", column ").and_then(|(_, c)| number(c));
+        (number(rest), column)
+    } else if let Some(at) = message.rfind("(line ") {
+        let rest = &message[at + "(line ".len()..];
+        let column = rest.split_once(", column ").and_then(|(_, c)| number(c));
+        (number(rest), column)
+    } else {
+        (None, None)
+    };
+    (line.filter(|l| *l > 0), column)
+}
+
+/// A line number of the gutter.
+pub struct GutterLine {
+    /// From 1.
+    pub number: usize,
+    /// A problem is at this line.
+    pub marked: bool,
+}
+
+/// The editor: the code as typed (the textarea), the same code highlighted with numbered lines,
+/// and the problems found in it.
+pub struct CodeEditor {
+    /// The code, as the textarea holds it.
+    pub code: String,
+    /// The code highlighted (escaped by `crate::highlight`).
+    pub highlighted: HighlightedCode,
+    /// The gutter's line numbers.
+    pub lines: Vec<GutterLine>,
+    /// What the validation (or a save) refused, in its order.
+    pub problems: Vec<Problem>,
+}
+
+impl CodeEditor {
+    /// The editor for `code`, with the `code` field's refusals in `errors` as its problems.
+    pub fn new(code: &str, errors: &FormErrors) -> Self {
+        let problems: Vec<Problem> = errors
+            .all_fields()
+            .filter(|(path, _)| *path == "code")
+            .map(|(_, message)| {
+                let (line, column) = locate(message);
+                Problem { message: message.to_string(), line, column }
+            })
+            .collect();
+        let lines = (1..=highlight::line_count(code))
+            .map(|number| GutterLine { number, marked: problems.iter().any(|p| p.line == Some(number)) })
+            .collect();
+        CodeEditor { code: code.to_string(), highlighted: highlight::python(code), lines, problems }
+    }
+
+    /// Whether any problem was found.
+    pub fn invalid(&self) -> bool {
+        !self.problems.is_empty()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "workflow_code.html")]
+struct CodePage {
+    ctx: PageContext,
+    head: Head,
+    editor: CodeEditor,
+    errors: FormErrors,
+    documentation: Option<SafeHtml>,
+    can_write: bool,
+    /// The code version the editor was opened at (a save from an older one is refused).
+    base_version: i32,
+    /// "No problems found" after a Validate that found none.
+    validated: bool,
+    /// The version a save just made.
+    saved: Option<i32>,
+}
+
+/// `GET /workflows/{uuid}`: the code, editable with `workflows:write`.
+pub async fn show(
+    ctx: PageContext,
+    State(state): State<ConsoleState>,
+    Path(raw_uuid): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    ctx.require_scope(Scope::WorkflowsRead)?;
+    let w = load(&state, parse_uuid(&raw_uuid)?).await?;
+    let saved = Filters::from_query(raw.as_deref()).value("saved").parse::<i32>().ok();
+    let page = CodePage {
+        head: Head::of(&w, &ctx, "code"),
+        editor: CodeEditor::new(w.code.as_deref().unwrap_or_default(), &FormErrors::none()),
+        errors: FormErrors::none(),
+        documentation: markdown::render_opt(w.documentation.as_deref()),
+        can_write: ctx.allows(Scope::WorkflowsWrite),
+        base_version: w.code_version,
+        validated: false,
+        saved,
+        ctx,
+    };
+    Ok(render(&page))
+}
+
+/// The editor's form.
+#[derive(Debug, Deserialize)]
+pub struct CodeForm {
+    /// The code as typed.
+    #[serde(default)]
+    code: String,
+    /// `validate` or `save`.
+    #[serde(default)]
+    action: String,
+    /// The code version the editor was opened at.
+    #[serde(default)]
+    base_version: Option<i32>,
+}
+
+/// `POST /workflows/{uuid}/code`: **Validate** checks the typed code and shows the page again
+/// with what was found (nothing is saved); **Save** saves it as the new code (a new version).
+/// Either way, refused code is the editor again, `422`, each problem at its line.
+pub async fn submit(
+    State(state): State<ConsoleState>,
+    Path(raw_uuid): Path<String>,
+    SignedForm { ctx, form }: SignedForm<CodeForm>,
+) -> Result<Response, PageError> {
+    ctx.require_scope(Scope::WorkflowsWrite)?;
+    let uuid = parse_uuid(&raw_uuid)?;
+    let services = state.services();
+    let w = load(&state, uuid).await?;
+    let code = normalized_code(&form.code);
+    let base_version = form.base_version.unwrap_or(w.code_version);
+    let mut errors = FormErrors::none();
+    let mut validated = false;
+    match form.action.as_str() {
+        "validate" => match services.workflows.validate_code(&code).await {
+            Ok(()) => validated = true,
+            Err(error) => errors = FormErrors::from_service(error)?,
+        },
+        "save" => {
+            if base_version != w.code_version {
+                errors.add_general(format!(
+                    "The code was changed by someone else since you opened it (it is at version {} now, you \
+                     edited version {base_version}). Copy your changes, reload the page and apply them again.",
+                    w.code_version
+                ));
+            } else {
+                let mut input = Map::new();
+                input.insert("code".into(), Value::String(code.clone()));
+                let admin = ctx.allows(Scope::Admin);
+                match services.workflows.patch(uuid, input, &Actor::console(ctx.key()), admin).await {
+                    Ok(row) => {
+                        let version = row.code_version;
+                        return Ok(see_other(&format!("/workflows/{uuid}?saved={version}")));
+                    }
+                    Err(error) => errors = FormErrors::from_service(error)?,
+                }
+            }
+        }
+        _ => return Err(PageError::bad_request("Choose Validate or Save.")),
+    }
+    let refused = !errors.is_empty();
+    let w = workflow_response(services.workflows.get(uuid).await?, true);
+    let page = CodePage {
+        head: Head::of(&w, &ctx, "code"),
+        editor: CodeEditor::new(&code, &errors),
+        errors,
+        documentation: markdown::render_opt(w.documentation.as_deref()),
+        can_write: true,
+        base_version,
+        validated,
+        saved: None,
+        ctx,
+    };
+    Ok(if refused { render_refused(&page) } else { render(&page) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_located_at_their_line_and_column() {
+        assert_eq!(locate("Line 1, column 0: import of 'subprocess' is not allowed"), (Some(1), Some(0)));
+        assert_eq!(locate("Line 12, column 4: access to '__class__' is not allowed"), (Some(12), Some(4)));
+        assert_eq!(locate("Syntax error: expected ':' (line 3, column 18)"), (Some(3), Some(18)));
+        assert_eq!(locate("Workflow code must define an async function named 'run'"), (None, None));
+        assert_eq!(locate("Line 0, column 0: x"), (None, Some(0)));
+    }
+
+    #[test]
+    fn the_gutter_marks_the_lines_with_problems() {
+        let mut errors = FormErrors::none();
+        errors.add("code", "Line 2, column 0: import of 'os' is not allowed");
+        errors.add("name", "name must be 1 to 255 characters");
+        let editor = CodeEditor::new("a = 1\nimport os\nb = 2\n", &errors);
+        assert_eq!(editor.lines.len(), 3);
+        assert_eq!(editor.lines.iter().filter(|l| l.marked).map(|l| l.number).collect::<Vec<_>>(), [2]);
+        assert_eq!(editor.problems.len(), 1);
+        assert!(editor.invalid());
+    }
+}
