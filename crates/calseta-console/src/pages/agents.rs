@@ -18,7 +18,7 @@ use calseta_core::scopes::Scope;
 use calseta_services::resources::agents::AgentTestOutcome;
 use uuid::Uuid;
 
-use super::agent_form::AgentForm;
+use super::agent_fields::AgentForm;
 use super::forms::FormErrors;
 use super::listing::{Filters, Pager, Shown};
 use super::{PageContext, PageError, render};

@@ -13,6 +13,7 @@
 //! answered `422` by [`forms::render_refused`].
 
 pub mod activity;
+pub mod agent_fields;
 pub mod agent_form;
 pub mod agents;
 pub mod alert_actions;

@@ -13,6 +13,9 @@ use crate::console_browser::{
 };
 use crate::helpers::*;
 
+/// A refusal case: the field, REST's body, the form's fields.
+type Case<'a> = (&'a str, Value, Vec<(&'a str, String)>);
+
 /// A signed-in browser for a fresh human key with `scopes`; (browser, plain key).
 async fn signed_in(app: &TestApp, scopes: &[&str]) -> (Browser, String) {
     let (key, _) = create_key(app, json!({"name": "Rules <editor>", "scopes": scopes})).await;
@@ -225,7 +228,7 @@ async fn console_rules_refusals_are_rests_messages_next_to_the_field() {
     let long = "x".repeat(256);
 
     // Each bad input as REST receives it and as the form sends it.
-    let cases: Vec<(&str, Value, Vec<(&str, String)>)> = vec![
+    let cases: Vec<Case> = vec![
         ("name", json!({"name": "   "}), vec![("name", "   ".into())]),
         ("name", json!({"name": "n".repeat(501)}), vec![("name", "n".repeat(501))]),
         (
@@ -444,7 +447,9 @@ async fn console_rules_browser_create_and_edit_with_markdown_documentation_rende
     set_value(&browser, "#documentation", "# Brute force\n\n- many failures\n- then a **success**\n\n<script>alert(1)</script> [x](javascript:alert(2))").await;
     browser.click(".rule-form button[type=submit]").await;
     let uuid = eventually("the new rule's page", std::time::Duration::from_secs(20), || async {
-        browser.current_url().await.ok()?.path().strip_prefix("/detection-rules/").map(str::to_string)
+        let url = browser.current_url().await.ok()?;
+        let rest = url.path().strip_prefix("/detection-rules/")?;
+        uuid::Uuid::parse_str(rest).ok().map(|u| u.to_string())
     })
     .await;
     assert_quiet(&browser, "the new rule").await;
