@@ -19,6 +19,10 @@ use crate::console_browser::{
 use crate::console_rules::{field_message, rest_messages, set_value, text_content, unescape};
 use crate::helpers::*;
 
+/// A refusal case: the field, what REST receives beside a valid name and URL, what the form
+/// sends beside them.
+type Case<'a> = (&'a str, Value, Vec<(&'a str, &'a str)>);
+
 /// A server whose agents may live on 127.0.0.1, retrying a failed delivery in ten minutes (so a
 /// retry stays queued while the test looks at it).
 async fn agents_app() -> TestApp {
@@ -287,7 +291,7 @@ async fn console_agents_refusals_are_rests_messages_next_to_the_field() {
     let bad_filter = r#"{"match_all": [{"field": "severity"}]}"#;
 
     // (field, what REST receives beside a valid name and URL, what the form sends beside them)
-    let cases: Vec<(&str, Value, Vec<(&str, &str)>)> = vec![
+    let cases: Vec<Case> = vec![
         ("name", json!({"name": " "}), vec![("name", " ")]),
         ("timeout_seconds", json!({"timeout_seconds": 0}), vec![("timeout_seconds", "0")]),
         ("timeout_seconds", json!({"timeout_seconds": "soon"}), vec![("timeout_seconds", "soon")]),
