@@ -160,6 +160,22 @@ pub fn router(services: Arc<Services>, settings: ConsoleSettings) -> Router {
         )
         .route("/workflows/{uuid}/secrets", post(pages::workflow_settings::grant))
         .route("/workflows/{uuid}/delete", post(pages::workflow_settings::delete))
+        // Configuration: detection rules and agents (issue 23, pages 2 and 4).
+        .route("/detection-rules", get(pages::detection_rules::list).post(pages::detection_rule_form::create))
+        .route("/detection-rules/new", get(pages::detection_rule_form::new))
+        .route("/detection-rules/{uuid}", get(pages::detection_rules::show))
+        .route(
+            "/detection-rules/{uuid}/edit",
+            get(pages::detection_rule_form::edit).post(pages::detection_rule_form::update),
+        )
+        .route("/detection-rules/{uuid}/delete", post(pages::detection_rule_form::delete))
+        .route("/agents", get(pages::agents::list).post(pages::agent_form::create))
+        .route("/agents/new", get(pages::agent_form::new))
+        .route("/agents/{uuid}", get(pages::agents::show).post(pages::agent_form::update))
+        .route("/agents/{uuid}/rotate-secret", post(pages::agent_form::rotate_secret))
+        .route("/agents/{uuid}/test", post(pages::agent_form::test_event))
+        .route("/agents/{uuid}/delete", post(pages::agent_form::delete))
+        // End of detection rules and agents.
         .route("/events", get(events::stream))
         .route("/login", get(login::login_page).post(login::login_submit))
         .route("/logout", post(login::logout))

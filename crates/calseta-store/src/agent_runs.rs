@@ -135,3 +135,33 @@ pub async fn for_alert(
         Ok::<_, sqlx::Error>((rows, total))
     })?)
 }
+
+/// An agent's newest delivery attempt (the agent list's "last delivery").
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LastDeliveryRow {
+    pub agent_uuid: Uuid,
+    pub alert_uuid: Uuid,
+    pub response_status_code: Option<i32>,
+    #[sqlx(try_from = "String")]
+    pub status: DeliveryStatus,
+    pub attempt_count: i32,
+    pub error_message: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Every agent's newest delivery attempt (agents without one are absent). One index lookup per
+/// agent (`ix_agent_runs_agent_created`), however long the history.
+pub async fn latest_per_agent(db: &Db) -> Result<Vec<LastDeliveryRow>, StoreError> {
+    Ok(on_pool!(db.read_pool(), p => sqlx::query_as::<_, LastDeliveryRow>(
+        "SELECT g.uuid AS agent_uuid, a.uuid AS alert_uuid, r.response_status_code, r.status, r.attempt_count, \
+         r.error_message, r.started_at, r.completed_at, r.created_at \
+         FROM agent_registrations g \
+         JOIN agent_runs r ON r.id = (SELECT r2.id FROM agent_runs r2 WHERE r2.agent_registration_id = g.id \
+                                      ORDER BY r2.created_at DESC, r2.id DESC LIMIT 1) \
+         JOIN alerts a ON a.id = r.alert_id",
+    )
+    .fetch_all(p)
+    .await)?)
+}

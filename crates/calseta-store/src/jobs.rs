@@ -421,22 +421,44 @@ pub async fn unfinished_for_alert(
     alert_uuid: Uuid,
     limit: i64,
 ) -> Result<Vec<JobRow>, StoreError> {
+    unfinished_naming(db, kinds, "alert_uuid", alert_uuid, limit).await
+}
+
+/// The unfinished (queued or running) jobs of `kinds` whose payload names `agent_uuid` as its
+/// `agent_uuid`, soonest first, at most `limit` — an agent's pending deliveries and retries.
+pub async fn unfinished_for_agent(
+    db: &Db,
+    kinds: &[&str],
+    agent_uuid: Uuid,
+    limit: i64,
+) -> Result<Vec<JobRow>, StoreError> {
+    unfinished_naming(db, kinds, "agent_uuid", agent_uuid, limit).await
+}
+
+/// The unfinished jobs of `kinds` whose payload's `field` (a fixed name, never input) is `uuid`.
+async fn unfinished_naming(
+    db: &Db,
+    kinds: &[&str],
+    field: &'static str,
+    uuid: Uuid,
+    limit: i64,
+) -> Result<Vec<JobRow>, StoreError> {
     if kinds.is_empty() {
         return Ok(Vec::new());
     }
     // The payload is JSONB on PostgreSQL and JSON text on SQLite.
-    let alert_field = match db.engine() {
-        Engine::Postgres => "payload->>'alert_uuid'",
-        Engine::Sqlite => "json_extract(payload, '$.alert_uuid')",
+    let payload_field = match db.engine() {
+        Engine::Postgres => format!("payload->>'{field}'"),
+        Engine::Sqlite => format!("json_extract(payload, '$.{field}')"),
     };
     let params: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
     let sql = format!(
-        "SELECT {COLUMNS} FROM jobs WHERE status IN ('queued', 'running') AND {alert_field} = $1 \
+        "SELECT {COLUMNS} FROM jobs WHERE status IN ('queued', 'running') AND {payload_field} = $1 \
          AND kind IN ({kinds}) ORDER BY run_at, id LIMIT $2",
         kinds = params.join(", ")
     );
     Ok(on_pool!(db.read_pool(), p => {
-        let mut q = sqlx::query_as::<_, JobRow>(&sql).bind(alert_uuid.to_string()).bind(limit);
+        let mut q = sqlx::query_as::<_, JobRow>(&sql).bind(uuid.to_string()).bind(limit);
         for kind in kinds {
             q = q.bind(*kind);
         }

@@ -13,6 +13,9 @@
 //! answered `422` by [`forms::render_refused`].
 
 pub mod activity;
+pub mod agent_fields;
+pub mod agent_form;
+pub mod agents;
 pub mod alert_actions;
 pub mod alert_detail;
 pub mod alert_indicators;
@@ -21,6 +24,8 @@ mod alert_shared;
 pub mod alerts;
 pub mod approvals;
 pub mod dashboard;
+pub mod detection_rule_form;
+pub mod detection_rules;
 pub mod forms;
 pub mod listing;
 pub mod settings;

@@ -10,7 +10,9 @@ use calseta_core::sources;
 use calseta_core::targeting;
 use calseta_core::webhooks;
 use calseta_store::Db;
-use calseta_store::agents::{self as repo, AgentFields, AgentRow};
+/// A stored agent (the console reads its fields; REST shows it through `views::agents`).
+pub use calseta_store::agents::AgentRow;
+use calseta_store::agents::{self as repo, AgentFields};
 use calseta_store::alerts as alerts_repo;
 use rand::RngCore;
 use serde_json::{Map, Value, json};
@@ -296,8 +298,16 @@ impl AgentService {
         Ok(calseta_store::agent_runs::for_agent(&self.db, agent.id, limit, offset).await?)
     }
 
-    /// Sends a synthetic payload now (one attempt, signed like real deliveries).
+    /// Sends a synthetic payload now (one attempt, signed like real deliveries): REST's answer
+    /// `{delivered, status_code, duration_ms, error}`.
     pub async fn test(&self, uuid: Uuid) -> Result<Value, ServiceError> {
+        let outcome = self.test_call(uuid).await?;
+        Ok(json!({"delivered": outcome.delivered, "status_code": outcome.status_code,
+                  "duration_ms": outcome.duration_ms, "error": outcome.error}))
+    }
+
+    /// [`Self::test`] with the agent's answer as well (the console shows it, as text).
+    pub async fn test_call(&self, uuid: Uuid) -> Result<AgentTestOutcome, ServiceError> {
         let agent = self.get(uuid).await?;
         let now = calseta_store::now();
         let payload = json!({
@@ -314,15 +324,80 @@ impl AgentService {
         let outcome = self.sender.send(&agent, &format!("msg_{}", Uuid::now_v7().simple()), &payload).await;
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         Ok(match outcome {
-            Ok(sent) => {
-                json!({"delivered": sent.success(), "status_code": sent.status, "duration_ms": duration_ms,
-                               "error": (!sent.success()).then(|| format!("HTTP {}", sent.status.unwrap_or(0)))})
-            }
-            Err(failure) => {
-                json!({"delivered": false, "status_code": null, "duration_ms": duration_ms, "error": failure.message()})
-            }
+            Ok(sent) => AgentTestOutcome {
+                delivered: sent.success(),
+                status_code: sent.status,
+                duration_ms,
+                error: (!sent.success()).then(|| format!("HTTP {}", sent.status.unwrap_or(0))),
+                response_body: Some(sent.body),
+            },
+            Err(failure) => AgentTestOutcome {
+                delivered: false,
+                status_code: None,
+                duration_ms,
+                error: Some(failure.message()),
+                response_body: None,
+            },
         })
     }
+
+    /// Every agent's newest delivery attempt, by agent (agents never delivered to are absent).
+    pub async fn last_deliveries(
+        &self,
+    ) -> Result<std::collections::HashMap<Uuid, calseta_store::agent_runs::LastDeliveryRow>, ServiceError>
+    {
+        Ok(calseta_store::agent_runs::latest_per_agent(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| (row.agent_uuid, row))
+            .collect())
+    }
+
+    /// The agent's deliveries still to be made (first attempts and retries, with when they run
+    /// next), soonest first, at most `limit` — read from the job queue.
+    pub async fn pending_deliveries(
+        &self,
+        uuid: Uuid,
+        limit: i64,
+    ) -> Result<Vec<PendingDelivery>, ServiceError> {
+        let agent = self.get(uuid).await?;
+        let jobs = calseta_store::jobs::unfinished_for_agent(
+            &self.db,
+            &[kinds::DELIVER_WEBHOOK.name],
+            agent.uuid,
+            limit,
+        )
+        .await?;
+        Ok(jobs
+            .into_iter()
+            .map(|job| PendingDelivery {
+                agent_uuid: Some(agent.uuid),
+                agent_name: Some(agent.name.clone()),
+                delivery_id: job.payload.0.get("delivery_id").and_then(Value::as_str).map(str::to_string),
+                status: job.status,
+                attempts: job.attempts,
+                max_attempts: job.max_attempts,
+                next_attempt_at: job.run_at,
+                last_error: job.last_error,
+            })
+            .collect())
+    }
+}
+
+/// What a test call to an agent gave.
+#[derive(Debug, Clone)]
+pub struct AgentTestOutcome {
+    /// The agent answered 2xx.
+    pub delivered: bool,
+    /// The HTTP status it answered, if it answered.
+    pub status_code: Option<u16>,
+    /// How long the call took.
+    pub duration_ms: f64,
+    /// Why it did not deliver (an HTTP status, a timeout, a blocked address, …).
+    pub error: Option<String>,
+    /// Its answer (JSON, or `{"raw": …}` with the first 2,000 characters of text), written by the
+    /// agent: show it as text only.
+    pub response_body: Option<Value>,
 }
 
 /// A delivery of an alert still to be made: a queued dispatch (its deliveries are not built yet)
