@@ -21,6 +21,8 @@ mod alert_shared;
 pub mod alerts;
 pub mod approvals;
 pub mod dashboard;
+pub mod document_editor;
+pub mod documents;
 pub mod forms;
 pub mod listing;
 
