@@ -491,7 +491,7 @@
     var form = document.getElementById("document-form");
     var targeting = document.getElementById("targeting");
     var section = document.getElementById("targeting-preview");
-    if (!form || !targeting || !section) {
+    if (!form || !targeting || !section || !section.hasAttribute("data-live-preview")) {
       return;
     }
     var timer = null;

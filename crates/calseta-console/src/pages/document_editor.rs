@@ -396,6 +396,8 @@ struct Editor {
     rows: Vec<RowView>,
     errors: FormErrors,
     preview: Option<PreviewView>,
+    /// Whether the key may read alerts (and so see the preview).
+    can_preview: bool,
     /// The rules the conditions build, as JSON (REST's `targeting_rules`).
     rules_json: String,
     types: [&'static str; 6],
@@ -422,7 +424,10 @@ async fn editor(
     mut errors: FormErrors,
 ) -> Result<Editor, PageError> {
     let built = draft.built();
-    let preview = if errors.is_empty() {
+    // The preview shows alerts, which only a key that may read alerts sees (alerts:write alone
+    // saves documents, as REST's create does, but does not read alerts).
+    let can_preview = ctx.allows(Scope::AlertsRead);
+    let preview = if errors.is_empty() && can_preview {
         match state
             .services()
             .documents
@@ -450,6 +455,7 @@ async fn editor(
         draft,
         errors,
         preview,
+        can_preview,
         rules_json,
         types: DOCUMENT_TYPES,
         fields: field_choices(),
@@ -560,12 +566,14 @@ async fn submit(
 }
 
 /// `POST /context-documents/preview`: the preview of the editor's conditions as JSON, for
-/// `assets/app.js` (the same fields as the form; `422` with the refusals per input).
+/// `assets/app.js` (the same fields as the form; `422` with the refusals per input). It lists
+/// alerts, so it also takes `alerts:read`.
 pub async fn preview(
     State(state): State<ConsoleState>,
     SignedForm { ctx, form }: SignedForm<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     ctx.require_scope(Scope::AlertsWrite)?;
+    ctx.require_scope(Scope::AlertsRead)?;
     let (draft, _) = Draft::from_pairs(&form);
     let built = draft.built();
     let found = state

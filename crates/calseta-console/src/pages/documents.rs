@@ -135,6 +135,8 @@ struct Detail {
     created: Shown,
     updated: Shown,
     content: SafeHtml,
+    /// (matched, considered) of the newest alerts, when the rules could be evaluated.
+    reach: Option<(usize, usize)>,
     can_write: bool,
 }
 
@@ -151,6 +153,8 @@ pub async fn show(
     ctx.require_scope(Scope::AlertsRead)?;
     let d = state.services().documents.get_document(parse_uuid(&raw)?).await?;
     let rules = d.targeting_rules.as_ref().map(|r| &r.0);
+    // How the saved rules choose among the newest alerts, as the editor's preview counts them.
+    let reach = state.services().documents.preview_targeting(d.is_global, rules, 0).await.ok();
     let list = |key: &str| -> Vec<String> {
         rules.and_then(|r| r.get(key)).and_then(Value::as_array).into_iter().flatten().map(sentence).collect()
     };
@@ -161,6 +165,7 @@ pub async fn show(
         any_of: if d.is_global { Vec::new() } else { list("match_any") },
         global: d.is_global,
         content: markdown::render(&d.content),
+        reach: reach.map(|r| (r.matched, r.considered)),
         title: d.title,
         document_type: d.document_type,
         description: d.description.filter(|t| !t.trim().is_empty()),

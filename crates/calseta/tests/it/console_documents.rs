@@ -227,6 +227,18 @@ async fn console_documents_list_and_detail_render_sanitized_markdown_and_follow_
     assert!(rest_get(&app, &global).await.is_some(), "nothing was deleted");
     assert_eq!(rest_total(&app).await, 3, "nothing was created");
 
+    // A key that may write documents but not read alerts edits without the preview (it lists
+    // alerts), and the preview endpoint refuses it.
+    let (mut writer, _) = signed_in(&app, &["alerts:write"]).await;
+    let page = writer.get("/context-documents/new").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("needs a key with the alerts:read scope") && !page.body.contains("preview-count")
+    );
+    let token = page.csrf_token();
+    let form = editor_form(&token, "T", "C", &[], "preview");
+    assert_eq!(post_fields(&mut writer, "/context-documents/preview", &form).await.status, 403);
+
     // A key without alerts:read is refused the list, as REST refuses it.
     let (mut outsider, _) = signed_in(&app, &["approvals:write"]).await;
     assert_eq!(outsider.get("/context-documents").await.status, 403);
@@ -521,6 +533,47 @@ async fn console_documents_preview_counts_the_last_alerts_with_the_clause_that_m
 }
 
 #[tokio::test]
+async fn console_documents_preview_evaluates_only_the_last_thousand_alerts() {
+    let app = spawn_app().await;
+    let seed = ingest(&app, json!({"title": "The oldest", "severity": "low"})).await;
+    // 1,005 older Critical alerts, stored directly (ingesting them one by one would take minutes).
+    let uuid = if app.database.url.starts_with("postgres") { "gen_random_uuid()" } else { "randomblob(16)" };
+    exec_sql(
+        &app,
+        &format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1005) \
+             INSERT INTO alerts (uuid, title, severity, source_name, occurred_at, ingested_at, created_at, updated_at, tags) \
+             SELECT {uuid}, 'Bulk alert', 'Critical', 'generic', a.occurred_at, a.ingested_at, a.created_at, a.updated_at, '[\"bulk\"]' \
+             FROM n CROSS JOIN (SELECT occurred_at, ingested_at, created_at, updated_at FROM alerts LIMIT 1) AS a"
+        ),
+    )
+    .await;
+    for title in ["New one", "New two", "New three"] {
+        ingest(&app, json!({"title": title, "severity": "low"})).await;
+    }
+    let (mut browser, _) = editor(&app).await;
+    let token = browser.get("/context-documents/new").await.csrf_token();
+    let low = json_preview(
+        &mut browser,
+        editor_form(&token, "T", "C", &[("all", "severity", "eq", "Low")], "preview"),
+    )
+    .await;
+    assert_eq!(
+        (low["considered"].clone(), low["matched"].clone()),
+        (json!(1000), json!(3)),
+        "the oldest is outside the window"
+    );
+    assert!(!low.to_string().contains(&seed));
+    let bulk = json_preview(
+        &mut browser,
+        editor_form(&token, "T", "C", &[("all", "tags", "eq", "bulk")], "preview"),
+    )
+    .await;
+    assert_eq!(bulk["matched"], 997);
+    assert_eq!(bulk["examples"].as_array().unwrap().len(), 10, "ten examples at most");
+}
+
+#[tokio::test]
 async fn console_documents_uploads_show_the_converted_text_before_saving() {
     let app = spawn_app().await;
     let (mut browser, _) = editor(&app).await;
@@ -733,6 +786,7 @@ async fn console_documents_browser_journey_from_a_targeting_rule_to_the_alerts_c
     })
     .await;
     assert_eq!(text_of(&browser, "#document-title").await, "Escalation runbook");
+    assert_eq!(text_of(&browser, "#document-reach").await, "Attached to 2 of the last 3 alerts");
 
     // It is in the Context of the matching alerts, with the clause that matched…
     browser.open(&app.url(&format!("/alerts/{critical}"))).await;
