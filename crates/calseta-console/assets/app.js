@@ -519,6 +519,10 @@
           section.removeAttribute("aria-busy");
           if (answer.ok) {
             showPreview(section, answer.json);
+            var rules = document.getElementById("targeting-json");
+            if (rules) {
+              rules.textContent = JSON.stringify(answer.json.targeting_rules, null, 2);
+            }
           } else {
             showRefusal(section, answer.json.errors);
           }

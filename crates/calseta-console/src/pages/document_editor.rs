@@ -376,7 +376,7 @@ fn op_choices() -> Vec<Choice> {
             value: o,
             label: match *o {
                 "eq" => "is",
-                "in" => "is one of (comma-separated)",
+                "in" => "is one of (a, b…)",
                 "contains" => "contains",
                 "gte" => "is at least (severity)",
                 "lte" => "is at most (severity)",
@@ -593,7 +593,7 @@ pub async fn preview(
                 })
                 .collect();
             Json(json!({"considered": view.considered, "matched": view.matched, "window": PREVIEW_WINDOW,
-                        "examples": examples}))
+                        "examples": examples, "targeting_rules": built.rules}))
             .into_response()
         }
         Err(e) => {

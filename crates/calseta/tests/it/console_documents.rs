@@ -468,6 +468,10 @@ async fn console_documents_preview_counts_the_last_alerts_with_the_clause_that_m
         ]),
         "newest first, each with the clause the alert page would show"
     );
+    assert_eq!(
+        high["targeting_rules"],
+        json!({"match_all": [{"field": "severity", "op": "gte", "value": "High"}]})
+    );
     let vip = json_preview(
         &mut browser,
         preview(vec![("any", "tags", "eq", "vip"), ("any", "severity", "eq", "High")], false),
@@ -777,6 +781,13 @@ async fn console_documents_browser_journey_from_a_targeting_rule_to_the_alerts_c
     wait_count(&browser, "0").await; // critical and tagged finance: none
     browser.css("#cond_group_0").await.select_by_value("any").await.unwrap();
     wait_count(&browser, "2").await; // critical, or tagged finance
+    let rules: Value = serde_json::from_str(&text_of(&browser, "#targeting-json").await).unwrap();
+    assert_eq!(
+        rules,
+        json!({"match_any": [{"field": "severity", "op": "gte", "value": "Critical"},
+                             {"field": "tags", "op": "eq", "value": "finance"}]}),
+        "the JSON REST would take, kept in step"
+    );
     assert_quiet(&browser, "the editor").await;
 
     browser.click("#save-document").await;
@@ -969,5 +980,68 @@ async fn console_documents_browser_pages_have_no_serious_accessibility_violation
         let theme = if dark { "dark" } else { "light" };
         assert!(report.is_empty(), "axe-core, {theme} theme:\n{}", report.join("\n"));
     }
+    browser.quit().await;
+}
+
+/// The screenshots in `docs/console/` for docs/console.md, taken only when
+/// `CALSETA_SCREENSHOTS_DIR` names where to put them: the list, a document, the editor with its
+/// preview, and an upload's review.
+#[tokio::test]
+async fn console_documents_browser_screenshots() {
+    let Some(dir) = std::env::var_os("CALSETA_SCREENSHOTS_DIR").map(std::path::PathBuf::from) else {
+        eprintln!("screenshots not taken: set CALSETA_SCREENSHOTS_DIR");
+        return;
+    };
+    let Some(browser) = ChromeSession::start().await else { return };
+    std::fs::create_dir_all(&dir).unwrap();
+    let app = spawn_app().await;
+    for (title, severity, tags) in [
+        ("Impossible travel for jdoe", "high", json!(["identity"])),
+        ("Domain admin added", "critical", json!(["vip"])),
+        ("Ransomware beacon from host-7", "critical", json!(["finance"])),
+        ("Port scan from 10.0.0.5", "low", json!([])),
+    ] {
+        ingest(&app, json!({"title": title, "severity": severity, "tags": tags})).await;
+    }
+    let runbook = rest_document(
+        &app,
+        json!({"title": "Account Compromise Runbook", "document_type": "runbook",
+               "description": "When an account is taken over", "tags": ["identity"],
+               "content": "# Account compromise\n\n1. Revoke the user's sessions\n2. Reset the password and MFA\n3. Review sign-ins from the last 7 days\n\n| Step | Owner |\n|---|---|\n| Revoke | SOC tier 1 |\n| Review | SOC tier 2 |",
+               "targeting_rules": {"match_all": [{"field": "severity", "op": "gte", "value": "High"}],
+                                   "match_any": [{"field": "tags", "op": "in", "value": ["identity", "vip"]}]}}),
+    )
+    .await;
+    rest_document(&app, json!({"title": "Company IR Plan", "document_type": "ir_plan", "is_global": true, "content": "Call the IR lead."})).await;
+    rest_document(
+        &app,
+        json!({"title": "Ransomware SOP", "document_type": "sop", "content": "Isolate first.",
+        "targeting_rules": {"match_all": [{"field": "tags", "op": "eq", "value": "finance"}]}}),
+    )
+    .await;
+    let (key, _) =
+        create_key(&app, json!({"name": "Docs editor", "scopes": ["alerts:read", "alerts:write"]})).await;
+    sign_in(&browser, &app, &key, "/context-documents").await;
+    let shoot = async |name: &str| {
+        let png = browser.full_page_png(2400).await;
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    };
+    shoot("documents").await;
+    browser.open(&app.url(&format!("/context-documents/{runbook}"))).await;
+    shoot("document").await;
+    browser.open(&app.url(&format!("/context-documents/{runbook}/edit"))).await;
+    wait_count(&browser, "2").await;
+    shoot("document-editor").await;
+    let file = dir.join("playbook.docx");
+    std::fs::write(&file, minimal_docx()).unwrap();
+    browser.open(&app.url("/context-documents/upload")).await;
+    browser.css("#file").await.send_keys(file.to_str().unwrap()).await.unwrap();
+    browser.click("form[action='/context-documents/upload'] button[type=submit]").await;
+    eventually("the review page", Duration::from_secs(30), || async {
+        (!text_of(&browser, "#upload-review").await.is_empty()).then_some(())
+    })
+    .await;
+    std::fs::remove_file(&file).unwrap();
+    shoot("document-upload-review").await;
     browser.quit().await;
 }
