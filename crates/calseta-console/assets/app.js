@@ -412,3 +412,131 @@
   });
 })();
 // ---- End of copy buttons ---------------------------------------------------------------------
+
+// ---- Context documents: live targeting preview ------------------------------------------------
+// The editor's "Preview" button shows the form again with the preview (without this file). Here
+// the preview follows the conditions as they change: the targeting fields (and only those, not
+// the document's text) are posted, with the session's CSRF token, to /context-documents/preview
+// a moment after the last change, and the answer is built into the page with createElement and
+// textContent (alert titles were written by whoever sent the alert).
+(function () {
+  "use strict";
+  var DEBOUNCE_MS = 300;
+
+  function clearAfter(node) {
+    while (node.nextSibling) {
+      node.parentNode.removeChild(node.nextSibling);
+    }
+  }
+
+  function el(tag, text, className) {
+    var node = document.createElement(tag);
+    if (text !== undefined && text !== null) {
+      node.textContent = text;
+    }
+    if (className) {
+      node.className = className;
+    }
+    return node;
+  }
+
+  function showPreview(section, data) {
+    var heading = section.querySelector("h3");
+    clearAfter(heading);
+    var summary = el("p");
+    summary.id = "preview-summary";
+    var count = el("strong", String(data.matched));
+    count.id = "preview-count";
+    count.setAttribute("data-matched", String(data.matched));
+    var considered = el("span", String(data.considered));
+    considered.id = "preview-considered";
+    summary.appendChild(count);
+    summary.appendChild(document.createTextNode(" of the last "));
+    summary.appendChild(considered);
+    summary.appendChild(document.createTextNode(" alerts (at most " + data.window + ") would get this document."));
+    section.appendChild(summary);
+    if (!data.examples || data.examples.length === 0) {
+      return;
+    }
+    var list = el("ol", null, "preview-examples");
+    list.id = "preview-examples";
+    data.examples.forEach(function (example) {
+      var item = el("li");
+      var link = el("a", example.title);
+      link.setAttribute("href", "/alerts/" + encodeURIComponent(example.uuid));
+      item.appendChild(link);
+      item.appendChild(document.createTextNode(" "));
+      item.appendChild(el("span", example.severity + " · " + example.source_name, "small muted"));
+      item.appendChild(el("br"));
+      item.appendChild(el("span", "Matched by " + example.clauses, "small preview-clause"));
+      list.appendChild(item);
+    });
+    section.appendChild(list);
+  }
+
+  function showRefusal(section, errors) {
+    var heading = section.querySelector("h3");
+    clearAfter(heading);
+    var summary = el("p", "The preview is shown once the conditions can be read:", "muted");
+    summary.id = "preview-summary";
+    section.appendChild(summary);
+    var list = el("ul", null, "error-list");
+    (errors || []).forEach(function (error) {
+      list.appendChild(el("li", error.message, "field-error"));
+    });
+    section.appendChild(list);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var form = document.getElementById("document-form");
+    var targeting = document.getElementById("targeting");
+    var section = document.getElementById("targeting-preview");
+    if (!form || !targeting || !section || !section.hasAttribute("data-live-preview")) {
+      return;
+    }
+    var timer = null;
+    var sent = 0;
+    function refresh() {
+      var body = new URLSearchParams();
+      var data = new FormData(form);
+      data.forEach(function (value, name) {
+        if (name === "csrf_token" || name === "scope" || name.indexOf("cond_") === 0) {
+          body.append(name, value);
+        }
+      });
+      var mine = ++sent;
+      section.setAttribute("aria-busy", "true");
+      fetch("/context-documents/preview", { method: "POST", body: body, credentials: "same-origin" })
+        .then(function (response) {
+          return response.json().then(function (json) {
+            return { ok: response.ok, json: json };
+          });
+        })
+        .then(function (answer) {
+          if (mine !== sent) {
+            return; // an older answer than the last request: the next one is coming
+          }
+          section.removeAttribute("aria-busy");
+          if (answer.ok) {
+            showPreview(section, answer.json);
+            var rules = document.getElementById("targeting-json");
+            if (rules) {
+              rules.textContent = JSON.stringify(answer.json.targeting_rules, null, 2);
+            }
+          } else {
+            showRefusal(section, answer.json.errors);
+          }
+        })
+        .catch(function () {
+          section.removeAttribute("aria-busy");
+        });
+    }
+    function changed() {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(refresh, DEBOUNCE_MS);
+    }
+    targeting.addEventListener("input", changed);
+    targeting.addEventListener("change", changed);
+  });
+})();
+// ---- End of context documents ------------------------------------------------------------------

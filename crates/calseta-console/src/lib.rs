@@ -40,6 +40,9 @@ pub use state::ConsoleState;
 
 /// Console forms are small: a larger body is refused before it is read.
 const MAX_FORM_BYTES: usize = 64 * 1024;
+/// A context document's forms (its whole text, an uploaded file) may be this large; the server's
+/// `MAX_REQUEST_BODY_SIZE_MB` is the tighter limit by default.
+const MAX_DOCUMENT_BYTES: usize = 32 * 1024 * 1024;
 
 /// A workflow code form (editor, create, test runner): 256 KB of code, urlencoded (up to three
 /// bytes a character), and the rest of the form.
@@ -104,6 +107,31 @@ pub fn router(services: Arc<Services>, settings: ConsoleSettings) -> Router {
         .route("/alerts/{uuid}/dispatch", post(pages::alert_actions::dispatch))
         .route("/alerts/{uuid}/workflows", post(pages::alert_actions::execute))
         .route("/alerts/{uuid}/workflow-outcome", get(pages::alert_actions::outcome))
+        // Context documents (list, detail, editor with the targeting builder and its preview,
+        // uploads reviewed before saving). Document forms carry whole documents, so they take
+        // more than the console's small-form limit (the server's body limit still applies).
+        .route("/context-documents", get(pages::documents::list))
+        .route(
+            "/context-documents/new",
+            get(pages::document_editor::new_form)
+                .post(pages::document_editor::create)
+                .layer(DefaultBodyLimit::max(MAX_DOCUMENT_BYTES)),
+        )
+        .route("/context-documents/preview", post(pages::document_editor::preview))
+        .route(
+            "/context-documents/upload",
+            get(pages::document_editor::upload_form)
+                .post(pages::document_editor::upload)
+                .layer(DefaultBodyLimit::max(MAX_DOCUMENT_BYTES)),
+        )
+        .route("/context-documents/{uuid}", get(pages::documents::show))
+        .route(
+            "/context-documents/{uuid}/edit",
+            get(pages::document_editor::edit_form)
+                .post(pages::document_editor::update)
+                .layer(DefaultBodyLimit::max(MAX_DOCUMENT_BYTES)),
+        )
+        .route("/context-documents/{uuid}/delete", post(pages::documents::delete))
         .route("/activity", get(pages::activity::log))
         // Settings: the index, alert sources, API keys and workflow secrets.
         .route("/settings", get(pages::settings::index))

@@ -1,6 +1,7 @@
 //! Finding the signed-in session of a request: the session cookie, [`PageContext`] as an
 //! extractor (unauthenticated → `303 /login?next=…`), and [`SignedForm`], the extractor of every
-//! state-changing request (same `Origin`, live session, the session's `csrf_token`).
+//! state-changing request (same `Origin`, live session, the session's `csrf_token`), and
+//! [`SignedUpload`], the same checks for a `multipart/form-data` upload.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -167,6 +168,57 @@ impl<T: DeserializeOwned + Send> FromRequest<ConsoleState> for SignedForm<T> {
             PageError::bad_request(format!("The form could not be read: {e}")).into_response()
         })?;
         Ok(SignedForm { ctx, form })
+    }
+}
+
+/// A `multipart/form-data` upload of a signed-in session, checked as [`SignedForm`] checks a
+/// form: its `Origin` is this server, its session is live, and its `csrf_token` part is the
+/// session's token — all before the handler sees a byte of the file. Text parts are `fields`;
+/// the part named `file` (at most one) is `file`.
+#[derive(Debug)]
+pub struct SignedUpload {
+    /// The signed-in page context.
+    pub ctx: PageContext,
+    /// The text parts by name (the last of a repeated name).
+    pub fields: std::collections::HashMap<String, String>,
+    /// The `file` part: its file name and bytes.
+    pub file: Option<(String, Vec<u8>)>,
+}
+
+impl FromRequest<ConsoleState> for SignedUpload {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &ConsoleState) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        if !same_origin(&parts.headers, &parts.uri, state.settings().https_enabled) {
+            return Err(PageError::csrf().into_response());
+        }
+        let ctx = signed_in(&parts, state, None).await?;
+        let unreadable =
+            |e: &dyn std::fmt::Display| PageError::bad_request(format!("The upload could not be read: {e}"));
+        let mut multipart = axum::extract::Multipart::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|e| unreadable(&e.body_text()).into_response())?;
+        let mut fields = std::collections::HashMap::new();
+        let mut file = None;
+        while let Some(field) =
+            multipart.next_field().await.map_err(|e| unreadable(&e.body_text()).into_response())?
+        {
+            let name = field.name().unwrap_or_default().to_string();
+            if name == "file" {
+                let filename = field.file_name().unwrap_or_default().to_string();
+                let bytes = field.bytes().await.map_err(|e| unreadable(&e.body_text()).into_response())?;
+                file = Some((filename, bytes.to_vec()));
+            } else {
+                let text = field.text().await.map_err(|e| unreadable(&e.body_text()).into_response())?;
+                fields.insert(name, text);
+            }
+        }
+        // The token is checked once every part is read, and before anything is done with them.
+        if !tokens_match(fields.get("csrf_token").map(String::as_str), &ctx.csrf_token) {
+            return Err(PageError::csrf().into_response());
+        }
+        Ok(SignedUpload { ctx, fields, file })
     }
 }
 

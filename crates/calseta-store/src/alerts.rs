@@ -579,3 +579,28 @@ pub async fn past_alerts(
     let shared = on_pool!(db.read_pool(), p => bind_args!(sqlx::query_as::<_, (i64, String, String)>(&shared_sql), &b2.args).fetch_all(p).await)?;
     Ok((rows, shared))
 }
+
+/// What targeting rules test of an alert, with what a list of matches shows.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AlertTargetingRow {
+    pub id: i64,
+    pub uuid: Uuid,
+    pub title: String,
+    #[sqlx(try_from = "String")]
+    pub severity: Severity,
+    pub source_name: String,
+    pub tags: Json<Vec<String>>,
+    pub ingested_at: DateTime<Utc>,
+}
+
+/// The targeting facts of the `limit` newest alerts, newest first. "Newest" is ingestion order,
+/// read backwards along the primary key (ids are assigned as alerts are stored), so the cost is
+/// `limit` rows whatever the table's size.
+pub async fn newest_targeting_facts(db: &Db, limit: i64) -> Result<Vec<AlertTargetingRow>, StoreError> {
+    // Titles are cut (a title can be megabytes): the list shows a line of each.
+    let sql = "SELECT id, uuid, SUBSTR(title, 1, 300) AS title, severity, source_name, tags, ingested_at \
+               FROM alerts ORDER BY id DESC LIMIT $1";
+    Ok(
+        on_pool!(db.read_pool(), p => sqlx::query_as::<_, AlertTargetingRow>(sql).bind(limit).fetch_all(p).await)?,
+    )
+}

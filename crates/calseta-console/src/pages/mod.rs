@@ -26,6 +26,8 @@ pub mod approvals;
 pub mod dashboard;
 pub mod detection_rule_form;
 pub mod detection_rules;
+pub mod document_editor;
+pub mod documents;
 pub mod forms;
 pub mod listing;
 pub mod settings;

@@ -224,7 +224,7 @@ async fn past_alerts_share_enrichable_indicators() {
     assert_eq!(u["data"]["past_alerts"], json!([]));
 }
 
-fn minimal_pdf(text: &str) -> Vec<u8> {
+pub(crate) fn minimal_pdf(text: &str) -> Vec<u8> {
     let stream = format!("BT /F1 24 Tf 72 720 Td ({text}) Tj ET");
     let objects = [
         "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
@@ -251,7 +251,7 @@ fn minimal_pdf(text: &str) -> Vec<u8> {
     pdf
 }
 
-fn minimal_docx() -> Vec<u8> {
+pub(crate) fn minimal_docx() -> Vec<u8> {
     use std::io::Write;
     let mut buffer = std::io::Cursor::new(Vec::new());
     let mut zip = zip::ZipWriter::new(&mut buffer);

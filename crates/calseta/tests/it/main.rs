@@ -16,6 +16,7 @@ mod console_approvals;
 mod console_browser;
 mod console_dashboard;
 mod console_detail;
+mod console_documents;
 mod console_indicators;
 mod console_live;
 mod console_queue;

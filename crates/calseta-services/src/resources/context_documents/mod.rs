@@ -1,13 +1,16 @@
 //! Context documents: CRUD with validated targeting rules, a version bump on every content
 //! change, and uploads converted to Markdown in an isolated child process ([`convert`]). Every
-//! change invalidates the context stage's targeting index.
+//! change invalidates the context stage's targeting index. A targeting preview evaluates rules
+//! against the newest alerts before they are saved ([`ContextDocumentService::preview_targeting`]).
 
 pub mod convert;
 
 use std::sync::Arc;
 
-use calseta_core::targeting;
+use calseta_core::alerts::Severity;
+use calseta_core::targeting::{self, AlertFacts};
 use calseta_store::Db;
+use calseta_store::alerts as alert_store;
 use calseta_store::context_documents::{self as docs, DocumentFields, DocumentFilter, DocumentRow};
 use serde_json::Value;
 use uuid::Uuid;
@@ -19,6 +22,34 @@ use crate::{FieldError, ServiceError};
 /// Document types (v1's set).
 pub const DOCUMENT_TYPES: [&str; 6] = ["runbook", "ir_plan", "sop", "playbook", "detection_guide", "other"];
 const MAX_TARGETING_BYTES: usize = 64 * 1024;
+/// How many of the newest alerts a targeting preview evaluates.
+pub const PREVIEW_WINDOW: i64 = 1_000;
+/// What the context stage says of a global document, whatever the alert.
+pub const GLOBAL_CLAUSE: &str = "global: attached to every alert";
+
+/// How targeting would have chosen among the newest alerts.
+#[derive(Debug, Clone)]
+pub struct TargetingPreview {
+    /// How many alerts were evaluated (at most [`PREVIEW_WINDOW`]).
+    pub considered: usize,
+    /// How many of them the document would be attached to.
+    pub matched: usize,
+    /// The newest matches, up to the number asked for.
+    pub examples: Vec<PreviewMatch>,
+}
+
+/// One alert a document would be attached to, and why.
+#[derive(Debug, Clone)]
+pub struct PreviewMatch {
+    pub uuid: Uuid,
+    /// The title's first 300 characters.
+    pub title: String,
+    pub severity: Severity,
+    pub source_name: String,
+    /// The clauses that selected it, as the alert page names them
+    /// ([`targeting::matched_clauses`]), or [`GLOBAL_CLAUSE`].
+    pub clauses: Vec<String>,
+}
 
 fn check_targeting(value: &Value, errors: &mut Vec<FieldError>) {
     if value.to_string().len() > MAX_TARGETING_BYTES {
@@ -56,18 +87,70 @@ impl ContextDocumentService {
         filename: &str,
         bytes: &[u8],
     ) -> Result<DocumentRow, ServiceError> {
+        fields.content = self.convert_upload(filename, bytes).await?;
+        self.create_document(fields).await
+    }
+
+    /// An uploaded file's text as Markdown, converted as [`Self::create_document_from_file`]
+    /// converts it but not saved (the console shows it for review first).
+    pub async fn convert_upload(&self, filename: &str, bytes: &[u8]) -> Result<String, ServiceError> {
         let format = convert::format_of(filename).ok_or_else(|| ServiceError::Unprocessable {
             code: "UNSUPPORTED_FORMAT",
-            message: format!("'{filename}' is not a supported format (md, txt, html, pdf, docx)."),
+            message: format!("'{filename}' is not a supported format (md, txt, html, pdf, docx, pptx)."),
         })?;
-        fields.content = convert::convert_isolated(&self.converter, format, bytes).await?;
-        if fields.content.trim().is_empty() {
+        let content = convert::convert_isolated(&self.converter, format, bytes).await?;
+        if content.trim().is_empty() {
             return Err(ServiceError::Unprocessable {
                 code: "UNSUPPORTED_FORMAT",
                 message: format!("No text could be read from '{filename}'."),
             });
         }
-        self.create_document(fields).await
+        Ok(content)
+    }
+
+    /// Which of the [`PREVIEW_WINDOW`] newest alerts a document with `is_global` and `rules`
+    /// would be attached to, evaluated as the context stage evaluates saved documents, with the
+    /// `examples` newest matches and the clauses that selected each. Rules are validated as a
+    /// save validates them (the same `422`).
+    pub async fn preview_targeting(
+        &self,
+        is_global: bool,
+        rules: Option<&Value>,
+        examples: usize,
+    ) -> Result<TargetingPreview, ServiceError> {
+        if let Some(rules) = rules {
+            let mut errors = Vec::new();
+            check_targeting(rules, &mut errors);
+            ServiceError::check(errors)?;
+        }
+        let alerts = alert_store::newest_targeting_facts(&self.db, PREVIEW_WINDOW).await?;
+        let mut preview = TargetingPreview { considered: alerts.len(), matched: 0, examples: Vec::new() };
+        for alert in alerts {
+            let facts = AlertFacts {
+                source_name: &alert.source_name,
+                severity: alert.severity.as_str(),
+                tags: &alert.tags.0,
+            };
+            let clauses = if is_global {
+                vec![GLOBAL_CLAUSE.to_string()]
+            } else {
+                targeting::matched_clauses(rules, &facts)
+            };
+            if clauses.is_empty() {
+                continue;
+            }
+            preview.matched += 1;
+            if preview.examples.len() < examples {
+                preview.examples.push(PreviewMatch {
+                    uuid: alert.uuid,
+                    title: alert.title,
+                    severity: alert.severity,
+                    source_name: alert.source_name,
+                    clauses,
+                });
+            }
+        }
+        Ok(preview)
     }
 
     fn check_document(f: &DocumentFields) -> Result<(), ServiceError> {
