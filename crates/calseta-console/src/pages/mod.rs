@@ -23,6 +23,9 @@ pub mod approvals;
 pub mod dashboard;
 pub mod forms;
 pub mod listing;
+pub mod settings_jobs;
+pub mod settings_mappings;
+pub mod settings_system;
 
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
