@@ -778,7 +778,7 @@ fn mask_url(url: &str, keep_user: bool) -> (String, bool) {
     }
     if !fragment.is_empty() {
         // A fragment never reaches a server; it is shown masked rather than guessed about.
-        out.push_str("#");
+        out.push('#');
         out.push_str(HIDDEN);
         masked = true;
     }

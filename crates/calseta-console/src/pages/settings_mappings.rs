@@ -116,13 +116,20 @@ impl Default for CreateForm {
 }
 
 /// The dry run's form.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct DryRunForm {
     #[serde(default)]
     source_name: String,
     /// The pasted payload, JSON.
     #[serde(default)]
     raw_payload: String,
+}
+
+impl Default for DryRunForm {
+    /// The generic webhook first: the source a hand-written payload most likely is.
+    fn default() -> Self {
+        DryRunForm { source_name: "generic".into(), raw_payload: String::new() }
+    }
 }
 
 /// One indicator the dry run found.

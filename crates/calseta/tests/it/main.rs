@@ -19,6 +19,7 @@ mod console_indicators;
 mod console_live;
 mod console_queue;
 mod console_response;
+mod console_settings_system;
 mod contract;
 mod contract_fixes;
 mod destinations;
