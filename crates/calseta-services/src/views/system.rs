@@ -111,3 +111,57 @@ impl crate::Services {
         self.db.engine().as_str()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use calseta_workflows::{Layers, Runtime, SandboxOptions};
+
+    use super::*;
+
+    /// A runtime whose interpreter does not exist: nothing runs, and the report says why.
+    async fn without_interpreter() -> Runtime {
+        let options =
+            SandboxOptions { python: Some("/nonexistent/python3".into()), ..SandboxOptions::default() };
+        Runtime::discover(&options).await
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_sandbox_says_why_and_names_every_missing_layer() {
+        let runtime = without_interpreter().await;
+        let report = SandboxReport::of(&runtime);
+        assert_eq!(report.state, "unavailable");
+        assert_eq!(report.level, runtime.level().to_string(), "the level is /health's");
+        let SandboxLevel::Unavailable(why) = runtime.level() else { panic!("{:?}", runtime.level()) };
+        assert_eq!(report.reason, format!("Workflows do not run here: {why}."));
+        let names: Vec<&str> = report.layers.iter().map(|l| l.name).collect();
+        assert_eq!(names, ["namespaces", "landlock", "seccomp"]);
+        assert!(report.layers.iter().all(|l| !l.achieved && l.detail == missing_why(l.name)));
+    }
+
+    #[tokio::test]
+    async fn a_degraded_sandbox_names_what_it_lacks_and_why() {
+        let runtime = Runtime::discover(&SandboxOptions::default()).await;
+        if let SandboxLevel::Unavailable(why) = runtime.level() {
+            eprintln!("skipped: no workflow runtime on this machine ({why})");
+            return;
+        }
+        let degraded = runtime.with_layers(Layers { namespaces: true, landlock_abi: 0, seccomp: false });
+        let report = SandboxReport::of(&degraded);
+        assert_eq!((report.state, report.level.as_str()), ("degraded", "degraded: no landlock, no seccomp"));
+        assert!(
+            report.reason.starts_with("Workflows run, but without landlock and seccomp: "),
+            "{}",
+            report.reason
+        );
+        let shown: Vec<(&str, bool)> = report.layers.iter().map(|l| (l.name, l.achieved)).collect();
+        assert_eq!(shown, [("namespaces", true), ("landlock", false), ("seccomp", false)]);
+        assert_eq!(report.layers[1].detail, missing_why("landlock"));
+        let full = SandboxReport::of(&runtime.with_layers(Layers {
+            namespaces: true,
+            landlock_abi: 3,
+            seccomp: true,
+        }));
+        assert_eq!((full.state, full.level.as_str()), ("full", "full"));
+        assert_eq!(full.layers[1].detail, "Landlock ABI 3 is enforced");
+    }
+}
