@@ -199,6 +199,29 @@ async fn console_settings_system_mappings_are_listed_created_edited_switched_and
     let mapping = rest_mapping(&app, "event.dst.host").await.expect("the path changed");
     assert_eq!((&mapping["indicator_type"], &mapping["description"]), (&json!("domain"), &Value::Null));
 
+    // A system mapping's form has no path (it is fixed); its type and description can change.
+    let system_uuid = system["uuid"].as_str().unwrap();
+    let edit = browser.get(&format!("/settings/mappings/{system_uuid}")).await;
+    assert_eq!(edit.status, 200, "{}", edit.body);
+    assert!(!edit.body.contains("name=\"field_path\"") && edit.body.contains("keeps its field path"));
+    let saved = post(
+        &mut browser,
+        &format!("/settings/mappings/{system_uuid}"),
+        &format!("/settings/mappings/{system_uuid}"),
+        &[
+            ("indicator_type", system["indicator_type"].as_str().unwrap()),
+            ("description", "Seeded, annotated"),
+            ("is_active", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let (_, again) = app.get(&format!("/v1/indicator-mappings/{system_uuid}"), &app.admin_key).await;
+    assert_eq!(
+        (&again["data"]["description"], &again["data"]["field_path"]),
+        (&json!("Seeded, annotated"), &system["field_path"])
+    );
+
     // Switch off, and on again; a system mapping too.
     let off = post(
         &mut browser,
@@ -209,7 +232,15 @@ async fn console_settings_system_mappings_are_listed_created_edited_switched_and
     .await;
     assert_eq!(off.status, 303, "{}", off.body);
     assert_eq!(rest_mapping(&app, "event.dst.host").await.unwrap()["is_active"], false);
-    let system_uuid = system["uuid"].as_str().unwrap();
+    let on = post(
+        &mut browser,
+        "/settings/mappings",
+        &format!("/settings/mappings/{uuid}/active"),
+        &[("active", "true")],
+    )
+    .await;
+    assert_eq!(on.status, 303, "{}", on.body);
+    assert_eq!(rest_mapping(&app, "event.dst.host").await.unwrap()["is_active"], true);
     let off = post(
         &mut browser,
         "/settings/mappings",
