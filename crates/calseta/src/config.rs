@@ -722,8 +722,10 @@ const CREDENTIAL_PARAMS: [&str; 7] = ["pass", "secret", "token", "key", "sig", "
 
 /// `url` with its password masked (`postgres://user:••••••@host/db`; a user name alone is kept
 /// when `keep_user`, masked otherwise, since `https://TOKEN@host` is a credential), and the values
-/// of credential-like query parameters masked; whether anything was masked. Text that is not a
-/// URL is masked whole unless it holds no `@` and no query (a path, a plain value).
+/// of credential-like query parameters masked; whether anything was masked. Everything before the
+/// last `@` counts as credentials, so a password with an unencoded `/`, `?` or `@` is masked
+/// whole (masking too much is safe, too little is not). Text that is not a URL is masked whole
+/// unless it holds no `@` and no query (a path, a plain value).
 fn mask_url(url: &str, keep_user: bool) -> (String, bool) {
     const HIDDEN: &str = "••••••";
     let Some(scheme_end) = url.find("://") else {
@@ -735,26 +737,26 @@ fn mask_url(url: &str, keep_user: bool) -> (String, bool) {
     };
     let start = scheme_end + 3;
     let rest = &url[start..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
     let mut masked = false;
     let mut out = url[..start].to_string();
-    match authority.rfind('@') {
+    let host_and_on = match rest.rfind('@') {
         Some(at) => {
-            match authority[..at].split_once(':') {
-                Some((user, _)) => out.push_str(&format!("{user}:{HIDDEN}")),
-                None if keep_user => out.push_str(&authority[..at]),
-                None => out.push_str(HIDDEN),
+            let userinfo = &rest[..at];
+            let plain_user = |user: &str| !user.contains(['/', '?', '#']);
+            match userinfo.split_once(':') {
+                Some((user, _)) if plain_user(user) => out.push_str(&format!("{user}:{HIDDEN}")),
+                None if keep_user && plain_user(userinfo) => out.push_str(userinfo),
+                _ => out.push_str(HIDDEN),
             }
             masked = out.contains(HIDDEN);
-            out.push_str(&authority[at..]);
+            out.push('@');
+            &rest[at + 1..]
         }
-        None => out.push_str(authority),
-    }
-    let tail = &rest[authority_end..];
-    let (before_fragment, fragment) = match tail.find('#') {
-        Some(at) => (&tail[..at], &tail[at..]),
-        None => (tail, ""),
+        None => rest,
+    };
+    let (before_fragment, fragment) = match host_and_on.find('#') {
+        Some(at) => (&host_and_on[..at], &host_and_on[at..]),
+        None => (host_and_on, ""),
     };
     match before_fragment.split_once('?') {
         Some((path, query)) => {
@@ -938,6 +940,15 @@ mod tests {
         assert_eq!(value("ENTRA_TENANT_ID"), Some(("tenant-1".into(), false)));
         assert_eq!(value("QUEUE_CONCURRENCY"), Some(("10".into(), false)));
         assert_eq!(value("OKTA_BASE_URL"), Some(("https://acme.okta.com".into(), false)));
+        // A password with unencoded delimiters is masked whole, never cut in two.
+        assert_eq!(
+            mask_url("postgres://u:p@ss/w?rd#x@db:5432/x?sslmode=require", true),
+            ("postgres://u:••••••@db:5432/x?sslmode=require".to_string(), true)
+        );
+        assert_eq!(mask_url("https://Bare-Token@host/p", false), ("https://••••••@host/p".to_string(), true));
+        assert_eq!(mask_url("postgres://calseta@db/x", true), ("postgres://calseta@db/x".to_string(), false));
+        let (odd, masked) = mask_url("https://host/p?email=a@b.example", false);
+        assert!(masked && !odd.contains("host/p?email=a"), "{odd}");
         // Unset secrets say so; a plain URL is shown as it is.
         let plain = config(&[]).unwrap().summary();
         let plain_value = |name: &str| plain.iter().find(|e| e.name == name).map(|e| e.value.clone());
