@@ -108,7 +108,12 @@ async fn jobs_page(
     let page =
         PageRequest { page: filters.value("page").parse().unwrap_or(1u32).max(1), page_size: PAGE_SIZE };
     let (dead, dead_total) = services.jobs(Some(JobStatus::Dead), None, page).await?;
-    let retried = filters.values("retried").into_iter().next();
+    // Only a job id is echoed back: the notice never repeats arbitrary text from a link.
+    let retried = filters
+        .values("retried")
+        .into_iter()
+        .find_map(|v| uuid::Uuid::parse_str(&v).ok())
+        .map(|u| u.to_string());
     Ok(JobsPage {
         ctx,
         statuses: STATUSES.iter().map(|s| status_heading(*s)).collect(),

@@ -551,6 +551,8 @@ async fn console_settings_system_a_dead_job_shows_its_error_and_retry_requeues_i
     assert_eq!(done["attempts"], 1, "a fresh set of attempts");
     let page = browser.get(&format!("/settings/jobs?retried={uuid}")).await;
     assert!(page.body.contains("is queued again"));
+    let forged = browser.get("/settings/jobs?retried=Your+account+is+locked").await;
+    assert!(!forged.body.contains("is queued again") && !forged.body.contains("account is locked"));
     assert!(!page.body.contains(&format!("data-job-uuid=\"{uuid}\"")), "no longer a dead letter");
     assert!(page.body.contains("<td>0</td><td>0</td><td>1</td><td>0</td>"), "now counted as done");
 
