@@ -8,5 +8,6 @@ cd "$(dirname "$0")/.."
 out="${1:-docs/console}"
 mkdir -p "$out"
 CALSETA_SCREENSHOTS_DIR="$(cd "$out" && pwd)" \
-  cargo test -p calseta --test it -- --exact console_browser::console_browser_screenshots_of_every_page --nocapture
+  cargo test -p calseta --test it -- --exact console_browser::console_browser_screenshots_of_every_page \
+    console_documents::console_documents_browser_screenshots --nocapture
 ls -1 "$out"/*.png

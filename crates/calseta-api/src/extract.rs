@@ -130,7 +130,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 loc.push(field.to_string());
             }
             let msg = if kind == "json_invalid" {
-                format!("JSON decode error: {inner}")
+                calseta_services::error::json_decode_message(&inner)
             } else {
                 inner.to_string()
             };

@@ -69,6 +69,23 @@ pub struct ConsoleSettings {
     /// The server's shutdown signal: open event streams end when it turns `true`, so a graceful
     /// shutdown does not wait for browsers to hang up.
     pub shutdown: Option<tokio::sync::watch::Receiver<bool>>,
+    /// `APP_VERSION`, shown on `/settings/system` (as `/health` reports it).
+    pub app_version: String,
+    /// The process configuration as `/settings/system` lists it, every secret already masked by
+    /// the binary that read it (the console never sees a secret value).
+    pub configuration: Vec<ConfigEntry>,
+}
+
+/// One setting of the process configuration: its variable name and its effective value, or a
+/// mask when the value is a secret (keys, tokens, signing secrets, passwords in URLs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigEntry {
+    /// The environment variable, e.g. `DATABASE_URL`.
+    pub name: String,
+    /// The effective value, masked where it holds a secret.
+    pub value: String,
+    /// Whether the value holds a secret (masked, wholly or in part).
+    pub secret: bool,
 }
 
 impl Default for ConsoleSettings {
@@ -81,6 +98,8 @@ impl Default for ConsoleSettings {
             live: LiveSettings::default(),
             heartbeat: Duration::from_secs(15),
             shutdown: None,
+            app_version: env!("CARGO_PKG_VERSION").to_string(),
+            configuration: Vec::new(),
         }
     }
 }
@@ -204,6 +223,21 @@ pub fn router(services: Arc<Services>, settings: ConsoleSettings) -> Router {
         .route("/agents/{uuid}/test", post(pages::agent_form::test_event))
         .route("/agents/{uuid}/delete", post(pages::agent_form::delete))
         // End of detection rules and agents.
+        // Settings: indicator mappings, jobs and the system.
+        .route(
+            "/settings/mappings",
+            get(pages::settings_mappings::index).post(pages::settings_mappings::create),
+        )
+        .route("/settings/mappings/test-extraction", post(pages::settings_mappings::dry_run))
+        .route(
+            "/settings/mappings/{uuid}",
+            get(pages::settings_mappings::edit).post(pages::settings_mappings::update),
+        )
+        .route("/settings/mappings/{uuid}/active", post(pages::settings_mappings::set_active))
+        .route("/settings/mappings/{uuid}/delete", post(pages::settings_mappings::delete))
+        .route("/settings/jobs", get(pages::settings_jobs::index))
+        .route("/settings/jobs/{uuid}/retry", post(pages::settings_jobs::retry))
+        .route("/settings/system", get(pages::settings_system::show))
         .route("/events", get(events::stream))
         .route("/login", get(login::login_page).post(login::login_submit))
         .route("/logout", post(login::logout))

@@ -212,6 +212,12 @@ impl From<ServiceError> for JobFailure {
     }
 }
 
+/// The message for a body (or a pasted payload) that is not JSON: `JSON decode error: …` with
+/// serde's account of where, the same words in REST and the console.
+pub fn json_decode_message(error: &serde_json::Error) -> String {
+    format!("JSON decode error: {error}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

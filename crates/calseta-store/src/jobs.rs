@@ -357,6 +357,29 @@ pub async fn depth(db: &Db) -> Result<Vec<QueueDepth>, StoreError> {
     Ok(rows)
 }
 
+/// Count of jobs per (kind, status).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct KindCount {
+    /// Handler name.
+    pub kind: String,
+    /// Job status.
+    #[sqlx(try_from = "String")]
+    pub status: JobStatus,
+    /// Number of jobs.
+    pub count: i64,
+}
+
+/// Job counts per kind and status (succeeded jobs included until pruned), for the console's jobs
+/// page; `(kind, status)` is indexed (migration 0015).
+pub async fn counts_by_kind(db: &Db) -> Result<Vec<KindCount>, StoreError> {
+    let rows = on_pool!(db.read_pool(), p => sqlx::query_as::<_, KindCount>(
+        "SELECT kind, status, COUNT(*) AS count FROM jobs GROUP BY kind, status ORDER BY kind, status",
+    )
+    .fetch_all(p)
+    .await)?;
+    Ok(rows)
+}
+
 /// Deletes succeeded jobs finished before `before`; returns how many.
 pub async fn prune_succeeded(db: &Db, before: DateTime<Utc>) -> Result<u64, StoreError> {
     let affected = on_write!(db, p => sqlx::query(

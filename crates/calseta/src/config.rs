@@ -490,7 +490,133 @@ impl Config {
             },
             heartbeat: Duration::from_secs(self.console_sse_heartbeat_seconds),
             shutdown: None,
+            app_version: self.app_version.clone(),
+            configuration: self.summary(),
         }
+    }
+
+    /// Every setting by its variable name with its effective value, for the console's system
+    /// page: secrets (keys, tokens, signing secrets, webhook URLs that authenticate by their path)
+    /// are masked whole, URLs keep their shape with the password and credential-like query values
+    /// masked. Nothing secret leaves this function.
+    pub fn summary(&self) -> Vec<calseta_console::ConfigEntry> {
+        let mut out = Summary::default();
+        let yes_no = |b: bool| if b { "true" } else { "false" };
+        let secs = |d: Duration| d.as_secs().to_string();
+        out.url("DATABASE_URL", &self.database_url, true);
+        out.plain("DATABASE_POOL_SIZE", self.database_pool_size);
+        out.plain("SQLITE_SYNCHRONOUS", if self.sqlite_synchronous_full { "FULL" } else { "NORMAL" });
+        out.plain("CALSETA_BIND", &self.bind);
+        out.plain("MCP_PORT", self.mcp_port.map_or_else(|| "not set".to_string(), |p| p.to_string()));
+        out.plain("APP_VERSION", &self.app_version);
+        out.plain("LOG_LEVEL", self.log_level);
+        out.plain("LOG_FORMAT", if self.log_format == LogFormat::Json { "json" } else { "text" });
+        out.plain("QUEUE_CONCURRENCY", self.queue_concurrency);
+        out.plain("QUEUE_DISPATCH_SLOTS", self.queue_dispatch_slots);
+        out.plain("AGENT_MAX_CONCURRENT_DELIVERIES", self.agent_max_concurrent_deliveries);
+        out.plain("JOB_LEASE_SECONDS", secs(self.job_lease));
+        out.plain("JOB_POLL_INTERVAL_MS", self.job_poll_interval.as_millis());
+        out.plain("WORKER_SHUTDOWN_GRACE_SECONDS", secs(self.worker_shutdown_grace));
+        out.plain("JOB_RETENTION_HOURS", self.job_retention.as_secs() / 3600);
+        out.secret("ENCRYPTION_KEY", self.encryption_key.is_some());
+        out.secret("ENCRYPTION_KEY_PREVIOUS", !self.encryption_key_previous.is_empty());
+        out.plain("ALERT_DEDUP_WINDOW_HOURS", self.alert_dedup_window_hours);
+        out.plain("QUEUE_MAX_RETRIES", self.queue_max_retries);
+        out.plain("QUEUE_RETRY_BACKOFF_SECONDS", secs(self.queue_retry_backoff));
+        out.plain("AGENT_RETRY_BASE_SECONDS", secs(self.agent_retry_base));
+        out.plain("DOCUMENT_CONVERTER_BIN", self.document_converter.display());
+        let sandbox = &self.workflow_sandbox;
+        out.plain(
+            "WORKFLOW_PYTHON",
+            sandbox.python.as_ref().map_or_else(|| "default".to_string(), |p| p.display().to_string()),
+        );
+        out.plain("WORKFLOW_UID", sandbox.user.as_deref().unwrap_or("default"));
+        out.plain("WORKFLOW_GID", sandbox.group.as_deref().unwrap_or("default"));
+        out.plain("WORKFLOW_ALLOW_DEGRADED", yes_no(sandbox.allow_degraded));
+        out.plain("WORKFLOW_MAX_CONCURRENT_RUNS", sandbox.max_concurrent_runs);
+        out.plain("WORKFLOW_MAX_MEMORY_MB", self.workflows.max_memory_mb);
+        // Names of variables, not their values.
+        out.plain("WORKFLOW_SECRETS_FROM_ENV", self.workflows.secrets_from_env.join(", "));
+        match &self.workflows.okta {
+            Some(okta) => {
+                out.url("OKTA_BASE_URL", &okta.base_url, false);
+                out.secret("OKTA_API_TOKEN", true);
+            }
+            None => out.secret("OKTA_API_TOKEN", false),
+        }
+        match &self.workflows.entra {
+            Some(entra) => {
+                out.plain("ENTRA_TENANT_ID", &entra.tenant_id);
+                out.plain("ENTRA_CLIENT_ID", &entra.client_id);
+                out.secret("ENTRA_CLIENT_SECRET", true);
+                out.url("ENTRA_LOGIN_BASE_URL", &entra.login_base_url, false);
+                out.url("ENTRA_GRAPH_BASE_URL", &entra.graph_base_url, false);
+            }
+            None => out.secret("ENTRA_CLIENT_SECRET", false),
+        }
+        let approvals = &self.approvals;
+        out.plain("APPROVAL_NOTIFIER", approvals.notifier.as_str());
+        out.url("CALSETA_BASE_URL", &approvals.base_url, false);
+        out.plain("APPROVAL_DEFAULT_CHANNEL", &approvals.default_channel);
+        out.plain("APPROVAL_DEFAULT_TIMEOUT_SECONDS", approvals.default_timeout_seconds);
+        out.plain("APPROVAL_SWEEP_INTERVAL_SECONDS", secs(approvals.sweep_every));
+        out.secret("SLACK_BOT_TOKEN", !approvals.slack_bot_token.is_empty());
+        out.secret("SLACK_SIGNING_SECRET", approvals.slack_signing_secret.is_some());
+        out.url("SLACK_API_BASE_URL", &approvals.slack_api_base_url, false);
+        // A Teams webhook URL is its own credential: whoever holds it may post.
+        out.secret("TEAMS_WEBHOOK_URL", !approvals.teams_webhook_url.is_empty());
+        out.url("CALSETA_API_BASE_URL", &self.api_base_url, false);
+        out.plain("ENRICHMENT_MOCK_MODE", yes_no(self.enrichment_mock_mode));
+        out.plain("SANDBOX_MODE", yes_no(self.sandbox_mode));
+        match &self.workflow_generator {
+            Some(generator) => {
+                out.secret("ANTHROPIC_API_KEY", true);
+                out.url("ANTHROPIC_BASE_URL", &generator.base_url, false);
+                out.plain("ANTHROPIC_MODEL", &generator.model);
+            }
+            None => out.secret("ANTHROPIC_API_KEY", false),
+        }
+        out.plain("ENRICHMENT_ALERT_DEADLINE_SECONDS", secs(self.enrichment_alert_deadline));
+        out.plain(
+            "SSRF_ALLOWED_HOSTS",
+            self.ssrf_allowed_hosts.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+        );
+        let mut overrides: Vec<_> = self.provider_base_urls.iter().collect();
+        overrides.sort();
+        for (provider, url) in overrides {
+            out.url(&format!("CALSETA_PROVIDER_BASE_URL_{}", provider.to_uppercase()), url, false);
+        }
+        for (source, var) in [
+            ("sentinel", "SENTINEL_WEBHOOK_SECRET"),
+            ("elastic", "ELASTIC_WEBHOOK_SECRET"),
+            ("splunk", "SPLUNK_WEBHOOK_SECRET"),
+        ] {
+            out.secret(var, self.webhook_secrets.contains_key(source));
+        }
+        out.plain("RATE_LIMIT_AUTHED_PER_MINUTE", self.rate_limit_authed);
+        out.plain("RATE_LIMIT_INGEST_PER_MINUTE", self.rate_limit_ingest);
+        out.plain("RATE_LIMIT_ENRICHMENT_PER_MINUTE", self.rate_limit_enrichment);
+        out.plain("RATE_LIMIT_WORKFLOW_EXECUTE_PER_MINUTE", self.rate_limit_workflow_execute);
+        out.plain("RATE_LIMIT_UNAUTHED_PER_MINUTE", self.rate_limit_unauthed);
+        out.plain("TRUSTED_PROXY_COUNT", self.trusted_proxy_count);
+        out.secret("METRICS_TOKEN", self.metrics_token.is_some());
+        out.plain("HTTPS_ENABLED", yes_no(self.https_enabled));
+        out.plain("CONSOLE_SESSION_IDLE_MINUTES", self.console_session_idle_minutes);
+        out.plain("CONSOLE_SSE_MAX_CONNECTIONS", self.console_sse_max_connections);
+        out.plain("CONSOLE_SSE_HEARTBEAT_SECONDS", self.console_sse_heartbeat_seconds);
+        out.plain("CONSOLE_SSE_GAP_GRACE_MS", self.console_sse_gap_grace_ms);
+        out.plain("CONSOLE_SSE_POLL_MS", self.console_sse_poll_ms);
+        out.plain("SECURITY_HEADER_HSTS_ENABLED", yes_no(self.hsts_enabled));
+        out.plain("CORS_ALLOWED_ORIGINS", self.cors_allowed_origins.join(", "));
+        out.plain("CORS_ALLOW_ALL_ORIGINS", yes_no(self.cors_allow_all));
+        out.plain("MAX_REQUEST_BODY_SIZE_MB", self.max_request_body_mb);
+        out.plain("MAX_INGEST_PAYLOAD_SIZE_MB", self.max_ingest_payload_mb);
+        out.plain("REQUEST_BODY_TIMEOUT_SECONDS", secs(self.request_body_timeout));
+        out.plain("RETENTION_CLOSED_ALERT_DAYS", self.retention.closed_alert_days);
+        out.plain("RETENTION_ACTIVITY_DAYS", self.retention.activity_days);
+        out.plain("RETENTION_AGENT_RUN_DAYS", self.retention.agent_run_days);
+        out.plain("RETENTION_DEAD_JOB_DAYS", self.retention.dead_job_days);
+        out.0
     }
 
     /// The job kinds whose retry policies are configured (`QUEUE_MAX_RETRIES`,
@@ -557,6 +683,108 @@ impl Config {
             ),
         }
     }
+}
+
+/// What a masked secret shows.
+const MASKED: &str = "•••••• (set, masked)";
+/// What an unset secret shows.
+const UNSET: &str = "not set";
+
+/// The configuration summary being built (see [`Config::summary`]).
+#[derive(Default)]
+struct Summary(Vec<calseta_console::ConfigEntry>);
+
+impl Summary {
+    fn plain(&mut self, name: &str, value: impl fmt::Display) {
+        self.0.push(calseta_console::ConfigEntry {
+            name: name.into(),
+            value: value.to_string(),
+            secret: false,
+        });
+    }
+
+    /// A secret: only whether it is set.
+    fn secret(&mut self, name: &str, set: bool) {
+        let value = if set { MASKED } else { UNSET };
+        self.0.push(calseta_console::ConfigEntry { name: name.into(), value: value.into(), secret: true });
+    }
+
+    /// A URL with its credentials masked (see [`mask_url`]).
+    fn url(&mut self, name: &str, url: &str, keep_user: bool) {
+        let (value, masked) = mask_url(url, keep_user);
+        self.0.push(calseta_console::ConfigEntry { name: name.into(), value, secret: masked });
+    }
+}
+
+/// Query parameters whose values are credentials (`?password=…`, `sslkey`, `access_token`,
+/// `sig`…), by a part of their name.
+const CREDENTIAL_PARAMS: [&str; 7] = ["pass", "secret", "token", "key", "sig", "auth", "cred"];
+
+/// `url` with its password masked (`postgres://user:••••••@host/db`; a user name alone is kept
+/// when `keep_user`, masked otherwise, since `https://TOKEN@host` is a credential), and the values
+/// of credential-like query parameters masked; whether anything was masked. Everything before the
+/// last `@` counts as credentials, so a password with an unencoded `/`, `?` or `@` is masked
+/// whole (masking too much is safe, too little is not). Text that is not a URL is masked whole
+/// unless it holds no `@` and no query (a path, a plain value).
+fn mask_url(url: &str, keep_user: bool) -> (String, bool) {
+    const HIDDEN: &str = "••••••";
+    let Some(scheme_end) = url.find("://") else {
+        return if url.contains('@') || url.contains('?') {
+            (HIDDEN.into(), true)
+        } else {
+            (url.into(), false)
+        };
+    };
+    let start = scheme_end + 3;
+    let rest = &url[start..];
+    let mut masked = false;
+    let mut out = url[..start].to_string();
+    let host_and_on = match rest.rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let plain_user = |user: &str| !user.contains(['/', '?', '#']);
+            match userinfo.split_once(':') {
+                Some((user, _)) if plain_user(user) => out.push_str(&format!("{user}:{HIDDEN}")),
+                None if keep_user && plain_user(userinfo) => out.push_str(userinfo),
+                _ => out.push_str(HIDDEN),
+            }
+            masked = out.contains(HIDDEN);
+            out.push('@');
+            &rest[at + 1..]
+        }
+        None => rest,
+    };
+    let (before_fragment, fragment) = match host_and_on.find('#') {
+        Some(at) => (&host_and_on[..at], &host_and_on[at..]),
+        None => (host_and_on, ""),
+    };
+    match before_fragment.split_once('?') {
+        Some((path, query)) => {
+            out.push_str(path);
+            out.push('?');
+            let pairs: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _))
+                        if CREDENTIAL_PARAMS.iter().any(|c| key.to_ascii_lowercase().contains(c)) =>
+                    {
+                        masked = true;
+                        format!("{key}={HIDDEN}")
+                    }
+                    _ => pair.to_string(),
+                })
+                .collect();
+            out.push_str(&pairs.join("&"));
+        }
+        None => out.push_str(before_fragment),
+    }
+    if !fragment.is_empty() {
+        // A fragment never reaches a server; it is shown masked rather than guessed about.
+        out.push('#');
+        out.push_str(HIDDEN);
+        masked = true;
+    }
+    (out, masked)
 }
 
 #[cfg(test)]
@@ -642,5 +870,94 @@ mod tests {
         .unwrap();
         assert_eq!(c.approvals.slack_api_base_url, "https://slack.com/api");
         assert_eq!(config(&[]).unwrap().approvals.notifier.as_str(), "none");
+    }
+
+    #[test]
+    fn the_summary_lists_every_setting_and_masks_every_secret() {
+        let secrets = [
+            (
+                "DATABASE_URL",
+                "postgres://calseta:Pg-Pass-w0rd@db.internal:5432/calseta?sslpassword=Ssl-Pass-1",
+            ),
+            ("ENCRYPTION_KEY", "Enc-Key-0123456789abcdef0123456789abcdef0123"),
+            ("ENCRYPTION_KEY_PREVIOUS", "Old-Key-1,Old-Key-2"),
+            ("SLACK_BOT_TOKEN", "xoxb-Slack-Token-1"),
+            ("SLACK_SIGNING_SECRET", "Slack-Signing-Secret-1"),
+            ("APPROVAL_NOTIFIER", "slack"),
+            ("TEAMS_WEBHOOK_URL", "https://example.webhook.office.com/webhookb2/Teams-Path-Secret"),
+            ("METRICS_TOKEN", "Metrics-Token-1"),
+            ("ANTHROPIC_API_KEY", "sk-ant-Anthropic-Key-1"),
+            ("OKTA_DOMAIN", "acme.okta.com"),
+            ("OKTA_API_TOKEN", "Okta-Token-1"),
+            ("ENTRA_TENANT_ID", "tenant-1"),
+            ("ENTRA_CLIENT_ID", "client-1"),
+            ("ENTRA_CLIENT_SECRET", "Entra-Secret-1"),
+            ("SPLUNK_WEBHOOK_SECRET", "Splunk-Secret-1"),
+            ("SENTINEL_WEBHOOK_SECRET", "Sentinel-Secret-1"),
+            ("ELASTIC_WEBHOOK_SECRET", "Elastic-Secret-1"),
+            (
+                "CALSETA_PROVIDER_BASE_URL_VIRUSTOTAL",
+                "https://vt:Vt-Pass-1@127.0.0.1:9/api?apikey=Vt-Key-1&x=1",
+            ),
+            ("ANTHROPIC_BASE_URL", "https://Bare-Token-1@llm.example/v1"),
+        ];
+        let c = config(&secrets).unwrap();
+        let summary = c.summary();
+        let shown: String = summary.iter().map(|e| format!("{}={}\n", e.name, e.value)).collect();
+        for needle in [
+            "Pg-Pass-w0rd",
+            "Ssl-Pass-1",
+            "Enc-Key-0123",
+            "Old-Key-1",
+            "Old-Key-2",
+            "xoxb-Slack-Token-1",
+            "Slack-Signing-Secret-1",
+            "Teams-Path-Secret",
+            "Metrics-Token-1",
+            "sk-ant-Anthropic-Key-1",
+            "Okta-Token-1",
+            "Entra-Secret-1",
+            "Splunk-Secret-1",
+            "Sentinel-Secret-1",
+            "Elastic-Secret-1",
+            "Vt-Pass-1",
+            "Vt-Key-1",
+            "Bare-Token-1",
+        ] {
+            assert!(!shown.contains(needle), "{needle} is shown:\n{shown}");
+        }
+        let value = |name: &str| summary.iter().find(|e| e.name == name).map(|e| (e.value.clone(), e.secret));
+        assert_eq!(
+            value("DATABASE_URL"),
+            Some(("postgres://calseta:••••••@db.internal:5432/calseta?sslpassword=••••••".into(), true))
+        );
+        assert_eq!(value("ENCRYPTION_KEY"), Some((MASKED.into(), true)));
+        assert_eq!(value("METRICS_TOKEN"), Some((MASKED.into(), true)));
+        assert_eq!(
+            value("CALSETA_PROVIDER_BASE_URL_VIRUSTOTAL"),
+            Some(("https://vt:••••••@127.0.0.1:9/api?apikey=••••••&x=1".into(), true))
+        );
+        assert_eq!(value("ENTRA_TENANT_ID"), Some(("tenant-1".into(), false)));
+        assert_eq!(value("QUEUE_CONCURRENCY"), Some(("10".into(), false)));
+        assert_eq!(value("OKTA_BASE_URL"), Some(("https://acme.okta.com".into(), false)));
+        // A password with unencoded delimiters is masked whole, never cut in two.
+        assert_eq!(
+            mask_url("postgres://u:p@ss/w?rd#x@db:5432/x?sslmode=require", true),
+            ("postgres://u:••••••@db:5432/x?sslmode=require".to_string(), true)
+        );
+        assert_eq!(mask_url("https://Bare-Token@host/p", false), ("https://••••••@host/p".to_string(), true));
+        assert_eq!(mask_url("postgres://calseta@db/x", true), ("postgres://calseta@db/x".to_string(), false));
+        let (odd, masked) = mask_url("https://host/p?email=a@b.example", false);
+        assert!(masked && !odd.contains("host/p?email=a"), "{odd}");
+        // Unset secrets say so; a plain URL is shown as it is.
+        let plain = config(&[]).unwrap().summary();
+        let plain_value = |name: &str| plain.iter().find(|e| e.name == name).map(|e| e.value.clone());
+        assert_eq!(plain_value("ENCRYPTION_KEY").as_deref(), Some(UNSET));
+        assert_eq!(plain_value("DATABASE_URL").as_deref(), Some("sqlite://calseta.db"));
+        assert_eq!(plain_value("CALSETA_API_BASE_URL").as_deref(), Some("http://localhost:8000"));
+        let mut names: Vec<&str> = plain.iter().map(|e| e.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), plain.len(), "each setting once");
     }
 }

@@ -38,6 +38,9 @@ pub mod workflow_code;
 pub mod workflow_runs;
 pub mod workflow_settings;
 pub mod workflows;
+pub mod settings_jobs;
+pub mod settings_mappings;
+pub mod settings_system;
 
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -209,8 +209,25 @@ impl MappingService {
             .collect()
     }
 
-    /// The dry run: all four passes against the current (database) mappings.
+    /// The dry run: all four passes against the current (database) mappings, as REST answers it.
     pub async fn test_extraction(&self, source_name: &str, raw: &Value) -> Result<Value, ServiceError> {
+        let run = self.dry_run(source_name, raw).await?;
+        Ok(json!({
+            "success": true,
+            "source_name": run.source_name,
+            "passes": run.extraction.passes,
+            "deduplicated": run.extraction.indicators,
+            "deduplicated_count": run.extraction.indicators.len(),
+            "normalization_preview": run.normalization_preview,
+            "error_message": null,
+            "duration_ms": run.duration_ms,
+        }))
+    }
+
+    /// The dry run's findings, typed: every pass's indicators and refusals, and the de-duplicated
+    /// indicators, each with the field and the pass that found it (REST's `test_extraction` is
+    /// this, as JSON).
+    pub async fn dry_run(&self, source_name: &str, raw: &Value) -> Result<DryRun, ServiceError> {
         let started = Instant::now();
         let source = sources::find(source_name).ok_or_else(|| ServiceError::Unprocessable {
             code: "UNKNOWN_SOURCE",
@@ -224,16 +241,42 @@ impl MappingService {
         }
         let rules = self.rules.load().await?;
         let alert = source.normalize(raw, calseta_store::now());
-        let found = extraction::extract(source, raw, &alert, &rules, true);
-        Ok(json!({
-            "success": true,
-            "source_name": source_name,
-            "passes": found.passes,
-            "deduplicated": found.indicators,
-            "deduplicated_count": found.indicators.len(),
-            "normalization_preview": alert,
-            "error_message": null,
-            "duration_ms": started.elapsed().as_secs_f64() * 1000.0,
-        }))
+        let extraction = extraction::extract(source, raw, &alert, &rules, true);
+        Ok(DryRun {
+            source_name: source_name.to_string(),
+            extraction,
+            normalization_preview: alert,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        })
     }
+
+    /// A pasted payload read as JSON, refused as REST refuses a body that is not JSON (the same
+    /// `JSON decode error: …` message), at `field`.
+    pub fn parse_payload(text: &str, field: &str) -> Result<Value, ServiceError> {
+        serde_json::from_str(text).map_err(|e| {
+            ServiceError::Invalid(vec![FieldError {
+                loc: vec!["body".into(), field.into()],
+                msg: crate::error::json_decode_message(&e),
+                kind: "json_invalid".into(),
+            }])
+        })
+    }
+
+    /// The registered source names, in registry order (what `source_name` accepts).
+    pub fn source_names() -> Vec<&'static str> {
+        sources::registry().into_iter().map(|s| s.name()).collect()
+    }
+}
+
+/// What a dry run found (see [`MappingService::dry_run`]).
+#[derive(Debug, Clone)]
+pub struct DryRun {
+    /// The source the payload was read as.
+    pub source_name: String,
+    /// Per pass, and de-duplicated (each indicator with its `source_field` and `pass`).
+    pub extraction: extraction::Extraction,
+    /// The alert the source plugin normalized the payload into.
+    pub normalization_preview: sources::NormalizedAlert,
+    /// How long it took.
+    pub duration_ms: f64,
 }

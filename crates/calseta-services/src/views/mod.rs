@@ -13,4 +13,5 @@ pub mod enrichment;
 pub mod health;
 pub mod payload;
 pub mod records;
+pub mod system;
 pub mod workflows;

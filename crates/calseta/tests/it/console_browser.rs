@@ -451,19 +451,50 @@ async fn console_browser_screenshots_of_every_page() {
         shoot(&browser, &dir, &format!("login{suffix}")).await;
         browser.click("button[name=demo][value=lab]").await;
         browser.wait_for_path("/").await;
-        let pages = [
+        let mut pages = vec![
             ("dashboard", "/".to_string()),
             ("queue", "/alerts".to_string()),
             ("detail", format!("/alerts/{first}")),
             ("activity", "/activity".to_string()),
             ("approvals", "/approvals".to_string()),
         ];
+        // The configuration half, each list and its first item (the sandbox seeds them all).
+        for (name, list, api) in [
+            ("workflow", "/workflows", "/v1/workflows"),
+            ("rule", "/detection-rules", "/v1/detection-rules"),
+            ("agent", "/agents", "/v1/agents"),
+            ("provider", "/providers", "/v1/enrichment-providers"),
+        ] {
+            pages.push((name, list.to_string()));
+            let (_, found) = app.get(api, &app.admin_key).await;
+            if let Some(uuid) = found["data"][0]["uuid"].as_str() {
+                pages.push((name, format!("{list}/{uuid}")));
+            }
+        }
+        let (_, workflows) = app.get("/v1/workflows", &app.admin_key).await;
+        if let Some(uuid) = workflows["data"][0]["uuid"].as_str() {
+            pages.push(("workflow-test", format!("/workflows/{uuid}/test")));
+            pages.push(("workflow-versions", format!("/workflows/{uuid}/versions")));
+        }
+        for section in ["", "/sources", "/api-keys", "/mappings", "/secrets", "/jobs", "/system"] {
+            pages.push(("settings", format!("/settings{section}")));
+        }
         for (name, path) in pages {
-            if !suffix.is_empty() && !matches!(name, "queue" | "detail") {
+            if !suffix.is_empty() && !matches!(name, "queue" | "detail" | "workflow") {
+                continue;
+            }
+            // A list is named for its section (`workflows`), an item for its kind (`workflow`),
+            // a settings page for its section (`settings-api-keys`).
+            let file = match name {
+                "settings" => format!("settings{}", path.trim_start_matches("/settings").replace('/', "-")),
+                "workflow" | "rule" | "agent" | "provider" if path.matches('/').count() == 1 => format!("{name}s"),
+                other => other.to_string(),
+            };
+            if !suffix.is_empty() && file.ends_with('s') && name == "workflow" {
                 continue;
             }
             browser.open(&app.url(&path)).await;
-            shoot(&browser, &dir, &format!("{name}{suffix}")).await;
+            shoot(&browser, &dir, &format!("{file}{suffix}")).await;
         }
         browser.quit().await;
     }

@@ -24,6 +24,7 @@ mod console_response;
 mod console_settings_keys;
 mod console_workflows;
 mod console_rules;
+mod console_settings_system;
 mod contract;
 mod contract_fixes;
 mod destinations;
