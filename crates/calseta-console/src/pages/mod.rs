@@ -23,6 +23,8 @@ pub mod approvals;
 pub mod dashboard;
 pub mod forms;
 pub mod listing;
+pub mod provider_form;
+pub mod providers;
 
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};

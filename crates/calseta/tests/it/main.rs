@@ -17,6 +17,7 @@ mod console_dashboard;
 mod console_detail;
 mod console_indicators;
 mod console_live;
+mod console_providers;
 mod console_queue;
 mod console_response;
 mod contract;
