@@ -636,3 +636,50 @@ async fn console_providers_browser_hostile_content_is_inert_and_pages_pass_axe_i
     assert!(report.is_empty(), "axe-core: {report:#?}");
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn console_providers_a_builtin_takes_credentials_rules_and_limits_but_keeps_its_steps() {
+    let app = spawn_app().await;
+    let mut browser = signed_in(&app, &["admin"]).await;
+    let before = rest_provider(&app, "virustotal").await;
+    let uuid = before["uuid"].as_str().unwrap().to_string();
+    let path = format!("/providers/{uuid}");
+    let page = browser.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    // Its steps are shown, not offered for editing.
+    assert!(
+        !page.body.contains("name=\"step_url\"")
+            && page.body.contains("class=\"document-text provider-config\"")
+    );
+    assert!(page.body.contains("<dd id=\"provider-credentials\">not set"), "{}", page.body);
+
+    let fields: Vec<(String, String)> = [
+        ("description", "VirusTotal, our key"),
+        ("credentials", "api_key: vt-secret-key-0987654321"),
+        ("default_cache_ttl_seconds", "1800"),
+        ("rate_limit_per_minute", "4"),
+        ("max_concurrency", "2"),
+        ("private_network_hosts", ""),
+        ("rule_field", "data.attributes.last_analysis_stats.malicious"),
+        ("rule_operator", ">"),
+        ("rule_value", "2"),
+        ("rule_verdict", "Malicious"),
+        ("default_verdict", "Benign"),
+        ("not_found_verdict", "Pending"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let page = post_builder(&mut browser, &path, &path, &fields, "save").await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let after = rest_provider(&app, "virustotal").await;
+    assert_eq!(after["http_config"], before["http_config"]);
+    assert_eq!(after["has_credentials"], true);
+    assert_eq!(
+        (after["rate_limit_per_minute"].as_i64(), after["max_concurrency"].as_i64()),
+        (Some(4), Some(2))
+    );
+    assert_eq!(after["malice_rules"]["rules"].as_array().unwrap().len(), 1, "{after}");
+    let page = browser.get(&path).await;
+    assert!(page.body.contains("<dd id=\"provider-credentials\">set") && !page.body.contains("vt-secret"));
+}
