@@ -370,7 +370,9 @@ impl ProviderDraft {
             if text.is_empty() {
                 return None;
             }
-            match text.parse::<i64>() {
+            // Read as REST reads these fields (32-bit integers): a larger number is refused here
+            // rather than dropped.
+            match text.parse::<i32>() {
                 Ok(n) => Some(json!(n)),
                 Err(_) => {
                     errors.add(field, format!("{field} must be a whole number"));
