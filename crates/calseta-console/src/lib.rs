@@ -108,6 +108,7 @@ pub fn router(services: Arc<Services>, settings: ConsoleSettings) -> Router {
         .route("/providers/{uuid}/activate", post(pages::providers::activate))
         .route("/providers/{uuid}/deactivate", post(pages::providers::deactivate))
         .route("/providers/{uuid}/clear-cache", post(pages::providers::clear_cache))
+        .route("/providers/{uuid}/delete", post(pages::providers::delete))
         .route("/providers/{uuid}/test", post(pages::providers::test))
         .route("/providers/{uuid}/extractions", post(pages::providers::add_extraction))
         .route("/providers/{uuid}/extractions/toggle", post(pages::providers::toggle_extraction))

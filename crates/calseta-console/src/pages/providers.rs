@@ -77,10 +77,23 @@ struct ListPage {
     ctx: PageContext,
     providers: Vec<Summary>,
     can_admin: bool,
+    /// The provider just deleted, if any.
+    deleted: Option<String>,
+}
+
+/// `?deleted=<name>` after a deletion.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    deleted: Option<String>,
 }
 
 /// `GET /providers`: every provider with its state and how its lookups went (`enrichments:read`).
-pub async fn list(ctx: PageContext, State(state): State<ConsoleState>) -> Result<Response, PageError> {
+pub async fn list(
+    ctx: PageContext,
+    State(state): State<ConsoleState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, PageError> {
     ctx.require_scope(Scope::EnrichmentsRead)?;
     let service = &state.services().providers;
     let rows = service.list(None, None).await?;
@@ -89,7 +102,7 @@ pub async fn list(ctx: PageContext, State(state): State<ConsoleState>) -> Result
         .iter()
         .map(|row| summary(&state, row, usage.remove(&row.provider_name).unwrap_or_default()))
         .collect();
-    Ok(render(&ListPage { can_admin: ctx.allows(Scope::Admin), ctx, providers }))
+    Ok(render(&ListPage { can_admin: ctx.allows(Scope::Admin), ctx, providers, deleted: query.deleted }))
 }
 
 /// One field extraction as the provider's page lists it.
@@ -534,6 +547,30 @@ async fn set_active(
     let uuid = parse_uuid(&raw)?;
     state.services().providers.set_active(uuid, active).await?;
     Ok(see_other(&format!("/providers/{uuid}?active={active}")))
+}
+
+/// `POST /providers/{uuid}/delete`: deletes a custom provider and its custom extractions, as
+/// `DELETE /v1/enrichment-providers/{uuid}` (`admin`); a builtin is refused with REST's reason
+/// (`422`), as it may only be deactivated.
+pub async fn delete(
+    State(state): State<ConsoleState>,
+    Path(raw): Path<String>,
+    SignedForm { ctx, .. }: SignedForm<Empty>,
+) -> Result<Response, PageError> {
+    ctx.require_scope(Scope::Admin)?;
+    let uuid = parse_uuid(&raw)?;
+    let service = &state.services().providers;
+    let name = service.get(uuid).await?.provider_name;
+    service.delete(uuid).await.map_err(|e| match e {
+        ServiceError::Refused { message, .. } => PageError::unprocessable(message),
+        other => PageError::from(other),
+    })?;
+    Ok(see_other(&format!("/providers?deleted={}", urlencoding_component(&name))))
+}
+
+/// `name` safe in a query value (provider names are `a-z 0-9 _`; anything else is dropped).
+fn urlencoding_component(name: &str) -> String {
+    name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
 }
 
 /// `POST /providers/{uuid}/clear-cache`: removes the provider's answers from the shared cache, so

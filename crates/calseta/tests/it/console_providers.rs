@@ -245,6 +245,21 @@ async fn console_providers_builder_creates_what_rest_takes_and_the_list_counts_r
     let (status, _) =
         app.get(&format!("/v1/enrichment-field-extractions/{extraction}"), &app.admin_key).await;
     assert_eq!(status, 404);
+
+    // Delete it, as REST's DELETE; a builtin is refused with REST's reason.
+    let page = browser.post(&format!("/providers/{uuid}/delete"), &[("csrf_token", &token)]).await;
+    assert_eq!((page.status, page.location()), (303, "/providers?deleted=grid_intel"));
+    let (status, _) = app.get(&format!("/v1/enrichment-providers/{uuid}"), &app.admin_key).await;
+    assert_eq!(status, 404);
+    let list = browser.get("/providers?deleted=grid_intel").await;
+    assert!(list.body.contains("Deleted the provider <code>grid_intel</code>"));
+    assert!(!list.body.contains("data-provider=\"grid_intel\""));
+    let builtin = rest_provider(&app, "virustotal").await["uuid"].as_str().unwrap().to_string();
+    let page = browser.post(&format!("/providers/{builtin}/delete"), &[("csrf_token", &token)]).await;
+    assert_eq!(page.status, 422, "{}", page.body);
+    let (_, rest) = app.delete(&format!("/v1/enrichment-providers/{builtin}"), &app.admin_key).await;
+    let message = rest["error"]["message"].as_str().unwrap();
+    assert!(page.body.contains(&escaped(message)), "{message} in {}", page.body);
 }
 
 async fn rest_provider_count(app: &TestApp, name: &str) -> usize {
