@@ -462,6 +462,34 @@ async fn console_providers_live_test_shows_steps_masked_credentials_fields_and_t
     }
     assert!(!body.contains(SECRET), "a credential in the test result");
 
+    // An answer the provider does not know (its not-found status): the not-found verdict.
+    let mut fields = builder_fields("unknown_intel", &server);
+    fields
+        .iter_mut()
+        .filter(|(k, _)| k == "step_url")
+        .for_each(|(_, v)| *v = v.replace("/intel/", "/nothing/"));
+    let page = post_builder(&mut browser, "/providers/new", "/providers/new", &fields, "save").await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let unknown = rest_provider(&app, "unknown_intel").await["uuid"].as_str().unwrap().to_string();
+    let page = browser
+        .post(
+            &format!("/providers/{unknown}/test"),
+            &[("csrf_token", &token), ("indicator_type", "ip"), ("indicator_value", IP)],
+        )
+        .await;
+    for text in
+        ["HTTP 404", "<span class=\"badge malice-pending\">Pending</span>", "<code>not-found verdict</code>"]
+    {
+        assert!(page.body.contains(text), "{text} in {}", page.body);
+    }
+
+    // Without the session's CSRF token nothing is created.
+    let mut forged: Vec<(&str, &str)> = vec![("action", "save")];
+    let fields = builder_fields("forged_intel", &server);
+    forged.extend(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    assert_eq!(browser.post("/providers/new", &forged).await.status, 403);
+    assert_eq!(rest_provider_count(&app, "forged_intel").await, 0);
+
     // A read-only key sees the provider but no builder, test or action, and is refused them.
     let mut reader = signed_in(&app, &["enrichments:read"]).await;
     let page = reader.get(&format!("/providers/{uuid}")).await;
