@@ -41,6 +41,8 @@ pub mod workflows;
 pub mod settings_jobs;
 pub mod settings_mappings;
 pub mod settings_system;
+pub mod provider_form;
+pub mod providers;
 
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};

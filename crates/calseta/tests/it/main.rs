@@ -19,6 +19,7 @@ mod console_detail;
 mod console_documents;
 mod console_indicators;
 mod console_live;
+mod console_providers;
 mod console_queue;
 mod console_response;
 mod console_settings_keys;
