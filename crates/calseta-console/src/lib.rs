@@ -247,7 +247,7 @@ pub fn router(services: Arc<Services>, settings: ConsoleSettings) -> Router {
         .route("/providers/{uuid}/deactivate", post(pages::providers::deactivate))
         .route("/providers/{uuid}/clear-cache", post(pages::providers::clear_cache))
         .route("/providers/{uuid}/delete", post(pages::providers::delete))
-        .route("/providers/{uuid}/test", post(pages::providers::test))
+        .route("/providers/{uuid}/test", post(pages::provider_test::test))
         .route("/providers/{uuid}/extractions", post(pages::providers::add_extraction))
         .route("/providers/{uuid}/extractions/toggle", post(pages::providers::toggle_extraction))
         .route("/providers/{uuid}/extractions/delete", post(pages::providers::delete_extraction))

@@ -538,6 +538,17 @@ pub fn indicator_types() -> Vec<&'static str> {
     IndicatorType::ALL.iter().map(|t| t.as_str()).collect()
 }
 
+/// The live test form as typed.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct TestForm {
+    /// The indicator's type.
+    #[serde(default)]
+    pub indicator_type: String,
+    /// The indicator's value.
+    #[serde(default)]
+    pub indicator_value: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
