@@ -12,6 +12,7 @@ use md5::{Digest, Md5};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::decoders::{self, Decoder, Switches};
 use crate::indicators::{self, IndicatorType};
 use crate::paths;
 use crate::sources::{AlertSource, NormalizedAlert, RawIndicator};
@@ -91,6 +92,10 @@ pub struct Indicator {
     /// The pass that found it (`source_plugin`, `normalized_mappings`, `raw_payload_mappings`,
     /// `free_text`).
     pub pass: ExtractionPass,
+    /// The decoder that revealed it inside an encoded or wrapped field (`cef`, `json`,
+    /// `powershell-base64`, …); absent when it was written plainly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoder: Option<Decoder>,
 }
 
 /// A value that could not be its type.
@@ -146,6 +151,7 @@ fn pass(which: ExtractionPass, found: Vec<RawIndicator>) -> PassReport {
                 value,
                 source_field: raw.source_field,
                 pass: which,
+                decoder: raw.decoder,
             }),
             Err(reason) => report.rejected.push(Rejected {
                 kind: raw.kind,
@@ -174,6 +180,7 @@ fn normalized_pass(alert: &NormalizedAlert, rules: &[MappingRule]) -> Vec<RawInd
                 kind,
                 value: value.clone(),
                 source_field: format!("normalized.{}", r.field_path),
+                decoder: None,
             })
         })
         .collect()
@@ -194,6 +201,7 @@ fn raw_payload_pass(source: &str, raw: &Value, rules: &[MappingRule]) -> Vec<Raw
                     kind,
                     value,
                     source_field: format!("raw_payload.{}", rule.field_path),
+                    decoder: None,
                 });
             }
         }
@@ -239,11 +247,23 @@ fn free_text_pass(source: &dyn AlertSource, raw: &Value, rules: &[MappingRule]) 
             texts.extend(values.into_iter().map(|t| (rule.field_path.clone(), t, keep)));
         }
     }
+    // Each decoder is switched like a field, by the path `@<decoder>`.
+    let mut switches = Switches::all_on();
+    for decoder in Decoder::ALL {
+        if !decided(&decoder.switch()).unwrap_or(true) {
+            switches.turn_off(*decoder);
+        }
+    }
     let mut out = Vec::new();
     for (field, text, keep) in texts {
-        for found in crate::freetext::scan(&text) {
+        for found in decoders::scan(&text, &switches) {
             if keep.is_none_or(|k| k == found.kind) {
-                out.push(RawIndicator { kind: found.kind, value: found.value, source_field: field.clone() });
+                out.push(RawIndicator {
+                    kind: found.kind,
+                    value: found.value,
+                    source_field: field.clone(),
+                    decoder: found.decoder,
+                });
             }
         }
     }
@@ -400,12 +420,14 @@ mod tests {
             value: "1.2.3.4".into(),
             source_field: "x".into(),
             pass: ExtractionPass::SourcePlugin,
+            decoder: None,
         };
         let b = Indicator {
             kind: IndicatorType::Domain,
             value: "evil.com".into(),
             source_field: "y".into(),
             pass: ExtractionPass::SourcePlugin,
+            decoder: None,
         };
         let f1 = fingerprint("T", "generic", &[a.clone(), b.clone()]);
         let f2 = fingerprint("T", "generic", &[b, a.clone(), a]);

@@ -74,7 +74,12 @@ fn list_items(raw: &Value, out: &mut Vec<RawIndicator>) {
                 // A bare value: typed by itself.
                 Value::String(value) => {
                     if let Some(kind) = crate::indicators::infer(value) {
-                        out.push(RawIndicator { kind, value: value.clone(), source_field: label.clone() });
+                        out.push(RawIndicator {
+                            kind,
+                            value: value.clone(),
+                            source_field: label.clone(),
+                            decoder: None,
+                        });
                     }
                 }
                 Value::Object(_) => {
@@ -101,6 +106,7 @@ fn list_items(raw: &Value, out: &mut Vec<RawIndicator>) {
                                 kind,
                                 value: value.to_string(),
                                 source_field: label.clone(),
+                                decoder: None,
                             });
                         }
                     }
