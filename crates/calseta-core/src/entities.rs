@@ -127,11 +127,14 @@ pub fn indicators(entity: &Value, kind: &str, ids: &HashMap<String, &Value>, out
     match kind {
         "ip" => push(out, IndicatorType::Ip, text(&["Address", "address"]), label("Address")),
         "account" => {
-            let value =
-                text(&["Name", "name", "accountName"]).map(|name| match text(&["UPNSuffix", "upnSuffix"]) {
-                    Some(suffix) => format!("{name}@{suffix}"),
-                    None => name,
-                });
+            // `name@UPNSuffix`, else `NTDomain\name` (how Windows writes an account), else the name.
+            let value = text(&["Name", "name", "accountName"]).map(|name| {
+                match (text(&["UPNSuffix", "upnSuffix"]), text(&["NTDomain", "ntDomain"])) {
+                    (Some(suffix), _) => format!("{name}@{suffix}"),
+                    (None, Some(domain)) if !name.contains('\\') => format!("{domain}\\{name}"),
+                    _ => name,
+                }
+            });
             push(out, IndicatorType::Account, value, label("Name"));
         }
         "host" => {

@@ -177,9 +177,18 @@ fn leef_at(text: &str, start: usize) -> Option<Record> {
     // 1.0: version, vendor, product, version, event id; 2.0 adds the delimiter.
     let (mut fields, attributes) = header_fields(body, if version_two { 6 } else { 5 })?;
     fields.remove(0);
+    let mut attributes = attributes;
     let delimiter = if version_two {
         let field = fields.pop().unwrap_or_default();
-        if field.is_empty() { Some('\t') } else { leef_delimiter(&field) }
+        match (field.is_empty(), attributes.strip_prefix('|')) {
+            // `EventID|||attrs`: the delimiter is the pipe itself.
+            (true, Some(rest)) => {
+                attributes = rest;
+                Some('|')
+            }
+            (true, None) => Some('\t'),
+            (false, _) => leef_delimiter(&field),
+        }
     } else {
         Some('\t')
     };

@@ -30,116 +30,248 @@ pub fn fold(key: &str) -> String {
     key.chars().filter(|c| !matches!(c, '_' | '-' | '.' | ' ' | '\t')).flat_map(char::to_lowercase).collect()
 }
 
+/// Keys (folded) whose value is an IP address.
+const IP_KEYS: &[&str] = &[
+    "src",
+    "dst",
+    "srcip",
+    "dstip",
+    "sourceip",
+    "destinationip",
+    "sourceaddress",
+    "destinationaddress",
+    "sourcetranslatedaddress",
+    "destinationtranslatedaddress",
+    "srcprenat",
+    "dstprenat",
+    "srcpostnat",
+    "dstpostnat",
+    "srcaddr",
+    "dstaddr",
+    "clientip",
+    "remoteip",
+    "remoteaddr",
+    "remoteaddress",
+    "clientaddress",
+    "sourcenetworkaddress",
+    "ipaddress",
+    "ip",
+    "callerip",
+    "callingstationid",
+    "c6a1",
+    "c6a2",
+    "c6a3",
+    "c6a4",
+    "tranip",
+    "transip",
+    "natsrcip",
+    "natdstip",
+    "srcnatip",
+    "dstnatip",
+    "xforwardedfor",
+    "cip",
+    "sip",
+    "dip",
+    "identsrc",
+    "clientipaddress",
+    "addr",
+    "sourceipaddress",
+    "destinationipaddress",
+    "hostip",
+    "ipv4",
+    "ipv6",
+];
+/// Keys (folded) whose value is a user identity.
+const ACCOUNT_KEYS: &[&str] = &[
+    "suser",
+    "duser",
+    "susername",
+    "dusername",
+    "usrname",
+    "user",
+    "username",
+    "srcuser",
+    "dstuser",
+    "sourceuser",
+    "destinationuser",
+    "sourceusername",
+    "destinationusername",
+    "accountname",
+    "account",
+    "targetusername",
+    "subjectusername",
+    "userprincipalname",
+    "upn",
+    "loginname",
+    "logonname",
+    "logonuser",
+    "samaccountname",
+    "initiatinguser",
+    "actoruser",
+    "acct",
+    "useraccount",
+    "actoralternateid",
+    "useremail",
+    "accountupn",
+    "targetuserprincipalname",
+];
+/// Keys (folded) whose value is a host name.
+const HOST_KEYS: &[&str] = &[
+    "shost",
+    "dhost",
+    "sourcehostname",
+    "destinationhostname",
+    "hostname",
+    "srchost",
+    "dsthost",
+    "domain",
+    "dnsdomain",
+    "query",
+    "qname",
+    "dnsquery",
+    "queryname",
+    "fqdn",
+    "servername",
+    "sni",
+    "tlssni",
+    "referrerhost",
+    "urlhost",
+    "httphost",
+];
+/// Keys (folded) whose value is a URL.
+const URL_KEYS: &[&str] = &[
+    "request",
+    "url",
+    "requesturl",
+    "requesturi",
+    "fullurl",
+    "uri",
+    "referer",
+    "referrer",
+    "requestcontext",
+    "urlfull",
+    "urloriginal",
+];
+/// Keys (folded) whose value is a file hash.
+const HASH_KEYS: &[&str] = &[
+    "filehash",
+    "oldfilehash",
+    "hash",
+    "md5",
+    "sha1",
+    "sha256",
+    "filemd5",
+    "filesha1",
+    "filesha256",
+    "hashvalue",
+];
+/// Keys (folded) whose value is an email address.
+const EMAIL_KEYS: &[&str] = &[
+    "email",
+    "mail",
+    "sender",
+    "recipient",
+    "from",
+    "to",
+    "emailaddress",
+    "senderaddress",
+    "recipientaddress",
+    "mailfrom",
+    "rcptto",
+    "returnpath",
+];
+/// Keys (folded) whose value is no indicator and not worth scanning: MACs, ports, file names,
+/// versions, times, counters, ids, and the reporting device itself.
+const IGNORED_KEYS: &[&str] = &[
+    "smac",
+    "dmac",
+    "mac",
+    "srcmac",
+    "dstmac",
+    "dvcmac",
+    "fname",
+    "filename",
+    "filepath",
+    "oldfilename",
+    "oldfilepath",
+    "fileid",
+    "filetype",
+    "rt",
+    "start",
+    "end",
+    "devtime",
+    "devtimeformat",
+    "spt",
+    "dpt",
+    "srcport",
+    "dstport",
+    "sport",
+    "dport",
+    "port",
+    "proto",
+    "protocol",
+    "cnt",
+    "externalid",
+    "deviceexternalid",
+    "sev",
+    "severity",
+    "cat",
+    "act",
+    "outcome",
+    "dvc",
+    "dvchost",
+    "devicehostname",
+    "deviceaddress",
+    "identhostname",
+    "in",
+    "out",
+    "len",
+    "ttl",
+    "id",
+    "tos",
+    "prec",
+    "window",
+    "res",
+    "eventid",
+    "guid",
+    "processid",
+    "pid",
+    "tid",
+    "sessionid",
+    "logonid",
+    "sid",
+    "usersid",
+    "objectsid",
+    "version",
+    "ver",
+    "build",
+    "oid",
+    "date",
+    "time",
+    "timestamp",
+    "agentversion",
+    "uid",
+    "auid",
+    "ses",
+    "userid",
+    "actor",
+];
+
 /// The meaning of `key` (folded or not), or `None` when its value is text to scan.
 pub fn meaning(key: &str) -> Option<Meaning> {
     let key = fold(key);
-    let meaning = match key.as_str() {
-        // CEF (ArcSight), LEEF (QRadar), iptables, firewall and proxy logs.
-        "src"
-        | "dst"
-        | "srcip"
-        | "dstip"
-        | "sourceip"
-        | "destinationip"
-        | "sourceaddress"
-        | "destinationaddress"
-        | "sourcetranslatedaddress"
-        | "destinationtranslatedaddress"
-        | "srcprenat"
-        | "dstprenat"
-        | "srcpostnat"
-        | "dstpostnat"
-        | "srcaddr"
-        | "dstaddr"
-        | "clientip"
-        | "remoteip"
-        | "remoteaddr"
-        | "remoteaddress"
-        | "clientaddress"
-        | "sourcenetworkaddress"
-        | "ipaddress"
-        | "ip"
-        | "callerip"
-        | "callingstationid"
-        | "c6a1"
-        | "c6a2"
-        | "c6a3"
-        | "c6a4"
-        | "tranip"
-        | "transip"
-        | "natsrcip"
-        | "natdstip"
-        | "srcnatip"
-        | "dstnatip"
-        | "xforwardedfor"
-        | "cip"
-        | "sip"
-        | "dip" => Meaning::Ip,
-        "suser"
-        | "duser"
-        | "susername"
-        | "dusername"
-        | "usrname"
-        | "user"
-        | "username"
-        | "srcuser"
-        | "dstuser"
-        | "sourceuser"
-        | "destinationuser"
-        | "sourceusername"
-        | "destinationusername"
-        | "accountname"
-        | "account"
-        | "targetusername"
-        | "subjectusername"
-        | "userprincipalname"
-        | "upn"
-        | "loginname"
-        | "logonname"
-        | "logonuser"
-        | "samaccountname"
-        | "initiatinguser"
-        | "actor"
-        | "actoruser"
-        | "uid"
-        | "userid" => Meaning::Account,
-        "shost"
-        | "dhost"
-        | "sourcehostname"
-        | "destinationhostname"
-        | "hostname"
-        | "srchost"
-        | "dsthost"
-        | "domain"
-        | "dnsdomain"
-        | "query"
-        | "qname"
-        | "dnsquery"
-        | "queryname"
-        | "fqdn"
-        | "servername"
-        | "sni"
-        | "tlssni"
-        | "referrerhost"
-        | "urlhost"
-        | "httphost" => Meaning::Host,
-        "request" | "url" | "requesturl" | "requesturi" | "fullurl" | "uri" | "referer" | "referrer"
-        | "requestcontext" | "urlfull" | "urloriginal" => Meaning::Url,
-        "filehash" | "oldfilehash" | "hash" | "md5" | "sha1" | "sha256" | "filemd5" | "filesha1"
-        | "filesha256" | "hashvalue" => Meaning::Hash,
-        "email" | "mail" | "sender" | "recipient" | "from" | "to" | "emailaddress" | "senderaddress"
-        | "recipientaddress" | "mailfrom" | "rcptto" | "returnpath" => Meaning::Email,
-        "smac" | "dmac" | "mac" | "srcmac" | "dstmac" | "dvcmac" | "fname" | "filename" | "filepath"
-        | "oldfilename" | "oldfilepath" | "fileid" | "filetype" | "rt" | "start" | "end" | "devtime"
-        | "devtimeformat" | "spt" | "dpt" | "srcport" | "dstport" | "sport" | "dport" | "proto"
-        | "protocol" | "cnt" | "externalid" | "deviceexternalid" | "sev" | "severity" | "cat" | "act"
-        | "outcome" | "dvc" | "dvchost" | "devicehostname" | "deviceaddress" | "identsrc"
-        | "identhostname" | "in" | "out" | "len" | "ttl" | "id" | "tos" | "prec" | "window" | "res"
-        | "eventid" | "guid" | "processid" | "pid" | "tid" | "sessionid" | "logonid" | "sid" | "usersid"
-        | "objectsid" => Meaning::Ignored,
-        _ => return None,
-    };
-    Some(meaning)
+    let key = key.as_str();
+    [
+        (IP_KEYS, Meaning::Ip),
+        (ACCOUNT_KEYS, Meaning::Account),
+        (HOST_KEYS, Meaning::Host),
+        (URL_KEYS, Meaning::Url),
+        (HASH_KEYS, Meaning::Hash),
+        (EMAIL_KEYS, Meaning::Email),
+        (IGNORED_KEYS, Meaning::Ignored),
+    ]
+    .into_iter()
+    .find_map(|(keys, meaning)| keys.contains(&key).then_some(meaning))
 }
 
 /// The meaning a CEF custom field's label gives its value (`cs1Label=Destination URL`): what the
@@ -166,24 +298,29 @@ pub fn meaning_of_label(label: &str) -> Option<Meaning> {
 
 /// Values that name no one: placeholders and the operating system's own identities.
 fn no_account(value: &str) -> bool {
+    /// Placeholders and built-in identities (compared lower-case, after any `DOMAIN\`).
+    const NOBODY: &[&str] = &[
+        "-",
+        "n/a",
+        "na",
+        "none",
+        "null",
+        "unknown",
+        "(unknown)",
+        "?",
+        "system",
+        "local service",
+        "network service",
+        "anonymous logon",
+        "localsystem",
+        "root",
+        "root@localhost",
+    ];
     let lower = value.trim().to_ascii_lowercase();
     let name = lower.rsplit('\\').next().unwrap_or(&lower);
     lower.is_empty()
         || lower.ends_with('$')
-        || matches!(
-            name,
-            "-" | "n/a"
-                | "na"
-                | "none"
-                | "null"
-                | "unknown"
-                | "system"
-                | "local service"
-                | "network service"
-                | "anonymous logon"
-                | "localsystem"
-                | "root@localhost"
-        )
+        || NOBODY.contains(&name)
         || lower.starts_with("s-1-")
         || lower.chars().all(|c| c.is_ascii_digit())
 }
@@ -194,11 +331,20 @@ pub fn typed(meaning: Meaning, value: &str) -> Option<(IndicatorType, String)> {
     if value.is_empty() || value == "-" {
         return None;
     }
+    // Defanged values (`hxxps://evil[.]com`) are read as what they stand for.
+    let refanged;
+    let value = if matches!(meaning, Meaning::Url | Meaning::Host | Meaning::Ip | Meaning::Email) {
+        refanged = crate::freetext::refang_text(value);
+        refanged.as_str()
+    } else {
+        value
+    };
     match meaning {
         Meaning::Ip => {
             // `203.0.113.7:4444` and `[2001:db8::5]:443`: the address.
             let address = crate::decoders::strip_port(value);
-            address.parse::<std::net::IpAddr>().ok().map(|ip| (IndicatorType::Ip, ip.to_string()))
+            // Kept as written (`2001:0db8:…` uncompressed); normalization comes later.
+            address.parse::<std::net::IpAddr>().is_ok().then(|| (IndicatorType::Ip, address.to_string()))
         }
         Meaning::Account => (!no_account(value)).then(|| (IndicatorType::Account, value.to_string())),
         Meaning::Host => {

@@ -40,7 +40,7 @@ static PAIR: LazyLock<Option<Regex>> = LazyLock::new(|| {
     .ok()
 });
 static COLON_PAIR: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"(?im)(?:^|[\t\n,;]|\s{2})\s*(account name|user ?name|target user name|source network address|source address|destination address|client address|caller ip|ip address|src ip|dst ip)\s*:[ \t]*([^\s,;]+)").ok()
+    Regex::new(r"(?im)(?:^|[\t\n,;]|\s{2})\s*(account name|user ?name|user|target user name|source network address|source address|destination address|client address|caller ip|ip address|src ip|dst ip)\s*:[ \t]*([^\s,;]+)").ok()
 });
 
 /// The patterns are constants (a test compiles each); one that failed to compile finds nothing.
@@ -116,6 +116,11 @@ fn structured_data(text: &str) -> (Vec<(String, String)>, usize) {
 
 /// Every `key=value` pair and `Key Name:  value` line in `text`.
 pub fn pairs(text: &str) -> Vec<Pair> {
+    pairs_in(text, true)
+}
+
+/// [`pairs`], looking inside quoted values once when `nested`.
+fn pairs_in(text: &str, nested: bool) -> Vec<Pair> {
     let mut out = Vec::new();
     if let Some(pattern) = PAIR.as_ref() {
         for caps in pattern.captures_iter(text) {
@@ -131,6 +136,14 @@ pub fn pairs(text: &str) -> Vec<Pair> {
             };
             let unescaped = inner.replace("\\\"", "\"").replace("\\\\", "\\");
             let start = value.start() + offset;
+            // A quoted value holding pairs of its own (auditd's `msg='op=login acct="jdoe"'`).
+            if offset == 1 && nested && inner.contains('=') {
+                out.extend(
+                    pairs_in(inner, false)
+                        .into_iter()
+                        .map(|p| Pair { span: (p.span.0 + start, p.span.1 + start), ..p }),
+                );
+            }
             out.push(Pair {
                 key: key.as_str().to_string(),
                 value: unescaped,

@@ -18,6 +18,9 @@ pub enum Unwrapped {
     Url(String),
     /// Only the real URL's domain (Mimecast keeps no more).
     Domain(String),
+    /// A wrapper whose target cannot be recovered (an empty `url=`, a bare token): neither it nor
+    /// anything else is reported.
+    Nothing,
 }
 
 /// How many wrappers deep a URL is unwrapped.
@@ -32,7 +35,7 @@ pub fn unwrap(url: &str) -> Option<Unwrapped> {
                 Some(next) => current = next,
                 None => break,
             },
-            Unwrapped::Domain(_) => break,
+            Unwrapped::Domain(_) | Unwrapped::Nothing => break,
         }
     }
     Some(current)
@@ -62,52 +65,75 @@ fn decode(value: &str) -> String {
     percent_decode_str(&value.replace('+', " ")).decode_utf8_lossy().into_owned()
 }
 
-fn url_if_real(candidate: String) -> Option<Unwrapped> {
-    let lower = candidate.to_ascii_lowercase();
-    (lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("ftp://"))
-        .then_some(Unwrapped::Url(candidate))
+/// The wrapped URL when it is one (http, https or ftp); a wrapper hiding anything else hides
+/// nothing worth reporting.
+fn url_if_real(candidate: Option<String>) -> Unwrapped {
+    match candidate {
+        Some(url)
+            if ["http://", "https://", "ftp://"].iter().any(|s| url.to_ascii_lowercase().starts_with(s)) =>
+        {
+            Unwrapped::Url(url)
+        }
+        _ => Unwrapped::Nothing,
+    }
 }
 
 fn unwrap_once(url: &str) -> Option<Unwrapped> {
     let (host, path, query) = parts(url)?;
-    if host.ends_with(".safelinks.protection.outlook.com") {
-        return url_if_real(query_param(query, "url")?);
+    let wrapped = wrapped_target(url, &host, path, query)?;
+    Some(wrapped)
+}
+
+/// `None` when `url` is no wrapper; otherwise what it wraps.
+fn wrapped_target(url: &str, host: &str, path: &str, query: &str) -> Option<Unwrapped> {
+    // Commercial, GCC (`office365.us`) and sovereign clouds' Safe Links hosts.
+    if host.contains(".safelinks.protection.") {
+        return Some(url_if_real(query_param(query, "url")));
     }
     if host == "urldefense.proofpoint.com" || host == "urldefense.com" {
         if let Some(v3) = url.split_once("/v3/__").map(|(_, rest)| rest) {
-            return proofpoint_v3(v3).and_then(url_if_real);
+            return Some(url_if_real(proofpoint_v3(v3)));
         }
         if path.starts_with("/v2/url") {
-            let encoded = query_param_raw(query, "u")?;
-            let restored = encoded.replace('-', "%").replace('_', "/");
-            return url_if_real(percent_decode_str(&restored).decode_utf8_lossy().into_owned());
+            let restored = query_param_raw(query, "u").map(|u| u.replace('-', "%").replace('_', "/"));
+            return Some(url_if_real(
+                restored.map(|r| percent_decode_str(&r).decode_utf8_lossy().into_owned()),
+            ));
         }
         if path.starts_with("/v1/url") {
-            return url_if_real(query_param(query, "u")?);
+            return Some(url_if_real(query_param(query, "u")));
         }
-        return None;
+        return Some(Unwrapped::Nothing);
     }
     if host == "secure-web.cisco.com" {
         // `/<token>/<percent-encoded URL>`: the URL is everything after the token.
-        let after_token = path.trim_start_matches('/').split_once('/')?.1;
-        let full = if query.is_empty() { after_token.to_string() } else { format!("{after_token}?{query}") };
-        return url_if_real(percent_decode_str(&full).decode_utf8_lossy().into_owned());
+        let target = path.trim_start_matches('/').split_once('/').map(|(_, after_token)| {
+            let full =
+                if query.is_empty() { after_token.to_string() } else { format!("{after_token}?{query}") };
+            percent_decode_str(&full).decode_utf8_lossy().into_owned()
+        });
+        return Some(url_if_real(target));
     }
     if host == "linkprotect.cudasvc.com" {
-        return url_if_real(query_param(query, "a")?);
+        return Some(url_if_real(query_param(query, "a")));
     }
     if path.contains("/wis/clicktime/") && host.ends_with("trendmicro.com") {
-        return url_if_real(query_param(query, "url")?);
+        return Some(url_if_real(query_param(query, "url")));
     }
     let google = host == "google.com"
         || host.strip_prefix("www.").is_some_and(|h| h.starts_with("google."))
         || host.starts_with("google.");
     if google && path == "/url" {
-        return query_param(query, "q").or_else(|| query_param(query, "url")).and_then(url_if_real);
+        let target = ["q", "url"].iter().filter_map(|name| query_param(query, name)).find(|v| !v.is_empty());
+        return Some(url_if_real(target));
     }
-    if host.ends_with(".mimecast.com") && host.starts_with("protect") {
-        let domain = query_param(query, "domain")?;
-        return (!domain.is_empty()).then_some(Unwrapped::Domain(domain));
+    if (host.ends_with(".mimecast.com") && host.starts_with("protect"))
+        || host.ends_with("mimecastprotect.com")
+    {
+        return Some(match query_param(query, "domain").filter(|d| !d.is_empty()) {
+            Some(domain) => Unwrapped::Domain(domain),
+            None => Unwrapped::Nothing,
+        });
     }
     None
 }
@@ -201,7 +227,10 @@ mod tests {
             url("https://evil.example/plain")
         );
         // More `*` than replaced characters: not trusted.
-        assert_eq!(unwrap("https://urldefense.com/v3/__https://e.example/***__;Pz0!!t$"), None);
+        assert_eq!(
+            unwrap("https://urldefense.com/v3/__https://e.example/***__;Pz0!!t$"),
+            Some(Unwrapped::Nothing)
+        );
     }
 
     #[test]
@@ -228,6 +257,11 @@ mod tests {
             url("https://evil.example/a")
         );
         assert_eq!(unwrap("https://www.example.com/url?q=https://evil.example/"), None);
-        assert_eq!(unwrap("https://nam02.safelinks.protection.outlook.com/?url=javascript%3Aalert(1)"), None);
+        assert_eq!(
+            unwrap("https://nam02.safelinks.protection.outlook.com/?url=javascript%3Aalert(1)"),
+            Some(Unwrapped::Nothing)
+        );
+        assert_eq!(unwrap("https://nam02.safelinks.protection.outlook.com/"), Some(Unwrapped::Nothing));
+        assert_eq!(unwrap("https://protect-us.mimecast.com/s/Jb?domain="), Some(Unwrapped::Nothing));
     }
 }
