@@ -15,6 +15,39 @@ use crate::paths::{self, text, truthy};
 /// The `sentinel` source.
 pub struct Sentinel;
 
+/// A SecurityAlert record, as Log Analytics stores it and Logic Apps forward it: `AlertName`,
+/// `AlertSeverity`, `Description`, and `Entities`/`ExtendedProperties` as JSON strings.
+fn security_alert(raw: &Value) -> bool {
+    truthy(paths::first(raw, "AlertName"))
+        && (paths::first(raw, "SystemAlertId").is_some()
+            || paths::first(raw, "Entities").is_some()
+            || paths::first(raw, "AlertSeverity").is_some())
+}
+
+impl Sentinel {
+    fn normalize_security_alert(&self, raw: &Value, now: DateTime<Utc>) -> NormalizedAlert {
+        let severity = match text(raw, "AlertSeverity").as_deref().unwrap_or("Informational") {
+            "High" => Severity::High,
+            "Medium" => Severity::Medium,
+            "Low" => Severity::Low,
+            "Informational" => Severity::Informational,
+            _ => Severity::Pending,
+        };
+        NormalizedAlert {
+            title: text(raw, "AlertName").or_else(|| text(raw, "DisplayName")).unwrap_or_default(),
+            severity,
+            occurred_at: timestamp_at(raw, "StartTime")
+                .or_else(|| timestamp_at(raw, "TimeGenerated"))
+                .unwrap_or(now),
+            source_name: self.name().into(),
+            description: text(raw, "Description"),
+            tags: Vec::new(),
+            fields: Default::default(),
+            extra: Default::default(),
+        }
+    }
+}
+
 /// The largest `Entities` string parsed (Log Analytics caps a record's field well below this).
 const MAX_ENTITIES_STRING: usize = 1024 * 1024;
 
@@ -68,12 +101,16 @@ impl AlertSource for Sentinel {
     }
 
     fn validate(&self, raw: &Value) -> bool {
-        matches!(paths::first(raw, "properties"), Some(Value::Object(_)))
+        let incident = matches!(paths::first(raw, "properties"), Some(Value::Object(_)))
             && (truthy(paths::first(raw, "properties.title"))
-                || truthy(paths::first(raw, "properties.severity")))
+                || truthy(paths::first(raw, "properties.severity")));
+        incident || security_alert(raw)
     }
 
     fn normalize(&self, raw: &Value, now: DateTime<Utc>) -> NormalizedAlert {
+        if security_alert(raw) && paths::first(raw, "properties").is_none() {
+            return self.normalize_security_alert(raw, now);
+        }
         // v1 maps the exact (case-sensitive) Sentinel names.
         let severity = match text(raw, "properties.severity").as_deref().unwrap_or("None") {
             "High" => Severity::High,
@@ -109,10 +146,13 @@ impl AlertSource for Sentinel {
     }
 
     fn free_text(&self, raw: &Value) -> Vec<(String, String)> {
-        let mut texts: Vec<(String, String)> = text(raw, "properties.description")
-            .map(|d| ("properties.description".to_string(), d))
-            .into_iter()
-            .collect();
+        // The incident's description, or a SecurityAlert's, and its `ExtendedProperties` (a JSON
+        // string the JSON decoder reads).
+        let mut texts: Vec<(String, String)> =
+            ["properties.description", "Description", "ExtendedProperties"]
+                .iter()
+                .filter_map(|field| text(raw, field).map(|t| (field.to_string(), t)))
+                .collect();
         let decoded = entities_in_a_string(raw);
         for root in std::iter::once(raw).chain(decoded.as_ref()) {
             let ids = entities::ids(root);
@@ -128,7 +168,7 @@ impl AlertSource for Sentinel {
     }
 
     fn documented_free_text(&self) -> Vec<&'static str> {
-        vec!["properties.description", "Entities[process].CommandLine"]
+        vec!["properties.description", "Description", "ExtendedProperties", "Entities[process].CommandLine"]
     }
 
     fn rule_ref(&self, raw: &Value) -> Option<String> {
