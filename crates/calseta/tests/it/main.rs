@@ -52,3 +52,4 @@ mod scopes;
 mod secret_grants;
 mod workflow_generate;
 mod workflows;
+mod wrapped_extraction;
