@@ -21,7 +21,7 @@ const IP: &str = "93.184.216.34";
 const SECRET: &str = "sekret-api-key-123456";
 
 /// An app that may call loopback, and a provider server answering `answer` under `/intel/`.
-async fn app_and_server(answer: Value) -> (TestApp, MockServer) {
+pub(crate) async fn app_and_server(answer: Value) -> (TestApp, MockServer) {
     let server = MockServer::start().await;
     Mock::given(path_regex("^/intel/"))
         .respond_with(ResponseTemplate::new(200).set_body_json(answer))
@@ -45,7 +45,7 @@ async fn signed_in(app: &TestApp, scopes: &[&str]) -> Browser {
 
 /// The builder's fields for a provider `name` calling `server` (one step with a credential
 /// header, rules score ≥ 80 Malicious and score ≥ 40 Suspicious, Benign otherwise).
-fn builder_fields(name: &str, server: &MockServer) -> Vec<(String, String)> {
+pub(crate) fn builder_fields(name: &str, server: &MockServer) -> Vec<(String, String)> {
     let url = format!("{}/intel/{{{{indicator.value}}}}", server.uri());
     [
         ("provider_name", name.to_string()),
@@ -85,7 +85,7 @@ fn builder_fields(name: &str, server: &MockServer) -> Vec<(String, String)> {
 }
 
 /// Posts `fields` (plus the CSRF token of `form_path`'s page and `action`) to `path`.
-async fn post_builder(
+pub(crate) async fn post_builder(
     browser: &mut Browser,
     form_path: &str,
     path: &str,
@@ -99,7 +99,7 @@ async fn post_builder(
 }
 
 /// The provider's REST representation by name.
-async fn rest_provider(app: &TestApp, name: &str) -> Value {
+pub(crate) async fn rest_provider(app: &TestApp, name: &str) -> Value {
     let (_, list) = app.get("/v1/enrichment-providers?page_size=100", &app.admin_key).await;
     list["data"].as_array().unwrap().iter().find(|p| p["provider_name"] == name).cloned().unwrap()
 }
@@ -117,7 +117,7 @@ async fn rest_messages(app: &TestApp, path: &str, body: Value) -> Vec<String> {
 }
 
 /// Creates the provider through the console; its uuid.
-async fn create_in_console(app: &TestApp, browser: &mut Browser, server: &MockServer, name: &str) -> String {
+pub(crate) async fn create_in_console(app: &TestApp, browser: &mut Browser, server: &MockServer, name: &str) -> String {
     let page =
         post_builder(browser, "/providers/new", "/providers/new", &builder_fields(name, server), "save")
             .await;

@@ -24,6 +24,7 @@ mod console_queue;
 mod console_response;
 mod console_rules;
 mod console_settings_keys;
+mod console_setup;
 mod console_settings_system;
 mod console_workflows;
 mod contract;
