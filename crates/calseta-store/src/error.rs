@@ -46,8 +46,11 @@ impl StoreError {
                     let code = db.code().unwrap_or_default();
                     // PostgreSQL: connection exceptions (08), insufficient resources (53: disk
                     // full, out of memory, too many connections), operator intervention (57P:
-                    // shutdown, restart). SQLite: SQLITE_FULL, SQLITE_IOERR and their extended
-                    // codes (the low byte is the primary code).
+                    // shutdown, restart). SQLite: SQLITE_FULL, SQLITE_IOERR, and SQLITE_BUSY and
+                    // SQLITE_LOCKED — a transaction that read, then found another connection had
+                    // written meanwhile (`SQLITE_BUSY_SNAPSHOT`), or a lock the busy timeout did not
+                    // outlast: nothing was changed and a retry succeeds — with their extended codes
+                    // (the low byte is the primary code).
                     let sqlite_primary = code.parse::<i64>().ok().map(|c| c & 0xff);
                     // A database that does not accept connections (being dropped, or closed with
                     // ALLOW_CONNECTIONS false for maintenance) answers a connection with 55000.
@@ -60,7 +63,7 @@ impl StoreError {
                         || code.starts_with("53")
                         || code.starts_with("57P")
                         || not_accepting
-                        || matches!(sqlite_primary, Some(10 | 13))
+                        || matches!(sqlite_primary, Some(5 | 6 | 10 | 13))
                 }
                 _ => false,
             },
@@ -91,5 +94,29 @@ mod tests {
         assert!(StoreError::WriterBusy.is_unavailable());
         assert!(!StoreError::Database(sqlx::Error::RowNotFound).is_unavailable());
         assert!(!StoreError::Corrupt("x".into()).is_unavailable());
+    }
+
+    /// A transaction that read, then tried to write after another connection wrote: SQLite
+    /// answers `SQLITE_BUSY_SNAPSHOT` at once (no busy timeout helps). Nothing was changed, so it
+    /// is "unavailable, retry" (a 503), not a failure (a 500).
+    #[tokio::test]
+    async fn a_sqlite_snapshot_conflict_is_unavailable_not_a_failure() {
+        use sqlx::Connection as _;
+        let path = std::env::temp_dir().join(format!("calseta-busy-{}.db", uuid::Uuid::now_v7()));
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let mut reader = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let mut writer = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        for sql in ["PRAGMA journal_mode=WAL", "CREATE TABLE t (x INTEGER)", "INSERT INTO t VALUES (1)"] {
+            sqlx::query(sql).execute(&mut reader).await.unwrap();
+        }
+        sqlx::query("BEGIN").execute(&mut reader).await.unwrap();
+        sqlx::query("SELECT count(*) FROM t").fetch_one(&mut reader).await.unwrap();
+        sqlx::query("INSERT INTO t VALUES (2)").execute(&mut writer).await.unwrap();
+        let conflict = sqlx::query("INSERT INTO t VALUES (3)").execute(&mut reader).await.unwrap_err();
+        assert!(StoreError::Database(conflict).is_unavailable());
+        drop((reader, writer));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }

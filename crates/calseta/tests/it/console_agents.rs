@@ -95,7 +95,11 @@ fn text_of_class(page: &Page, class: &str) -> String {
 }
 
 /// The base form of a new agent at `url`, plus `extra`.
-pub(crate) fn new_agent<'a>(token: &'a str, url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn new_agent<'a>(
+    token: &'a str,
+    url: &'a str,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
     let mut form = vec![
         ("csrf_token", token),
         ("name", "Triage bot"),

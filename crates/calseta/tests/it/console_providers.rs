@@ -117,7 +117,12 @@ async fn rest_messages(app: &TestApp, path: &str, body: Value) -> Vec<String> {
 }
 
 /// Creates the provider through the console; its uuid.
-pub(crate) async fn create_in_console(app: &TestApp, browser: &mut Browser, server: &MockServer, name: &str) -> String {
+pub(crate) async fn create_in_console(
+    app: &TestApp,
+    browser: &mut Browser,
+    server: &MockServer,
+    name: &str,
+) -> String {
     let page =
         post_builder(browser, "/providers/new", "/providers/new", &builder_fields(name, server), "save")
             .await;

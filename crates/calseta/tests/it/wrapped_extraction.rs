@@ -249,11 +249,15 @@ async fn wrapped_the_console_shows_the_decoder_in_the_dry_run_and_on_the_alert_p
     let mut browser = crate::console::Browser::new(&app);
     browser.sign_in(&app.admin_key).await;
     let cef = json!({"title": "t", "raw": "CEF:0|Acme|FW|1|1|Blocked|5|src=198.51.100.7 suser=CORP\\\\ann"});
-    browser.get("/settings/mappings").await;
+    let token = browser.get("/settings/mappings").await.csrf_token();
     let page = browser
         .post(
             "/settings/mappings/test-extraction",
-            &[("source_name", "generic"), ("raw_payload", &serde_json::to_string(&cef).unwrap())],
+            &[
+                ("csrf_token", &token),
+                ("source_name", "generic"),
+                ("raw_payload", &serde_json::to_string(&cef).unwrap()),
+            ],
         )
         .await;
     assert_eq!(page.status, 200, "{}", page.body);
