@@ -218,6 +218,10 @@ pub struct ProviderTestResponse {
     /// Every step's request and response.
     #[schema(value_type = Option<Vec<Object>>)]
     steps: Option<Vec<Value>>,
+    /// Which malice rule gave `extracted.malice`: `{"index": 0, "condition": "score >= 40"}`, or
+    /// `index: null` with `default`, `not found` or `no rules` (null for a failed or mocked test).
+    #[schema(value_type = Option<Object>)]
+    malice_rule: Option<Value>,
 }
 
 /// `POST /v1/enrichments`.

@@ -305,17 +305,21 @@ fn malice_rules_shape(nullable: bool) -> ObjectBuilder {
         .schema_type(Type::Object)
         .property(
             "field",
-            free_text(false).description(Some(
+            free_text(false).pattern(Some(NON_BLANK)).description(Some(
                 "Dotted path into the response (step name first for multi-step providers)",
             )),
         )
         .property(
             "operator",
-            free_text(false)
+            one_of(&calseta_services::resources::providers::MALICE_OPERATORS, false)
                 .description(Some("`==` (default), `!=`, `>`, `>=`, `<`, `<=`, `contains`, `in`")),
         )
         .property("value", ObjectBuilder::new().schema_type(SchemaType::AnyValue))
-        .property("verdict", free_text(true).description(Some("Defaults to `default_verdict`")))
+        .property(
+            "verdict",
+            one_of(&calseta_services::resources::providers::MALICE_VERDICTS, true)
+                .description(Some("Defaults to `default_verdict`")),
+        )
         .required("field");
     object(nullable)
         .description(Some(
@@ -323,8 +327,16 @@ fn malice_rules_shape(nullable: bool) -> ObjectBuilder {
              `Benign`, `Pending`); at most 256 KB",
         ))
         .property("rules", list_of(rule, false))
-        .property("default_verdict", free_text(false).description(Some("Default `Pending`")))
-        .property("not_found_verdict", free_text(false).description(Some("Default `Pending`")))
+        .property(
+            "default_verdict",
+            one_of(&calseta_services::resources::providers::MALICE_VERDICTS, false)
+                .description(Some("Default `Pending`")),
+        )
+        .property(
+            "not_found_verdict",
+            one_of(&calseta_services::resources::providers::MALICE_VERDICTS, false)
+                .description(Some("Default `Pending`")),
+        )
 }
 
 /// `PATCH /v1/alerts/{uuid}`: the fields of `fields`, and `status` `Closed` only with a

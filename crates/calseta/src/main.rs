@@ -105,6 +105,9 @@ struct BenchArgs {
     /// a database filled with this many alerts, e.g. `--pages 100000`.
     #[arg(long)]
     pages: Option<usize>,
+    /// Measure only extraction of 64 KB alerts (every decoder), in process, no server.
+    #[arg(long)]
+    extraction: bool,
 }
 
 #[derive(Subcommand)]
@@ -463,6 +466,7 @@ fn bench(args: BenchArgs, database_url: Option<String>) -> ExitCode {
         quick: args.quick,
         json_out: args.json.map(Into::into),
         pages: args.pages,
+        extraction_only: args.extraction,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -271,7 +271,7 @@ pub struct ProviderTestRequest {
 #[utoipa::path(post, path = "/v1/enrichment-providers/{uuid}/test", tag = "enrichment", params(("uuid" = Uuid, Path, description = "Provider id")),
     request_body = ProviderTestRequest,
     security(("api_key" = ["admin"])),
-    responses((status = 200, description = "success, extracted, raw_response, steps", body = crate::envelope::Envelope<crate::schemas::ProviderTestResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "success, extracted, raw_response, steps, malice_rule", body = crate::envelope::Envelope<crate::schemas::ProviderTestResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn test_provider(
     State(state): State<AppState>,
     _auth: Authed<scope::Admin>,

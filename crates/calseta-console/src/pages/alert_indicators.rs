@@ -56,6 +56,8 @@ pub(super) struct IndicatorView {
     pub origin_field: Option<String>,
     /// The extraction pass that found it.
     pub origin_pass: Option<&'static str>,
+    /// The decoder that revealed it inside an encoded or wrapped field (`cef`, `powershell-base64`).
+    pub origin_decoder: Option<String>,
     pub providers: Vec<ProviderView>,
 }
 
@@ -121,6 +123,7 @@ pub(super) fn indicator_views(context: &AlertWithContext) -> Vec<IndicatorView> 
                 decided_by,
                 origin_field: origin.and_then(|o| o.origin_field.clone()),
                 origin_pass: origin.and_then(|o| o.origin_pass.0).map(|p| p.label()),
+                origin_decoder: origin.and_then(|o| o.origin_decoder.clone()),
                 providers: results.0.into_values().map(|r| provider_view(r, deciding.as_deref())).collect(),
             }
         })

@@ -143,4 +143,30 @@ mod tests {
         let page = FormErrors::from_service(ServiceError::NotFound("gone".into())).unwrap_err();
         assert_eq!(page.status(), StatusCode::NOT_FOUND);
     }
+
+    #[test]
+    fn a_refusal_shown_as_a_page_keeps_its_status_and_is_never_a_500() {
+        use calseta_services::ServiceError as E;
+        let cases = [
+            (
+                E::refused("BUILTIN_RESTRICTED", "Builtins cannot be deleted."),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (E::unprocessable("INVALID_PAYLOAD", "Bad."), StatusCode::UNPROCESSABLE_ENTITY),
+            (E::invalid("name", "Name is required."), StatusCode::UNPROCESSABLE_ENTITY),
+            (E::CodeInvalid(vec!["line 1: bad".into()]), StatusCode::UNPROCESSABLE_ENTITY),
+            (E::Malformed { code: "INVALID_JSON", message: "Not JSON.".into() }, StatusCode::BAD_REQUEST),
+            (
+                E::Unknown { code: "UNKNOWN_SOURCE", message: "No such source.".into() },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                E::Unauthenticated { code: "INVALID_SIGNATURE", message: "Bad signature.".into() },
+                StatusCode::FORBIDDEN,
+            ),
+        ];
+        for (error, status) in cases {
+            assert_eq!(PageError::from(error).status(), status);
+        }
+    }
 }

@@ -30,17 +30,21 @@ pub mod document_editor;
 pub mod documents;
 pub mod forms;
 pub mod listing;
+pub mod provider_form;
+pub mod provider_test;
+pub mod providers;
 pub mod settings;
 pub mod settings_api_keys;
+pub mod settings_jobs;
+pub mod settings_mappings;
 pub mod settings_secrets;
 pub mod settings_sources;
+pub mod settings_system;
 pub mod workflow_code;
+pub mod workflow_editor;
 pub mod workflow_runs;
 pub mod workflow_settings;
 pub mod workflows;
-pub mod settings_jobs;
-pub mod settings_mappings;
-pub mod settings_system;
 
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -272,6 +276,17 @@ impl From<calseta_services::ServiceError> for PageError {
             E::NotFound(message) => PageError::not_found(message),
             E::Forbidden { message, .. } => PageError::forbidden(message),
             E::Conflict { message, .. } => PageError::conflict(message),
+            // Input the services refused, where a page has no form to show it next to: the
+            // refusal as REST words it, never a 500.
+            E::Invalid(fields) => {
+                PageError::unprocessable(fields.iter().map(|f| f.msg.as_str()).collect::<Vec<_>>().join(" "))
+            }
+            E::CodeInvalid(problems) => PageError::unprocessable(problems.join(" ")),
+            E::Malformed { code, message } => PageError::bad_request(format!("{message} ({code})")),
+            E::Unprocessable { code, message }
+            | E::Refused { code, message }
+            | E::Unknown { code, message } => PageError::unprocessable(format!("{message} ({code})")),
+            E::Unauthenticated { message, .. } => PageError::forbidden(message),
             E::RateLimited { retry_after } => {
                 PageError::too_many("Too many requests; try again shortly.", retry_after.as_secs().max(1))
             }

@@ -138,6 +138,8 @@ struct Found {
     value: String,
     field: String,
     pass: String,
+    /// The decoder that revealed it inside a wrapped field (`cef`, `powershell-base64`, …).
+    decoder: Option<&'static str>,
 }
 
 /// One pass of the dry run.
@@ -169,6 +171,7 @@ impl From<DryRun> for DryRunShown {
                     value: i.value,
                     field: i.source_field,
                     pass: pass_text(i.pass),
+                    decoder: i.decoder.map(|d| d.as_str()),
                 })
                 .collect(),
             passes: run

@@ -180,7 +180,11 @@ pub async fn form(
         head: Head::of(&w, &ctx, "test"),
         types: IndicatorType::names(),
         methods: METHODS,
-        indicator_value: if first_type == "ip" { "1.2.3.4".into() } else { String::new() },
+        indicator_value: if IndicatorType::parse(&first_type) == Ok(IndicatorType::Ip) {
+            "1.2.3.4".into()
+        } else {
+            String::new()
+        },
         indicator_type: first_type,
         mocks: empty_rows(),
         live: false,

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::forms::{FormErrors, render_refused};
 use super::listing::{Filters, Pager, Shown};
-use super::workflow_code::CodeEditor;
+use super::workflow_editor::CodeEditor;
 use super::{PageContext, PageError, render, see_other};
 use crate::session::SignedForm;
 use crate::state::ConsoleState;

@@ -99,6 +99,8 @@ const FREE_TEXT: &[&str] = &[
     "process.command_line",
     "process.parent.command_line",
     "powershell.file.script_block_text",
+    // ECS's copy of the event as the forwarder received it: often a syslog line or CEF record.
+    "event.original",
 ];
 
 impl AlertSource for Elastic {

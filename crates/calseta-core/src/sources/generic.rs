@@ -32,9 +32,22 @@ const TOP_LEVEL: &[(&str, IndicatorType)] = &[
     ("hash", HashSha256),
 ];
 
-/// Prose and command lines a generic alert may carry.
-const FREE_TEXT: &[&str] =
-    &["description", "message", "reason", "details", "summary", "command_line", "cmdline"];
+/// Prose and command lines a generic alert may carry; `raw`, `_raw`, `log`, `syslog` and `event_original` carry whole log lines
+/// as forwarders deliver them (syslog, CEF, LEEF, `key=value`), which pass 4's decoders read.
+const FREE_TEXT: &[&str] = &[
+    "description",
+    "message",
+    "reason",
+    "details",
+    "summary",
+    "command_line",
+    "cmdline",
+    "raw",
+    "_raw",
+    "log",
+    "syslog",
+    "event_original",
+];
 
 /// The lists of typed indicators a generic payload may carry (MISP-, STIX- and TheHive-style).
 const LISTS: &[&str] = &["indicators", "observables", "iocs"];
@@ -74,7 +87,12 @@ fn list_items(raw: &Value, out: &mut Vec<RawIndicator>) {
                 // A bare value: typed by itself.
                 Value::String(value) => {
                     if let Some(kind) = crate::indicators::infer(value) {
-                        out.push(RawIndicator { kind, value: value.clone(), source_field: label.clone() });
+                        out.push(RawIndicator {
+                            kind,
+                            value: value.clone(),
+                            source_field: label.clone(),
+                            decoder: None,
+                        });
                     }
                 }
                 Value::Object(_) => {
@@ -101,6 +119,7 @@ fn list_items(raw: &Value, out: &mut Vec<RawIndicator>) {
                                 kind,
                                 value: value.to_string(),
                                 source_field: label.clone(),
+                                decoder: None,
                             });
                         }
                     }

@@ -58,6 +58,10 @@ pub struct RawIndicator {
     pub value: String,
     /// Where it was found (e.g. `source.ip`).
     pub source_field: String,
+    /// The decoder that revealed it inside an encoded field (`json` for Sentinel's `Entities`
+    /// string), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoder: Option<crate::decoders::Decoder>,
 }
 
 /// A pass-1 field a source extracts, for `source-plugin-fields`.
@@ -245,7 +249,7 @@ pub(crate) const HASHES: &[IndicatorType] =
 pub(crate) fn push_field(out: &mut Vec<RawIndicator>, raw: &Value, path: &str, kind: FieldKind, label: &str) {
     for value in strings_at(raw, path, true) {
         if let Some(kind) = kind.type_of(&value) {
-            out.push(RawIndicator { kind, value, source_field: label.to_string() });
+            out.push(RawIndicator { kind, value, source_field: label.to_string(), decoder: None });
         }
     }
 }
@@ -318,7 +322,7 @@ pub(crate) fn push_strings(
     label: &str,
 ) {
     for value in strings_at(raw, path, lists) {
-        out.push(RawIndicator { kind, value, source_field: label.to_string() });
+        out.push(RawIndicator { kind, value, source_field: label.to_string(), decoder: None });
     }
 }
 

@@ -7,84 +7,76 @@ use serde_json::Value;
 
 use super::{AlertSource, DocumentedField, NormalizedAlert, RawIndicator, SignatureScheme, timestamp_at};
 use crate::alerts::Severity;
+use crate::decoders::Decoder;
+use crate::entities;
 use crate::indicators::IndicatorType;
 use crate::paths::{self, text, truthy};
 
 /// The `sentinel` source.
 pub struct Sentinel;
 
-/// The most nodes of a payload indexed for `$ref` resolution, and the longest chain followed.
-const MAX_NODES: usize = 100_000;
-const MAX_HOPS: usize = 8;
+/// A SecurityAlert record, as Log Analytics stores it and Logic Apps forward it: `AlertName`,
+/// `AlertSeverity`, `Description`, and `Entities`/`ExtendedProperties` as JSON strings.
+fn security_alert(raw: &Value) -> bool {
+    truthy(paths::first(raw, "AlertName"))
+        && (paths::first(raw, "SystemAlertId").is_some()
+            || paths::first(raw, "Entities").is_some()
+            || paths::first(raw, "AlertSeverity").is_some())
+}
 
-/// Every object with a `$id`, by id: Logic Apps write an entity once and refer to it elsewhere
-/// as `{"$ref": "<id>"}` (a host's IP, a file's hashes, a DNS answer's addresses).
-fn ids(raw: &Value) -> HashMap<String, &Value> {
-    let mut found = HashMap::new();
-    let mut stack = vec![raw];
-    let mut seen = 0;
-    while let Some(node) = stack.pop() {
-        seen += 1;
-        if seen > MAX_NODES {
-            break;
+impl Sentinel {
+    fn normalize_security_alert(&self, raw: &Value, now: DateTime<Utc>) -> NormalizedAlert {
+        let severity = match text(raw, "AlertSeverity").as_deref().unwrap_or("Informational") {
+            "High" => Severity::High,
+            "Medium" => Severity::Medium,
+            "Low" => Severity::Low,
+            "Informational" => Severity::Informational,
+            _ => Severity::Pending,
+        };
+        NormalizedAlert {
+            title: text(raw, "AlertName").or_else(|| text(raw, "DisplayName")).unwrap_or_default(),
+            severity,
+            occurred_at: timestamp_at(raw, "StartTime")
+                .or_else(|| timestamp_at(raw, "TimeGenerated"))
+                .unwrap_or(now),
+            source_name: self.name().into(),
+            description: text(raw, "Description"),
+            tags: Vec::new(),
+            fields: Default::default(),
+            extra: Default::default(),
         }
-        match node {
-            Value::Object(map) => {
-                if let Some(id) = map.get("$id").and_then(paths::scalar_text) {
-                    found.entry(id).or_insert(node);
-                }
-                stack.extend(map.values());
-            }
-            Value::Array(items) => stack.extend(items),
-            _ => {}
+    }
+}
+
+/// The largest `Entities` string parsed (Log Analytics caps a record's field well below this).
+const MAX_ENTITIES_STRING: usize = 1024 * 1024;
+
+/// SecurityAlert records (as Log Analytics and many Logic Apps send them) carry `Entities` as a
+/// JSON *string*: parsed, as `{"Entities": [...]}`, so the same entity code reads it.
+fn entities_in_a_string(raw: &Value) -> Option<Value> {
+    let text = ["Entities", "entities"].iter().find_map(|k| raw.get(*k).and_then(Value::as_str))?;
+    if text.len() > MAX_ENTITIES_STRING {
+        return None;
+    }
+    match serde_json::from_str::<Value>(text.trim()).ok()? {
+        list @ Value::Array(_) => Some(serde_json::json!({ "Entities": list })),
+        _ => None,
+    }
+}
+
+/// The indicators of every entity under `root`, each marked with the decoder that revealed it.
+fn entity_indicators(root: &Value, decoder: Option<Decoder>) -> Vec<RawIndicator> {
+    let ids = entities::ids(root);
+    let mut found = Vec::new();
+    for entity in entities(root, &ids) {
+        if let Some(kind) = entities::kind(entity) {
+            entities::indicators(entity, &kind, &ids, &mut found);
         }
     }
     found
-}
-
-/// The object a `{"$ref": id}` stands for (followed a few hops), or the value itself.
-fn resolve<'a>(value: &'a Value, ids: &HashMap<String, &'a Value>) -> &'a Value {
-    let mut current = value;
-    for _ in 0..MAX_HOPS {
-        match current.get("$ref").and_then(paths::scalar_text).and_then(|id| ids.get(&id)) {
-            Some(target) => current = target,
-            None => break,
-        }
-    }
-    current
-}
-
-/// A field of an entity, whether at its top (as Logic Apps post it) or under `properties` (as the
-/// REST API returns it), in either capitalisation.
-fn entity_field<'a>(entity: &'a Value, names: &[&str]) -> Option<&'a Value> {
-    let places = [Some(entity), entity.get("properties")];
-    names
-        .iter()
-        .find_map(|name| places.iter().flatten().find_map(|place| place.get(*name).filter(|v| !v.is_null())))
-}
-
-fn entity_text(entity: &Value, names: &[&str], ids: &HashMap<String, &Value>) -> Option<String> {
-    let value = resolve(entity_field(entity, names)?, ids);
-    let value = match value {
-        // A reference to an IP entity, say, stands for its address — one level deep, so that a
-        // payload whose address refers to itself ends here.
-        Value::Object(_) => resolve(entity_field(value, &["Address", "address"])?, ids),
-        other => other,
-    };
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Object(_) | Value::Array(_) => None,
-        other => paths::scalar_text(other),
-    }
-    .filter(|s| !s.trim().is_empty())
-}
-
-/// The items of an entity's list field, each resolved.
-fn entity_list<'a>(entity: &'a Value, names: &[&str], ids: &HashMap<String, &'a Value>) -> Vec<&'a Value> {
-    match entity_field(entity, names) {
-        Some(Value::Array(items)) => items.iter().map(|i| resolve(i, ids)).collect(),
-        _ => Vec::new(),
-    }
+        .into_iter()
+        .map(|f| RawIndicator { kind: f.kind, value: f.value, source_field: f.field, decoder })
+        .collect()
 }
 
 /// The incident's entities, references resolved.
@@ -96,104 +88,7 @@ fn entities<'a>(raw: &'a Value, ids: &HashMap<String, &'a Value>) -> Vec<&'a Val
             _ => None,
         })
         .unwrap_or(&[]);
-    list.iter().map(|e| resolve(e, ids)).filter(|e| e.is_object()).collect()
-}
-
-fn entity_kind(entity: &Value) -> Option<String> {
-    ["Type", "type", "kind"]
-        .iter()
-        .find_map(|k| entity.get(*k).and_then(Value::as_str))
-        .map(|t| t.to_ascii_lowercase().replace('-', ""))
-}
-
-fn hash_kind(algorithm: &str) -> Option<IndicatorType> {
-    match algorithm.to_ascii_uppercase().replace('-', "").as_str() {
-        "SHA256" => Some(IndicatorType::HashSha256),
-        "SHA1" => Some(IndicatorType::HashSha1),
-        "MD5" => Some(IndicatorType::HashMd5),
-        _ => None,
-    }
-}
-
-fn push(out: &mut Vec<RawIndicator>, kind: IndicatorType, value: Option<String>, field: String) {
-    if let Some(value) = value {
-        out.push(RawIndicator { kind, value, source_field: field });
-    }
-}
-
-/// One entity's indicators.
-fn entity_indicators(entity: &Value, kind: &str, ids: &HashMap<String, &Value>, out: &mut Vec<RawIndicator>) {
-    let text = |names: &[&str]| entity_text(entity, names, ids);
-    let label = |field: &str| format!("Entities[{kind}].{field}");
-    match kind {
-        "ip" => push(out, IndicatorType::Ip, text(&["Address", "address"]), label("Address")),
-        "account" => {
-            let value =
-                text(&["Name", "name", "accountName"]).map(|name| match text(&["UPNSuffix", "upnSuffix"]) {
-                    Some(suffix) => format!("{name}@{suffix}"),
-                    None => name,
-                });
-            push(out, IndicatorType::Account, value, label("Name"));
-        }
-        "host" => {
-            let value = text(&["FQDN", "fqdn"]).or_else(|| {
-                text(&["HostName", "hostName"]).map(|host| match text(&["DnsDomain", "dnsDomain"]) {
-                    Some(domain) => format!("{host}.{domain}"),
-                    None => host,
-                })
-            });
-            push(out, IndicatorType::Domain, value, label("HostName"));
-        }
-        "url" => push(out, IndicatorType::Url, text(&["Url", "url"]), label("Url")),
-        "filehash" => {
-            let algorithm = text(&["Algorithm", "algorithm"]).unwrap_or_default();
-            if let Some(hash) = hash_kind(&algorithm) {
-                push(out, hash, text(&["Value", "value", "hashValue"]), label("Value"));
-            }
-        }
-        "file" => {
-            for hash in entity_list(entity, &["FileHashes", "fileHashes"], ids) {
-                let algorithm = entity_text(hash, &["Algorithm", "algorithm"], ids).unwrap_or_default();
-                if let Some(kind) = hash_kind(&algorithm) {
-                    let value = entity_text(hash, &["Value", "value", "hashValue"], ids);
-                    push(out, kind, value, label("FileHashes[]"));
-                }
-            }
-        }
-        "mailbox" => {
-            push(
-                out,
-                IndicatorType::Email,
-                text(&["MailboxPrimaryAddress", "mailboxPrimaryAddress"]),
-                label("MailboxPrimaryAddress"),
-            );
-        }
-        "mailmessage" | "mailmessages" => {
-            for field in ["Sender", "P1Sender", "P2Sender", "Recipient"] {
-                let lower = format!("{}{}", field[..1].to_ascii_lowercase(), &field[1..]);
-                push(out, IndicatorType::Email, text(&[field, &lower]), label(field));
-            }
-            push(out, IndicatorType::Ip, text(&["SenderIP", "senderIP", "senderIp"]), label("SenderIP"));
-            for url in entity_list(entity, &["Urls", "urls"], ids) {
-                let value = match url {
-                    Value::String(s) => Some(s.clone()),
-                    other => entity_text(other, &["Url", "url"], ids),
-                };
-                push(out, IndicatorType::Url, value, label("Urls[]"));
-            }
-        }
-        "dns" | "dnsresolution" => {
-            push(out, IndicatorType::Domain, text(&["DomainName", "domainName"]), label("DomainName"));
-            for address in entity_list(entity, &["IpAddresses", "ipAddresses"], ids) {
-                let value = match address {
-                    Value::String(s) => Some(s.clone()),
-                    other => entity_text(other, &["Address", "address"], ids),
-                };
-                push(out, IndicatorType::Ip, value, label("IpAddresses[]"));
-            }
-        }
-        _ => {}
-    }
+    list.iter().map(|e| entities::resolve(e, ids)).filter(|e| e.is_object()).collect()
 }
 
 impl AlertSource for Sentinel {
@@ -206,12 +101,16 @@ impl AlertSource for Sentinel {
     }
 
     fn validate(&self, raw: &Value) -> bool {
-        matches!(paths::first(raw, "properties"), Some(Value::Object(_)))
+        let incident = matches!(paths::first(raw, "properties"), Some(Value::Object(_)))
             && (truthy(paths::first(raw, "properties.title"))
-                || truthy(paths::first(raw, "properties.severity")))
+                || truthy(paths::first(raw, "properties.severity")));
+        incident || security_alert(raw)
     }
 
     fn normalize(&self, raw: &Value, now: DateTime<Utc>) -> NormalizedAlert {
+        if security_alert(raw) && paths::first(raw, "properties").is_none() {
+            return self.normalize_security_alert(raw, now);
+        }
         // v1 maps the exact (case-sensitive) Sentinel names.
         let severity = match text(raw, "properties.severity").as_deref().unwrap_or("None") {
             "High" => Severity::High,
@@ -239,34 +138,37 @@ impl AlertSource for Sentinel {
     }
 
     fn extract(&self, raw: &Value) -> Vec<RawIndicator> {
-        let ids = ids(raw);
-        let mut out = Vec::new();
-        for entity in entities(raw, &ids) {
-            if let Some(kind) = entity_kind(entity) {
-                entity_indicators(entity, &kind, &ids, &mut out);
-            }
+        let mut out = entity_indicators(raw, None);
+        if let Some(decoded) = entities_in_a_string(raw) {
+            out.extend(entity_indicators(&decoded, Some(Decoder::Json)));
         }
         out
     }
 
     fn free_text(&self, raw: &Value) -> Vec<(String, String)> {
-        let ids = ids(raw);
-        let mut texts: Vec<(String, String)> = text(raw, "properties.description")
-            .map(|d| ("properties.description".to_string(), d))
-            .into_iter()
-            .collect();
-        for entity in entities(raw, &ids) {
-            if entity_kind(entity).as_deref() == Some("process")
-                && let Some(line) = entity_text(entity, &["CommandLine", "commandLine"], &ids)
-            {
-                texts.push(("Entities[process].CommandLine".to_string(), line));
+        // The incident's description, or a SecurityAlert's, and its `ExtendedProperties` (a JSON
+        // string the JSON decoder reads).
+        let mut texts: Vec<(String, String)> =
+            ["properties.description", "Description", "ExtendedProperties"]
+                .iter()
+                .filter_map(|field| text(raw, field).map(|t| (field.to_string(), t)))
+                .collect();
+        let decoded = entities_in_a_string(raw);
+        for root in std::iter::once(raw).chain(decoded.as_ref()) {
+            let ids = entities::ids(root);
+            for entity in entities(root, &ids) {
+                if entities::kind(entity).as_deref() == Some("process")
+                    && let Some(line) = entities::entity_text(entity, &["CommandLine", "commandLine"], &ids)
+                {
+                    texts.push(("Entities[process].CommandLine".to_string(), line));
+                }
             }
         }
         texts
     }
 
     fn documented_free_text(&self) -> Vec<&'static str> {
-        vec!["properties.description", "Entities[process].CommandLine"]
+        vec!["properties.description", "Description", "ExtendedProperties", "Entities[process].CommandLine"]
     }
 
     fn rule_ref(&self, raw: &Value) -> Option<String> {

@@ -506,7 +506,7 @@ impl AlertService {
         }
         let mut rows = Vec::new();
         for (kind, value) in &normalized {
-            let origin = NewOrigin { field: None, pass: ExtractionPass::Manual };
+            let origin = NewOrigin { field: None, pass: ExtractionPass::Manual, decoder: None };
             rows.push(indicators::upsert_and_link(&mut tx, alert.id, *kind, value, Some(origin)).await?);
         }
         if enrich {

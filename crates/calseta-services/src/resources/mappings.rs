@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use calseta_core::decoders::Decoder;
 use calseta_core::extraction::{self, SOURCE_TEXT_FIELDS, TARGET_FREE_TEXT, TARGET_NORMALIZED, TARGETS};
 use calseta_core::indicators::IndicatorType;
 use calseta_core::sources::{self, DocumentedField};
@@ -68,6 +69,20 @@ fn validate_path(field_path: &str, target: &str, errors: &mut Vec<FieldError>) {
             errors.push(FieldError::body(
                 "field_path",
                 "'*' (the source's own free-text fields) is a free_text path",
+            ));
+        }
+    } else if let Some(name) = trimmed.strip_prefix('@') {
+        // `@<decoder>`: the switch of one of pass 4's decoders.
+        if target != TARGET_FREE_TEXT {
+            errors.push(FieldError::body(
+                "field_path",
+                "'@<decoder>' (a decoder's switch) is a free_text path",
+            ));
+        } else if Decoder::parse(name).is_err() {
+            let known: Vec<String> = Decoder::ALL.iter().map(|d| d.switch()).collect();
+            errors.push(FieldError::body(
+                "field_path",
+                format!("'{trimmed}' is not a decoder's switch; one of {}", known.join(", ")),
             ));
         }
     } else if target != TARGET_NORMALIZED && trimmed.split('.').any(|s| s.trim_end_matches("[]").is_empty()) {

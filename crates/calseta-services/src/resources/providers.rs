@@ -1,12 +1,15 @@
 //! Enrichment provider and field-extraction management: the seeded builtins, CRUD with builtin
 //! restrictions, encrypted credentials, activation, the live test, and on-demand enrichment.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use calseta_core::enrichment::{MaliceRules, ProviderResult, validate_http_config};
 use calseta_core::indicators::{self as values, IndicatorType};
 use calseta_store::Db;
+use calseta_store::enrichment_cache;
+pub use calseta_store::enrichment_cache::ProviderUsage;
 use calseta_store::enrichment_providers::{self as repo, ProviderFields, ProviderRow};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -153,12 +156,39 @@ fn check_types(types: &[String], errors: &mut Vec<FieldError>) {
     }
 }
 
+/// Where a problem of `validate_http_config` is: `http_config.steps[1].url is empty` is at
+/// `["body", "http_config", "steps", "1", "url"]`, so a form can show it beside that step's field;
+/// anything else is at `["body", "http_config"]`. The message is unchanged.
+fn http_config_loc(problem: &str) -> Vec<String> {
+    let mut loc = vec!["body".to_string(), "http_config".to_string()];
+    if let Some(rest) = problem.strip_prefix("http_config.steps[")
+        && let Some((index, rest)) = rest.split_once("].")
+        && index.parse::<usize>().is_ok()
+    {
+        let field: String = rest.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+        loc.extend(["steps".to_string(), index.to_string()]);
+        if !field.is_empty() {
+            loc.push(field);
+        }
+    }
+    loc
+}
+
 fn check_http_config(value: &Value, errors: &mut Vec<FieldError>) {
     check_size("http_config", value, errors);
     if let Err(problems) = validate_http_config(value) {
-        errors.extend(problems.into_iter().map(|p| FieldError::body("http_config", p)));
+        errors.extend(problems.into_iter().map(|p| FieldError {
+            loc: http_config_loc(&p),
+            msg: p,
+            kind: "value_error".into(),
+        }));
     }
 }
+
+/// The operators malice rules understand (any other would never match).
+pub const MALICE_OPERATORS: [&str; 8] = ["==", "!=", ">", ">=", "<", "<=", "contains", "in"];
+/// The verdicts a malice rule may give.
+pub const MALICE_VERDICTS: [&str; 4] = ["Malicious", "Suspicious", "Benign", "Pending"];
 
 fn check_rules(value: &Value, errors: &mut Vec<FieldError>) {
     check_size("malice_rules", value, errors);
@@ -166,8 +196,55 @@ fn check_rules(value: &Value, errors: &mut Vec<FieldError>) {
     let rules = value.get("rules").and_then(Value::as_array);
     if !value.is_object() || rules.is_some_and(|rules| !rules.iter().all(Value::is_object)) {
         errors.push(FieldError::body("malice_rules", "malice_rules and each of its rules must be objects"));
-    } else if let Err(e) = serde_json::from_value::<MaliceRules>(value.clone()) {
-        errors.push(FieldError::body("malice_rules", format!("malice_rules: {e}")));
+        return;
+    }
+    let parsed = match serde_json::from_value::<MaliceRules>(value.clone()) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            errors.push(FieldError::body("malice_rules", format!("malice_rules: {e}")));
+            return;
+        }
+    };
+    // Each problem is located at its rule's field, so a form shows it beside that rule.
+    let at = |path: &[&str], msg: String| FieldError {
+        loc: ["body", "malice_rules"].iter().chain(path).map(|p| p.to_string()).collect(),
+        msg,
+        kind: "value_error".into(),
+    };
+    for (i, rule) in parsed.rules.iter().enumerate() {
+        let index = i.to_string();
+        if rule.field.trim().is_empty() {
+            errors.push(at(&["rules", &index, "field"], format!("malice_rules.rules[{i}].field is empty")));
+        }
+        if !MALICE_OPERATORS.contains(&rule.operator.as_str()) {
+            errors.push(at(
+                &["rules", &index, "operator"],
+                format!(
+                    "malice_rules.rules[{i}].operator '{}' is not one of {}",
+                    rule.operator,
+                    MALICE_OPERATORS.join(", ")
+                ),
+            ));
+        }
+        if let Some(verdict) = rule.verdict.as_deref().filter(|v| !MALICE_VERDICTS.contains(v)) {
+            errors.push(at(
+                &["rules", &index, "verdict"],
+                format!(
+                    "malice_rules.rules[{i}].verdict '{verdict}' is not one of {}",
+                    MALICE_VERDICTS.join(", ")
+                ),
+            ));
+        }
+    }
+    for (field, verdict) in
+        [("default_verdict", &parsed.default_verdict), ("not_found_verdict", &parsed.not_found_verdict)]
+    {
+        if !MALICE_VERDICTS.contains(&verdict.as_str()) {
+            errors.push(at(
+                &[field],
+                format!("malice_rules.{field} '{verdict}' is not one of {}", MALICE_VERDICTS.join(", ")),
+            ));
+        }
     }
 }
 
@@ -520,7 +597,22 @@ impl ProviderService {
             "error_message": result.status.error_message(),
             "duration_ms": started.elapsed().as_secs_f64() * 1000.0,
             "steps": steps,
+            // Additive: which malice rule gave `extracted.malice` (as stored with each result).
+            "malice_rule": result.malice_rule.as_ref().map(|rule| rule.to_json()),
         }))
+    }
+
+    /// Every provider's stored outcomes (indicators holding its successful and its failed
+    /// results) and its fresh entries in the shared cache, keyed by provider name.
+    pub async fn usage(&self) -> Result<BTreeMap<String, ProviderUsage>, ServiceError> {
+        Ok(enrichment_cache::usage(&self.db).await?)
+    }
+
+    /// Deletes the provider's entries in the shared cache, so its next lookups ask it again;
+    /// returns how many were removed.
+    pub async fn clear_cache(&self, uuid: Uuid) -> Result<u64, ServiceError> {
+        let row = self.get(uuid).await?;
+        Ok(enrichment_cache::clear_provider(&self.db, &row.provider_name).await?)
     }
 
     /// On-demand enrichment of one value (normalized first; nothing persisted but the cache): each

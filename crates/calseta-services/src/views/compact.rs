@@ -392,6 +392,7 @@ mod tests {
             last_seen: Utc::now(),
             is_enriched: true,
             enrichment_results: results,
+            found_in: None,
         }
     }
 

@@ -151,6 +151,22 @@ pub struct PayloadIndicator {
     /// Each provider's result, without its raw answer.
     #[schema(value_type = Object)]
     pub enrichment_results: Value,
+    /// Where extraction found it in this alert (absent for links made before origins were kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found_in: Option<FoundIn>,
+}
+
+/// Where extraction found an indicator in the alert.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FoundIn {
+    /// The field path (`process.command_line`, `Entities[ip].Address`); absent for one added by hand.
+    pub field: Option<String>,
+    /// The pass: `source_plugin`, `normalized_mappings`, `raw_payload_mappings`, `free_text`, `manual`.
+    pub pass: String,
+    /// The decoder that revealed it inside an encoded or wrapped field (`cef`, `leef`, `syslog`,
+    /// `key-value`, `json`, `powershell-base64`, `url-defence`); absent when written plainly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoder: Option<String>,
 }
 
 impl PayloadBuilder {
@@ -173,10 +189,21 @@ impl PayloadBuilder {
         let workflows = workflows_repo::active_workflows(&self.db).await?;
         let (succeeded, failed, skipped) = enrichment_outcomes(&detail.indicators);
         let a = &detail.alert;
+        let origins = calseta_store::indicators::origins_for_alert(&self.db, a.id).await?;
+        let found_in = |indicator_id: i64| {
+            origins.iter().find(|o| o.indicator_id == indicator_id).and_then(|o| {
+                o.origin_pass.0.map(|pass| FoundIn {
+                    field: o.origin_field.clone(),
+                    pass: pass.as_str().to_string(),
+                    decoder: o.origin_decoder.clone(),
+                })
+            })
+        };
         let indicators: Vec<PayloadIndicator> = detail
             .indicators
             .iter()
             .map(|i| PayloadIndicator {
+                found_in: found_in(i.id),
                 uuid: i.uuid,
                 kind: i.kind.to_string(),
                 value: i.value.clone(),

@@ -34,7 +34,7 @@ async fn agents_app() -> TestApp {
 }
 
 /// A loopback agent answering every POST to `/agent` with `status` and `body`.
-async fn endpoint(status: u16, body: &str) -> MockServer {
+pub(crate) async fn endpoint(status: u16, body: &str) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/agent"))
@@ -95,7 +95,7 @@ fn text_of_class(page: &Page, class: &str) -> String {
 }
 
 /// The base form of a new agent at `url`, plus `extra`.
-fn new_agent<'a>(token: &'a str, url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn new_agent<'a>(token: &'a str, url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut form = vec![
         ("csrf_token", token),
         ("name", "Triage bot"),

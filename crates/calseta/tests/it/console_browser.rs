@@ -487,7 +487,9 @@ async fn console_browser_screenshots_of_every_page() {
             // a settings page for its section (`settings-api-keys`).
             let file = match name {
                 "settings" => format!("settings{}", path.trim_start_matches("/settings").replace('/', "-")),
-                "workflow" | "rule" | "agent" | "provider" if path.matches('/').count() == 1 => format!("{name}s"),
+                "workflow" | "rule" | "agent" | "provider" if path.matches('/').count() == 1 => {
+                    format!("{name}s")
+                }
                 other => other.to_string(),
             };
             if !suffix.is_empty() && file.ends_with('s') && name == "workflow" {

@@ -81,7 +81,7 @@ fn field_error(page: &Page, name: &str) -> Option<String> {
 }
 
 /// The editor's fields for a document with `conditions` (group, field, op, value) and `action`.
-fn editor_form<'a>(
+pub(crate) fn editor_form<'a>(
     token: &'a str,
     title: &'a str,
     content: &'a str,
@@ -114,7 +114,7 @@ async fn json_preview(browser: &mut Browser, form: Vec<(String, String)>) -> Val
     serde_json::from_str(&page.body).unwrap()
 }
 
-async fn post_fields(browser: &mut Browser, path: &str, fields: &[(String, String)]) -> Page {
+pub(crate) async fn post_fields(browser: &mut Browser, path: &str, fields: &[(String, String)]) -> Page {
     let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     browser.post(path, &pairs).await
 }

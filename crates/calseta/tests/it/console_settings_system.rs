@@ -426,7 +426,7 @@ async fn console_settings_system_dry_run_lists_rests_indicators_with_field_and_p
     assert_eq!(page.status, 200, "{}", page.body);
     for indicator in &expected {
         let row = format!(
-            "<tr data-type=\"{kind}\"><td>{kind}</td><td class=\"mapping-value\"><code>{value}</code></td><td><code>{field}</code></td><td>{pass}</td></tr>",
+            "<tr data-type=\"{kind}\"><td>{kind}</td><td class=\"mapping-value\"><code>{value}</code></td><td><code>{field}</code></td><td>{pass}</td><td>",
             kind = indicator["type"].as_str().unwrap(),
             value = indicator["value"].as_str().unwrap(),
             field = indicator["source_field"].as_str().unwrap(),

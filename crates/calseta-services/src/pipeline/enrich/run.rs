@@ -267,7 +267,11 @@ impl JobHandler for EnrichAlert {
         // Links are committed before enrichment so provider calls never hold the write lock.
         let mut tx = ctx.begin_fenced().await?;
         for indicator in old.into_iter().chain(new.into_iter().take(room)) {
-            let origin = NewOrigin { field: Some(&indicator.source_field), pass: indicator.pass };
+            let origin = NewOrigin {
+                field: Some(&indicator.source_field),
+                pass: indicator.pass,
+                decoder: indicator.decoder,
+            };
             indicators::upsert_and_link(&mut tx, alert.id, indicator.kind, &indicator.value, Some(origin))
                 .await?;
         }
