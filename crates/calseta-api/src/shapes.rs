@@ -153,11 +153,13 @@ shapes! {
 }
 
 fn targeting(nullable: bool) -> ObjectBuilder {
-    // A rule `{field, op, value}`: with op `in` the value is a list, with any other op anything.
-    let rule_with = |ops: &[&str], value: Schema| {
+    // A rule `{field, op, value}`: with op `in` the value is a list, with any other op anything;
+    // `detection_rule` (beyond v1) takes only `eq`, `in` and `contains`.
+    let v1_fields: Vec<&str> = targeting::FIELDS.iter().copied().filter(|f| *f != "detection_rule").collect();
+    let rule_with = |fields: &[&str], ops: &[&str], value: Schema| {
         ObjectBuilder::new()
             .schema_type(Type::Object)
-            .property("field", one_of(&targeting::FIELDS, false))
+            .property("field", one_of(fields, false))
             .property("op", one_of(ops, false))
             .property("value", value)
             .required("field")
@@ -166,12 +168,15 @@ fn targeting(nullable: bool) -> ObjectBuilder {
     };
     let rule = || {
         let others: Vec<&str> = targeting::OPS.iter().copied().filter(|op| *op != "in").collect();
+        let rule_others: Vec<&str> =
+            targeting::DETECTION_RULE_OPS.iter().copied().filter(|op| *op != "in").collect();
+        let any_list = || list_of(ObjectBuilder::new().schema_type(SchemaType::AnyValue), false).into();
+        let anything = || ObjectBuilder::new().schema_type(SchemaType::AnyValue).into();
         AnyOfBuilder::new()
-            .item(rule_with(
-                &["in"],
-                list_of(ObjectBuilder::new().schema_type(SchemaType::AnyValue), false).into(),
-            ))
-            .item(rule_with(&others, ObjectBuilder::new().schema_type(SchemaType::AnyValue).into()))
+            .item(rule_with(&v1_fields, &["in"], any_list()))
+            .item(rule_with(&v1_fields, &others, anything()))
+            .item(rule_with(&["detection_rule"], &["in"], any_list()))
+            .item(rule_with(&["detection_rule"], &rule_others, anything()))
     };
     let rules = || list_of(rule(), false);
     object(nullable)
@@ -828,5 +833,8 @@ mod tests {
         assert!(
             !variants[1]["properties"]["op"]["enum"].as_array().is_some_and(|ops| ops.contains(&"in".into()))
         );
+        assert_eq!(variants[2]["properties"]["field"]["enum"], serde_json::json!(["detection_rule"]));
+        assert_eq!(variants[2]["properties"]["value"]["type"], "array");
+        assert_eq!(variants[3]["properties"]["op"]["enum"], serde_json::json!(["eq", "contains"]));
     }
 }

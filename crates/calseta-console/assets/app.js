@@ -466,7 +466,11 @@
       link.setAttribute("href", "/alerts/" + encodeURIComponent(example.uuid));
       item.appendChild(link);
       item.appendChild(document.createTextNode(" "));
-      item.appendChild(el("span", example.severity + " · " + example.source_name, "small muted"));
+      var facts = example.severity + " · " + example.source_name;
+      if (example.detection_rule) {
+        facts += " · rule " + example.detection_rule;
+      }
+      item.appendChild(el("span", facts, "small muted"));
       item.appendChild(el("br"));
       item.appendChild(el("span", "Matched by " + example.clauses, "small preview-clause"));
       list.appendChild(item);

@@ -591,15 +591,20 @@ pub struct AlertTargetingRow {
     pub source_name: String,
     pub tags: Json<Vec<String>>,
     pub ingested_at: DateTime<Utc>,
+    /// The name of the linked detection rule; `None` when the alert has none.
+    pub detection_rule: Option<String>,
 }
 
-/// The targeting facts of the `limit` newest alerts, newest first. "Newest" is ingestion order,
-/// read backwards along the primary key (ids are assigned as alerts are stored), so the cost is
+/// The targeting facts of the `limit` newest alerts, newest first, with the name of each one's
+/// detection rule (one query: a LEFT JOIN by primary key). "Newest" is ingestion order, read
+/// backwards along the primary key (ids are assigned as alerts are stored), so the cost is
 /// `limit` rows whatever the table's size.
 pub async fn newest_targeting_facts(db: &Db, limit: i64) -> Result<Vec<AlertTargetingRow>, StoreError> {
     // Titles are cut (a title can be megabytes): the list shows a line of each.
-    let sql = "SELECT id, uuid, SUBSTR(title, 1, 300) AS title, severity, source_name, tags, ingested_at \
-               FROM alerts ORDER BY id DESC LIMIT $1";
+    let sql = "SELECT a.id, a.uuid, SUBSTR(a.title, 1, 300) AS title, a.severity, a.source_name, a.tags, \
+               a.ingested_at, r.name AS detection_rule \
+               FROM alerts a LEFT JOIN detection_rules r ON r.id = a.detection_rule_id \
+               ORDER BY a.id DESC LIMIT $1";
     Ok(
         on_pool!(db.read_pool(), p => sqlx::query_as::<_, AlertTargetingRow>(sql).bind(limit).fetch_all(p).await)?,
     )

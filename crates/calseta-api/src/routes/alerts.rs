@@ -431,8 +431,12 @@ pub async fn alert_context(
 ) -> Result<Json<Value>, ApiError> {
     let detail = state.services().alerts.detail(uuid).await?;
     let context = &state.services().context;
-    let documents: Vec<Value> =
-        context.documents_for(&detail.alert).await?.iter().map(|d| document_view(d, true)).collect();
+    let documents: Vec<Value> = context
+        .documents_for(&detail.targeting_facts())
+        .await?
+        .iter()
+        .map(|d| document_view(d, true))
+        .collect();
     let past = context.past_alerts(&detail.alert, &detail.indicators).await?;
     Ok(Json(json!({"data": documents, "meta": {"past_alerts": past}})))
 }

@@ -56,7 +56,7 @@ pub struct DocumentCreateRequest {
     #[serde(default)]
     #[schema(schema_with = crate::shapes::labels)]
     tags: Vec<String>,
-    /// `{"match_any": [...], "match_all": [...]}` over source_name, severity, tags.
+    /// `{"match_any": [...], "match_all": [...]}` over source_name, severity, tags, detection_rule.
     #[serde(default)]
     #[schema(schema_with = crate::shapes::targeting_rules_or_null)]
     targeting_rules: Option<Value>,

@@ -16,7 +16,7 @@ use calseta_core::alerts::{AlertStatus, CloseClassification, Malice, Severity};
 use calseta_core::indicators::IndicatorType;
 use calseta_core::pagination::PageRequest;
 use calseta_core::scopes::Scope;
-use calseta_core::targeting::{AlertFacts, matched_clauses};
+use calseta_core::targeting::matched_clauses;
 use calseta_services::audit::Actor;
 use calseta_services::resources::alerts::{AlertPatch, FindingInput};
 use chrono::{DateTime, Utc};
@@ -167,6 +167,7 @@ pub async fn show(
     let detail = &context.detail;
     let alert = &detail.alert;
     let malice = detail.malice();
+    let facts = detail.targeting_facts();
     let indicators = indicator_views(&context);
     let page = AlertPage {
         can_write: ctx.allows(Scope::AlertsWrite),
@@ -219,11 +220,6 @@ pub async fn show(
                 matched_by: if d.is_global {
                     "global: attached to every alert".to_string()
                 } else {
-                    let facts = AlertFacts {
-                        source_name: &alert.source_name,
-                        severity: alert.severity.as_str(),
-                        tags: &alert.tags.0,
-                    };
                     matched_clauses(d.targeting_rules.as_ref().map(|r| &r.0), &facts).join(" and ")
                 },
                 content: markdown::render_opt(Some(&d.content)),

@@ -282,6 +282,8 @@ pub(crate) struct ExampleView {
     pub title: String,
     pub severity: String,
     pub source_name: String,
+    /// The name of its detection rule, when it has one.
+    pub detection_rule: Option<String>,
     pub clauses: String,
 }
 
@@ -305,6 +307,7 @@ impl From<TargetingPreview> for PreviewView {
                     title: e.title,
                     severity: e.severity.as_str().to_string(),
                     source_name: e.source_name,
+                    detection_rule: e.detection_rule,
                     clauses: e.clauses.join(" and "),
                 })
                 .collect(),
@@ -364,6 +367,7 @@ fn field_choices() -> Vec<Choice> {
                 "source_name" => "Source",
                 "severity" => "Severity",
                 "tags" => "Tags",
+                "detection_rule" => "Detection rule",
                 _ => f,
             },
         })
@@ -589,7 +593,8 @@ pub async fn preview(
                 .iter()
                 .map(|e| {
                     json!({"uuid": e.uuid, "title": e.title, "severity": e.severity,
-                           "source_name": e.source_name, "clauses": e.clauses})
+                           "source_name": e.source_name, "detection_rule": e.detection_rule,
+                           "clauses": e.clauses})
                 })
                 .collect();
             Json(json!({"considered": view.considered, "matched": view.matched, "window": PREVIEW_WINDOW,
@@ -729,7 +734,7 @@ mod tests {
         let error = ServiceError::Invalid(vec![
             FieldError::body(
                 "targeting_rules",
-                "match_all[1].field must be one of source_name, severity, tags; match_any[0].op must be one of x; \
+                "match_all[1].field must be one of source_name, severity, tags, detection_rule; match_any[0].op must be one of x; \
                  match_all[0] is missing 'value'; targeting_rules needs match_any or match_all",
             ),
             FieldError::body("title", "title must be 1 to 500 characters"),
@@ -737,7 +742,7 @@ mod tests {
         let errors = refusal(error, &built).unwrap();
         assert_eq!(
             errors.field("cond_field_3").as_deref(),
-            Some("match_all[1].field must be one of source_name, severity, tags")
+            Some("match_all[1].field must be one of source_name, severity, tags, detection_rule")
         );
         assert_eq!(errors.field("cond_op_0").as_deref(), Some("match_any[0].op must be one of x"));
         assert_eq!(errors.field("cond_value_1").as_deref(), Some("match_all[0] is missing 'value'"));

@@ -7,13 +7,14 @@ use std::time::Instant;
 use calseta_core::agents::PayloadProfile;
 use calseta_core::alerts::Severity;
 use calseta_core::sources;
-use calseta_core::targeting;
+use calseta_core::targeting::{self, AlertFacts};
 use calseta_core::webhooks;
 use calseta_store::Db;
 /// A stored agent (the console reads its fields; REST shows it through `views::agents`).
 pub use calseta_store::agents::AgentRow;
 use calseta_store::agents::{self as repo, AgentFields};
 use calseta_store::alerts as alerts_repo;
+use calseta_store::detection_rules;
 use rand::RngCore;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -76,14 +77,9 @@ impl AgentService {
         Ok(repo::list(&self.db, false).await?)
     }
 
-    /// Active agents whose triggers select the alert, oldest first.
-    pub async fn matching(
-        &self,
-        source_name: &str,
-        severity: &str,
-        tags: &[String],
-    ) -> Result<Vec<AgentRow>, ServiceError> {
-        crate::pipeline::dispatch::matching_agents(&self.db, source_name, severity, tags).await
+    /// Active agents whose triggers select the alert described by `facts`, oldest first.
+    pub async fn matching(&self, facts: &AlertFacts<'_>) -> Result<Vec<AgentRow>, ServiceError> {
+        crate::pipeline::dispatch::matching_agents(&self.db, facts).await
     }
 
     /// Queues a dispatch of the alert to every matching agent; returns the agents matching now.
@@ -91,7 +87,19 @@ impl AgentService {
         let alert = alerts_repo::get(&self.db, alert_uuid)
             .await?
             .ok_or_else(|| ServiceError::NotFound("Alert not found.".into()))?;
-        let agents = self.matching(&alert.source_name, alert.severity.as_str(), &alert.tags.0).await?;
+        // The rule's name is a targeting fact (`detection_rule` in a `trigger_filter`).
+        let rule = match alert.detection_rule_id {
+            Some(id) => detection_rules::get_by_id(&self.db, id).await?,
+            None => None,
+        };
+        let agents = self
+            .matching(&AlertFacts {
+                source_name: &alert.source_name,
+                severity: alert.severity.as_str(),
+                tags: &alert.tags.0,
+                detection_rule: rule.as_ref().map(|r| r.name.as_str()),
+            })
+            .await?;
         let mut tx = self.db.begin().await?;
         kinds::enqueue_dispatch(&mut tx, alert_uuid, None).await?;
         tx.commit().await?;

@@ -35,7 +35,7 @@ impl ChosenContext {
     /// The documents and past alerts `context` chooses for `detail` (for callers that keep their
     /// detail, such as the payload builder).
     pub async fn of(context: &AlertContext, detail: &AlertDetail) -> Result<Self, ServiceError> {
-        let documents = context.documents_for(&detail.alert).await?;
+        let documents = context.documents_for(&detail.targeting_facts()).await?;
         let past_alerts = context.past_alerts(&detail.alert, &detail.indicators).await?;
         Ok(ChosenContext { documents, past_alerts })
     }

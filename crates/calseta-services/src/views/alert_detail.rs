@@ -3,6 +3,7 @@
 
 use calseta_core::alerts::Malice;
 use calseta_core::enrichment::{IndicatorResults, ResultStatus};
+use calseta_core::targeting::AlertFacts;
 use calseta_store::Db;
 use calseta_store::alerts::{self as repo, AlertRow};
 use calseta_store::detection_rules::{self, DetectionRuleRow};
@@ -24,6 +25,17 @@ pub struct AlertDetail {
 }
 
 impl AlertDetail {
+    /// What targeting rules (documents, agents' `trigger_filter`) test of this alert, its
+    /// detection rule's name included.
+    pub fn targeting_facts(&self) -> AlertFacts<'_> {
+        AlertFacts {
+            source_name: &self.alert.source_name,
+            severity: self.alert.severity.as_str(),
+            tags: &self.alert.tags.0,
+            detection_rule: self.detection_rule.as_ref().map(|r| r.name.as_str()),
+        }
+    }
+
     /// The override, else the worst indicator verdict, else Pending.
     pub fn malice(&self) -> Malice {
         if let Some(m) = self.alert.malice_override {

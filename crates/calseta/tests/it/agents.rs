@@ -607,3 +607,78 @@ async fn secrets_that_cannot_be_decrypted_are_never_sent_and_the_key_can_be_rota
     }
     worker.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_trigger_filter_on_the_detection_rule_name_selects_only_that_rules_alerts() {
+    let listener = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .mount(&listener)
+        .await;
+    let app = spawn_app_with(AppOptions {
+        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    for (name, id) in [("Okta - Impossible Travel", "OK-1"), ("Azure - Risky sign-in", "AZ-1")] {
+        let (status, rule) = app
+            .post(
+                "/v1/detection-rules",
+                &app.admin_key,
+                json!({"name": name, "source_name": "generic", "source_rule_id": id}),
+            )
+            .await;
+        assert_eq!(status, 201, "{rule}");
+    }
+    // An operator the field does not take is refused, as for a context document.
+    let (status, refused) = app
+        .post(
+            "/v1/agents",
+            &app.admin_key,
+            json!({"name": "x", "endpoint_url": listener.uri(),
+                   "trigger_filter": {"match_any": [{"field": "detection_rule", "op": "lte", "value": "Okta"}]}}),
+        )
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("match_any[0].op must be one of eq, in, contains for field detection_rule"),
+        "{refused}"
+    );
+    register(
+        &app,
+        json!({"name": "okta-bot", "endpoint_url": listener.uri(), "retry_count": 0,
+               "trigger_filter": {"match_all": [{"field": "detection_rule", "op": "contains", "value": "okta"}]}}),
+    )
+    .await;
+
+    // The deliveries are decided when enrichment completes, so once the three are enriched only
+    // the Okta alert's delivery exists.
+    let mut uuids = Vec::new();
+    for body in [
+        json!({"title": "Risky", "rule_id": "AZ-1", "src_ip": "203.0.113.80"}),
+        json!({"title": "Okta in the title only", "src_ip": "203.0.113.81"}),
+        json!({"title": "Travel", "rule_id": "OK-1", "src_ip": "203.0.113.82"}),
+    ] {
+        let detail = ingest_and_wait(&app, "generic", &body.to_string()).await;
+        uuids.push(detail["data"]["uuid"].as_str().unwrap().to_string());
+    }
+    let (azure, ruleless, okta) = (&uuids[0], &uuids[1], &uuids[2]);
+    let requests = received(&listener, 1).await;
+    let payload: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(payload["alert"]["uuid"].as_str(), Some(okta.as_str()));
+
+    // A manual trigger evaluates the same filter (with the rule's name read for it).
+    for (alert, expected) in [(okta, json!(["okta-bot"])), (azure, json!([])), (ruleless, json!([]))] {
+        let (status, triggered) =
+            app.post(&format!("/v1/alerts/{alert}/trigger-agents"), &app.admin_key, json!({})).await;
+        assert_eq!(status, 202, "{triggered}");
+        assert_eq!(triggered["data"]["agent_names"], expected, "{alert}");
+    }
+    let requests = received(&listener, 2).await;
+    for request in &requests {
+        let payload: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(payload["alert"]["uuid"].as_str(), Some(okta.as_str()), "only the Okta rule's alert");
+    }
+}

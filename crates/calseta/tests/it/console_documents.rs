@@ -462,9 +462,9 @@ async fn console_documents_preview_counts_the_last_alerts_with_the_clause_that_m
         high["examples"],
         json!([
             {"uuid": alerts[3], "title": "Domain admin added", "severity": "Critical", "source_name": "generic",
-             "clauses": "all of: severity gte High"},
+             "detection_rule": null, "clauses": "all of: severity gte High"},
             {"uuid": alerts[2], "title": "Ransomware on host-7", "severity": "High", "source_name": "generic",
-             "clauses": "all of: severity gte High"},
+             "detection_rule": null, "clauses": "all of: severity gte High"},
         ]),
         "newest first, each with the clause the alert page would show"
     );
@@ -534,6 +534,164 @@ async fn console_documents_preview_counts_the_last_alerts_with_the_clause_that_m
         let page = browser.get(&format!("/alerts/{alert}")).await;
         assert_eq!(page.body.contains("Matched by all of: severity gte High"), i >= 2, "alert {i}");
     }
+}
+
+/// The titles of the documents REST's `GET /v1/alerts/{uuid}/context` attaches to an alert.
+async fn context_titles(app: &TestApp, alert: &str) -> Vec<String> {
+    let (status, context) = app.get(&format!("/v1/alerts/{alert}/context"), &app.admin_key).await;
+    assert_eq!(status, 200, "{context}");
+    context["data"].as_array().unwrap().iter().map(|d| d["title"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn console_documents_detection_rule_conditions_preview_attach_and_refuse_like_rest() {
+    let app = spawn_app().await;
+    for (name, id) in [
+        ("Okta - Impossible Travel", "OK-1"),
+        ("okta: MFA fatigue", "OK-2"),
+        ("Azure - Risky sign-in", "AZ-1"),
+    ] {
+        let (status, rule) = app
+            .post(
+                "/v1/detection-rules",
+                &app.admin_key,
+                json!({"name": name, "source_name": "generic", "source_rule_id": id}),
+            )
+            .await;
+        assert_eq!(status, 201, "{rule}");
+    }
+    // The generic source's rule_id links an alert to the rule with that source_rule_id.
+    let travel = ingest(
+        &app,
+        json!({"title": "Travel", "rule_id": "OK-1", "severity": "High", "src_ip": "203.0.113.70"}),
+    )
+    .await;
+    let mfa = ingest(
+        &app,
+        json!({"title": "Push storm", "rule_id": "OK-2", "severity": "Low", "src_ip": "203.0.113.71"}),
+    )
+    .await;
+    let azure = ingest(
+        &app,
+        json!({"title": "Risky", "rule_id": "AZ-1", "severity": "High", "src_ip": "203.0.113.72"}),
+    )
+    .await;
+    let ruleless = ingest(&app, json!({"title": "Okta in the title only", "src_ip": "203.0.113.73"})).await;
+    let (status, detail) = app.get(&format!("/v1/alerts/{travel}"), &app.admin_key).await;
+    assert_eq!(status, 200);
+    assert!(detail.to_string().contains("Okta - Impossible Travel"), "linked: {detail}");
+
+    let (mut browser, _) = editor(&app).await;
+    let blank = browser.get("/context-documents/new").await;
+    assert!(
+        blank.body.contains("<option value=\"detection_rule\">Detection rule</option>"),
+        "the builder offers the field"
+    );
+    let token = blank.csrf_token();
+    let rows = [("any", "detection_rule", "contains", "OKTA")];
+
+    // The live preview: exactly the two Okta rules' alerts (any case), newest first, each with
+    // the clause that matched it and its rule's name.
+    let preview = json_preview(
+        &mut browser,
+        editor_form(&token, "Okta runbook", "Revoke Okta sessions.", &rows, "preview"),
+    )
+    .await;
+    assert_eq!(
+        (preview["considered"].clone(), preview["matched"].clone()),
+        (json!(4), json!(2)),
+        "{preview}"
+    );
+    assert_eq!(
+        preview["examples"],
+        json!([
+            {"uuid": mfa, "title": "Push storm", "severity": "Low", "source_name": "generic",
+             "detection_rule": "okta: MFA fatigue", "clauses": "any of: detection_rule contains OKTA"},
+            {"uuid": travel, "title": "Travel", "severity": "High", "source_name": "generic",
+             "detection_rule": "Okta - Impossible Travel", "clauses": "any of: detection_rule contains OKTA"},
+        ])
+    );
+    assert_eq!(
+        preview["targeting_rules"],
+        json!({"match_any": [{"field": "detection_rule", "op": "contains", "value": "OKTA"}]})
+    );
+    let exact = json_preview(
+        &mut browser,
+        editor_form(
+            &token,
+            "T",
+            "C",
+            &[("all", "detection_rule", "in", "Azure - Risky sign-in, Other")],
+            "preview",
+        ),
+    )
+    .await;
+    assert_eq!(exact["matched"], 1);
+    assert_eq!(exact["examples"][0]["uuid"], json!(azure));
+    // Without JavaScript, the same preview in the page.
+    let page = post_fields(
+        &mut browser,
+        "/context-documents/new",
+        &editor_form(&token, "Okta runbook", "Revoke Okta sessions.", &rows, "preview"),
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("data-matched=\"2\">2</strong>"), "{}", page.body);
+    assert!(page.body.contains("Matched by any of: detection_rule contains OKTA"));
+    assert!(page.body.contains("generic · rule Okta - Impossible Travel"));
+    assert!(page.body.contains("<option value=\"detection_rule\" selected>Detection rule</option>"));
+
+    // Saved through the builder: in the Okta alerts' context, not in the others'.
+    let saved = post_fields(
+        &mut browser,
+        "/context-documents/new",
+        &editor_form(&token, "Okta runbook", "Revoke Okta sessions.", &rows, "save"),
+    )
+    .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let uuid = saved.location().strip_prefix("/context-documents/").unwrap().to_string();
+    assert_eq!(
+        rest_get(&app, &uuid).await.unwrap()["targeting_rules"],
+        json!({"match_any": [{"field": "detection_rule", "op": "contains", "value": "OKTA"}]})
+    );
+    for (alert, attached) in [(&travel, true), (&mfa, true), (&azure, false), (&ruleless, false)] {
+        let titles = context_titles(&app, alert).await;
+        assert_eq!(titles.contains(&"Okta runbook".to_string()), attached, "{alert}: {titles:?}");
+        let page = browser.get(&format!("/alerts/{alert}")).await;
+        assert_eq!(
+            page.body.contains("Matched by any of: detection_rule contains OKTA"),
+            attached,
+            "{alert}"
+        );
+    }
+
+    // REST takes the same rule, and evaluates it the same way.
+    rest_document(
+        &app,
+        json!({"title": "Azure exact", "document_type": "sop", "content": "C",
+               "targeting_rules": {"match_all": [{"field": "detection_rule", "op": "eq", "value": "Azure - Risky sign-in"}]}}),
+    )
+    .await;
+    assert!(context_titles(&app, &azure).await.contains(&"Azure exact".to_string()));
+    assert!(!context_titles(&app, &travel).await.contains(&"Azure exact".to_string()));
+
+    // An operator the field does not take: REST's message, under the row's operator.
+    let bad = [("any", "detection_rule", "gte", "Okta")];
+    let page =
+        post_fields(&mut browser, "/context-documents/new", &editor_form(&token, "T", "C", &bad, "save"))
+            .await;
+    assert_eq!(page.status, 422, "{}", page.body);
+    let rest = rest_refusal(
+        &app,
+        json!({"title": "T", "document_type": "runbook", "content": "C",
+               "targeting_rules": {"match_any": [{"field": "detection_rule", "op": "gte", "value": "Okta"}]}}),
+    )
+    .await;
+    let rest_message = &rest.iter().find(|(f, _)| f == "targeting_rules").unwrap().1;
+    assert_eq!(rest_message, "match_any[0].op must be one of eq, in, contains for field detection_rule");
+    assert_eq!(field_error(&page, "cond_op_0").as_deref(), Some(rest_message.as_str()));
+    assert_eq!(field_error(&page, "cond_field_0"), None);
+    assert_eq!(rest_total(&app).await, 2, "nothing saved");
 }
 
 #[tokio::test]

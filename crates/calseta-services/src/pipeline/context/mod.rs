@@ -72,18 +72,14 @@ impl AlertContext {
         self.index.get_or_load((), || async { Ok(Arc::new(docs::targeting(&self.db).await?)) }).await
     }
 
-    /// The documents that apply to an alert: global ones first, then targeted ones, each group by
-    /// document type.
-    pub async fn documents_for(&self, alert: &AlertRow) -> Result<Vec<DocumentRow>, ServiceError> {
+    /// The documents that apply to an alert described by `facts` (see
+    /// [`AlertDetail::targeting_facts`](crate::views::alert_detail::AlertDetail::targeting_facts)):
+    /// global ones first, then targeted ones, each group by document type.
+    pub async fn documents_for(&self, facts: &AlertFacts<'_>) -> Result<Vec<DocumentRow>, ServiceError> {
         let index = self.targeting_index().await?;
-        let facts = AlertFacts {
-            source_name: &alert.source_name,
-            severity: alert.severity.as_str(),
-            tags: &alert.tags.0,
-        };
         let mut chosen: Vec<&TargetingRow> = index
             .iter()
-            .filter(|d| d.is_global || targeting::matches(d.targeting_rules.as_ref().map(|j| &j.0), &facts))
+            .filter(|d| d.is_global || targeting::matches(d.targeting_rules.as_ref().map(|j| &j.0), facts))
             .collect();
         chosen.sort_by(|a, b| {
             (!a.is_global, &a.document_type, a.id).cmp(&(!b.is_global, &b.document_type, b.id))

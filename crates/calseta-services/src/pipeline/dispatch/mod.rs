@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use calseta_core::agents::{DeliveryStatus, PayloadProfile};
 use calseta_core::redact::strip_url_secrets;
+use calseta_core::targeting::AlertFacts;
 use calseta_jobs::{JobContext, JobFailure, JobHandler, JobKind, PreparedJob};
 use calseta_store::Db;
 use calseta_store::agent_runs::{self as deliveries, NewRun};
@@ -30,18 +31,9 @@ use crate::views::alert_detail::{self, AlertDetail};
 use crate::views::payload::PayloadBuilder;
 use sender::{AgentSender, SendFailure, agent_matches};
 
-/// Active agents whose triggers select the alert, oldest first.
-pub async fn matching_agents(
-    db: &Db,
-    source_name: &str,
-    severity: &str,
-    tags: &[String],
-) -> Result<Vec<AgentRow>, ServiceError> {
-    Ok(agents_repo::list(db, true)
-        .await?
-        .into_iter()
-        .filter(|a| agent_matches(a, source_name, severity, tags))
-        .collect())
+/// Active agents whose triggers select the alert described by `facts`, oldest first.
+pub async fn matching_agents(db: &Db, facts: &AlertFacts<'_>) -> Result<Vec<AgentRow>, ServiceError> {
+    Ok(agents_repo::list(db, true).await?.into_iter().filter(|a| agent_matches(a, facts)).collect())
 }
 
 /// Builds payloads and the deliveries that carry them.
@@ -84,9 +76,7 @@ impl Dispatch {
         let alert = &detail.alert;
         let agents = match only {
             Some(uuid) => agents_repo::get(&self.db, uuid).await?.into_iter().collect(),
-            None => {
-                matching_agents(&self.db, &alert.source_name, alert.severity.as_str(), &alert.tags.0).await?
-            }
+            None => matching_agents(&self.db, &detail.targeting_facts()).await?,
         };
         if agents.is_empty() {
             return Ok(Vec::new());

@@ -12,15 +12,12 @@ use crate::platform::crypto::EncryptionKey;
 use crate::platform::outbound::{OutboundClient, OutboundError, read_prefix};
 
 /// Whether an agent's triggers select an alert (sources, severities, `trigger_filter`).
-pub fn agent_matches(agent: &AgentRow, source_name: &str, severity: &str, tags: &[String]) -> bool {
+pub fn agent_matches(agent: &AgentRow, facts: &AlertFacts<'_>) -> bool {
     let sources = &agent.trigger_on_sources.0;
     let severities = &agent.trigger_on_severities.0;
-    (sources.is_empty() || sources.iter().any(|s| s == source_name))
-        && (severities.is_empty() || severities.iter().any(|s| s == severity))
-        && targeting::matches(
-            agent.trigger_filter.as_ref().map(|j| &j.0),
-            &AlertFacts { source_name, severity, tags },
-        )
+    (sources.is_empty() || sources.iter().any(|s| s == facts.source_name))
+        && (severities.is_empty() || severities.iter().any(|s| s == facts.severity))
+        && targeting::matches(agent.trigger_filter.as_ref().map(|j| &j.0), facts)
 }
 
 /// The most of an agent's answer that is read and kept.

@@ -46,6 +46,8 @@ pub struct PreviewMatch {
     pub title: String,
     pub severity: Severity,
     pub source_name: String,
+    /// The name of its detection rule, when it has one.
+    pub detection_rule: Option<String>,
     /// The clauses that selected it, as the alert page names them
     /// ([`targeting::matched_clauses`]), or [`GLOBAL_CLAUSE`].
     pub clauses: Vec<String>,
@@ -130,6 +132,7 @@ impl ContextDocumentService {
                 source_name: &alert.source_name,
                 severity: alert.severity.as_str(),
                 tags: &alert.tags.0,
+                detection_rule: alert.detection_rule.as_deref(),
             };
             let clauses = if is_global {
                 vec![GLOBAL_CLAUSE.to_string()]
@@ -146,6 +149,7 @@ impl ContextDocumentService {
                     title: alert.title,
                     severity: alert.severity,
                     source_name: alert.source_name,
+                    detection_rule: alert.detection_rule,
                     clauses,
                 });
             }
