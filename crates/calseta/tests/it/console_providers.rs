@@ -10,7 +10,7 @@ use wiremock::matchers::path_regex;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::browser::ChromeSession;
-use crate::console::{Browser, create_key};
+use crate::console::{Browser, askama_escape, create_key, rest_error_messages, signed_in};
 use crate::console_browser::{
     FOREIGN_MARKUP, HOSTILE_TEXTS, assert_inert, assert_quiet, axe_core, axe_violations, ingest, sign_in,
 };
@@ -33,14 +33,6 @@ pub(crate) async fn app_and_server(answer: Value) -> (TestApp, MockServer) {
     })
     .await;
     (app, server)
-}
-
-/// A signed-in console for a fresh human key with `scopes`.
-async fn signed_in(app: &TestApp, scopes: &[&str]) -> Browser {
-    let (key, _) = create_key(app, json!({"name": "Provider admin", "scopes": scopes})).await;
-    let mut browser = Browser::new(app);
-    browser.sign_in(&key).await;
-    browser
 }
 
 /// The builder's fields for a provider `name` calling `server` (one step with a credential
@@ -108,16 +100,16 @@ pub(crate) async fn rest_provider(app: &TestApp, name: &str) -> Value {
 async fn rest_messages(app: &TestApp, path: &str, body: Value) -> Vec<String> {
     let (status, refused) = app.post(path, &app.admin_key, body).await;
     assert_eq!(status, 422, "{refused}");
-    refused["error"]["details"]["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["msg"].as_str().unwrap().to_string())
-        .collect()
+    rest_error_messages(&refused)
 }
 
 /// Creates the provider through the console; its uuid.
-pub(crate) async fn create_in_console(app: &TestApp, browser: &mut Browser, server: &MockServer, name: &str) -> String {
+pub(crate) async fn create_in_console(
+    app: &TestApp,
+    browser: &mut Browser,
+    server: &MockServer,
+    name: &str,
+) -> String {
     let page =
         post_builder(browser, "/providers/new", "/providers/new", &builder_fields(name, server), "save")
             .await;
@@ -259,7 +251,7 @@ async fn console_providers_builder_creates_what_rest_takes_and_the_list_counts_r
     assert_eq!(page.status, 422, "{}", page.body);
     let (_, rest) = app.delete(&format!("/v1/enrichment-providers/{builtin}"), &app.admin_key).await;
     let message = rest["error"]["message"].as_str().unwrap();
-    assert!(page.body.contains(&escaped(message)), "{message} in {}", page.body);
+    assert!(page.body.contains(&askama_escape(message)), "{message} in {}", page.body);
 }
 
 async fn rest_provider_count(app: &TestApp, name: &str) -> usize {
@@ -323,7 +315,7 @@ async fn console_providers_refusals_are_rests_messages_beside_the_step_rule_or_f
     assert!(
         page.body.contains(&format!(
             "<p class=\"field-error\" id=\"malice_rules.rules.1.operator-error\">{}</p>",
-            escaped(&rest[0])
+            askama_escape(&rest[0])
         )),
         "{}",
         page.body
@@ -405,20 +397,11 @@ async fn console_providers_refusals_are_rests_messages_beside_the_step_rule_or_f
     assert!(
         page.body.contains(&format!(
             "<p class=\"field-error\" id=\"indicator_type-error\">{}</p>",
-            escaped(&message)
+            askama_escape(&message)
         )),
         "{message} in {}",
         page.body
     );
-}
-
-/// `text` as askama escapes it.
-fn escaped(text: &str) -> String {
-    text.replace('&', "&#38;")
-        .replace('<', "&#60;")
-        .replace('>', "&#62;")
-        .replace('"', "&#34;")
-        .replace('\'', "&#39;")
 }
 
 #[tokio::test]

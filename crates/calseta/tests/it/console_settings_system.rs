@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::browser::ChromeSession;
-use crate::console::{Browser, Page, create_key};
+use crate::console::{Browser, Page, create_key, signed_in, unescape};
 use crate::console_browser::{HOSTILE_TEXTS, assert_inert, assert_quiet, axe_core, axe_violations, sign_in};
 use crate::helpers::*;
 
@@ -73,31 +73,12 @@ async fn rest_job_when(app: &TestApp, uuid: &str, status: &str) -> Value {
     .await
 }
 
-/// A signed-in session for a fresh human key with `scopes`.
-async fn signed_in(app: &TestApp, scopes: &[&str]) -> Browser {
-    let (key, _) = create_key(app, json!({"name": "Settings admin", "scopes": scopes})).await;
-    let mut browser = Browser::new(app);
-    browser.sign_in(&key).await;
-    browser
-}
-
 /// A form post with the page's CSRF token.
 async fn post(browser: &mut Browser, from: &str, path: &str, fields: &[(&str, &str)]) -> Page {
     let token = browser.get(from).await.csrf_token();
     let mut all = vec![("csrf_token", token.as_str())];
     all.extend_from_slice(fields);
     browser.post(path, &all).await
-}
-
-/// Text as askama escapes it, back to what was written.
-fn unescape(html: &str) -> String {
-    html.replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-        .replace("&#34;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
 }
 
 /// The message under the input `field` (the `field_error` macro), unescaped; and that the input

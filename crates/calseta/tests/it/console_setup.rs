@@ -27,8 +27,13 @@ async fn console_setup_a_new_user_configures_provider_document_agent_and_workflo
     // A runbook for high-severity alerts.
     let token = browser.get("/context-documents/new").await.csrf_token();
     let conditions = [("all", "severity", "eq", "High")];
-    let fields =
-        editor_form(&token, "Tor sign-in runbook", "# Tor sign-in\n\nBlock the exit node.", &conditions, "save");
+    let fields = editor_form(
+        &token,
+        "Tor sign-in runbook",
+        "# Tor sign-in\n\nBlock the exit node.",
+        &conditions,
+        "save",
+    );
     let saved = post_fields(&mut browser, "/context-documents/new", &fields).await;
     assert_eq!(saved.status, 303, "{}", saved.body);
 
@@ -47,7 +52,12 @@ async fn console_setup_a_new_user_configures_provider_document_agent_and_workflo
     let created = browser
         .post(
             "/workflows/new",
-            &[("csrf_token", &token), ("template", "block_ip"), ("name", "Block at the firewall"), ("code", code)],
+            &[
+                ("csrf_token", &token),
+                ("template", "block_ip"),
+                ("name", "Block at the firewall"),
+                ("code", code),
+            ],
         )
         .await;
     assert_eq!(created.status, 303, "{}", created.body);
@@ -97,8 +107,12 @@ async fn console_setup_a_new_user_configures_provider_document_agent_and_workflo
         .unwrap_or_else(|| panic!("the address in {delivered}"));
     assert_eq!(indicator["malice"], "Malicious", "{indicator}");
     assert!(indicator["enrichment_results"]["setup_intel"].is_object(), "{indicator}");
-    let documents: Vec<&str> =
-        delivered["context_documents"].as_array().unwrap().iter().filter_map(|d| d["title"].as_str()).collect();
+    let documents: Vec<&str> = delivered["context_documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["title"].as_str())
+        .collect();
     assert!(documents.contains(&"Tor sign-in runbook"), "{documents:?}");
     let workflows: Vec<&str> =
         delivered["workflows"].as_array().unwrap().iter().filter_map(|w| w["name"].as_str()).collect();
