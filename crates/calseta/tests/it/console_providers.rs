@@ -90,6 +90,19 @@ pub(crate) async fn post_builder(
     browser.post(path, &all).await
 }
 
+/// Posts `fields` (with the CSRF token of the provider's page) to the provider's `action`.
+async fn post_on_provider(
+    browser: &mut Browser,
+    uuid: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> crate::console::Page {
+    let token = browser.get(&format!("/providers/{uuid}")).await.csrf_token();
+    let mut all = vec![("csrf_token", token.as_str())];
+    all.extend_from_slice(fields);
+    browser.post(&format!("/providers/{uuid}/{action}"), &all).await
+}
+
 /// The provider's REST representation by name.
 pub(crate) async fn rest_provider(app: &TestApp, name: &str) -> Value {
     let (_, list) = app.get("/v1/enrichment-providers?page_size=100", &app.admin_key).await;
@@ -121,20 +134,19 @@ pub(crate) async fn create_in_console(
 
 /// Adds the `score` extraction through the console.
 async fn add_score_extraction(browser: &mut Browser, uuid: &str) {
-    let token = browser.get(&format!("/providers/{uuid}")).await.csrf_token();
-    let page = browser
-        .post(
-            &format!("/providers/{uuid}/extractions"),
-            &[
-                ("csrf_token", &token),
-                ("indicator_type", "ip"),
-                ("source_path", "score"),
-                ("target_key", "score"),
-                ("value_type", "int"),
-                ("description", ""),
-            ],
-        )
-        .await;
+    let page = post_on_provider(
+        browser,
+        uuid,
+        "extractions",
+        &[
+            ("indicator_type", "ip"),
+            ("source_path", "score"),
+            ("target_key", "score"),
+            ("value_type", "int"),
+            ("description", ""),
+        ],
+    )
+    .await;
     assert_eq!(page.status, 303, "{}", page.body);
 }
 
@@ -354,19 +366,13 @@ async fn console_providers_refusals_are_rests_messages_beside_the_step_rule_or_f
     assert!(page.body.contains("A provider named &#39;taken_name&#39; already exists. (DUPLICATE_PROVIDER)"));
 
     // An extraction without a source path: REST's message beside the field.
-    let token = browser.get(&format!("/providers/{uuid}")).await.csrf_token();
-    let page = browser
-        .post(
-            &format!("/providers/{uuid}/extractions"),
-            &[
-                ("csrf_token", &token),
-                ("indicator_type", "ip"),
-                ("source_path", " "),
-                ("target_key", "k"),
-                ("value_type", "any"),
-            ],
-        )
-        .await;
+    let page = post_on_provider(
+        &mut browser,
+        &uuid,
+        "extractions",
+        &[("indicator_type", "ip"), ("source_path", " "), ("target_key", "k"), ("value_type", "any")],
+    )
+    .await;
     assert_eq!(page.status, 422, "{}", page.body);
     let rest = rest_messages(
         &app,
@@ -379,12 +385,13 @@ async fn console_providers_refusals_are_rests_messages_beside_the_step_rule_or_f
     );
 
     // A live test of an unknown type: REST's message beside the type.
-    let page = browser
-        .post(
-            &format!("/providers/{uuid}/test"),
-            &[("csrf_token", &token), ("indicator_type", "planet"), ("indicator_value", "x")],
-        )
-        .await;
+    let page = post_on_provider(
+        &mut browser,
+        &uuid,
+        "test",
+        &[("indicator_type", "planet"), ("indicator_value", "x")],
+    )
+    .await;
     assert_eq!(page.status, 422, "{}", page.body);
     let (_, refused) = app
         .post(
@@ -422,13 +429,9 @@ async fn console_providers_live_test_shows_steps_masked_credentials_fields_and_t
     assert_eq!(status, 200, "{rest}");
     assert_eq!(rest["data"]["malice_rule"], json!({"index": 0, "condition": "score >= 80"}));
 
-    let token = browser.get(&format!("/providers/{uuid}")).await.csrf_token();
-    let page = browser
-        .post(
-            &format!("/providers/{uuid}/test"),
-            &[("csrf_token", &token), ("indicator_type", "ip"), ("indicator_value", IP)],
-        )
-        .await;
+    let page =
+        post_on_provider(&mut browser, &uuid, "test", &[("indicator_type", "ip"), ("indicator_value", IP)])
+            .await;
     assert_eq!(page.status, 200, "{}", page.body);
     let body = &page.body;
     for text in [
@@ -454,12 +457,13 @@ async fn console_providers_live_test_shows_steps_masked_credentials_fields_and_t
     let page = post_builder(&mut browser, "/providers/new", "/providers/new", &fields, "save").await;
     assert_eq!(page.status, 303, "{}", page.body);
     let unknown = rest_provider(&app, "unknown_intel").await["uuid"].as_str().unwrap().to_string();
-    let page = browser
-        .post(
-            &format!("/providers/{unknown}/test"),
-            &[("csrf_token", &token), ("indicator_type", "ip"), ("indicator_value", IP)],
-        )
-        .await;
+    let page = post_on_provider(
+        &mut browser,
+        &unknown,
+        "test",
+        &[("indicator_type", "ip"), ("indicator_value", IP)],
+    )
+    .await;
     for text in
         ["HTTP 404", "<span class=\"badge malice-pending\">Pending</span>", "<code>not-found verdict</code>"]
     {
