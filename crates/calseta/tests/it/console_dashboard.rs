@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 
-use crate::console::{Browser, Page, signed_in, unescape};
+use crate::console::{Browser, Page, signed_in, signed_in_as, unescape};
 use crate::helpers::*;
 use crate::ingest::ingest_generic as ingest;
 
@@ -337,7 +337,7 @@ async fn what_a_key_may_not_read_is_not_shown() {
     ingest(&app, json!({"title": "x", "src_ip": "203.0.113.7"})).await;
 
     // Without alerts:read: who is signed in, and no figures.
-    let mut browser = signed_in(&app, &["agents:read"]).await;
+    let (mut browser, _) = signed_in_as(&app, "Dash <Reader>", &["agents:read"]).await;
     let page = dashboard(&mut browser, "?range=30d").await;
     assert!(page.body.contains("Dash &#60;Reader&#62;") || page.body.contains("Dash &lt;Reader&gt;"));
     assert!(page.body.contains("id=\"no-metrics\""), "{}", page.body);
