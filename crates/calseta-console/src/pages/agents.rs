@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::agent_fields::AgentForm;
 use super::forms::FormErrors;
 use super::listing::{Filters, Pager, Shown};
-use super::{PageContext, PageError, render};
+use super::{PageContext, PageError, path_uuid, render};
 use crate::state::ConsoleState;
 
 /// Delivery attempts per page of the log.
@@ -211,7 +211,7 @@ pub(crate) struct Detail {
 
 /// Reads the uuid of a path; anything else is the agent's 404.
 pub(crate) fn agent_uuid(raw: &str) -> Result<Uuid, PageError> {
-    Uuid::parse_str(raw).map_err(|_| PageError::not_found("Agent not found."))
+    path_uuid(raw, "Agent not found.")
 }
 
 /// The registered sources' names (the trigger checkboxes).

@@ -7,7 +7,7 @@ use calseta_services::ServiceError;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{PageError, see_other};
+use super::{PageError, path_uuid, see_other};
 
 /// The CSS modifier of a verdict (fixed words, never alert text).
 pub(super) fn malice_class(malice: Malice) -> &'static str {
@@ -42,7 +42,7 @@ pub(super) fn text_of(value: &Value) -> String {
 
 /// The uuid of the path, or the 404 page a malformed one answers with.
 pub(super) fn parse_uuid(raw: &str) -> Result<Uuid, PageError> {
-    Uuid::parse_str(raw).map_err(|_| PageError::not_found("There is no alert with this id."))
+    path_uuid(raw, "There is no alert with this id.")
 }
 
 /// A service refusal as a page: invalid input is a 400 that says what was wrong, a refused

@@ -19,10 +19,9 @@ use calseta_services::records::now;
 use calseta_services::views::approval_inbox::ApprovalItem;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::listing::Shown;
-use super::{PageContext, PageError, render, see_other};
+use super::{PageContext, PageError, path_uuid, render, see_other};
 use crate::session::SignedForm;
 use crate::state::ConsoleState;
 
@@ -152,8 +151,7 @@ pub async fn decide(
     SignedForm { ctx, form }: SignedForm<DecisionForm>,
 ) -> Result<Response, PageError> {
     ctx.require_scope(Scope::ApprovalsWrite)?;
-    let uuid = Uuid::parse_str(&raw_uuid)
-        .map_err(|_| PageError::not_found("There is no approval request with this id."))?;
+    let uuid = path_uuid(&raw_uuid, "There is no approval request with this id.")?;
     let decision = match form.decision.as_str() {
         "approve" => Decision::Approve,
         "reject" => Decision::Reject,

@@ -22,7 +22,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::listing::{Filters, Pager, Shown};
-use super::{PageContext, PageError, render};
+use super::{PageContext, PageError, path_uuid, render};
 use crate::charts::{self, Bar, Column, Series, Stacked};
 use crate::markdown::{self, SafeHtml};
 use crate::state::ConsoleState;
@@ -167,7 +167,7 @@ struct Detail {
 
 /// Reads the uuid of a path; anything else is the rule's 404.
 pub(crate) fn rule_uuid(raw: &str) -> Result<Uuid, PageError> {
-    Uuid::parse_str(raw).map_err(|_| PageError::not_found("Detection rule not found."))
+    path_uuid(raw, "Detection rule not found.")
 }
 
 /// `{"key": n, …}` of the metrics as bars (the service sorts the keys).

@@ -28,7 +28,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::forms::{FormErrors, render_refused};
-use super::{PageContext, PageError, render, see_other};
+use super::{PageContext, PageError, path_uuid, render, see_other};
 use crate::session::{SignedForm, SignedUpload};
 use crate::state::ConsoleState;
 
@@ -469,7 +469,7 @@ async fn editor(
 }
 
 fn parse_uuid(raw: &str) -> Result<Uuid, PageError> {
-    Uuid::parse_str(raw).map_err(|_| PageError::not_found("There is no context document with this id."))
+    path_uuid(raw, "There is no context document with this id.")
 }
 
 /// `GET /context-documents/new`: an empty editor.

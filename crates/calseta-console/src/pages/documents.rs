@@ -16,7 +16,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::listing::{Filters, Pager, Shown};
-use super::{PageContext, PageError, render, see_other};
+use super::{PageContext, PageError, path_uuid, render, see_other};
 use crate::markdown::{self, SafeHtml};
 use crate::session::SignedForm;
 use crate::state::ConsoleState;
@@ -141,7 +141,7 @@ struct Detail {
 }
 
 fn parse_uuid(raw: &str) -> Result<Uuid, PageError> {
-    Uuid::parse_str(raw).map_err(|_| PageError::not_found("There is no context document with this id."))
+    path_uuid(raw, "There is no context document with this id.")
 }
 
 /// `GET /context-documents/{uuid}`: the document.

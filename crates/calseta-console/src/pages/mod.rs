@@ -158,6 +158,12 @@ pub(crate) fn see_other(location: &str) -> Response {
     }
 }
 
+/// The uuid in a page's path, or the `404` page saying `not_found` when it is not one (an id that
+/// cannot exist is answered like one that does not).
+pub(crate) fn path_uuid(raw: &str, not_found: &str) -> Result<uuid::Uuid, PageError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| PageError::not_found(not_found))
+}
+
 /// Renders `page` as an HTML response (an error page if the template fails).
 pub fn render<T: Template>(page: &T) -> Response {
     match page.render() {

@@ -26,12 +26,12 @@ use uuid::Uuid;
 
 use super::forms::{FormErrors, render_refused};
 use super::provider_form::{self, Action, ProviderDraft, TestForm};
-use super::{PageContext, PageError, render, see_other};
+use super::{PageContext, PageError, path_uuid, render, see_other};
 use crate::session::SignedForm;
 use crate::state::ConsoleState;
 
 pub(super) fn parse_uuid(raw: &str) -> Result<Uuid, PageError> {
-    Uuid::parse_str(raw).map_err(|_| PageError::not_found("There is no enrichment provider with this id."))
+    path_uuid(raw, "There is no enrichment provider with this id.")
 }
 
 /// A provider's state as the list and its page show it.

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::forms::{FormErrors, render_refused};
 use super::listing::Shown;
 use super::settings::Confirm;
-use super::{PageContext, PageError, render, see_other};
+use super::{PageContext, PageError, path_uuid, render, see_other};
 use crate::session::SignedForm;
 use crate::state::ConsoleState;
 
@@ -213,7 +213,7 @@ pub async fn create(
 }
 
 fn key_id(raw: &str) -> Result<Uuid, PageError> {
-    Uuid::parse_str(raw).map_err(|_| PageError::not_found("API key not found."))
+    path_uuid(raw, "API key not found.")
 }
 
 /// `GET /settings/api-keys/{uuid}`: the key with the form that changes its scopes and sources.

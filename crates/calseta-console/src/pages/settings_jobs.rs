@@ -20,7 +20,7 @@ use calseta_services::records::Job;
 use super::alert_detail::EmptyForm;
 use super::forms::FormErrors;
 use super::listing::{Filters, Pager, Shown};
-use super::{PageContext, PageError, render, see_other};
+use super::{PageContext, PageError, path_uuid, render, see_other};
 use crate::session::SignedForm;
 use crate::state::ConsoleState;
 
@@ -146,7 +146,7 @@ pub async fn retry(
     SignedForm { ctx, .. }: SignedForm<EmptyForm>,
 ) -> Result<Response, PageError> {
     ctx.require_scope(Scope::Admin)?;
-    let uuid = uuid::Uuid::parse_str(&raw).map_err(|_| PageError::not_found("Job not found."))?;
+    let uuid = path_uuid(&raw, "Job not found.")?;
     match state.services().retry_job(uuid).await {
         Ok(job) => Ok(see_other(&format!("{PATH}?retried={}", job.uuid))),
         Err(e @ ServiceError::Conflict { .. }) => {

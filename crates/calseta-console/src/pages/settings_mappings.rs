@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::forms::{FormErrors, render_refused};
 use super::listing::{Filters, Pager};
-use super::{PageContext, PageError, render, see_other};
+use super::{PageContext, PageError, path_uuid, render, see_other};
 use crate::session::SignedForm;
 use crate::state::ConsoleState;
 
@@ -343,7 +343,7 @@ fn dry_run_errors(error: ServiceError) -> Result<FormErrors, PageError> {
 }
 
 fn parse_uuid(raw: &str) -> Result<Uuid, PageError> {
-    Uuid::parse_str(raw).map_err(|_| PageError::not_found("Indicator mapping not found."))
+    path_uuid(raw, "Indicator mapping not found.")
 }
 
 /// What the edit form holds.

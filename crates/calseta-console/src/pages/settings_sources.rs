@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::forms::{FormErrors, render_refused};
 use super::listing::Shown;
 use super::settings::Confirm;
-use super::{PageContext, PageError, render, see_other};
+use super::{PageContext, PageError, path_uuid, render, see_other};
 use crate::session::SignedForm;
 use crate::state::ConsoleState;
 
@@ -216,7 +216,7 @@ pub struct SecretForm {
 }
 
 fn source_id(raw: &str) -> Result<Uuid, PageError> {
-    Uuid::parse_str(raw).map_err(|_| PageError::not_found("Source integration not found."))
+    path_uuid(raw, "Source integration not found.")
 }
 
 /// `POST /settings/sources/{uuid}/secret`: sets, generates or removes the signing secret (saved in

@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::forms::{FormErrors, render_refused};
 use super::listing::{Filters, Pager, Shown};
 use super::workflow_editor::CodeEditor;
-use super::{PageContext, PageError, render, see_other};
+use super::{PageContext, PageError, path_uuid, render, see_other};
 use crate::session::SignedForm;
 use crate::state::ConsoleState;
 
@@ -47,7 +47,7 @@ pub(super) fn run_class(status: RunState) -> &'static str {
 
 /// The uuid of the path, or the 404 page a malformed one answers with.
 pub(super) fn parse_uuid(raw: &str) -> Result<Uuid, PageError> {
-    Uuid::parse_str(raw).map_err(|_| PageError::not_found("There is no workflow with this id."))
+    path_uuid(raw, "There is no workflow with this id.")
 }
 
 /// The browser sends a textarea's lines ending in CRLF: stored code ends its lines as an API

@@ -167,6 +167,66 @@ pub(crate) async fn analyst(app: &TestApp) -> String {
     create_key(app, json!({"name": "Analyst <Ada>", "scopes": ["alerts:read", "alerts:write"]})).await.0
 }
 
+/// A browser signed in with a fresh human key named `name` holding `scopes`; (browser, plain key).
+pub(crate) async fn signed_in_as(app: &TestApp, name: &str, scopes: &[&str]) -> (Browser, String) {
+    let (key, _) = create_key(app, json!({"name": name, "scopes": scopes})).await;
+    let mut browser = Browser::new(app);
+    browser.sign_in(&key).await;
+    (browser, key)
+}
+
+/// A browser signed in with a fresh human key holding `scopes`; (browser, plain key).
+pub(crate) async fn signed_in_with_key(app: &TestApp, scopes: &[&str]) -> (Browser, String) {
+    signed_in_as(app, "Console <user>", scopes).await
+}
+
+/// A browser signed in with a fresh human key holding `scopes`.
+pub(crate) async fn signed_in(app: &TestApp, scopes: &[&str]) -> Browser {
+    signed_in_with_key(app, scopes).await.0
+}
+
+/// `text` as askama escapes it into a page.
+pub(crate) fn askama_escape(text: &str) -> String {
+    text.replace('&', "&#38;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
+/// Whether `html` holds `text` escaped (askama writes `&#60;`, others `&lt;`).
+pub(crate) fn contains_escaped(html: &str, text: &str) -> bool {
+    let numeric = text.replace('<', "&#60;").replace('>', "&#62;").replace('"', "&#34;");
+    let named = text.replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    html.contains(&numeric) || html.contains(&named)
+}
+
+/// Undoes HTML escaping, askama's numeric escapes (`&#60;`) and the named ones (`&lt;`) alike;
+/// the ampersand last, so an escaped escape comes back as the text that was written.
+pub(crate) fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&#60;", "<")
+        .replace("&gt;", ">")
+        .replace("&#62;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+        .replace("&#38;", "&")
+}
+
+/// The messages of a REST 422 body's `details.errors` (plain texts as they are, `{msg}` entries
+/// by their `msg`).
+pub(crate) fn rest_error_messages(body: &Value) -> Vec<String> {
+    body["error"]["details"]["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no details.errors in {body}"))
+        .iter()
+        .map(|e| e.as_str().map_or_else(|| e["msg"].as_str().unwrap().to_string(), str::to_string))
+        .collect()
+}
+
 #[tokio::test]
 async fn an_unauthenticated_page_request_is_sent_to_sign_in() {
     let app = spawn_app().await;

@@ -12,11 +12,11 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::browser::ChromeSession;
-use crate::console::{Browser, Page, create_key};
+use crate::console::{Browser, Page, create_key, signed_in, unescape};
 use crate::console_browser::{
     FOREIGN_MARKUP, HOSTILE_TEXTS, assert_inert, assert_quiet, axe_core, axe_violations, ingest, sign_in,
 };
-use crate::console_rules::{field_message, rest_messages, set_value, text_content, unescape};
+use crate::console_rules::{field_message, rest_messages, set_value, text_content};
 use crate::helpers::*;
 
 /// A refusal case: the field, what REST receives beside a valid name and URL, what the form
@@ -42,14 +42,6 @@ pub(crate) async fn endpoint(status: u16, body: &str) -> MockServer {
         .mount(&server)
         .await;
     server
-}
-
-/// A signed-in browser for a fresh human key with `scopes`.
-async fn signed_in(app: &TestApp, scopes: &[&str]) -> Browser {
-    let (key, _) = create_key(app, json!({"name": "Agent <owner>", "scopes": scopes})).await;
-    let mut browser = Browser::new(app);
-    browser.sign_in(&key).await;
-    browser
 }
 
 /// Registers an agent through REST; its uuid.

@@ -5,17 +5,9 @@
 use serde_json::{Value, json};
 
 use crate::approvals::gated_workflow;
-use crate::console::{Browser, create_key};
+use crate::console::signed_in_as;
 use crate::helpers::*;
 use crate::respond::{agent_key, alert_with_account, finished_run};
-
-/// A signed-in browser for a fresh human key with `scopes`; (browser, plain key).
-async fn signed_in(app: &TestApp, name: &str, scopes: &[&str]) -> (Browser, String) {
-    let (key, _) = create_key(app, json!({"name": name, "scopes": scopes})).await;
-    let mut browser = Browser::new(app);
-    browser.sign_in(&key).await;
-    (browser, key)
-}
 
 /// Asks, as `key`, to run `workflow` against the account on `alert`; the approval request's uuid.
 async fn request_run(app: &TestApp, key: &str, workflow: &str, alert: &str, reason: &str) -> String {
@@ -53,7 +45,7 @@ async fn console_inbox_shows_what_an_approver_weighs_and_an_approval_runs_the_wo
     let agent = agent_key(&app, &["workflows:execute"]).await;
     let reason = "<script>alert('x')</script> token replayed from two countries";
     let approval = request_run(&app, &agent, &workflow, &alert, reason).await;
-    let (mut browser, key) = signed_in(&app, "Approver", &["approvals:write", "alerts:read"]).await;
+    let (mut browser, key) = signed_in_as(&app, "Approver", &["approvals:write", "alerts:read"]).await;
 
     let page = browser.get("/approvals").await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -121,7 +113,7 @@ async fn console_inbox_refuses_the_requesting_key_its_own_approval_but_lets_it_r
     let alert = alert_with_account(&app, "jdoe@example.com").await;
     let workflow = gated_workflow(&app, "Disable account", "critical").await;
     let scopes = ["workflows:execute", "approvals:write", "alerts:read"];
-    let (mut browser, key) = signed_in(&app, "Requester", &scopes).await;
+    let (mut browser, key) = signed_in_as(&app, "Requester", &scopes).await;
     let approval = request_run(&app, &key, &workflow, &alert, "I think this account is taken over").await;
 
     let page = browser.get("/approvals").await;
@@ -174,7 +166,7 @@ async fn console_inbox_needs_the_approvals_scope_a_csrf_token_and_a_decision() {
     let approval = request_run(&app, &agent, &workflow, &alert, "takeover").await;
 
     // A read-only analyst neither sees the inbox nor decides with a forged form.
-    let (mut reader, _) = signed_in(&app, "Reader", &["alerts:read"]).await;
+    let (mut reader, _) = signed_in_as(&app, "Reader", &["alerts:read"]).await;
     let page = reader.get("/approvals").await;
     assert_eq!(page.status, 403, "{}", page.body);
     assert!(page.body.contains("approvals:write"), "{}", page.body);
@@ -185,7 +177,7 @@ async fn console_inbox_needs_the_approvals_scope_a_csrf_token_and_a_decision() {
     assert_eq!(forged.status, 403, "{}", forged.body);
 
     // An approver's form without the token, from another origin, or without a decision: refused.
-    let (mut approver, _) = signed_in(&app, "Approver", &["approvals:write"]).await;
+    let (mut approver, _) = signed_in_as(&app, "Approver", &["approvals:write"]).await;
     let token = approver.get("/approvals").await.csrf_token();
     let path = format!("/approvals/{approval}/decide");
     let no_token = approver.post(&path, &[("decision", "approve")]).await;

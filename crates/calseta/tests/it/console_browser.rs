@@ -56,6 +56,21 @@ pub(crate) async fn assert_quiet(browser: &ChromeSession, what: &str) {
     assert!(errors.is_empty(), "{what}: the console logged errors: {errors:#?}");
 }
 
+/// Like [`assert_quiet`], for a page answered `422` (a refused form): Chrome logs that status as a
+/// failed network load, and nothing else may be logged.
+pub(crate) async fn assert_refused_quietly(browser: &ChromeSession, what: &str) {
+    assert!(!browser.dialog_open().await, "{what}: a JavaScript dialog opened");
+    let errors: Vec<Value> = browser
+        .console_errors()
+        .await
+        .into_iter()
+        .filter(|e| {
+            !(e["source"] == "network" && e["message"].as_str().unwrap_or_default().contains("status of 422"))
+        })
+        .collect();
+    assert!(errors.is_empty(), "{what}: the console logged errors: {errors:#?}");
+}
+
 /// What a page holds beyond the console's own markup: scripts other than ours, event-handler
 /// attributes, style elements and attributes, media and embedded markup, SVG other than our own
 /// charts (marked `data-calseta-chart`), and links to `javascript:` or `data:` URLs.
@@ -552,7 +567,7 @@ async fn console_browser_a_new_user_walks_the_sandbox_after_one_click_sign_in() 
 }
 
 /// The text of the first element matching `css`, or "" when there is none.
-async fn text_of(browser: &ChromeSession, css: &str) -> String {
+pub(crate) async fn text_of(browser: &ChromeSession, css: &str) -> String {
     let text = browser
         .run(
             "const e = document.querySelector(arguments[0]); return e ? e.textContent : ''",

@@ -9,29 +9,12 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 
-use crate::console::{Browser, Page, create_key};
+use crate::console::{Browser, Page, signed_in, signed_in_as, unescape};
 use crate::helpers::*;
 use crate::ingest::ingest_generic as ingest;
 
 fn at(day: u32, h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, day, h, m, 0).single().unwrap()
-}
-
-/// Text back from HTML escaping (askama writes `&#60;`, the charts `&lt;`).
-fn unescape(text: &str) -> String {
-    [
-        ("&#60;", "<"),
-        ("&#62;", ">"),
-        ("&#34;", "\""),
-        ("&#39;", "'"),
-        ("&lt;", "<"),
-        ("&gt;", ">"),
-        ("&quot;", "\""),
-        ("&#38;", "&"),
-        ("&amp;", "&"),
-    ]
-    .iter()
-    .fold(text.to_string(), |t, (from, to)| t.replace(from, to))
 }
 
 /// The `attr` attribute of the element with `id`.
@@ -116,13 +99,6 @@ async fn set_alert(
     );
     let occurred = created - chrono::TimeDelta::seconds(60);
     exec_sql_times(app, &sql, &[Some(occurred), Some(created), acknowledged, closed]).await;
-}
-
-async fn signed_in(app: &TestApp, scopes: &[&str]) -> Browser {
-    let (key, _) = create_key(app, json!({"name": "Dash <Reader>", "scopes": scopes})).await;
-    let mut browser = Browser::new(app);
-    browser.sign_in(&key).await;
-    browser
 }
 
 async fn dashboard(browser: &mut Browser, query: &str) -> Page {
@@ -361,7 +337,7 @@ async fn what_a_key_may_not_read_is_not_shown() {
     ingest(&app, json!({"title": "x", "src_ip": "203.0.113.7"})).await;
 
     // Without alerts:read: who is signed in, and no figures.
-    let mut browser = signed_in(&app, &["agents:read"]).await;
+    let (mut browser, _) = signed_in_as(&app, "Dash <Reader>", &["agents:read"]).await;
     let page = dashboard(&mut browser, "?range=30d").await;
     assert!(page.body.contains("Dash &#60;Reader&#62;") || page.body.contains("Dash &lt;Reader&gt;"));
     assert!(page.body.contains("id=\"no-metrics\""), "{}", page.body);

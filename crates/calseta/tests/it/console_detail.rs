@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::console::{Browser, analyst, create_key, event_handler_attributes};
+use crate::console::{Browser, analyst, contains_escaped, event_handler_attributes, signed_in};
 use crate::helpers::*;
 
 use crate::ingest::ingest_generic as ingest;
@@ -20,21 +20,6 @@ async fn store_results(app: &TestApp, value: &str, malice: &str, results: Value)
         ),
     )
     .await;
-}
-
-/// Whether `html` holds `text` escaped (askama writes `&#60;`, others `&lt;`).
-fn escaped(html: &str, text: &str) -> bool {
-    let numeric = text.replace('<', "&#60;").replace('>', "&#62;").replace('"', "&#34;");
-    let named = text.replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
-    html.contains(&numeric) || html.contains(&named)
-}
-
-/// A browser signed in with a new key of `scopes`.
-async fn signed_in(app: &TestApp, scopes: &[&str]) -> Browser {
-    let (key, _) = create_key(app, json!({"name": "Detail reader", "scopes": scopes})).await;
-    let mut browser = Browser::new(app);
-    browser.sign_in(&key).await;
-    browser
 }
 
 #[tokio::test]
@@ -121,10 +106,10 @@ async fn console_detail_renders_a_hostile_alert_escaped() {
     for raw in ["<script>alert(", "<img src=x", "</pre><script>"] {
         assert!(!body.contains(raw), "{raw} unescaped in {body}");
     }
-    assert!(escaped(body, "<script>alert(1)</script>"), "{body}");
-    assert!(escaped(body, "<img src=x onerror=alert(1)>"), "{body}");
-    assert!(escaped(body, "</pre><script>alert(3)</script>"), "{body}");
-    assert!(escaped(body, "</pre><script>alert(4)</script>"), "the provider's raw response: {body}");
+    assert!(contains_escaped(body, "<script>alert(1)</script>"), "{body}");
+    assert!(contains_escaped(body, "<img src=x onerror=alert(1)>"), "{body}");
+    assert!(contains_escaped(body, "</pre><script>alert(3)</script>"), "{body}");
+    assert!(contains_escaped(body, "</pre><script>alert(4)</script>"), "the provider's raw response: {body}");
     // ` onerror=` appears only as text inside escaped markup, never in a tag.
     assert!(!body.contains("<img"), "{body}");
     assert!(body.contains("Malice: Suspicious"));
@@ -214,7 +199,7 @@ async fn console_detail_closes_with_a_classification_and_shows_the_activity() {
     let page = browser.get(&format!("/alerts/{uuid}")).await;
     assert!(page.body.contains("Status: Closed"), "{}", page.body);
     assert!(page.body.contains("Benign Positive - Suspicious but Expected"));
-    assert!(escaped(&page.body, "Known scanner <b>ok</b>"), "{}", page.body);
+    assert!(contains_escaped(&page.body, "Known scanner <b>ok</b>"), "{}", page.body);
     for event in ["alert_closed", "alert_status_updated", "alert_severity_updated"] {
         assert!(page.body.contains(&format!("<strong class=\"event-type\">{event}</strong>")), "{event}");
     }
@@ -241,7 +226,7 @@ async fn console_detail_adds_a_finding_and_re_enriches() {
     assert_eq!(page.status, 303, "{}", page.body);
     assert_eq!(page.location(), format!("/alerts/{uuid}#findings"));
     let page = browser.get(&format!("/alerts/{uuid}")).await;
-    assert!(escaped(&page.body, "Seen from <i>three</i> hosts"), "{}", page.body);
+    assert!(contains_escaped(&page.body, "Seen from <i>three</i> hosts"), "{}", page.body);
     assert!(page.body.contains("confidence: high"));
     assert!(page.body.contains("Recommended: Block it"));
     assert!(page.body.contains("alert_finding_added"));
@@ -346,13 +331,13 @@ async fn console_detail_shows_context_documents_and_past_alerts_as_text() {
     let page = browser.get(&format!("/alerts/{second}")).await;
     assert_eq!(page.status, 200, "{}", page.body);
     let body = &page.body;
-    assert!(escaped(body, "IR <b>Plan</b>"), "{body}");
-    assert!(escaped(body, "<script>alert(5)</script>"), "{body}");
+    assert!(contains_escaped(body, "IR <b>Plan</b>"), "{body}");
+    assert!(contains_escaped(body, "<script>alert(5)</script>"), "{body}");
     // The document is Markdown: its list is a list; its script tag is shown as text.
     assert!(body.contains("<li>Call the IR lead.</li>"), "{body}");
     assert!(!body.contains("<script>alert(5)"));
     assert!(body.contains(&format!("<a href=\"/alerts/{first}\">")), "a link to the past alert: {body}");
-    assert!(escaped(body, "Earlier <u>login</u>"), "{body}");
+    assert!(contains_escaped(body, "Earlier <u>login</u>"), "{body}");
     assert!(body.contains("185.220.101.99"));
     assert!(body.contains("Duplicate"));
     assert!(body.contains("Seen before"));

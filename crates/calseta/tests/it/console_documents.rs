@@ -12,23 +12,16 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::browser::ChromeSession;
-use crate::console::{Browser, Page, create_key};
+use crate::console::{Browser, Page, create_key, signed_in_with_key, unescape};
 use crate::console_browser::{
-    HOSTILE_TEXTS, assert_inert, assert_quiet, axe_core, axe_violations, ingest, sign_in,
+    HOSTILE_TEXTS, assert_inert, assert_quiet, assert_refused_quietly, axe_core, axe_violations, ingest,
+    sign_in, text_of,
 };
 use crate::helpers::*;
 use crate::knowledge::{minimal_docx, minimal_pdf};
 
-/// A signed-in console browser for a fresh human key with `scopes`.
-async fn signed_in(app: &TestApp, scopes: &[&str]) -> (Browser, String) {
-    let (key, _) = create_key(app, json!({"name": "Docs <editor>", "scopes": scopes})).await;
-    let mut browser = Browser::new(app);
-    browser.sign_in(&key).await;
-    (browser, key)
-}
-
 async fn editor(app: &TestApp) -> (Browser, String) {
-    signed_in(app, &["alerts:read", "alerts:write"]).await
+    signed_in_with_key(app, &["alerts:read", "alerts:write"]).await
 }
 
 /// Creates a document through REST; its uuid.
@@ -61,16 +54,6 @@ async fn rest_refusal(app: &TestApp, body: Value) -> Vec<(String, String)> {
             (e["loc"][1].as_str().unwrap_or_default().to_string(), e["msg"].as_str().unwrap().to_string())
         })
         .collect()
-}
-
-fn unescape(html: &str) -> String {
-    html.replace("&#38;", "&")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&amp;", "&")
 }
 
 /// The message shown under the input named `name` (the `field_error` macro), unescaped.
@@ -205,7 +188,7 @@ async fn console_documents_list_and_detail_render_sanitized_markdown_and_follow_
     assert_eq!(browser.get("/context-documents/00000000-0000-0000-0000-000000000000").await.status, 404);
 
     // A read-only key reads, and is offered nothing it may not do; the server refuses it anyway.
-    let (mut reader, _) = signed_in(&app, &["alerts:read"]).await;
+    let (mut reader, _) = signed_in_with_key(&app, &["alerts:read"]).await;
     let list = reader.get("/context-documents").await;
     assert_eq!(list.status, 200);
     assert!(
@@ -229,7 +212,7 @@ async fn console_documents_list_and_detail_render_sanitized_markdown_and_follow_
 
     // A key that may write documents but not read alerts edits without the preview (it lists
     // alerts), and the preview endpoint refuses it.
-    let (mut writer, _) = signed_in(&app, &["alerts:write"]).await;
+    let (mut writer, _) = signed_in_with_key(&app, &["alerts:write"]).await;
     let page = writer.get("/context-documents/new").await;
     assert_eq!(page.status, 200);
     assert!(
@@ -240,7 +223,7 @@ async fn console_documents_list_and_detail_render_sanitized_markdown_and_follow_
     assert_eq!(post_fields(&mut writer, "/context-documents/preview", &form).await.status, 403);
 
     // A key without alerts:read is refused the list, as REST refuses it.
-    let (mut outsider, _) = signed_in(&app, &["approvals:write"]).await;
+    let (mut outsider, _) = signed_in_with_key(&app, &["approvals:write"]).await;
     assert_eq!(outsider.get("/context-documents").await.status, 403);
 }
 
@@ -857,7 +840,7 @@ async fn console_documents_uploads_show_the_converted_text_before_saving() {
         assert_eq!(page.status, 403, "{fields:?} from {origin:?}");
         assert!(page.body.contains("not sent from this console"));
     }
-    let (mut reader, _) = signed_in(&app, &["alerts:read"]).await;
+    let (mut reader, _) = signed_in_with_key(&app, &["alerts:read"]).await;
     let reader_token = reader.get("/context-documents").await.csrf_token();
     let page = post_upload(
         &app,
@@ -869,19 +852,6 @@ async fn console_documents_uploads_show_the_converted_text_before_saving() {
     .await;
     assert_eq!(page.status, 403);
     assert_eq!(rest_total(&app).await, 1, "only the reviewed document was saved");
-}
-
-/// The text of the first element matching `css` in the browser.
-async fn text_of(browser: &ChromeSession, css: &str) -> String {
-    browser
-        .run(
-            "const e = document.querySelector(arguments[0]); return e ? e.textContent : ''",
-            vec![json!(css)],
-        )
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// Waits until the preview count reads `count`.
@@ -1110,11 +1080,7 @@ async fn console_documents_browser_pages_have_no_serious_accessibility_violation
         report
             .extend(axe_violations(&browser, &axe).await.into_iter().map(|v| format!("refused editor: {v}")));
         // The refused form is answered 422, which Chrome logs; nothing else may be.
-        let errors = browser.console_errors().await;
-        assert!(
-            errors.iter().all(|e| e["message"].as_str().unwrap_or_default().contains("status of 422")),
-            "{errors:#?}"
-        );
+        assert_refused_quietly(&browser, "refused editor").await;
         // The upload form, then the review of the converted file.
         browser.open(&app.url("/context-documents/upload")).await;
         report.extend(axe_violations(&browser, &axe).await.into_iter().map(|v| format!("upload: {v}")));

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 
 use crate::approvals::gated_workflow;
-use crate::console::{Browser, create_key};
+use crate::console::{Browser, signed_in};
 use crate::helpers::*;
 use crate::respond::alert_with_account;
 
@@ -129,13 +129,6 @@ async fn open(base: &str, browser: &Browser, last_event_id: Option<i64>) -> (Str
     let ready = stream.event().await;
     assert_eq!(ready.event, "ready", "{ready:?}");
     (stream, ready.id.expect("the ready event carries the position"))
-}
-
-async fn signed_in(app: &TestApp, scopes: &[&str]) -> Browser {
-    let (key, _) = create_key(app, json!({"name": "Live analyst", "scopes": scopes})).await;
-    let mut browser = Browser::new(app);
-    browser.sign_in(&key).await;
-    browser
 }
 
 async fn ingest(app: &TestApp, title: &str) -> String {

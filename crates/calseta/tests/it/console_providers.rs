@@ -10,7 +10,7 @@ use wiremock::matchers::path_regex;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::browser::ChromeSession;
-use crate::console::{Browser, create_key};
+use crate::console::{Browser, askama_escape, create_key, rest_error_messages, signed_in};
 use crate::console_browser::{
     FOREIGN_MARKUP, HOSTILE_TEXTS, assert_inert, assert_quiet, axe_core, axe_violations, ingest, sign_in,
 };
@@ -33,14 +33,6 @@ pub(crate) async fn app_and_server(answer: Value) -> (TestApp, MockServer) {
     })
     .await;
     (app, server)
-}
-
-/// A signed-in console for a fresh human key with `scopes`.
-async fn signed_in(app: &TestApp, scopes: &[&str]) -> Browser {
-    let (key, _) = create_key(app, json!({"name": "Provider admin", "scopes": scopes})).await;
-    let mut browser = Browser::new(app);
-    browser.sign_in(&key).await;
-    browser
 }
 
 /// The builder's fields for a provider `name` calling `server` (one step with a credential
@@ -98,6 +90,19 @@ pub(crate) async fn post_builder(
     browser.post(path, &all).await
 }
 
+/// Posts `fields` (with the CSRF token of the provider's page) to the provider's `action`.
+async fn post_on_provider(
+    browser: &mut Browser,
+    uuid: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> crate::console::Page {
+    let token = browser.get(&format!("/providers/{uuid}")).await.csrf_token();
+    let mut all = vec![("csrf_token", token.as_str())];
+    all.extend_from_slice(fields);
+    browser.post(&format!("/providers/{uuid}/{action}"), &all).await
+}
+
 /// The provider's REST representation by name.
 pub(crate) async fn rest_provider(app: &TestApp, name: &str) -> Value {
     let (_, list) = app.get("/v1/enrichment-providers?page_size=100", &app.admin_key).await;
@@ -108,12 +113,7 @@ pub(crate) async fn rest_provider(app: &TestApp, name: &str) -> Value {
 async fn rest_messages(app: &TestApp, path: &str, body: Value) -> Vec<String> {
     let (status, refused) = app.post(path, &app.admin_key, body).await;
     assert_eq!(status, 422, "{refused}");
-    refused["error"]["details"]["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["msg"].as_str().unwrap().to_string())
-        .collect()
+    rest_error_messages(&refused)
 }
 
 /// Creates the provider through the console; its uuid.
@@ -134,20 +134,19 @@ pub(crate) async fn create_in_console(
 
 /// Adds the `score` extraction through the console.
 async fn add_score_extraction(browser: &mut Browser, uuid: &str) {
-    let token = browser.get(&format!("/providers/{uuid}")).await.csrf_token();
-    let page = browser
-        .post(
-            &format!("/providers/{uuid}/extractions"),
-            &[
-                ("csrf_token", &token),
-                ("indicator_type", "ip"),
-                ("source_path", "score"),
-                ("target_key", "score"),
-                ("value_type", "int"),
-                ("description", ""),
-            ],
-        )
-        .await;
+    let page = post_on_provider(
+        browser,
+        uuid,
+        "extractions",
+        &[
+            ("indicator_type", "ip"),
+            ("source_path", "score"),
+            ("target_key", "score"),
+            ("value_type", "int"),
+            ("description", ""),
+        ],
+    )
+    .await;
     assert_eq!(page.status, 303, "{}", page.body);
 }
 
@@ -264,7 +263,7 @@ async fn console_providers_builder_creates_what_rest_takes_and_the_list_counts_r
     assert_eq!(page.status, 422, "{}", page.body);
     let (_, rest) = app.delete(&format!("/v1/enrichment-providers/{builtin}"), &app.admin_key).await;
     let message = rest["error"]["message"].as_str().unwrap();
-    assert!(page.body.contains(&escaped(message)), "{message} in {}", page.body);
+    assert!(page.body.contains(&askama_escape(message)), "{message} in {}", page.body);
 }
 
 async fn rest_provider_count(app: &TestApp, name: &str) -> usize {
@@ -328,7 +327,7 @@ async fn console_providers_refusals_are_rests_messages_beside_the_step_rule_or_f
     assert!(
         page.body.contains(&format!(
             "<p class=\"field-error\" id=\"malice_rules.rules.1.operator-error\">{}</p>",
-            escaped(&rest[0])
+            askama_escape(&rest[0])
         )),
         "{}",
         page.body
@@ -367,19 +366,13 @@ async fn console_providers_refusals_are_rests_messages_beside_the_step_rule_or_f
     assert!(page.body.contains("A provider named &#39;taken_name&#39; already exists. (DUPLICATE_PROVIDER)"));
 
     // An extraction without a source path: REST's message beside the field.
-    let token = browser.get(&format!("/providers/{uuid}")).await.csrf_token();
-    let page = browser
-        .post(
-            &format!("/providers/{uuid}/extractions"),
-            &[
-                ("csrf_token", &token),
-                ("indicator_type", "ip"),
-                ("source_path", " "),
-                ("target_key", "k"),
-                ("value_type", "any"),
-            ],
-        )
-        .await;
+    let page = post_on_provider(
+        &mut browser,
+        &uuid,
+        "extractions",
+        &[("indicator_type", "ip"), ("source_path", " "), ("target_key", "k"), ("value_type", "any")],
+    )
+    .await;
     assert_eq!(page.status, 422, "{}", page.body);
     let rest = rest_messages(
         &app,
@@ -392,12 +385,13 @@ async fn console_providers_refusals_are_rests_messages_beside_the_step_rule_or_f
     );
 
     // A live test of an unknown type: REST's message beside the type.
-    let page = browser
-        .post(
-            &format!("/providers/{uuid}/test"),
-            &[("csrf_token", &token), ("indicator_type", "planet"), ("indicator_value", "x")],
-        )
-        .await;
+    let page = post_on_provider(
+        &mut browser,
+        &uuid,
+        "test",
+        &[("indicator_type", "planet"), ("indicator_value", "x")],
+    )
+    .await;
     assert_eq!(page.status, 422, "{}", page.body);
     let (_, refused) = app
         .post(
@@ -410,20 +404,11 @@ async fn console_providers_refusals_are_rests_messages_beside_the_step_rule_or_f
     assert!(
         page.body.contains(&format!(
             "<p class=\"field-error\" id=\"indicator_type-error\">{}</p>",
-            escaped(&message)
+            askama_escape(&message)
         )),
         "{message} in {}",
         page.body
     );
-}
-
-/// `text` as askama escapes it.
-fn escaped(text: &str) -> String {
-    text.replace('&', "&#38;")
-        .replace('<', "&#60;")
-        .replace('>', "&#62;")
-        .replace('"', "&#34;")
-        .replace('\'', "&#39;")
 }
 
 #[tokio::test]
@@ -444,13 +429,9 @@ async fn console_providers_live_test_shows_steps_masked_credentials_fields_and_t
     assert_eq!(status, 200, "{rest}");
     assert_eq!(rest["data"]["malice_rule"], json!({"index": 0, "condition": "score >= 80"}));
 
-    let token = browser.get(&format!("/providers/{uuid}")).await.csrf_token();
-    let page = browser
-        .post(
-            &format!("/providers/{uuid}/test"),
-            &[("csrf_token", &token), ("indicator_type", "ip"), ("indicator_value", IP)],
-        )
-        .await;
+    let page =
+        post_on_provider(&mut browser, &uuid, "test", &[("indicator_type", "ip"), ("indicator_value", IP)])
+            .await;
     assert_eq!(page.status, 200, "{}", page.body);
     let body = &page.body;
     for text in [
@@ -476,12 +457,13 @@ async fn console_providers_live_test_shows_steps_masked_credentials_fields_and_t
     let page = post_builder(&mut browser, "/providers/new", "/providers/new", &fields, "save").await;
     assert_eq!(page.status, 303, "{}", page.body);
     let unknown = rest_provider(&app, "unknown_intel").await["uuid"].as_str().unwrap().to_string();
-    let page = browser
-        .post(
-            &format!("/providers/{unknown}/test"),
-            &[("csrf_token", &token), ("indicator_type", "ip"), ("indicator_value", IP)],
-        )
-        .await;
+    let page = post_on_provider(
+        &mut browser,
+        &unknown,
+        "test",
+        &[("indicator_type", "ip"), ("indicator_value", IP)],
+    )
+    .await;
     for text in
         ["HTTP 404", "<span class=\"badge malice-pending\">Pending</span>", "<code>not-found verdict</code>"]
     {

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::console::{Browser, create_key};
+use crate::console::signed_in;
 use crate::helpers::*;
 use crate::ingest::wait_enriched;
 
@@ -19,14 +19,6 @@ async fn ingest(app: &TestApp, payload: Value) -> String {
     let uuid = body["data"]["alert_uuid"].as_str().unwrap().to_string();
     wait_enriched(app, &uuid).await;
     uuid
-}
-
-/// A signed-in browser for a fresh human key with `scopes`.
-async fn signed_in(app: &TestApp, scopes: &[&str]) -> Browser {
-    let (key, _) = create_key(app, json!({"name": "Queue analyst", "scopes": scopes})).await;
-    let mut browser = Browser::new(app);
-    browser.sign_in(&key).await;
-    browser
 }
 
 /// The alert's status and close classification, read through REST.

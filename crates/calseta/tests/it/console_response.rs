@@ -10,24 +10,9 @@ use serde_json::{Value, json};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::console::{Browser, create_key, event_handler_attributes};
+use crate::console::{contains_escaped, event_handler_attributes, signed_in};
 use crate::helpers::*;
 use crate::ingest::ingest_and_wait;
-
-/// Whether `html` holds `text` escaped (askama writes `&#60;`, others `&lt;`).
-fn escaped(html: &str, text: &str) -> bool {
-    let numeric = text.replace('<', "&#60;").replace('>', "&#62;").replace('"', "&#34;");
-    let named = text.replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
-    html.contains(&numeric) || html.contains(&named)
-}
-
-/// A browser signed in with a new human key of `scopes`.
-async fn signed_in(app: &TestApp, scopes: &[&str]) -> Browser {
-    let (key, _) = create_key(app, json!({"name": "Responder", "scopes": scopes})).await;
-    let mut browser = Browser::new(app);
-    browser.sign_in(&key).await;
-    browser
-}
 
 /// Ingests a generic alert and waits for its enrichment; its uuid.
 async fn alert(app: &TestApp, payload: Value) -> String {
@@ -86,9 +71,12 @@ async fn console_response_graph_shows_the_alert_its_indicators_and_linked_alerts
     let svg = between(body, "<svg class=\"alert-graph\"", "</svg>");
     assert!(svg.contains("<title>This alert: Graph centre"), "{svg}");
     assert!(svg.contains("93.184.216.34"), "the shared indicator is drawn: {svg}");
-    assert!(escaped(svg, "account: <script>evil()</script>@example.com"), "indicator tooltip escaped: {svg}");
+    assert!(
+        contains_escaped(svg, "account: <script>evil()</script>@example.com"),
+        "indicator tooltip escaped: {svg}"
+    );
     assert!(svg.contains(&format!("<a href=\"/alerts/{other}\" class=\"graph-link\">")), "{svg}");
-    assert!(escaped(svg, "<script>alert(1)</script>"), "the other alert's title, escaped: {svg}");
+    assert!(contains_escaped(svg, "<script>alert(1)</script>"), "the other alert's title, escaped: {svg}");
     assert!(!body.contains("<script>alert(1)") && !body.contains("<script>evil"), "{body}");
     assert!(!svg.contains("style="), "colours come from classes: {svg}");
     assert!(event_handler_attributes(body).is_empty());
@@ -132,7 +120,7 @@ async fn console_response_payload_page_counts_tokens_of_both_profiles_as_rest_se
         let shown = between(&page.body, &format!("data-profile=\"{name}\">"), "<");
         assert_eq!(shown, tokens(value).to_string(), "{name} profile's token count");
     }
-    assert!(escaped(full_section, "Payload <tokens>"), "{full_section}");
+    assert!(contains_escaped(full_section, "Payload <tokens>"), "{full_section}");
     assert!(page.body.contains("compact profile"), "{}", page.body);
     assert!(!page.body.contains("Payload <tokens>"));
 }
@@ -303,7 +291,7 @@ async fn console_response_runs_a_workflow_or_asks_for_approval_and_refuses_a_rea
     assert!(gated.location().contains("approval="), "{}", gated.location());
     let outcome = responder.get(gated.location()).await;
     assert!(outcome.body.contains("<dd class=\"approval-status\">pending</dd>"), "{}", outcome.body);
-    assert!(escaped(&outcome.body, "Contain <eve>"), "{}", outcome.body);
+    assert!(contains_escaped(&outcome.body, "Contain <eve>"), "{}", outcome.body);
     let approval = between(&outcome.body, "<dt>Approval request</dt><dd><code>", "<");
     let (_, rest) = app.get(&format!("/v1/workflow-approvals/{approval}"), &app.admin_key).await;
     assert_eq!(rest["data"]["status"], "pending", "{rest}");

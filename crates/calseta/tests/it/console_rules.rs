@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::browser::ChromeSession;
-use crate::console::{Browser, Page, create_key};
+use crate::console::{Page, create_key, signed_in_with_key, unescape};
 use crate::console_browser::{
     FOREIGN_MARKUP, HOSTILE_TEXTS, assert_inert, assert_quiet, axe_core, axe_violations, ingest, sign_in,
 };
@@ -15,14 +15,6 @@ use crate::helpers::*;
 
 /// A refusal case: the field, REST's body, the form's fields.
 type Case<'a> = (&'a str, Value, Vec<(&'a str, String)>);
-
-/// A signed-in browser for a fresh human key with `scopes`; (browser, plain key).
-async fn signed_in(app: &TestApp, scopes: &[&str]) -> (Browser, String) {
-    let (key, _) = create_key(app, json!({"name": "Rules <editor>", "scopes": scopes})).await;
-    let mut browser = Browser::new(app);
-    browser.sign_in(&key).await;
-    (browser, key)
-}
 
 /// Creates a rule through REST; its uuid.
 async fn rest_rule(app: &TestApp, body: Value) -> String {
@@ -45,20 +37,6 @@ fn listed_names(page: &Page) -> Vec<String> {
         .skip(1)
         .map(|rest| unescape(&rest[..rest.find("</a>").unwrap()]))
         .collect()
-}
-
-/// Undoes askama's HTML escaping.
-pub(crate) fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&#60;", "<")
-        .replace("&gt;", ">")
-        .replace("&#62;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#34;", "\"")
-        .replace("&#x27;", "'")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-        .replace("&#38;", "&")
 }
 
 /// The message the page shows under `field` (its `{field}-error` paragraph), unescaped.
@@ -100,7 +78,7 @@ async fn console_rules_list_searches_by_name_and_mitre_like_rest_and_pages() {
         "mitre_tactics": ["TA0006"], "mitre_techniques": ["T1110"]}),
     )
     .await;
-    let (mut browser, _) = signed_in(&app, &["alerts:read"]).await;
+    let (mut browser, _) = signed_in_with_key(&app, &["alerts:read"]).await;
 
     for query in [
         "",
@@ -143,7 +121,7 @@ async fn console_rules_list_searches_by_name_and_mitre_like_rest_and_pages() {
 #[tokio::test]
 async fn console_rules_create_edit_and_delete_round_trip_through_the_service() {
     let app = spawn_app().await;
-    let (mut browser, key) = signed_in(&app, &["admin"]).await;
+    let (mut browser, key) = signed_in_with_key(&app, &["admin"]).await;
     let prefix: String = key.chars().take(8).collect();
 
     let form = browser.get("/detection-rules/new").await;
@@ -223,7 +201,7 @@ async fn console_rules_create_edit_and_delete_round_trip_through_the_service() {
 #[tokio::test]
 async fn console_rules_refusals_are_rests_messages_next_to_the_field() {
     let app = spawn_app().await;
-    let (mut browser, _) = signed_in(&app, &["admin"]).await;
+    let (mut browser, _) = signed_in_with_key(&app, &["admin"]).await;
     let token = browser.get("/detection-rules/new").await.csrf_token();
     let long = "x".repeat(256);
 
@@ -334,7 +312,7 @@ async fn console_rules_page_shows_sanitized_documentation_its_alerts_and_its_met
         )
         .await;
     assert_eq!(status, 200);
-    let (mut browser, _) = signed_in(&app, &["alerts:read"]).await;
+    let (mut browser, _) = signed_in_with_key(&app, &["alerts:read"]).await;
 
     let page = browser.get(&format!("/detection-rules/{uuid}")).await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -380,7 +358,7 @@ async fn console_rules_page_shows_sanitized_documentation_its_alerts_and_its_met
 async fn console_rules_scopes_decide_what_is_offered_and_allowed() {
     let app = spawn_app().await;
     let uuid = rest_rule(&app, json!({"name": "Read me"})).await;
-    let (mut reader, _) = signed_in(&app, &["alerts:read"]).await;
+    let (mut reader, _) = signed_in_with_key(&app, &["alerts:read"]).await;
     let list = reader.get("/detection-rules").await;
     assert_eq!(list.status, 200);
     assert!(!list.body.contains("/detection-rules/new"), "no create offered");
@@ -400,7 +378,7 @@ async fn console_rules_scopes_decide_what_is_offered_and_allowed() {
     assert_eq!(rest_names(&app, "").await, ["Read me"]);
 
     // Without the CSRF token or from elsewhere, an admin's post changes nothing either.
-    let (mut admin, _) = signed_in(&app, &["admin"]).await;
+    let (mut admin, _) = signed_in_with_key(&app, &["admin"]).await;
     assert_eq!(admin.post(&format!("/detection-rules/{uuid}/delete"), &[]).await.status, 403);
     let token = admin.get("/detection-rules").await.csrf_token();
     let foreign = admin
@@ -413,7 +391,7 @@ async fn console_rules_scopes_decide_what_is_offered_and_allowed() {
     assert_eq!(foreign.status, 403);
     assert_eq!(rest_names(&app, "").await, ["Read me"]);
 
-    let (mut nobody, _) = signed_in(&app, &["agents:read"]).await;
+    let (mut nobody, _) = signed_in_with_key(&app, &["agents:read"]).await;
     assert_eq!(nobody.get("/detection-rules").await.status, 403);
     assert_eq!(nobody.get(&format!("/detection-rules/{uuid}")).await.status, 403);
     assert_eq!(admin.get("/detection-rules/not-a-uuid").await.status, 404);

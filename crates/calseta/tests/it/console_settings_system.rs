@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::browser::ChromeSession;
-use crate::console::{Browser, Page, create_key};
+use crate::console::{Browser, Page, create_key, signed_in, unescape};
 use crate::console_browser::{HOSTILE_TEXTS, assert_inert, assert_quiet, axe_core, axe_violations, sign_in};
 use crate::helpers::*;
 
@@ -73,14 +73,6 @@ async fn rest_job_when(app: &TestApp, uuid: &str, status: &str) -> Value {
     .await
 }
 
-/// A signed-in session for a fresh human key with `scopes`.
-async fn signed_in(app: &TestApp, scopes: &[&str]) -> Browser {
-    let (key, _) = create_key(app, json!({"name": "Settings admin", "scopes": scopes})).await;
-    let mut browser = Browser::new(app);
-    browser.sign_in(&key).await;
-    browser
-}
-
 /// A form post with the page's CSRF token.
 async fn post(browser: &mut Browser, from: &str, path: &str, fields: &[(&str, &str)]) -> Page {
     let token = browser.get(from).await.csrf_token();
@@ -89,15 +81,21 @@ async fn post(browser: &mut Browser, from: &str, path: &str, fields: &[(&str, &s
     browser.post(path, &all).await
 }
 
-/// Text as askama escapes it, back to what was written.
-fn unescape(html: &str) -> String {
-    html.replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-        .replace("&#34;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+/// Switches the mapping `uuid` on (`"true"`) or off (`"false"`) from the mappings page.
+async fn switch_mapping(browser: &mut Browser, uuid: &str, active: &str) -> Page {
+    post(browser, "/settings/mappings", &format!("/settings/mappings/{uuid}/active"), &[("active", active)])
+        .await
+}
+
+/// Runs the mappings page's extraction test on `raw_payload` as `source_name`.
+async fn test_extraction(browser: &mut Browser, source_name: &str, raw_payload: &str) -> Page {
+    post(
+        browser,
+        "/settings/mappings",
+        "/settings/mappings/test-extraction",
+        &[("source_name", source_name), ("raw_payload", raw_payload)],
+    )
+    .await
 }
 
 /// The message under the input `field` (the `field_error` macro), unescaped; and that the input
@@ -223,31 +221,13 @@ async fn console_settings_system_mappings_are_listed_created_edited_switched_and
     );
 
     // Switch off, and on again; a system mapping too.
-    let off = post(
-        &mut browser,
-        "/settings/mappings",
-        &format!("/settings/mappings/{uuid}/active"),
-        &[("active", "false")],
-    )
-    .await;
+    let off = switch_mapping(&mut browser, &uuid, "false").await;
     assert_eq!(off.status, 303, "{}", off.body);
     assert_eq!(rest_mapping(&app, "event.dst.host").await.unwrap()["is_active"], false);
-    let on = post(
-        &mut browser,
-        "/settings/mappings",
-        &format!("/settings/mappings/{uuid}/active"),
-        &[("active", "true")],
-    )
-    .await;
+    let on = switch_mapping(&mut browser, &uuid, "true").await;
     assert_eq!(on.status, 303, "{}", on.body);
     assert_eq!(rest_mapping(&app, "event.dst.host").await.unwrap()["is_active"], true);
-    let off = post(
-        &mut browser,
-        "/settings/mappings",
-        &format!("/settings/mappings/{system_uuid}/active"),
-        &[("active", "false")],
-    )
-    .await;
+    let off = switch_mapping(&mut browser, system_uuid, "false").await;
     assert_eq!(off.status, 303, "{}", off.body);
     let (_, again) = app.get(&format!("/v1/indicator-mappings/{system_uuid}"), &app.admin_key).await;
     assert_eq!(again["data"]["is_active"], false);
@@ -416,13 +396,7 @@ async fn console_settings_system_dry_run_lists_rests_indicators_with_field_and_p
 
     let mut browser = signed_in(&app, &["admin"]).await;
     let text = serde_json::to_string_pretty(&payload).unwrap();
-    let page = post(
-        &mut browser,
-        "/settings/mappings",
-        "/settings/mappings/test-extraction",
-        &[("source_name", "generic"), ("raw_payload", &text)],
-    )
-    .await;
+    let page = test_extraction(&mut browser, "generic", &text).await;
     assert_eq!(page.status, 200, "{}", page.body);
     for indicator in &expected {
         let row = format!(
@@ -469,13 +443,7 @@ async fn console_settings_system_dry_run_refusals_are_rests_next_to_the_field() 
             .unwrap();
         let (status, rest) = status_json(response).await;
         assert_eq!(status, 422, "{rest}");
-        let page = post(
-            &mut browser,
-            "/settings/mappings",
-            "/settings/mappings/test-extraction",
-            &[("source_name", "generic"), ("raw_payload", text)],
-        )
-        .await;
+        let page = test_extraction(&mut browser, "generic", text).await;
         assert_eq!(page.status, 422, "{}", page.body);
         let message = field_error(&page, "raw_payload");
         assert!(message.starts_with("JSON decode error: "), "{message}");
@@ -491,13 +459,7 @@ async fn console_settings_system_dry_run_refusals_are_rests_next_to_the_field() 
         )
         .await;
     assert_eq!(status, 422);
-    let page = post(
-        &mut browser,
-        "/settings/mappings",
-        "/settings/mappings/test-extraction",
-        &[("source_name", "nowhere"), ("raw_payload", "{\"title\": \"x\"}")],
-    )
-    .await;
+    let page = test_extraction(&mut browser, "nowhere", "{\"title\": \"x\"}").await;
     assert_eq!(page.status, 422);
     assert_eq!(field_error(&page, "source_name"), format!("{} (UNKNOWN_SOURCE)", rest_message(&rest)));
     let (status, rest) = app
@@ -508,13 +470,7 @@ async fn console_settings_system_dry_run_refusals_are_rests_next_to_the_field() 
         )
         .await;
     assert_eq!(status, 422);
-    let page = post(
-        &mut browser,
-        "/settings/mappings",
-        "/settings/mappings/test-extraction",
-        &[("source_name", "generic"), ("raw_payload", "{\"no\": \"title\"}")],
-    )
-    .await;
+    let page = test_extraction(&mut browser, "generic", "{\"no\": \"title\"}").await;
     assert_eq!(page.status, 422);
     assert_eq!(field_error(&page, "raw_payload"), format!("{} (INVALID_PAYLOAD)", rest_message(&rest)));
 }

@@ -12,8 +12,10 @@ use calseta_services::resources::workflow_templates::{TemplateKind, templates};
 use serde_json::{Value, json};
 
 use crate::browser::ChromeSession;
-use crate::console::{Browser, Page, create_key};
-use crate::console_browser::{HOSTILE_TEXTS, assert_inert, assert_quiet, axe_core, axe_violations, sign_in};
+use crate::console::{Page, create_key, rest_error_messages, signed_in_with_key, unescape};
+use crate::console_browser::{
+    HOSTILE_TEXTS, assert_inert, assert_quiet, assert_refused_quietly, axe_core, axe_violations, sign_in,
+};
 use crate::helpers::*;
 use crate::respond::{alert_with_account, finished_run};
 
@@ -28,14 +30,6 @@ user = await ctx.http.get(f\"https://idp.example.test/users/{ctx.indicator.value
 ctx.log.info(\"looked up\", status=user.status_code)\n    \
 done = await ctx.http.post(\"https://idp.example.test/lock\", json={\"id\": user.json()[\"id\"]})\n    \
 return WorkflowResult.ok(\"locked \" + user.json()[\"id\"], data={\"status\": done.status_code})\n";
-
-/// A human key with `scopes`, signed in; (browser, plain key).
-async fn signed_in(app: &TestApp, scopes: &[&str]) -> (Browser, String) {
-    let (key, _) = create_key(app, json!({"name": "Workflow author", "scopes": scopes})).await;
-    let mut browser = Browser::new(app);
-    browser.sign_in(&key).await;
-    (browser, key)
-}
 
 const AUTHOR: &[&str] = &["workflows:read", "workflows:write", "workflows:execute"];
 
@@ -52,16 +46,7 @@ async fn workflow(app: &TestApp, name: &str, code: &str, extra: Value) -> String
 
 /// The page's text with askama's escapes undone (to find a message as REST gives it).
 fn text(page: &Page) -> String {
-    page.body
-        .replace("&#60;", "<")
-        .replace("&#62;", ">")
-        .replace("&#38;", "&")
-        .replace("&#34;", "\"")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+    unescape(&page.body)
 }
 
 /// The part of `html` from `start` to the next `end`.
@@ -69,16 +54,6 @@ fn section<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
     let from = html.find(start).unwrap_or_else(|| panic!("{start} not in page"));
     let rest = &html[from..];
     &rest[..rest.find(end).unwrap_or(rest.len())]
-}
-
-/// The messages of REST's refusal (`details.errors`: texts for code, `{msg}` for fields).
-fn rest_messages(body: &Value) -> Vec<String> {
-    body["error"]["details"]["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no details.errors in {body}"))
-        .iter()
-        .map(|e| e.as_str().map_or_else(|| e["msg"].as_str().unwrap().to_string(), str::to_string))
-        .collect()
 }
 
 async fn rest_workflow(app: &TestApp, uuid: &str) -> Value {
@@ -109,7 +84,7 @@ async fn console_workflows_list_shows_state_risk_approval_and_last_run() {
     assert_eq!(status, 202, "{queued}");
     finished_run(&app, &ran).await;
 
-    let (mut browser, _) = signed_in(&app, &["workflows:read"]).await;
+    let (mut browser, _) = signed_in_with_key(&app, &["workflows:read"]).await;
     let page = browser.get("/workflows").await;
     assert_eq!(page.status, 200, "{}", page.body);
     let row = section(&page.body, &format!("data-workflow-uuid=\"{ran}\""), "</tr>");
@@ -141,7 +116,7 @@ async fn console_workflows_list_shows_state_risk_approval_and_last_run() {
     assert_eq!(refused.status, 422, "a query REST refuses is refused: {}", refused.body);
 
     // Without workflows:read the list is refused, as REST refuses it.
-    let (mut other, _) = signed_in(&app, &["alerts:read"]).await;
+    let (mut other, _) = signed_in_with_key(&app, &["alerts:read"]).await;
     assert_eq!(other.get("/workflows").await.status, 403);
     assert_eq!(other.get(&format!("/workflows/{ran}")).await.status, 403);
 }
@@ -149,7 +124,7 @@ async fn console_workflows_list_shows_state_risk_approval_and_last_run() {
 #[tokio::test]
 async fn console_workflows_every_template_validates_and_creates_a_workflow() {
     let app = spawn_app().await;
-    let (mut browser, _) = signed_in(&app, AUTHOR).await;
+    let (mut browser, _) = signed_in_with_key(&app, AUTHOR).await;
     let picker = browser.get("/workflows/new").await;
     assert_eq!(picker.status, 200, "{}", picker.body);
     let all = templates();
@@ -192,7 +167,7 @@ async fn console_workflows_every_template_validates_and_creates_a_workflow() {
 async fn console_workflows_bad_code_is_refused_at_its_line_with_rests_message() {
     let app = spawn_app().await;
     let uuid = workflow(&app, "Editor", GOOD, json!({})).await;
-    let (mut browser, _) = signed_in(&app, AUTHOR).await;
+    let (mut browser, _) = signed_in_with_key(&app, AUTHOR).await;
     let page = browser.get(&format!("/workflows/{uuid}")).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("<textarea id=\"code\" name=\"code\""), "the editor");
@@ -206,7 +181,7 @@ async fn console_workflows_bad_code_is_refused_at_its_line_with_rests_message() 
     let (status, rest) =
         app.patch(&format!("/v1/workflows/{uuid}"), &app.admin_key, json!({"code": bad})).await;
     assert_eq!((status, rest["error"]["code"].as_str()), (400, Some("WORKFLOW_CODE_INVALID")), "{rest}");
-    let messages = rest_messages(&rest);
+    let messages = rest_error_messages(&rest);
     assert_eq!(messages, ["Line 2, column 0: import of 'subprocess' is not allowed"]);
 
     for action in ["validate", "save"] {
@@ -237,7 +212,7 @@ async fn console_workflows_bad_code_is_refused_at_its_line_with_rests_message() 
     let syntax = "async def run(ctx)\n    return 1\n";
     let (_, rest) =
         app.patch(&format!("/v1/workflows/{uuid}"), &app.admin_key, json!({"code": syntax})).await;
-    let message = rest_messages(&rest).remove(0);
+    let message = rest_error_messages(&rest).remove(0);
     assert!(message.starts_with("Syntax error") && message.contains("(line 1, column"), "{message}");
     let refused = browser
         .post(
@@ -284,7 +259,10 @@ async fn console_workflows_bad_code_is_refused_at_its_line_with_rests_message() 
         .await;
     assert_eq!(refused.status, 422);
     let name_error = section(&refused.body, "id=\"name-error\"", "</p>");
-    assert!(name_error.contains(&rest_messages(&rest)[0]), "REST's field message at the name: {name_error}");
+    assert!(
+        name_error.contains(&rest_error_messages(&rest)[0]),
+        "REST's field message at the name: {name_error}"
+    );
 
     // Validate on good code says so and saves nothing; Save makes a version (CRLF from the
     // browser stored as LF).
@@ -328,7 +306,7 @@ async fn console_workflows_bad_code_is_refused_at_its_line_with_rests_message() 
 async fn console_workflows_scopes_and_csrf_decide_what_is_shown_and_allowed() {
     let app = spawn_app().await;
     let uuid = workflow(&app, "Guarded", GOOD, json!({"state": "active"})).await;
-    let (mut reader, _) = signed_in(&app, &["workflows:read"]).await;
+    let (mut reader, _) = signed_in_with_key(&app, &["workflows:read"]).await;
     let page = reader.get(&format!("/workflows/{uuid}")).await;
     assert_eq!(page.status, 200);
     assert!(!page.body.contains("<textarea id=\"code\"") && !page.body.contains("/code\""), "no editor form");
@@ -353,7 +331,7 @@ async fn console_workflows_scopes_and_csrf_decide_what_is_shown_and_allowed() {
     assert_eq!(rest_workflow(&app, &uuid).await["name"], "Guarded");
 
     // An author's form without the session's token, or from elsewhere, changes nothing.
-    let (mut author, _) = signed_in(&app, AUTHOR).await;
+    let (mut author, _) = signed_in_with_key(&app, AUTHOR).await;
     let path = format!("/workflows/{uuid}/settings");
     assert_eq!(author.post(&path, &[("name", "Renamed")]).await.status, 403);
     let token = author.get(&path).await.csrf_token();
@@ -375,7 +353,7 @@ async fn console_workflows_test_runner_shows_the_log_http_steps_and_result() {
     let app = spawn_app().await;
     let uuid =
         workflow(&app, "Lock", CALLS_API, json!({"state": "active", "indicator_types": ["account"]})).await;
-    let (mut browser, _) = signed_in(&app, AUTHOR).await;
+    let (mut browser, _) = signed_in_with_key(&app, AUTHOR).await;
     let form = browser.get(&format!("/workflows/{uuid}/test")).await;
     assert_eq!(form.status, 200, "{}", form.body);
     assert!(
@@ -443,7 +421,7 @@ async fn console_workflows_test_runner_shows_the_log_http_steps_and_result() {
             json!({"indicator_type": "ipv9", "indicator_value": " "}),
         )
         .await;
-    let messages = rest_messages(&rest);
+    let messages = rest_error_messages(&rest);
     assert_eq!(messages.len(), 2, "{rest}");
     let refused = browser
         .post(&path, &[("csrf_token", &token), ("indicator_type", "ipv9"), ("indicator_value", " ")])
@@ -494,7 +472,7 @@ async fn console_workflows_versions_show_a_diff_between_any_two() {
             app.patch(&format!("/v1/workflows/{uuid}"), &app.admin_key, json!({"code": code})).await;
         assert_eq!(status, 200, "{body}");
     }
-    let (mut browser, _) = signed_in(&app, &["workflows:read"]).await;
+    let (mut browser, _) = signed_in_with_key(&app, &["workflows:read"]).await;
     let page = browser.get(&format!("/workflows/{uuid}/versions")).await;
     assert_eq!(page.status, 200, "{}", page.body);
     for v in 1..=3 {
@@ -538,7 +516,7 @@ async fn console_workflows_run_history_shows_each_runs_log() {
         .await;
     assert_eq!(status, 202, "{body}");
     let run = finished_run(&app, &uuid).await;
-    let (mut browser, _) = signed_in(&app, &["workflows:read"]).await;
+    let (mut browser, _) = signed_in_with_key(&app, &["workflows:read"]).await;
     let page = browser.get(&format!("/workflows/{uuid}/runs")).await;
     assert_eq!(page.status, 200, "{}", page.body);
     let item =
@@ -572,7 +550,7 @@ async fn put(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
 async fn console_workflows_settings_and_grants_save_and_refuse_like_rest() {
     let app = spawn_app().await;
     let uuid = workflow(&app, "Settings", GOOD, json!({})).await;
-    let (mut browser, _) = signed_in(&app, AUTHOR).await;
+    let (mut browser, _) = signed_in_with_key(&app, AUTHOR).await;
     let path = format!("/workflows/{uuid}/settings");
     let page = browser.get(&path).await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -597,7 +575,7 @@ async fn console_workflows_settings_and_grants_save_and_refuse_like_rest() {
     let (_, rest) = app
         .patch(&format!("/v1/workflows/{uuid}"), &app.admin_key, json!({"approval_timeout_seconds": 5}))
         .await;
-    let message = rest_messages(&rest).remove(0);
+    let message = rest_error_messages(&rest).remove(0);
     let refused = browser.post(&path, &sent).await;
     assert_eq!(refused.status, 422);
     let error = section(&refused.body, "id=\"approval_timeout_seconds-error\"", "</p>");
@@ -629,7 +607,7 @@ async fn console_workflows_settings_and_grants_save_and_refuse_like_rest() {
     let (status, _) =
         put(&app, "/v1/workflow-secrets/FIREWALL_API_KEY", json!({"value": "s3cret-value"})).await;
     assert_eq!(status, 200);
-    let (mut admin, _) = signed_in(&app, &["admin"]).await;
+    let (mut admin, _) = signed_in_with_key(&app, &["admin"]).await;
     let page = admin.get(&path).await;
     let grants = section(&page.body, "id=\"grants\"", "</section>");
     assert!(grants.contains("name=\"secret\" value=\"FIREWALL_API_KEY\">"), "{grants}");
@@ -666,7 +644,7 @@ async fn console_workflows_settings_and_grants_save_and_refuse_like_rest() {
         json!({"secrets": ["bad name"], "code_version": 1}),
     )
     .await;
-    let message = rest_messages(&rest).remove(0);
+    let message = rest_error_messages(&rest).remove(0);
     let refused = admin
         .post(&grants_path, &[("csrf_token", &token), ("code_version", "1"), ("more", "bad name")])
         .await;
@@ -717,19 +695,6 @@ async fn console_workflows_settings_and_grants_save_and_refuse_like_rest() {
         )
         .await;
     assert_eq!(refused.status, 403);
-}
-
-/// Like `assert_quiet`, for a page answered `422` (a refused form): Chrome logs the status as a
-/// failed load, and nothing else may be logged.
-async fn assert_refused_quietly(browser: &ChromeSession, what: &str) {
-    assert!(!browser.dialog_open().await, "{what}: a JavaScript dialog opened");
-    let errors: Vec<Value> = browser
-        .console_errors()
-        .await
-        .into_iter()
-        .filter(|e| !e["message"].as_str().unwrap_or_default().contains("status of 422"))
-        .collect();
-    assert!(errors.is_empty(), "{what}: the console logged errors: {errors:#?}");
 }
 
 /// A workflow whose name, documentation and code carry the hostile set, and whose runs log and
@@ -870,7 +835,7 @@ async fn console_workflows_browser_journey_edit_validate_fix_test_and_diff() {
     .await;
     let (_, rest) =
         app.patch(&format!("/v1/workflows/{uuid}"), &app.admin_key, json!({"code": broken})).await;
-    let message = rest_messages(&rest).remove(0);
+    let message = rest_error_messages(&rest).remove(0);
     assert!(message.starts_with("Line 4, column 0:"), "{message}");
     let listed = browser.css("#code-error .wf-problem-message").await.text().await.unwrap();
     assert_eq!(listed, message);
