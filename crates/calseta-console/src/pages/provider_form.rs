@@ -354,7 +354,8 @@ impl ProviderDraft {
                 self.rules.remove(i);
             }
             Action::RuleUp(i) if i > 0 && i < self.rules.len() => self.rules.swap(i - 1, i),
-            Action::RuleDown(i) if i + 1 < self.rules.len() => self.rules.swap(i, i + 1),
+            // `i` comes from the form: `i + 1` must not overflow.
+            Action::RuleDown(i) if i < self.rules.len().saturating_sub(1) => self.rules.swap(i, i + 1),
             _ => {}
         }
     }
@@ -611,5 +612,24 @@ mod tests {
         let errors = draft.to_body(true, false).unwrap_err();
         assert!(errors.invalid("http_config.steps.0.headers"));
         assert_eq!(Action::parse("rule_down:3"), Action::RuleDown(3));
+    }
+
+    /// A button's index comes from the form: any number, even the largest, changes nothing it
+    /// should not and never panics.
+    #[test]
+    fn out_of_range_row_buttons_change_nothing() {
+        let mut draft = ProviderDraft::new_provider();
+        let before = (draft.steps.len(), draft.rules.len());
+        for action in [
+            Action::RuleDown(usize::MAX),
+            Action::RuleUp(usize::MAX),
+            Action::RemoveRule(usize::MAX),
+            Action::RemoveStep(usize::MAX),
+            Action::RuleDown(draft.rules.len()),
+        ] {
+            draft.apply(action);
+        }
+        assert_eq!((draft.steps.len(), draft.rules.len()), before);
+        assert_eq!(Action::parse(&format!("rule_down:{}", usize::MAX)), Action::RuleDown(usize::MAX));
     }
 }

@@ -237,14 +237,16 @@ pub async fn set_secret(
     };
     let services = state.services();
     match services.sources.set_webhook_secret(uuid, secret.as_deref()).await {
-        Ok(row) => match secret {
-            Some(value) => {
+        // A generated secret is shown once, here; one the admin typed is never sent back (they
+        // have it, and a page is no place to repeat a credential).
+        Ok(row) => match (secret, form.action.as_str()) {
+            (Some(value), "generate") => {
                 let shown = NewSecret { source: row.display_name, value: value.trim().to_string() };
                 let page =
                     page(&state, ctx, AddForm::default(), FormErrors::none(), None, Some(shown)).await?;
                 Ok(render(&page))
             }
-            None => Ok(see_other("/settings/sources")),
+            _ => Ok(see_other("/settings/sources")),
         },
         Err(error) => {
             let errors = FormErrors::from_service(error)?;
