@@ -51,8 +51,18 @@ pub fn base64_text(encoded: &str) -> Option<String> {
     (printable * 10 >= text.chars().count() * 9).then_some(text)
 }
 
-/// The decoded texts of every encoded command in `text`, in order.
-pub fn decoded_commands(text: &str) -> Vec<String> {
+/// One encoded command: its decoded text, and the byte span of the base64 it was decoded from
+/// (the scanner skips that span: base64 holds no indicator, only lookalikes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    /// The text the base64 stood for.
+    pub text: String,
+    /// Where the base64 lies in the scanned text.
+    pub span: (usize, usize),
+}
+
+/// Every encoded command in `text`, in order.
+pub fn encoded_commands(text: &str) -> Vec<Decoded> {
     let mut out = Vec::new();
     if let Some(pattern) = SWITCH.as_ref() {
         for caps in pattern.captures_iter(text) {
@@ -60,18 +70,24 @@ pub fn decoded_commands(text: &str) -> Vec<String> {
             if encoded_command_switch(switch.as_str())
                 && let Some(decoded) = base64_text(arg.as_str())
             {
-                out.push(decoded);
+                out.push(Decoded { text: decoded, span: (arg.start(), arg.end()) });
             }
         }
     }
     if let Some(pattern) = FROM_BASE64.as_ref() {
         for caps in pattern.captures_iter(text) {
-            if let Some(decoded) = caps.get(1).and_then(|arg| base64_text(arg.as_str())) {
-                out.push(decoded);
+            let Some(arg) = caps.get(1) else { continue };
+            if let Some(decoded) = base64_text(arg.as_str()) {
+                out.push(Decoded { text: decoded, span: (arg.start(), arg.end()) });
             }
         }
     }
     out
+}
+
+/// The decoded texts of every encoded command in `text`, in order.
+pub fn decoded_commands(text: &str) -> Vec<String> {
+    encoded_commands(text).into_iter().map(|d| d.text).collect()
 }
 
 #[cfg(test)]

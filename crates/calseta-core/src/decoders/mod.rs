@@ -245,11 +245,16 @@ impl Scanner<'_> {
             }
         }
         if depth < MAX_DEPTH && self.on(Decoder::PowershellBase64) {
-            for decoded in encoded::decoded_commands(body) {
-                if !self.spend(decoded.len()) {
+            for decoded in encoded::encoded_commands(body) {
+                // The base64 is read once, decoded; the plain scan skips it.
+                let bytes = masked.get_or_insert_with(|| body.as_bytes().to_vec());
+                if let Some(span) = bytes.get_mut(decoded.span.0..decoded.span.1) {
+                    span.fill(b' ');
+                }
+                if !self.spend(decoded.text.len()) {
                     break;
                 }
-                self.text(&decoded, depth + 1, Some(Decoder::PowershellBase64));
+                self.text(&decoded.text, depth + 1, Some(Decoder::PowershellBase64));
             }
         }
         let plain = masked.map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
