@@ -12,10 +12,10 @@ use regex::Regex;
 const MIN_BASE64: usize = 12;
 
 static SWITCH: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r#"(?i)(?:^|[\s"'])[-/\u{2013}]([a-z]{1,14})[\s:]+['"]?([A-Za-z0-9+/]{12,}={0,2})"#).ok()
+    Regex::new(r#"(?i)(?:^|[\s"'])[-/\u{2013}]([a-z]{1,14})[\s:]+['"]?[A-Za-z0-9+/]{12}"#).ok()
 });
 static FROM_BASE64: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r#"(?i)FromBase64String\(\s*['"]([A-Za-z0-9+/=\s]{12,})['"]\s*\)"#).ok());
+    LazyLock::new(|| Regex::new(r#"(?i)FromBase64String\(\s*['"][A-Za-z0-9+/= \t\r\n]{12}"#).ok());
 
 /// The patterns are constants (a test compiles each); one that failed to compile finds nothing.
 #[cfg(test)]
@@ -61,24 +61,50 @@ pub struct Decoded {
     pub span: (usize, usize),
 }
 
+/// The base64 run starting at `start` (letters, digits, `+`, `/`, then `=` padding; with
+/// `spaces`, whitespace inside it too): its end. Found by hand rather than by a capture group,
+/// whose engine would walk a 64 KB argument far more slowly than this loop.
+fn base64_run(text: &str, start: usize, spaces: bool) -> usize {
+    let bytes = text.as_bytes();
+    let mut end = start;
+    while end < bytes.len()
+        && (bytes[end].is_ascii_alphanumeric()
+            || matches!(bytes[end], b'+' | b'/')
+            || (spaces && bytes[end].is_ascii_whitespace()))
+    {
+        end += 1;
+    }
+    while end < bytes.len() && bytes[end] == b'=' {
+        end += 1;
+    }
+    end
+}
+
 /// Every encoded command in `text`, in order.
 pub fn encoded_commands(text: &str) -> Vec<Decoded> {
     let mut out = Vec::new();
     if let Some(pattern) = SWITCH.as_ref() {
         for caps in pattern.captures_iter(text) {
-            let (Some(switch), Some(arg)) = (caps.get(1), caps.get(2)) else { continue };
-            if encoded_command_switch(switch.as_str())
-                && let Some(decoded) = base64_text(arg.as_str())
-            {
-                out.push(Decoded { text: decoded, span: (arg.start(), arg.end()) });
+            let (Some(whole), Some(switch)) = (caps.get(0), caps.get(1)) else { continue };
+            if !encoded_command_switch(switch.as_str()) {
+                continue;
+            }
+            // The match ends 12 characters into the argument.
+            let start = whole.end() - 12;
+            let end = base64_run(text, start, false);
+            if let Some(decoded) = base64_text(&text[start..end]) {
+                out.push(Decoded { text: decoded, span: (start, end) });
             }
         }
     }
     if let Some(pattern) = FROM_BASE64.as_ref() {
-        for caps in pattern.captures_iter(text) {
-            let Some(arg) = caps.get(1) else { continue };
-            if let Some(decoded) = base64_text(arg.as_str()) {
-                out.push(Decoded { text: decoded, span: (arg.start(), arg.end()) });
+        for found in pattern.find_iter(text) {
+            let start = found.end() - 12;
+            let end = base64_run(text, start, true);
+            // `FromBase64String('…')`: the argument must be closed by its quote.
+            let closed = text[end..].trim_start().starts_with(['\'', '"']);
+            if closed && let Some(decoded) = base64_text(&text[start..end]) {
+                out.push(Decoded { text: decoded, span: (start, end) });
             }
         }
     }
