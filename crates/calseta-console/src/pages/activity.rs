@@ -13,7 +13,7 @@ use calseta_services::ServiceError;
 use calseta_services::params::{ActivitySearch, ListParams, Paging, RawArgs};
 use uuid::Uuid;
 
-use super::listing::{Filters, Pager, Shown};
+use super::listing::{Filters, Pager, Shown, query_errors};
 use super::{PageContext, PageError, render};
 use crate::state::ConsoleState;
 
@@ -53,7 +53,7 @@ pub async fn log(ctx: PageContext, State(state): State<ConsoleState>, RawQuery(r
     let mut events = Vec::new();
     let mut pager = Pager::default();
     match RawArgs::from_query(Some(&encoded), ActivitySearch::REPEATED).parse::<ActivitySearch>() {
-        Err(e) => errors = e.to_string().split("; ").map(str::to_string).collect(),
+        Err(e) => errors = query_errors(&e.to_string()),
         Ok(search) => match state.services().alerts.audit_log(&search, Paging::REST).await {
             Ok(found) => {
                 pager = Pager::new("/activity", &filters, found.page, found.total);

@@ -17,7 +17,7 @@ use calseta_services::params::{AlertQueueArgs, AlertSearch, ListParams, RawArgs}
 use calseta_services::resources::alerts::AlertPatch;
 use uuid::Uuid;
 
-use super::listing::{Filters, Pager, Shown};
+use super::listing::{Filters, Pager, Shown, query_errors};
 use super::{PageContext, PageError, render, see_other};
 use crate::state::ConsoleState;
 
@@ -122,7 +122,7 @@ pub async fn queue(
     let mut pager = Pager::default();
     let (mut sort_by, mut descending) = ("occurred_at", true);
     match parsed {
-        Err(e) => errors = error_lines(&e.to_string()),
+        Err(e) => errors = query_errors(&e.to_string()),
         Ok((search, queue_args)) => {
             sort_by = search.sort_by.unwrap_or_default().as_str();
             descending = search.sort_order.unwrap_or_default().descending();
@@ -187,11 +187,6 @@ pub async fn queue(
         *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
     response
-}
-
-/// The parser's message (`field: message; field: message`) as one line per field.
-fn error_lines(message: &str) -> Vec<String> {
-    message.split("; ").map(str::to_string).collect()
 }
 
 /// The statuses the bulk form sets directly (closing needs a classification, below).

@@ -21,7 +21,7 @@ use calseta_services::records::DetectionRuleRow;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::listing::{Filters, Pager, Shown};
+use super::listing::{Filters, Pager, Shown, query_errors};
 use super::{PageContext, PageError, path_uuid, render};
 use crate::charts::{self, Bar, Column, Series, Stacked};
 use crate::markdown::{self, SafeHtml};
@@ -71,7 +71,7 @@ pub async fn list(ctx: PageContext, State(state): State<ConsoleState>, RawQuery(
     let mut rows = Vec::new();
     let mut pager = Pager::default();
     match RawArgs::from_query(Some(&encoded), DetectionRuleSearch::REPEATED).parse::<DetectionRuleSearch>() {
-        Err(e) => errors = e.to_string().split("; ").map(str::to_string).collect(),
+        Err(e) => errors = query_errors(&e.to_string()),
         Ok(search) => match state.services().detection_rules.search(&search, Paging::REST).await {
             Ok((found, total, page)) => {
                 pager = Pager::new("/detection-rules", &filters, page, total);

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::listing::{Filters, Pager, Shown};
+use super::listing::{Filters, Pager, Shown, query_errors};
 use super::{PageContext, PageError, path_uuid, render, see_other};
 use crate::markdown::{self, SafeHtml};
 use crate::session::SignedForm;
@@ -92,7 +92,7 @@ pub async fn list(
         .and_then(|search| search.to_query(Paging::REST).map_err(|e| e.to_string()));
     match parsed {
         Err(e) => {
-            page.errors = e.split("; ").map(str::to_string).collect();
+            page.errors = query_errors(&e);
             let mut response = render(&page);
             *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
             return Ok(response);

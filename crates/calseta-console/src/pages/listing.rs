@@ -193,6 +193,12 @@ impl From<DateTime<Utc>> for Shown {
     }
 }
 
+/// A list query the parser refused (`field: message; field: message`), one line per field, for
+/// the notice above the filters.
+pub fn query_errors(message: &str) -> Vec<String> {
+    message.split("; ").map(str::to_string).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
