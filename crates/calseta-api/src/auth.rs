@@ -91,11 +91,11 @@ enum KeySource {
     Query,
 }
 
-/// Authenticates `token`, checks `scope` and the route's rate limit.
+/// Authenticates `token`, checks `scope` (`None`: any key will do) and the route's rate limit.
 async fn authorize(
     parts: &Parts,
     state: &AppState,
-    scope: Scope,
+    scope: Option<Scope>,
     token: Option<&str>,
     source: KeySource,
 ) -> Result<Arc<ApiKey>, ApiError> {
@@ -113,7 +113,7 @@ async fn authorize(
                 method = %parts.method,
                 path = parts.uri.path(),
                 key_prefix = %key_prefix,
-                required_scope = scope.as_str(),
+                required_scope = scope.map_or("any", Scope::as_str),
                 client_ip = %ip,
                 "auth_failure"
             );
@@ -141,19 +141,22 @@ async fn authorize(
     };
 
     let deny = |reason: &str, message: String| {
+        let required = scope.map_or("any", Scope::as_str);
         tracing::warn!(
             reason,
             method = %parts.method,
             path = parts.uri.path(),
             key_prefix = %key.key_prefix,
-            required_scope = scope.as_str(),
+            required_scope = required,
             client_ip = %ip,
             "auth_failure"
         );
         ApiError::new(StatusCode::FORBIDDEN, "FORBIDDEN", message)
-            .with_details(json!({ "required_scopes": [scope.as_str()] }))
+            .with_details(json!({ "required_scopes": scope.map(|s| vec![s.as_str()]).unwrap_or_default() }))
     };
-    if !key.allows(scope) {
+    if let Some(scope) = scope
+        && !key.allows(scope)
+    {
         return Err(deny("insufficient_scope", format!("Insufficient scope. Required: {scope}")));
     }
     // A key in a URL ends up in proxy logs and browser history: only an ingest-only key may travel
@@ -183,8 +186,24 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Authed<S> {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts).map(str::to_string);
-        let key = authorize(parts, state, S::SCOPE, token.as_deref(), KeySource::Header).await?;
+        let key = authorize(parts, state, Some(S::SCOPE), token.as_deref(), KeySource::Header).await?;
         Ok(Authed { key, _scope: PhantomData })
+    }
+}
+
+/// An authenticated caller, whatever its scopes: for routes about the caller's own key.
+pub struct AnyKey {
+    /// The caller's key.
+    pub key: Arc<ApiKey>,
+}
+
+impl FromRequestParts<AppState> for AnyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(parts).map(str::to_string);
+        let key = authorize(parts, state, None, token.as_deref(), KeySource::Header).await?;
+        Ok(AnyKey { key })
     }
 }
 
@@ -210,7 +229,7 @@ impl FromRequestParts<AppState> for IngestAuthed {
             (false, Some(key)) => (Some(key), KeySource::Query),
             _ => (bearer_token(parts).map(str::to_string), KeySource::Header),
         };
-        let key = authorize(parts, state, Scope::AlertsIngest, token.as_deref(), source).await?;
+        let key = authorize(parts, state, Some(Scope::AlertsIngest), token.as_deref(), source).await?;
         Ok(IngestAuthed { key })
     }
 }

@@ -123,6 +123,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(routes::health::health))
         .routes(routes!(routes::api_keys::list_api_keys, routes::api_keys::create_api_key))
+        .routes(routes!(routes::api_keys::current_api_key))
         .routes(routes!(
             routes::api_keys::get_api_key,
             routes::api_keys::patch_api_key,

@@ -12,6 +12,7 @@
 //! ([`rewrite`]) are public for reuse (sandbox mode, tests).
 
 pub mod agent;
+pub mod ceilings;
 mod client;
 mod console_live;
 mod extraction;
@@ -28,6 +29,7 @@ mod workflows;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde_json::json;
 
@@ -38,7 +40,7 @@ use crate::server::Launcher;
 use crate::stats::{median, round};
 
 /// What to benchmark.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BenchOptions {
     /// An empty database (`postgres://…`); a fresh SQLite file in a temporary directory when absent.
     pub database_url: Option<String>,
@@ -54,6 +56,8 @@ pub struct BenchOptions {
     pub pages: Option<usize>,
     /// Measure only extraction of 64 KB alerts, in process (no server).
     pub extraction_only: bool,
+    /// The ingest service in this process, for ingest without HTTP and the storage ceiling.
+    pub in_process: Option<Arc<dyn ceilings::InProcessIngest>>,
 }
 
 /// Runs every benchmark and prints the report. Must run inside a multi-threaded tokio runtime,
@@ -139,12 +143,50 @@ pub async fn run(options: BenchOptions) -> Result<(), String> {
     };
     fleet.kill().await;
     outcome?;
+    if let Some(ingest) = &options.in_process {
+        let generic = templates.iter().find(|t| t.source == "generic").unwrap_or(&templates[0]);
+        // Far beyond the numbers the server phases used, so no alert is taken as a duplicate.
+        let factory = rewrite::AlertFactory::starting_at(1 << 40);
+        let bodies = |n: usize| {
+            (0..n)
+                .map(|_| {
+                    (generic.source.clone(), String::from_utf8_lossy(&factory.make(generic)).into_owned())
+                })
+                .collect()
+        };
+        let alerts = scale.in_process_alerts();
+        let measured = ceilings::in_process(ingest.as_ref(), launcher.env(), bodies, alerts, 32).await?;
+        report["ceilings"]["ingest_without_http"] = measured["ingest_without_http"].clone();
+        report["ceilings"]["storage"] = measured["storage"].clone();
+    }
+    add_fractions(&mut report);
     report["workflow_runs"] = workflows::measure(if options.quick { 20 } else { 100 }).await?;
     report["payload_tokens"] = tokens::measure(&workdir).await?;
     report["extraction_64k"] = extraction::measure(extraction_runs);
     extraction::print(&report["extraction_64k"]);
     report::print_table(&report);
     finish(&options, &report, &workdir)
+}
+
+/// Ingest (generic, unique, c=32) and the pipeline as fractions of the ceilings.
+fn add_fractions(report: &mut serde_json::Value) {
+    let ingest = report["ingest"]
+        .as_array()
+        .and_then(|runs| {
+            runs.iter().find(|r| r["source"] == "generic" && r["kind"] == "unique" && r["concurrency"] == 32)
+        })
+        .map(|r| r["per_second"].clone())
+        .unwrap_or_default();
+    let pipeline = report["pipeline"]["enriched_per_second"].clone();
+    let ceilings = &report["ceilings"];
+    let fractions = json!({
+        "ingest_of_http_ceiling": ceilings::fraction(&ingest, &ceilings["http"]["per_second"]),
+        "ingest_of_ingest_without_http": ceilings::fraction(&ingest, &ceilings["ingest_without_http"]["per_second"]),
+        "ingest_of_storage_ceiling": ceilings::fraction(&ingest, &ceilings["storage"]["per_second"]),
+        "pipeline_of_storage_ceiling": ceilings::fraction(&pipeline, &ceilings["storage"]["per_second"]),
+    });
+    println!("fractions of the ceilings: {fractions}");
+    report["ceilings"]["fractions"] = fractions;
 }
 
 /// Writes the JSON report when asked and removes the working directory.

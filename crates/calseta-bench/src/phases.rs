@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::agent::LoopbackAgent;
+use crate::ceilings;
 use crate::client::Target;
 use crate::fixtures::Template;
 use crate::load::{Read, ingest_all, read_all};
@@ -30,6 +31,11 @@ impl Scale {
     /// A smoke run.
     pub(crate) const QUICK: Scale =
         Scale { ingest_per_run: 200, pipeline_alerts: 300, single_alerts: 10, read_seconds: 1 };
+
+    /// Alerts for each in-process run (ingest without HTTP, the storage ceiling).
+    pub(crate) fn in_process_alerts(self) -> usize {
+        self.pipeline_alerts
+    }
 }
 
 /// Runs every phase against the started fleet, adding each one's figures to `report`.
@@ -78,6 +84,7 @@ pub(crate) async fn run_phases(
         }
     }
     report["ingest"] = Value::Array(ingest);
+    report["ceilings"] = json!({"http": ceilings::http(target, fleet, 32, scale.read_seconds * 2).await?});
 
     // From here on a loopback agent receives every alert.
     let agent = LoopbackAgent::start().await?;
@@ -131,6 +138,7 @@ pub(crate) async fn run_phases(
             (template.source.clone(), alerts.make(template))
         })
         .collect();
+    let work_before = ceilings::server_work(target).await?;
     let (pipeline, resources) = fleet
         .sample_during(async {
             let started = Instant::now();
@@ -151,6 +159,7 @@ pub(crate) async fn run_phases(
         })
         .await;
     let (run, started, ingested, enriched_after) = pipeline?;
+    let work_after = ceilings::server_work(target).await?;
     let arrivals = agent.arrivals(&run.uuids);
     let last_delivery = arrivals.iter().map(|(_, at)| *at).max().map(|at| at - started);
     let per_alert: Vec<Duration> = arrivals
@@ -177,7 +186,15 @@ pub(crate) async fn run_phases(
         "all_enriched_seconds": enriched_after.map(|d| round(d.as_secs_f64())),
         "enriched_per_second": enriched_rate.map(round), "delivered_per_second": delivered_rate.map(round),
         "ingest_to_webhook_ms": per_alert.to_json(), "unfinished": unfinished, "server": resources.to_json(),
+        // With separate workers the serve process counts only its own share (ingest, reads).
+        "database_work_per_alert": ceilings::server_work_per_alert(work_before, work_after, run.uuids.len()),
+        "database_work_counted_in": fleet.describe(),
     });
+    println!(
+        "pipeline database work per alert ({}): {}",
+        fleet.describe(),
+        report["pipeline"]["database_work_per_alert"]
+    );
 
     // Reads at concurrency 16.
     let sample: Vec<String> = run.uuids.iter().take(1000).cloned().collect();

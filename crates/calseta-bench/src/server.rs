@@ -48,6 +48,11 @@ impl Launcher {
         Ok(Launcher { exe, env, log: workdir.join("server.log") })
     }
 
+    /// The settings the servers get (over the bench's own environment).
+    pub(crate) fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
     /// The same launcher with one more setting.
     pub(crate) fn with_env(mut self, name: &str, value: &str) -> Self {
         self.env.push((name.to_string(), value.to_string()));

@@ -13,6 +13,7 @@ use sqlx::{PgConnection, PgPool, Postgres, SqliteConnection, SqlitePool, Transac
 use tokio::sync::Notify;
 
 use crate::StoreError;
+use crate::counters::{Counters, DbWork};
 use crate::engine::Engine;
 use crate::writer::{self, GroupWriter, Lease};
 
@@ -58,6 +59,7 @@ enum Pools {
 
 struct Inner {
     pools: Pools,
+    counters: Arc<Counters>,
     job_wakeup: Notify,
     activity_wakeup: Notify,
     /// When a write last failed, until a later write succeeds: reads can answer while writes do
@@ -83,6 +85,7 @@ impl Db {
     /// Connects to the database named by `options.url` (creating a SQLite file if missing).
     pub async fn connect(options: &DbOptions) -> Result<Db, StoreError> {
         let url = options.url.trim();
+        let counters = Arc::new(Counters::default());
         let pools = if url.starts_with("sqlite:") {
             // The writer and the readers are separate connections, which would each see their own
             // in-memory database; an in-memory URL gets a scratch file removed on close instead.
@@ -111,7 +114,7 @@ impl Db {
                 Some(path) => Some(lock_file(path).await?),
                 None => None,
             };
-            let writer = GroupWriter::new(writer::connect(&base).await?);
+            let writer = GroupWriter::new(writer::connect(&base).await?, counters.clone());
             let reader = SqlitePoolOptions::new()
                 .max_connections(options.max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(30))
@@ -132,6 +135,7 @@ impl Db {
         Ok(Db {
             inner: Arc::new(Inner {
                 pools,
+                counters,
                 job_wakeup: Notify::new(),
                 activity_wakeup: Notify::new(),
                 write_failed_at: std::sync::Mutex::new(None),
@@ -165,13 +169,20 @@ impl Db {
 
     /// Connections in the (reading) pool, and how many of them are idle.
     pub fn pool_stats(&self) -> (u32, usize) {
-        match self.read_pool() {
-            PoolRef::Sqlite(p) => (p.size(), p.num_idle()),
-            PoolRef::Postgres(p) => (p.size(), p.num_idle()),
+        match &self.inner.pools {
+            Pools::Sqlite { reader, .. } => (reader.size(), reader.num_idle()),
+            Pools::Postgres(pool) => (pool.size(), pool.num_idle()),
         }
     }
 
+    /// The work this handle (and its clones) has asked of the database so far.
+    pub fn work_done(&self) -> DbWork {
+        self.inner.counters.read()
+    }
+
+    /// The pool for one read statement (counted as sent).
     pub(crate) fn read_pool(&self) -> PoolRef<'_> {
+        self.inner.counters.statement();
         match &self.inner.pools {
             Pools::Sqlite { reader, .. } => PoolRef::Sqlite(reader),
             Pools::Postgres(pool) => PoolRef::Postgres(pool),
@@ -180,10 +191,17 @@ impl Db {
 
     /// The pool for an autocommit write, on PostgreSQL; `None` on SQLite, where every write is a
     /// unit of the group-commit writer.
+    /// Counted as one statement, transaction and commit when it is `Some`.
     pub(crate) fn autocommit_pool(&self) -> Option<&PgPool> {
         match &self.inner.pools {
             Pools::Sqlite { .. } => None,
-            Pools::Postgres(pool) => Some(pool),
+            Pools::Postgres(pool) => {
+                let counters = &self.inner.counters;
+                counters.statement();
+                counters.write_transaction();
+                counters.commit();
+                Some(pool)
+            }
         }
     }
 
@@ -192,9 +210,14 @@ impl Db {
     /// On SQLite this is a unit of the group-commit writer and holds the writer until commit or
     /// drop: never start another write of the same [`Db`] while holding a [`Tx`].
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        self.inner.counters.write_transaction();
         let inner = match &self.inner.pools {
+            // The writer counts its own transaction control (a unit may share its batch's BEGIN).
             Pools::Sqlite { writer, .. } => writer.begin().await.map(TxInner::Sqlite),
-            Pools::Postgres(pool) => pool.begin().await.map(TxInner::Postgres).map_err(StoreError::from),
+            Pools::Postgres(pool) => {
+                self.inner.counters.statement();
+                pool.begin().await.map(TxInner::Postgres).map_err(StoreError::from)
+            }
         };
         let inner = self.note_write(inner)?;
         Ok(Tx { inner, jobs_enqueued: false, activity_appended: false, db: self.clone() })
@@ -404,7 +427,9 @@ pub struct Tx {
 }
 
 impl Tx {
+    /// The connection for one statement of the transaction (counted as sent).
     pub(crate) fn conn(&mut self) -> TxConn<'_> {
+        self.db.inner.counters.statement();
         match &mut self.inner {
             TxInner::Sqlite(lease) => TxConn::Sqlite(lease.conn()),
             TxInner::Postgres(tx) => TxConn::Postgres(tx),
@@ -432,7 +457,12 @@ impl Tx {
     pub async fn commit(self) -> Result<(), StoreError> {
         let committed = match self.inner {
             TxInner::Sqlite(tx) => tx.commit().await,
-            TxInner::Postgres(tx) => tx.commit().await.map_err(StoreError::from),
+            TxInner::Postgres(tx) => {
+                let counters = &self.db.inner.counters;
+                counters.statement();
+                counters.commit();
+                tx.commit().await.map_err(StoreError::from)
+            }
         };
         self.db.note_write(committed)?;
         if self.jobs_enqueued {
@@ -448,7 +478,10 @@ impl Tx {
     pub async fn rollback(self) -> Result<(), StoreError> {
         match self.inner {
             TxInner::Sqlite(tx) => tx.rollback().await?,
-            TxInner::Postgres(tx) => tx.rollback().await?,
+            TxInner::Postgres(tx) => {
+                self.db.inner.counters.statement();
+                tx.rollback().await?
+            }
         }
         Ok(())
     }

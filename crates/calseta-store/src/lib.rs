@@ -18,6 +18,7 @@ pub mod alerts;
 pub mod api_keys;
 pub mod console_sessions;
 pub mod context_documents;
+mod counters;
 mod db;
 pub mod detection_rules;
 mod engine;
@@ -42,6 +43,7 @@ pub mod workflow_runs;
 pub mod workflows;
 mod writer;
 
+pub use counters::DbWork;
 pub use db::{Db, DbOptions, Tx, now};
 pub use engine::Engine;
 pub use enums::NullableText;

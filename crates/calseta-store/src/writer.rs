@@ -3,10 +3,12 @@
 //!
 //! SQLite allows one writer and, with `synchronous=FULL`, each commit waits for the disk. A
 //! transaction here is a *unit* of the writer's open batch transaction: the unit that opens the
-//! batch runs directly in it, every later one under a savepoint. When a unit commits it releases
-//! its savepoint; if no other unit is waiting for the writer (or the batch is already large or old)
-//! it commits the batch, else it hands the writer to the next unit and waits for the batch's
-//! commit. Every caller's `commit()` returns only after its rows are durable, and a failed or
+//! batch runs directly in it, every later one under a savepoint of its own. A unit that commits
+//! leaves its savepoint open — `ROLLBACK TO` names the newest savepoint of a name, so the next
+//! unit's undo still reaches only its own work, the batch's `COMMIT` releases them all, and each
+//! unit saves the round trip of a `RELEASE`. If no other unit is waiting for the writer (or the
+//! batch is already large or old) the unit commits the batch, else it hands the writer to the next
+//! unit and waits for the batch's commit. Every caller's `commit()` returns only after its rows are durable, and a failed or
 //! abandoned unit is undone alone (`ROLLBACK TO SAVEPOINT`, or `ROLLBACK` of a batch holding only
 //! it) while the rest of its batch stands.
 
@@ -18,6 +20,7 @@ use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
 use crate::StoreError;
+use crate::counters::Counters;
 
 /// A batch is committed once it holds this many units even if more are waiting…
 const MAX_BATCH_UNITS: usize = 256;
@@ -44,6 +47,8 @@ pub(crate) struct GroupWriter {
 
 struct WriterState {
     conn: SqliteConnection,
+    /// The database handle's counters: the writer counts its transaction control and commits.
+    counters: Arc<Counters>,
     /// Whether the batch transaction (`BEGIN IMMEDIATE`) is open.
     in_batch: bool,
     /// The open unit (set by `begin`, cleared by commit or rollback). Found set by the next
@@ -75,9 +80,10 @@ impl Drop for Queued<'_> {
 
 impl GroupWriter {
     /// Wraps the writer connection.
-    pub(crate) fn new(conn: SqliteConnection) -> Arc<Self> {
+    pub(crate) fn new(conn: SqliteConnection, counters: Arc<Counters>) -> Arc<Self> {
         let state = WriterState {
             conn,
+            counters,
             in_batch: false,
             unit: Unit::None,
             units: 0,
@@ -106,10 +112,10 @@ impl GroupWriter {
         let mut state = self.lock().await?;
         let opened = async {
             if state.in_batch {
-                sqlx::query("SAVEPOINT calseta_unit").execute(&mut state.conn).await?;
+                state.control("SAVEPOINT calseta_unit").await?;
                 state.unit = Unit::Savepoint;
             } else {
-                sqlx::query("BEGIN IMMEDIATE").execute(&mut state.conn).await?;
+                state.control("BEGIN IMMEDIATE").await?;
                 state.in_batch = true;
                 state.units = 0;
                 state.batch_started = Instant::now();
@@ -171,13 +177,22 @@ impl GroupWriter {
 }
 
 impl WriterState {
+    /// Runs one transaction-control statement, counted like every other.
+    async fn control(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
+        self.counters.statement();
+        sqlx::query(sql).execute(&mut self.conn).await.map(|_| ())
+    }
+
     /// Commits the open batch and tells every unit in it how that went.
     async fn commit_batch(&mut self) {
-        let result = match sqlx::query("COMMIT").execute(&mut self.conn).await {
-            Ok(_) => Ok(()),
+        let result = match self.control("COMMIT").await {
+            Ok(()) => {
+                self.counters.commit();
+                Ok(())
+            }
             Err(e) => {
                 tracing::error!(units = self.units, error = %e, "a group commit failed; its units are rolled back");
-                let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
+                let _ = self.control("ROLLBACK").await;
                 Err(Arc::from(e.to_string()))
             }
         };
@@ -193,23 +208,17 @@ impl WriterState {
         let unit = std::mem::replace(&mut self.unit, Unit::None);
         let undone = match unit {
             Unit::None => return,
-            Unit::Savepoint => {
-                match sqlx::query("ROLLBACK TO SAVEPOINT calseta_unit").execute(&mut self.conn).await {
-                    Ok(_) => sqlx::query("RELEASE SAVEPOINT calseta_unit")
-                        .execute(&mut self.conn)
-                        .await
-                        .map(|_| ()),
-                    Err(e) => Err(e),
-                }
-            }
+            // Back to this unit's savepoint (the newest of the name); it stays open, empty, and
+            // goes with the batch's commit like the kept units' savepoints.
+            Unit::Savepoint => self.control("ROLLBACK TO SAVEPOINT calseta_unit").await,
             // The batch holds nothing else yet.
-            Unit::Opener => sqlx::query("ROLLBACK").execute(&mut self.conn).await.map(|_| {
+            Unit::Opener => self.control("ROLLBACK").await.map(|()| {
                 self.in_batch = false;
             }),
         };
         if let Err(e) = undone {
             tracing::error!(error = %e, "undoing a unit failed; rolling back its batch");
-            let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
+            let _ = self.control("ROLLBACK").await;
             self.in_batch = false;
             self.units = 0;
             self.outcome.send_replace(Some(Err(Arc::from(format!("batch rolled back: {e}")))));
@@ -217,14 +226,10 @@ impl WriterState {
         }
     }
 
-    /// Keeps the open unit's work in the batch.
-    async fn keep_unit(&mut self) -> Result<(), sqlx::Error> {
-        if self.unit == Unit::Savepoint {
-            sqlx::query("RELEASE SAVEPOINT calseta_unit").execute(&mut self.conn).await?;
-        }
+    /// Keeps the open unit's work in the batch (its savepoint stays open until the commit).
+    fn keep_unit(&mut self) {
         self.unit = Unit::None;
         self.units += 1;
-        Ok(())
     }
 }
 
@@ -277,11 +282,7 @@ impl Lease {
         let writer = janitor.writer.clone();
         // Run to the end even if the caller stops waiting: the writer must not be left mid-commit.
         let finished = tokio::spawn(async move {
-            if let Err(e) = state.keep_unit().await {
-                state.undo_unit().await;
-                writer.finish(&mut state).await;
-                return Err(StoreError::Database(e));
-            }
+            state.keep_unit();
             let mut outcome = state.outcome.subscribe();
             let batch = state.batch;
             writer.finish(&mut state).await;
@@ -338,7 +339,8 @@ mod tests {
             sqlx::sqlite::SqliteConnectOptions::new().filename(dir.join("w.db")).create_if_missing(true);
         let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
         sqlx::query("CREATE TABLE t (v INTEGER)").execute(&mut conn).await.unwrap();
-        let writer = GroupWriter::new(conn);
+        let counters = Arc::new(Counters::default());
+        let writer = GroupWriter::new(conn, counters.clone());
         let mut lease = writer.begin().await.unwrap();
         sqlx::query("INSERT INTO t VALUES (1)").execute(lease.conn()).await.unwrap();
         // A caller queues for the writer, so the committing unit hands the batch over to it…
@@ -354,6 +356,8 @@ mod tests {
         let mut reader = SqliteConnection::connect_with(&options).await.unwrap();
         let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t").fetch_one(&mut reader).await.unwrap();
         assert_eq!(rows, 1, "and its row is committed");
+        let work = counters.read();
+        assert_eq!((work.statements, work.commits), (2, 1), "BEGIN IMMEDIATE and COMMIT, one commit");
         drop(reader);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -5,4 +5,5 @@
 
 pub mod app;
 pub mod config;
+pub mod in_process;
 pub mod logging;

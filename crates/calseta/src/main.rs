@@ -467,6 +467,7 @@ fn bench(args: BenchArgs, database_url: Option<String>) -> ExitCode {
         json_out: args.json.map(Into::into),
         pages: args.pages,
         extraction_only: args.extraction,
+        in_process: Some(std::sync::Arc::new(calseta::in_process::ServiceIngest)),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::{Authed, scope};
+use crate::auth::{AnyKey, Authed, scope};
 use crate::envelope::{Envelope, ListEnvelope};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ListQuery};
@@ -178,6 +178,22 @@ pub async fn create_api_key(
         })
         .await?;
     Ok((StatusCode::CREATED, Json(Envelope::new(ApiKeyCreated::from(issued)))))
+}
+
+/// The key making this request: its name, scopes, type and source restriction. Any valid key may
+/// ask; the answer comes from the authenticated key itself, without a database read.
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys/current",
+    tag = "api-keys",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = Envelope<ApiKeyResponse>),
+        (status = 401, body = ErrorBody),
+    )
+)]
+pub async fn current_api_key(caller: AnyKey) -> Json<Envelope<ApiKeyResponse>> {
+    Json(Envelope::new(ApiKeyResponse::from((*caller.key).clone())))
 }
 
 /// Get an API key (revoked keys too).

@@ -242,6 +242,8 @@ impl SocMetrics {
     ) -> Result<String, ServiceError> {
         use crate::pipeline::kinds;
         let (pool_size, pool_idle) = self.db.pool_stats();
+        // Read before this scrape's own queries, so they count towards the next scrape.
+        let db_work = self.db.work_done();
         let mut queues: Vec<String> = [
             kinds::ENRICH_ALERT,
             kinds::ENRICH_DEFERRED,
@@ -270,6 +272,7 @@ impl SocMetrics {
             pool_size: i64::from(pool_size),
             pool_idle: i64::try_from(pool_idle).unwrap_or(i64::MAX),
             providers,
+            db_work,
         };
         Ok(telemetry.render(&snapshot, format))
     }

@@ -125,6 +125,8 @@ pub struct Snapshot {
     pub pool_idle: i64,
     /// Active enrichment providers, shown (at zero) with every outcome before their first lookup.
     pub providers: Vec<String>,
+    /// The work this process has asked of the database so far.
+    pub db_work: calseta_store::DbWork,
 }
 
 /// The standard `process_*` series, read from `/proc/self` at each scrape.
@@ -181,6 +183,9 @@ pub struct Telemetry {
     approvals_pending: Gauge,
     pool_size: Gauge,
     pool_idle: Gauge,
+    db_statements: Counter,
+    db_write_transactions: Counter,
+    db_commits: Counter,
 }
 
 impl Default for Telemetry {
@@ -244,6 +249,23 @@ impl Telemetry {
             "Idle connections in the database pool",
             pool_idle.clone(),
         );
+        let (db_statements, db_write_transactions, db_commits) =
+            (Counter::default(), Counter::default(), Counter::default());
+        registry.register(
+            "calseta_db_statements",
+            "Statements this process sent to the database, transaction control included",
+            db_statements.clone(),
+        );
+        registry.register(
+            "calseta_db_write_transactions",
+            "Write transactions this process began (on SQLite, units of the group-commit writer)",
+            db_write_transactions.clone(),
+        );
+        registry.register(
+            "calseta_db_commits",
+            "Commits made durable (on SQLite one per group commit, however many units it holds)",
+            db_commits.clone(),
+        );
         registry.register_collector(Box::new(ProcessCollector { created: unix_now() }));
         Telemetry {
             registry,
@@ -256,6 +278,9 @@ impl Telemetry {
             approvals_pending,
             pool_size,
             pool_idle,
+            db_statements,
+            db_write_transactions,
+            db_commits,
         }
     }
 
@@ -316,6 +341,15 @@ impl Telemetry {
         self.approvals_pending.set(snapshot.approvals_pending);
         self.pool_size.set(snapshot.pool_size);
         self.pool_idle.set(snapshot.pool_idle);
+        // The store keeps the totals; the counters are moved up to them.
+        let work = snapshot.db_work;
+        for (counter, total) in [
+            (&self.db_statements, work.statements),
+            (&self.db_write_transactions, work.write_transactions),
+            (&self.db_commits, work.commits),
+        ] {
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
         let mut text = String::new();
         let encoded = match format {
             Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut text, &self.registry),
@@ -382,6 +416,7 @@ mod tests {
             pool_size: 4,
             pool_idle: 3,
             providers: vec!["virustotal".into()],
+            db_work: calseta_store::DbWork { statements: 40, write_transactions: 7, commits: 3 },
         }
     }
 
@@ -401,6 +436,9 @@ mod tests {
             r#"calseta_workflow_runs{status="success"} 2"#,
             "calseta_approvals_pending 1",
             "calseta_db_pool_connections 4",
+            "calseta_db_statements_total 40",
+            "calseta_db_write_transactions_total 7",
+            "calseta_db_commits_total 3",
             "# TYPE process_cpu_seconds counter",
             "# EOF",
         ] {
@@ -408,6 +446,14 @@ mod tests {
         }
         assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
         assert!(text.contains("\nprocess_cpu_seconds_total "), "{text}");
+        // A later scrape moves the database counters up to the store's new totals.
+        let later = Snapshot {
+            db_work: calseta_store::DbWork { statements: 55, write_transactions: 9, commits: 4 },
+            ..snapshot()
+        };
+        let text = telemetry.render(&later, Format::Text);
+        assert!(text.contains("calseta_db_statements_total 55"), "{text}");
+        assert!(text.contains("calseta_db_commits_total 4"), "{text}");
     }
 
     #[test]
@@ -431,7 +477,7 @@ mod tests {
             // Every family has its help.
             let families = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
             let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
-            assert_eq!((families, helps), (13, 13), "{text}");
+            assert_eq!((families, helps), (16, 16), "{text}");
         }
     }
 

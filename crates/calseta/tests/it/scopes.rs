@@ -16,6 +16,9 @@ const PUBLIC_ROUTES: [&str; 4] = [
     "post /v1/approvals/callback/teams",
 ];
 
+/// Routes any valid key may call (`security: [{"api_key": []}]`): they concern the caller's key.
+const ANY_KEY_ROUTES: [&str; 1] = ["get /v1/api-keys/current"];
+
 const ALL_SCOPES: [&str; 11] = [
     "alerts:ingest",
     "alerts:read",
@@ -49,6 +52,7 @@ async fn every_v1_route_requires_its_scope() {
 
     let mut checked = 0;
     let mut public = 0;
+    let mut any_key = 0;
     for (path, item) in paths {
         for (method, op) in item.as_object().unwrap() {
             if !path.starts_with("/v1") {
@@ -68,6 +72,20 @@ async fn every_v1_route_requires_its_scope() {
                 .iter()
                 .flat_map(|req| req["api_key"].as_array().unwrap().iter().filter_map(Value::as_str))
                 .collect();
+            if scopes.is_empty() {
+                let route = format!("{method} {path}");
+                assert!(ANY_KEY_ROUTES.contains(&route.as_str()), "{route} takes any key");
+                assert_eq!(method, "get", "{route}: only reads about the caller take any key");
+                let (status, _) = status_json(app.client.get(app.url(path)).send().await.unwrap()).await;
+                assert_eq!(status, 401, "{route} without a key");
+                for scope in ALL_SCOPES {
+                    let request = app.client.get(app.url(path)).bearer_auth(&keys_by_scope[scope]);
+                    let (status, body) = status_json(request.send().await.unwrap()).await;
+                    assert_eq!(status, 200, "{route} with only {scope}: {body}");
+                }
+                any_key += 1;
+                continue;
+            }
             assert_eq!(scopes.len(), 1, "{method} {path} must require exactly one scope: {scopes:?}");
             let scope = scopes[0];
             assert!(ALL_SCOPES.contains(&scope), "{method} {path}: unknown scope {scope}");
@@ -103,4 +121,31 @@ async fn every_v1_route_requires_its_scope() {
     }
     assert!(checked >= 8, "the route table should hold every /v1 operation, saw {checked}");
     assert_eq!(public, PUBLIC_ROUTES.len());
+    assert_eq!(any_key, ANY_KEY_ROUTES.len());
+}
+
+#[tokio::test]
+async fn the_current_key_describes_the_caller_and_reads_no_database() {
+    // No worker: nothing else in the process asks the database for work meanwhile.
+    let app = spawn_app_with(AppOptions { run_worker: false, ..Default::default() }).await;
+    let key = app.key_with(&["alerts:ingest"]).await;
+    let current = |key: String| {
+        let request = app.client.get(app.url("/v1/api-keys/current")).bearer_auth(key);
+        async move { status_json(request.send().await.unwrap()).await }
+    };
+    // The first request loads the key into the cache (one read); the next ones read nothing (the
+    // once-a-minute `last_used_at` writes of this key and the admin key may still land).
+    let (status, body) = current(key.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["scopes"], json!(["alerts:ingest"]));
+    assert_eq!(body["data"]["key_prefix"].as_str().unwrap(), &key[..8]);
+    assert!(body["data"].get("key").is_none() && body["data"].get("key_hash").is_none(), "{body}");
+    let before = app.db.work_done();
+    for _ in 0..50 {
+        assert_eq!(current(key.clone()).await.0, 200);
+    }
+    let statements = app.db.work_done().since(before).statements;
+    assert!(statements < 10, "50 requests with a cached key sent {statements} statements");
+    let (status, body) = current("cai_notakeyatallnotakeyatallnotakeyatall".into()).await;
+    assert_eq!(status, 401, "{body}");
 }

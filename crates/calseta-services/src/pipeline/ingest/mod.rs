@@ -81,8 +81,8 @@ pub struct IngestService {
     sources: Arc<SourceService>,
 }
 
-/// A validated, normalized alert ready to be written.
-struct PreparedAlert {
+/// A validated, normalized alert ready to be written ([`IngestService::prepare`]).
+pub struct PreparedAlert {
     alert: NewAlert,
     severity: Severity,
     rule_ref: Option<String>,
@@ -204,6 +204,19 @@ impl IngestService {
         key: &ApiKey,
         payload_text: &str,
     ) -> Result<Ingested, ServiceError> {
+        let prepared = self.prepare(source_name, key, payload_text).await?;
+        self.store(&prepared).await
+    }
+
+    /// The first half of [`Self::ingest_payload`], which writes nothing (it reads the active
+    /// mapping rules, cached): checks, validates, normalizes and fingerprints the alert.
+    /// `calseta bench` times the halves apart.
+    pub async fn prepare(
+        &self,
+        source_name: &str,
+        key: &ApiKey,
+        payload_text: &str,
+    ) -> Result<PreparedAlert, ServiceError> {
         let source = self.source(source_name)?;
         Self::check_allowed(key, source_name)?;
         let raw: Value = serde_json::from_str(payload_text)
@@ -211,7 +224,16 @@ impl IngestService {
         if !raw.is_object() {
             return Err(ServiceError::invalid("payload", "payload must be a JSON object"));
         }
-        self.accept(source, key, raw, payload_text.to_string()).await
+        self.prepare_raw(source, key, raw, payload_text.to_string()).await
+    }
+
+    /// The second half: the alert (or its duplicate count), its job and its event, in one
+    /// transaction.
+    pub async fn store(&self, prepared: &PreparedAlert) -> Result<Ingested, ServiceError> {
+        let mut tx = self.db.begin().await?;
+        let ingested = persist(&mut tx, &self.settings, &self.enrich_job, prepared).await?;
+        tx.commit().await?;
+        Ok(ingested)
     }
 
     async fn accept(
@@ -221,6 +243,17 @@ impl IngestService {
         raw: Value,
         raw_text: String,
     ) -> Result<Ingested, ServiceError> {
+        let prepared = self.prepare_raw(source, key, raw, raw_text).await?;
+        self.store(&prepared).await
+    }
+
+    async fn prepare_raw(
+        &self,
+        source: &dyn AlertSource,
+        key: &ApiKey,
+        raw: Value,
+        raw_text: String,
+    ) -> Result<PreparedAlert, ServiceError> {
         if !source.validate(&raw) {
             return Err(unprocessable(format!(
                 "Payload does not match expected structure for source '{}'.",
@@ -231,7 +264,7 @@ impl IngestService {
         let alert = source.normalize(&raw, now);
         let found = self.extractor.extract(source, &raw, &alert, false).await?;
         let fingerprint = extraction::fingerprint(&alert.title, source.name(), &found.indicators);
-        let prepared = PreparedAlert {
+        Ok(PreparedAlert {
             alert: NewAlert {
                 title: alert.title.clone(),
                 description: alert.description.clone(),
@@ -247,11 +280,7 @@ impl IngestService {
             rule_ref: source.rule_ref(&raw),
             actor: Actor::api(key),
             now,
-        };
-        let mut tx = self.db.begin().await?;
-        let ingested = persist(&mut tx, &self.settings, &self.enrich_job, &prepared).await?;
-        tx.commit().await?;
-        Ok(ingested)
+        })
     }
 }
 
