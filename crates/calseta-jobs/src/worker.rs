@@ -163,73 +163,100 @@ impl Worker {
                 lapsed_checked = Some(std::time::Instant::now());
             }
             let order = repo::ClaimOrder { priority: &priority, reclaim_lapsed };
+            // The groups with a free slot, and how many jobs each may take now.
+            let open: Vec<(&ClaimGroup, usize)> = groups
+                .iter()
+                .map(|group| {
+                    let free = slots
+                        .available_permits()
+                        .min(group.budget.as_ref().map_or(usize::MAX, |b| b.available_permits()));
+                    (group, free)
+                })
+                .filter(|(_, free)| *free > 0)
+                .collect();
+            let open_kinds: Vec<String> = open.iter().flat_map(|(g, _)| g.kinds.iter().cloned()).collect();
+            // Claim only when something can be taken: a read on the reader pool, instead of a
+            // write transaction that takes nothing (on SQLite it would hold the only writer while
+            // ingest waits). A failed read claims anyway, so the claim reports the error.
+            let next_due = repo::next_due(&self.db, &open_kinds).await;
+            let due_now = match &next_due {
+                Ok(next) => next.is_some_and(|at| at <= calseta_store::now()),
+                Err(_) => true,
+            };
             // Whether some group filled every slot it could take (then claim again at once).
             let mut saturated = false;
-            for group in &groups {
-                let free = slots
-                    .available_permits()
-                    .min(group.budget.as_ref().map_or(usize::MAX, |b| b.available_permits()));
-                if free == 0 {
-                    continue;
-                }
+            let mut claimed_any = false;
+            if !open.is_empty() && (due_now || reclaim_lapsed) {
                 let token = Uuid::new_v4();
                 let lease_until = calseta_store::now() + lease_delta(self.config.lease);
-                let rows =
-                    match repo::claim(&self.db, &group.kinds, free as i64, token, lease_until, order).await {
-                        Ok(rows) => rows,
+                let requests: Vec<repo::ClaimGroup> = open
+                    .iter()
+                    .map(|(group, free)| repo::ClaimGroup { kinds: &group.kinds, limit: *free as i64 })
+                    .collect();
+                let total = slots.available_permits() as i64;
+                let claimed =
+                    match repo::claim_groups(&self.db, &requests, total, token, lease_until, order).await {
+                        Ok(claimed) => claimed,
                         Err(e) => {
                             tracing::warn!(error = %e, "claiming jobs failed");
-                            continue;
+                            Vec::new()
                         }
                     };
-                saturated |= rows.len() == free;
-                for row in rows {
-                    let Ok(permit) = slots.clone().acquire_owned().await else { break };
-                    let queue_permit = match &group.budget {
-                        Some(budget) => match budget.clone().acquire_owned().await {
-                            Ok(p) => Some(p),
-                            Err(_) => break,
-                        },
-                        None => None,
-                    };
-                    if let Ok(mut map) = in_flight.lock() {
-                        map.insert(row.id, token);
+                for ((group, free), rows) in open.iter().zip(claimed) {
+                    saturated |= rows.len() == *free;
+                    claimed_any |= !rows.is_empty();
+                    for row in rows {
+                        let Ok(permit) = slots.clone().acquire_owned().await else { break };
+                        let queue_permit = match &group.budget {
+                            Some(budget) => match budget.clone().acquire_owned().await {
+                                Ok(p) => Some(p),
+                                Err(_) => break,
+                            },
+                            None => None,
+                        };
+                        if let Ok(mut map) = in_flight.lock() {
+                            map.insert(row.id, token);
+                        }
+                        let attempt = Attempt {
+                            db: self.db.clone(),
+                            registry: self.registry.clone(),
+                            lease: self.config.lease,
+                            in_flight: in_flight.clone(),
+                            token,
+                        };
+                        let span = tracing::info_span!("job", job = %row.uuid, kind = %row.kind, attempt = row.attempts);
+                        attempts.spawn(
+                            async move {
+                                attempt.run(row).await;
+                                drop::<(OwnedSemaphorePermit, Option<OwnedSemaphorePermit>)>((
+                                    permit,
+                                    queue_permit,
+                                ));
+                            }
+                            .instrument(span),
+                        );
                     }
-                    let attempt = Attempt {
-                        db: self.db.clone(),
-                        registry: self.registry.clone(),
-                        lease: self.config.lease,
-                        in_flight: in_flight.clone(),
-                        token,
-                    };
-                    let span =
-                        tracing::info_span!("job", job = %row.uuid, kind = %row.kind, attempt = row.attempts);
-                    attempts.spawn(
-                        async move {
-                            attempt.run(row).await;
-                            drop::<(OwnedSemaphorePermit, Option<OwnedSemaphorePermit>)>((
-                                permit,
-                                queue_permit,
-                            ));
-                        }
-                        .instrument(span),
-                    );
                 }
             }
             if saturated {
                 continue;
             }
             // Only jobs that could be claimed now shorten the wait: a group at its limit is woken
-            // by one of its attempts finishing, not by polling for its backlog.
-            let open: Vec<String> = groups
-                .iter()
-                .filter(|g| {
-                    slots.available_permits() > 0
-                        && g.budget.as_ref().is_none_or(|b| b.available_permits() > 0)
-                })
-                .flat_map(|g| g.kinds.iter().cloned())
-                .collect();
-            let idle = self.idle_time(&open).await;
+            // by one of its attempts finishing, not by polling for its backlog. When nothing was
+            // claimed, the read above still tells when the next job falls due.
+            let idle = if claimed_any {
+                let open: Vec<String> = groups
+                    .iter()
+                    .filter(|g| {
+                        slots.available_permits() > 0
+                            && g.budget.as_ref().is_none_or(|b| b.available_permits() > 0)
+                    })
+                    .flat_map(|g| g.kinds.iter().cloned())
+                    .collect();
+                self.idle_time(&open).await
+            } else {
+                self.wait_for(next_due.ok().flatten())
+            };
             tokio::select! {
                 _ = self.db.job_wakeup().notified() => {}
                 _ = tokio::time::sleep(idle) => {}
@@ -264,12 +291,17 @@ impl Worker {
 
     /// How long to wait for a wake-up: until the next scheduled retry, at most the poll interval.
     async fn idle_time(&self, kinds: &[String]) -> Duration {
-        match repo::next_due(&self.db, kinds).await {
-            Ok(Some(due)) => {
+        self.wait_for(repo::next_due(&self.db, kinds).await.ok().flatten())
+    }
+
+    /// How long to wait for a wake-up when the next job falls due at `due` (if any is known).
+    fn wait_for(&self, due: Option<chrono::DateTime<chrono::Utc>>) -> Duration {
+        match due {
+            Some(due) => {
                 let wait = (due - calseta_store::now()).to_std().unwrap_or(Duration::ZERO);
                 wait.clamp(Duration::from_millis(5), self.config.poll_interval)
             }
-            _ => self.config.poll_interval,
+            None => self.config.poll_interval,
         }
     }
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::{Db, StoreError};
+use crate::{Db, StoreError, Tx};
 
 /// One delivery attempt.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -42,29 +42,40 @@ pub struct NewRun {
     pub started_at: DateTime<Utc>,
 }
 
-/// Records an attempt.
+/// The insert of one attempt, its parameters bound (`$10` is the time of recording).
+macro_rules! insert_run {
+    ($r:expr, $now:expr) => {
+        sqlx::query(
+            "INSERT INTO agent_runs (uuid, agent_registration_id, alert_id, request_payload, response_status_code, response_body, \
+             status, attempt_count, started_at, completed_at, delivery_id, error_message, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $10, $10)",
+        )
+        .bind(Uuid::now_v7())
+        .bind($r.agent_id)
+        .bind($r.alert_id)
+        .bind(Json(serde_json::json!({"endpoint_url": $r.endpoint_url, "delivery_id": $r.delivery_id})))
+        .bind($r.status_code)
+        .bind($r.response_body.as_ref().map(Json))
+        .bind($r.status.as_str())
+        .bind($r.attempt)
+        .bind($r.started_at)
+        .bind($now)
+        .bind(&$r.delivery_id)
+        .bind(&$r.error_message)
+    };
+}
+
+/// Records an attempt on its own.
 pub async fn record(db: &Db, r: &NewRun) -> Result<(), StoreError> {
     let now = crate::now();
-    on_write!(db, p => sqlx::query(
-        "INSERT INTO agent_runs (uuid, agent_registration_id, alert_id, request_payload, response_status_code, response_body, \
-         status, attempt_count, started_at, completed_at, delivery_id, error_message, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $10, $10)",
-    )
-    .bind(Uuid::now_v7())
-    .bind(r.agent_id)
-    .bind(r.alert_id)
-    .bind(Json(serde_json::json!({"endpoint_url": r.endpoint_url, "delivery_id": r.delivery_id})))
-    .bind(r.status_code)
-    .bind(r.response_body.as_ref().map(Json))
-    .bind(r.status.as_str())
-    .bind(r.attempt)
-    .bind(r.started_at)
-    .bind(now)
-    .bind(&r.delivery_id)
-    .bind(&r.error_message)
-    .execute(p)
-    .await
-    .map(|_| ()))?;
+    on_write!(db, p => insert_run!(r, now).execute(p).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Records an attempt inside `tx` (with the outcome it led to).
+pub async fn record_in(tx: &mut Tx, r: &NewRun) -> Result<(), StoreError> {
+    let now = crate::now();
+    on_tx!(tx, c => insert_run!(r, now).execute(c).await.map(|_| ()))?;
     Ok(())
 }
 

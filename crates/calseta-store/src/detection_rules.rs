@@ -36,27 +36,40 @@ const COLUMNS: &str = "id, uuid, name, source_rule_id, source_name, severity, is
 
 /// The rule `(source_name, rule_ref)`, creating a stub named after the reference when absent.
 pub async fn find_or_create_stub(tx: &mut Tx, source_name: &str, rule_ref: &str) -> Result<i64, StoreError> {
+    // Looked up first: the rule exists for every alert but a rule's first, so ingest usually
+    // pays one statement. A stub another transaction inserted meanwhile (PostgreSQL) makes the
+    // insert return nothing; the second lookup then finds it.
+    let find = async |tx: &mut Tx| {
+        on_tx!(tx, c => sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM detection_rules WHERE source_name = $1 AND source_rule_id = $2",
+        )
+        .bind(source_name)
+        .bind(rule_ref)
+        .fetch_optional(c)
+        .await)
+    };
+    if let Some(id) = find(tx).await? {
+        return Ok(id);
+    }
     let now = crate::now();
-    on_tx!(tx, c => sqlx::query(
+    let inserted = on_tx!(tx, c => sqlx::query_scalar::<_, i64>(
         "INSERT INTO detection_rules (uuid, name, source_rule_id, source_name, is_active, mitre_tactics, mitre_techniques, \
          mitre_subtechniques, data_sources, is_system, created_at, updated_at) \
          VALUES ($1, $2, $2, $3, TRUE, '[]', '[]', '[]', '[]', FALSE, $4, $4) \
-         ON CONFLICT (source_name, source_rule_id) DO NOTHING",
+         ON CONFLICT (source_name, source_rule_id) DO NOTHING RETURNING id",
     )
     .bind(Uuid::now_v7())
     .bind(rule_ref)
     .bind(source_name)
     .bind(now)
-    .execute(&mut *c)
-    .await
-    .map(|_| ()))?;
-    Ok(on_tx!(tx, c => sqlx::query_scalar::<_, i64>(
-        "SELECT id FROM detection_rules WHERE source_name = $1 AND source_rule_id = $2",
-    )
-    .bind(source_name)
-    .bind(rule_ref)
-    .fetch_one(c)
-    .await)?)
+    .fetch_optional(c)
+    .await)?;
+    match inserted {
+        Some(id) => Ok(id),
+        None => {
+            find(tx).await?.ok_or_else(|| StoreError::Corrupt(format!("detection rule {rule_ref} vanished")))
+        }
+    }
 }
 
 /// A rule by internal id.

@@ -10,6 +10,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::sql::{Arg, Params};
 use crate::{Db, StoreError, Tx};
 
 const PLAIN_COLUMNS: &str = "id, uuid, type AS kind, value, first_seen, last_seen, is_enriched, malice, \
@@ -51,49 +52,87 @@ pub struct NewOrigin<'a> {
     pub decoder: Option<Decoder>,
 }
 
-/// Inserts the indicator or bumps its `last_seen`, then links it to the alert (idempotent),
-/// recording `origin` — the field path and pass that found it — on the link unless the link
+/// Rows per statement of [`upsert_and_link_all`]: far below either engine's parameter limit.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// Inserts each indicator or bumps its `last_seen`, then links it to the alert (idempotent),
+/// recording its origin — the field path and pass that found it — on the link unless the link
 /// already has one (the first origin wins; a link made before origins were kept gets this one).
-pub async fn upsert_and_link(
+/// Two statements per 200 indicators (the indicators, then the links) rather than two each: on
+/// SQLite every statement is a round trip to the writer's thread while it holds the only writer.
+/// The same pair twice keeps its first origin. Returns the rows in the order given (each once).
+pub async fn upsert_and_link_all(
     tx: &mut Tx,
     alert_id: i64,
-    kind: IndicatorType,
-    value: &str,
-    origin: Option<NewOrigin<'_>>,
-) -> Result<IndicatorRow, StoreError> {
-    let now = crate::now();
-    let sql = format!(
-        "INSERT INTO indicators (uuid, type, value, first_seen, last_seen, is_enriched, malice, malice_source, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $4, FALSE, 'Pending', 'enrichment', $4, $4) \
-         ON CONFLICT (type, value) DO UPDATE SET last_seen = excluded.last_seen, updated_at = excluded.updated_at \
-         RETURNING {PLAIN_COLUMNS}"
-    );
-    let row = on_tx!(tx, c => sqlx::query_as::<_, IndicatorRow>(&sql)
-        .bind(Uuid::now_v7())
-        .bind(kind.as_str())
-        .bind(value)
-        .bind(now)
-        .fetch_one(&mut *c)
-        .await)?;
-    // `origin_pass` is set whenever an origin is, so it alone says whether the link has one.
-    on_tx!(tx, c => sqlx::query(
-        "INSERT INTO alert_indicators (alert_id, indicator_id, alert_occurred_at, created_at, updated_at, origin_field, origin_pass, origin_decoder) \
-         SELECT $1, $2, occurred_at, $3, $3, $4, $5, $6 FROM alerts WHERE id = $1 \
-         ON CONFLICT (alert_id, indicator_id) DO UPDATE SET \
-           origin_field = CASE WHEN alert_indicators.origin_pass IS NULL THEN excluded.origin_field ELSE alert_indicators.origin_field END, \
-           origin_decoder = CASE WHEN alert_indicators.origin_pass IS NULL THEN excluded.origin_decoder ELSE alert_indicators.origin_decoder END, \
-           origin_pass = COALESCE(alert_indicators.origin_pass, excluded.origin_pass)",
-    )
-    .bind(alert_id)
-    .bind(row.id)
-    .bind(now)
-    .bind(origin.and_then(|o| o.field))
-    .bind(origin.map(|o| o.pass.as_str()))
-    .bind(origin.and_then(|o| o.decoder).map(Decoder::as_str))
-    .execute(c)
-    .await
-    .map(|_| ()))?;
-    Ok(row)
+    items: &[(IndicatorType, &str, Option<NewOrigin<'_>>)],
+) -> Result<Vec<IndicatorRow>, StoreError> {
+    let mut seen = std::collections::HashSet::new();
+    let items: Vec<_> = items.iter().filter(|(kind, value, _)| seen.insert((*kind, *value))).collect();
+    let mut rows = Vec::with_capacity(items.len());
+    for chunk in items.chunks(ROWS_PER_STATEMENT) {
+        let now = crate::now();
+        let mut b = Params::default();
+        let at = b.arg(Arg::Time(now));
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|(kind, value, _)| {
+                format!(
+                    "({}, {}, {}, {at}, {at}, FALSE, 'Pending', 'enrichment', {at}, {at})",
+                    b.arg(Arg::Uuid(Uuid::now_v7())),
+                    b.arg(Arg::Text(kind.as_str().to_string())),
+                    b.arg(Arg::Text((*value).to_string())),
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO indicators (uuid, type, value, first_seen, last_seen, is_enriched, malice, malice_source, created_at, updated_at) \
+             VALUES {} \
+             ON CONFLICT (type, value) DO UPDATE SET last_seen = excluded.last_seen, updated_at = excluded.updated_at \
+             RETURNING {PLAIN_COLUMNS}",
+            values.join(", ")
+        );
+        let stored = on_tx!(tx, c => bind_args!(sqlx::query_as::<_, IndicatorRow>(&sql), &b.args).fetch_all(&mut *c).await)?;
+        // `RETURNING` promises no order: each row is found again by its (type, value).
+        let mut by_key: std::collections::HashMap<(IndicatorType, String), IndicatorRow> =
+            stored.into_iter().map(|row| ((row.kind, row.value.clone()), row)).collect();
+        let mut chunk_rows = Vec::with_capacity(chunk.len());
+        for (kind, value, _) in chunk {
+            let row = by_key.remove(&(*kind, (*value).to_string())).ok_or_else(|| {
+                StoreError::Corrupt(format!("the upsert of {} {value} returned no row", kind.as_str()))
+            })?;
+            chunk_rows.push(row);
+        }
+        let mut b = Params::default();
+        let (alert, at) = (b.arg(Arg::I64(alert_id)), b.arg(Arg::Time(now)));
+        let links: Vec<String> = chunk
+            .iter()
+            .zip(&chunk_rows)
+            .map(|((_, _, origin), row)| {
+                format!(
+                    "({}, {}, {}, {})",
+                    b.arg(Arg::I64(row.id)),
+                    b.arg(Arg::OptText(origin.and_then(|o| o.field).map(str::to_string))),
+                    b.arg(Arg::OptText(origin.map(|o| o.pass.as_str().to_string()))),
+                    b.arg(Arg::OptText(origin.and_then(|o| o.decoder).map(|d| d.as_str().to_string()))),
+                )
+            })
+            .collect();
+        // `WHERE` before `ON CONFLICT`: SQLite would read a bare `ON` as a join's.
+        let sql = format!(
+            "WITH found (indicator_id, origin_field, origin_pass, origin_decoder) AS (VALUES {}) \
+             INSERT INTO alert_indicators (alert_id, indicator_id, alert_occurred_at, created_at, updated_at, origin_field, origin_pass, origin_decoder) \
+             SELECT a.id, found.indicator_id, a.occurred_at, {at}, {at}, found.origin_field, found.origin_pass, found.origin_decoder \
+             FROM found, alerts a WHERE a.id = {alert} \
+             ON CONFLICT (alert_id, indicator_id) DO UPDATE SET \
+               origin_field = CASE WHEN alert_indicators.origin_pass IS NULL THEN excluded.origin_field ELSE alert_indicators.origin_field END, \
+               origin_decoder = CASE WHEN alert_indicators.origin_pass IS NULL THEN excluded.origin_decoder ELSE alert_indicators.origin_decoder END, \
+               origin_pass = COALESCE(alert_indicators.origin_pass, excluded.origin_pass)",
+            links.join(", ")
+        );
+        on_tx!(tx, c => bind_args!(sqlx::query(&sql), &b.args).execute(c).await.map(|_| ()))?;
+        rows.extend(chunk_rows);
+    }
+    Ok(rows)
 }
 
 /// The indicators linked to an alert, in link order.
@@ -279,44 +318,80 @@ pub async fn merge_results(
     tx.commit().await
 }
 
-/// [`merge_results`] inside the caller's transaction (e.g. a job's fenced one).
+/// [`merge_results`] inside the caller's transaction (e.g. a job's fenced one): one statement
+/// reads every indicator of the batch, one writes them all (`UPDATE … FROM` a list of values).
 pub async fn merge_results_in(
     tx: &mut Tx,
     batch: &[(i64, serde_json::Map<String, Value>)],
 ) -> Result<(), StoreError> {
+    // Chunks far below either engine's parameter limit; a later chunk reads what earlier ones wrote.
+    for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+        merge_chunk(tx, chunk).await?;
+    }
+    Ok(())
+}
+
+async fn merge_chunk(tx: &mut Tx, batch: &[(i64, serde_json::Map<String, Value>)]) -> Result<(), StoreError> {
     let now = crate::now();
+    let mut read = Params::default();
+    let ids: Vec<String> = batch.iter().map(|(id, _)| read.arg(Arg::I64(*id))).collect();
     // Rows are locked in id order so concurrent batches cannot deadlock on PostgreSQL.
-    let mut ordered: Vec<&(i64, serde_json::Map<String, Value>)> = batch.iter().collect();
-    ordered.sort_by_key(|(id, _)| *id);
     let lock = if tx.engine() == crate::Engine::Postgres { " FOR UPDATE" } else { "" };
-    let sql = format!("SELECT enrichment_results, malice_source FROM indicators WHERE id = $1{lock}");
-    for (id, results) in ordered {
-        let row: Option<(Option<Json<Value>>, String)> =
-            on_tx!(tx, c => sqlx::query_as(&sql).bind(*id).fetch_optional(c).await)?;
-        let Some((existing, malice_source)) = row else { continue };
-        let malice_source = MaliceSource::try_from(malice_source)?;
-        let mut merged = match existing.map(|j| j.0) {
+    let sql = format!(
+        "SELECT id, enrichment_results, malice_source FROM indicators WHERE id IN ({}) ORDER BY id{lock}",
+        ids.join(", ")
+    );
+    let rows: Vec<(i64, Option<Json<Value>>, String)> =
+        on_tx!(tx, c => bind_args!(sqlx::query_as(&sql), &read.args).fetch_all(c).await)?;
+    // Each indicator's stored results with the batch's merged over them, in id order (the same
+    // id twice merges both, the later provider answers winning).
+    let mut merged: std::collections::BTreeMap<i64, (serde_json::Map<String, Value>, MaliceSource)> =
+        std::collections::BTreeMap::new();
+    for (id, stored, malice_source) in rows {
+        let results = match stored.map(|j| j.0) {
             Some(Value::Object(map)) => map,
             _ => serde_json::Map::new(),
         };
-        for (provider, result) in results {
-            merged.insert(provider.clone(), result.clone());
-        }
-        let merged = Value::Object(merged);
-        let assessed = IndicatorResults::from_json(Some(&merged));
-        let malice =
-            if malice_source == MaliceSource::Analyst { None } else { Some(assessed.verdict().as_str()) };
-        on_tx!(tx, c => sqlx::query(
-            "UPDATE indicators SET enrichment_results = $2, is_enriched = $5, malice = COALESCE($3, malice), updated_at = $4 WHERE id = $1",
-        )
-        .bind(*id)
-        .bind(Json(&merged))
-        .bind(malice)
-        .bind(now)
-        .bind(assessed.is_enriched())
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+        merged.insert(id, (results, MaliceSource::try_from(malice_source)?));
     }
+    for (id, results) in batch {
+        // An indicator deleted meanwhile is skipped.
+        if let Some((stored, _)) = merged.get_mut(id) {
+            for (provider, result) in results {
+                stored.insert(provider.clone(), result.clone());
+            }
+        }
+    }
+    let mut write = Params::default();
+    let at = write.arg(Arg::Time(now));
+    let mut values = Vec::new();
+    for (id, (results, malice_source)) in merged {
+        let results = Value::Object(results);
+        let assessed = IndicatorResults::from_json(Some(&results));
+        let malice = if malice_source == MaliceSource::Analyst {
+            None
+        } else {
+            Some(assessed.verdict().as_str().to_string())
+        };
+        let enriched = assessed.is_enriched();
+        values.push(format!(
+            "({}, {}, {}, {})",
+            write.arg(Arg::I64(id)),
+            write.arg(Arg::Json(Json(results))),
+            write.arg(Arg::OptText(malice)),
+            write.arg(Arg::Bool(enriched)),
+        ));
+    }
+    if values.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "WITH merged (id, results, malice, enriched) AS (VALUES {}) \
+         UPDATE indicators SET enrichment_results = merged.results, is_enriched = merged.enriched, \
+           malice = COALESCE(merged.malice, indicators.malice), updated_at = {at} \
+         FROM merged WHERE indicators.id = merged.id",
+        values.join(", ")
+    );
+    on_tx!(tx, c => bind_args!(sqlx::query(&sql), &write.args).execute(c).await.map(|_| ()))?;
     Ok(())
 }

@@ -113,12 +113,65 @@ pub async fn claim(
     lease_until: DateTime<Utc>,
     order: ClaimOrder<'_>,
 ) -> Result<Vec<JobRow>, StoreError> {
-    if kinds.is_empty() || limit <= 0 {
-        return Ok(Vec::new());
+    let mut claimed =
+        claim_groups(db, &[ClaimGroup { kinds, limit }], limit, token, lease_until, order).await?;
+    Ok(claimed.pop().unwrap_or_default())
+}
+
+/// The kinds one group of a worker's slots runs, and how many of them it can take now.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimGroup<'a> {
+    /// The kinds.
+    pub kinds: &'a [String],
+    /// The most jobs this group takes.
+    pub limit: i64,
+}
+
+/// Claims for every group in one write transaction — each group at most its `limit`, all of them
+/// together at most `total` — and returns each group's jobs, in the groups' order. One
+/// transaction per round instead of one per group: on SQLite each would hold the single writer.
+pub async fn claim_groups(
+    db: &Db,
+    groups: &[ClaimGroup<'_>],
+    total: i64,
+    token: Uuid,
+    lease_until: DateTime<Utc>,
+    order: ClaimOrder<'_>,
+) -> Result<Vec<Vec<JobRow>>, StoreError> {
+    let mut claimed: Vec<Vec<JobRow>> = groups.iter().map(|_| Vec::new()).collect();
+    if groups.iter().all(|g| g.kinds.is_empty() || g.limit <= 0) || total <= 0 {
+        return Ok(claimed);
     }
     let now = crate::now();
+    let mut remaining = total;
+    let mut tx = db.begin().await?;
+    for (group, rows) in groups.iter().zip(claimed.iter_mut()) {
+        let wanted = group.limit.min(remaining);
+        if group.kinds.is_empty() || wanted <= 0 {
+            continue;
+        }
+        claim_in(&mut tx, group.kinds, wanted, token, lease_until, now, order, rows).await?;
+        remaining -= rows.len() as i64;
+        rows.sort_by_key(|r| (r.run_at, r.id));
+    }
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// One group's claim statements inside `tx`, adding what they take to `rows`.
+#[allow(clippy::too_many_arguments)]
+async fn claim_in(
+    tx: &mut Tx,
+    kinds: &[String],
+    limit: i64,
+    token: Uuid,
+    lease_until: DateTime<Utc>,
+    now: DateTime<Utc>,
+    order: ClaimOrder<'_>,
+    rows: &mut Vec<JobRow>,
+) -> Result<(), StoreError> {
     let kind_params: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 5)).collect();
-    let lock = match db.engine() {
+    let lock = match tx.engine() {
         Engine::Postgres => "FOR UPDATE SKIP LOCKED",
         // The single writer connection makes the UPDATE atomic on SQLite.
         Engine::Sqlite => "",
@@ -152,10 +205,9 @@ pub async fn claim(
         }
     }
     statements.push(due);
-    let mut tx = db.begin().await?;
-    let mut rows: Vec<JobRow> = Vec::new();
+    let first = rows.len() as i64;
     for sql in statements {
-        let wanted = limit - rows.len() as i64;
+        let wanted = limit - (rows.len() as i64 - first);
         if wanted <= 0 {
             break;
         }
@@ -168,9 +220,7 @@ pub async fn claim(
         })?;
         rows.extend(claimed);
     }
-    tx.commit().await?;
-    rows.sort_by_key(|r| (r.run_at, r.id));
-    Ok(rows)
+    Ok(())
 }
 
 /// Extends a lease; `false` means the attempt lost it (reclaimed or finished elsewhere).

@@ -8,7 +8,10 @@ use sqlx::types::Json;
 #[derive(Debug, Clone)]
 pub(crate) enum Arg {
     Text(String),
+    /// Text or SQL `NULL`.
+    OptText(Option<String>),
     I64(i64),
+    Uuid(uuid::Uuid),
     Bool(bool),
     Time(DateTime<Utc>),
     Json(Json<Value>),
@@ -88,7 +91,9 @@ macro_rules! bind_args {
         for arg in $args {
             q = match arg {
                 $crate::sql::Arg::Text(v) => q.bind(v.clone()),
+                $crate::sql::Arg::OptText(v) => q.bind(v.clone()),
                 $crate::sql::Arg::I64(v) => q.bind(*v),
+                $crate::sql::Arg::Uuid(v) => q.bind(*v),
                 $crate::sql::Arg::Bool(v) => q.bind(*v),
                 $crate::sql::Arg::Time(v) => q.bind(*v),
                 $crate::sql::Arg::Json(v) => q.bind(v.clone()),

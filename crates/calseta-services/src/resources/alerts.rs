@@ -504,11 +504,10 @@ impl AlertService {
                 ),
             ));
         }
-        let mut rows = Vec::new();
-        for (kind, value) in &normalized {
-            let origin = NewOrigin { field: None, pass: ExtractionPass::Manual, decoder: None };
-            rows.push(indicators::upsert_and_link(&mut tx, alert.id, *kind, value, Some(origin)).await?);
-        }
+        let origin = NewOrigin { field: None, pass: ExtractionPass::Manual, decoder: None };
+        let items: Vec<_> =
+            normalized.iter().map(|(kind, value)| (*kind, value.as_str(), Some(origin))).collect();
+        let rows = indicators::upsert_and_link_all(&mut tx, alert.id, &items).await?;
         if enrich {
             kinds::enqueue_enrichment(&mut tx, &self.enrich_job, alert.uuid).await?;
         }

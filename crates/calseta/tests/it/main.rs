@@ -29,6 +29,7 @@ mod console_setup;
 mod console_workflows;
 mod contract;
 mod contract_fixes;
+mod db_work;
 mod destinations;
 mod enrichment;
 mod enrichment_truth;

@@ -218,25 +218,35 @@ impl JobHandler for DeliverWebhook {
         let blocked = matches!(outcome, Err(SendFailure::Blocked(_)));
         let outcome_name = if blocked { "blocked" } else { status.as_str() };
         self.telemetry.delivery(outcome_name);
-        if !blocked {
-            let run = NewRun {
-                agent_id: agent.id,
-                alert_id: alert.id,
-                delivery_id: delivery_id.clone(),
-                // Kept with the run and served by the API: no userinfo or query credential.
-                endpoint_url: strip_url_secrets(&agent.endpoint_url),
-                status_code: code.map(i32::from),
-                response_body: (!body.is_null()).then_some(body),
-                status,
-                attempt: i32::try_from(ctx.attempt).unwrap_or(1),
-                error_message: error.clone(),
-                started_at: started,
-            };
-            deliveries::record(ctx.db(), &run).await?;
-        }
+        let run = (!blocked).then(|| NewRun {
+            agent_id: agent.id,
+            alert_id: alert.id,
+            delivery_id: delivery_id.clone(),
+            // Kept with the run and served by the API: no userinfo or query credential.
+            endpoint_url: strip_url_secrets(&agent.endpoint_url),
+            status_code: code.map(i32::from),
+            response_body: (!body.is_null()).then_some(body),
+            status,
+            attempt: i32::try_from(ctx.attempt).unwrap_or(1),
+            error_message: error.clone(),
+            started_at: started,
+        });
         let last_attempt = blocked || ctx.attempt >= ctx.max_attempts;
         if status == DeliveryStatus::Success || last_attempt {
-            let mut tx = ctx.begin_fenced().await?;
+            // The attempt's record lands in the transaction that records its outcome (one write
+            // instead of two); an attempt that lost its lease still records that it was made.
+            let mut tx = match ctx.begin_fenced().await {
+                Ok(tx) => tx,
+                Err(lost) => {
+                    if let Some(run) = &run {
+                        deliveries::record(ctx.db(), run).await?;
+                    }
+                    return Err(lost);
+                }
+            };
+            if let Some(run) = &run {
+                deliveries::record_in(&mut tx, run).await?;
+            }
             let refs = json!({"agent_name": agent.name, "agent_uuid": agent.uuid, "status": outcome_name,
                 "status_code": code, "attempt_count": ctx.attempt, "delivery_id": delivery_id, "error": error});
             audit::record(&mut tx, &Actor::system(), "agent_webhook_dispatched", Some(alert.id), refs)
@@ -246,6 +256,9 @@ impl JobHandler for DeliverWebhook {
             }
             tx.commit().await?;
             return Err(JobFailure::permanent(error.unwrap_or_else(|| "delivery failed".into())));
+        }
+        if let Some(run) = &run {
+            deliveries::record(ctx.db(), run).await?;
         }
         Err(JobFailure::retryable(error.unwrap_or_else(|| "delivery failed".into())))
     }

@@ -265,16 +265,20 @@ impl JobHandler for EnrichAlert {
             found.indicators.iter().partition(|i| known.contains(&(i.kind.as_str(), i.value.as_str())));
         let over_limit = new.len().saturating_sub(room);
         // Links are committed before enrichment so provider calls never hold the write lock.
+        let links: Vec<_> = old
+            .into_iter()
+            .chain(new.into_iter().take(room))
+            .map(|indicator| {
+                let origin = NewOrigin {
+                    field: Some(indicator.source_field.as_str()),
+                    pass: indicator.pass,
+                    decoder: indicator.decoder,
+                };
+                (indicator.kind, indicator.value.as_str(), Some(origin))
+            })
+            .collect();
         let mut tx = ctx.begin_fenced().await?;
-        for indicator in old.into_iter().chain(new.into_iter().take(room)) {
-            let origin = NewOrigin {
-                field: Some(&indicator.source_field),
-                pass: indicator.pass,
-                decoder: indicator.decoder,
-            };
-            indicators::upsert_and_link(&mut tx, alert.id, indicator.kind, &indicator.value, Some(origin))
-                .await?;
-        }
+        indicators::upsert_and_link_all(&mut tx, alert.id, &links).await?;
         tx.commit().await?;
 
         let linked = indicators::for_alert(ctx.db(), alert.id).await?;

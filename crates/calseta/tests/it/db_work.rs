@@ -1,0 +1,216 @@
+//! The database work the pipeline asks for, as the store counts it: one write transaction per
+//! ingest with a known number of statements, the counters on `/metrics`, an idle worker that only
+//! reads, and many indicators linked in two statements.
+
+use std::time::{Duration, Instant};
+
+use calseta::in_process::ServiceIngest;
+use calseta_bench::ceilings::{InProcessIngest, Work};
+use calseta_core::extraction::ExtractionPass;
+use calseta_core::indicators::IndicatorType;
+use calseta_core::jobs::JobStatus;
+use calseta_store::indicators::{self, NewOrigin};
+use calseta_store::{Db, DbOptions};
+use serde_json::json;
+
+use crate::helpers::*;
+
+fn generic_alert(n: u32) -> String {
+    json!({"title": format!("Work count #{n}"), "severity": "High", "rule_name": "Counted rule",
+           "src_ip": format!("198.51.100.{}", n % 250 + 1)})
+    .to_string()
+}
+
+fn since(after: Work, before: Work) -> (u64, u64, u64) {
+    (
+        after.statements - before.statements,
+        after.write_transactions - before.write_transactions,
+        after.commits - before.commits,
+    )
+}
+
+#[tokio::test]
+async fn an_ingest_is_one_write_transaction_with_a_known_number_of_statements() {
+    // The ingest service exactly as `calseta bench` runs it in process (no HTTP, no worker).
+    let database = test_database().await;
+    let env: Vec<(String, String)> = test_env(&database.url).into_iter().collect();
+    let halves = ServiceIngest.open(&env).await.unwrap();
+    let postgres = database.url.starts_with("postgres");
+    let mut statements = Vec::new();
+    for n in 0..3 {
+        let prepared = halves.prepare("generic", &generic_alert(n)).await.unwrap();
+        let before = halves.work();
+        halves.store(&prepared).await.unwrap();
+        let (sent, transactions, commits) = since(halves.work(), before);
+        assert_eq!((transactions, commits), (1, 1), "alert {n}: one write transaction, one commit");
+        statements.push(sent);
+    }
+    // SQLite: BEGIN, the dedup lookup, the rule (looked up; inserted the first time), the alert,
+    // its job, its event, COMMIT. PostgreSQL adds the fingerprint's advisory lock and the job's
+    // NOTIFY.
+    let expected = if postgres { [10, 9, 9] } else { [8, 7, 7] };
+    assert_eq!(statements, expected);
+    halves.close().await;
+}
+
+#[tokio::test]
+async fn metrics_count_the_statements_transactions_and_commits_of_the_process() {
+    let app = spawn_app_with(AppOptions { run_worker: false, ..Default::default() }).await;
+    let scrape = || async {
+        let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let read = |name: &str| -> u64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok())
+                .unwrap_or_else(|| panic!("{name} not in\n{text}")) as u64
+        };
+        (
+            read("calseta_db_statements_total"),
+            read("calseta_db_write_transactions_total"),
+            read("calseta_db_commits_total"),
+        )
+    };
+    let before = scrape().await;
+    let body = generic_alert(1);
+    let response = app
+        .client
+        .post(app.url("/v1/ingest/generic"))
+        .bearer_auth(&app.admin_key)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let after = scrape().await;
+    assert!(after.0 >= before.0 + 7, "statements {before:?} → {after:?}");
+    assert!(after.1 > before.1 && after.2 > before.2, "transactions and commits {before:?} → {after:?}");
+    // The same figures as the handle the server writes through.
+    let work = app.db.work_done();
+    assert!(work.statements >= after.0 && work.write_transactions >= after.1, "{work:?} {after:?}");
+}
+
+#[tokio::test]
+async fn an_idle_worker_reads_when_it_polls_and_takes_no_write_transaction() {
+    let app =
+        spawn_app_with(AppOptions { env: vec![("JOB_POLL_INTERVAL_MS", "10".into())], ..Default::default() })
+            .await;
+    // The periodic jobs the worker schedules as it starts run first; then nothing is queued.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let counts = calseta_store::jobs::counts_by_kind(&app.db).await.unwrap();
+        let succeeded = counts.iter().filter(|c| c.status == JobStatus::Succeeded).count();
+        if succeeded >= 3 && counts.iter().all(|c| c.status == JobStatus::Succeeded) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the start-up jobs did not finish: {counts:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = app.db.work_done();
+    // At least 50 polls (each one read of when the next job falls due).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.db.work_done().statements < before.statements + 50 {
+        assert!(Instant::now() < deadline, "the worker stopped polling");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let idle = app.db.work_done().since(before);
+    // Each poll used to claim in a write transaction per slot group (three) that took nothing.
+    assert!(idle.write_transactions <= 2, "an idle worker took {idle:?}");
+}
+
+#[tokio::test]
+async fn many_indicators_are_linked_in_two_statements_per_two_hundred_keeping_first_origins() {
+    let app = spawn_app_with(AppOptions { run_worker: false, ..Default::default() }).await;
+    let (status, body) = app
+        .post("/v1/ingest/generic", &app.admin_key, json!({"title": "Many indicators", "severity": "Low"}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let uuid = body["data"]["alert_uuid"].as_str().unwrap();
+    let alert = calseta_store::alerts::get(&app.db, uuid.parse().unwrap()).await.unwrap().unwrap();
+    let values: Vec<String> = (0..250).map(|i| format!("host-{i}.example.org")).collect();
+    let first =
+        NewOrigin { field: Some("first.field"), pass: ExtractionPass::RawPayloadMappings, decoder: None };
+    let second = NewOrigin { field: Some("second.field"), pass: ExtractionPass::Manual, decoder: None };
+    let mut items: Vec<_> = values.iter().map(|v| (IndicatorType::Domain, v.as_str(), Some(first))).collect();
+    // The same pair again in one call: stored once, its first origin kept.
+    items.push((IndicatorType::Domain, values[7].as_str(), Some(second)));
+
+    let before = app.db.work_done();
+    let mut tx = app.db.begin().await.unwrap();
+    let rows = indicators::upsert_and_link_all(&mut tx, alert.id, &items).await.unwrap();
+    tx.commit().await.unwrap();
+    let work = app.db.work_done().since(before);
+    // Four statements, plus the transaction's own control: BEGIN and COMMIT when it opens its
+    // batch, a SAVEPOINT when it joins one (the admin key's `last_used_at` write may be open).
+    assert!((5..=6).contains(&work.statements), "two statements per 200 indicators: {work:?}");
+    let returned: Vec<&str> = rows.iter().map(|r| r.value.as_str()).collect();
+    assert_eq!(returned, values.iter().map(String::as_str).collect::<Vec<_>>(), "in the order given, once");
+
+    // Linked again from another field: the rows are the same, the first origins stand.
+    let again: Vec<_> = values.iter().map(|v| (IndicatorType::Domain, v.as_str(), Some(second))).collect();
+    let mut tx = app.db.begin().await.unwrap();
+    let rows_again = indicators::upsert_and_link_all(&mut tx, alert.id, &again).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        rows_again.iter().map(|r| r.id).collect::<Vec<_>>(),
+        rows.iter().map(|r| r.id).collect::<Vec<_>>()
+    );
+    let linked = indicators::for_alert(&app.db, alert.id).await.unwrap();
+    assert_eq!(linked.len(), 250);
+    let origins = indicators::origins_for_alert(&app.db, alert.id).await.unwrap();
+    assert_eq!(origins.len(), 250);
+    assert!(origins.iter().all(|o| o.origin_field.as_deref() == Some("first.field")), "{:?}", &origins[..3]);
+}
+
+#[tokio::test]
+async fn a_fresh_handle_has_done_no_work_and_counts_its_own() {
+    let database = test_database().await;
+    let db = Db::connect(&DbOptions::new(database.url.clone())).await.unwrap();
+    db.migrate().await.unwrap();
+    let other = Db::connect(&DbOptions::new(database.url.clone())).await.unwrap();
+    let start = db.work_done();
+    calseta_store::state::get(&db, "nothing").await.unwrap();
+    assert_eq!(db.work_done().since(start).statements, 1, "one read, one statement");
+    assert_eq!(other.work_done().statements, 0, "each handle counts its own work");
+    db.close().await;
+    other.close().await;
+}
+
+#[tokio::test]
+async fn a_batch_of_provider_results_is_read_in_one_statement_and_written_in_one() {
+    let app = spawn_app_with(AppOptions { run_worker: false, ..Default::default() }).await;
+    let (status, body) =
+        app.post("/v1/ingest/generic", &app.admin_key, json!({"title": "Results", "severity": "Low"})).await;
+    assert_eq!(status, 202, "{body}");
+    let alert =
+        calseta_store::alerts::get(&app.db, body["data"]["alert_uuid"].as_str().unwrap().parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+    let origin = NewOrigin { field: Some("f"), pass: ExtractionPass::RawPayloadMappings, decoder: None };
+    let mut tx = app.db.begin().await.unwrap();
+    let rows = indicators::upsert_and_link_all(
+        &mut tx,
+        alert.id,
+        &[(IndicatorType::Ip, "203.0.113.7", Some(origin)), (IndicatorType::Ip, "203.0.113.8", Some(origin))],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let answer = |provider: &str| {
+        let mut map = serde_json::Map::new();
+        map.insert(provider.into(), json!({"success": true, "extracted": {"provider": provider}}));
+        map
+    };
+    // The same indicator twice in one batch: both answers are kept.
+    let batch =
+        vec![(rows[0].id, answer("first")), (rows[1].id, answer("first")), (rows[0].id, answer("second"))];
+    let before = app.db.work_done();
+    indicators::merge_results(&app.db, &batch).await.unwrap();
+    let work = app.db.work_done().since(before);
+    assert!((3..=4).contains(&work.statements), "one read and one write, plus control: {work:?}");
+    let stored = indicators::for_alert(&app.db, alert.id).await.unwrap();
+    let results = |i: usize| stored[i].enrichment_results.as_ref().unwrap().0.clone();
+    assert_eq!(results(0)["first"]["extracted"]["provider"], "first");
+    assert_eq!(results(0)["second"]["extracted"]["provider"], "second");
+    assert_eq!(results(1).as_object().unwrap().len(), 1);
+}
