@@ -12,6 +12,22 @@ pub(crate) enum Arg {
     Bool(bool),
     Time(DateTime<Utc>),
     Json(Json<Value>),
+    Uuid(uuid::Uuid),
+}
+
+/// A query's text and its parameters, built by one function for both running it and explaining
+/// its plan (`query_plans`), so the plan checked is the plan of the query that runs.
+#[derive(Debug, Clone)]
+pub(crate) struct Query {
+    pub sql: String,
+    pub args: Vec<Arg>,
+}
+
+impl Query {
+    /// `sql` with `args` bound in order to `$1`, `$2`, ….
+    pub fn new(sql: impl Into<String>, args: Vec<Arg>) -> Self {
+        Query { sql: sql.into(), args }
+    }
 }
 
 /// The parameters of a query being built.
@@ -92,10 +108,16 @@ macro_rules! bind_args {
                 $crate::sql::Arg::Bool(v) => q.bind(*v),
                 $crate::sql::Arg::Time(v) => q.bind(*v),
                 $crate::sql::Arg::Json(v) => q.bind(v.clone()),
+                $crate::sql::Arg::Uuid(v) => q.bind(*v),
             };
         }
         q
     }};
+}
+
+/// The query of the row of `table` whose public id is `uuid`.
+pub(crate) fn by_uuid_query(table: &str, columns: &str, uuid: uuid::Uuid) -> Query {
+    Query::new(format!("SELECT {columns} FROM {table} WHERE uuid = $1"), vec![Arg::Uuid(uuid)])
 }
 
 /// The row of `table` whose public id is `uuid` (the `get` of every resource), on the reader pool.
@@ -111,8 +133,40 @@ where
         + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
         + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
 {
-    let sql = format!("SELECT {columns} FROM {table} WHERE uuid = $1");
-    Ok(on_pool!(db.read_pool(), p => sqlx::query_as::<_, T>(&sql).bind(uuid).fetch_optional(p).await)?)
+    fetch_optional(db, &by_uuid_query(table, columns, uuid)).await
+}
+
+/// The first row `query` answers, if any, on the reader pool.
+pub(crate) async fn fetch_optional<T>(db: &crate::Db, query: &Query) -> Result<Option<T>, crate::StoreError>
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    Ok(
+        on_pool!(db.read_pool(), p => bind_args!(sqlx::query_as::<_, T>(&query.sql), &query.args).fetch_optional(p).await)?,
+    )
+}
+
+/// Every row `query` answers, on the reader pool.
+pub(crate) async fn fetch_all<T>(db: &crate::Db, query: &Query) -> Result<Vec<T>, crate::StoreError>
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    Ok(
+        on_pool!(db.read_pool(), p => bind_args!(sqlx::query_as::<_, T>(&query.sql), &query.args).fetch_all(p).await)?,
+    )
+}
+
+/// The single number `query` answers (a `COUNT(*)`), on the reader pool.
+pub(crate) async fn fetch_count(db: &crate::Db, query: &Query) -> Result<i64, crate::StoreError> {
+    Ok(
+        on_pool!(db.read_pool(), p => bind_args!(sqlx::query_scalar::<_, i64>(&query.sql), &query.args).fetch_one(p).await)?,
+    )
 }
 
 /// One page of rows and the filter's total: `select` is the query up to its `ORDER BY` and
