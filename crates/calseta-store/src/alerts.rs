@@ -225,9 +225,9 @@ pub(crate) struct ListQueries {
 }
 
 /// The queries of [`list`].
-pub(crate) fn list_queries(engine: Engine, filter: &AlertFilter, page: PageRequest) -> ListQueries {
+pub(crate) fn list_queries(filter: &AlertFilter, page: PageRequest) -> ListQueries {
     let mut b = Params::default();
-    let filter_sql = filter_clauses(engine, filter, &mut b);
+    let filter_sql = filter_clauses(filter, &mut b);
     let direction = if filter.descending { "DESC" } else { "ASC" };
     let order = format!("{} {direction}", sort_key_sql(&filter.sort_by));
     let count = Query::new(format!("SELECT COUNT(*) FROM alerts {filter_sql}"), b.args.clone());
@@ -245,14 +245,14 @@ pub async fn list(
     filter: &AlertFilter,
     page: PageRequest,
 ) -> Result<(Vec<AlertSummaryRow>, i64), StoreError> {
-    let q = list_queries(db.engine(), filter, page);
+    let q = list_queries(filter, page);
     let rows = crate::sql::fetch_all(db, &q.page).await?;
     let total = crate::sql::fetch_count(db, &q.count).await?;
     Ok((rows, total))
 }
 
 /// The `WHERE …` of a filter (empty when it filters nothing), its values added to `b`.
-fn filter_clauses(engine: Engine, filter: &AlertFilter, b: &mut Params) -> String {
+fn filter_clauses(filter: &AlertFilter, b: &mut Params) -> String {
     let mut clauses: Vec<String> = Vec::new();
     for (column, values) in [
         ("status", &filter.statuses),
@@ -277,7 +277,11 @@ fn filter_clauses(engine: Engine, filter: &AlertFilter, b: &mut Params) -> Strin
         clauses.push(format!("occurred_at <= {}", b.arg(Arg::Time(v))));
     }
     for tag in &filter.tags {
-        clauses.push(b.json_array_holds(engine, "alerts", "tags", tag));
+        // `alert_tags` mirrors `alerts.tags` (kept by triggers), indexed by tag.
+        clauses.push(format!(
+            "alerts.id IN (SELECT alert_id FROM alert_tags WHERE tag = {})",
+            b.arg(Arg::Text(tag.clone()))
+        ));
     }
     if let Some(text) = &filter.title_contains {
         clauses.push(b.contains_text("title", text));
@@ -388,7 +392,7 @@ pub async fn list_keyset(
     seek: &Seek,
     limit: i64,
 ) -> Result<KeysetPage, StoreError> {
-    let q = keyset_queries(db.engine(), filter, seek, limit);
+    let q = keyset_queries(filter, seek, limit);
     let mut rows: Vec<AlertQueueRow> = crate::sql::fetch_all(db, &q.page).await?;
     let total = crate::sql::fetch_count(db, &q.count).await?;
     let further = usize::try_from(limit).is_ok_and(|n| rows.len() > n);
@@ -406,9 +410,9 @@ pub async fn list_keyset(
 
 /// The queries of [`list_keyset`]: `limit + 1` rows from `seek` (one more than shown says
 /// whether there is a further page) and the filter's total.
-pub(crate) fn keyset_queries(engine: Engine, filter: &AlertFilter, seek: &Seek, limit: i64) -> ListQueries {
+pub(crate) fn keyset_queries(filter: &AlertFilter, seek: &Seek, limit: i64) -> ListQueries {
     let mut b = Params::default();
-    let filter_sql = filter_clauses(engine, filter, &mut b);
+    let filter_sql = filter_clauses(filter, &mut b);
     let count = Query::new(format!("SELECT COUNT(*) FROM alerts {filter_sql}"), b.args.clone());
     let key = sort_key_sql(&filter.sort_by);
     // Reading backwards (`Before`) walks the list's order reversed, then turns the page round.

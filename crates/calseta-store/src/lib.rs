@@ -31,6 +31,7 @@ pub mod jobs;
 pub mod mappings;
 pub mod metrics;
 mod migrations;
+pub mod query_plans;
 pub mod retention;
 pub mod sandbox;
 pub mod schema;

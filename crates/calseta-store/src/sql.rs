@@ -1,8 +1,6 @@
 //! Building queries whose filters vary at run time, with numbered parameters bound in order.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
-use sqlx::types::Json;
 
 /// A parameter value.
 #[derive(Debug, Clone)]
@@ -11,7 +9,6 @@ pub(crate) enum Arg {
     I64(i64),
     Bool(bool),
     Time(DateTime<Utc>),
-    Json(Json<Value>),
     Uuid(uuid::Uuid),
 }
 
@@ -41,28 +38,6 @@ impl Params {
     pub fn arg(&mut self, arg: Arg) -> String {
         self.args.push(arg);
         format!("${}", self.args.len())
-    }
-
-    /// `column` (a JSON array of strings on `table`) holds `value`, on either engine.
-    pub fn json_array_holds(
-        &mut self,
-        engine: crate::Engine,
-        table: &str,
-        column: &str,
-        value: &str,
-    ) -> String {
-        match engine {
-            crate::Engine::Postgres => {
-                format!(
-                    "{table}.{column} @> {}",
-                    self.arg(Arg::Json(Json(Value::from(vec![value.to_string()]))))
-                )
-            }
-            crate::Engine::Sqlite => format!(
-                "EXISTS (SELECT 1 FROM json_each({table}.{column}) WHERE json_each.value = {})",
-                self.arg(Arg::Text(value.to_string()))
-            ),
-        }
     }
 
     /// `column` (a JSON array on `table`) holds an element for which `condition` holds, on either
@@ -107,7 +82,6 @@ macro_rules! bind_args {
                 $crate::sql::Arg::I64(v) => q.bind(*v),
                 $crate::sql::Arg::Bool(v) => q.bind(*v),
                 $crate::sql::Arg::Time(v) => q.bind(*v),
-                $crate::sql::Arg::Json(v) => q.bind(v.clone()),
                 $crate::sql::Arg::Uuid(v) => q.bind(*v),
             };
         }

@@ -45,6 +45,7 @@ mod openapi_types;
 mod ops_contract;
 mod outage;
 mod payload;
+mod query_plans;
 mod respond;
 mod sandbox;
 mod sandbox_attacks;
