@@ -16,6 +16,7 @@ pub mod agent_runs;
 pub mod agents;
 pub mod alerts;
 pub mod api_keys;
+pub mod bulk;
 pub mod console_sessions;
 pub mod context_documents;
 mod db;

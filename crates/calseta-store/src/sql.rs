@@ -1,6 +1,8 @@
 //! Building queries whose filters vary at run time, with numbered parameters bound in order.
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
 
 /// A parameter value.
 #[derive(Debug, Clone)]
@@ -9,7 +11,12 @@ pub(crate) enum Arg {
     I64(i64),
     Bool(bool),
     Time(DateTime<Utc>),
+    Json(Json<Value>),
     Uuid(uuid::Uuid),
+    OptText(Option<String>),
+    OptI64(Option<i64>),
+    OptTime(Option<DateTime<Utc>>),
+    OptJson(Option<Json<Value>>),
 }
 
 /// A query's text and its parameters, built by one function for both running it and explaining
@@ -82,7 +89,12 @@ macro_rules! bind_args {
                 $crate::sql::Arg::I64(v) => q.bind(*v),
                 $crate::sql::Arg::Bool(v) => q.bind(*v),
                 $crate::sql::Arg::Time(v) => q.bind(*v),
+                $crate::sql::Arg::Json(v) => q.bind(v.clone()),
                 $crate::sql::Arg::Uuid(v) => q.bind(*v),
+                $crate::sql::Arg::OptText(v) => q.bind(v.clone()),
+                $crate::sql::Arg::OptI64(v) => q.bind(*v),
+                $crate::sql::Arg::OptTime(v) => q.bind(*v),
+                $crate::sql::Arg::OptJson(v) => q.bind(v.clone()),
             };
         }
         q

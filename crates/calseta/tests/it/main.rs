@@ -9,6 +9,7 @@ mod alerts;
 mod api_keys;
 mod approvals;
 mod browser;
+mod bulk_load;
 mod cli;
 mod console;
 mod console_agents;
