@@ -41,7 +41,7 @@ pub(crate) struct Client {
 pub(crate) struct Measured {
     pub(crate) latency: Latency,
     /// Answers the check refused, and requests that failed.
-    pub(crate) errors: u64,
+    pub(crate) errors: usize,
     /// Accepted answers per second of the run.
     pub(crate) per_second: f64,
 }
@@ -72,7 +72,7 @@ pub(crate) async fn run_for(
     for _ in 0..concurrency.max(1) {
         let (client, make, next) = (client.clone(), make.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
-            let (mut times, mut errors) = (Vec::new(), 0u64);
+            let (mut times, mut errors) = (Vec::new(), 0usize);
             while Instant::now() < deadline {
                 let request = make(next.fetch_add(1, Ordering::Relaxed));
                 let sent = Instant::now();
@@ -99,7 +99,17 @@ pub(crate) async fn run_for(
             (times, errors)
         }));
     }
-    let (mut times, mut errors) = (Vec::new(), 0u64);
+    let (times, errors) = gather(tasks).await;
+    let elapsed = started.elapsed().as_secs_f64().max(1e-9);
+    let per_second = times.len() as f64 / elapsed;
+    Measured { latency: Latency::new(times), errors, per_second }
+}
+
+/// The answer times and error counts of load tasks, together (a task that died is one error).
+pub(crate) async fn gather(
+    tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>>,
+) -> (Vec<Duration>, usize) {
+    let (mut times, mut errors) = (Vec::new(), 0);
     for task in tasks {
         match task.await {
             Ok((t, e)) => {
@@ -109,9 +119,7 @@ pub(crate) async fn run_for(
             Err(_) => errors += 1,
         }
     }
-    let elapsed = started.elapsed().as_secs_f64().max(1e-9);
-    let per_second = times.len() as f64 / elapsed;
-    Measured { latency: Latency::new(times), errors, per_second }
+    (times, errors)
 }
 
 /// A `200`.
@@ -152,7 +160,7 @@ mod tests {
         let make: MakeRequest =
             Arc::new(|i| Request::get(format!("/{}/{i}", if i % 2 == 0 { "even" } else { "odd" })));
         let run = run_for(&client, make, ok, 4, Duration::from_millis(300)).await;
-        let (accepted, errors) = (run.latency.count() as u64, run.errors);
+        let (accepted, errors) = (run.latency.count(), run.errors);
         assert!(accepted > 10 && errors > 10, "{accepted} accepted, {errors} errors");
         assert!(accepted.abs_diff(errors) <= 4, "every other request is refused");
         assert!(run.per_second > 0.0);

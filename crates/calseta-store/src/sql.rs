@@ -101,6 +101,23 @@ macro_rules! bind_args {
     }};
 }
 
+/// A row type that decodes from either engine's rows (every `#[derive(sqlx::FromRow)]` struct).
+pub(crate) trait Row:
+    Send
+    + Unpin
+    + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+    + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+{
+}
+
+impl<T> Row for T where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+{
+}
+
 /// The query of the row of `table` whose public id is `uuid`.
 pub(crate) fn by_uuid_query(table: &str, columns: &str, uuid: uuid::Uuid) -> Query {
     Query::new(format!("SELECT {columns} FROM {table} WHERE uuid = $1"), vec![Arg::Uuid(uuid)])
@@ -114,10 +131,7 @@ pub(crate) async fn by_uuid<T>(
     uuid: uuid::Uuid,
 ) -> Result<Option<T>, crate::StoreError>
 where
-    T: Send
-        + Unpin
-        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    T: Row,
 {
     fetch_optional(db, &by_uuid_query(table, columns, uuid)).await
 }
@@ -125,10 +139,7 @@ where
 /// The first row `query` answers, if any, on the reader pool.
 pub(crate) async fn fetch_optional<T>(db: &crate::Db, query: &Query) -> Result<Option<T>, crate::StoreError>
 where
-    T: Send
-        + Unpin
-        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    T: Row,
 {
     Ok(
         on_pool!(db.read_pool(), p => bind_args!(sqlx::query_as::<_, T>(&query.sql), &query.args).fetch_optional(p).await)?,
@@ -138,10 +149,7 @@ where
 /// Every row `query` answers, on the reader pool.
 pub(crate) async fn fetch_all<T>(db: &crate::Db, query: &Query) -> Result<Vec<T>, crate::StoreError>
 where
-    T: Send
-        + Unpin
-        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    T: Row,
 {
     Ok(
         on_pool!(db.read_pool(), p => bind_args!(sqlx::query_as::<_, T>(&query.sql), &query.args).fetch_all(p).await)?,
@@ -167,10 +175,7 @@ pub(crate) async fn page<T>(
     offset: i64,
 ) -> Result<(Vec<T>, i64), crate::StoreError>
 where
-    T: Send
-        + Unpin
-        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    T: Row,
 {
     let count_args = params.args.clone();
     let l = params.arg(Arg::I64(limit));
