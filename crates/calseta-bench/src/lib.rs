@@ -6,7 +6,7 @@
 //! `/proc`, and reports JSON and a table. Figures are never asserted anywhere.
 //!
 //! `--pages N` measures the analyst console's pages instead ([`pages`]), on a database filled
-//! with `N` alerts.
+//! with `N` alerts; `--scale N` the hot queries at 10,000 alerts and at `N` ([`scale`]).
 //!
 //! The loopback agent ([`agent`]), fixture loading ([`fixtures`]) and indicator rewriting
 //! ([`rewrite`]) are public for reuse (sandbox mode, tests).
@@ -22,8 +22,11 @@ mod pages;
 mod phases;
 mod report;
 pub mod rewrite;
+mod scale;
+mod scale_data;
 mod server;
 mod stats;
+mod timed;
 mod tokens;
 mod workflows;
 
@@ -58,6 +61,8 @@ pub struct BenchOptions {
     pub extraction_only: bool,
     /// The ingest service in this process, for ingest without HTTP and the storage ceiling.
     pub in_process: Option<Arc<dyn ceilings::InProcessIngest>>,
+    /// Measure only the hot queries at 10,000 alerts and at this many (filled directly).
+    pub scale: Option<u64>,
 }
 
 /// Runs every benchmark and prints the report. Must run inside a multi-threaded tokio runtime,
@@ -95,6 +100,12 @@ pub async fn run(options: BenchOptions) -> Result<(), String> {
         let outcome = pages::run(&target, alerts, options.quick).await;
         fleet.kill().await;
         let report = json!({"engine": engine, "machine": server::machine(), "console_pages": outcome?});
+        return finish(&options, &report, &workdir);
+    }
+    if let Some(alerts) = options.scale {
+        let outcome = scale::run(&launcher, &target, &database_url, alerts, options.quick).await?;
+        scale::print(&outcome);
+        let report = json!({"engine": engine, "machine": server::machine(), "scale": outcome});
         return finish(&options, &report, &workdir);
     }
     let mut templates = fixtures::load_templates(&options.fixtures)?;

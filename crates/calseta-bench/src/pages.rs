@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 
@@ -171,17 +171,8 @@ pub(crate) async fn measure(
             }
         }));
     }
-    let (mut times, mut errors): (Vec<Duration>, usize) = (Vec::new(), 0);
-    for task in tasks {
-        match task.await {
-            Ok((t, e)) => {
-                times.extend(t);
-                errors += e;
-            }
-            Err(_) => errors += 1,
-        }
-    }
-    Measured { latency: Latency::new(std::mem::take(&mut times)), errors }
+    let (times, errors) = crate::timed::gather(tasks).await;
+    Measured { latency: Latency::new(times), errors }
 }
 
 /// The `rel="next"` link of a queue page, unescaped.

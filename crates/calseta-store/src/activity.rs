@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::sql::{Arg, Params};
+use crate::sql::{Arg, Params, Query};
 use crate::{Db, StoreError, Tx};
 
 /// An event to append.
@@ -62,30 +62,27 @@ pub async fn append(tx: &mut Tx, event: &NewActivity) -> Result<(), StoreError> 
     Ok(())
 }
 
+/// The queries of [`for_alert`]: the page of events and their total.
+pub(crate) fn for_alert_queries(alert_id: i64, page: PageRequest) -> (Query, Query) {
+    let rows = Query::new(
+        "SELECT uuid, event_type, actor_type, actor_key_prefix, alert_id, workflow_id, detection_rule_id, \
+         \"references\", created_at FROM activity_events WHERE alert_id = $1 \
+         ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+        vec![Arg::I64(alert_id), Arg::I64(page.limit()), Arg::I64(page.offset())],
+    );
+    let total =
+        Query::new("SELECT COUNT(*) FROM activity_events WHERE alert_id = $1", vec![Arg::I64(alert_id)]);
+    (rows, total)
+}
+
 /// One page of an alert's events, newest first.
 pub async fn for_alert(
     db: &Db,
     alert_id: i64,
     page: PageRequest,
 ) -> Result<(Vec<ActivityRow>, i64), StoreError> {
-    let (rows, total) = on_pool!(db.read_pool(), p => {
-        let rows = sqlx::query_as::<_, ActivityRow>(
-            "SELECT uuid, event_type, actor_type, actor_key_prefix, alert_id, workflow_id, detection_rule_id, \
-             \"references\", created_at FROM activity_events WHERE alert_id = $1 \
-             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
-        )
-        .bind(alert_id)
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(p)
-        .await?;
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM activity_events WHERE alert_id = $1")
-            .bind(alert_id)
-            .fetch_one(p)
-            .await?;
-        Ok::<_, sqlx::Error>((rows, total))
-    })?;
-    Ok((rows, total))
+    let (rows, total) = for_alert_queries(alert_id, page);
+    Ok((crate::sql::fetch_all(db, &rows).await?, crate::sql::fetch_count(db, &total).await?))
 }
 
 /// What a system-wide activity list is narrowed to (every field optional; all must hold).

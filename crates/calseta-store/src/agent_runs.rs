@@ -6,6 +6,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::sql::{Arg, Query};
 use crate::{Db, StoreError, Tx};
 
 /// One delivery attempt.
@@ -120,31 +121,30 @@ pub struct AlertDeliveryRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// The queries of [`for_alert`]: the newest attempts and their total.
+pub(crate) fn for_alert_queries(alert_uuid: Uuid, limit: i64) -> (Query, Query) {
+    let rows = Query::new(
+        "SELECT r.uuid, g.uuid AS agent_uuid, g.name AS agent_name, r.delivery_id, r.response_status_code, \
+         r.status, r.attempt_count, r.error_message, r.started_at, r.completed_at, r.created_at \
+         FROM agent_runs r JOIN alerts a ON a.id = r.alert_id JOIN agent_registrations g ON g.id = r.agent_registration_id \
+         WHERE a.uuid = $1 ORDER BY r.created_at DESC, r.id DESC LIMIT $2",
+        vec![Arg::Uuid(alert_uuid), Arg::I64(limit)],
+    );
+    let total = Query::new(
+        "SELECT COUNT(*) FROM agent_runs r JOIN alerts a ON a.id = r.alert_id WHERE a.uuid = $1",
+        vec![Arg::Uuid(alert_uuid)],
+    );
+    (rows, total)
+}
+
 /// The newest `limit` delivery attempts of one alert (to any agent), newest first, with the total.
 pub async fn for_alert(
     db: &Db,
     alert_uuid: Uuid,
     limit: i64,
 ) -> Result<(Vec<AlertDeliveryRow>, i64), StoreError> {
-    Ok(on_pool!(db.read_pool(), p => {
-        let rows = sqlx::query_as::<_, AlertDeliveryRow>(
-            "SELECT r.uuid, g.uuid AS agent_uuid, g.name AS agent_name, r.delivery_id, r.response_status_code, \
-             r.status, r.attempt_count, r.error_message, r.started_at, r.completed_at, r.created_at \
-             FROM agent_runs r JOIN alerts a ON a.id = r.alert_id JOIN agent_registrations g ON g.id = r.agent_registration_id \
-             WHERE a.uuid = $1 ORDER BY r.created_at DESC, r.id DESC LIMIT $2",
-        )
-        .bind(alert_uuid)
-        .bind(limit)
-        .fetch_all(p)
-        .await?;
-        let total: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM agent_runs r JOIN alerts a ON a.id = r.alert_id WHERE a.uuid = $1",
-        )
-        .bind(alert_uuid)
-        .fetch_one(p)
-        .await?;
-        Ok::<_, sqlx::Error>((rows, total))
-    })?)
+    let (rows, total) = for_alert_queries(alert_uuid, limit);
+    Ok((crate::sql::fetch_all(db, &rows).await?, crate::sql::fetch_count(db, &total).await?))
 }
 
 /// An agent's newest delivery attempt (the agent list's "last delivery").

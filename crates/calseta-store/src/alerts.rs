@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::sql::{Arg, Params};
+use crate::sql::{Arg, Params, Query};
 use crate::{Db, Engine, StoreError, Tx};
 
 const COLUMNS: &str = "id, uuid, title, description, severity, source_name, occurred_at, ingested_at, enriched_at, \
@@ -112,31 +112,38 @@ pub async fn lock_fingerprint(tx: &mut Tx, fingerprint: &str) -> Result<(), Stor
     Ok(())
 }
 
+/// The query of [`find_recent_duplicate`].
+pub(crate) fn recent_duplicate_query(fingerprint: &str, since: DateTime<Utc>) -> Query {
+    Query::new(
+        "SELECT id, uuid FROM alerts WHERE fingerprint = $1 AND created_at >= $2 ORDER BY created_at DESC, id DESC LIMIT 1",
+        vec![Arg::Text(fingerprint.to_string()), Arg::Time(since)],
+    )
+}
+
 /// The newest alert with `fingerprint` created at or after `since`: (id, uuid).
 pub async fn find_recent_duplicate(
     tx: &mut Tx,
     fingerprint: &str,
     since: DateTime<Utc>,
 ) -> Result<Option<(i64, Uuid)>, StoreError> {
-    let row = on_tx!(tx, c => sqlx::query_as::<_, (i64, Uuid)>(
-        "SELECT id, uuid FROM alerts WHERE fingerprint = $1 AND created_at >= $2 ORDER BY created_at DESC, id DESC LIMIT 1",
-    )
-    .bind(fingerprint)
-    .bind(since)
-    .fetch_optional(c)
-    .await)?;
+    let q = recent_duplicate_query(fingerprint, since);
+    let row = on_tx!(tx, c => bind_args!(sqlx::query_as::<_, (i64, Uuid)>(&q.sql), &q.args).fetch_optional(c).await)?;
     Ok(row)
+}
+
+/// The query of [`record_duplicate`].
+pub(crate) fn record_duplicate_query(id: i64, now: DateTime<Utc>) -> Query {
+    Query::new(
+        "UPDATE alerts SET duplicate_count = duplicate_count + 1, last_seen_at = $2, updated_at = $2 WHERE id = $1 RETURNING duplicate_count",
+        vec![Arg::I64(id), Arg::Time(now)],
+    )
 }
 
 /// Counts a duplicate; returns the new `duplicate_count`.
 pub async fn record_duplicate(tx: &mut Tx, id: i64, now: DateTime<Utc>) -> Result<i32, StoreError> {
-    let count = on_tx!(tx, c => sqlx::query_scalar::<_, i32>(
-        "UPDATE alerts SET duplicate_count = duplicate_count + 1, last_seen_at = $2, updated_at = $2 WHERE id = $1 RETURNING duplicate_count",
-    )
-    .bind(id)
-    .bind(now)
-    .fetch_one(c)
-    .await)?;
+    let q = record_duplicate_query(id, now);
+    let count =
+        on_tx!(tx, c => bind_args!(sqlx::query_scalar::<_, i32>(&q.sql), &q.args).fetch_one(c).await)?;
     Ok(count)
 }
 
@@ -165,9 +172,14 @@ pub async fn insert(tx: &mut Tx, alert: &NewAlert) -> Result<(i64, Uuid), StoreE
     Ok(row)
 }
 
+/// The query of [`get`].
+pub(crate) fn get_query(uuid: Uuid) -> Query {
+    crate::sql::by_uuid_query("alerts", COLUMNS, uuid)
+}
+
 /// An alert by public id.
 pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<AlertRow>, StoreError> {
-    crate::sql::by_uuid(db, "alerts", COLUMNS, uuid).await
+    crate::sql::fetch_optional(db, &get_query(uuid)).await
 }
 
 /// An alert by public id, read inside `tx` (for read-modify-write).
@@ -205,33 +217,42 @@ fn severity_rank_sql() -> &'static str {
      WHEN 'Informational' THEN 1 ELSE 0 END"
 }
 
+/// A list's two queries: its page of rows and the filter's total.
+#[derive(Debug, Clone)]
+pub(crate) struct ListQueries {
+    pub page: Query,
+    pub count: Query,
+}
+
+/// The queries of [`list`].
+pub(crate) fn list_queries(filter: &AlertFilter, page: PageRequest) -> ListQueries {
+    let mut b = Params::default();
+    let filter_sql = filter_clauses(filter, &mut b);
+    let direction = if filter.descending { "DESC" } else { "ASC" };
+    let order = format!("{} {direction}", sort_key_sql(&filter.sort_by));
+    let count = Query::new(format!("SELECT COUNT(*) FROM alerts {filter_sql}"), b.args.clone());
+    let limit = b.arg(Arg::I64(page.limit()));
+    let offset = b.arg(Arg::I64(page.offset()));
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM alerts {filter_sql} ORDER BY {order}, id {direction} LIMIT {limit} OFFSET {offset}"
+    );
+    ListQueries { page: Query::new(sql, b.args), count }
+}
+
 /// One page of alerts with the total.
 pub async fn list(
     db: &Db,
     filter: &AlertFilter,
     page: PageRequest,
 ) -> Result<(Vec<AlertSummaryRow>, i64), StoreError> {
-    let mut b = Params::default();
-    let filter_sql = filter_clauses(db, filter, &mut b);
-    let direction = if filter.descending { "DESC" } else { "ASC" };
-    let order = format!("{} {direction}", sort_key_sql(&filter.sort_by));
-    let count_sql = format!("SELECT COUNT(*) FROM alerts {filter_sql}");
-    let count_args = b.args.clone();
-    let limit = b.arg(Arg::I64(page.limit()));
-    let offset = b.arg(Arg::I64(page.offset()));
-    let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM alerts {filter_sql} ORDER BY {order}, id {direction} LIMIT {limit} OFFSET {offset}"
-    );
-    let (rows, total) = on_pool!(db.read_pool(), p => {
-        let rows = bind_args!(sqlx::query_as::<_, AlertSummaryRow>(&sql), &b.args).fetch_all(p).await?;
-        let total: i64 = bind_args!(sqlx::query_scalar(&count_sql), &count_args).fetch_one(p).await?;
-        Ok::<_, sqlx::Error>((rows, total))
-    })?;
+    let q = list_queries(filter, page);
+    let rows = crate::sql::fetch_all(db, &q.page).await?;
+    let total = crate::sql::fetch_count(db, &q.count).await?;
     Ok((rows, total))
 }
 
 /// The `WHERE …` of a filter (empty when it filters nothing), its values added to `b`.
-fn filter_clauses(db: &Db, filter: &AlertFilter, b: &mut Params) -> String {
+fn filter_clauses(filter: &AlertFilter, b: &mut Params) -> String {
     let mut clauses: Vec<String> = Vec::new();
     for (column, values) in [
         ("status", &filter.statuses),
@@ -256,7 +277,11 @@ fn filter_clauses(db: &Db, filter: &AlertFilter, b: &mut Params) -> String {
         clauses.push(format!("occurred_at <= {}", b.arg(Arg::Time(v))));
     }
     for tag in &filter.tags {
-        clauses.push(b.json_array_holds(db.engine(), "alerts", "tags", tag));
+        // `alert_tags` mirrors `alerts.tags` (kept by triggers), indexed by tag.
+        clauses.push(format!(
+            "alerts.id IN (SELECT alert_id FROM alert_tags WHERE tag = {})",
+            b.arg(Arg::Text(tag.clone()))
+        ));
     }
     if let Some(text) = &filter.title_contains {
         clauses.push(b.contains_text("title", text));
@@ -367,10 +392,28 @@ pub async fn list_keyset(
     seek: &Seek,
     limit: i64,
 ) -> Result<KeysetPage, StoreError> {
+    let q = keyset_queries(filter, seek, limit);
+    let mut rows: Vec<AlertQueueRow> = crate::sql::fetch_all(db, &q.page).await?;
+    let total = crate::sql::fetch_count(db, &q.count).await?;
+    let further = usize::try_from(limit).is_ok_and(|n| rows.len() > n);
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let (more_before, more_after) = match seek {
+        Seek::First => (false, further),
+        Seek::After(_) => (true, further),
+        Seek::Before(_) => {
+            rows.reverse();
+            (further, true)
+        }
+    };
+    Ok(KeysetPage { rows, total, more_before, more_after })
+}
+
+/// The queries of [`list_keyset`]: `limit + 1` rows from `seek` (one more than shown says
+/// whether there is a further page) and the filter's total.
+pub(crate) fn keyset_queries(filter: &AlertFilter, seek: &Seek, limit: i64) -> ListQueries {
     let mut b = Params::default();
-    let filter_sql = filter_clauses(db, filter, &mut b);
-    let count_sql = format!("SELECT COUNT(*) FROM alerts {filter_sql}");
-    let count_args = b.args.clone();
+    let filter_sql = filter_clauses(filter, &mut b);
+    let count = Query::new(format!("SELECT COUNT(*) FROM alerts {filter_sql}"), b.args.clone());
     let key = sort_key_sql(&filter.sort_by);
     // Reading backwards (`Before`) walks the list's order reversed, then turns the page round.
     let backwards = matches!(seek, Seek::Before(_));
@@ -392,29 +435,13 @@ pub async fn list_keyset(
             format!("{clauses} AND {condition}")
         };
     }
-    // One row more than shown says whether there is a further page.
     let fetch = b.arg(Arg::I64(limit.saturating_add(1)));
     let malice = malice_sql();
     let sql = format!(
         "SELECT {SUMMARY_COLUMNS}, {malice} AS malice FROM alerts {clauses} \
          ORDER BY {key} {direction}, id {direction} LIMIT {fetch}"
     );
-    let (mut rows, total) = on_pool!(db.read_pool(), p => {
-        let rows = bind_args!(sqlx::query_as::<_, AlertQueueRow>(&sql), &b.args).fetch_all(p).await?;
-        let total: i64 = bind_args!(sqlx::query_scalar(&count_sql), &count_args).fetch_one(p).await?;
-        Ok::<_, sqlx::Error>((rows, total))
-    })?;
-    let further = usize::try_from(limit).is_ok_and(|n| rows.len() > n);
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let (more_before, more_after) = match seek {
-        Seek::First => (false, further),
-        Seek::After(_) => (true, further),
-        Seek::Before(_) => {
-            rows.reverse();
-            (further, true)
-        }
-    };
-    Ok(KeysetPage { rows, total, more_before, more_after })
+    ListQueries { page: Query::new(sql, b.args), count }
 }
 
 /// The analyst-editable state of an alert, written as a whole.
@@ -541,6 +568,19 @@ pub async fn past_alerts(
     if indicator_ids.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }
+    let rows: Vec<PastAlertRow> =
+        crate::sql::fetch_all(db, &past_alerts_query(alert_id, indicator_ids, limit)).await?;
+    if rows.is_empty() {
+        return Ok((rows, Vec::new()));
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let shared = crate::sql::fetch_all(db, &shared_indicators_query(&ids, indicator_ids)).await?;
+    Ok((rows, shared))
+}
+
+/// The first query of [`past_alerts`]: the newest `limit` other alerts linked to any of
+/// `indicator_ids` (at least one).
+pub(crate) fn past_alerts_query(alert_id: i64, indicator_ids: &[i64], limit: i64) -> Query {
     let mut b = Params::default();
     let me = b.arg(Arg::I64(alert_id));
     let l = b.arg(Arg::I64(limit));
@@ -563,21 +603,22 @@ pub async fn past_alerts(
          WHERE id IN ({}) ORDER BY occurred_at DESC, id DESC LIMIT {l}",
         candidates.join(" UNION ALL ")
     );
-    let rows = on_pool!(db.read_pool(), p => bind_args!(sqlx::query_as::<_, PastAlertRow>(&sql), &b.args).fetch_all(p).await)?;
-    if rows.is_empty() {
-        return Ok((rows, Vec::new()));
-    }
-    let mut b2 = Params::default();
-    let alert_params: Vec<String> = rows.iter().map(|r| b2.arg(Arg::I64(r.id))).collect();
-    let indicator_params: Vec<String> = indicator_ids.iter().map(|id| b2.arg(Arg::I64(*id))).collect();
-    let shared_sql = format!(
+    Query::new(sql, b.args)
+}
+
+/// The second query of [`past_alerts`]: the (alert id, type, value) of each of `indicator_ids`
+/// linked to each of `alert_ids`.
+pub(crate) fn shared_indicators_query(alert_ids: &[i64], indicator_ids: &[i64]) -> Query {
+    let mut b = Params::default();
+    let alert_params: Vec<String> = alert_ids.iter().map(|id| b.arg(Arg::I64(*id))).collect();
+    let indicator_params: Vec<String> = indicator_ids.iter().map(|id| b.arg(Arg::I64(*id))).collect();
+    let sql = format!(
         "SELECT ai.alert_id, i.type, i.value FROM alert_indicators ai JOIN indicators i ON i.id = ai.indicator_id \
          WHERE ai.alert_id IN ({}) AND ai.indicator_id IN ({}) ORDER BY ai.alert_id, ai.id",
         alert_params.join(", "),
         indicator_params.join(", ")
     );
-    let shared = on_pool!(db.read_pool(), p => bind_args!(sqlx::query_as::<_, (i64, String, String)>(&shared_sql), &b2.args).fetch_all(p).await)?;
-    Ok((rows, shared))
+    Query::new(sql, b.args)
 }
 
 /// What targeting rules test of an alert, with what a list of matches shows.

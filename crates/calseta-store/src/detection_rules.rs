@@ -72,12 +72,17 @@ pub async fn find_or_create_stub(tx: &mut Tx, source_name: &str, rule_ref: &str)
     }
 }
 
+/// The query of [`get_by_id`].
+pub(crate) fn by_id_query(id: i64) -> crate::sql::Query {
+    crate::sql::Query::new(
+        format!("SELECT {COLUMNS} FROM detection_rules WHERE id = $1"),
+        vec![crate::sql::Arg::I64(id)],
+    )
+}
+
 /// A rule by internal id.
 pub async fn get_by_id(db: &Db, id: i64) -> Result<Option<DetectionRuleRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM detection_rules WHERE id = $1");
-    Ok(
-        on_pool!(db.read_pool(), p => sqlx::query_as::<_, DetectionRuleRow>(&sql).bind(id).fetch_optional(p).await)?,
-    )
+    crate::sql::fetch_optional(db, &by_id_query(id)).await
 }
 
 /// A rule's internal id by public id.

@@ -10,7 +10,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::sql::{Arg, Params};
+use crate::sql::{Arg, Params, Query};
 use crate::{Db, StoreError, Tx};
 
 const PLAIN_COLUMNS: &str = "id, uuid, type AS kind, value, first_seen, last_seen, is_enriched, malice, \
@@ -135,15 +135,20 @@ pub async fn upsert_and_link_all(
     Ok(rows)
 }
 
+/// The query of [`for_alert`].
+pub(crate) fn for_alert_query(alert_id: i64) -> Query {
+    Query::new(
+        format!(
+            "SELECT {COLUMNS} FROM indicators i JOIN alert_indicators ai ON ai.indicator_id = i.id \
+             WHERE ai.alert_id = $1 ORDER BY ai.id"
+        ),
+        vec![Arg::I64(alert_id)],
+    )
+}
+
 /// The indicators linked to an alert, in link order.
 pub async fn for_alert(db: &Db, alert_id: i64) -> Result<Vec<IndicatorRow>, StoreError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM indicators i JOIN alert_indicators ai ON ai.indicator_id = i.id \
-         WHERE ai.alert_id = $1 ORDER BY ai.id"
-    );
-    Ok(
-        on_pool!(db.read_pool(), p => sqlx::query_as::<_, IndicatorRow>(&sql).bind(alert_id).fetch_all(p).await)?,
-    )
+    crate::sql::fetch_all(db, &for_alert_query(alert_id)).await
 }
 
 /// Where one of an alert's indicators came from, as its link records it (all `None` for links
@@ -172,15 +177,18 @@ impl From<Option<String>> for OptionalPass {
     }
 }
 
-/// The origins of an alert's indicator links, in link order.
-pub async fn origins_for_alert(db: &Db, alert_id: i64) -> Result<Vec<LinkOrigin>, StoreError> {
-    Ok(on_pool!(db.read_pool(), p => sqlx::query_as::<_, LinkOrigin>(
+/// The query of [`origins_for_alert`].
+pub(crate) fn origins_query(alert_id: i64) -> Query {
+    Query::new(
         "SELECT indicator_id, origin_field, origin_pass, origin_decoder FROM alert_indicators \
          WHERE alert_id = $1 ORDER BY id",
+        vec![Arg::I64(alert_id)],
     )
-    .bind(alert_id)
-    .fetch_all(p)
-    .await)?)
+}
+
+/// The origins of an alert's indicator links, in link order.
+pub async fn origins_for_alert(db: &Db, alert_id: i64) -> Result<Vec<LinkOrigin>, StoreError> {
+    crate::sql::fetch_all(db, &origins_query(alert_id)).await
 }
 
 /// An indicator by public id.

@@ -519,8 +519,20 @@ async fn unfinished_naming(
     if kinds.is_empty() {
         return Ok(Vec::new());
     }
+    crate::sql::fetch_all(db, &unfinished_naming_query(db.engine(), kinds, field, uuid, limit)).await
+}
+
+/// The query of [`unfinished_naming`] (`kinds` not empty).
+pub(crate) fn unfinished_naming_query(
+    engine: Engine,
+    kinds: &[&str],
+    field: &'static str,
+    uuid: Uuid,
+    limit: i64,
+) -> crate::sql::Query {
+    use crate::sql::Arg;
     // The payload is JSONB on PostgreSQL and JSON text on SQLite.
-    let payload_field = match db.engine() {
+    let payload_field = match engine {
         Engine::Postgres => format!("payload->>'{field}'"),
         Engine::Sqlite => format!("json_extract(payload, '$.{field}')"),
     };
@@ -530,11 +542,7 @@ async fn unfinished_naming(
          AND kind IN ({kinds}) ORDER BY run_at, id LIMIT $2",
         kinds = params.join(", ")
     );
-    Ok(on_pool!(db.read_pool(), p => {
-        let mut q = sqlx::query_as::<_, JobRow>(&sql).bind(uuid.to_string()).bind(limit);
-        for kind in kinds {
-            q = q.bind(*kind);
-        }
-        q.fetch_all(p).await
-    })?)
+    let mut args = vec![Arg::Text(uuid.to_string()), Arg::I64(limit)];
+    args.extend(kinds.iter().map(|k| Arg::Text((*k).to_string())));
+    crate::sql::Query::new(sql, args)
 }

@@ -101,6 +101,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0015_jobs_kind_status.sql"),
         include_str!("../../../migrations/postgres/0015_jobs_kind_status.sql"),
     ),
+    (
+        16,
+        "alert_list_at_scale",
+        include_str!("../../../migrations/sqlite/0016_alert_list_at_scale.sql"),
+        include_str!("../../../migrations/postgres/0016_alert_list_at_scale.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -8,13 +8,30 @@ use sqlx::types::Json;
 #[derive(Debug, Clone)]
 pub(crate) enum Arg {
     Text(String),
-    /// Text or SQL `NULL`.
-    OptText(Option<String>),
     I64(i64),
-    Uuid(uuid::Uuid),
     Bool(bool),
     Time(DateTime<Utc>),
     Json(Json<Value>),
+    Uuid(uuid::Uuid),
+    OptText(Option<String>),
+    OptI64(Option<i64>),
+    OptTime(Option<DateTime<Utc>>),
+    OptJson(Option<Json<Value>>),
+}
+
+/// A query's text and its parameters, built by one function for both running it and explaining
+/// its plan (`query_plans`), so the plan checked is the plan of the query that runs.
+#[derive(Debug, Clone)]
+pub(crate) struct Query {
+    pub sql: String,
+    pub args: Vec<Arg>,
+}
+
+impl Query {
+    /// `sql` with `args` bound in order to `$1`, `$2`, ….
+    pub fn new(sql: impl Into<String>, args: Vec<Arg>) -> Self {
+        Query { sql: sql.into(), args }
+    }
 }
 
 /// The parameters of a query being built.
@@ -28,28 +45,6 @@ impl Params {
     pub fn arg(&mut self, arg: Arg) -> String {
         self.args.push(arg);
         format!("${}", self.args.len())
-    }
-
-    /// `column` (a JSON array of strings on `table`) holds `value`, on either engine.
-    pub fn json_array_holds(
-        &mut self,
-        engine: crate::Engine,
-        table: &str,
-        column: &str,
-        value: &str,
-    ) -> String {
-        match engine {
-            crate::Engine::Postgres => {
-                format!(
-                    "{table}.{column} @> {}",
-                    self.arg(Arg::Json(Json(Value::from(vec![value.to_string()]))))
-                )
-            }
-            crate::Engine::Sqlite => format!(
-                "EXISTS (SELECT 1 FROM json_each({table}.{column}) WHERE json_each.value = {})",
-                self.arg(Arg::Text(value.to_string()))
-            ),
-        }
     }
 
     /// `column` (a JSON array on `table`) holds an element for which `condition` holds, on either
@@ -91,16 +86,41 @@ macro_rules! bind_args {
         for arg in $args {
             q = match arg {
                 $crate::sql::Arg::Text(v) => q.bind(v.clone()),
-                $crate::sql::Arg::OptText(v) => q.bind(v.clone()),
                 $crate::sql::Arg::I64(v) => q.bind(*v),
-                $crate::sql::Arg::Uuid(v) => q.bind(*v),
                 $crate::sql::Arg::Bool(v) => q.bind(*v),
                 $crate::sql::Arg::Time(v) => q.bind(*v),
                 $crate::sql::Arg::Json(v) => q.bind(v.clone()),
+                $crate::sql::Arg::Uuid(v) => q.bind(*v),
+                $crate::sql::Arg::OptText(v) => q.bind(v.clone()),
+                $crate::sql::Arg::OptI64(v) => q.bind(*v),
+                $crate::sql::Arg::OptTime(v) => q.bind(*v),
+                $crate::sql::Arg::OptJson(v) => q.bind(v.clone()),
             };
         }
         q
     }};
+}
+
+/// A row type that decodes from either engine's rows (every `#[derive(sqlx::FromRow)]` struct).
+pub(crate) trait Row:
+    Send
+    + Unpin
+    + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+    + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+{
+}
+
+impl<T> Row for T where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+{
+}
+
+/// The query of the row of `table` whose public id is `uuid`.
+pub(crate) fn by_uuid_query(table: &str, columns: &str, uuid: uuid::Uuid) -> Query {
+    Query::new(format!("SELECT {columns} FROM {table} WHERE uuid = $1"), vec![Arg::Uuid(uuid)])
 }
 
 /// The row of `table` whose public id is `uuid` (the `get` of every resource), on the reader pool.
@@ -111,13 +131,36 @@ pub(crate) async fn by_uuid<T>(
     uuid: uuid::Uuid,
 ) -> Result<Option<T>, crate::StoreError>
 where
-    T: Send
-        + Unpin
-        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    T: Row,
 {
-    let sql = format!("SELECT {columns} FROM {table} WHERE uuid = $1");
-    Ok(on_pool!(db.read_pool(), p => sqlx::query_as::<_, T>(&sql).bind(uuid).fetch_optional(p).await)?)
+    fetch_optional(db, &by_uuid_query(table, columns, uuid)).await
+}
+
+/// The first row `query` answers, if any, on the reader pool.
+pub(crate) async fn fetch_optional<T>(db: &crate::Db, query: &Query) -> Result<Option<T>, crate::StoreError>
+where
+    T: Row,
+{
+    Ok(
+        on_pool!(db.read_pool(), p => bind_args!(sqlx::query_as::<_, T>(&query.sql), &query.args).fetch_optional(p).await)?,
+    )
+}
+
+/// Every row `query` answers, on the reader pool.
+pub(crate) async fn fetch_all<T>(db: &crate::Db, query: &Query) -> Result<Vec<T>, crate::StoreError>
+where
+    T: Row,
+{
+    Ok(
+        on_pool!(db.read_pool(), p => bind_args!(sqlx::query_as::<_, T>(&query.sql), &query.args).fetch_all(p).await)?,
+    )
+}
+
+/// The single number `query` answers (a `COUNT(*)`), on the reader pool.
+pub(crate) async fn fetch_count(db: &crate::Db, query: &Query) -> Result<i64, crate::StoreError> {
+    Ok(
+        on_pool!(db.read_pool(), p => bind_args!(sqlx::query_scalar::<_, i64>(&query.sql), &query.args).fetch_one(p).await)?,
+    )
 }
 
 /// One page of rows and the filter's total: `select` is the query up to its `ORDER BY` and
@@ -132,10 +175,7 @@ pub(crate) async fn page<T>(
     offset: i64,
 ) -> Result<(Vec<T>, i64), crate::StoreError>
 where
-    T: Send
-        + Unpin
-        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    T: Row,
 {
     let count_args = params.args.clone();
     let l = params.arg(Arg::I64(limit));

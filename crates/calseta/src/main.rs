@@ -108,6 +108,10 @@ struct BenchArgs {
     /// Measure only extraction of 64 KB alerts (every decoder), in process, no server.
     #[arg(long)]
     extraction: bool,
+    /// Measure only the hot queries (alert list, detail, past alerts, dedup) at 10,000 alerts and
+    /// at this many, filled directly into a fresh database, e.g. `--scale 1000000`.
+    #[arg(long)]
+    scale: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -468,6 +472,7 @@ fn bench(args: BenchArgs, database_url: Option<String>) -> ExitCode {
         pages: args.pages,
         extraction_only: args.extraction,
         in_process: Some(std::sync::Arc::new(calseta::in_process::ServiceIngest)),
+        scale: args.scale,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -5,11 +5,12 @@ use calseta_store::{Db, DbOptions};
 
 use crate::helpers::*;
 
-const TABLES: [&str; 24] = [
+const TABLES: [&str; 25] = [
     "activity_events",
     "agent_registrations",
     "agent_runs",
     "alert_indicators",
+    "alert_tags",
     "alerts",
     "api_keys",
     "calseta_state",
