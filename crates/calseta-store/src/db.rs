@@ -191,7 +191,8 @@ impl Db {
 
     /// The pool for an autocommit write, on PostgreSQL; `None` on SQLite, where every write is a
     /// unit of the group-commit writer.
-    /// Counted as one statement, transaction and commit when it is `Some`.
+    /// Counted as one statement, write transaction and commit when it is `Some` (an autocommit
+    /// write is its own transaction; it is counted when sent).
     pub(crate) fn autocommit_pool(&self) -> Option<&PgPool> {
         match &self.inner.pools {
             Pools::Sqlite { .. } => None,
@@ -246,6 +247,8 @@ impl Db {
         match &self.inner.pools {
             Pools::Sqlite { .. } => Ok(()),
             Pools::Postgres(pool) => {
+                // BEGIN, the statement, ROLLBACK.
+                (0..3).for_each(|_| self.inner.counters.statement());
                 let mut tx = pool.begin().await?;
                 sqlx::query("UPDATE calseta_state SET key = key WHERE false").execute(&mut *tx).await?;
                 tx.rollback().await?;
@@ -460,8 +463,11 @@ impl Tx {
             TxInner::Postgres(tx) => {
                 let counters = &self.db.inner.counters;
                 counters.statement();
-                counters.commit();
-                tx.commit().await.map_err(StoreError::from)
+                let committed = tx.commit().await.map_err(StoreError::from);
+                if committed.is_ok() {
+                    counters.commit();
+                }
+                committed
             }
         };
         self.db.note_write(committed)?;

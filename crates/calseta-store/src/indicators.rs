@@ -60,7 +60,8 @@ const ROWS_PER_STATEMENT: usize = 200;
 /// already has one (the first origin wins; a link made before origins were kept gets this one).
 /// Two statements per 200 indicators (the indicators, then the links) rather than two each: on
 /// SQLite every statement is a round trip to the writer's thread while it holds the only writer.
-/// The same pair twice keeps its first origin. Returns the rows in the order given (each once).
+/// The same pair twice in one call is stored once with its first origin (a `None` origin first
+/// stays `None`). Returns the rows in the order given (each once).
 pub async fn upsert_and_link_all(
     tx: &mut Tx,
     alert_id: i64,
@@ -73,7 +74,11 @@ pub async fn upsert_and_link_all(
         let now = crate::now();
         let mut b = Params::default();
         let at = b.arg(Arg::Time(now));
-        let values: Vec<String> = chunk
+        // Inserted in (type, value) order, so two transactions upserting shared indicators take
+        // their row locks in one order (PostgreSQL) and cannot deadlock.
+        let mut in_key_order: Vec<_> = chunk.iter().collect();
+        in_key_order.sort_by(|a, b| (a.0.as_str(), a.1).cmp(&(b.0.as_str(), b.1)));
+        let values: Vec<String> = in_key_order
             .iter()
             .map(|(kind, value, _)| {
                 format!(
@@ -107,9 +112,11 @@ pub async fn upsert_and_link_all(
         let links: Vec<String> = chunk
             .iter()
             .zip(&chunk_rows)
-            .map(|((_, _, origin), row)| {
+            .enumerate()
+            .map(|(ord, ((_, _, origin), row))| {
                 format!(
-                    "({}, {}, {}, {})",
+                    "({}, {}, {}, {}, {})",
+                    b.arg(Arg::I64(ord as i64)),
                     b.arg(Arg::I64(row.id)),
                     b.arg(Arg::OptText(origin.and_then(|o| o.field).map(str::to_string))),
                     b.arg(Arg::OptText(origin.map(|o| o.pass.as_str().to_string()))),
@@ -117,12 +124,13 @@ pub async fn upsert_and_link_all(
                 )
             })
             .collect();
-        // `WHERE` before `ON CONFLICT`: SQLite would read a bare `ON` as a join's.
+        // `WHERE` before `ON CONFLICT`: SQLite would read a bare `ON` as a join's. Links are made
+        // in the order given (`ord`), the order an alert's indicators are listed in.
         let sql = format!(
-            "WITH found (indicator_id, origin_field, origin_pass, origin_decoder) AS (VALUES {}) \
+            "WITH found (ord, indicator_id, origin_field, origin_pass, origin_decoder) AS (VALUES {}) \
              INSERT INTO alert_indicators (alert_id, indicator_id, alert_occurred_at, created_at, updated_at, origin_field, origin_pass, origin_decoder) \
              SELECT a.id, found.indicator_id, a.occurred_at, {at}, {at}, found.origin_field, found.origin_pass, found.origin_decoder \
-             FROM found, alerts a WHERE a.id = {alert} \
+             FROM found, alerts a WHERE a.id = {alert} ORDER BY found.ord \
              ON CONFLICT (alert_id, indicator_id) DO UPDATE SET \
                origin_field = CASE WHEN alert_indicators.origin_pass IS NULL THEN excluded.origin_field ELSE alert_indicators.origin_field END, \
                origin_decoder = CASE WHEN alert_indicators.origin_pass IS NULL THEN excluded.origin_decoder ELSE alert_indicators.origin_decoder END, \
@@ -332,7 +340,11 @@ pub async fn merge_results_in(
     tx: &mut Tx,
     batch: &[(i64, serde_json::Map<String, Value>)],
 ) -> Result<(), StoreError> {
-    // Chunks far below either engine's parameter limit; a later chunk reads what earlier ones wrote.
+    // In id order (stable: the later answer for an id still wins), so concurrent batches lock
+    // rows in one order on PostgreSQL even across chunks; chunks stay far below either engine's
+    // parameter limit, and a later chunk reads what earlier ones wrote.
+    let mut batch = batch.to_vec();
+    batch.sort_by_key(|(id, _)| *id);
     for chunk in batch.chunks(ROWS_PER_STATEMENT) {
         merge_chunk(tx, chunk).await?;
     }

@@ -234,27 +234,36 @@ impl JobHandler for DeliverWebhook {
         let last_attempt = blocked || ctx.attempt >= ctx.max_attempts;
         if status == DeliveryStatus::Success || last_attempt {
             // The attempt's record lands in the transaction that records its outcome (one write
-            // instead of two); an attempt that lost its lease still records that it was made.
-            let mut tx = match ctx.begin_fenced().await {
-                Ok(tx) => tx,
-                Err(lost) => {
-                    if let Some(run) = &run {
-                        deliveries::record(ctx.db(), run).await?;
-                    }
-                    return Err(lost);
+            // instead of two). If that transaction cannot be had or committed (the lease was lost,
+            // a write failed), the attempt is still recorded on its own: it was made.
+            let delivered = status == DeliveryStatus::Success;
+            let outcome = async {
+                let mut tx = ctx.begin_fenced().await?;
+                if let Some(run) = &run {
+                    deliveries::record_in(&mut tx, run).await?;
                 }
-            };
-            if let Some(run) = &run {
-                deliveries::record_in(&mut tx, run).await?;
+                let refs = json!({"agent_name": agent.name, "agent_uuid": agent.uuid, "status": outcome_name,
+                    "status_code": code, "attempt_count": ctx.attempt, "delivery_id": delivery_id, "error": error});
+                audit::record(&mut tx, &Actor::system(), "agent_webhook_dispatched", Some(alert.id), refs)
+                    .await?;
+                if delivered {
+                    return ctx.finish(tx).await;
+                }
+                tx.commit().await?;
+                Ok::<(), JobFailure>(())
             }
-            let refs = json!({"agent_name": agent.name, "agent_uuid": agent.uuid, "status": outcome_name,
-                "status_code": code, "attempt_count": ctx.attempt, "delivery_id": delivery_id, "error": error});
-            audit::record(&mut tx, &Actor::system(), "agent_webhook_dispatched", Some(alert.id), refs)
-                .await?;
-            if status == DeliveryStatus::Success {
-                return ctx.finish(tx).await;
+            .await;
+            if let Err(failure) = outcome {
+                if let Some(run) = &run
+                    && let Err(e) = deliveries::record(ctx.db(), run).await
+                {
+                    tracing::warn!(error = %e, "could not record a delivery attempt");
+                }
+                return Err(failure);
             }
-            tx.commit().await?;
+            if delivered {
+                return Ok(());
+            }
             return Err(JobFailure::permanent(error.unwrap_or_else(|| "delivery failed".into())));
         }
         if let Some(run) = &run {
