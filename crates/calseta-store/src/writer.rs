@@ -9,9 +9,10 @@
 //! thread less per unit, and a `RELEASE` that fails — the transaction was rolled back under the
 //! batch, as SQLite does on some I/O errors — still fails the batch for every unit in it. If no
 //! other unit is waiting for the writer (or the batch is already large or old) the unit commits the
-//! batch, else it hands the writer to the next unit and waits for the batch's commit. Every caller's `commit()` returns only after its rows are durable, and a failed or
-//! abandoned unit is undone alone (`ROLLBACK TO SAVEPOINT`, or `ROLLBACK` of a batch holding only
-//! it) while the rest of its batch stands.
+//! batch, else it hands the writer to the next unit and waits for the batch's commit. Every
+//! caller's `commit()` returns only after its rows are durable, and a failed or abandoned unit is
+//! undone alone (`ROLLBACK TO SAVEPOINT`, or `ROLLBACK` of a batch holding only it) while the rest
+//! of its batch stands.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
