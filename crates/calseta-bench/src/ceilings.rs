@@ -26,27 +26,18 @@ use crate::stats::{Latency, round};
 /// An alert the service has prepared, opaque to the bench.
 pub type Prepared = Box<dyn Any + Send + Sync>;
 
-/// The work a database handle has done: statements, write transactions, commits.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Work {
-    /// Statements sent, transaction control included.
-    pub statements: u64,
-    /// Write transactions begun.
-    pub write_transactions: u64,
-    /// Durable commits.
-    pub commits: u64,
-}
+/// The work a database handle has done: the store's own reading.
+pub use calseta_store::DbWork as Work;
 
-impl Work {
-    /// Per alert, between `earlier` and `self`.
-    fn per_alert(self, earlier: Work, alerts: usize) -> Value {
-        let per = |now: u64, then: u64| round(now.saturating_sub(then) as f64 / alerts.max(1) as f64);
-        json!({
-            "statements": per(self.statements, earlier.statements),
-            "write_transactions": per(self.write_transactions, earlier.write_transactions),
-            "commits": per(self.commits, earlier.commits),
-        })
-    }
+/// Per alert, between `earlier` and `now`.
+fn per_alert(now: Work, earlier: Work, alerts: usize) -> Value {
+    let work = now.since(earlier);
+    let per = |n: u64| round(n as f64 / alerts.max(1) as f64);
+    json!({
+        "statements": per(work.statements),
+        "write_transactions": per(work.write_transactions),
+        "commits": per(work.commits),
+    })
 }
 
 /// The ingest service in this process, supplied by the `calseta` binary (this crate knows no
@@ -190,7 +181,7 @@ async fn run_concurrently(
     Ok(json!({
         "alerts": count, "concurrency": concurrency,
         "per_second": round(count as f64 / elapsed.as_secs_f64().max(1e-9)),
-        "latency_ms": latency.to_json(), "per_alert": halves.work().per_alert(before, count),
+        "latency_ms": latency.to_json(), "per_alert": per_alert(halves.work(), before, count),
     }))
 }
 
@@ -228,7 +219,7 @@ pub(crate) async fn server_work(target: &Target) -> Result<Option<Work>, String>
 /// The server's database work per alert between two `/metrics` readings.
 pub(crate) fn server_work_per_alert(before: Option<Work>, after: Option<Work>, alerts: usize) -> Value {
     match (before, after) {
-        (Some(before), Some(after)) => after.per_alert(before, alerts),
+        (Some(before), Some(after)) => per_alert(after, before, alerts),
         _ => Value::Null,
     }
 }
@@ -250,7 +241,7 @@ mod tests {
         let before = Work { statements: 100, write_transactions: 10, commits: 5 };
         let after = Work { statements: 900, write_transactions: 110, commits: 30 };
         assert_eq!(
-            after.per_alert(before, 100),
+            per_alert(after, before, 100),
             json!({"statements": 8.0, "write_transactions": 1.0, "commits": 0.25})
         );
         assert_eq!(fraction(&json!(500.0), &json!(2000.0)), json!(0.25));
