@@ -35,6 +35,7 @@ fn per_alert(now: Work, earlier: Work, alerts: usize) -> Value {
     let per = |n: u64| round(n as f64 / alerts.max(1) as f64);
     json!({
         "statements": per(work.statements),
+        "round_trips": per(work.round_trips),
         "write_transactions": per(work.write_transactions),
         "commits": per(work.commits),
     })
@@ -104,11 +105,12 @@ pub(crate) async fn in_process(
         let storage = run_concurrently(&halves, bodies(alerts), concurrency, true).await?;
         for (name, figures) in [("ingest without HTTP", &whole), ("ceiling storage (ingest transaction)", &storage)] {
             println!(
-                "{name:<38} c={concurrency} {:>8.0}/s p50 {} ms p99 {} ms, per alert: {} statements, {} write transactions, {} commits",
+                "{name:<38} c={concurrency} {:>8.0}/s p50 {} ms p99 {} ms, per alert: {} statements in {} round trips, {} write transactions, {} commits",
                 figures["per_second"].as_f64().unwrap_or(0.0),
                 figures["latency_ms"]["p50"],
                 figures["latency_ms"]["p99"],
                 figures["per_alert"]["statements"],
+                figures["per_alert"]["round_trips"],
                 figures["per_alert"]["write_transactions"],
                 figures["per_alert"]["commits"],
             );
@@ -205,12 +207,17 @@ pub(crate) async fn server_work(target: &Target) -> Result<Option<Work>, String>
     Ok(
         match (
             read("calseta_db_statements_total"),
+            read("calseta_db_round_trips_total"),
             read("calseta_db_write_transactions_total"),
             read("calseta_db_commits_total"),
         ) {
-            (Some(statements), Some(write_transactions), Some(commits)) => {
-                Some(Work { statements, write_transactions, commits })
-            }
+            // A server from before round trips were counted sent every statement alone.
+            (Some(statements), round_trips, Some(write_transactions), Some(commits)) => Some(Work {
+                statements,
+                round_trips: round_trips.unwrap_or(statements),
+                write_transactions,
+                commits,
+            }),
             _ => None,
         },
     )
@@ -238,11 +245,11 @@ mod tests {
 
     #[test]
     fn work_per_alert_divides_the_difference() {
-        let before = Work { statements: 100, write_transactions: 10, commits: 5 };
-        let after = Work { statements: 900, write_transactions: 110, commits: 30 };
+        let before = Work { statements: 100, round_trips: 90, write_transactions: 10, commits: 5 };
+        let after = Work { statements: 900, round_trips: 590, write_transactions: 110, commits: 30 };
         assert_eq!(
             per_alert(after, before, 100),
-            json!({"statements": 8.0, "write_transactions": 1.0, "commits": 0.25})
+            json!({"statements": 8.0, "round_trips": 5.0, "write_transactions": 1.0, "commits": 0.25})
         );
         assert_eq!(fraction(&json!(500.0), &json!(2000.0)), json!(0.25));
         assert_eq!(fraction(&json!(500.0), &Value::Null), Value::Null);

@@ -73,6 +73,8 @@ type InFlight = Arc<Mutex<HashMap<i64, Uuid>>>;
 /// One group of kinds claimed together: a budgeted queue's kinds, or every other kind.
 struct ClaimGroup {
     kinds: Vec<String>,
+    /// The queues of those kinds: a claim skips its statements for other queues.
+    queues: Vec<String>,
     /// The queue's own slots; `None` for the shared group.
     budget: Option<Arc<Semaphore>>,
 }
@@ -101,17 +103,18 @@ impl Worker {
             .into_iter()
             .map(|(queue, slots)| ClaimGroup {
                 kinds: kinds.iter().filter(|k| k.queue == queue).map(|k| k.name.to_string()).collect(),
+                queues: vec![queue.clone()],
                 budget: Some(Arc::new(Semaphore::new((*slots).max(1)))),
             })
             .filter(|g| !g.kinds.is_empty())
             .collect();
-        let shared: Vec<String> = kinds
-            .iter()
-            .filter(|k| !self.config.queue_slots.contains_key(k.queue))
-            .map(|k| k.name.to_string())
-            .collect();
+        let unbudgeted = || kinds.iter().filter(|k| !self.config.queue_slots.contains_key(k.queue));
+        let shared: Vec<String> = unbudgeted().map(|k| k.name.to_string()).collect();
         if !shared.is_empty() {
-            groups.push(ClaimGroup { kinds: shared, budget: None });
+            let mut queues: Vec<String> = unbudgeted().map(|k| k.queue.to_string()).collect();
+            queues.sort();
+            queues.dedup();
+            groups.push(ClaimGroup { kinds: shared, queues, budget: None });
         }
         groups
     }
@@ -191,7 +194,11 @@ impl Worker {
                 let lease_until = calseta_store::now() + lease_delta(self.config.lease);
                 let requests: Vec<repo::ClaimGroup> = open
                     .iter()
-                    .map(|(group, free)| repo::ClaimGroup { kinds: &group.kinds, limit: *free as i64 })
+                    .map(|(group, free)| repo::ClaimGroup {
+                        kinds: &group.kinds,
+                        queues: &group.queues,
+                        limit: *free as i64,
+                    })
                     .collect();
                 let total = slots.available_permits() as i64;
                 let claimed =

@@ -42,22 +42,22 @@ pub struct ActivityRow {
 /// Appends an event inside `tx`.
 pub async fn append(tx: &mut Tx, event: &NewActivity) -> Result<(), StoreError> {
     let now = crate::now();
-    on_tx!(tx, c => sqlx::query(
+    // Nothing reads the event back before the next statement: sent with it (or the commit).
+    tx.defer(Query::new(
         "INSERT INTO activity_events (uuid, event_type, actor_type, actor_key_prefix, alert_id, workflow_id, \
          detection_rule_id, \"references\", created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(Uuid::now_v7())
-    .bind(&event.event_type)
-    .bind(&event.actor_type)
-    .bind(&event.actor_key_prefix)
-    .bind(event.alert_id)
-    .bind(event.workflow_id)
-    .bind(event.detection_rule_id)
-    .bind(event.references.as_ref().map(Json))
-    .bind(now)
-    .execute(c)
-    .await
-    .map(|_| ()))?;
+        vec![
+            Arg::Uuid(Uuid::now_v7()),
+            Arg::Text(event.event_type.clone()),
+            Arg::Text(event.actor_type.clone()),
+            Arg::OptText(event.actor_key_prefix.clone()),
+            Arg::OptI64(event.alert_id),
+            Arg::OptI64(event.workflow_id),
+            Arg::OptI64(event.detection_rule_id),
+            Arg::OptJson(event.references.clone().map(Json)),
+            Arg::Time(now),
+        ],
+    ));
     tx.note_activity_appended();
     Ok(())
 }

@@ -43,40 +43,42 @@ pub struct NewRun {
     pub started_at: DateTime<Utc>,
 }
 
-/// The insert of one attempt, its parameters bound (`$10` is the time of recording).
-macro_rules! insert_run {
-    ($r:expr, $now:expr) => {
-        sqlx::query(
-            "INSERT INTO agent_runs (uuid, agent_registration_id, alert_id, request_payload, response_status_code, response_body, \
-             status, attempt_count, started_at, completed_at, delivery_id, error_message, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $10, $10)",
-        )
-        .bind(Uuid::now_v7())
-        .bind($r.agent_id)
-        .bind($r.alert_id)
-        .bind(Json(serde_json::json!({"endpoint_url": $r.endpoint_url, "delivery_id": $r.delivery_id})))
-        .bind($r.status_code)
-        .bind($r.response_body.as_ref().map(Json))
-        .bind($r.status.as_str())
-        .bind($r.attempt)
-        .bind($r.started_at)
-        .bind($now)
-        .bind(&$r.delivery_id)
-        .bind(&$r.error_message)
-    };
+/// The insert of one attempt recorded at `now`.
+fn insert_run_query(r: &NewRun, now: DateTime<Utc>) -> Query {
+    Query::new(
+        "INSERT INTO agent_runs (uuid, agent_registration_id, alert_id, request_payload, response_status_code, response_body, \
+         status, attempt_count, started_at, completed_at, delivery_id, error_message, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $10, $10)",
+        vec![
+            Arg::Uuid(Uuid::now_v7()),
+            Arg::I64(r.agent_id),
+            Arg::I64(r.alert_id),
+            Arg::Json(Json(
+                serde_json::json!({"endpoint_url": r.endpoint_url, "delivery_id": r.delivery_id}),
+            )),
+            Arg::OptI64(r.status_code.map(i64::from)),
+            Arg::OptJson(r.response_body.clone().map(Json)),
+            Arg::Text(r.status.as_str().to_string()),
+            Arg::I64(i64::from(r.attempt)),
+            Arg::Time(r.started_at),
+            Arg::Time(now),
+            Arg::Text(r.delivery_id.clone()),
+            Arg::OptText(r.error_message.clone()),
+        ],
+    )
 }
 
 /// Records an attempt on its own.
 pub async fn record(db: &Db, r: &NewRun) -> Result<(), StoreError> {
-    let now = crate::now();
-    on_write!(db, p => insert_run!(r, now).execute(p).await.map(|_| ()))?;
+    let q = insert_run_query(r, crate::now());
+    on_write!(db, p => bind_args!(sqlx::query(&q.sql), &q.args).execute(p).await.map(|_| ()))?;
     Ok(())
 }
 
-/// Records an attempt inside `tx` (with the outcome it led to).
+/// Records an attempt inside `tx` (with the outcome it led to); nothing reads it back before the
+/// next statement, so it is sent with it (or the commit).
 pub async fn record_in(tx: &mut Tx, r: &NewRun) -> Result<(), StoreError> {
-    let now = crate::now();
-    on_tx!(tx, c => insert_run!(r, now).execute(c).await.map(|_| ()))?;
+    tx.defer(insert_run_query(r, crate::now()));
     Ok(())
 }
 

@@ -112,23 +112,56 @@ pub async fn lock_fingerprint(tx: &mut Tx, fingerprint: &str) -> Result<(), Stor
     Ok(())
 }
 
-/// The query of [`find_recent_duplicate`].
-pub(crate) fn recent_duplicate_query(fingerprint: &str, since: DateTime<Utc>) -> Query {
+/// What ingest reads before it writes an alert, in one statement: the newest alert with its
+/// fingerprint created at or after `since` (none is looked for without `since`), and its detection
+/// rule `(source_name, source_rule_id)` if known.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestLookup {
+    /// The alert this one duplicates: (id, uuid).
+    pub duplicate: Option<(i64, Uuid)>,
+    /// The detection rule's id, when the rule exists.
+    pub detection_rule_id: Option<i64>,
+}
+
+/// The query of [`ingest_lookup`].
+pub(crate) fn ingest_lookup_query(
+    fingerprint: &str,
+    since: Option<DateTime<Utc>>,
+    rule: Option<(&str, &str)>,
+) -> Query {
+    // Scalar subqueries, each on its index; the duplicate's two columns are looked up twice
+    // rather than joined to a constant row, which costs less than the statement it replaces.
+    const DUPLICATE: &str =
+        "FROM alerts WHERE fingerprint = $1 AND created_at >= $2 ORDER BY created_at DESC, id DESC LIMIT 1";
     Query::new(
-        "SELECT id, uuid FROM alerts WHERE fingerprint = $1 AND created_at >= $2 ORDER BY created_at DESC, id DESC LIMIT 1",
-        vec![Arg::Text(fingerprint.to_string()), Arg::Time(since)],
+        format!(
+            "SELECT (SELECT id {DUPLICATE}), (SELECT uuid {DUPLICATE}), \
+             (SELECT id FROM detection_rules WHERE source_name = $3 AND source_rule_id = $4)"
+        ),
+        vec![
+            Arg::Text(fingerprint.to_string()),
+            Arg::OptTime(since),
+            Arg::OptText(rule.map(|(source, _)| source.to_string())),
+            Arg::OptText(rule.map(|(_, rule_ref)| rule_ref.to_string())),
+        ],
     )
 }
 
-/// The newest alert with `fingerprint` created at or after `since`: (id, uuid).
-pub async fn find_recent_duplicate(
+/// Reads what ingest needs before it writes (see [`IngestLookup`]), inside `tx`.
+pub async fn ingest_lookup(
     tx: &mut Tx,
     fingerprint: &str,
-    since: DateTime<Utc>,
-) -> Result<Option<(i64, Uuid)>, StoreError> {
-    let q = recent_duplicate_query(fingerprint, since);
-    let row = on_tx!(tx, c => bind_args!(sqlx::query_as::<_, (i64, Uuid)>(&q.sql), &q.args).fetch_optional(c).await)?;
-    Ok(row)
+    since: Option<DateTime<Utc>>,
+    rule: Option<(&str, &str)>,
+) -> Result<IngestLookup, StoreError> {
+    let q = ingest_lookup_query(fingerprint, since, rule);
+    let (id, uuid, detection_rule_id) = on_tx!(tx, c => bind_args!(
+        sqlx::query_as::<_, (Option<i64>, Option<Uuid>, Option<i64>)>(&q.sql),
+        &q.args
+    )
+    .fetch_one(c)
+    .await)?;
+    Ok(IngestLookup { duplicate: id.zip(uuid), detection_rule_id })
 }
 
 /// The query of [`record_duplicate`].
@@ -508,17 +541,12 @@ pub async fn set_enrichment(
     enriched_at: Option<DateTime<Utc>>,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    on_tx!(tx, c => sqlx::query(
+    // Nothing reads the alert back before the next statement: sent with it (or the commit).
+    tx.defer(Query::new(
         "UPDATE alerts SET enrichment_status = $2, is_enriched = ($3 IS NOT NULL OR is_enriched), \
          enriched_at = COALESCE($3, enriched_at), updated_at = $4 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(status.as_str())
-    .bind(enriched_at)
-    .bind(at)
-    .execute(c)
-    .await
-    .map(|_| ()))?;
+        vec![Arg::I64(id), Arg::Text(status.as_str().to_string()), Arg::OptTime(enriched_at), Arg::Time(at)],
+    ));
     Ok(())
 }
 

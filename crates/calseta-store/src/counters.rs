@@ -1,6 +1,8 @@
 //! Counters of the work a [`crate::Db`] asks of its database: every statement sent to the driver
-//! (transaction control included, since each one is a round trip — on SQLite a hop to the
-//! connection's thread and back), every write transaction begun, and every durable commit.
+//! (transaction control included), every round trip to it — on SQLite a hop to the connection's
+//! thread and back, which costs more than most statements — every write transaction begun, and
+//! every durable commit. Statements sent together in one command (a transaction's deferred writes)
+//! are one round trip.
 //!
 //! They answer "how much database work does one alert cost" (`calseta bench` divides them by the
 //! alerts it sent) and feed `/metrics`. Each [`crate::Db`] (and its clones) has its own, so
@@ -12,14 +14,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     statements: AtomicU64,
+    round_trips: AtomicU64,
     write_transactions: AtomicU64,
     commits: AtomicU64,
 }
 
 impl Counters {
-    /// One statement sent.
+    /// One statement sent, in a round trip of its own.
     pub(crate) fn statement(&self) {
         self.statements.fetch_add(1, Ordering::Relaxed);
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `statements` sent together, in one round trip.
+    pub(crate) fn statements_together(&self, statements: usize) {
+        self.statements.fetch_add(u64::try_from(statements).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
     }
 
     /// One write transaction begun (on SQLite: a unit of the group-commit writer).
@@ -36,6 +46,7 @@ impl Counters {
     pub(crate) fn read(&self) -> DbWork {
         DbWork {
             statements: self.statements.load(Ordering::Relaxed),
+            round_trips: self.round_trips.load(Ordering::Relaxed),
             write_transactions: self.write_transactions.load(Ordering::Relaxed),
             commits: self.commits.load(Ordering::Relaxed),
         }
@@ -47,6 +58,8 @@ impl Counters {
 pub struct DbWork {
     /// Statements sent to the driver, `BEGIN`, `SAVEPOINT` and `COMMIT` included.
     pub statements: u64,
+    /// Round trips to the driver: a statement alone is one, and so are statements sent together.
+    pub round_trips: u64,
     /// Write transactions begun: [`crate::Db::begin`] and each autocommit write.
     pub write_transactions: u64,
     /// Commits made durable: on SQLite one per group commit, on PostgreSQL one per write.
@@ -58,6 +71,7 @@ impl DbWork {
     pub fn since(self, earlier: DbWork) -> DbWork {
         DbWork {
             statements: self.statements.saturating_sub(earlier.statements),
+            round_trips: self.round_trips.saturating_sub(earlier.round_trips),
             write_transactions: self.write_transactions.saturating_sub(earlier.write_transactions),
             commits: self.commits.saturating_sub(earlier.commits),
         }
@@ -74,12 +88,12 @@ mod tests {
         counters.statement();
         let earlier = counters.read();
         counters.statement();
-        counters.statement();
+        counters.statements_together(3);
         counters.write_transaction();
         counters.commit();
         assert_eq!(
             counters.read().since(earlier),
-            DbWork { statements: 2, write_transactions: 1, commits: 1 }
+            DbWork { statements: 4, round_trips: 2, write_transactions: 1, commits: 1 }
         );
         assert_eq!(earlier.since(counters.read()), DbWork::default());
     }

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use crate::StoreError;
 use crate::counters::{Counters, DbWork};
 use crate::engine::Engine;
+use crate::query::Query;
 use crate::writer::{self, GroupWriter, Lease};
 
 /// The current time at the precision both engines store (microseconds).
@@ -221,7 +222,14 @@ impl Db {
             }
         };
         let inner = self.note_write(inner)?;
-        Ok(Tx { inner, jobs_enqueued: false, activity_appended: false, db: self.clone() })
+        Ok(Tx {
+            inner,
+            deferred: Vec::new(),
+            deferred_unsent: false,
+            jobs_enqueued: false,
+            activity_appended: false,
+            db: self.clone(),
+        })
     }
 
     /// Remembers whether a write (its start or its commit) failed for want of the database.
@@ -424,6 +432,14 @@ pub(crate) enum TxConn<'a> {
 /// A write transaction; dropped without [`Tx::commit`] it rolls back.
 pub struct Tx {
     inner: TxInner,
+    /// Writes whose outcome nobody reads before the transaction's next statement (a job
+    /// enqueued, an event appended), held to be sent together just before that statement or the
+    /// commit: on SQLite one round trip for all of them. The order of statements is unchanged.
+    deferred: Vec<Query>,
+    /// Set while deferred writes are on their way and cleared when they landed: a transaction
+    /// whose deferred writes failed or were cut off (the caller stopped waiting) refuses to
+    /// commit, even if the caller went on after the error.
+    deferred_unsent: bool,
     jobs_enqueued: bool,
     activity_appended: bool,
     db: Db,
@@ -436,6 +452,72 @@ impl Tx {
         match &mut self.inner {
             TxInner::Sqlite(lease) => TxConn::Sqlite(lease.conn()),
             TxInner::Postgres(tx) => TxConn::Postgres(tx),
+        }
+    }
+
+    /// Holds `query`, a write whose outcome nobody reads, until the transaction's next statement
+    /// or its commit (see [`Tx::flush_deferred`]); its error, if any, fails that statement.
+    pub(crate) fn defer(&mut self, query: Query) {
+        // On PostgreSQL deferred statements go one by one (a `pg_notify` among them).
+        debug_assert!(
+            self.engine() == Engine::Postgres || crate::query::can_go_together(&query),
+            "not a write that can be sent together: {}",
+            query.sql
+        );
+        self.deferred.push(query);
+    }
+
+    /// Sends the deferred writes, in order: on SQLite as one command (one hop to the writer's
+    /// connection thread), on PostgreSQL one statement at a time. Called before every statement
+    /// of the transaction (by `on_tx!`) and before its commit.
+    pub(crate) async fn flush_deferred(&mut self) -> Result<(), sqlx::Error> {
+        if self.deferred.is_empty() {
+            return Ok(());
+        }
+        let deferred = std::mem::take(&mut self.deferred);
+        self.deferred_unsent = true;
+        let counters = &self.db.inner.counters;
+        match &mut self.inner {
+            TxInner::Sqlite(lease) => {
+                counters.statements_together(deferred.len());
+                let query = crate::query::together(&deferred);
+                bind_args!(sqlx::query(&query.sql), &query.args).execute(lease.conn()).await?;
+            }
+            TxInner::Postgres(tx) => {
+                for query in &deferred {
+                    counters.statement();
+                    bind_args!(sqlx::query(&query.sql), &query.args).execute(&mut **tx).await?;
+                }
+            }
+        }
+        self.deferred_unsent = false;
+        Ok(())
+    }
+
+    /// The first row `query` answers, if any, read after the deferred writes — on SQLite in the
+    /// same command, so the writes cost no round trip of their own.
+    pub(crate) async fn fetch_optional<T: crate::query::Row>(
+        &mut self,
+        query: &Query,
+    ) -> Result<Option<T>, StoreError> {
+        let counters = &self.db.inner.counters;
+        match &mut self.inner {
+            TxInner::Sqlite(lease) if !self.deferred.is_empty() => {
+                let mut statements = std::mem::take(&mut self.deferred);
+                self.deferred_unsent = true;
+                statements.push(query.clone());
+                counters.statements_together(statements.len());
+                let command = crate::query::together(&statements);
+                // The deferred writes return no rows: the first row is the query's.
+                let row = bind_args!(sqlx::query_as::<_, T>(&command.sql), &command.args)
+                    .fetch_optional(lease.conn())
+                    .await?;
+                self.deferred_unsent = false;
+                Ok(row)
+            }
+            _ => Ok(
+                on_tx!(self, c => bind_args!(sqlx::query_as::<_, T>(&query.sql), &query.args).fetch_optional(c).await)?,
+            ),
         }
     }
 
@@ -457,7 +539,15 @@ impl Tx {
     /// Commits, then wakes this process's worker if jobs were enqueued and its live feed if
     /// activity was appended (other processes are woken by `NOTIFY` on PostgreSQL, or by their
     /// poll on SQLite).
-    pub async fn commit(self) -> Result<(), StoreError> {
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        // A deferred write that fails fails the commit; the transaction is then rolled back
+        // when dropped, like any transaction whose statement failed.
+        self.flush_deferred().await?;
+        if self.deferred_unsent {
+            return Err(StoreError::CommitFailed(
+                "a deferred write of this transaction did not complete".into(),
+            ));
+        }
         let committed = match self.inner {
             TxInner::Sqlite(tx) => tx.commit().await,
             TxInner::Postgres(tx) => {

@@ -36,21 +36,17 @@ const COLUMNS: &str = "id, uuid, name, source_rule_id, source_name, severity, is
 
 /// The rule `(source_name, rule_ref)`, creating a stub named after the reference when absent.
 pub async fn find_or_create_stub(tx: &mut Tx, source_name: &str, rule_ref: &str) -> Result<i64, StoreError> {
-    // Looked up first: the rule exists for every alert but a rule's first, so ingest usually
-    // pays one statement. A stub another transaction inserted meanwhile (PostgreSQL) makes the
-    // insert return nothing; the second lookup then finds it.
-    let find = async |tx: &mut Tx| {
-        on_tx!(tx, c => sqlx::query_scalar::<_, i64>(
-            "SELECT id FROM detection_rules WHERE source_name = $1 AND source_rule_id = $2",
-        )
-        .bind(source_name)
-        .bind(rule_ref)
-        .fetch_optional(c)
-        .await)
-    };
-    if let Some(id) = find(tx).await? {
-        return Ok(id);
+    match find_in(tx, source_name, rule_ref).await? {
+        Some(id) => Ok(id),
+        None => create_stub(tx, source_name, rule_ref).await,
     }
+}
+
+/// Creates the stub rule `(source_name, rule_ref)`, named after the reference, for a rule looked
+/// up and not found (ingest looks rules up with its duplicate check,
+/// [`crate::alerts::ingest_lookup`]). A stub another transaction inserted meanwhile (PostgreSQL)
+/// makes the insert return nothing; it is then looked up.
+pub async fn create_stub(tx: &mut Tx, source_name: &str, rule_ref: &str) -> Result<i64, StoreError> {
     let now = crate::now();
     let inserted = on_tx!(tx, c => sqlx::query_scalar::<_, i64>(
         "INSERT INTO detection_rules (uuid, name, source_rule_id, source_name, is_active, mitre_tactics, mitre_techniques, \
@@ -66,10 +62,21 @@ pub async fn find_or_create_stub(tx: &mut Tx, source_name: &str, rule_ref: &str)
     .await)?;
     match inserted {
         Some(id) => Ok(id),
-        None => {
-            find(tx).await?.ok_or_else(|| StoreError::Corrupt(format!("detection rule {rule_ref} vanished")))
-        }
+        None => find_in(tx, source_name, rule_ref)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("detection rule {rule_ref} vanished"))),
     }
+}
+
+/// The id of rule `(source_name, rule_ref)`, read inside `tx`.
+async fn find_in(tx: &mut Tx, source_name: &str, rule_ref: &str) -> Result<Option<i64>, StoreError> {
+    Ok(on_tx!(tx, c => sqlx::query_scalar::<_, i64>(
+        "SELECT id FROM detection_rules WHERE source_name = $1 AND source_rule_id = $2",
+    )
+    .bind(source_name)
+    .bind(rule_ref)
+    .fetch_optional(c)
+    .await)?)
 }
 
 /// The query of [`get_by_id`].

@@ -8,6 +8,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::sql::{Arg, Query};
 use crate::{Db, Engine, StoreError, Tx};
 
 /// PostgreSQL channel on which enqueues are announced.
@@ -73,22 +74,26 @@ pub async fn enqueue(tx: &mut Tx, job: &NewJob) -> Result<Uuid, StoreError> {
     let now = crate::now();
     let uuid = Uuid::now_v7();
     let max_attempts = i32::try_from(job.max_attempts.max(1)).unwrap_or(i32::MAX);
-    on_tx!(tx, c => sqlx::query(
+    // Nothing reads the row back before the next statement: sent with it (or the commit).
+    tx.defer(Query::new(
         "INSERT INTO jobs (uuid, kind, queue, payload, status, attempts, max_attempts, run_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $7)",
-    )
-    .bind(uuid)
-    .bind(&job.kind)
-    .bind(&job.queue)
-    .bind(Json(&job.payload))
-    .bind(max_attempts)
-    .bind(job.run_at)
-    .bind(now)
-    .execute(c)
-    .await.map(|r| r.rows_affected()))?;
+        vec![
+            Arg::Uuid(uuid),
+            Arg::Text(job.kind.clone()),
+            Arg::Text(job.queue.clone()),
+            Arg::Json(Json(job.payload.clone())),
+            Arg::I64(i64::from(max_attempts)),
+            Arg::Time(job.run_at),
+            Arg::Time(now),
+        ],
+    ));
     if tx.engine() == Engine::Postgres {
         // Delivered to listeners when the transaction commits, never before.
-        on_tx!(tx, c => sqlx::query("SELECT pg_notify($1, $2)").bind(NOTIFY_CHANNEL).bind(&job.queue).execute(c).await.map(|r| r.rows_affected()))?;
+        tx.defer(Query::new(
+            "SELECT pg_notify($1, $2)",
+            vec![Arg::Text(NOTIFY_CHANNEL.to_string()), Arg::Text(job.queue.clone())],
+        ));
     }
     tx.note_job_enqueued();
     Ok(uuid)
@@ -114,7 +119,8 @@ pub async fn claim(
     order: ClaimOrder<'_>,
 ) -> Result<Vec<JobRow>, StoreError> {
     let mut claimed =
-        claim_groups(db, &[ClaimGroup { kinds, limit }], limit, token, lease_until, order).await?;
+        claim_groups(db, &[ClaimGroup { kinds, queues: &[], limit }], limit, token, lease_until, order)
+            .await?;
     Ok(claimed.pop().unwrap_or_default())
 }
 
@@ -123,6 +129,12 @@ pub async fn claim(
 pub struct ClaimGroup<'a> {
     /// The kinds.
     pub kinds: &'a [String],
+    /// The queues of those kinds, if known (empty: not known). A job's `queue` is its kind's, as
+    /// [`enqueue`] writes it, so a claim skips the priority statements of other queues, and the
+    /// statement for any due job when the priority statements covered every queue of the group
+    /// (except when it also looks for lapsed leases, so a row whose queue is not its kind's is
+    /// still reached).
+    pub queues: &'a [String],
     /// The most jobs this group takes.
     pub limit: i64,
 }
@@ -150,7 +162,7 @@ pub async fn claim_groups(
         if group.kinds.is_empty() || wanted <= 0 {
             continue;
         }
-        claim_in(&mut tx, group.kinds, wanted, token, lease_until, now, order, rows).await?;
+        claim_in(&mut tx, group, wanted, token, lease_until, now, order, rows).await?;
         remaining -= rows.len() as i64;
         rows.sort_by_key(|r| (r.run_at, r.id));
     }
@@ -162,7 +174,7 @@ pub async fn claim_groups(
 #[allow(clippy::too_many_arguments)]
 async fn claim_in(
     tx: &mut Tx,
-    kinds: &[String],
+    group: &ClaimGroup<'_>,
     limit: i64,
     token: Uuid,
     lease_until: DateTime<Utc>,
@@ -170,6 +182,7 @@ async fn claim_in(
     order: ClaimOrder<'_>,
     rows: &mut Vec<JobRow>,
 ) -> Result<(), StoreError> {
+    let kinds = group.kinds;
     let kind_params: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 5)).collect();
     let lock = match tx.engine() {
         Engine::Postgres => "FOR UPDATE SKIP LOCKED",
@@ -195,16 +208,27 @@ async fn claim_in(
     if order.reclaim_lapsed {
         statements.push(lapsed);
     }
+    let known = |queue: &str| group.queues.is_empty() || group.queues.iter().any(|q| q == queue);
     for queue in order.priority {
         // Validated to be a plain name; inlined so the kind parameters keep their numbers.
-        if queue.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if known(queue) && queue.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             statements.push(claim_where(
                 &format!("queue = '{queue}' AND status = 'queued' AND run_at <= $3"),
                 "run_at",
             ));
         }
     }
-    statements.push(due);
+    // Every queue of the group had its priority statement: nothing else can be due.
+    let covered = !group.queues.is_empty()
+        && group.queues.iter().all(|q| {
+            order.priority.contains(&q.as_str()) && q.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+    // Also on each look for lapsed leases (about once a second): a job whose row names another
+    // queue than its kind now does (a kind moved between releases, or workers of two versions
+    // on one database) is still claimed.
+    if !covered || order.reclaim_lapsed {
+        statements.push(due);
+    }
     let first = rows.len() as i64;
     for sql in statements {
         let wanted = limit - (rows.len() as i64 - first);
@@ -253,16 +277,17 @@ pub async fn holds_lease(tx: &mut Tx, id: i64, token: Uuid) -> Result<bool, Stor
 /// Marks the attempt succeeded inside `tx`; `false` if it no longer holds the lease.
 pub async fn mark_succeeded(tx: &mut Tx, id: i64, token: Uuid) -> Result<bool, StoreError> {
     let now = crate::now();
-    let affected = on_tx!(tx, c => sqlx::query(
-        "UPDATE jobs SET status = 'succeeded', finished_at = $3, updated_at = $3, lease_token = NULL, \
-         lease_expires_at = NULL, last_error = NULL WHERE id = $1 AND lease_token = $2 AND status = 'running'",
-    )
-    .bind(id)
-    .bind(token)
-    .bind(now)
-    .execute(c)
-    .await.map(|r| r.rows_affected()))?;
-    Ok(affected == 1)
+    // Read through `RETURNING`: the handler's deferred writes go in the same command, and a
+    // command's affected-row count would sum theirs.
+    let marked: Option<(i64,)> = tx
+        .fetch_optional(&Query::new(
+            "UPDATE jobs SET status = 'succeeded', finished_at = $3, updated_at = $3, lease_token = NULL, \
+             lease_expires_at = NULL, last_error = NULL WHERE id = $1 AND lease_token = $2 AND status = 'running' \
+             RETURNING id",
+            vec![Arg::I64(id), Arg::Uuid(token), Arg::Time(now)],
+        ))
+        .await?;
+    Ok(marked.is_some())
 }
 
 /// Records a failed attempt: rescheduled at `retry_at`, or a dead letter when `retry_at` is `None`.

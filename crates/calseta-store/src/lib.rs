@@ -9,6 +9,7 @@
 #[macro_use]
 mod macros;
 #[macro_use]
+mod query;
 mod sql;
 
 pub mod activity;

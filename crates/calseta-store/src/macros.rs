@@ -14,11 +14,16 @@ macro_rules! on_pool {
 }
 
 /// `on_tx!(tx, c => sqlx::query(..).execute(c).await)`
+/// The transaction's deferred writes are sent first, so statements run in the order they were
+/// asked for.
 macro_rules! on_tx {
     ($tx:expr, $c:ident => $body:expr) => {
-        match $tx.conn() {
-            $crate::db::TxConn::Sqlite($c) => $body,
-            $crate::db::TxConn::Postgres($c) => $body,
+        match $tx.flush_deferred().await {
+            Ok(()) => match $tx.conn() {
+                $crate::db::TxConn::Sqlite($c) => $body,
+                $crate::db::TxConn::Postgres($c) => $body,
+            },
+            Err(e) => Err(e.into()),
         }
     };
 }

@@ -276,7 +276,10 @@ pub(crate) fn hot_queries(engine: Engine) -> Vec<(String, Query)> {
         ),
         ("past alerts", alerts::past_alerts_query(id, &[1, 2, 3], 10)),
         ("past alerts: shared indicators", alerts::shared_indicators_query(&[2, 3, 4, 5], &[1, 2, 3])),
-        ("dedup: the newest alert with the fingerprint", alerts::recent_duplicate_query(&"0".repeat(32), at)),
+        (
+            "ingest: the newest alert with the fingerprint, and the detection rule",
+            alerts::ingest_lookup_query(&"0".repeat(32), Some(at), Some(("splunk", "Brute force"))),
+        ),
         ("dedup: counting the duplicate", alerts::record_duplicate_query(id, at)),
     ];
     queries.extend(named.into_iter().map(|(name, query)| (name.to_string(), query)));

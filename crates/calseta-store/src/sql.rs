@@ -1,38 +1,6 @@
 //! Building queries whose filters vary at run time, with numbered parameters bound in order.
 
-use chrono::{DateTime, Utc};
-use serde_json::Value;
-use sqlx::types::Json;
-
-/// A parameter value.
-#[derive(Debug, Clone)]
-pub(crate) enum Arg {
-    Text(String),
-    I64(i64),
-    Bool(bool),
-    Time(DateTime<Utc>),
-    Json(Json<Value>),
-    Uuid(uuid::Uuid),
-    OptText(Option<String>),
-    OptI64(Option<i64>),
-    OptTime(Option<DateTime<Utc>>),
-    OptJson(Option<Json<Value>>),
-}
-
-/// A query's text and its parameters, built by one function for both running it and explaining
-/// its plan (`query_plans`), so the plan checked is the plan of the query that runs.
-#[derive(Debug, Clone)]
-pub(crate) struct Query {
-    pub sql: String,
-    pub args: Vec<Arg>,
-}
-
-impl Query {
-    /// `sql` with `args` bound in order to `$1`, `$2`, ….
-    pub fn new(sql: impl Into<String>, args: Vec<Arg>) -> Self {
-        Query { sql: sql.into(), args }
-    }
-}
+pub(crate) use crate::query::{Arg, Query, Row};
 
 /// The parameters of a query being built.
 #[derive(Debug, Default)]
@@ -77,45 +45,6 @@ impl Params {
         let params: Vec<String> = values.iter().map(|v| self.arg(Arg::Text(v.clone()))).collect();
         format!("{column} IN ({})", params.join(", "))
     }
-}
-
-/// Binds every `Arg` of a `Params` to a query, in order (expanded per engine by the caller's macro).
-macro_rules! bind_args {
-    ($query:expr, $args:expr) => {{
-        let mut q = $query;
-        for arg in $args {
-            q = match arg {
-                $crate::sql::Arg::Text(v) => q.bind(v.clone()),
-                $crate::sql::Arg::I64(v) => q.bind(*v),
-                $crate::sql::Arg::Bool(v) => q.bind(*v),
-                $crate::sql::Arg::Time(v) => q.bind(*v),
-                $crate::sql::Arg::Json(v) => q.bind(v.clone()),
-                $crate::sql::Arg::Uuid(v) => q.bind(*v),
-                $crate::sql::Arg::OptText(v) => q.bind(v.clone()),
-                $crate::sql::Arg::OptI64(v) => q.bind(*v),
-                $crate::sql::Arg::OptTime(v) => q.bind(*v),
-                $crate::sql::Arg::OptJson(v) => q.bind(v.clone()),
-            };
-        }
-        q
-    }};
-}
-
-/// A row type that decodes from either engine's rows (every `#[derive(sqlx::FromRow)]` struct).
-pub(crate) trait Row:
-    Send
-    + Unpin
-    + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-    + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
-{
-}
-
-impl<T> Row for T where
-    T: Send
-        + Unpin
-        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
-{
 }
 
 /// The query of the row of `table` whose public id is `uuid`.

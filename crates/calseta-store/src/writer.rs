@@ -120,8 +120,7 @@ impl GroupWriter {
             if state.in_batch {
                 if state.savepoint_left {
                     // Two statements in one call: one hop to the writer's thread.
-                    state.counters.statement();
-                    state.counters.statement();
+                    state.counters.statements_together(2);
                     // SQLite's driver runs every statement of one query text in one call.
                     sqlx::query("RELEASE SAVEPOINT calseta_unit; SAVEPOINT calseta_unit")
                         .execute(&mut state.conn)

@@ -63,12 +63,7 @@ impl IngestHalves for Halves {
     }
 
     fn work(&self) -> Work {
-        let done = self.db.work_done();
-        Work {
-            statements: done.statements,
-            write_transactions: done.write_transactions,
-            commits: done.commits,
-        }
+        self.db.work_done()
     }
 
     async fn close(&self) {

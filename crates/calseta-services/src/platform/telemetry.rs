@@ -184,6 +184,7 @@ pub struct Telemetry {
     pool_size: Gauge,
     pool_idle: Gauge,
     db_statements: Counter,
+    db_round_trips: Counter,
     db_write_transactions: Counter,
     db_commits: Counter,
 }
@@ -249,12 +250,17 @@ impl Telemetry {
             "Idle connections in the database pool",
             pool_idle.clone(),
         );
-        let (db_statements, db_write_transactions, db_commits) =
-            (Counter::default(), Counter::default(), Counter::default());
+        let (db_statements, db_round_trips, db_write_transactions, db_commits) =
+            (Counter::default(), Counter::default(), Counter::default(), Counter::default());
         registry.register(
             "calseta_db_statements",
             "Statements this process sent to the database, transaction control included",
             db_statements.clone(),
+        );
+        registry.register(
+            "calseta_db_round_trips",
+            "Round trips to the database driver (statements sent together count once)",
+            db_round_trips.clone(),
         );
         registry.register(
             "calseta_db_write_transactions",
@@ -279,6 +285,7 @@ impl Telemetry {
             pool_size,
             pool_idle,
             db_statements,
+            db_round_trips,
             db_write_transactions,
             db_commits,
         }
@@ -345,6 +352,7 @@ impl Telemetry {
         let work = snapshot.db_work;
         for (counter, total) in [
             (&self.db_statements, work.statements),
+            (&self.db_round_trips, work.round_trips),
             (&self.db_write_transactions, work.write_transactions),
             (&self.db_commits, work.commits),
         ] {
@@ -416,7 +424,12 @@ mod tests {
             pool_size: 4,
             pool_idle: 3,
             providers: vec!["virustotal".into()],
-            db_work: calseta_store::DbWork { statements: 40, write_transactions: 7, commits: 3 },
+            db_work: calseta_store::DbWork {
+                statements: 40,
+                round_trips: 31,
+                write_transactions: 7,
+                commits: 3,
+            },
         }
     }
 
@@ -437,6 +450,7 @@ mod tests {
             "calseta_approvals_pending 1",
             "calseta_db_pool_connections 4",
             "calseta_db_statements_total 40",
+            "calseta_db_round_trips_total 31",
             "calseta_db_write_transactions_total 7",
             "calseta_db_commits_total 3",
             "# TYPE process_cpu_seconds counter",
@@ -448,11 +462,17 @@ mod tests {
         assert!(text.contains("\nprocess_cpu_seconds_total "), "{text}");
         // A later scrape moves the database counters up to the store's new totals.
         let later = Snapshot {
-            db_work: calseta_store::DbWork { statements: 55, write_transactions: 9, commits: 4 },
+            db_work: calseta_store::DbWork {
+                statements: 55,
+                round_trips: 42,
+                write_transactions: 9,
+                commits: 4,
+            },
             ..snapshot()
         };
         let text = telemetry.render(&later, Format::Text);
         assert!(text.contains("calseta_db_statements_total 55"), "{text}");
+        assert!(text.contains("calseta_db_round_trips_total 42"), "{text}");
         assert!(text.contains("calseta_db_commits_total 4"), "{text}");
     }
 
@@ -477,7 +497,7 @@ mod tests {
             // Every family has its help.
             let families = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
             let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
-            assert_eq!((families, helps), (16, 16), "{text}");
+            assert_eq!((families, helps), (17, 17), "{text}");
         }
     }
 

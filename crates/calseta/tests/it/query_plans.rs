@@ -44,7 +44,7 @@ async fn hot_queries_read_large_tables_only_through_indexes() {
         "alert detail: its agent runs",
         "past alerts",
         "past alerts: shared indicators",
-        "dedup: the newest alert with the fingerprint",
+        "ingest: the newest alert with the fingerprint, and the detection rule",
     ] {
         assert!(plans.iter().any(|p| p.name == expected), "no plan for {expected}");
     }

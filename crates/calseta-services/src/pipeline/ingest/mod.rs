@@ -294,18 +294,22 @@ async fn persist(
     let PreparedAlert { alert, severity, rule_ref, actor, now } = prepared;
     let fingerprint = &alert.fingerprint;
     alerts::lock_fingerprint(tx, fingerprint).await?;
-    if settings.dedup_window_hours > 0 {
-        let since = *now - chrono::Duration::hours(i64::from(settings.dedup_window_hours));
-        if let Some((id, uuid)) = alerts::find_recent_duplicate(tx, fingerprint, since).await? {
-            let count = alerts::record_duplicate(tx, id, *now).await?;
-            let refs = json!({"fingerprint": fingerprint, "duplicate_count": count, "source_name": alert.source_name, "title": alert.title});
-            audit::record(tx, actor, "alert_deduplicated", Some(id), refs).await?;
-            return Ok(Ingested { alert_uuid: uuid, is_duplicate: true, duplicate_count: Some(count) });
-        }
+    let since = (settings.dedup_window_hours > 0)
+        .then(|| *now - chrono::Duration::hours(i64::from(settings.dedup_window_hours)));
+    let rule = rule_ref.as_deref().map(|rule_ref| (alert.source_name.as_str(), rule_ref));
+    let lookup = alerts::ingest_lookup(tx, fingerprint, since, rule).await?;
+    if let Some((id, uuid)) = lookup.duplicate {
+        let count = alerts::record_duplicate(tx, id, *now).await?;
+        let refs = json!({"fingerprint": fingerprint, "duplicate_count": count, "source_name": alert.source_name, "title": alert.title});
+        audit::record(tx, actor, "alert_deduplicated", Some(id), refs).await?;
+        return Ok(Ingested { alert_uuid: uuid, is_duplicate: true, duplicate_count: Some(count) });
     }
-    let detection_rule_id = match rule_ref {
-        Some(rule_ref) => Some(detection_rules::find_or_create_stub(tx, &alert.source_name, rule_ref).await?),
-        None => None,
+    let detection_rule_id = match (lookup.detection_rule_id, rule) {
+        (Some(id), _) => Some(id),
+        (None, Some((source_name, rule_ref))) => {
+            Some(detection_rules::create_stub(tx, source_name, rule_ref).await?)
+        }
+        (None, None) => None,
     };
     let new_alert = NewAlert { detection_rule_id, ..alert.clone() };
     let (alert_id, alert_uuid) = alerts::insert(tx, &new_alert).await?;
