@@ -102,53 +102,44 @@ impl GroupWriter {
 
     async fn lock(&self) -> Result<OwnedMutexGuard<WriterState>, StoreError> {
         let _queued = Queued::new(&self.queued);
-        let mut state = tokio::time::timeout(LEASE_TIMEOUT, self.state.clone().lock_owned())
+        let state = tokio::time::timeout(LEASE_TIMEOUT, self.state.clone().lock_owned())
             .await
             .map_err(|_| StoreError::WriterBusy)?;
+        if state.unit == Unit::None {
+            return Ok(state);
+        }
         // A unit whose holder went away without committing or rolling back (a cancelled request
         // whose clean-up task could not run) is undone before anyone else writes.
-        if state.unit != Unit::None {
+        to_the_end(async move {
+            let mut state = state;
             state.undo_unit().await;
-        }
-        Ok(state)
+            Ok(state)
+        })
+        .await
     }
 
     /// Starts a unit: waits for the writer, opens the batch if needed, opens the unit's savepoint.
     pub(crate) async fn begin(self: &Arc<Self>) -> Result<Lease, StoreError> {
-        let mut state = self.lock().await?;
-        let opened = async {
-            if state.in_batch {
-                if state.savepoint_left {
-                    // Two statements in one call: one hop to the writer's thread.
-                    state.counters.statements_together(2);
-                    // SQLite's driver runs every statement of one query text in one call.
-                    sqlx::query("RELEASE SAVEPOINT calseta_unit; SAVEPOINT calseta_unit")
-                        .execute(&mut state.conn)
-                        .await?;
-                } else {
-                    state.control("SAVEPOINT calseta_unit").await?;
+        let state = self.lock().await?;
+        let writer = self.clone();
+        // The opening runs to the end even if the caller stops waiting: a `BEGIN` or `SAVEPOINT`
+        // sent but not recorded in the writer's state would leave the connection in a transaction
+        // the writer does not know of, and every later batch would fail ("cannot start a
+        // transaction within a transaction"). Recorded, an unclaimed unit is undone by the next
+        // holder (see `lock`).
+        let state = to_the_end(async move {
+            let mut state = state;
+            match state.open_unit().await {
+                Ok(()) => Ok(state),
+                Err(e) => {
+                    // Earlier units of the batch may be waiting for a commit only a finisher will do.
+                    writer.finish(&mut state).await;
+                    Err(e)
                 }
-                state.savepoint_left = false;
-                state.unit = Unit::Savepoint;
-            } else {
-                state.control("BEGIN IMMEDIATE").await?;
-                state.in_batch = true;
-                state.units = 0;
-                state.batch_started = Instant::now();
-                state.batch += 1;
-                state.unit = Unit::Opener;
             }
-            Ok::<(), StoreError>(())
-        }
-        .await;
-        match opened {
-            Ok(()) => Ok(Lease { state, janitor: Janitor { writer: self.clone(), armed: true } }),
-            Err(e) => {
-                // Earlier units of the batch may be waiting for a commit only a finisher will do.
-                self.finish(&mut state).await;
-                Err(e)
-            }
-        }
+        })
+        .await?;
+        Ok(Lease { state, janitor: Janitor { writer: self.clone(), armed: true } })
     }
 
     /// Runs `work` with the bare writer connection outside any batch (migrations).
@@ -158,7 +149,13 @@ impl GroupWriter {
     ) -> Result<T, StoreError> {
         let mut state = self.lock().await?;
         if state.in_batch {
-            state.commit_batch().await;
+            // To the end, like every commit: see `begin`.
+            state = to_the_end(async move {
+                let mut state = state;
+                state.commit_batch().await;
+                Ok(state)
+            })
+            .await?;
         }
         work(&mut state.conn).await
     }
@@ -193,6 +190,33 @@ impl GroupWriter {
 }
 
 impl WriterState {
+    /// Opens a unit: the batch's `BEGIN IMMEDIATE`, or the unit's savepoint in the open batch
+    /// (releasing the previous unit's in the same round trip).
+    async fn open_unit(&mut self) -> Result<(), StoreError> {
+        if self.in_batch {
+            if self.savepoint_left {
+                // Two statements in one call: one hop to the writer's thread.
+                self.counters.statements_together(2);
+                // SQLite's driver runs every statement of one query text in one call.
+                sqlx::query("RELEASE SAVEPOINT calseta_unit; SAVEPOINT calseta_unit")
+                    .execute(&mut self.conn)
+                    .await?;
+            } else {
+                self.control("SAVEPOINT calseta_unit").await?;
+            }
+            self.savepoint_left = false;
+            self.unit = Unit::Savepoint;
+        } else {
+            self.control("BEGIN IMMEDIATE").await?;
+            self.in_batch = true;
+            self.units = 0;
+            self.batch_started = Instant::now();
+            self.batch += 1;
+            self.unit = Unit::Opener;
+        }
+        Ok(())
+    }
+
     /// Runs one transaction-control statement, counted like every other.
     async fn control(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
         self.counters.statement();
@@ -342,6 +366,14 @@ impl Lease {
     }
 }
 
+/// Runs `work` on its own task and waits for it: the writer's statements and the state recording
+/// them complete together even if the caller stops waiting.
+async fn to_the_end<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::spawn(work).await.map_err(|e| StoreError::CommitFailed(format!("writer task failed: {e}")))?
+}
+
 /// Opens the writer connection with the pool's options.
 pub(crate) async fn connect(
     options: &sqlx::sqlite::SqliteConnectOptions,
@@ -353,16 +385,49 @@ pub(crate) async fn connect(
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_waiter_that_gives_up_never_holds_back_a_committed_unit() {
-        let dir = std::env::temp_dir().join(format!("calseta-writer-{}", std::process::id()));
+    /// A writer over a fresh database file `name` with one table `t (v)`; the test's directory and
+    /// options to read the file back.
+    async fn scratch_writer(
+        name: &str,
+    ) -> (Arc<GroupWriter>, Arc<Counters>, sqlx::sqlite::SqliteConnectOptions, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("calseta-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let options =
             sqlx::sqlite::SqliteConnectOptions::new().filename(dir.join("w.db")).create_if_missing(true);
         let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
         sqlx::query("CREATE TABLE t (v INTEGER)").execute(&mut conn).await.unwrap();
         let counters = Arc::new(Counters::default());
-        let writer = GroupWriter::new(conn, counters.clone());
+        (GroupWriter::new(conn, counters.clone()), counters, options, dir)
+    }
+
+    /// The rows of `t`, read on a connection of its own.
+    async fn rows(options: &sqlx::sqlite::SqliteConnectOptions) -> i64 {
+        let mut reader = SqliteConnection::connect_with(options).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM t").fetch_one(&mut reader).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn callers_that_stop_waiting_while_their_unit_opens_leave_the_writer_usable() {
+        let (writer, _, options, dir) = scratch_writer("writer-open").await;
+        for _ in 0..5 {
+            // Polled once — the opening statement is on its way to the connection's thread — and
+            // dropped, as a cancelled request's future is.
+            tokio::select! {
+                biased;
+                _ = writer.begin() => panic!("the unit opened without waiting for the connection"),
+                _ = std::future::ready(()) => {}
+            }
+        }
+        let mut lease = tokio::time::timeout(Duration::from_secs(10), writer.begin()).await.unwrap().unwrap();
+        sqlx::query("INSERT INTO t VALUES (1)").execute(lease.conn()).await.unwrap();
+        lease.commit().await.unwrap();
+        assert_eq!(rows(&options).await, 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_waiter_that_gives_up_never_holds_back_a_committed_unit() {
+        let (writer, counters, options, dir) = scratch_writer("writer").await;
         let mut lease = writer.begin().await.unwrap();
         sqlx::query("INSERT INTO t VALUES (1)").execute(lease.conn()).await.unwrap();
         // A caller queues for the writer, so the committing unit hands the batch over to it…
@@ -375,12 +440,9 @@ mod tests {
         drop(waiter);
         let committed = tokio::time::timeout(Duration::from_secs(10), commit).await;
         assert!(matches!(committed, Ok(Ok(Ok(())))), "the committed unit was held back: {committed:?}");
-        let mut reader = SqliteConnection::connect_with(&options).await.unwrap();
-        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t").fetch_one(&mut reader).await.unwrap();
-        assert_eq!(rows, 1, "and its row is committed");
+        assert_eq!(rows(&options).await, 1, "and its row is committed");
         let work = counters.read();
         assert_eq!((work.statements, work.commits), (2, 1), "BEGIN IMMEDIATE and COMMIT, one commit");
-        drop(reader);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -170,6 +170,8 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    // The server's errors go to the test's captured output, shown when it fails (a 500's cause).
+    let _ = tracing_subscriber::fmt().with_max_level(tracing::Level::ERROR).with_test_writer().try_init();
     let database = test_database().await;
     let mut env = test_env(&database.url);
     for (k, v) in options.env {
