@@ -182,14 +182,23 @@ impl Worker {
             // write transaction that takes nothing (on SQLite it would hold the only writer while
             // ingest waits). A failed read claims anyway, so the claim reports the error.
             let next_due = repo::next_due(&self.db, &open_kinds).await;
+            let now = calseta_store::now();
             let due_now = match &next_due {
-                Ok(next) => next.is_some_and(|at| at <= calseta_store::now()),
+                Ok(next) => {
+                    next.queued.is_some_and(|at| at <= now)
+                        || (reclaim_lapsed && next.lapsed.is_some_and(|at| at <= now))
+                }
                 Err(_) => true,
             };
+            let lapsed_interval = LAPSED_CHECK_EVERY.min(self.config.lease);
+            let next_lapsed_look = now
+                + lease_delta(
+                    lapsed_interval.saturating_sub(lapsed_checked.map_or(Duration::ZERO, |at| at.elapsed())),
+                );
             // Whether some group filled every slot it could take (then claim again at once).
             let mut saturated = false;
             let mut claimed_any = false;
-            if !open.is_empty() && (due_now || reclaim_lapsed) {
+            if !open.is_empty() && due_now {
                 let token = Uuid::new_v4();
                 let lease_until = calseta_store::now() + lease_delta(self.config.lease);
                 let requests: Vec<repo::ClaimGroup> = open
@@ -248,6 +257,11 @@ impl Worker {
             if saturated {
                 continue;
             }
+            if due_now && !claimed_any && !reclaim_lapsed {
+                // Due, yet nothing taken: the next round also runs the claim's fuller statements
+                // (lapsed leases, and any due job whatever queue its row names).
+                lapsed_checked = None;
+            }
             // Only jobs that could be claimed now shorten the wait: a group at its limit is woken
             // by one of its attempts finishing, not by polling for its backlog. When nothing was
             // claimed, the read above still tells when the next job falls due.
@@ -260,9 +274,9 @@ impl Worker {
                     })
                     .flat_map(|g| g.kinds.iter().cloned())
                     .collect();
-                self.idle_time(&open).await
+                self.idle_time(&open, next_lapsed_look).await
             } else {
-                self.wait_for(next_due.ok().flatten())
+                self.wait_for(next_due.ok().and_then(|next| next_claim_at(next, next_lapsed_look)))
             };
             tokio::select! {
                 _ = self.db.job_wakeup().notified() => {}
@@ -297,8 +311,10 @@ impl Worker {
     }
 
     /// How long to wait for a wake-up: until the next scheduled retry, at most the poll interval.
-    async fn idle_time(&self, kinds: &[String]) -> Duration {
-        self.wait_for(repo::next_due(&self.db, kinds).await.ok().flatten())
+    async fn idle_time(&self, kinds: &[String], next_lapsed_look: chrono::DateTime<chrono::Utc>) -> Duration {
+        self.wait_for(
+            repo::next_due(&self.db, kinds).await.ok().and_then(|next| next_claim_at(next, next_lapsed_look)),
+        )
     }
 
     /// How long to wait for a wake-up when the next job falls due at `due` (if any is known).
@@ -310,6 +326,20 @@ impl Worker {
             }
             None => self.config.poll_interval,
         }
+    }
+}
+
+/// When to claim next: when a queued job falls due, or when a lease lapses — but not before the
+/// next look for lapsed leases (`next_lapsed_look`), since only that claim takes them (waking
+/// earlier would claim nothing, every few milliseconds, until then).
+fn next_claim_at(
+    next: repo::NextDue,
+    next_lapsed_look: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let lapsed = next.lapsed.map(|at| at.max(next_lapsed_look));
+    match (next.queued, lapsed) {
+        (Some(queued), Some(lapsed)) => Some(queued.min(lapsed)),
+        (queued, lapsed) => queued.or(lapsed),
     }
 }
 
@@ -472,5 +502,29 @@ async fn schedule_periodic(db: Db, name: &'static str, kind: crate::JobKind, eve
             tracing::warn!(kind = name, error = %e, "could not schedule a periodic job");
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lapsed_lease_is_claimed_at_the_next_look_for_lapsed_leases_not_before() {
+        let now = calseta_store::now();
+        let at = |ms: i64| now + chrono::Duration::milliseconds(ms);
+        let look = at(600);
+        let next = |queued: Option<i64>, lapsed: Option<i64>| repo::NextDue {
+            queued: queued.map(at),
+            lapsed: lapsed.map(at),
+        };
+        // A lease that lapsed already waits for the look instead of a claim every 5 ms.
+        assert_eq!(next_claim_at(next(None, Some(-100)), look), Some(look));
+        // A queued job due before the look comes first.
+        assert_eq!(next_claim_at(next(Some(200), Some(-100)), look), Some(at(200)));
+        // A lease that lapses after the look is claimable when it lapses.
+        assert_eq!(next_claim_at(next(Some(2000), Some(900)), look), Some(at(900)));
+        assert_eq!(next_claim_at(next(Some(-5), None), look), Some(at(-5)));
+        assert_eq!(next_claim_at(repo::NextDue::default(), look), None);
     }
 }

@@ -487,28 +487,35 @@ pub async fn forward_notifications(db: Db) {
     db.forward_notifications(NOTIFY_CHANNEL, "jobs", Db::job_wakeup).await;
 }
 
-/// When the next job of `kinds` becomes claimable — a queued job's `run_at` or a running job's
-/// lease expiry — or `None` when there is none.
-pub async fn next_due(db: &Db, kinds: &[String]) -> Result<Option<DateTime<Utc>>, StoreError> {
+/// When jobs of some kinds become claimable (see [`next_due`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NextDue {
+    /// The earliest `run_at` of a queued job.
+    pub queued: Option<DateTime<Utc>>,
+    /// The earliest lease expiry of a running job: claimable once lapsed, by a claim that looks
+    /// for lapsed leases ([`ClaimOrder::reclaim_lapsed`]).
+    pub lapsed: Option<DateTime<Utc>>,
+}
+
+/// When the next job of `kinds` becomes claimable, queued or by a lapsed lease, in one read.
+pub async fn next_due(db: &Db, kinds: &[String]) -> Result<NextDue, StoreError> {
     if kinds.is_empty() {
-        return Ok(None);
+        return Ok(NextDue::default());
     }
     let params: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 1)).collect();
     let sql = format!(
-        "SELECT MIN(due) FROM (\
-            SELECT MIN(run_at) AS due FROM jobs WHERE status = 'queued' AND kind IN ({kinds}) \
-            UNION ALL \
-            SELECT MIN(lease_expires_at) AS due FROM jobs WHERE status = 'running' AND kind IN ({kinds})) AS next_jobs",
+        "SELECT (SELECT MIN(run_at) FROM jobs WHERE status = 'queued' AND kind IN ({kinds})), \
+                (SELECT MIN(lease_expires_at) FROM jobs WHERE status = 'running' AND kind IN ({kinds}))",
         kinds = params.join(", ")
     );
-    let due: Option<Option<DateTime<Utc>>> = on_pool!(db.read_pool(), p => {
-        let mut q = sqlx::query_scalar(&sql);
+    let (queued, lapsed): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = on_pool!(db.read_pool(), p => {
+        let mut q = sqlx::query_as(&sql);
         for kind in kinds {
             q = q.bind(kind);
         }
-        q.fetch_optional(p).await
+        q.fetch_one(p).await
     })?;
-    Ok(due.flatten())
+    Ok(NextDue { queued, lapsed })
 }
 
 /// The unfinished (queued or running) jobs of `kinds` whose payload names `alert_uuid` as its
