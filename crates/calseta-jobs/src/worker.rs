@@ -25,7 +25,9 @@ use uuid::Uuid;
 use crate::handler::JobContext;
 use crate::{JobFailure, JobRegistry};
 
-/// How often a claim also looks for jobs whose worker died (at most once per lease period).
+/// How often a claim also looks for jobs whose worker died (at most once per lease period), and
+/// takes any due job whatever queue its row names; a round that found jobs due and took none
+/// makes the next round look too.
 const LAPSED_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Worker tuning.

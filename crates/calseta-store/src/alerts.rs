@@ -154,6 +154,10 @@ pub async fn ingest_lookup(
     since: Option<DateTime<Utc>>,
     rule: Option<(&str, &str)>,
 ) -> Result<IngestLookup, StoreError> {
+    if since.is_none() && rule.is_none() {
+        // Nothing to look for: no statement.
+        return Ok(IngestLookup::default());
+    }
     let q = ingest_lookup_query(fingerprint, since, rule);
     let (id, uuid, detection_rule_id) = on_tx!(tx, c => bind_args!(
         sqlx::query_as::<_, (Option<i64>, Option<Uuid>, Option<i64>)>(&q.sql),

@@ -125,12 +125,13 @@ impl GroupWriter {
         // The opening runs to the end even if the caller stops waiting: a `BEGIN` or `SAVEPOINT`
         // sent but not recorded in the writer's state would leave the connection in a transaction
         // the writer does not know of, and every later batch would fail ("cannot start a
-        // transaction within a transaction"). Recorded, an unclaimed unit is undone by the next
-        // holder (see `lock`).
-        let state = to_the_end(async move {
+        // transaction within a transaction"). The lease is made in the task too, so a caller gone
+        // meanwhile drops it there and its janitor undoes the unit at once (an open batch holds
+        // SQLite's write lock, which other processes on the file wait for).
+        to_the_end(async move {
             let mut state = state;
             match state.open_unit().await {
-                Ok(()) => Ok(state),
+                Ok(()) => Ok(Lease { state, janitor: Janitor { writer, armed: true } }),
                 Err(e) => {
                     // Earlier units of the batch may be waiting for a commit only a finisher will do.
                     writer.finish(&mut state).await;
@@ -138,8 +139,7 @@ impl GroupWriter {
                 }
             }
         })
-        .await?;
-        Ok(Lease { state, janitor: Janitor { writer: self.clone(), armed: true } })
+        .await
     }
 
     /// Runs `work` with the bare writer connection outside any batch (migrations).

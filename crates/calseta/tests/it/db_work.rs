@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use calseta::in_process::ServiceIngest;
 use calseta_bench::ceilings::{InProcessIngest, Work};
+use calseta_core::alerts::EnrichmentStatus;
 use calseta_core::extraction::ExtractionPass;
 use calseta_core::indicators::IndicatorType;
 use calseta_core::jobs::JobStatus;
@@ -23,7 +24,7 @@ fn generic_alert(n: u32) -> String {
 
 /// Stores an alert straight through the store: no request, so no key's `last_used_at` write can
 /// land in a measured window.
-async fn stored_alert(db: &Db, title: &str) -> i64 {
+async fn stored_alert(db: &Db, title: &str) -> (i64, uuid::Uuid) {
     let alert = calseta_store::alerts::NewAlert {
         title: title.into(),
         description: None,
@@ -36,9 +37,9 @@ async fn stored_alert(db: &Db, title: &str) -> i64 {
         detection_rule_id: None,
     };
     let mut tx = db.begin().await.unwrap();
-    let (id, _) = calseta_store::alerts::insert(&mut tx, &alert).await.unwrap();
+    let stored = calseta_store::alerts::insert(&mut tx, &alert).await.unwrap();
     tx.commit().await.unwrap();
-    id
+    stored
 }
 
 fn since(after: Work, before: Work) -> (u64, u64, u64, u64) {
@@ -148,7 +149,7 @@ async fn an_idle_worker_reads_when_it_polls_and_takes_no_write_transaction() {
 #[tokio::test]
 async fn many_indicators_are_linked_in_two_statements_per_two_hundred_keeping_first_origins() {
     let app = spawn_app_with(AppOptions { run_worker: false, ..Default::default() }).await;
-    let alert_id = stored_alert(&app.db, "Many indicators").await;
+    let (alert_id, _) = stored_alert(&app.db, "Many indicators").await;
     let values: Vec<String> = (0..250).map(|i| format!("host-{i}.example.org")).collect();
     let first =
         NewOrigin { field: Some("first.field"), pass: ExtractionPass::RawPayloadMappings, decoder: None };
@@ -203,7 +204,7 @@ async fn a_fresh_handle_has_done_no_work_and_counts_its_own() {
 #[tokio::test]
 async fn a_batch_of_provider_results_is_read_in_one_statement_and_written_in_one() {
     let app = spawn_app_with(AppOptions { run_worker: false, ..Default::default() }).await;
-    let alert_id = stored_alert(&app.db, "Results").await;
+    let (alert_id, _) = stored_alert(&app.db, "Results").await;
     let origin = NewOrigin { field: Some("f"), pass: ExtractionPass::RawPayloadMappings, decoder: None };
     let mut tx = app.db.begin().await.unwrap();
     let rows = indicators::upsert_and_link_all(
@@ -233,12 +234,31 @@ async fn a_batch_of_provider_results_is_read_in_one_statement_and_written_in_one
     assert_eq!(results(1).as_object().unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn deferred_writes_go_together_in_order_and_fail_their_transaction_whole() {
+/// A migrated store on a fresh test database (kept while the test runs).
+async fn migrated_store() -> (TestDatabase, Db) {
     let database = test_database().await;
     let db = Db::connect(&DbOptions::new(&database.url)).await.unwrap();
     db.migrate().await.unwrap();
-    let alert_id = stored_alert(&db, "Deferred writes").await;
+    (database, db)
+}
+
+/// An activity event about alert `alert_id`, for the tests of deferred writes.
+fn probe_event(alert_id: i64) -> calseta_store::activity::NewActivity {
+    calseta_store::activity::NewActivity {
+        event_type: "probe".into(),
+        actor_type: "system".into(),
+        actor_key_prefix: None,
+        alert_id: Some(alert_id),
+        workflow_id: None,
+        detection_rule_id: None,
+        references: None,
+    }
+}
+
+#[tokio::test]
+async fn deferred_writes_go_together_in_order_and_fail_their_transaction_whole() {
+    let (_database, db) = migrated_store().await;
+    let (alert_id, alert_uuid) = stored_alert(&db, "Deferred writes").await;
     let postgres = db.engine() == calseta_store::Engine::Postgres;
     let job = |n: u32| calseta_store::jobs::NewJob {
         kind: "deferred_probe".into(),
@@ -247,40 +267,42 @@ async fn deferred_writes_go_together_in_order_and_fail_their_transaction_whole()
         max_attempts: 1,
         run_at: calseta_store::now(),
     };
-    let event = |alert_id: i64| calseta_store::activity::NewActivity {
-        event_type: "probe".into(),
-        actor_type: "system".into(),
-        actor_key_prefix: None,
-        alert_id: Some(alert_id),
-        workflow_id: None,
-        detection_rule_id: None,
-        references: None,
-    };
+    let event = probe_event;
 
-    // Two jobs and an event, then a read in the same transaction that must see them.
+    // Two jobs, an event and the alert's enrichment status, then a read in the same transaction
+    // that must see them.
     let before = db.work_done();
     let mut tx = db.begin().await.unwrap();
     calseta_store::jobs::enqueue(&mut tx, &job(1)).await.unwrap();
     calseta_store::jobs::enqueue(&mut tx, &job(2)).await.unwrap();
     calseta_store::activity::append(&mut tx, &event(alert_id)).await.unwrap();
+    let now = calseta_store::now();
+    calseta_store::alerts::set_enrichment(&mut tx, alert_id, EnrichmentStatus::Enriched, Some(now), now)
+        .await
+        .unwrap();
     assert_eq!(
         db.work_done().since(before).round_trips,
         1,
         "BEGIN only: the writes wait for the next statement"
     );
-    let (duplicate, _) = {
-        let lookup = calseta_store::alerts::ingest_lookup(&mut tx, "none", None, None).await.unwrap();
-        (lookup.duplicate, lookup.detection_rule_id)
-    };
-    assert_eq!(duplicate, None);
+    let read = calseta_store::alerts::get_in(&mut tx, alert_uuid).await.unwrap().unwrap();
+    assert_eq!(read.enrichment_status, EnrichmentStatus::Enriched, "the read sees the deferred update");
     tx.commit().await.unwrap();
     let work = db.work_done().since(before);
-    // BEGIN; the deferred writes (with NOTIFYs on PostgreSQL); the read; COMMIT.
-    let expected = if postgres { (8, 8) } else { (6, 4) };
+    // BEGIN; the four deferred writes (and two NOTIFYs on PostgreSQL); the read; COMMIT.
+    let expected = if postgres { (9, 9) } else { (7, 4) };
     assert_eq!((work.statements, work.round_trips), expected, "{work:?}");
     let probes = calseta_store::jobs::counts_by_kind(&db).await.unwrap();
     let queued: i64 = probes.iter().filter(|c| c.kind == "deferred_probe").map(|c| c.count).sum();
     assert_eq!(queued, 2);
+
+    // A deferred write that fails fails the statement it travels with; a caller that carries on
+    // anyway cannot commit what did not land.
+    let mut tx = db.begin().await.unwrap();
+    calseta_store::jobs::enqueue(&mut tx, &job(5)).await.unwrap();
+    calseta_store::activity::append(&mut tx, &event(alert_id + 1_000_000)).await.unwrap();
+    assert!(calseta_store::alerts::get_in(&mut tx, alert_uuid).await.is_err());
+    assert!(tx.commit().await.is_err(), "committed a transaction whose deferred writes failed");
 
     // A deferred write that fails (an event about an alert that does not exist) fails the
     // commit, and nothing of its transaction stays: not the job deferred before it.
@@ -300,9 +322,7 @@ async fn deferred_writes_go_together_in_order_and_fail_their_transaction_whole()
 
 #[tokio::test]
 async fn a_claim_sends_no_statement_for_queues_its_kinds_are_not_in() {
-    let database = test_database().await;
-    let db = Db::connect(&DbOptions::new(&database.url)).await.unwrap();
-    db.migrate().await.unwrap();
+    let (_database, db) = migrated_store().await;
     let enqueue = |kind: &'static str, queue: &'static str| calseta_store::jobs::NewJob {
         kind: kind.into(),
         queue: queue.into(),
@@ -342,5 +362,48 @@ async fn a_claim_sends_no_statement_for_queues_its_kinds_are_not_in() {
     assert_eq!(claim(false).await, (vec![1, 1], 2 + 4));
     // Known: the delivery group asks only the dispatch queue, the enrichment group only "any due".
     assert_eq!(claim(true).await, (vec![1, 1], 2 + 2));
+    db.close().await;
+}
+
+#[tokio::test]
+async fn a_jobs_completion_carries_its_deferred_writes_in_one_round_trip() {
+    let (_database, db) = migrated_store().await;
+    let (alert_id, _) = stored_alert(&db, "Completion").await;
+    let job = |kind: &str| calseta_store::jobs::NewJob {
+        kind: kind.into(),
+        queue: "probe".into(),
+        payload: json!({}),
+        max_attempts: 1,
+        run_at: calseta_store::now() - chrono::Duration::seconds(1),
+    };
+    let mut tx = db.begin().await.unwrap();
+    calseta_store::jobs::enqueue(&mut tx, &job("probe_running")).await.unwrap();
+    tx.commit().await.unwrap();
+    let kinds = vec!["probe_running".to_string()];
+    let token = uuid::Uuid::new_v4();
+    let lease = calseta_store::now() + chrono::Duration::seconds(60);
+    let claimed = calseta_store::jobs::claim(&db, &kinds, 1, token, lease, Default::default()).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+
+    let mut tx = db.begin().await.unwrap();
+    calseta_store::jobs::enqueue(&mut tx, &job("probe_next")).await.unwrap();
+    calseta_store::activity::append(&mut tx, &probe_event(alert_id)).await.unwrap();
+    let before = db.work_done();
+    assert!(calseta_store::jobs::mark_succeeded(&mut tx, claimed[0].id, token).await.unwrap());
+    let work = db.work_done().since(before);
+    tx.commit().await.unwrap();
+    // The job, the event and the completion: one round trip on SQLite; on PostgreSQL each alone,
+    // the job's NOTIFY too.
+    let expected = if db.engine() == calseta_store::Engine::Postgres { (4, 4) } else { (3, 1) };
+    assert_eq!((work.statements, work.round_trips), expected, "{work:?}");
+    // A completion whose lease is gone reports it, its deferred writes sent all the same.
+    let mut tx = db.begin().await.unwrap();
+    calseta_store::jobs::enqueue(&mut tx, &job("probe_next")).await.unwrap();
+    assert!(!calseta_store::jobs::mark_succeeded(&mut tx, claimed[0].id, token).await.unwrap());
+    tx.commit().await.unwrap();
+    let counts = calseta_store::jobs::counts_by_kind(&db).await.unwrap();
+    let next: i64 = counts.iter().filter(|c| c.kind == "probe_next").map(|c| c.count).sum();
+    let done: Vec<_> = counts.iter().filter(|c| c.kind == "probe_running").map(|c| c.status).collect();
+    assert_eq!((next, done), (2, vec![JobStatus::Succeeded]));
     db.close().await;
 }
