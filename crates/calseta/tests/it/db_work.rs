@@ -407,3 +407,33 @@ async fn a_jobs_completion_carries_its_deferred_writes_in_one_round_trip() {
     assert_eq!((next, done), (2, vec![JobStatus::Succeeded]));
     db.close().await;
 }
+
+#[tokio::test]
+async fn a_row_whose_queue_is_not_its_kinds_is_still_claimed_on_the_look_for_lapsed_leases() {
+    let (_database, db) = migrated_store().await;
+    // A delivery whose row names another queue (a kind moved between releases).
+    let mut tx = db.begin().await.unwrap();
+    let misfiled = calseta_store::jobs::NewJob {
+        kind: "probe_deliver".into(),
+        queue: "enrichment".into(),
+        payload: json!({}),
+        max_attempts: 1,
+        run_at: calseta_store::now() - chrono::Duration::seconds(1),
+    };
+    calseta_store::jobs::enqueue(&mut tx, &misfiled).await.unwrap();
+    tx.commit().await.unwrap();
+    let (kinds, queues) = (vec!["probe_deliver".to_string()], vec!["dispatch".to_string()]);
+    let group = [calseta_store::jobs::ClaimGroup { kinds: &kinds, queues: &queues, limit: 10 }];
+    let claim = async |reclaim_lapsed: bool| {
+        let order = calseta_store::jobs::ClaimOrder { priority: &["dispatch"], reclaim_lapsed };
+        let lease = calseta_store::now() + chrono::Duration::seconds(60);
+        calseta_store::jobs::claim_groups(&db, &group, 10, uuid::Uuid::new_v4(), lease, order).await.unwrap()
+            [0]
+        .len()
+    };
+    // The frequent claim asks only the group's queue…
+    assert_eq!(claim(false).await, 0);
+    // …the look for lapsed leases also asks for any due job of its kinds.
+    assert_eq!(claim(true).await, 1);
+    db.close().await;
+}
