@@ -480,7 +480,7 @@ impl Tx {
         match &mut self.inner {
             TxInner::Sqlite(lease) => {
                 counters.statements_together(deferred.len());
-                let query = crate::query::together(&deferred);
+                let query = crate::query::together(deferred);
                 bind_args!(sqlx::query(&query.sql), &query.args).execute(lease.conn()).await?;
             }
             TxInner::Postgres(tx) => {
@@ -507,7 +507,7 @@ impl Tx {
                 self.deferred_unsent = true;
                 statements.push(query.clone());
                 counters.statements_together(statements.len());
-                let command = crate::query::together(&statements);
+                let command = crate::query::together(statements);
                 // The deferred writes return no rows: the first row is the query's.
                 let row = bind_args!(sqlx::query_as::<_, T>(&command.sql), &command.args)
                     .fetch_optional(lease.conn())

@@ -343,7 +343,7 @@ pub async fn merge_results_in(
     // In id order (stable: the later answer for an id still wins), so concurrent batches lock
     // rows in one order on PostgreSQL even across chunks; chunks stay far below either engine's
     // parameter limit, and a later chunk reads what earlier ones wrote.
-    let mut batch = batch.to_vec();
+    let mut batch: Vec<&(i64, serde_json::Map<String, Value>)> = batch.iter().collect();
     batch.sort_by_key(|(id, _)| *id);
     for chunk in batch.chunks(ROWS_PER_STATEMENT) {
         merge_chunk(tx, chunk).await?;
@@ -351,7 +351,10 @@ pub async fn merge_results_in(
     Ok(())
 }
 
-async fn merge_chunk(tx: &mut Tx, batch: &[(i64, serde_json::Map<String, Value>)]) -> Result<(), StoreError> {
+async fn merge_chunk(
+    tx: &mut Tx,
+    batch: &[&(i64, serde_json::Map<String, Value>)],
+) -> Result<(), StoreError> {
     let now = crate::now();
     let mut read = Params::default();
     let ids: Vec<String> = batch.iter().map(|(id, _)| read.arg(Arg::I64(*id))).collect();

@@ -211,7 +211,7 @@ async fn claim_in(
     let known = |queue: &str| group.queues.is_empty() || group.queues.iter().any(|q| q == queue);
     for queue in order.priority {
         // Validated to be a plain name; inlined so the kind parameters keep their numbers.
-        if known(queue) && queue.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if known(queue) && plain_name(queue) {
             statements.push(claim_where(
                 &format!("queue = '{queue}' AND status = 'queued' AND run_at <= $3"),
                 "run_at",
@@ -220,9 +220,7 @@ async fn claim_in(
     }
     // Every queue of the group had its priority statement: nothing else can be due.
     let covered = !group.queues.is_empty()
-        && group.queues.iter().all(|q| {
-            order.priority.contains(&q.as_str()) && q.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        });
+        && group.queues.iter().all(|q| order.priority.contains(&q.as_str()) && plain_name(q));
     // Also on each look for lapsed leases (about once a second): a job whose row names another
     // queue than its kind now does (a kind moved between releases, or workers of two versions
     // on one database) is still claimed.
@@ -245,6 +243,11 @@ async fn claim_in(
         rows.extend(claimed);
     }
     Ok(())
+}
+
+/// Whether `queue` is a plain name (letters, digits, `_`), safe to inline in a claim.
+fn plain_name(queue: &str) -> bool {
+    queue.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Extends a lease; `false` means the attempt lost it (reclaimed or finished elsewhere).

@@ -38,7 +38,7 @@ impl Query {
 /// `queries` as one command of several statements, for SQLite's driver, which runs every
 /// statement of one text in one call and numbers `$n` parameters across the whole text: each
 /// query's placeholders are shifted past the parameters of the queries before it.
-pub(crate) fn together(queries: &[Query]) -> Query {
+pub(crate) fn together(queries: Vec<Query>) -> Query {
     let mut sql = String::new();
     let mut args = Vec::new();
     for query in queries {
@@ -46,7 +46,7 @@ pub(crate) fn together(queries: &[Query]) -> Query {
             sql.push_str(";\n");
         }
         sql.push_str(&shift_placeholders(&query.sql, args.len()));
-        args.extend(query.args.iter().cloned());
+        args.extend(query.args);
     }
     Query { sql, args }
 }
@@ -159,13 +159,13 @@ mod tests {
             "INSERT INTO u (c, \"$1\", d) VALUES ($1, json_extract($2, '$.x'), $1)",
             vec![Arg::I64(3), Arg::Text("{}".into())],
         );
-        let joined = together(&[first, second.clone()]);
+        let joined = together(vec![first, second.clone()]);
         assert_eq!(
             joined.sql,
             "INSERT INTO t (a, b) VALUES ($1, $2);\nINSERT INTO u (c, \"$1\", d) VALUES ($3, json_extract($4, '$.x'), $3)"
         );
         assert_eq!(joined.args.len(), 4);
-        assert_eq!(together(std::slice::from_ref(&second)).sql, second.sql);
+        assert_eq!(together(vec![second.clone()]).sql, second.sql);
         assert_eq!(
             shift_placeholders("SELECT '$1', $10, $ , 'it''s $2' || $2", 5),
             "SELECT '$1', $15, $ , 'it''s $2' || $7"
