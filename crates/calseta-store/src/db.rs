@@ -500,6 +500,24 @@ impl Tx {
         &mut self,
         query: &Query,
     ) -> Result<Option<T>, StoreError> {
+        Ok(self.fetch_rows(query, true).await?.into_iter().next())
+    }
+
+    /// Every row `query` answers, read after the deferred writes — on SQLite in the same command,
+    /// so the writes cost no round trip of their own.
+    pub(crate) async fn fetch_all<T: crate::query::Row>(
+        &mut self,
+        query: &Query,
+    ) -> Result<Vec<T>, StoreError> {
+        self.fetch_rows(query, false).await
+    }
+
+    /// The rows `query` answers (only the first if `first_only`), read after the deferred writes.
+    async fn fetch_rows<T: crate::query::Row>(
+        &mut self,
+        query: &Query,
+        first_only: bool,
+    ) -> Result<Vec<T>, StoreError> {
         let counters = &self.db.inner.counters;
         match &mut self.inner {
             TxInner::Sqlite(lease) if !self.deferred.is_empty() => {
@@ -508,16 +526,27 @@ impl Tx {
                 statements.push(query.clone());
                 counters.statements_together(statements.len());
                 let command = crate::query::together(statements);
-                // The deferred writes return no rows: the first row is the query's.
-                let row = bind_args!(sqlx::query_as::<_, T>(&command.sql), &command.args)
-                    .fetch_optional(lease.conn())
-                    .await?;
+                // The deferred writes return no rows: the rows are the query's.
+                let select = bind_args!(sqlx::query_as::<_, T>(&command.sql), &command.args);
+                let rows = if first_only {
+                    select.fetch_optional(lease.conn()).await?.into_iter().collect()
+                } else {
+                    select.fetch_all(lease.conn()).await?
+                };
                 self.deferred_unsent = false;
-                Ok(row)
+                Ok(rows)
             }
-            _ => Ok(
-                on_tx!(self, c => bind_args!(sqlx::query_as::<_, T>(&query.sql), &query.args).fetch_optional(c).await)?,
-            ),
+            _ => {
+                let rows = on_tx!(self, c => {
+                    let select = bind_args!(sqlx::query_as::<_, T>(&query.sql), &query.args);
+                    if first_only {
+                        select.fetch_optional(c).await.map(|row| row.into_iter().collect())
+                    } else {
+                        select.fetch_all(c).await
+                    }
+                })?;
+                Ok(rows)
+            }
         }
     }
 

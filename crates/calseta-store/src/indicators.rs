@@ -318,6 +318,52 @@ pub async fn siblings(
     Ok((counts, rows))
 }
 
+/// An indicator's provider results after new answers are merged over the stored ones, and what
+/// they make of it.
+pub struct MergedResults {
+    /// The stored results with the new answers over them (a provider's later answer wins).
+    pub results: serde_json::Map<String, Value>,
+    /// The verdict of the results; `None` when an analyst set the malice, which results never
+    /// override.
+    pub malice: Option<Malice>,
+    /// Whether some provider answered (not every lookup failed).
+    pub enriched: bool,
+}
+
+impl MergedResults {
+    /// `new` merged over `stored` for an indicator whose malice was set by `malice_source`.
+    pub fn of(
+        mut stored: serde_json::Map<String, Value>,
+        new: &serde_json::Map<String, Value>,
+        malice_source: MaliceSource,
+    ) -> Self {
+        for (provider, result) in new {
+            stored.insert(provider.clone(), result.clone());
+        }
+        let assessed = IndicatorResults::from_map(&stored);
+        let malice = (malice_source != MaliceSource::Analyst).then(|| assessed.verdict());
+        MergedResults { enriched: assessed.is_enriched(), malice, results: stored }
+    }
+}
+
+impl IndicatorRow {
+    /// The row as [`merge_results_in`] leaves it after merging `new` at `at`: for a caller that
+    /// writes the results in a later transaction but shows them now.
+    pub fn merge_results(&mut self, new: &serde_json::Map<String, Value>, at: DateTime<Utc>) {
+        let stored = match self.enrichment_results.take().map(|j| j.0) {
+            Some(Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        let merged = MergedResults::of(stored, new, self.malice_source);
+        self.enrichment_results = Some(Json(Value::Object(merged.results)));
+        if let Some(malice) = merged.malice {
+            self.malice = malice;
+        }
+        self.is_enriched = merged.enriched;
+        self.updated_at = at;
+    }
+}
+
 /// Merges provider results into indicators (per provider key) and recomputes each verdict —
 /// unless an analyst set it (sticky) — and whether it counts as enriched (not when every lookup
 /// failed), both from the merged results. One transaction for the whole batch; read-modify-write
@@ -330,15 +376,17 @@ pub async fn merge_results(
         return Ok(());
     }
     let mut tx = db.begin().await?;
-    merge_results_in(&mut tx, batch).await?;
+    merge_results_in(&mut tx, batch, crate::now()).await?;
     tx.commit().await
 }
 
-/// [`merge_results`] inside the caller's transaction (e.g. a job's fenced one): one statement
-/// reads every indicator of the batch, one writes them all (`UPDATE … FROM` a list of values).
+/// [`merge_results`] inside the caller's transaction (e.g. a job's fenced one), stamped `at`: one
+/// statement reads every indicator of the batch, one writes them all (`UPDATE … FROM` a list of
+/// values), deferred to go with the transaction's next statement.
 pub async fn merge_results_in(
     tx: &mut Tx,
     batch: &[(i64, serde_json::Map<String, Value>)],
+    at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     // In id order (stable: the later answer for an id still wins), so concurrent batches lock
     // rows in one order on PostgreSQL even across chunks; chunks stay far below either engine's
@@ -346,7 +394,7 @@ pub async fn merge_results_in(
     let mut batch: Vec<&(i64, serde_json::Map<String, Value>)> = batch.iter().collect();
     batch.sort_by_key(|(id, _)| *id);
     for chunk in batch.chunks(ROWS_PER_STATEMENT) {
-        merge_chunk(tx, chunk).await?;
+        merge_chunk(tx, chunk, at).await?;
     }
     Ok(())
 }
@@ -354,8 +402,8 @@ pub async fn merge_results_in(
 async fn merge_chunk(
     tx: &mut Tx,
     batch: &[&(i64, serde_json::Map<String, Value>)],
+    now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let now = crate::now();
     let mut read = Params::default();
     let ids: Vec<String> = batch.iter().map(|(id, _)| read.arg(Arg::I64(*id))).collect();
     // Rows are locked in id order so concurrent batches cannot deadlock on PostgreSQL.
@@ -364,45 +412,39 @@ async fn merge_chunk(
         "SELECT id, enrichment_results, malice_source FROM indicators WHERE id IN ({}) ORDER BY id{lock}",
         ids.join(", ")
     );
-    let rows: Vec<(i64, Option<Json<Value>>, String)> =
-        on_tx!(tx, c => bind_args!(sqlx::query_as(&sql), &read.args).fetch_all(c).await)?;
-    // Each indicator's stored results with the batch's merged over them, in id order (the same
-    // id twice merges both, the later provider answers winning).
-    let mut merged: std::collections::BTreeMap<i64, (serde_json::Map<String, Value>, MaliceSource)> =
+    // With the transaction's deferred writes, if any, in one command.
+    let rows: Vec<(i64, Option<Json<Value>>, String)> = tx.fetch_all(&Query::new(sql, read.args)).await?;
+    let mut stored: std::collections::BTreeMap<i64, (serde_json::Map<String, Value>, MaliceSource)> =
         std::collections::BTreeMap::new();
-    for (id, stored, malice_source) in rows {
-        let results = match stored.map(|j| j.0) {
+    for (id, results, malice_source) in rows {
+        let results = match results.map(|j| j.0) {
             Some(Value::Object(map)) => map,
             _ => serde_json::Map::new(),
         };
-        merged.insert(id, (results, MaliceSource::try_from(malice_source)?));
+        stored.insert(id, (results, MaliceSource::try_from(malice_source)?));
     }
+    // Each indicator's stored results with the batch's merged over them, in id order (the same
+    // id twice merges both, the later provider answers winning). An indicator deleted meanwhile
+    // is skipped.
+    let mut merged: std::collections::BTreeMap<i64, MergedResults> = std::collections::BTreeMap::new();
     for (id, results) in batch {
-        // An indicator deleted meanwhile is skipped.
-        if let Some((stored, _)) = merged.get_mut(id) {
-            for (provider, result) in results {
-                stored.insert(provider.clone(), result.clone());
-            }
-        }
+        let Some((stored_results, malice_source)) = stored.get_mut(id) else { continue };
+        let base = match merged.remove(id) {
+            Some(earlier) => earlier.results,
+            None => std::mem::take(stored_results),
+        };
+        merged.insert(*id, MergedResults::of(base, results, *malice_source));
     }
     let mut write = Params::default();
     let at = write.arg(Arg::Time(now));
     let mut values = Vec::new();
-    for (id, (results, malice_source)) in merged {
-        let results = Value::Object(results);
-        let assessed = IndicatorResults::from_json(Some(&results));
-        let malice = if malice_source == MaliceSource::Analyst {
-            None
-        } else {
-            Some(assessed.verdict().as_str().to_string())
-        };
-        let enriched = assessed.is_enriched();
+    for (id, merged) in merged {
         values.push(format!(
             "({}, {}, {}, {})",
             write.arg(Arg::I64(id)),
-            write.arg(Arg::Json(Json(results))),
-            write.arg(Arg::OptText(malice)),
-            write.arg(Arg::Bool(enriched)),
+            write.arg(Arg::Json(Json(Value::Object(merged.results)))),
+            write.arg(Arg::OptText(merged.malice.map(|m| m.as_str().to_string()))),
+            write.arg(Arg::Bool(merged.enriched)),
         ));
     }
     if values.is_empty() {
@@ -415,6 +457,7 @@ async fn merge_chunk(
          FROM merged WHERE indicators.id = merged.id",
         values.join(", ")
     );
-    on_tx!(tx, c => bind_args!(sqlx::query(&sql), &write.args).execute(c).await.map(|_| ()))?;
+    // Nobody reads it back before the transaction's next statement: it goes with that one.
+    tx.defer(Query::new(sql, write.args));
     Ok(())
 }

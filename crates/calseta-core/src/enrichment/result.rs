@@ -333,6 +333,11 @@ impl IndicatorResults {
     /// Reads stored `enrichment_results` (anything but an object reads as none).
     pub fn from_json(value: Option<&Value>) -> Self {
         let Some(Value::Object(map)) = value else { return Self::default() };
+        Self::from_map(map)
+    }
+
+    /// Reads results held as a map of provider name to result.
+    pub fn from_map(map: &serde_json::Map<String, Value>) -> Self {
         IndicatorResults(
             map.iter()
                 .map(|(provider, result)| (provider.clone(), ProviderResult::from_json(provider, result)))

@@ -437,3 +437,29 @@ async fn a_row_whose_queue_is_not_its_kinds_is_still_claimed_on_the_look_for_lap
     assert_eq!(claim(true).await, 1);
     db.close().await;
 }
+
+#[tokio::test]
+async fn an_enrichment_run_whose_lookups_answer_together_writes_its_results_with_its_completion() {
+    let app = spawn_app_with(AppOptions {
+        env: vec![("ENRICHMENT_MOCK_MODE", "true".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    let body =
+        json!({"source_name": "generic", "payload": {"title": "Together", "src_ip": "185.220.101.47"}});
+    let (status, accepted) = app.post("/v1/alerts", &app.admin_key, body).await;
+    assert_eq!(status, 202, "{accepted}");
+    let uuid: uuid::Uuid = accepted["data"]["alert_uuid"].as_str().unwrap().parse().unwrap();
+    let alert = eventually("the alert to be enriched", Duration::from_secs(30), || async {
+        let alert = calseta_store::alerts::get(&app.db, uuid).await.unwrap()?;
+        (alert.enrichment_status == EnrichmentStatus::Enriched).then_some(alert)
+    })
+    .await;
+    let linked = indicators::for_alert(&app.db, alert.id).await.unwrap();
+    let ip = linked.iter().find(|i| i.value == "185.220.101.47").expect("the address is linked");
+    let results = ip.enrichment_results.as_ref().expect("results are stored").0.clone();
+    assert!(results.as_object().unwrap().len() >= 2, "the mock providers answered: {results}");
+    // Written by the completion transaction and stamped with its time, not by a transaction of
+    // their own before it.
+    assert_eq!(Some(ip.updated_at), alert.enriched_at, "results: {results}");
+}

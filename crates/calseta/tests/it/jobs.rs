@@ -26,7 +26,8 @@ const QUICK: RetryPolicy = RetryPolicy {
 const RECORD: JobKind = JobKind { name: "test.record", queue: "test", retry: QUICK };
 /// Fails until attempt `succeed_on` (or forever / permanently, per payload).
 const FLAKY: JobKind = JobKind { name: "test.flaky", queue: "test", retry: QUICK };
-/// Waits for the file `gate`, then records `marker` = worker name in a fenced transaction.
+/// Waits for the file `gate`, then records `marker` = worker name in a fenced transaction (with
+/// `"finishing": true`, `marker:by:<worker>` in a transaction fenced only by its completion).
 const GATED: JobKind = JobKind { name: "test.gated", queue: "test", retry: QUICK };
 
 struct Record(String);
@@ -90,6 +91,20 @@ impl JobHandler for Gated {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let marker = ctx.payload["marker"].as_str().unwrap_or_default().to_string();
+        if ctx.payload["finishing"] == true {
+            let finished = async {
+                let mut tx = ctx.begin_for_finish().await?;
+                state::record_once(&mut tx, &format!("{marker}:by:{}", self.0), &self.0).await?;
+                ctx.finish(tx).await
+            }
+            .await;
+            if finished.is_err() {
+                let mut tx = ctx.db().begin().await?;
+                state::record_once(&mut tx, &format!("{marker}:refused"), &self.0).await?;
+                tx.commit().await?;
+            }
+            return finished;
+        }
         match ctx.begin_fenced().await {
             Ok(mut tx) => {
                 state::record_once(&mut tx, &marker, &self.0).await?;
@@ -335,10 +350,31 @@ async fn a_killed_workers_job_runs_again_after_its_lease_expires() {
 
 #[tokio::test]
 async fn a_stalled_workers_late_writes_are_fenced_off() {
+    let app = stalled_worker_resumes_after_reclaim(false).await;
+    assert_eq!(state::get(&app.db, "fence").await.unwrap().as_deref(), Some("reclaimer"));
+}
+
+#[tokio::test]
+async fn a_stalled_workers_late_completion_is_rolled_back_with_its_writes() {
+    // The transaction is fenced by its completion alone: the write before it is undone with it.
+    let app = stalled_worker_resumes_after_reclaim(true).await;
+    assert_eq!(state::get(&app.db, "fence:by:reclaimer").await.unwrap().as_deref(), Some("reclaimer"));
+    assert_eq!(
+        state::get(&app.db, "fence:by:stalled").await.unwrap(),
+        None,
+        "the late write was rolled back"
+    );
+}
+
+/// A `gated` job whose worker process is stopped while it runs, reclaimed and finished by another
+/// worker, then resumed: returns once the resumed attempt's write was refused and the job still
+/// shows the reclaimer's success.
+async fn stalled_worker_resumes_after_reclaim(finishing: bool) -> TestApp {
     let app = spawn_app_with(AppOptions { run_worker: false, ..AppOptions::default() }).await;
     let dir = TempDir::new();
     let gate = dir.0.join("gate");
-    let uuid = enqueue(&app.db, &GATED, json!({"gate": gate.to_str(), "marker": "fence"})).await;
+    let payload = json!({"gate": gate.to_str(), "marker": "fence", "finishing": finishing});
+    let uuid = enqueue(&app.db, &GATED, payload).await;
 
     let child = ChildWorker::start(&app.database.url, "stalled", 100);
     job_in_status(&app, uuid, "running").await;
@@ -360,11 +396,11 @@ async fn a_stalled_workers_late_writes_are_fenced_off() {
         state::get(&app.db, "fence:refused").await.unwrap()
     })
     .await;
-    assert_eq!(state::get(&app.db, "fence").await.unwrap().as_deref(), Some("reclaimer"));
     let after = job(&app, uuid).await;
     assert_eq!((after["status"].as_str(), after["attempts"].as_i64()), (Some("succeeded"), Some(2)));
     stop.send(true).unwrap();
     worker.await.unwrap();
+    app
 }
 
 #[tokio::test]

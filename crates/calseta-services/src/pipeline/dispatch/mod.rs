@@ -146,7 +146,7 @@ impl JobHandler for DispatchAlert {
             Err(e) => return Err(JobFailure::retryable(e)),
         };
         let deliveries = self.dispatch.deliveries(&detail, job.agent_uuid).await?;
-        let mut tx = ctx.begin_fenced().await?;
+        let mut tx = ctx.begin_for_finish().await?;
         enqueue_all(&mut tx, &deliveries).await?;
         ctx.finish(tx).await
     }
@@ -238,7 +238,8 @@ impl JobHandler for DeliverWebhook {
             // a write failed), the attempt is still recorded on its own: it was made.
             let delivered = status == DeliveryStatus::Success;
             let outcome = async {
-                let mut tx = ctx.begin_fenced().await?;
+                // A failed last attempt commits without finishing: its lease is checked first.
+                let mut tx = if delivered { ctx.begin_for_finish().await? } else { ctx.begin_fenced().await? };
                 if let Some(run) = &run {
                     deliveries::record_in(&mut tx, run).await?;
                 }

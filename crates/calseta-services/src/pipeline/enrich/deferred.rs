@@ -47,10 +47,10 @@ impl JobHandler for EnrichDeferred {
                 }
             }
         }
-        // The answers land with the job's success, fenced: an attempt that lost its lease writes
-        // nothing, and a failed write retries the job instead of losing the answers.
-        let mut tx = ctx.begin_fenced().await?;
-        indicators::merge_results_in(&mut tx, &answers).await?;
+        // The answers land with the job's success, fenced by it: an attempt that lost its lease
+        // writes nothing, and a failed write retries the job instead of losing the answers.
+        let mut tx = ctx.begin_for_finish().await?;
+        indicators::merge_results_in(&mut tx, &answers, calseta_store::now()).await?;
         if !remaining.is_empty() {
             let next = EnrichDeferredJob { indicators: remaining, ..job };
             kinds::enqueue_deferred(&mut tx, &next, wait).await?;

@@ -38,6 +38,9 @@ pub struct EnrichmentSummary {
     pub deferred: Vec<(EnrichDeferredJob, Duration)>,
     /// How the run's provider lookups ended (validation skips are not lookups).
     pub lookups: OutcomeCounts,
+    /// Results not yet written, per indicator id, for the run's completion transaction to write:
+    /// those of lookups that finished together at the end of the run.
+    pub unstored: Vec<(i64, Map<String, Value>)>,
 }
 
 impl EnrichmentSummary {
@@ -63,17 +66,28 @@ impl PendingResults {
         self.0.entry(indicator_id).or_default().insert(provider.to_string(), result.to_json());
     }
 
+    fn into_batch(self) -> Vec<(i64, Map<String, Value>)> {
+        self.0.into_iter().collect()
+    }
+
     /// Writes every pending result in one transaction (one commit per batch, not per lookup).
     async fn store(self, db: &Db) {
-        if self.0.is_empty() {
-            return;
-        }
-        let batch: Vec<(i64, Map<String, Value>)> = self.0.into_iter().collect();
-        if let Err(e) = indicators::merge_results(db, &batch).await {
-            tracing::warn!(indicators = batch.len(), error = %e, "could not store enrichment results");
-        }
+        store_results(db, &self.into_batch()).await;
     }
 }
+
+/// Writes `batch` in one transaction of its own; a failure is logged (the results are lost, the
+/// run goes on).
+async fn store_results(db: &Db, batch: &[(i64, Map<String, Value>)]) {
+    if let Err(e) = indicators::merge_results(db, batch).await {
+        tracing::warn!(indicators = batch.len(), error = %e, "could not store enrichment results");
+    }
+}
+
+/// How long results that arrived wait for the run's other lookups before they are written on
+/// their own. A run whose lookups all answer within it writes its results once, in its completion
+/// transaction; a slower run shows what it has so far after at most this long.
+const RESULTS_HELD_FOR: Duration = Duration::from_millis(250);
 
 /// What one provider lookup for one indicator produced.
 struct LookupOutcome {
@@ -84,9 +98,12 @@ struct LookupOutcome {
 }
 
 impl EnrichmentEngine {
-    /// Enriches `linked` indicators of `alert` with every applicable provider, storing results as
-    /// they arrive, and reports per provider; lookups still running at the deadline and
-    /// rate-limited ones come back as `enrich_deferred` jobs for the completion to queue.
+    /// Enriches `linked` indicators of `alert` with every applicable provider and reports per
+    /// provider. Results are written as they arrive once they have waited [`RESULTS_HELD_FOR`] for
+    /// the lookups still running; those that finish together at the end are returned unwritten
+    /// ([`EnrichmentSummary::unstored`]) for the completion transaction. Lookups still running at
+    /// the deadline and rate-limited ones come back as `enrich_deferred` jobs for the completion to
+    /// queue.
     pub async fn enrich_indicators(
         &self,
         alert: &AlertRow,
@@ -153,6 +170,11 @@ impl EnrichmentEngine {
         let mut deferrals: Vec<Deferral> = Vec::new();
         let deadline = tokio::time::sleep(self.alert_deadline);
         tokio::pin!(deadline);
+        // Armed while results are held: when it fires they are written even if no other lookup
+        // has finished since.
+        let hold = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(hold);
+        let mut holding = false;
         loop {
             tokio::select! {
                 next = tasks.join_next_with_id() => match next {
@@ -187,8 +209,15 @@ impl EnrichmentEngine {
                                 deferrals.push(d);
                             }
                         }
-                        std::mem::take(&mut pending).store(&self.db).await;
+                        if !holding && !tasks.is_empty() {
+                            hold.as_mut().reset(tokio::time::Instant::now() + RESULTS_HELD_FOR);
+                            holding = true;
+                        }
                     }
+                },
+                _ = &mut hold, if holding => {
+                    holding = false;
+                    std::mem::take(&mut pending).store(&self.db).await;
                 },
                 _ = &mut deadline => {
                     // The run reports without the late lookups. They do not run on detached and
@@ -202,8 +231,8 @@ impl EnrichmentEngine {
                 }
             }
         }
-        // What is still pending: validation notes when no lookup finished before the loop ended.
-        pending.store(&self.db).await;
+        // What is still held goes with the run's completion.
+        summary.unstored = pending.into_batch();
         if !deferrals.is_empty() {
             let mut by_provider: HashMap<String, (Duration, Vec<DeferredIndicator>)> = HashMap::new();
             for d in deferrals {
@@ -283,7 +312,55 @@ impl JobHandler for EnrichAlert {
 
         let linked = indicators::for_alert(ctx.db(), alert.id).await?;
         let summary = self.engine.enrich_indicators(&alert, &linked).await?;
-        let linked = indicators::for_alert(ctx.db(), alert.id).await?;
+        match self.complete(ctx, &alert, &found.passes, over_limit, &summary).await {
+            Ok(true) => Ok(()),
+            not_completed => {
+                // The alert is gone or the completion failed: the held results are still written,
+                // for the other alerts that share these indicators.
+                if !summary.unstored.is_empty() {
+                    store_results(ctx.db(), &summary.unstored).await;
+                }
+                not_completed.map(|_| ())
+            }
+        }
+    }
+
+    async fn on_dead(&self, db: &Db, payload: &Value, error: &str) {
+        let Ok(EnrichAlertJob { alert_uuid }) = calseta_jobs::handler::decode(payload) else { return };
+        match mark_failed(db, alert_uuid, error).await {
+            Ok(true) => tracing::warn!(alert = %alert_uuid, error, "enrichment gave up; alert marked Failed"),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(alert = %alert_uuid, error = %e, "could not mark alert enrichment Failed")
+            }
+        }
+    }
+}
+
+impl EnrichAlert {
+    /// Completes a run whose lookups are done: the alert's enrichment status, the held results,
+    /// the deferred lookups, the completion event and the follow-up jobs in one transaction with
+    /// the job's success; `false` when the alert was deleted meanwhile (nothing to complete).
+    async fn complete(
+        &self,
+        ctx: &JobContext,
+        alert: &AlertRow,
+        passes: &[extraction::PassReport],
+        over_limit: usize,
+        summary: &EnrichmentSummary,
+    ) -> Result<bool, JobFailure> {
+        // Read again: results written during the run, and what others changed meanwhile. The
+        // results still held are written by the completion transaction below; the payload shows
+        // the indicators as it will leave them.
+        let mut linked = indicators::for_alert(ctx.db(), alert.id).await?;
+        let now = calseta_store::now();
+        let unstored: HashMap<i64, &Map<String, Value>> =
+            summary.unstored.iter().map(|(id, results)| (*id, results)).collect();
+        for indicator in &mut linked {
+            if let Some(results) = unstored.get(&indicator.id) {
+                indicator.merge_results(results, now);
+            }
+        }
 
         let mut malice_counts = json!({"Pending": 0, "Benign": 0, "Suspicious": 0, "Malicious": 0});
         for indicator in &linked {
@@ -291,9 +368,7 @@ impl JobHandler for EnrichAlert {
                 *n = json!(n.as_i64().unwrap_or(0) + 1);
             }
         }
-        let rejected: Vec<&extraction::Rejected> =
-            found.passes.iter().flat_map(|p| p.rejected.iter()).collect();
-        let now = calseta_store::now();
+        let rejected: Vec<&extraction::Rejected> = passes.iter().flat_map(|p| p.rejected.iter()).collect();
         let indicator_count = linked.len();
         // A run whose every lookup failed leaves the alert `Failed` (not enriched, no enriched_at),
         // but it is still complete: it is dispatched like any other, its results listing the
@@ -308,8 +383,8 @@ impl JobHandler for EnrichAlert {
         // in the transaction that sets the enrichment status, so neither happens without the other.
         // The payload shows the alert as that transaction leaves it (its row is read afresh: an
         // analyst may have changed it during the run; the indicators were just read).
-        let Some(mut current) = alerts::get(ctx.db(), uuid).await? else {
-            return Ok(());
+        let Some(mut current) = alerts::get(ctx.db(), alert.uuid).await? else {
+            return Ok(false);
         };
         current.enrichment_status = status;
         if !failed_run {
@@ -321,8 +396,11 @@ impl JobHandler for EnrichAlert {
         for hook in &self.after_enriched {
             follow_ups.extend(hook.follow_ups(&current, &linked).await?);
         }
-        let mut tx = ctx.begin_fenced().await?;
+        let mut tx = ctx.begin_for_finish().await?;
+        // The alert's row before its indicators', as every transaction that changes both takes
+        // them (PostgreSQL row locks); on SQLite the update goes with the results' read.
         alerts::set_enrichment(&mut tx, alert.id, status, enriched_at, now).await?;
+        indicators::merge_results_in(&mut tx, &summary.unstored, now).await?;
         for (job, wait) in &summary.deferred {
             kinds::enqueue_deferred(&mut tx, job, *wait).await?;
         }
@@ -342,18 +420,8 @@ impl JobHandler for EnrichAlert {
         for job in &follow_ups {
             job.enqueue(&mut tx).await?;
         }
-        ctx.finish(tx).await
-    }
-
-    async fn on_dead(&self, db: &Db, payload: &Value, error: &str) {
-        let Ok(EnrichAlertJob { alert_uuid }) = calseta_jobs::handler::decode(payload) else { return };
-        match mark_failed(db, alert_uuid, error).await {
-            Ok(true) => tracing::warn!(alert = %alert_uuid, error, "enrichment gave up; alert marked Failed"),
-            Ok(false) => {}
-            Err(e) => {
-                tracing::error!(alert = %alert_uuid, error = %e, "could not mark alert enrichment Failed")
-            }
-        }
+        ctx.finish(tx).await?;
+        Ok(true)
     }
 }
 
