@@ -129,6 +129,29 @@ pub async fn get(db: &Db, uuid: Uuid) -> Result<Option<AgentRow>, StoreError> {
     crate::sql::by_uuid(db, "agent_registrations", COLUMNS, uuid).await
 }
 
+/// An agent with the internal id of an alert it is to receive.
+#[derive(sqlx::FromRow)]
+struct AgentForAlert {
+    #[sqlx(flatten)]
+    agent: AgentRow,
+    alert_id: Option<i64>,
+}
+
+/// Agent `agent` and the internal id of alert `alert` (`None` when the alert is gone), in one
+/// statement: what a delivery reads before it sends. `None` when the agent is gone.
+pub async fn with_alert_id(
+    db: &Db,
+    agent: Uuid,
+    alert: Uuid,
+) -> Result<Option<(AgentRow, Option<i64>)>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS}, (SELECT id FROM alerts WHERE uuid = $2) AS alert_id \
+         FROM agent_registrations WHERE uuid = $1"
+    );
+    let found = on_pool!(db.read_pool(), p => sqlx::query_as::<_, AgentForAlert>(&sql).bind(agent).bind(alert).fetch_optional(p).await)?;
+    Ok(found.map(|row| (row.agent, row.alert_id)))
+}
+
 /// Agents, newest first (`active_only`: oldest first, as trigger matching walks them).
 pub async fn list(db: &Db, active_only: bool) -> Result<Vec<AgentRow>, StoreError> {
     let sql = if active_only {

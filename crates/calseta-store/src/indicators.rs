@@ -143,11 +143,13 @@ pub async fn upsert_and_link_all(
     Ok(rows)
 }
 
-/// The query of [`for_alert`].
+/// The query of [`for_alert`] and [`for_alert_with_origins`]: each indicator with its link's
+/// origin (which [`for_alert`] does not decode).
 pub(crate) fn for_alert_query(alert_id: i64) -> Query {
     Query::new(
         format!(
-            "SELECT {COLUMNS} FROM indicators i JOIN alert_indicators ai ON ai.indicator_id = i.id \
+            "SELECT {COLUMNS}, ai.indicator_id, ai.origin_field, ai.origin_pass, ai.origin_decoder \
+             FROM indicators i JOIN alert_indicators ai ON ai.indicator_id = i.id \
              WHERE ai.alert_id = $1 ORDER BY ai.id"
         ),
         vec![Arg::I64(alert_id)],
@@ -157,6 +159,24 @@ pub(crate) fn for_alert_query(alert_id: i64) -> Query {
 /// The indicators linked to an alert, in link order.
 pub async fn for_alert(db: &Db, alert_id: i64) -> Result<Vec<IndicatorRow>, StoreError> {
     crate::sql::fetch_all(db, &for_alert_query(alert_id)).await
+}
+
+/// An indicator with where its link to an alert says it was found.
+#[derive(sqlx::FromRow)]
+struct LinkedIndicator {
+    #[sqlx(flatten)]
+    indicator: IndicatorRow,
+    #[sqlx(flatten)]
+    origin: LinkOrigin,
+}
+
+/// The indicators linked to an alert and their links' origins, in link order, in one statement.
+pub async fn for_alert_with_origins(
+    db: &Db,
+    alert_id: i64,
+) -> Result<(Vec<IndicatorRow>, Vec<LinkOrigin>), StoreError> {
+    let rows: Vec<LinkedIndicator> = crate::sql::fetch_all(db, &for_alert_query(alert_id)).await?;
+    Ok(rows.into_iter().map(|row| (row.indicator, row.origin)).unzip())
 }
 
 /// Where one of an alert's indicators came from, as its link records it (all `None` for links
@@ -183,20 +203,6 @@ impl From<Option<String>> for OptionalPass {
     fn from(value: Option<String>) -> Self {
         OptionalPass(value.and_then(|v| ExtractionPass::parse(&v).ok()))
     }
-}
-
-/// The query of [`origins_for_alert`].
-pub(crate) fn origins_query(alert_id: i64) -> Query {
-    Query::new(
-        "SELECT indicator_id, origin_field, origin_pass, origin_decoder FROM alert_indicators \
-         WHERE alert_id = $1 ORDER BY id",
-        vec![Arg::I64(alert_id)],
-    )
-}
-
-/// The origins of an alert's indicator links, in link order.
-pub async fn origins_for_alert(db: &Db, alert_id: i64) -> Result<Vec<LinkOrigin>, StoreError> {
-    crate::sql::fetch_all(db, &origins_query(alert_id)).await
 }
 
 /// An indicator by public id.

@@ -8,7 +8,7 @@ use calseta_core::extraction::Extraction;
 use calseta_core::sources::{AlertSource, NormalizedAlert};
 use calseta_jobs::PreparedJob;
 use calseta_store::alerts::AlertRow;
-use calseta_store::indicators::IndicatorRow;
+use calseta_store::indicators::{IndicatorRow, LinkOrigin};
 use serde_json::Value;
 
 use crate::ServiceError;
@@ -37,5 +37,6 @@ pub trait AfterEnriched: Send + Sync + 'static {
         &self,
         alert: &AlertRow,
         indicators: &[IndicatorRow],
+        origins: &[LinkOrigin],
     ) -> Result<Vec<PreparedJob>, ServiceError>;
 }

@@ -332,7 +332,7 @@ impl AlertService {
                 None => before.close_notes.clone(),
             },
         };
-        let linked = indicators::for_alert(&self.db, before.id).await?;
+        let (linked, origins) = indicators::for_alert_with_origins(&self.db, before.id).await?;
         let computed = Malice::worst_of(linked.iter().map(|i| i.malice));
         let effective = |over: Option<Malice>| over.unwrap_or(computed);
         let malice_before = effective(before.malice_override);
@@ -372,7 +372,7 @@ impl AlertService {
             audit::record(&mut tx, actor, "alert_malice_updated", Some(before.id), refs).await?;
         }
         tx.commit().await?;
-        Ok((before.status, AlertDetail { alert: updated, indicators: linked, detection_rule: None }))
+        Ok((before.status, AlertDetail { alert: updated, indicators: linked, detection_rule: None, origins }))
     }
 
     /// Deletes an alert.

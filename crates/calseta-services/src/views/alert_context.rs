@@ -3,7 +3,7 @@
 //! payload all read it here, so they always agree on what the context is.
 
 use calseta_store::context_documents::DocumentRow;
-use calseta_store::indicators::{self, LinkOrigin};
+use calseta_store::indicators::LinkOrigin;
 
 use crate::ServiceError;
 use crate::pipeline::context::{AlertContext, PastAlert};
@@ -18,8 +18,6 @@ pub struct AlertWithContext {
     pub documents: Vec<DocumentRow>,
     /// Other alerts sharing its indicators, newest first.
     pub past_alerts: Vec<PastAlert>,
-    /// Where each indicator was found (field path and extraction pass), by link.
-    pub origins: Vec<LinkOrigin>,
 }
 
 /// The context the context stage chooses for an alert, without the alert.
@@ -45,12 +43,11 @@ impl AlertWithContext {
     /// `detail` with the context `context` chooses for it.
     pub async fn of(context: &AlertContext, detail: AlertDetail) -> Result<Self, ServiceError> {
         let ChosenContext { documents, past_alerts } = ChosenContext::of(context, &detail).await?;
-        let origins = indicators::origins_for_alert(context.db(), detail.alert.id).await?;
-        Ok(AlertWithContext { detail, documents, past_alerts, origins })
+        Ok(AlertWithContext { detail, documents, past_alerts })
     }
 
     /// Where the indicator with internal id `indicator_id` was found, when its link records it.
     pub fn origin_of(&self, indicator_id: i64) -> Option<&LinkOrigin> {
-        self.origins.iter().find(|o| o.indicator_id == indicator_id && o.origin_pass.0.is_some())
+        self.detail.origins.iter().find(|o| o.indicator_id == indicator_id && o.origin_pass.0.is_some())
     }
 }

@@ -7,7 +7,7 @@ use calseta_core::targeting::AlertFacts;
 use calseta_store::Db;
 use calseta_store::alerts::{self as repo, AlertRow};
 use calseta_store::detection_rules::{self, DetectionRuleRow};
-use calseta_store::indicators::{self, IndicatorRow};
+use calseta_store::indicators::{self, IndicatorRow, LinkOrigin};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -22,6 +22,8 @@ pub struct AlertDetail {
     pub indicators: Vec<IndicatorRow>,
     /// The detection rule it fired from, when known.
     pub detection_rule: Option<DetectionRuleRow>,
+    /// Where each indicator was found (field path, extraction pass, decoder), by link.
+    pub origins: Vec<LinkOrigin>,
 }
 
 impl AlertDetail {
@@ -49,8 +51,8 @@ impl AlertDetail {
 pub async fn load(db: &Db, uuid: Uuid) -> Result<AlertDetail, ServiceError> {
     let alert =
         repo::get(db, uuid).await?.ok_or_else(|| ServiceError::NotFound("Alert not found.".into()))?;
-    let indicators = indicators::for_alert(db, alert.id).await?;
-    of(db, alert, indicators).await
+    let (indicators, origins) = indicators::for_alert_with_origins(db, alert.id).await?;
+    of(db, alert, indicators, origins).await
 }
 
 /// The detail of an alert whose row and indicators the caller already read.
@@ -58,12 +60,13 @@ pub async fn of(
     db: &Db,
     alert: AlertRow,
     indicators: Vec<IndicatorRow>,
+    origins: Vec<LinkOrigin>,
 ) -> Result<AlertDetail, ServiceError> {
     let detection_rule = match alert.detection_rule_id {
         Some(id) => detection_rules::get_by_id(db, id).await?,
         None => None,
     };
-    Ok(AlertDetail { alert, indicators, detection_rule })
+    Ok(AlertDetail { alert, indicators, detection_rule, origins })
 }
 
 /// An alert's node in the relationship graph.

@@ -189,7 +189,7 @@ impl PayloadBuilder {
         let workflows = workflows_repo::active_workflows(&self.db).await?;
         let (succeeded, failed, skipped) = enrichment_outcomes(&detail.indicators);
         let a = &detail.alert;
-        let origins = calseta_store::indicators::origins_for_alert(&self.db, a.id).await?;
+        let origins = &detail.origins;
         let found_in = |indicator_id: i64| {
             origins.iter().find(|o| o.indicator_id == indicator_id).and_then(|o| {
                 o.origin_pass.0.map(|pass| FoundIn {

@@ -182,8 +182,22 @@ async fn many_indicators_are_linked_in_two_statements_per_two_hundred_keeping_fi
         values.iter().map(String::as_str).collect::<Vec<_>>(),
         "linked once each, in the order given"
     );
-    let origins = indicators::origins_for_alert(&app.db, alert_id).await.unwrap();
+    let before = app.db.work_done();
+    let (with_origins, origins) = indicators::for_alert_with_origins(&app.db, alert_id).await.unwrap();
+    assert_eq!(
+        app.db.work_done().since(before).statements,
+        1,
+        "the indicators and their origins in one read"
+    );
+    assert_eq!(
+        with_origins.iter().map(|r| r.id).collect::<Vec<_>>(),
+        linked.iter().map(|r| r.id).collect::<Vec<_>>()
+    );
     assert_eq!(origins.len(), 250);
+    assert!(
+        origins.iter().zip(&linked).all(|(o, i)| o.indicator_id == i.id),
+        "each origin with its indicator"
+    );
     assert!(origins.iter().all(|o| o.origin_field.as_deref() == Some("first.field")), "{:?}", &origins[..3]);
 }
 
@@ -462,4 +476,28 @@ async fn an_enrichment_run_whose_lookups_answer_together_writes_its_results_with
     // Written by the completion transaction and stamped with its time, not by a transaction of
     // their own before it.
     assert_eq!(Some(ip.updated_at), alert.enriched_at, "results: {results}");
+}
+
+#[tokio::test]
+async fn a_delivery_reads_its_agent_and_its_alerts_id_in_one_statement() {
+    let app = spawn_app_with(AppOptions {
+        run_worker: false,
+        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
+        ..Default::default()
+    })
+    .await;
+    let body = json!({"name": "one-read", "endpoint_url": "http://127.0.0.1:9/agent"});
+    let (status, agent) = app.post("/v1/agents", &app.admin_key, body).await;
+    assert_eq!(status, 201, "{agent}");
+    let agent: uuid::Uuid = agent["data"]["uuid"].as_str().unwrap().parse().unwrap();
+    let (alert_id, alert) = stored_alert(&app.db, "Delivered").await;
+    let before = app.db.work_done();
+    let (row, found) = calseta_store::agents::with_alert_id(&app.db, agent, alert).await.unwrap().unwrap();
+    assert_eq!(app.db.work_done().since(before).statements, 1);
+    assert_eq!((row.uuid, row.name.as_str(), found), (agent, "one-read", Some(alert_id)));
+    // A deleted alert reads as none; a deleted agent as nothing at all.
+    let gone = uuid::Uuid::now_v7();
+    let (_, found) = calseta_store::agents::with_alert_id(&app.db, agent, gone).await.unwrap().unwrap();
+    assert_eq!(found, None);
+    assert!(calseta_store::agents::with_alert_id(&app.db, gone, alert).await.unwrap().is_none());
 }

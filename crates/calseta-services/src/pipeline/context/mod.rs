@@ -58,11 +58,6 @@ impl AlertContext {
         Self { db, index: TtlCell::new(TARGETING_TTL, 1) }
     }
 
-    /// The database the stage reads.
-    pub(crate) fn db(&self) -> &Db {
-        &self.db
-    }
-
     /// Forgets the targeting index (after a document change in this process).
     pub fn invalidate(&self) {
         self.index.clear();

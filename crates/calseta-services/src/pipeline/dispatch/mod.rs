@@ -18,7 +18,7 @@ use calseta_store::Db;
 use calseta_store::agent_runs::{self as deliveries, NewRun};
 use calseta_store::agents::{self as agents_repo, AgentRow};
 use calseta_store::alerts::AlertRow;
-use calseta_store::indicators::IndicatorRow;
+use calseta_store::indicators::{IndicatorRow, LinkOrigin};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -117,8 +117,9 @@ impl AfterEnriched for Dispatch {
         &self,
         alert: &AlertRow,
         indicators: &[IndicatorRow],
+        origins: &[LinkOrigin],
     ) -> Result<Vec<PreparedJob>, ServiceError> {
-        let detail = alert_detail::of(&self.db, alert.clone(), indicators.to_vec()).await?;
+        let detail = alert_detail::of(&self.db, alert.clone(), indicators.to_vec(), origins.to_vec()).await?;
         self.deliveries(&detail, None).await
     }
 }
@@ -186,10 +187,9 @@ impl JobHandler for DeliverWebhook {
         let job: DeliverWebhookJob = ctx.payload_as()?;
         let (alert_uuid, agent_uuid, delivery_id) = (job.alert_uuid, job.agent_uuid, job.delivery_id.clone());
         // Deleted since the dispatch: nothing to deliver, or nowhere to deliver it.
-        let Some(agent) = agents_repo::get(ctx.db(), agent_uuid).await? else {
-            return Ok(());
-        };
-        let Some(alert) = calseta_store::alerts::get(ctx.db(), alert_uuid).await? else {
+        let Some((agent, Some(alert_id))) =
+            agents_repo::with_alert_id(ctx.db(), agent_uuid, alert_uuid).await?
+        else {
             return Ok(());
         };
         let Some(_slot) = self.slot(agent.uuid) else {
@@ -220,7 +220,7 @@ impl JobHandler for DeliverWebhook {
         self.telemetry.delivery(outcome_name);
         let run = (!blocked).then(|| NewRun {
             agent_id: agent.id,
-            alert_id: alert.id,
+            alert_id,
             delivery_id: delivery_id.clone(),
             // Kept with the run and served by the API: no userinfo or query credential.
             endpoint_url: strip_url_secrets(&agent.endpoint_url),
@@ -245,7 +245,7 @@ impl JobHandler for DeliverWebhook {
                 }
                 let refs = json!({"agent_name": agent.name, "agent_uuid": agent.uuid, "status": outcome_name,
                     "status_code": code, "attempt_count": ctx.attempt, "delivery_id": delivery_id, "error": error});
-                audit::record(&mut tx, &Actor::system(), "agent_webhook_dispatched", Some(alert.id), refs)
+                audit::record(&mut tx, &Actor::system(), "agent_webhook_dispatched", Some(alert_id), refs)
                     .await?;
                 if delivered {
                     return ctx.finish(tx).await;

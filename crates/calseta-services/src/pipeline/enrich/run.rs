@@ -352,7 +352,7 @@ impl EnrichAlert {
         // Read again: results written during the run, and what others changed meanwhile. The
         // results still held are written by the completion transaction below; the payload shows
         // the indicators as it will leave them.
-        let mut linked = indicators::for_alert(ctx.db(), alert.id).await?;
+        let (mut linked, origins) = indicators::for_alert_with_origins(ctx.db(), alert.id).await?;
         let now = calseta_store::now();
         let unstored: HashMap<i64, &Map<String, Value>> =
             summary.unstored.iter().map(|(id, results)| (*id, results)).collect();
@@ -394,7 +394,7 @@ impl EnrichAlert {
         current.updated_at = now;
         let mut follow_ups = Vec::new();
         for hook in &self.after_enriched {
-            follow_ups.extend(hook.follow_ups(&current, &linked).await?);
+            follow_ups.extend(hook.follow_ups(&current, &linked, &origins).await?);
         }
         let mut tx = ctx.begin_for_finish().await?;
         // The alert's row before its indicators', as every transaction that changes both takes
