@@ -263,7 +263,7 @@ pub(crate) fn hot_queries(engine: Engine) -> Vec<(String, Query)> {
     let delivery_kinds = ["deliver_webhook", "dispatch_alert"];
     let named = [
         ("alert detail: the alert", alerts::get_query(uuid)),
-        ("alert detail: its indicators and their origins", crate::indicators::for_alert_query(id)),
+        ("alert detail: its indicators", crate::indicators::for_alert_query(id)),
         ("alert detail: its detection rule", crate::detection_rules::by_id_query(id)),
         ("alert detail: its activity", activity),
         ("alert detail: its activity, count", activity_total),
