@@ -36,12 +36,21 @@ pub struct DbOptions {
     /// SQLite `synchronous=FULL` (default) so an acknowledged write survives a power cut;
     /// `false` selects `NORMAL`.
     pub sqlite_synchronous_full: bool,
+    /// How long the SQLite group-commit writer keeps a batch open while more writes are waiting
+    /// to join it: longer shares each commit among more writes, shorter makes each write wait
+    /// less for its commit.
+    pub sqlite_group_commit: Duration,
 }
 
 impl DbOptions {
     /// Options for `url` with the defaults.
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), max_connections: 16, sqlite_synchronous_full: true }
+        Self {
+            url: url.into(),
+            max_connections: 16,
+            sqlite_synchronous_full: true,
+            sqlite_group_commit: writer::DEFAULT_MAX_BATCH_AGE,
+        }
     }
 }
 
@@ -115,7 +124,11 @@ impl Db {
                 Some(path) => Some(lock_file(path).await?),
                 None => None,
             };
-            let writer = GroupWriter::new(writer::connect(&base).await?, counters.clone());
+            let writer = GroupWriter::new(
+                writer::connect(&base).await?,
+                counters.clone(),
+                options.sqlite_group_commit,
+            );
             let reader = SqlitePoolOptions::new()
                 .max_connections(options.max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(30))

@@ -26,8 +26,9 @@ use crate::counters::Counters;
 
 /// A batch is committed once it holds this many units even if more are waiting…
 const MAX_BATCH_UNITS: usize = 256;
-/// …or once it has been open this long, so a steady queue cannot hold back a commit.
-const MAX_BATCH_AGE: Duration = Duration::from_millis(4);
+/// …or once it has been open this long (unless set otherwise: `SQLITE_GROUP_COMMIT_MS`), so a
+/// steady queue cannot hold back a commit.
+pub(crate) const DEFAULT_MAX_BATCH_AGE: Duration = Duration::from_millis(4);
 /// How long a committed unit waits for the unit it handed the writer to before committing the
 /// batch itself: that unit's caller may have given up (a cancelled request), and nobody else
 /// would commit the batch until an unrelated write came along.
@@ -45,6 +46,8 @@ pub(crate) struct GroupWriter {
     /// Units waiting for the writer: while there are any, a finished unit hands over instead of
     /// committing, so their work joins the same commit.
     queued: AtomicUsize,
+    /// How long a batch may stay open while units are waiting to join it.
+    max_batch_age: Duration,
 }
 
 struct WriterState {
@@ -84,8 +87,9 @@ impl Drop for Queued<'_> {
 }
 
 impl GroupWriter {
-    /// Wraps the writer connection.
-    pub(crate) fn new(conn: SqliteConnection, counters: Arc<Counters>) -> Arc<Self> {
+    /// Wraps the writer connection; a batch stays open at most `max_batch_age` while units are
+    /// waiting to join it.
+    pub(crate) fn new(conn: SqliteConnection, counters: Arc<Counters>, max_batch_age: Duration) -> Arc<Self> {
         let state = WriterState {
             conn,
             counters,
@@ -97,7 +101,11 @@ impl GroupWriter {
             batch: 0,
             outcome: watch::channel(None).0,
         };
-        Arc::new(GroupWriter { state: Arc::new(Mutex::new(state)), queued: AtomicUsize::new(0) })
+        Arc::new(GroupWriter {
+            state: Arc::new(Mutex::new(state)),
+            queued: AtomicUsize::new(0),
+            max_batch_age,
+        })
     }
 
     async fn lock(&self) -> Result<OwnedMutexGuard<WriterState>, StoreError> {
@@ -163,7 +171,7 @@ impl GroupWriter {
     /// Ends a holder's turn: commits the batch when nobody else is waiting to join it (or it is
     /// full or old); otherwise the next holder will.
     async fn finish(&self, state: &mut WriterState) {
-        let full = state.units >= MAX_BATCH_UNITS || state.batch_started.elapsed() >= MAX_BATCH_AGE;
+        let full = state.units >= MAX_BATCH_UNITS || state.batch_started.elapsed() >= self.max_batch_age;
         if state.in_batch && (self.queued.load(Ordering::SeqCst) == 0 || full) {
             state.commit_batch().await;
         }
@@ -390,6 +398,14 @@ mod tests {
     async fn scratch_writer(
         name: &str,
     ) -> (Arc<GroupWriter>, Arc<Counters>, sqlx::sqlite::SqliteConnectOptions, std::path::PathBuf) {
+        scratch_writer_aged(name, DEFAULT_MAX_BATCH_AGE).await
+    }
+
+    /// [`scratch_writer`] whose batches stay open at most `max_batch_age` while units wait.
+    async fn scratch_writer_aged(
+        name: &str,
+        max_batch_age: Duration,
+    ) -> (Arc<GroupWriter>, Arc<Counters>, sqlx::sqlite::SqliteConnectOptions, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!("calseta-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let options =
@@ -397,7 +413,7 @@ mod tests {
         let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
         sqlx::query("CREATE TABLE t (v INTEGER)").execute(&mut conn).await.unwrap();
         let counters = Arc::new(Counters::default());
-        (GroupWriter::new(conn, counters.clone()), counters, options, dir)
+        (GroupWriter::new(conn, counters.clone(), max_batch_age), counters, options, dir)
     }
 
     /// The rows of `t`, read on a connection of its own.
@@ -444,5 +460,37 @@ mod tests {
         let work = counters.read();
         assert_eq!((work.statements, work.commits), (2, 1), "BEGIN IMMEDIATE and COMMIT, one commit");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Two units, the second waiting for the writer while the first commits: how many commits
+    /// they took.
+    async fn commits_of_two_units(name: &str, max_batch_age: Duration) -> u64 {
+        let (writer, counters, options, dir) = scratch_writer_aged(name, max_batch_age).await;
+        let mut first = writer.begin().await.unwrap();
+        sqlx::query("INSERT INTO t VALUES (1)").execute(first.conn()).await.unwrap();
+        let second = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                let mut lease = writer.begin().await.unwrap();
+                sqlx::query("INSERT INTO t VALUES (2)").execute(lease.conn()).await.unwrap();
+                lease.commit().await.unwrap();
+            }
+        });
+        while writer.queued.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        first.commit().await.unwrap();
+        second.await.unwrap();
+        assert_eq!(rows(&options).await, 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+        counters.read().commits
+    }
+
+    #[tokio::test]
+    async fn a_batch_waits_for_queued_units_only_while_it_is_younger_than_its_limit() {
+        // Young enough: the first unit hands the open batch to the waiting one, one commit for both.
+        assert_eq!(commits_of_two_units("writer-age-long", Duration::from_secs(3600)).await, 1);
+        // Already too old: the first unit commits alone though another is waiting.
+        assert_eq!(commits_of_two_units("writer-age-none", Duration::ZERO).await, 2);
     }
 }

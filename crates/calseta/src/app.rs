@@ -40,6 +40,7 @@ pub async fn connect_database(config: &Config) -> Result<Db, StartError> {
         url: config.database_url.clone(),
         max_connections: config.database_pool_size,
         sqlite_synchronous_full: config.sqlite_synchronous_full,
+        sqlite_group_commit: config.sqlite_group_commit,
     };
     Ok(Db::connect(&options).await?)
 }

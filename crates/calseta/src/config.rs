@@ -26,6 +26,9 @@ pub struct Config {
     pub database_pool_size: u32,
     /// `SQLITE_SYNCHRONOUS` = `FULL` (default) or `NORMAL`.
     pub sqlite_synchronous_full: bool,
+    /// `SQLITE_GROUP_COMMIT_MS` (default 4, at least 1): how long one SQLite group commit may
+    /// stay open while more writes are waiting to join it.
+    pub sqlite_group_commit: Duration,
     /// `CALSETA_BIND` (default `127.0.0.1:8000`).
     pub bind: String,
     /// `MCP_PORT`: a second listener, on `CALSETA_BIND`'s host, serving MCP only (it is always
@@ -343,6 +346,7 @@ impl Config {
             ),
             database_pool_size: r.number("DATABASE_POOL_SIZE", 16u32, 1),
             sqlite_synchronous_full,
+            sqlite_group_commit: Duration::from_millis(r.number("SQLITE_GROUP_COMMIT_MS", 4u64, 1)),
             bind: r.string("CALSETA_BIND", "127.0.0.1:8000"),
             mcp_port: r.raw("MCP_PORT").is_some().then(|| r.number("MCP_PORT", 0u16, 0)),
             app_version: r.string("APP_VERSION", env!("CARGO_PKG_VERSION")),
@@ -506,6 +510,7 @@ impl Config {
         out.url("DATABASE_URL", &self.database_url, true);
         out.plain("DATABASE_POOL_SIZE", self.database_pool_size);
         out.plain("SQLITE_SYNCHRONOUS", if self.sqlite_synchronous_full { "FULL" } else { "NORMAL" });
+        out.plain("SQLITE_GROUP_COMMIT_MS", self.sqlite_group_commit.as_millis());
         out.plain("CALSETA_BIND", &self.bind);
         out.plain("MCP_PORT", self.mcp_port.map_or_else(|| "not set".to_string(), |p| p.to_string()));
         out.plain("APP_VERSION", &self.app_version);
@@ -806,6 +811,17 @@ mod tests {
         assert_eq!((c.rate_limit_authed, c.rate_limit_ingest), (600, 100));
         assert_eq!((c.max_request_body_mb, c.max_ingest_payload_mb), (10, 5));
         assert!(c.sqlite_synchronous_full);
+        assert_eq!(c.sqlite_group_commit, Duration::from_millis(4));
+    }
+
+    #[test]
+    fn the_group_commit_window_is_whole_milliseconds_from_one() {
+        let c = config(&[("SQLITE_GROUP_COMMIT_MS", "1")]).unwrap();
+        assert_eq!(c.sqlite_group_commit, Duration::from_millis(1));
+        for bad in ["0", "-2", "1.5", "soon"] {
+            let err = config(&[("SQLITE_GROUP_COMMIT_MS", bad)]).unwrap_err();
+            assert!(err.to_string().contains("SQLITE_GROUP_COMMIT_MS"), "{bad}: {err}");
+        }
     }
 
     #[test]
