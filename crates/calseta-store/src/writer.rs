@@ -29,9 +29,9 @@ const MAX_BATCH_UNITS: usize = 256;
 /// …or once it has been open this long (unless set otherwise: `SQLITE_GROUP_COMMIT_MS`), so a
 /// steady queue cannot hold back a commit.
 pub(crate) const DEFAULT_MAX_BATCH_AGE: Duration = Duration::from_millis(4);
-/// How long a committed unit waits for the unit it handed the writer to before committing the
-/// batch itself: that unit's caller may have given up (a cancelled request), and nobody else
-/// would commit the batch until an unrelated write came along.
+/// How long a committed unit waits, beyond the batch's own age limit, for the unit it handed the
+/// writer to before committing the batch itself: that unit's caller may have given up (a
+/// cancelled request), and nobody else would commit the batch until an unrelated write came along.
 const FLUSH_DEADLINE: Duration = Duration::from_millis(50);
 /// How long `begin` waits for the writer before reporting it busy (a unit held this long is a bug
 /// or a stuck disk; failing beats hanging the caller forever).
@@ -342,7 +342,8 @@ impl Lease {
             writer.finish(&mut state).await;
             drop(state);
             loop {
-                let waited = tokio::time::timeout(FLUSH_DEADLINE, outcome.wait_for(Option::is_some))
+                let deadline = FLUSH_DEADLINE + writer.max_batch_age;
+                let waited = tokio::time::timeout(deadline, outcome.wait_for(Option::is_some))
                     .await
                     .map(|seen| seen.map(|result| result.clone()));
                 match waited {

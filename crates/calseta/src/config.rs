@@ -265,6 +265,18 @@ impl Reader<'_> {
         self.raw(name).unwrap_or_else(|| default.to_string())
     }
 
+    /// `SQLITE_GROUP_COMMIT_MS`: 1 to 1,000 ms, 4 by default. A longer window would hold SQLite's
+    /// write lock, which other processes on the file wait for, for longer than any write should.
+    fn group_commit_window(&mut self) -> Duration {
+        const MAX_MS: u64 = 1000;
+        let ms = self.number("SQLITE_GROUP_COMMIT_MS", 4u64, 1);
+        if ms > MAX_MS {
+            self.problems.push(format!("SQLITE_GROUP_COMMIT_MS: '{ms}' is more than {MAX_MS}"));
+            return Duration::from_millis(4);
+        }
+        Duration::from_millis(ms)
+    }
+
     fn number<T>(&mut self, name: &str, default: T, min: T) -> T
     where
         T: std::str::FromStr + Copy + PartialOrd + fmt::Display,
@@ -346,7 +358,7 @@ impl Config {
             ),
             database_pool_size: r.number("DATABASE_POOL_SIZE", 16u32, 1),
             sqlite_synchronous_full,
-            sqlite_group_commit: Duration::from_millis(r.number("SQLITE_GROUP_COMMIT_MS", 4u64, 1)),
+            sqlite_group_commit: r.group_commit_window(),
             bind: r.string("CALSETA_BIND", "127.0.0.1:8000"),
             mcp_port: r.raw("MCP_PORT").is_some().then(|| r.number("MCP_PORT", 0u16, 0)),
             app_version: r.string("APP_VERSION", env!("CARGO_PKG_VERSION")),
@@ -818,7 +830,7 @@ mod tests {
     fn the_group_commit_window_is_whole_milliseconds_from_one() {
         let c = config(&[("SQLITE_GROUP_COMMIT_MS", "1")]).unwrap();
         assert_eq!(c.sqlite_group_commit, Duration::from_millis(1));
-        for bad in ["0", "-2", "1.5", "soon"] {
+        for bad in ["0", "-2", "1.5", "soon", "1001"] {
             let err = config(&[("SQLITE_GROUP_COMMIT_MS", bad)]).unwrap_err();
             assert!(err.to_string().contains("SQLITE_GROUP_COMMIT_MS"), "{bad}: {err}");
         }
