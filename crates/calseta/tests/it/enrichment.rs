@@ -892,3 +892,46 @@ async fn expired_cache_rows_are_purged_by_the_maintenance_job() {
     .await;
     worker.shutdown().await;
 }
+
+#[tokio::test]
+async fn results_held_for_a_completion_that_never_comes_are_still_stored() {
+    let server = MockServer::start().await;
+    Mock::given(path_regex("^/slow/"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"score": 95}))
+                .set_delay(Duration::from_millis(1500)),
+        )
+        .mount(&server)
+        .await;
+    let app = spawn_app_with(AppOptions {
+        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    custom_provider(&app, "slow_intel", &server.uri(), "slow", 10.0, json!({})).await;
+    let (_, accepted) = app
+        .post(
+            "/v1/alerts",
+            &app.admin_key,
+            json!({"source_name": "generic", "payload": {"title": "deleted mid-run", "src_ip": "93.184.216.77"}}),
+        )
+        .await;
+    let alert = accepted["data"]["alert_uuid"].as_str().unwrap().to_string();
+    // The run has linked its indicator and is waiting for the provider: the alert is deleted.
+    eventually("the indicator to be linked", Duration::from_secs(30), || async {
+        calseta_store::indicators::find(&app.db, "ip", "93.184.216.77").await.unwrap()
+    })
+    .await;
+    let (status, _) = app.delete(&format!("/v1/alerts/{alert}"), &app.admin_key).await;
+    assert_eq!(status, 204);
+    // The run cannot complete an alert that is gone; the answer it held still lands on the
+    // indicator, which other alerts share.
+    let results = eventually("the held result to be stored", Duration::from_secs(30), || async {
+        let row = calseta_store::indicators::find(&app.db, "ip", "93.184.216.77").await.unwrap()?;
+        let results = row.enrichment_results?.0;
+        results.get("slow_intel").is_some().then_some(results)
+    })
+    .await;
+    assert_eq!(results["slow_intel"]["extracted"]["malice"], "Malicious", "{results}");
+}
