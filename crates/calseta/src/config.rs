@@ -26,8 +26,7 @@ pub struct Config {
     pub database_pool_size: u32,
     /// `SQLITE_SYNCHRONOUS` = `FULL` (default) or `NORMAL`.
     pub sqlite_synchronous_full: bool,
-    /// `SQLITE_GROUP_COMMIT_MS` (default 4, at least 1): how long one SQLite group commit may
-    /// stay open while more writes are waiting to join it.
+    /// `SQLITE_GROUP_COMMIT_MS` (1 to 1,000, default 4): how long a SQLite group commit waits for writes.
     pub sqlite_group_commit: Duration,
     /// `CALSETA_BIND` (default `127.0.0.1:8000`).
     pub bind: String,
@@ -265,16 +264,11 @@ impl Reader<'_> {
         self.raw(name).unwrap_or_else(|| default.to_string())
     }
 
-    /// `SQLITE_GROUP_COMMIT_MS`: 1 to 1,000 ms, 4 by default. A longer window would hold SQLite's
-    /// write lock, which other processes on the file wait for, for longer than any write should.
     fn group_commit_window(&mut self) -> Duration {
-        const MAX_MS: u64 = 1000;
         let ms = self.number("SQLITE_GROUP_COMMIT_MS", 4u64, 1);
-        if ms > MAX_MS {
-            self.problems.push(format!("SQLITE_GROUP_COMMIT_MS: '{ms}' is more than {MAX_MS}"));
-            return Duration::from_millis(4);
-        }
-        Duration::from_millis(ms)
+        let too_long = (ms > 1000).then(|| format!("SQLITE_GROUP_COMMIT_MS: '{ms}' is more than 1000"));
+        self.problems.extend(too_long);
+        Duration::from_millis(ms.min(1000))
     }
 
     fn number<T>(&mut self, name: &str, default: T, min: T) -> T
