@@ -1,5 +1,5 @@
-//! The alert detail read model — the alert, its indicators and its detection rule — and the
-//! summaries of enrichment results that the API, MCP and agent payloads show.
+//! The alert detail read model — the alert, its indicators with where each was found, and its detection
+//! rule — and the summaries of enrichment results that the API, MCP and agent payloads show.
 
 use calseta_core::alerts::Malice;
 use calseta_core::enrichment::{IndicatorResults, ResultStatus};
