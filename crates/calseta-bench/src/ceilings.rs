@@ -9,7 +9,9 @@
 //!   group writer in a tight loop, with the alerts prepared beforehand.
 //!
 //! The in-process runs also count the database work of one ingest: statements (transaction control
-//! included), write transactions and durable commits per alert.
+//! included), write transactions and durable commits per alert, and on SQLite how long the one
+//! write connection was held, waited for and committing per alert — the writer's time per alert
+//! is the most alerts a second it can take.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -29,16 +31,34 @@ pub type Prepared = Box<dyn Any + Send + Sync>;
 /// The work a database handle has done: the store's own reading.
 pub use calseta_store::DbWork as Work;
 
-/// Per alert, between `earlier` and `now`.
+/// Per alert, between `earlier` and `now` (the writer's times in milliseconds, when it has any).
 fn per_alert(now: Work, earlier: Work, alerts: usize) -> Value {
     let work = now.since(earlier);
     let per = |n: u64| round(n as f64 / alerts.max(1) as f64);
-    json!({
+    let mut figures = json!({
         "statements": per(work.statements),
         "round_trips": per(work.round_trips),
         "write_transactions": per(work.write_transactions),
         "commits": per(work.commits),
-    })
+    });
+    if !work.writer_held.is_zero() {
+        let ms = |d: Duration| round(d.as_secs_f64() * 1000.0 / alerts.max(1) as f64);
+        figures["writer_held_ms"] = json!(ms(work.writer_held));
+        figures["writer_wait_ms"] = json!(ms(work.writer_waited));
+        figures["commit_ms"] = json!(ms(work.committing));
+    }
+    figures
+}
+
+/// The share of `elapsed` in which SQLite's write connection was held, between two readings
+/// (`None` without both, or on PostgreSQL).
+pub(crate) fn writer_busy(before: Option<Work>, after: Option<Work>, elapsed: Duration) -> Value {
+    match (before, after) {
+        (Some(before), Some(after)) if !after.since(before).writer_held.is_zero() => {
+            json!(round(after.since(before).writer_held.as_secs_f64() / elapsed.as_secs_f64().max(1e-9)))
+        }
+        _ => Value::Null,
+    }
 }
 
 /// The ingest service in this process, supplied by the `calseta` binary (this crate knows no
@@ -105,7 +125,7 @@ pub(crate) async fn in_process(
         let storage = run_concurrently(&halves, bodies(alerts), concurrency, true).await?;
         for (name, figures) in [("ingest without HTTP", &whole), ("ceiling storage (ingest transaction)", &storage)] {
             println!(
-                "{name:<38} c={concurrency} {:>8.0}/s p50 {} ms p99 {} ms, per alert: {} statements in {} round trips, {} write transactions, {} commits",
+                "{name:<38} c={concurrency} {:>8.0}/s p50 {} ms p99 {} ms, per alert: {} statements in {} round trips, {} write transactions, {} commits, writer held {} ms",
                 figures["per_second"].as_f64().unwrap_or(0.0),
                 figures["latency_ms"]["p50"],
                 figures["latency_ms"]["p99"],
@@ -113,6 +133,7 @@ pub(crate) async fn in_process(
                 figures["per_alert"]["round_trips"],
                 figures["per_alert"]["write_transactions"],
                 figures["per_alert"]["commits"],
+                figures["per_alert"]["writer_held_ms"],
             );
         }
         Ok::<_, String>(json!({"ingest_without_http": whole, "storage": storage}))
@@ -199,11 +220,12 @@ pub(crate) async fn server_work(target: &Target) -> Result<Option<Work>, String>
         .text()
         .await
         .map_err(|e| format!("/metrics: {e}"))?;
-    let read = |name: &str| {
-        text.lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok())
-            .map(|v| v as u64)
+    let value = |name: &str| {
+        text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok())
     };
+    let read = |name: &str| value(name).map(|v| v as u64);
+    // A server from before the writer was timed reports none of it.
+    let seconds = |name: &str| value(name).map_or(Duration::ZERO, |v| Duration::from_secs_f64(v.max(0.0)));
     Ok(
         match (
             read("calseta_db_statements_total"),
@@ -217,6 +239,9 @@ pub(crate) async fn server_work(target: &Target) -> Result<Option<Work>, String>
                 round_trips: round_trips.unwrap_or(statements),
                 write_transactions,
                 commits,
+                writer_held: seconds("calseta_db_writer_held_seconds_total"),
+                writer_waited: seconds("calseta_db_writer_wait_seconds_total"),
+                committing: seconds("calseta_db_commit_seconds_total"),
             }),
             _ => None,
         },
@@ -245,12 +270,33 @@ mod tests {
 
     #[test]
     fn work_per_alert_divides_the_difference() {
-        let before = Work { statements: 100, round_trips: 90, write_transactions: 10, commits: 5 };
-        let after = Work { statements: 900, round_trips: 590, write_transactions: 110, commits: 30 };
+        let before =
+            Work { statements: 100, round_trips: 90, write_transactions: 10, commits: 5, ..Work::default() };
+        let after = Work {
+            statements: 900,
+            round_trips: 590,
+            write_transactions: 110,
+            commits: 30,
+            ..Work::default()
+        };
+        // Without the writer's times (PostgreSQL, or an older server), none are reported.
         assert_eq!(
             per_alert(after, before, 100),
             json!({"statements": 8.0, "round_trips": 5.0, "write_transactions": 1.0, "commits": 0.25})
         );
+        assert_eq!(writer_busy(Some(before), Some(after), Duration::from_secs(1)), Value::Null);
+        let timed = Work {
+            writer_held: Duration::from_millis(450),
+            writer_waited: Duration::from_millis(900),
+            committing: Duration::from_millis(100),
+            ..after
+        };
+        assert_eq!(
+            per_alert(timed, before, 100),
+            json!({"statements": 8.0, "round_trips": 5.0, "write_transactions": 1.0, "commits": 0.25,
+                "writer_held_ms": 4.5, "writer_wait_ms": 9.0, "commit_ms": 1.0})
+        );
+        assert_eq!(writer_busy(Some(before), Some(timed), Duration::from_millis(500)), json!(0.9));
         assert_eq!(fraction(&json!(500.0), &json!(2000.0)), json!(0.25));
         assert_eq!(fraction(&json!(500.0), &Value::Null), Value::Null);
     }

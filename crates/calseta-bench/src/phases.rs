@@ -139,6 +139,7 @@ pub(crate) async fn run_phases(
         })
         .collect();
     let work_before = ceilings::server_work(target).await?;
+    let read_before = Instant::now();
     let (pipeline, resources) = fleet
         .sample_during(async {
             let started = Instant::now();
@@ -160,6 +161,7 @@ pub(crate) async fn run_phases(
         .await;
     let (run, started, ingested, enriched_after) = pipeline?;
     let work_after = ceilings::server_work(target).await?;
+    let writer_busy = ceilings::writer_busy(work_before, work_after, read_before.elapsed());
     let arrivals = agent.arrivals(&run.uuids);
     let last_delivery = arrivals.iter().map(|(_, at)| *at).max().map(|at| at - started);
     let per_alert: Vec<Duration> = arrivals
@@ -189,11 +191,14 @@ pub(crate) async fn run_phases(
         // With separate workers the serve process counts only its own share (ingest, reads).
         "database_work_per_alert": ceilings::server_work_per_alert(work_before, work_after, run.uuids.len()),
         "database_work_counted_in": fleet.describe(),
+        // On SQLite, the share of the run in which the one write connection was held.
+        "writer_busy": writer_busy,
     });
     println!(
-        "pipeline database work per alert ({}): {}",
+        "pipeline database work per alert ({}): {}; SQLite's writer held {} of the time",
         fleet.describe(),
-        report["pipeline"]["database_work_per_alert"]
+        report["pipeline"]["database_work_per_alert"],
+        report["pipeline"]["writer_busy"]
     );
 
     // Reads at concurrency 16.

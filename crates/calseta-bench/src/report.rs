@@ -45,6 +45,16 @@ pub(crate) fn print_table(report: &Value) {
         p["unfinished"],
         p["server"]["rss_peak_mib"]
     );
+    if let Some(busy) = p["writer_busy"].as_f64() {
+        let work = &p["database_work_per_alert"];
+        println!(
+            "| SQLite's writer during the pipeline | held {:.0} % of the time; per alert held {} ms (commits {} ms), waited for {} ms |",
+            busy * 100.0,
+            work["writer_held_ms"],
+            work["commit_ms"],
+            work["writer_wait_ms"]
+        );
+    }
     let s = &report["single_alert"];
     println!(
         "| single alert at idle (median of {}) | → Enriched {} ms, → webhook {} ms |",

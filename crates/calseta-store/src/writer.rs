@@ -70,6 +70,32 @@ struct WriterState {
     outcome: watch::Sender<BatchOutcome>,
 }
 
+/// The writer, held: counts how long it was held when released.
+struct Held {
+    guard: OwnedMutexGuard<WriterState>,
+    since: Instant,
+}
+
+impl std::ops::Deref for Held {
+    type Target = WriterState;
+
+    fn deref(&self) -> &WriterState {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Held {
+    fn deref_mut(&mut self) -> &mut WriterState {
+        &mut self.guard
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.guard.counters.writer_held(self.since.elapsed());
+    }
+}
+
 /// Counts a caller as queued for the writer until it gets it (or gives up).
 struct Queued<'a>(&'a AtomicUsize);
 
@@ -108,11 +134,15 @@ impl GroupWriter {
         })
     }
 
-    async fn lock(&self) -> Result<OwnedMutexGuard<WriterState>, StoreError> {
+    async fn lock(&self) -> Result<Held, StoreError> {
+        let asked = Instant::now();
         let _queued = Queued::new(&self.queued);
-        let state = tokio::time::timeout(LEASE_TIMEOUT, self.state.clone().lock_owned())
+        let guard = tokio::time::timeout(LEASE_TIMEOUT, self.state.clone().lock_owned())
             .await
             .map_err(|_| StoreError::WriterBusy)?;
+        let since = Instant::now();
+        guard.counters.writer_waited(since - asked);
+        let state = Held { guard, since };
         if state.unit == Unit::None {
             return Ok(state);
         }
@@ -233,7 +263,10 @@ impl WriterState {
 
     /// Commits the open batch and tells every unit in it how that went.
     async fn commit_batch(&mut self) {
-        let result = match self.control("COMMIT").await {
+        let started = Instant::now();
+        let committed = self.control("COMMIT").await;
+        self.counters.commit_took(started.elapsed());
+        let result = match committed {
             Ok(()) => {
                 self.counters.commit();
                 Ok(())
@@ -300,7 +333,7 @@ enum Unit {
 
 /// One unit's hold on the writer; dropped without commit or rollback, its work is undone.
 pub(crate) struct Lease {
-    state: OwnedMutexGuard<WriterState>,
+    state: Held,
     janitor: Janitor,
 }
 
@@ -493,5 +526,36 @@ mod tests {
         assert_eq!(commits_of_two_units("writer-age-long", Duration::from_secs(3600)).await, 1);
         // Already too old: the first unit commits alone though another is waiting.
         assert_eq!(commits_of_two_units("writer-age-none", Duration::ZERO).await, 2);
+    }
+
+    #[tokio::test]
+    async fn the_writer_counts_how_long_it_was_held_waited_for_and_committing() {
+        let (writer, counters, options, dir) = scratch_writer("writer-timed").await;
+        let mut first = writer.begin().await.unwrap();
+        let holding = Instant::now();
+        sqlx::query("INSERT INTO t VALUES (1)").execute(first.conn()).await.unwrap();
+        let second = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                let mut lease = writer.begin().await.unwrap();
+                sqlx::query("INSERT INTO t VALUES (2)").execute(lease.conn()).await.unwrap();
+                lease.commit().await.unwrap();
+            }
+        });
+        while writer.queued.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        // From here until the first unit lets go, the second is waiting.
+        let waiting = Instant::now();
+        let (held_at_least, waited_at_least) = (holding.elapsed(), waiting.elapsed());
+        first.commit().await.unwrap();
+        second.await.unwrap();
+        assert_eq!(rows(&options).await, 2);
+        let work = counters.read();
+        assert!(work.writer_held >= held_at_least, "{work:?} held at least {held_at_least:?}");
+        assert!(work.writer_waited >= waited_at_least, "{work:?} waited at least {waited_at_least:?}");
+        // The batch's commit is a statement sent while the writer is held.
+        assert!(!work.committing.is_zero() && work.committing <= work.writer_held, "{work:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

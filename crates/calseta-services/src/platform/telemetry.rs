@@ -4,6 +4,8 @@
 //! read from `/proc`, rendered in the OpenMetrics text format or the Prometheus text format 0.0.4,
 //! whichever the scraper's `Accept` prefers.
 
+use std::sync::atomic::AtomicU64;
+
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -187,6 +189,10 @@ pub struct Telemetry {
     db_round_trips: Counter,
     db_write_transactions: Counter,
     db_commits: Counter,
+    /// SQLite's write connection: held, waited for, committing (seconds).
+    db_writer_held: Counter<f64, AtomicU64>,
+    db_writer_wait: Counter<f64, AtomicU64>,
+    db_commit_time: Counter<f64, AtomicU64>,
 }
 
 impl Default for Telemetry {
@@ -272,6 +278,24 @@ impl Telemetry {
             "Commits made durable (on SQLite one per group commit, however many units it holds)",
             db_commits.clone(),
         );
+        let (db_writer_held, db_writer_wait, db_commit_time) =
+            (Counter::default(), Counter::default(), Counter::default());
+        registry.register(
+            "calseta_db_writer_held_seconds",
+            "Time SQLite's one write connection was held by write transactions and their commits \
+             (a pipeline that holds it nearly all the time is bound by it; 0 on PostgreSQL)",
+            db_writer_held.clone(),
+        );
+        registry.register(
+            "calseta_db_writer_wait_seconds",
+            "Time write transactions waited for SQLite's write connection, summed over them (0 on PostgreSQL)",
+            db_writer_wait.clone(),
+        );
+        registry.register(
+            "calseta_db_commit_seconds",
+            "Time SQLite's group commits took, the disk's flush included (0 on PostgreSQL)",
+            db_commit_time.clone(),
+        );
         registry.register_collector(Box::new(ProcessCollector { created: unix_now() }));
         Telemetry {
             registry,
@@ -288,6 +312,9 @@ impl Telemetry {
             db_round_trips,
             db_write_transactions,
             db_commits,
+            db_writer_held,
+            db_writer_wait,
+            db_commit_time,
         }
     }
 
@@ -357,6 +384,13 @@ impl Telemetry {
             (&self.db_commits, work.commits),
         ] {
             counter.inc_by(total.saturating_sub(counter.get()));
+        }
+        for (counter, total) in [
+            (&self.db_writer_held, work.writer_held),
+            (&self.db_writer_wait, work.writer_waited),
+            (&self.db_commit_time, work.committing),
+        ] {
+            counter.inc_by((total.as_secs_f64() - counter.get()).max(0.0));
         }
         let mut text = String::new();
         let encoded = match format {
@@ -429,6 +463,9 @@ mod tests {
                 round_trips: 31,
                 write_transactions: 7,
                 commits: 3,
+                writer_held: std::time::Duration::from_millis(1500),
+                writer_waited: std::time::Duration::from_millis(250),
+                committing: std::time::Duration::from_millis(500),
             },
         }
     }
@@ -453,6 +490,9 @@ mod tests {
             "calseta_db_round_trips_total 31",
             "calseta_db_write_transactions_total 7",
             "calseta_db_commits_total 3",
+            "calseta_db_writer_held_seconds_total 1.5",
+            "calseta_db_writer_wait_seconds_total 0.25",
+            "calseta_db_commit_seconds_total 0.5",
             "# TYPE process_cpu_seconds counter",
             "# EOF",
         ] {
@@ -467,6 +507,8 @@ mod tests {
                 round_trips: 42,
                 write_transactions: 9,
                 commits: 4,
+                writer_held: std::time::Duration::from_millis(2250),
+                ..snapshot().db_work
             },
             ..snapshot()
         };
@@ -474,6 +516,7 @@ mod tests {
         assert!(text.contains("calseta_db_statements_total 55"), "{text}");
         assert!(text.contains("calseta_db_round_trips_total 42"), "{text}");
         assert!(text.contains("calseta_db_commits_total 4"), "{text}");
+        assert!(text.contains("calseta_db_writer_held_seconds_total 2.25"), "{text}");
     }
 
     #[test]
@@ -497,7 +540,7 @@ mod tests {
             // Every family has its help.
             let families = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
             let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
-            assert_eq!((families, helps), (17, 17), "{text}");
+            assert_eq!((families, helps), (20, 20), "{text}");
         }
     }
 

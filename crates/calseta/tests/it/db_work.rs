@@ -113,6 +113,23 @@ async fn metrics_count_the_statements_transactions_and_commits_of_the_process() 
     // The same figures as the handle the server writes through.
     let work = app.db.work_done();
     assert!(work.statements >= after.0 && work.write_transactions >= after.1, "{work:?} {after:?}");
+    // On SQLite the one write connection is timed: held (its commits within that), waited for.
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let seconds = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{name} not in\n{text}"))
+    };
+    let (held, waited, committing) = (
+        seconds("calseta_db_writer_held_seconds_total"),
+        seconds("calseta_db_writer_wait_seconds_total"),
+        seconds("calseta_db_commit_seconds_total"),
+    );
+    if app.db.engine() == calseta_store::Engine::Postgres {
+        assert_eq!((held, waited, committing), (0.0, 0.0, 0.0), "no writer to time on PostgreSQL");
+    } else {
+        assert!(held > 0.0 && committing > 0.0 && committing <= held, "{held} {waited} {committing}");
+    }
 }
 
 #[tokio::test]
