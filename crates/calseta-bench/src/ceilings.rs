@@ -51,7 +51,7 @@ fn per_alert(now: Work, earlier: Work, alerts: usize) -> Value {
 }
 
 /// The share of `elapsed` in which SQLite's write connection was held, between two readings
-/// (`None` without both, or on PostgreSQL).
+/// (null without both readings, or on PostgreSQL).
 pub(crate) fn writer_busy(before: Option<Work>, after: Option<Work>, elapsed: Duration) -> Value {
     match (before, after) {
         (Some(before), Some(after)) if !after.since(before).writer_held.is_zero() => {
