@@ -496,41 +496,12 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// Two units, the second waiting for the writer while the first commits: how many commits
-    /// they took.
-    async fn commits_of_two_units(name: &str, max_batch_age: Duration) -> u64 {
-        let (writer, counters, options, dir) = scratch_writer_aged(name, max_batch_age).await;
-        let mut first = writer.begin().await.unwrap();
-        sqlx::query("INSERT INTO t VALUES (1)").execute(first.conn()).await.unwrap();
-        let second = tokio::spawn({
-            let writer = writer.clone();
-            async move {
-                let mut lease = writer.begin().await.unwrap();
-                sqlx::query("INSERT INTO t VALUES (2)").execute(lease.conn()).await.unwrap();
-                lease.commit().await.unwrap();
-            }
-        });
-        while writer.queued.load(Ordering::SeqCst) == 0 {
-            tokio::task::yield_now().await;
-        }
-        first.commit().await.unwrap();
-        second.await.unwrap();
-        assert_eq!(rows(&options).await, 2);
-        std::fs::remove_dir_all(&dir).unwrap();
-        counters.read().commits
-    }
-
-    #[tokio::test]
-    async fn a_batch_waits_for_queued_units_only_while_it_is_younger_than_its_limit() {
-        // Young enough: the first unit hands the open batch to the waiting one, one commit for both.
-        assert_eq!(commits_of_two_units("writer-age-long", Duration::from_secs(3600)).await, 1);
-        // Already too old: the first unit commits alone though another is waiting.
-        assert_eq!(commits_of_two_units("writer-age-none", Duration::ZERO).await, 2);
-    }
-
-    #[tokio::test]
-    async fn the_writer_counts_how_long_it_was_held_waited_for_and_committing() {
-        let (writer, counters, options, dir) = scratch_writer("writer-timed").await;
+    /// Two units on `writer`, the second waiting for it while the first commits; how long, at
+    /// least, the first had held the writer and the second had waited for it when the first let go.
+    async fn two_units_the_second_waiting(
+        writer: &Arc<GroupWriter>,
+        options: &sqlx::sqlite::SqliteConnectOptions,
+    ) -> (Duration, Duration) {
         let mut first = writer.begin().await.unwrap();
         let holding = Instant::now();
         sqlx::query("INSERT INTO t VALUES (1)").execute(first.conn()).await.unwrap();
@@ -547,10 +518,34 @@ mod tests {
         }
         // From here until the first unit lets go, the second is waiting.
         let waiting = Instant::now();
-        let (held_at_least, waited_at_least) = (holding.elapsed(), waiting.elapsed());
+        let at_least = (holding.elapsed(), waiting.elapsed());
         first.commit().await.unwrap();
         second.await.unwrap();
-        assert_eq!(rows(&options).await, 2);
+        assert_eq!(rows(options).await, 2);
+        at_least
+    }
+
+    /// How many commits [`two_units_the_second_waiting`] takes with batches aged at most
+    /// `max_batch_age`.
+    async fn commits_of_two_units(name: &str, max_batch_age: Duration) -> u64 {
+        let (writer, counters, options, dir) = scratch_writer_aged(name, max_batch_age).await;
+        two_units_the_second_waiting(&writer, &options).await;
+        std::fs::remove_dir_all(&dir).unwrap();
+        counters.read().commits
+    }
+
+    #[tokio::test]
+    async fn a_batch_waits_for_queued_units_only_while_it_is_younger_than_its_limit() {
+        // Young enough: the first unit hands the open batch to the waiting one, one commit for both.
+        assert_eq!(commits_of_two_units("writer-age-long", Duration::from_secs(3600)).await, 1);
+        // Already too old: the first unit commits alone though another is waiting.
+        assert_eq!(commits_of_two_units("writer-age-none", Duration::ZERO).await, 2);
+    }
+
+    #[tokio::test]
+    async fn the_writer_counts_how_long_it_was_held_waited_for_and_committing() {
+        let (writer, counters, options, dir) = scratch_writer("writer-timed").await;
+        let (held_at_least, waited_at_least) = two_units_the_second_waiting(&writer, &options).await;
         let work = counters.read();
         assert!(work.writer_held >= held_at_least, "{work:?} held at least {held_at_least:?}");
         assert!(work.writer_waited >= waited_at_least, "{work:?} waited at least {waited_at_least:?}");

@@ -366,11 +366,7 @@ async fn agents_are_never_pointed_at_private_addresses() {
         .respond_with(ResponseTemplate::new(307).insert_header("Location", "http://10.0.0.7/steal"))
         .mount(&redirecting)
         .await;
-    let app = spawn_app_with(AppOptions {
-        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
-        ..AppOptions::default()
-    })
-    .await;
+    let app = spawn_app_reaching_loopback().await;
     let agent =
         register(&app, json!({"name": "redirector", "endpoint_url": redirecting.uri(), "retry_count": 0}))
             .await;
@@ -491,11 +487,7 @@ async fn only_the_start_of_a_huge_agent_answer_is_kept() {
         .respond_with(ResponseTemplate::new(200).set_body_json(huge))
         .mount(&listener)
         .await;
-    let app = spawn_app_with(AppOptions {
-        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
-        ..AppOptions::default()
-    })
-    .await;
+    let app = spawn_app_reaching_loopback().await;
     let agent =
         register(&app, json!({"name": "verbose", "endpoint_url": listener.uri(), "retry_count": 0})).await;
     ingest_and_wait(
@@ -615,11 +607,7 @@ async fn a_trigger_filter_on_the_detection_rule_name_selects_only_that_rules_ale
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
         .mount(&listener)
         .await;
-    let app = spawn_app_with(AppOptions {
-        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
-        ..AppOptions::default()
-    })
-    .await;
+    let app = spawn_app_reaching_loopback().await;
     for (name, id) in [("Okta - Impossible Travel", "OK-1"), ("Azure - Risky sign-in", "AZ-1")] {
         let (status, rule) = app
             .post(

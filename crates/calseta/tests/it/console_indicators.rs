@@ -47,11 +47,7 @@ pub(crate) async fn app_with_providers() -> (TestApp, MockServer) {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"score": 5})))
         .mount(&server)
         .await;
-    let app = spawn_app_with(AppOptions {
-        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
-        ..AppOptions::default()
-    })
-    .await;
+    let app = spawn_app_reaching_loopback().await;
     provider(&app, &server, "mid_intel", "mid").await;
     provider(&app, &server, "low_intel", "low").await;
     (app, server)

@@ -129,11 +129,7 @@ async fn console_response_payload_page_counts_tokens_of_both_profiles_as_rest_se
 async fn app_with_agent() -> (TestApp, MockServer, String) {
     let server = MockServer::start().await;
     Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
-    let app = spawn_app_with(AppOptions {
-        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
-        ..AppOptions::default()
-    })
-    .await;
+    let app = spawn_app_reaching_loopback().await;
     // Triggered by another source only: nothing reaches it unless dispatched.
     let (status, agent) = app
         .post(

@@ -73,11 +73,7 @@ fn port_of(base: &str) -> u16 {
 #[tokio::test]
 async fn workflow_http_never_reaches_the_api_itself_even_with_loopback_allowed() {
     let other = pinged().await;
-    let app = spawn_app_with(AppOptions {
-        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
-        ..AppOptions::default()
-    })
-    .await;
+    let app = spawn_app_reaching_loopback().await;
     let own = app.url("/health");
     let keys = app.url("/v1/api-keys");
     let elsewhere = format!("{}/ping", other.uri());

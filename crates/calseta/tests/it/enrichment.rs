@@ -275,11 +275,7 @@ async fn one_providers_failure_never_affects_another() {
         .respond_with(ResponseTemplate::new(200).set_body_string("x".repeat(6 * 1024 * 1024)))
         .mount(&server)
         .await;
-    let app = spawn_app_with(AppOptions {
-        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
-        ..AppOptions::default()
-    })
-    .await;
+    let app = spawn_app_reaching_loopback().await;
     custom_provider(&app, "fast_intel", &base, "fast", 10.0, json!({})).await;
     custom_provider(&app, "slow_intel", &base, "slow", 10.0, json!({})).await;
     custom_provider(&app, "hanging_intel", &base, "hang", 1.0, json!({})).await;
@@ -339,11 +335,7 @@ async fn rate_limits_defer_lookups_instead_of_failing_them() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"score": 5})))
         .mount(&server)
         .await;
-    let app = spawn_app_with(AppOptions {
-        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
-        ..AppOptions::default()
-    })
-    .await;
+    let app = spawn_app_reaching_loopback().await;
     custom_provider(&app, "limited_intel", &base, "limited", 10.0, json!({})).await;
 
     // 429 with Retry-After: the run completes without it, a deferred job fetches it a second later.
@@ -420,11 +412,7 @@ async fn the_cache_is_shared_by_every_process() {
         .expect(1)
         .mount(&server)
         .await;
-    let app = spawn_app_with(AppOptions {
-        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
-        ..AppOptions::default()
-    })
-    .await;
+    let app = spawn_app_reaching_loopback().await;
     custom_provider(&app, "shared_intel", &server.uri(), "shared", 10.0, json!({})).await;
     let other = calseta::app::start(
         &config_from(&app.env),
@@ -741,11 +729,7 @@ async fn mock_mode_shared_case_study_verdicts() {
 
 #[tokio::test]
 async fn error_text_never_carries_a_credential_from_a_url() {
-    let app = spawn_app_with(AppOptions {
-        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
-        ..AppOptions::default()
-    })
-    .await;
+    let app = spawn_app_reaching_loopback().await;
     // Nothing listens on port 1: every call fails with a connection error.
     let url = "http://127.0.0.1:1/lookup/{{indicator.value}}?api_key={{auth.api_key}}";
     custom_provider(
@@ -813,11 +797,7 @@ async fn a_token_obtained_by_a_step_is_never_kept() {
         )
         .mount(&server)
         .await;
-    let app = spawn_app_with(AppOptions {
-        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
-        ..AppOptions::default()
-    })
-    .await;
+    let app = spawn_app_reaching_loopback().await;
     let base = server.uri();
     let steps = json!({"steps": [
         {"name": "token", "method": "POST", "url": format!("{base}/token"), "form_body": {"client_secret": "{{auth.client_secret}}"}},
@@ -904,11 +884,7 @@ async fn results_held_for_a_completion_that_never_comes_are_still_stored() {
         )
         .mount(&server)
         .await;
-    let app = spawn_app_with(AppOptions {
-        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
-        ..AppOptions::default()
-    })
-    .await;
+    let app = spawn_app_reaching_loopback().await;
     custom_provider(&app, "slow_intel", &server.uri(), "slow", 10.0, json!({})).await;
     let (_, accepted) = app
         .post(

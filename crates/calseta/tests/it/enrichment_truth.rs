@@ -72,11 +72,7 @@ async fn an_alert_whose_every_lookup_failed_is_failed_and_still_dispatched() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
         .mount(&agent)
         .await;
-    let app = spawn_app_with(AppOptions {
-        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
-        ..AppOptions::default()
-    })
-    .await;
+    let app = spawn_app_reaching_loopback().await;
     let base = intel.uri();
     // Addresses fail at two providers; domains answer at a third.
     provider(&app, "down_intel", &base, "down", &["ip"], json!({})).await;
@@ -179,11 +175,7 @@ async fn a_providers_default_ttl_is_its_cache_lifetime() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"score": 5})))
         .mount(&intel)
         .await;
-    let app = spawn_app_with(AppOptions {
-        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
-        ..AppOptions::default()
-    })
-    .await;
+    let app = spawn_app_reaching_loopback().await;
     let base = intel.uri();
     // Domains' builtin default is 21600 s: neither provider's domain entries may follow it.
     provider(&app, "ttl_default", &base, "ttl", &["domain"], json!({"default_cache_ttl_seconds": 7200}))

@@ -169,6 +169,17 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(AppOptions::default()).await
 }
 
+/// Starts the real server whose outbound requests may reach loopback, where the tests' own
+/// providers, agents and chat servers listen (the default refuses it, as in production).
+pub async fn spawn_app_reaching_loopback() -> TestApp {
+    spawn_app_with(AppOptions {
+        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
+        ..AppOptions::default()
+    })
+    .await
+}
+
+/// Starts the real server on port 0 with a fresh database and `options`.
 pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     // The server's errors go to the test's captured output, shown when it fails (a 500's cause).
     let _ = tracing_subscriber::fmt().with_max_level(tracing::Level::ERROR).with_test_writer().try_init();

@@ -216,11 +216,7 @@ async fn test_mode_answers_with_keyed_mocks_or_live_http_and_stores_nothing() {
         .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({"id": "00u-live"})))
         .mount(&live)
         .await;
-    let app = spawn_app_with(AppOptions {
-        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
-        ..AppOptions::default()
-    })
-    .await;
+    let app = spawn_app_reaching_loopback().await;
     let key = app.key_with(&["workflows:write", "workflows:execute", "workflows:read"]).await;
     let code = r#"from app.workflows.context import WorkflowContext, WorkflowResult
 
