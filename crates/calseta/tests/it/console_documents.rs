@@ -854,10 +854,16 @@ async fn console_documents_uploads_show_the_converted_text_before_saving() {
     assert_eq!(rest_total(&app).await, 1, "only the reviewed document was saved");
 }
 
-/// Waits until the preview count reads `count`.
+/// Waits until the preview count reads `count` and no refresh of the preview is in flight.
 async fn wait_count(browser: &ChromeSession, count: &str) {
+    // Settled too: a later request still in flight dims the preview (`aria-busy`), and what the
+    // test checks next (axe's contrast among it) would see it mid-update.
     eventually(&format!("the preview count to be {count}"), Duration::from_secs(20), || async {
-        (text_of(browser, "#preview-count").await == count).then_some(())
+        let busy = browser
+            .run("return document.getElementById('targeting-preview').hasAttribute('aria-busy')", vec![])
+            .await;
+        (text_of(browser, "#preview-count").await == count && busy == serde_json::Value::Bool(false))
+            .then_some(())
     })
     .await;
 }
