@@ -55,23 +55,106 @@ pub struct NewOrigin<'a> {
 /// Rows per statement of [`upsert_and_link_all`]: far below either engine's parameter limit.
 const ROWS_PER_STATEMENT: usize = 200;
 
+/// What [`upsert_and_link_as`] gives the indicators it touches: the time it stamps, and the public
+/// id of each one it inserts — fixed before the transaction, so that a caller can show the rows as
+/// the upsert will leave them ([`NewIndicators::unsaved`], [`NewIndicators::touch`]) and build
+/// what goes into the same transaction from them.
+#[derive(Debug, Clone)]
+pub struct NewIndicators {
+    at: DateTime<Utc>,
+    uuids: std::collections::HashMap<(IndicatorType, String), Uuid>,
+}
+
+impl NewIndicators {
+    /// Upserts stamped `at`, each inserted indicator with a fresh public id.
+    pub fn at(at: DateTime<Utc>) -> Self {
+        NewIndicators { at, uuids: std::collections::HashMap::new() }
+    }
+
+    /// The time the upsert stamps.
+    pub fn stamp(&self) -> DateTime<Utc> {
+        self.at
+    }
+
+    /// The row the upsert inserts for `(kind, value)` when none is stored, under the caller's
+    /// stand-in `id` (the real one is the database's); its public id is the one the upsert uses.
+    pub fn unsaved(&mut self, kind: IndicatorType, value: &str, id: i64) -> IndicatorRow {
+        let uuid = *self.uuids.entry((kind, value.to_string())).or_insert_with(Uuid::now_v7);
+        IndicatorRow {
+            id,
+            uuid,
+            kind,
+            value: value.to_string(),
+            first_seen: self.at,
+            last_seen: self.at,
+            is_enriched: false,
+            malice: Malice::Pending,
+            malice_source: MaliceSource::Enrichment,
+            malice_overridden_at: None,
+            enrichment_results: None,
+            created_at: self.at,
+            updated_at: self.at,
+        }
+    }
+
+    /// `row`, already stored, as the upsert leaves it: seen again now.
+    pub fn touch(&self, row: &mut IndicatorRow) {
+        row.last_seen = self.at;
+        row.updated_at = self.at;
+    }
+
+    fn uuid_for(&self, kind: IndicatorType, value: &str) -> Uuid {
+        self.uuids.get(&(kind, value.to_string())).copied().unwrap_or_else(Uuid::now_v7)
+    }
+}
+
+/// The stored indicators among `keys` (type and value), on the reader pool, in no order.
+pub async fn find_all(db: &Db, keys: &[(IndicatorType, &str)]) -> Result<Vec<IndicatorRow>, StoreError> {
+    let mut rows = Vec::new();
+    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        let mut b = Params::default();
+        let pairs: Vec<String> = chunk
+            .iter()
+            .map(|(kind, value)| {
+                let kind = b.arg(Arg::Text(kind.as_str().to_string()));
+                format!("(i.type = {kind} AND i.value = {})", b.arg(Arg::Text((*value).to_string())))
+            })
+            .collect();
+        // Each pair a lookup on the `(type, value)` unique index.
+        let sql = format!("SELECT {COLUMNS} FROM indicators i WHERE {}", pairs.join(" OR "));
+        rows.extend(crate::sql::fetch_all::<IndicatorRow>(db, &Query::new(sql, b.args)).await?);
+    }
+    Ok(rows)
+}
+
 /// Inserts each indicator or bumps its `last_seen`, then links it to the alert (idempotent),
 /// recording its origin — the field path and pass that found it — on the link unless the link
 /// already has one (the first origin wins; a link made before origins were kept gets this one).
 /// Two statements per 200 indicators (the indicators, then the links) rather than two each: on
 /// SQLite every statement is a round trip to the writer's thread while it holds the only writer.
 /// The same pair twice in one call is stored once with its first origin (a `None` origin first
-/// stays `None`). Returns the rows in the order given (each once).
+/// stays `None`). Returns the rows in the order given (each once). The links' statement goes with
+/// the transaction's next one.
 pub async fn upsert_and_link_all(
     tx: &mut Tx,
     alert_id: i64,
     items: &[(IndicatorType, &str, Option<NewOrigin<'_>>)],
 ) -> Result<Vec<IndicatorRow>, StoreError> {
+    upsert_and_link_as(tx, alert_id, items, &NewIndicators::at(crate::now())).await
+}
+
+/// [`upsert_and_link_all`] stamped and with public ids as `new` says.
+pub async fn upsert_and_link_as(
+    tx: &mut Tx,
+    alert_id: i64,
+    items: &[(IndicatorType, &str, Option<NewOrigin<'_>>)],
+    new: &NewIndicators,
+) -> Result<Vec<IndicatorRow>, StoreError> {
     let mut seen = std::collections::HashSet::new();
     let items: Vec<_> = items.iter().filter(|(kind, value, _)| seen.insert((*kind, *value))).collect();
     let mut rows = Vec::with_capacity(items.len());
+    let now = new.at;
     for chunk in items.chunks(ROWS_PER_STATEMENT) {
-        let now = crate::now();
         let mut b = Params::default();
         let at = b.arg(Arg::Time(now));
         // Inserted in (type, value) order, so two transactions upserting shared indicators take
@@ -83,7 +166,7 @@ pub async fn upsert_and_link_all(
             .map(|(kind, value, _)| {
                 format!(
                     "({}, {}, {}, {at}, {at}, FALSE, 'Pending', 'enrichment', {at}, {at})",
-                    b.arg(Arg::Uuid(Uuid::now_v7())),
+                    b.arg(Arg::Uuid(new.uuid_for(*kind, value))),
                     b.arg(Arg::Text(kind.as_str().to_string())),
                     b.arg(Arg::Text((*value).to_string())),
                 )
@@ -96,7 +179,8 @@ pub async fn upsert_and_link_all(
              RETURNING {PLAIN_COLUMNS}",
             values.join(", ")
         );
-        let stored = on_tx!(tx, c => bind_args!(sqlx::query_as::<_, IndicatorRow>(&sql), &b.args).fetch_all(&mut *c).await)?;
+        // With the transaction's deferred writes (the previous chunk's links among them).
+        let stored: Vec<IndicatorRow> = tx.fetch_all(&Query::new(sql, b.args)).await?;
         // `RETURNING` promises no order: each row is found again by its (type, value).
         let mut by_key: std::collections::HashMap<(IndicatorType, String), IndicatorRow> =
             stored.into_iter().map(|row| ((row.kind, row.value.clone()), row)).collect();
@@ -137,7 +221,8 @@ pub async fn upsert_and_link_all(
                origin_pass = COALESCE(alert_indicators.origin_pass, excluded.origin_pass)",
             links.join(", ")
         );
-        on_tx!(tx, c => bind_args!(sqlx::query(&sql), &b.args).execute(c).await.map(|_| ()))?;
+        // Nothing reads its outcome: it goes with the transaction's next statement.
+        tx.defer(Query::new(sql, b.args));
         rows.extend(chunk_rows);
     }
     Ok(rows)

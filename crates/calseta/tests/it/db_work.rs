@@ -10,6 +10,7 @@ use calseta_core::alerts::EnrichmentStatus;
 use calseta_core::extraction::ExtractionPass;
 use calseta_core::indicators::IndicatorType;
 use calseta_core::jobs::JobStatus;
+use calseta_services::pipeline::enrich::links::RunLinks;
 use calseta_store::indicators::{self, NewOrigin};
 use calseta_store::{Db, DbOptions};
 use serde_json::json;
@@ -470,7 +471,7 @@ async fn a_row_whose_queue_is_not_its_kinds_is_still_claimed_on_the_look_for_lap
 }
 
 #[tokio::test]
-async fn an_enrichment_run_whose_lookups_answer_together_writes_its_results_with_its_completion() {
+async fn an_enrichment_run_whose_lookups_answer_together_writes_its_links_and_results_with_its_completion() {
     let app = spawn_app_with(AppOptions {
         env: vec![("ENRICHMENT_MOCK_MODE", "true".into())],
         ..AppOptions::default()
@@ -493,6 +494,110 @@ async fn an_enrichment_run_whose_lookups_answer_together_writes_its_results_with
     // Written by the completion transaction and stamped with its time, not by a transaction of
     // their own before it.
     assert_eq!(Some(ip.updated_at), alert.enriched_at, "results: {results}");
+    // So are the indicator, new to Calseta, and its link: no write transaction before the lookups.
+    assert_eq!(Some(ip.first_seen), alert.enriched_at);
+    let linked_at = query_text(
+        &app,
+        &format!("SELECT CAST(created_at AS TEXT) FROM alert_indicators WHERE alert_id = {}", alert.id),
+    )
+    .await;
+    let enriched_at =
+        query_text(&app, &format!("SELECT CAST(enriched_at AS TEXT) FROM alerts WHERE id = {}", alert.id))
+            .await;
+    assert_eq!(linked_at, enriched_at);
+}
+
+/// A prediction of [`predicted_links`]: the alert, its run's links, the rows and origins shown.
+type Predicted = (
+    i64,
+    RunLinks<'static>,
+    Vec<indicators::IndicatorRow>,
+    Vec<indicators::LinkOrigin>,
+    indicators::NewIndicators,
+);
+
+/// A run's links as its completion shows them before writing them: an alert already linked to
+/// one indicator, found again, and two new links — one to an indicator another alert has, one to
+/// an indicator new to Calseta.
+async fn predicted_links(db: &Db, title: &str) -> Predicted {
+    let (alert_id, _) = stored_alert(db, title).await;
+    let (other_id, _) = stored_alert(db, &format!("{title}, the other")).await;
+    let by_hand = NewOrigin { field: None, pass: ExtractionPass::Manual, decoder: None };
+    let mut tx = db.begin().await.unwrap();
+    indicators::upsert_and_link_all(
+        &mut tx,
+        alert_id,
+        &[(IndicatorType::Domain, "known.example", Some(by_hand))],
+    )
+    .await
+    .unwrap();
+    indicators::upsert_and_link_all(&mut tx, other_id, &[(IndicatorType::Ip, "203.0.113.70", Some(by_hand))])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let found = NewOrigin { field: Some("src_ip"), pass: ExtractionPass::RawPayloadMappings, decoder: None };
+    let to_link = vec![
+        (IndicatorType::Domain, "known.example", Some(found)),
+        (IndicatorType::Ip, "203.0.113.70", Some(found)),
+        (IndicatorType::Ip, "203.0.113.71", Some(found)),
+        (IndicatorType::Ip, "203.0.113.71", None),
+    ];
+    let before = indicators::for_alert(db, alert_id).await.unwrap();
+    let links = RunLinks::new(alert_id, &before, to_link);
+    assert_eq!(links.targets().len(), 3, "each indicator once: {:?}", links.targets());
+    let (mut linked, mut origins) = indicators::for_alert_with_origins(db, alert_id).await.unwrap();
+    let mut new = indicators::NewIndicators::at(calseta_store::now());
+    links.predict(db, &mut linked, &mut origins, &mut new).await.unwrap();
+    (alert_id, links, linked, origins, new)
+}
+
+#[tokio::test]
+async fn a_completion_shows_the_links_it_writes_as_they_are_written() {
+    let (_database, db) = migrated_store().await;
+    let (alert_id, links, predicted, predicted_origins, new) = predicted_links(&db, "Predicted").await;
+    let mut tx = db.begin().await.unwrap();
+    let ids = links.link_as_predicted(&mut tx, &predicted, &new).await.unwrap().expect("as predicted");
+    tx.commit().await.unwrap();
+    let (stored, origins) = indicators::for_alert_with_origins(&db, alert_id).await.unwrap();
+    let shown = |rows: &[indicators::IndicatorRow]| -> Vec<String> {
+        rows.iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} {} {} {}",
+                    r.uuid, r.value, r.first_seen, r.last_seen, r.updated_at, r.malice
+                )
+            })
+            .collect()
+    };
+    assert_eq!(shown(&predicted), shown(&stored), "the rows, in link order, as predicted");
+    let origin =
+        |o: &indicators::LinkOrigin| (o.origin_field.clone(), o.origin_pass.0, o.origin_decoder.clone());
+    assert_eq!(
+        predicted_origins.iter().map(origin).collect::<Vec<_>>(),
+        origins.iter().map(origin).collect::<Vec<_>>(),
+        "the first origin kept by the known link, the new links' origins as found"
+    );
+    assert_eq!(ids, stored.iter().map(|r| Some(r.id)).collect::<Vec<_>>(), "each target's id");
+    assert!(predicted[2].id < 0, "the new indicator's id is a stand-in until it is written");
+    assert_eq!(predicted[1].id, stored[1].id, "the other alert's indicator keeps its id");
+}
+
+#[tokio::test]
+async fn a_completion_whose_new_indicator_another_run_inserted_first_writes_nothing() {
+    let (_database, db) = migrated_store().await;
+    let (alert_id, links, predicted, _, new) = predicted_links(&db, "Raced").await;
+    // Another alert's run inserts the indicator new to Calseta after the prediction.
+    let (rival_id, _) = stored_alert(&db, "Raced, a rival").await;
+    let mut tx = db.begin().await.unwrap();
+    indicators::upsert_and_link_all(&mut tx, rival_id, &[(IndicatorType::Ip, "203.0.113.71", None)])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    assert!(links.link_as_predicted(&mut tx, &predicted, &new).await.unwrap().is_none());
+    drop(tx);
+    let stored = indicators::for_alert(&db, alert_id).await.unwrap();
+    assert_eq!(stored.len(), 1, "only the link made before: {stored:?}");
 }
 
 #[tokio::test]

@@ -873,27 +873,36 @@ async fn expired_cache_rows_are_purged_by_the_maintenance_job() {
     worker.shutdown().await;
 }
 
-#[tokio::test]
-async fn results_held_for_a_completion_that_never_comes_are_still_stored() {
+/// A server whose one provider, `slow_intel`, answers `{"score": score}` after `delay`, and its
+/// provider server.
+async fn with_slow_provider(score: u32, delay: Duration) -> (MockServer, TestApp) {
     let server = MockServer::start().await;
     Mock::given(path_regex("^/slow/"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"score": 95}))
-                .set_delay(Duration::from_millis(1500)),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"score": score})).set_delay(delay))
         .mount(&server)
         .await;
     let app = spawn_app_reaching_loopback().await;
     custom_provider(&app, "slow_intel", &server.uri(), "slow", 10.0, json!({})).await;
-    let (_, accepted) = app
+    (server, app)
+}
+
+/// Posts a generic alert titled `title` from `src_ip`; its uuid.
+async fn post_generic_alert(app: &TestApp, title: &str, src_ip: &str) -> String {
+    let (status, accepted) = app
         .post(
             "/v1/alerts",
             &app.admin_key,
-            json!({"source_name": "generic", "payload": {"title": "deleted mid-run", "src_ip": "93.184.216.77"}}),
+            json!({"source_name": "generic", "payload": {"title": title, "src_ip": src_ip}}),
         )
         .await;
-    let alert = accepted["data"]["alert_uuid"].as_str().unwrap().to_string();
+    assert_eq!(status, 202, "{accepted}");
+    accepted["data"]["alert_uuid"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn results_held_for_a_completion_that_never_comes_are_still_stored() {
+    let (server, app) = with_slow_provider(95, Duration::from_millis(1500)).await;
+    let alert = post_generic_alert(&app, "deleted mid-run", "93.184.216.77").await;
     // The run has asked the provider and is waiting for its answer: the alert is deleted. (Not
     // as soon as the indicator is linked: a deletion before the run reads its links back leaves
     // it nothing to look up, which a loaded machine made happen.)
@@ -913,4 +922,73 @@ async fn results_held_for_a_completion_that_never_comes_are_still_stored() {
     })
     .await;
     assert_eq!(results["slow_intel"]["extracted"]["malice"], "Malicious", "{results}");
+}
+
+#[tokio::test]
+async fn a_slow_run_shows_its_indicators_before_any_provider_answers() {
+    let (_server, app) = with_slow_provider(5, Duration::from_secs(4)).await;
+    let alert = post_generic_alert(&app, "slow run", "93.184.216.91").await;
+    // The run's first write does not wait for its lookups: the indicator is listed, not yet
+    // enriched, while the only provider is still answering.
+    let detail =
+        eventually("the indicator listed while the run goes on", Duration::from_secs(10), || async {
+            let (_, detail) = app.get(&format!("/v1/alerts/{alert}"), &app.admin_key).await;
+            let listed = detail["data"]["indicators"].as_array().is_some_and(|i| !i.is_empty());
+            (listed && detail["data"]["enrichment_status"] == "Pending").then_some(detail)
+        })
+        .await;
+    assert_eq!(detail["data"]["indicators"][0]["value"], "93.184.216.91");
+    assert_eq!(detail["data"]["indicators"][0]["malice"], "Pending");
+    let detail = wait_enriched(&app, &alert).await;
+    assert_eq!(
+        indicator(&detail, "93.184.216.91")["enrichment_results"]["slow_intel"]["success"],
+        true,
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn a_run_whose_completion_fails_still_links_its_indicators() {
+    let app = spawn_app_with(AppOptions {
+        env: vec![("ENRICHMENT_MOCK_MODE", "true".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    // The database refuses to mark any alert enriched: every completion fails.
+    if app.db.engine() == calseta_store::Engine::Postgres {
+        exec_sql(
+            &app,
+            "CREATE FUNCTION refuse_enriched() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql",
+        )
+        .await;
+        exec_sql(
+            &app,
+            "CREATE TRIGGER refuse_enriched BEFORE UPDATE ON alerts FOR EACH ROW WHEN (NEW.enrichment_status = 'Enriched') EXECUTE FUNCTION refuse_enriched()",
+        )
+        .await;
+    } else {
+        exec_sql(
+            &app,
+            "CREATE TRIGGER refuse_enriched BEFORE UPDATE ON alerts WHEN NEW.enrichment_status = 'Enriched' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        )
+        .await;
+    }
+    let uuid: uuid::Uuid = post_generic_alert(&app, "refused", "93.184.216.92").await.parse().unwrap();
+    let alert = calseta_store::alerts::get(&app.db, uuid).await.unwrap().unwrap();
+    // The run's only write would have been its completion: its indicators are linked anyway.
+    let linked = eventually("the indicator linked", Duration::from_secs(20), || async {
+        let linked = calseta_store::indicators::for_alert(&app.db, alert.id).await.unwrap();
+        (!linked.is_empty()).then_some(linked)
+    })
+    .await;
+    assert_eq!(linked[0].value, "93.184.216.92");
+    eventually("the completion's failure recorded", Duration::from_secs(20), || async {
+        let error =
+            query_text(&app, "SELECT COALESCE(MAX(last_error), '') FROM jobs WHERE kind = 'enrich_alert'")
+                .await;
+        error.contains("refused by the test").then_some(())
+    })
+    .await;
+    let alert = calseta_store::alerts::get(&app.db, uuid).await.unwrap().unwrap();
+    assert_eq!(alert.enrichment_status, calseta_core::alerts::EnrichmentStatus::Pending);
 }

@@ -112,13 +112,19 @@ async fn compact_payloads_keep_every_fact_within_the_token_budget() {
     assert_eq!(status, 422, "{body}");
 }
 
-#[tokio::test]
-async fn each_agent_receives_the_profile_it_registered_for() {
+/// An agent endpoint on loopback that accepts every POST.
+async fn accepting_receiver() -> wiremock::MockServer {
     let receiver = wiremock::MockServer::start().await;
     wiremock::Mock::given(wiremock::matchers::method("POST"))
         .respond_with(wiremock::ResponseTemplate::new(200))
         .mount(&receiver)
         .await;
+    receiver
+}
+
+#[tokio::test]
+async fn each_agent_receives_the_profile_it_registered_for() {
+    let receiver = accepting_receiver().await;
     let app = crate::helpers::spawn_app_with(crate::helpers::AppOptions {
         env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into())],
         ..crate::helpers::AppOptions::default()
@@ -172,4 +178,57 @@ async fn each_agent_receives_the_profile_it_registered_for() {
     assert_eq!(compact["profile"], "compact");
     assert_eq!(compact["alert"]["title"], "Beacon");
     assert!(compact.to_string().len() < full.to_string().len());
+}
+
+/// The delivered payload shows an alert's indicators and past alerts as its enrichment run left
+/// them, though it was built before that run's transaction linked them: one indicator another
+/// alert already has (so a past alert), two new to Calseta, one found twice.
+#[tokio::test]
+async fn the_delivered_payload_shows_the_indicators_its_run_linked_as_they_are_stored() {
+    let receiver = accepting_receiver().await;
+    let app = crate::helpers::spawn_app_with(crate::helpers::AppOptions {
+        env: vec![("SSRF_ALLOWED_HOSTS", "127.0.0.1".into()), ("ENRICHMENT_MOCK_MODE", "true".into())],
+        ..crate::helpers::AppOptions::default()
+    })
+    .await;
+    let earlier = crate::ingest::ingest_generic(
+        &app,
+        serde_json::json!({"title": "Earlier beacon", "src_ip": "185.220.101.47"}),
+    )
+    .await;
+    let (status, body) = app
+        .post(
+            "/v1/agents",
+            &app.admin_key,
+            serde_json::json!({"name": "reader", "endpoint_url": format!("{}/reader", receiver.uri())}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let alert = crate::ingest::ingest_generic(
+        &app,
+        serde_json::json!({"title": "Later beacon", "src_ip": "185.220.101.47", "dst_ip": "198.51.100.23",
+            "domain": "c2.example.net", "description": "callback to 198.51.100.23"}),
+    )
+    .await;
+    let delivered: Value = crate::helpers::eventually(
+        "the agent receives the alert",
+        std::time::Duration::from_secs(20),
+        || async {
+            let requests = receiver.received_requests().await.unwrap();
+            requests.first().map(|r| serde_json::from_slice(&r.body).unwrap())
+        },
+    )
+    .await;
+    assert_eq!(delivered["alert"]["uuid"], alert.as_str());
+    let (status, now) = app.get(&format!("/v1/alerts/{alert}/payload"), &app.admin_key).await;
+    assert_eq!(status, 200, "{now}");
+    let values: Vec<&str> =
+        delivered["indicators"].as_array().unwrap().iter().filter_map(|i| i["value"].as_str()).collect();
+    assert!(
+        ["185.220.101.47", "198.51.100.23", "c2.example.net"].iter().all(|v| values.contains(v)),
+        "{values:?}"
+    );
+    assert_eq!(delivered["indicators"], now["indicators"], "the indicators as stored");
+    assert_eq!(delivered["past_alerts"], now["past_alerts"], "the past alerts as stored");
+    assert!(delivered["past_alerts"].to_string().contains(&earlier), "{}", delivered["past_alerts"]);
 }

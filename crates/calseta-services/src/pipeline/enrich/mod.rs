@@ -10,9 +10,11 @@
 //!
 //! [`registry`] loads the providers, [`steps`] executes one provider's HTTP steps, [`lookup`]
 //! produces one provider's result for one value, [`run`] is the `enrich_alert` job (extraction
-//! through completion, with the per-alert deadline) and [`deferred`] the postponed lookups.
+//! through completion, with the per-alert deadline), [`links`] its indicators' links to the alert
+//! (written by the run's first write) and [`deferred`] the postponed lookups.
 
 pub mod deferred;
+pub mod links;
 pub mod lookup;
 pub mod maintenance;
 pub mod registry;

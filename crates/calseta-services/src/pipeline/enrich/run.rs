@@ -1,9 +1,11 @@
 //! The `enrich_alert` job — one alert's run through the pipeline after ingest: re-normalize the
-//! stored payload, run all extraction passes (through the extract stage's hook), persist the
-//! indicators (global entities + links), enrich them with every applicable provider within the
-//! per-alert deadline, and mark the alert `Enriched` — or `Failed` when every lookup made failed —
-//! with an `alert_enrichment_completed` event and the follow-up jobs of the [`AfterEnriched`] hooks
-//! (the `alert.enriched` deliveries), all in one fenced transaction.
+//! stored payload, run all extraction passes (through the extract stage's hook), enrich the
+//! indicators with every applicable provider within the per-alert deadline, and mark the alert
+//! `Enriched` — or `Failed` when every lookup made failed — with an `alert_enrichment_completed`
+//! event and the follow-up jobs of the [`AfterEnriched`] hooks (the `alert.enriched`
+//! deliveries), all in one fenced transaction. The indicators found (global entities + links) are
+//! written by the run's first write ([`super::links`]): that completion when the lookups all
+//! answer within [`RESULTS_HELD_FOR`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -16,10 +18,11 @@ use calseta_core::sources;
 use calseta_jobs::{JobContext, JobFailure, JobHandler};
 use calseta_store::Db;
 use calseta_store::alerts::{self, AlertRow};
-use calseta_store::indicators::{self, IndicatorRow, NewOrigin};
+use calseta_store::indicators::{self, NewIndicators, NewOrigin};
 use serde_json::{Map, Value, json};
 
 use super::EnrichmentEngine;
+use super::links::{RunLinks, TargetResults, store_results, under};
 use super::lookup::{Lookup, skipped_result};
 use crate::audit::{self, Actor};
 use crate::pipeline::hooks::{AfterEnriched, IndicatorExtractor};
@@ -34,13 +37,24 @@ pub struct EnrichmentSummary {
     pub failed: Vec<String>,
     /// Providers skipped or deferred.
     pub skipped: Vec<String>,
-    /// The `enrich_deferred` jobs to queue (with their delays) when the run completes.
-    pub deferred: Vec<(EnrichDeferredJob, Duration)>,
+    /// The lookups to queue as `enrich_deferred` jobs when the run completes.
+    pub deferred: Vec<DeferredLookups>,
     /// How the run's provider lookups ended (validation skips are not lookups).
     pub lookups: OutcomeCounts,
-    /// Results not yet written, per indicator id, for the run's completion transaction to write:
-    /// those of lookups that finished together at the end of the run.
-    pub unstored: Vec<(i64, Map<String, Value>)>,
+    /// Results not yet written, per indicator (the run's index), for the run's completion
+    /// transaction to write: those of lookups that finished together at the end of the run.
+    pub unstored: Vec<TargetResults>,
+}
+
+/// One provider's lookups left to an `enrich_deferred` job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeferredLookups {
+    /// The provider.
+    pub provider_name: String,
+    /// The indicators, by the run's index.
+    pub targets: Vec<usize>,
+    /// How long the job waits.
+    pub wait: Duration,
 }
 
 impl EnrichmentSummary {
@@ -53,61 +67,62 @@ impl EnrichmentSummary {
 
 struct Deferral {
     provider: String,
-    indicator: DeferredIndicator,
+    /// The indicator, by the run's index.
+    target: usize,
     wait: Duration,
 }
 
-/// Provider results waiting to be written, per indicator.
+/// Provider results waiting to be written, per indicator (the run's index).
 #[derive(Default)]
-struct PendingResults(BTreeMap<i64, Map<String, Value>>);
+struct PendingResults(BTreeMap<usize, Map<String, Value>>);
 
 impl PendingResults {
-    fn add(&mut self, indicator_id: i64, provider: &str, result: &ProviderResult) {
-        self.0.entry(indicator_id).or_default().insert(provider.to_string(), result.to_json());
+    fn add(&mut self, target: usize, provider: &str, result: &ProviderResult) {
+        self.0.entry(target).or_default().insert(provider.to_string(), result.to_json());
     }
 
-    fn into_batch(self) -> Vec<(i64, Map<String, Value>)> {
+    fn into_batch(self) -> Vec<TargetResults> {
         self.0.into_iter().collect()
     }
 
-    /// Writes every pending result in one transaction (one commit per batch, not per lookup).
-    async fn store(self, db: &Db) {
-        store_results(db, &self.into_batch()).await;
+    /// Puts back a batch that could not be written, under any results that arrived since.
+    fn restore(&mut self, batch: Vec<TargetResults>) {
+        for (target, mut results) in batch {
+            let newer = self.0.entry(target).or_default();
+            results.extend(std::mem::take(newer));
+            *newer = results;
+        }
     }
 }
 
-/// Writes `batch` in one transaction of its own; a failure is logged (the results are lost, the
-/// run goes on).
-async fn store_results(db: &Db, batch: &[(i64, Map<String, Value>)]) {
-    if let Err(e) = indicators::merge_results(db, batch).await {
-        tracing::warn!(indicators = batch.len(), error = %e, "could not store enrichment results");
-    }
-}
-
-/// How long results that arrived wait for the run's other lookups before they are written on
-/// their own. A run whose lookups all answer within it writes its results once, in its completion
-/// transaction; a slower run shows what it has so far after at most this long.
-const RESULTS_HELD_FOR: Duration = Duration::from_millis(250);
+/// How long a run's first write waits, and how long results that arrived wait for the run's
+/// other lookups before they are written on their own. A run whose lookups all answer within it
+/// writes once — its indicators' links, their results, its status — in its completion
+/// transaction; a slower run shows its indicators and what it has so far after at most this long.
+pub const RESULTS_HELD_FOR: Duration = Duration::from_millis(250);
 
 /// What one provider lookup for one indicator produced.
 struct LookupOutcome {
     provider: String,
-    indicator_id: i64,
+    target: usize,
     result: ProviderResult,
     deferral: Option<Deferral>,
 }
 
 impl EnrichmentEngine {
-    /// Enriches `linked` indicators of `alert` with every applicable provider and reports per
-    /// provider. Results are written as they arrive once they have waited [`RESULTS_HELD_FOR`] for
-    /// the lookups still running; those that finish together at the end are returned unwritten
-    /// ([`EnrichmentSummary::unstored`]) for the completion transaction. Lookups still running at
+    /// Enriches the indicators of `links` (the alert's, and those the run found) with every
+    /// applicable provider and reports per provider. The run's first write — the links still
+    /// unwritten and the results so far — comes [`RESULTS_HELD_FOR`] after it starts, and later
+    /// results are written once they have waited as long for the lookups still running; those
+    /// that finish together at the end are returned unwritten ([`EnrichmentSummary::unstored`])
+    /// for the completion transaction, which then also writes the links. Lookups still running at
     /// the deadline and rate-limited ones come back as `enrich_deferred` jobs for the completion to
     /// queue.
     pub async fn enrich_indicators(
         &self,
+        ctx: &JobContext,
         alert: &AlertRow,
-        linked: &[IndicatorRow],
+        links: &mut RunLinks<'_>,
     ) -> Result<EnrichmentSummary, JobFailure> {
         let providers = self.registry.providers().await?;
         let mut summary = EnrichmentSummary::default();
@@ -116,34 +131,23 @@ impl EnrichmentEngine {
         let mut running: HashMap<tokio::task::Id, Deferral> = HashMap::new();
         let mut skipped: BTreeSet<String> = BTreeSet::new();
         let mut pending = PendingResults::default();
-        for indicator in linked {
-            let kind = indicator.kind;
-            if let Some(reason) = gate::skip_reason(kind, &indicator.value) {
-                pending.add(indicator.id, "_validation", &skipped_result("_validation", &reason));
+        for (target, (kind, value)) in links.targets().iter().enumerate() {
+            let kind = *kind;
+            if let Some(reason) = gate::skip_reason(kind, value) {
+                pending.add(target, "_validation", &skipped_result("_validation", &reason));
                 continue;
             }
             for provider in providers.iter().filter(|p| p.configured && p.supports(kind)) {
                 let provider = provider.clone();
-                let (id, value) = (indicator.id, indicator.value.clone());
+                let value = value.clone();
                 let engine = self.clone();
-                let lookup = Deferral {
-                    provider: provider.name.clone(),
-                    indicator: DeferredIndicator {
-                        id,
-                        kind: kind.as_str().to_string(),
-                        value: value.clone(),
-                    },
-                    wait: Duration::ZERO,
-                };
+                let lookup = Deferral { provider: provider.name.clone(), target, wait: Duration::ZERO };
                 let handle = tasks.spawn(async move {
                     let outcome = engine.lookup(&provider, kind, &value).await;
                     match outcome {
-                        Lookup::Done(result) => LookupOutcome {
-                            provider: provider.name.clone(),
-                            indicator_id: id,
-                            result,
-                            deferral: None,
-                        },
+                        Lookup::Done(result) => {
+                            LookupOutcome { provider: provider.name.clone(), target, result, deferral: None }
+                        }
                         Lookup::Deferred(wait) => {
                             // Stored (as skipped) until the deferred job stores the real answer.
                             let result = ProviderResult::deferred(
@@ -151,11 +155,10 @@ impl EnrichmentEngine {
                                 wait.as_secs().max(1),
                                 calseta_store::now(),
                             );
-                            let indicator = DeferredIndicator { id, kind: kind.as_str().to_string(), value };
-                            let deferral = Deferral { provider: provider.name.clone(), indicator, wait };
+                            let deferral = Deferral { provider: provider.name.clone(), target, wait };
                             LookupOutcome {
                                 provider: provider.name.clone(),
-                                indicator_id: id,
+                                target,
                                 result,
                                 deferral: Some(deferral),
                             }
@@ -170,11 +173,12 @@ impl EnrichmentEngine {
         let mut deferrals: Vec<Deferral> = Vec::new();
         let deadline = tokio::time::sleep(self.alert_deadline);
         tokio::pin!(deadline);
-        // Armed while results are held: when it fires they are written even if no other lookup
-        // has finished since.
-        let hold = tokio::time::sleep(Duration::ZERO);
+        // Armed from the start (the run's first write) and while results are held: when it fires
+        // the links still unwritten and the results held are written, even if no other lookup has
+        // finished since.
+        let hold = tokio::time::sleep(RESULTS_HELD_FOR);
         tokio::pin!(hold);
-        let mut holding = false;
+        let mut holding = !tasks.is_empty();
         loop {
             tokio::select! {
                 next = tasks.join_next_with_id() => match next {
@@ -198,7 +202,7 @@ impl EnrichmentEngine {
                                     continue;
                                 }
                             };
-                            pending.add(outcome.indicator_id, &outcome.provider, &outcome.result);
+                            pending.add(outcome.target, &outcome.provider, &outcome.result);
                             summary.lookups.record(&outcome.result.status);
                             match outcome.result.status {
                                 ResultStatus::Success => { succeeded.insert(outcome.provider); }
@@ -217,7 +221,11 @@ impl EnrichmentEngine {
                 },
                 _ = &mut hold, if holding => {
                     holding = false;
-                    std::mem::take(&mut pending).store(&self.db).await;
+                    let batch = std::mem::take(&mut pending).into_batch();
+                    if !links.write_with(ctx, &batch).await {
+                        // Kept for the next write (or the completion).
+                        pending.restore(batch);
+                    }
                 },
                 _ = &mut deadline => {
                     // The run reports without the late lookups. They do not run on detached and
@@ -234,18 +242,16 @@ impl EnrichmentEngine {
         // What is still held goes with the run's completion.
         summary.unstored = pending.into_batch();
         if !deferrals.is_empty() {
-            let mut by_provider: HashMap<String, (Duration, Vec<DeferredIndicator>)> = HashMap::new();
+            let mut by_provider: HashMap<String, (Duration, Vec<usize>)> = HashMap::new();
             for d in deferrals {
                 let entry = by_provider.entry(d.provider).or_insert((Duration::ZERO, Vec::new()));
                 entry.0 = entry.0.max(d.wait);
-                entry.1.push(d.indicator);
+                entry.1.push(d.target);
             }
             // Queued with the run's completion (see `EnrichAlert`), so a run that is retried
             // does not queue them twice.
-            for (provider_name, (wait, indicators)) in by_provider {
-                summary
-                    .deferred
-                    .push((EnrichDeferredJob { alert_uuid: alert.uuid, provider_name, indicators }, wait));
+            for (provider_name, (wait, targets)) in by_provider {
+                summary.deferred.push(DeferredLookups { provider_name, targets, wait });
             }
         }
         summary.succeeded = succeeded.into_iter().collect();
@@ -293,8 +299,9 @@ impl JobHandler for EnrichAlert {
         let (old, new): (Vec<_>, Vec<_>) =
             found.indicators.iter().partition(|i| known.contains(&(i.kind.as_str(), i.value.as_str())));
         let over_limit = new.len().saturating_sub(room);
-        // Links are committed before enrichment so provider calls never hold the write lock.
-        let links: Vec<_> = old
+        // Written by the run's first write, never before the lookups: provider calls hold no
+        // write transaction, and a quick run writes once.
+        let to_link: Vec<_> = old
             .into_iter()
             .chain(new.into_iter().take(room))
             .map(|indicator| {
@@ -306,21 +313,41 @@ impl JobHandler for EnrichAlert {
                 (indicator.kind, indicator.value.as_str(), Some(origin))
             })
             .collect();
-        let mut tx = ctx.begin_fenced().await?;
-        indicators::upsert_and_link_all(&mut tx, alert.id, &links).await?;
-        tx.commit().await?;
-
-        let linked = indicators::for_alert(ctx.db(), alert.id).await?;
-        let summary = self.engine.enrich_indicators(&alert, &linked).await?;
-        match self.complete(ctx, &alert, &found.passes, over_limit, &summary).await {
-            Ok(true) => Ok(()),
-            not_completed => {
-                // The alert is gone or the completion failed: the held results are still written,
-                // for the other alerts that share these indicators.
-                if !summary.unstored.is_empty() {
-                    store_results(ctx.db(), &summary.unstored).await;
+        let mut links = RunLinks::new(alert.id, &before, to_link);
+        let summary = match self.engine.enrich_indicators(ctx, &alert, &mut links).await {
+            Ok(summary) => summary,
+            Err(failure) => {
+                // No lookup ran (the providers could not be read): the indicators are still linked.
+                links.write_with(ctx, &[]).await;
+                return Err(failure);
+            }
+        };
+        let mut completed = self.complete(ctx, &alert, &found.passes, over_limit, &summary, &mut links).await;
+        if let Ok(Completion::Stale) = completed {
+            // Another run inserted one of the new indicators after the payload was built: the
+            // links are written on their own, and the completion reads them back.
+            completed = match links.write(ctx).await {
+                Ok(()) => self.complete(ctx, &alert, &found.passes, over_limit, &summary, &mut links).await,
+                Err(e) => Err(e),
+            };
+        }
+        match completed {
+            Ok(Completion::Done) => Ok(()),
+            Ok(_) => {
+                // The alert is gone: the held results of indicators already linked are still
+                // written, for the other alerts that share them.
+                let held = links.with_ids(&summary.unstored);
+                if !held.is_empty() {
+                    store_results(ctx.db(), &held).await;
                 }
-                not_completed.map(|_| ())
+                Ok(())
+            }
+            Err(failure) => {
+                // The completion failed: the indicators found are still linked and the held
+                // results written (fenced: an attempt that lost its lease writes nothing), so a
+                // run that ends up a dead letter leaves the alert its indicators.
+                links.write_with(ctx, &summary.unstored).await;
+                Err(failure)
             }
         }
     }
@@ -337,10 +364,20 @@ impl JobHandler for EnrichAlert {
     }
 }
 
+/// How a completion ended.
+enum Completion {
+    /// The run is complete.
+    Done,
+    /// The alert was deleted meanwhile: nothing to complete.
+    AlertGone,
+    /// The links did not come out as the payload showed them: nothing was written.
+    Stale,
+}
+
 impl EnrichAlert {
-    /// Completes a run whose lookups are done: the alert's enrichment status, the held results,
-    /// the deferred lookups, the completion event and the follow-up jobs in one transaction with
-    /// the job's success; `false` when the alert was deleted meanwhile (nothing to complete).
+    /// Completes a run whose lookups are done: the links still unwritten, the alert's enrichment
+    /// status, the held results, the deferred lookups, the completion event and the follow-up
+    /// jobs in one transaction with the job's success.
     async fn complete(
         &self,
         ctx: &JobContext,
@@ -348,16 +385,27 @@ impl EnrichAlert {
         passes: &[extraction::PassReport],
         over_limit: usize,
         summary: &EnrichmentSummary,
-    ) -> Result<bool, JobFailure> {
+        links: &mut RunLinks<'_>,
+    ) -> Result<Completion, JobFailure> {
         // Read again: results written during the run, and what others changed meanwhile. The
-        // results still held are written by the completion transaction below; the payload shows
-        // the indicators as it will leave them.
-        let (mut linked, origins) = indicators::for_alert_with_origins(ctx.db(), alert.id).await?;
+        // links and results still held are written by the completion transaction below; the
+        // payload shows the indicators as it will leave them.
+        let (mut linked, mut origins) = indicators::for_alert_with_origins(ctx.db(), alert.id).await?;
         let now = calseta_store::now();
-        let unstored: HashMap<i64, &Map<String, Value>> =
-            summary.unstored.iter().map(|(id, results)| (*id, results)).collect();
-        for indicator in &mut linked {
-            if let Some(results) = unstored.get(&indicator.id) {
+        let mut new = NewIndicators::at(now);
+        links.predict(ctx.db(), &mut linked, &mut origins, &mut new).await?;
+        let position: HashMap<(calseta_core::indicators::IndicatorType, &str), usize> =
+            linked.iter().enumerate().map(|(i, row)| ((row.kind, row.value.as_str()), i)).collect();
+        let held: Vec<(usize, &Map<String, Value>)> = summary
+            .unstored
+            .iter()
+            .filter_map(|(target, results)| {
+                let (kind, value) = links.targets().get(*target)?;
+                Some((*position.get(&(*kind, value.as_str()))?, results))
+            })
+            .collect();
+        for (at, results) in held {
+            if let Some(indicator) = linked.get_mut(at) {
                 indicator.merge_results(results, now);
             }
         }
@@ -382,9 +430,10 @@ impl EnrichAlert {
         // Every completed run is dispatched once to the matching agents: the deliveries are queued
         // in the transaction that sets the enrichment status, so neither happens without the other.
         // The payload shows the alert as that transaction leaves it (its row is read afresh: an
-        // analyst may have changed it during the run; the indicators were just read).
+        // analyst may have changed it during the run; the indicators were just read, and those
+        // still to be linked shown as the transaction will link them).
         let Some(mut current) = alerts::get(ctx.db(), alert.uuid).await? else {
-            return Ok(false);
+            return Ok(Completion::AlertGone);
         };
         current.enrichment_status = status;
         if !failed_run {
@@ -400,9 +449,27 @@ impl EnrichAlert {
         // The alert's row before its indicators', as every transaction that changes both takes
         // them (PostgreSQL row locks); on SQLite the update goes with the results' read.
         alerts::set_enrichment(&mut tx, alert.id, status, enriched_at, now).await?;
-        indicators::merge_results_in(&mut tx, &summary.unstored, now).await?;
-        for (job, wait) in &summary.deferred {
-            kinds::enqueue_deferred(&mut tx, job, *wait).await?;
+        let Some(ids) = links.link_as_predicted(&mut tx, &linked, &new).await? else {
+            tx.rollback().await?;
+            return Ok(Completion::Stale);
+        };
+        indicators::merge_results_in(&mut tx, &under(&ids, &summary.unstored), now).await?;
+        for lookups in &summary.deferred {
+            let indicators = lookups
+                .targets
+                .iter()
+                .filter_map(|target| {
+                    let (kind, value) = links.targets().get(*target)?;
+                    let id = ids.get(*target).copied().flatten()?;
+                    Some(DeferredIndicator { id, kind: kind.as_str().to_string(), value: value.clone() })
+                })
+                .collect();
+            let job = EnrichDeferredJob {
+                alert_uuid: alert.uuid,
+                provider_name: lookups.provider_name.clone(),
+                indicators,
+            };
+            kinds::enqueue_deferred(&mut tx, &job, lookups.wait).await?;
         }
         let references = json!({
             "indicator_count": indicator_count,
@@ -421,7 +488,8 @@ impl EnrichAlert {
             job.enqueue(&mut tx).await?;
         }
         ctx.finish(tx).await?;
-        Ok(true)
+        links.settle(ids);
+        Ok(Completion::Done)
     }
 }
 
