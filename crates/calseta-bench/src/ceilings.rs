@@ -5,8 +5,9 @@
 //!   listener, middleware, key check and rate limit as an ingest, and no database;
 //! - **ingest without HTTP**: the ingest service called in process, both halves (validate,
 //!   normalize, fingerprint; then the transaction);
-//! - the **storage ceiling**: only the ingest transaction (alert, job, event), committed by the
-//!   group writer in a tight loop, with the alerts prepared beforehand.
+//! - the **storage ceiling**: only the ingest's writes (alert, job, event) — in the transactions
+//!   of the ingests that arrive together, committed by the group writer — in a tight loop, with
+//!   the alerts prepared beforehand.
 //!
 //! The in-process runs also count the database work of one ingest: statements (transaction control
 //! included), write transactions and durable commits per alert, and on SQLite how long the one
@@ -76,7 +77,8 @@ pub trait InProcessIngest: Send + Sync {
 pub trait IngestHalves: Send + Sync {
     /// Validates, normalizes and fingerprints one alert of `source`; writes nothing.
     async fn prepare(&self, source: &str, body: &str) -> Result<Prepared, String>;
-    /// Writes a prepared alert in one transaction and returns once it is durable.
+    /// Writes a prepared alert (in one transaction with those written at the same time) and
+    /// returns once it is durable.
     async fn store(&self, prepared: &Prepared) -> Result<(), String>;
     /// The database work done so far.
     fn work(&self) -> Work;

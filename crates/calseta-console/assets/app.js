@@ -536,6 +536,8 @@
         });
     }
     function changed() {
+      // Stale from the first keystroke, not only once its request is sent.
+      section.setAttribute("aria-busy", "true");
       window.clearTimeout(timer);
       timer = window.setTimeout(refresh, DEBOUNCE_MS);
     }

@@ -578,6 +578,13 @@ impl Tx {
         self.activity_appended = true;
     }
 
+    /// Sends the deferred writes now rather than with the commit (the same round trip on SQLite:
+    /// the commit sends them first too), so that their failure is told apart from the commit's —
+    /// after which the transaction's work may have been stored.
+    pub async fn flush(&mut self) -> Result<(), StoreError> {
+        Ok(self.flush_deferred().await?)
+    }
+
     /// Commits, then wakes this process's worker if jobs were enqueued and its live feed if
     /// activity was appended (other processes are woken by `NOTIFY` on PostgreSQL, or by their
     /// poll on SQLite).

@@ -110,6 +110,8 @@ pub struct Running {
     pub bootstrap_key: Option<String>,
     /// The database.
     pub db: Db,
+    /// The services the server and its worker run.
+    pub services: Arc<Services>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -261,7 +263,7 @@ pub async fn start(config: &Config, options: ServeOptions) -> Result<Running, St
         startup_ms = started.elapsed().as_millis() as u64,
         "calseta listening"
     );
-    Ok(Running { addr, mcp_addr, bootstrap_key, db, shutdown, tasks })
+    Ok(Running { addr, mcp_addr, bootstrap_key, db, services, shutdown, tasks })
 }
 
 /// Serves `app` on `listener` until `shutdown` turns true.

@@ -856,8 +856,9 @@ async fn console_documents_uploads_show_the_converted_text_before_saving() {
 
 /// Waits until the preview count reads `count` and no refresh of the preview is in flight.
 async fn wait_count(browser: &ChromeSession, count: &str) {
-    // Settled too: a later request still in flight dims the preview (`aria-busy`), and what the
-    // test checks next (axe's contrast among it) would see it mid-update.
+    // Settled too: a change not yet answered — its request waiting out the typing pause or in
+    // flight — dims the preview (`aria-busy`), and what the test checks next (axe's contrast
+    // among it) would see it mid-update.
     eventually(&format!("the preview count to be {count}"), Duration::from_secs(20), || async {
         let busy = browser
             .run("return document.getElementById('targeting-preview').hasAttribute('aria-busy')", vec![])

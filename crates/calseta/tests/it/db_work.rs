@@ -1,6 +1,7 @@
 //! The database work the pipeline asks for, as the store counts it: one write transaction per
-//! ingest with a known number of statements, the counters on `/metrics`, an idle worker that only
-//! reads, and many indicators linked in two statements.
+//! lone ingest with a known number of statements and one for ingests that arrive together, the
+//! counters on `/metrics`, an idle worker that only reads, many indicators linked in two
+//! statements, and an enrichment run's links shown and written by its completion.
 
 use std::time::{Duration, Instant};
 
@@ -622,4 +623,119 @@ async fn a_delivery_reads_its_agent_and_its_alerts_id_in_one_statement() {
     let (_, found) = calseta_store::agents::with_alert_id(&app.db, agent, gone).await.unwrap().unwrap();
     assert_eq!(found, None);
     assert!(calseta_store::agents::with_alert_id(&app.db, gone, alert).await.unwrap().is_none());
+}
+
+/// Posts generic alerts titled `titles` to `app`, all at once; each one's status and answer, in
+/// order.
+async fn post_together(app: &TestApp, titles: &[&str]) -> Vec<(u16, serde_json::Value)> {
+    let requests: Vec<_> = titles
+        .iter()
+        .map(|title| {
+            let (client, url, key) = (app.client.clone(), app.url("/v1/alerts"), app.admin_key.clone());
+            let body =
+                json!({"source_name": "generic", "payload": {"title": title, "src_ip": "198.51.100.9"}});
+            tokio::spawn(async move {
+                status_json(client.post(url).bearer_auth(key).json(&body).send().await.unwrap()).await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for request in requests {
+        answers.push(request.await.unwrap());
+    }
+    answers
+}
+
+#[tokio::test]
+async fn ingests_that_arrive_together_are_written_in_one_transaction_and_fail_alone() {
+    let app = spawn_app_with(AppOptions { run_worker: false, ..AppOptions::default() }).await;
+    let sqlite = app.db.engine() == calseta_store::Engine::Sqlite;
+    let services = app.services();
+    refuse_rows(&app, "refuse_alert", "alerts", "INSERT", "NEW.title = 'Refused'").await;
+    // The key's `last_used_at` is written now, not by a request waiting below.
+    let (status, _) = app.get("/v1/alerts", &app.admin_key).await;
+    assert_eq!(status, 200);
+    // On SQLite a write transaction held here holds the only writer: the ingests posted meanwhile
+    // all wait for it, and are written by one batch when it ends. (PostgreSQL has no single
+    // writer: there the batches are whatever arrives together, and only the outcomes are checked.)
+    let together = |titles: &'static [&'static str]| {
+        let (app, services) = (&app, services.clone());
+        async move {
+            let held = app.db.begin().await.unwrap();
+            let before = app.db.work_done();
+            let posted = post_together(app, titles);
+            let release = async {
+                if sqlite {
+                    eventually("every ingest waiting for the writer", Duration::from_secs(20), || async {
+                        (services.ingest.ingests_waiting() == titles.len()).then_some(())
+                    })
+                    .await;
+                }
+                drop(held);
+            };
+            let (answers, ()) = tokio::join!(posted, release);
+            (answers, app.db.work_done().since(before))
+        }
+    };
+
+    // Four new alerts and a duplicate of one: one transaction, one commit.
+    let (answers, work) =
+        together(&["Together #1", "Together #2", "Together #3", "Together #4", "Together #2"]).await;
+    assert!(answers.iter().all(|(status, _)| *status == 202), "{answers:?}");
+    let duplicates = answers.iter().filter(|(_, body)| body["data"]["is_duplicate"] == true).count();
+    assert_eq!(duplicates, 1, "the second 'Together #2' is a duplicate of the first: {answers:?}");
+    if sqlite {
+        assert_eq!((work.write_transactions, work.commits), (1, 1), "{work:?}");
+    }
+
+    // One alert the database refuses: it fails alone, the others are stored.
+    let (answers, _) = together(&["Alone #1", "Refused", "Alone #2"]).await;
+    let statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+    assert_eq!(statuses[0], 202, "{answers:?}");
+    assert_eq!(statuses[2], 202, "{answers:?}");
+    assert!(statuses[1] >= 500, "{answers:?}");
+    let stored = query_i64(&app, "SELECT COUNT(*) FROM alerts WHERE title LIKE 'Alone #%'").await;
+    assert_eq!(stored, 2);
+    assert_eq!(query_i64(&app, "SELECT COUNT(*) FROM alerts WHERE title = 'Refused'").await, 0);
+
+    // One alert the database refuses only at the commit (a deferred foreign key): the commit
+    // fails, and with it every ingest of the batch — none is written again, none stored.
+    exec_sql(&app, "CREATE TABLE guard_parent (title TEXT PRIMARY KEY)").await;
+    exec_sql(
+        &app,
+        "CREATE TABLE guard (title TEXT REFERENCES guard_parent (title) DEFERRABLE INITIALLY DEFERRED)",
+    )
+    .await;
+    if sqlite {
+        exec_sql(
+            &app,
+            "CREATE TRIGGER guard_alert AFTER INSERT ON alerts WHEN NEW.title = 'Refused at commit' \
+             BEGIN INSERT INTO guard (title) VALUES (NEW.title); END",
+        )
+        .await;
+    } else {
+        exec_sql(
+            &app,
+            "CREATE FUNCTION guard_alert() RETURNS trigger AS $$ BEGIN INSERT INTO guard (title) VALUES (NEW.title); RETURN NEW; END $$ LANGUAGE plpgsql",
+        )
+        .await;
+        exec_sql(
+            &app,
+            "CREATE TRIGGER guard_alert AFTER INSERT ON alerts FOR EACH ROW WHEN (NEW.title = 'Refused at commit') EXECUTE FUNCTION guard_alert()",
+        )
+        .await;
+    }
+    let (answers, _) = together(&["Committed with #1", "Refused at commit", "Committed with #2"]).await;
+    assert!(answers[1].0 >= 500, "{answers:?}");
+    let stored = query_i64(&app, "SELECT COUNT(*) FROM alerts WHERE title LIKE '%commit%'").await;
+    if sqlite {
+        assert!(answers.iter().all(|(status, _)| *status == 503), "{answers:?}");
+        assert_eq!(stored, 0, "nothing of the batch is stored");
+    } else {
+        // Batches on PostgreSQL are what happened to arrive together: the others may be stored.
+        assert_eq!(stored, answers.iter().filter(|(status, _)| *status == 202).count() as i64, "{answers:?}");
+    }
+    // The writer goes on.
+    let (answers, _) = together(&["After the failed commit"]).await;
+    assert_eq!(answers[0].0, 202, "{answers:?}");
 }

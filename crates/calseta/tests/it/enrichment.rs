@@ -955,24 +955,7 @@ async fn a_run_whose_completion_fails_still_links_its_indicators() {
     })
     .await;
     // The database refuses to mark any alert enriched: every completion fails.
-    if app.db.engine() == calseta_store::Engine::Postgres {
-        exec_sql(
-            &app,
-            "CREATE FUNCTION refuse_enriched() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql",
-        )
-        .await;
-        exec_sql(
-            &app,
-            "CREATE TRIGGER refuse_enriched BEFORE UPDATE ON alerts FOR EACH ROW WHEN (NEW.enrichment_status = 'Enriched') EXECUTE FUNCTION refuse_enriched()",
-        )
-        .await;
-    } else {
-        exec_sql(
-            &app,
-            "CREATE TRIGGER refuse_enriched BEFORE UPDATE ON alerts WHEN NEW.enrichment_status = 'Enriched' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
-        )
-        .await;
-    }
+    refuse_rows(&app, "refuse_enriched", "alerts", "UPDATE", "NEW.enrichment_status = 'Enriched'").await;
     let uuid: uuid::Uuid = post_generic_alert(&app, "refused", "93.184.216.92").await.parse().unwrap();
     let alert = calseta_store::alerts::get(&app.db, uuid).await.unwrap().unwrap();
     // The run's only write would have been its completion: its indicators are linked anyway.

@@ -209,6 +209,11 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
 }
 
 impl TestApp {
+    /// The services the server runs.
+    pub fn services(&self) -> std::sync::Arc<calseta_services::Services> {
+        self.running.as_ref().expect("the server runs").services.clone()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -307,6 +312,26 @@ pub async fn exec_sql(app: &TestApp, sql: &str) {
     with_direct_connection!(app, |conn| {
         sqlx::query(sql).execute(&mut conn).await.unwrap();
     })
+}
+
+/// Makes the test database refuse, with `refused by the test`, every `event` (`INSERT`, `UPDATE`)
+/// of a `table` row for which `condition` (on `NEW`) holds: a write the server cannot make.
+pub async fn refuse_rows(app: &TestApp, name: &str, table: &str, event: &str, condition: &str) {
+    if app.db.engine() == calseta_store::Engine::Postgres {
+        let function = format!(
+            "CREATE FUNCTION {name}() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql"
+        );
+        exec_sql(app, &function).await;
+        let trigger = format!(
+            "CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW WHEN ({condition}) EXECUTE FUNCTION {name}()"
+        );
+        exec_sql(app, &trigger).await;
+    } else {
+        let trigger = format!(
+            "CREATE TRIGGER {name} BEFORE {event} ON {table} WHEN {condition} BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        );
+        exec_sql(app, &trigger).await;
+    }
 }
 
 /// One number read by SQL from the test database, from outside the server.

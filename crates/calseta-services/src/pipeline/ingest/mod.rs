@@ -3,9 +3,12 @@
 //! its `enrich_alert` job and its `alert_ingested` event — so an accepted alert is never lost and
 //! never left without the job that enriches it.
 //!
-//! On SQLite, concurrent ingests share commits through the store's group-commit writer: each
-//! request's transaction is a unit of a shared batch, and the request is answered once the batch is
-//! committed. One fsync then serves many alerts.
+//! Concurrent ingests are written together ([`batch`]): one transaction for the ingests that
+//! arrive while the previous batch waits for its transaction (on SQLite, for the only writer). On
+//! SQLite those transactions also share commits through the store's group-commit writer, and
+//! every request is answered once its alert is committed. One fsync then serves many alerts.
+
+pub mod batch;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,15 +76,16 @@ pub struct Ingested {
 
 /// Ingestion use cases.
 pub struct IngestService {
-    db: Db,
     extractor: Arc<dyn IndicatorExtractor>,
     settings: Arc<IngestSettings>,
-    enrich_job: JobKind,
+    /// Writes the alerts, in batches of those that arrive together.
+    writer: Arc<batch::IngestWriter>,
     /// Stored webhook signing secrets.
     sources: Arc<SourceService>,
 }
 
 /// A validated, normalized alert ready to be written ([`IngestService::prepare`]).
+#[derive(Debug, Clone)]
 pub struct PreparedAlert {
     alert: NewAlert,
     severity: Severity,
@@ -110,7 +114,9 @@ impl IngestService {
         enrich_job: JobKind,
         sources: Arc<SourceService>,
     ) -> Self {
-        Self { db, extractor, settings: Arc::new(settings), enrich_job, sources }
+        let settings = Arc::new(settings);
+        let writer = batch::IngestWriter::new(db, settings.clone(), enrich_job);
+        Self { extractor, settings, writer, sources }
     }
 
     /// The secret `source`'s webhooks are verified with, and where it comes from: a stored one
@@ -205,7 +211,7 @@ impl IngestService {
         payload_text: &str,
     ) -> Result<Ingested, ServiceError> {
         let prepared = self.prepare(source_name, key, payload_text).await?;
-        self.store(&prepared).await
+        self.writer.write(prepared).await
     }
 
     /// The first half of [`Self::ingest_payload`], which writes nothing (it reads the active
@@ -227,13 +233,15 @@ impl IngestService {
         self.prepare_raw(source, key, raw, payload_text.to_string()).await
     }
 
+    /// How many ingests wait for their batch to take its transaction.
+    pub fn ingests_waiting(&self) -> usize {
+        self.writer.waiting()
+    }
+
     /// The second half: the alert (or its duplicate count), its job and its event, in one
-    /// transaction.
+    /// transaction with the ingests that arrive with it.
     pub async fn store(&self, prepared: &PreparedAlert) -> Result<Ingested, ServiceError> {
-        let mut tx = self.db.begin().await?;
-        let ingested = persist(&mut tx, &self.settings, &self.enrich_job, prepared).await?;
-        tx.commit().await?;
-        Ok(ingested)
+        self.writer.write(prepared.clone()).await
     }
 
     async fn accept(
@@ -244,7 +252,7 @@ impl IngestService {
         raw_text: String,
     ) -> Result<Ingested, ServiceError> {
         let prepared = self.prepare_raw(source, key, raw, raw_text).await?;
-        self.store(&prepared).await
+        self.writer.write(prepared).await
     }
 
     async fn prepare_raw(
