@@ -899,6 +899,17 @@ async fn console_documents_browser_journey_from_a_targeting_rule_to_the_alerts_c
     wait_count(&browser, "2").await;
     retype(&browser, "#cond_value_0", "Critical").await;
     wait_count(&browser, "1").await;
+    // Stale from the change itself, while its request still waits out the typing pause.
+    let busy = browser
+        .run(
+            "const input = document.getElementById('cond_value_0'); \
+             input.dispatchEvent(new Event('input', {bubbles: true})); \
+             return document.getElementById('targeting-preview').getAttribute('aria-busy')",
+            vec![],
+        )
+        .await;
+    assert_eq!(busy, json!("true"), "the preview is marked busy at once");
+    wait_count(&browser, "1").await;
     assert_eq!(text_of(&browser, "#preview-examples li a").await, "Domain admin added");
     assert_eq!(
         text_of(&browser, "#preview-examples .preview-clause").await,
