@@ -3,26 +3,23 @@
 //! An ingest's writes — the dedup lookup, the alert, its job and its event — are a handful of
 //! statements; on SQLite each write transaction also holds the database's only writer, and what it
 //! costs beyond its statements (taking the writer, its savepoint, handing the writer on) is paid per
-//! transaction. So ingests do not each take a transaction: each joins the ingests waiting, and one
-//! task per batch waits for a write transaction (on SQLite, for the writer; on PostgreSQL, for a
-//! pooled connection), takes the ingests queued by then — at most [`MAX_BATCH`] — and writes them in
-//! it. A lone ingest is a batch of one: nothing waits for company. Every ingest is answered only
-//! once its batch is committed, so `202` still means stored and queued; an ingest whose request
-//! stopped waiting before its batch took it is not written.
+//! transaction. So on SQLite ingests do not each take a transaction: each joins the ingests
+//! waiting, and one task per batch waits for the writer, takes the ingests queued by then — at most
+//! [`MAX_BATCH`] — and writes them in one transaction. A lone ingest is a batch of one: nothing
+//! waits for company. Every ingest is answered only once its batch is committed, so `202` still
+//! means stored and queued; an ingest whose request stopped waiting before its batch took it is not
+//! written. On PostgreSQL each ingest keeps a transaction of its own: its pooled connections write
+//! in parallel, and a batch would put their statements in a row (measured: ingest over HTTP slower).
 //!
-//! On PostgreSQL a batch first takes the fingerprint locks of all its alerts, in order, so two
-//! batches never hold one another's (a detection-rule stub one creates cannot be waited for by a
-//! batch holding a fingerprint lock it needs). A batch that fails before its commit — one alert
-//! the database refuses — is written again one alert per transaction (those transactions together),
-//! so each ingest gets its own outcome and one bad alert fails alone. A failed commit fails every
-//! ingest of the batch: a commit that failed may still have happened, and writing the alerts again
-//! could store them twice.
+//! A batch that fails before its commit — one alert the database refuses — is written again one
+//! alert per transaction (those transactions together), so each ingest gets its own outcome and
+//! one bad alert fails alone. A failed commit fails every ingest of the batch: a commit that failed
+//! may still have happened, and writing the alerts again could store them twice.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use calseta_jobs::JobKind;
-use calseta_store::alerts;
-use calseta_store::{Db, StoreError};
+use calseta_store::{Db, Engine, StoreError};
 use tokio::sync::oneshot;
 
 use super::{IngestSettings, Ingested, PreparedAlert, persist};
@@ -66,6 +63,9 @@ impl IngestWriter {
 
     /// Writes `prepared` with the ingests arriving with it; its outcome once its batch committed.
     pub async fn write(self: &Arc<Self>, prepared: PreparedAlert) -> Result<Ingested, ServiceError> {
+        if self.db.engine() == Engine::Postgres {
+            return self.write_alone(&prepared).await;
+        }
         let (answer, outcome) = oneshot::channel();
         let start = {
             let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
@@ -109,14 +109,6 @@ impl IngestWriter {
             Ok(tx) => tx,
             Err(e) => return self.write_apart(batch, e.into()).await,
         };
-        if batch.len() > 1 {
-            for waiting in &batch {
-                if let Err(e) = alerts::lock_fingerprint(&mut tx, &waiting.prepared.alert.fingerprint).await {
-                    drop(tx);
-                    return self.write_apart(batch, e.into()).await;
-                }
-            }
-        }
         let mut outcomes = Vec::with_capacity(batch.len());
         for waiting in &batch {
             match persist(&mut tx, &self.settings, &self.enrich_job, &waiting.prepared).await {

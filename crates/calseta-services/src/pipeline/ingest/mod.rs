@@ -3,10 +3,10 @@
 //! its `enrich_alert` job and its `alert_ingested` event — so an accepted alert is never lost and
 //! never left without the job that enriches it.
 //!
-//! Concurrent ingests are written together ([`batch`]): one transaction for the ingests that
-//! arrive while the previous batch waits for its transaction (on SQLite, for the only writer). On
-//! SQLite those transactions also share commits through the store's group-commit writer, and
-//! every request is answered once its alert is committed. One fsync then serves many alerts.
+//! On SQLite concurrent ingests are written together ([`batch`]): one transaction for the ingests
+//! that arrive while the previous batch holds the only writer, and those transactions share
+//! commits through the store's group-commit writer; every request is answered once its alert is
+//! committed. One fsync then serves many alerts.
 
 pub mod batch;
 
