@@ -71,11 +71,6 @@ impl NewIndicators {
         NewIndicators { at, uuids: std::collections::HashMap::new() }
     }
 
-    /// The time the upsert stamps.
-    pub fn stamp(&self) -> DateTime<Utc> {
-        self.at
-    }
-
     /// The row the upsert inserts for `(kind, value)` when none is stored, under the caller's
     /// stand-in `id` (the real one is the database's); its public id is the one the upsert uses.
     pub fn unsaved(&mut self, kind: IndicatorType, value: &str, id: i64) -> IndicatorRow {

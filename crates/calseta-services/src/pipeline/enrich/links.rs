@@ -55,11 +55,6 @@ impl<'a> RunLinks<'a> {
         &self.targets
     }
 
-    /// The id of target `index`, once linked.
-    pub fn id(&self, index: usize) -> Option<i64> {
-        self.ids.get(index).copied().flatten()
-    }
-
     /// Whether links are still to be written.
     pub fn unwritten(&self) -> bool {
         !self.to_link.is_empty()
@@ -78,20 +73,8 @@ impl<'a> RunLinks<'a> {
             let batch = self.with_ids(results);
             return batch.is_empty() || store_results(ctx.db(), &batch).await;
         }
-        let written = async {
-            let mut tx = ctx.begin_fenced().await?;
-            let rows = indicators::upsert_and_link_all(&mut tx, self.alert_id, &self.to_link).await?;
-            let ids = self.ids_with(&rows);
-            indicators::merge_results_in(&mut tx, &under(&ids, results), calseta_store::now()).await?;
-            tx.commit().await?;
-            Ok::<_, JobFailure>(ids)
-        }
-        .await;
-        match written {
-            Ok(ids) => {
-                self.settle(ids);
-                true
-            }
+        match self.link_with(ctx, results).await {
+            Ok(()) => true,
             Err(e) => {
                 tracing::warn!(alert_id = self.alert_id, error = %e.message, "could not link indicators and store results");
                 false
@@ -101,10 +84,16 @@ impl<'a> RunLinks<'a> {
 
     /// Writes the links still unwritten, in a fenced transaction of their own.
     pub async fn write(&mut self, ctx: &JobContext) -> Result<(), JobFailure> {
+        self.link_with(ctx, &[]).await
+    }
+
+    /// Writes the links still unwritten and `results` in one fenced transaction.
+    async fn link_with(&mut self, ctx: &JobContext, results: &[TargetResults]) -> Result<(), JobFailure> {
         let mut tx = ctx.begin_fenced().await?;
         let rows = indicators::upsert_and_link_all(&mut tx, self.alert_id, &self.to_link).await?;
-        tx.commit().await?;
         let ids = self.ids_with(&rows);
+        indicators::merge_results_in(&mut tx, &under(&ids, results), calseta_store::now()).await?;
+        tx.commit().await?;
         self.settle(ids);
         Ok(())
     }
